@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Run the PTF suite against a P4 target on real veth interfaces.
+
+    TARGET=p4sim .venv/bin/python ptf-tests/run.py            # every program's tests
+    TARGET=bmv2  .venv/bin/python ptf-tests/run.py forwarding # needs p4c-bm2-ss + simple_switch_grpc
+    .venv/bin/python ptf-tests/run.py synproxy -- SynCookie    # extra args go to ptf
+
+Each folder under ptf-tests/tests/ holds the tests of one program of p4src/v1model/.
+For each, the runner makes two network namespaces (switch, tester) joined by veth
+pairs, starts the target in the switch namespace with its gRPC server on a unix
+socket, runs `ptf` in the tester namespace, and removes everything afterwards.
+The last line is a summary: `ptf: N passed, N failed, N skipped`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from topo.netns import Lab, LabError, grpc_ready  # noqa: E402
+
+TESTS = ROOT / "ptf-tests" / "tests"
+NUM_PORTS = 4
+CPU_PORT = 255  # must match CPU_PORT in p4src/common/defines.p4
+
+
+def build_artifacts(target: str, program: str, build: Path) -> tuple[Path, Path]:
+    """Compile p4src/v1model/<program>.p4 for the target; return (p4info, device config)."""
+    src = ROOT / "p4src" / "v1model" / f"{program}.p4"
+    out = build / target / program
+    out.mkdir(parents=True, exist_ok=True)
+    p4info = out / "p4info.txt"
+    if target == "p4sim":
+        compiler = [str(Path(sys.executable).parent / "p4sim-compile"), str(src), "-o", str(out)]
+        config = out / f"{program}.p4sim"
+    else:
+        config = out / f"{program}.json"
+        compiler = ["p4c-bm2-ss", "--std", "p4-16", "--arch", "v1model", "-o", str(config),
+                    "--p4runtime-files", str(p4info), str(src)]
+    subprocess.run(compiler, check=True)
+    return p4info, config
+
+
+def switch_command(target: str, socket: str, ifaces: list[str], log_level: str) -> list[str]:
+    ports = [arg for i, name in enumerate(ifaces) for arg in ("-i", f"{i}@{name}")]
+    if target == "p4sim":
+        return [str(Path(sys.executable).parent / "p4sim"), "--no-p4", *ports,
+                "--grpc-server-addr", socket, "--cpu-port", str(CPU_PORT), "--device-id", "0",
+                "--log-console", "-L", log_level]
+    return ["simple_switch_grpc", "--no-p4", *ports, "--log-console", "-L", log_level,
+            "--", "--grpc-server-addr", socket, "--cpu-port", str(CPU_PORT)]
+
+
+def count_results(xunit_dir: Path) -> tuple[int, int, int]:
+    passed = failed = skipped = 0
+    for xml in xunit_dir.glob("*.xml"):
+        for case in ET.parse(xml).getroot().iter("testcase"):
+            if case.find("skipped") is not None:
+                skipped += 1
+            elif case.find("failure") is not None or case.find("error") is not None:
+                failed += 1
+            else:
+                passed += 1
+    return passed, failed, skipped
+
+
+def run_program(target: str, program: str, ptf_args: list[str], build: Path,
+                log_level: str) -> tuple[int, int, int]:
+    p4info, config = build_artifacts(target, program, build)
+    logdir = build / "ptf-logs" / program
+    shutil.rmtree(logdir, ignore_errors=True)
+    logdir.mkdir(parents=True)
+    with Lab(prefix="ptf") as lab:
+        sw_ns, tester_ns = lab.add_ns("sw"), lab.add_ns("t")
+        sw_ifs = [f"sw{lab.tag}p{i}" for i in range(NUM_PORTS)]
+        t_ifs = [f"t{lab.tag}p{i}" for i in range(NUM_PORTS)]
+        for sw_if, t_if in zip(sw_ifs, t_ifs, strict=True):
+            lab.veth(sw_ns, sw_if, tester_ns, t_if, mtu=9000)
+        socket = f"unix:{tempfile.gettempdir()}/p4s-ptf-{lab.tag}.sock"
+        switch = lab.popen(switch_command(target, socket, sw_ifs, log_level), netns=sw_ns,
+                           log_path=str(logdir / "switch.log"))
+        try:
+            grpc_ready(socket, timeout=30)
+        except LabError:
+            print((logdir / "switch.log").read_text(), file=sys.stderr)
+            raise
+        params = (f"grpcaddr='{socket}';p4info='{p4info}';config='{config}';"
+                  f"target='{target}';cpu_port={CPU_PORT}")
+        cmd = [str(Path(sys.executable).parent / "ptf"), "--test-dir", str(TESTS / program),
+               "--pypath", str(ROOT / "ptf-tests" / "lib"), "--pypath", str(ROOT),
+               "--test-params", params, "--xunit", "--xunit-dir", str(logdir / "xunit"),
+               "--log-file", str(logdir / "ptf.log"),
+               *[a for i, name in enumerate(t_ifs) for a in ("-i", f"{i}@{name}")], *ptf_args]
+        proc = subprocess.run(["ip", "netns", "exec", tester_ns, *cmd], cwd=logdir)
+        if switch.poll() is not None:
+            print(f"{target} exited with {switch.returncode} during the tests; "
+                  f"see {logdir / 'switch.log'}", file=sys.stderr)
+        passed, failed, skipped = count_results(logdir / "xunit")
+        if proc.returncode != 0 and failed == 0:
+            failed = 1  # ptf failed before running tests: never report that as a pass
+        return passed, failed, skipped
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("programs", nargs="*", help="program folders under ptf-tests/tests")
+    ap.add_argument("--target", default=os.environ.get("TARGET", "p4sim"),
+                    choices=("p4sim", "bmv2"))
+    ap.add_argument("--build", default=str(ROOT / "build"))
+    ap.add_argument("--log-level", default="warn")
+    args, ptf_args = ap.parse_known_args()
+    if ptf_args and ptf_args[0] == "--":
+        ptf_args = ptf_args[1:]
+    if os.geteuid() != 0:
+        ap.error("the PTF suite needs root (network namespaces and raw sockets)")
+    programs = args.programs or sorted(p.name for p in TESTS.iterdir()
+                                       if p.is_dir() and any(p.glob("*.py")))
+    if args.target == "bmv2":
+        missing = [b for b in ("p4c-bm2-ss", "simple_switch_grpc") if shutil.which(b) is None]
+        if missing:
+            print(f"SKIPPED: TARGET=bmv2 needs {' and '.join(missing)} on PATH; "
+                  "no bmv2 run was made")
+            print("ptf: 0 passed, 0 failed, 0 skipped")
+            return 0
+    total = [0, 0, 0]
+    for program in programs:
+        print(f"== PTF: {program} on {args.target}", flush=True)
+        result = run_program(args.target, program, ptf_args, Path(args.build), args.log_level)
+        total = [a + b for a, b in zip(total, result, strict=True)]
+    print(f"ptf: {total[0]} passed, {total[1]} failed, {total[2]} skipped")
+    return 1 if total[1] or total[0] == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
