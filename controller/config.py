@@ -1,0 +1,424 @@
+"""The controller's configuration: a YAML file, validated on load.
+
+Every error names the file, the line and the field (`cfg.yaml:12: services[0].vip:
+'10.0.0.300' is not an IPv4 address`), so an operator under attack can fix it fast.
+Unknown keys are errors too: a typo must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    def __init__(self, file: str, line: int, where: str, message: str) -> None:
+        self.file, self.line, self.where = file, line, where
+        super().__init__(f"{file}:{line}: {where}: {message}" if where else f"{file}:{line}: {message}")
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True)
+class SynAckOptions:
+    """What the switch's SYN/ACK offers (DESIGN D2/D3)."""
+
+    mss: int = 1460
+    wscale: int = 7
+    sack: bool = True
+    timestamps: bool = True
+    window: int = 0  # 0 stops the client from sending data before the session exists
+    ttl: int = 64
+
+
+@dataclass(frozen=True)
+class RealServer:
+    address: str
+    port: int
+    weight: int = 1
+
+
+@dataclass(frozen=True)
+class AutoDefence:
+    """C8: proxying switches on above `syn_rate_on` SYN/s and off after
+    `quiet_seconds` below `syn_rate_off`."""
+
+    syn_rate_on: float = 1000.0
+    syn_rate_off: float = 200.0
+    quiet_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    vip: str
+    port: int
+    protocol: str = "tcp"
+    mode: str = "on"  # off | on | auto
+    nat: bool = True  # False: transparent (routed) mode, no address rewrite
+    defer: bool = False
+    scheduler: str = "wrr"  # wrr | hash
+    synack: SynAckOptions = SynAckOptions()
+    auto: AutoDefence = AutoDefence()
+    drop_udp: bool = True
+    drop_fragments: bool = True
+    real_servers: tuple[RealServer, ...] = ()
+
+
+@dataclass(frozen=True)
+class Interface:
+    """A switch port with the router address it owns on that subnet."""
+
+    port: int
+    mac: str
+    address: str  # "10.0.1.1/24"
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    address: str
+    mac: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Route:
+    prefix: str
+    next_hop: str  # a neighbour's address
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds a session may stay in each state without traffic (C6)."""
+
+    syn_sent: float = 5.0
+    established: float = 900.0
+    fin_wait: float = 120.0
+    close_wait: float = 60.0
+    last_ack: float = 30.0
+    time_wait: float = 60.0
+    close: float = 10.0
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """C5: which states a valid new cookie ACK may restart; `enabled` is the master switch."""
+
+    enabled: bool = True
+    close: bool = True
+    time_wait: bool = True
+    fin_wait: bool = True
+    close_wait: bool = True
+    last_ack: bool = True
+
+
+@dataclass(frozen=True)
+class Sessions:
+    max: int = 65536
+    syn_retries: int = 3
+    syn_timeout: float = 1.0  # first retransmission; doubles each time (C3)
+    early_data_bytes: int = 65536  # per session (C4)
+    timeouts: Timeouts = Timeouts()
+    reuse: Reuse = Reuse()
+
+
+@dataclass(frozen=True)
+class Cookie:
+    key: bytes | None = None  # None: a random key at start
+    rotate_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class Switch:
+    address: str = "unix:/tmp/p4synproxy.sock"
+    device_id: int = 0
+    election_id: int = 1
+    p4info: str = "build/p4sim/synproxy/p4info.txt"
+    device_config: str = "build/p4sim/synproxy/synproxy.p4sim"
+    cpu_port: int = 255
+
+
+@dataclass(frozen=True)
+class Metrics:
+    listen: str = ""  # "127.0.0.1:9100"; empty: no HTTP endpoint
+
+
+@dataclass(frozen=True)
+class Config:
+    switch: Switch = Switch()
+    interfaces: tuple[Interface, ...] = ()
+    neighbours: tuple[Neighbour, ...] = ()
+    routes: tuple[Route, ...] = ()
+    services: tuple[Service, ...] = ()
+    cookie: Cookie = Cookie()
+    sessions: Sessions = Sessions()
+    metrics: Metrics = Metrics()
+    path: str = ""
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+class _Reader:
+    """Walks the YAML node tree, keeping line numbers for errors."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, node: yaml.Node | None, where: str, message: str) -> ConfigError:
+        line = node.start_mark.line + 1 if node is not None else 1
+        return ConfigError(self.file, line, where, message)
+
+    def mapping(self, node: yaml.Node, where: str, allowed: set[str]) -> dict[str, yaml.Node]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, where, "expected a mapping (key: value lines)")
+        out: dict[str, yaml.Node] = {}
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else None
+            if key not in allowed:
+                hint = ", ".join(sorted(allowed))
+                raise self.fail(k, f"{where}.{key}" if where else str(key),
+                                f"unknown key (expected one of: {hint})")
+            if key in out:
+                raise self.fail(k, f"{where}.{key}" if where else key, "duplicate key")
+            out[key] = v
+        return out
+
+    def sequence(self, node: yaml.Node, where: str) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, where, "expected a list")
+        return list(node.value)
+
+    def scalar(self, node: yaml.Node, where: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.fail(node, where, "expected a single value")
+        return yaml.safe_load(yaml.serialize(node))
+
+    def integer(self, node: yaml.Node, where: str, lo: int, hi: int) -> int:
+        v = self.scalar(node, where)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.fail(node, where, f"{v!r} is not an integer")
+        if not lo <= v <= hi:
+            raise self.fail(node, where, f"{v} is out of range {lo}..{hi}")
+        return v
+
+    def number(self, node: yaml.Node, where: str, lo: float, hi: float) -> float:
+        v = self.scalar(node, where)
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise self.fail(node, where, f"{v!r} is not a number")
+        if not lo <= v <= hi:
+            raise self.fail(node, where, f"{v} is out of range {lo}..{hi}")
+        return float(v)
+
+    def boolean(self, node: yaml.Node, where: str) -> bool:
+        v = self.scalar(node, where)
+        if not isinstance(v, bool):
+            raise self.fail(node, where, f"{v!r} is not true/false")
+        return v
+
+    def string(self, node: yaml.Node, where: str, choices: tuple[str, ...] = ()) -> str:
+        # Choices are read as written: YAML 1.1 would turn a bare `off`/`on` into a bool.
+        v = node.value if choices and isinstance(node, yaml.ScalarNode) else self.scalar(node, where)
+        if not isinstance(v, str) or not v:
+            raise self.fail(node, where, f"{v!r} is not a non-empty string")
+        if choices and v not in choices:
+            raise self.fail(node, where, f"'{v}' is not one of {', '.join(choices)}")
+        return v
+
+    def ipv4(self, node: yaml.Node, where: str) -> str:
+        v = str(self.scalar(node, where))
+        try:
+            return str(ipaddress.IPv4Address(v))
+        except ValueError:
+            raise self.fail(node, where, f"'{v}' is not an IPv4 address") from None
+
+    def ipv4_iface(self, node: yaml.Node, where: str) -> str:
+        v = str(self.scalar(node, where))
+        try:
+            return str(ipaddress.IPv4Interface(v))
+        except ValueError:
+            raise self.fail(node, where, f"'{v}' is not an IPv4 address/prefix") from None
+
+    def ipv4_net(self, node: yaml.Node, where: str) -> str:
+        v = str(self.scalar(node, where))
+        try:
+            return str(ipaddress.IPv4Network(v))
+        except ValueError as e:
+            raise self.fail(node, where, f"'{v}' is not an IPv4 prefix ({e})") from None
+
+    def mac(self, node: yaml.Node, where: str) -> str:
+        v = str(self.scalar(node, where)).lower()
+        parts = v.split(":")
+        if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdef" for c in p)
+                                      for p in parts):
+            raise self.fail(node, where, f"'{v}' is not a MAC address (aa:bb:cc:dd:ee:ff)")
+        return v
+
+    def record(self, cls: type, node: yaml.Node, where: str, fields: dict[str, Any]) -> Any:
+        """Build dataclass `cls` from a mapping; `fields` maps key -> reader(node, where)."""
+        m = self.mapping(node, where, set(fields))
+        kwargs = {k: fields[k](v, f"{where}.{k}" if where else k) for k, v in m.items()}
+        try:
+            return cls(**kwargs)
+        except TypeError as e:  # a required field is missing
+            raise self.fail(node, where, str(e)) from None
+
+
+def _required(r: _Reader, node: yaml.Node, where: str, keys: tuple[str, ...]) -> None:
+    present = {k.value for k, _ in node.value} if isinstance(node, yaml.MappingNode) else set()
+    for k in keys:
+        if k not in present:
+            raise r.fail(node, where, f"missing required key '{k}'")
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file; raise ConfigError naming file:line: field."""
+    file = str(path)
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise ConfigError(file, 0, "", f"cannot read: {e.strerror}") from None
+    return parse_config(text, file)
+
+
+def parse_config(text: str, file: str = "<config>") -> Config:
+    r = _Reader(file)
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raise ConfigError(file, line, "", f"not valid YAML: {getattr(e, 'problem', e)}") from None
+    if root is None:
+        raise ConfigError(file, 1, "", "the file is empty")
+
+    port = lambda n, w: r.integer(n, w, 0, 510)  # noqa: E731 - v1model ports are 9 bits, 511 drops
+
+    def synack(n: yaml.Node, w: str) -> SynAckOptions:
+        return r.record(SynAckOptions, n, w, {
+            "mss": lambda n, w: r.integer(n, w, 536, 9000),
+            "wscale": lambda n, w: r.integer(n, w, 0, 14),
+            "sack": r.boolean, "timestamps": r.boolean,
+            "window": lambda n, w: r.integer(n, w, 0, 65535),
+            "ttl": lambda n, w: r.integer(n, w, 1, 255)})
+
+    def auto(n: yaml.Node, w: str) -> AutoDefence:
+        a = r.record(AutoDefence, n, w, {
+            "syn_rate_on": lambda n, w: r.number(n, w, 1, 1e9),
+            "syn_rate_off": lambda n, w: r.number(n, w, 0, 1e9),
+            "quiet_seconds": lambda n, w: r.number(n, w, 0, 86400)})
+        if a.syn_rate_off > a.syn_rate_on:
+            raise r.fail(n, w, "syn_rate_off must not exceed syn_rate_on (hysteresis)")
+        return a
+
+    def real_server(n: yaml.Node, w: str) -> RealServer:
+        _required(r, n, w, ("address", "port"))
+        return r.record(RealServer, n, w, {
+            "address": r.ipv4, "port": lambda n, w: r.integer(n, w, 1, 65535),
+            "weight": lambda n, w: r.integer(n, w, 0, 1000)})
+
+    def service(n: yaml.Node, w: str) -> Service:
+        _required(r, n, w, ("name", "vip", "port"))
+        s = r.record(Service, n, w, {
+            "name": r.string, "vip": r.ipv4, "port": lambda n, w: r.integer(n, w, 1, 65535),
+            "protocol": lambda n, w: r.string(n, w, ("tcp",)),
+            "mode": lambda n, w: r.string(n, w, ("off", "on", "auto")),
+            "nat": r.boolean, "defer": r.boolean, "drop_udp": r.boolean,
+            "drop_fragments": r.boolean,
+            "scheduler": lambda n, w: r.string(n, w, ("wrr", "hash")),
+            "synack": synack, "auto": auto,
+            "real_servers": lambda n, w: tuple(real_server(x, f"{w}[{i}]")
+                                               for i, x in enumerate(r.sequence(n, w)))})
+        if s.defer and s.synack.window == 0:
+            raise r.fail(n, w, "defer needs a non-zero synack.window (the client must be "
+                               "allowed to send data with its ACK)")
+        if s.nat and s.mode != "off" and not s.real_servers:
+            raise r.fail(n, w, "a NAT service needs at least one real server")
+        return s
+
+    def seq(reader):  # noqa: ANN001, ANN202
+        return lambda n, w: tuple(reader(x, f"{w}[{i}]") for i, x in enumerate(r.sequence(n, w)))
+
+    def key(n: yaml.Node, w: str) -> bytes:
+        v = r.string(n, w)
+        try:
+            b = bytes.fromhex(v)
+        except ValueError:
+            raise r.fail(n, w, "the cookie key must be hex") from None
+        if len(b) != 8:
+            raise r.fail(n, w, f"the cookie key must be 8 bytes (16 hex digits), got {len(b)}")
+        return b
+
+    positive = lambda n, w: r.number(n, w, 0.001, 1e7)  # noqa: E731
+
+    cfg = r.record(Config, root, "", {
+        "switch": lambda n, w: r.record(Switch, n, w, {
+            "address": r.string, "device_id": lambda n, w: r.integer(n, w, 0, 2**64 - 1),
+            "election_id": lambda n, w: r.integer(n, w, 1, 2**64 - 1),
+            "p4info": r.string, "device_config": r.string, "cpu_port": port}),
+        "interfaces": seq(lambda n, w: (_required(r, n, w, ("port", "mac", "address")),
+                                        r.record(Interface, n, w, {
+                                            "port": port, "mac": r.mac,
+                                            "address": r.ipv4_iface}))[1]),
+        "neighbours": seq(lambda n, w: (_required(r, n, w, ("address", "mac", "port")),
+                                        r.record(Neighbour, n, w, {
+                                            "address": r.ipv4, "mac": r.mac, "port": port}))[1]),
+        "routes": seq(lambda n, w: (_required(r, n, w, ("prefix", "next_hop")),
+                                    r.record(Route, n, w, {
+                                        "prefix": r.ipv4_net, "next_hop": r.ipv4}))[1]),
+        "services": seq(service),
+        "cookie": lambda n, w: r.record(Cookie, n, w, {
+            "key": key, "rotate_seconds": lambda n, w: r.number(n, w, 1, 86400)}),
+        "sessions": lambda n, w: r.record(Sessions, n, w, {
+            "max": lambda n, w: r.integer(n, w, 1, 1 << 24),
+            "syn_retries": lambda n, w: r.integer(n, w, 0, 20),
+            "syn_timeout": positive,
+            "early_data_bytes": lambda n, w: r.integer(n, w, 0, 1 << 30),
+            "timeouts": lambda n, w: r.record(Timeouts, n, w, {
+                k: positive for k in Timeouts.__dataclass_fields__}),
+            "reuse": lambda n, w: r.record(Reuse, n, w, {
+                k: r.boolean for k in Reuse.__dataclass_fields__})}),
+        "metrics": lambda n, w: r.record(Metrics, n, w, {"listen": r.string}),
+    })
+    _cross_check(r, root, cfg)
+    return Config(**{**cfg.__dict__, "path": file})
+
+
+def _cross_check(r: _Reader, root: yaml.Node, cfg: Config) -> None:
+    """Rules that span sections: unique names and VIPs, routes through known neighbours."""
+    sections = {k.value: v for k, v in root.value} if isinstance(root, yaml.MappingNode) else {}
+
+    def item(section: str, i: int) -> yaml.Node | None:
+        node = sections.get(section)
+        return node.value[i] if isinstance(node, yaml.SequenceNode) else node
+
+    seen: dict[tuple[str, int, str], str] = {}
+    for i, s in enumerate(cfg.services):
+        k = (s.vip, s.port, s.protocol)
+        if k in seen:
+            raise r.fail(item("services", i), f"services[{i}]",
+                         f"{s.vip}:{s.port}/{s.protocol} is already service '{seen[k]}'")
+        seen[k] = s.name
+    names = [s.name for s in cfg.services]
+    for i, n in enumerate(names):
+        if names.index(n) != i:
+            raise r.fail(item("services", i), f"services[{i}].name", f"duplicate name '{n}'")
+    known = {n.address for n in cfg.neighbours}
+    for i, route in enumerate(cfg.routes):
+        if route.next_hop not in known:
+            raise r.fail(item("routes", i), f"routes[{i}].next_hop",
+                         f"{route.next_hop} is not in neighbours")
+    ports = {i.port for i in cfg.interfaces}
+    for i, n in enumerate(cfg.neighbours):
+        if ports and n.port not in ports:
+            raise r.fail(item("neighbours", i), f"neighbours[{i}].port",
+                         f"port {n.port} has no interface")
+
+
+__all__ = ["Config", "ConfigError", "load_config", "parse_config", "Service", "RealServer",
+           "SynAckOptions", "Sessions", "Timeouts", "Reuse", "Cookie", "Switch"]

@@ -1,0 +1,93 @@
+"""Config loading: a good file loads; every mistake names file, line and field."""
+
+import textwrap
+
+import pytest
+
+from controller.config import ConfigError, load_config, parse_config
+
+GOOD = textwrap.dedent("""\
+    switch:
+      address: unix:/tmp/sw.sock
+      election_id: 7
+    interfaces:
+      - {port: 1, mac: "02:00:00:00:01:01", address: 10.0.1.1/24}
+      - {port: 2, mac: "02:00:00:00:02:01", address: 10.0.2.1/24}
+    neighbours:
+      - {address: 10.0.1.10, mac: "02:00:00:00:01:0a", port: 1}
+      - {address: 10.0.2.10, mac: "02:00:00:00:02:0a", port: 2}
+    routes:
+      - {prefix: 10.0.1.0/24, next_hop: 10.0.1.10}
+    services:
+      - name: web
+        vip: 10.0.0.100
+        port: 80
+        mode: auto
+        auto: {syn_rate_on: 500, syn_rate_off: 100, quiet_seconds: 5}
+        synack: {mss: 1400, wscale: 9, sack: false, window: 1024}
+        defer: true
+        real_servers:
+          - {address: 10.0.2.10, port: 8080, weight: 3}
+          - {address: 10.0.2.11, port: 8080}
+    cookie: {key: "0001020304050607", rotate_seconds: 30}
+    sessions:
+      max: 1000
+      timeouts: {established: 60}
+      reuse: {time_wait: false}
+    """)
+
+
+def test_good_config_loads(tmp_path) -> None:
+    p = tmp_path / "cfg.yaml"
+    p.write_text(GOOD)
+    cfg = load_config(p)
+    web = cfg.services[0]
+    assert (web.vip, web.port, web.mode, web.defer) == ("10.0.0.100", 80, "auto", True)
+    assert web.synack.mss == 1400 and web.synack.wscale == 9 and not web.synack.sack
+    assert web.synack.timestamps  # default kept
+    assert [s.weight for s in web.real_servers] == [3, 1]
+    assert cfg.cookie.key == bytes(range(8))
+    assert cfg.sessions.timeouts.established == 60 and cfg.sessions.timeouts.time_wait == 60
+    assert not cfg.sessions.reuse.time_wait and cfg.sessions.reuse.close
+    assert cfg.switch.election_id == 7 and cfg.path == str(p)
+
+
+@pytest.mark.parametrize("old,new,line,message", [
+    ("vip: 10.0.0.100", "vip: 10.0.0.300", 14, r"services\[0\]\.vip: '10.0.0.300' is not an IPv4"),
+    ("port: 80", "port: 80000", 15, r"services\[0\]\.port: 80000 is out of range"),
+    ("mode: auto", "mode: sometimes", 16, r"services\[0\]\.mode: 'sometimes' is not one of"),
+    ("wscale: 9", "wscale: 15", 18, r"services\[0\]\.synack\.wscale: 15 is out of range"),
+    ("window: 1024", "window: 0", 13, r"defer needs a non-zero synack\.window"),
+    ("syn_rate_off: 100", "syn_rate_off: 900", 17, r"hysteresis"),
+    ("defer: true", "deffer: true", 19, r"services\[0\]\.deffer: unknown key"),
+    ('key: "0001020304050607"', 'key: "00"', 23, r"cookie\.key: the cookie key must be 8 bytes"),
+    ("next_hop: 10.0.1.10", "next_hop: 10.0.1.99", 11, r"routes\[0\]\.next_hop: 10.0.1.99 is not in neighbours"),
+    ("max: 1000", "max: lots", 25, r"sessions\.max: 'lots' is not an integer"),
+    ('mac: "02:00:00:00:01:01"', 'mac: "02:00:00:00:01"', 5, r"interfaces\[0\]\.mac: .* is not a MAC"),
+])
+def test_errors_point_at_file_line_and_field(old: str, new: str, line: int, message: str) -> None:
+    assert old in GOOD
+    with pytest.raises(ConfigError, match=message) as exc:
+        parse_config(GOOD.replace(old, new, 1), "cfg.yaml")
+    assert exc.value.file == "cfg.yaml"
+    assert exc.value.line == line, str(exc.value)
+    assert str(exc.value).startswith(f"cfg.yaml:{line}: ")
+
+
+def test_duplicate_vip_and_missing_fields() -> None:
+    dup = GOOD + textwrap.dedent("""\
+        """)
+    text = dup.replace("services:\n", "services:\n  - {name: other, vip: 10.0.0.100, port: 80, mode: off}\n", 1)
+    with pytest.raises(ConfigError, match=r"is already service 'other'"):
+        parse_config(text, "c.yaml")
+    with pytest.raises(ConfigError, match=r"missing required key 'vip'"):
+        parse_config("services:\n  - {name: x, port: 80}\n", "c.yaml")
+
+
+def test_not_yaml_and_empty_and_missing_file(tmp_path) -> None:
+    with pytest.raises(ConfigError, match=r"c.yaml:3: not valid YAML"):
+        parse_config("switch:\n  address: [unclosed\n", "c.yaml")
+    with pytest.raises(ConfigError, match="empty"):
+        parse_config("", "c.yaml")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.yaml")
