@@ -17,11 +17,13 @@ def test_wrr_gives_each_server_its_weight_per_cycle() -> None:
 
 
 def test_wrr_is_smooth() -> None:
-    # Smooth WRR never gives the weight-5 server more than 3 turns in a row here
-    # (plain WRR would send it 5 back to back).
+    # Smooth WRR interleaves the light servers into the heavy one's turns: within a
+    # cycle of 7 the weight-5 server never runs 3 times in a row, and never 5 times
+    # across cycles (plain WRR would send it 5 back to back every cycle).
     wrr = WeightedRoundRobin([A, B, C])
-    seq = "".join("A" if wrr.pick() is A else "x" for _ in range(14))
-    assert "AAAA" not in seq and seq.count("A") == 10
+    seq = "".join("A" if wrr.pick() is A else "x" for _ in range(21))
+    assert seq.count("A") == 15 and "AAAAA" not in seq
+    assert all("AAA" not in seq[i:i + 7] for i in range(0, 21, 7))
 
 
 def test_zero_weight_drains_and_empty_gives_none() -> None:
