@@ -102,8 +102,14 @@ class Parser:
 
     def error(self, expected: str, tok: Token | None = None) -> P4Error:
         t = tok or self.tok
-        found = "end of input" if t.kind == EOF else f"'{t.text}'"
-        return P4Error(t.loc, f"syntax error: expected {expected}, found {found}")
+        if t.kind == EOF:
+            # Point just past the last real token, not at the end of the blob.
+            loc = t.loc
+            if len(self.toks) > 1:
+                prev = self.toks[-2]
+                loc = Loc(prev.loc.file, prev.loc.line, prev.loc.col + prev.end - prev.start)
+            return P4Error(loc, f"syntax error: expected {expected}, found end of input")
+        return P4Error(t.loc, f"syntax error: expected {expected}, found '{t.text}'")
 
     def expect(self, text: str, expected: str | None = None) -> Token:
         if self.at(text):
