@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from p4sim.frontend import ast, parse, preprocess
+from p4sim.frontend import ast, load, parse, preprocess
 from p4sim.frontend.errors import P4Error, Unsupported
 
 PROGRAMS = Path(__file__).parent / "programs"
@@ -134,3 +134,36 @@ def test_syntax_error_location() -> None:
 def test_unsupported_raises() -> None:
     with pytest.raises(Unsupported):
         parse("struct S<T> { T x; }")
+
+
+@pytest.mark.parametrize("path", sorted(PROGRAMS.glob("*.p4")), ids=lambda p: p.name)
+def test_sample_programs_pass_the_checker(path: Path) -> None:
+    # The sample programs are meant for every stage's tests: they must be valid P4.
+    prog = load(path)
+    assert prog.main is not None and prog.main.type is not None
+    assert prog.main.type.resolved is not None
+
+
+def test_tcp_options_structure() -> None:
+    path = PROGRAMS / "tcp_options.p4"
+    prog = parse(preprocess(path), str(path))
+    hdrs = decl(prog, "headers_t")
+    assert isinstance(hdrs, ast.StructDecl)
+    opts = hdrs.fields[3].type
+    assert isinstance(opts, ast.StackType)
+    assert isinstance(opts.size, ast.IntLit) and opts.size.value == 10  # MAX_OPTIONS expanded
+    assert isinstance(decl(prog, "tcp_option_u"), ast.HeaderUnionDecl)
+    parser = decl(prog, "OptParser")
+    assert isinstance(parser, ast.ParserDecl)
+    kind = next(s for s in parser.states if s.name == "option_kind")
+    assert isinstance(kind.transition, ast.SelectExpr)
+    sel = kind.transition.exprs[0]
+    assert isinstance(sel, ast.Call) and sel.type_args and isinstance(sel.func, ast.Member)
+    assert sel.func.name == "lookahead"
+    other = next(s for s in parser.states if s.name == "parse_other")
+    assert isinstance(other.stmts[0], ast.VarDecl)
+    ingress = decl(prog, "OptIngress")
+    assert isinstance(ingress, ast.ControlDecl)
+    acl = next(d for d in ingress.locals if isinstance(d, ast.TableDecl))
+    assert [e.priority is not None for e in acl.entries] == [True, True, True]
+    assert any(isinstance(s, ast.SwitchStmt) for s in ingress.body.stmts)
