@@ -240,6 +240,17 @@ class ApplyResultT(Type):
 
 
 @dataclass(eq=False, slots=True)
+class ActionRunT(Type):
+    """`t.apply().action_run`: which of table `table`'s actions ran; only usable as the
+    expression of a `switch`, whose labels are that table's actions."""
+
+    table: Any = None
+
+    def __str__(self) -> str:
+        return f"action_run of {getattr(self.table, 'name', '?')}"
+
+
+@dataclass(eq=False, slots=True)
 class ActionT(Type):
     """The type of an action name (usable in tables and called directly)."""
 
