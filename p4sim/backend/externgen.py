@@ -1,0 +1,428 @@
+"""Code for core.p4 and v1model.p4 externs.
+
+Extern objects (register, counter, meter) are bound by control-plane name to the
+device state. Side effects that bmv2 applies after a pipeline stage (clone, resubmit,
+recirculate, digest, truncate, the checksum error flag) are recorded in the packet
+context `_ctx` (see `pipeline.PacketContext`); as in bmv2 a later call replaces an
+earlier one. Field lists (hash, checksum and digest data) are packed the way bmv2
+packs them: fields of invalid headers are left out.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from p4sim import naming
+from p4sim.frontend import ast
+from p4sim.frontend import types as T
+from p4sim.frontend.errors import P4Error, Unsupported
+
+from .codegen import _u, mask, resolved, sx, type_of
+from .hashes import ALGORITHMS
+from .typegen import pyfield
+
+if TYPE_CHECKING:
+    from .codegen import Compiler
+
+DROP_PORT = 511
+
+
+class ExternGen:
+    def __init__(self, comp: Compiler) -> None:
+        self.c = comp
+        self.objs: dict[int, str] = {}  # id(Instantiation) -> global name
+        self.value_types: dict[int, Any] = {}
+
+    # ------------------------------------------------------------------ instances
+
+    def instance(self, d: ast.Instantiation, name: str) -> None:
+        t = resolved(d.type)
+        ename = t.name if isinstance(t, T.ExternT) else getattr(d.type, "name", "")
+        binder = self.c.binder
+        if ename == "register":
+            self.objs[id(d)] = self.c.glob(binder.register(name), "R_" + d.name)
+            if isinstance(t, T.ExternT) and t.type_args:
+                self.value_types[id(d)] = _u(t.type_args[0])
+        elif ename == "counter":
+            self.objs[id(d)] = self.c.glob(binder.counter(name), "C_" + d.name)
+        elif ename == "meter":
+            self.objs[id(d)] = self.c.glob(binder.meter(name), "M_" + d.name)
+        # direct_counter / direct_meter act through their table; other externs
+        # (action profiles, Checksum16...) fail at their first use instead.
+
+    def obj(self, recv: ast.Expr) -> str:
+        d = getattr(recv, "decl", None)
+        if d is None or id(d) not in self.objs:
+            raise Unsupported(recv.loc, "this extern object")
+        return self.objs[id(d)]
+
+    # ------------------------------------------------------------------ calls
+
+    def call(self, e: ast.Call) -> str | None:
+        args = list(e.resolved_args) if e.resolved_args else [a.value for a in e.args]
+        if e.kind == "extern_method":
+            recv = e.receiver
+            if recv is None and isinstance(e.func, ast.Member):
+                recv = e.func.expr
+            rt = type_of(recv) if recv is not None else None
+            ename = rt.name if isinstance(rt, T.ExternT) else ""
+            handler = getattr(self, f"m_{ename}_{e.method}", None)
+            if handler is None or recv is None:
+                raise Unsupported(e.loc, f"extern method {ename}.{e.method}")
+            return handler(e, recv, args)
+        name = getattr(e.target, "name", "") or getattr(e.func, "name", "")
+        handler = getattr(self, f"f_{name}", None)
+        if handler is None:
+            raise Unsupported(e.loc, f"extern function '{name}'")
+        return handler(e, args)
+
+    # ---- packet_in / packet_out
+
+    def m_packet_in_extract(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:
+        c = self.c
+        pk = c.ex(recv)
+        target = args[0]
+        ht = type_of(target)
+        if not isinstance(ht, T.HeaderT):
+            raise Unsupported(e.loc, "extract into something that is not a header")
+        stack_base = None
+        if (
+            isinstance(target, ast.Member)
+            and target.name == "next"
+            and isinstance(type_of(target.expr), T.StackT)
+        ):
+            stack_base = c.ex(target.expr)
+        h = c.em.tmp("h")
+        c.line(f"{h} = {c.ex(target)}")
+        varbit = [ft for _, ft in ht.fields if isinstance(ft, T.VarbitT)]
+        if len(args) > 1 and args[1] is not None:
+            if not varbit:
+                raise P4Error(e.loc, "two-argument extract needs a header with a varbit field")
+            n = c.em.tmp("n")
+            c.line(f"{n} = {c.ex(args[1])}")
+            with c.em.block(f"if {n} > {varbit[0].max_width} or {n} % 8:"):
+                c.line(f"raise _rt.ParserReject({c.error_code('HeaderTooShort')})")
+            with c.em.block(f"if {pk}.pos + {ht.bit_width()} + {n} > {pk}.nbits:"):
+                c.line(f"raise _rt.ParserReject({c.error_code('PacketTooShort')})")
+            c.line(f"{h}.ext_pk({pk}, {n})")
+        elif varbit:
+            raise P4Error(e.loc, "a header with a varbit field needs the two-argument extract")
+        else:
+            c.line(f"{h}.ext({pk}.take({ht.bit_width()}))")
+        if stack_base is not None:
+            c.line(f"{stack_base}.next_index += 1")
+        c.invalidate_siblings(target)
+        return None
+
+    def m_packet_in_lookahead(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> str:
+        c = self.c
+        t = _u(e.type_bindings.get("T") or e.type)
+        pk = c.ex(recv)
+        if isinstance(t, T.BitT):
+            v = f"{pk}.peek({t.width})"
+            return sx(v, t.width) if t.signed else v
+        if isinstance(t, T.BoolT):
+            return f"bool({pk}.peek(1))"
+        if isinstance(t, T.HeaderT):
+            tmp = c.em.tmp("la")
+            c.line(f"{tmp} = {c.cls(t)}()")
+            c.line(f"{tmp}.ext({pk}.peek({t.bit_width()}))")
+            return tmp
+        raise Unsupported(e.loc, f"lookahead of {t}")
+
+    def m_packet_in_advance(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:
+        self.c.line(f"{self.c.ex(recv)}.advance({self.c.ex(args[0])})")
+
+    def m_packet_in_length(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> str:
+        return f"({self.c.ex(recv)}.nbits >> 3)"
+
+    def m_packet_out_emit(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:
+        self.emit_value(self.c.ex(recv), self.c.ex(args[0]), type_of(args[0]))
+
+    def emit_value(self, out: str, v: str, t: Any) -> None:
+        c = self.c
+        if isinstance(t, T.HeaderT):
+            with c.em.block(f"if {v}.valid:"):
+                c.line(f"{v}.emit({out})")
+        elif isinstance(t, T.StructLikeT):
+            for n, ft in t.fields:
+                self.emit_value(out, f"{v}.{pyfield(n)}", _u(ft))
+        elif isinstance(t, T.StackT):
+            el = c.em.tmp("el")
+            with c.em.block(f"for {el} in {v}.elems:"):
+                self.emit_value(out, el, _u(t.elem))
+        else:
+            raise Unsupported(None, f"emit of {t}")
+
+    # ---- core
+
+    def f_verify(self, e: ast.Call, args: list[Any]) -> None:
+        c = self.c
+        with c.em.block(f"if not {c.ex(args[0])}:"):
+            c.line(f"raise _rt.ParserReject({c.ex(args[1])})")
+
+    def f_static_assert(self, e: ast.Call, args: list[Any]) -> str:
+        return "True"
+
+    # ---- registers, counters, meters
+
+    def m_register_read(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:
+        c = self.c
+        r = self.obj(recv)
+        idx = c.em.tmp("i")
+        c.line(f"{idx} = {c.ex(args[1])}")
+        vt = self.value_types.get(id(recv.decl))
+        val = f"{r}.values[{idx}]"
+        if isinstance(vt, T.BitT) and vt.signed:
+            val = sx(val, vt.width)
+        elif isinstance(vt, T.BoolT):
+            val = f"bool({val})"
+        # bmv2 leaves the destination unchanged on an out-of-range index.
+        with c.em.block(f"if {idx} < len({r}.values):"):
+            c.assign_scalar(args[0], val)
+
+    def m_register_write(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:
+        c = self.c
+        r = self.obj(recv)
+        idx = c.em.tmp("i")
+        c.line(f"{idx} = {c.ex(args[0])}")
+        val = c.ex(args[1])
+        vt = self.value_types.get(id(recv.decl))
+        if isinstance(vt, T.BitT):
+            val = f"({val} & {mask(vt.width):#x})"
+        elif isinstance(vt, T.BoolT):
+            val = f"int({val})"
+        with c.em.block(f"if {idx} < len({r}.values):"):
+            c.line(f"{r}.values[{idx}] = {val}")
+
+    def m_counter_count(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:
+        self.c.line(f"{self.obj(recv)}.count({self.c.ex(args[0])}, _ctx.nbytes)")
+
+    def m_direct_counter_count(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:
+        """Direct counters count every hit of their table (as bmv2); the call is a no-op."""
+        return None
+
+    def m_meter_execute_meter(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:
+        c = self.c
+        color = f"{self.obj(recv)}.execute({c.ex(args[0])}, _ctx.nbytes)"
+        c.assign_scalar(args[1], color)
+
+    def m_direct_meter_read(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:
+        c = self.c
+        with c.em.block("if _ctx.dm_hit:"):
+            c.assign_scalar(args[0], "_ctx.dm_color")
+
+    # ---- field lists
+
+    def pack(self, data: ast.Expr | None) -> str:
+        """Emit code collecting `(value, width)` pairs of a field list; returns the
+        name of the list. Fields of invalid headers are skipped (as bmv2)."""
+        c = self.c
+        acc = c.em.tmp("fl")
+        c.line(f"{acc} = []")
+        if data is not None:
+            self._pack_into(acc, data)
+        return acc
+
+    def _pack_into(self, acc: str, e: ast.Expr) -> None:
+        if isinstance(e, ast.ListExpr):
+            for item in e.items:
+                self._pack_into(acc, item)
+            return
+        if isinstance(e, ast.StructInit):
+            for _, item in e.fields:
+                self._pack_into(acc, item)
+            return
+        c = self.c
+        t = type_of(e)
+        if isinstance(t, T.StructLikeT | T.StackT):
+            self._pack_value(acc, c.ex(e), t)
+            return
+        v = c.ex(e)
+        if isinstance(e, ast.Member) and isinstance(type_of(e.expr), T.HeaderT):
+            base = c.ex(e.expr)
+            with c.em.block(f"if {base}.valid:"):
+                self._pack_scalar(acc, v, t, f"{base}.w_{e.name}")
+            return
+        self._pack_scalar(acc, v, t, None)
+
+    def _pack_scalar(self, acc: str, v: str, t: Any, varbit_w: str | None) -> None:
+        if isinstance(t, T.VarbitT):
+            self.c.line(f"{acc}.append(({v}, {varbit_w}))")
+        elif isinstance(t, T.BoolT):
+            self.c.line(f"{acc}.append((int({v}), 1))")
+        elif isinstance(t, T.BitT):
+            self.c.line(f"{acc}.append(({v}, {t.width}))")
+        else:
+            raise Unsupported(None, f"a {t} value in a field list")
+
+    def _pack_value(self, acc: str, v: str, t: Any) -> None:
+        c = self.c
+        if isinstance(t, T.HeaderT):
+            with c.em.block(f"if {v}.valid:"):
+                for n, ft in t.fields:
+                    self._pack_scalar(acc, f"{v}.{pyfield(n)}", _u(ft), f"{v}.w_{n}")
+        elif isinstance(t, T.StructLikeT):
+            for n, ft in t.fields:
+                u = _u(ft)
+                if isinstance(u, T.StructLikeT | T.StackT):
+                    self._pack_value(acc, f"{v}.{pyfield(n)}", u)
+                else:
+                    self._pack_scalar(acc, f"{v}.{pyfield(n)}", u, None)
+        elif isinstance(t, T.StackT):
+            el = c.em.tmp("el")
+            with c.em.block(f"for {el} in {v}.elems:"):
+                self._pack_value(acc, el, _u(t.elem))
+
+    def algorithm(self, e: ast.Expr) -> str:
+        text = e.const if isinstance(e.const, str) else getattr(e, "name", "")
+        algo = str(text).rsplit(".", 1)[-1]
+        if algo not in ALGORITHMS:
+            raise Unsupported(e.loc, f"hash algorithm '{algo}'")
+        return f"_h.{ALGORITHMS[algo].__name__}"
+
+    # ---- hash, random, checksums
+
+    def f_hash(self, e: ast.Call, args: list[Any]) -> None:
+        c = self.c
+        result, algo, base, data, maxv = args[:5]
+        fl = self.pack(data)
+        rt = type_of(result)
+        value = (
+            f"({c.ex(base)} + {self.algorithm(algo)}(_h.pack_bits({fl})) % (({c.ex(maxv)}) or 1))"
+        )
+        if isinstance(rt, T.BitT):
+            value = sx(value, rt.width) if rt.signed else f"({value} & {mask(rt.width):#x})"
+        c.assign_scalar(result, value)
+
+    def f_random(self, e: ast.Call, args: list[Any]) -> None:
+        c = self.c
+        lo = c.em.tmp("lo")
+        hi = c.em.tmp("hi")
+        c.line(f"{lo} = {c.ex(args[1])}")
+        c.line(f"{hi} = {c.ex(args[2])}")
+        with c.em.block(f"if {lo} <= {hi}:"):
+            c.assign_scalar(args[0], f"_random.randint({lo}, {hi})")
+        c.globals.setdefault("_random", __import__("random"))
+
+    def _checksum(self, args: list[Any], payload: str | None, update: bool) -> None:
+        c = self.c
+        cond, data, field, algo = args[:4]
+        with c.em.block(f"if {c.ex(cond)}:"):
+            fl = self.pack(data)
+            blob = f"_h.pack_bits({fl})"
+            if payload:
+                blob = f"{blob} + {payload}"
+            value = f"{self.algorithm(algo)}({blob})"
+            ft = type_of(field)
+            w = T.width_of(ft)
+            if update:
+                c.assign_scalar(field, f"({value} & {mask(w):#x})")
+            else:
+                with c.em.block(f"if ({value} & {mask(w):#x}) != {c.ex(field)}:"):
+                    c.line("_ctx.checksum_error = 1")
+
+    def f_verify_checksum(self, e: ast.Call, args: list[Any]) -> None:
+        self._checksum(args, None, update=False)
+
+    def f_verify_checksum_with_payload(self, e: ast.Call, args: list[Any]) -> None:
+        self._checksum(args, "_ctx.payload", update=False)
+
+    def f_update_checksum(self, e: ast.Call, args: list[Any]) -> None:
+        self._checksum(args, None, update=True)
+
+    def f_update_checksum_with_payload(self, e: ast.Call, args: list[Any]) -> None:
+        self._checksum(args, "_ctx.payload", update=True)
+
+    # ---- packet fate
+
+    def f_mark_to_drop(self, e: ast.Call, args: list[Any]) -> None:
+        c = self.c
+        sm = c.ex(args[0]) if args else "_ctx.sm"
+        c.line(f"{sm}.f_egress_spec = {DROP_PORT}")
+        c.line(f"{sm}.f_mcast_grp = 0")
+
+    def f_clone(self, e: ast.Call, args: list[Any]) -> None:
+        self.c.line(f"_ctx.clone_session = {self.c.ex(args[1])}")
+        self.c.line("_ctx.clone_fl = None")
+        self.c.line("_ctx.clone_set = True")
+
+    def f_clone_preserving_field_list(self, e: ast.Call, args: list[Any]) -> None:
+        self.c.line(f"_ctx.clone_session = {self.c.ex(args[1])}")
+        self.c.line(f"_ctx.clone_fl = {self.field_list(args[2])}")
+        self.c.line("_ctx.clone_set = True")
+
+    def f_clone3(self, e: ast.Call, args: list[Any]) -> None:
+        self.f_clone(e, args)
+
+    def f_resubmit_preserving_field_list(self, e: ast.Call, args: list[Any]) -> None:
+        self.c.line(f"_ctx.resubmit_fl = {self.field_list(args[0])}")
+
+    def f_recirculate_preserving_field_list(self, e: ast.Call, args: list[Any]) -> None:
+        self.c.line(f"_ctx.recirculate_fl = {self.field_list(args[0])}")
+
+    def f_resubmit(self, e: ast.Call, args: list[Any]) -> None:
+        self.c.line("_ctx.resubmit_fl = -1")
+
+    def f_recirculate(self, e: ast.Call, args: list[Any]) -> None:
+        self.c.line("_ctx.recirculate_fl = -1")
+
+    def field_list(self, arg: ast.Expr) -> int:
+        if not isinstance(arg.const, int):
+            raise P4Error(arg.loc, "a field list index must be a compile-time constant")
+        return int(arg.const)
+
+    def f_truncate(self, e: ast.Call, args: list[Any]) -> None:
+        self.c.line(f"_ctx.truncate = {self.c.ex(args[0])}")
+
+    def f_digest(self, e: ast.Call, args: list[Any]) -> None:
+        c = self.c
+        data = args[1]
+        st = _u(e.type_bindings.get("T")) if e.type_bindings.get("T") is not None else None
+        if not isinstance(st, T.StructT):
+            st = type_of(data)
+        if not isinstance(st, T.StructT):
+            raise P4Error(e.loc, "digest data must have a struct type")
+        did = c.binder.digest_id(naming.digest_name(st))
+        if isinstance(data, ast.ListExpr | ast.StructInit):
+            items = data.items if isinstance(data, ast.ListExpr) else [v for _, v in data.fields]
+            vals = [self._digest_value(c.ex(i), type_of(i)) for i in items]
+        else:
+            base = c.ex(data)
+            tmp = c.em.tmp("dg")
+            c.line(f"{tmp} = {base}")
+            vals = [self._digest_value(f"{tmp}.{pyfield(n)}", _u(ft)) for n, ft in st.fields]
+        c.line(f"_ctx.digest = ({did}, ({''.join(v + ', ' for v in vals)}))")
+
+    def _digest_value(self, v: str, t: Any) -> str:
+        if isinstance(t, T.BoolT):
+            return f"int({v})"
+        if isinstance(t, T.BitT) and t.signed:
+            return f"({v} & {mask(t.width):#x})"
+        if isinstance(t, T.StructLikeT):
+            raise Unsupported(None, "nested aggregates in digest data")
+        return v
+
+    # ---- diagnostics
+
+    def f_log_msg(self, e: ast.Call, args: list[Any]) -> None:
+        c = self.c
+        fmt = c.ex(args[0])
+        data = ""
+        if len(args) > 1 and args[1] is not None:
+            d = args[1]
+            if isinstance(d, ast.ListExpr):
+                data = "(" + "".join(c.ex(i) + ", " for i in d.items) + ")"
+            else:
+                data = f"({c.ex(d)},)"
+        c.line(f"_ctx.log_msg({fmt}, {data or '()'})")
+
+    def f_assert(self, e: ast.Call, args: list[Any]) -> None:
+        c = self.c
+        with c.em.block(f"if not {c.ex(args[0])}:"):
+            c.line(f"raise _rt.DropSignal('assert failed at {e.loc}')")
+
+    def f_assume(self, e: ast.Call, args: list[Any]) -> None:
+        c = self.c
+        with c.em.block(f"if not {c.ex(args[0])}:"):
+            c.line(f"raise _rt.DropSignal('assume failed at {e.loc}')")

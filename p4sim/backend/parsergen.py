@@ -1,0 +1,124 @@
+"""Parsers: the state machine as one Python function with a dispatch loop.
+
+States are numbered; the body is `while True:` over an `if st == k` chain, each state
+ending by setting `st` (a transition), `return` (accept) or raising `ParserReject`
+(reject / error). Parser-local variables live in the frame (`c.l…`), state-local ones
+are Python locals. Errors are raised by the packet cursor (PacketTooShort), the stack
+helpers (StackOutOfBounds), `verify`, varbit extraction (HeaderTooShort) and a select
+without a matching case (NoMatch); the v1model pipeline turns them into
+`standard_metadata.parser_error` and lets the packet continue into ingress, as bmv2.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from p4sim.frontend import ast
+from p4sim.frontend.errors import P4Error
+
+from .codegen import type_of
+
+if TYPE_CHECKING:
+    from .codegen import Compiler
+
+
+class ParserGen:
+    def __init__(self, comp: Compiler, decl: ast.ParserDecl) -> None:
+        self.c = comp
+        self.decl = decl
+        self.ids = {s.name: i for i, s in enumerate(decl.states)}
+        if "start" not in self.ids:
+            raise P4Error(decl.loc, f"parser '{decl.name}' has no start state")
+
+    def emit(self) -> None:
+        em = self.c.em
+        # Order states so that `start` is tested first and the chain is short for the
+        # common path (declaration order otherwise).
+        self.c.line(f"st = {self.ids['start']}")
+        with em.block("while True:"):
+            first = True
+            for state in self.decl.states:
+                kw = "if" if first else "elif"
+                first = False
+                with em.block(f"{kw} st == {self.ids[state.name]}:"):
+                    self.c.stmts(state.stmts)
+                    self.transition(state.transition)
+            with em.block("else:"):
+                self.c.line("raise _rt.ParserReject(None)")
+
+    def goto(self, name: str) -> None:
+        if name == "accept":
+            self.c.line("return")
+        elif name == "reject":
+            self.c.line("raise _rt.ParserReject(None)")
+        else:
+            if name not in self.ids:
+                raise P4Error(self.decl.loc, f"unknown parser state '{name}'")
+            self.c.line(f"st = {self.ids[name]}")
+            self.c.line("continue")
+
+    def transition(self, tr: str | ast.SelectExpr) -> None:
+        if isinstance(tr, str):
+            self.goto(tr)
+            return
+        keys = []
+        for e in tr.exprs:
+            k = self.c.em.tmp("k")
+            self.c.line(f"{k} = {self.c.ex(e)}")
+            keys.append((k, e))
+        first = True
+        for case in tr.cases:
+            cond = self.case_cond(case.keyset, keys)
+            if cond is None:
+                if first:
+                    self.goto(case.state)
+                else:
+                    with self.c.em.block("else:"):
+                        self.goto(case.state)
+                return
+            with self.c.em.block(f"{'if' if first else 'elif'} {cond}:"):
+                self.goto(case.state)
+            first = False
+        no_match = self.c.error_code("NoMatch")
+        if first:
+            self.c.line(f"raise _rt.ParserReject({no_match})")
+        else:
+            with self.c.em.block("else:"):
+                self.c.line(f"raise _rt.ParserReject({no_match})")
+
+    def case_cond(self, keyset: ast.Expr, keys: list[tuple[str, ast.Expr]]) -> str | None:
+        """The Python condition of one keyset (None: always matches)."""
+        if isinstance(keyset, ast.ListExpr) and (len(keys) > 1 or len(keyset.items) == 1):
+            items = keyset.items
+        else:
+            items = [keyset] * len(keys) if _is_default(keyset) else [keyset]
+        if len(items) != len(keys):
+            raise P4Error(keyset.loc, "keyset size does not match the select expression")
+        conds = []
+        for (k, kexpr), item in zip(keys, items, strict=True):
+            cond = self.one(k, kexpr, item)
+            if cond is not None:
+                conds.append(cond)
+        return " and ".join(conds) if conds else None
+
+    def one(self, k: str, kexpr: ast.Expr, item: ast.Expr) -> str | None:
+        if _is_default(item):
+            return None
+        if isinstance(item, ast.MaskExpr):
+            v = self.c.ex(item.value)
+            m = self.c.ex(item.mask)
+            return f"({k} & {m}) == ({v} & {m})"
+        if isinstance(item, ast.RangeExpr):
+            return f"{self.c.ex(item.lo)} <= {k} <= {self.c.ex(item.hi)}"
+        v = self.c.ex(item)
+        del kexpr
+        return f"{k} == {v}"
+
+
+def _is_default(e: ast.Expr) -> bool:
+    return isinstance(e, ast.DefaultExpr | ast.DontCare) or (
+        isinstance(e, ast.PathExpr) and e.name in ("default", "_")
+    )
+
+
+__all__ = ["ParserGen", "type_of"]

@@ -1,0 +1,477 @@
+"""The v1model packet pipeline, as bmv2's simple_switch runs it.
+
+`Pipeline.load` compiles the program once (`codegen`); `Pipeline.process` then runs
+one received packet through:
+
+    parser -> verify checksum -> ingress
+      -> I2E clone (the *received* packet, re-parsed, to each clone session replica)
+      -> digest (the last `digest` call of the ingress run)
+      -> resubmit (the received packet again, with preserved metadata) or
+         multicast (one copy per group replica, `egress_rid` set) or
+         drop (`egress_spec == 511`) or unicast
+    per copy: egress -> E2E clone -> drop? -> compute checksum -> deparser
+      -> recirculate (the deparsed packet back into ingress) or transmit (truncated).
+
+Instance types follow bmv2 (NORMAL 0, INGRESS_CLONE 1, EGRESS_CLONE 2, RECIRC 4,
+REPLICATION 5, RESUBMIT 6). Resubmit and recirculation loops are bounded. A parser
+error does not stop the packet: `standard_metadata.parser_error` records it and ingress
+runs (as bmv2). Any exception inside the pipeline drops that packet and is counted in
+`Pipeline.faults`; the caller never sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import deque
+from typing import Any
+
+from p4.config.v1 import p4info_pb2
+
+from p4sim import naming
+from p4sim.frontend import ast
+from p4sim.frontend import types as T
+from p4sim.frontend.errors import P4Error
+
+from . import runtime as rt
+from .codegen import Binder, Compiler, TableSetup, build_module
+from .externgen import DROP_PORT
+
+log = logging.getLogger("p4sim.pipeline")
+
+NORMAL = 0
+INGRESS_CLONE = 1
+EGRESS_CLONE = 2
+RECIRC = 4
+REPLICATION = 5
+RESUBMIT = 6
+
+MAX_PASSES = 16  # resubmits + recirculations of one received packet
+MAX_COPIES = 1024  # egress copies (clones, replicas) of one received packet
+
+_ROLES = ("p", "vr", "ig", "eg", "ck", "dep")
+
+
+class PacketContext:
+    """Per-pass side effects recorded by generated code and read by the pipeline."""
+
+    __slots__ = (
+        "nbytes",
+        "clone_set",
+        "clone_session",
+        "clone_fl",
+        "resubmit_fl",
+        "recirculate_fl",
+        "digest",
+        "truncate",
+        "checksum_error",
+        "payload",
+        "dm_hit",
+        "dm_color",
+        "sm",
+    )
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.nbytes = 0
+        self.clone_set = False
+        self.clone_session = 0
+        self.clone_fl: int | None = None
+        self.resubmit_fl: int | None = None
+        self.recirculate_fl: int | None = None
+        self.digest: tuple[int, tuple[int, ...]] | None = None
+        self.truncate = 0
+        self.checksum_error = 0
+        self.payload = b""
+        self.dm_hit = False
+        self.dm_color = 0
+        self.sm: Any = None
+
+    @staticmethod
+    def log_msg(fmt: str, args: tuple[Any, ...]) -> None:
+        text = fmt
+        for a in args:
+            text = text.replace("{}", str(a), 1)
+        log.info("log_msg: %s", text)
+
+
+class StateBinder(Binder):
+    """Resolves control-plane names in the P4Info and binds the device state."""
+
+    def __init__(self, p4info: p4info_pb2.P4Info, state: Any) -> None:
+        self.state = state
+        self.actions = {a.preamble.name: a.preamble.id for a in p4info.actions}
+        self.digests = {d.preamble.name: d.preamble.id for d in p4info.digests}
+
+    def _get(self, kind: str, where: dict[str, Any], name: str) -> Any:
+        obj = where.get(name)
+        if obj is None:
+            raise P4Error(None, f"the P4Info has no {kind} named '{name}'")
+        return obj
+
+    def table(self, name: str) -> Any:
+        return self._get("table", self.state.tables, name)
+
+    def register(self, name: str) -> Any:
+        return self._get("register", self.state.registers, name)
+
+    def counter(self, name: str) -> Any:
+        return self._get("counter", self.state.counters, name)
+
+    def meter(self, name: str) -> Any:
+        return self._get("meter", self.state.meters, name)
+
+    def action_id(self, name: str) -> int:
+        return int(self._get("action", self.actions, name))
+
+    def digest_id(self, name: str) -> int:
+        return int(self._get("digest", self.digests, name))
+
+
+def decode_device_config(device_config: bytes) -> tuple[str, str]:
+    """The (preprocessed source, file name) of a `.p4sim` device config."""
+    try:
+        from p4sim import devconfig  # type: ignore[attr-defined]  # noqa: PLC0415
+
+        decoded = devconfig.decode(device_config)
+        return decoded.source, decoded.filename
+    except (ImportError, AttributeError):
+        pass
+    try:
+        obj = json.loads(device_config.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise P4Error(None, f"device config is not p4sim JSON: {exc}") from None
+    if not isinstance(obj, dict) or obj.get("format") != "p4sim/1":
+        raise P4Error(None, "device config is not in the 'p4sim/1' format")
+    source, filename = obj.get("source"), obj.get("filename", "<device config>")
+    if not isinstance(source, str) or not isinstance(filename, str):
+        raise P4Error(None, "device config lacks its 'source' text")
+    return source, filename
+
+
+class Pipeline:
+    """A compiled v1model program bound to one `DeviceState`."""
+
+    def __init__(
+        self,
+        program: ast.Program,
+        p4info: p4info_pb2.P4Info,
+        state: Any,
+        cpu_port: int,
+        binder: Binder | None = None,
+    ) -> None:
+        self.program = program
+        self.state = state
+        self.cpu_port = cpu_port
+        self.faults = 0
+        self.dropped = 0
+        self.ctx = PacketContext()
+        self.binder = binder if binder is not None else StateBinder(p4info, state)
+        comp = Compiler(program, self.binder)
+        comp.post_exec = []
+        self.source = comp.compile()
+        missing = [r for r in _ROLES if r not in comp.roles]
+        if missing:
+            raise P4Error(program.loc, f"main is not a V1Switch: no block for {missing}")
+        comp.globals["_ctx"] = self.ctx
+        ns = build_module(self.source, comp.globals, "<p4sim generated>")
+        for dispatch, mapping in comp.post_exec:
+            for aid, fname in mapping.items():
+                dispatch[aid] = ns[fname]
+        self.ns = ns
+        self._run = {r: ns[comp.roles[r]] for r in _ROLES}
+        ig = comp.role_decls["ig"]
+        self._types = [_u(p.type.resolved) for p in ig.params]  # H, M, standard_metadata_t
+        self.H = ns[comp.cls(self._types[0])]
+        self.M = ns[comp.cls(self._types[1])]
+        self.SM = ns[comp.cls(self._types[2])]
+        self._too_short = comp.error_code("PacketTooShort")
+        self._field_lists = _field_lists(self._types[1])
+        self._install(comp.table_setups)
+
+    # ------------------------------------------------------------------ loading
+
+    @classmethod
+    def load(
+        cls, device_config: bytes, p4info: p4info_pb2.P4Info, state: Any, cpu_port: int
+    ) -> Pipeline:
+        from p4sim.frontend import parse_and_check  # noqa: PLC0415
+
+        source, filename = decode_device_config(device_config)
+        program = parse_and_check(source, filename)
+        return cls(program, p4info, state, cpu_port)
+
+    def _install(self, setups: list[TableSetup]) -> None:
+        """Initial default actions and `entries` of every table, into the device state."""
+        b = self.binder
+        for s in setups:
+            table = b.table(s.name)
+            table.set_initial_default(b.action_id(s.default_action), s.default_args)
+            n = len(s.entries)
+            for i, (keys, action, args, prio) in enumerate(s.entries):
+                match = tuple(_match_value(k) for k in keys)
+                priority = prio if prio is not None else (n - i if table.needs_priority else 0)
+                if not table.needs_priority:
+                    priority = 0
+                table.insert(match, priority, b.action_id(action), args, static=True)
+
+    # ------------------------------------------------------------------ packets
+
+    def process(self, ingress_port: int, packet: bytes) -> list[tuple[int, bytes]]:
+        """Run one received packet; returns the packets to transmit, in order."""
+        out: list[tuple[int, bytes]] = []
+        work: deque[tuple[int, bytes, int, Any, int]] = deque()
+        work.append((ingress_port, bytes(packet), NORMAL, None, 0))
+        lock = getattr(self.state, "lock", None)
+        if lock is not None:
+            lock.acquire()
+        try:
+            while work:
+                port, data, itype, preserved, passes = work.popleft()
+                try:
+                    self._ingress(port, data, itype, preserved, passes, work, out)
+                except Exception as exc:  # noqa: BLE001 - a bad packet must not stop the switch
+                    self.faults += 1
+                    log.warning("packet dropped: %s: %s", type(exc).__name__, exc)
+        finally:
+            if lock is not None:
+                lock.release()
+        return out
+
+    def _now_us(self) -> int:
+        clock = getattr(self.state, "now_ns", None)
+        if clock is None:
+            import time  # noqa: PLC0415
+
+            return time.monotonic_ns() // 1000
+        return int(clock()) // 1000
+
+    def _parse(self, data: bytes, port: int, itype: int) -> tuple[Any, Any, Any, rt.PacketIn]:
+        hdr = self.H()
+        meta = self.M()
+        sm = self.SM()
+        sm.f_ingress_port = port
+        sm.f_packet_length = len(data)
+        sm.f_instance_type = itype
+        sm.f_ingress_global_timestamp = self._now_us() & 0xFFFFFFFFFFFF
+        pk = rt.PacketIn(data, self._too_short)
+        try:
+            self._run["p"](pk, hdr, meta, sm)
+        except rt.ParserReject as rej:
+            if rej.code is not None:
+                sm.f_parser_error = rej.code
+        return hdr, meta, sm, pk
+
+    def _ingress(
+        self,
+        port: int,
+        data: bytes,
+        itype: int,
+        preserved: Any,
+        passes: int,
+        work: deque[tuple[int, bytes, int, Any, int]],
+        out: list[tuple[int, bytes]],
+    ) -> None:
+        ctx = self.ctx
+        ctx.reset()
+        hdr, meta, sm, pk = self._parse(data, port, itype)
+        if preserved is not None:
+            fl, src = preserved
+            self._preserve(fl, src, meta)
+        ctx.nbytes = len(data)
+        ctx.payload = pk.remaining()
+        self._run["vr"](hdr, meta)
+        sm.f_checksum_error = ctx.checksum_error
+        ctx.sm = sm
+        try:
+            self._run["ig"](hdr, meta, sm)
+        except rt.DropSignal as exc:
+            log.error("ingress: %s", exc)
+            self.dropped += 1
+            return
+        payload = pk.remaining()
+        clone = (ctx.clone_set, ctx.clone_session, ctx.clone_fl)
+        digest = ctx.digest
+        resubmit = ctx.resubmit_fl
+        copies: list[tuple[int, Any, Any, Any, bytes, int]] = []
+        if clone[0]:
+            session = self.state.pre.clone_sessions.get(clone[1])
+            if session is not None:
+                for eport, _instance in session.replicas:
+                    # bmv2 re-parses the received packet for the copy; metadata starts
+                    # from zero except the preserved fields.
+                    h2, m2, s2, pk2 = self._parse(data, port, INGRESS_CLONE)
+                    m2 = self.M()
+                    self._preserve(clone[2], meta, m2)
+                    s2 = self.SM()
+                    s2.f_ingress_port = port
+                    s2.f_instance_type = INGRESS_CLONE
+                    s2.f_packet_length = len(data)
+                    # A session's packet_length_bytes truncates the copy only.
+                    copies.append((eport, h2, m2, s2, pk2.remaining(), session.packet_length_bytes))
+        if digest is not None:
+            self.state.digest_sink(digest[0], digest[1])
+        for eport, h2, m2, s2, pl2, trunc in copies:
+            self._egress(eport, h2, m2, s2, pl2, passes, work, out, trunc)
+        if resubmit is not None:
+            if passes + 1 >= MAX_PASSES:
+                self.dropped += 1
+                return
+            work.append((port, data, RESUBMIT, (resubmit, meta), passes + 1))
+            return
+        mgid = sm.f_mcast_grp
+        if mgid:
+            for eport, rid in self.state.pre.multicast_groups.get(mgid, []):
+                s2 = sm.copy()
+                s2.f_egress_rid = rid
+                s2.f_instance_type = REPLICATION
+                self._egress(eport, hdr.copy(), meta.copy(), s2, payload, passes, work, out, 0)
+            return
+        if sm.f_egress_spec == DROP_PORT:
+            self.dropped += 1
+            return
+        sm.f_instance_type = NORMAL
+        self._egress(sm.f_egress_spec, hdr, meta, sm, payload, passes, work, out, 0)
+
+    def _egress(
+        self,
+        port: int,
+        hdr: Any,
+        meta: Any,
+        sm: Any,
+        payload: bytes,
+        passes: int,
+        work: deque[tuple[int, bytes, int, Any, int]],
+        out: list[tuple[int, bytes]],
+        clone_trunc: int,
+        depth: int = 0,
+    ) -> None:
+        ctx = self.ctx
+        ctx.reset()
+        ctx.sm = sm
+        ctx.nbytes = sm.f_packet_length
+        ctx.payload = payload
+        sm.f_egress_port = port
+        sm.f_egress_spec = (DROP_PORT + 1) & 0x1FF
+        sm.f_egress_global_timestamp = self._now_us() & 0xFFFFFFFFFFFF
+        try:
+            self._run["eg"](hdr, meta, sm)
+        except rt.DropSignal as exc:
+            log.error("egress: %s", exc)
+            self.dropped += 1
+            return
+        clone = (ctx.clone_set, ctx.clone_session, ctx.clone_fl)
+        recirc = ctx.recirculate_fl
+        truncate = ctx.truncate
+        if clone[0] and depth < MAX_COPIES:
+            session = self.state.pre.clone_sessions.get(clone[1])
+            if session is not None:
+                for eport, _instance in session.replicas:
+                    m2 = self.M()
+                    self._preserve(clone[2], meta, m2)
+                    s2 = self.SM()
+                    s2.f_instance_type = EGRESS_CLONE
+                    s2.f_packet_length = sm.f_packet_length
+                    self._egress(
+                        eport,
+                        hdr.copy(),
+                        m2,
+                        s2,
+                        payload,
+                        passes,
+                        work,
+                        out,
+                        session.packet_length_bytes,
+                        depth + 1,
+                    )
+                ctx.reset()
+                ctx.payload = payload
+        if sm.f_egress_spec == DROP_PORT:
+            self.dropped += 1
+            return
+        ctx.payload = payload
+        self._run["ck"](hdr, meta)
+        po = rt.PacketOut()
+        self._run["dep"](po, hdr)
+        data = po.finish() + payload
+        if recirc is not None:
+            if passes + 1 >= MAX_PASSES:
+                self.dropped += 1
+                return
+            work.append((0, data, RECIRC, (recirc, meta), passes + 1))
+            return
+        if truncate:
+            data = data[:truncate]
+        if clone_trunc:
+            data = data[:clone_trunc]
+        out.append((port, data))
+
+    def _preserve(self, fl: int | None, src: Any, dst: Any) -> None:
+        """Copy the user metadata fields tagged `@field_list(fl)` from `src` to `dst`."""
+        if fl is None:
+            return
+        for path in self._field_lists.get(fl, ()):
+            s, d = src, dst
+            for name in path[:-1]:
+                s = getattr(s, name)
+                d = getattr(d, name)
+            value = getattr(s, path[-1])
+            if hasattr(value, "copy"):
+                getattr(d, path[-1]).assign(value)
+            else:
+                setattr(d, path[-1], value)
+
+
+def _u(t: Any) -> Any:
+    return T.underlying(t) if isinstance(t, T.Type) else t
+
+
+def _field_lists(meta_t: Any) -> dict[int, list[list[str]]]:
+    """Field list index -> attribute paths of the user metadata fields tagged with it."""
+    out: dict[int, list[list[str]]] = {}
+
+    def walk(t: Any, prefix: list[str]) -> None:
+        decl = getattr(t, "decl", None)
+        fields = getattr(decl, "fields", None) or []
+        for fd in fields:
+            path = prefix + ["f_" + fd.name]
+            ann = fd.annotation("field_list") if hasattr(fd, "annotation") else None
+            if ann is not None:
+                for idx in _annotation_ints(ann):
+                    out.setdefault(idx, []).append(path)
+            ft = _u(t.field_type(fd.name))
+            if isinstance(ft, T.StructT):
+                walk(ft, path)
+
+    if isinstance(meta_t, T.StructLikeT):
+        walk(meta_t, [])
+    return out
+
+
+def _annotation_ints(ann: ast.Annotation) -> list[int]:
+    vals = []
+    for a in ann.args:
+        v = a.const if a.const is not None else getattr(a, "value", None)
+        if isinstance(v, int) and not isinstance(v, bool):
+            vals.append(v)
+    if not vals and ann.raw:
+        for part in ann.raw.split(","):
+            part = part.strip()
+            if part.isdigit():
+                vals.append(int(part))
+    return vals
+
+
+def _match_value(k: tuple[Any, ...]) -> Any:
+    """A const entry key descriptor (see `TableGen.entry_key`) as a device match value."""
+    kind = k[0]
+    if kind == "any":
+        return None
+    if kind in ("exact", "optional"):
+        return k[1]
+    return (k[1], k[2])
+
+
+__all__ = ["Pipeline", "PacketContext", "StateBinder", "naming"]

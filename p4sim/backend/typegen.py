@@ -1,0 +1,252 @@
+"""Python classes for P4 aggregate values, generated per program.
+
+Every header, struct and header union type becomes a small class with `__slots__`
+(one slot per field, `f_<name>`, plus `valid` for headers), so that a field access in
+generated code is one attribute load. Varbit fields carry their current width in a
+second slot, `w_<name>`. All classes share one protocol, which generated code and the
+pipeline rely on:
+
+* `Cls()` builds the zero value (headers invalid, bits 0, bools False);
+* `copy()` a deep copy, `assign(other)` a deep in-place copy (P4 assignment of
+  aggregates is by value, so aggregates are never rebound, only assigned into);
+* `eq(other)` P4 `==`; `invalidate()` makes every header inside invalid;
+* headers also have `ext(value)` (fixed-width headers: fill the fields from the
+  header's bits and set valid), `ext_pk(pk, varbits)` (read from a `PacketIn`, used
+  for headers with a varbit field) and `emit(out)` (write to a `PacketOut`).
+"""
+
+from __future__ import annotations
+
+from p4sim.frontend import types as T
+
+
+def pyfield(name: str) -> str:
+    return "f_" + name
+
+
+def default_expr(t: T.Type, classes: TypeClasses) -> str:
+    """A Python expression building the zero value of `t`."""
+    u = T.underlying(t)
+    if isinstance(u, T.BitT | T.IntLitT | T.VarbitT):
+        return "0"
+    if isinstance(u, T.BoolT):
+        return "False"
+    if isinstance(u, T.ErrorT | T.EnumT):
+        return "0"
+    if isinstance(u, T.StructLikeT):
+        return classes.name_of(u) + "()"
+    if isinstance(u, T.StackT):
+        elem = default_expr(u.elem, classes)
+        return f"_rt.Stack([{elem} for _ in range({u.size})])"
+    if isinstance(u, T.TupleT):
+        items = ", ".join(default_expr(e, classes) for e in u.elems)
+        return f"({items}{',' if len(u.elems) == 1 else ''})"
+    if isinstance(u, T.StringT):
+        return "''"
+    return "None"
+
+
+def is_aggregate(t: T.Type) -> bool:
+    return isinstance(T.underlying(t), T.StructLikeT | T.StackT)
+
+
+class TypeClasses:
+    """Collects the aggregate types a program uses and writes their classes."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+        self._order: list[T.StructLikeT] = []
+
+    def name_of(self, t: T.StructLikeT) -> str:
+        key = f"{type(t).__name__}:{t.name}"
+        name = self._names.get(key)
+        if name is None:
+            prefix = {"HeaderT": "H", "HeaderUnionT": "U"}.get(type(t).__name__, "S")
+            name = f"{prefix}{len(self._names)}_{_ident(t.name)}"
+            self._names[key] = name
+            self._order.append(t)
+            for _, ft in t.fields:
+                self._visit(ft)
+        return name
+
+    def _visit(self, t: T.Type) -> None:
+        u = T.underlying(t)
+        if isinstance(u, T.StructLikeT):
+            self.name_of(u)
+        elif isinstance(u, T.StackT):
+            self._visit(u.elem)
+        elif isinstance(u, T.TupleT):
+            for e in u.elems:
+                self._visit(e)
+
+    def source(self) -> str:
+        out: list[str] = []
+        done: set[str] = set()
+        i = 0
+        while i < len(self._order):  # classes may add more while being written
+            t = self._order[i]
+            i += 1
+            name = self.name_of(t)
+            if name in done:
+                continue
+            done.add(name)
+            if isinstance(t, T.HeaderT):
+                out.extend(self._header(name, t))
+            elif isinstance(t, T.HeaderUnionT):
+                out.extend(self._union(name, t))
+            else:
+                out.extend(self._struct(name, t))
+            out.append("")
+        return "\n".join(out)
+
+    # ------------------------------------------------------------------ structs
+
+    def _struct(self, name: str, t: T.StructLikeT) -> list[str]:
+        slots = [pyfield(n) for n, _ in t.fields]
+        lines = [f"class {name}:", f"    __slots__ = {tuple(slots)!r}", ""]
+        lines.append("    def __init__(self):")
+        for n, ft in t.fields:
+            lines.append(f"        self.{pyfield(n)} = {default_expr(ft, self)}")
+        if not t.fields:
+            lines.append("        pass")
+        lines += ["    def copy(self):", f"        o = {name}.__new__({name})"]
+        for n, ft in t.fields:
+            f = pyfield(n)
+            src = f"self.{f}.copy()" if is_aggregate(ft) else f"self.{f}"
+            lines.append(f"        o.{f} = {src}")
+        lines.append("        return o")
+        lines.append("    def assign(self, s):")
+        for n, ft in t.fields:
+            f = pyfield(n)
+            if is_aggregate(ft):
+                lines.append(f"        self.{f}.assign(s.{f})")
+            else:
+                lines.append(f"        self.{f} = s.{f}")
+        lines.append("        pass")
+        lines.append("    def eq(self, s):")
+        conds = [
+            f"self.{pyfield(n)}.eq(s.{pyfield(n)})"
+            if is_aggregate(ft)
+            else f"self.{pyfield(n)} == s.{pyfield(n)}"
+            for n, ft in t.fields
+        ]
+        lines.append(f"        return {' and '.join(conds) or 'True'}")
+        lines.append("    def invalidate(self):")
+        for n, ft in t.fields:
+            if is_aggregate(ft):
+                lines.append(f"        self.{pyfield(n)}.invalidate()")
+        lines.append("        pass")
+        return lines
+
+    def _union(self, name: str, t: T.StructLikeT) -> list[str]:
+        lines = self._struct(name, t)
+        conds = " or ".join(f"self.{pyfield(n)}.valid" for n, _ in t.fields) or "False"
+        lines += ["    def is_valid(self):", f"        return {conds}"]
+        return lines
+
+    # ------------------------------------------------------------------ headers
+
+    def _header(self, name: str, t: T.StructLikeT) -> list[str]:
+        fields = t.fields
+        slots = ["valid"] + [pyfield(n) for n, _ in fields]
+        slots += ["w_" + n for n, ft in fields if isinstance(ft, T.VarbitT)]
+        has_varbit = any(isinstance(ft, T.VarbitT) for _, ft in fields)
+        width = sum(_fixed_width(ft) for _, ft in fields)
+        lines = [f"class {name}:", f"    __slots__ = {tuple(slots)!r}", f"    W = {width}", ""]
+        lines += ["    def __init__(self):", "        self.valid = False"]
+        for n, ft in fields:
+            lines.append(f"        self.{pyfield(n)} = {default_expr(ft, self)}")
+            if isinstance(ft, T.VarbitT):
+                lines.append(f"        self.w_{n} = 0")
+        lines += ["    def copy(self):", f"        o = {name}.__new__({name})"]
+        lines += [f"        o.{s} = self.{s}" for s in slots]
+        lines.append("        return o")
+        lines.append("    def assign(self, s):")
+        lines += [f"        self.{s} = s.{s}" for s in slots]
+        lines += ["    def invalidate(self):", "        self.valid = False"]
+        conds = " and ".join(f"self.{s} == s.{s}" for s in slots[1:]) or "True"
+        lines += [
+            "    def eq(self, s):",
+            "        if self.valid != s.valid:",
+            "            return False",
+            f"        return not self.valid or ({conds})",
+        ]
+        if not has_varbit:
+            lines += self._fixed_ext_emit(fields, width)
+        lines += self._generic_ext_emit(fields)
+        return lines
+
+    def _fixed_ext_emit(self, fields: list[tuple[str, T.Type]], width: int) -> list[str]:
+        lines = ["    def ext(self, v):"]
+        emit_parts = []
+        shift = width
+        for n, ft in fields:
+            w = _fixed_width(ft)
+            shift -= w
+            mask = (1 << w) - 1
+            raw = f"v >> {shift}" if shift + w == width else f"(v >> {shift}) & {mask:#x}"
+            if shift == 0 and shift + w != width:
+                raw = f"v & {mask:#x}"
+            if shift == 0 and shift + w == width:
+                raw = "v"
+            lines.append(f"        self.{pyfield(n)} = {_from_raw(raw, ft)}")
+            val = _to_raw(f"self.{pyfield(n)}", ft)
+            emit_parts.append(f"({val} << {shift})" if shift else val)
+        lines.append("        self.valid = True")
+        lines += ["    def emit(self, out):"]
+        lines.append(f"        out.put({' | '.join(emit_parts) or '0'}, {width})")
+        lines += ["    def bits(self):", f"        return {' | '.join(emit_parts) or '0'}"]
+        return lines
+
+    def _generic_ext_emit(self, fields: list[tuple[str, T.Type]]) -> list[str]:
+        """Field-by-field reading and writing, for headers with a varbit field."""
+        lines = ["    def ext_pk(self, pk, varbits):"]
+        for n, ft in fields:
+            if isinstance(ft, T.VarbitT):
+                lines.append(f"        self.{pyfield(n)} = pk.take(varbits)")
+                lines.append(f"        self.w_{n} = varbits")
+            else:
+                raw = f"pk.take({_fixed_width(ft)})"
+                lines.append(f"        self.{pyfield(n)} = {_from_raw(raw, ft)}")
+        lines.append("        self.valid = True")
+        has_varbit = any(isinstance(ft, T.VarbitT) for _, ft in fields)
+        if has_varbit:
+            lines.append("    def emit(self, out):")
+            for n, ft in fields:
+                if isinstance(ft, T.VarbitT):
+                    lines.append(f"        out.put(self.{pyfield(n)}, self.w_{n})")
+                else:
+                    val = _to_raw(f"self.{pyfield(n)}", ft)
+                    lines.append(f"        out.put({val}, {_fixed_width(ft)})")
+            lines.append("        pass")
+        return lines
+
+
+def _fixed_width(t: T.Type) -> int:
+    if isinstance(t, T.VarbitT):
+        return 0
+    return T.width_of(t)
+
+
+def _from_raw(raw: str, t: T.Type) -> str:
+    """Convert the unsigned bits of a field into its stored value."""
+    u = T.underlying(t)
+    if isinstance(u, T.BoolT):
+        return f"bool({raw})"
+    if isinstance(u, T.BitT) and u.signed:
+        half = 1 << (u.width - 1)
+        return f"((({raw}) + {half:#x}) & {(1 << u.width) - 1:#x}) - {half:#x}"
+    return raw
+
+
+def _to_raw(val: str, t: T.Type) -> str:
+    u = T.underlying(t)
+    if isinstance(u, T.BoolT):
+        return f"int({val})"
+    if isinstance(u, T.BitT) and u.signed:
+        return f"({val} & {(1 << u.width) - 1:#x})"
+    return val
+
+
+def _ident(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
