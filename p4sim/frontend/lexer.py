@@ -36,6 +36,7 @@ _PUNCT = [
 ]  # fmt: skip
 
 _PUNCT_RE = re.compile("|".join(re.escape(p) for p in _PUNCT))
+_BLANKS_RE = re.compile(r"[ \t\r\f\v]+")
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # A literal: optional width+signedness prefix, then a number with optional base prefix.
 _INT_RE = re.compile(
@@ -83,6 +84,7 @@ class Lexer:
         self.files: list[str] = []
         self._line = 1
         self._line_start = 0
+        self._markers = False
 
     def _loc(self, pos: int) -> Loc:
         return Loc(self.file, self._line, pos - self._line_start + 1)
@@ -104,6 +106,7 @@ class Lexer:
         line = self.text[pos:end]
         m = _MARKER_RE.match(line) or _BARE_MARKER_RE.match(line)
         if m:
+            self._markers = True
             if m.lastindex and m.lastindex >= 2:
                 self.file = re.sub(r"\\(.)", r"\1", m.group(2))
                 self._seen(self.file)
@@ -135,7 +138,15 @@ class Lexer:
                 at_line_start = True
                 continue
             if c in " \t\r\f\v":
-                pos += 1
+                m = _BLANKS_RE.match(text, pos)
+                pos = m.end() if m else pos + 1
+                continue
+            if c.isalpha() or c == "_":
+                at_line_start = False
+                m = _WORD_RE.match(text, pos)
+                assert m is not None
+                out.append(Token(ID, m.group(0), self._loc(pos), pos, m.end()))
+                pos = m.end()
                 continue
             if c == "#" and at_line_start:
                 pos = self._directive(pos)
@@ -172,12 +183,6 @@ class Lexer:
                 out.append(Token(INT, m.group(0), loc, pos, end, value, width, signed))
                 pos = end
                 continue
-            if c.isalpha() or c == "_":
-                m = _WORD_RE.match(text, pos)
-                assert m is not None
-                out.append(Token(ID, m.group(0), loc, pos, m.end()))
-                pos = m.end()
-                continue
             if c == '"':
                 pos = self._string(pos, loc, out)
                 continue
@@ -188,6 +193,8 @@ class Lexer:
                 continue
             raise P4Error(loc, f"unexpected character {c!r}")
         out.append(Token(EOF, "end of input", self._loc(pos), pos, pos))
+        if self._markers:
+            _realign_columns(out)
         return out
 
     def _string(self, pos: int, loc: Loc, out: list[Token]) -> int:
@@ -209,6 +216,39 @@ class Lexer:
             i += 1
         out.append(Token(STRING, text[pos : i + 1], loc, pos, i + 1, "".join(chars)))
         return i + 1
+
+
+def _realign_columns(tokens: list[Token]) -> None:
+    """Give tokens the columns they have in their original source line.
+
+    `cpp` collapses runs of blanks (and turns a tab into a space), so columns in
+    its output drift from the file the user wrote. When the original file is
+    readable, each token is looked up left to right in its original line; a
+    token that is not found there (it came from a macro expansion) keeps the
+    column it has in the preprocessed text.
+    """
+    cache: dict[str, list[str] | None] = {}
+    key: tuple[str, int] | None = None
+    cursor = 0
+    for tok in tokens:
+        if tok.kind == EOF:
+            break
+        file, line = tok.loc.file, tok.loc.line
+        if file not in cache:
+            try:
+                with open(file, encoding="utf-8", errors="replace") as fh:
+                    cache[file] = fh.read().split("\n")
+            except OSError:
+                cache[file] = None
+        lines = cache[file]
+        if lines is None or not 1 <= line <= len(lines):
+            continue
+        if key != (file, line):
+            key, cursor = (file, line), 0
+        idx = lines[line - 1].find(tok.text, cursor)
+        if idx >= 0:
+            tok.loc = Loc(file, line, idx + 1)
+            cursor = idx + len(tok.text)
 
 
 def tokenize(text: str, filename: str) -> tuple[list[Token], list[str]]:

@@ -355,14 +355,15 @@ class Parser:
             return t.text, 1
         return None
 
-    def _binary(self, level: int) -> ast.Expr:
-        if level == len(_BINARY_LEVELS):
-            return self._unary()
-        left = self._binary(level + 1)
+    def _binary(self, min_level: int) -> ast.Expr:
+        """Precedence climbing: operators at `min_level` or tighter, left-associative.
+        Recursion grows with operator changes, not with the number of levels."""
+        left = self._unary()
         while True:
             op = self._binop()
-            if op is None or _LEVEL_OF[op[0]] != level:
+            if op is None or _LEVEL_OF[op[0]] < min_level:
                 return left
+            level = _LEVEL_OF[op[0]]
             optok = self.advance()
             if op[1] == 2:
                 self.advance()
@@ -386,9 +387,11 @@ class Parser:
             assert isinstance(t.value, str)
             return ast.StringLit(t.value, loc=t.loc)
         if self.at("("):
-            cast = self.speculate(self._cast)
-            if cast is not None:
-                return cast
+            to = self.speculate(self._cast_prefix)
+            if to is not None:
+                # Committed: the operand is parsed outside the speculation, so
+                # chains of casts cost linear time even when they end in an error.
+                return ast.Cast(to, self._unary(), loc=t.loc)
             self.advance()
             e = self.parse_expr()
             self.expect(")")
@@ -419,8 +422,9 @@ class Parser:
                 return ast.PathExpr(w, loc=t.loc)
         raise self.error("an expression")
 
-    def _cast(self) -> ast.Expr:
-        lp = self.expect("(")
+    def _cast_prefix(self) -> ast.TypeRef:
+        """`(Type)` followed by something that can start the cast's operand."""
+        self.expect("(")
         if not self.starts_type():
             raise self.error("a type")
         to = self.parse_type(allow_void=False)
@@ -433,7 +437,7 @@ class Parser:
             or (nt.kind == OP and nt.text in _EXPR_START_OPS)
         ):  # fmt: skip
             raise self.error("an expression after a cast")
-        return ast.Cast(to, self._unary(), loc=lp.loc)
+        return to
 
     def _brace_init(self) -> ast.Expr:
         lb = self.expect("{")
@@ -1154,7 +1158,11 @@ def parse(text: str, filename: str = "<input>") -> ast.Program:
     """Parse preprocessed P4_16 text into an unchecked `ast.Program`. `filename`
     names the text until a line marker names another file."""
     toks, files = tokenize(text, filename)
-    prog = Parser(toks, text).parse_program()
+    parser = Parser(toks, text)
+    try:
+        prog = parser.parse_program()
+    except RecursionError:
+        raise P4Error(parser.tok.loc, "expression or statement nested too deeply") from None
     prog.source_text = text
     prog.files = files
     if prog.loc is None:

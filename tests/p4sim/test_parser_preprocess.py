@@ -101,3 +101,19 @@ def test_parse_without_markers_uses_given_filename() -> None:
     prog = parse("header h { bit<8> a; }", "given.p4")
     assert prog.files == ["given.p4"]
     assert prog.decls[0].loc.file == "given.p4"
+
+
+def test_columns_survive_blank_collapsing(tmp_path: Path) -> None:
+    # cpp squeezes runs of blanks and tabs; locations must still match the file.
+    main = write(
+        tmp_path,
+        "main.p4",
+        "#define W 8\nheader h {\n\tbit<W>      a;\n    bit<8>    b   c;\n}\n",
+    )
+    with pytest.raises(P4Error) as ei:
+        parse(preprocess(main), str(main))
+    assert (ei.value.loc.line, ei.value.loc.col) == (4, 19)
+    prog = parse(preprocess(write(tmp_path, "ok.p4", "header h {\n\tbit<8>      a;\n}\n")))
+    h = prog.decls[0]
+    assert isinstance(h, ast.HeaderDecl)
+    assert (h.fields[0].loc.line, h.fields[0].loc.col) == (2, 2)
