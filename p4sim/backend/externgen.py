@@ -85,22 +85,35 @@ class ExternGen:
         ht = type_of(target)
         if not isinstance(ht, T.HeaderT):
             raise Unsupported(e.loc, "extract into something that is not a header")
+        # The header may be a union member (`u.a`), and the header or its union may be
+        # `stack.next`: resolve each once, fill, invalidate siblings, then advance.
+        union = None
+        slot = target
+        if isinstance(target, ast.Member) and isinstance(type_of(target.expr), T.HeaderUnionT):
+            union = target.expr
+            slot = union
         stack_base = None
         if (
-            isinstance(target, ast.Member)
-            and target.name == "next"
-            and isinstance(type_of(target.expr), T.StackT)
+            isinstance(slot, ast.Member)
+            and slot.name == "next"
+            and isinstance(type_of(slot.expr), T.StackT)
         ):
-            stack_base = c.ex(target.expr)
+            stack_base = c.ex(slot.expr)
         h = c.em.tmp("h")
-        c.line(f"{h} = {c.ex(target)}")
+        u = None
+        if union is not None and isinstance(target, ast.Member):
+            u = c.em.tmp("u")
+            c.line(f"{u} = {c.ex(union)}")
+            c.line(f"{h} = {u}.{pyfield(target.name)}")
+        else:
+            c.line(f"{h} = {c.ex(target)}")
         varbit = [ft for _, ft in ht.fields if isinstance(ft, T.VarbitT)]
         if len(args) > 1 and args[1] is not None:
             if not varbit:
                 raise P4Error(e.loc, "two-argument extract needs a header with a varbit field")
             n = c.em.tmp("n")
             c.line(f"{n} = {c.ex(args[1])}")
-            with c.em.block(f"if {n} > {varbit[0].max_width} or {n} % 8:"):
+            with c.em.block(f"if {n} > {varbit[0].max_width}:"):
                 c.line(f"raise _rt.ParserReject({c.error_code('HeaderTooShort')})")
             with c.em.block(f"if {pk}.pos + {ht.bit_width()} + {n} > {pk}.nbits:"):
                 c.line(f"raise _rt.ParserReject({c.error_code('PacketTooShort')})")
@@ -109,9 +122,12 @@ class ExternGen:
             raise P4Error(e.loc, "a header with a varbit field needs the two-argument extract")
         else:
             c.line(f"{h}.ext({pk}.take({ht.bit_width()}))")
+        if u is not None and isinstance(target, ast.Member):
+            for n_, _ in type_of(union).fields:
+                if n_ != target.name:
+                    c.line(f"{u}.{pyfield(n_)}.valid = False")
         if stack_base is not None:
             c.line(f"{stack_base}.next_index += 1")
-        c.invalidate_siblings(target)
         return None
 
     def m_packet_in_lookahead(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> str:

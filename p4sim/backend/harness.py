@@ -126,3 +126,60 @@ class Harness:
 
     def process(self, port: int, packet: bytes) -> list[tuple[int, bytes]]:
         return self.pipeline.process(port, packet)
+
+
+def skeleton(
+    *,
+    in_fields: str,
+    out_fields: str,
+    ingress: str,
+    ingress_locals: str = "",
+    top: str = "",
+    meta_fields: str = "bit<8> unused;",
+    parser_states: str = "state start { pk.extract(hdr.i); transition accept; }",
+    egress: str = "",
+    deparser: str = "pk.emit(hdr.o);",
+) -> str:
+    """A complete v1model program around a snippet: header `in_t i` (parsed),
+    header `out_t o` (made valid before `ingress` runs, emitted by the deparser),
+    egress port 1. For tests of language semantics: compute into `hdr.o`, read the
+    output bytes."""
+    return f"""
+#include <core.p4>
+#include <v1model.p4>
+header in_t {{ {in_fields} }}
+header out_t {{ {out_fields} }}
+{top}
+struct headers_t {{ in_t i; out_t o; }}
+struct meta_t {{ {meta_fields} }}
+parser P(packet_in pk, out headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {{
+    {parser_states}
+}}
+control VC(inout headers_t hdr, inout meta_t meta) {{ apply {{ }} }}
+control Ig(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {{
+    {ingress_locals}
+    apply {{
+        hdr.o.setValid();
+        sm.egress_spec = 1;
+        {ingress}
+    }}
+}}
+control Eg(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {{
+    apply {{ {egress} }}
+}}
+control CC(inout headers_t hdr, inout meta_t meta) {{ apply {{ }} }}
+control Dp(packet_out pk, in headers_t hdr) {{ apply {{ {deparser} }} }}
+V1Switch(P(), VC(), Ig(), Eg(), CC(), Dp()) main;
+"""
+
+
+def unpack_fields(data: bytes, widths: Sequence[int]) -> list[int]:
+    """Split the leading bits of `data` into unsigned fields of the given widths."""
+    total = sum(widths)
+    nbytes = (total + 7) // 8
+    value = int.from_bytes(data[:nbytes], "big") >> (nbytes * 8 - total)
+    out = []
+    for w in reversed(widths):
+        out.append(value & ((1 << w) - 1))
+        value >>= w
+    return out[::-1]

@@ -135,7 +135,7 @@ class TableGen:
         for p, v in zip(data, vals, strict=True):
             if v is None or v.const is None:
                 raise Unsupported(ref.loc, "action data that is not a compile-time constant")
-            out.append(_raw_const(v.const, _u(resolved(p.type)), c=self.c, t=v.type))
+            out.append(_raw_const(v.const, _u(resolved(p.type)), self.c, v.type))
         return tuple(out)
 
     def entry_key(self, k: ast.Expr, kd: ast.KeyElement) -> tuple[Any, ...]:
