@@ -139,10 +139,11 @@ def skeleton(
     parser_states: str = "state start { pk.extract(hdr.i); transition accept; }",
     egress: str = "",
     deparser: str = "pk.emit(hdr.o);",
+    headers: str = "",
 ) -> str:
     """A complete v1model program around a snippet: header `in_t i` (parsed),
     header `out_t o` (made valid before `ingress` runs, emitted by the deparser),
-    egress port 1. For tests of language semantics: compute into `hdr.o`, read the
+    more members of `headers_t` in `headers`, egress port 1. For tests of language semantics: compute into `hdr.o`, read the
     output bytes."""
     return f"""
 #include <core.p4>
@@ -150,7 +151,7 @@ def skeleton(
 header in_t {{ {in_fields} }}
 header out_t {{ {out_fields} }}
 {top}
-struct headers_t {{ in_t i; out_t o; }}
+struct headers_t {{ in_t i; out_t o; {headers} }}
 struct meta_t {{ {meta_fields} }}
 parser P(packet_in pk, out headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {{
     {parser_states}
