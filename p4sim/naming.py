@@ -26,7 +26,12 @@ Because a control can be instantiated more than once, the same declaration can
 stand for several control-plane objects. `block_instances(program)` therefore
 lists every parser/control *instance* with its `path` and the names of its
 locals; `instance_names(program)` flattens that to a dict keyed by
-`(path, id(decl))`. `control_plane_names(program)` is the simple view keyed by
+`(path, id(decl))`. A direct call of a control or parser type, `Sub.apply(...)`
+(no instantiation), makes an implicit instance, as p4c's
+InstantiateDirectCalls does: named like the type (`MyIngress.Sub.t`), placed
+after the block's declared locals, one per call; its path element is
+`<type>_inst` (`_inst_1`, ... for further calls) and `direct_call` points at
+the call. `control_plane_names(program)` is the simple view keyed by
 `id(decl)` alone: for a declaration inside a block instantiated more than once
 it holds the name in the first instance (in program order), so code that must
 tell instances apart (the backend) uses `block_instances` or `instance_names`.
@@ -65,6 +70,7 @@ class BlockInstance:
     prefix: str
     package_param: str | None = None
     instantiation: ast.Instantiation | None = None
+    direct_call: ast.Call | None = None
     names: dict[int, str] = field(default_factory=dict)
     children: list[BlockInstance] = field(default_factory=list)
 
@@ -212,6 +218,38 @@ def _fill_block(
                 _fill_block(child, blocks, stack + (id(inst.decl),))
                 continue
         inst.names[id(local)] = qualify(inst.prefix, local_name(local, local.name))
+    taken = {local.name for local in inst.decl.locals if isinstance(local, ast.Decl)}
+    for call, sub in _direct_calls(inst.decl):
+        base = f"{sub.name}_inst"
+        elem, n = base, 0
+        while elem in taken:
+            n += 1
+            elem = f"{base}_{n}"
+        taken.add(elem)
+        child = BlockInstance(
+            path=inst.path + (elem,),
+            decl=sub,
+            prefix=qualify(inst.prefix, sub.name),
+            direct_call=call,
+        )
+        inst.children.append(child)
+        _fill_block(child, blocks, stack + (id(inst.decl),))
+
+
+def _direct_calls(
+    decl: ast.ControlDecl | ast.ParserDecl,
+) -> list[tuple[ast.Call, ast.ControlDecl | ast.ParserDecl]]:
+    """`Sub.apply(...)` calls on a control/parser type inside `decl`."""
+    from .astwalk import walk
+
+    roots: list[ast.Node] = [decl.body] if isinstance(decl, ast.ControlDecl) else list(decl.states)
+    out: list[tuple[ast.Call, ast.ControlDecl | ast.ParserDecl]] = []
+    for root in roots:
+        for n in walk(root):
+            if isinstance(n, ast.Call) and n.kind in ("control_apply", "parser_apply"):
+                if isinstance(n.target, (ast.ControlDecl, ast.ParserDecl)):
+                    out.append((n, n.target))
+    return out
 
 
 def block_instances(program: ast.Program) -> list[BlockInstance]:
