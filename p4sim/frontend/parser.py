@@ -70,7 +70,9 @@ class Parser:
         self.toks = tokens
         self.text = text
         self.i = 0
-        self.scopes: list[set[str]] = [set()]
+        # Innermost last; each maps a name to True (a type) or False (a value that
+        # shadows any type of that name).
+        self.scopes: list[dict[str, bool]] = [{}]
 
     # ------------------------------------------------------------------ token helpers
 
@@ -139,13 +141,19 @@ class Parser:
     # ------------------------------------------------------------------ type-name scopes
 
     def is_type_name(self, name: str) -> bool:
-        return any(name in s for s in self.scopes)
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        return False
 
     def declare_type(self, name: str) -> None:
-        self.scopes[-1].add(name)
+        self.scopes[-1][name] = True
+
+    def declare_value(self, name: str) -> None:
+        self.scopes[-1][name] = False
 
     def push_scope(self, names: list[str] | None = None) -> None:
-        self.scopes.append(set(names or ()))
+        self.scopes.append(dict.fromkeys(names or (), True))
 
     def pop_scope(self) -> None:
         self.scopes.pop()
@@ -661,6 +669,7 @@ class Parser:
         t = self.expect("const")
         typ = self.parse_type(allow_void=False)
         name = self.expect_name("the constant's name")
+        self.declare_value(name.text)
         self.expect("=", "'=' and the constant's value")
         value = self.parse_expr()
         self.expect(";")
@@ -678,8 +687,10 @@ class Parser:
             if self.at("=") or self.at("{"):
                 raise Unsupported(self.tok.loc, "instantiations with an initializer block")
             self.expect(";")
+            self.declare_value(name.text)
             return ast.Instantiation(name=name.text, type=typ, args=args, loc=t.loc)
         name = self.expect_name("a variable name")
+        self.declare_value(name.text)
         init = None
         if self.accept("="):
             init = self.parse_expr()
@@ -701,6 +712,7 @@ class Parser:
                 direction = self.advance().text
             typ = self.parse_type(allow_void=False)
             name = self.expect_name("a parameter name")
+            self.declare_value(name.text)
             default = self.parse_expr() if self.accept("=") else None
             params.append(ast.Param(name=name.text, direction=direction, type=typ,
                                     default=default, annotations=anns, loc=t.loc))  # fmt: skip
@@ -902,8 +914,13 @@ class Parser:
     def _action(self) -> ast.ActionDecl:
         self.advance()
         name = self.expect_name("the action's name")
-        params = self.parse_params()
-        body = self.parse_block()
+        self.declare_value(name.text)
+        self.push_scope()
+        try:
+            params = self.parse_params()
+            body = self.parse_block()
+        finally:
+            self.pop_scope()
         return ast.ActionDecl(name=name.text, params=params, body=body)
 
     def _block_decl(self, kind: str) -> ast.Decl:
@@ -990,8 +1007,10 @@ class Parser:
             if self.at("=") or self.at("{"):
                 raise Unsupported(self.tok.loc, "instantiations with an initializer block")
             self.expect(";")
+            self.declare_value(name.text)
             return ast.Instantiation(name=name.text, type=typ, args=args)
         name = self.expect_name("a name")
+        self.declare_value(name.text)
         if self.at("<") or self.at("("):
             tps = self.parse_type_params()
             self.push_scope(tps)
@@ -1058,6 +1077,7 @@ class Parser:
     def _table(self) -> ast.TableDecl:
         self.expect("table")
         name = self.expect_name("the table's name")
+        self.declare_value(name.text)
         table = ast.TableDecl(name=name.text)
         self.expect("{")
         seen: set[str] = set()

@@ -570,3 +570,22 @@ def test_unexpanded_directive_is_reported() -> None:
     with pytest.raises(P4Error) as ei:
         parse('\n#include "x.p4"\n', "t.p4")
     assert ei.value.loc.line == 2 and "preprocess" in ei.value.message
+
+
+def test_values_shadow_type_names() -> None:
+    # `counter` is an extern type, but a variable of that name hides it in its scope.
+    c = ctl(
+        "bit<32> counter = 0; counter = counter + 1; x.count();",
+        "counter(4) x;",
+        pre="extern counter { counter(bit<32> n); void count(); }",
+    )
+    kinds = [type(s).__name__ for s in c.body.stmts]
+    assert kinds == ["VarDecl", "AssignStmt", "CallStmt"]
+    a = decls(
+        "extern counter { counter(bit<32> n); }\n"
+        "action act(inout bit<8> counter) { counter = 1; }\n"
+        "control D() { counter(4) c; apply { } }"
+    )
+    assert isinstance(a["act"], ast.ActionDecl)
+    d = a["D"]
+    assert isinstance(d, ast.ControlDecl) and isinstance(d.locals[0], ast.Instantiation)
