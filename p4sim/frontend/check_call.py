@@ -19,6 +19,16 @@ _HEADER_METHODS = {"isValid": T.BoolT(), "setValid": T.VoidT(), "setInvalid": T.
 _SIZE_METHODS = {"minSizeInBits", "minSizeInBytes", "maxSizeInBits", "maxSizeInBytes"}
 
 
+def _emittable(t: T.Type) -> bool:
+    if isinstance(t, (T.HeaderT, T.HeaderUnionT)):
+        return True
+    if isinstance(t, T.StackT):
+        return True
+    if isinstance(t, T.StructT):
+        return all(_emittable(ft) for _, ft in t.fields)
+    return False
+
+
 def is_optional(p: ast.Param) -> bool:
     """`@optional` parameters may be left out of a call."""
     return bool(getattr(p, "optional", False)) or p.has_annotation("optional")
@@ -45,9 +55,7 @@ class CallChecker(ExprChecker):
         if isinstance(e, ast.Member):
             if isinstance(e.expr.type, T.StackT) and e.name in ("size", "lastIndex", "nextIndex"):
                 return f"{describe(e)} is read-only"
-            if e.expr.type is not None and isinstance(
-                e.expr.type, (T.StructLikeT, T.StackT)
-            ):
+            if e.expr.type is not None and isinstance(e.expr.type, (T.StructLikeT, T.StackT)):
                 return self.lvalue_error(e.expr)
             return f"{describe(e)} is not a variable"
         if isinstance(e, (ast.Index, ast.Slice)):
@@ -94,6 +102,7 @@ class CallChecker(ExprChecker):
                 raise P4Error(f.loc, f"type {tt} has no method '{name}'")
             self.no_args(e, name)
             e.kind, e.receiver = "builtin", f.expr
+            f.type = T.FunctionT(None)
             e.const = self.size_method(tt, name, f.loc)
             return T.IntLitT()
         rt = self.expr(f.expr)
@@ -153,11 +162,37 @@ class CallChecker(ExprChecker):
         if not rt.type_args and tvs:
             sig = Signature(sig.params, sig.param_types, sig.ret, [*tvs, *sig.free])
         f.type = T.FunctionT(m)
-        return self.call_sig(e, "extern_method", m, sig, b)
+        ret = self.call_sig(e, "extern_method", m, sig, b)
+        if decl.name in ("packet_in", "packet_out"):
+            self._check_packet_method(e, m, ret)
+        return ret
+
+    def _check_packet_method(self, e: ast.Call, m: ast.MethodDecl, ret: T.Type) -> None:
+        """The core library's packet methods constrain their type parameter: extract
+        fills a header (with a varbit field in the two-argument form), lookahead reads
+        a fixed-width value, emit takes headers or aggregates of them."""
+        arg = e.resolved_args[0] if e.resolved_args else None
+        if m.name == "extract" and arg is not None:
+            t = arg.type
+            if not isinstance(t, T.HeaderT):
+                raise P4Error(arg.loc, f"extract needs a header, not {t}")
+            has_varbit = any(isinstance(ft, T.VarbitT) for _, ft in t.fields)
+            if len(m.params) == 2 and not has_varbit:
+                raise P4Error(arg.loc, f"two-argument extract needs a header with a varbit field ({t})")
+            if len(m.params) == 1 and has_varbit:
+                raise P4Error(arg.loc, f"header {t} has a varbit field; extract it with a size")
+        elif m.name == "lookahead":
+            if not isinstance(T.underlying(ret), (T.BitT, T.HeaderT, T.BoolT)) or (
+                isinstance(ret, T.HeaderT) and any(isinstance(ft, T.VarbitT) for _, ft in ret.fields)
+            ):
+                raise P4Error(e.loc, f"lookahead needs a fixed-width type, not {ret}")
+        elif m.name == "emit" and arg is not None and not _emittable(arg.type):
+            raise P4Error(arg.loc, f"emit needs a header, header stack, union or struct of them, not {arg.type}")
 
     def _builtin_method(self, e: ast.Call, f: ast.Member, rt: T.Type) -> T.Type:
         name = f.name
         e.kind = "builtin"
+        f.type = T.FunctionT(None)
         if name in _SIZE_METHODS:
             self.no_args(e, name)
             e.const = self.size_method(rt, name, f.loc)
@@ -228,7 +263,11 @@ class CallChecker(ExprChecker):
     # ------------------------------------------------------------------ argument binding
 
     def bind_args(
-        self, params: list[ast.Param], args: list[ast.Argument], loc: Loc, callee: str,
+        self,
+        params: list[ast.Param],
+        args: list[ast.Argument],
+        loc: Loc,
+        callee: str,
         skip: int = 0,
     ) -> list[ast.Argument | None]:
         """Place `args` on `params[skip:]` (positional or by name); returns one entry
@@ -249,15 +288,18 @@ class CallChecker(ExprChecker):
                 placed[i] = a
         else:
             if len(args) > len(params):
-                raise P4Error(
-                    loc, f"{callee} takes {len(params)} argument(s), {len(args)} given"
-                )
+                raise P4Error(loc, f"{callee} takes {len(params)} argument(s), {len(args)} given")
             for i, a in enumerate(args):
                 placed[i] = a
         return placed
 
     def call_sig(
-        self, e: ast.Call, kind: str, target: Any, sig: Signature, pre: Bindings,
+        self,
+        e: ast.Call,
+        kind: str,
+        target: Any,
+        sig: Signature,
+        pre: Bindings,
         callee: str | None = None,
     ) -> T.Type:
         """Check the arguments of `e` against `sig`, infer its type variables, fill in
@@ -367,7 +409,10 @@ class CallChecker(ExprChecker):
                 return t
             if isinstance(d, ast.BlockTypeDecl) and d.kind == "package":
                 return self._instantiate_package(t, d, args, loc)
-            raise P4Error(loc, f"{t.kind} type {t.name} cannot be instantiated; instantiate a declaration of it")
+            raise P4Error(
+                loc,
+                f"{t.kind} type {t.name} cannot be instantiated; instantiate a declaration of it",
+            )
         raise P4Error(loc, f"{t} cannot be instantiated")
 
     def _instantiate_extern(self, t: T.ExternT, args: list[ast.Argument], loc: Loc) -> T.Type:
@@ -420,13 +465,20 @@ class CallChecker(ExprChecker):
             if isinstance(want, T.BlockT) and isinstance(at, T.BlockT):
                 self.match_block(want, at, b, set(tvs), a.value.loc, p.name)
             elif not unify(want, at, b, set(tvs)):
-                raise P4Error(a.value.loc, f"argument '{p.name}' of {d.name}: expected {want}, got {at}")
+                raise P4Error(
+                    a.value.loc, f"argument '{p.name}' of {d.name}: expected {want}, got {at}"
+                )
         if any(tv not in b for tv in tvs):
             raise P4Error(loc, f"cannot infer the type arguments of package {d.name}")
         return T.BlockT(d.kind, d.name, d, tuple(b[tv] for tv in tvs))
 
     def match_block(
-        self, want: T.BlockT, got: T.BlockT, b: Bindings, free: set[T.TypeVarT], loc: Loc,
+        self,
+        want: T.BlockT,
+        got: T.BlockT,
+        b: Bindings,
+        free: set[T.TypeVarT],
+        loc: Loc,
         pname: str,
     ) -> None:
         """A parser/control passed where a block type (e.g. `Parser<H, M>`) is expected:
@@ -436,7 +488,9 @@ class CallChecker(ExprChecker):
         if not isinstance(wd, ast.BlockTypeDecl):
             raise Unsupported(loc, f"package parameter '{pname}' of a declared block type")
         if got.kind != wd.kind:
-            raise P4Error(loc, f"argument '{pname}' must be a {wd.kind}, not a {got.kind} ({got.name})")
+            raise P4Error(
+                loc, f"argument '{pname}' must be a {wd.kind}, not a {got.kind} ({got.name})"
+            )
         gd = got.decl
         if not isinstance(gd, (ast.ParserDecl, ast.ControlDecl)):
             raise P4Error(loc, f"argument '{pname}' must be an instance of a {wd.kind}")
@@ -449,8 +503,9 @@ class CallChecker(ExprChecker):
                 f"{got.kind} {gd.name} has {len(gsig.params)} parameters but {wd.name} "
                 f"needs {len(wsig.params)}",
             )
-        for wp, wt, gp, gt in zip(wsig.params, wsig.param_types, gsig.params, gsig.param_types,
-                                  strict=True):
+        for wp, wt, gp, gt in zip(
+            wsig.params, wsig.param_types, gsig.params, gsig.param_types, strict=True
+        ):
             if wp.direction != gp.direction:
                 raise P4Error(
                     gp.loc,
