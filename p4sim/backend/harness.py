@@ -140,6 +140,8 @@ def skeleton(
     egress: str = "",
     deparser: str = "pk.emit(hdr.o);",
     headers: str = "",
+    verify: str = "",
+    compute: str = "",
 ) -> str:
     """A complete v1model program around a snippet: header `in_t i` (parsed),
     header `out_t o` (made valid before `ingress` runs, emitted by the deparser),
@@ -156,7 +158,7 @@ struct meta_t {{ {meta_fields} }}
 parser P(packet_in pk, out headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {{
     {parser_states}
 }}
-control VC(inout headers_t hdr, inout meta_t meta) {{ apply {{ }} }}
+control VC(inout headers_t hdr, inout meta_t meta) {{ apply {{ {verify} }} }}
 control Ig(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {{
     {ingress_locals}
     apply {{
@@ -168,7 +170,7 @@ control Ig(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm)
 control Eg(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {{
     apply {{ {egress} }}
 }}
-control CC(inout headers_t hdr, inout meta_t meta) {{ apply {{ }} }}
+control CC(inout headers_t hdr, inout meta_t meta) {{ apply {{ {compute} }} }}
 control Dp(packet_out pk, in headers_t hdr) {{ apply {{ {deparser} }} }}
 V1Switch(P(), VC(), Ig(), Eg(), CC(), Dp()) main;
 """
