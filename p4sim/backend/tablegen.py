@@ -37,7 +37,17 @@ class TableGen:
         dispatch: dict[int, Any] = {}
         dname = c.glob(dispatch, "D_" + decl.name)
         wrappers = []
-        for ref in decl.actions:
+        refs = list(decl.actions)
+        listed = {id(r.decl) for r in refs}
+        default = decl.default_action
+        if default is not None and id(default.decl) not in listed:
+            refs.append(default)
+        elif default is None:
+            # p4c gives a table without default_action NoAction (@defaultonly).
+            no_action = self.no_action()
+            if id(no_action) not in listed:
+                refs.append(ast.ActionRef(name="NoAction", decl=no_action))
+        for ref in refs:
             adecl = ref.decl
             if not isinstance(adecl, ast.ActionDecl):
                 raise P4Error(ref.loc, f"table {decl.name}: '{ref.name}' is not an action")
@@ -68,6 +78,12 @@ class TableGen:
         # Dispatch entries are bound after exec (they name generated functions).
         c.post_exec.append((dispatch, dict(wrappers)))
         c.table_setups.append(self.setup())
+
+    def no_action(self) -> ast.ActionDecl:
+        for d in self.c.prog.decls:
+            if isinstance(d, ast.ActionDecl) and d.name == "NoAction":
+                return d
+        raise P4Error(self.decl.loc, f"table {self.decl.name} needs NoAction (core.p4)")
 
     def key(self, k: ast.KeyElement) -> str:
         v = self.c.ex(k.expr)
