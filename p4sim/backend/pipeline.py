@@ -292,6 +292,7 @@ class Pipeline:
             self.dropped += 1
             return
         payload = pk.remaining()
+        ig_truncate = ctx.truncate  # bmv2 truncates the packet itself: it holds in egress
         clone = (ctx.clone_set, ctx.clone_session, ctx.clone_fl)
         digest = ctx.digest
         resubmit = ctx.resubmit_fl
@@ -327,13 +328,15 @@ class Pipeline:
                 s2 = sm.copy()
                 s2.f_egress_rid = rid
                 s2.f_instance_type = REPLICATION
-                self._egress(eport, hdr.copy(), meta.copy(), s2, payload, passes, work, out, 0)
+                self._egress(
+                    eport, hdr.copy(), meta.copy(), s2, payload, passes, work, out, ig_truncate
+                )
             return
         if sm.f_egress_spec == DROP_PORT:
             self.dropped += 1
             return
         sm.f_instance_type = NORMAL
-        self._egress(sm.f_egress_spec, hdr, meta, sm, payload, passes, work, out, 0)
+        self._egress(sm.f_egress_spec, hdr, meta, sm, payload, passes, work, out, ig_truncate)
 
     def _egress(
         self,
