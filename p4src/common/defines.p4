@@ -1,0 +1,179 @@
+/*
+ * Types, constants and enumerations shared by every program in p4src/ (v1model and,
+ * later, TNA). Target-specific types (PortId_t, MirrorId_t) come from the target's own
+ * hook file, included before this one.
+ */
+#ifndef SYNPROXY_COMMON_DEFINES_P4
+#define SYNPROXY_COMMON_DEFINES_P4
+
+/* ------------------------------------------------------------------ types */
+
+typedef bit<48> mac_addr_t;
+typedef bit<32> ipv4_addr_t;
+typedef bit<16> l4_port_t;
+/* Index of a protected service (one services entry may share it with others). */
+typedef bit<16> ServiceId_t;
+/* Index of a session in the per-session registers. 32 bits because v1model's
+ * register index is bit<32>; the controller never hands out slots >= SESSIONS_SIZE. */
+typedef bit<32> SlotId_t;
+typedef bit<8>  SessionState_t;
+typedef bit<8>  ProxyEvent_t;
+
+/* ------------------------------------------------------------------ protocols */
+
+const bit<16> ETHERTYPE_IPV4 = 0x0800;
+const bit<16> ETHERTYPE_ARP  = 0x0806;
+const bit<16> ETHERTYPE_IPV6 = 0x86dd;   /* D13: parsed later */
+
+const bit<16> ARP_HTYPE_ETHERNET = 1;
+const bit<16> ARP_OPER_REQUEST   = 1;
+const bit<16> ARP_OPER_REPLY     = 2;
+
+const bit<8> IP_PROTO_ICMP = 1;
+const bit<8> IP_PROTO_TCP  = 6;
+const bit<8> IP_PROTO_UDP  = 17;
+
+const bit<8> IPV4_DEFAULT_TTL = 64;
+
+/* TCP flags, as the low 8 bits of the 16-bit offset/flags word. */
+const bit<8> TCP_FIN = 0x01;
+const bit<8> TCP_SYN = 0x02;
+const bit<8> TCP_RST = 0x04;
+const bit<8> TCP_PSH = 0x08;
+const bit<8> TCP_ACK = 0x10;
+const bit<8> TCP_URG = 0x20;
+/* The flags that decide how the proxy treats a segment (PSH/URG/ECE/CWR do not). */
+const bit<8> TCP_CTRL_MASK = 0x17;   /* FIN | SYN | RST | ACK */
+
+/* TCP option kinds and the (kind, length) pairs the parser recognises. */
+const bit<8> TCP_OPT_EOL       = 0;
+const bit<8> TCP_OPT_NOP       = 1;
+const bit<8> TCP_OPT_MSS       = 2;
+const bit<8> TCP_OPT_WSCALE    = 3;
+const bit<8> TCP_OPT_SACK_PERM = 4;
+const bit<8> TCP_OPT_SACK      = 5;
+const bit<8> TCP_OPT_TIMESTAMP = 8;
+
+const bit<8> TCP_OPT_MSS_LEN       = 4;
+const bit<8> TCP_OPT_WSCALE_LEN    = 3;
+const bit<8> TCP_OPT_SACK_PERM_LEN = 2;
+const bit<8> TCP_OPT_TIMESTAMP_LEN = 10;
+/* A SACK option is 2 bytes plus 8 per block (1 to 4 blocks). */
+const bit<8> TCP_OPT_SACK1_LEN = 10;
+const bit<8> TCP_OPT_SACK2_LEN = 18;
+const bit<8> TCP_OPT_SACK3_LEN = 26;
+const bit<8> TCP_OPT_SACK4_LEN = 34;
+
+/* Two NOPs, used to pad generated options to 32-bit alignment (RFC 7323 App. A). */
+const bit<16> TCP_OPT_NOP_NOP = 0x0101;
+/* SACK-permitted (kind 4, length 2) as one 16-bit word. */
+const bit<16> TCP_OPT_SACK_PERM_WORD = 0x0402;
+
+/* A TCP header without options, in 32-bit words. */
+const bit<4> TCP_MIN_DATA_OFFSET = 5;
+
+/* ------------------------------------------------------------------ SYN cookie
+ * Layout (see controller/cookie.py, the Python reference, and p4src/README.md):
+ *   cookie = MAC[31:8] ++ OPTS[7:0]
+ *   OPTS   = mss_index(2) ++ wscale(4) ++ sack_ok(1) ++ ts_ok(1)
+ *   MAC    = HalfSipHash-2-4(k0, k1; saddr, daddr, sport ++ dport, isn,
+ *                            epoch[23:0] ++ OPTS)
+ */
+const bit<32> COOKIE_MAC_MASK  = 0xffffff00;
+const bit<32> COOKIE_OPTS_MASK = 0x000000ff;
+/* MSS values the 2-bit index stands for: the client's MSS rounded down. */
+const bit<16> COOKIE_MSS_0 = 536;
+const bit<16> COOKIE_MSS_1 = 1300;
+const bit<16> COOKIE_MSS_2 = 1440;
+const bit<16> COOKIE_MSS_3 = 1460;
+/* Window-scale field value for "client sent no window-scale option". */
+const bit<4> COOKIE_WSCALE_NONE = 15;
+/* RFC 7323: shifts above 14 are treated as 14. */
+const bit<8> TCP_WSCALE_MAX = 14;
+
+/* HalfSipHash initialisation constants ("lyge", "tedb": the SipHash family's IVs
+ * cut to 32 bits) and the finalisation xor for a 32-bit output. */
+const bit<32> HSIP_IV2 = 0x6c796765;
+const bit<32> HSIP_IV3 = 0x74656462;
+const bit<32> HSIP_FINAL_XOR = 0x000000ff;
+/* The MAC input is 5 words = 20 bytes; HalfSipHash's last block carries the length
+ * in its top byte. */
+const bit<32> HSIP_COOKIE_LEN_WORD = 0x14000000;
+
+/* ------------------------------------------------------------------ services */
+
+/* Proxy mode of a service (D2, C8). AUTO proxies only while the controller has set
+ * the service's defense_active register bit. */
+const bit<8> PROXY_MODE_OFF  = 0;
+const bit<8> PROXY_MODE_ON   = 1;
+const bit<8> PROXY_MODE_AUTO = 2;
+
+/* Service flags (set_service's `flags` parameter). */
+const bit<8> SVC_FLAG_SACK   = 0x01;   /* offer SACK-permitted if the client does */
+const bit<8> SVC_FLAG_TS     = 0x02;   /* offer timestamps if the client does */
+const bit<8> SVC_FLAG_WSCALE = 0x04;   /* offer window scaling if the client does */
+const bit<8> SVC_FLAG_DEFER  = 0x08;   /* D5: start the session on the first data */
+
+/* ------------------------------------------------------------------ sessions */
+
+/* Session states, per slot in the session_state register (D7, D11). The controller
+ * writes SYN_SENT when it installs a session; the data plane moves it on. */
+const SessionState_t SESSION_NONE        = 0;
+const SessionState_t SESSION_SYN_SENT    = 1;   /* server SYN sent, SYN/ACK awaited */
+const SessionState_t SESSION_ESTABLISHED = 2;
+const SessionState_t SESSION_FIN_WAIT    = 3;   /* client sent FIN first */
+const SessionState_t SESSION_CLOSE_WAIT  = 4;   /* server sent FIN first */
+const SessionState_t SESSION_LAST_ACK    = 5;   /* both sides sent FIN */
+const SessionState_t SESSION_TIME_WAIT   = 6;   /* an ACK followed both FINs */
+const SessionState_t SESSION_CLOSE       = 7;   /* RST seen, or handshake aborted */
+
+/* Direction of a session entry. */
+const bit<8> DIR_NONE   = 0;
+const bit<8> DIR_CLIENT = 1;   /* client -> VIP (towards the real server) */
+const bit<8> DIR_SERVER = 2;   /* real server -> client */
+
+/* session_event_digest_t.event */
+const bit<8> SESSION_EV_ESTABLISHED  = 1;   /* D8: server SYN/ACK seen */
+const bit<8> SESSION_EV_SERVER_RESET = 2;   /* D10: server RST during handshake */
+const bit<8> SESSION_EV_CLIENT_ABORT = 3;   /* D10: client RST/FIN during handshake */
+
+/* ------------------------------------------------------------------ events (D12)
+ * Index into the global_events counter and, offset by service_id * EVENTS_PER_SERVICE,
+ * into service_events. Every protected-service packet counts exactly one outcome;
+ * SYNs also count EV_SYN_IN. */
+const ProxyEvent_t EV_NONE                = 0;
+const ProxyEvent_t EV_SYN_IN              = 1;
+const ProxyEvent_t EV_SYNACK_SENT         = 2;
+const ProxyEvent_t EV_ACK_VALID           = 3;
+const ProxyEvent_t EV_ACK_INVALID         = 4;   /* bad cookie: dropped */
+const ProxyEvent_t EV_SESSION_ESTABLISHED = 5;
+const ProxyEvent_t EV_DROP_NO_SESSION     = 6;
+const ProxyEvent_t EV_DROP_DEFER          = 7;
+const ProxyEvent_t EV_DROP_UDP            = 8;
+const ProxyEvent_t EV_DROP_FRAGMENT       = 9;
+const ProxyEvent_t EV_DROP_MALFORMED      = 10;
+const ProxyEvent_t EV_TRANSLATED_C2S      = 11;
+const ProxyEvent_t EV_TRANSLATED_S2C      = 12;
+const ProxyEvent_t EV_SERVER_RESET        = 13;
+const ProxyEvent_t EV_CLIENT_ABORT        = 14;
+const ProxyEvent_t EV_EARLY_DATA          = 15;   /* punted to the controller (C4) */
+const ProxyEvent_t EV_DROP_HANDSHAKE      = 16;   /* stray segment while SYN_SENT */
+const ProxyEvent_t EV_DROP_POLICY         = 17;   /* other protocols denied (D15) */
+const ProxyEvent_t EV_SYN_PASSED          = 18;   /* SYN to an unprotected service */
+const ProxyEvent_t EV_SERVER_SYNACK_RETX  = 19;   /* server SYN/ACK again: ACK resent */
+const ProxyEvent_t EV_MALFORMED_PASSED    = 20;   /* malformed, forwarded in a session */
+const ProxyEvent_t EV_REUSE_ACK           = 21;   /* valid cookie ACK on a closing session */
+const ProxyEvent_t EV_DROP_NO_KEY         = 22;   /* SYN before the controller set a key */
+
+/* ------------------------------------------------------------------ CPU port I/O */
+
+/* packet_in_t.reason */
+const bit<8> PUNT_NONE         = 0;
+const bit<8> PUNT_EARLY_DATA   = 1;   /* client data while the server handshake is pending */
+const bit<8> PUNT_COOKIE_DATA  = 2;   /* valid cookie ACK carrying data (digest sent too) */
+const bit<8> PUNT_ROUTE        = 3;   /* a route's punt action */
+
+/* packet_out_t.flags */
+const bit<8> PKTOUT_FLAG_PIPELINE = 0x01;   /* run the ingress pipeline (session NAT) */
+
+#endif

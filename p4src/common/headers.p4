@@ -1,0 +1,353 @@
+/* Header, metadata and digest types shared by the programs in p4src/. */
+#ifndef SYNPROXY_COMMON_HEADERS_P4
+#define SYNPROXY_COMMON_HEADERS_P4
+
+/* ------------------------------------------------------------------ CPU port
+ * PacketIn/PacketOut metadata (P4Runtime controller_packet_metadata). Both are whole
+ * bytes, as P4Runtime servers expect. */
+
+@controller_header("packet_in")
+header packet_in_t {
+    PortId_t ingress_port;
+    bit<7>   _pad0;
+    bit<8>   reason;      /* PUNT_* */
+    SlotId_t slot;        /* session slot for PUNT_EARLY_DATA, else 0 */
+}
+
+@controller_header("packet_out")
+header packet_out_t {
+    PortId_t egress_port; /* used unless flags has PKTOUT_FLAG_PIPELINE */
+    bit<7>   _pad0;
+    bit<8>   flags;       /* PKTOUT_FLAG_* */
+}
+
+/* ------------------------------------------------------------------ L2 / L3 */
+
+header ethernet_t {
+    mac_addr_t dst_addr;
+    mac_addr_t src_addr;
+    bit<16>    ether_type;
+}
+
+header arp_t {
+    bit<16>     htype;
+    bit<16>     ptype;
+    bit<8>      hlen;
+    bit<8>      plen;
+    bit<16>     oper;
+    mac_addr_t  sender_mac;
+    ipv4_addr_t sender_ip;
+    mac_addr_t  target_mac;
+    ipv4_addr_t target_ip;
+}
+
+header ipv4_t {
+    bit<4>      version;
+    bit<4>      ihl;
+    bit<6>      dscp;
+    bit<2>      ecn;
+    bit<16>     total_len;
+    bit<16>     identification;
+    bit<1>      flag_rsvd;
+    bit<1>      flag_df;
+    bit<1>      flag_mf;
+    bit<13>     frag_offset;
+    bit<8>      ttl;
+    bit<8>      protocol;
+    bit<16>     hdr_checksum;
+    ipv4_addr_t src_addr;
+    ipv4_addr_t dst_addr;
+}
+
+/* IPv4 options are skipped as one opaque block (up to 40 bytes, sized by IHL). */
+header ipv4_options_t {
+    varbit<320> data;
+}
+
+/* ------------------------------------------------------------------ L4 */
+
+header tcp_t {
+    l4_port_t src_port;
+    l4_port_t dst_port;
+    bit<32>   seq_no;
+    bit<32>   ack_no;
+    bit<4>    data_offset;
+    bit<4>    res;
+    bit<8>    flags;      /* CWR ECE URG ACK PSH RST SYN FIN: TCP_* constants */
+    bit<16>   window;
+    bit<16>   checksum;
+    bit<16>   urgent_ptr;
+}
+
+header udp_t {
+    l4_port_t src_port;
+    l4_port_t dst_port;
+    bit<16>   length;
+    bit<16>   checksum;
+}
+
+header icmp_t {
+    bit<8>  icmp_type;
+    bit<8>  code;
+    bit<16> checksum;
+}
+
+/* ------------------------------------------------------------------ TCP options
+ * The options are parsed into a stack of header unions, one element per option, in
+ * wire order. Typed members let the translation rewrite SACK edges and timestamps in
+ * place, and the deparser re-emits every option where it was, so the data offset,
+ * the alignment and any option the proxy does not understand are preserved. */
+
+header tcp_opt_eol_t {
+    bit<8> kind;
+}
+
+header tcp_opt_nop_t {
+    bit<8> kind;
+}
+
+header tcp_opt_mss_t {
+    bit<8>  kind;
+    bit<8>  len;
+    bit<16> mss;
+}
+
+header tcp_opt_wscale_t {
+    bit<8> kind;
+    bit<8> len;
+    bit<8> shift;
+}
+
+header tcp_opt_sack_perm_t {
+    bit<8> kind;
+    bit<8> len;
+}
+
+header tcp_opt_timestamp_t {
+    bit<8>  kind;
+    bit<8>  len;
+    bit<32> tsval;
+    bit<32> tsecr;
+}
+
+/* SACK with 1..4 blocks: each block is (left edge, right edge). */
+header tcp_opt_sack1_t {
+    bit<8>  kind;
+    bit<8>  len;
+    bit<32> left0;
+    bit<32> right0;
+}
+
+header tcp_opt_sack2_t {
+    bit<8>  kind;
+    bit<8>  len;
+    bit<32> left0;
+    bit<32> right0;
+    bit<32> left1;
+    bit<32> right1;
+}
+
+header tcp_opt_sack3_t {
+    bit<8>  kind;
+    bit<8>  len;
+    bit<32> left0;
+    bit<32> right0;
+    bit<32> left1;
+    bit<32> right1;
+    bit<32> left2;
+    bit<32> right2;
+}
+
+header tcp_opt_sack4_t {
+    bit<8>  kind;
+    bit<8>  len;
+    bit<32> left0;
+    bit<32> right0;
+    bit<32> left1;
+    bit<32> right1;
+    bit<32> left2;
+    bit<32> right2;
+    bit<32> left3;
+    bit<32> right3;
+}
+
+/* Any other option, and known kinds with an unexpected length: kept as it came. */
+header tcp_opt_generic_t {
+    bit<8>      kind;
+    bit<8>      len;
+    varbit<304> data;
+}
+
+header_union tcp_option_t {
+    tcp_opt_eol_t       eol;
+    tcp_opt_nop_t       nop;
+    tcp_opt_mss_t       mss;
+    tcp_opt_wscale_t    wscale;
+    tcp_opt_sack_perm_t sack_perm;
+    tcp_opt_timestamp_t timestamp;
+    tcp_opt_sack1_t     sack1;
+    tcp_opt_sack2_t     sack2;
+    tcp_opt_sack3_t     sack3;
+    tcp_opt_sack4_t     sack4;
+    tcp_opt_generic_t   generic;
+}
+
+/* Options of segments the switch builds (SYN/ACK, ACK to the server, window update).
+ * Each is a 32-bit-aligned block; the deparser emits them after the (then empty)
+ * parsed option stack, in this order: MSS | NOP WS | NOP NOP SACKOK | pp TS, where
+ * pp is NOP NOP, or SACKOK when both SACK and timestamps are offered. */
+header gen_mss_t {
+    bit<8>  kind;
+    bit<8>  len;
+    bit<16> mss;
+}
+
+header gen_wscale_t {
+    bit<8> nop;
+    bit<8> kind;
+    bit<8> len;
+    bit<8> shift;
+}
+
+header gen_sack_perm_t {
+    bit<16> nops;
+    bit<8>  kind;
+    bit<8>  len;
+}
+
+header gen_timestamp_t {
+    bit<16> prefix;
+    bit<8>  kind;
+    bit<8>  len;
+    bit<32> tsval;
+    bit<32> tsecr;
+}
+
+struct headers_t {
+    packet_out_t    packet_out;
+    packet_in_t     packet_in;
+    ethernet_t      ethernet;
+    arp_t           arp;
+    ipv4_t          ipv4;
+    ipv4_options_t  ipv4_options;
+    tcp_t           tcp;
+    tcp_option_t[TCP_OPTIONS_MAX] tcp_options;
+    gen_mss_t       gen_mss;
+    gen_wscale_t    gen_wscale;
+    gen_sack_perm_t gen_sack_perm;
+    gen_timestamp_t gen_timestamp;
+    udp_t           udp;
+    icmp_t          icmp;
+}
+
+/* ------------------------------------------------------------------ metadata */
+
+/* What the parser learnt from the TCP options (values of the last occurrence). */
+struct tcp_opt_info_t {
+    bool    has_mss;
+    bit<16> mss;
+    bool    has_wscale;
+    bit<8>  wscale;
+    bool    sack_perm;
+    bool    has_timestamp;
+    bit<32> tsval;
+    bit<32> tsecr;
+}
+
+struct local_metadata_t {
+    /* parser scratch */
+    bit<8>         opt_left;      /* option bytes not parsed yet */
+    bit<8>         opt_len;       /* length byte of the option being parsed */
+    tcp_opt_info_t opt;
+
+    /* packet facts */
+    bool      from_cpu;           /* a PacketOut run through the pipeline */
+    bool      is_fragment;
+    bool      malformed;          /* parser error or inconsistent lengths */
+    l4_port_t l4_src_port;        /* 0 when there is no L4 header */
+    l4_port_t l4_dst_port;
+    bit<16>   ip_payload_len;     /* IPv4 total length minus the IPv4 header */
+    bool      has_payload;        /* TCP segment carries data */
+
+    /* services (D2) */
+    bool        svc_hit;
+    bool        svc_deny;
+    ServiceId_t service_id;
+    bit<8>      proxy_mode;
+    bit<8>      svc_flags;
+    bit<16>     svc_mss;
+    bit<8>      svc_wscale;
+    bit<16>     svc_window;
+    bit<8>      svc_ttl;
+    bool        proxy_active;
+
+    /* cookie key state (D3), from the cookie_keys table */
+    bool    keys_set;
+    bit<32> key0;
+    bit<32> key1;
+    bit<32> epoch;
+    bit<32> prev_key0;
+    bit<32> prev_key1;
+    bit<32> prev_epoch;
+
+    /* session (D7) */
+    bool           session_hit;
+    bit<8>         dir;
+    SlotId_t       slot;
+    SessionState_t state;
+    ipv4_addr_t    nat_addr;      /* new dst (client dir) or src (server dir) address */
+    l4_port_t      nat_port;
+    bit<32>        sess_cookie;   /* server dir: the cookie the client was given */
+    bit<32>        ts_base;       /* server dir: the TSval of our SYN/ACK */
+    bit<8>         win_shift;     /* server dir: shift for the window update */
+    bit<32>        delta;
+    bit<32>        tsoff;
+
+    /* outcome */
+    bool         route;           /* forward by L3 routing */
+    bool         done;            /* egress decided (reply, punt or drop) */
+    bool         syn_in;          /* count EV_SYN_IN too */
+    ProxyEvent_t event;
+
+    /* carried into egress by the server-ACK clone */
+    @field_list(FIELD_LIST_SERVER_ACK)
+    bit<16> clone_window;
+}
+
+/* ------------------------------------------------------------------ digests */
+
+/* D5: a client's ACK carried a valid cookie. The controller installs the session
+ * and sends the server SYN (C2). */
+struct cookie_ack_digest_t {
+    ipv4_addr_t    client_addr;
+    ipv4_addr_t    vip_addr;
+    l4_port_t      client_port;
+    l4_port_t      vip_port;
+    bit<32>        client_isn;    /* seq - 1 */
+    bit<32>        cookie;        /* ack - 1 */
+    bit<16>        mss;           /* decoded from the cookie */
+    bit<8>         wscale;        /* 15: no window scaling */
+    bit<1>         sack_ok;
+    bit<1>         ts_ok;
+    bit<1>         has_payload;
+    bit<5>         _pad0;
+    bit<16>        client_window;
+    bit<32>        client_tsval;
+    bit<32>        client_tsecr;  /* = TSval of our SYN/ACK: the session's ts_base */
+    PortId_t       ingress_port;
+    ServiceId_t    service_id;
+    SlotId_t       old_slot;      /* C5: the closing session this ACK hit, else 0 */
+    SessionState_t old_state;     /* its state, SESSION_NONE if none */
+}
+
+/* D8, D10: a session changed state in the data plane. */
+struct session_event_digest_t {
+    SlotId_t    slot;
+    bit<8>      event;            /* SESSION_EV_* */
+    bit<32>     delta;            /* server ISN - cookie (ESTABLISHED) */
+    bit<32>     tsoff;
+    ipv4_addr_t client_addr;
+    l4_port_t   client_port;
+}
+
+#endif

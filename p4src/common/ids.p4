@@ -1,0 +1,53 @@
+/*
+ * Stable P4Runtime ids (@id). Values below 2^24: the compiler adds the 8-bit
+ * resource-type prefix of the P4Runtime spec. Never reuse a retired value; the
+ * controller still resolves everything by name.
+ */
+#ifndef SYNPROXY_COMMON_IDS_P4
+#define SYNPROXY_COMMON_IDS_P4
+
+/* tables */
+#define ID_TABLE_SERVICES     1
+#define ID_TABLE_SESSIONS     2
+#define ID_TABLE_COOKIE_KEYS  3
+#define ID_TABLE_ARP_REPLIES  4
+#define ID_TABLE_ROUTER_MACS  5
+#define ID_TABLE_IPV4_ROUTES  6
+#define ID_TABLE_MAC_TABLE    7
+
+/* actions */
+#define ID_ACTION_SET_SERVICE         1
+#define ID_ACTION_DENY_SERVICE        2
+#define ID_ACTION_NO_SERVICE          3
+#define ID_ACTION_SET_CLIENT_SESSION  4
+#define ID_ACTION_SET_SERVER_SESSION  5
+#define ID_ACTION_NO_SESSION          6
+#define ID_ACTION_SET_COOKIE_KEYS     7
+#define ID_ACTION_UNSET_COOKIE_KEYS   8
+#define ID_ACTION_REPLY_ARP           9
+#define ID_ACTION_SET_ROUTED          10
+#define ID_ACTION_ROUTE_TO            11
+#define ID_ACTION_PUNT_ROUTE          12
+#define ID_ACTION_DROP_PACKET         13
+#define ID_ACTION_BRIDGE_TO           14
+#define ID_ACTION_FLOOD               15
+
+/* registers */
+#define ID_REGISTER_SESSION_STATE     1
+#define ID_REGISTER_SESSION_DELTA     2
+#define ID_REGISTER_SESSION_TSOFF     3
+#define ID_REGISTER_DEFENSE_ACTIVE    4
+
+/* counters */
+#define ID_COUNTER_SERVICE_EVENTS     1
+#define ID_COUNTER_GLOBAL_EVENTS      2
+
+/* direct counters */
+#define ID_DIRECT_COUNTER_SERVICES    1
+#define ID_DIRECT_COUNTER_SESSIONS    2
+#define ID_DIRECT_COUNTER_ARP_REPLIES 3
+#define ID_DIRECT_COUNTER_ROUTER_MACS 4
+#define ID_DIRECT_COUNTER_IPV4_ROUTES 5
+#define ID_DIRECT_COUNTER_MAC_TABLE   6
+
+#endif

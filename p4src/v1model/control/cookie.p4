@@ -1,0 +1,187 @@
+/*
+ * SYN cookies (D3, D4): HalfSipHash-2-4 keyed by a 64-bit key from the controller.
+ * controller/cookie.py is the Python reference of everything here; the layout:
+ *
+ *   cookie (32) = MAC[31:8] ++ OPTS[7:0]
+ *   OPTS   (8)  = mss_index(2) ++ wscale(4) ++ sack_ok(1) ++ ts_ok(1)
+ *   MAC    (32) = HalfSipHash-2-4(k0, k1; m0..m4)
+ *                 m0 = client address   m1 = VIP address   m2 = client port ++ VIP port
+ *                 m3 = client ISN       m4 = epoch[23:0] ++ OPTS
+ *
+ * OPTS is in the clear (the ACK brings it back in ack - 1) but is also MAC input, so
+ * changing it breaks the MAC. 24 MAC bits checked against the current and previous
+ * (key, epoch): a blind guess passes with probability 2 * 2^-24 = 2^-23 <= 2^-22.
+ * A keyed PRF, not a CRC: a CRC is affine, so one cookie would reveal all others.
+ */
+#ifndef SYNPROXY_CONTROL_COOKIE_P4
+#define SYNPROXY_CONTROL_COOKIE_P4
+
+/* One SipRound on 32-bit words. Each rotation is a pair of shifts; the amounts
+ * (5, 16, 8, 7, 13, 16) are HalfSipHash's. */
+void hsip_round(inout bit<32> v0, inout bit<32> v1, inout bit<32> v2, inout bit<32> v3) {
+    v0 = v0 + v1;
+    v1 = (v1 << 5) | (v1 >> 27);
+    v1 = v1 ^ v0;
+    v0 = (v0 << 16) | (v0 >> 16);
+    v2 = v2 + v3;
+    v3 = (v3 << 8) | (v3 >> 24);
+    v3 = v3 ^ v2;
+    v0 = v0 + v3;
+    v3 = (v3 << 7) | (v3 >> 25);
+    v3 = v3 ^ v0;
+    v2 = v2 + v1;
+    v1 = (v1 << 13) | (v1 >> 19);
+    v1 = v1 ^ v2;
+    v2 = (v2 << 16) | (v2 >> 16);
+}
+
+/* Absorb one message word with c = 2 rounds. */
+void hsip_compress(inout bit<32> v0, inout bit<32> v1, inout bit<32> v2, inout bit<32> v3,
+                   in bit<32> m) {
+    v3 = v3 ^ m;
+    hsip_round(v0, v1, v2, v3);
+    hsip_round(v0, v1, v2, v3);
+    v0 = v0 ^ m;
+}
+
+/* HalfSipHash-2-4, 32-bit output, over five words (20 bytes). The words are the
+ * little-endian reading of the byte string the reference implementation hashes. */
+bit<32> halfsiphash24_5w(in bit<32> k0, in bit<32> k1,
+                         in bit<32> m0, in bit<32> m1, in bit<32> m2,
+                         in bit<32> m3, in bit<32> m4) {
+    bit<32> v0 = k0;
+    bit<32> v1 = k1;
+    bit<32> v2 = k0 ^ HSIP_IV2;
+    bit<32> v3 = k1 ^ HSIP_IV3;
+    hsip_compress(v0, v1, v2, v3, m0);
+    hsip_compress(v0, v1, v2, v3, m1);
+    hsip_compress(v0, v1, v2, v3, m2);
+    hsip_compress(v0, v1, v2, v3, m3);
+    hsip_compress(v0, v1, v2, v3, m4);
+    /* Final block: no tail bytes, only the message length in the top byte. */
+    hsip_compress(v0, v1, v2, v3, HSIP_COOKIE_LEN_WORD);
+    v2 = v2 ^ HSIP_FINAL_XOR;
+    hsip_round(v0, v1, v2, v3);
+    hsip_round(v0, v1, v2, v3);
+    hsip_round(v0, v1, v2, v3);
+    hsip_round(v0, v1, v2, v3);
+    return v1 ^ v3;
+}
+
+/* The cookie for a flow: MAC bits from the hash, OPTS in the low byte. */
+bit<32> cookie_make(in bit<32> k0, in bit<32> k1, in bit<32> epoch,
+                    in ipv4_addr_t saddr, in ipv4_addr_t daddr,
+                    in l4_port_t sport, in l4_port_t dport,
+                    in bit<32> isn, in bit<8> opts) {
+    bit<32> mac = halfsiphash24_5w(k0, k1, saddr, daddr, sport ++ dport, isn, epoch[23:0] ++ opts);
+    return (mac & COOKIE_MAC_MASK) | (bit<32>)opts;
+}
+
+/* OPTS for a SYN: the options both the client sent and the service offers, i.e.
+ * what our SYN/ACK negotiates and the server SYN must repeat. */
+bit<8> cookie_encode_options(in tcp_opt_info_t opt, in bit<8> svc_flags) {
+    /* Largest table MSS not above the client's; no MSS option means 536. */
+    bit<2> mss_index = 0;
+    if (opt.has_mss) {
+        if (opt.mss >= COOKIE_MSS_3) {
+            mss_index = 3;
+        } else if (opt.mss >= COOKIE_MSS_2) {
+            mss_index = 2;
+        } else if (opt.mss >= COOKIE_MSS_1) {
+            mss_index = 1;
+        }
+    }
+    bit<4> wscale = COOKIE_WSCALE_NONE;
+    if (opt.has_wscale && (svc_flags & SVC_FLAG_WSCALE) != 0) {
+        if (opt.wscale > TCP_WSCALE_MAX) {
+            wscale = (bit<4>)TCP_WSCALE_MAX;
+        } else {
+            wscale = opt.wscale[3:0];
+        }
+    }
+    bit<1> sack_ok = 0;
+    if (opt.sack_perm && (svc_flags & SVC_FLAG_SACK) != 0) {
+        sack_ok = 1;
+    }
+    bit<1> ts_ok = 0;
+    if (opt.has_timestamp && (svc_flags & SVC_FLAG_TS) != 0) {
+        ts_ok = 1;
+    }
+    return mss_index ++ wscale ++ sack_ok ++ ts_ok;
+}
+
+/* The MSS a 2-bit index stands for. */
+bit<16> cookie_decode_mss(in bit<2> mss_index) {
+    bit<16> mss = COOKIE_MSS_0;
+    if (mss_index == 3) {
+        mss = COOKIE_MSS_3;
+    } else if (mss_index == 2) {
+        mss = COOKIE_MSS_2;
+    } else if (mss_index == 1) {
+        mss = COOKIE_MSS_1;
+    }
+    return mss;
+}
+
+/* The key state: a keyless table whose default action the controller modifies, so
+ * one write swaps key and epoch together (C7). Until the controller writes it, no
+ * cookie is minted or accepted (a known key would make cookies forgeable). */
+control CookieKeys(inout local_metadata_t meta) {
+
+    @id(ID_ACTION_SET_COOKIE_KEYS)
+    action set_cookie_keys(bit<32> key0, bit<32> key1, bit<32> epoch,
+                           bit<32> prev_key0, bit<32> prev_key1, bit<32> prev_epoch) {
+        meta.keys_set = true;
+        meta.key0 = key0;
+        meta.key1 = key1;
+        meta.epoch = epoch;
+        meta.prev_key0 = prev_key0;
+        meta.prev_key1 = prev_key1;
+        meta.prev_epoch = prev_epoch;
+    }
+
+    @id(ID_ACTION_UNSET_COOKIE_KEYS)
+    action unset_cookie_keys() {
+        meta.keys_set = false;
+    }
+
+    /* No direct counter: a keyless table has no entries to count. */
+    @id(ID_TABLE_COOKIE_KEYS)
+    table cookie_keys {
+        actions = {
+            set_cookie_keys;
+            unset_cookie_keys;
+        }
+        default_action = unset_cookie_keys();
+        size = 1;
+    }
+
+    apply {
+        cookie_keys.apply();
+    }
+}
+
+/* D5: is ack - 1 a cookie for this flow and isn = seq - 1, under the current or the
+ * previous (key, epoch)? The second hash runs only when the first fails. */
+control CookieCheck(in headers_t hdr, in local_metadata_t meta, out bool valid) {
+    apply {
+        bit<32> cookie = hdr.tcp.ack_no - 1;
+        bit<32> isn = hdr.tcp.seq_no - 1;
+        bit<8> opts = cookie[7:0];
+        valid = false;
+        if (meta.keys_set) {
+            bit<32> expect = cookie_make(meta.key0, meta.key1, meta.epoch,
+                                         hdr.ipv4.src_addr, hdr.ipv4.dst_addr,
+                                         hdr.tcp.src_port, hdr.tcp.dst_port, isn, opts);
+            valid = expect == cookie;
+            if (!valid) {
+                expect = cookie_make(meta.prev_key0, meta.prev_key1, meta.prev_epoch,
+                                     hdr.ipv4.src_addr, hdr.ipv4.dst_addr,
+                                     hdr.tcp.src_port, hdr.tcp.dst_port, isn, opts);
+                valid = expect == cookie;
+            }
+        }
+    }
+}
+
+#endif

@@ -1,0 +1,350 @@
+/*
+ * The SYN proxy proper: what happens to a TCP segment given its session (if any)
+ * and its service (if any). It owns the per-slot session registers, so every read
+ * and write of session state is here.
+ *
+ * Session state machine (per slot, session_state register; D7, D8, D10, D11):
+ *
+ *   (controller installs entries, writes SYN_SENT, sends the server SYN)
+ *   SYN_SENT --server SYN/ACK--> ESTABLISHED      delta, tsoff recorded; ACK to
+ *                                                 server + window update to client
+ *   SYN_SENT --server RST-----> CLOSE             client reset with seq cookie + 1
+ *   SYN_SENT --client RST/FIN--> CLOSE            server reset
+ *   ESTABLISHED --client FIN--> FIN_WAIT --server FIN--> LAST_ACK
+ *   ESTABLISHED --server FIN--> CLOSE_WAIT --client FIN--> LAST_ACK
+ *   LAST_ACK --pure ACK--> TIME_WAIT
+ *   any --RST--> CLOSE
+ *
+ * The controller expires sessions from these states and reuses slots (C5, C6). In
+ * FIN_WAIT .. CLOSE a client SYN is treated as a new connection (it gets a cookie),
+ * and a pure ACK carrying a valid cookie is reported (digest with old_slot) rather
+ * than forwarded.
+ */
+#ifndef SYNPROXY_CONTROL_PROXY_P4
+#define SYNPROXY_CONTROL_PROXY_P4
+
+/* D11: the state after a segment of an established session. Approximate by design:
+ * only the controller's timeouts end a session, so an early TIME_WAIT (an ACK that
+ * crossed the second FIN) costs nothing. */
+SessionState_t session_next_state(in SessionState_t state, in bit<8> ctrl,
+                                  in bool from_client) {
+    SessionState_t next = state;
+    if ((ctrl & TCP_RST) != 0) {
+        next = SESSION_CLOSE;
+    } else if ((ctrl & TCP_FIN) != 0) {
+        if (state == SESSION_ESTABLISHED) {
+            if (from_client) {
+                next = SESSION_FIN_WAIT;
+            } else {
+                next = SESSION_CLOSE_WAIT;
+            }
+        } else if (state == SESSION_FIN_WAIT && !from_client) {
+            next = SESSION_LAST_ACK;
+        } else if (state == SESSION_CLOSE_WAIT && from_client) {
+            next = SESSION_LAST_ACK;
+        }
+    } else if (state == SESSION_LAST_ACK && ctrl == TCP_ACK) {
+        next = SESSION_TIME_WAIT;
+    }
+    return next;
+}
+
+control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
+                 inout standard_metadata_t standard_metadata) {
+
+    /* SESSION_* of each slot. The controller writes SYN_SENT when it installs a
+     * session and SESSION_NONE when it frees one. */
+    @id(ID_REGISTER_SESSION_STATE)
+    register<SessionState_t>(SESSIONS_SIZE) session_state;
+    /* rs_isn - cookie, written at the server SYN/ACK (controller writes 0 at install). */
+    @id(ID_REGISTER_SESSION_DELTA)
+    register<bit<32>>(SESSIONS_SIZE) session_delta;
+    /* our SYN/ACK TSval - server's SYN/ACK TSval, written with delta. */
+    @id(ID_REGISTER_SESSION_TSOFF)
+    register<bit<32>>(SESSIONS_SIZE) session_tsoff;
+
+    CookieCheck() cookie_check;
+
+    apply {
+        /* ---------------------------------------------------------- facts (D1) */
+        bit<8> ctrl = 0;
+        if (hdr.tcp.isValid()) {
+            ctrl = hdr.tcp.flags & TCP_CTRL_MASK;
+        }
+        meta.malformed = standard_metadata.parser_error != error.NoError;
+        bit<16> ip_hdr_len = ((bit<16>)hdr.ipv4.ihl) << 2;
+        if (hdr.ipv4.total_len < ip_hdr_len
+                || (bit<32>)hdr.ipv4.total_len + 14 > standard_metadata.packet_length) {
+            meta.malformed = true;   /* lengths that do not fit the frame */
+        } else {
+            meta.ip_payload_len = hdr.ipv4.total_len - ip_hdr_len;
+        }
+        if (hdr.tcp.isValid() && !meta.malformed) {
+            bit<16> tcp_hdr_len = ((bit<16>)hdr.tcp.data_offset) << 2;
+            if (meta.ip_payload_len < tcp_hdr_len) {
+                meta.malformed = true;
+            } else {
+                meta.has_payload = meta.ip_payload_len > tcp_hdr_len;
+            }
+        }
+
+        /* ---------------------------------------------------------- session (D7) */
+        if (meta.session_hit) {
+            session_state.read(meta.state, meta.slot);
+            session_delta.read(meta.delta, meta.slot);
+            session_tsoff.read(meta.tsoff, meta.slot);
+        }
+        bool closing = meta.state >= SESSION_FIN_WAIT;
+        bool in_session = meta.session_hit && meta.state != SESSION_NONE;
+        if (in_session && meta.dir == DIR_CLIENT && ctrl == TCP_SYN && closing
+                && !meta.from_cpu) {
+            in_session = false;   /* C5: a new connection on a closing 4-tuple */
+        }
+        bool protect = !in_session && meta.svc_hit && !meta.svc_deny && meta.proxy_active
+                       && hdr.tcp.isValid() && !meta.from_cpu;
+        bool reuse_check = in_session && meta.dir == DIR_CLIENT && closing
+                           && ctrl == TCP_ACK && !meta.from_cpu && !meta.malformed;
+        bool ack_check = (protect && ctrl == TCP_ACK && !meta.malformed) || reuse_check;
+        bool cookie_ok = false;
+        if (ack_check) {
+            cookie_check.apply(hdr, meta, cookie_ok);
+        }
+
+        SessionState_t new_state = meta.state;
+        bit<8> session_event = 0;
+        bool send_cookie_digest = false;
+        bit<32> frame_len = 0;
+
+        if (ack_check && cookie_ok) {
+            /* ------------------------------------------------ valid cookie ACK (D5) */
+            if ((meta.svc_flags & SVC_FLAG_DEFER) != 0 && !meta.has_payload) {
+                meta.event = EV_DROP_DEFER;
+                mark_to_drop(standard_metadata);
+            } else {
+                send_cookie_digest = true;
+                if (reuse_check) {
+                    meta.event = EV_REUSE_ACK;
+                } else {
+                    meta.event = EV_ACK_VALID;
+                }
+                if (meta.has_payload) {
+                    /* C4: the controller holds the data until the session is up. */
+                    punt_to_cpu(hdr, standard_metadata, PUNT_COOKIE_DATA, 0);
+                } else {
+                    mark_to_drop(standard_metadata);
+                }
+            }
+            meta.done = true;
+        } else if (in_session && meta.dir == DIR_CLIENT) {
+            /* ------------------------------------------------ client -> server */
+            if (meta.from_cpu) {
+                /* The controller's server SYN (NAT only), or held client data. */
+                seqadj_client_to_server(hdr, (ctrl & TCP_SYN) == 0, meta.delta, meta.tsoff,
+                                        meta.nat_addr, meta.nat_port);
+                meta.route = true;
+                meta.event = EV_TRANSLATED_C2S;
+            } else if (meta.state == SESSION_SYN_SENT) {
+                if ((ctrl & (TCP_RST | TCP_FIN)) != 0) {
+                    /* D10: the client gave up: reset the server side. */
+                    frame_len = build_server_reset(hdr, meta.nat_addr, meta.nat_port);
+                    new_state = SESSION_CLOSE;
+                    session_event = SESSION_EV_CLIENT_ABORT;
+                    meta.event = EV_CLIENT_ABORT;
+                    meta.route = true;
+                } else if (meta.has_payload && (ctrl & TCP_SYN) == 0) {
+                    /* C4: early data, held by the controller. */
+                    punt_to_cpu(hdr, standard_metadata, PUNT_EARLY_DATA, meta.slot);
+                    meta.event = EV_EARLY_DATA;
+                    meta.done = true;
+                } else {
+                    mark_to_drop(standard_metadata);
+                    meta.event = EV_DROP_HANDSHAKE;
+                    meta.done = true;
+                }
+            } else if ((ctrl & TCP_SYN) != 0) {
+                mark_to_drop(standard_metadata);
+                meta.event = EV_DROP_HANDSHAKE;
+                meta.done = true;
+            } else {
+                seqadj_client_to_server(hdr, true, meta.delta, meta.tsoff,
+                                        meta.nat_addr, meta.nat_port);
+                new_state = session_next_state(meta.state, ctrl, true);
+                meta.route = true;
+                if (meta.malformed) {
+                    meta.event = EV_MALFORMED_PASSED;
+                } else {
+                    meta.event = EV_TRANSLATED_C2S;
+                }
+            }
+        } else if (in_session && meta.dir == DIR_SERVER) {
+            /* ------------------------------------------------ server -> client */
+            if (ctrl == (TCP_SYN | TCP_ACK) && meta.state == SESSION_SYN_SENT) {
+                /* D8: the sign convention: client-space + delta = server-space. */
+                meta.delta = hdr.tcp.seq_no - meta.sess_cookie;
+                meta.tsoff = 0;
+                if (meta.opt.has_timestamp) {
+                    meta.tsoff = meta.ts_base - meta.opt.tsval;
+                }
+                session_delta.write(meta.slot, meta.delta);
+                session_tsoff.write(meta.slot, meta.tsoff);
+                new_state = SESSION_ESTABLISHED;
+                session_event = SESSION_EV_ESTABLISHED;
+                meta.event = EV_SESSION_ESTABLISHED;
+                /* Two packets out of one: the copy goes back to the server as the ACK
+                 * (built in egress), this one becomes the client's window update. */
+                clone_preserving_field_list(CloneType.I2E,
+                    REFLECT_SESSION_BASE + (bit<32>)standard_metadata.ingress_port,
+                    FIELD_LIST_SERVER_ACK);
+                frame_len = build_window_update(hdr, meta.nat_addr, meta.nat_port,
+                                                meta.sess_cookie, meta.win_shift,
+                                                meta.opt.has_timestamp,
+                                                meta.opt.tsval + meta.tsoff, meta.opt.tsecr);
+                meta.route = true;
+            } else if (ctrl == (TCP_SYN | TCP_ACK) && meta.state == SESSION_ESTABLISHED) {
+                /* Our ACK to the server was lost: send it again, nothing to the client. */
+                clone_preserving_field_list(CloneType.I2E,
+                    REFLECT_SESSION_BASE + (bit<32>)standard_metadata.ingress_port,
+                    FIELD_LIST_SERVER_ACK);
+                mark_to_drop(standard_metadata);
+                meta.event = EV_SERVER_SYNACK_RETX;
+                meta.done = true;
+            } else if (meta.state == SESSION_SYN_SENT) {
+                if ((ctrl & TCP_RST) != 0) {
+                    /* D10: relay the refusal in the client's sequence space. */
+                    frame_len = build_client_reset(hdr, meta.nat_addr, meta.nat_port,
+                                                   meta.sess_cookie);
+                    new_state = SESSION_CLOSE;
+                    session_event = SESSION_EV_SERVER_RESET;
+                    meta.event = EV_SERVER_RESET;
+                    meta.route = true;
+                } else {
+                    mark_to_drop(standard_metadata);
+                    meta.event = EV_DROP_HANDSHAKE;
+                    meta.done = true;
+                }
+            } else {
+                seqadj_server_to_client(hdr, meta.delta, meta.tsoff,
+                                        meta.nat_addr, meta.nat_port);
+                new_state = session_next_state(meta.state, ctrl, false);
+                meta.route = true;
+                if (meta.malformed) {
+                    meta.event = EV_MALFORMED_PASSED;
+                } else {
+                    meta.event = EV_TRANSLATED_S2C;
+                }
+            }
+        } else if (meta.svc_deny && !meta.from_cpu) {
+            /* ------------------------------------------------ denied (D6, D15) */
+            if (meta.is_fragment) {
+                meta.event = EV_DROP_FRAGMENT;
+            } else if (hdr.ipv4.protocol == IP_PROTO_UDP) {
+                meta.event = EV_DROP_UDP;
+            } else {
+                meta.event = EV_DROP_POLICY;
+            }
+            mark_to_drop(standard_metadata);
+            meta.done = true;
+        } else if (meta.svc_hit && hdr.tcp.isValid() && !meta.from_cpu) {
+            /* ------------------------------------------------ new connection */
+            if (ctrl == TCP_SYN) {
+                meta.syn_in = true;
+            }
+            if (!meta.proxy_active) {
+                /* Not defended: plain forwarding; SYNs counted for AUTO (C8). */
+                if (ctrl == TCP_SYN) {
+                    meta.event = EV_SYN_PASSED;
+                }
+            } else if (meta.malformed) {
+                /* Never answered (D1). */
+                mark_to_drop(standard_metadata);
+                meta.event = EV_DROP_MALFORMED;
+                meta.done = true;
+            } else if (ctrl == TCP_SYN) {
+                if (meta.keys_set) {
+                    /* D3, D4: SYN/ACK with seq = cookie, sent back where it came from. */
+                    bit<8> opts = cookie_encode_options(meta.opt, meta.svc_flags);
+                    bit<32> cookie = cookie_make(meta.key0, meta.key1, meta.epoch,
+                                                 hdr.ipv4.src_addr, hdr.ipv4.dst_addr,
+                                                 hdr.tcp.src_port, hdr.tcp.dst_port,
+                                                 hdr.tcp.seq_no, opts);
+                    /* Our TSval: the ingress clock in units of 1.024 ms. */
+                    bit<32> tsval = (bit<32>)(standard_metadata.ingress_global_timestamp >> 10);
+                    frame_len = build_synack(hdr, cookie, opts, meta.svc_mss, meta.svc_wscale,
+                                             meta.svc_window, meta.svc_ttl, tsval,
+                                             meta.opt.tsval);
+                    standard_metadata.egress_spec = standard_metadata.ingress_port;
+                    meta.event = EV_SYNACK_SENT;
+                } else {
+                    mark_to_drop(standard_metadata);
+                    meta.event = EV_DROP_NO_KEY;
+                }
+                meta.done = true;
+            } else if (ctrl == TCP_ACK) {
+                /* D5: not a valid cookie. */
+                mark_to_drop(standard_metadata);
+                meta.event = EV_ACK_INVALID;
+                meta.done = true;
+            } else {
+                /* D6: ACK/RST/FIN/data floods and odd flag mixes. */
+                mark_to_drop(standard_metadata);
+                meta.event = EV_DROP_NO_SESSION;
+                meta.done = true;
+            }
+        }
+
+        /* ---------------------------------------------------------- effects */
+        if (new_state != meta.state) {
+            session_state.write(meta.slot, new_state);
+        }
+        if (frame_len != 0) {
+            truncate(frame_len);
+        }
+        if (send_cookie_digest) {
+            bit<32> cookie = hdr.tcp.ack_no - 1;
+            cookie_ack_digest_t d;
+            d.client_addr = hdr.ipv4.src_addr;
+            d.vip_addr = hdr.ipv4.dst_addr;
+            d.client_port = hdr.tcp.src_port;
+            d.vip_port = hdr.tcp.dst_port;
+            d.client_isn = hdr.tcp.seq_no - 1;
+            d.cookie = cookie;
+            d.mss = cookie_decode_mss(cookie[7:6]);
+            d.wscale = (bit<8>)cookie[5:2];
+            d.sack_ok = cookie[1:1];
+            d.ts_ok = cookie[0:0];
+            d.has_payload = 0;
+            if (meta.has_payload) {
+                d.has_payload = 1;
+            }
+            d._pad0 = 0;
+            d.client_window = hdr.tcp.window;
+            d.client_tsval = meta.opt.tsval;
+            d.client_tsecr = meta.opt.tsecr;
+            d.ingress_port = standard_metadata.ingress_port;
+            d.service_id = meta.service_id;
+            d.old_slot = 0;
+            d.old_state = SESSION_NONE;
+            if (reuse_check) {
+                d.old_slot = meta.slot;
+                d.old_state = meta.state;
+            }
+            digest<cookie_ack_digest_t>(1, d);
+        }
+        if (session_event != 0) {
+            session_event_digest_t e;
+            e.slot = meta.slot;
+            e.event = session_event;
+            e.delta = meta.delta;
+            e.tsoff = meta.tsoff;
+            e.client_addr = hdr.ipv4.dst_addr;
+            e.client_port = hdr.tcp.dst_port;
+            if (meta.dir == DIR_CLIENT) {
+                e.client_addr = hdr.ipv4.src_addr;
+                e.client_port = hdr.tcp.src_port;
+            }
+            digest<session_event_digest_t>(1, e);
+        }
+    }
+}
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * D9: splicing the two halves of a proxied connection. The client was given
+ * seq = cookie; the server chose rs_isn; delta = rs_isn - cookie (kept per session).
+ *   client -> server: ack += delta, every SACK edge += delta, TSecr -= tsoff
+ *   server -> client: seq -= delta, TSval += tsoff
+ * All modulo 2^32 (bit<32> arithmetic wraps). The TCP checksum is patched for every
+ * word changed, the address/port NAT included (the pseudo-header covers addresses).
+ */
+#ifndef SYNPROXY_CONTROL_SEQADJ_P4
+#define SYNPROXY_CONTROL_SEQADJ_P4
+
+/* value += delta, with the checksum following. */
+void seq_add(inout bit<32> value, in bit<32> delta, inout bit<16> csum) {
+    bit<32> old = value;
+    value = old + delta;
+    csum = csum_replace32(csum, old, value);
+}
+
+void sack1_add(inout tcp_opt_sack1_t s, in bit<32> delta, inout bit<16> csum) {
+    seq_add(s.left0, delta, csum);
+    seq_add(s.right0, delta, csum);
+}
+
+void sack2_add(inout tcp_opt_sack2_t s, in bit<32> delta, inout bit<16> csum) {
+    seq_add(s.left0, delta, csum);
+    seq_add(s.right0, delta, csum);
+    seq_add(s.left1, delta, csum);
+    seq_add(s.right1, delta, csum);
+}
+
+void sack3_add(inout tcp_opt_sack3_t s, in bit<32> delta, inout bit<16> csum) {
+    seq_add(s.left0, delta, csum);
+    seq_add(s.right0, delta, csum);
+    seq_add(s.left1, delta, csum);
+    seq_add(s.right1, delta, csum);
+    seq_add(s.left2, delta, csum);
+    seq_add(s.right2, delta, csum);
+}
+
+void sack4_add(inout tcp_opt_sack4_t s, in bit<32> delta, inout bit<16> csum) {
+    seq_add(s.left0, delta, csum);
+    seq_add(s.right0, delta, csum);
+    seq_add(s.left1, delta, csum);
+    seq_add(s.right1, delta, csum);
+    seq_add(s.left2, delta, csum);
+    seq_add(s.right2, delta, csum);
+    seq_add(s.left3, delta, csum);
+    seq_add(s.right3, delta, csum);
+}
+
+/* Client -> server, option i: TSecr back to the server's clock, SACK edges into the
+ * server's sequence space. (tsoff is subtracted by adding its negation.) */
+#define SEQADJ_C2S_OPTION(i) \
+    if (hdr.tcp_options[i].timestamp.isValid()) { \
+        seq_add(hdr.tcp_options[i].timestamp.tsecr, neg_tsoff, csum); \
+    } else if (hdr.tcp_options[i].sack1.isValid()) { \
+        sack1_add(hdr.tcp_options[i].sack1, delta, csum); \
+    } else if (hdr.tcp_options[i].sack2.isValid()) { \
+        sack2_add(hdr.tcp_options[i].sack2, delta, csum); \
+    } else if (hdr.tcp_options[i].sack3.isValid()) { \
+        sack3_add(hdr.tcp_options[i].sack3, delta, csum); \
+    } else if (hdr.tcp_options[i].sack4.isValid()) { \
+        sack4_add(hdr.tcp_options[i].sack4, delta, csum); \
+    }
+
+/* Server -> client, option i: TSval to the clock the client saw in our SYN/ACK. The
+ * server's SACK blocks are in the client's own sequence space already. */
+#define SEQADJ_S2C_OPTION(i) \
+    if (hdr.tcp_options[i].timestamp.isValid()) { \
+        seq_add(hdr.tcp_options[i].timestamp.tsval, tsoff, csum); \
+    }
+
+/* NAT of the destination (client -> server): VIP:vport -> RS:rport. In transparent
+ * mode the controller gives the VIP itself and nothing changes. */
+void nat_destination(inout headers_t hdr, in ipv4_addr_t addr, in l4_port_t port,
+                     inout bit<16> csum) {
+    csum = csum_replace32(csum, hdr.ipv4.dst_addr, addr);
+    csum = csum_replace16(csum, hdr.tcp.dst_port, port);
+    hdr.ipv4.dst_addr = addr;
+    hdr.tcp.dst_port = port;
+}
+
+/* NAT of the source (server -> client): RS:rport -> VIP:vport. */
+void nat_source(inout headers_t hdr, in ipv4_addr_t addr, in l4_port_t port,
+                inout bit<16> csum) {
+    csum = csum_replace32(csum, hdr.ipv4.src_addr, addr);
+    csum = csum_replace16(csum, hdr.tcp.src_port, port);
+    hdr.ipv4.src_addr = addr;
+    hdr.tcp.src_port = port;
+}
+
+/* Client -> server. With `adjust` false (the server SYN, sent before delta exists)
+ * only the NAT applies. */
+void seqadj_client_to_server(inout headers_t hdr, in bool adjust, in bit<32> delta,
+                             in bit<32> tsoff, in ipv4_addr_t rs_addr,
+                             in l4_port_t rs_port) {
+    bit<16> csum = hdr.tcp.checksum;
+    if (adjust) {
+        bit<32> neg_tsoff = 0 - tsoff;
+        seq_add(hdr.tcp.ack_no, delta, csum);
+        SEQADJ_C2S_OPTION(0)
+        SEQADJ_C2S_OPTION(1)
+        SEQADJ_C2S_OPTION(2)
+        SEQADJ_C2S_OPTION(3)
+        SEQADJ_C2S_OPTION(4)
+        SEQADJ_C2S_OPTION(5)
+        SEQADJ_C2S_OPTION(6)
+        SEQADJ_C2S_OPTION(7)
+        SEQADJ_C2S_OPTION(8)
+        SEQADJ_C2S_OPTION(9)
+        SEQADJ_C2S_OPTION(10)
+        SEQADJ_C2S_OPTION(11)
+    }
+    nat_destination(hdr, rs_addr, rs_port, csum);
+    hdr.tcp.checksum = csum;
+}
+
+/* Server -> client: seq -= delta (adding its negation), TSval += tsoff, source NAT. */
+void seqadj_server_to_client(inout headers_t hdr, in bit<32> delta, in bit<32> tsoff,
+                             in ipv4_addr_t vip_addr, in l4_port_t vip_port) {
+    bit<16> csum = hdr.tcp.checksum;
+    seq_add(hdr.tcp.seq_no, 0 - delta, csum);
+    SEQADJ_S2C_OPTION(0)
+    SEQADJ_S2C_OPTION(1)
+    SEQADJ_S2C_OPTION(2)
+    SEQADJ_S2C_OPTION(3)
+    SEQADJ_S2C_OPTION(4)
+    SEQADJ_S2C_OPTION(5)
+    SEQADJ_S2C_OPTION(6)
+    SEQADJ_S2C_OPTION(7)
+    SEQADJ_S2C_OPTION(8)
+    SEQADJ_S2C_OPTION(9)
+    SEQADJ_S2C_OPTION(10)
+    SEQADJ_S2C_OPTION(11)
+    nat_source(hdr, vip_addr, vip_port, csum);
+    hdr.tcp.checksum = csum;
+}
+
+#endif

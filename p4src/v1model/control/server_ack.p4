@@ -1,0 +1,21 @@
+/* Egress: the second packet of a server SYN/ACK. */
+#ifndef SYNPROXY_CONTROL_SERVER_ACK_P4
+#define SYNPROXY_CONTROL_SERVER_ACK_P4
+
+/* D8: the ingress clone of a server SYN/ACK arrives here re-parsed, as it came in,
+ * on the reflect session's port (the port it came from). It becomes the ACK that
+ * completes the server handshake; the client's window rides in clone_window. */
+control ServerAckEgress(inout headers_t hdr, inout local_metadata_t meta,
+                        inout standard_metadata_t standard_metadata) {
+    apply {
+        if (standard_metadata.instance_type == PKT_INSTANCE_TYPE_INGRESS_CLONE
+                && hdr.tcp.isValid()) {
+            bit<32> frame_len = build_server_ack(hdr, meta.clone_window,
+                                                 meta.opt.has_timestamp,
+                                                 meta.opt.tsval, meta.opt.tsecr);
+            truncate(frame_len);
+        }
+    }
+}
+
+#endif

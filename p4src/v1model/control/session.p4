@@ -1,0 +1,83 @@
+/*
+ * D7: session entries. The controller installs two exact-match entries per proxied
+ * connection, one per direction, both pointing at the session's slot in the
+ * per-slot registers (see proxy.p4). The 4-tuple is the one on the wire: client ->
+ * VIP for the client direction, RS -> client for the server direction.
+ */
+#ifndef SYNPROXY_CONTROL_SESSION_P4
+#define SYNPROXY_CONTROL_SESSION_P4
+
+control SessionLookup(inout headers_t hdr, inout local_metadata_t meta) {
+
+    @id(ID_DIRECT_COUNTER_SESSIONS)
+    direct_counter(CounterType.packets_and_bytes) sessions_counter;
+
+    /* Client -> VIP: forward to RS rs_addr:rs_port (the VIP itself in transparent
+     * mode). */
+    @id(ID_ACTION_SET_CLIENT_SESSION)
+    action set_client_session(SlotId_t slot, ServiceId_t service_id,
+                              ipv4_addr_t rs_addr, l4_port_t rs_port) {
+        meta.session_hit = true;
+        meta.dir = DIR_CLIENT;
+        meta.slot = slot;
+        meta.service_id = service_id;
+        meta.nat_addr = rs_addr;
+        meta.nat_port = rs_port;
+    }
+
+    /* RS -> client: source becomes vip_addr:vip_port. The rest is what the server
+     * SYN/ACK needs (D8): the cookie the client got, the TSval of our SYN/ACK (the
+     * client's TSecr in its ACK), the client's window for the ACK to the server, and
+     * the window scale offered to the client (0 if none) for its window update. */
+    @id(ID_ACTION_SET_SERVER_SESSION)
+    action set_server_session(SlotId_t slot, ServiceId_t service_id,
+                              ipv4_addr_t vip_addr, l4_port_t vip_port,
+                              bit<32> cookie, bit<32> ts_base, bit<16> client_window,
+                              bit<8> win_shift) {
+        meta.session_hit = true;
+        meta.dir = DIR_SERVER;
+        meta.slot = slot;
+        meta.service_id = service_id;
+        meta.nat_addr = vip_addr;
+        meta.nat_port = vip_port;
+        meta.sess_cookie = cookie;
+        meta.ts_base = ts_base;
+        meta.clone_window = client_window;
+        meta.win_shift = win_shift;
+    }
+
+    @id(ID_ACTION_NO_SESSION)
+    action no_session() {
+        meta.session_hit = false;
+        meta.dir = DIR_NONE;
+    }
+
+    /* support_timeout: the controller expires idle sessions from P4Runtime
+     * idle-timeout notifications (C6). */
+    @id(ID_TABLE_SESSIONS)
+    table sessions {
+        key = {
+            hdr.ipv4.src_addr : exact @name("src_addr");
+            hdr.ipv4.dst_addr : exact @name("dst_addr");
+            hdr.tcp.src_port  : exact @name("src_port");
+            hdr.tcp.dst_port  : exact @name("dst_port");
+        }
+        actions = {
+            set_client_session;
+            set_server_session;
+            @defaultonly no_session;
+        }
+        const default_action = no_session();
+        counters = sessions_counter;
+        support_timeout = true;
+        size = SESSION_ENTRIES;
+    }
+
+    apply {
+        if (hdr.tcp.isValid()) {
+            sessions.apply();
+        }
+    }
+}
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * SYN proxy with SYN cookies for v1model (bmv2 simple_switch_grpc, p4sim).
+ * What it does and what the controller installs: p4src/README.md. This file holds
+ * only the includes, the instantiation and the order of application.
+ */
+#include <core.p4>
+#include <v1model.p4>
+
+#include "target.p4"
+#include "../common/defines.p4"
+#include "../common/sizes.p4"
+#include "../common/ids.p4"
+#include "../common/headers.p4"
+
+#include "parser.p4"
+#include "control/checksum.p4"
+#include "control/reply.p4"
+#include "control/seqadj.p4"
+#include "control/cookie.p4"
+#include "control/packet_io.p4"
+#include "control/arp.p4"
+#include "control/services.p4"
+#include "control/session.p4"
+#include "control/proxy.p4"
+#include "control/forwarding.p4"
+#include "control/counters.p4"
+#include "control/server_ack.p4"
+
+control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
+                        inout standard_metadata_t standard_metadata) {
+    PacketIoIngress() packet_io;
+    ArpResponder() arp_responder;
+    Services() services;
+    SessionLookup() session_lookup;
+    CookieKeys() cookie_keys;
+    SynProxy() synproxy;
+    Forwarding() forwarding;
+    EventCounters() event_counters;
+
+    apply {
+        packet_io.apply(hdr, meta, standard_metadata);
+        if (!meta.done) {
+            if (hdr.arp.isValid()) {
+                arp_responder.apply(hdr, meta, standard_metadata);
+            } else if (hdr.ipv4.isValid()) {
+                services.apply(hdr, meta);
+                session_lookup.apply(hdr, meta);     /* a session's service id wins */
+                cookie_keys.apply(meta);
+                synproxy.apply(hdr, meta, standard_metadata);
+            }
+        }
+        if (!meta.done) {
+            forwarding.apply(hdr, meta, standard_metadata);
+        }
+        event_counters.apply(meta);
+    }
+}
+
+control SynproxyEgress(inout headers_t hdr, inout local_metadata_t meta,
+                       inout standard_metadata_t standard_metadata) {
+    ServerAckEgress() server_ack;
+    FloodPruning() flood_pruning;
+
+    apply {
+        server_ack.apply(hdr, meta, standard_metadata);
+        flood_pruning.apply(standard_metadata);
+    }
+}
+
+V1Switch(SynproxyParser(),
+         SynproxyVerifyChecksum(),
+         SynproxyIngress(),
+         SynproxyEgress(),
+         SynproxyComputeChecksum(),
+         SynproxyDeparser()) main;
