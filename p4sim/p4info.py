@@ -17,12 +17,14 @@ zero `size` is v1model's default of 1024.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from p4.config.v1 import p4info_pb2
 
 from . import naming
+from .astwalk import walk
 from .frontend import ast
 from .frontend import types as T
 from .frontend.errors import P4Error, Unsupported
@@ -36,7 +38,7 @@ from .p4info_types import (
     pad_bytes,
     serialize_annotations,
 )
-from .p4info_usage import Usage, walk
+from .p4info_usage import Usage
 
 ARCH = "v1model"
 DEFAULT_TABLE_SIZE = 1024
@@ -73,6 +75,12 @@ _CTOR_PARAMS = {
     "action_selector": ["algorithm", "size", "outputWidth"],
     "value_set": ["size"],
 }
+
+_PLATFORM_PROPERTIES = (
+    "multicast_group_table_size",
+    "multicast_group_table_total_replicas",
+    "multicast_group_table_max_replicas_per_entry",
+)
 
 _COUNTER_UNITS = {
     "packets": p4info_pb2.CounterSpec.PACKETS,
@@ -386,6 +394,7 @@ class _Builder:
         ]
         self.types = TypeInfoBuilder(self.p4info.type_info, self._error_members())
         self.digests_seen: set[str] = set()
+        self._auto_digest_names: dict[int, str] = {}
         self._block_names = {
             d.name for d in program.decls if isinstance(d, (ast.ControlDecl, ast.ParserDecl))
         }
@@ -502,6 +511,17 @@ class _Builder:
 
     # ------------------------------------------------------------- digests
 
+    def _digest_name(self, call: ast.Call, dtype: T.Type) -> str:
+        """A digest is named after its struct type; p4c names digests of other
+        data (a list `{a, b}`) `digest_0`, `digest_1`, ... in order of appearance."""
+        if isinstance(dtype, T.StructLikeT):
+            return naming.digest_name(dtype)
+        name = self._auto_digest_names.get(id(call))
+        if name is None:
+            name = f"digest_{len(self._auto_digest_names)}"
+            self._auto_digest_names[id(call)] = name
+        return name
+
     def _digest_calls(self) -> list[tuple[ast.Call, T.Type]]:
         calls: list[tuple[ast.Call, T.Type]] = []
         for top in self.tops:
@@ -524,7 +544,7 @@ class _Builder:
                 c.decl.body for c in _nested(top.inst) if isinstance(c.decl, ast.ControlDecl)
             ]
             for body in bodies:
-                for n in walk(body):
+                for n in _walk_inlined(body):
                     if isinstance(n, ast.Call) and _is_digest_call(n):
                         calls.append((n, _digest_type(n)))
         return calls
@@ -578,7 +598,11 @@ class _Builder:
         an action parameter, a controller header field, any extern instance or
         any extern function call in a control; so must we, or the messages
         differ."""
-        if tables or headers or any(_data_params(a) for a, _ in actions):
+        if (
+            tables
+            or headers
+            or any(_data_params(a) and self.usage.has_params(a) for a, _ in actions)
+        ):
             return True
         for d in self.program.decls:
             if isinstance(d, ast.Instantiation) and d is not self.program.main:
@@ -591,9 +615,12 @@ class _Builder:
             if not isinstance(top.inst.decl, ast.ControlDecl):
                 continue
             bodies: list[ast.Node] = [top.inst.decl.body]
+            bodies += [
+                c.decl.body for c in _nested(top.inst) if isinstance(c.decl, ast.ControlDecl)
+            ]
             bodies += [a.body for a, _ in actions if a.body is not None]
             for body in bodies:
-                for n in walk(body):
+                for n in _walk_inlined(body):
                     if isinstance(n, ast.Call) and (
                         n.kind == "extern_function" or isinstance(n.target, ast.ExternFunctionDecl)
                     ):
@@ -621,8 +648,8 @@ class _Builder:
             s.add(P4Ids.VALUE_SET, loc.name, _explicit_id(loc.decl), loc.decl.loc)
         for hdr in headers:
             s.add(P4Ids.CONTROLLER_HEADER, naming.decl_name(hdr), _explicit_id(hdr), hdr.loc)
-        for _call, dtype in digests:
-            s.add(P4Ids.DIGEST, naming.digest_name(dtype))
+        for call, dtype in digests:
+            s.add(P4Ids.DIGEST, self._digest_name(call, dtype))
 
     def _pkg_info(self) -> p4info_pb2.PkgInfo:
         info = p4info_pb2.PkgInfo()
@@ -636,6 +663,17 @@ class _Builder:
                     setattr(info, key, value)
                 else:
                     raise P4Error(pkg.loc, f"unknown key '{key}' in @pkginfo")
+        props = main.annotation("platform_property")
+        if props is not None:
+            for key, value in _kv_pairs(props, quoted=False):
+                if key not in _PLATFORM_PROPERTIES:
+                    raise P4Error(props.loc, f"unknown key '{key}' in @platform_property")
+                try:
+                    setattr(info.platform_properties, key, int(value, 0))
+                except ValueError:
+                    raise P4Error(
+                        props.loc, f"@platform_property {key} must be an integer"
+                    ) from None
         info.annotations.extend(serialize_annotations(main, ("pkginfo", "platform_property")))
         doc = documentation(main)
         if doc is not None:
@@ -823,7 +861,7 @@ class _Builder:
     def _add_action(self, decl: ast.ActionDecl, name: str, aid: int) -> None:
         msg = self.p4info.actions.add()
         _set_preamble(msg.preamble, aid, name, self.symbols.alias(name), decl)
-        params = _data_params(decl)
+        params = _data_params(decl) if self.usage.has_params(decl) else []
         ids = _field_ids(list(params))
         for param, pid in zip(params, ids, strict=True):
             ptype = _param_type(param)
@@ -1000,7 +1038,7 @@ class _Builder:
     # ------------------------------------------------------------- digests
 
     def _add_digest(self, call: ast.Call, dtype: T.Type) -> None:
-        name = naming.digest_name(dtype)
+        name = self._digest_name(call, dtype)
         if name in self.digests_seen:
             return
         self.digests_seen.add(name)
@@ -1011,6 +1049,20 @@ class _Builder:
 
 
 # --------------------------------------------------------------------------- small helpers
+
+
+def _walk_inlined(body: ast.Node, active: frozenset[int] = frozenset()) -> list[ast.Node]:
+    """Nodes of `body`, continuing into the bodies of actions it calls (p4c
+    inlines action calls made inside actions, so their extern calls count as
+    the caller's)."""
+    out: list[ast.Node] = []
+    for n in walk(body):
+        out.append(n)
+        if isinstance(n, ast.Call) and isinstance(n.target, ast.ActionDecl):
+            callee = n.target
+            if callee.body is not None and id(callee) not in active:
+                out.extend(_walk_inlined(callee.body, active | {id(callee)}))
+    return out
 
 
 def _nested(inst: naming.BlockInstance) -> list[naming.BlockInstance]:
@@ -1038,11 +1090,6 @@ def _digest_type(call: ast.Call) -> T.Type:
         t = call.args[1].value.type
     if t is None:
         raise P4Error(call.loc, "the type of the digest data was not resolved by the checker")
-    if not isinstance(t, T.StructLikeT):
-        raise Unsupported(
-            call.loc,
-            "digest data that is not a struct (P4Runtime names a digest after its struct type)",
-        )
     return t
 
 
@@ -1056,14 +1103,14 @@ def _header_type(hdr: ast.HeaderDecl) -> T.HeaderT:
     return T.HeaderT(hdr.name, fields, hdr)
 
 
-def _kv_pairs(ann: ast.Annotation) -> list[tuple[str, str]]:
-    """`@pkginfo(name="x", version="1")` as key/value pairs (from the raw body)."""
-    import re
-
+def _kv_pairs(ann: ast.Annotation, quoted: bool = True) -> list[tuple[str, str]]:
+    """`@pkginfo(name="x", version="1")` / `@platform_property(k=10)` as key and
+    value text pairs, read from the annotation's raw body."""
     body = ann.raw.strip()
     if body.startswith("[") and body.endswith("]"):
         body = body[1:-1]
-    pairs = re.findall(r'(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"', body)
+    value = r'"((?:[^"\\]|\\.)*)"' if quoted else r"([0-9][0-9a-fA-FxXoObB_]*)"
+    pairs = re.findall(r"(\w+)\s*=\s*" + value, body)
     if not pairs and body:
-        raise P4Error(ann.loc, '@pkginfo expects key="value" pairs')
+        raise P4Error(ann.loc, f"@{ann.name} expects key=value pairs")
     return [(k, v) for k, v in pairs]

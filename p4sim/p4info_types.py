@@ -11,6 +11,8 @@ byte strings padded to the underlying width.
 
 from __future__ import annotations
 
+import re
+
 from p4.config.v1 import p4info_pb2, p4types_pb2
 
 from . import naming
@@ -68,8 +70,11 @@ def translation(t: T.Type) -> tuple[str, int | None] | None:
         parts = [p.strip() for p in ann.raw.split(",")]
         if len(parts) == 2 and parts[0].startswith('"') and parts[0].endswith('"'):
             uri = parts[0][1:-1]
+            bit_w = re.fullmatch(r"bit\s*<\s*(\d+)\s*>", parts[1])
             if parts[1] == "string":
                 is_string = True
+            elif bit_w is not None:
+                width = int(bit_w.group(1))
             else:
                 try:
                     width = int(parts[1], 0)
