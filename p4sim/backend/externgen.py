@@ -231,64 +231,116 @@ class ExternGen:
     # ---- field lists
 
     def pack(self, data: ast.Expr | None) -> str:
-        """Emit code collecting `(value, width)` pairs of a field list; returns the
-        name of the list. Fields of invalid headers are skipped (as bmv2)."""
+        """Emit code building the bytes of a field list (bits concatenated, zero-padded
+        to a byte, as bmv2); returns the name of the bytes. Fields of invalid headers
+        are left out. Consecutive fields under one validity guard are shifted into the
+        accumulator in one step, so the per-packet cost is a few int operations."""
         c = self.c
-        acc = c.em.tmp("fl")
-        c.line(f"{acc} = []")
+        self._acc = c.em.tmp("acc")
+        self._n = c.em.tmp("nb")
+        c.line(f"{self._acc} = 0")
+        c.line(f"{self._n} = 0")
+        self._group: list[tuple[str, int]] = []
+        self._guard: str | None = None
         if data is not None:
-            self._pack_into(acc, data)
-        return acc
+            self._pack_into(data)
+        self._flush()
+        blob = c.em.tmp("blob")
+        c.line(f"{blob} = _h.bits_to_bytes({self._acc}, {self._n})")
+        return blob
 
-    def _pack_into(self, acc: str, e: ast.Expr) -> None:
+    def _add(self, guard: str | None, value: str, width: int) -> None:
+        if guard != self._guard:
+            self._flush()
+            self._guard = guard
+        self._group.append((value, width))
+
+    def _flush(self) -> None:
+        if not self._group:
+            return
+        c = self.c
+        total = sum(w for _, w in self._group)
+        parts = []
+        shift = total
+        for v, w in self._group:
+            shift -= w
+            parts.append(f"({v} << {shift})" if shift else v)
+        stmt = [
+            f"{self._acc} = ({self._acc} << {total}) | {' | '.join(parts)}",
+            f"{self._n} += {total}",
+        ]
+        if self._guard is not None:
+            with c.em.block(f"if {self._guard}:"):
+                for line in stmt:
+                    c.line(line)
+        else:
+            for line in stmt:
+                c.line(line)
+        self._group = []
+
+    def _dynamic(self, guard: str | None, value: str, width: str) -> None:
+        self._flush()
+        c = self.c
+        stmt = [f"{self._acc} = ({self._acc} << {width}) | {value}", f"{self._n} += {width}"]
+        if guard is not None:
+            with c.em.block(f"if {guard}:"):
+                for line in stmt:
+                    c.line(line)
+        else:
+            for line in stmt:
+                c.line(line)
+
+    def _pack_into(self, e: ast.Expr) -> None:
         if isinstance(e, ast.ListExpr):
             for item in e.items:
-                self._pack_into(acc, item)
+                self._pack_into(item)
             return
         if isinstance(e, ast.StructInit):
             for _, item in e.fields:
-                self._pack_into(acc, item)
+                self._pack_into(item)
             return
         c = self.c
         t = type_of(e)
         if isinstance(t, T.StructLikeT | T.StackT):
-            self._pack_value(acc, c.ex(e), t)
+            self._flush()
+            tmp = c.em.tmp("agg")
+            c.line(f"{tmp} = {c.ex(e)}")
+            self._pack_value(tmp, t, None)
             return
-        v = c.ex(e)
         if isinstance(e, ast.Member) and isinstance(type_of(e.expr), T.HeaderT):
             base = c.ex(e.expr)
-            with c.em.block(f"if {base}.valid:"):
-                self._pack_scalar(acc, v, t, f"{base}.w_{e.name}")
+            self._pack_scalar(f"{base}.valid", c.ex(e), t, f"{base}.w_{e.name}")
             return
-        self._pack_scalar(acc, v, t, None)
+        self._pack_scalar(None, c.ex(e), t, None)
 
-    def _pack_scalar(self, acc: str, v: str, t: Any, varbit_w: str | None) -> None:
+    def _pack_scalar(self, guard: str | None, v: str, t: Any, varbit_w: str | None) -> None:
         if isinstance(t, T.VarbitT):
-            self.c.line(f"{acc}.append(({v}, {varbit_w}))")
+            self._dynamic(guard, v, varbit_w or "0")
         elif isinstance(t, T.BoolT):
-            self.c.line(f"{acc}.append((int({v}), 1))")
+            self._add(guard, f"int({v})", 1)
         elif isinstance(t, T.BitT):
-            self.c.line(f"{acc}.append(({v}, {t.width}))")
+            self._add(guard, f"({v} & {mask(t.width):#x})" if t.signed else v, t.width)
         else:
             raise Unsupported(None, f"a {t} value in a field list")
 
-    def _pack_value(self, acc: str, v: str, t: Any) -> None:
+    def _pack_value(self, v: str, t: Any, guard: str | None) -> None:
         c = self.c
         if isinstance(t, T.HeaderT):
-            with c.em.block(f"if {v}.valid:"):
-                for n, ft in t.fields:
-                    self._pack_scalar(acc, f"{v}.{pyfield(n)}", _u(ft), f"{v}.w_{n}")
+            for n, ft in t.fields:
+                self._pack_scalar(f"{v}.valid", f"{v}.{pyfield(n)}", _u(ft), f"{v}.w_{n}")
         elif isinstance(t, T.StructLikeT):
             for n, ft in t.fields:
                 u = _u(ft)
                 if isinstance(u, T.StructLikeT | T.StackT):
-                    self._pack_value(acc, f"{v}.{pyfield(n)}", u)
+                    self._pack_value(f"{v}.{pyfield(n)}", u, guard)
                 else:
-                    self._pack_scalar(acc, f"{v}.{pyfield(n)}", u, None)
+                    self._pack_scalar(guard, f"{v}.{pyfield(n)}", u, None)
         elif isinstance(t, T.StackT):
+            self._flush()
             el = c.em.tmp("el")
             with c.em.block(f"for {el} in {v}.elems:"):
-                self._pack_value(acc, el, _u(t.elem))
+                self._pack_value(el, _u(t.elem), guard)
+                self._flush()
 
     def algorithm(self, e: ast.Expr) -> str:
         text = e.const if isinstance(e.const, str) else getattr(e, "name", "")
@@ -304,9 +356,7 @@ class ExternGen:
         result, algo, base, data, maxv = args[:5]
         fl = self.pack(data)
         rt = type_of(result)
-        value = (
-            f"({c.ex(base)} + {self.algorithm(algo)}(_h.pack_bits({fl})) % (({c.ex(maxv)}) or 1))"
-        )
+        value = f"({c.ex(base)} + {self.algorithm(algo)}({fl}) % (({c.ex(maxv)}) or 1))"
         if isinstance(rt, T.BitT):
             value = sx(value, rt.width) if rt.signed else f"({value} & {mask(rt.width):#x})"
         c.assign_scalar(result, value)
@@ -326,7 +376,7 @@ class ExternGen:
         cond, data, field, algo = args[:4]
         with c.em.block(f"if {c.ex(cond)}:"):
             fl = self.pack(data)
-            blob = f"_h.pack_bits({fl})"
+            blob = fl
             if payload:
                 blob = f"{blob} + {payload}"
             value = f"{self.algorithm(algo)}({blob})"

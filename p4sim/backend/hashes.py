@@ -34,6 +34,12 @@ def pack_bits(fields: Iterable[tuple[int, int]]) -> bytes:
     return (acc << pad).to_bytes((nbits + pad) // 8, "big")
 
 
+def bits_to_bytes(value: int, nbits: int) -> bytes:
+    """`nbits` bits of `value` (MSB first) as bytes, zero-padded at the end to a byte."""
+    pad = (-nbits) % 8
+    return (value << pad).to_bytes((nbits + pad) >> 3, "big")
+
+
 def _reflect(value: int, nbits: int) -> int:
     out = 0
     for _ in range(nbits):
@@ -80,9 +86,12 @@ def csum16(data: bytes) -> int:
     """The Internet checksum (RFC 1071) of `data`."""
     if len(data) % 2:
         data = data + b"\x00"
-    total = sum(int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
+    # The ones' complement sum of 16-bit words is the number mod 0xFFFF (2^16 = 1
+    # modulo 0xFFFF), except that a non-zero multiple of 0xFFFF sums to 0xFFFF.
+    value = int.from_bytes(data, "big")
+    total = value % 0xFFFF
+    if total == 0 and value:
+        total = 0xFFFF
     return (~total) & 0xFFFF
 
 

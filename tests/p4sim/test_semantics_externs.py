@@ -275,3 +275,23 @@ def test_verify_and_update_checksum() -> None:
     assert hashes.csum16(ip) == 0
     bad = good[:11] + b"\x00" + good[12:]
     assert h.process(0, b"\x00" + bad)[0][1][0] == 1
+
+
+def _rfc1071(data: bytes) -> int:
+    """The textbook loop: add 16-bit words, fold carries, complement."""
+    if len(data) % 2:
+        data += b"\x00"
+    total = 0
+    for i in range(0, len(data), 2):
+        total += (data[i] << 8) | data[i + 1]
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\x00\x00", b"\xff\xff", b"\xff\xff\xff\xff", b"\x01", b"\x00\x01\xff\xfe"]
+    + [bytes((i * 37 + j * 11) & 0xFF for j in range(n)) for i, n in enumerate(range(1, 60, 7))],
+)
+def test_csum16_matches_the_rfc1071_loop(data: bytes) -> None:
+    assert hashes.csum16(data) == _rfc1071(data)
