@@ -1,0 +1,159 @@
+"""`p4sim-compile`: the p4sim counterpart of `p4c-bm2-ss --p4runtime-files`.
+
+    p4sim-compile prog.p4 -o build/prog [-D NAME[=VAL]]... [-I DIR]...
+                  [--p4runtime-files FILE[,FILE...]]
+
+With `-o OUTDIR` it writes OUTDIR/p4info.txt (text protobuf) and
+OUTDIR/<prog>.p4sim (the device config, see p4sim.devconfig). Like p4c,
+`--p4runtime-files` writes the P4Info to each listed file in the format its
+suffix names: `.txt`/`.txtpb` text, `.json` JSON, `.bin` binary.
+
+A program the front end rejects prints `file:line:col: error: message` on
+stderr and exits 1; bad command-line usage exits 2 (argparse's convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from google.protobuf import json_format, text_format
+from p4.config.v1 import p4info_pb2
+
+from .devconfig import encode_device_config
+from .frontend import parse_and_check, preprocess
+from .frontend.errors import P4Error
+from .p4info import build_p4info
+
+PROG = "p4sim-compile"
+
+
+class CompileError(Exception):
+    """A failure to report as `p4sim-compile: error: ...` (exit 1)."""
+
+
+def p4info_text(p4info: p4info_pb2.P4Info) -> str:
+    """Text format with the header comments p4c writes (protobuf text parsers
+    skip comments, and tools that sniff the header see what they expect)."""
+    return (
+        "# proto-file: p4/config/v1/p4info.proto\n"
+        "# proto-message: p4.config.v1.P4Info\n\n" + text_format.MessageToString(p4info)
+    )
+
+
+def serialize_p4info(p4info: p4info_pb2.P4Info, path: str) -> bytes:
+    """The P4Info in the format `path`'s suffix selects, as p4c does."""
+    if path.endswith(".json"):
+        return json_format.MessageToJson(p4info, indent=2).encode() + b"\n"
+    if path.endswith(".bin"):
+        return p4info.SerializeToString()
+    if path.endswith(".txt") or path.endswith(".txtpb"):
+        return p4info_text(p4info).encode()
+    raise CompileError(
+        f"{path}: could not detect the P4Runtime file format from its suffix "
+        "(use .txt, .txtpb, .json or .bin)"
+    )
+
+
+def parse_defines(values: Sequence[str]) -> dict[str, str | None]:
+    """`-D NAME` and `-D NAME=VALUE` as the preprocessor's defines."""
+    out: dict[str, str | None] = {}
+    for v in values:
+        name, sep, value = v.partition("=")
+        out[name] = value if sep else None
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog=PROG,
+        description="Compile a P4_16 v1model program for p4sim: P4Info and device config.",
+    )
+    ap.add_argument("source", help="the P4 program (main file)")
+    ap.add_argument("-o", "--output", metavar="OUTDIR", help="write p4info.txt and <prog>.p4sim")
+    ap.add_argument(
+        "-D",
+        dest="defines",
+        action="append",
+        default=[],
+        metavar="NAME[=VAL]",
+        help="define a preprocessor macro",
+    )
+    ap.add_argument(
+        "-I",
+        dest="include_dirs",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="add a directory to the include path",
+    )
+    ap.add_argument(
+        "--p4runtime-files",
+        metavar="FILE[,FILE...]",
+        help="write the P4Info to these files (.txt/.txtpb text, .json, .bin)",
+    )
+    return ap
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        if path.parent != Path(""):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as e:
+        raise CompileError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def compile_program(
+    source: str,
+    outdir: str | None,
+    defines: dict[str, str | None],
+    include_dirs: list[str],
+    p4runtime_files: list[str],
+) -> list[Path]:
+    """Compile and write the outputs; return the paths written."""
+    text = preprocess(source, defines, include_dirs)
+    program = parse_and_check(text, source)
+    p4info = build_p4info(program)
+    outputs: list[tuple[Path, bytes]] = []
+    for f in p4runtime_files:
+        outputs.append((Path(f), serialize_p4info(p4info, f)))
+    if outdir is not None:
+        stem = Path(source).stem
+        outputs.append((Path(outdir) / "p4info.txt", p4info_text(p4info).encode()))
+        outputs.append((Path(outdir) / f"{stem}.p4sim", encode_device_config(text, source)))
+    for path, data in outputs:
+        _write(path, data)
+    return [p for p, _ in outputs]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    files = [f for f in (args.p4runtime_files or "").split(",") if f]
+    if args.output is None and not files:
+        ap.error("nothing to write: give -o OUTDIR and/or --p4runtime-files FILE")
+    for name in parse_defines(args.defines):
+        if not name:
+            ap.error("-D needs a macro name")
+    if not os.path.isfile(args.source):
+        print(f"{PROG}: error: {args.source}: no such file", file=sys.stderr)
+        return 1
+    try:
+        compile_program(
+            args.source, args.output, parse_defines(args.defines), args.include_dirs, files
+        )
+    except P4Error as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    except CompileError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through the console script
+    sys.exit(main())
