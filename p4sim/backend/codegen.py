@@ -133,6 +133,8 @@ class Compiler:
         self.field_lists: dict[int, list[list[str]]] = {}
         self.ext = externgen.ExternGen(self)
         self._gcount = 0
+        # (dispatch dict, {action id: generated function name}), bound after exec.
+        self.post_exec: list[tuple[dict[int, Any], dict[int, str]]] = []
 
     # ------------------------------------------------------------------ helpers
 
@@ -485,7 +487,8 @@ class Compiler:
         if kind == "table_apply":
             return f"{self.inst_fns[(id(self.inst), id(e.target))]}(c)"
         if kind in ("control_apply", "parser_apply"):
-            return self.call_block(e)
+            self.call_block(e)
+            return None
         if kind == "builtin":
             return self.call_builtin(e)
         if kind in ("extern_function", "extern_method"):
@@ -645,7 +648,6 @@ class Compiler:
                     self.line(f"{self.ex(a)}.assign({frame}.p_{p.name})")
             else:
                 self.assign_scalar(a, f"{frame}.p_{p.name}")
-        return None
 
     # ------------------------------------------------------------------ statements
 

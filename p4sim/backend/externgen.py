@@ -122,8 +122,8 @@ class ExternGen:
             raise P4Error(e.loc, "a header with a varbit field needs the two-argument extract")
         else:
             c.line(f"{h}.ext({pk}.take({ht.bit_width()}))")
-        if u is not None and isinstance(target, ast.Member):
-            for n_, _ in type_of(union).fields:
+        if u is not None and union is not None and isinstance(target, ast.Member):
+            for n_, _ in _u(union.type).fields:
                 if n_ != target.name:
                     c.line(f"{u}.{pyfield(n_)}.valid = False")
         if stack_base is not None:
@@ -187,7 +187,7 @@ class ExternGen:
         r = self.obj(recv)
         idx = c.em.tmp("i")
         c.line(f"{idx} = {c.ex(args[1])}")
-        vt = self.value_types.get(id(recv.decl))
+        vt = self.value_types.get(id(getattr(recv, "decl", None)))
         val = f"{r}.values[{idx}]"
         if isinstance(vt, T.BitT) and vt.signed:
             val = sx(val, vt.width)
@@ -203,7 +203,7 @@ class ExternGen:
         idx = c.em.tmp("i")
         c.line(f"{idx} = {c.ex(args[0])}")
         val = c.ex(args[1])
-        vt = self.value_types.get(id(recv.decl))
+        vt = self.value_types.get(id(getattr(recv, "decl", None)))
         if isinstance(vt, T.BitT):
             val = f"({val} & {mask(vt.width):#x})"
         elif isinstance(vt, T.BoolT):

@@ -170,7 +170,6 @@ class Pipeline:
         self.ctx = PacketContext()
         self.binder = binder if binder is not None else StateBinder(p4info, state)
         comp = Compiler(program, self.binder)
-        comp.post_exec = []
         self.source = comp.compile()
         missing = [r for r in _ROLES if r not in comp.roles]
         if missing:
@@ -183,7 +182,9 @@ class Pipeline:
         self.ns = ns
         self._run = {r: ns[comp.roles[r]] for r in _ROLES}
         ig = comp.role_decls["ig"]
-        self._types = [_u(p.type.resolved) for p in ig.params]  # H, M, standard_metadata_t
+        self._types = [
+            _u(p.type.resolved if p.type else None) for p in ig.params
+        ]  # H, M, standard_metadata_t
         self.H = ns[comp.cls(self._types[0])]
         self.M = ns[comp.cls(self._types[1])]
         self.SM = ns[comp.cls(self._types[2])]
