@@ -75,6 +75,7 @@ class TableSetup:
     default_action: str
     default_args: tuple[int, ...]
     default_is_const: bool
+    entries_const: bool = True
     entries: list[tuple[list[Any], str, tuple[int, ...], int | None]] = field(default_factory=list)
 
 

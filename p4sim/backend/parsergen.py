@@ -31,20 +31,34 @@ class ParserGen:
             raise P4Error(decl.loc, f"parser '{decl.name}' has no start state")
 
     def emit(self) -> None:
-        em = self.c.em
-        # Order states so that `start` is tested first and the chain is short for the
-        # common path (declaration order otherwise).
+        # A loop over numbered states; the state is found by a balanced tree of
+        # comparisons, so a parser with many states (option loops revisit states
+        # many times per packet) pays O(log n) per transition, not O(n).
         self.c.line(f"st = {self.ids['start']}")
-        with em.block("while True:"):
-            first = True
-            for state in self.decl.states:
-                kw = "if" if first else "elif"
-                first = False
-                with em.block(f"{kw} st == {self.ids[state.name]}:"):
+        with self.c.em.block("while True:"):
+            self._dispatch(list(self.decl.states))
+
+    def _dispatch(self, states: list[ast.ParserState]) -> None:
+        em = self.c.em
+        if len(states) <= 3:
+            for i, state in enumerate(states):
+                last = i == len(states) - 1
+                header = (
+                    "else:"
+                    if last and i
+                    else f"{'if' if i == 0 else 'elif'} st == {self.ids[state.name]}:"
+                )
+                if last and i == 0:
+                    header = "if True:"
+                with em.block(header):
                     self.c.stmts(state.stmts)
                     self.transition(state.transition)
-            with em.block("else:"):
-                self.c.line("raise _rt.ParserReject(None)")
+            return
+        mid = len(states) // 2
+        with em.block(f"if st < {self.ids[states[mid].name]}:"):
+            self._dispatch(states[:mid])
+        with em.block("else:"):
+            self._dispatch(states[mid:])
 
     def goto(self, name: str) -> None:
         if name == "accept":

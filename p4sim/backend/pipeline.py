@@ -170,12 +170,20 @@ class Pipeline:
         self.ctx = PacketContext()
         self.binder = binder if binder is not None else StateBinder(p4info, state)
         comp = Compiler(program, self.binder)
-        self.source = comp.compile()
+        try:
+            self.source = comp.compile()
+        except P4Error:
+            raise
+        except Exception as exc:  # a program shape the generator does not handle
+            raise P4Error(program.loc, f"p4sim code generation failed: {exc!r}") from exc
         missing = [r for r in _ROLES if r not in comp.roles]
         if missing:
             raise P4Error(program.loc, f"main is not a V1Switch: no block for {missing}")
         comp.globals["_ctx"] = self.ctx
-        ns = build_module(self.source, comp.globals, "<p4sim generated>")
+        try:
+            ns = build_module(self.source, comp.globals, "<p4sim generated>")
+        except SyntaxError as exc:
+            raise P4Error(program.loc, f"p4sim generated invalid Python: {exc}") from exc
         for dispatch, mapping in comp.post_exec:
             for aid, fname in mapping.items():
                 dispatch[aid] = ns[fname]
@@ -216,7 +224,7 @@ class Pipeline:
                 priority = prio if prio is not None else (n - i if table.needs_priority else 0)
                 if not table.needs_priority:
                     priority = 0
-                table.insert(match, priority, b.action_id(action), args, static=True)
+                table.insert(match, priority, b.action_id(action), args, static=s.entries_const)
 
     # ------------------------------------------------------------------ packets
 

@@ -132,7 +132,7 @@ class TableGen:
                 raise P4Error(ref.loc, f"table {decl.name}: bad default action")
             default_name = c.cp_name(ref.decl)
             args = self.data_args(ref)
-        setup = TableSetup(self.name, default_name, args, decl.default_is_const)
+        setup = TableSetup(self.name, default_name, args, decl.default_is_const, decl.entries_const)
         for entry in decl.entries:
             if entry.action is None or not isinstance(entry.action.decl, ast.ActionDecl):
                 raise P4Error(entry.loc, "table entry without an action")

@@ -152,17 +152,22 @@ class TypeClasses:
         slots += ["w_" + n for n, ft in fields if isinstance(ft, T.VarbitT)]
         has_varbit = any(isinstance(ft, T.VarbitT) for _, ft in fields)
         width = sum(_fixed_width(ft) for _, ft in fields)
-        lines = [f"class {name}:", f"    __slots__ = {tuple(slots)!r}", f"    W = {width}", ""]
-        lines += ["    def __init__(self):", "        self.valid = False"]
+        # Headers have no __init__: the zero value lives in class attributes and an
+        # instance only stores what was written. A program with header stacks of
+        # unions builds hundreds of headers per packet, so construction must be free.
+        lines = [f"class {name}:", f"    W = {width}", "    valid = False"]
         for n, ft in fields:
-            lines.append(f"        self.{pyfield(n)} = {default_expr(ft, self)}")
+            lines.append(f"    {pyfield(n)} = {default_expr(ft, self)}")
             if isinstance(ft, T.VarbitT):
-                lines.append(f"        self.w_{n} = 0")
-        lines += ["    def copy(self):", f"        o = {name}.__new__({name})"]
-        lines += [f"        o.{s} = self.{s}" for s in slots]
-        lines.append("        return o")
-        lines.append("    def assign(self, s):")
-        lines += [f"        self.{s} = s.{s}" for s in slots]
+                lines.append(f"    w_{n} = 0")
+        lines += [
+            "    def copy(self):",
+            f"        o = {name}.__new__({name})",
+            "        o.__dict__ = self.__dict__.copy()",
+            "        return o",
+            "    def assign(self, s):",
+            "        self.__dict__ = s.__dict__.copy()",
+        ]
         lines += ["    def invalidate(self):", "        self.valid = False"]
         conds = " and ".join(f"self.{s} == s.{s}" for s in slots[1:]) or "True"
         lines += [
