@@ -21,7 +21,6 @@ runs (as bmv2). Any exception inside the pipeline drops that packet and is count
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import deque
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 from p4.config.v1 import p4info_pb2
 
 from p4sim import naming
+from p4sim.devconfig import decode_device_config
 from p4sim.frontend import ast
 from p4sim.frontend import types as T
 from p4sim.frontend.errors import P4Error
@@ -130,27 +130,6 @@ class StateBinder(Binder):
         return int(self._get("digest", self.digests, name))
 
 
-def decode_device_config(device_config: bytes) -> tuple[str, str]:
-    """The (preprocessed source, file name) of a `.p4sim` device config."""
-    try:
-        from p4sim import devconfig  # type: ignore[attr-defined]  # noqa: PLC0415
-
-        decoded = devconfig.decode(device_config)
-        return decoded.source, decoded.filename
-    except (ImportError, AttributeError):
-        pass
-    try:
-        obj = json.loads(device_config.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise P4Error(None, f"device config is not p4sim JSON: {exc}") from None
-    if not isinstance(obj, dict) or obj.get("format") != "p4sim/1":
-        raise P4Error(None, "device config is not in the 'p4sim/1' format")
-    source, filename = obj.get("source"), obj.get("filename", "<device config>")
-    if not isinstance(source, str) or not isinstance(filename, str):
-        raise P4Error(None, "device config lacks its 'source' text")
-    return source, filename
-
-
 class Pipeline:
     """A compiled v1model program bound to one `DeviceState`."""
 
@@ -208,8 +187,8 @@ class Pipeline:
     ) -> Pipeline:
         from p4sim.frontend import parse_and_check  # noqa: PLC0415
 
-        source, filename = decode_device_config(device_config)
-        program = parse_and_check(source, filename)
+        config = decode_device_config(device_config)
+        program = parse_and_check(config.source, config.filename)
         return cls(program, p4info, state, cpu_port)
 
     def _install(self, setups: list[TableSetup]) -> None:

@@ -101,3 +101,39 @@ def test_pipeline_load_from_device_config(compiled: Harness) -> None:
     )
     table.insert((None,), 0, aid, (5, 9))
     assert [p for p, _ in pipeline.process(1, bytes(_pkt()))] == [9]
+
+
+def test_bad_device_config_is_a_clear_error(compiled: Harness) -> None:
+    from p4sim.backend.pipeline import Pipeline
+    from p4sim.device import DeviceState
+    from p4sim.frontend.errors import P4Error
+
+    with pytest.raises(P4Error, match="p4sim/1"):
+        Pipeline.load(b'{"pipelines": []}', compiled.p4info, DeviceState(compiled.p4info), 510)
+
+
+@pytest.mark.parametrize("program", ["tcp_options.p4", "packet_io.p4", "basic_fwd.p4"])
+def test_random_bytes_never_fault(program: str) -> None:
+    """Garbage and truncated packets end as parser errors or drops, never as a fault."""
+    import random
+
+    h = Harness.from_file(Path(__file__).parent / "programs" / program)
+    rng = random.Random(1234)
+    base = bytes(
+        Ether()
+        / IP(dst="10.0.0.1")
+        / TCP(options=[("MSS", 1460), ("NOP", None), ("WScale", 7), ("Timestamp", (1, 2))])
+        / b"data"
+    )
+    for i in range(400):
+        if i % 2:
+            data = bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 120)))
+        else:
+            cut = rng.randrange(0, len(base) + 1)
+            data = bytearray(base[:cut])
+            for _ in range(rng.randrange(0, 4)):
+                if data:
+                    data[rng.randrange(len(data))] = rng.getrandbits(8)
+            data = bytes(data)
+        h.process(rng.randrange(0, 8), data)
+    assert h.pipeline.faults == 0
