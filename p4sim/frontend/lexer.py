@@ -32,7 +32,7 @@ _PUNCT = [
     "..", "++", "<<", "<=", "==", "!=", "&&", "||",
     "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=",
     "<", ">", "=", "!", "~", "-", "+", "*", "/", "%", "&", "|", "^",
-    "?", ":", ";", ",", ".", "(", ")", "{", "}", "[", "]", "@",
+    "?", ":", ";", ",", ".", "(", ")", "{", "}", "[", "]", "@", "#",
 ]  # fmt: skip
 
 _PUNCT_RE = re.compile("|".join(re.escape(p) for p in _PUNCT))
@@ -202,9 +202,11 @@ class Lexer:
         i = pos + 1
         chars: list[str] = []
         while True:
-            if i >= len(text) or text[i] == "\n":
+            if i >= len(text):
                 raise P4Error(loc, "unterminated string literal")
             ch = text[i]
+            if ch == "\n":
+                self._newline(i + 1)  # strings may span lines
             if ch == '"':
                 break
             if ch == "\\" and i + 1 < len(text):

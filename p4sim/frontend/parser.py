@@ -70,6 +70,8 @@ class Parser:
         self.toks = tokens
         self.text = text
         self.i = 0
+        # Inside `bit<...>` a bare `>` closes the width instead of comparing.
+        self.in_angle = False
         # Innermost last; each maps a name to True (a type) or False (a value that
         # shadows any type of that name).
         self.scopes: list[dict[str, bool]] = [{}]
@@ -167,6 +169,8 @@ class Parser:
                 and self.peek(k + 1).kind == ID
                 and self.is_type_name(self.peek(k + 1).text)
             )
+        if t.text == "_":
+            return True  # the don't-care type, as in `C<_>()`
         if t.text in _TYPE_KEYWORDS:
             # `error.X` is an expression; `error e` a declaration.
             return not (t.text == "error" and self._is(self.peek(k + 1), "."))
@@ -180,14 +184,32 @@ class Parser:
             at = self.advance()
             if self.tok.kind != ID:
                 raise self.error("an annotation name after '@'")
-            name = self.advance().text
+            name_tok = self.advance()
+            name = name_tok.text
             ann = ast.Annotation(name, loc=at.loc)
+            if name == "pragma" and self.tok.kind == ID and self._same_line(name_tok, self.tok):
+                # `@pragma name tokens...` (the P4_14-style form): the body runs to
+                # the end of the line.
+                ann.name = self.advance().text
+                first = self.i
+                while self.tok.kind != EOF and self._same_line(name_tok, self.tok):
+                    self.advance()
+                body = self.toks[first : self.i]
+                if body:
+                    ann.raw = self.text[body[0].start : body[-1].end] if self.text else ""
+                    ann.args = self._annotation_args(body, self.tok)
+                out.append(ann)
+                continue
             if self.at("("):
                 ann.raw, ann.args = self._annotation_body("(", ")")
             elif self.at("["):
                 ann.raw, ann.args = self._annotation_body("[", "]")
             out.append(ann)
         return out
+
+    @staticmethod
+    def _same_line(a: Token, b: Token) -> bool:
+        return a.loc.file == b.loc.file and a.loc.line == b.loc.line
 
     def _annotation_body(self, open_: str, close: str) -> tuple[str, list[ast.Expr]]:
         start_tok = self.advance()
@@ -247,21 +269,13 @@ class Parser:
         return base
 
     def _width(self) -> ast.Expr:
-        """The width of `bit<W>`: a literal, a constant name or `(expr)`."""
+        """The width of `bit<W>`: an expression in which `>` ends the width."""
         self.expect("<")
-        t = self.tok
-        if t.kind == INT:
-            self.advance()
-            w: ast.Expr = self._int_lit(t)
-        elif self.at("("):
-            self.advance()
+        saved, self.in_angle = self.in_angle, True
+        try:
             w = self.parse_expr()
-            self.expect(")")
-        elif self.is_name_token(t):
-            self.advance()
-            w = ast.PathExpr(t.text, loc=t.loc)
-        else:
-            raise self.error("a width (integer, constant name or parenthesised expression)")
+        finally:
+            self.in_angle = saved
         self.expect_close_angle()
         return w
 
@@ -292,9 +306,11 @@ class Parser:
         if word == "tuple":
             self.advance()
             self.expect("<")
-            elems = [self.parse_type()]
-            while self.accept(","):
+            elems: list[ast.TypeRef] = []
+            if not self.at(">"):
                 elems.append(self.parse_type())
+                while self.accept(","):
+                    elems.append(self.parse_type())
             self.expect_close_angle()
             return ast.TupleType(elems, loc=t.loc)
         if word == "list":
@@ -355,13 +371,28 @@ class Parser:
         if t.kind != OP:
             return None
         if t.text == ">":
+            if self.in_angle:
+                return None
             nxt = self.peek()
             if nxt.kind == OP and nxt.start == t.end and nxt.text in (">", "="):
+                if nxt.text == ">" and self._adjacent_eq(2):
+                    return None  # `>>=`, a compound assignment
                 return (">>" if nxt.text == ">" else ">="), 2
             return ">", 1
+        if t.text == "<<" and self._adjacent_eq(1):
+            return None  # `<<=`, a compound assignment
+        if t.text == "+":
+            nxt = self.peek()
+            if nxt.kind == OP and nxt.text == ":" and nxt.start == t.end:
+                return None  # the `+:` of an indexed slice `e[base +: width]`
         if t.text in _LEVEL_OF:
             return t.text, 1
         return None
+
+    def _adjacent_eq(self, k: int) -> bool:
+        """Is the token k ahead an `=` glued to the token before it?"""
+        prev, nxt = self.peek(k - 1), self.peek(k)
+        return nxt.kind == OP and nxt.text == "=" and nxt.start == prev.end
 
     def _binary(self, min_level: int) -> ast.Expr:
         """Precedence climbing: operators at `min_level` or tighter, left-associative.
@@ -401,11 +432,19 @@ class Parser:
                 # chains of casts cost linear time even when they end in an error.
                 return ast.Cast(to, self._unary(), loc=t.loc)
             self.advance()
-            e = self.parse_expr()
+            saved, self.in_angle = self.in_angle, False
+            try:
+                e = self.parse_expr()
+            finally:
+                self.in_angle = saved
             self.expect(")")
             return e
         if self.at("{"):
             return self._brace_init()
+        if self.at("#"):
+            raise Unsupported(t.loc, "'#' (invalid-value) initializers")
+        if self.at("..") and self._is(self.peek(), ".") and self.peek().start == t.end:
+            raise Unsupported(t.loc, "'...' default initializers")
         if self.at("."):
             self.advance()
             name = self.expect_name("a name after '.'")
@@ -480,7 +519,23 @@ class Parser:
             elif self.at("["):
                 self.advance()
                 idx = self.parse_expr()
-                if self.accept(":"):
+                if (
+                    self.at("+")
+                    and self._is(self.peek(), ":")
+                    and self.peek().start == self.tok.end
+                ):
+                    # `e[base +: width]`: `width` bits starting at bit `base`.
+                    self.advance()
+                    self.advance()
+                    width = self.parse_expr()
+                    self.expect("]")
+                    one = ast.IntLit(1, text="1", loc=width.loc)
+                    hi = ast.Binary(
+                        "-", ast.Binary("+", copy.deepcopy(idx), width, loc=width.loc), one,
+                        loc=width.loc,
+                    )  # fmt: skip
+                    e = ast.Slice(e, hi, idx, loc=e.loc)
+                elif self.accept(":"):
                     lo = self.parse_expr()
                     self.expect("]")
                     e = ast.Slice(e, idx, lo, loc=e.loc)
@@ -634,8 +689,9 @@ class Parser:
             rhs = self.parse_expr()
             self.expect(";")
             return ast.AssignStmt(lhs, rhs, loc=t.loc)
-        if self.tok.kind == OP and self.tok.text in _COMPOUND_ASSIGN:
-            op = _COMPOUND_ASSIGN[self.advance().text]
+        shift = self._compound_shift()
+        if shift or (self.tok.kind == OP and self.tok.text in _COMPOUND_ASSIGN):
+            op = shift or _COMPOUND_ASSIGN[self.advance().text]
             rhs = self.parse_expr()
             self.expect(";")
             return ast.AssignStmt(lhs, ast.Binary(op, copy.deepcopy(lhs), rhs, loc=lhs.loc),
@@ -644,6 +700,19 @@ class Parser:
             self.expect(";")
             return ast.CallStmt(lhs, loc=t.loc)
         raise self.error("'=' or a method call")
+
+    def _compound_shift(self) -> str | None:
+        """Consume `<<=` or `>>=` (lexed as `<<` `=` and `>` `>` `=`)."""
+        if self.at("<<") and self._adjacent_eq(1):
+            self.advance()
+            self.advance()
+            return "<<"
+        if self.at(">") and self._is(self.peek(), ">") and self.peek().start == self.tok.end:
+            if self._adjacent_eq(2):
+                for _ in range(3):
+                    self.advance()
+                return ">>"
+        return None
 
     def _switch(self) -> ast.SwitchStmt:
         t = self.advance()
@@ -684,9 +753,7 @@ class Parser:
         if self.at("("):
             args = self.parse_args()
             name = self.expect_name("the instance's name")
-            if self.at("=") or self.at("{"):
-                raise Unsupported(self.tok.loc, "instantiations with an initializer block")
-            self.expect(";")
+            self._instance_end()
             self.declare_value(name.text)
             return ast.Instantiation(name=name.text, type=typ, args=args, loc=t.loc)
         name = self.expect_name("a variable name")
@@ -696,6 +763,13 @@ class Parser:
             init = self.parse_expr()
         self.expect(";", "';' or '='")
         return ast.VarDecl(name=name.text, type=typ, init=init, loc=t.loc)
+
+    def _instance_end(self) -> None:
+        if self.at("=") or self.at("{"):
+            raise Unsupported(self.tok.loc, "instantiations with an initializer block")
+        if self.at("["):
+            raise Unsupported(self.tok.loc, "arrays of extern instances")
+        self.expect(";")
 
     # ------------------------------------------------------------------ parameters
 
@@ -753,6 +827,13 @@ class Parser:
             return self._enum()
         if w in ("typedef", "type"):
             self.advance()
+            if self.tok.kind == ID and self.tok.text in (
+                "header",
+                "struct",
+                "header_union",
+                "enum",
+            ):
+                raise Unsupported(self.tok.loc, f"{w} of an inline {self.tok.text} declaration")
             typ = self.parse_type(allow_void=False)
             name = self.expect_name("the new type's name")
             self.expect(";")
@@ -814,6 +895,10 @@ class Parser:
             anns = self.parse_annotations()
             typ = self.parse_type(allow_void=False)
             fname = self.expect_name("a field name")
+            if self.at("["):
+                raise Unsupported(
+                    self.tok.loc, "array-style fields 'T name[N]' (use a header stack)"
+                )
             self.expect(";")
             fields.append(ast.FieldDecl(name=fname.text, type=typ, annotations=anns, loc=ft.loc))
         if kind == "header":
@@ -960,10 +1045,11 @@ class Parser:
             while not self.accept("}"):
                 lt = self.tok
                 anns = self.parse_annotations()
-                if self.at("apply") and self._is(self.peek(), "{"):
+                if self.at("apply") and (self._is(self.peek(), "{") or self._is(self.peek(), "@")):
                     if body is not None:
                         raise P4Error(lt.loc, "a control has only one apply block")
                     self.advance()
+                    anns += self.parse_annotations()
                     body = self.parse_block()
                     body.annotations = anns
                     continue
@@ -1004,9 +1090,7 @@ class Parser:
         if self.at("("):
             args = self.parse_args()
             name = self.expect_name("the instance's name")
-            if self.at("=") or self.at("{"):
-                raise Unsupported(self.tok.loc, "instantiations with an initializer block")
-            self.expect(";")
+            self._instance_end()
             self.declare_value(name.text)
             return ast.Instantiation(name=name.text, type=typ, args=args)
         name = self.expect_name("a name")
@@ -1053,9 +1137,11 @@ class Parser:
         if self.at("select"):
             self.advance()
             self.expect("(")
-            exprs = [self.parse_expr()]
-            while self.accept(","):
+            exprs: list[ast.Expr] = []
+            if not self.at(")"):
                 exprs.append(self.parse_expr())
+                while self.accept(","):
+                    exprs.append(self.parse_expr())
             self.expect(")", "',' or ')'")
             self.expect("{")
             cases: list[ast.SelectCase] = []

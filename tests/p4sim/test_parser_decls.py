@@ -589,3 +589,75 @@ def test_values_shadow_type_names() -> None:
     assert isinstance(a["act"], ast.ActionDecl)
     d = a["D"]
     assert isinstance(d, ast.ControlDecl) and isinstance(d.locals[0], ast.Instantiation)
+
+
+def test_newer_spec_forms() -> None:
+    d = decls(
+        """
+        const bit<8> W = 4;
+        header h { bit<2 + 2> a; bit<(W > 2 ? 8 : 16)> b; bit<W * 2> c; }
+        typedef tuple<> none_t;
+        extern E<T> { E(); }
+        control C(inout h x) {
+            E<_>() e;
+            apply @noWarn("unused") {
+                x.c <<= 2;
+                x.c >>= 1;
+                x.b = x.c[W +: 4] ++ x.c[0:0];
+            }
+        }
+        parser P(inout h x) { state start { transition select() { default: accept; } } }
+        @pragma my_pragma 1, "two"
+        const bit<8> Q = 1;
+        @name("multi
+line") const bit<8> R = 2;
+        """
+    )
+    hd = d["h"]
+    assert isinstance(hd, ast.HeaderDecl)
+    assert [show_type(f.type) for f in hd.fields] == [
+        "bit<(2 + 2)>",
+        "bit<((W > 2) ? 8 : 16)>",
+        "bit<(W * 2)>",
+    ]
+    none = d["none_t"]
+    assert isinstance(none, ast.TypedefDecl) and show_type(none.type) == "tuple<>"
+    c = d["C"]
+    assert isinstance(c, ast.ControlDecl) and c.body.has_annotation("noWarn")
+    inst = c.locals[0]
+    assert isinstance(inst, ast.Instantiation) and show_type(inst.type) == "E<_>"
+    shl, shr, sl = c.body.stmts
+    assert isinstance(shl, ast.AssignStmt) and show(shl.rhs) == "(x.c << 2)"
+    assert isinstance(shr, ast.AssignStmt) and show(shr.rhs) == "(x.c >> 1)"
+    assert isinstance(sl, ast.AssignStmt)
+    assert show(sl.rhs) == "(x.c[((W + 4) - 1):W] ++ x.c[0:0])"
+    p = d["P"]
+    assert isinstance(p, ast.ParserDecl)
+    sel = p.states[0].transition
+    assert isinstance(sel, ast.SelectExpr) and sel.exprs == []
+    q = d["Q"]
+    ann = q.annotation("my_pragma")
+    assert ann is not None and ann.raw == '1, "two"' and len(ann.args) == 2
+    r = d["R"].annotation("name")
+    assert r is not None and isinstance(r.args[0], ast.StringLit)
+    assert r.args[0].value == "multi\nline"
+    rv = d["R"]
+    assert isinstance(rv, ast.ConstDecl) and rv.value is not None
+    assert (rv.loc.line, rv.value.loc.line) == (17, 18)  # the string's newline was counted
+
+
+@pytest.mark.parametrize(
+    ("src", "what"),
+    [
+        ("control C() { action a(bit<8> x) {} table t { actions = { a; } "
+         "default_action = a(...); } apply {} }", "'...'"),
+        ("header h { bit<8> a; } control C() { apply { h x = (h){#}; } }", "'#'"),
+        ("extern E { E(); } control C() { E() es[4]; apply {} }", "arrays of extern"),
+        ("typedef struct P { bit<8> x; } P_t;", "inline struct"),
+        ("header h { bit<8> arr[4]; }", "array-style fields"),
+    ],
+)  # fmt: skip
+def test_more_unsupported_forms(src: str, what: str) -> None:
+    with pytest.raises(Unsupported) as ei:
+        parse(src, "t.p4")
+    assert what in ei.value.message
