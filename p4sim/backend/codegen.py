@@ -110,6 +110,7 @@ class FnCtx:
     outs: list[str] = field(default_factory=list)
     has_value: bool = False
     in_parser: bool = False
+    return_type: Any = None
 
 
 class Compiler:
@@ -739,7 +740,18 @@ class Compiler:
                 self.stmt(s.other)
 
     def st_ReturnStmt(self, s: ast.ReturnStmt) -> None:  # noqa: N802
-        val = self.ex(s.value) if s.value is not None else "None"
+        rt = self.fn.return_type
+        if isinstance(rt, T.StructLikeT) and isinstance(s.value, ast.ListExpr | ast.StructInit):
+            val = self.build_agg(rt, s.value)
+        elif s.value is not None and is_aggregate(rt):
+            val = f"{self.ex(s.value)}.copy()"  # the caller gets a value, not an alias
+        elif s.value is not None:
+            val = self.ex(s.value)
+            src = type_of(s.value)
+            if isinstance(rt, T.BitT) and isinstance(src, T.BitT | T.IntLitT) and src != rt:
+                val = self.convert(val, src, rt)
+        else:
+            val = "None"
         self.line(self.return_text(val))
 
     def return_text(self, val: str) -> str:
@@ -799,6 +811,7 @@ class Compiler:
         with_frame: bool,
         returns_value: bool,
         data_convert: bool = False,
+        return_type: Any = None,
     ) -> None:
         """Write `def name(...)` for an action or function (see the calling convention)."""
         saved_fn = self.fn
@@ -816,7 +829,7 @@ class Compiler:
                 pynames.append(pn)
                 if p.direction == "inout" and not is_aggregate(pt):
                     outs.append(pn)
-        self.fn = FnCtx(outs=outs, has_value=returns_value)
+        self.fn = FnCtx(outs=outs, has_value=returns_value, return_type=return_type)
         sig = (["c"] if with_frame else []) + pynames
         with self.em.block(f"def {name}({', '.join(sig)}):"):
             for line in inits:
@@ -860,6 +873,7 @@ class Compiler:
                     d.body,
                     False,
                     not isinstance(rt, T.VoidT | type(None)),
+                    return_type=rt,
                 )
             elif isinstance(d, ast.ActionDecl):
                 self.function(self.inst_fns[(id(None), id(d))], d.params, d.body, True, False)

@@ -465,8 +465,9 @@ class ExternGen:
             return f"int({v})"
         if isinstance(t, T.BitT) and t.signed:
             return f"({v} & {mask(t.width):#x})"
-        if isinstance(t, T.StructLikeT):
-            raise Unsupported(None, "nested aggregates in digest data")
+        if isinstance(t, T.StructLikeT):  # nested structs: nested tuples
+            inner = [self._digest_value(f"{v}.{pyfield(n)}", _u(ft)) for n, ft in t.fields]
+            return "(" + "".join(i + ", " for i in inner) + ")"
         return v
 
     # ---- diagnostics

@@ -213,3 +213,24 @@ def test_control_locals_start_fresh_per_packet(h: Harness) -> None:
     run(h, 0)
     r = run(h, 0)
     assert r is not None and r["seen_before"] == 0 and r["u"] == 0x10
+
+
+def test_function_returning_a_struct_and_nested_digest() -> None:
+    top = """
+struct inner_t { bit<8> p; bool q; }
+struct outer_t { bit<16> a; inner_t b; }
+outer_t make(in bit<8> v) {
+    return {a = (bit<16>)v + 1, b = {p = v, q = true}};
+}
+"""
+    h = Harness.from_source(
+        skeleton(
+            in_fields="bit<8> op; bit<8> a;",
+            out_fields="bit<16> r; bit<8> s;",
+            top=top,
+            ingress="outer_t o = make(hdr.i.a); hdr.o.r = o.a; hdr.o.s = o.b.p; digest(1, o);",
+        )
+    )
+    out = h.process(0, bytes([0, 41]))
+    assert out[0][1][:3] == bytes([0, 42, 41])
+    assert h.digests == [(h.digest_id("outer_t"), (42, (41, 1)))]

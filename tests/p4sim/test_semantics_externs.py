@@ -295,3 +295,54 @@ def _rfc1071(data: bytes) -> int:
 )
 def test_csum16_matches_the_rfc1071_loop(data: bytes) -> None:
     assert hashes.csum16(data) == _rfc1071(data)
+
+
+TCP_TOP = (
+    CHECKSUM_TOP
+    + """
+header tcp_t {
+    bit<16> sport; bit<16> dport; bit<32> seq; bit<32> ack; bit<4> off; bit<4> res;
+    bit<8> flags; bit<16> win; bit<16> csum; bit<16> urg;
+}
+"""
+)
+TCP_FIELDS = (
+    "{ hdr.ip.src, hdr.ip.dst, 8w0, hdr.ip.proto, hdr.ip.len - 20, hdr.tcp.sport, hdr.tcp.dport,"
+    " hdr.tcp.seq, hdr.tcp.ack, hdr.tcp.off, hdr.tcp.res, hdr.tcp.flags, hdr.tcp.win,"
+    " hdr.tcp.urg }"
+)
+
+
+def test_checksums_with_payload_match_scapy() -> None:
+    from scapy.layers.inet import IP, TCP
+
+    text = skeleton(
+        in_fields="bit<8> zero;",
+        out_fields="bit<8> cksum_error;",
+        top=TCP_TOP,
+        headers="ipv4_t ip; tcp_t tcp;",
+        parser_states=(
+            "state start { pk.extract(hdr.i); pk.extract(hdr.ip); pk.extract(hdr.tcp);"
+            " transition accept; }"
+        ),
+        verify=(
+            f"verify_checksum_with_payload(hdr.tcp.isValid(), {TCP_FIELDS}, hdr.tcp.csum,"
+            " HashAlgorithm.csum16);"
+        ),
+        ingress="hdr.o.cksum_error = (bit<8>)sm.checksum_error; hdr.tcp.seq = hdr.tcp.seq + 1;",
+        compute=(
+            f"update_checksum_with_payload(hdr.tcp.isValid(), {TCP_FIELDS}, hdr.tcp.csum,"
+            " HashAlgorithm.csum16);"
+        ),
+        deparser="pk.emit(hdr.o); pk.emit(hdr.ip); pk.emit(hdr.tcp);",
+    )
+    h = Harness.from_source(text)
+    pkt = IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=1, dport=2, seq=100) / b"hello, odd!"
+    out = h.process(0, b"\x00" + bytes(pkt))
+    assert out[0][1][0] == 0  # the received TCP checksum verified
+    sent = IP(out[0][1][1:])
+    expected = IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=1, dport=2, seq=101) / b"hello, odd!"
+    assert sent[TCP].chksum == IP(bytes(expected))[TCP].chksum
+    corrupted = bytearray(bytes(pkt))
+    corrupted[-1] ^= 0xFF  # payload byte: only a with-payload checksum notices
+    assert h.process(0, b"\x00" + bytes(corrupted))[0][1][0] == 1

@@ -183,3 +183,16 @@ def test_truncate(h: Harness) -> None:
 
 def test_drop_in_egress(h: Harness) -> None:
     assert run(h, 8) == []
+
+
+def test_timestamps_are_microseconds_of_the_device_clock() -> None:
+    text = skeleton(
+        in_fields="bit<8> op;",
+        out_fields="bit<48> ig; bit<48> eg;",
+        ingress="hdr.o.ig = sm.ingress_global_timestamp;",
+        egress="hdr.o.eg = sm.egress_global_timestamp;",
+    )
+    h = Harness.from_source(text, clock=lambda: 7_123_456_789)
+    out = h.process(0, b"\x00")
+    assert out[0][1][:6] == (7_123_456).to_bytes(6, "big")
+    assert out[0][1][6:12] == (7_123_456).to_bytes(6, "big")
