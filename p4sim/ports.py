@@ -1,0 +1,131 @@
+"""Switch ports: AF_PACKET raw sockets on Linux interfaces, or in-memory ports for tests.
+
+A raw port is bound to one interface (typically one end of a veth pair), puts it in
+promiscuous mode, and ignores the packets the host itself sends out of that interface
+(``PACKET_OUTGOING``), including the ones this switch sent: without that, every packet
+would come straight back in.
+
+Note: veths hand AF_PACKET sockets packets with checksums left to offload. Whoever
+creates the interfaces should turn offloads off (``ethtool -K <if> tx off rx off``)
+so that the P4 program sees real checksums, as it would on a wire.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import queue
+import socket
+import struct
+from typing import Protocol
+
+ETH_P_ALL = 0x0003
+SOL_PACKET = 263
+PACKET_ADD_MEMBERSHIP = 1
+PACKET_MR_PROMISC = 1
+PACKET_OUTGOING = 4
+PACKET_IGNORE_OUTGOING = 23
+MAX_FRAME = 65536 + 64
+RECV_TIMEOUT_S = 0.2
+
+
+class PortError(Exception):
+    """A port cannot be opened (missing interface, no permission, ...)."""
+
+
+class Port(Protocol):
+    number: int
+    name: str
+
+    def send(self, packet: bytes) -> None: ...
+
+    def recv(self) -> bytes | None:
+        """Next received packet, or None after a short timeout (so callers can stop)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class RawPort:
+    """A Linux interface seen through an AF_PACKET socket."""
+
+    def __init__(self, number: int, ifname: str) -> None:
+        self.number = number
+        self.name = ifname
+        try:
+            ifindex = socket.if_nametoindex(ifname)
+        except OSError as exc:
+            raise PortError(f"interface {ifname!r} does not exist") from exc
+        try:
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        except PermissionError as exc:
+            raise PortError(f"opening a raw socket on {ifname} needs root (CAP_NET_RAW)") from exc
+        try:
+            sock.bind((ifname, ETH_P_ALL))
+            mreq = struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b"")
+            sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
+            try:
+                sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+            except OSError:
+                pass  # older kernels: recv() filters on the packet type instead
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+            sock.settimeout(RECV_TIMEOUT_S)
+        except OSError as exc:
+            sock.close()
+            raise PortError(f"cannot open {ifname}: {exc}") from exc
+        self._sock = sock
+
+    def send(self, packet: bytes) -> None:
+        try:
+            self._sock.send(packet)
+        except OSError as exc:
+            # A down interface or an oversize frame loses one packet, as a wire would.
+            if exc.errno not in (errno.ENETDOWN, errno.ENXIO, errno.EMSGSIZE, errno.ENOBUFS):
+                raise
+
+    def recv(self) -> bytes | None:
+        while True:
+            try:
+                data, addr = self._sock.recvfrom(MAX_FRAME)
+            except TimeoutError:
+                return None
+            except OSError as exc:
+                if exc.errno in (errno.ENETDOWN, errno.EAGAIN, errno.EINTR):
+                    return None
+                raise
+            if addr[2] == PACKET_OUTGOING:
+                continue
+            return data
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class MemoryPort:
+    """A port with no interface: tests put packets in with ``inject`` and read ``sent``."""
+
+    def __init__(self, number: int, name: str | None = None) -> None:
+        self.number = number
+        self.name = name or f"mem{number}"
+        self._rx: queue.Queue[bytes] = queue.Queue()
+        self.sent: queue.Queue[bytes] = queue.Queue()
+
+    def inject(self, packet: bytes) -> None:
+        """A packet arriving at the switch on this port."""
+        self._rx.put(packet)
+
+    def send(self, packet: bytes) -> None:
+        self.sent.put(packet)
+
+    def recv(self) -> bytes | None:
+        try:
+            return self._rx.get(timeout=RECV_TIMEOUT_S)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        pass
+
+
+def interface_exists(ifname: str) -> bool:
+    return os.path.exists(f"/sys/class/net/{ifname}")

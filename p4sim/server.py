@@ -1,0 +1,596 @@
+"""The P4Runtime gRPC service of p4sim.
+
+The server owns the control-plane view of one device: the committed forwarding
+pipeline config, the ``DeviceState`` built from its P4Info, client arbitration and the
+stream channels. It does not move packets: a ``Dataplane`` (the switch loop) receives
+each new pipeline and the packets of PacketOut messages, and hands packets for the CPU
+port back through ``packet_in``.
+
+The pipeline is built by a *loader* ``(device_config, p4info, state, cpu_port) ->
+pipeline``; the default imports ``p4sim.backend.pipeline.Pipeline`` lazily, so the
+server works (and is tested) without the compiler.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from typing import Any, Protocol
+
+import grpc
+from google.rpc import code_pb2, status_pb2
+from p4.config.v1 import p4info_pb2
+from p4.v1 import p4runtime_pb2 as pb
+from p4.v1 import p4runtime_pb2_grpc
+
+from p4sim.device import DeviceState
+from p4sim.device.arbitration import Arbiter, Client, ElectionId
+from p4sim.device.errors import Code, DeviceError
+from p4sim.device.p4rt import digest_list_proto, idle_timeout_proto, read, write
+from p4sim.device.packetio import PacketIo
+
+log = logging.getLogger("p4sim.server")
+
+API_VERSION = "1.4.1"
+IDLE_SCAN_NS = 20_000_000  # idle-timeout scan period when some table supports it
+READ_CHUNK = 1000  # entities per ReadResponse
+MAX_QUEUED_PACKET_INS = 10_000
+MAX_MESSAGE = 256 * 1024 * 1024
+
+_GRPC_CODES = {sc.value[0]: sc for sc in grpc.StatusCode}
+
+
+class Pipeline(Protocol):
+    def process(self, ingress_port: int, packet: bytes) -> list[tuple[int, bytes]]: ...
+
+
+Loader = Callable[[bytes, p4info_pb2.P4Info, DeviceState, int], Pipeline]
+
+
+class Dataplane(Protocol):
+    """What the server needs from the packet loop."""
+
+    def set_pipeline(self, pipeline: Pipeline | None, state: DeviceState | None) -> None: ...
+
+    def inject(self, port: int, packet: bytes) -> None: ...
+
+
+def default_loader(
+    device_config: bytes, p4info: p4info_pb2.P4Info, state: DeviceState, cpu_port: int
+) -> Pipeline:
+    """Compile the device config with p4sim's backend (imported only when first needed)."""
+    from p4sim.backend.pipeline import Pipeline as BackendPipeline
+
+    pipeline: Pipeline = BackendPipeline.load(device_config, p4info, state, cpu_port)
+    return pipeline
+
+
+class _Abort(Exception):
+    def __init__(self, code: Code, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _election(msg: Any) -> ElectionId:
+    if not msg.HasField("election_id"):
+        return None
+    return (msg.election_id.high << 64) | msg.election_id.low
+
+
+def _set_election(into: pb.Uint128, value: int) -> None:
+    into.high = value >> 64
+    into.low = value & ((1 << 64) - 1)
+
+
+class _Stream:
+    """One StreamChannel: an outbound queue drained by the RPC's response generator."""
+
+    def __init__(self, peer: str) -> None:
+        self.peer = peer
+        self.out: queue.Queue[pb.StreamMessageResponse | _Abort | None] = queue.Queue()
+        self.closed = False
+        self.client = Client(send=self._send_arbitration)
+        self.dropped = 0
+
+    def _send_arbitration(
+        self, device_id: int, role: str, highest: ElectionId, status: Code
+    ) -> None:
+        msg = pb.StreamMessageResponse()
+        arb = msg.arbitration
+        arb.device_id = device_id
+        if role:
+            arb.role.name = role
+        if highest is not None:
+            _set_election(arb.election_id, highest)
+        arb.status.code = int(status)
+        if status == Code.OK:
+            arb.status.message = "is primary"
+        elif status == Code.ALREADY_EXISTS:
+            arb.status.message = "is backup: a primary exists"
+        else:
+            arb.status.message = "is backup: no primary"
+        self.put(msg)
+
+    def put(self, msg: pb.StreamMessageResponse | _Abort | None) -> None:
+        if not self.closed:
+            self.out.put(msg)
+
+    def put_packet(self, msg: pb.StreamMessageResponse) -> None:
+        """Queue a PacketIn, dropping it if the client does not keep up."""
+        if self.out.qsize() >= MAX_QUEUED_PACKET_INS:
+            self.dropped += 1
+            return
+        self.put(msg)
+
+
+class _Pipeline:
+    """A committed (or saved) forwarding pipeline and everything built from it."""
+
+    def __init__(
+        self,
+        config: pb.ForwardingPipelineConfig,
+        state: DeviceState,
+        pipeline: Pipeline,
+    ) -> None:
+        self.config = config
+        self.state = state
+        self.pipeline = pipeline
+        self.packet_io = PacketIo(state.packet_in_metadata, state.packet_out_metadata)
+
+
+class P4RuntimeServer:
+    """P4Runtime for one device. ``start`` serves; ``stop`` ends streams and threads."""
+
+    def __init__(
+        self,
+        device_id: int = 0,
+        cpu_port: int = 255,
+        loader: Loader | None = None,
+        dataplane: Dataplane | None = None,
+        clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self.device_id = device_id
+        self.cpu_port = cpu_port
+        self.loader: Loader = loader or default_loader
+        self.dataplane = dataplane
+        self.clock = clock
+        self.arbiter = Arbiter(device_id)
+        self._config_lock = threading.Lock()
+        self._active: _Pipeline | None = None
+        self._saved: _Pipeline | None = None
+        self._streams: set[_Stream] = set()
+        self._streams_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._housekeeper: threading.Thread | None = None
+        self._grpc: grpc.Server | None = None
+        self.port = 0
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self, address: str = "0.0.0.0:9559", max_workers: int = 32) -> int:
+        """Serve on ``address`` (port 0: any free port); returns the bound port."""
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="p4rt"),
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE),
+                ("grpc.max_send_message_length", MAX_MESSAGE),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        p4runtime_pb2_grpc.add_P4RuntimeServicer_to_server(_Servicer(self), server)
+        port = server.add_insecure_port(address)
+        if port == 0:
+            raise OSError(f"cannot listen on {address}")
+        server.start()
+        self._grpc = server
+        self.port = port
+        self._housekeeper = threading.Thread(
+            target=self._housekeeping, name="p4rt-housekeeping", daemon=True
+        )
+        self._housekeeper.start()
+        log.info("P4Runtime server listening on %s (port %d)", address, port)
+        return port
+
+    def stop(self, grace: float = 1.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        with self._streams_lock:
+            streams = list(self._streams)
+        for stream in streams:
+            stream.put(None)
+        if self._grpc is not None:
+            self._grpc.stop(grace).wait(grace + 1)
+        if self._housekeeper is not None:
+            self._housekeeper.join(timeout=2)
+
+    def wait(self) -> None:
+        if self._grpc is not None:
+            self._grpc.wait_for_termination()
+
+    # ---------------------------------------------------------- data plane side
+
+    @property
+    def state(self) -> DeviceState | None:
+        active = self._active
+        return None if active is None else active.state
+
+    def packet_in(self, packet: bytes) -> None:
+        """A packet the pipeline sent to the CPU port: deliver it to the primary clients."""
+        active = self._active
+        if active is None:
+            return
+        msg = pb.StreamMessageResponse()
+        msg.packet.CopyFrom(active.packet_io.parse_packet_in(packet))
+        for client in self.arbiter.primaries():
+            stream = self._stream_of(client)
+            if stream is not None:
+                stream.put_packet(msg)
+
+    # ----------------------------------------------------------- pipeline config
+
+    def set_pipeline_config(self, req: pb.SetForwardingPipelineConfigRequest) -> None:
+        self._check_device(req.device_id)
+        if not self.arbiter.is_primary(req.role, _election(req)):
+            raise DeviceError(Code.PERMISSION_DENIED, "only the primary client may set the config")
+        action = req.action
+        A = pb.SetForwardingPipelineConfigRequest
+        with self._config_lock:
+            if action == A.VERIFY:
+                self._build(req.config, reuse=None)
+            elif action == A.VERIFY_AND_SAVE:
+                self._saved = self._build(req.config, reuse=None)
+            elif action == A.VERIFY_AND_COMMIT:
+                self._commit(self._build(req.config, reuse=None))
+            elif action == A.COMMIT:
+                saved = self._saved
+                if saved is None:
+                    raise DeviceError(Code.NOT_FOUND, "no saved config to commit")
+                if req.HasField("config") and req.config.HasField("cookie"):
+                    saved.config.cookie.CopyFrom(req.config.cookie)
+                self._saved = None
+                self._commit(saved)
+            elif action == A.RECONCILE_AND_COMMIT:
+                active = self._active
+                if active is None or active.config.p4info != req.config.p4info:
+                    raise DeviceError(
+                        Code.UNIMPLEMENTED,
+                        "RECONCILE_AND_COMMIT keeps state only for an unchanged P4Info; "
+                        "use VERIFY_AND_COMMIT to start over",
+                    )
+                self._commit(self._build(req.config, reuse=active.state))
+            else:
+                raise DeviceError(Code.INVALID_ARGUMENT, "unspecified config action")
+
+    def commit_initial(self, config: pb.ForwardingPipelineConfig) -> None:
+        """Commit a pipeline given on the command line (no client involved)."""
+        with self._config_lock:
+            self._commit(self._build(config, reuse=None))
+
+    def _build(self, config: pb.ForwardingPipelineConfig, reuse: DeviceState | None) -> _Pipeline:
+        if not config.HasField("p4info"):
+            raise DeviceError(Code.INVALID_ARGUMENT, "the config has no P4Info")
+        try:
+            state = reuse if reuse is not None else DeviceState(config.p4info, clock=self.clock)
+        except (ValueError, KeyError) as exc:
+            raise DeviceError(Code.INVALID_ARGUMENT, f"bad P4Info: {exc}") from exc
+        try:
+            pipeline = self.loader(config.p4_device_config, config.p4info, state, self.cpu_port)
+        except DeviceError:
+            raise
+        except Exception as exc:  # the compiler's errors are the client's to read
+            log.info("pipeline rejected: %s", exc)
+            raise DeviceError(Code.INVALID_ARGUMENT, f"cannot load the pipeline: {exc}") from exc
+        kept = pb.ForwardingPipelineConfig()
+        kept.CopyFrom(config)
+        try:
+            return _Pipeline(kept, state, pipeline)
+        except ValueError as exc:
+            raise DeviceError(Code.INVALID_ARGUMENT, str(exc)) from exc
+
+    def _commit(self, built: _Pipeline) -> None:
+        built.state.digests.set_wakeup(self._wake.set)
+        old = self._active
+        self._active = built
+        if old is not None and old.state is not built.state:
+            old.state.digests.set_wakeup(None)
+        if self.dataplane is not None:
+            self.dataplane.set_pipeline(built.pipeline, built.state)
+        self._wake.set()
+        log.info("pipeline committed (%d tables)", len(built.state.tables))
+
+    def get_pipeline_config(
+        self, req: pb.GetForwardingPipelineConfigRequest
+    ) -> pb.GetForwardingPipelineConfigResponse:
+        self._check_device(req.device_id)
+        active = self._active
+        resp = pb.GetForwardingPipelineConfigResponse()
+        if active is None:
+            return resp
+        R = pb.GetForwardingPipelineConfigRequest
+        cfg = resp.config
+        if active.config.HasField("cookie"):
+            cfg.cookie.CopyFrom(active.config.cookie)
+        if req.response_type in (R.ALL, R.P4INFO_AND_COOKIE):
+            cfg.p4info.CopyFrom(active.config.p4info)
+        if req.response_type in (R.ALL, R.DEVICE_CONFIG_AND_COOKIE):
+            cfg.p4_device_config = active.config.p4_device_config
+        return resp
+
+    # ----------------------------------------------------------- write / read
+
+    def write(self, req: pb.WriteRequest) -> list[tuple[Code, str]]:
+        """Apply a batch; returns one (code, message) per update."""
+        self._check_device(req.device_id)
+        if not self.arbiter.is_primary(req.role, _election(req)):
+            raise DeviceError(Code.PERMISSION_DENIED, "writes are accepted from the primary only")
+        active = self._active
+        if active is None:
+            raise DeviceError(Code.FAILED_PRECONDITION, "no forwarding pipeline config set")
+        if req.atomicity != pb.WriteRequest.CONTINUE_ON_ERROR:
+            raise DeviceError(Code.UNIMPLEMENTED, "only CONTINUE_ON_ERROR atomicity is supported")
+        results: list[tuple[Code, str]] = []
+        state = active.state
+        with state.lock:
+            for update in req.updates:
+                try:
+                    write(state, update)
+                    results.append((Code.OK, ""))
+                except DeviceError as exc:
+                    results.append((exc.code, exc.message))
+                except Exception as exc:  # a bug must not take the server down
+                    log.exception("write failed")
+                    results.append((Code.INTERNAL, f"internal error: {exc}"))
+        return results
+
+    def read(self, req: pb.ReadRequest) -> Iterator[pb.ReadResponse]:
+        self._check_device(req.device_id)
+        active = self._active
+        if active is None:
+            raise DeviceError(Code.FAILED_PRECONDITION, "no forwarding pipeline config set")
+        state = active.state
+        entities: list[pb.Entity] = []
+        with state.lock:
+            for query in req.entities:
+                entities.extend(read(state, query))
+        for start in range(0, max(len(entities), 1), READ_CHUNK):
+            yield pb.ReadResponse(entities=entities[start : start + READ_CHUNK])
+
+    def _check_device(self, device_id: int) -> None:
+        if device_id != self.device_id:
+            raise DeviceError(Code.NOT_FOUND, f"unknown device id {device_id}")
+
+    # ----------------------------------------------------------- streams
+
+    def open_stream(self, peer: str) -> _Stream:
+        stream = _Stream(peer)
+        with self._streams_lock:
+            self._streams.add(stream)
+        return stream
+
+    def close_stream(self, stream: _Stream) -> None:
+        if stream.closed:
+            return
+        stream.closed = True
+        with self._streams_lock:
+            self._streams.discard(stream)
+        self.arbiter.remove(stream.client)
+        log.debug("stream from %s closed", stream.peer)
+
+    def _stream_of(self, client: Client) -> _Stream | None:
+        with self._streams_lock:
+            for stream in self._streams:
+                if stream.client is client:
+                    return stream
+        return None
+
+    def handle_stream_message(self, stream: _Stream, req: pb.StreamMessageRequest) -> None:
+        kind = req.WhichOneof("update")
+        if kind == "arbitration":
+            arb = req.arbitration
+            try:
+                self.arbiter.update(stream.client, arb.device_id, arb.role.name, _election(arb))
+            except DeviceError as exc:
+                raise _Abort(exc.code, exc.message) from exc
+            return
+        if not stream.client.arbitrated:
+            self._stream_error(stream, Code.FAILED_PRECONDITION, "send arbitration first", req)
+            return
+        if kind == "packet":
+            self._packet_out(stream, req)
+        elif kind == "digest_ack":
+            active = self._active
+            ack = req.digest_ack
+            if active is None or not active.state.digests.ack(ack.digest_id, ack.list_id):
+                self._stream_error(stream, Code.NOT_FOUND, "unknown digest list", req)
+        else:
+            self._stream_error(stream, Code.UNIMPLEMENTED, f"unsupported message {kind}", req)
+
+    def _packet_out(self, stream: _Stream, req: pb.StreamMessageRequest) -> None:
+        if not self.arbiter.is_primary_client(stream.client):
+            self._stream_error(stream, Code.PERMISSION_DENIED, "PacketOut from a backup", req)
+            return
+        active = self._active
+        if active is None:
+            self._stream_error(stream, Code.FAILED_PRECONDITION, "no pipeline", req)
+            return
+        try:
+            packet = active.packet_io.build_packet_out(req.packet)
+        except DeviceError as exc:
+            self._stream_error(stream, exc.code, exc.message, req)
+            return
+        if self.dataplane is not None:
+            self.dataplane.inject(self.cpu_port, packet)
+
+    def _stream_error(
+        self, stream: _Stream, code: Code, message: str, req: pb.StreamMessageRequest
+    ) -> None:
+        msg = pb.StreamMessageResponse()
+        err = msg.error
+        err.canonical_code = int(code)
+        err.message = message
+        kind = req.WhichOneof("update")
+        if kind == "packet":
+            err.packet_out.packet_out.CopyFrom(req.packet)
+        elif kind == "digest_ack":
+            err.digest_list_ack.digest_list_ack.CopyFrom(req.digest_ack)
+        elif kind == "other":
+            err.other.other.CopyFrom(req.other)
+        stream.put(msg)
+
+    # ----------------------------------------------------------- background
+
+    def _housekeeping(self) -> None:
+        """Send due digest lists and idle-timeout notifications to the primaries."""
+        next_idle = 0
+        while not self._stopping.is_set():
+            active = self._active
+            timeout = 1.0
+            if active is not None:
+                try:
+                    deadline = self._send_digests(active)
+                    now = self.clock()
+                    idle_tables = [
+                        t for t in active.state.tables_by_id.values() if t.supports_idle_timeout
+                    ]
+                    if idle_tables and now >= next_idle:
+                        self._send_idle(active, idle_tables, now)
+                        next_idle = now + IDLE_SCAN_NS
+                    wait_ns = []
+                    if deadline is not None:
+                        wait_ns.append(deadline - now)
+                    if idle_tables:
+                        wait_ns.append(next_idle - now)
+                    if wait_ns:
+                        timeout = max(0.0, min(wait_ns) / 1e9)
+                except Exception:  # keep the thread alive whatever one round does
+                    log.exception("housekeeping failed")
+            self._wake.wait(timeout)
+            self._wake.clear()
+
+    def _send_digests(self, active: _Pipeline) -> int | None:
+        lists, deadline = active.state.digests.poll()
+        for dl in lists:
+            msg = digest_list_proto(active.state, dl)
+            msg.digest.timestamp = time.time_ns()
+            self._to_primaries(msg)
+        return deadline
+
+    def _send_idle(self, active: _Pipeline, tables: list[Any], now: int) -> None:
+        for table in tables:
+            with active.state.lock:
+                expired = table.expired(now)
+                if not expired:
+                    continue
+                msg = idle_timeout_proto(table, expired, time.time_ns())
+            self._to_primaries(msg)
+
+    def _to_primaries(self, msg: pb.StreamMessageResponse) -> None:
+        for client in self.arbiter.primaries():
+            stream = self._stream_of(client)
+            if stream is not None:
+                stream.put(msg)
+
+
+def _abort(context: grpc.ServicerContext, code: Code, message: str) -> None:
+    context.abort(_GRPC_CODES.get(int(code), grpc.StatusCode.UNKNOWN), message)
+
+
+class _Servicer(p4runtime_pb2_grpc.P4RuntimeServicer):
+    """gRPC glue: turns DeviceError into statuses, runs stream readers."""
+
+    def __init__(self, server: P4RuntimeServer) -> None:
+        self.s = server
+
+    def Capabilities(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return pb.CapabilitiesResponse(p4runtime_api_version=API_VERSION)
+
+    def SetForwardingPipelineConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            self.s.set_pipeline_config(request)
+        except DeviceError as exc:
+            _abort(context, exc.code, exc.message)
+        return pb.SetForwardingPipelineConfigResponse()
+
+    def GetForwardingPipelineConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return self.s.get_pipeline_config(request)
+        except DeviceError as exc:
+            _abort(context, exc.code, exc.message)
+        raise AssertionError("unreachable")
+
+    def Write(self, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            results = self.s.write(request)
+        except DeviceError as exc:
+            _abort(context, exc.code, exc.message)
+            raise AssertionError("unreachable") from exc
+        if any(code != Code.OK for code, _ in results):
+            status = status_pb2.Status(code=code_pb2.UNKNOWN, message="Write failure.")
+            for code, message in results:
+                err = pb.Error(canonical_code=int(code))
+                if code != Code.OK:
+                    err.message = message
+                status.details.add().Pack(err)
+            context.set_trailing_metadata(
+                (("grpc-status-details-bin", status.SerializeToString()),)
+            )
+            first = next(m for c, m in results if c != Code.OK)
+            context.abort(grpc.StatusCode.UNKNOWN, f"Write failure: {first}")
+        return pb.WriteResponse()
+
+    def Read(self, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            responses = list(self.s.read(request))
+        except DeviceError as exc:
+            _abort(context, exc.code, exc.message)
+            return
+        yield from responses
+
+    def StreamChannel(self, request_iterator: Any, context: grpc.ServicerContext) -> Any:
+        stream = self.s.open_stream(context.peer())
+        context.add_callback(lambda: stream.out.put(None))
+        reader = threading.Thread(
+            target=self._read_stream,
+            args=(stream, request_iterator),
+            name=f"p4rt-stream-{stream.client.serial}",
+            daemon=True,
+        )
+        reader.start()
+        try:
+            while True:
+                item = stream.out.get()
+                if item is None or self.s._stopping.is_set():
+                    return
+                if isinstance(item, _Abort):
+                    self.s.close_stream(stream)
+                    _abort(context, item.code, item.message)
+                    return
+                yield item
+        finally:
+            self.s.close_stream(stream)
+
+    def _read_stream(self, stream: _Stream, requests: Iterator[Any]) -> None:
+        try:
+            for req in requests:
+                if stream.closed:
+                    break
+                try:
+                    self.s.handle_stream_message(stream, req)
+                except _Abort as abort:
+                    stream.out.put(abort)
+                    return
+                except Exception:
+                    log.exception("stream message from %s failed", stream.peer)
+        except grpc.RpcError:
+            pass  # the peer went away: normal end of a stream
+        except Exception:
+            log.exception("stream from %s broke", stream.peer)
+        finally:
+            self.s.close_stream(stream)
+            stream.out.put(None)
