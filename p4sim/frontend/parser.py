@@ -1243,6 +1243,8 @@ class Parser:
                 priority = self._primary() if not self.at("(") else self._paren_expr()
                 self.expect(":", "':' after the entry priority")
             keys = self.parse_keyset()
+            if len(keys) == 1 and isinstance(keys[0], ast.ListExpr):
+                keys = keys[0].items  # `{k1, k2}` written as a list expression
             self.expect(":", "':' and the entry's action")
             action = self._action_ref()
             anns += self.parse_annotations()

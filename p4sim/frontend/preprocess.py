@@ -1,7 +1,8 @@
 """Run the C preprocessor over a P4 file, as the reference compiler does.
 
-p4c hands P4 sources to `cc -E -x c` with no standard include directories and no
-predefined system macros, then lexes the output with its line markers. We do the
+p4c hands P4 sources to `cpp -C -undef -nostdinc -x assembler-with-cpp` (no standard
+include directories, no predefined system macros, comments kept), then lexes the
+output with its line markers. We do the
 same so that `#include <core.p4>`, `#include <v1model.p4>`, `#define`, `#ifdef`
 and macros behave exactly as they do with p4c; the architecture folder
 (`p4sim/frontend/arch/`) stands in for p4c's `p4include/`.
@@ -49,7 +50,9 @@ def preprocess(
     src = Path(path)
     if not src.is_file():
         raise P4Error(None, f"{src}: no such file")
-    cmd = [*_compiler(), "-x", "c", "-undef", "-nostdinc", "-w"]
+    # The reference compiler's flags: keep comments, no system macros or headers,
+    # and assembler mode so that a stray quote in P4 text is not a C char literal.
+    cmd = [*_compiler(), "-C", "-undef", "-nostdinc", "-x", "assembler-with-cpp", "-w"]
     # The P4 compiler's own macro, which programs test with #ifdef.
     cmd += ["-D__p4c__=1", "-D__TARGET_BMV2__=1", "-D__p4sim__=1"]
     for name, value in (defines or {}).items():

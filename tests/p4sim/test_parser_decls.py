@@ -323,6 +323,7 @@ control C(inout bit<8> k1, inout bit<16> k2) {
         default_action = a2;
         entries = {
             8w1 : a2();
+            {8w2} : a2();
         }
     }
     apply { t.apply(); }
@@ -369,6 +370,7 @@ def test_table_declaration() -> None:
     assert isinstance(u, ast.TableDecl)
     assert not u.entries_const and not u.entries[0].is_const
     assert [show(k) for k in u.entries[0].keys] == ["8w1"]
+    assert [show(k) for k in u.entries[1].keys] == ["8w2"]  # a list keyset is unpacked
     assert u.default_action is not None and u.default_action.args == []
     assert not u.default_is_const
 
