@@ -54,6 +54,9 @@ class Checker(CallChecker):
         self.program = program
         self.ctx = Ctx("top")
 
+    def context_kind(self) -> str:
+        return self.ctx.kind
+
     # ------------------------------------------------------------------ program
 
     def run(self, require_main: bool) -> None:
@@ -118,7 +121,9 @@ class Checker(CallChecker):
             raise P4Error(d.loc, f"constant '{d.name}' needs a value")
         self.expr(d.value, t)
         if not self.coerce(d.value, t):
-            raise P4Error(d.value.loc, f"cannot initialize constant {d.name} ({t}) with {d.value.type}")
+            raise P4Error(
+                d.value.loc, f"cannot initialize constant {d.name} ({t}) with {d.value.type}"
+            )
         if d.value.const is None:
             raise P4Error(d.value.loc, f"value of constant '{d.name}' must be compile-time known")
         self.declare(d.name, d, d.loc)
@@ -176,8 +181,9 @@ class Checker(CallChecker):
                 seen_data = True
             elif seen_data:
                 raise P4Error(
-                    p.loc, f"parameter '{p.name}' of action {d.name}: parameters with a "
-                    "direction must come before action data (direction-less) parameters"
+                    p.loc,
+                    f"parameter '{p.name}' of action {d.name}: parameters with a "
+                    "direction must come before action data (direction-less) parameters",
                 )
         self.push("action")
         try:
@@ -383,7 +389,9 @@ class Checker(CallChecker):
             ref = d.default_action
             decl = self.action_ref(ref, d)
             if id(decl) not in listed:
-                raise P4Error(ref.loc, f"default action {ref.name} is not in the actions of table {d.name}")
+                raise P4Error(
+                    ref.loc, f"default action {ref.name} is not in the actions of table {d.name}"
+                )
             self.action_ref_args(ref, decl, d, full=True)
         for entry in d.entries:
             self.table_entry(entry, d, key_types, listed)
@@ -427,24 +435,37 @@ class Checker(CallChecker):
             self.expr(a.value, pt)
             self.check_arg(p, pt, a.value, f"action {decl.name}")
             if not p.direction and a.value.const is None:
-                raise P4Error(a.value.loc, f"action data '{p.name}' of {where} must be compile-time known")
+                raise P4Error(
+                    a.value.loc, f"action data '{p.name}' of {where} must be compile-time known"
+                )
 
     def table_entry(
-        self, entry: ast.TableEntry, d: ast.TableDecl, key_types: list[T.Type],
+        self,
+        entry: ast.TableEntry,
+        d: ast.TableDecl,
+        key_types: list[T.Type],
         listed: dict[int, ast.ActionRef],
     ) -> None:
         keys = entry.keys
-        if len(keys) == 1 and len(key_types) != 1 and isinstance(keys[0], (ast.DefaultExpr, ast.DontCare)):
+        if (
+            len(keys) == 1
+            and len(key_types) != 1
+            and isinstance(keys[0], (ast.DefaultExpr, ast.DontCare))
+        ):
             keys = keys * len(key_types)
         if len(keys) != len(key_types):
-            raise P4Error(entry.loc, f"entry has {len(keys)} key(s), table {d.name} has {len(key_types)}")
+            raise P4Error(
+                entry.loc, f"entry has {len(keys)} key(s), table {d.name} has {len(key_types)}"
+            )
         for k, kt, ke in zip(keys, key_types, d.keys, strict=True):
             self.keyset(k, kt, "entry", ke.match_kind)
         if entry.action is None:
             raise P4Error(entry.loc, "entry needs an action")
         decl = self.action_ref(entry.action, d)
         if id(decl) not in listed:
-            raise P4Error(entry.action.loc, f"action {decl.name} is not in the actions of table {d.name}")
+            raise P4Error(
+                entry.action.loc, f"action {decl.name} is not in the actions of table {d.name}"
+            )
         self.action_ref_args(entry.action, decl, d, full=True)
         if entry.priority is not None:
             p = self.const_int(entry.priority, "entry priority")
@@ -461,7 +482,9 @@ class Checker(CallChecker):
         if name == "implementation" and not (
             isinstance(t, T.ExternT) and t.name in ("action_profile", "action_selector")
         ):
-            raise P4Error(v.loc, f"'implementation' of table {d.name} must be an action profile or selector")
+            raise P4Error(
+                v.loc, f"'implementation' of table {d.name} must be an action profile or selector"
+            )
         if name == "support_timeout" and not isinstance(v.const, bool):
             raise P4Error(v.loc, "'support_timeout' must be true or false")
 
@@ -565,7 +588,9 @@ class Checker(CallChecker):
     def switch_action_label(self, label: ast.Expr, t: T.ActionRunT) -> int:
         table: ast.TableDecl = t.table
         if not isinstance(label, ast.PathExpr):
-            raise P4Error(label.loc, f"labels of a switch on {table.name}.apply().action_run are action names")
+            raise P4Error(
+                label.loc, f"labels of a switch on {table.name}.apply().action_run are action names"
+            )
         found = self.lookup(label.name, label.loc, label.top_level)
         decl = found[0]
         if not isinstance(decl, ast.ActionDecl) or not any(r.decl is decl for r in table.actions):
@@ -577,7 +602,8 @@ class Checker(CallChecker):
         vt = self.value_type(t)
         if not isinstance(vt, (T.BitT, T.EnumT, T.ErrorT)):
             raise P4Error(
-                label.loc, f"switch needs t.apply().action_run or a bit<W>/int<W>/enum value, not {t}"
+                label.loc,
+                f"switch needs t.apply().action_run or a bit<W>/int<W>/enum value, not {t}",
             )
         self.expr(label, t)
         if not self.coerce(label, t):
@@ -592,7 +618,9 @@ class Checker(CallChecker):
         t = super().call(e, expected)
         kind = self.ctx.kind
         if e.kind == "table_apply" and kind != "control":
-            raise P4Error(e.loc, f"tables can only be applied in a control's apply block, not in a {kind}")
+            raise P4Error(
+                e.loc, f"tables can only be applied in a control's apply block, not in a {kind}"
+            )
         if e.kind == "control_apply" and kind != "control":
             raise P4Error(e.loc, f"controls can only be applied in controls, not in a {kind}")
         if e.kind == "parser_apply" and kind != "parser":

@@ -19,6 +19,13 @@ _HEADER_METHODS = {"isValid": T.BoolT(), "setValid": T.VoidT(), "setInvalid": T.
 _SIZE_METHODS = {"minSizeInBits", "minSizeInBytes", "maxSizeInBits", "maxSizeInBytes"}
 
 
+def _unbindable(t: T.Type) -> bool:
+    """Types that say too little to bind a type variable (no width, no name)."""
+    if isinstance(t, (T.IntLitT, T.StructExprT)):
+        return True
+    return isinstance(t, T.TupleT) and any(_unbindable(x) for x in t.elems)
+
+
 def _emittable(t: T.Type) -> bool:
     if isinstance(t, (T.HeaderT, T.HeaderUnionT)):
         return True
@@ -178,16 +185,22 @@ class CallChecker(ExprChecker):
                 raise P4Error(arg.loc, f"extract needs a header, not {t}")
             has_varbit = any(isinstance(ft, T.VarbitT) for _, ft in t.fields)
             if len(m.params) == 2 and not has_varbit:
-                raise P4Error(arg.loc, f"two-argument extract needs a header with a varbit field ({t})")
+                raise P4Error(
+                    arg.loc, f"two-argument extract needs a header with a varbit field ({t})"
+                )
             if len(m.params) == 1 and has_varbit:
                 raise P4Error(arg.loc, f"header {t} has a varbit field; extract it with a size")
         elif m.name == "lookahead":
             if not isinstance(T.underlying(ret), (T.BitT, T.HeaderT, T.BoolT)) or (
-                isinstance(ret, T.HeaderT) and any(isinstance(ft, T.VarbitT) for _, ft in ret.fields)
+                isinstance(ret, T.HeaderT)
+                and any(isinstance(ft, T.VarbitT) for _, ft in ret.fields)
             ):
                 raise P4Error(e.loc, f"lookahead needs a fixed-width type, not {ret}")
         elif m.name == "emit" and arg is not None and not _emittable(arg.type):
-            raise P4Error(arg.loc, f"emit needs a header, header stack, union or struct of them, not {arg.type}")
+            raise P4Error(
+                arg.loc,
+                f"emit needs a header, header stack, union or struct of them, not {arg.type}",
+            )
 
     def _builtin_method(self, e: ast.Call, f: ast.Member, rt: T.Type) -> T.Type:
         name = f.name
@@ -318,27 +331,33 @@ class CallChecker(ExprChecker):
             for tv, tr in zip(mvars, e.type_args, strict=True):
                 b[tv] = self.resolve(tr)
         placed = self.bind_args(sig.params, e.args, e.loc, name)
-        # First pass: type the arguments and infer type variables from them.
+        # First pass: type the arguments and infer type variables from them. An
+        # argument that cannot bind a variable by itself (an unsized int, `{...}`) waits
+        # until the other arguments have bound it, as in random(r, 0, 255).
+        deferred: list[tuple[ast.Param, T.Type, ast.Expr]] = []
         for p, pt, a in zip(sig.params, sig.param_types, placed, strict=True):
             if a is None or a.value is None or isinstance(a.value, ast.DontCare):
                 continue
             want = subst(pt, b)
             if has_vars(want):
                 at = self.expr(a.value)
-                if isinstance(at, (T.IntLitT, T.StructExprT)) or (
-                    isinstance(at, T.TupleT) and any(isinstance(x, T.IntLitT) for x in at.elems)
-                ):
-                    raise P4Error(
-                        a.value.loc,
-                        f"cannot infer the type of parameter '{p.name}' of {name} from "
-                        f"{at}; give the value a width or a type",
-                    )
-                if not unify(want, at, b, free):
+                if _unbindable(at):
+                    deferred.append((p, pt, a.value))
+                elif not unify(want, at, b, free):
                     raise P4Error(
                         a.value.loc, f"argument '{p.name}' of {name}: expected {want}, got {at}"
                     )
             else:
                 self.expr(a.value, want)
+        for p, pt, v in deferred:
+            want = subst(pt, b)
+            if has_vars(want):
+                raise P4Error(
+                    v.loc,
+                    f"cannot infer the type of parameter '{p.name}' of {name} from "
+                    f"{v.type}; give the value a width or a type",
+                )
+            self.expr(v, want)
         resolved: list[ast.Expr | None] = []
         for p, pt, a in zip(sig.params, sig.param_types, placed, strict=True):
             want = subst(pt, b)
@@ -380,6 +399,20 @@ class CallChecker(ExprChecker):
                 )
             return
         self.coerce_or_fail(v, want, f"argument '{p.name}' of {callee}")
+        if (
+            not p.direction
+            and isinstance(p, ast.Param)
+            and self._extern_param(p)
+            and v.const is None
+        ):
+            raise P4Error(
+                v.loc,
+                f"argument '{p.name}' of {callee} has no direction, so it must be "
+                "compile-time known",
+            )
+
+    def _extern_param(self, p: ast.Param) -> bool:
+        return id(p) in self.extern_params
 
     # ------------------------------------------------------------------ constructors
 

@@ -197,8 +197,9 @@ class ExprChecker(TypeResolver):
             return e.type
         found = self.lookup(e.name, e.loc, e.top_level)
         d = found[0]
-        if isinstance(d, (ast.EnumDecl, ast.HeaderDecl, ast.StructDecl, ast.HeaderUnionDecl,
-                          ast.TypedefDecl)):
+        if isinstance(
+            d, (ast.EnumDecl, ast.HeaderDecl, ast.StructDecl, ast.HeaderUnionDecl, ast.TypedefDecl)
+        ):
             e.decl, e.type = d, self.decl_types[d]
             return e.type
         return None
@@ -216,6 +217,8 @@ class ExprChecker(TypeResolver):
                 raise P4Error(e.loc, f"{base} has no field '{e.name}'")
             return ft
         if isinstance(base, T.StackT):
+            if e.name in ("next", "last", "lastIndex") and self.context_kind() != "parser":
+                raise P4Error(e.loc, f"stack member '{e.name}' can only be used in a parser")
             if e.name in ("next", "last"):
                 return base.elem
             if e.name == "size":
@@ -275,7 +278,8 @@ class ExprChecker(TypeResolver):
         lo = self.const_int(e.lo, "a slice bound")
         if not (0 <= lo <= hi < base.width):
             raise P4Error(
-                e.loc, f"slice [{hi}:{lo}] is out of range for {base} (need {base.width - 1} >= hi >= lo >= 0)"
+                e.loc,
+                f"slice [{hi}:{lo}] is out of range for {base} (need {base.width - 1} >= hi >= lo >= 0)",
             )
         e.hi_v, e.lo_v = hi, lo
         if is_int_const(e.expr):
@@ -377,7 +381,9 @@ class ExprChecker(TypeResolver):
             self._check_division(e, t, lc, rc)
         if isinstance(t, T.IntLitT):
             if op in ("|+|", "|-|"):
-                raise P4Error(e.loc, f"saturating {op} needs fixed-width operands; cast one of them")
+                raise P4Error(
+                    e.loc, f"saturating {op} needs fixed-width operands; cast one of them"
+                )
             if not known:
                 raise P4Error(e.loc, "int operands must be compile-time known")
             e.const = consts.fold_int(op, lc, rc)
@@ -391,8 +397,9 @@ class ExprChecker(TypeResolver):
             raise P4Error(e.loc, f"operator {e.op} is not defined on signed values ({t})")
         if isinstance(rc, int) and rc == 0:
             raise P4Error(e.right.loc, "division by zero")
-        if isinstance(t, T.IntLitT) and ((isinstance(lc, int) and lc < 0) or
-                                         (isinstance(rc, int) and rc < 0)):
+        if isinstance(t, T.IntLitT) and (
+            (isinstance(lc, int) and lc < 0) or (isinstance(rc, int) and rc < 0)
+        ):
             raise P4Error(e.loc, f"operator {e.op} is not defined on negative int values")
 
     def _shift(self, e: ast.Binary, lt: T.Type, rt: T.Type) -> T.Type:
@@ -435,8 +442,10 @@ class ExprChecker(TypeResolver):
             raise P4Error(e.cond.loc, f"condition must be bool, not {ct}")
         tt = self.expr(e.then, expected)
         ot = self.expr(e.other, expected)
-        if isinstance(tt, T.IntLitT) and isinstance(ot, T.IntLitT) and not isinstance(
-            e.cond.const, bool
+        if (
+            isinstance(tt, T.IntLitT)
+            and isinstance(ot, T.IntLitT)
+            and not isinstance(e.cond.const, bool)
         ):
             if expected is None or not isinstance(expected, T.BitT):
                 raise P4Error(e.loc, "both branches are int; give one branch a width with a cast")

@@ -65,17 +65,26 @@ class TypeResolver:
         self.error_members: list[str] = []
         self.match_kinds: list[str] = []
         self.first_error_decl: ast.ErrorDecl | None = None
+        # Parameters of extern functions and methods: direction-less ones take
+        # compile-time known values only.
+        self.extern_params: set[int] = set()
 
     # ------------------------------------------------------------------ hooks
 
     def expr(self, e: ast.Expr, expected: T.Type | None = None) -> T.Type:  # pragma: no cover
         raise NotImplementedError
 
+    def context_kind(self) -> str:
+        """Where the expression being checked sits ("parser", "control", ...)."""
+        return "top"
+
     def const_int(self, e: ast.Expr, what: str) -> int:
         """A compile-time known integer (widths, sizes, slice bounds, table sizes)."""
         t = self.expr(e)
-        if not isinstance(t, (T.IntLitT, T.BitT)) or not isinstance(e.const, int) or isinstance(
-            e.const, bool
+        if (
+            not isinstance(t, (T.IntLitT, T.BitT))
+            or not isinstance(e.const, int)
+            or isinstance(e.const, bool)
         ):
             raise P4Error(e.loc, f"{what} must be a compile-time known integer")
         return e.const
@@ -145,6 +154,8 @@ class TypeResolver:
     def _resolve_named(self, tr: ast.NamedType) -> T.Type:
         if tr.name in _BASE_TYPES and not self.scope.lookup(tr.name):
             return _BASE_TYPES[tr.name]
+        if tr.name == "value_set" and not self.scope.lookup(tr.name):
+            raise Unsupported(tr.loc, "parser value sets (value_set)")
         found = self.lookup(tr.name, tr.loc)
         what = found[0]
         name = tr.name.lstrip(".")
@@ -194,9 +205,7 @@ class TypeResolver:
         self.declare(d.name, d, d.loc)
         self.decl_types[d] = t
 
-    def declare_struct_like(
-        self, d: ast.HeaderDecl | ast.StructDecl | ast.HeaderUnionDecl
-    ) -> None:
+    def declare_struct_like(self, d: ast.HeaderDecl | ast.StructDecl | ast.HeaderUnionDecl) -> None:
         cls: type[T.StructLikeT]
         if isinstance(d, ast.HeaderDecl):
             cls = T.HeaderT
@@ -304,7 +313,8 @@ class TypeResolver:
                 key = (m.name, len(m.params))
                 if key in seen:
                     raise P4Error(
-                        m.loc, f"method '{m.name}' of {d.name} with {key[1]} parameters declared twice"
+                        m.loc,
+                        f"method '{m.name}' of {d.name} with {key[1]} parameters declared twice",
                     )
                 seen[key] = m
                 if m.is_constructor and m.name != d.name:
@@ -314,6 +324,7 @@ class TypeResolver:
                     mtvs = self.type_vars_for(m, m.type_params)
                     self.declare_type_params(mtvs, m.loc)
                     pts = self.param_types(m.params)
+                    self.extern_params.update(id(p) for p in m.params)
                     ret = T.VoidT() if m.is_constructor else self.resolve(m.return_type, m.loc)
                     self.sigs[m] = Signature(m.params, pts, ret, mtvs)
                     self.check_param_defaults(m.params, pts)
@@ -328,6 +339,7 @@ class TypeResolver:
             tvs = self.type_vars_for(d, d.type_params)
             self.declare_type_params(tvs, d.loc)
             pts = self.param_types(d.params)
+            self.extern_params.update(id(p) for p in d.params)
             ret = self.resolve(d.return_type, d.loc)
             self.sigs[d] = Signature(d.params, pts, ret, tvs)
             self.check_param_defaults(d.params, pts)
@@ -355,7 +367,9 @@ class TypeResolver:
             if p.default is None:
                 continue
             if p.direction in ("out", "inout"):
-                raise P4Error(p.default.loc, f"{p.direction} parameter '{p.name}' cannot have a default")
+                raise P4Error(
+                    p.default.loc, f"{p.direction} parameter '{p.name}' cannot have a default"
+                )
             self.expr(p.default, pt)
             self.coerce_or_fail(p.default, pt, f"default value of parameter '{p.name}'")
 

@@ -131,8 +131,20 @@ def test_extern_methods_of_instances() -> None:
 def test_extern_constructor_arguments() -> None:
     bad(ctl("", "    register<bit<8>>(32w4, 1) r;"), "register<bit<8>>", "register takes 1 argument")
     bad(ctl("", "    counter(32w8, MeterType.bytes) c;"), "MeterType.bytes", r"expected CounterType", offset=10)
-    bad(ctl("", "    register<bit<8>>(meta.x) r;"), "meta.x", "compile-time constant", offset=5)
+    bad(ctl("", "    register<bit<8>>(meta.x) r;"), "meta.x", "compile-time (known|constant)", offset=5)
     bad(ctl("", "    register(32w4) r;"), "register(", "cannot infer the type arguments")
+
+
+def test_inference_waits_for_other_arguments() -> None:
+    prog = ok(ctl("        random(meta.y, 0, 255);"))
+    c = call_of(body_of(prog)[0])
+    assert c.type_bindings == {"T": T.BitT(8)}
+    assert [a.type for a in c.resolved_args if a is not None] == [T.BitT(8)] * 3
+
+
+def test_directionless_extern_arguments_must_be_constant() -> None:
+    ok(ctl("        resubmit_preserving_field_list(1);"))
+    bad(ctl("        resubmit_preserving_field_list(meta.y);"), "meta.y", "compile-time known", offset=5)
 
 
 def test_packet_methods_in_parser() -> None:

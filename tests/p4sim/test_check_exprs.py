@@ -253,8 +253,8 @@ def test_equality_on_headers_and_structs_is_allowed() -> None:
 def test_member_access_types() -> None:
     prog = ok(
         ctl(
-            "        hdr.st[1].a = hdr.st.last.b;\n"
-            "        meta.x = hdr.st.lastIndex + hdr.st.size;\n"
+            "        hdr.st[1].a = hdr.st[2].b;\n"
+            "        meta.x = meta.x + hdr.st.size;\n"
             "        hdr.un.u.v = 1;\n"
             "        meta.f = hdr.un.isValid();\n"
         )
@@ -265,6 +265,11 @@ def test_member_access_types() -> None:
     assert isinstance(s1, ast.AssignStmt) and isinstance(s1.rhs, ast.Binary)
     assert s1.rhs.right.const == 3 and s1.rhs.right.type == T.BitT(32)
     assert isinstance(s2, ast.AssignStmt) and s2.lhs.type == T.BitT(32)
+
+
+def test_stack_next_and_last_only_in_parsers() -> None:
+    bad(ctl("        hdr.st.next.a = 1;"), "next", "stack member 'next' can only be used in a parser")
+    bad(ctl("        meta.x = hdr.st.lastIndex;"), "lastIndex", "only be used in a parser")
 
 
 def test_unknown_field_is_rejected() -> None:
