@@ -78,7 +78,9 @@ else if (sm.parser_error == error.HeaderTooShort) { hdr.o.err = 4; }
 else if (sm.parser_error == error.Custom) { hdr.o.err = 9; }
 else { hdr.o.err = 99; }
 hdr.o.tag = meta.tag;
-hdr.o.count = (bit<8>)(hdr.stk.lastIndex + 1);
+// lastIndex is parser-only (p4c rejects it in controls); count the valid elements.
+hdr.o.count = (bit<8>)(bit<1>)hdr.stk[0].isValid() + (bit<8>)(bit<1>)hdr.stk[1].isValid()
+    + (bit<8>)(bit<1>)hdr.stk[2].isValid();
 hdr.o.s0 = (bit<1>)hdr.stk[0].isValid();
 hdr.o.s1 = (bit<1>)hdr.stk[1].isValid();
 hdr.o.s2 = (bit<1>)hdr.stk[2].isValid();
