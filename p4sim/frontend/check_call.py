@@ -349,15 +349,15 @@ class CallChecker(ExprChecker):
                     )
             else:
                 self.expr(a.value, want)
-        for p, pt, v in deferred:
+        for p, pt, late in deferred:
             want = subst(pt, b)
             if has_vars(want):
                 raise P4Error(
-                    v.loc,
+                    late.loc,
                     f"cannot infer the type of parameter '{p.name}' of {name} from "
-                    f"{v.type}; give the value a width or a type",
+                    f"{late.type}; give the value a width or a type",
                 )
-            self.expr(v, want)
+            self.expr(late, want)
         resolved: list[ast.Expr | None] = []
         for p, pt, a in zip(sig.params, sig.param_types, placed, strict=True):
             want = subst(pt, b)
