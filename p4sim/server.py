@@ -36,7 +36,8 @@ from p4sim.device.packetio import PacketIo
 log = logging.getLogger("p4sim.server")
 
 API_VERSION = "1.4.1"
-IDLE_SCAN_NS = 20_000_000  # idle-timeout scan period when some table supports it
+IDLE_SCAN_MIN_NS = 10_000_000  # idle-timeout scans: at most every 10 ms ...
+IDLE_SCAN_MAX_NS = 1_000_000_000  # ... and at least every second
 READ_CHUNK = 1000  # entities per ReadResponse
 MAX_QUEUED_PACKET_INS = 10_000
 MAX_MESSAGE = 256 * 1024 * 1024
@@ -166,6 +167,7 @@ class P4RuntimeServer:
         self._streams: set[_Stream] = set()
         self._streams_lock = threading.Lock()
         self._wake = threading.Event()
+        self._rescan = False
         self._stopping = threading.Event()
         self._housekeeper: threading.Thread | None = None
         self._grpc: grpc.Server | None = None
@@ -346,6 +348,8 @@ class P4RuntimeServer:
                 except Exception as exc:  # a bug must not take the server down
                     log.exception("write failed")
                     results.append((Code.INTERNAL, f"internal error: {exc}"))
+        self._rescan = True
+        self._wake.set()
         return results
 
     def read(self, req: pb.ReadRequest) -> Iterator[pb.ReadResponse]:
@@ -458,9 +462,12 @@ class P4RuntimeServer:
                     idle_tables = [
                         t for t in active.state.tables_by_id.values() if t.supports_idle_timeout
                     ]
+                    if self._rescan:  # a write may have added a shorter TTL
+                        self._rescan = False
+                        next_idle = min(next_idle, now + IDLE_SCAN_MIN_NS)
                     if idle_tables and now >= next_idle:
                         self._send_idle(active, idle_tables, now)
-                        next_idle = now + IDLE_SCAN_NS
+                        next_idle = now + self._idle_period(idle_tables)
                     wait_ns = []
                     if deadline is not None:
                         wait_ns.append(deadline - now)
@@ -472,6 +479,14 @@ class P4RuntimeServer:
                     log.exception("housekeeping failed")
             self._wake.wait(timeout)
             self._wake.clear()
+
+    @staticmethod
+    def _idle_period(tables: list[Any]) -> int:
+        """Scan often enough to be within a tenth of the smallest TTL, but not too often."""
+        ttls = [t.min_ttl_ns for t in tables if t.min_ttl_ns]
+        if not ttls:
+            return IDLE_SCAN_MIN_NS
+        return max(IDLE_SCAN_MIN_NS, min(IDLE_SCAN_MAX_NS, min(ttls) // 10))
 
     def _send_digests(self, active: _Pipeline) -> int | None:
         lists, deadline = active.state.digests.poll()

@@ -129,6 +129,8 @@ class TableState:
         self.has_direct_meter = info.direct_meter_unit is not None
         self._meter_by_packets = info.direct_meter_unit == Unit.PACKETS
         self._entries: dict[tuple[MatchSpec, int], Entry] = {}
+        self._ttl: dict[tuple[MatchSpec, int], Entry] = {}  # entries with an idle timeout
+        self.min_ttl_ns = 0  # smallest TTL seen by the last ``expired`` scan (0: none)
         self._exact: dict[tuple[int, ...], Entry] = {}
         self._groups: dict[tuple[int, ...], _Group] = {}
         self._order: list[_Group] = []
@@ -322,6 +324,8 @@ class TableState:
         )
         entry.last_hit_ns = self._clock()
         self._entries[ident] = entry
+        if idle_timeout_ns:
+            self._ttl[ident] = entry
         self._index(entry)
         return entry
 
@@ -352,6 +356,10 @@ class TableState:
             entry.args = tuple(args)
         if idle_timeout_ns is not None:
             entry.idle_timeout_ns = idle_timeout_ns
+            if idle_timeout_ns:
+                self._ttl[(entry.match, entry.priority)] = entry
+            else:
+                self._ttl.pop((entry.match, entry.priority), None)
         if metadata is not None:
             entry.metadata = metadata
         if controller_metadata is not None:
@@ -365,6 +373,7 @@ class TableState:
         entry = self._entries.pop((match, priority), None)
         if entry is None:
             raise DeviceError(Code.NOT_FOUND, f"{self.name}: entry not found")
+        self._ttl.pop((match, priority), None)
         self._unindex(entry)
         return entry
 
@@ -373,6 +382,7 @@ class TableState:
         for entry in list(self._entries.values()):
             if not entry.is_const:
                 del self._entries[(entry.match, entry.priority)]
+                self._ttl.pop((entry.match, entry.priority), None)
                 self._unindex(entry)
 
     def set_default(self, action_id: int, args: tuple[int, ...]) -> None:
@@ -412,15 +422,21 @@ class TableState:
         entry.meter = TrTcm(config, self._clock())
 
     def expired(self, now_ns: int) -> list[Entry]:
-        """Entries idle for at least their TTL; their idle timer restarts (P4Runtime 9.x)."""
-        if not self.supports_idle_timeout:
-            return []
+        """Entries idle for at least their TTL; their idle timer restarts (P4Runtime 9.x).
+
+        Only entries with a TTL are visited, and ``min_ttl_ns`` tells the caller how
+        often scanning is worth it.
+        """
         out = []
-        for entry in self._entries.values():
+        smallest = 0
+        for entry in self._ttl.values():
             ttl = entry.idle_timeout_ns
-            if ttl and now_ns - entry.last_hit_ns >= ttl:
+            if smallest == 0 or ttl < smallest:
+                smallest = ttl
+            if now_ns - entry.last_hit_ns >= ttl:
                 entry.last_hit_ns = now_ns
                 out.append(entry)
+        self.min_ttl_ns = smallest
         return out
 
     def _check_idle(self, idle_timeout_ns: int) -> None:

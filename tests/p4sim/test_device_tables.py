@@ -250,6 +250,10 @@ class TestDirectResourcesAndIdle:
         assert t.expired(clock()) == []
         clock.advance(1)
         assert t.expired(clock()) == [e]
+        assert t.min_ttl_ns == 1000
+        t.modify(((ip("10.0.0.0"), 8),), 0, None, (), idle_timeout_ns=0)
+        clock.advance(5000)
+        assert t.expired(clock()) == [] and t.min_ttl_ns == 0
 
     def test_idle_timeout_needs_support(self, state: DeviceState) -> None:
         with pytest.raises(DeviceError):
