@@ -194,7 +194,7 @@ class Lexer:
             raise P4Error(loc, f"unexpected character {c!r}")
         out.append(Token(EOF, "end of input", self._loc(pos), pos, pos))
         if self._markers:
-            _realign_columns(out)
+            _realign_columns(out, self.text)
         return out
 
     def _string(self, pos: int, loc: Loc, out: list[Token]) -> int:
@@ -220,34 +220,66 @@ class Lexer:
         return i + 1
 
 
-def _realign_columns(tokens: list[Token]) -> None:
+def _column_map(out_line: str, orig_line: str) -> list[int] | None:
+    """Map each index of a preprocessed line to the index in the original line,
+    when the two differ only in blanks (what `cpp` does to lines without macros);
+    None when they differ otherwise."""
+    cols = [0] * (len(out_line) + 1)
+    i = j = 0
+    while i < len(out_line) or j < len(orig_line):
+        if i < len(out_line) and out_line[i].isspace():
+            cols[i] = j
+            i += 1
+        elif j < len(orig_line) and orig_line[j].isspace():
+            j += 1
+        elif i < len(out_line) and j < len(orig_line) and out_line[i] == orig_line[j]:
+            cols[i] = j
+            i += 1
+            j += 1
+        else:
+            return None
+    cols[len(out_line)] = j
+    return cols
+
+
+def _realign_columns(tokens: list[Token], text: str) -> None:
     """Give tokens the columns they have in their original source line.
 
     `cpp` collapses runs of blanks (and turns a tab into a space), so columns in
     its output drift from the file the user wrote. When the original file is
-    readable, each token is looked up left to right in its original line; a
-    token that is not found there (it came from a macro expansion) keeps the
-    column it has in the preprocessed text.
+    readable, a line that differs from its original only in blanks is mapped
+    character by character; on a line changed by macro expansion, each token is
+    looked up left to right in the original line, and one that is not found
+    there (it came from the macro) keeps its column in the preprocessed text.
     """
-    cache: dict[str, list[str] | None] = {}
+    files: dict[str, list[str] | None] = {}
     key: tuple[str, int] | None = None
-    cursor = 0
+    cols: list[int] | None = None
+    line_start = cursor = 0
     for tok in tokens:
         if tok.kind == EOF:
             break
         file, line = tok.loc.file, tok.loc.line
-        if file not in cache:
+        if file not in files:
             try:
                 with open(file, encoding="utf-8", errors="replace") as fh:
-                    cache[file] = fh.read().split("\n")
+                    files[file] = fh.read().split("\n")
             except OSError:
-                cache[file] = None
-        lines = cache[file]
+                files[file] = None
+        lines = files[file]
         if lines is None or not 1 <= line <= len(lines):
             continue
+        orig = lines[line - 1].rstrip("\r")
         if key != (file, line):
             key, cursor = (file, line), 0
-        idx = lines[line - 1].find(tok.text, cursor)
+            line_start = tok.start - tok.loc.col + 1
+            end = text.find("\n", tok.start)
+            cols = _column_map(text[line_start : len(text) if end < 0 else end], orig)
+        offset = tok.start - line_start
+        if cols is not None and 0 <= offset < len(cols):
+            tok.loc = Loc(file, line, cols[offset] + 1)
+            continue
+        idx = orig.find(tok.text, cursor)
         if idx >= 0:
             tok.loc = Loc(file, line, idx + 1)
             cursor = idx + len(tok.text)

@@ -117,3 +117,21 @@ def test_columns_survive_blank_collapsing(tmp_path: Path) -> None:
     h = prog.decls[0]
     assert isinstance(h, ast.HeaderDecl)
     assert (h.fields[0].loc.line, h.fields[0].loc.col) == (2, 2)
+
+
+def test_columns_with_comments_and_macros(tmp_path: Path) -> None:
+    main = write(
+        tmp_path,
+        "main.p4",
+        "#define EIGHT 8\n"
+        "/* b; */    const   bit<EIGHT>   b = 1 ;\n"
+        "const bit<8>\tc = EIGHT  +  zz;\n",
+    )
+    prog = parse(preprocess(main), str(main))
+    b = prog.decls[0]
+    assert isinstance(b, ast.ConstDecl) and b.value is not None
+    assert (b.loc.line, b.loc.col, b.value.loc.col) == (2, 13, 38)
+    c = prog.decls[1]
+    assert isinstance(c, ast.ConstDecl) and isinstance(c.value, ast.Binary)
+    # On a line changed by a macro, tokens are still found in the original text.
+    assert (c.loc.col, c.value.loc.col, c.value.right.loc.col) == (1, 25, 28)
