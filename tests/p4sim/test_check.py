@@ -317,12 +317,15 @@ def test_const_entry_errors(entry: str, needle: str, message: str) -> None:
 def test_entry_priorities() -> None:
     body = (
         "        key = { hdr.h.a: ternary; }\n        actions = { nop; }\n"
-        "        entries = { 1 &&& 3 : nop() @priority(1); }\n"
+        "        entries = { priority = (2 * 5): 1 &&& 3 : nop(); }\n"
     )
-    try:
-        ok(table(body))
-    except P4Error as e:  # the priority syntax may be spelled differently by the parser
-        assert e.loc.file == "t.p4"
+    prog = ok(table(body))
+    c = find(prog.decls, "C")
+    assert isinstance(c, ast.ControlDecl)
+    t = find(c.locals, "t")
+    assert isinstance(t, ast.TableDecl) and t.entries[0].priority is not None
+    assert t.entries[0].priority.const == 10
+    bad(table(body.replace("2 * 5", "meta.x")), "meta.x", "priority must be a compile-time known", offset=5)
 
 
 def test_switch_on_action_run() -> None:
