@@ -34,7 +34,7 @@ build: deps
 	@mkdir -p $(BUILD)
 	@for p in $(P4_PROGRAMS); do \
 	  if [ -f p4src/v1model/$$p.p4 ]; then \
-	    $(VENV)/bin/p4sim-compile p4src/v1model/$$p.p4 -o $(BUILD)/$$p || exit 1; \
+	    $(VENV)/bin/p4sim-compile p4src/v1model/$$p.p4 -o $(BUILD)/p4sim/$$p || exit 1; \
 	  fi; \
 	done
 

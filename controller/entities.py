@@ -128,7 +128,8 @@ def table_entry(
     t = p4.table(table)
     entry = p4runtime_pb2.TableEntry(table_id=t.preamble.id, priority=priority)
     given = dict(match or {})
-    for mf in t.match_fields:
+    # A default entry has no match at all (P4Runtime); otherwise every field is set or wildcarded.
+    for mf in () if is_default else t.match_fields:
         key = next((k for k in given if k == mf.name or mf.name.endswith("." + k)), None)
         value = given.pop(key) if key is not None else None
         fm = _field_match(mf, value)

@@ -54,9 +54,17 @@ def _interface(text: str) -> tuple[int, str]:
 
 
 def _address(text: str) -> str:
+    if text.startswith("unix:"):
+        # gRPC's unix-socket form (as simple_switch_grpc accepts): reachable from
+        # every network namespace, and no TCP port to collide on.
+        if len(text) <= len("unix:"):
+            raise argparse.ArgumentTypeError(f"{text!r}: expected unix:/path/to/socket")
+        return text
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected HOST:PORT, e.g. 0.0.0.0:9559")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected HOST:PORT (e.g. 0.0.0.0:9559) or unix:PATH"
+        )
     return text
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from topo.netns import Lab, LabError, grpc_ready  # noqa: E402
+from topo.netns import Lab, LabError, grpc_ready, wait_for  # noqa: E402
 
 TESTS = ROOT / "ptf-tests" / "tests"
 NUM_PORTS = 4
@@ -89,6 +89,10 @@ def run_program(target: str, program: str, ptf_args: list[str], build: Path,
         switch = lab.popen(switch_command(target, socket, sw_ifs, log_level), netns=sw_ns,
                            log_path=str(logdir / "switch.log"))
         try:
+            wait_for(lambda: switch.poll() is not None or Path(socket[5:]).exists(), 30,
+                     what=f"{target} to open {socket}")
+            if switch.poll() is not None:
+                raise LabError(f"{target} exited with {switch.returncode} at start")
             grpc_ready(socket, timeout=30)
         except LabError:
             print((logdir / "switch.log").read_text(), file=sys.stderr)
