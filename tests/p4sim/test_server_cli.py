@@ -71,13 +71,14 @@ def test_missing_config_file(tmp_path: Path) -> None:
     assert result.returncode == 1 and "nope.p4sim" in result.stderr
 
 
-def test_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_serves_and_stops_on_sigterm(tmp_path: Path, kind: str) -> None:
     subprocess.run(
         [sys.executable, "-m", "p4sim.compile_cli", str(PROGRAM), "-o", str(tmp_path)],
         check=True,
         capture_output=True,
     )
-    port = free_port()
+    address = f"127.0.0.1:{free_port()}" if kind == "tcp" else f"unix:{tmp_path}/p4rt.sock"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -85,7 +86,7 @@ def test_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
             "p4sim.cli",
             str(tmp_path / "basic_fwd.p4sim"),
             "--grpc-server-addr",
-            f"127.0.0.1:{port}",
+            address,
             "--device-id",
             "3",
             "--log-console",
@@ -96,7 +97,7 @@ def test_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        channel = grpc.insecure_channel(address)
         grpc.channel_ready_future(channel).result(timeout=60)  # poll for readiness
         stub = p4runtime_pb2_grpc.P4RuntimeStub(channel)
         R = pb.GetForwardingPipelineConfigRequest
