@@ -20,6 +20,7 @@ from . import ast
 from . import types as T
 from .check_call import CallChecker
 from .check_expr import describe, is_int_const
+from .check_types import Signature
 from .errors import NOWHERE, P4Error, Unsupported
 from .typeops import is_scalar_value, same
 
@@ -39,6 +40,20 @@ class Ctx:
     kind: str  # "parser" | "control" | "action" | "function" | "top"
     ret: T.Type | None = None
     block: Any = None  # the enclosing ParserDecl / ControlDecl
+
+
+def always_returns(s: Any) -> bool:
+    """True when every path through `s` ends in `return` (or `exit`)."""
+    if isinstance(s, (ast.ReturnStmt, ast.ExitStmt)):
+        return True
+    if isinstance(s, ast.BlockStmt):
+        return any(always_returns(x) for x in s.stmts)
+    if isinstance(s, ast.IfStmt):
+        return s.other is not None and always_returns(s.then) and always_returns(s.other)
+    if isinstance(s, ast.SwitchStmt):
+        has_default = any(isinstance(lab, ast.DefaultExpr) for c in s.cases for lab in c.labels)
+        return has_default and all(c.block is None or always_returns(c.block) for c in s.cases)
+    return False
 
 
 def check(program: ast.Program, require_main: bool = True) -> None:
@@ -117,6 +132,8 @@ class Checker(CallChecker):
 
     def const_decl(self, d: ast.ConstDecl) -> None:
         t = self.resolve(d.type, d.loc)
+        if isinstance(t, (T.StructLikeT, T.StackT, T.TupleT)):
+            raise Unsupported(d.loc, f"constants of aggregate type ({t}); use a variable")
         if d.value is None:
             raise P4Error(d.loc, f"constant '{d.name}' needs a value")
         self.expr(d.value, t)
@@ -162,14 +179,14 @@ class Checker(CallChecker):
     def function_decl(self, d: ast.FunctionDecl) -> None:
         if d.type_params:
             raise Unsupported(d.loc, f"generic function {d.name}")
-        from .check_types import Signature
-
         self.push("function")
         try:
             ret = self.resolve(d.return_type, d.loc)
             pts = self.declare_params(d.params, "function")
             self.sigs[d] = Signature(d.params, pts, ret)
             self.with_ctx(Ctx("function", ret), lambda: self.block(d.body))
+            if not isinstance(ret, T.VoidT) and not always_returns(d.body):
+                raise P4Error(d.loc, f"function {d.name} does not return a value on every path")
         finally:
             self.pop()
         self.declare(d.name, d, d.loc)
@@ -574,6 +591,7 @@ class Checker(CallChecker):
                 if isinstance(label, ast.DefaultExpr):
                     if i != len(s.cases) - 1 or label is not case.labels[-1]:
                         raise P4Error(label.loc, "default must be the last switch label")
+                    label.type = T.DontCareT()
                     key: Any = "default"
                 elif isinstance(t, T.ActionRunT):
                     key = self.switch_action_label(label, t)

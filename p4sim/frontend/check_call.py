@@ -316,12 +316,13 @@ class CallChecker(ExprChecker):
         callee: str | None = None,
     ) -> T.Type:
         """Check the arguments of `e` against `sig`, infer its type variables, fill in
-        the Call's resolution fields and return the result type."""
+        the Call's resolution fields and return the result type. For constructors the
+        written type arguments belong to the type and arrive in `pre` instead."""
         name = callee or getattr(target, "name", "") or e.method or "callee"
         e.kind, e.target, e.params = kind, target, list(sig.params)
         b: Bindings = dict(pre)
         free = set(sig.free)
-        if e.type_args:
+        if e.type_args and kind != "constructor":
             own = [tv for tv in sig.free if tv not in pre]
             mvars = self.type_vars.get(target, own)
             if len(e.type_args) != len(mvars):
@@ -420,23 +421,26 @@ class CallChecker(ExprChecker):
         """`X(args)` as an expression: instantiating a parser, control, package or
         extern in place (as in `V1Switch(MyParser(), ...) main;`)."""
         tr = ast.NamedType(d.name, list(e.type_args), loc=loc)
-        t = self.instantiate(tr, e.args, e.loc)
+        t = self.instantiate(tr, e.args, e.loc, e)
         e.kind, e.target, e.method = "constructor", d, d.name
         e.func.type = t
         return t
 
-    def instantiate(self, tr: ast.TypeRef, args: list[ast.Argument], loc: Loc) -> T.Type:
+    def instantiate(
+        self, tr: ast.TypeRef, args: list[ast.Argument], loc: Loc, call: ast.Call | None = None
+    ) -> T.Type:
         """The type of an instance of `tr` built with constructor `args` (type
-        arguments inferred from them when not written)."""
+        arguments inferred from them when not written). `call`, when the instance is
+        made by a constructor-call expression, receives the argument resolution."""
         t = self.resolve(tr, loc)
         if isinstance(t, T.ExternT):
-            return self._instantiate_extern(t, args, loc)
+            return self._instantiate_extern(t, args, loc, call)
         if isinstance(t, T.BlockT):
             d = t.decl
             if isinstance(d, (ast.ParserDecl, ast.ControlDecl)):
                 cparams = d.ctor_params
                 ctypes = [p.type.resolved for p in cparams if p.type is not None]
-                fake = ast.Call(ast.PathExpr(d.name, loc=loc), [], list(args), loc=loc)
+                fake = call or ast.Call(ast.PathExpr(d.name, loc=loc), [], list(args), loc=loc)
                 self.call_sig(fake, "constructor", d, Signature(cparams, ctypes, T.VoidT()), {})
                 self.require_constant_args(fake)
                 return t
@@ -448,12 +452,14 @@ class CallChecker(ExprChecker):
             )
         raise P4Error(loc, f"{t} cannot be instantiated")
 
-    def _instantiate_extern(self, t: T.ExternT, args: list[ast.Argument], loc: Loc) -> T.Type:
+    def _instantiate_extern(
+        self, t: T.ExternT, args: list[ast.Argument], loc: Loc, call: ast.Call | None
+    ) -> T.Type:
         d: ast.ExternDecl = t.decl
         ctors = [m for m in d.methods if m.is_constructor]
         if not ctors:
             raise P4Error(loc, f"extern {d.name} has no constructor")
-        fake = ast.Call(ast.PathExpr(d.name, loc=loc), [], list(args), loc=loc)
+        fake = call or ast.Call(ast.PathExpr(d.name, loc=loc), [], list(args), loc=loc)
         ctor = self.pick_overload(ctors, fake, d.name)
         tvs = self.type_vars.get(d, [])
         sig = self.sigs[ctor]

@@ -199,6 +199,10 @@ def test_serializable_enum_values() -> None:
     bad("enum bool e_t { A = 1 }\n", "bool", "needs a bit<W> or int<W> type")
 
 
+def test_aggregate_constants_are_unsupported() -> None:
+    bad(HEADERS + "const m_t K = { 1, 2, true, 3, 4 };\n", "const m_t", "constants of aggregate type", exc=Unsupported)
+
+
 def test_constant_needs_constant_value() -> None:
     bad(ctl("        const bit<8> K = hdr.h.a;"), "hdr.h.a;", "must be compile-time known", offset=6)
 
@@ -448,6 +452,30 @@ def test_main_is_found_and_typed() -> None:
     first = prog.main.args[0].value
     assert isinstance(first, ast.Call) and first.kind == "constructor"
     assert isinstance(first.type, T.BlockT) and first.type.kind == "parser"
+    assert isinstance(first.target, ast.ParserDecl) and first.resolved_args == []
+
+
+def test_constructor_call_expressions_of_externs_and_controls() -> None:
+    extra = "control Sub(inout hs_t hdr)(bit<8> k) { apply { hdr.h.a = k; } }\n"
+    locals_ = (
+        "    Sub(8w3) s;\n"
+        "    table t { key = { hdr.h.a: exact; } actions = { NoAction; }\n"
+        "              implementation = action_profile(32w64); }\n"
+    )
+    prog = ok(ctl("        s.apply(hdr); t.apply();", locals_, extra))
+    c = find(prog.decls, "C")
+    assert isinstance(c, ast.ControlDecl)
+    t = find(c.locals, "t")
+    assert isinstance(t, ast.TableDecl)
+    impl = t.properties["implementation"]
+    assert isinstance(impl, ast.Call) and impl.kind == "constructor"
+    assert isinstance(impl.target, ast.ExternDecl) and impl.target.name == "action_profile"
+    assert [p.name for p in impl.params] == ["size"]
+    assert impl.resolved_args[0] is not None and impl.resolved_args[0].const == 64
+    s = find(c.locals, "s")
+    assert isinstance(s, ast.Instantiation) and s.args[0].value is not None
+    assert s.args[0].value.type == T.BitT(8)
+    bad(ctl("", "    Sub(hdr.h.a) s;", extra), "hdr.h.a", "must be a compile-time constant", offset=6, nth=1)
 
 
 def test_main_blocks_must_match_the_package() -> None:

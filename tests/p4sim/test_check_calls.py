@@ -210,6 +210,13 @@ def test_functions() -> None:
     bad(ctl("", extra="bit<8> f(in bit<8> v) { exit; }\n"), "exit;", "exit is not allowed in a function")
 
 
+def test_function_must_return_on_every_path() -> None:
+    ok(ctl("", extra="bit<8> f(in bit<8> v) { if (v == 0) { return 1; } else { return v; } }\n"))
+    ok(ctl("", extra="bit<8> g(in bit<8> v) { switch (v) { 1: { return 2; } default: { return 3; } } }\n"))
+    src = ctl("", extra="bit<8> f(in bit<8> v) { if (v == 0) { return 1; } }\n")
+    bad(src, "bit<8> f", "function f does not return a value on every path")
+
+
 def test_generic_function_is_unsupported() -> None:
     src = ctl("", extra="T id<T>(in T v) { return v; }\n")
     try:
