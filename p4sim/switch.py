@@ -64,12 +64,14 @@ class Switch:
         self._threads: list[threading.Thread] = []
         self._idle = threading.Condition()
         self._busy = 0
+        self._trace = False
 
     # ------------------------------------------------------------ lifecycle
 
     def start(self, grpc_address: str | None = "0.0.0.0:9559") -> int:
         """Start the packet threads and (unless ``grpc_address`` is None) the server."""
         port = self.server.start(grpc_address) if grpc_address else 0
+        self._trace = log.isEnabledFor(logging.DEBUG)
         worker = threading.Thread(target=self._worker, name="p4sim-worker", daemon=True)
         self._threads.append(worker)
         for p in self.ports.values():
@@ -176,6 +178,13 @@ class Switch:
             log.exception("pipeline failed on a packet from port %d", port)
             return
         self.processed += 1
+        if self._trace:
+            log.debug(
+                "port %d: %d bytes in -> %s",
+                port,
+                len(packet),
+                ", ".join(f"port {e} ({len(d)} bytes)" for e, d in outputs) or "dropped",
+            )
         for egress, data in outputs:
             if egress == self.cpu_port:
                 self.server.packet_in(data)

@@ -23,7 +23,6 @@ Lookup strategy, chosen once per table from its match kinds:
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -35,7 +34,6 @@ FieldValue = Any  # int | tuple[int, int] | None, see the module docstring
 MatchSpec = tuple[FieldValue, ...]
 
 _PRIORITY_KINDS = (MatchKind.TERNARY, MatchKind.RANGE, MatchKind.OPTIONAL)
-_and = operator.and_
 
 
 class Entry:
@@ -91,14 +89,35 @@ class Entry:
 
 
 class _Group:
-    """Entries whose match reduces to the same mask tuple (one tuple-space cell)."""
+    """Entries whose match reduces to the same mask tuple (one tuple-space cell).
 
-    __slots__ = ("masks", "entries", "best")
+    ``project`` maps a lookup key to the group's dict key: it is generated once per
+    group (fields with a zero mask dropped, full masks not applied), because a generic
+    ``tuple(map(and_, key, masks))`` costs several times more per lookup.
+    """
 
-    def __init__(self, masks: tuple[int, ...]) -> None:
+    __slots__ = ("masks", "entries", "best", "project")
+
+    def __init__(self, masks: tuple[int, ...], widths: tuple[int, ...]) -> None:
         self.masks = masks
-        self.entries: dict[tuple[int, ...], list[Entry]] = {}
+        self.entries: dict[Any, list[Entry]] = {}
         self.best = 0
+        self.project: Callable[[tuple[int, ...]], Any] = _projector(masks, widths)
+
+
+def _projector(masks: tuple[int, ...], widths: tuple[int, ...]) -> Callable[[Any], Any]:
+    parts = []
+    for i, (mask, width) in enumerate(zip(masks, widths, strict=True)):
+        if mask == 0:
+            continue
+        parts.append(f"k[{i}]" if mask == _full(width) else f"k[{i}] & {int(mask)}")
+    if len(parts) == 1:
+        source = f"lambda k: {parts[0]}"
+    else:
+        source = f"lambda k: ({', '.join(parts)}{',' if parts else ''})"
+    # Only integers of our own making go into the source text.
+    fn: Callable[[Any], Any] = eval(source)  # noqa: S307
+    return fn
 
 
 def _full(width: int) -> int:
@@ -133,6 +152,7 @@ class TableState:
         self.min_ttl_ns = 0  # smallest TTL seen by the last ``expired`` scan (0: none)
         self._exact: dict[tuple[int, ...], Entry] = {}
         self._groups: dict[tuple[int, ...], _Group] = {}
+        self._widths = tuple(f.bitwidth for f in info.fields)
         self._order: list[_Group] = []
         self._ranged: list[Entry] = []
         # The default entry is an Entry too, so direct resources and reads treat it alike.
@@ -161,7 +181,7 @@ class TableState:
             for group in self._order:
                 if group.best <= best:
                     break
-                hits = group.entries.get(tuple(map(_and, key, group.masks)))
+                hits = group.entries.get(group.project(key))
                 if hits is not None and hits[0]._rank > best:
                     entry = hits[0]
                     best = entry._rank
@@ -498,8 +518,8 @@ class TableState:
         group = self._groups.get(masks)
         fresh = group is None
         if group is None:
-            group = self._groups[masks] = _Group(masks)
-        hits = group.entries.setdefault(values, [])
+            group = self._groups[masks] = _Group(masks, self._widths)
+        hits = group.entries.setdefault(group.project(values), [])
         hits.append(entry)
         hits.sort(key=lambda e: -e._rank)
         if fresh or entry._rank > group.best:
@@ -515,11 +535,12 @@ class TableState:
             return
         masks, values, _ = self._masks(entry.match)
         group = self._groups[masks]
-        hits = [e for e in group.entries[values] if e is not entry]
+        projected = group.project(values)
+        hits = [e for e in group.entries[projected] if e is not entry]
         if hits:
-            group.entries[values] = hits
+            group.entries[projected] = hits
         else:
-            del group.entries[values]
+            del group.entries[projected]
         if not group.entries:
             del self._groups[masks]
             self._reorder()
