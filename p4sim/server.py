@@ -30,8 +30,9 @@ from p4.v1 import p4runtime_pb2_grpc
 from p4sim.device import DeviceState
 from p4sim.device.arbitration import Arbiter, Client, ElectionId
 from p4sim.device.errors import Code, DeviceError
-from p4sim.device.p4rt import digest_list_proto, idle_timeout_proto, read, write
+from p4sim.device.p4rt import digest_list_proto, idle_timeout_proto, read_wire, write
 from p4sim.device.packetio import PacketIo
+from p4sim.device.wire import field_len
 
 log = logging.getLogger("p4sim.server")
 
@@ -93,7 +94,8 @@ class _Stream:
 
     def __init__(self, peer: str) -> None:
         self.peer = peer
-        self.out: queue.Queue[pb.StreamMessageResponse | _Abort | None] = queue.Queue()
+        # Messages, or messages already serialised (PacketIn, see packetio).
+        self.out: queue.Queue[pb.StreamMessageResponse | bytes | _Abort | None] = queue.Queue()
         self.closed = False
         self.client = Client(send=self._send_arbitration)
         self.dropped = 0
@@ -117,11 +119,11 @@ class _Stream:
             arb.status.message = "is backup: no primary"
         self.put(msg)
 
-    def put(self, msg: pb.StreamMessageResponse | _Abort | None) -> None:
+    def put(self, msg: pb.StreamMessageResponse | bytes | _Abort | None) -> None:
         if not self.closed:
             self.out.put(msg)
 
-    def put_packet(self, msg: pb.StreamMessageResponse) -> None:
+    def put_packet(self, msg: bytes) -> None:
         """Queue a PacketIn, dropping it if the client does not keep up."""
         if self.out.qsize() >= MAX_QUEUED_PACKET_INS:
             self.dropped += 1
@@ -185,7 +187,7 @@ class P4RuntimeServer:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        p4runtime_pb2_grpc.add_P4RuntimeServicer_to_server(_Servicer(self), server)
+        server.add_generic_rpc_handlers((_handlers(_Servicer(self)),))
         port = server.add_insecure_port(address)
         if port == 0:
             raise OSError(f"cannot listen on {address}")
@@ -227,8 +229,7 @@ class P4RuntimeServer:
         active = self._active
         if active is None:
             return
-        msg = pb.StreamMessageResponse()
-        msg.packet.CopyFrom(active.packet_io.parse_packet_in(packet))
+        msg = active.packet_io.packet_in_wire(packet)
         for client in self.arbiter.primaries():
             stream = self._stream_of(client)
             if stream is not None:
@@ -352,18 +353,20 @@ class P4RuntimeServer:
         self._wake.set()
         return results
 
-    def read(self, req: pb.ReadRequest) -> Iterator[pb.ReadResponse]:
+    def read(self, req: pb.ReadRequest) -> Iterator[bytes]:
+        """Serialised ReadResponse messages (entities are encoded by ``read_wire``)."""
         self._check_device(req.device_id)
         active = self._active
         if active is None:
             raise DeviceError(Code.FAILED_PRECONDITION, "no forwarding pipeline config set")
         state = active.state
-        entities: list[pb.Entity] = []
+        entities: list[bytes] = []
         with state.lock:
             for query in req.entities:
-                entities.extend(read(state, query))
+                entities.extend(read_wire(state, query))
         for start in range(0, max(len(entities), 1), READ_CHUNK):
-            yield pb.ReadResponse(entities=entities[start : start + READ_CHUNK])
+            # ReadResponse.entities is field 1: each entity is one length-delimited field.
+            yield b"".join(field_len(1, e) for e in entities[start : start + READ_CHUNK])
 
     def _check_device(self, device_id: int) -> None:
         if device_id != self.device_id:
@@ -510,6 +513,38 @@ class P4RuntimeServer:
             stream = self._stream_of(client)
             if stream is not None:
                 stream.put(msg)
+
+
+def _serialize(msg: Any) -> bytes:
+    """Responses may be messages or bytes the server already serialised."""
+    return msg if isinstance(msg, bytes) else msg.SerializeToString()  # type: ignore[no-any-return]
+
+
+def _handlers(servicer: _Servicer) -> grpc.GenericRpcHandler:
+    """The P4Runtime service, as the generated code registers it, except that
+    responses may be pre-serialised bytes (Read and StreamChannel use that)."""
+    unary = grpc.unary_unary_rpc_method_handler
+    methods = {
+        "Write": unary(servicer.Write, pb.WriteRequest.FromString, _serialize),
+        "Read": grpc.unary_stream_rpc_method_handler(
+            servicer.Read, pb.ReadRequest.FromString, _serialize
+        ),
+        "SetForwardingPipelineConfig": unary(
+            servicer.SetForwardingPipelineConfig,
+            pb.SetForwardingPipelineConfigRequest.FromString,
+            _serialize,
+        ),
+        "GetForwardingPipelineConfig": unary(
+            servicer.GetForwardingPipelineConfig,
+            pb.GetForwardingPipelineConfigRequest.FromString,
+            _serialize,
+        ),
+        "StreamChannel": grpc.stream_stream_rpc_method_handler(
+            servicer.StreamChannel, pb.StreamMessageRequest.FromString, _serialize
+        ),
+        "Capabilities": unary(servicer.Capabilities, pb.CapabilitiesRequest.FromString, _serialize),
+    }
+    return grpc.method_handlers_generic_handler("p4.v1.P4Runtime", methods)
 
 
 def _abort(context: grpc.ServicerContext, code: Code, message: str) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 
 from p4.v1 import p4runtime_pb2 as pb
 
+from p4sim.device import wire
 from p4sim.device.codec import data_from_proto, data_to_proto, to_bytes, to_int
 from p4sim.device.digests import DigestConfig, DigestList
 from p4sim.device.errors import Code, DeviceError, invalid
@@ -299,8 +300,10 @@ def _fill_meter_config(out: pb.MeterConfig, cfg: MeterConfig) -> None:
     out.cir, out.cburst, out.pir, out.pburst = cfg.cir, cfg.cburst, cfg.pir, cfg.pburst
 
 
-def _read_table_entries(state: DeviceState, query: pb.TableEntry) -> Iterator[pb.Entity]:
-    now = state.now_ns()
+def _select_table_entries(
+    state: DeviceState, query: pb.TableEntry
+) -> Iterator[tuple[TableState, Entry, bool]]:
+    """(table, entry, is default) for every entry a table-entry query selects."""
     if query.table_id == 0:
         tables = list(state.tables_by_id.values())
     else:
@@ -310,7 +313,7 @@ def _read_table_entries(state: DeviceState, query: pb.TableEntry) -> Iterator[pb
             if query.table_id:
                 raise invalid(f"{table.name} does not support idle timeout")
         if query.is_default_action:
-            yield _entry_proto(table, table.default_entry, query, True, now)
+            yield table, table.default_entry, True
             continue
         if query.table_id and len(query.match):
             match = table.check_match(decode_match(table, query.match), query.priority)
@@ -330,7 +333,93 @@ def _read_table_entries(state: DeviceState, query: pb.TableEntry) -> Iterator[pb
                 continue
             if query.metadata and entry.metadata != query.metadata:
                 continue
-            yield _entry_proto(table, entry, query, False, now)
+            yield table, entry, False
+
+
+def _read_table_entries(state: DeviceState, query: pb.TableEntry) -> Iterator[pb.Entity]:
+    now = state.now_ns()
+    for table, entry, default in _select_table_entries(state, query):
+        yield _entry_proto(table, entry, query, default, now)
+
+
+def read_wire(state: DeviceState, entity: pb.Entity) -> Iterator[bytes]:
+    """Like ``read``, but yields each Entity already serialised.
+
+    Table entries are encoded by hand from a per-entry cache (see ``wire``); the other
+    entities are few and go through the generated classes.
+    """
+    if entity.WhichOneof("entity") != "table_entry":
+        for e in read(state, entity):
+            yield e.SerializeToString()
+        return
+    query = entity.table_entry
+    want_counter = query.HasField("counter_data")
+    want_meter = query.HasField("meter_config")
+    want_idle = query.HasField("time_since_last_hit")
+    now = state.now_ns()
+    for table, entry, default in _select_table_entries(state, query):
+        if default:
+            data = _entry_proto(table, entry, query, True, now).table_entry.SerializeToString()
+        else:
+            core = entry.wire
+            if core is None:
+                core = entry.wire = _entry_wire(table, entry)
+            extras = b""
+            if want_counter and table.has_direct_counter:
+                extras += wire.field_len(
+                    7, wire.field_int(1, entry.bytes) + wire.field_int(2, entry.packets)
+                )
+            if want_meter and entry.meter_config is not None:
+                cfg = entry.meter_config
+                extras += wire.field_len(
+                    6,
+                    wire.field_int(1, cfg.cir)
+                    + wire.field_int(2, cfg.cburst)
+                    + wire.field_int(3, cfg.pir)
+                    + wire.field_int(4, cfg.pburst),
+                )
+            if want_idle:
+                extras += wire.field_len(10, wire.field_int(1, max(0, now - entry.last_hit_ns)))
+            data = core + extras
+        yield wire.field_len(2, data)  # Entity.table_entry
+
+
+_MATCH_TAGS = {
+    MatchKind.EXACT: 2,
+    MatchKind.TERNARY: 3,
+    MatchKind.LPM: 4,
+    MatchKind.RANGE: 6,
+    MatchKind.OPTIONAL: 7,
+}
+
+
+def _entry_wire(table: TableState, entry: Entry) -> bytes:
+    """The serialised TableEntry of a (non-default) entry, without direct resources."""
+    parts = [wire.field_int(1, table.info.id)]
+    for f, value in zip(table.fields, entry.match, strict=True):
+        if value is None:
+            continue
+        if f.kind in (MatchKind.EXACT, MatchKind.OPTIONAL):
+            body = wire.int_bytes(1, value)
+        elif f.kind == MatchKind.LPM:
+            body = wire.int_bytes(1, value[0]) + wire.field_int(2, value[1])
+        else:
+            body = wire.int_bytes(1, value[0]) + wire.int_bytes(2, value[1])
+        parts.append(
+            wire.field_len(2, wire.field_int(1, f.id) + wire.field_len(_MATCH_TAGS[f.kind], body))
+        )
+    if entry.action_id:
+        info = table.action_info(entry.action_id)
+        action = wire.field_int(1, entry.action_id)
+        for p, value in zip(info.params, entry.args, strict=True):
+            action += wire.field_len(4, wire.field_int(2, p.id) + wire.int_bytes(3, value))
+        parts.append(wire.field_len(3, wire.field_len(1, action)))
+    parts.append(wire.field_int(4, entry.priority))
+    parts.append(wire.field_int(5, entry.controller_metadata))
+    parts.append(wire.field_int(9, entry.idle_timeout_ns))
+    parts.append(wire.field_bytes(11, entry.metadata))
+    parts.append(wire.field_int(13, int(entry.is_const)))
+    return b"".join(parts)
 
 
 # --------------------------------------------------------- direct resources
