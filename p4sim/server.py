@@ -30,7 +30,7 @@ from p4.v1 import p4runtime_pb2_grpc
 from p4sim.device import DeviceState
 from p4sim.device.arbitration import Arbiter, Client, ElectionId
 from p4sim.device.errors import Code, DeviceError
-from p4sim.device.p4rt import digest_list_proto, idle_timeout_proto, read_wire, write
+from p4sim.device.p4rt import digest_list_wire, idle_timeout_proto, read_wire, write
 from p4sim.device.packetio import PacketIo
 from p4sim.device.wire import field_len
 
@@ -494,8 +494,11 @@ class P4RuntimeServer:
     def _send_digests(self, active: _Pipeline) -> int | None:
         lists, deadline = active.state.digests.poll()
         for dl in lists:
-            msg = digest_list_proto(active.state, dl)
-            msg.digest.timestamp = time.time_ns()
+            try:
+                msg = digest_list_wire(active.state, dl, time.time_ns())
+            except ValueError:
+                log.exception("digest %d: values do not fit the P4Info type", dl.digest_id)
+                continue
             self._to_primaries(msg)
         return deadline
 
@@ -508,7 +511,7 @@ class P4RuntimeServer:
                 msg = idle_timeout_proto(table, expired, time.time_ns())
             self._to_primaries(msg)
 
-    def _to_primaries(self, msg: pb.StreamMessageResponse) -> None:
+    def _to_primaries(self, msg: pb.StreamMessageResponse | bytes) -> None:
         for client in self.arbiter.primaries():
             stream = self._stream_of(client)
             if stream is not None:

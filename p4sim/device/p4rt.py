@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from p4.v1 import p4runtime_pb2 as pb
 
 from p4sim.device import wire
-from p4sim.device.codec import data_from_proto, data_to_proto, to_bytes, to_int
+from p4sim.device.codec import data_encoder, data_from_proto, data_to_proto, to_bytes, to_int
 from p4sim.device.digests import DigestConfig, DigestList
 from p4sim.device.errors import Code, DeviceError, invalid
 from p4sim.device.externs import MeterConfig
@@ -707,6 +707,18 @@ def digest_list_proto(state: DeviceState, dl: DigestList) -> pb.StreamMessageRes
     for value in dl.values:
         out.data.append(data_to_proto(value, spec, state.p4info))
     return msg
+
+
+def digest_list_wire(state: DeviceState, dl: DigestList, timestamp_ns: int) -> bytes:
+    """The serialised stream message carrying one digest list (see ``wire``)."""
+    encode = state.digest_encoders.get(dl.digest_id)
+    if encode is None:
+        spec = state.index.digests[dl.digest_id].type_spec
+        encode = state.digest_encoders[dl.digest_id] = data_encoder(spec, state.p4info)
+    body = [wire.field_int(1, dl.digest_id), wire.field_int(2, dl.list_id)]
+    body.extend(wire.field_len(3, encode(value)) for value in dl.values)
+    body.append(wire.field_int(4, timestamp_ns))
+    return wire.field_len(3, b"".join(body))  # StreamMessageResponse.digest
 
 
 def idle_timeout_proto(

@@ -11,8 +11,6 @@ generated classes gives the same message as building it with them (tested).
 
 from __future__ import annotations
 
-from p4sim.device.codec import to_bytes
-
 _WT_VARINT = 0
 _WT_LEN = 2
 
@@ -54,4 +52,4 @@ def field_bytes(number: int, data: bytes) -> bytes:
 
 def int_bytes(number: int, value: int) -> bytes:
     """A P4Runtime bytestring field holding an integer in canonical form."""
-    return field_len(number, to_bytes(value))
+    return field_len(number, value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big"))

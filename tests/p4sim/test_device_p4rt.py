@@ -270,3 +270,18 @@ def test_hand_encoded_reads_equal_generated_ones(state: DeviceState, clock: Fake
     q = query(f"table_entry {{ table_id: {ACL} priority: 9 }}")
     got = [pb.Entity.FromString(b) for b in read_wire(state, q)]
     assert got[0].table_entry.action.action.action_id == 16777219
+
+
+def test_hand_encoded_stream_messages(state: DeviceState) -> None:
+    from p4sim.device.digests import DigestList
+    from p4sim.device.p4rt import digest_list_proto, digest_list_wire
+
+    dl = DigestList(385875969, 7, [(0xAABBCCDDEEFF, 3), (0, 0)], 0)
+    by_hand = pb.StreamMessageResponse.FromString(digest_list_wire(state, dl, 123))
+    generated = digest_list_proto(state, dl)
+    generated.digest.timestamp = 123
+    assert by_hand == generated
+    io = PacketIo(state.packet_in_metadata, state.packet_out_metadata)
+    for packet in (b"\x00\x80xyz", b"\xff\xff", b"\x01"):
+        msg = pb.StreamMessageResponse.FromString(io.packet_in_wire(packet))
+        assert msg.packet == io.parse_packet_in(packet)
