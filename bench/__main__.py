@@ -1,0 +1,38 @@
+"""`make bench`: run the benchmarks and print their figures.
+
+    .venv/bin/python -m bench              # all
+    .venv/bin/python -m bench p4sim_fwd    # one, by name
+
+Benchmarks print figures; they assert nothing. Each is bounded in packets and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import p4sim_bench
+
+BENCHMARKS = {
+    "p4sim_fwd": p4sim_bench.forwarding_veth,
+    "p4sim_inproc": p4sim_bench.forwarding_inprocess,
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], help="benchmarks to run")
+    args = ap.parse_args()
+    failed = 0
+    for name in args.names or list(BENCHMARKS):
+        print(f"== {name}", flush=True)
+        try:
+            BENCHMARKS[name]()
+        except Exception as e:  # noqa: BLE001 - one broken benchmark must not hide the others
+            failed += 1
+            print(f"{name}: FAILED: {e}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
