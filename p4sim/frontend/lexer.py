@@ -25,6 +25,7 @@ INT = "INT"
 STRING = "STRING"
 OP = "OP"
 EOF = "EOF"
+BAD = "BAD"  # a character that starts no P4 token
 
 # Longest first: maximal munch picks `&&&` over `&&`, `|+|` over `|`.
 _PUNCT = [
@@ -191,7 +192,10 @@ class Lexer:
                 out.append(Token(OP, m.group(0), loc, pos, m.end()))
                 pos = m.end()
                 continue
-            raise P4Error(loc, f"unexpected character {c!r}")
+            # Not a P4 token. Free-form annotation bodies may hold anything, so the
+            # parser, not the lexer, rejects it where it matters.
+            out.append(Token(BAD, c, loc, pos, pos + 1))
+            pos += 1
         out.append(Token(EOF, "end of input", self._loc(pos), pos, pos))
         if self._markers:
             _realign_columns(out, self.text)

@@ -27,7 +27,7 @@ from typing import TypeVar
 
 from . import ast
 from .errors import Loc, P4Error, Unsupported
-from .lexer import EOF, ID, INT, OP, STRING, Token, tokenize
+from .lexer import BAD, EOF, ID, INT, OP, STRING, Token, tokenize
 
 T = TypeVar("T")
 
@@ -113,6 +113,8 @@ class Parser:
                 prev = self.toks[-2]
                 loc = Loc(prev.loc.file, prev.loc.line, prev.loc.col + prev.end - prev.start)
             return P4Error(loc, f"syntax error: expected {expected}, found end of input")
+        if t.kind == BAD:
+            return P4Error(t.loc, f"unexpected character {t.text!r}")
         return P4Error(t.loc, f"syntax error: expected {expected}, found '{t.text}'")
 
     def expect(self, text: str, expected: str | None = None) -> Token:
@@ -750,6 +752,8 @@ class Parser:
         if self._is(t, "value_set"):
             raise Unsupported(t.loc, "value_set")
         typ = self.parse_type(allow_void=False)
+        if self.at(".") and isinstance(typ, ast.NamedType) and typ.type_args:
+            raise Unsupported(self.tok.loc, "direct invocation of a specialised type")
         if self.at("("):
             args = self.parse_args()
             name = self.expect_name("the instance's name")

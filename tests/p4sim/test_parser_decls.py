@@ -663,3 +663,12 @@ def test_more_unsupported_forms(src: str, what: str) -> None:
     with pytest.raises(Unsupported) as ei:
         parse(src, "t.p4")
     assert what in ei.value.message
+
+
+def test_free_form_annotation_bodies_and_stray_characters() -> None:
+    d = decls("@doc(it's $free` text) const bit<8> A = 1;")
+    ann = d["A"].annotation("doc")
+    assert ann is not None and ann.raw == "it's $free` text" and ann.args == []
+    with pytest.raises(P4Error) as ei:
+        parse("const bit<8> A = 1 $ 2;", "t.p4")
+    assert ei.value.loc.col == 20 and "unexpected character '$'" in ei.value.message
