@@ -1,0 +1,279 @@
+"""Test bench for the programs in p4src/: the program compiled by the software
+target's in-process harness, with the entries a controller would install, and
+helpers to build packets (scapy) and read back digests, counters and registers."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+
+from controller.cookie import Flow, key_words, make_cookie
+from p4sim.backend.harness import Harness
+
+ROOT = Path(__file__).resolve().parents[2]
+SYNPROXY = ROOT / "p4src" / "v1model" / "synproxy.p4"
+FORWARDING = ROOT / "p4src" / "v1model" / "forwarding.p4"
+
+CPU_PORT = 255
+CLIENT_PORT = 1
+SERVER_PORT = 2
+REFLECT_SESSION_BASE = 512
+
+ROUTER_MAC = "00:00:00:00:00:aa"
+CLIENT_MAC = "00:00:00:00:00:01"
+SERVER_MAC = "00:00:00:00:00:02"
+CLIENT_IP = "10.0.0.1"
+VIP = "192.168.10.10"
+VPORT = 80
+RS_IP = "10.1.0.5"
+RS_PORT = 8080
+
+KEY = 0x0123456789ABCDEF
+PREV_KEY = 0x1122334455667788
+EPOCH = 5
+PREV_EPOCH = 4
+
+# Service flags and proxy modes (p4src/common/defines.p4).
+SVC_SACK, SVC_TS, SVC_WSCALE, SVC_DEFER = 0x01, 0x02, 0x04, 0x08
+PROXY_OFF, PROXY_ON, PROXY_AUTO = 0, 1, 2
+
+# Events (EV_* in defines.p4).
+EV = {
+    "SYN_IN": 1,
+    "SYNACK_SENT": 2,
+    "ACK_VALID": 3,
+    "ACK_INVALID": 4,
+    "SESSION_ESTABLISHED": 5,
+    "DROP_NO_SESSION": 6,
+    "DROP_DEFER": 7,
+    "DROP_UDP": 8,
+    "DROP_FRAGMENT": 9,
+    "DROP_MALFORMED": 10,
+    "TRANSLATED_C2S": 11,
+    "TRANSLATED_S2C": 12,
+    "SERVER_RESET": 13,
+    "CLIENT_ABORT": 14,
+    "EARLY_DATA": 15,
+    "DROP_HANDSHAKE": 16,
+    "DROP_POLICY": 17,
+    "SYN_PASSED": 18,
+    "SERVER_SYNACK_RETX": 19,
+    "MALFORMED_PASSED": 20,
+    "REUSE_ACK": 21,
+    "DROP_NO_KEY": 22,
+}
+EVENTS_PER_SERVICE = 32
+
+# Session states (SESSION_* in defines.p4).
+S_NONE, S_SYN_SENT, S_ESTABLISHED, S_FIN_WAIT, S_CLOSE_WAIT = 0, 1, 2, 3, 4
+S_LAST_ACK, S_TIME_WAIT, S_CLOSE = 5, 6, 7
+
+SERVICE_ID = 3
+
+
+def ip2int(addr: str) -> int:
+    return int(ipaddress.IPv4Address(addr))
+
+
+def mac2int(mac: str) -> int:
+    return int(mac.replace(":", ""), 16)
+
+
+def client_flow(sport: int = 40000) -> Flow:
+    return Flow(ip2int(CLIENT_IP), ip2int(VIP), sport, VPORT)
+
+
+def csum_ok(data: bytes) -> bool:
+    """IPv4 and TCP checksums of a frame are what scapy computes from scratch."""
+    pkt = Ether(data)
+    fresh = pkt.copy()
+    del fresh[IP].chksum
+    if TCP in fresh:
+        del fresh[TCP].chksum
+    fresh = Ether(bytes(fresh))
+    ok = pkt[IP].chksum == fresh[IP].chksum
+    if TCP in pkt:
+        ok = ok and pkt[TCP].chksum == fresh[TCP].chksum
+    return ok
+
+
+def packet_out(frame: bytes, *, pipeline: bool, port: int = 0) -> bytes:
+    """packet_out header: egress_port(9) _pad0(7) flags(8)."""
+    header = ((port & 0x1FF) << 15) | (1 if pipeline else 0)
+    return header.to_bytes(3, "big") + frame
+
+
+def split_packet_in(data: bytes) -> tuple[dict[str, int], bytes]:
+    """packet_in header: ingress_port(9) _pad0(7) reason(8) slot(32)."""
+    value = int.from_bytes(data[:7], "big")
+    fields = {
+        "ingress_port": value >> 47,
+        "reason": (value >> 32) & 0xFF,
+        "slot": value & 0xFFFFFFFF,
+    }
+    return fields, data[7:]
+
+
+@dataclass
+class Bench:
+    h: Harness
+    names: dict[int, str] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ packets
+    def process(self, port: int, pkt: Any) -> list[tuple[int, bytes]]:
+        data = pkt if isinstance(pkt, bytes) else bytes(pkt)
+        out = self.h.process(port, data)
+        assert self.h.pipeline.faults == 0, "pipeline fault"
+        return out
+
+    def client_tcp(
+        self,
+        flags: str,
+        seq: int,
+        ack: int = 0,
+        *,
+        sport: int = 40000,
+        options: list[Any] | None = None,
+        payload: bytes = b"",
+        window: int = 64240,
+    ) -> Any:
+        return (
+            Ether(src=CLIENT_MAC, dst=ROUTER_MAC)
+            / IP(src=CLIENT_IP, dst=VIP, id=7)
+            / TCP(
+                sport=sport,
+                dport=VPORT,
+                flags=flags,
+                seq=seq,
+                ack=ack,
+                window=window,
+                options=options or [],
+            )
+            / payload
+        )
+
+    def server_tcp(
+        self,
+        flags: str,
+        seq: int,
+        ack: int = 0,
+        *,
+        sport: int = 40000,
+        options: list[Any] | None = None,
+        payload: bytes = b"",
+        window: int = 65160,
+    ) -> Any:
+        return (
+            Ether(src=SERVER_MAC, dst=ROUTER_MAC)
+            / IP(src=RS_IP, dst=CLIENT_IP, id=9)
+            / TCP(
+                sport=RS_PORT,
+                dport=sport,
+                flags=flags,
+                seq=seq,
+                ack=ack,
+                window=window,
+                options=options or [],
+            )
+            / payload
+        )
+
+    # ------------------------------------------------------------ state
+    def digests(self, name: str) -> list[tuple[Any, ...]]:
+        did = self.h.digest_id(name)
+        return [values for digest_id, values in self.h.digests if digest_id == did]
+
+    def event(self, name: str, service_id: int = SERVICE_ID) -> tuple[int, int]:
+        """(global packets, per-service packets) of an EV_* event."""
+        ev = EV[name]
+        glob = self.h.counter("global_events").packets[ev]
+        per = self.h.counter("service_events").packets[service_id * EVENTS_PER_SERVICE + ev]
+        return glob, per
+
+    def register(self, name: str, index: int) -> int:
+        return self.h.register(name).values[index]
+
+    def set_register(self, name: str, index: int, value: int) -> None:
+        self.h.register(name).values[index] = value
+
+    # ------------------------------------------------------------ entries
+    def add_service(
+        self,
+        *,
+        mode: int = PROXY_ON,
+        flags: int = SVC_SACK | SVC_TS | SVC_WSCALE,
+        mss: int = 1460,
+        wscale: int = 7,
+        window: int = 0,
+        ttl: int = 64,
+    ) -> None:
+        self.h.add_entry(
+            "services",
+            [ip2int(VIP), (VPORT, 0xFFFF), (6, 0xFF)],
+            "set_service",
+            [SERVICE_ID, mode, flags, mss, wscale, window, ttl],
+            priority=10,
+        )
+        self.h.add_entry(
+            "services", [ip2int(VIP), None, None], "deny_service", [SERVICE_ID], priority=1
+        )
+
+    def set_keys(self) -> None:
+        k0, k1 = key_words(KEY)
+        p0, p1 = key_words(PREV_KEY)
+        self.h.set_default("cookie_keys", "set_cookie_keys", [k0, k1, EPOCH, p0, p1, PREV_EPOCH])
+
+    def cookie(
+        self, isn: int, opts: int, *, sport: int = 40000, epoch: int = EPOCH, key: int = KEY
+    ) -> int:
+        return make_cookie(key, epoch, client_flow(sport), isn, opts)
+
+    def install_session(
+        self,
+        slot: int,
+        *,
+        cookie: int,
+        sport: int = 40000,
+        ts_base: int = 0,
+        client_window: int = 502,
+        win_shift: int = 7,
+        state: int = S_SYN_SENT,
+    ) -> None:
+        """What the controller does for a validated ACK (C2)."""
+        self.h.add_entry(
+            "sessions",
+            [ip2int(CLIENT_IP), ip2int(VIP), sport, VPORT],
+            "set_client_session",
+            [slot, SERVICE_ID, ip2int(RS_IP), RS_PORT],
+        )
+        self.h.add_entry(
+            "sessions",
+            [ip2int(RS_IP), ip2int(CLIENT_IP), RS_PORT, sport],
+            "set_server_session",
+            [slot, SERVICE_ID, ip2int(VIP), VPORT, cookie, ts_base, client_window, win_shift],
+        )
+        self.set_register("session_state", slot, state)
+        self.set_register("session_delta", slot, 0)
+        self.set_register("session_tsoff", slot, 0)
+
+
+def add_routes(h: Harness) -> None:
+    """Router MAC, the client subnet on port 1 and the server subnet on port 2."""
+    h.add_entry("router_macs", [mac2int(ROUTER_MAC)], "set_routed")
+    h.add_entry(
+        "ipv4_routes",
+        [(ip2int("10.0.0.0"), 24)],
+        "route_to",
+        [CLIENT_PORT, mac2int(ROUTER_MAC), mac2int(CLIENT_MAC)],
+    )
+    h.add_entry(
+        "ipv4_routes",
+        [(ip2int("10.1.0.0"), 24)],
+        "route_to",
+        [SERVER_PORT, mac2int(ROUTER_MAC), mac2int(SERVER_MAC)],
+    )
