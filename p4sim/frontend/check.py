@@ -19,10 +19,10 @@ from typing import Any
 from . import ast
 from . import types as T
 from .check_call import CallChecker
-from .check_expr import describe, is_int_const
+from .check_expr import describe
 from .check_types import Signature
 from .errors import NOWHERE, P4Error, Unsupported
-from .typeops import is_scalar_value, same
+from .typeops import is_scalar_value
 
 # Shared stand-ins for the two built-in parser states, so that `ParserState.next_decl`
 # and `SelectCase.state_decl` are always a ParserState.
@@ -648,4 +648,4 @@ class Checker(CallChecker):
         return t
 
 
-__all__ = ["ACCEPT", "REJECT", "Checker", "check", "is_int_const", "same"]
+__all__ = ["ACCEPT", "REJECT", "Checker", "always_returns", "check"]

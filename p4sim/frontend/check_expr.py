@@ -21,7 +21,6 @@ log = logging.getLogger("p4sim.frontend")
 
 _ARITH = {"+", "-", "*", "/", "%", "|+|", "|-|", "&", "|", "^"}
 _COMPARE = {"<", "<=", ">", ">="}
-_SIZE_METHODS = {"minSizeInBits", "minSizeInBytes", "maxSizeInBits", "maxSizeInBytes"}
 
 
 def describe(e: ast.Expr) -> str:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from p4sim.frontend import ast
@@ -82,6 +84,16 @@ from tests.p4sim.check_fixtures import bad, body_of, const_value, ctl, ok
 def test_constant_folding(expr: str, type_: str, value: object) -> None:
     got = const_value(expr, type_)
     assert got == value and type(got) is type(value)
+
+
+def test_literal_that_does_not_fit_wraps_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="p4sim.frontend"):
+        assert const_value("300", "bit<8>") == 44
+    assert any("value 300 does not fit in bit<8>" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="p4sim.frontend"):
+        assert const_value("255", "bit<8>") == 255
+    assert not caplog.records
 
 
 def test_constants_usable_as_widths_sizes_and_bounds() -> None:
