@@ -15,8 +15,10 @@ from __future__ import annotations
 import errno
 import os
 import queue
+import select
 import socket
 import struct
+import time
 from typing import Protocol
 
 ETH_P_ALL = 0x0003
@@ -37,11 +39,15 @@ class Port(Protocol):
     number: int
     name: str
 
-    def send(self, packet: bytes) -> None: ...
-
-    def recv(self) -> bytes | None:
-        """Next received packet, or None after a short timeout (so callers can stop)."""
+    def fileno(self) -> int:
+        """A descriptor that is readable when ``recv_nowait`` has a packet."""
         ...
+
+    def recv_nowait(self) -> bytes | None:
+        """The next received packet, or None if there is none right now."""
+        ...
+
+    def send(self, packet: bytes) -> None: ...
 
     def close(self) -> None: ...
 
@@ -69,7 +75,6 @@ class RawPort:
             except OSError:
                 pass  # older kernels: recv() filters on the packet type instead
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-            sock.settimeout(RECV_TIMEOUT_S)
         except OSError as exc:
             sock.close()
             raise PortError(f"cannot open {ifname}: {exc}") from exc
@@ -83,11 +88,14 @@ class RawPort:
             if exc.errno not in (errno.ENETDOWN, errno.ENXIO, errno.EMSGSIZE, errno.ENOBUFS):
                 raise
 
-    def recv(self) -> bytes | None:
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def recv_nowait(self) -> bytes | None:
         while True:
             try:
-                data, addr = self._sock.recvfrom(MAX_FRAME)
-            except TimeoutError:
+                data, addr = self._sock.recvfrom(MAX_FRAME, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
                 return None
             except OSError as exc:
                 if exc.errno in (errno.ENETDOWN, errno.EAGAIN, errno.EINTR):
@@ -97,34 +105,74 @@ class RawPort:
                 continue
             return data
 
+    def recv(self, timeout: float = RECV_TIMEOUT_S) -> bytes | None:
+        """Wait up to ``timeout`` seconds for a packet (for tools and tests)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            data = self.recv_nowait()
+            if data is not None:
+                return data
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._sock], [], [], left)[0]:
+                return None
+
     def close(self) -> None:
         self._sock.close()
 
 
 class MemoryPort:
-    """A port with no interface: tests put packets in with ``inject`` and read ``sent``."""
+    """A port with no interface: tests put packets in with ``inject`` and read ``sent``.
+
+    A socket pair makes it selectable like a real port: one byte per queued packet.
+    """
 
     def __init__(self, number: int, name: str | None = None) -> None:
         self.number = number
         self.name = name or f"mem{number}"
-        self._rx: queue.Queue[bytes] = queue.Queue()
+        self._rx: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._signal, self._wake = socket.socketpair()
+        self._signal.setblocking(False)
         self.sent: queue.Queue[bytes] = queue.Queue()
 
     def inject(self, packet: bytes) -> None:
         """A packet arriving at the switch on this port."""
         self._rx.put(packet)
+        self._wake.send(b"\0")
+
+    def pending(self) -> int:
+        return self._rx.qsize()
+
+    def fileno(self) -> int:
+        return self._signal.fileno()
+
+    def recv_nowait(self) -> bytes | None:
+        try:
+            packet = self._rx.get_nowait()
+        except queue.Empty:
+            return None
+        try:
+            self._signal.recv(1)
+        except BlockingIOError:
+            pass
+        return packet
+
+    def recv(self, timeout: float = RECV_TIMEOUT_S) -> bytes | None:
+        try:
+            packet = self._rx.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        try:
+            self._signal.recv(1)
+        except BlockingIOError:
+            pass
+        return packet
 
     def send(self, packet: bytes) -> None:
         self.sent.put(packet)
 
-    def recv(self) -> bytes | None:
-        try:
-            return self._rx.get(timeout=RECV_TIMEOUT_S)
-        except queue.Empty:
-            return None
-
     def close(self) -> None:
-        pass
+        self._signal.close()
+        self._wake.close()
 
 
 def interface_exists(ifname: str) -> bool:

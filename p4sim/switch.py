@@ -1,9 +1,14 @@
 """The switch: ports -> pipeline -> ports / PacketIn, with a P4Runtime server.
 
-One receiver thread per port feeds a single work queue; one worker thread runs the
-pipeline, because the pipeline is Python and the GIL lets only one thread execute it
-anyway. The worker holds the device state's lock for each packet, so a controller
-write lands between packets, never inside one. SetForwardingPipelineConfig swaps the
+One thread does all packet work: it waits on every port's socket (and on a wake-up
+socket for PacketOuts) with ``select``, takes a small batch from each ready port in
+turn, runs the pipeline and sends the results. The pipeline is Python, so a second
+packet thread would only fight it for the GIL; receiving in the same thread also
+leaves excess traffic in the kernel's socket buffers, where dropping it costs
+nothing, instead of in Python queues.
+
+The pipeline holds the device state's lock for each packet, so a controller write
+lands between packets, never inside one. SetForwardingPipelineConfig swaps the
 pipeline and state between two packets.
 """
 
@@ -11,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import queue
+import selectors
+import socket
 import threading
 from dataclasses import dataclass
 
@@ -23,7 +30,9 @@ from p4sim.server import Loader, P4RuntimeServer, Pipeline
 
 log = logging.getLogger("p4sim.switch")
 
-MAX_QUEUED = 10_000
+BATCH = 32  # packets taken from one port before looking at the others
+MAX_INJECTED = 10_000  # PacketOuts waiting for the packet thread
+SELECT_TIMEOUT_S = 0.2
 
 
 @dataclass(slots=True)
@@ -32,7 +41,7 @@ class PortCounters:
     rx_bytes: int = 0
     tx_packets: int = 0
     tx_bytes: int = 0
-    rx_dropped: int = 0  # the work queue was full
+    rx_dropped: int = 0  # PacketOuts refused because too many were waiting
 
 
 class Switch:
@@ -59,52 +68,43 @@ class Switch:
         self.processed = 0
         self.server = P4RuntimeServer(device_id, cpu_port, loader, dataplane=self)
         self._current: tuple[Pipeline, DeviceState] | None = None
-        self._work: queue.Queue[tuple[int, bytes] | None] = queue.Queue(MAX_QUEUED)
+        self._injected: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
         self._idle = threading.Condition()
-        self._busy = 0
+        self._is_idle = True
         self._trace = False
 
     # ------------------------------------------------------------ lifecycle
 
     def start(self, grpc_address: str | None = "0.0.0.0:9559") -> int:
-        """Start the packet threads and (unless ``grpc_address`` is None) the server."""
+        """Start the packet thread and (unless ``grpc_address`` is None) the server."""
         port = self.server.start(grpc_address) if grpc_address else 0
         self._trace = log.isEnabledFor(logging.DEBUG)
-        worker = threading.Thread(target=self._worker, name="p4sim-worker", daemon=True)
-        self._threads.append(worker)
-        for p in self.ports.values():
-            rx = threading.Thread(
-                target=self._receiver, args=(p,), name=f"p4sim-rx-{p.name}", daemon=True
-            )
-            self._threads.append(rx)
-        for t in self._threads:
-            t.start()
+        self._thread = threading.Thread(target=self._loop, name="p4sim-packets", daemon=True)
+        self._thread.start()
         return port
 
     def stop(self) -> None:
-        """Stop receiving, finish the queued packets' worker, close ports and the server."""
+        """Stop the packet thread, the server, and close the ports."""
         self._stop.set()
-        try:
-            self._work.put_nowait(None)
-        except queue.Full:
-            pass
+        self._wake()
         self.server.stop()
-        for t in self._threads:
-            t.join(timeout=2)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
         for p in self.ports.values():
             p.close()
+        self._wake_r.close()
+        self._wake_w.close()
 
     def load(self, device_config: bytes, p4info: p4info_pb2.P4Info) -> None:
         """Commit a pipeline at start-up, as ``simple_switch_grpc prog.json`` does."""
-        req = pb.SetForwardingPipelineConfigRequest(
-            device_id=self.server.device_id,
-            action=pb.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT,
-        )
-        req.config.p4info.CopyFrom(p4info)
-        req.config.p4_device_config = device_config
-        self.server.commit_initial(req.config)
+        config = pb.ForwardingPipelineConfig(p4_device_config=device_config)
+        config.p4info.CopyFrom(p4info)
+        self.server.commit_initial(config)
 
     # ------------------------------------------------------------ Dataplane
 
@@ -112,57 +112,100 @@ class Switch:
         self._current = None if pipeline is None or state is None else (pipeline, state)
 
     def inject(self, port: int, packet: bytes) -> None:
-        """Queue a packet entering the pipeline on ``port`` (the server's PacketOut path)."""
-        self._enqueue(port, packet)
+        """Queue a packet entering the pipeline on the CPU port (a PacketOut)."""
+        counters = self.counters[self.cpu_port]
+        if self._injected.qsize() >= MAX_INJECTED:
+            counters.rx_dropped += 1
+            return
+        with self._idle:
+            self._is_idle = False
+        self._injected.put(packet)
+        self._wake()
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
-        """Wait until every queued packet went through the pipeline (for tests and tools)."""
+        """Wait until injected packets and packets queued on in-memory ports are processed
+        (packets in kernel socket buffers cannot be seen from here)."""
+
+        def idle() -> bool:
+            pending = sum(getattr(p, "pending", lambda: 0)() for p in self.ports.values())
+            return self._is_idle and self._injected.empty() and pending == 0
+
         with self._idle:
-            return self._idle.wait_for(
-                lambda: self._busy == 0 and self._work.empty(), timeout=timeout
-            )
+            return self._idle.wait_for(idle, timeout=timeout)
 
-    # ------------------------------------------------------------ threads
+    # ------------------------------------------------------------ packet thread
 
-    def _enqueue(self, port: int, packet: bytes) -> None:
-        counters = self.counters.get(port)
-        if counters is not None:
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send(b"\0")
+        except (BlockingIOError, OSError):
+            pass  # already signalled (buffer full) or shutting down
+
+    def _loop(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self._wake_r, selectors.EVENT_READ, None)
+        for p in self.ports.values():
+            sel.register(p.fileno(), selectors.EVENT_READ, p)
+        try:
+            while not self._stop.is_set():
+                ready = sel.select(SELECT_TIMEOUT_S)
+                if not ready:
+                    continue
+                with self._idle:
+                    self._is_idle = False
+                busy = True
+                while busy and not self._stop.is_set():
+                    busy = False
+                    for key, _ in ready:
+                        port = key.data
+                        if port is None:
+                            busy |= self._drain_injected()
+                        else:
+                            busy |= self._drain_port(port)
+                with self._idle:
+                    self._is_idle = True
+                    self._idle.notify_all()
+        except Exception:
+            log.exception("packet thread failed")
+        finally:
+            sel.close()
+
+    def _drain_injected(self) -> bool:
+        try:
+            while True:
+                self._wake_r.recv(4096)
+        except (BlockingIOError, OSError):
+            pass
+        worked = False
+        for _ in range(BATCH):
+            try:
+                packet = self._injected.get_nowait()
+            except queue.Empty:
+                break
+            counters = self.counters[self.cpu_port]
             counters.rx_packets += 1
             counters.rx_bytes += len(packet)
-        with self._idle:
-            self._busy += 1
-        try:
-            self._work.put_nowait((port, packet))
-        except queue.Full:
-            if counters is not None:
-                counters.rx_dropped += 1
-            self._done()
+            self._process(self.cpu_port, packet)
+            worked = True
+        if not self._injected.empty():
+            self._wake()
+            return True
+        return worked
 
-    def _done(self) -> None:
-        with self._idle:
-            self._busy -= 1
-            if self._busy == 0:
-                self._idle.notify_all()
-
-    def _receiver(self, port: Port) -> None:
-        while not self._stop.is_set():
+    def _drain_port(self, port: Port) -> bool:
+        counters = self.counters[port.number]
+        for _ in range(BATCH):
             try:
-                packet = port.recv()
+                packet = port.recv_nowait()
             except OSError as exc:
                 log.error("port %s: receive failed: %s", port.name, exc)
-                return
-            if packet is not None:
-                self._enqueue(port.number, packet)
-
-    def _worker(self) -> None:
-        while True:
-            item = self._work.get()
-            if item is None or self._stop.is_set():
-                return
-            try:
-                self._process(*item)
-            finally:
-                self._done()
+                return False
+            if packet is None:
+                return False
+            counters.rx_packets += 1
+            counters.rx_bytes += len(packet)
+            self._process(port.number, packet)
+        return True  # more may be waiting: come back after the other ports
 
     def _process(self, port: int, packet: bytes) -> None:
         current = self._current
