@@ -309,9 +309,17 @@ struct local_metadata_t {
     bool         syn_in;          /* count EV_SYN_IN too */
     ProxyEvent_t event;
 
-    /* carried into egress by the server-ACK clone */
+    /* Carried into egress by the server-ACK clone. The clone is re-parsed, but
+     * (as in bmv2) all metadata is then reset except these fields, so the
+     * timestamps the parser found have to travel here too. */
     @field_list(FIELD_LIST_SERVER_ACK)
     bit<16> clone_window;
+    @field_list(FIELD_LIST_SERVER_ACK)
+    bit<8>  clone_has_ts;
+    @field_list(FIELD_LIST_SERVER_ACK)
+    bit<32> clone_tsval;
+    @field_list(FIELD_LIST_SERVER_ACK)
+    bit<32> clone_tsecr;
 }
 
 /* ------------------------------------------------------------------ digests */

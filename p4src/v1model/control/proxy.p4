@@ -49,6 +49,17 @@ SessionState_t session_next_state(in SessionState_t state, in bit<8> ctrl,
     return next;
 }
 
+/* D8: what the copy of a server SYN/ACK carries into egress (server_ack.p4), where
+ * it becomes the ACK that completes the server handshake. */
+void server_ack_prepare(inout local_metadata_t meta) {
+    meta.clone_has_ts = 0;
+    if (meta.opt.has_timestamp) {
+        meta.clone_has_ts = 1;
+    }
+    meta.clone_tsval = meta.opt.tsval;
+    meta.clone_tsecr = meta.opt.tsecr;
+}
+
 control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                  inout standard_metadata_t standard_metadata) {
 
@@ -192,6 +203,7 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                 meta.event = EV_SESSION_ESTABLISHED;
                 /* Two packets out of one: the copy goes back to the server as the ACK
                  * (built in egress), this one becomes the client's window update. */
+                server_ack_prepare(meta);
                 clone_preserving_field_list(CloneType.I2E,
                     REFLECT_SESSION_BASE + (bit<32>)standard_metadata.ingress_port,
                     FIELD_LIST_SERVER_ACK);
@@ -202,6 +214,7 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                 meta.route = true;
             } else if (ctrl == (TCP_SYN | TCP_ACK) && meta.state == SESSION_ESTABLISHED) {
                 /* Our ACK to the server was lost: send it again, nothing to the client. */
+                server_ack_prepare(meta);
                 clone_preserving_field_list(CloneType.I2E,
                     REFLECT_SESSION_BASE + (bit<32>)standard_metadata.ingress_port,
                     FIELD_LIST_SERVER_ACK);

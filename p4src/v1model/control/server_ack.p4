@@ -4,15 +4,16 @@
 
 /* D8: the ingress clone of a server SYN/ACK arrives here re-parsed, as it came in,
  * on the reflect session's port (the port it came from). It becomes the ACK that
- * completes the server handshake; the client's window rides in clone_window. */
+ * completes the server handshake; the client's window and the SYN/ACK's
+ * timestamps ride in the clone_* fields. */
 control ServerAckEgress(inout headers_t hdr, inout local_metadata_t meta,
                         inout standard_metadata_t standard_metadata) {
     apply {
         if (standard_metadata.instance_type == PKT_INSTANCE_TYPE_INGRESS_CLONE
                 && hdr.tcp.isValid()) {
             bit<32> frame_len = build_server_ack(hdr, meta.clone_window,
-                                                 meta.opt.has_timestamp,
-                                                 meta.opt.tsval, meta.opt.tsecr);
+                                                 meta.clone_has_ts == 1,
+                                                 meta.clone_tsval, meta.clone_tsecr);
             truncate(frame_len);
         }
     }
