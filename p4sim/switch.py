@@ -147,24 +147,31 @@ class Switch:
         for p in self.ports.values():
             sel.register(p.fileno(), selectors.EVENT_READ, p)
         try:
+            timeout = SELECT_TIMEOUT_S
             while not self._stop.is_set():
-                ready = sel.select(SELECT_TIMEOUT_S)
+                # Readiness is refreshed after every round of batches, so a port that
+                # becomes ready while another is flooded waits at most one round.
+                ready = sel.select(timeout)
                 if not ready:
+                    with self._idle:
+                        self._is_idle = True
+                        self._idle.notify_all()
+                    timeout = SELECT_TIMEOUT_S
                     continue
                 with self._idle:
                     self._is_idle = False
-                busy = True
-                while busy and not self._stop.is_set():
-                    busy = False
-                    for key, _ in ready:
-                        port = key.data
-                        if port is None:
-                            busy |= self._drain_injected()
-                        else:
-                            busy |= self._drain_port(port)
-                with self._idle:
-                    self._is_idle = True
-                    self._idle.notify_all()
+                busy = False
+                for key, _ in ready:
+                    port = key.data
+                    if port is None:
+                        busy |= self._drain_injected()
+                    else:
+                        busy |= self._drain_port(port)
+                timeout = 0 if busy else SELECT_TIMEOUT_S
+                if not busy:
+                    with self._idle:
+                        self._is_idle = True
+                        self._idle.notify_all()
         except Exception:
             log.exception("packet thread failed")
         finally:
