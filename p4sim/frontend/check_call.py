@@ -400,12 +400,7 @@ class CallChecker(ExprChecker):
                 )
             return
         self.coerce_or_fail(v, want, f"argument '{p.name}' of {callee}")
-        if (
-            not p.direction
-            and isinstance(p, ast.Param)
-            and self._extern_param(p)
-            and v.const is None
-        ):
+        if not p.direction and self._extern_param(p) and not self.compile_time_known(v):
             raise P4Error(
                 v.loc,
                 f"argument '{p.name}' of {callee} has no direction, so it must be "
@@ -482,7 +477,7 @@ class CallChecker(ExprChecker):
         for p, v in zip(call.params, call.resolved_args, strict=False):
             if v is None or isinstance(v.type, (T.ExternT, T.BlockT)):
                 continue
-            if v.const is None:
+            if not self.compile_time_known(v):
                 raise P4Error(
                     v.loc, f"constructor argument '{p.name}' must be a compile-time constant"
                 )

@@ -92,6 +92,29 @@ class ExprChecker(TypeResolver):
             hint = "; use a cast" if self.castable(e.type, target) else ""
             raise P4Error(e.loc, f"{what}: expected {target}, got {e.type}{hint}")
 
+    def compile_time_known(self, e: ast.Expr) -> bool:
+        """Known when the program is instantiated, if not yet folded: constants, and
+        direction-less parameters (action data, constructor parameters), which P4
+        treats as compile-time known, and expressions built from them only."""
+        if e.const is not None:
+            return True
+        if isinstance(e, ast.PathExpr):
+            d = e.decl
+            return isinstance(d, (ast.ConstDecl, ast.Instantiation)) or (
+                isinstance(d, ast.Param) and d.direction == ""
+            )
+        if isinstance(e, (ast.Unary, ast.Cast, ast.Slice)):
+            return self.compile_time_known(e.expr)
+        if isinstance(e, ast.Binary):
+            return self.compile_time_known(e.left) and self.compile_time_known(e.right)
+        if isinstance(e, ast.Ternary):
+            return all(map(self.compile_time_known, (e.cond, e.then, e.other)))
+        if isinstance(e, ast.ListExpr):
+            return all(map(self.compile_time_known, e.items))
+        if isinstance(e, ast.StructInit):
+            return all(self.compile_time_known(v) for _, v in e.fields)
+        return False
+
     # ------------------------------------------------------------------ dispatch
 
     def _expr(self, e: ast.Expr, expected: T.Type | None) -> T.Type:

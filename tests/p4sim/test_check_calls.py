@@ -145,6 +145,10 @@ def test_inference_waits_for_other_arguments() -> None:
 def test_directionless_extern_arguments_must_be_constant() -> None:
     ok(ctl("        resubmit_preserving_field_list(1);"))
     bad(ctl("        resubmit_preserving_field_list(meta.y);"), "meta.y", "compile-time known", offset=5)
+    # action data and constructor parameters count as compile-time known (as in p4c)
+    ok(ctl("        a(2);", "    action a(bit<8> i) { resubmit_preserving_field_list(i + 1); }"))
+    extra = "control Sub(inout hs_t hdr)(bit<32> n) { register<bit<8>>(n) r; apply { } }\n"
+    ok(ctl("", "    Sub(32w4) s;", extra))
 
 
 def test_packet_methods_in_parser() -> None:
