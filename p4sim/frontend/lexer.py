@@ -3,8 +3,8 @@
 The text the lexer sees is `cpp` output: it carries `# N "file"` line markers,
 which the lexer follows so that every token's `Loc` points into the original file
 (the main program or the header it was #included from), never into the
-preprocessed blob. Comments are normally stripped by `cpp` but are skipped here
-too, so that `parse()` also accepts raw text.
+preprocessed blob. Comments (kept by `cpp -C`, as the reference compiler runs
+it) are skipped, so `parse()` accepts raw text as well.
 
 Words are all emitted as `ID` tokens; whether a word is a keyword is the parser's
 business, because P4 lets several keywords (`key`, `apply`, `state`, `type`,
@@ -36,8 +36,19 @@ _PUNCT = [
     "?", ":", ";", ",", ".", "(", ")", "{", "}", "[", "]", "@", "#",
 ]  # fmt: skip
 
-_PUNCT_RE = re.compile("|".join(re.escape(p) for p in _PUNCT))
-_BLANKS_RE = re.compile(r"[ \t\r\f\v]+")
+# One alternation picks the kind of the next lexeme; `lastgroup` names it.
+_MASTER_RE = re.compile(
+    r"[ \t\r\f\v\ufeff]*(?:"
+    r"(?P<nl>\n)"
+    r"|(?P<word>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<digit>[0-9])"
+    r"|(?P<lcomment>//[^\n]*)"
+    r"|(?P<bcomment>/\*)"
+    r'|(?P<str>")'
+    r"|(?P<hash>\#)"
+    r"|(?P<punct>" + "|".join(re.escape(p) for p in _PUNCT if p != "#") + ")"
+    r"|(?P<end>$))"
+)
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # A literal: optional width+signedness prefix, then a number with optional base prefix.
 _INT_RE = re.compile(
@@ -129,77 +140,86 @@ class Lexer:
         text = self.text
         n = len(text)
         out: list[Token] = []
+        append = out.append
+        match = _MASTER_RE.match
         pos = 0
         at_line_start = True
         while pos < n:
-            c = text[pos]
-            if c == "\n":
+            m = match(text, pos)
+            if m is None:
+                kind = None  # blanks, then a character that starts no token
+                while text[pos] in _BLANKS:
+                    pos += 1
+            else:
+                kind = m.lastgroup
+                pos = m.start(kind)  # type: ignore[arg-type]
+            if kind == "end":
+                break
+            if kind == "nl":
                 pos += 1
-                self._newline(pos)
+                self._line += 1
+                self._line_start = pos
                 at_line_start = True
                 continue
-            if c in " \t\r\f\v":
-                m = _BLANKS_RE.match(text, pos)
-                pos = m.end() if m else pos + 1
-                continue
-            if c.isalpha() or c == "_":
+            if kind == "word":
+                end = m.end()  # type: ignore[union-attr]
+                loc = Loc(self.file, self._line, pos - self._line_start + 1)
+                append(Token(ID, text[pos:end], loc, pos, end))
                 at_line_start = False
-                m = _WORD_RE.match(text, pos)
-                assert m is not None
-                out.append(Token(ID, m.group(0), self._loc(pos), pos, m.end()))
-                pos = m.end()
+                pos = end
                 continue
-            if c == "#" and at_line_start:
+            if kind == "hash" and at_line_start:
                 pos = self._directive(pos)
                 continue
             at_line_start = False
-            if text.startswith("//", pos):
-                end = text.find("\n", pos)
-                pos = n if end < 0 else end
+            if kind == "lcomment":
+                pos = m.end()  # type: ignore[union-attr]
                 continue
-            if text.startswith("/*", pos):
+            if kind == "bcomment":
                 end = text.find("*/", pos + 2)
                 if end < 0:
                     raise P4Error(self._loc(pos), "unterminated comment")
-                for i in range(pos, end):
-                    if text[i] == "\n":
-                        self._newline(i + 1)
+                newlines = text.count("\n", pos, end)
+                if newlines:
+                    self._line += newlines
+                    self._line_start = text.rfind("\n", pos, end) + 1
                 pos = end + 2
                 continue
             loc = self._loc(pos)
-            if c.isdigit():
-                m = _INT_RE.match(text, pos)
-                assert m is not None
-                end = m.end()
-                if end < n and (text[end].isalnum() or text[end] == "_"):
-                    bad = _WORD_RE.match(text, end)
-                    tail = bad.group(0) if bad else text[end]
-                    raise P4Error(loc, f"malformed integer literal '{m.group(0)}{tail}'")
-                try:
-                    value = _int_value(m.group("num"))
-                except ValueError:
-                    raise P4Error(loc, f"malformed integer literal '{m.group(0)}'") from None
-                width = int(m.group("width").replace("_", "")) if m.group("width") else None
-                signed = m.group("ws") == "s"
-                out.append(Token(INT, m.group(0), loc, pos, end, value, width, signed))
-                pos = end
-                continue
-            if c == '"':
+            if kind == "digit":
+                pos = self._int(pos, loc, out)
+            elif kind == "str":
                 pos = self._string(pos, loc, out)
-                continue
-            m = _PUNCT_RE.match(text, pos)
-            if m:
-                out.append(Token(OP, m.group(0), loc, pos, m.end()))
-                pos = m.end()
-                continue
-            # Not a P4 token. Free-form annotation bodies may hold anything, so the
-            # parser, not the lexer, rejects it where it matters.
-            out.append(Token(BAD, c, loc, pos, pos + 1))
-            pos += 1
+            elif kind in ("punct", "hash"):
+                end = m.end()  # type: ignore[union-attr]
+                append(Token(OP, text[pos:end], loc, pos, end))
+                pos = end
+            else:
+                # Not a P4 token. Free-form annotation bodies may hold anything, so
+                # the parser, not the lexer, rejects it where it matters.
+                append(Token(BAD, text[pos], loc, pos, pos + 1))
+                pos += 1
         out.append(Token(EOF, "end of input", self._loc(pos), pos, pos))
         if self._markers:
             _realign_columns(out, self.text)
         return out
+
+    def _int(self, pos: int, loc: Loc, out: list[Token]) -> int:
+        text = self.text
+        m = _INT_RE.match(text, pos)
+        assert m is not None
+        end = m.end()
+        if end < len(text) and (text[end].isalnum() or text[end] == "_"):
+            bad = _WORD_RE.match(text, end)
+            tail = bad.group(0) if bad else text[end]
+            raise P4Error(loc, f"malformed integer literal '{m.group(0)}{tail}'")
+        try:
+            value = _int_value(m.group("num"))
+        except ValueError:
+            raise P4Error(loc, f"malformed integer literal '{m.group(0)}'") from None
+        width = int(m.group("width").replace("_", "")) if m.group("width") else None
+        out.append(Token(INT, m.group(0), loc, pos, end, value, width, m.group("ws") == "s"))
+        return end
 
     def _string(self, pos: int, loc: Loc, out: list[Token]) -> int:
         text = self.text
@@ -224,25 +244,21 @@ class Lexer:
         return i + 1
 
 
+_BLANKS = " \t\r\f\v\ufeff"
+_RUN_RE = re.compile(r"\S+")
+
+
 def _column_map(out_line: str, orig_line: str) -> list[int] | None:
     """Map each index of a preprocessed line to the index in the original line,
     when the two differ only in blanks (what `cpp` does to lines without macros);
     None when they differ otherwise."""
-    cols = [0] * (len(out_line) + 1)
-    i = j = 0
-    while i < len(out_line) or j < len(orig_line):
-        if i < len(out_line) and out_line[i].isspace():
-            cols[i] = j
-            i += 1
-        elif j < len(orig_line) and orig_line[j].isspace():
-            j += 1
-        elif i < len(out_line) and j < len(orig_line) and out_line[i] == orig_line[j]:
-            cols[i] = j
-            i += 1
-            j += 1
-        else:
-            return None
-    cols[len(out_line)] = j
+    out_runs = [(m.start(), m.group()) for m in _RUN_RE.finditer(out_line)]
+    orig_runs = [(m.start(), m.group()) for m in _RUN_RE.finditer(orig_line)]
+    if [r for _, r in out_runs] != [r for _, r in orig_runs]:
+        return None
+    cols = list(range(len(out_line) + 1))
+    for (o, run), (g, _) in zip(out_runs, orig_runs, strict=True):
+        cols[o : o + len(run)] = range(g, g + len(run))
     return cols
 
 
@@ -259,34 +275,45 @@ def _realign_columns(tokens: list[Token], text: str) -> None:
     files: dict[str, list[str] | None] = {}
     key: tuple[str, int] | None = None
     cols: list[int] | None = None
+    orig: str | None = None
+    identity = False
     line_start = cursor = 0
     for tok in tokens:
-        if tok.kind == EOF:
-            break
-        file, line = tok.loc.file, tok.loc.line
-        if file not in files:
-            try:
-                with open(file, encoding="utf-8", errors="replace") as fh:
-                    files[file] = fh.read().split("\n")
-            except OSError:
-                files[file] = None
-        lines = files[file]
-        if lines is None or not 1 <= line <= len(lines):
-            continue
-        orig = lines[line - 1].rstrip("\r")
-        if key != (file, line):
-            key, cursor = (file, line), 0
-            line_start = tok.start - tok.loc.col + 1
+        loc = tok.loc
+        if (loc.file, loc.line) != key:
+            key = (loc.file, loc.line)
+            cursor = 0
+            lines = files.get(loc.file, ())
+            if lines == ():
+                lines = files[loc.file] = _read_lines(loc.file)
+            if lines is None or not 1 <= loc.line <= len(lines):
+                orig = None
+                continue
+            orig = lines[loc.line - 1]
+            line_start = tok.start - loc.col + 1
             end = text.find("\n", tok.start)
-            cols = _column_map(text[line_start : len(text) if end < 0 else end], orig)
-        offset = tok.start - line_start
-        if cols is not None and 0 <= offset < len(cols):
-            tok.loc = Loc(file, line, cols[offset] + 1)
+            out_line = text[line_start : len(text) if end < 0 else end]
+            identity = out_line == orig
+            cols = None if identity else _column_map(out_line, orig)
+        if orig is None or identity or tok.kind == EOF:
+            continue
+        if cols is not None:
+            offset = tok.start - line_start
+            if 0 <= offset < len(cols):
+                tok.loc = Loc(loc.file, loc.line, cols[offset] + 1)
             continue
         idx = orig.find(tok.text, cursor)
         if idx >= 0:
-            tok.loc = Loc(file, line, idx + 1)
+            tok.loc = Loc(loc.file, loc.line, idx + 1)
             cursor = idx + len(tok.text)
+
+
+def _read_lines(path: str) -> list[str] | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return [line.rstrip("\r") for line in fh.read().split("\n")]
+    except OSError:
+        return None
 
 
 def tokenize(text: str, filename: str) -> tuple[list[Token], list[str]]:
