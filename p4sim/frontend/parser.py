@@ -94,10 +94,13 @@ class Parser:
 
     @staticmethod
     def _is(t: Token, text: str) -> bool:
-        return t.text == text and t.kind in (OP, ID)
+        # Only words and punctuation are ever asked for; a string token's text
+        # keeps its quotes and the EOF token's text is a phrase, so neither can
+        # be mistaken for one.
+        return t.text == text
 
     def at(self, text: str) -> bool:
-        return self._is(self.tok, text)
+        return self.toks[self.i].text == text
 
     def accept(self, text: str) -> Token | None:
         if self.at(text):

@@ -289,3 +289,23 @@ def test_expression_syntax_errors(bad: str) -> None:
     with pytest.raises(P4Error) as ei:
         expr(bad)
     assert "expected" in ei.value.message
+
+
+def test_line_markers_switch_files_and_lines() -> None:
+    text = '# 1 "a.p4"\nx\n# 5 "dir/b.p4" 1\n\ny z\n# 3 "a.p4" 2\nw\n#line 10 "c.p4"\nv\n#pragma once\nu'
+    toks, files = tokenize(text, "ignored.p4")
+    got = [(t.text, t.loc.file, t.loc.line, t.loc.col) for t in toks if t.kind == "ID"]
+    assert got == [
+        ("x", "a.p4", 1, 1),
+        ("y", "dir/b.p4", 6, 1),
+        ("z", "dir/b.p4", 6, 3),
+        ("w", "a.p4", 3, 1),
+        ("v", "c.p4", 10, 1),
+        ("u", "c.p4", 12, 1),
+    ]
+    assert files == ["a.p4", "dir/b.p4", "c.p4"]
+
+
+def test_builtin_marker_names_are_not_files() -> None:
+    _, files = tokenize('# 0 "m.p4"\n# 0 "<built-in>"\n# 0 "<command-line>"\n# 1 "m.p4"\nx', "m")
+    assert files == ["m.p4"]
