@@ -1209,10 +1209,11 @@ class Parser:
         keys: list[ast.KeyElement] = []
         while not self.accept("}"):
             kt = self.tok
+            anns = self.parse_annotations()  # leniency: the grammar puts them after
             e = self.parse_expr()
             self.expect(":", "':' and a match kind")
             mk = self.expect_name("a match kind")
-            anns = self.parse_annotations()
+            anns += self.parse_annotations()
             self.expect(";")
             keys.append(ast.KeyElement(expr=e, match_kind=mk.text, annotations=anns, loc=kt.loc))
         return keys

@@ -299,7 +299,7 @@ control C(inout bit<8> k1, inout bit<16> k2) {
             k1 : exact @name("key1");
             k2[15:8] : ternary;
             k2 : lpm;
-            k1 : range;
+            @name("k1_again") k1 : range;
         }
         actions = {
             set;
@@ -343,6 +343,7 @@ def test_table_declaration() -> None:
         ("k2", "lpm"),
         ("k1", "range"),
     ]
+    assert t.keys[3].has_annotation("name")
     name = t.keys[0].annotation("name")
     assert name is not None and name.raw == '"key1"'
     assert [a.name for a in t.actions] == ["set", "a1", "a2"]
