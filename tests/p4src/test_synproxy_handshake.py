@@ -6,6 +6,8 @@ Run: .venv/bin/python -m pytest -q tests/p4src/test_synproxy_handshake.py
 
 from __future__ import annotations
 
+import random
+
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
@@ -264,3 +266,25 @@ def test_auto_mode_follows_defense_register(bench: Bench) -> None:
     bench.set_register("defense_active", SERVICE_ID, 1)
     out = bench.process(CLIENT_PORT, bench.client_tcp("S", 1))
     assert [p for p, _ in out] == [CLIENT_PORT]
+
+
+def test_p4_cookie_matches_reference_on_random_flows(bench: Bench) -> None:
+    rng = random.Random(2024)
+    for _ in range(40):
+        sport = rng.randrange(1, 65536)
+        isn = rng.getrandbits(32)
+        mss = rng.choice([None, 500, 536, 1300, 1399, 1440, 1460, 8960])
+        ws = rng.choice([None, 0, 3, 14, 15])
+        sack, ts = rng.random() < 0.5, rng.random() < 0.5
+        options = []
+        if mss is not None:
+            options.append(("MSS", mss))
+        if sack:
+            options.append(("SAckOK", b""))
+        if ts:
+            options.append(("Timestamp", (rng.getrandbits(32), 0)))
+        if ws is not None:
+            options += [("NOP", None), ("WScale", ws)]
+        pkt = synack_of(bench, isn=isn, sport=sport, options=options)
+        expected = bench.cookie(isn, encode_options(mss, ws, sack, ts), sport=sport)
+        assert pkt[TCP].seq == expected

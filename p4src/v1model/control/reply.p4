@@ -89,6 +89,7 @@ bit<32> build_synack(inout headers_t hdr, in bit<32> cookie, in bit<8> opts,
                      in bit<8> svc_ttl, in bit<32> tsval, in bit<32> client_tsval) {
     swap_endpoints(hdr);
     hdr.ipv4.ttl = svc_ttl;
+    hdr.ipv4.ecn = 0;   /* no ECN negotiated (the SYN/ACK sets no ECE) */
     hdr.ipv4.identification = 0;
     hdr.ipv4.flag_df = 1;
     hdr.tcp.ack_no = hdr.tcp.seq_no + 1;
