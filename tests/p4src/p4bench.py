@@ -5,6 +5,7 @@ helpers to build packets (scapy) and read back digests, counters and registers."
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,40 +39,37 @@ PREV_KEY = 0x1122334455667788
 EPOCH = 5
 PREV_EPOCH = 4
 
-# Service flags and proxy modes (p4src/common/defines.p4).
-SVC_SACK, SVC_TS, SVC_WSCALE, SVC_DEFER = 0x01, 0x02, 0x04, 0x08
-PROXY_OFF, PROXY_ON, PROXY_AUTO = 0, 1, 2
+DEFINES = ROOT / "p4src" / "common" / "defines.p4"
 
-# Events (EV_* in defines.p4).
-EV = {
-    "SYN_IN": 1,
-    "SYNACK_SENT": 2,
-    "ACK_VALID": 3,
-    "ACK_INVALID": 4,
-    "SESSION_ESTABLISHED": 5,
-    "DROP_NO_SESSION": 6,
-    "DROP_DEFER": 7,
-    "DROP_UDP": 8,
-    "DROP_FRAGMENT": 9,
-    "DROP_MALFORMED": 10,
-    "TRANSLATED_C2S": 11,
-    "TRANSLATED_S2C": 12,
-    "SERVER_RESET": 13,
-    "CLIENT_ABORT": 14,
-    "EARLY_DATA": 15,
-    "DROP_HANDSHAKE": 16,
-    "DROP_POLICY": 17,
-    "SYN_PASSED": 18,
-    "SERVER_SYNACK_RETX": 19,
-    "MALFORMED_PASSED": 20,
-    "REUSE_ACK": 21,
-    "DROP_NO_KEY": 22,
-}
-EVENTS_PER_SERVICE = 32
 
-# Session states (SESSION_* in defines.p4).
-S_NONE, S_SYN_SENT, S_ESTABLISHED, S_FIN_WAIT, S_CLOSE_WAIT = 0, 1, 2, 3, 4
-S_LAST_ACK, S_TIME_WAIT, S_CLOSE = 5, 6, 7
+def p4_consts(path: Path = DEFINES) -> dict[str, int]:
+    """`const <type> NAME = <integer>;` declarations of a P4 file, so the tests use
+    the program's own codes rather than a copy that could drift."""
+    pattern = re.compile(r"^const\s+[\w<>]+\s+(\w+)\s*=\s*(0x[0-9a-fA-F]+|\d+)\s*;", re.M)
+    return {name: int(value, 0) for name, value in pattern.findall(path.read_text())}
+
+
+CONSTS = p4_consts()
+SVC_SACK, SVC_TS, SVC_WSCALE, SVC_DEFER = (
+    CONSTS[f"SVC_FLAG_{n}"] for n in ("SACK", "TS", "WSCALE", "DEFER")
+)
+PROXY_OFF, PROXY_ON, PROXY_AUTO = (CONSTS[f"PROXY_MODE_{n}"] for n in ("OFF", "ON", "AUTO"))
+# Events: EV["SYN_IN"] is EV_SYN_IN.
+EV = {name[3:]: value for name, value in CONSTS.items() if name.startswith("EV_")}
+EVENTS_PER_SERVICE = 32  # sizes.p4
+(S_NONE, S_SYN_SENT, S_ESTABLISHED, S_FIN_WAIT, S_CLOSE_WAIT, S_LAST_ACK, S_TIME_WAIT, S_CLOSE) = (
+    CONSTS[f"SESSION_{n}"]
+    for n in (
+        "NONE",
+        "SYN_SENT",
+        "ESTABLISHED",
+        "FIN_WAIT",
+        "CLOSE_WAIT",
+        "LAST_ACK",
+        "TIME_WAIT",
+        "CLOSE",
+    )
+)
 
 SERVICE_ID = 3
 
