@@ -101,12 +101,21 @@ class ExternGen:
             stack_base = c.ex(slot.expr)
         h = c.em.tmp("h")
         u = None
+        slot_code = c.ex(slot)
+        if stack_base is not None and isinstance(slot, ast.Member):
+            # Inline `stack.next` (the hot path of option loops).
+            st = _u(slot.expr.type)
+            idx = c.em.tmp("i")
+            c.line(f"{idx} = {stack_base}.next_index")
+            with c.em.block(f"if {idx} >= {st.size}:"):
+                c.line(f"raise _rt.ParserReject({c.error_code('StackOutOfBounds')})")
+            slot_code = f"{stack_base}.elems[{idx}]"
         if union is not None and isinstance(target, ast.Member):
             u = c.em.tmp("u")
-            c.line(f"{u} = {c.ex(union)}")
+            c.line(f"{u} = {slot_code}")
             c.line(f"{h} = {u}.{pyfield(target.name)}")
         else:
-            c.line(f"{h} = {c.ex(target)}")
+            c.line(f"{h} = {slot_code}")
         varbit = [ft for _, ft in ht.fields if isinstance(ft, T.VarbitT)]
         if len(args) > 1 and args[1] is not None:
             if not varbit:
@@ -125,7 +134,8 @@ class ExternGen:
         if u is not None and union is not None and isinstance(target, ast.Member):
             for n_, _ in _u(union.type).fields:
                 if n_ != target.name:
-                    c.line(f"{u}.{pyfield(n_)}.valid = False")
+                    with c.em.block(f"if {u}.{pyfield(n_)}.valid:"):
+                        c.line(f"{u}.{pyfield(n_)}.valid = False")
         if stack_base is not None:
             c.line(f"{stack_base}.next_index += 1")
         return None
