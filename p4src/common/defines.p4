@@ -164,6 +164,7 @@ const ProxyEvent_t EV_SERVER_SYNACK_RETX  = 19;   /* server SYN/ACK again: ACK r
 const ProxyEvent_t EV_MALFORMED_PASSED    = 20;   /* malformed, forwarded in a session */
 const ProxyEvent_t EV_REUSE_ACK           = 21;   /* valid cookie ACK on a closing session */
 const ProxyEvent_t EV_DROP_NO_KEY         = 22;   /* SYN before the controller set a key */
+const ProxyEvent_t EV_PASSTHROUGH         = 23;   /* flow seen before the defence, passed */
 
 /* ------------------------------------------------------------------ CPU port I/O */
 

@@ -15,6 +15,7 @@ const bit<32> ARP_REPLIES_SIZE   = 1024;
 const bit<32> ROUTER_MACS_SIZE   = 64;
 const bit<32> IPV4_ROUTES_SIZE   = 4096;
 const bit<32> MAC_TABLE_SIZE     = 4096;
+const bit<32> FLOW_FILTER_SIZE   = 65536;  /* bits of the passthrough flow filter */
 const bit<32> EVENTS_PER_SERVICE = 32;     /* > every EV_* value */
 const bit<32> SERVICE_EVENTS_SIZE = 8192;  /* MAX_SERVICE_IDS * EVENTS_PER_SERVICE */
 

@@ -98,6 +98,7 @@ def test_synproxy_state_and_digests(synproxy_p4info) -> None:
         "session_delta",
         "session_tsoff",
         "defense_active",
+        "passthrough_flows",
     }
     assert _names(synproxy_p4info, "counters") == {"service_events", "global_events"}
     assert _names(synproxy_p4info, "digests") == {

@@ -132,7 +132,10 @@ def test_full_connection(bench: Bench) -> None:
     to_server, to_client = Ether(out[SERVER_PORT]), Ether(out[CLIENT_PORT])
     assert to_server[TCP].flags == "A" and to_server[TCP].ack == rs_isn + 1
     assert to_server[TCP].window == 1000
-    assert to_client[TCP].seq == (cookie + 1) & 0xFFFFFFFF and to_client[TCP].window == 65160 >> SERVICE_WSCALE
+    assert (
+        to_client[TCP].seq == (cookie + 1) & 0xFFFFFFFF
+        and to_client[TCP].window == 65160 >> SERVICE_WSCALE
+    )
     assert dict(to_client[TCP].options)["Timestamp"] == (our_tsval, 7001)
     (event,) = bench.digests("session_event_digest_t")
     assert event[:2] == (3, 1)

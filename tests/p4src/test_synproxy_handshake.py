@@ -21,6 +21,7 @@ from tests.p4src.p4bench import (
     KEY,
     PREV_EPOCH,
     PREV_KEY,
+    PROXY_AUTO,
     ROUTER_MAC,
     SERVICE_ID,
     SVC_DEFER,
@@ -288,3 +289,30 @@ def test_p4_cookie_matches_reference_on_random_flows(bench: Bench) -> None:
         pkt = synack_of(bench, isn=isn, sport=sport, options=options)
         expected = bench.cookie(isn, encode_options(mss, ws, sack, ts), sport=sport)
         assert pkt[TCP].seq == expected
+
+
+def test_flows_from_before_the_defence_keep_passing(bench: Bench) -> None:
+    """C8: turning an AUTO service's defence on does not cut its open connections."""
+    bench.h.add_entry(
+        "ipv4_routes", [(ip2int(VIP), 32)], "route_to", [2, 0xAA, 0xBB]
+    )  # the VIP lives behind port 2 when undefended
+    bench.h.add_entry(
+        "services",
+        [ip2int(VIP), (VPORT, 0xFFFF), (6, 0xFF)],
+        "set_service",
+        [SERVICE_ID, PROXY_AUTO, SVC_TS, 1460, 7, 0, 64],
+        priority=20,
+    )
+    old = bench.client_tcp("PA", 500, 600, sport=41000, payload=b"old")
+    assert [p for p, _ in bench.process(CLIENT_PORT, old)] == [2]
+    bench.set_register("defense_active", SERVICE_ID, 1)
+    # The old flow still passes; an unknown flow's ACK is a bad cookie; SYNs get cookies.
+    assert [p for p, _ in bench.process(CLIENT_PORT, old)] == [2]
+    assert bench.event("PASSTHROUGH") == (1, 1)
+    assert (
+        bench.process(CLIENT_PORT, bench.client_tcp("PA", 500, 600, sport=41001, payload=b"x"))
+        == []
+    )
+    assert bench.event("ACK_INVALID") == (1, 1)
+    out = bench.process(CLIENT_PORT, bench.client_tcp("S", 9, sport=41000))
+    assert [p for p, _ in out] == [CLIENT_PORT]

@@ -74,6 +74,17 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
     @id(ID_REGISTER_SESSION_TSOFF)
     register<bit<32>>(SESSIONS_SIZE) session_tsoff;
 
+    /* C8: connections opened while a service was not defended have no session and
+     * no cookie; without this filter, turning the defence on would cut them all.
+     * While a service passes traffic, every client segment sets the bit of its
+     * flow; while it is defended, a segment that is not a valid cookie ACK but
+     * whose bit is set is passed as before. The price: spoofed segments that hit
+     * a set bit reach the server (as they all would without the defence). The
+     * controller clears the filter when the defence has been off long enough for
+     * its flows to be gone. */
+    @id(ID_REGISTER_PASSTHROUGH_FLOWS)
+    register<bit<1>>(FLOW_FILTER_SIZE) passthrough_flows;
+
     CookieCheck() cookie_check;
 
     apply {
@@ -119,6 +130,21 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         bool cookie_ok = false;
         if (ack_check) {
             cookie_check.apply(hdr, meta, cookie_ok);
+        }
+        bool passthrough_known = false;
+        if (!in_session && meta.svc_hit && !meta.svc_deny && hdr.tcp.isValid()
+                && !meta.from_cpu && !(meta.proxy_active && ctrl == TCP_SYN)) {
+            bit<32> flow_bit;
+            hash(flow_bit, HashAlgorithm.crc32, 32w0,
+                 { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.tcp.src_port, hdr.tcp.dst_port },
+                 FLOW_FILTER_SIZE);
+            if (meta.proxy_active) {
+                bit<1> seen;
+                passthrough_flows.read(seen, flow_bit);
+                passthrough_known = seen == 1;
+            } else {
+                passthrough_flows.write(flow_bit, 1);
+            }
         }
 
         SessionState_t new_state = meta.state;
@@ -267,6 +293,9 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                 if (ctrl == TCP_SYN) {
                     meta.event = EV_SYN_PASSED;
                 }
+            } else if (passthrough_known && ctrl != TCP_SYN) {
+                /* A connection from before the defence: forwarded, unproxied. */
+                meta.event = EV_PASSTHROUGH;
             } else if (meta.malformed) {
                 /* Never answered (D1). */
                 mark_to_drop(standard_metadata);
