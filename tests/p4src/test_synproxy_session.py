@@ -323,3 +323,56 @@ def test_session_counts_per_service(bench: Bench) -> None:
     _established(bench)
     glob, per = bench.event("TRANSLATED_C2S", SERVICE_ID)
     assert (glob, per) == (1, 1)  # the server SYN
+
+
+def test_transparent_mode_rewrites_no_address(bench: Bench) -> None:
+    """D7: in transparent (routed) mode the session points at the VIP itself."""
+    cookie = bench.cookie(ISN, OPTS)
+    bench.h.add_entry("ipv4_routes", [(ip2int(VIP), 32)], "route_to", [SERVER_PORT, 0xAA, 0xBB])
+    bench.h.add_entry(
+        "sessions",
+        [ip2int(CLIENT_IP), ip2int(VIP), 40000, VPORT],
+        "set_client_session",
+        [SLOT, SERVICE_ID, ip2int(VIP), VPORT],
+    )
+    bench.h.add_entry(
+        "sessions",
+        [ip2int(VIP), ip2int(CLIENT_IP), VPORT, 40000],
+        "set_server_session",
+        [SLOT, SERVICE_ID, ip2int(VIP), VPORT, cookie, 0, 502, 0],
+    )
+    bench.set_register("session_state", SLOT, S_ESTABLISHED)
+    bench.set_register("session_delta", SLOT, 1000)
+    pkt = bench.client_tcp("PA", ISN + 1, cookie + 1, payload=b"q")
+    out = _by_port(bench.process(CLIENT_PORT, pkt))
+    got = out[SERVER_PORT]
+    assert (got[IP].dst, got[TCP].dport) == (VIP, VPORT)
+    assert got[TCP].ack == (cookie + 1 + 1000) & 0xFFFFFFFF
+    reply = (
+        Ether(src=SERVER_MAC, dst=ROUTER_MAC)
+        / IP(src=VIP, dst=CLIENT_IP)
+        / TCP(sport=VPORT, dport=40000, flags="A", seq=5000, ack=ISN + 2)
+    )
+    out = _by_port(bench.process(SERVER_PORT, reply))
+    assert out[CLIENT_PORT][TCP].seq == 4000
+    assert out[CLIENT_PORT][IP].src == VIP
+
+
+def test_translation_with_ip_options(bench: Bench) -> None:
+    cookie, delta, _ = _established(bench)
+    pkt = (
+        Ether(src=CLIENT_MAC, dst=ROUTER_MAC)
+        / IP(src=CLIENT_IP, dst=VIP, options=b"\x94\x04\x00\x00")
+        / TCP(
+            sport=40000,
+            dport=VPORT,
+            flags="A",
+            seq=(ISN + 1) & 0xFFFFFFFF,
+            ack=(cookie + 1) & 0xFFFFFFFF,
+        )
+        / b"with ip options"
+    )
+    out = _by_port(bench.process(CLIENT_PORT, pkt))  # checks both checksums
+    got = out[SERVER_PORT]
+    assert got[IP].ihl == 6 and got[IP].dst == RS_IP
+    assert got[TCP].ack == RS_ISN + 1
