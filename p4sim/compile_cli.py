@@ -152,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CompileError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
+    except RecursionError:
+        print(f"{PROG}: error: {args.source}: program nests too deeply", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -141,3 +141,27 @@ def test_console_script_runs(good, tmp_path):
     )
     assert res.returncode == 0, res.stderr
     assert (out / "prog.p4sim").is_file()
+
+
+def test_uninstantiated_control_is_ignored(tmp_path, capsys):
+    bad = tmp_path / "prog.p4"
+    bad.write_text(
+        GOOD.replace(
+            "apply { routes.apply(); }",
+            "apply { routes.apply(); }\n}\ncontrol Unused(inout meta_t m) {\n"
+            "    table t { key = { m.x : exact; } actions = { NoAction; }\n"
+            "              implementation = action_profile(32w4); }\n"
+            "    apply { t.apply(); }",
+        )
+    )
+    # The extra control is never instantiated: its oddities do not matter.
+    assert main([str(bad), "-o", str(tmp_path / "o")]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_in_place_extern_in_table_property_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "prog.p4"
+    bad.write_text(GOOD.replace("size = ROUTES_SIZE;", "implementation = action_profile(32w4);"))
+    assert main([str(bad), "-o", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{bad}:") and "unsupported by p4sim" in err
