@@ -4,7 +4,8 @@ The switch computes the same function in P4 (p4src/v1model/control/cookie.p4); t
 the controller use this module to predict and to verify cookies, so the two must agree
 bit for bit. The layout is described in p4src/README.md and repeated here:
 
-    cookie (32 bits)  = MAC[31:8] ++ OPTS[7:0]
+    cookie (32 bits)  = MAC[31:9] ++ E ++ OPTS[7:0]
+    E      (1 bit)    = epoch[0]
     OPTS   (8 bits)   = mss_index(2) ++ wscale(4) ++ sack_ok(1) ++ ts_ok(1)
     MAC    (32 bits)  = HalfSipHash-2-4(key, m0..m4) with the message words
                         m0 = client address, m1 = VIP address,
@@ -12,10 +13,12 @@ bit for bit. The layout is described in p4src/README.md and repeated here:
                         m4 = epoch[23:0] << 8 | OPTS
 
 The options travel in the clear in the low byte but are part of the MAC input, so an
-attacker who flips them invalidates the MAC. 24 MAC bits are checked against two
-(key, epoch) pairs, so a blind guess succeeds with probability 2 * 2^-24 = 2^-23,
-within the 2^-22 budget. A keyed PRF rather than a CRC: CRCs are affine, so one
-observed cookie would let an attacker compute cookies for any other flow.
+attacker who flips them invalidates the MAC. Two (key, epoch) pairs are accepted, the
+current and the previous one, whose epochs differ in their low bit: E says which
+pair minted the cookie, so a check costs one hash (not two, which matters under an
+ACK flood), and a blind guess succeeds with probability 2^-23 (23 MAC bits), within
+the 2^-22 budget. A keyed PRF rather than a CRC: CRCs are affine, so one observed
+cookie would let an attacker compute cookies for any other flow.
 
 HalfSipHash treats its input as bytes and reads 32-bit words little-endian. The data
 plane works on 32-bit words directly; packing the words little-endian here makes
@@ -39,8 +42,9 @@ MSS_TABLE: tuple[int, ...] = (536, 1300, 1440, 1460)
 WSCALE_NONE = 15
 #: Largest shift RFC 7323 allows; larger advertised shifts are treated as this.
 WSCALE_MAX = 14
-#: Bits of the cookie that carry the MAC (the rest carry OPTS).
-MAC_MASK = 0xFFFFFF00
+#: Bits of the cookie that carry the MAC, the epoch's low bit and OPTS.
+MAC_MASK = 0xFFFFFE00
+EPOCH_BIT = 0x00000100
 OPTS_MASK = 0x000000FF
 #: The epoch occupies the top 24 bits of the last message word.
 EPOCH_MASK = 0x00FFFFFF
@@ -203,19 +207,23 @@ def cookie_words(flow: Flow, isn: int, epoch: int, opts: int) -> tuple[int, ...]
 def make_cookie(key: int, epoch: int, flow: Flow, isn: int, opts: int) -> int:
     """The SYN/ACK sequence number the switch sends for this SYN."""
     mac = halfsiphash24_words(key, cookie_words(flow, isn, epoch, opts))
-    return (mac & MAC_MASK) | opts
+    return (mac & MAC_MASK) | ((epoch & 1) << 8) | opts
 
 
 def check_cookie(
     keys: Sequence[tuple[int, int]], flow: Flow, isn: int, cookie: int
 ) -> CookieOptions | None:
-    """Decoded options if `cookie` is valid for `flow` and `isn` under any of the
+    """Decoded options if `cookie` is valid for `flow` and `isn` under one of the
     (key, epoch) pairs in `keys` (the switch holds the current and the previous
-    pair), else None. For a client's ACK, `isn = seq - 1` and `cookie = ack - 1`."""
+    pair), else None. Only pairs whose epoch has the cookie's E bit are tried, as in
+    the switch. For a client's ACK, `isn = seq - 1` and `cookie = ack - 1`."""
     if not 0 <= cookie <= MASK32:
         raise CookieError(f"cookie must be 32 bits, got {cookie!r}")
     opts = cookie & OPTS_MASK
+    e_bit = (cookie & EPOCH_BIT) >> 8
     for key, epoch in keys:
+        if epoch & 1 != e_bit:
+            continue
         if make_cookie(key, epoch, flow, isn, opts) == cookie:
             return decode_options(opts)
     return None

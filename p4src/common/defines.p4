@@ -74,12 +74,13 @@ const bit<4> TCP_MIN_DATA_OFFSET = 5;
 
 /* ------------------------------------------------------------------ SYN cookie
  * Layout (see controller/cookie.py, the Python reference, and p4src/README.md):
- *   cookie = MAC[31:8] ++ OPTS[7:0]
+ *   cookie = MAC[31:9] ++ E ++ OPTS[7:0]        E = epoch[0]
  *   OPTS   = mss_index(2) ++ wscale(4) ++ sack_ok(1) ++ ts_ok(1)
  *   MAC    = HalfSipHash-2-4(k0, k1; saddr, daddr, sport ++ dport, isn,
  *                            epoch[23:0] ++ OPTS)
  */
-const bit<32> COOKIE_MAC_MASK  = 0xffffff00;
+const bit<32> COOKIE_MAC_MASK  = 0xfffffe00;
+const bit<32> COOKIE_EPOCH_BIT = 0x00000100;
 const bit<32> COOKIE_OPTS_MASK = 0x000000ff;
 /* MSS values the 2-bit index stands for: the client's MSS rounded down. */
 const bit<16> COOKIE_MSS_0 = 536;

@@ -118,9 +118,10 @@ def test_cookie_words_layout() -> None:
 def test_cookie_is_halfsiphash_of_words() -> None:
     opts = encode_options(536, None, False, False)
     words = cookie_words(FLOW, 1, 9, opts)
-    assert (
-        make_cookie(KEY, 9, FLOW, 1, opts) == (halfsiphash24_words(KEY, words) & 0xFFFFFF00) | opts
-    )
+    mac = halfsiphash24_words(KEY, words)
+    # MAC[31:9] ++ epoch[0] ++ OPTS
+    assert make_cookie(KEY, 9, FLOW, 1, opts) == (mac & 0xFFFFFE00) | 0x100 | opts
+    assert make_cookie(KEY, 8, FLOW, 1, opts) & 0x100 == 0
 
 
 def test_previous_epoch_accepted_older_rejected() -> None:
@@ -150,7 +151,7 @@ def test_any_field_change_invalidates() -> None:
 
 
 def test_random_guesses_rarely_pass() -> None:
-    # 2^-23 per guess with two epochs: 20000 random guesses should essentially never pass.
+    # 2^-23 per guess (23 MAC bits): 20000 random guesses should essentially never pass.
     rng = random.Random(1)
     keys = [(KEY, 10), (KEY, 9)]
     hits = sum(
@@ -188,6 +189,18 @@ def test_constants_match_the_p4_program() -> None:
     assert consts["COOKIE_WSCALE_NONE"] == cookie.WSCALE_NONE
     assert consts["TCP_WSCALE_MAX"] == cookie.WSCALE_MAX
     assert consts["COOKIE_MAC_MASK"] == cookie.MAC_MASK
+    assert consts["COOKIE_EPOCH_BIT"] == cookie.EPOCH_BIT
     assert consts["COOKIE_OPTS_MASK"] == cookie.OPTS_MASK
     # The last HalfSipHash block of the 20-byte message: length in the top byte.
     assert consts["HSIP_COOKIE_LEN_WORD"] == 20 << 24
+
+
+def test_epoch_bit_selects_the_pair() -> None:
+    opts = encode_options(1460, None, False, False)
+    cookie = make_cookie(KEY, 41, FLOW, 777, opts)
+    assert cookie & 0x100
+    # Same key, an epoch of the same parity as 41 is not "previous": rejected.
+    assert check_cookie([(KEY, 43)], FLOW, 777, cookie) is None
+    assert check_cookie([(KEY ^ 5, 42), (KEY, 41)], FLOW, 777, cookie) is not None
+    # Flipping E makes the checker use the other pair: rejected.
+    assert check_cookie([(KEY, 42), (KEY, 41)], FLOW, 777, cookie ^ 0x100) is None

@@ -2,15 +2,17 @@
  * SYN cookies (D3, D4): HalfSipHash-2-4 keyed by a 64-bit key from the controller.
  * controller/cookie.py is the Python reference of everything here; the layout:
  *
- *   cookie (32) = MAC[31:8] ++ OPTS[7:0]
+ *   cookie (32) = MAC[31:9] ++ E ++ OPTS[7:0]      E = epoch[0]
  *   OPTS   (8)  = mss_index(2) ++ wscale(4) ++ sack_ok(1) ++ ts_ok(1)
  *   MAC    (32) = HalfSipHash-2-4(k0, k1; m0..m4)
  *                 m0 = client address   m1 = VIP address   m2 = client port ++ VIP port
  *                 m3 = client ISN       m4 = epoch[23:0] ++ OPTS
  *
  * OPTS is in the clear (the ACK brings it back in ack - 1) but is also MAC input, so
- * changing it breaks the MAC. 24 MAC bits checked against the current and previous
- * (key, epoch): a blind guess passes with probability 2 * 2^-24 = 2^-23 <= 2^-22.
+ * changing it breaks the MAC. The current and the previous (key, epoch) are accepted;
+ * their epochs differ in the low bit, and E names the one that minted the cookie, so
+ * a check is one hash even under an ACK flood. A blind guess must match 23 MAC bits:
+ * probability 2^-23 <= 2^-22.
  * A keyed PRF, not a CRC: a CRC is affine, so one cookie would reveal all others.
  */
 #ifndef SYNPROXY_CONTROL_COOKIE_P4
@@ -68,13 +70,13 @@ bit<32> halfsiphash24_5w(in bit<32> k0, in bit<32> k1,
     return v1 ^ v3;
 }
 
-/* The cookie for a flow: MAC bits from the hash, OPTS in the low byte. */
+/* The cookie for a flow: MAC bits from the hash, the epoch's low bit, OPTS. */
 bit<32> cookie_make(in bit<32> k0, in bit<32> k1, in bit<32> epoch,
                     in ipv4_addr_t saddr, in ipv4_addr_t daddr,
                     in l4_port_t sport, in l4_port_t dport,
                     in bit<32> isn, in bit<8> opts) {
     bit<32> mac = halfsiphash24_5w(k0, k1, saddr, daddr, sport ++ dport, isn, epoch[23:0] ++ opts);
-    return (mac & COOKIE_MAC_MASK) | (bit<32>)opts;
+    return (mac & COOKIE_MAC_MASK) | ((bit<32>)epoch[0:0] << 8) | (bit<32>)opts;
 }
 
 /* OPTS for a SYN: the options both the client sent and the service offers, i.e.
@@ -162,7 +164,7 @@ control CookieKeys(inout local_metadata_t meta) {
 }
 
 /* D5: is ack - 1 a cookie for this flow and isn = seq - 1, under the current or the
- * previous (key, epoch)? The second hash runs only when the first fails. */
+ * previous (key, epoch)? The cookie's E bit says which one to try. */
 control CookieCheck(in headers_t hdr, in local_metadata_t meta, out bool valid) {
     apply {
         bit<32> cookie = hdr.tcp.ack_no - 1;
@@ -170,16 +172,18 @@ control CookieCheck(in headers_t hdr, in local_metadata_t meta, out bool valid) 
         bit<8> opts = cookie[7:0];
         valid = false;
         if (meta.keys_set) {
-            bit<32> expect = cookie_make(meta.key0, meta.key1, meta.epoch,
+            bit<32> k0 = meta.key0;
+            bit<32> k1 = meta.key1;
+            bit<32> epoch = meta.epoch;
+            if (cookie[8:8] != meta.epoch[0:0]) {
+                k0 = meta.prev_key0;
+                k1 = meta.prev_key1;
+                epoch = meta.prev_epoch;
+            }
+            bit<32> expect = cookie_make(k0, k1, epoch,
                                          hdr.ipv4.src_addr, hdr.ipv4.dst_addr,
                                          hdr.tcp.src_port, hdr.tcp.dst_port, isn, opts);
             valid = expect == cookie;
-            if (!valid) {
-                expect = cookie_make(meta.prev_key0, meta.prev_key1, meta.prev_epoch,
-                                     hdr.ipv4.src_addr, hdr.ipv4.dst_addr,
-                                     hdr.tcp.src_port, hdr.tcp.dst_port, isn, opts);
-                valid = expect == cookie;
-            }
         }
     }
 }
