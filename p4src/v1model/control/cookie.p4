@@ -165,10 +165,10 @@ control CookieKeys(inout local_metadata_t meta) {
 
 /* D5: is ack - 1 a cookie for this flow and isn = seq - 1, under the current or the
  * previous (key, epoch)? The cookie's E bit says which one to try. */
-control CookieCheck(in headers_t hdr, in local_metadata_t meta, out bool valid) {
+control CookieCheck(in ipv4_t ip, in tcp_t tcp, in local_metadata_t meta, out bool valid) {
     apply {
-        bit<32> cookie = hdr.tcp.ack_no - 1;
-        bit<32> isn = hdr.tcp.seq_no - 1;
+        bit<32> cookie = tcp.ack_no - 1;
+        bit<32> isn = tcp.seq_no - 1;
         bit<8> opts = cookie[7:0];
         valid = false;
         if (meta.keys_set) {
@@ -180,9 +180,8 @@ control CookieCheck(in headers_t hdr, in local_metadata_t meta, out bool valid) 
                 k1 = meta.prev_key1;
                 epoch = meta.prev_epoch;
             }
-            bit<32> expect = cookie_make(k0, k1, epoch,
-                                         hdr.ipv4.src_addr, hdr.ipv4.dst_addr,
-                                         hdr.tcp.src_port, hdr.tcp.dst_port, isn, opts);
+            bit<32> expect = cookie_make(k0, k1, epoch, ip.src_addr, ip.dst_addr,
+                                         tcp.src_port, tcp.dst_port, isn, opts);
             valid = expect == cookie;
         }
     }

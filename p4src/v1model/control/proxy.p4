@@ -129,7 +129,7 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         bool ack_check = (protect && ctrl == TCP_ACK && !meta.malformed) || reuse_check;
         bool cookie_ok = false;
         if (ack_check) {
-            cookie_check.apply(hdr, meta, cookie_ok);
+            cookie_check.apply(hdr.ipv4, hdr.tcp, meta, cookie_ok);
         }
         bool passthrough_known = false;
         if (!in_session && meta.svc_hit && !meta.svc_deny && hdr.tcp.isValid()
