@@ -167,3 +167,19 @@ def test_tcp_options_structure() -> None:
     acl = next(d for d in ingress.locals if isinstance(d, ast.TableDecl))
     assert [e.priority is not None for e in acl.entries] == [True, True, True]
     assert any(isinstance(s, ast.SwitchStmt) for s in ingress.body.stmts)
+
+
+def test_replicate_structure() -> None:
+    path = PROGRAMS / "replicate.p4"
+    prog = parse(preprocess(path), str(path))
+    meta = decl(prog, "metadata_t")
+    assert isinstance(meta, ast.StructDecl)
+    fl = meta.fields[0].annotation("field_list")
+    assert fl is not None and [a.value for a in fl.args] == [1, 2]  # type: ignore[attr-defined]
+    ingress = decl(prog, "RepIngress")
+    assert isinstance(ingress, ast.ControlDecl)
+    meter = ingress.locals[0]
+    assert isinstance(meter, ast.Instantiation) and isinstance(meter.type, ast.NamedType)
+    assert meter.type.name == "direct_meter" and len(meter.type.type_args) == 1
+    table = next(d for d in ingress.locals if isinstance(d, ast.TableDecl))
+    assert isinstance(table.properties["meters"], ast.PathExpr)
