@@ -1,0 +1,151 @@
+"""Bring a Topology up in network namespaces, with the switch running in its own.
+
+This is the plain namespace runner used by the demo, the end-to-end tests and the
+benchmarks (Mininet is not needed: see the README). Each host gets a namespace with
+one veth to the switch namespace, its address, a default route via the switch and
+nothing else: no namespace has a route off the machine. The switch (p4sim, or bmv2's
+simple_switch_grpc with target="bmv2") serves P4Runtime on a unix socket.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .netns import Lab, LabError, grpc_ready, sh, wait_for
+from .topology import Host, Topology
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class SwitchArtifacts:
+    p4info: Path
+    device_config: Path
+
+
+def artifacts(program: str, target: str = "p4sim") -> SwitchArtifacts:
+    """Build (if needed) and return the program's P4Info and device config."""
+    import subprocess
+
+    src = ROOT / "p4src" / "v1model" / f"{program}.p4"
+    out = ROOT / "build" / target / program
+    out.mkdir(parents=True, exist_ok=True)
+    if target == "p4sim":
+        config = out / f"{program}.p4sim"
+        cmd = [str(BIN / "p4sim-compile"), str(src), "-o", str(out)]
+    else:
+        config = out / f"{program}.json"
+        cmd = ["p4c-bm2-ss", "--arch", "v1model", "-o", str(config), "--p4runtime-files",
+               str(out / "p4info.txt"), str(src)]
+    newest = max(p.stat().st_mtime for p in (ROOT / "p4src").rglob("*.p4"))
+    if not config.exists() or config.stat().st_mtime < newest:
+        subprocess.run(cmd, check=True)
+    return SwitchArtifacts(out / "p4info.txt", config)
+
+
+@dataclass
+class Net:
+    """A running topology. Use as a context manager; everything goes on exit."""
+
+    topo: Topology
+    target: str = "p4sim"
+    program: str = "synproxy"
+    log_level: str = "warn"
+    lab: Lab = field(default_factory=lambda: Lab(prefix="sp"))
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="p4synproxy-")))
+    ns: dict[str, str] = field(default_factory=dict)
+    ifname: dict[str, str] = field(default_factory=dict)  # host -> its interface
+    switch_proc: object = None
+
+    @property
+    def grpc_address(self) -> str:
+        return f"unix:{self.workdir}/switch.sock"
+
+    def start(self, with_program: bool = True) -> Net:
+        try:
+            self._build()
+            self._start_switch(with_program)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _build(self) -> None:
+        self.ns["switch"] = self.lab.add_ns("sw")
+        for h in self.topo.hosts:
+            ns = self.lab.add_ns(h.name[:6])
+            self.ns[h.name] = ns
+            host_if, sw_if = f"{self.lab.tag}h{h.port}", f"{self.lab.tag}s{h.port}"
+            self.lab.veth(ns, host_if, self.ns["switch"], sw_if)
+            self.ifname[h.name] = host_if
+            self._configure_host(h, ns, host_if)
+
+    def _configure_host(self, h: Host, ns: str, ifname: str) -> None:
+        sh(["ip", "link", "set", ifname, "address", h.mac], netns=ns)
+        sh(["ip", "addr", "add", h.address, "dev", ifname], netns=ns)
+        sh(["ip", "route", "add", "default", "via", h.gateway, "dev", ifname], netns=ns)
+        for prefix in h.owns:
+            # Replies to spoofed sources come back here and stop here.
+            sh(["ip", "route", "add", "blackhole", prefix], netns=ns)
+
+    def _start_switch(self, with_program: bool) -> None:
+        ports = [a for h in self.topo.hosts for a in ("-i", f"{h.port}@{self.lab.tag}s{h.port}")]
+        log = str(self.workdir / "switch.log")
+        if self.target == "p4sim":
+            if with_program:
+                art = artifacts(self.program, "p4sim")
+                first = [str(art.device_config), "--p4info", str(art.p4info)]
+            else:
+                first = ["--no-p4"]
+            cmd = [str(BIN / "p4sim"), *first, *ports, "--grpc-server-addr", self.grpc_address,
+                   "--cpu-port", str(self.topo.cpu_port), "-L", self.log_level]
+        else:
+            if shutil.which("simple_switch_grpc") is None:
+                raise LabError("target bmv2 needs simple_switch_grpc on PATH")
+            cmd = ["simple_switch_grpc", "--no-p4", *ports, "-L", self.log_level, "--",
+                   "--grpc-server-addr", self.grpc_address, "--cpu-port", str(self.topo.cpu_port)]
+        proc = self.lab.popen(cmd, netns=self.ns["switch"], log_path=log)
+        self.switch_proc = proc
+        sock = Path(self.grpc_address[len("unix:"):])
+        wait_for(lambda: proc.poll() is not None or sock.exists(), 60, what="the switch to start")
+        if proc.poll() is not None:
+            raise LabError(f"the switch exited at start: {Path(log).read_text()[-2000:]}")
+        grpc_ready(self.grpc_address, 30)
+
+    def exec(self, host: str, cmd: list[str], check: bool = True, timeout: float = 60):  # noqa: ANN201
+        return sh(cmd, netns=self.ns[host], check=check, timeout=timeout)
+
+    def popen(self, host: str, cmd: list[str], log: str | None = None):  # noqa: ANN201
+        return self.lab.popen(cmd, netns=self.ns[host],
+                              log_path=str(self.workdir / log) if log else None)
+
+    def close(self) -> None:
+        self.lab.close()
+
+    def __enter__(self) -> Net:
+        return self.start() if not self.ns else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def controller_config(topo: Topology, net: Net, art: SwitchArtifacts, **service: object) -> dict:
+    """The controller's YAML config (as a dict) for this topology and running switch."""
+    rs = [{"address": h.ip, "port": topo.rs_port, "weight": 1} for h in topo.real_servers]
+    svc = {"name": "web", "vip": topo.vip, "port": topo.vport, "mode": "on",
+           "real_servers": rs, **service}
+    return {
+        "switch": {"address": net.grpc_address, "p4info": str(art.p4info),
+                   "device_config": str(art.device_config), "cpu_port": topo.cpu_port},
+        "interfaces": [{"port": h.port, "mac": h.gateway_mac,
+                        "address": f"{h.gateway}/24"} for h in topo.hosts],
+        "neighbours": [{"address": h.ip, "mac": h.mac, "port": h.port} for h in topo.hosts],
+        "routes": ([{"prefix": h.subnet, "next_hop": h.ip} for h in topo.hosts]
+                   + [{"prefix": p, "next_hop": h.ip} for h in topo.hosts for p in h.extra_routes]),
+        "services": [svc],
+    }
