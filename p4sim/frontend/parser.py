@@ -704,6 +704,9 @@ class Parser:
         if isinstance(lhs, ast.Call):
             self.expect(";")
             return ast.CallStmt(lhs, loc=t.loc)
+        if isinstance(lhs, ast.PathExpr) and self.is_name_token(self.tok):
+            # `foo_t x;` with foo_t never declared as a type.
+            raise P4Error(lhs.loc, f"'{lhs.name}' is not a type declared before this point")
         raise self.error("'=' or a method call")
 
     def _compound_shift(self) -> str | None:

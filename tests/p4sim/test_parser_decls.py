@@ -541,6 +541,7 @@ def test_keywords_usable_as_names() -> None:
         ("struct S { bit<8> a; ", 1, 21, "found end of input"),
         ("control C() { action a() {} }", 1, 9, "has no apply block"),
         ("bit<8> x;", 1, 1, "top-level variables"),
+        ("control C() { apply { foo_t x; } }", 1, 23, "'foo_t' is not a type"),
         ("header H { bit<8 a; }", 1, 18, "expected '>'"),
     ],
 )
