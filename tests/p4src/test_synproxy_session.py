@@ -381,8 +381,10 @@ def test_translation_with_ip_options(bench: Bench) -> None:
 def test_controller_reset_outside_session_is_routed(bench: Bench) -> None:
     """C3: the controller gives up on a server and resets the client itself."""
     cookie = bench.cookie(ISN, OPTS)
-    rst = Ether(src=SERVER_MAC, dst=ROUTER_MAC) / IP(src=VIP, dst=CLIENT_IP) / TCP(
-        sport=VPORT, dport=40000, flags="R", seq=(cookie + 1) & 0xFFFFFFFF
+    rst = (
+        Ether(src=SERVER_MAC, dst=ROUTER_MAC)
+        / IP(src=VIP, dst=CLIENT_IP)
+        / TCP(sport=VPORT, dport=40000, flags="R", seq=(cookie + 1) & 0xFFFFFFFF)
     )
     out = _by_port(bench.process(CPU_PORT, packet_out(bytes(rst), pipeline=True)))
     got = out[CLIENT_PORT]
