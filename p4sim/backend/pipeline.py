@@ -47,7 +47,7 @@ REPLICATION = 5
 RESUBMIT = 6
 
 MAX_PASSES = 16  # resubmits + recirculations of one received packet
-MAX_COPIES = 1024  # egress copies (clones, replicas) of one received packet
+MAX_CLONE_DEPTH = 8  # egress-to-egress clones of clones of one packet
 
 _ROLES = ("p", "vr", "ig", "eg", "ck", "dep")
 
@@ -236,9 +236,12 @@ class Pipeline:
             return time.monotonic_ns() // 1000
         return int(clock()) // 1000
 
-    def _parse(self, data: bytes, port: int, itype: int) -> tuple[Any, Any, Any, rt.PacketIn]:
+    def _parse(
+        self, data: bytes, port: int, itype: int, meta: Any = None
+    ) -> tuple[Any, Any, Any, rt.PacketIn]:
         hdr = self.H()
-        meta = self.M()
+        if meta is None:
+            meta = self.M()
         sm = self.SM()
         sm.f_ingress_port = port
         sm.f_packet_length = len(data)
@@ -264,10 +267,12 @@ class Pipeline:
     ) -> None:
         ctx = self.ctx
         ctx.reset()
-        hdr, meta, sm, pk = self._parse(data, port, itype)
-        if preserved is not None:
+        meta = None
+        if preserved is not None:  # resubmit / recirculate: the parser sees these
             fl, src = preserved
+            meta = self.M()
             self._preserve(fl, src, meta)
+        hdr, meta, sm, pk = self._parse(data, port, itype, meta)
         ctx.nbytes = len(data)
         ctx.payload = pk.remaining()
         self._run["vr"](hdr, meta)
@@ -356,7 +361,7 @@ class Pipeline:
         clone = (ctx.clone_set, ctx.clone_session, ctx.clone_fl)
         recirc = ctx.recirculate_fl
         truncate = ctx.truncate
-        if clone[0] and depth < MAX_COPIES:
+        if clone[0] and depth < MAX_CLONE_DEPTH:
             session = self.state.pre.clone_sessions.get(clone[1])
             if session is not None:
                 for eport, _instance in session.replicas:

@@ -73,6 +73,8 @@ if (hdr.i.op == 4 && meta.count < 2) {
     clone_preserving_field_list(CloneType.E2E, 6, 1);
 } else if (hdr.i.op == 8) {
     mark_to_drop(sm);
+} else if (hdr.i.op == 11) {
+    clone(CloneType.E2E, 6);
 }
 """
 
@@ -196,3 +198,9 @@ def test_timestamps_are_microseconds_of_the_device_clock() -> None:
     out = h.process(0, b"\x00")
     assert out[0][1][:6] == (7_123_456).to_bytes(6, "big")
     assert out[0][1][6:12] == (7_123_456).to_bytes(6, "big")
+
+
+def test_egress_clone_loop_is_bounded(h: Harness) -> None:
+    h.add_clone_session(6, [(7, 1)])
+    out = run(h, 11)
+    assert 1 < len(out) <= 16 and h.pipeline.faults == 0
