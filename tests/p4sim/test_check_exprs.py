@@ -9,8 +9,7 @@ import pytest
 
 from p4sim.frontend import ast
 from p4sim.frontend import types as T
-from p4sim.frontend.errors import P4Error
-from tests.p4sim.check_fixtures import bad, body_of, const_value, ctl, ok
+from tests.p4sim.check_fixtures import HEADERS, bad, body_of, const_value, ctl, ok
 
 # ----------------------------------------------------------------------------- folding
 
@@ -124,30 +123,30 @@ def test_enum_and_error_members_fold_to_names() -> None:
 
 
 @pytest.mark.parametrize(
-    ("expr", "type_", "message"),
+    ("expr", "type_", "message", "at_"),
     [
-        ("7 / 0", "int", "division by zero"),
-        ("-7 / 2", "int", "negative int"),
-        ("-8s7 / 8s2", "int<8>", "not defined on signed"),
-        ("(bool)2", "bool", "only 0 and 1"),
-        ("(bit<16>)-8s1", "bit<16>", "cannot cast int<8> to bit<16>"),
-        ("1 ++ 8w1", "bit<16>", "needs a width"),
-        ("3 |+| 4", "int", "saturating"),
-        ("16w0xABCD[16:4]", "bit<13>", r"slice \[16:4\] is out of range"),
-        ("16w0xABCD[3:4]", "bit<1>", r"out of range"),
-        ("8w1 << -1", "bit<8>", "must not be negative"),
-        ("8w1 << 8s1", "bit<8>", "must be unsigned"),
-        ("color_t.BLUE", "color_t", "no member 'BLUE'"),
-        ("error.Nope", "error", "error.Nope is not declared"),
-        ("8w1 + 16w1", "bit<8>", "different types: bit<8> and bit<16>"),
-        ("true + 1", "int", "different types: bool and int"),
-        ("true + false", "bool", "needs bit<W>"),
-        ("!8w1", "bool", "needs a bool"),
+        ("7 / 0", "int", "division by zero", "0"),
+        ("-7 / 2", "int", "negative int", "/"),
+        ("-8s7 / 8s2", "int<8>", "not defined on signed", "/"),
+        ("(bool)2", "bool", "only 0 and 1", "("),
+        ("(bit<16>)-8s1", "bit<16>", "cannot cast int<8> to bit<16>", "("),
+        ("1 ++ 8w1", "bit<16>", "needs a width", "1"),
+        ("3 |+| 4", "int", "saturating", "|+|"),
+        ("16w0xABCD[16:4]", "bit<13>", r"slice \[16:4\] is out of range", "16w"),
+        ("16w0xABCD[3:4]", "bit<1>", r"out of range", "16w"),
+        ("8w1 << -1", "bit<8>", "must not be negative", "-1"),
+        ("8w1 << 8s1", "bit<8>", "must be unsigned", "8s1"),
+        ("color_t.BLUE", "color_t", "no member 'BLUE'", "BLUE"),
+        ("error.Nope", "error", "error.Nope is not declared", "Nope"),
+        ("8w1 + 16w1", "bit<8>", "different types: bit<8> and bit<16>", "+"),
+        ("true + 1", "int", "different types: bool and int", "+"),
+        ("true + false", "bool", "needs bit<W>", "+"),
+        ("!8w1", "bool", "needs a bool", "!"),
     ],
 )
-def test_constant_expression_errors(expr: str, type_: str, message: str) -> None:
-    with pytest.raises(P4Error, match=message):
-        const_value(expr, type_)
+def test_constant_expression_errors(expr: str, type_: str, message: str, at_: str) -> None:
+    src = HEADERS + f"const {type_} X = {expr};\n"
+    bad(src, f"X = {expr}", message, offset=4 + expr.index(at_))
 
 
 # ----------------------------------------------------------------------------- assignments
