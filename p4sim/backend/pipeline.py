@@ -467,6 +467,8 @@ def _match_value(k: tuple[Any, ...]) -> Any:
         return None
     if kind in ("exact", "optional"):
         return k[1]
+    if kind in ("lpm", "ternary") and k[2] == 0:
+        return None  # P4Runtime's canonical form of a wildcard
     return (k[1], k[2])
 
 

@@ -35,7 +35,8 @@ table t_const {
     const entries = {
         8w0x10 &&& 8w0xF0 : set_x(1);
         8w0x11 : set_x(2);
-        _ : set_x(3);
+        8w0x20 &&& 8w0x00 : set_x(3);
+        _ : set_x(4);
     }
 }
 table t_range {
