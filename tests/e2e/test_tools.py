@@ -1,0 +1,66 @@
+"""The demo's tools on their own: HTTP service and checked downloads, the bounded
+spoofed flood, and the spoofed-source counters on a server."""
+
+import json
+import subprocess
+import sys
+import threading
+from http.server import ThreadingHTTPServer
+
+from topo import guard
+from topo.flood import build_frames
+from topo.httpd import Handler, blob_sha256
+from topo.netns import Lab, sh
+from topo.topology import SPOOF_RANGE
+from topo.workload import fetch
+
+
+def test_download_checked_by_hash() -> None:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.name = "rsX"
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        port = srv.server_address[1]
+        rec = fetch("127.0.0.1", port, 300_001, 7, timeout=5)
+        assert rec["ok"], rec
+        assert rec["server"] == "rsX" and rec["connect_ms"] >= 0
+        assert blob_sha256(300_001, 7) != blob_sha256(300_001, 8)
+        bad = fetch("127.0.0.1", port + 1 if port < 65535 else 1, 10, 0, timeout=2)
+        assert not bad["ok"] and bad["error"].startswith("connect:")
+    finally:
+        srv.shutdown()
+
+
+def test_flood_frames_only_from_the_spoof_range() -> None:
+    import ipaddress
+
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    net = ipaddress.ip_network(SPOOF_RANGE)
+    frames = build_frames("syn", "02:00:00:00:03:0a", "02:00:00:00:03:01", "10.0.0.100", 80, 200)
+    for f in frames:
+        p = Ether(f)
+        assert ipaddress.ip_address(p[IP].src) in net
+        assert p[TCP].flags == "S" and p[TCP].dport == 80 and p[IP].dst == "10.0.0.100"
+    assert len({Ether(f)[IP].src for f in frames}) > 150
+
+
+def test_flood_is_bounded_and_counted_by_the_guard() -> None:
+    with Lab(prefix="tt") as lab:
+        a, b = lab.add_ns("a"), lab.add_ns("b")
+        lab.veth(a, f"{lab.tag}a", b, f"{lab.tag}b")
+        sh(["ip", "addr", "add", "10.0.0.100/24", "dev", f"{lab.tag}b"], netns=b)
+        guard.install(b)
+        mac = sh(["cat", f"/sys/class/net/{lab.tag}b/address"], netns=b).stdout.strip()
+        out = subprocess.run(
+            ["ip", "netns", "exec", a, sys.executable, "-m", "topo.flood", "--iface", f"{lab.tag}a",
+             "--src-mac", "02:00:00:00:03:0a", "--dst-mac", mac, "--vip", "10.0.0.100",
+             "--rate", "2000", "--seconds", "5", "--count", "300"],
+            capture_output=True, text=True, check=True)
+        result = json.loads(out.stdout)
+        assert result["sent"] == 300
+        from topo.netns import wait_for
+        wait_for(lambda: guard.read(b).get("spoofed_syn", 0) >= 300, 5, what="counters")
+        counts = guard.read(b)
+        assert counts["spoofed_syn"] == 300 and counts["syn"] == 300

@@ -1,0 +1,46 @@
+"""Count, on a real server, what arrived from the spoofed range: nftables counters in
+the server's own namespace (the flood must not reach it: DESIGN §6).
+
+`install(netns)` adds a table with named counters; `read(netns)` returns
+{"spoofed_syn", "spoofed_any", "syn"} packet counts.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from .netns import sh
+from .topology import SPOOF_RANGE
+
+TABLE = "p4sguard"
+
+
+def install(netns: str) -> None:
+    ruleset = f"""
+table inet {TABLE} {{
+    counter spoofed_syn {{ }}
+    counter spoofed_any {{ }}
+    counter syn {{ }}
+    chain input {{
+        type filter hook prerouting priority -300; policy accept;
+        ip saddr {SPOOF_RANGE} tcp flags & (syn | ack) == syn counter name spoofed_syn
+        ip saddr {SPOOF_RANGE} counter name spoofed_any
+        tcp flags & (syn | ack) == syn counter name syn
+    }}
+}}
+"""
+    proc = subprocess.run(["ip", "netns", "exec", netns, "nft", "-f", "-"], input=ruleset,
+                          text=True, capture_output=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"nft in {netns}: {proc.stderr.strip()}")
+
+
+def read(netns: str) -> dict[str, int]:
+    out = sh(["nft", "-j", "list", "counters", "table", "inet", TABLE], netns=netns).stdout
+    counts: dict[str, int] = {}
+    for item in json.loads(out).get("nftables", []):
+        c = item.get("counter")
+        if c:
+            counts[c["name"]] = int(c["packets"])
+    return counts
