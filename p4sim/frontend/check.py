@@ -68,6 +68,8 @@ class Checker(CallChecker):
         super().__init__()
         self.program = program
         self.ctx = Ctx("top")
+        # direct_counter / direct_meter instance -> the one table it belongs to
+        self.direct_owner: dict[int, ast.TableDecl] = {}
 
     def context_kind(self) -> str:
         return self.ctx.kind
@@ -409,6 +411,8 @@ class Checker(CallChecker):
                 raise P4Error(
                     ref.loc, f"default action {ref.name} is not in the actions of table {d.name}"
                 )
+            if listed[id(decl)].has_annotation("tableonly"):
+                raise P4Error(ref.loc, f"action {ref.name} is @tableonly in table {d.name}")
             self.action_ref_args(ref, decl, d, full=True)
         for entry in d.entries:
             self.table_entry(entry, d, key_types, listed)
@@ -483,6 +487,8 @@ class Checker(CallChecker):
             raise P4Error(
                 entry.action.loc, f"action {decl.name} is not in the actions of table {d.name}"
             )
+        if listed[id(decl)].has_annotation("defaultonly"):
+            raise P4Error(entry.action.loc, f"action {decl.name} is @defaultonly in table {d.name}")
         self.action_ref_args(entry.action, decl, d, full=True)
         if entry.priority is not None:
             p = self.const_int(entry.priority, "entry priority")
@@ -496,6 +502,10 @@ class Checker(CallChecker):
         want = {"counters": "direct_counter", "meters": "direct_meter"}.get(name)
         if want is not None and not (isinstance(t, T.ExternT) and t.name == want):
             raise P4Error(v.loc, f"'{name}' of table {d.name} must be a {want} instance, not {t}")
+        if want is not None and isinstance(v, ast.PathExpr):
+            owner = self.direct_owner.setdefault(id(v.decl), d)
+            if owner is not d:
+                raise P4Error(v.loc, f"{v.name} is already the {name} of table {owner.name}")
         if name == "implementation" and not (
             isinstance(t, T.ExternT) and t.name in ("action_profile", "action_selector")
         ):

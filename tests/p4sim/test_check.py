@@ -267,6 +267,23 @@ def test_table_errors(body: str, needle: str, offset: int, message: str) -> None
     bad(src, needle, message, offset=offset, nth=nth)
 
 
+def test_defaultonly_and_tableonly_actions() -> None:
+    body = "        key = { hdr.h.a: exact; }\n        actions = { @tableonly set; @defaultonly nop; }\n"
+    ok(table(body + "        default_action = nop();\n        const entries = { 1: set(2); }\n"))
+    bad(table(body + "        default_action = set(1);\n"), "set(1)", "action set is @tableonly in table t")
+    bad(table(body + "        const entries = { 1: nop(); }\n"), "nop(); }", "action nop is @defaultonly")
+
+
+def test_direct_counter_belongs_to_one_table() -> None:
+    locals_ = TABLE_LOCALS + (
+        "    direct_counter(CounterType.packets) dc;\n"
+        "    table t1 { key = { hdr.h.a: exact; } actions = { nop; } counters = dc; }\n"
+        "    table t2 { key = { hdr.h.b: exact; } actions = { nop; } counters = dc; }\n"
+    )
+    src = ctl("        t1.apply(); t2.apply();", locals_)
+    bad(src, "dc; }", "dc is already the counters of table t1", nth=1)
+
+
 def test_const_entries() -> None:
     body = (
         "        key = { hdr.h.a: exact; hdr.h.w: ternary; meta.x: lpm; meta.y: range; }\n"
