@@ -97,6 +97,7 @@ class Lexer:
         self._line = 1
         self._line_start = 0
         self._markers = False
+        self._pending: list[Token] = []  # tokens produced by a directive
 
     def _loc(self, pos: int) -> Loc:
         return Loc(self.file, self._line, pos - self._line_start + 1)
@@ -111,7 +112,8 @@ class Lexer:
 
     def _directive(self, pos: int) -> int:
         """Handle a `#` that starts a line: a line marker moves the location
-        counter; `#pragma` is ignored; anything else was left unexpanded."""
+        counter; `#pragma` turns into an annotation; anything else was left
+        unexpanded."""
         end = self.text.find("\n", pos)
         if end < 0:
             end = len(self.text)
@@ -128,8 +130,14 @@ class Lexer:
             return end
         word = re.match(r"#\s*(\w*)", line)
         name = word.group(1) if word else ""
-        if name == "pragma":
-            return end
+        if name == "pragma" and word is not None:
+            # As the reference compiler does, `#pragma name body` becomes the
+            # annotation `@pragma name body` (the parser reads it to the line's end).
+            at = self._loc(pos)
+            self._pending.append(Token(OP, "@", at, pos, pos))
+            start = pos + word.start(1)
+            self._pending.append(Token(ID, "pragma", self._loc(start), start, pos + word.end(1)))
+            return pos + word.end(1)
         raise P4Error(
             self._loc(pos),
             f"preprocessor directive '#{name}' left in the source "
@@ -170,6 +178,9 @@ class Lexer:
                 continue
             if kind == "hash" and at_line_start:
                 pos = self._directive(pos)
+                out.extend(self._pending)
+                self._pending.clear()
+                at_line_start = False
                 continue
             at_line_start = False
             if kind == "lcomment":

@@ -674,3 +674,9 @@ def test_free_form_annotation_bodies_and_stray_characters() -> None:
     with pytest.raises(P4Error) as ei:
         parse("const bit<8> A = 1 $ 2;", "t.p4")
     assert ei.value.loc.col == 20 and "unexpected character '$'" in ei.value.message
+
+
+def test_hash_pragma_becomes_an_annotation() -> None:
+    d = decls("#pragma my_hint 3\nconst bit<8> A = 1;\n")
+    ann = d["A"].annotation("my_hint")
+    assert ann is not None and ann.raw == "3"

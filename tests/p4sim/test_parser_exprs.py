@@ -301,6 +301,8 @@ def test_line_markers_switch_files_and_lines() -> None:
         ("z", "dir/b.p4", 6, 3),
         ("w", "a.p4", 3, 1),
         ("v", "c.p4", 10, 1),
+        ("pragma", "c.p4", 11, 2),  # `#pragma` reads as `@pragma`
+        ("once", "c.p4", 11, 9),
         ("u", "c.p4", 12, 1),
     ]
     assert files == ["a.p4", "dir/b.p4", "c.p4"]
