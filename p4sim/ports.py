@@ -12,12 +12,14 @@ so that the P4 program sees real checksums, as it would on a wire.
 
 from __future__ import annotations
 
+import collections
 import errno
 import os
 import queue
 import select
 import socket
 import struct
+import threading
 import time
 from typing import Protocol
 
@@ -123,49 +125,52 @@ class RawPort:
 class MemoryPort:
     """A port with no interface: tests put packets in with ``inject`` and read ``sent``.
 
-    A socket pair makes it selectable like a real port: one byte per queued packet.
+    A socket pair makes it selectable like a real port: it holds one byte while
+    packets are queued, and is emptied (under the lock) when the queue is found empty.
     """
 
     def __init__(self, number: int, name: str | None = None) -> None:
         self.number = number
         self.name = name or f"mem{number}"
-        self._rx: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._rx: collections.deque[bytes] = collections.deque()
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._signalled = False
         self._signal, self._wake = socket.socketpair()
         self._signal.setblocking(False)
         self.sent: queue.Queue[bytes] = queue.Queue()
 
     def inject(self, packet: bytes) -> None:
         """A packet arriving at the switch on this port."""
-        self._rx.put(packet)
-        self._wake.send(b"\0")
+        with self._lock:
+            self._rx.append(packet)
+            if not self._signalled:
+                self._signalled = True
+                self._wake.send(b"\0")
+            self._arrived.notify()
 
     def pending(self) -> int:
-        return self._rx.qsize()
+        return len(self._rx)
 
     def fileno(self) -> int:
         return self._signal.fileno()
 
     def recv_nowait(self) -> bytes | None:
-        try:
-            packet = self._rx.get_nowait()
-        except queue.Empty:
+        with self._lock:
+            if self._rx:
+                return self._rx.popleft()
+            if self._signalled:
+                self._signalled = False
+                try:
+                    self._signal.recv(16)
+                except BlockingIOError:
+                    pass
             return None
-        try:
-            self._signal.recv(1)
-        except BlockingIOError:
-            pass
-        return packet
 
     def recv(self, timeout: float = RECV_TIMEOUT_S) -> bytes | None:
-        try:
-            packet = self._rx.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        try:
-            self._signal.recv(1)
-        except BlockingIOError:
-            pass
-        return packet
+        with self._arrived:
+            self._arrived.wait_for(lambda: bool(self._rx), timeout=timeout)
+        return self.recv_nowait()
 
     def send(self, packet: bytes) -> None:
         self.sent.put(packet)
