@@ -555,9 +555,9 @@ class Checker(CallChecker):
         elif isinstance(s, ast.ConstDecl):
             self.const_decl(s)
         elif isinstance(s, ast.Instantiation):
-            if self.ctx.kind != "parser":
-                raise P4Error(s.loc, "instantiations are not allowed in statements")
-            self.instantiation(s)
+            raise P4Error(
+                s.loc, "instances are declared among a parser's or control's locals, not in statements"
+            )
         else:
             raise Unsupported(getattr(s, "loc", NOWHERE), f"statement {type(s).__name__}")
 

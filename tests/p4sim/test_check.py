@@ -203,6 +203,10 @@ def test_aggregate_constants_are_unsupported() -> None:
     bad(HEADERS + "const m_t K = { 1, 2, true, 3, 4 };\n", "const m_t", "constants of aggregate type", exc=Unsupported)
 
 
+def test_instances_are_not_statements() -> None:
+    bad(ctl("        register<bit<8>>(32w4) r;"), "register", "instances are declared among")
+
+
 def test_constant_needs_constant_value() -> None:
     bad(ctl("        const bit<8> K = hdr.h.a;"), "hdr.h.a;", "must be compile-time known", offset=6)
 
