@@ -165,9 +165,9 @@ class ExprChecker(TypeResolver):
         if e.width is None:
             e.const = e.value
             return T.IntLitT()
-        t = T.BitT(e.width, e.signed)
-        if e.signed and e.width == 0 or e.width < 0:
+        if e.width < 0 or (e.signed and e.width == 0):
             raise P4Error(e.loc, f"invalid width {e.width} in literal")
+        t = T.BitT(e.width, e.signed)
         if not consts.fits(e.value, t):
             log.warning("%s: warning: value %d does not fit in %s", e.loc, e.value, t)
         e.const = consts.wrap(e.value, t)
