@@ -32,6 +32,7 @@ from p4sim.device.arbitration import Arbiter, Client, ElectionId
 from p4sim.device.errors import Code, DeviceError
 from p4sim.device.p4rt import digest_list_wire, idle_timeout_proto, read_wire, write
 from p4sim.device.packetio import PacketIo
+from p4sim.device.rollback import snapshot
 from p4sim.device.wire import field_len
 
 log = logging.getLogger("p4sim.server")
@@ -335,12 +336,21 @@ class P4RuntimeServer:
         active = self._active
         if active is None:
             raise DeviceError(Code.FAILED_PRECONDITION, "no forwarding pipeline config set")
-        if req.atomicity != pb.WriteRequest.CONTINUE_ON_ERROR:
-            raise DeviceError(Code.UNIMPLEMENTED, "only CONTINUE_ON_ERROR atomicity is supported")
+        W = pb.WriteRequest
+        if req.atomicity in (W.ROLLBACK_ON_ERROR, W.DATAPLANE_ATOMIC):
+            results = self._write_all_or_none(active.state, list(req.updates))
+        elif req.atomicity == W.CONTINUE_ON_ERROR:
+            results = self._write_each(active.state, req.updates)
+        else:
+            raise DeviceError(Code.INVALID_ARGUMENT, f"unknown atomicity {req.atomicity}")
+        self._rescan = True
+        self._wake.set()
+        return results
+
+    def _write_each(self, state: DeviceState, updates: Any) -> list[tuple[Code, str]]:
         results: list[tuple[Code, str]] = []
-        state = active.state
         with state.lock:
-            for update in req.updates:
+            for update in updates:
                 try:
                     write(state, update)
                     results.append((Code.OK, ""))
@@ -349,8 +359,37 @@ class P4RuntimeServer:
                 except Exception as exc:  # a bug must not take the server down
                     log.exception("write failed")
                     results.append((Code.INTERNAL, f"internal error: {exc}"))
-        self._rescan = True
-        self._wake.set()
+        return results
+
+    def _write_all_or_none(
+        self, state: DeviceState, updates: list[pb.Update]
+    ) -> list[tuple[Code, str]]:
+        """Apply every update or none (the lock makes it data-plane atomic too)."""
+        undos = []
+        failed: tuple[int, Code, str] | None = None
+        with state.lock:
+            for i, update in enumerate(updates):
+                undo = snapshot(state, update)
+                try:
+                    write(state, update)
+                except DeviceError as exc:
+                    failed = (i, exc.code, exc.message)
+                except Exception as exc:
+                    log.exception("write failed")
+                    failed = (i, Code.INTERNAL, f"internal error: {exc}")
+                if failed is not None:
+                    break
+                undos.append(undo)
+            if failed is None:
+                return [(Code.OK, "")] * len(updates)
+            for undo in reversed(undos):
+                undo()
+        index, code, message = failed
+        results = [(Code.ABORTED, "rolled back: another update of the batch failed")] * index
+        results.append((code, message))
+        results += [(Code.ABORTED, "not attempted: an earlier update failed")] * (
+            len(updates) - index - 1
+        )
         return results
 
     def read(self, req: pb.ReadRequest) -> Iterator[bytes]:

@@ -400,6 +400,32 @@ class TableState:
         self._unindex(entry)
         return entry
 
+    def remove_entry(self, entry: Entry) -> None:
+        """Take an entry out, whatever the table (used to roll a batch back)."""
+        ident = (entry.match, entry.priority)
+        if self._entries.get(ident) is entry:
+            del self._entries[ident]
+            self._ttl.pop(ident, None)
+            self._unindex(entry)
+
+    def restore_entry(self, entry: Entry) -> None:
+        """Put a removed entry back as it was (used to roll a batch back)."""
+        ident = (entry.match, entry.priority)
+        if ident in self._entries:
+            return
+        self._entries[ident] = entry
+        if entry.idle_timeout_ns:
+            self._ttl[ident] = entry
+        self._index(entry)
+
+    def restore_default(self, action_id: int, args: tuple[int, ...], entry: Entry) -> None:
+        """Put back a default action and its entry (used to roll a batch back)."""
+        self.default_action_id = action_id
+        self.default_args = args
+        entry.action_id = action_id
+        entry.args = args
+        self.default_entry = entry
+
     def clear(self) -> None:
         """Remove every non-static entry."""
         for entry in list(self._entries.values()):

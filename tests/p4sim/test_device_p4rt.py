@@ -285,3 +285,79 @@ def test_hand_encoded_stream_messages(state: DeviceState) -> None:
     for packet in (b"\x00\x80xyz", b"\xff\xff", b"\x01"):
         msg = pb.StreamMessageResponse.FromString(io.packet_in_wire(packet))
         assert msg.packet == io.parse_packet_in(packet)
+
+
+def _everything(state: DeviceState) -> list[bytes]:
+    from p4sim.device.p4rt import read_wire
+
+    out = []
+    for text in (
+        "table_entry { counter_data {} meter_config {} }",
+        f"table_entry {{ table_id: {LPM} is_default_action: true }}",
+        "counter_entry {}",
+        "meter_entry {}",
+        "register_entry {}",
+        "packet_replication_engine_entry {}",
+        "digest_entry {}",
+    ):
+        out.extend(sorted(read_wire(state, query(text))))
+    return out
+
+
+def test_rollback_restores_every_kind_of_state(state: DeviceState) -> None:
+    from p4sim.device.rollback import snapshot
+
+    write(state, update(pb.Update.INSERT, LPM_ENTRY))
+    write(state, update(pb.Update.INSERT, LPM_ENTRY.replace("prefix_len: 8", "prefix_len: 16")))
+    write(
+        state,
+        update(
+            pb.Update.INSERT,
+            "packet_replication_engine_entry { clone_session_entry { session_id: 5 "
+            "replicas { egress_port: 1 } } }",
+        ),
+    )
+    before = _everything(state)
+    batch = [
+        (pb.Update.INSERT, LPM_ENTRY.replace("prefix_len: 8", "prefix_len: 24")),
+        (pb.Update.MODIFY, LPM_ENTRY.replace('value: "\\x00\\x05"', 'value: "\\x00\\x06"')),
+        (pb.Update.DELETE, LPM_ENTRY.replace("prefix_len: 8", "prefix_len: 16")),
+        (
+            pb.Update.MODIFY,
+            f"table_entry {{ table_id: {LPM} is_default_action: true action {{ action {{ "
+            f'action_id: {SET_PORT} params {{ param_id: 1 value: "\\x09" }} }} }} }}',
+        ),
+        (
+            pb.Update.MODIFY,
+            "direct_counter_entry { table_entry { table_id: 33554433 match { field_id: 1 "
+            'lpm { value: "\\x0a\\x00\\x00\\x00" prefix_len: 8 } } } data { byte_count: 5 } }',
+        ),
+        (pb.Update.MODIFY, 'register_entry { register_id: 369098753 data { bitstring: "\\x07" } }'),
+        (pb.Update.MODIFY, "counter_entry { counter_id: 302006273 data { packet_count: 4 } }"),
+        (
+            pb.Update.MODIFY,
+            "meter_entry { meter_id: 335544321 config { cir: 1 cburst: 1 pir: 1 pburst: 1 } }",
+        ),
+        (
+            pb.Update.DELETE,
+            "packet_replication_engine_entry { clone_session_entry { session_id: 5 } }",
+        ),
+        (
+            pb.Update.INSERT,
+            "digest_entry { digest_id: 385875969 config { max_list_size: 1 } }",
+        ),
+    ]
+    undos = []
+    for kind, text in batch:
+        u = update(kind, text)
+        undos.append(snapshot(state, u))
+        write(state, u)
+    assert _everything(state) != before
+    for undo in reversed(undos):
+        undo()
+    assert _everything(state) == before
+    # The restored LPM entries still match packets as before.
+    hit = state.tables["ingress.ipv4_lpm"].lookup((0x0A000001,))
+    assert hit is not None and hit.args == (5,)
+    deleted_then_restored = state.tables["ingress.ipv4_lpm"].lookup((0x0A000101,))
+    assert deleted_then_restored is not None and deleted_then_restored.match == ((0x0A000000, 16),)

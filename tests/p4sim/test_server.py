@@ -528,3 +528,36 @@ def test_idle_timeout_notification(primary: Client) -> None:
     assert te.match[0].lpm.prefix_len == 8 and note.timestamp > 0
     got = primary.read(f"table_entry {{ table_id: {LPM} time_since_last_hit {{}} }}")
     assert got[0].table_entry.HasField("time_since_last_hit")
+
+
+def test_rollback_on_error_is_all_or_none(primary: Client) -> None:
+    primary.write((pb.Update.INSERT, route("10.0.0.0", 8, 1)))
+    for atomicity in (pb.WriteRequest.ROLLBACK_ON_ERROR, pb.WriteRequest.DATAPLANE_ATOMIC):
+        req = pb.WriteRequest(device_id=0, atomicity=atomicity)
+        req.election_id.low = 10
+        for kind, text in (
+            (pb.Update.INSERT, route("11.0.0.0", 8, 1)),
+            (pb.Update.MODIFY, route("10.0.0.0", 8, 2)),
+            (pb.Update.INSERT, route("10.0.0.0", 8, 2)),  # duplicate: fails
+            (pb.Update.INSERT, route("12.0.0.0", 8, 1)),
+        ):
+            u = req.updates.add(type=kind)
+            text_format.Parse(text, u.entity)
+        with pytest.raises(grpc.RpcError) as exc:
+            primary.stub.Write(req)
+        trailers = dict(exc.value.trailing_metadata())  # type: ignore[attr-defined]
+        status = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+        codes = []
+        for detail in status.details:
+            err = pb.Error()
+            detail.Unpack(err)
+            codes.append(err.canonical_code)
+        assert codes == [
+            code_pb2.ABORTED,
+            code_pb2.ABORTED,
+            code_pb2.ALREADY_EXISTS,
+            code_pb2.ABORTED,
+        ]
+        got = primary.read(f"table_entry {{ table_id: {LPM} }}")
+        assert len(got) == 1
+        assert got[0].table_entry.action.action.params[0].value == b"\x01"  # not modified
