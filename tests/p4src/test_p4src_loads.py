@@ -97,6 +97,7 @@ def test_synproxy_state_and_digests(synproxy_p4info) -> None:
         "session_state",
         "session_delta",
         "session_tsoff",
+        "session_server_wscale",
         "defense_active",
         "passthrough_flows",
     }

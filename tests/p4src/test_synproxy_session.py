@@ -390,3 +390,35 @@ def test_controller_reset_outside_session_is_routed(bench: Bench) -> None:
     got = out[CLIENT_PORT]
     assert got[TCP].flags == "R" and got[TCP].seq == (cookie + 1) & 0xFFFFFFFF
     assert got.dst == CLIENT_MAC
+
+
+def _established_with_server_wscale(bench: Bench, server_wscale: int, win_shift: int) -> int:
+    cookie = bench.cookie(ISN, OPTS)
+    bench.install_session(SLOT, cookie=cookie, ts_base=OUR_TSVAL, win_shift=win_shift)
+    synack = bench.server_tcp(
+        "SA", RS_ISN, ISN + 1, options=[("MSS", 1460), ("NOP", None), ("WScale", server_wscale)]
+    )
+    bench.process(SERVER_PORT, synack)
+    assert bench.register("session_server_wscale", SLOT) == server_wscale
+    return cookie
+
+
+def test_server_window_rescaled_to_offered_scale(bench: Bench) -> None:
+    _established_with_server_wscale(bench, 9, 7)
+    pkt = bench.server_tcp("A", RS_ISN + 1, ISN + 1, window=1000)
+    got = _by_port(bench.process(SERVER_PORT, pkt))[CLIENT_PORT]
+    assert got[TCP].window == 4000  # 1000 * 2^9 / 2^7
+
+
+def test_server_window_rescale_saturates(bench: Bench) -> None:
+    _established_with_server_wscale(bench, 14, 0)
+    pkt = bench.server_tcp("A", RS_ISN + 1, ISN + 1, window=5)  # 5 * 2^14 > 65535
+    got = _by_port(bench.process(SERVER_PORT, pkt))[CLIENT_PORT]
+    assert got[TCP].window == 0xFFFF
+
+
+def test_server_window_untouched_when_scales_match(bench: Bench) -> None:
+    _established_with_server_wscale(bench, 7, 7)
+    pkt = bench.server_tcp("A", RS_ISN + 1, ISN + 1, window=1234)
+    got = _by_port(bench.process(SERVER_PORT, pkt))[CLIENT_PORT]
+    assert got[TCP].window == 1234

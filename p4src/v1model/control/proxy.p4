@@ -73,6 +73,10 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
     /* our SYN/ACK TSval - server's SYN/ACK TSval, written with delta. */
     @id(ID_REGISTER_SESSION_TSOFF)
     register<bit<32>>(SESSIONS_SIZE) session_tsoff;
+    /* The window scale of the server's SYN/ACK (0 if none), written with delta: its
+     * windows are rescaled when it differs from the scale the client was offered. */
+    @id(ID_REGISTER_SESSION_SERVER_WSCALE)
+    register<bit<8>>(SESSIONS_SIZE) session_server_wscale;
 
     /* C8: connections opened while a service was not defended have no session and
      * no cookie; without this filter, turning the defence on would cut them all.
@@ -115,6 +119,10 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             session_state.read(meta.state, meta.slot);
             session_delta.read(meta.delta, meta.slot);
             session_tsoff.read(meta.tsoff, meta.slot);
+        }
+        bit<8> server_wscale = 0;
+        if (meta.session_hit && meta.dir == DIR_SERVER) {
+            session_server_wscale.read(server_wscale, meta.slot);
         }
         bool closing = meta.state >= SESSION_FIN_WAIT;
         bool in_session = meta.session_hit && meta.state != SESSION_NONE;
@@ -224,6 +232,14 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                 }
                 session_delta.write(meta.slot, meta.delta);
                 session_tsoff.write(meta.slot, meta.tsoff);
+                server_wscale = 0;
+                if (meta.opt.has_wscale) {
+                    server_wscale = meta.opt.wscale;
+                    if (server_wscale > TCP_WSCALE_MAX) {
+                        server_wscale = TCP_WSCALE_MAX;
+                    }
+                }
+                session_server_wscale.write(meta.slot, server_wscale);
                 new_state = SESSION_ESTABLISHED;
                 session_event = SESSION_EV_ESTABLISHED;
                 meta.event = EV_SESSION_ESTABLISHED;
@@ -263,6 +279,7 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                 }
             } else {
                 seqadj_server_to_client(hdr, meta.delta, meta.tsoff,
+                                        server_wscale, meta.win_shift,
                                         meta.nat_addr, meta.nat_port);
                 new_state = session_next_state(meta.state, ctrl, false);
                 meta.route = true;

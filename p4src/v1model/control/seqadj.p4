@@ -115,11 +115,33 @@ void seqadj_client_to_server(inout headers_t hdr, in bool adjust, in bit<32> del
     hdr.tcp.checksum = csum;
 }
 
-/* Server -> client: seq -= delta (adding its negation), TSval += tsoff, source NAT. */
+/* The client reads the server's windows with the scale our SYN/ACK offered
+ * (client_shift); the server wrote them with the scale of its own SYN/ACK
+ * (server_shift). When the two differ, rescale: window * 2^server / 2^client,
+ * saturated at 16 bits. */
+void window_rescale(inout bit<16> window, in bit<8> server_shift, in bit<8> client_shift,
+                    inout bit<16> csum) {
+    if (server_shift != client_shift) {
+        bit<16> old = window;
+        bit<32> wide = ((bit<32>)old) << server_shift;
+        bit<32> scaled = wide >> client_shift;
+        if (scaled > 0xffff) {
+            window = 0xffff;
+        } else {
+            window = scaled[15:0];
+        }
+        csum = csum_replace16(csum, old, window);
+    }
+}
+
+/* Server -> client: seq -= delta (adding its negation), TSval += tsoff, window
+ * rescaled, source NAT. */
 void seqadj_server_to_client(inout headers_t hdr, in bit<32> delta, in bit<32> tsoff,
+                             in bit<8> server_shift, in bit<8> client_shift,
                              in ipv4_addr_t vip_addr, in l4_port_t vip_port) {
     bit<16> csum = hdr.tcp.checksum;
     seq_add(hdr.tcp.seq_no, 0 - delta, csum);
+    window_rescale(hdr.tcp.window, server_shift, client_shift, csum);
     SEQADJ_S2C_OPTION(0)
     SEQADJ_S2C_OPTION(1)
     SEQADJ_S2C_OPTION(2)
