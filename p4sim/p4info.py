@@ -71,6 +71,9 @@ def build_p4info(program: ast.Program) -> p4info_pb2.P4Info:
 
 
 class _Builder(ExternsMixin):
+    """One P4Info build: collect every control-plane symbol first (ids depend on
+    all names), assign ids, then fill each section in p4c's order."""
+
     def __init__(self, program: ast.Program) -> None:
         if program.main is None:
             raise P4Error(program.loc, "the program has no 'main' package instantiation")
