@@ -657,7 +657,11 @@ class _Servicer(p4runtime_pb2_grpc.P4RuntimeServicer):
         try:
             while True:
                 item = stream.out.get()
-                if item is None or self.s._stopping.is_set():
+                if self.s._stopping.is_set():
+                    self.s.close_stream(stream)
+                    _abort(context, Code.UNAVAILABLE, "the switch is shutting down")
+                    return
+                if item is None:
                     return
                 if isinstance(item, _Abort):
                     self.s.close_stream(stream)

@@ -561,3 +561,15 @@ def test_rollback_on_error_is_all_or_none(primary: Client) -> None:
         got = primary.read(f"table_entry {{ table_id: {LPM} }}")
         assert len(got) == 1
         assert got[0].table_entry.action.action.params[0].value == b"\x01"  # not modified
+
+
+def test_stop_with_connected_clients() -> None:
+    sw = Switch([MemoryPort(1)], cpu_port=CPU, loader=FakePipeline)
+    sw.start("127.0.0.1:0")
+    c = Client(f"127.0.0.1:{sw.server.port}")
+    assert c.arbitrate(1).status.code == code_pb2.OK
+    sw.stop()  # returns although a stream is open
+    err = c.stream_status.get(timeout=10)  # the client sees its stream end, not succeed
+    assert err is not None
+    assert err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+    c.close()
