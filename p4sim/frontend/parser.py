@@ -14,6 +14,22 @@ Locations: every node's `loc` is the location of its first token, except
 `Binary` (the operator), `Member` (the member name) and `Ternary` (the `?`),
 which point where a checker error about them is most useful.
 
+Shapes the tree takes beyond what ast.py spells out:
+
+* a `switch` case has one label; `a: b: { }` gives a case `a` with block None
+  (fall-through) followed by `b`;
+* `x op= e` (including `<<=` and `>>=`) becomes `x = x op e`, and the indexed slice
+  `e[b +: w]` becomes `e[b + w - 1 : b]`;
+* a select case with a tuple keyset has a `ListExpr` keyset; a table entry's
+  keyset is always unpacked into `keys` (also when written as `{k1, k2}`);
+* names written with a leading dot keep it in `NamedType.name` and
+  `ActionRef.name` (`PathExpr` uses `top_level` instead);
+* a constructor call in an expression (`MyParser()`, `action_profile(32w128)`)
+  is a `Call` whose `func` names the type;
+* `bit<8>` and friends where an expression stands are `TypeArgExpr`;
+* `#pragma n body` and `@pragma n body` both give the annotation `@n` with
+  `raw` = body.
+
 Constructs that are valid P4_16 but not implemented raise `errors.Unsupported`;
 syntax errors raise `errors.P4Error` at the offending token, saying what was
 expected.
