@@ -530,18 +530,11 @@ class Compiler:
         raise Unsupported(e.loc, f"method '{m}'")
 
     def _set_valid(self, recv: ast.Expr, r: str, valid: bool) -> None:
+        if valid and isinstance(recv, ast.Member):
+            if isinstance(type_of(recv.expr), T.HeaderUnionT):
+                # A union member made valid makes the other members invalid.
+                self.line(f"{self.ex(recv.expr)}.invalidate_all()")
         self.line(f"{r}.valid = {valid}")
-        if valid:
-            self.invalidate_siblings(recv)
-
-    def invalidate_siblings(self, hdr: ast.Expr) -> None:
-        """A header union member made valid makes the union's other members invalid."""
-        if isinstance(hdr, ast.Member) and isinstance(type_of(hdr.expr), T.HeaderUnionT):
-            ut = type_of(hdr.expr)
-            base = self.ex(hdr.expr)
-            for n, _ in ut.fields:
-                if n != hdr.name:
-                    self.line(f"{base}.{pyfield(n)}.valid = False")
 
     def args_for(
         self, params: list[ast.Param], args: list[ast.Expr | None]

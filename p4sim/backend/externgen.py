@@ -113,6 +113,8 @@ class ExternGen:
         if union is not None and isinstance(target, ast.Member):
             u = c.em.tmp("u")
             c.line(f"{u} = {slot_code}")
+            # Extracting one member makes the union's other members invalid.
+            c.line(f"{u}.invalidate_all()")
             c.line(f"{h} = {u}.{pyfield(target.name)}")
         else:
             c.line(f"{h} = {slot_code}")
@@ -131,11 +133,6 @@ class ExternGen:
             raise P4Error(e.loc, "a header with a varbit field needs the two-argument extract")
         else:
             c.line(f"{h}.ext({pk}.take({ht.bit_width()}))")
-        if u is not None and union is not None and isinstance(target, ast.Member):
-            for n_, _ in _u(union.type).fields:
-                if n_ != target.name:
-                    with c.em.block(f"if {u}.{pyfield(n_)}.valid:"):
-                        c.line(f"{u}.{pyfield(n_)}.valid = False")
         if stack_base is not None:
             c.line(f"{stack_base}.next_index += 1")
         return None

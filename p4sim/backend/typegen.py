@@ -102,46 +102,67 @@ class TypeClasses:
     # ------------------------------------------------------------------ structs
 
     def _struct(self, name: str, t: T.StructLikeT) -> list[str]:
-        slots = [pyfield(n) for n, _ in t.fields]
-        lines = [f"class {name}:", f"    __slots__ = {tuple(slots)!r}", ""]
-        lines.append("    def __init__(self):")
-        for n, ft in t.fields:
-            lines.append(f"        self.{pyfield(n)} = {default_expr(ft, self)}")
-        if not t.fields:
-            lines.append("        pass")
-        lines += ["    def copy(self):", f"        o = {name}.__new__({name})"]
-        for n, ft in t.fields:
-            f = pyfield(n)
-            src = f"self.{f}.copy()" if is_aggregate(ft) else f"self.{f}"
-            lines.append(f"        o.{f} = {src}")
-        lines.append("        return o")
+        """Structs and unions: scalar fields default to class attributes and
+        aggregate members (headers, structs, stacks) are built on first access by
+        `__getattr__`, so that a `headers_t` with dozens of headers costs nothing
+        until the parser touches them."""
+        aggs = [(pyfield(n), ft) for n, ft in t.fields if is_aggregate(ft)]
+        scalars = [(pyfield(n), ft) for n, ft in t.fields if not is_aggregate(ft)]
+        lines = [f"class {name}:"]
+        for f, ft in scalars:
+            lines.append(f"    {f} = {default_expr(ft, self)}")
+        lines.append("    def __getattr__(self, name):")
+        for i, (f, ft) in enumerate(aggs):
+            kw = "if" if i == 0 else "elif"
+            lines.append(f"        {kw} name == {f!r}:")
+            lines.append(f"            v = {default_expr(ft, self)}")
+        if aggs:
+            lines.append("        else:")
+            lines.append("            raise AttributeError(name)")
+            lines.append("        self.__dict__[name] = v")
+            lines.append("        return v")
+        else:
+            lines.append("        raise AttributeError(name)")
+        lines += [
+            "    def copy(self):",
+            f"        o = {name}.__new__({name})",
+            "        d = self.__dict__.copy()",
+        ]
+        for f, _ in aggs:
+            lines.append(f"        v = d.get({f!r})")
+            lines.append("        if v is not None:")
+            lines.append(f"            d[{f!r}] = v.copy()")
+        lines += ["        o.__dict__ = d", "        return o"]
         lines.append("    def assign(self, s):")
-        for n, ft in t.fields:
-            f = pyfield(n)
-            if is_aggregate(ft):
-                lines.append(f"        self.{f}.assign(s.{f})")
-            else:
-                lines.append(f"        self.{f} = s.{f}")
+        for f, _ in scalars:
+            lines.append(f"        self.{f} = s.{f}")
+        for f, _ in aggs:
+            lines.append(f"        self.{f}.assign(s.{f})")
         lines.append("        pass")
         lines.append("    def eq(self, s):")
-        conds = [
-            f"self.{pyfield(n)}.eq(s.{pyfield(n)})"
-            if is_aggregate(ft)
-            else f"self.{pyfield(n)} == s.{pyfield(n)}"
-            for n, ft in t.fields
-        ]
+        conds = [f"self.{f} == s.{f}" for f, _ in scalars]
+        conds += [f"self.{f}.eq(s.{f})" for f, _ in aggs]
         lines.append(f"        return {' and '.join(conds) or 'True'}")
         lines.append("    def invalidate(self):")
-        for n, ft in t.fields:
-            if is_aggregate(ft):
-                lines.append(f"        self.{pyfield(n)}.invalidate()")
-        lines.append("        pass")
+        lines.append("        d = self.__dict__")
+        for f, _ in aggs:
+            lines.append(f"        v = d.get({f!r})")
+            lines.append("        if v is not None:")
+            lines.append("            v.invalidate()")
         return lines
 
     def _union(self, name: str, t: T.StructLikeT) -> list[str]:
         lines = self._struct(name, t)
-        conds = " or ".join(f"self.{pyfield(n)}.valid" for n, _ in t.fields) or "False"
-        lines += ["    def is_valid(self):", f"        return {conds}"]
+        lines += [
+            "    def is_valid(self):",
+            "        for v in self.__dict__.values():",
+            "            if v.valid:",
+            "                return True",
+            "        return False",
+            "    def invalidate_all(self):",
+            "        for v in self.__dict__.values():",
+            "            v.valid = False",
+        ]
         return lines
 
     # ------------------------------------------------------------------ headers
