@@ -680,3 +680,34 @@ def test_hash_pragma_becomes_an_annotation() -> None:
     d = decls("#pragma my_hint 3\nconst bit<8> A = 1;\n")
     ann = d["A"].annotation("my_hint")
     assert ann is not None and ann.raw == "3"
+
+
+def test_generic_function_body_and_sub_blocks() -> None:
+    d = decls(
+        """
+        extern packet_in { void extract<T>(out T h); }
+        header h_t { bit<8> a; }
+        T biggest<T>(in T a, in T b) { T r; if (a > b) { r = a; } else { r = b; } return r; }
+        parser Sub(packet_in p, out h_t h) { state start { p.extract(h); transition accept; } }
+        parser Top(packet_in p, out h_t h) {
+            Sub() sub;
+            state start { sub.apply(p, h); transition accept; }
+        }
+        control Inner(inout h_t h) { apply { h.a = biggest<bit<8>>(h.a, 8w1); } }
+        control Outer(inout h_t h) { Inner() inner; apply { inner.apply(h); } }
+        """
+    )
+    f = d["biggest"]
+    assert isinstance(f, ast.FunctionDecl) and f.body is not None
+    assert isinstance(f.body.stmts[0], ast.VarDecl)
+    top = d["Top"]
+    assert isinstance(top, ast.ParserDecl)
+    assert isinstance(top.locals[0], ast.Instantiation)
+    call = top.states[0].stmts[0]
+    assert isinstance(call, ast.CallStmt) and show(call.call) == "sub.apply(p, h)"
+    inner = d["Inner"]
+    assert isinstance(inner, ast.ControlDecl)
+    assign = inner.body.stmts[0]
+    assert isinstance(assign, ast.AssignStmt) and show(assign.rhs) == "biggest<bit<8>>(h.a, 8w1)"
+    outer = d["Outer"]
+    assert isinstance(outer, ast.ControlDecl) and isinstance(outer.locals[0], ast.Instantiation)
