@@ -45,6 +45,8 @@ class PacketIn:
         if end > self.nbits:
             raise ParserReject(self.too_short)
         self.pos = end
+        if not (pos & 7 or end & 7):  # byte-aligned: the common case, inlined
+            return int.from_bytes(self.data[pos >> 3 : end >> 3], "big")
         return self._bits(pos, end)
 
     def peek(self, width: int) -> int:
@@ -52,6 +54,8 @@ class PacketIn:
         end = pos + width
         if end > self.nbits:
             raise ParserReject(self.too_short)
+        if not (pos & 7 or end & 7):
+            return int.from_bytes(self.data[pos >> 3 : end >> 3], "big")
         return self._bits(pos, end)
 
     def advance(self, width: int) -> None:
