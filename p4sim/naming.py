@@ -303,6 +303,18 @@ def _package_params(main: ast.Instantiation, program: ast.Program) -> list[str]:
     return [p.name for p in pkg.params]
 
 
+def child_for_call(inst: BlockInstance, call: ast.Call) -> BlockInstance | None:
+    """The nested instance a `x.apply(...)` call in `inst` runs: the child made
+    by the instantiation the call's target names, or the implicit child of a
+    direct `Sub.apply(...)` call; None when the call applies no nested block."""
+    for child in inst.children:
+        if child.direct_call is call:
+            return child
+        if child.instantiation is not None and child.instantiation is call.target:
+            return child
+    return None
+
+
 def iter_instances(program: ast.Program) -> list[BlockInstance]:
     """Every block instance, depth first (parent before its children)."""
     out: list[BlockInstance] = []

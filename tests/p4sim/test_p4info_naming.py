@@ -176,3 +176,25 @@ def test_digest_and_controller_header_names():
     )
     assert naming.controller_header_name(hdr) == "packet_in"
     assert naming.controller_header_name(ast.HeaderDecl(name="h")) is None
+
+
+def test_child_for_call_finds_instantiated_and_direct_children():
+    t = table("t")
+    sub = control("Sub", t)
+    s1 = inst("Sub", "s1")
+    via_instance = ast.Call(func=ast.Member(expr=ast.PathExpr(name="s1"), name="apply"))
+    via_instance.kind, via_instance.target = "control_apply", s1
+    direct = ast.Call(func=ast.Member(expr=ast.PathExpr(name="Sub"), name="apply"))
+    direct.kind, direct.target = "control_apply", sub
+    other = ast.Call(func=ast.PathExpr(name="f"))
+    ing = control("Ing", s1)
+    ing.body = ast.BlockStmt(stmts=[ast.CallStmt(call=via_instance), ast.CallStmt(call=direct)])
+    prog = program(sub, ing, main_args=[ctor("Ing")])
+    (top,) = naming.block_instances(prog)
+    first = naming.child_for_call(top, via_instance)
+    second = naming.child_for_call(top, direct)
+    assert first is not None and first.instantiation is s1 and first.prefix == "Ing.s1"
+    assert second is not None and second.direct_call is direct
+    assert second.path == ("Ing", "Sub_inst") and second.prefix == "Ing.Sub"
+    assert second.names[id(t)] == "Ing.Sub.t"
+    assert naming.child_for_call(top, other) is None
