@@ -137,3 +137,43 @@ def test_random_bytes_never_fault(program: str) -> None:
             data = bytes(data)
         h.process(rng.randrange(0, 8), data)
     assert h.pipeline.faults == 0
+
+
+IO_PROGRAM = Path(__file__).parent / "programs" / "packet_io.p4"
+
+
+@pytest.fixture(scope="module")
+def io_compiled() -> Harness:
+    return Harness.from_file(IO_PROGRAM)
+
+
+@pytest.fixture()
+def io(io_compiled: Harness) -> Harness:
+    return Harness(io_compiled.program, cpu_port=255)
+
+
+ETH = bytes.fromhex("0000000000aa0000000000bb0800") + b"payload"
+
+
+def test_packet_out_header_picks_the_port_and_is_not_emitted(io: Harness) -> None:
+    packet_out = (3 << 7).to_bytes(2, "big")  # egress_port 3, 7 pad bits
+    assert io.process(255, packet_out + ETH) == [(3, ETH)]
+
+
+def test_unknown_destination_is_punted_with_packet_in_header(io: Harness) -> None:
+    [(port, data)] = io.process(5, ETH)
+    assert port == 255
+    assert data == (5 << 7).to_bytes(2, "big") + ETH
+
+
+def test_exact_and_optional_keys_typed_register_index_and_flooding(io: Harness) -> None:
+    io.add_entry("l2_fwd", [0xAA, 1], "set_port", [4])
+    assert io.process(1, ETH) == [(4, ETH)]
+    io.add_entry("punt", [0x0800, 2], "send_to_cpu", [], priority=1)
+    assert [p for p, _ in io.process(2, ETH)] == [255]
+    assert io.register("seen_per_port").values[1] == 1
+    assert io.register("seen_per_port").values[2] == 1
+    io.table("l2_fwd").modify((0xAA, 1), 0, io.action_id("flood"), ())
+    io.add_multicast_group(1, [(1, 0), (6, 0), (7, 0)])
+    # The copy back to the ingress port is dropped in egress.
+    assert [p for p, _ in io.process(1, ETH)] == [6, 7]
