@@ -106,8 +106,9 @@ control Forwarding(inout headers_t hdr, inout local_metadata_t meta,
             router_macs.apply();
         }
         if (hdr.ipv4.isValid() && meta.route) {
-            if (hdr.ipv4.ttl <= 1) {
-                /* No ICMP time-exceeded from the data plane. */
+            if (hdr.ipv4.ttl <= 1 || hdr.ipv4.ihl < 5) {
+                /* Expired (no ICMP time-exceeded from the data plane) or not a valid
+                 * IPv4 header (RFC 1812: a router drops it). */
                 mark_to_drop(standard_metadata);
             } else {
                 ipv4_routes.apply();
