@@ -286,6 +286,9 @@ class Compiler:
             return f"{base}.elems[{i}]"
         if isinstance(st, T.TupleT):
             return f"{base}[{self.ex(e.index)}]"
+        if self.fn.in_parser:
+            oob = self.error_code("StackOutOfBounds")
+            return f"_rt.stack_at_parser({base}, {self.ex(e.index)}, {oob})"
         return f"_rt.stack_at({base}, {self.ex(e.index)})"
 
     def ex_Slice(self, e: ast.Slice) -> str:  # noqa: N802

@@ -184,6 +184,13 @@ def stack_at(stack: Stack, index: int) -> Any:
     return stack.elems[index]
 
 
+def stack_at_parser(stack: Stack, index: int, oob: int) -> Any:
+    """`stack[i]` in a parser: out of range is the StackOutOfBounds parser error."""
+    if not 0 <= index < len(stack.elems):
+        raise ParserReject(oob)
+    return stack.elems[index]
+
+
 def div(a: int, b: int) -> int:
     """Unsigned `/`; division by zero yields 0 instead of a crash."""
     return a // b if b else 0

@@ -28,7 +28,12 @@ state start {
         6: check;
         7: skip;
         9: pair;
+        11: oob;
     }
+}
+state oob {
+    meta.tag = hdr.stk[(bit<32>)hdr.i.mode].v;
+    transition accept;
 }
 state loop {
     pk.extract(hdr.stk.next);
@@ -194,3 +199,8 @@ def test_varbit_longer_than_its_maximum_is_header_too_short(h: Harness) -> None:
 def test_varbit_past_the_packet_end_is_packet_too_short(h: Harness) -> None:
     r = run(h, bytes([2, 3, 1]))
     assert r["err"] == 1 and r["vb_valid"] == 0
+
+
+def test_run_time_stack_index_out_of_range_in_parser(h: Harness) -> None:
+    r = run(h, bytes([11, 1]))
+    assert r["err"] == 3 and r["tag"] == 0
