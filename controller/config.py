@@ -149,6 +149,16 @@ class Metrics:
 
 
 @dataclass(frozen=True)
+class Control:
+    """The running controller's operator side (C10) and its polling periods."""
+
+    socket: str = ""  # unix socket served for `synproxyctl`; empty: none
+    state_poll_seconds: float = 1.0  # session_state read (C6)
+    auto_poll_seconds: float = 1.0  # SYN_IN counters of auto services (C8)
+    log_format: str = "kv"  # kv | json
+
+
+@dataclass(frozen=True)
 class Config:
     switch: Switch = Switch()
     interfaces: tuple[Interface, ...] = ()
@@ -158,6 +168,7 @@ class Config:
     cookie: Cookie = Cookie()
     sessions: Sessions = Sessions()
     metrics: Metrics = Metrics()
+    control: Control = Control()
     path: str = ""
 
 
@@ -384,6 +395,9 @@ def parse_config(text: str, file: str = "<config>") -> Config:
             "reuse": lambda n, w: r.record(Reuse, n, w, {
                 k: r.boolean for k in Reuse.__dataclass_fields__})}),
         "metrics": lambda n, w: r.record(Metrics, n, w, {"listen": r.string}),
+        "control": lambda n, w: r.record(Control, n, w, {
+            "socket": r.string, "state_poll_seconds": positive, "auto_poll_seconds": positive,
+            "log_format": lambda n, w: r.string(n, w, ("kv", "json"))}),
     })
     _cross_check(r, root, cfg)
     return Config(**{**cfg.__dict__, "path": file})
@@ -421,4 +435,4 @@ def _cross_check(r: _Reader, root: yaml.Node, cfg: Config) -> None:
 
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config", "Service", "RealServer",
-           "SynAckOptions", "Sessions", "Timeouts", "Reuse", "Cookie", "Switch"]
+           "SynAckOptions", "Sessions", "Timeouts", "Reuse", "Cookie", "Switch", "Control"]

@@ -1,0 +1,834 @@
+"""The controller: P4Runtime connection, start-up sync, and the per-session work.
+
+Life cycle (C1, C9): connect, arbitrate, wait while backup; once primary, compare
+the switch's pipeline with ours (P4Info and cookie) and push it only if it differs,
+install the config idempotently, then either start fresh (pipeline just pushed) or
+read back the sessions, registers and keys the switch holds and carry on. A lost
+stream or a demotion stops the work; the loop reconnects and syncs again.
+
+Per-session work (C2-C6) is batched: the stream reader only queues digests and
+PacketIns; the batch worker turns everything queued into one WriteRequest, and
+starts the next batch while earlier writes are still in flight (a few at a time).
+PacketOuts for a session go out only after its entries were written. Freed slots
+return to the free list only once their delete was written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.rpc import code_pb2
+from p4.v1 import p4runtime_pb2 as pb
+
+from . import install, wire
+from .config import Config, RealServer, Service
+from .defence import AutoSwitch, KeyRing, KeyState
+from .digests import EV_ESTABLISHED, CookieAck, DigestDecoder, SessionEvent
+from .install import SessionCodec, SessionParams
+from .metrics import Metrics
+from .p4info import P4InfoIndex, load_p4info
+from .p4rt import ARBITRATION, DIGEST, ERROR, IDLE, PACKET, Connection, WriteError
+from .scheduler import make_scheduler
+from .sessions import Session, SessionTable, State, reuse_allowed, state_name
+from .synpkt import client_rst, mac_bytes, parse_tcp, server_syn
+
+log = logging.getLogger("controller")
+
+MAX_INFLIGHT_WRITES = 4
+PKTOUT_PIPELINE = 1
+PUNT_EARLY_DATA, PUNT_COOKIE_DATA = 1, 2
+EV_SYN_IN = 1
+EVENTS_PER_SERVICE = 32
+TICK = 0.05
+ALREADY_EXISTS = code_pb2.ALREADY_EXISTS
+
+
+def pipeline_cookie(p4info_bytes: bytes, device_config: bytes) -> int:
+    """A 64-bit fingerprint of our pipeline, stored as the config's cookie so a
+    restarted controller can tell its own pipeline from another one."""
+    h = hashlib.sha256(p4info_bytes + b"\0" + device_config).digest()
+    return int.from_bytes(h[:8], "big") >> 1  # keep it positive in any signed reader
+
+
+class StreamLost(Exception):
+    pass
+
+
+class Controller:
+    def __init__(self, cfg: Config, *, clock: Callable[[], float] = time.monotonic,
+                 metrics: Metrics | None = None, random_key: Callable[[], int] | None = None
+                 ) -> None:
+        self.cfg = cfg
+        base = Path(cfg.path).parent if cfg.path else Path(".")
+        self.p4info = load_p4info(_resolve(base, cfg.switch.p4info))
+        self.device_config = _resolve(base, cfg.switch.device_config).read_bytes()
+        self.cookie = pipeline_cookie(self.p4info.SerializeToString(deterministic=True),
+                                      self.device_config)
+        self.p4 = P4InfoIndex(self.p4info)
+        self.codec = SessionCodec(self.p4, cfg.sessions.timeouts.established)
+        self.decoder = DigestDecoder(self.p4)
+        self.clock = clock
+        self.metrics = metrics or Metrics()
+        self.table = SessionTable(cfg.sessions)
+        self.services: dict[int, Service] = {}
+        self.schedulers: dict[int, Any] = {}
+        self.auto: dict[int, AutoSwitch] = {}
+        for i, s in enumerate(cfg.services):
+            self._set_service(i + 1, s)
+        first_key = int.from_bytes(cfg.cookie.key, "little") if cfg.cookie.key else None
+        self.keys = KeyRing(cfg.cookie.rotate_seconds, first_key, random_key)
+        out_md = {m.name: m.id for m in self.p4.packet_metadata("packet_out").metadata}
+        self._pktout_md = (out_md["egress_port"], out_md["flags"])
+        in_md = {m.name: m.id for m in self.p4.packet_metadata("packet_in").metadata}
+        self._pktin_reason, self._pktin_port = in_md["reason"], in_md["ingress_port"]
+        self._state_reg = self.p4.get("registers", "session_state").preamble.id
+        self._svc_counter = self.p4.get("counters", "service_events").preamble.id
+        self._global_counter = self.p4.get("counters", "global_events").preamble.id
+        self.conn: Connection | None = None
+        self.is_primary = False
+        self.synced = asyncio.Event()
+        self._role = asyncio.Event()
+        self._work = asyncio.Event()
+        self._cookies: list[tuple[CookieAck, float]] = []
+        self._events: list[SessionEvent] = []
+        self._acks: list[tuple[int, int]] = []
+        self._frees: list[tuple[Session, str]] = []
+        self._writes = asyncio.Semaphore(MAX_INFLIGHT_WRITES)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._stop = asyncio.Event()
+        self.stats: dict[str, int] = {"duplicate_digests": 0, "unknown_service": 0,
+                                      "no_real_server": 0, "stream_errors": 0,
+                                      "reconnects": 0, "failed_installs": 0}
+
+    # ================================================================== services
+
+    def _set_service(self, sid: int, s: Service) -> None:
+        if not 0 < sid < 256:
+            raise ValueError("service ids are 1..255 (counter index)")
+        self.services[sid] = s
+        self.schedulers[sid] = make_scheduler(s.scheduler, s.real_servers)
+        if s.mode == "auto":
+            self.auto.setdefault(sid, AutoSwitch(s.auto))
+        else:
+            self.auto.pop(sid, None)
+
+    def service_id(self, name: str) -> int:
+        for sid, s in self.services.items():
+            if s.name == name:
+                return sid
+        raise KeyError(f"no service named '{name}'")
+
+    # ================================================================== main loop
+
+    async def run(self) -> None:
+        """Run until `stop()`: (re)connect, arbitrate, sync, work."""
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                await self._connection_once()
+                backoff = 0.1
+            except (TimeoutError, grpc.aio.AioRpcError, StreamLost, OSError) as exc:
+                log.warning("event=connection_lost address=%s error=%r",
+                            self.cfg.switch.address, _short(exc))
+            finally:
+                await self._teardown()
+            if self._stop.is_set():
+                break
+            self.stats["reconnects"] += 1
+            try:
+                await asyncio.wait_for(self._stop.wait(), backoff)
+            except TimeoutError:
+                pass
+            backoff = min(backoff * 2, 5.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._role.set()
+
+    async def _teardown(self) -> None:
+        self.is_primary = False
+        self.metrics.primary.set(0)
+        self.synced.clear()
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            await conn.close()
+
+    async def _connection_once(self) -> None:
+        sw = self.cfg.switch
+        conn = self.conn = Connection(sw.address, sw.device_id, sw.election_id)
+        await conn.wait_ready(10.0)
+        conn.open_stream()
+        conn.arbitrate()
+        reader = asyncio.create_task(self._reader(conn))
+        stopper = asyncio.create_task(self._stop.wait())
+        try:
+            while not reader.done() and not self._stop.is_set():
+                if not self.is_primary:
+                    log.info("event=waiting role=backup election_id=%d", sw.election_id)
+                    await self._wait_role(reader, stopper, want=True)
+                    continue
+                await self._sync(conn)
+                workers = [asyncio.create_task(self._batch_worker(conn)),
+                           asyncio.create_task(self._timers(conn))]
+                self.synced.set()
+                await self._wait_role(reader, stopper, want=False, also=workers)
+                self.synced.clear()
+                for w in workers:
+                    w.cancel()
+                for w in workers:
+                    try:
+                        await w
+                    except asyncio.CancelledError:
+                        pass
+                    except Exception as exc:  # noqa: BLE001 - report, then reconnect
+                        log.error("event=worker_failed error=%r", _short(exc))
+                        raise StreamLost(str(exc)) from exc
+        finally:
+            stopper.cancel()
+            if not reader.done():
+                reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+        if reader.done() and not reader.cancelled() and reader.exception() is not None:
+            raise reader.exception()  # type: ignore[misc]
+        if not self._stop.is_set():
+            raise StreamLost("stream ended")
+
+    async def _wait_role(self, reader: asyncio.Task[None], stopper: asyncio.Task[Any], *,
+                         want: bool, also: list[asyncio.Task[None]] | None = None) -> None:
+        while self.is_primary != want:
+            self._role.clear()
+            role = asyncio.create_task(self._role.wait())
+            done, _ = await asyncio.wait([reader, stopper, role, *(also or [])],
+                                         return_when=asyncio.FIRST_COMPLETED)
+            role.cancel()
+            if reader in done or stopper in done or any(t in done for t in also or []):
+                return
+
+    # ================================================================== stream reader
+
+    async def _reader(self, conn: Connection) -> None:
+        while True:
+            msg = await conn.recv()
+            if msg is None:
+                raise StreamLost("the switch closed the stream")
+            kind, body = msg
+            if kind == ARBITRATION:
+                self._on_arbitration(pb.MasterArbitrationUpdate.FromString(body))
+            elif kind == DIGEST:
+                self._on_digest(body)
+            elif kind == PACKET:
+                self._on_packet_in(conn, body)
+            elif kind == IDLE:
+                self._on_idle(body)
+            elif kind == ERROR:
+                self.stats["stream_errors"] += 1
+                err = pb.StreamError.FromString(body)
+                log.warning("event=stream_error code=%s message=%r",
+                            code_pb2.Code.Name(err.canonical_code), err.message)
+
+    def _on_arbitration(self, upd: pb.MasterArbitrationUpdate) -> None:
+        primary = upd.status.code == code_pb2.OK
+        if primary != self.is_primary:
+            log.info("event=role role=%s election_id=%d", "primary" if primary else "backup",
+                     self.cfg.switch.election_id)
+        self.is_primary = primary
+        self.metrics.primary.set(int(primary))
+        self._role.set()
+
+    def _on_digest(self, body: bytes) -> None:
+        did, lid, items = self.decoder.decode(body)
+        now = self.clock()
+        for d in items:
+            if isinstance(d, CookieAck):
+                self._cookies.append((d, now))
+                self.metrics.digests.labels("cookie_ack").inc()
+            else:
+                self._events.append(d)
+                self.metrics.digests.labels("session_event").inc()
+        self._acks.append((did, lid))
+        self._work.set()
+
+    def _on_packet_in(self, conn: Connection, body: bytes) -> None:
+        frame, meta = wire.decode_packet_in(body)
+        reason = meta.get(self._pktin_reason, 0)
+        if reason not in (PUNT_EARLY_DATA, PUNT_COOKIE_DATA):
+            return
+        tcp = parse_tcp(frame)
+        if tcp is None:
+            return
+        flow = (tcp.src, tcp.dst, tcp.sport, tcp.dport)
+        new = reason == PUNT_COOKIE_DATA
+        if self.table.hold(flow, frame, tcp.seq, tcp.payload_len, self.clock(), new_connection=new):
+            self.metrics.early_held.inc()
+            return
+        s = self.table.by_flow.get(flow)
+        if not new and s is not None and s.state != State.SYN_SENT:
+            # The session came up while this segment was on its way: deliver it now.
+            self._packet_out(conn, frame)
+            self.metrics.early_released.inc()
+        else:
+            self.metrics.early_dropped.inc()
+
+    def _on_idle(self, body: bytes) -> None:
+        now = self.clock()
+        for number, value in wire.fields(body):
+            if number != 1 or not isinstance(value, bytes):
+                continue
+            key = self.codec.key_of_notification(wire.decode_table_entry(value))
+            s = self.table.by_flow.get(key)
+            direction = "client"
+            if s is None:
+                direction = "server"
+                s = next((x for x in self.table.by_slot.values()
+                          if self.codec.server_key(x) == key), None)
+            if s is not None and s.state != State.SYN_SENT and self.table.idle(s, direction, now):
+                self._free(s, "idle")
+                self._work.set()
+
+    # ================================================================== batching (C2-C6)
+
+    def _packet_out(self, conn: Connection, frame: bytes) -> None:
+        port_id, flags_id = self._pktout_md
+        conn.send_raw(wire.packet_out_request(frame, [(port_id, 0), (flags_id, PKTOUT_PIPELINE)]))
+
+    async def _batch_worker(self, conn: Connection) -> None:
+        try:
+            while True:
+                await self._work.wait()
+                self._work.clear()
+                await self._writes.acquire()
+                try:
+                    batch = self._take_batch(conn)
+                except BaseException:
+                    self._writes.release()
+                    raise
+                task = asyncio.create_task(self._commit(conn, batch))
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+        finally:
+            for t in list(self._inflight):
+                t.cancel()
+
+    def _free(self, s: Session, reason: str) -> None:
+        """Queue a session's removal for the next batch."""
+        if self.table.by_slot.get(s.slot) is s:
+            self.table.release(s)
+            self._frees.append((s, reason))
+
+    def _take_batch(self, conn: Connection) -> _Batch:
+        batch = _Batch()
+        now = self.clock()
+        events, self._events = self._events, []
+        cookies, self._cookies = self._cookies, []
+        batch.acks, self._acks = self._acks, []
+        for ev in events:
+            self._on_session_event(conn, ev, now)
+        frees, self._frees = self._frees, []
+        for s, reason in frees:
+            batch.add_free(s, reason, self.codec.remove(s))
+        for ck, received in cookies:
+            self._on_cookie(ck, received, now, batch)
+        return batch
+
+    def _on_session_event(self, conn: Connection, ev: SessionEvent, now: float) -> None:
+        s = self.table.by_slot.get(ev.slot)
+        if s is None or (s.flow[0], s.flow[2]) != (ev.client_addr, ev.client_port):
+            return
+        if ev.event == EV_ESTABLISHED:
+            frames = self.table.established(s, now)
+            for f in frames:
+                self._packet_out(conn, f)
+            self.metrics.early_released.inc(len(frames))
+        else:
+            self._free(s, "server_reset" if ev.event == 2 else "client_abort")
+
+    def _pick(self, sid: int, svc: Service, flow: tuple[int, int, int, int]) -> RealServer | None:
+        if not svc.nat:
+            return RealServer(svc.vip, svc.port)
+        return self.schedulers[sid].pick((flow[0], flow[2], flow[1], flow[3]))
+
+    def _on_cookie(self, ck: CookieAck, received: float, now: float, batch: _Batch) -> None:
+        svc = self.services.get(ck.service_id)
+        if svc is None:
+            self.stats["unknown_service"] += 1
+            return
+        flow = ck.flow
+        existing = self.table.by_flow.get(flow)
+        client_kind = wire.UPDATE_INSERT
+        if ck.old_slot:
+            if not reuse_allowed(self.cfg.sessions.reuse, ck.old_state):
+                self.metrics.reuse.labels("refused").inc()
+                return
+            self.metrics.reuse.labels("restarted").inc()
+            if existing is not None:
+                # Restart in place: same slot; the client entry is modified, and the
+                # server entry too, or replaced when another real server is picked.
+                rs = self._pick(ck.service_id, svc, flow)
+                if rs is None:
+                    self.stats["no_real_server"] += 1
+                    return
+                old_server = self.codec.server_key(existing)
+                h = ck.handshake
+                self.table.restart(existing, rs_addr=install.ip(rs.address), rs_port=rs.port,
+                                   cookie=h.cookie, client_isn=h.client_isn, handshake=h,
+                                   now=now, ingress_port=ck.ingress_port)
+                params = self._params(ck, svc)
+                client_e, server_e = self.codec.entries(existing, params)
+                ups = self.codec.install(existing, params, wire.UPDATE_MODIFY)
+                if self.codec.server_key(existing) != old_server:
+                    ups[1] = wire.update(wire.UPDATE_INSERT,
+                                         wire.entity(wire.ENTITY_TABLE_ENTRY, server_e))
+                    ups.insert(1, self._delete_key(old_server))
+                batch.add_install(existing, ups, received)
+                return
+            client_kind = wire.UPDATE_MODIFY  # the switch has an entry we did not know
+        elif existing is not None:
+            self.stats["duplicate_digests"] += 1
+            return
+        made = self._new_session(ck, svc, now)
+        if made is None:
+            return
+        s, params = made
+        ups = self.codec.install(s, params)
+        if client_kind == wire.UPDATE_MODIFY:
+            ups[0] = wire.update(wire.UPDATE_MODIFY, wire.entity(
+                wire.ENTITY_TABLE_ENTRY, self.codec.entries(s, params)[0]))
+        batch.add_install(s, ups, received)
+
+    def _new_session(self, ck: CookieAck, svc: Service, now: float
+                     ) -> tuple[Session, SessionParams] | None:
+        rs = self._pick(ck.service_id, svc, ck.flow)
+        if rs is None:
+            self.stats["no_real_server"] += 1
+            return None
+        h = ck.handshake
+        s = self.table.allocate(ck.flow, service_id=ck.service_id, rs_addr=install.ip(rs.address),
+                                rs_port=rs.port, cookie=h.cookie, client_isn=h.client_isn,
+                                handshake=h, now=now, ingress_port=ck.ingress_port)
+        if s is None:
+            self.metrics.table_full.inc()
+            return None
+        return s, self._params(ck, svc)
+
+    @staticmethod
+    def _params(ck: CookieAck, svc: Service) -> SessionParams:
+        h = ck.handshake
+        return SessionParams(
+            vip_addr=h.vip_addr, vip_port=h.vip_port,
+            ts_base=ck.client_tsecr if h.ts_ok else 0, client_window=h.client_window,
+            win_shift=svc.synack.wscale if h.wscale != install.WSCALE_NONE else 0)
+
+    async def _commit(self, conn: Connection, batch: _Batch) -> None:
+        try:
+            failed: set[int] = set()
+            if batch.updates:
+                self.metrics.writes.inc()
+                try:
+                    await conn.write(batch.updates)
+                except WriteError as exc:
+                    failed = set(exc.errors)
+                    self.metrics.write_errors.inc(len(failed))
+                    log.warning("event=write_failed updates=%d failed=%d first=%r",
+                                len(batch.updates), len(failed), str(exc)[:200])
+            now = self.clock()
+            retry: list[bytes] = []
+            for s, lo, hi, received in batch.installs:
+                if failed.intersection(range(lo, hi)):
+                    # Half-written session: remove whatever landed, never send its SYN.
+                    self.stats["failed_installs"] += 1
+                    if self.table.by_slot.get(s.slot) is s:
+                        self.table.release(s)
+                    retry.extend(self.codec.remove(s))
+                    batch.freed.append((s, "install_failed"))
+                    continue
+                assert s.handshake is not None
+                self._packet_out(conn, server_syn(s.handshake, self._router_mac(s.ingress_port)))
+                self.table.syn_sent(s, now)
+                self.metrics.sessions_created.inc()
+                self.metrics.setup_latency.observe(max(0.0, now - received))
+            if retry:
+                try:
+                    await conn.write(retry)
+                except WriteError:
+                    pass  # NOT_FOUND for what never landed
+            for s, reason in batch.freed:
+                self.table.recycle(s.slot)
+                self.metrics.sessions_freed.labels(reason).inc()
+            for did, lid in batch.acks:
+                conn.send_raw(wire.digest_ack_request(did, lid))
+        finally:
+            self._writes.release()
+
+    def _router_mac(self, port: int | None) -> bytes:
+        return mac_bytes(install.router_mac(self.cfg, port))
+
+    # ================================================================== timers
+
+    async def _timers(self, conn: Connection) -> None:
+        next_state = next_auto = self.clock()
+        while True:
+            now = self.clock()
+            self._retransmit(conn, now)
+            if self.keys.due(now):
+                await self._write_keys(conn, self.keys.rotate(now))
+                self.metrics.key_rotations.inc()
+                log.info("event=key_rotated epoch=%d", self.keys.state.epoch)
+            if now >= next_state:
+                next_state = now + self.cfg.control.state_poll_seconds
+                await self.poll_states(conn)
+            if self.auto and now >= next_auto:
+                next_auto = now + self.cfg.control.auto_poll_seconds
+                await self.poll_auto(conn)
+            await asyncio.sleep(TICK)
+
+    def _retransmit(self, conn: Connection, now: float) -> None:
+        resend, give_up = self.table.due(now)
+        for s in resend:
+            assert s.handshake is not None
+            self._packet_out(conn, server_syn(s.handshake, self._router_mac(s.ingress_port)))
+            self.table.syn_sent(s, now)
+            self.metrics.syn_retransmits.inc()
+        for s in give_up:
+            c, vip, cport, vport = s.flow
+            rst = client_rst(c, cport, vip, vport, s.cookie, s.client_isn,
+                             self._router_mac(s.ingress_port or None))
+            self._packet_out(conn, rst)
+            log.info("event=syn_timeout slot=%d attempts=%d", s.slot, s.attempts)
+            self._free(s, "syn_timeout")
+        if give_up:
+            self._work.set()
+
+    async def poll_states(self, conn: Connection) -> None:
+        """C6: one read of the session_state cells in use (the whole register when
+        most slots are used), then state timeouts."""
+        now = self.clock()
+        if self.table.by_slot:
+            if len(self.table) * 4 < self.table.capacity:
+                queries = [wire.entity(wire.ENTITY_REGISTER_ENTRY,
+                                       wire.register_entry(self._state_reg, slot))
+                           for slot in self.table.by_slot]
+            else:
+                queries = [self.codec.read_register_query("session_state")]
+            states = {}
+            for kind, body in wire.read_entities(await conn.read(queries)):
+                if kind == wire.ENTITY_REGISTER_ENTRY:
+                    _rid, index, value = wire.decode_register(body)
+                    states[index] = value
+            self.table.observe(states, now)
+            for s in self.table.expired(now, self.codec.supports_idle):
+                self._free(s, f"timeout_{state_name(s.state)}")
+        self.table.expire_orphans(now)
+        for name in ("syn_sent", "established", "fin_wait", "close_wait", "last_ack",
+                     "time_wait", "close"):
+            self.metrics.sessions.labels(name).set(0)
+        for name, n in self.table.by_state().items():
+            self.metrics.sessions.labels(name).set(n)
+        self._work.set()
+
+    async def poll_auto(self, conn: Connection) -> None:
+        """C8: SYN_IN of every auto service in one read; flip defense_active."""
+        sids = sorted(self.auto)
+        queries = [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.counter_entry(
+            self._svc_counter, sid * EVENTS_PER_SERVICE + EV_SYN_IN)) for sid in sids]
+        counts = {}
+        for kind, body in wire.read_entities(await conn.read(queries)):
+            if kind == wire.ENTITY_COUNTER_ENTRY:
+                _cid, index, _bytes, packets = wire.decode_counter(body)
+                counts[index // EVENTS_PER_SERVICE] = packets
+        now = self.clock()
+        updates = []
+        for sid in sids:
+            sw = self.auto[sid]
+            change = sw.update(now, counts.get(sid, 0))
+            name = self.services[sid].name
+            self.metrics.syn_rate.labels(name).set(sw.rate)
+            if change is not None:
+                log.info("event=auto_defence service=%s active=%s rate=%.0f", name, change,
+                         sw.rate)
+                self.metrics.defense.labels(name).set(int(change))
+                updates.append(ent_update("MODIFY", install.defense_entry(self.p4, sid, change)))
+        if updates:
+            await conn.write_pb(updates)
+
+    async def _write_keys(self, conn: Connection, keys: KeyState) -> None:
+        await conn.write_pb([ent_update("MODIFY", install.keys_entry(self.p4, keys))])
+
+    # ================================================================== start-up sync (C1, C9)
+
+    async def _sync(self, conn: Connection) -> None:
+        current = await conn.get_config()
+        same = (current.HasField("p4info") and current.p4info == self.p4info
+                and current.cookie.cookie == self.cookie)
+        if not same:
+            log.info("event=push_pipeline reason=%s",
+                     "different" if current.HasField("p4info") else "none")
+            await conn.set_config(self.p4info, self.device_config, self.cookie)
+        await self._install_config(conn)
+        now = self.clock()
+        if same:
+            await self._restore(conn, now)
+        else:
+            self.table = _fresh_table(self.table, self.cfg)
+            self.keys.start(now)
+            await self._write_keys(conn, self.keys.state)
+            for sw in self.auto.values():
+                sw.active = False
+        log.info("event=synced pushed=%s sessions=%d", not same, len(self.table))
+
+    async def _install_config(self, conn: Connection) -> None:
+        """Forwarding, services, clone sessions, digests: inserted, or modified where
+        they already exist (a restart finds them in place)."""
+        p4, cfg = self.p4, self.cfg
+        entries: list[Any] = list(install.forwarding_entries(p4, cfg))
+        for sid, s in sorted(self.services.items()):
+            entries += install.service_entries(p4, s, sid)
+        entries += install.deny_entries(p4, self.services)
+        entries += install.clone_sessions(cfg)
+        entries += install.digest_entries(p4)
+        await self._upsert(conn, entries)
+
+    async def _upsert(self, conn: Connection, entries: list[Any]) -> None:
+        if not entries:
+            return
+        try:
+            await conn.write_pb([ent_update("INSERT", e) for e in entries])
+        except WriteError as exc:
+            again = [i for i, (code, _m) in exc.errors.items() if code == ALREADY_EXISTS]
+            other = {i: e for i, e in exc.errors.items() if e[0] != ALREADY_EXISTS}
+            if other:
+                raise
+            await conn.write_pb([ent_update("MODIFY", entries[i]) for i in again])
+
+    async def _restore(self, conn: Connection, now: float) -> None:
+        """Rebuild the session table from the switch: entries, states, keys (C9)."""
+        old = self.table
+        resps = await conn.read([self.codec.read_entries_query(),
+                                 self.codec.read_register_query("session_state")])
+        clients, servers, states = {}, {}, {}
+        for kind, body in wire.read_entities(resps):
+            if kind == wire.ENTITY_TABLE_ENTRY:
+                e = self.codec.decode_entry(wire.decode_table_entry(body))
+                if e is not None:
+                    (clients if e.direction == "client" else servers)[e.params["slot"]] = e
+            elif kind == wire.ENTITY_REGISTER_ENTRY:
+                _rid, index, value = wire.decode_register(body)
+                if value:
+                    states[index] = value
+        table = _fresh_table(old, self.cfg)
+        stale: list[bytes] = []
+        for slot, c in clients.items():
+            srv = servers.pop(slot, None)
+            state = states.get(slot, State.NONE)
+            prev = old.by_slot.get(slot)
+            flow = c.key
+            if state == State.NONE or srv is None or not 1 <= slot <= table.capacity:
+                stale += self._delete_entry(c) + (self._delete_entry(srv) if srv else [])
+                continue
+            s = Session(slot, flow, c.params["service_id"], c.params["rs_addr"],
+                        c.params["rs_port"], srv.params["cookie"], 0, None, state, now, now)
+            if prev is not None and prev.flow == flow:
+                s = dataclasses.replace(prev, state=state)
+            table.restore(s)
+        for srv in servers.values():
+            stale += self._delete_entry(srv)
+        self.table = table
+        if stale:
+            try:
+                await conn.write(stale)
+            except WriteError:
+                pass
+        # Keys: carry on with the switch's, so handshakes in flight still validate.
+        found = await conn.read_pb([_default_entry_query(self.p4)])
+        for e in found:
+            act = e.table_entry.action.action
+            if act.action_id == self.p4.action_id("set_cookie_keys"):
+                names = {p.id: p.name for p in self.p4.action("set_cookie_keys").params}
+                self.keys.adopt(KeyState.from_params(
+                    {names[p.param_id]: wire_int(p.value) for p in act.params}), now)
+                break
+        else:
+            self.keys.start(now)
+            await self._write_keys(conn, self.keys.state)
+        await self._restore_defence(conn)
+
+    async def _restore_defence(self, conn: Connection) -> None:
+        if not self.auto:
+            return
+        reg = self.p4.get("registers", "defense_active").preamble.id
+        resps = await conn.read([wire.entity(wire.ENTITY_REGISTER_ENTRY,
+                                             wire.register_entry(reg, sid)) for sid in self.auto])
+        for kind, body in wire.read_entities(resps):
+            if kind == wire.ENTITY_REGISTER_ENTRY:
+                _rid, index, value = wire.decode_register(body)
+                if index in self.auto:
+                    self.auto[index].active = bool(value)
+
+    def _delete_entry(self, e: install.RestoredEntry) -> list[bytes]:
+        return [self._delete_key(e.key)]
+
+    def _delete_key(self, key: tuple[int, int, int, int]) -> bytes:
+        return self.codec.delete(key)
+
+    # ================================================================== operator commands
+
+    async def counters(self) -> dict[str, Any]:
+        """Global event counters and per-service ones, read from the switch."""
+        conn = self._require_conn()
+        queries = [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.f_varint(1, self._global_counter))]
+        queries += [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.counter_entry(
+            self._svc_counter, sid * EVENTS_PER_SERVICE + ev))
+            for sid in self.services for ev in range(1, EVENTS_PER_SERVICE)]
+        glob: dict[int, int] = {}
+        per: dict[str, dict[int, int]] = {}
+        for kind, body in wire.read_entities(await conn.read(queries)):
+            if kind != wire.ENTITY_COUNTER_ENTRY:
+                continue
+            cid, index, _nbytes, packets = wire.decode_counter(body)
+            if cid == self._global_counter:
+                if packets:
+                    glob[index] = packets
+            elif packets:
+                sid = index // EVENTS_PER_SERVICE
+                name = self.services[sid].name if sid in self.services else str(sid)
+                per.setdefault(name, {})[index % EVENTS_PER_SERVICE] = packets
+        return {"global": glob, "services": per}
+
+    def _require_conn(self) -> Connection:
+        if self.conn is None or not self.synced.is_set():
+            raise RuntimeError("not connected to the switch as primary")
+        return self.conn
+
+    async def add_service(self, s: Service) -> int:
+        if any(x.name == s.name for x in self.services.values()):
+            raise ValueError(f"service '{s.name}' exists")
+        if any((x.vip, x.port) == (s.vip, s.port) for x in self.services.values()):
+            raise ValueError(f"{s.vip}:{s.port} is already a service")
+        sid = next(i for i in range(1, 256) if i not in self.services)
+        conn = self._require_conn()
+        self._set_service(sid, s)
+        try:
+            await self._upsert(conn, install.service_entries(self.p4, s, sid)
+                               + install.deny_entries(self.p4, {sid: s}))
+        except Exception:
+            self.services.pop(sid, None)
+            raise
+        return sid
+
+    async def remove_service(self, name: str) -> None:
+        sid = self.service_id(name)
+        conn = self._require_conn()
+        s = self.services[sid]
+        mine = install.service_entries(self.p4, s, sid)
+        others = {k: v for k, v in self.services.items() if k != sid}
+        if not any(o.vip == s.vip and o.mode != "off" for o in others.values()):
+            mine += install.deny_entries(self.p4, {sid: s})
+        for e in mine:
+            e.ClearField("action")
+        try:
+            await conn.write_pb([ent_update("DELETE", e) for e in mine])
+        except WriteError as exc:
+            if any(c != code_pb2.NOT_FOUND for c, _m in exc.errors.values()):
+                raise
+        del self.services[sid]
+        self.schedulers.pop(sid, None)
+        self.auto.pop(sid, None)
+
+    def set_real_servers(self, name: str, servers: tuple[RealServer, ...]) -> None:
+        """Replace a service's real servers; new sessions use them at once."""
+        sid = self.service_id(name)
+        s = dataclasses.replace(self.services[sid], real_servers=servers)
+        self._set_service(sid, s)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "primary": self.is_primary, "synced": self.synced.is_set(),
+            "address": self.cfg.switch.address, "election_id": self.cfg.switch.election_id,
+            "sessions": len(self.table), "free_slots": self.table.free_slots,
+            "by_state": self.table.by_state(), "epoch": self.keys.state.epoch,
+            "services": {s.name: {"id": sid, "vip": s.vip, "port": s.port, "mode": s.mode,
+                                  "defense_active": self.auto[sid].active if sid in self.auto
+                                  else None,
+                                  "real_servers": [dataclasses.asdict(r) for r in s.real_servers]}
+                         for sid, s in sorted(self.services.items())},
+            "stats": {**self.stats, **self.table.stats},
+        }
+
+    def sessions(self, limit: int = 1000) -> list[dict[str, Any]]:
+        out = []
+        for s in list(self.table.by_slot.values())[:limit]:
+            c, vip, cport, vport = s.flow
+            out.append({"slot": s.slot, "client": f"{_ip(c)}:{cport}",
+                        "vip": f"{_ip(vip)}:{vport}", "rs": f"{_ip(s.rs_addr)}:{s.rs_port}",
+                        "service": self.services[s.service_id].name
+                        if s.service_id in self.services else s.service_id,
+                        "state": state_name(s.state), "attempts": s.attempts,
+                        "held_bytes": s.held.nbytes})
+        return out
+
+
+class _Batch:
+    """One WriteRequest's worth of session work and what to do after it."""
+
+    def __init__(self) -> None:
+        self.updates: list[bytes] = []
+        self.installs: list[tuple[Session, int, int, float]] = []
+        self.freed: list[tuple[Session, str]] = []
+        self.acks: list[tuple[int, int]] = []
+
+    def add_install(self, s: Session, ups: list[bytes], received: float) -> None:
+        lo = len(self.updates)
+        self.updates.extend(ups)
+        self.installs.append((s, lo, len(self.updates), received))
+
+    def add_free(self, s: Session, reason: str, ups: list[bytes]) -> None:
+        self.updates.extend(ups)
+        self.freed.append((s, reason))
+
+
+def ent_update(kind: str, msg: Any) -> pb.Update:
+    from .entities import update
+
+    return update(kind, msg)
+
+
+def wire_int(b: bytes) -> int:
+    return int.from_bytes(b, "big")
+
+
+def _default_entry_query(p4: P4InfoIndex) -> pb.Entity:
+    e = pb.Entity()
+    e.table_entry.table_id = p4.table_id("cookie_keys")
+    e.table_entry.is_default_action = True
+    return e
+
+
+def _fresh_table(old: SessionTable, cfg: Config) -> SessionTable:
+    t = SessionTable(cfg.sessions)
+    t.stats = old.stats
+    t.orphans = old.orphans
+    return t
+
+
+def _resolve(base: Path, path: str) -> Path:
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return p
+    return base / p
+
+
+def _ip(v: int) -> str:
+    return ".".join(str((v >> s) & 0xFF) for s in (24, 16, 8, 0))
+
+
+def _short(exc: BaseException) -> str:
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return f"{exc.code().name}: {exc.details()}"
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,85 @@
+"""Digest lists from synproxy.p4, decoded by the member names the P4Info gives.
+
+Member order comes from the P4Info's `type_info` (the struct declaration), never from
+a copy in Python, so a field added to the P4 struct cannot shift the others silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import wire
+from .p4info import P4InfoIndex
+from .synpkt import Handshake
+
+COOKIE_DIGEST = "cookie_ack_digest_t"
+EVENT_DIGEST = "session_event_digest_t"
+EV_ESTABLISHED, EV_SERVER_RESET, EV_CLIENT_ABORT = 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class CookieAck:
+    """cookie_ack_digest_t: a client ACK carried a valid cookie (D5)."""
+
+    handshake: Handshake
+    client_tsecr: int
+    has_payload: bool
+    ingress_port: int
+    service_id: int
+    old_slot: int
+    old_state: int
+
+    @property
+    def flow(self) -> tuple[int, int, int, int]:
+        h = self.handshake
+        return (h.client_addr, h.vip_addr, h.client_port, h.vip_port)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """session_event_digest_t (D8, D10)."""
+
+    slot: int
+    event: int
+    delta: int
+    tsoff: int
+    client_addr: int
+    client_port: int
+
+
+class DigestDecoder:
+    def __init__(self, p4: P4InfoIndex) -> None:
+        self.members: dict[int, list[str]] = {}
+        self.ids: dict[str, int] = {}
+        for name in (COOKIE_DIGEST, EVENT_DIGEST):
+            d = p4.get("digests", name)
+            struct = p4.info.type_info.structs[d.type_spec.struct.name]
+            self.members[d.preamble.id] = [m.name for m in struct.members]
+            self.ids[name] = d.preamble.id
+
+    def decode(self, body: bytes) -> tuple[int, int, list[CookieAck | SessionEvent]]:
+        """A raw DigestList -> (digest_id, list_id, decoded digests). Digests of an
+        unknown id, or whose member count does not match, are skipped."""
+        did, lid, data = wire.decode_digest_list(body)
+        names = self.members.get(did)
+        out: list[CookieAck | SessionEvent] = []
+        if names is None:
+            return did, lid, out
+        for values in data:
+            if len(values) != len(names):
+                continue
+            v = dict(zip(names, values, strict=True))
+            if did == self.ids[COOKIE_DIGEST]:
+                out.append(cookie_ack(v))
+            else:
+                out.append(SessionEvent(v["slot"], v["event"], v["delta"], v["tsoff"],
+                                        v["client_addr"], v["client_port"]))
+        return did, lid, out
+
+
+def cookie_ack(v: dict[str, int]) -> CookieAck:
+    h = Handshake(v["client_addr"], v["vip_addr"], v["client_port"], v["vip_port"],
+                  v["client_isn"], v["cookie"], v["mss"], v["wscale"], bool(v["sack_ok"]),
+                  bool(v["ts_ok"]), v["client_window"], v["client_tsval"])
+    return CookieAck(h, v["client_tsecr"], bool(v["has_payload"]), v["ingress_port"],
+                     v["service_id"], v["old_slot"], v["old_state"])

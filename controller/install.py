@@ -1,0 +1,252 @@
+"""Config -> P4Runtime entities for synproxy.p4 (p4src/README.md), without I/O.
+
+Two kinds of builders:
+
+* start-up and operator changes (forwarding, services, clone sessions, digests, keys)
+  use the generated protobuf classes through `entities`: they are few;
+* the per-session writes (C2, C6) are encoded by hand (`SessionCodec`, `wire`): they
+  are the headline rate.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from p4.config.v1 import p4info_pb2
+from p4.v1 import p4runtime_pb2
+
+from . import entities as ent
+from . import wire
+from .config import Config, Service
+from .defence import KeyState
+from .p4info import P4InfoIndex
+from .sessions import Session
+
+REFLECT_SESSION_BASE = 512  # clone session 512 + p reflects to port p
+MODE = {"off": 0, "on": 1, "auto": 2}
+SVC_SACK, SVC_TS, SVC_WSCALE, SVC_DEFER = 0x01, 0x02, 0x04, 0x08
+WSCALE_NONE = 15
+PRIO_SERVICE, PRIO_DENY_UDP, PRIO_DENY_FRAG, PRIO_DENY_ALL = 100, 50, 40, 1
+PROTO_TCP, PROTO_UDP = 6, 17
+# DigestEntry config: lists of up to 256 digests, sent at most 1 ms after the first
+# waited (the batching of C2 starts at the source).
+DIGEST_MAX_LIST = 256
+DIGEST_MAX_TIMEOUT_NS = 1_000_000
+DIGEST_ACK_TIMEOUT_NS = 2_000_000_000
+
+Updates = list[p4runtime_pb2.Update]
+
+
+def ip(addr: str) -> int:
+    return int(ipaddress.IPv4Address(addr))
+
+
+def service_flags(s: Service) -> int:
+    f = SVC_WSCALE
+    if s.synack.sack:
+        f |= SVC_SACK
+    if s.synack.timestamps:
+        f |= SVC_TS
+    if s.defer:
+        f |= SVC_DEFER
+    return f
+
+
+def service_entries(p4: P4InfoIndex, s: Service, sid: int) -> list[p4runtime_pb2.TableEntry]:
+    """The service's `set_service` entry (TCP to VIP:port)."""
+    a = s.synack
+    return [ent.table_entry(
+        p4, "services", {"vip": s.vip, "vport": s.port, "proto": PROTO_TCP},
+        "set_service", {"service_id": sid, "mode": MODE[s.mode], "flags": service_flags(s),
+                        "mss": a.mss, "wscale": a.wscale, "window": a.window, "ttl": a.ttl},
+        priority=PRIO_SERVICE)]
+
+
+def deny_entries(p4: P4InfoIndex, services: dict[int, Service]) -> list[p4runtime_pb2.TableEntry]:
+    """Per protected VIP: UDP and fragments (vport 0: no L4 header) denied as the
+    services ask (D6). One set per VIP, under the first protected service's id."""
+    out = []
+    seen: set[str] = set()
+    for sid, s in sorted(services.items()):
+        if s.mode == "off" or s.vip in seen:
+            continue
+        seen.add(s.vip)
+        if s.drop_udp:
+            out.append(ent.table_entry(p4, "services", {"vip": s.vip, "proto": PROTO_UDP},
+                                       "deny_service", {"service_id": sid},
+                                       priority=PRIO_DENY_UDP))
+        if s.drop_fragments:
+            out.append(ent.table_entry(p4, "services", {"vip": s.vip, "vport": (0, 0xFFFF)},
+                                       "deny_service", {"service_id": sid},
+                                       priority=PRIO_DENY_FRAG))
+    return out
+
+
+def router_mac(cfg: Config, port: int | None = None) -> str:
+    """The router MAC of `port`'s interface (first interface otherwise)."""
+    for i in cfg.interfaces:
+        if port is None or i.port == port:
+            return i.mac
+    return cfg.interfaces[0].mac if cfg.interfaces else "00:00:00:00:00:00"
+
+
+def forwarding_entries(p4: P4InfoIndex, cfg: Config) -> list[p4runtime_pb2.TableEntry]:
+    """Interfaces -> router_macs + arp_replies (gateway addresses and VIPs);
+    neighbours (host routes) and routes -> ipv4_routes."""
+    out = []
+    for i in cfg.interfaces:
+        out.append(ent.table_entry(p4, "router_macs", {"dst_mac": i.mac}, "set_routed"))
+        gw = str(ipaddress.IPv4Interface(i.address).ip)
+        out.append(ent.table_entry(p4, "arp_replies", {"target_ip": gw}, "reply_arp",
+                                   {"mac": i.mac}))
+    for vip in sorted({s.vip for s in cfg.services}):
+        out.append(ent.table_entry(p4, "arp_replies", {"target_ip": vip}, "reply_arp",
+                                   {"mac": router_mac(cfg)}))
+    by_addr = {n.address: n for n in cfg.neighbours}
+    for n in cfg.neighbours:
+        out.append(ent.table_entry(p4, "ipv4_routes", {"dst_addr": f"{n.address}/32"},
+                                   "route_to", {"port": n.port, "src_mac": router_mac(cfg, n.port),
+                                                "dst_mac": n.mac}))
+    for r in cfg.routes:
+        n = by_addr[r.next_hop]
+        out.append(ent.table_entry(p4, "ipv4_routes", {"dst_addr": r.prefix}, "route_to",
+                                   {"port": n.port, "src_mac": router_mac(cfg, n.port),
+                                    "dst_mac": n.mac}))
+    return out
+
+
+def clone_sessions(cfg: Config) -> list[p4runtime_pb2.PacketReplicationEngineEntry]:
+    """Clone session 512 + p with one replica to p, for every port (D8)."""
+    return [ent.clone_session(REFLECT_SESSION_BASE + p, [(p, 1)])
+            for p in sorted({i.port for i in cfg.interfaces})]
+
+
+def digest_entries(p4: P4InfoIndex) -> list[p4runtime_pb2.DigestEntry]:
+    return [ent.digest_config(p4, name, DIGEST_MAX_TIMEOUT_NS, DIGEST_MAX_LIST,
+                              DIGEST_ACK_TIMEOUT_NS)
+            for name in ("cookie_ack_digest_t", "session_event_digest_t")]
+
+
+def keys_entry(p4: P4InfoIndex, keys: KeyState) -> p4runtime_pb2.TableEntry:
+    return ent.table_entry(p4, "cookie_keys", None, "set_cookie_keys", keys.params(),
+                           is_default=True)
+
+
+def defense_entry(p4: P4InfoIndex, sid: int, active: bool) -> p4runtime_pb2.RegisterEntry:
+    return ent.register_entry(p4, "defense_active", sid, int(active))
+
+
+# ----------------------------------------------------------------------------- sessions
+
+
+@dataclass(frozen=True)
+class SessionParams:
+    """What the server-direction entry needs beyond the session itself."""
+
+    vip_addr: int
+    vip_port: int
+    ts_base: int
+    client_window: int
+    win_shift: int
+
+
+@dataclass(frozen=True)
+class RestoredEntry:
+    """One `sessions` entry read back from the switch."""
+
+    direction: str  # "client" | "server"
+    key: tuple[int, int, int, int]  # src, dst, sport, dport
+    params: dict[str, int]
+
+
+class SessionCodec:
+    """Hand-encoded writes and reads of the `sessions` table and session registers."""
+
+    def __init__(self, p4: P4InfoIndex, idle_timeout_s: float = 0.0) -> None:
+        t = p4.table("sessions")
+        self.table_id = t.preamble.id
+        self.fields = [mf.id for mf in t.match_fields]  # src, dst, sport, dport
+        self.supports_idle = t.idle_timeout_behavior == p4info_pb2.Table.NOTIFY_CONTROL
+        self.idle_ns = int(idle_timeout_s * 1e9) if self.supports_idle else 0
+        self.client_action = p4.action("set_client_session")
+        self.server_action = p4.action("set_server_session")
+        self.client_params = [(p.id, p.name) for p in self.client_action.params]
+        self.server_params = [(p.id, p.name) for p in self.server_action.params]
+        self.reg = {name: p4.get("registers", name).preamble.id
+                    for name in ("session_state", "session_delta", "session_tsoff")}
+        self.field_names = {mf.id: mf.name for mf in t.match_fields}
+
+    def _match(self, key: tuple[int, int, int, int]) -> bytes:
+        return b"".join(wire.exact_match(f, v) for f, v in zip(self.fields, key, strict=True))
+
+    @staticmethod
+    def client_key(s: Session) -> tuple[int, int, int, int]:
+        c, vip, cport, vport = s.flow
+        return (c, vip, cport, vport)
+
+    @staticmethod
+    def server_key(s: Session) -> tuple[int, int, int, int]:
+        c, _vip, cport, _vport = s.flow
+        return (s.rs_addr, c, s.rs_port, cport)
+
+    def entries(self, s: Session, p: SessionParams) -> tuple[bytes, bytes]:
+        cvals = {"slot": s.slot, "service_id": s.service_id, "rs_addr": s.rs_addr,
+                 "rs_port": s.rs_port}
+        svals = {"slot": s.slot, "service_id": s.service_id, "vip_addr": p.vip_addr,
+                 "vip_port": p.vip_port, "cookie": s.cookie, "ts_base": p.ts_base,
+                 "client_window": p.client_window, "win_shift": p.win_shift}
+        client = wire.table_entry(self.table_id, self._match(self.client_key(s)),
+                                  self.client_action.preamble.id,
+                                  [(pid, cvals[n]) for pid, n in self.client_params],
+                                  self.idle_ns)
+        server = wire.table_entry(self.table_id, self._match(self.server_key(s)),
+                                  self.server_action.preamble.id,
+                                  [(pid, svals[n]) for pid, n in self.server_params],
+                                  self.idle_ns)
+        return client, server
+
+    def registers(self, slot: int, state: int) -> list[bytes]:
+        """delta = 0, tsoff = 0, then the state (README install order, step 2)."""
+        return [wire.update(wire.UPDATE_MODIFY, wire.entity(
+            wire.ENTITY_REGISTER_ENTRY, wire.register_entry(self.reg[name], slot, value)))
+            for name, value in (("session_delta", 0), ("session_tsoff", 0),
+                                ("session_state", state))]
+
+    def install(self, s: Session, p: SessionParams, kind: int = wire.UPDATE_INSERT) -> list[bytes]:
+        client, server = self.entries(s, p)
+        ups = [wire.update(kind, wire.entity(wire.ENTITY_TABLE_ENTRY, e)) for e in (client, server)]
+        return ups + self.registers(s.slot, 1)
+
+    def delete(self, key: tuple[int, int, int, int]) -> bytes:
+        return wire.update(wire.UPDATE_DELETE, wire.entity(
+            wire.ENTITY_TABLE_ENTRY, wire.table_entry(self.table_id, self._match(key))))
+
+    def remove(self, s: Session) -> list[bytes]:
+        """Delete both entries and set the state to NONE."""
+        ups = [self.delete(k) for k in (self.client_key(s), self.server_key(s))]
+        ups.append(wire.update(wire.UPDATE_MODIFY, wire.entity(
+            wire.ENTITY_REGISTER_ENTRY,
+            wire.register_entry(self.reg["session_state"], s.slot, 0))))
+        return ups
+
+    def read_entries_query(self) -> bytes:
+        return wire.entity(wire.ENTITY_TABLE_ENTRY, wire.f_varint(1, self.table_id))
+
+    def read_register_query(self, name: str) -> bytes:
+        return wire.entity(wire.ENTITY_REGISTER_ENTRY, wire.register_query(self.reg[name]))
+
+    def decode_entry(self, e: wire.DecodedEntry) -> RestoredEntry | None:
+        if e.table_id != self.table_id or e.is_default:
+            return None
+        key = tuple(e.match.get(f, 0) for f in self.fields)
+        if e.action_id == self.client_action.preamble.id:
+            names, direction = self.client_params, "client"
+        elif e.action_id == self.server_action.preamble.id:
+            names, direction = self.server_params, "server"
+        else:
+            return None
+        return RestoredEntry(direction, key, {n: e.params.get(pid, 0) for pid, n in names})  # type: ignore[arg-type]
+
+    def key_of_notification(self, e: wire.DecodedEntry) -> tuple[int, int, int, int]:
+        return tuple(e.match.get(f, 0) for f in self.fields)  # type: ignore[return-value]

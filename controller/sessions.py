@@ -1,0 +1,312 @@
+"""The controller's session table: slots, flows, per-session timers and held data.
+
+Pure bookkeeping, no I/O: the caller passes the time in (`now`, seconds on any
+monotonic clock), so retransmission schedules and expiry are tested without sleeping.
+The app turns what this module decides into P4Runtime writes and PacketOuts.
+
+Slots index the switch's session registers. Slot 0 is never used: the data plane's
+digests say "no old session" with old_slot = 0. A freed slot is not reusable until
+the caller confirms that the switch forgot it (`recycle`), so a later install in
+the same slot can never be overtaken by the delete of the previous one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from .config import Reuse, Sessions
+from .synpkt import Handshake
+
+FlowKey = tuple[int, int, int, int]  # client address, VIP address, client port, VIP port
+SLOT_LIMIT = 65536  # session registers per slot array (p4src/common/sizes.p4)
+MAX_ORPHAN_FLOWS = 4096  # flows with data held before their digest arrived
+
+
+class State(IntEnum):
+    """session_state register values (p4src/README.md)."""
+
+    NONE = 0
+    SYN_SENT = 1
+    ESTABLISHED = 2
+    FIN_WAIT = 3
+    CLOSE_WAIT = 4
+    LAST_ACK = 5
+    TIME_WAIT = 6
+    CLOSE = 7
+
+
+def state_name(value: int) -> str:
+    try:
+        return State(value).name.lower()
+    except ValueError:
+        return f"unknown({value})"
+
+
+def reuse_allowed(reuse: Reuse, old_state: int) -> bool:
+    """C5: may a valid cookie ACK restart a session found in `old_state`?"""
+    per_state = {
+        State.CLOSE: reuse.close,
+        State.TIME_WAIT: reuse.time_wait,
+        State.FIN_WAIT: reuse.fin_wait,
+        State.CLOSE_WAIT: reuse.close_wait,
+        State.LAST_ACK: reuse.last_ack,
+    }
+    return reuse.enabled and per_state.get(State(old_state) if old_state in State._value2member_map_
+                                           else State.NONE, False)
+
+
+def state_timeout(cfg: Sessions, state: int) -> float | None:
+    """Seconds a session may stay in `state` (C6); None: no state timeout."""
+    t = cfg.timeouts
+    return {
+        State.SYN_SENT: t.syn_sent,
+        State.ESTABLISHED: t.established,
+        State.FIN_WAIT: t.fin_wait,
+        State.CLOSE_WAIT: t.close_wait,
+        State.LAST_ACK: t.last_ack,
+        State.TIME_WAIT: t.time_wait,
+        State.CLOSE: t.close,
+    }.get(State(state) if state in State._value2member_map_ else State.NONE)
+
+
+def retransmit_delay(cfg: Sessions, attempt: int) -> float:
+    """Wait before resend number `attempt + 1` (attempt 0 is the first SYN): the
+    first timeout doubles each time (C3), as TCP's own SYN retransmissions do."""
+    return cfg.syn_timeout * (2 ** attempt)
+
+
+@dataclass(slots=True)
+class HeldData:
+    """Client segments held while the server handshake is pending (C4), in arrival
+    order, bounded in bytes; a retransmitted segment is held once."""
+
+    frames: list[bytes] = field(default_factory=list)
+    nbytes: int = 0
+    seen: set[tuple[int, int]] = field(default_factory=set)
+    since: float = 0.0
+
+
+@dataclass(slots=True)
+class Session:
+    slot: int
+    flow: FlowKey
+    service_id: int
+    rs_addr: int
+    rs_port: int
+    cookie: int
+    client_isn: int
+    handshake: Handshake | None  # None when restored from the switch: no SYN to resend
+    state: int = State.SYN_SENT
+    state_since: float = 0.0
+    created: float = 0.0
+    attempts: int = 0  # SYNs sent so far
+    next_retx: float | None = None
+    held: HeldData = field(default_factory=HeldData)
+    idle: dict[str, float] = field(default_factory=dict)  # direction -> notified at
+    ingress_port: int = 0
+
+
+class SessionTable:
+    """Sessions by slot and by flow, with free slots, timers and held data."""
+
+    def __init__(self, cfg: Sessions) -> None:
+        self.cfg = cfg
+        self.capacity = min(cfg.max, SLOT_LIMIT - 1)
+        self._free: deque[int] = deque(range(1, self.capacity + 1))
+        self._limbo: set[int] = set()  # freed here, delete not yet confirmed
+        self.by_slot: dict[int, Session] = {}
+        self.by_flow: dict[FlowKey, Session] = {}
+        self.orphans: dict[FlowKey, HeldData] = {}
+        self.stats = {"full": 0, "early_dropped_bytes": 0, "early_dropped_packets": 0,
+                      "early_held_packets": 0, "orphans_dropped": 0}
+
+    def __len__(self) -> int:
+        return len(self.by_slot)
+
+    @property
+    def free_slots(self) -> int:
+        return len(self._free)
+
+    # ------------------------------------------------------------------ slots
+
+    def allocate(self, flow: FlowKey, *, service_id: int, rs_addr: int, rs_port: int,
+                 cookie: int, client_isn: int, handshake: Handshake | None, now: float,
+                 ingress_port: int = 0) -> Session | None:
+        """A new SYN_SENT session in a free slot; None (and counted) when full."""
+        if flow in self.by_flow:
+            raise ValueError(f"flow {flow} already has slot {self.by_flow[flow].slot}")
+        if not self._free:
+            self.stats["full"] += 1
+            return None
+        slot = self._free.popleft()
+        s = Session(slot, flow, service_id, rs_addr, rs_port, cookie, client_isn, handshake,
+                    State.SYN_SENT, now, now, ingress_port=ingress_port)
+        self._adopt(s)
+        return s
+
+    def restore(self, s: Session) -> None:
+        """Add a session read back from the switch (C9); its slot leaves the free list."""
+        if s.slot in self.by_slot or not 1 <= s.slot <= self.capacity:
+            raise ValueError(f"slot {s.slot} is taken or out of range")
+        self._free.remove(s.slot)
+        self._limbo.discard(s.slot)
+        self._adopt(s)
+
+    def _adopt(self, s: Session) -> None:
+        self.by_slot[s.slot] = s
+        self.by_flow[s.flow] = s
+        orphan = self.orphans.pop(s.flow, None)
+        if orphan is not None:
+            s.held = orphan
+
+    def release(self, s: Session) -> None:
+        """Forget a session; its slot waits in limbo until `recycle`."""
+        if self.by_slot.get(s.slot) is s:
+            del self.by_slot[s.slot]
+            self.by_flow.pop(s.flow, None)
+            self._limbo.add(s.slot)
+
+    def recycle(self, slot: int) -> None:
+        """The switch no longer knows `slot`: it may be allocated again."""
+        if slot in self._limbo:
+            self._limbo.discard(slot)
+            self._free.append(slot)
+
+    def restart(self, s: Session, *, rs_addr: int, rs_port: int, cookie: int, client_isn: int,
+                handshake: Handshake | None, now: float, ingress_port: int = 0) -> None:
+        """C5: a closing session's slot and flow start a new connection in place."""
+        s.rs_addr, s.rs_port, s.cookie, s.client_isn = rs_addr, rs_port, cookie, client_isn
+        s.handshake, s.ingress_port = handshake, ingress_port
+        s.state, s.state_since, s.created = State.SYN_SENT, now, now
+        s.attempts, s.next_retx, s.idle = 0, None, {}
+        s.held = self.orphans.pop(s.flow, None) or HeldData()
+
+    # ------------------------------------------------------------------ SYN retransmission (C3)
+
+    def syn_sent(self, s: Session, now: float) -> None:
+        """Record that a SYN (first or resent) went out now."""
+        s.next_retx = now + retransmit_delay(self.cfg, s.attempts)
+        s.attempts += 1
+
+    def due(self, now: float) -> tuple[list[Session], list[Session]]:
+        """(sessions whose SYN must be resent, sessions to give up on)."""
+        resend: list[Session] = []
+        give_up: list[Session] = []
+        for s in self.by_slot.values():
+            if s.state != State.SYN_SENT:
+                continue
+            if s.next_retx is None:
+                # Restored without the SYN's parameters: only the state timeout applies.
+                if now - s.state_since >= self.cfg.timeouts.syn_sent:
+                    give_up.append(s)
+            elif now >= s.next_retx:
+                (resend if s.attempts <= self.cfg.syn_retries and s.handshake else give_up).append(s)
+        return resend, give_up
+
+    def next_deadline(self) -> float | None:
+        times = [s.next_retx for s in self.by_slot.values()
+                 if s.state == State.SYN_SENT and s.next_retx is not None]
+        return min(times) if times else None
+
+    # ------------------------------------------------------------------ state (C6)
+
+    def established(self, s: Session, now: float) -> list[bytes]:
+        """The server answered: stop retrying and hand back the held data, in order."""
+        self.set_state(s, State.ESTABLISHED, now)
+        s.next_retx = None
+        frames = s.held.frames
+        s.held = HeldData()
+        return frames
+
+    def set_state(self, s: Session, state: int, now: float) -> None:
+        if state != s.state:
+            s.state = state
+            s.state_since = now
+            if state != State.SYN_SENT:
+                s.next_retx = None
+
+    def observe(self, states: dict[int, int], now: float) -> None:
+        """States read from the switch's session_state register."""
+        for slot, s in self.by_slot.items():
+            value = states.get(slot)
+            if value is not None and value != State.NONE:
+                self.set_state(s, value, now)
+
+    def expired(self, now: float, idle_supported: bool) -> list[Session]:
+        """Sessions past their state's timeout. ESTABLISHED sessions are left to idle
+        timeouts when the target has them: a busy connection must not be cut."""
+        out = []
+        for s in self.by_slot.values():
+            if s.state == State.SYN_SENT:
+                continue  # the retransmission schedule owns it
+            if s.state == State.ESTABLISHED and idle_supported:
+                continue
+            limit = state_timeout(self.cfg, s.state)
+            if limit is not None and now - s.state_since >= limit:
+                out.append(s)
+        return out
+
+    def idle(self, s: Session, direction: str, now: float) -> bool:
+        """An idle-timeout notification for one direction's entry; True when both
+        directions have been idle, so the session may be expired."""
+        s.idle[direction] = now
+        window = self.cfg.timeouts.established
+        return all(now - s.idle.get(d, -1e18) <= window for d in ("client", "server"))
+
+    # ------------------------------------------------------------------ held data (C4)
+
+    def hold(self, flow: FlowKey, frame: bytes, seq: int, payload_len: int, now: float,
+             new_connection: bool = False) -> bool:
+        """Hold a client segment for `flow` until its session is established. False when
+        it was dropped: over the per-session byte bound, too many orphan flows, or the
+        session is no longer pending. `new_connection` (a valid cookie ACK's data) is
+        held for the connection its digest will create, even while an old session of
+        the same flow is closing (C5)."""
+        s = self.by_flow.get(flow)
+        if s is not None and s.state != State.SYN_SENT:
+            if not new_connection:
+                return False
+            s = None
+        if s is not None:
+            held = s.held
+        else:
+            held = self.orphans.get(flow)
+            if held is None:
+                if len(self.orphans) >= MAX_ORPHAN_FLOWS:
+                    self.stats["orphans_dropped"] += 1
+                    self.stats["early_dropped_packets"] += 1
+                    self.stats["early_dropped_bytes"] += payload_len
+                    return False
+                held = self.orphans[flow] = HeldData(since=now)
+        key = (seq, payload_len)
+        if key in held.seen:
+            return True
+        if held.nbytes + payload_len > self.cfg.early_data_bytes:
+            self.stats["early_dropped_packets"] += 1
+            self.stats["early_dropped_bytes"] += payload_len
+            return False
+        held.seen.add(key)
+        held.frames.append(frame)
+        held.nbytes += payload_len
+        self.stats["early_held_packets"] += 1
+        return True
+
+    def expire_orphans(self, now: float) -> int:
+        """Drop data held for flows whose digest never came (the ACK was not valid
+        after all, or the table was full)."""
+        limit = self.cfg.timeouts.syn_sent
+        old = [f for f, h in self.orphans.items() if now - h.since >= limit]
+        for f in old:
+            del self.orphans[f]
+        return len(old)
+
+    # ------------------------------------------------------------------ views
+
+    def by_state(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for s in self.by_slot.values():
+            name = state_name(s.state)
+            counts[name] = counts.get(name, 0) + 1
+        return counts

@@ -1,0 +1,161 @@
+"""The frames the controller sends through the switch, built as raw bytes.
+
+* The **server SYN** (C2): the client's SYN as the client would have sent it to the
+  VIP (client -> VIP:vport, seq = client ISN, the options the SYN/ACK negotiated), sent
+  as a PacketOut that runs the pipeline; the switch applies the session's NAT and
+  routes it (p4src/README.md, "Packet-in / packet-out").
+* The **client RST** (C3): the server never answered, so the client, which believes
+  the connection is open, is told to give up: VIP:vport -> client, seq = cookie + 1
+  (the sequence number the client expects from us), ack = client ISN + 1.
+
+Both carry correct IPv4 and TCP checksums: the switch patches the TCP checksum
+incrementally, which is only right if it was right before. Frames are built with
+struct rather than scapy: this is the per-session hot path.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+ETH_IPV4 = 0x0800
+PROTO_TCP = 6
+TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+WSCALE_NONE = 15
+_IP_DF = 0x4000
+
+
+def checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071) of `data`."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def mac_bytes(mac: str) -> bytes:
+    return bytes.fromhex(mac.replace(":", ""))
+
+
+def syn_options(mss: int, wscale: int, sack_ok: bool, ts_ok: bool, tsval: int) -> bytes:
+    """TCP options of the server SYN, in Linux's order and 4-byte aligned:
+    MSS, SACK-permitted, timestamps (TSval = the client's, TSecr 0), window scale."""
+    out = struct.pack("!BBH", 2, 4, mss & 0xFFFF)
+    if sack_ok and ts_ok:
+        out += struct.pack("!BBBBII", 4, 2, 8, 10, tsval & 0xFFFFFFFF, 0)
+    elif ts_ok:
+        out += struct.pack("!BBBBII", 1, 1, 8, 10, tsval & 0xFFFFFFFF, 0)
+    elif sack_ok:
+        out += bytes((1, 1, 4, 2))
+    if wscale != WSCALE_NONE:
+        out += bytes((1, 3, 3, wscale))
+    return out
+
+
+def tcp_frame(
+    *,
+    src_mac: bytes,
+    dst_mac: bytes,
+    src: int,
+    dst: int,
+    sport: int,
+    dport: int,
+    seq: int,
+    ack: int,
+    flags: int,
+    window: int,
+    options: bytes = b"",
+    payload: bytes = b"",
+    ttl: int = 64,
+    ip_id: int = 0,
+) -> bytes:
+    """An Ethernet/IPv4/TCP frame with both checksums computed."""
+    if len(options) % 4 or len(options) > 40:
+        raise ValueError("TCP options must be 4-byte aligned and at most 40 bytes")
+    doff = (20 + len(options)) // 4
+    tcp_wo = struct.pack(
+        "!HHIIBBHHH",
+        sport,
+        dport,
+        seq & 0xFFFFFFFF,
+        ack & 0xFFFFFFFF,
+        doff << 4,
+        flags,
+        min(window, 0xFFFF),
+        0,
+        0,
+    ) + options + payload
+    pseudo = struct.pack("!IIBBH", src, dst, 0, PROTO_TCP, len(tcp_wo))
+    tcp_csum = checksum(pseudo + tcp_wo)
+    tcp = tcp_wo[:16] + struct.pack("!H", tcp_csum) + tcp_wo[18:]
+    total = 20 + len(tcp)
+    ip_wo = struct.pack("!BBHHHBBHII", 0x45, 0, total, ip_id, _IP_DF, ttl, PROTO_TCP, 0, src, dst)
+    ip = ip_wo[:10] + struct.pack("!H", checksum(ip_wo)) + ip_wo[12:]
+    return dst_mac + src_mac + struct.pack("!H", ETH_IPV4) + ip + tcp
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """What a validated cookie ACK tells about the client (cookie_ack_digest_t)."""
+
+    client_addr: int
+    vip_addr: int
+    client_port: int
+    vip_port: int
+    client_isn: int
+    cookie: int
+    mss: int
+    wscale: int
+    sack_ok: bool
+    ts_ok: bool
+    client_window: int
+    client_tsval: int
+
+
+def server_syn(h: Handshake, router_mac: bytes, src_mac: bytes = b"\0" * 6) -> bytes:
+    """The client's SYN to the VIP, to be sent through the pipeline (PacketOut flags 1)."""
+    opts = syn_options(h.mss, h.wscale, h.sack_ok, h.ts_ok, h.client_tsval)
+    return tcp_frame(src_mac=src_mac, dst_mac=router_mac, src=h.client_addr, dst=h.vip_addr,
+                     sport=h.client_port, dport=h.vip_port, seq=h.client_isn, ack=0,
+                     flags=TCP_SYN, window=h.client_window or 65535, options=opts)
+
+
+def client_rst(client_addr: int, client_port: int, vip_addr: int, vip_port: int,
+               cookie: int, client_isn: int, router_mac: bytes,
+               src_mac: bytes = b"\0" * 6) -> bytes:
+    """VIP -> client RST with the sequence number the client expects (cookie + 1)."""
+    return tcp_frame(src_mac=src_mac, dst_mac=router_mac, src=vip_addr, dst=client_addr,
+                     sport=vip_port, dport=client_port, seq=cookie + 1, ack=client_isn + 1,
+                     flags=TCP_RST | TCP_ACK, window=0)
+
+
+@dataclass(frozen=True, slots=True)
+class TcpInfo:
+    """The parts of a punted client segment the controller needs (C4)."""
+
+    src: int
+    dst: int
+    sport: int
+    dport: int
+    seq: int
+    payload_len: int
+
+
+def parse_tcp(frame: bytes) -> TcpInfo | None:
+    """The 4-tuple, sequence number and payload length of an Ethernet/IPv4/TCP frame;
+    None for anything else or a truncated frame."""
+    if len(frame) < 34 or struct.unpack_from("!H", frame, 12)[0] != ETH_IPV4:
+        return None
+    ihl = (frame[14] & 0x0F) * 4
+    if frame[14] >> 4 != 4 or ihl < 20 or frame[23] != PROTO_TCP:
+        return None
+    total = struct.unpack_from("!H", frame, 16)[0]
+    t = 14 + ihl
+    if len(frame) < t + 20 or total < ihl + 20:
+        return None
+    src, dst = struct.unpack_from("!II", frame, 26)
+    sport, dport, seq = struct.unpack_from("!HHI", frame, t)
+    doff = (frame[t + 12] >> 4) * 4
+    return TcpInfo(src, dst, sport, dport, seq, max(0, total - ihl - doff))

@@ -1,0 +1,223 @@
+"""Test bench for the controller: p4sim's switch in-process (memory ports, the real
+synproxy.p4 pipeline, P4Runtime over a unix socket) and the controller running in a
+thread with its own event loop, plus packet builders and polling helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+
+from controller.app import Controller
+from controller.config import Config, parse_config
+from p4sim.compile_cli import compile_program
+from p4sim.ports import MemoryPort
+from p4sim.switch import Switch
+
+ROOT = Path(__file__).resolve().parents[2]
+SYNPROXY = ROOT / "p4src" / "v1model" / "synproxy.p4"
+
+CLIENT_PORT, SERVER_PORT, CPU_PORT = 1, 2, 255
+MAC1, MAC2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
+CLIENT_MAC, SERVER_MAC = "00:00:00:00:00:c1", "00:00:00:00:00:5e"
+CLIENT_IP, VIP, VPORT = "10.0.0.1", "192.168.10.10", 80
+RS_IP, RS_PORT = "10.1.0.5", 8080
+RS2_IP = "10.1.0.6"
+
+
+def compile_synproxy(outdir: Path) -> tuple[Path, Path]:
+    compile_program(str(SYNPROXY), str(outdir), {}, [], [])
+    return outdir / "p4info.txt", outdir / "synproxy.p4sim"
+
+
+def config_text(p4info: Path, devcfg: Path, sock: str, extra: str = "", *,
+                service: str = "", sessions: str = "", election_id: int = 1,
+                control: str = "") -> str:
+    service = service or textwrap.dedent(f"""\
+          - name: web
+            vip: {VIP}
+            port: {VPORT}
+            mode: "on"
+            synack: {{mss: 1460, wscale: 7, window: 0}}
+            real_servers:
+              - {{address: {RS_IP}, port: {RS_PORT}}}
+        """)
+    return textwrap.dedent(f"""\
+        switch:
+          address: "unix:{sock}"
+          election_id: {election_id}
+          p4info: "{p4info}"
+          device_config: "{devcfg}"
+        interfaces:
+          - {{port: 1, mac: "{MAC1}", address: 10.0.0.254/24}}
+          - {{port: 2, mac: "{MAC2}", address: 10.1.0.254/24}}
+        neighbours:
+          - {{address: {CLIENT_IP}, mac: "{CLIENT_MAC}", port: 1}}
+          - {{address: {RS_IP}, mac: "{SERVER_MAC}", port: 2}}
+          - {{address: {RS2_IP}, mac: "{SERVER_MAC}", port: 2}}
+        cookie: {{key: "0011223344556677", rotate_seconds: 3600}}
+        """) + "services:\n" + textwrap.indent(service, "") + sessions + control + extra
+
+
+class SwitchBench:
+    """p4sim with two memory ports, serving P4Runtime on a unix socket."""
+
+    def __init__(self, sock: str) -> None:
+        self.sock = sock
+        self.ports = {n: MemoryPort(n) for n in (CLIENT_PORT, SERVER_PORT)}
+        self.switch = Switch(list(self.ports.values()), cpu_port=CPU_PORT)
+        self.switch.start(f"unix:{sock}")
+
+    def send(self, port: int, pkt: Any) -> None:
+        self.ports[port].inject(bytes(pkt))
+
+    def recv(self, port: int, timeout: float = 5.0) -> Ether | None:
+        try:
+            return Ether(self.ports[port].sent.get(timeout=timeout))
+        except queue.Empty:
+            return None
+
+    def recv_tcp(self, port: int, pred: Callable[[Ether], bool] = lambda p: True,
+                 timeout: float = 5.0) -> Ether | None:
+        """The next TCP frame sent on `port` matching `pred` (others are skipped)."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            p = self.recv(port, left)
+            if p is not None and TCP in p and pred(p):
+                return p
+        return None
+
+    def drain(self, port: int) -> list[Ether]:
+        out = []
+        while True:
+            try:
+                out.append(Ether(self.ports[port].sent.get_nowait()))
+            except queue.Empty:
+                return out
+
+    @property
+    def state(self) -> Any:
+        return self.switch.server.state
+
+    def register(self, name: str, index: int) -> int:
+        return self.state.registers[self._name(self.state.registers, name)].values[index]
+
+    def counter(self, name: str, index: int) -> int:
+        c = self.state.counters[self._name(self.state.counters, name)]
+        return c.packets[index]
+
+    @staticmethod
+    def _name(d: dict[str, Any], suffix: str) -> str:
+        (full,) = [k for k in d if k.endswith("." + suffix)]
+        return full
+
+    def stop(self) -> None:
+        self.switch.stop()
+
+
+class ControllerThread:
+    """A Controller on its own event loop in a thread."""
+
+    def __init__(self, cfg: Config, **kwargs: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.cfg = cfg
+        self.kwargs = kwargs
+        self.ctl: Controller | None = None
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._main, args=(ready,), daemon=True)
+        self.thread.start()
+        ready.wait(10)
+        assert self.ctl is not None
+
+    def _main(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def main() -> None:
+            self.ctl = Controller(self.cfg, **self.kwargs)
+            ready.set()
+            await self.ctl.run()
+
+        try:
+            self.loop.run_until_complete(main())
+        finally:
+            ready.set()
+
+    def call(self, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Run `fn` on the controller's loop; awaits it if it returns a coroutine."""
+
+        async def wrapper() -> Any:
+            r = fn()
+            if asyncio.iscoroutine(r):
+                r = await r
+            return r
+
+        return asyncio.run_coroutine_threadsafe(wrapper(), self.loop).result(timeout)
+
+    def wait_synced(self, timeout: float = 30.0) -> None:
+        assert self.ctl is not None
+        assert wait_for(lambda: self.ctl is not None and self.ctl.synced.is_set(), timeout), \
+            "controller did not sync"
+
+    def stop(self) -> None:
+        if self.ctl is not None:
+            self.loop.call_soon_threadsafe(self.ctl.stop)
+        self.thread.join(10)
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 10.0, step: float = 0.01) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+def load_cfg(text: str, tmp: Path) -> Config:
+    p = tmp / "cfg.yaml"
+    p.write_text(text)
+    return parse_config(text, str(p))
+
+
+# ----------------------------------------------------------------------------- packets
+
+
+def client_tcp(flags: str, seq: int, ack: int = 0, *, sport: int = 40000,
+               options: list[Any] | None = None, payload: bytes = b"",
+               window: int = 64240) -> Any:
+    return (Ether(src=CLIENT_MAC, dst=MAC1) / IP(src=CLIENT_IP, dst=VIP)
+            / TCP(sport=sport, dport=VPORT, flags=flags, seq=seq, ack=ack, window=window,
+                  options=options or []) / payload)
+
+
+def server_tcp(flags: str, seq: int, ack: int = 0, *, sport: int = 40000, src: str = RS_IP,
+               options: list[Any] | None = None, payload: bytes = b"",
+               window: int = 65160) -> Any:
+    return (Ether(src=SERVER_MAC, dst=MAC2) / IP(src=src, dst=CLIENT_IP)
+            / TCP(sport=RS_PORT, dport=sport, flags=flags, seq=seq, ack=ack, window=window,
+                  options=options or []) / payload)
+
+
+LINUX_OPTS = [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (7000, 0)), ("NOP", None),
+              ("WScale", 9)]
+
+
+def handshake(sw: SwitchBench, isn: int, sport: int = 40000, payload: bytes = b"",
+              opts: list[Any] | None = None) -> int:
+    """Client SYN -> cookie SYN/ACK -> client ACK; returns the cookie."""
+    sw.send(CLIENT_PORT, client_tcp("S", isn, sport=sport, options=opts or LINUX_OPTS))
+    synack = sw.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "SA" and p[TCP].dport == sport)
+    assert synack is not None, "no SYN/ACK"
+    cookie = int(synack[TCP].seq)
+    sw.send(CLIENT_PORT, client_tcp("A" if not payload else "PA", isn + 1, cookie + 1,
+                                    sport=sport, payload=payload))
+    return cookie
