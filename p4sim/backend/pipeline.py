@@ -293,7 +293,7 @@ class Pipeline:
         if clone[0]:
             session = self.state.pre.clone_sessions.get(clone[1])
             if session is not None:
-                for eport, _instance in session.replicas:
+                for eport, instance in session.replicas:
                     # bmv2 re-parses the received packet for the copy; metadata starts
                     # from zero except the preserved fields.
                     h2, m2, s2, pk2 = self._parse(data, port, INGRESS_CLONE)
@@ -302,6 +302,7 @@ class Pipeline:
                     s2 = self.SM()
                     s2.f_ingress_port = port
                     s2.f_instance_type = INGRESS_CLONE
+                    s2.f_egress_rid = instance  # the replica's instance, as for multicast
                     s2.f_packet_length = len(data)
                     # A session's packet_length_bytes truncates the copy only.
                     copies.append((eport, h2, m2, s2, pk2.remaining(), session.packet_length_bytes))
@@ -364,11 +365,12 @@ class Pipeline:
         if clone[0] and depth < MAX_CLONE_DEPTH:
             session = self.state.pre.clone_sessions.get(clone[1])
             if session is not None:
-                for eport, _instance in session.replicas:
+                for eport, instance in session.replicas:
                     m2 = self.M()
                     self._preserve(clone[2], meta, m2)
                     s2 = self.SM()
                     s2.f_instance_type = EGRESS_CLONE
+                    s2.f_egress_rid = instance
                     s2.f_packet_length = sm.f_packet_length
                     self._egress(
                         eport,

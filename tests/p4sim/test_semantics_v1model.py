@@ -163,11 +163,12 @@ def test_recirculation_reenters_ingress_with_deparsed_packet(h: Harness) -> None
 
 
 def test_egress_clone(h: Harness) -> None:
-    h.add_clone_session(6, [(7, 1)])
+    h.add_clone_session(6, [(7, 3)])
     out = run(h, 5)
     assert sorted(p for p, _ in out) == [1, 7]
     clone = next(r for p, r in out if p == 7)
     assert clone["itype_eg"] == 2 and clone["eg_cookie"] == 0x99 and clone["eport"] == 7
+    assert clone["rid"] == 3
     # E2E clones keep the headers as the original's egress left them.
     assert clone["itype_ig"] == 0
 
