@@ -731,9 +731,21 @@ class Compiler:
         cond = self.ex(s.cond)
         with self.em.block(f"if {cond}:"):
             self.stmt(s.then)
-        if s.other is not None:
+        other = s.other
+        # `else if` chains become `elif` (Python limits indentation depth), unless a
+        # condition needs statements of its own (a call with out arguments).
+        while isinstance(other, ast.IfStmt):
+            mark = len(self.em.lines)
+            cond = self.ex(other.cond)
+            if len(self.em.lines) != mark:
+                del self.em.lines[mark:]
+                break
+            with self.em.block(f"elif {cond}:"):
+                self.stmt(other.then)
+            other = other.other
+        if other is not None:
             with self.em.block("else:"):
-                self.stmt(s.other)
+                self.stmt(other)
 
     def st_ReturnStmt(self, s: ast.ReturnStmt) -> None:  # noqa: N802
         rt = self.fn.return_type

@@ -234,3 +234,13 @@ outer_t make(in bit<8> v) {
     out = h.process(0, bytes([0, 41]))
     assert out[0][1][:3] == bytes([0, 42, 41])
     assert h.digests == [(h.digest_id("outer_t"), (42, (41, 1)))]
+
+
+def test_long_else_if_chain_compiles() -> None:
+    """Python caps indentation depth; a 150-branch else-if chain must still compile."""
+    chain = " else ".join(f"if (hdr.i.a == {i}) {{ hdr.o.r = {i + 1}; }}" for i in range(150))
+    h = Harness.from_source(
+        skeleton(in_fields="bit<8> op; bit<8> a;", out_fields="bit<8> r;", ingress=chain)
+    )
+    assert h.process(0, bytes([0, 149]))[0][1][0] == 150
+    assert h.process(0, bytes([0, 200]))[0][1][0] == 0
