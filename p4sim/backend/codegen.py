@@ -869,9 +869,9 @@ class Compiler:
         # Top-level functions and actions first: they are called from blocks.
         for d in self.prog.decls:
             if isinstance(d, ast.FunctionDecl | ast.ActionDecl):
-                self.inst_fns[(id(None), id(d))] = (
-                    f"{'F' if isinstance(d, ast.FunctionDecl) else 'A'}_{d.name}"
-                )
+                # Numbered: functions may be overloaded on their parameter count.
+                kind = "F" if isinstance(d, ast.FunctionDecl) else "A"
+                self.inst_fns[(id(None), id(d))] = f"{kind}{len(self.inst_fns)}_{d.name}"
         for d in self.prog.decls:
             if isinstance(d, ast.FunctionDecl):
                 rt = _u(resolved(d.return_type))
