@@ -806,7 +806,10 @@ class Compiler:
     def switch_label(self, label: ast.Expr) -> str:
         decl = getattr(label, "decl", None)
         if isinstance(decl, ast.ActionDecl):
-            return repr(self.binder.action_id(self.cp_name(decl)))
+            try:
+                return repr(self.binder.action_id(self.cp_name(decl)))
+            except P4Error:
+                return "-1"  # an action the P4Info does not have never runs
         return self.ex(label)
 
     # ------------------------------------------------------------------ callables

@@ -19,6 +19,7 @@ from p4sim.frontend.errors import P4Error, Unsupported
 
 from .codegen import _u, mask, resolved, sx, type_of
 from .hashes import ALGORITHMS
+from .runtime import Absent
 from .typegen import pyfield
 
 if TYPE_CHECKING:
@@ -39,14 +40,16 @@ class ExternGen:
         t = resolved(d.type)
         ename = t.name if isinstance(t, T.ExternT) else getattr(d.type, "name", "")
         binder = self.c.binder
-        if ename == "register":
-            self.objs[id(d)] = self.c.glob(binder.register(name), "R_" + d.name)
-            if isinstance(t, T.ExternT) and t.type_args:
-                self.value_types[id(d)] = _u(t.type_args[0])
-        elif ename == "counter":
-            self.objs[id(d)] = self.c.glob(binder.counter(name), "C_" + d.name)
-        elif ename == "meter":
-            self.objs[id(d)] = self.c.glob(binder.meter(name), "M_" + d.name)
+        lookups = {"register": binder.register, "counter": binder.counter, "meter": binder.meter}
+        if ename not in lookups:
+            return
+        try:
+            obj = lookups[ename](name)
+        except P4Error:  # unused, so not in the P4Info (as p4c)
+            obj = Absent(f"{ename} {name}")
+        self.objs[id(d)] = self.c.glob(obj, f"{ename[0].upper()}_{d.name}")
+        if ename == "register" and isinstance(t, T.ExternT) and t.type_args:
+            self.value_types[id(d)] = _u(t.type_args[0])
         # direct_counter / direct_meter act through their table; other externs
         # (action profiles, Checksum16...) fail at their first use instead.
 
@@ -456,7 +459,11 @@ class ExternGen:
             st = type_of(data)
         if not isinstance(st, T.StructT):
             raise P4Error(e.loc, "digest data must have a struct type")
-        did = c.binder.digest_id(naming.digest_name(st))
+        try:
+            did = c.binder.digest_id(naming.digest_name(st))
+        except P4Error:
+            c.line(f"raise _rt.DropSignal('digest {naming.digest_name(st)} is not in the P4Info')")
+            return
         if isinstance(data, ast.ListExpr | ast.StructInit):
             items = data.items if isinstance(data, ast.ListExpr) else [v for _, v in data.fields]
             vals = [self._digest_value(c.ex(i), type_of(i)) for i in items]

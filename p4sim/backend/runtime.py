@@ -27,6 +27,17 @@ class DropSignal(Exception):  # noqa: N818
     """A failed `assert`/`assume`, or a fault the pipeline treats as a drop."""
 
 
+class Absent:
+    """Stands for an object the P4Info does not have (p4c leaves out what the program
+    never uses). Using it is a packet fault, not a load error."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+
+    def __getattr__(self, name: str) -> Any:
+        raise DropSignal(f"{self._what} is not in the P4Info")
+
+
 class PacketIn:
     """The parser's view of the packet: bytes and a cursor counted in bits."""
 

@@ -32,7 +32,15 @@ class TableGen:
     def emit(self, fn: str) -> None:
         c = self.c
         decl = self.decl
-        state = c.binder.table(self.name)
+        try:
+            state = c.binder.table(self.name)
+        except P4Error:
+            # Not in the P4Info: p4c drops tables the program never applies.
+            with c.em.block(f"def {fn}(c):"):
+                c.line(
+                    f"raise _rt.DropSignal({('table ' + self.name + ' is not in the P4Info')!r})"
+                )
+            return
         tname = c.glob(state, "T_" + decl.name)
         dispatch: dict[int, Any] = {}
         dname = c.glob(dispatch, "D_" + decl.name)

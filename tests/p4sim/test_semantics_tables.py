@@ -166,3 +166,24 @@ def test_direct_meter_colours_hits(h: Harness) -> None:
     assert [run(h, 7, 1)["color"] for _ in range(3)] == [0, 1, 2]
     # A miss runs the default action without a meter; read leaves its target alone.
     assert run(h, 7, 2)["color"] == 0xEE
+
+
+def test_objects_left_out_of_the_p4info_do_not_stop_loading() -> None:
+    """p4c leaves unused tables and actions out of the P4Info; the program still loads
+    and runs (using such an object would be a packet fault, not a load error)."""
+    locals_ = """
+counter(4, CounterType.packets) unused_ctr;
+action unused_act(bit<8> x) { hdr.o.x = x; unused_ctr.count(0); }
+action used_act() { hdr.o.x = 1; }
+table unused_t { key = { hdr.i.k: exact; } actions = { unused_act; } }
+"""
+    h = Harness.from_source(
+        skeleton(
+            in_fields="bit<8> mode; bit<8> k;",
+            out_fields="bit<8> x;",
+            ingress_locals=locals_,
+            ingress="used_act();",
+        )
+    )
+    assert not any(t.preamble.name.endswith("unused_t") for t in h.p4info.tables)
+    assert h.process(0, bytes([0, 0])) == [(1, b"\x01")]
