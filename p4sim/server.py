@@ -632,7 +632,8 @@ class _Servicer(p4runtime_pb2_grpc.P4RuntimeServicer):
             context.set_trailing_metadata(
                 (("grpc-status-details-bin", status.SerializeToString()),)
             )
-            first = next(m for c, m in results if c != Code.OK)
+            failures = [m for c, m in results if c not in (Code.OK, Code.ABORTED)]
+            first = failures[0] if failures else next(m for c, m in results if c != Code.OK)
             context.abort(grpc.StatusCode.UNKNOWN, f"Write failure: {first}")
         return pb.WriteResponse()
 
