@@ -29,7 +29,6 @@ namespace by the pipeline through `Compiler.globals`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,7 +131,6 @@ class Compiler:
         self.table_setups: list[TableSetup] = []
         self.roles: dict[str, str] = {}
         self.role_decls: dict[str, ast.ControlDecl | ast.ParserDecl] = {}
-        self.field_lists: dict[int, list[list[str]]] = {}
         self.ext = externgen.ExternGen(self)
         self._gcount = 0
         # (dispatch dict, {action id: generated function name}), bound after exec.
@@ -821,7 +819,6 @@ class Compiler:
         body: ast.BlockStmt | None,
         with_frame: bool,
         returns_value: bool,
-        data_convert: bool = False,
         return_type: Any = None,
     ) -> None:
         """Write `def name(...)` for an action or function (see the calling convention)."""
@@ -985,6 +982,3 @@ def build_module(source: str, globals_: dict[str, Any], filename: str) -> dict[s
     code = compile(source, filename, "exec")
     exec(code, ns)  # noqa: S102 - our own generated code
     return ns
-
-
-Hook = Callable[..., Any]

@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING
 from p4sim.frontend import ast
 from p4sim.frontend.errors import P4Error
 
-from .codegen import type_of
-
 if TYPE_CHECKING:
     from .codegen import Compiler
 
@@ -133,6 +131,3 @@ def _is_default(e: ast.Expr) -> bool:
     return isinstance(e, ast.DefaultExpr | ast.DontCare) or (
         isinstance(e, ast.PathExpr) and e.name in ("default", "_")
     )
-
-
-__all__ = ["ParserGen", "type_of"]

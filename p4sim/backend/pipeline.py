@@ -27,7 +27,6 @@ from typing import Any
 
 from p4.config.v1 import p4info_pb2
 
-from p4sim import naming
 from p4sim.devconfig import decode_device_config
 from p4sim.frontend import ast
 from p4sim.frontend import types as T
@@ -474,4 +473,4 @@ def _match_value(k: tuple[Any, ...]) -> Any:
     return (k[1], k[2])
 
 
-__all__ = ["Pipeline", "PacketContext", "StateBinder", "naming"]
+__all__ = ["Pipeline", "PacketContext", "StateBinder"]
