@@ -1,0 +1,7 @@
+"""`python -m controller ...` is `synproxyctl ...`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

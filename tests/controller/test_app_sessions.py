@@ -1,0 +1,267 @@
+"""Session work of the controller against p4sim running synproxy.p4: SYN
+retransmission and give-up (C3), held early data (C4), reuse of closing sessions (C5),
+expiry (C6), a full table, key rotation (C7) and auto defence (C8).
+
+Run: .venv/bin/python -m pytest -q tests/controller/test_app_sessions.py
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import IP, TCP
+
+from controller.cookie import Flow, check_cookie
+from controller.install import ip
+from tests.controller.ctlbench import (
+    CLIENT_IP,
+    CLIENT_PORT,
+    RS_IP,
+    SERVER_PORT,
+    VIP,
+    VPORT,
+    ControllerThread,
+    SwitchBench,
+    client_tcp,
+    config_text,
+    handshake,
+    load_cfg,
+    server_tcp,
+    wait_for,
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def start(artefacts, sock, tmp_path: Path, **kw) -> ControllerThread:
+    cfg = load_cfg(config_text(*artefacts, sock, **kw), tmp_path)
+    ct = ControllerThread(cfg)
+    ct.wait_synced()
+    return ct
+
+
+def is_syn(p) -> bool:
+    return p[TCP].flags == "S"
+
+
+def establish(sw: SwitchBench, isn: int, rs_isn: int, sport: int = 40000) -> int:
+    cookie = handshake(sw, isn, sport)
+    assert sw.recv_tcp(SERVER_PORT, is_syn) is not None
+    sw.send(SERVER_PORT, server_tcp("SA", rs_isn, isn + 1, sport=sport))
+    assert sw.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "A") is not None
+    return cookie
+
+
+def test_syn_retransmitted_with_backoff_then_client_reset(artefacts, sock, switch, tmp_path):
+    sessions = "sessions: {syn_timeout: 0.2, syn_retries: 2}\n"
+    ct = start(artefacts, sock, tmp_path, sessions=sessions)
+    try:
+        clock = ct.ctl.clock
+        isn = 1000
+        cookie = handshake(switch, isn)
+        times = []
+        for _ in range(3):  # the first SYN and two retransmissions, same sequence number
+            syn = switch.recv_tcp(SERVER_PORT, is_syn, timeout=5)
+            assert syn is not None and syn[TCP].seq == isn
+            times.append(clock())
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        assert gaps[1] > gaps[0]  # the timeout doubled
+        rst = switch.recv_tcp(CLIENT_PORT, lambda p: "R" in str(p[TCP].flags), timeout=5)
+        assert rst is not None
+        assert (rst[IP].src, rst[TCP].sport, rst[IP].dst) == (VIP, VPORT, CLIENT_IP)
+        assert rst[TCP].seq == cookie + 1
+        assert wait_for(lambda: len(ct.ctl.table) == 0)
+        assert wait_for(lambda: ct.ctl.table.free_slots == ct.ctl.table.capacity)
+        assert switch.register("session_state", 1) == 0
+        assert ct.call(lambda: ct.ctl.metrics.syn_retransmits._value.get()) == 2
+    finally:
+        ct.stop()
+
+
+def test_early_data_held_and_released_in_order(artefacts, sock, switch, tmp_path):
+    ct = start(artefacts, sock, tmp_path)
+    try:
+        isn = 5000
+        cookie = handshake(switch, isn)
+        assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
+        for i, chunk in enumerate((b"one", b"two", b"three")):
+            seq = isn + 1 + sum(len(c) for c in (b"one", b"two", b"three")[:i])
+            switch.send(CLIENT_PORT, client_tcp("PA", seq, cookie + 1, payload=chunk))
+        switch.send(CLIENT_PORT, client_tcp("PA", isn + 1, cookie + 1, payload=b"one"))  # dup
+        assert wait_for(lambda: ct.ctl.table.by_slot[1].held.nbytes == 11)
+        assert switch.drain(SERVER_PORT) == []
+        switch.send(SERVER_PORT, server_tcp("SA", 777, isn + 1))
+        got = [switch.recv_tcp(SERVER_PORT, lambda p: len(p[TCP].payload) > 0) for _ in range(3)]
+        assert [bytes(p[TCP].payload) for p in got] == [b"one", b"two", b"three"]
+        assert all(p[TCP].ack == 778 for p in got)
+    finally:
+        ct.stop()
+
+
+def test_early_data_above_the_bound_is_dropped_and_counted(artefacts, sock, switch, tmp_path):
+    ct = start(artefacts, sock, tmp_path, sessions="sessions: {early_data_bytes: 10}\n")
+    try:
+        isn = 6000
+        cookie = handshake(switch, isn)
+        assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
+        switch.send(CLIENT_PORT, client_tcp("PA", isn + 1, cookie + 1, payload=b"12345678"))
+        switch.send(CLIENT_PORT, client_tcp("PA", isn + 9, cookie + 1, payload=b"abcdef"))
+        assert wait_for(lambda: ct.ctl.table.stats["early_dropped_packets"] == 1)
+        switch.send(SERVER_PORT, server_tcp("SA", 1, isn + 1))
+        p = switch.recv_tcp(SERVER_PORT, lambda p: len(p[TCP].payload) > 0)
+        assert bytes(p[TCP].payload) == b"12345678"
+        assert switch.recv_tcp(SERVER_PORT, lambda p: len(p[TCP].payload) > 0, 0.5) is None
+    finally:
+        ct.stop()
+
+
+def test_deferred_ack_payload_delivered(artefacts, sock, switch, tmp_path):
+    svc = textwrap.dedent(f"""\
+        - name: web
+          vip: {VIP}
+          port: {VPORT}
+          defer: true
+          synack: {{window: 1024}}
+          real_servers: [{{address: {RS_IP}, port: 8080}}]
+        """)
+    ct = start(artefacts, sock, tmp_path, service=svc)
+    try:
+        isn = 42
+        handshake(switch, isn, payload=b"GET / HTTP/1.0\r\n\r\n")
+        assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
+        switch.send(SERVER_PORT, server_tcp("SA", 9, isn + 1))
+        p = switch.recv_tcp(SERVER_PORT, lambda p: len(p[TCP].payload) > 0)
+        assert p is not None and bytes(p[TCP].payload).startswith(b"GET /")
+    finally:
+        ct.stop()
+
+
+def test_server_reset_frees_the_session(artefacts, sock, switch, tmp_path):
+    ct = start(artefacts, sock, tmp_path)
+    try:
+        handshake(switch, 100)
+        assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
+        switch.send(SERVER_PORT, server_tcp("RA", 0, 101))
+        assert wait_for(lambda: len(ct.ctl.table) == 0)
+        assert wait_for(lambda: ct.ctl.table.free_slots == ct.ctl.table.capacity)
+    finally:
+        ct.stop()
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_reuse_of_a_closing_session(artefacts, sock, switch, tmp_path, allowed):
+    sessions = "sessions: {reuse: {close: %s}}\n" % ("true" if allowed else "false")
+    ct = start(artefacts, sock, tmp_path, sessions=sessions)
+    try:
+        establish(switch, 100, 5000)
+        switch.send(CLIENT_PORT, client_tcp("R", 101))  # -> CLOSE
+        assert wait_for(lambda: switch.register("session_state", 1) == 7)
+        switch.drain(SERVER_PORT)
+        handshake(switch, 90000)  # a new connection on the same 4-tuple
+        syn = switch.recv_tcp(SERVER_PORT, is_syn, timeout=1.5)
+        if allowed:
+            assert syn is not None and syn[TCP].seq == 90000
+            s = ct.ctl.table.by_slot[1]
+            assert s.state == 1 and s.client_isn == 90000
+            assert switch.register("session_state", 1) == 1
+        else:
+            assert syn is None
+            assert ct.ctl.metrics.reuse.labels("refused")._value.get() == 1
+    finally:
+        ct.stop()
+
+
+def test_closed_session_expires_by_state_timeout(artefacts, sock, switch, tmp_path):
+    sessions = "sessions: {timeouts: {close: 0.2}}\n"
+    control = "control: {state_poll_seconds: 0.1}\n"
+    ct = start(artefacts, sock, tmp_path, sessions=sessions, control=control)
+    try:
+        establish(switch, 100, 5000)
+        switch.send(SERVER_PORT, server_tcp("R", 5001))
+        assert wait_for(lambda: len(ct.ctl.table) == 0, 5)
+        st = switch.state
+        sessions_table = st.table("sessions")
+        assert wait_for(lambda: len(list(sessions_table.entries())) == 0, 5)
+        assert switch.register("session_state", 1) == 0
+    finally:
+        ct.stop()
+
+
+def test_idle_established_session_expires(artefacts, sock, switch, tmp_path):
+    sessions = "sessions: {timeouts: {established: 0.3}}\n"
+    ct = start(artefacts, sock, tmp_path, sessions=sessions)
+    try:
+        establish(switch, 100, 5000)
+        assert wait_for(lambda: len(ct.ctl.table) == 0, 10)
+        assert wait_for(lambda: ct.ctl.metrics.sessions_freed.labels("idle")._value.get() == 1)
+    finally:
+        ct.stop()
+
+
+def test_full_table_drops_and_counts(artefacts, sock, switch, tmp_path):
+    ct = start(artefacts, sock, tmp_path, sessions="sessions: {max: 1}\n")
+    try:
+        handshake(switch, 100, sport=40001)
+        assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
+        handshake(switch, 200, sport=40002)
+        assert wait_for(lambda: ct.ctl.metrics.table_full._value.get() == 1)
+        assert switch.recv_tcp(SERVER_PORT, is_syn, timeout=0.5) is None
+        assert len(ct.ctl.table) == 1
+    finally:
+        ct.stop()
+
+
+def test_key_rotation_keeps_old_cookies_valid(artefacts, sock, switch, tmp_path):
+    ct = start(artefacts, sock, tmp_path)
+    try:
+        isn = 300
+        switch.send(CLIENT_PORT, client_tcp("S", isn, options=[("MSS", 1460)]))
+        synack = switch.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "SA")
+        cookie = synack[TCP].seq
+        before = ct.ctl.keys.state
+        ct.call(lambda: ct.ctl._write_keys(ct.ctl.conn, ct.ctl.keys.rotate(ct.ctl.clock())))
+        after = ct.ctl.keys.state
+        assert after.epoch == before.epoch + 1 and after.prev_key == before.key
+        flow = Flow(ip(CLIENT_IP), ip(VIP), 40000, VPORT)
+        keys = [(after.key, after.epoch), (after.prev_key, after.prev_epoch)]
+        assert check_cookie(keys, flow, isn, cookie) is not None
+        # The ACK for the SYN/ACK minted under the old key still opens a session.
+        switch.send(CLIENT_PORT, client_tcp("A", isn + 1, cookie + 1))
+        assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
+        # A new SYN gets a cookie under the new key.
+        switch.send(CLIENT_PORT, client_tcp("S", 999, sport=40009))
+        new = switch.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "SA")
+        flow9 = Flow(ip(CLIENT_IP), ip(VIP), 40009, VPORT)
+        assert check_cookie([(after.key, after.epoch)], flow9, 999, new[TCP].seq) is not None
+    finally:
+        ct.stop()
+
+
+def test_auto_defence_switches_on_and_off(artefacts, sock, switch, tmp_path):
+    svc = textwrap.dedent(f"""\
+        - name: web
+          vip: {VIP}
+          port: {VPORT}
+          mode: auto
+          auto: {{syn_rate_on: 20, syn_rate_off: 5, quiet_seconds: 0.3}}
+          real_servers: [{{address: {RS_IP}, port: 8080}}]
+        """)
+    control = "control: {auto_poll_seconds: 0.1}\n"
+    ct = start(artefacts, sock, tmp_path, service=svc, control=control)
+    try:
+        # Undefended: the SYN is passed (and counted), not answered.
+        switch.send(CLIENT_PORT, client_tcp("S", 1, sport=1000))
+        assert wait_for(lambda: switch.counter("global_events", 18) == 1)
+        assert switch.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "SA", 0.3) is None
+        for i in range(60):
+            switch.send(CLIENT_PORT, client_tcp("S", i, sport=2000 + i))
+        assert wait_for(lambda: switch.register("defense_active", 1) == 1, 5)
+        switch.drain(CLIENT_PORT)
+        switch.drain(SERVER_PORT)
+        switch.send(CLIENT_PORT, client_tcp("S", 5, sport=3000))
+        assert switch.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "SA") is not None
+        assert wait_for(lambda: switch.register("defense_active", 1) == 0, 5)
+    finally:
+        ct.stop()
