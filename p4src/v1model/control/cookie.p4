@@ -151,8 +151,8 @@ control CookieKeys(inout local_metadata_t meta) {
     @id(ID_TABLE_COOKIE_KEYS)
     table cookie_keys {
         actions = {
-            set_cookie_keys;
-            unset_cookie_keys;
+            @defaultonly set_cookie_keys;
+            @defaultonly unset_cookie_keys;
         }
         default_action = unset_cookie_keys();
         size = 1;
