@@ -75,10 +75,11 @@ def wait_service_ready(net: Net, topo: Topology, timeout: float = 60) -> None:
 
 
 def read_events(net: Net) -> dict[str, int]:
+    from p4.v1 import p4runtime_pb2
+
     from controller import entities
     from controller.client import P4RuntimeClient
     from controller.p4info import P4InfoIndex
-    from p4.v1 import p4runtime_pb2
 
     with P4RuntimeClient(net.grpc_address, election_id=0) as c:
         c.connect(require_primary=False)
