@@ -17,7 +17,7 @@ from p4sim.frontend import ast
 from p4sim.frontend import types as T
 from p4sim.frontend.errors import P4Error, Unsupported
 
-from .codegen import _u, mask, resolved, sx, type_of
+from .exprgen import _u, mask, resolved, sx, type_of
 from .hashes import ALGORITHMS
 from .runtime import Absent
 from .typegen import pyfield

@@ -17,7 +17,8 @@ from p4sim.frontend import ast
 from p4sim.frontend import types as T
 from p4sim.frontend.errors import P4Error, Unsupported
 
-from .codegen import TableSetup, _u, mask, resolved, sx, type_of
+from .codegen import TableSetup
+from .exprgen import _u, mask, resolved, sx, type_of
 
 if TYPE_CHECKING:
     from .codegen import Compiler
