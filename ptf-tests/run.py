@@ -121,9 +121,11 @@ def main() -> int:
                     choices=("p4sim", "bmv2"))
     ap.add_argument("--build", default=str(ROOT / "build"))
     ap.add_argument("--log-level", default="warn")
-    args, ptf_args = ap.parse_known_args()
-    if ptf_args and ptf_args[0] == "--":
-        ptf_args = ptf_args[1:]
+    argv = sys.argv[1:]
+    # Everything after "--" goes to ptf (argparse would give it to `programs`).
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args, ptf_args = ap.parse_known_args(argv[:cut])
+    ptf_args += argv[cut + 1:]
     if os.geteuid() != 0:
         ap.error("the PTF suite needs root (network namespaces and raw sockets)")
     programs = args.programs or sorted(p.name for p in TESTS.iterdir()
