@@ -219,6 +219,9 @@ class Pipeline:
                 port, data, itype, preserved, passes = work.popleft()
                 try:
                     self._ingress(port, data, itype, preserved, passes, work, out)
+                except rt.DropSignal as exc:  # assert/assume outside ingress and egress
+                    self.dropped += 1
+                    log.error("packet dropped: %s", exc)
                 except Exception as exc:  # noqa: BLE001 - a bad packet must not stop the switch
                     self.faults += 1
                     log.warning("packet dropped: %s: %s", type(exc).__name__, exc)
