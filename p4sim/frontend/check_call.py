@@ -60,7 +60,7 @@ class CallChecker(ExprChecker):
                 return f"'{e.name}' is a constant"
             return f"'{e.name}' is not a variable"
         if isinstance(e, ast.Member):
-            if isinstance(e.expr.type, T.StackT) and e.name in ("size", "lastIndex", "nextIndex"):
+            if isinstance(e.expr.type, T.StackT) and e.name in ("size", "lastIndex"):
                 return f"{describe(e)} is read-only"
             if e.expr.type is not None and isinstance(e.expr.type, (T.StructLikeT, T.StackT)):
                 return self.lvalue_error(e.expr)

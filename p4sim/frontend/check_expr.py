@@ -246,7 +246,7 @@ class ExprChecker(TypeResolver):
             if e.name == "size":
                 e.const = base.size
                 return T.BitT(32)
-            if e.name in ("lastIndex", "nextIndex"):
+            if e.name == "lastIndex":
                 return T.BitT(32)
             raise P4Error(e.loc, f"header stack {base} has no member '{e.name}'")
         if isinstance(base, T.ApplyResultT):
