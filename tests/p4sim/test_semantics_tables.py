@@ -187,3 +187,50 @@ table unused_t { key = { hdr.i.k: exact; } actions = { unused_act; } }
     )
     assert not any(t.preamble.name.endswith("unused_t") for t in h.p4info.tables)
     assert h.process(0, bytes([0, 0])) == [(1, b"\x01")]
+
+
+def test_validity_and_signed_keys() -> None:
+    locals_ = """
+action set_x(bit<8> x) { hdr.o.x = x; }
+table t {
+    key = { hdr.i.isValid(): exact @name("valid"); hdr.i.s: exact; }
+    actions = { set_x; NoAction; }
+    default_action = NoAction();
+}
+"""
+    h = Harness.from_source(
+        skeleton(
+            in_fields="int<8> s;",
+            out_fields="bit<8> x;",
+            ingress_locals=locals_,
+            ingress="hdr.o.x = 0; t.apply();",
+        )
+    )
+    # Keys reach the table as the control plane writes them: 1 for true, and int<8>
+    # -2 as its two's complement bits 0xFE.
+    h.add_entry("t", [1, 0xFE], "set_x", [5])
+    assert h.process(0, bytes([0xFE])) == [(1, b"\x05")]
+    assert h.process(0, bytes([0x02])) == [(1, b"\x00")]
+
+
+def test_lookahead_of_a_header_type() -> None:
+    top = "header pair_t { bit<4> hi; bit<4> lo; }"
+    states = """
+state start {
+    pair_t p = pk.lookahead<pair_t>();
+    meta.tag = (bit<8>)p.lo;
+    pk.extract(hdr.i);
+    transition accept;
+}
+"""
+    h = Harness.from_source(
+        skeleton(
+            in_fields="bit<8> v;",
+            out_fields="bit<8> tag; bit<8> v;",
+            top=top,
+            meta_fields="bit<8> tag;",
+            parser_states=states,
+            ingress="hdr.o.tag = meta.tag; hdr.o.v = hdr.i.v;",
+        )
+    )
+    assert h.process(0, b"\xab") == [(1, b"\x0b\xab")]
