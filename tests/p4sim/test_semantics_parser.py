@@ -204,3 +204,26 @@ def test_varbit_past_the_packet_end_is_packet_too_short(h: Harness) -> None:
 def test_run_time_stack_index_out_of_range_in_parser(h: Harness) -> None:
     r = run(h, bytes([11, 1]))
     assert r["err"] == 3 and r["tag"] == 0
+
+
+def test_lookahead_of_a_header_type() -> None:
+    top = "header pair_t { bit<4> hi; bit<4> lo; }"
+    states = """
+state start {
+    pair_t p = pk.lookahead<pair_t>();
+    meta.tag = (bit<8>)p.lo;
+    pk.extract(hdr.i);
+    transition accept;
+}
+"""
+    h = Harness.from_source(
+        skeleton(
+            in_fields="bit<8> v;",
+            out_fields="bit<8> tag; bit<8> v;",
+            top=top,
+            meta_fields="bit<8> tag;",
+            parser_states=states,
+            ingress="hdr.o.tag = meta.tag; hdr.o.v = hdr.i.v;",
+        )
+    )
+    assert h.process(0, b"\xab") == [(1, b"\x0b\xab")]

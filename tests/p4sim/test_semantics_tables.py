@@ -211,26 +211,3 @@ table t {
     h.add_entry("t", [1, 0xFE], "set_x", [5])
     assert h.process(0, bytes([0xFE])) == [(1, b"\x05")]
     assert h.process(0, bytes([0x02])) == [(1, b"\x00")]
-
-
-def test_lookahead_of_a_header_type() -> None:
-    top = "header pair_t { bit<4> hi; bit<4> lo; }"
-    states = """
-state start {
-    pair_t p = pk.lookahead<pair_t>();
-    meta.tag = (bit<8>)p.lo;
-    pk.extract(hdr.i);
-    transition accept;
-}
-"""
-    h = Harness.from_source(
-        skeleton(
-            in_fields="bit<8> v;",
-            out_fields="bit<8> tag; bit<8> v;",
-            top=top,
-            meta_fields="bit<8> tag;",
-            parser_states=states,
-            ingress="hdr.o.tag = meta.tag; hdr.o.v = hdr.i.v;",
-        )
-    )
-    assert h.process(0, b"\xab") == [(1, b"\x0b\xab")]
