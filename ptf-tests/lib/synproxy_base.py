@@ -1,0 +1,329 @@
+"""Base class of the PTF tests of p4src/v1model/synproxy.p4.
+
+`SynproxyTest` sets the switch up as the controller would for one protected service
+(p4src/README.md): the router MAC, routes to the client, server and plain-host
+subnets, an ARP answer for the VIP, the reflect clone sessions 512 + p, both digests,
+the cookie keys, the service and a low-priority deny entry for the rest of the VIP.
+Every write goes through P4RuntimeTest, which undoes it in tearDown.
+
+Counters are never reset between tests (v1model counters only grow), so tests look
+at deltas: `snapshot()` before, `assert_events()` after, which waits (by polling)
+until the packets sent have been counted and then checks every proxy event, so an
+extra or missing event fails the test as surely as a wrong packet.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from base_test import P4RuntimeTest, p4rt_entity
+from ptf import testutils as tu
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet
+from synproxy_packets import (
+    CLIENT_IP,
+    CLIENT_MAC,
+    CLIENT_NET,
+    CLIENT_PORT,
+    CLIENT_SPORT,
+    EV,
+    OTHER_MAC,
+    OTHER_NET,
+    OTHER_PORT,
+    REFLECT_SESSION_BASE,
+    ROUTER_MAC,
+    RS_IP,
+    RS_MAC,
+    RS_NET,
+    RS_PORT,
+    SERVER_PORT,
+    SERVICE_ID,
+    SESSION,
+    VIP,
+    VPORT,
+    ServiceSettings,
+    describe,
+    expected_synack,
+    flow_bit,
+    ip2int,
+    key_params,
+    option_value,
+)
+
+from controller import entities
+
+COOKIE_DIGEST = "cookie_ack_digest_t"
+EVENT_DIGEST = "session_event_digest_t"
+EVENTS_PER_SERVICE = 32  # p4src/common/sizes.p4: service_events index = sid * 32 + event
+WAIT = 10.0  # seconds to wait for something that must happen (not a timing assertion)
+QUIET = 0.5  # seconds to wait for something that must not happen
+
+
+class SynproxyTest(P4RuntimeTest):
+    """synproxy.p4 configured with one protected service; helpers for events,
+    digests, registers, sessions and exact packet checks."""
+
+    #: The protected service's settings; subclasses override to test others.
+    service = ServiceSettings()
+    #: Whether setUp installs the (VIP, *, *) deny entry (D6's "per policy").
+    deny_rest_of_vip = True
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.insert("router_macs", {"dst_mac": ROUTER_MAC}, "set_routed")
+        for net, port, mac in ((CLIENT_NET, CLIENT_PORT, CLIENT_MAC),
+                               (RS_NET, SERVER_PORT, RS_MAC),
+                               (OTHER_NET, OTHER_PORT, OTHER_MAC)):
+            self.insert("ipv4_routes", {"dst_addr": net}, "route_to",
+                        {"port": port, "src_mac": ROUTER_MAC, "dst_mac": mac})
+        self.insert("arp_replies", {"target_ip": VIP}, "reply_arp", {"mac": ROUTER_MAC})
+        for port in self.ports:
+            self.add_clone_session(REFLECT_SESSION_BASE + port, [(port, 1)])
+        self.enable_digest(COOKIE_DIGEST)
+        self.enable_digest(EVENT_DIGEST)
+        self.set_keys()
+        self.set_service(self.service)
+        if self.deny_rest_of_vip:
+            self.insert("services", {"vip": VIP}, "deny_service", {"service_id": SERVICE_ID},
+                        priority=1)
+        self._digest_members = {
+            name: self._struct_members(name) for name in (COOKIE_DIGEST, EVENT_DIGEST)}
+        self.before = self.snapshot()
+        self._other_digests: list = []  # digests read while looking for another kind
+
+    # ------------------------------------------------------------------ configuration
+
+    def set_keys(self, **kwargs: int) -> None:
+        """Set the cookie keys (`key_params` arguments: key, epoch, prev_key, prev_epoch)."""
+        self.set_default("cookie_keys", "set_cookie_keys", key_params(**kwargs))
+
+    def set_service(self, svc: ServiceSettings, priority: int = 10) -> None:
+        """The (VIP, VPORT, TCP) service entry; a higher priority shadows setUp's."""
+        self.insert("services", {"vip": VIP, "vport": VPORT, "proto": 6}, "set_service",
+                    svc.params(), priority=priority)
+
+    # ------------------------------------------------------------------ counters
+
+    def _event_entities(self, service_id: int) -> list:
+        ents = []
+        for ev in sorted(EV.values()):
+            ents.append(p4rt_entity(counter_entry=entities.counter_entry(
+                self.p4, "global_events", ev)))
+            ents.append(p4rt_entity(counter_entry=entities.counter_entry(
+                self.p4, "service_events", service_id * EVENTS_PER_SERVICE + ev)))
+        return ents
+
+    def snapshot(self, service_id: int = SERVICE_ID) -> dict[str, tuple[int, int]]:
+        """Packets counted per event: {name: (global, service)}, read in one Read."""
+        ents = self.client.read(self._event_entities(service_id))
+        by_index: dict[tuple[int, int], int] = {}
+        gid = self.p4.get("counters", "global_events").preamble.id
+        for e in ents:
+            ce = e.counter_entry
+            by_index[(int(ce.counter_id == gid), ce.index.index)] = ce.data.packet_count
+        out = {}
+        for name, ev in EV.items():
+            out[name] = (by_index.get((1, ev), 0),
+                         by_index.get((0, service_id * EVENTS_PER_SERVICE + ev), 0))
+        return out
+
+    def event_deltas(self, since: Mapping[str, tuple[int, int]] | None = None,
+                     service_id: int = SERVICE_ID) -> dict[str, tuple[int, int]]:
+        since = since if since is not None else self.before
+        now = self.snapshot(service_id)
+        return {name: (now[name][0] - since[name][0], now[name][1] - since[name][1])
+                for name in now
+                if now[name] != since[name]}
+
+    def assert_events(self, expected: Mapping[str, int],
+                      since: Mapping[str, tuple[int, int]] | None = None,
+                      service_id: int = SERVICE_ID, per_service: bool = True) -> None:
+        """Wait until the events in `expected` have grown by exactly those counts,
+        globally and (if `per_service`) for the service; no other event may move."""
+        want = {name: (n, n if per_service else 0) for name, n in expected.items() if n}
+        deltas: dict[str, tuple[int, int]] = {}
+
+        def settled() -> bool:
+            nonlocal deltas
+            deltas = self.event_deltas(since, service_id)
+            return all(deltas.get(k, (0, 0))[0] >= v[0] for k, v in want.items())
+
+        self.wait_until(settled, "the events to be counted", fail=False)
+        self.assertEqual(deltas, want, "event counters (global, per service) moved "
+                         "differently from what was sent")
+
+    # ------------------------------------------------------------------ waiting
+
+    def wait_until(self, predicate: Callable[[], bool], what: str, timeout: float = WAIT,
+                   fail: bool = True) -> bool:
+        """Poll `predicate`; the test fails if it stays false for `timeout`
+        seconds (unless `fail` is False: then the caller checks)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate():
+                return True
+            if time.monotonic() > deadline:
+                if fail:
+                    self.fail(f"timed out waiting for {what}")
+                return False
+            time.sleep(0.02)
+
+    # ------------------------------------------------------------------ digests
+
+    def _struct_members(self, digest: str) -> list[str]:
+        d = self.p4.get("digests", digest)
+        struct = self.p4info.type_info.structs[d.type_spec.struct.name]
+        return [m.name for m in struct.members]
+
+    def get_digests(self, digest: str, count: int = 1, timeout: float = WAIT
+                    ) -> list[dict[str, int]]:
+        """The next `count` digests of kind `digest` (acknowledged), as dicts by the
+        P4 struct's member names. Digests of the other kind are kept for later."""
+        did = self.p4.get("digests", digest).preamble.id
+        members = self._digest_members[digest]
+        out: list[dict[str, int]] = []
+        deadline = time.monotonic() + timeout
+        pending = self._other_digests
+        self._other_digests = []
+        while len(out) < count:
+            if pending:
+                msg = pending.pop(0)
+            else:
+                left = deadline - time.monotonic()
+                msg = self.client.get_stream("digest", timeout=max(left, 0.01))
+                if msg is None:
+                    break
+                self.client.ack_digest(msg)
+            if msg.digest_id != did:
+                self._other_digests.append(msg)
+                continue
+            for data in msg.data:
+                values = [entities.decode(m.bitstring) for m in data.struct.members]
+                out.append(dict(zip(members, values, strict=True)))
+        self._other_digests.extend(pending)
+        self.assertEqual(len(out), count, f"expected {count} {digest} digest(s), got {out}")
+        return out
+
+    def get_digest(self, digest: str) -> dict[str, int]:
+        return self.get_digests(digest, 1)[0]
+
+    def assert_no_digest(self, timeout: float = QUIET) -> None:
+        msgs = list(self._other_digests)
+        msg = self.client.get_stream("digest", timeout=timeout)
+        if msg is not None:
+            self.client.ack_digest(msg)
+            msgs.append(msg)
+        self.assertEqual(msgs, [], "no digest expected")
+
+    # ------------------------------------------------------------------ packet-in/out
+
+    def get_packet_in(self, timeout: float = WAIT) -> tuple[dict[str, int], bytes]:
+        msg = self.client.get_stream("packet", timeout=timeout)
+        self.assertIsNotNone(msg, "expected a PacketIn")
+        return entities.packet_in_metadata(self.p4, msg), msg.payload
+
+    def assert_no_packet_in(self, timeout: float = QUIET) -> None:
+        self.assertIsNone(self.client.get_stream("packet", timeout=timeout),
+                          "no PacketIn expected")
+
+    def packet_out(self, frame: bytes | Packet, *, pipeline: bool = True, port: int = 0) -> None:
+        """PacketOut; flags 1 runs the ingress pipeline as trusted traffic."""
+        self.client.packet_out(entities.packet_out(
+            self.p4, bytes(frame), {"egress_port": port, "_pad0": 0,
+                                    "flags": 1 if pipeline else 0}))
+
+    # ------------------------------------------------------------------ packets
+
+    def send(self, port: int, pkt: Packet | bytes) -> None:
+        tu.send_packet(self, port, pkt)
+
+    def receive(self, port: int, timeout: float = WAIT) -> Ether:
+        """The next packet out of `port` (the test fails if none comes)."""
+        result = tu.dp_poll(self, device_number=0, port_number=port, timeout=timeout)
+        if isinstance(result, self.dataplane.PollFailure):
+            self.fail(f"expected a packet on port {port}, got none")
+        return Ether(result.packet)
+
+    def assert_packet(self, expected: Packet, got: Packet | bytes, what: str = "packet") -> None:
+        """Byte-for-byte equality with a readable dissection of both on failure."""
+        exp_b, got_b = bytes(expected), bytes(got)
+        if exp_b != got_b:
+            self.fail(f"{what} differs\n--- expected\n{describe(Ether(exp_b))}"
+                      f"\n--- got\n{describe(Ether(got_b))}")
+
+    def expect(self, port: int, expected: Packet) -> None:
+        """The exact packet leaves by `port`."""
+        tu.verify_packet(self, expected, port)
+
+    def expect_nothing(self) -> None:
+        tu.verify_no_other_packets(self)
+
+    def send_and_drain(self, port: int, pkts: list[Any], event: str, per_batch: int = 100
+                       ) -> None:
+        """Send many packets in batches, each batch waited for through `event`'s
+        global counter, so that no socket buffer overflows under the sender."""
+        base = self.snapshot()[event][0]
+        sent = 0
+        for i in range(0, len(pkts), per_batch):
+            for pkt in pkts[i:i + per_batch]:
+                tu.send_packet(self, port, pkt)
+            sent += len(pkts[i:i + per_batch])
+            target = base + sent
+            self.wait_until(lambda t=target: self.snapshot()[event][0] >= t,
+                            f"{sent} packets counted as {event}")
+
+    def synack_for(self, syn: Packet, opts: int, svc: ServiceSettings | None = None) -> Ether:
+        """Send a client SYN and check the SYN/ACK byte for byte (D3). Our TSval is
+        the switch's clock, the one value no test can predict: it is read from the
+        reply and put into the expected packet, so every other byte, the TCP
+        checksum over that TSval included, is still checked."""
+        self.send(CLIENT_PORT, syn)
+        got = self.receive(CLIENT_PORT)
+        ts = option_value(got, "Timestamp")
+        exp = expected_synack(syn, opts, svc or self.service, ts[0] if ts else 0)
+        self.assert_packet(exp, got, "SYN/ACK")
+        return got
+
+    # ------------------------------------------------------------------ registers
+
+    def undefended(self, pkt: Packet) -> Packet:
+        """Note that `pkt` is sent while its service is undefended, so its flow's
+        `passthrough_flows` bit will be set; tearDown clears it again."""
+        self.write_register("passthrough_flows", flow_bit(pkt), 0)
+        return pkt
+
+    def read_state(self, slot: int) -> int:
+        return self.read_register("session_state", slot)
+
+    def wait_state(self, slot: int, state: str) -> None:
+        want = SESSION[state]
+        self.wait_until(lambda: self.read_state(slot) == want,
+                        f"session_state[{slot}] to become {state}", fail=False)
+        self.assertEqual(self.read_state(slot), want, f"session_state[{slot}]")
+
+    # ------------------------------------------------------------------ sessions
+
+    def install_session(self, slot: int, *, cookie: int, sport: int = CLIENT_SPORT,
+                        rs_addr: str = RS_IP, rs_port: int = RS_PORT, ts_base: int = 0,
+                        client_window: int = 502, win_shift: int = 7,
+                        client_addr: str | None = None) -> None:
+        """p4src/README.md "Installing a session", steps 1 and 2: both `sessions`
+        entries (same slot), then delta = tsoff = 0 and state SYN_SENT. NAT mode by
+        default; transparent mode when rs_addr/rs_port are the VIP's own."""
+        client = client_addr or CLIENT_IP
+        self.insert("sessions", {"src_addr": client, "dst_addr": VIP, "src_port": sport,
+                                 "dst_port": VPORT}, "set_client_session",
+                    {"slot": slot, "service_id": SERVICE_ID, "rs_addr": ip2int(rs_addr),
+                     "rs_port": rs_port})
+        self.insert("sessions", {"src_addr": rs_addr, "dst_addr": client,
+                                 "src_port": rs_port, "dst_port": sport},
+                    "set_server_session",
+                    {"slot": slot, "service_id": SERVICE_ID, "vip_addr": ip2int(VIP),
+                     "vip_port": VPORT, "cookie": cookie, "ts_base": ts_base,
+                     "client_window": client_window, "win_shift": win_shift})
+        self.write_register("session_delta", slot, 0)
+        self.write_register("session_tsoff", slot, 0)
+        self.write_register("session_server_wscale", slot, 0)
+        self.write_register("session_state", slot, SESSION["SYN_SENT"])

@@ -1,0 +1,275 @@
+"""Scapy builders for the PTF tests of p4src/v1model/synproxy.p4: the segments a
+client and a real server send, and the exact segments the switch must send back.
+
+The expected packets are built here from first principles (p4src/README.md and
+controller/cookie.py), never by copying what the switch produced; every checksum of
+an expected packet is computed by scapy from scratch, so comparing bytes also checks
+the switch's checksums.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
+
+from controller.cookie import Flow, decode_options, encode_options, key_words, make_cookie
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFINES = ROOT / "p4src" / "common" / "defines.p4"
+SIZES = ROOT / "p4src" / "common" / "sizes.p4"
+
+MASK32 = 0xFFFFFFFF
+
+# ----------------------------------------------------------------------------- topology
+# One router MAC for every interface. Port 1 faces the clients, port 2 the real
+# servers, port 3 a plain (unprotected) host; port 0 stays idle so that a packet sent
+# the wrong way shows up as "unexpected".
+ROUTER_MAC = "02:00:00:00:00:fe"
+CLIENT_PORT, SERVER_PORT, OTHER_PORT = 1, 2, 3
+CLIENT_MAC, CLIENT_IP, CLIENT_NET = "02:00:00:00:01:01", "10.0.1.1", "10.0.1.0/24"
+RS_MAC, RS_IP, RS_NET, RS_PORT = "02:00:00:00:02:05", "10.0.2.5", "10.0.2.0/24", 8080
+OTHER_MAC, OTHER_IP, OTHER_NET = "02:00:00:00:03:07", "10.0.3.7", "10.0.3.0/24"
+VIP, VPORT = "192.0.2.10", 80
+CLIENT_SPORT = 40000
+SERVICE_ID = 7
+
+# Cookie keys: the current pair and the previous one (epochs differ in bit 0).
+KEY = 0x0706050403020100
+PREV_KEY = 0xF0E1D2C3B4A59687
+EPOCH = 0x000123
+PREV_EPOCH = EPOCH - 1
+
+REFLECT_SESSION_BASE = 512  # p4src/README.md: clone session 512 + p reflects to port p
+IPV4_DEFAULT_TTL = 64
+
+
+def p4_consts(path: Path = DEFINES) -> dict[str, int]:
+    """The integer `const` declarations of a P4 file, so that tests use the program's
+    own event, state and flag codes instead of copies that could drift."""
+    pattern = re.compile(r"^const\s+[\w<>]+\s+(\w+)\s*=\s*(0x[0-9a-fA-F]+|\d+)\s*;", re.M)
+    return {name: int(value, 0) for name, value in pattern.findall(path.read_text())}
+
+
+CONSTS = p4_consts()
+EV = {name[3:]: value for name, value in CONSTS.items() if name.startswith("EV_")}
+SESSION = {name[8:]: value for name, value in CONSTS.items()
+           if name.startswith("SESSION_") and not name.startswith("SESSION_EV_")}
+SESSION_EV = {name[11:]: value for name, value in CONSTS.items()
+              if name.startswith("SESSION_EV_")}
+SVC_SACK, SVC_TS, SVC_WSCALE, SVC_DEFER = (CONSTS[f"SVC_FLAG_{n}"]
+                                           for n in ("SACK", "TS", "WSCALE", "DEFER"))
+PROXY_OFF, PROXY_ON, PROXY_AUTO = (CONSTS[f"PROXY_MODE_{n}"] for n in ("OFF", "ON", "AUTO"))
+PUNT_EARLY_DATA, PUNT_COOKIE_DATA = CONSTS["PUNT_EARLY_DATA"], CONSTS["PUNT_COOKIE_DATA"]
+WSCALE_NONE = CONSTS["COOKIE_WSCALE_NONE"]
+FLOW_FILTER_SIZE = p4_consts(SIZES)["FLOW_FILTER_SIZE"]
+
+
+def ip2int(addr: str) -> int:
+    return int(ipaddress.IPv4Address(addr))
+
+
+def mac_bytes(mac: str) -> bytes:
+    return bytes.fromhex(mac.replace(":", ""))
+
+
+def u32(value: int) -> int:
+    """Modulo 2^32, as the switch's bit<32> arithmetic."""
+    return value & MASK32
+
+
+# ----------------------------------------------------------------------------- services
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """The `set_service` parameters of the protected service (p4src/README.md)."""
+
+    mode: int = PROXY_ON
+    flags: int = SVC_SACK | SVC_TS | SVC_WSCALE
+    mss: int = 1460
+    wscale: int = 7
+    window: int = 0
+    ttl: int = 64
+
+    def params(self, service_id: int = SERVICE_ID) -> dict[str, int]:
+        return {"service_id": service_id, "mode": self.mode, "flags": self.flags,
+                "mss": self.mss, "wscale": self.wscale, "window": self.window,
+                "ttl": self.ttl}
+
+
+# ----------------------------------------------------------------------------- options
+
+
+def client_syn_options(mss: int | None = 1460, wscale: int | None = 7, sack: bool = True,
+                       tsval: int | None = 12345) -> list[tuple[str, Any]]:
+    """SYN options in Linux's order (MSS, SACK-permitted, timestamps, NOP, window
+    scale); None or False leaves an option out."""
+    opts: list[tuple[str, Any]] = []
+    if mss is not None:
+        opts.append(("MSS", mss))
+    if sack and tsval is not None:
+        opts += [("SAckOK", b""), ("Timestamp", (tsval, 0))]
+    elif tsval is not None:
+        opts += [("NOP", None), ("NOP", None), ("Timestamp", (tsval, 0))]
+    elif sack:
+        opts += [("NOP", None), ("NOP", None), ("SAckOK", b"")]
+    if wscale is not None:
+        opts += [("NOP", None), ("WScale", wscale)]
+    return opts
+
+
+def negotiated_opts(svc: ServiceSettings, mss: int | None, wscale: int | None, sack: bool,
+                    ts: bool) -> int:
+    """OPTS of the cookie: an option counts only if the client sent it and the
+    service offers it (the MSS always counts)."""
+    return encode_options(mss,
+                          wscale if svc.flags & SVC_WSCALE else None,
+                          sack and bool(svc.flags & SVC_SACK),
+                          ts and bool(svc.flags & SVC_TS))
+
+
+def synack_options(opts: int, svc: ServiceSettings, tsval: int,
+                   client_tsval: int) -> list[tuple[str, Any]]:
+    """The SYN/ACK's options for OPTS, in the switch's layout: MSS, [NOP WS],
+    then SACKOK+TS, NOP NOP TS, or NOP NOP SACKOK (each 32-bit aligned)."""
+    o = decode_options(opts)
+    out: list[tuple[str, Any]] = [("MSS", svc.mss)]
+    if o.wscale is not None:
+        out += [("NOP", None), ("WScale", svc.wscale)]
+    if o.ts_ok and o.sack_ok:
+        out += [("SAckOK", b""), ("Timestamp", (tsval, client_tsval))]
+    elif o.ts_ok:
+        out += [("NOP", None), ("NOP", None), ("Timestamp", (tsval, client_tsval))]
+    elif o.sack_ok:
+        out += [("NOP", None), ("NOP", None), ("SAckOK", b"")]
+    return out
+
+
+def ts_option(tsval: int, tsecr: int) -> list[tuple[str, Any]]:
+    return [("NOP", None), ("NOP", None), ("Timestamp", (u32(tsval), u32(tsecr)))]
+
+
+def sack_option(edges: Sequence[int]) -> list[tuple[str, Any]]:
+    return [("NOP", None), ("NOP", None), ("SAck", tuple(u32(e) for e in edges))]
+
+
+def option_value(pkt: Packet, kind: str) -> Any:
+    """The value of the first TCP option of `kind` in a packet, or None."""
+    for k, v in pkt[TCP].options:
+        if k == kind:
+            return v
+    return None
+
+
+# ----------------------------------------------------------------------------- packets
+
+
+def tcp_packet(*, src_mac: str, dst_mac: str, src: str, dst: str, sport: int, dport: int,
+               flags: str, seq: int, ack: int = 0, window: int = 64240,
+               options: Sequence[tuple[str, Any]] = (), payload: bytes = b"",
+               ttl: int = 64, ip_id: int = 1, df: bool = True) -> Packet:
+    """An Ethernet/IPv4/TCP frame; its checksums are filled in when it is serialised."""
+    pkt = (Ether(src=src_mac, dst=dst_mac)
+           / IP(src=src, dst=dst, ttl=ttl, id=ip_id, flags="DF" if df else 0)
+           / TCP(sport=sport, dport=dport, flags=flags, seq=u32(seq), ack=u32(ack),
+                 window=window, options=list(options)))
+    if payload:
+        pkt = pkt / Raw(payload)
+    return pkt
+
+
+def client_tcp(flags: str, seq: int, ack: int = 0, *, sport: int = CLIENT_SPORT,
+               options: Sequence[tuple[str, Any]] = (), payload: bytes = b"",
+               window: int = 64240, src: str = CLIENT_IP, dst: str = VIP,
+               dport: int = VPORT, ip_id: int = 0x1111) -> Packet:
+    """A segment from the client to the VIP, as it reaches the switch."""
+    return tcp_packet(src_mac=CLIENT_MAC, dst_mac=ROUTER_MAC, src=src, dst=dst, sport=sport,
+                      dport=dport, flags=flags, seq=seq, ack=ack, window=window,
+                      options=options, payload=payload, ip_id=ip_id)
+
+
+def server_tcp(flags: str, seq: int, ack: int = 0, *, dport: int = CLIENT_SPORT,
+               options: Sequence[tuple[str, Any]] = (), payload: bytes = b"",
+               window: int = 65160, src: str = RS_IP, sport: int = RS_PORT,
+               ip_id: int = 0x2222) -> Packet:
+    """A segment from the real server to the client, as it reaches the switch."""
+    return tcp_packet(src_mac=RS_MAC, dst_mac=ROUTER_MAC, src=src, dst=CLIENT_IP, sport=sport,
+                      dport=dport, flags=flags, seq=seq, ack=ack, window=window,
+                      options=options, payload=payload, ip_id=ip_id)
+
+
+def routed(pkt: Packet, port: int) -> Packet:
+    """`pkt` as the switch routes it out of `port`: next-hop MACs, TTL - 1, and the
+    checksums recomputed from scratch (the switch must get the same values)."""
+    dst_mac = {CLIENT_PORT: CLIENT_MAC, SERVER_PORT: RS_MAC, OTHER_PORT: OTHER_MAC}[port]
+    out = Ether(bytes(pkt))
+    out[Ether].src, out[Ether].dst = ROUTER_MAC, dst_mac
+    out[IP].ttl -= 1
+    return fresh(out)
+
+
+def fresh(pkt: Packet) -> Packet:
+    """A copy with IPv4 and TCP lengths and checksums recomputed."""
+    out = Ether(bytes(pkt))
+    del out[IP].chksum
+    del out[IP].len
+    if TCP in out:
+        del out[TCP].chksum
+    return Ether(bytes(out))
+
+
+def flow_of(pkt: Packet) -> Flow:
+    """The cookie's flow for a client segment."""
+    return Flow(ip2int(pkt[IP].src), ip2int(pkt[IP].dst), pkt[TCP].sport, pkt[TCP].dport)
+
+
+def flow_bit(pkt: Packet) -> int:
+    """The `passthrough_flows` index of a segment: v1model's crc32 (the standard
+    CRC-32) over src, dst, sport, dport, modulo the filter size."""
+    data = struct.pack("!IIHH", ip2int(pkt[IP].src), ip2int(pkt[IP].dst),
+                       pkt[TCP].sport, pkt[TCP].dport)
+    return zlib.crc32(data) % FLOW_FILTER_SIZE
+
+
+def cookie_for(syn: Packet, opts: int, *, key: int = KEY, epoch: int = EPOCH) -> int:
+    """The cookie the switch must mint for this client SYN (controller/cookie.py)."""
+    return make_cookie(key, epoch, flow_of(syn), syn[TCP].seq, opts)
+
+
+def expected_synack(syn: Packet, opts: int, svc: ServiceSettings, tsval: int) -> Packet:
+    """The exact SYN/ACK for `syn` (D3): MACs, addresses and ports swapped, seq =
+    cookie, ack = isn + 1, the service's TTL and window, IP id 0 with DF, options
+    from OPTS (TSecr echoes the client's TSval), no payload, fresh checksums."""
+    client_ts = option_value(syn, "Timestamp")
+    options = synack_options(opts, svc, tsval, client_ts[0] if client_ts else 0)
+    pkt = (Ether(src=syn[Ether].dst, dst=syn[Ether].src)
+           / IP(src=syn[IP].dst, dst=syn[IP].src, ttl=svc.ttl, id=0, flags="DF",
+                tos=syn[IP].tos & 0xFC)
+           / TCP(sport=syn[TCP].dport, dport=syn[TCP].sport, flags="SA",
+                 seq=cookie_for(syn, opts), ack=u32(syn[TCP].seq + 1), window=svc.window,
+                 options=options))
+    return Ether(bytes(pkt))
+
+
+def key_params(key: int = KEY, epoch: int = EPOCH, prev_key: int = PREV_KEY,
+               prev_epoch: int = PREV_EPOCH) -> dict[str, int]:
+    """`set_cookie_keys` parameters for a (current, previous) pair of keys."""
+    k0, k1 = key_words(key)
+    p0, p1 = key_words(prev_key)
+    return {"key0": k0, "key1": k1, "epoch": epoch, "prev_key0": p0, "prev_key1": p1,
+            "prev_epoch": prev_epoch}
+
+
+def describe(pkt: Packet) -> str:
+    """A one-line summary and the full dissection, for failure messages."""
+    return f"{pkt.summary()}\n{pkt.show2(dump=True)}"
