@@ -60,7 +60,7 @@ class CallChecker(ExprChecker):
                 return f"'{e.name}' is a constant"
             return f"'{e.name}' is not a variable"
         if isinstance(e, ast.Member):
-            if isinstance(e.expr.type, T.StackT) and e.name in ("size", "lastIndex"):
+            if isinstance(e.expr.type, T.StackT) and e.name in ("size", "lastIndex", "last"):
                 return f"{describe(e)} is read-only"
             if e.expr.type is not None and isinstance(e.expr.type, (T.StructLikeT, T.StackT)):
                 return self.lvalue_error(e.expr)
@@ -228,6 +228,8 @@ class CallChecker(ExprChecker):
             if not isinstance(arg.type, (T.IntLitT, T.BitT)):
                 raise P4Error(arg.loc, f"count of {name}() must be an integer")
             self.require_lvalue(f.expr, f"the stack of {name}()")
+            if self.context_kind() == "parser":
+                raise P4Error(f.loc, f"{name}() cannot be used in a parser")
             e.resolved_args = [arg]
             return T.VoidT()
         raise P4Error(f.loc, f"{describe(f.expr)} ({rt}) has no method '{name}'")

@@ -283,6 +283,16 @@ def test_stack_next_and_last_only_in_parsers() -> None:
     bad(ctl("        meta.x = hdr.st.lastIndex;"), "lastIndex", "only be used in a parser")
 
 
+def test_stack_last_is_read_only_and_push_pop_not_in_parsers() -> None:
+    parser = HEADERS + (
+        "parser P(packet_in pk, out hs_t hdr) {\n"
+        "    state start { pk.extract(hdr.st.next); BODY transition accept; }\n}\n"
+    )
+    ok(parser.replace("BODY", "hdr.st.next.a = hdr.st.last.b;"))
+    bad(parser.replace("BODY", "hdr.st.last.a = 1;"), "last.a", "hdr.st.last is read-only", offset=5)
+    bad(parser.replace("BODY", "hdr.st.pop_front(1);"), "pop_front", "cannot be used in a parser")
+
+
 def test_unknown_field_is_rejected() -> None:
     bad(ctl("        hdr.h.zz = 1;"), "zz", "h_t has no field 'zz'")
 
