@@ -279,8 +279,13 @@ class ExprChecker(TypeResolver):
 
     def _index(self, e: ast.Index) -> T.Type:
         base = self.expr(e.expr)
+        if isinstance(base, T.TupleT):
+            i = self.const_int(e.index, "a tuple index")
+            if not 0 <= i < len(base.elems):
+                raise P4Error(e.index.loc, f"index {i} out of bounds of {base}")
+            return base.elems[i]
         if not isinstance(base, T.StackT):
-            raise P4Error(e.expr.loc, f"only header stacks can be indexed, not {base}")
+            raise P4Error(e.expr.loc, f"only header stacks and tuples can be indexed, not {base}")
         it = self.value_type(self.expr(e.index))
         if not (isinstance(it, T.IntLitT) or (isinstance(it, T.BitT) and not it.signed)):
             raise P4Error(e.index.loc, f"stack index must be an unsigned integer, not {it}")

@@ -303,7 +303,7 @@ def test_stack_index_out_of_bounds() -> None:
 
 
 def test_indexing_a_non_stack_is_rejected() -> None:
-    bad(ctl("        meta.x[0] = 1;"), "meta.x[", "only header stacks can be indexed", offset=5)
+    bad(ctl("        meta.x[0] = 1;"), "meta.x[", "only header stacks and tuples can be indexed", offset=5)
 
 
 def test_list_and_struct_initializers() -> None:
@@ -326,6 +326,14 @@ def test_list_and_struct_initializers() -> None:
         "misses field 'i'",
     )
     bad(ctl("        m_t m = { 1, 2, 3, 3, -1 };"), "3, 3", r"element 'f' of m_t: expected bool")
+
+
+def test_tuples() -> None:
+    prog = ok(ctl("        tuple<bit<8>, bool> t = { 1, true }; meta.y = t[0]; meta.f = t[1];"))
+    d = body_of(prog)[0]
+    assert isinstance(d, ast.VarDecl) and d.type is not None
+    assert d.type.resolved == T.TupleT((T.BitT(8), T.BoolT()))
+    bad(ctl("        tuple<bit<8>, bool> t = { 1, true }; meta.y = t[2];"), "2]", r"index 2 out of bounds")
 
 
 def test_header_stack_operations() -> None:
