@@ -1,0 +1,234 @@
+"""The comparison topology: the same hosts as `topo.net`, but routed by a Linux router
+namespace that protects the VIP with netfilter's own SYN proxy (`nft synproxy`).
+
+    client ─┐                       ┌─ rs1 (10.0.10.10:8080)
+    attacker┼── router namespace ───┼─ rs2 (10.0.11.10:8080)
+            │   nft synproxy + DNAT │
+
+Every host keeps its address, MAC, gateway and gateway MAC from the `Topology`, so
+the client, the flood and the servers are started with exactly the arguments the P4
+side uses; only the box in the middle changes.
+
+How the router proxies (the pattern of the kernel's SYNPROXY documentation):
+
+* `raw` prerouting: SYNs to VIP:vport are `notrack`, so a flood creates no conntrack
+  entry at all.
+* `filter` forward: packets to VIP:vport in `ct state invalid,untracked` (the
+  untracked SYN, and the client's third ACK, which conntrack with
+  `nf_conntrack_tcp_loose=0` refuses to pick up mid-stream) go to `synproxy`, which
+  answers SYNs with a cookie SYN/ACK (MSS 1460, window scale 7, timestamps,
+  SACK-permitted: the options the P4 service offers) and turns a valid cookie ACK
+  into a SYN of its own towards the server; other invalid packets are dropped.
+* The proxy's own SYN is locally generated, so the DNAT of VIP:vport to a real
+  server (round robin, like the controller's) sits in both nat prerouting and nat
+  output; conntrack then NATs and sequence-adjusts the rest of the connection.
+* The VIP is not a local address of the router: a /32 route sends it towards the
+  first real server, so SYNs take the forward path where the synproxy rule lives.
+
+Sysctls are set only inside the router namespace: `ip_forward`,
+`nf_conntrack_tcp_loose`, `tcp_syncookies` and `tcp_timestamps` are all per network
+namespace on the kernels this runs on (the end-to-end test checks that the host's
+values do not move).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .netns import Lab, LabError, sh
+from .topology import Host, Topology
+
+TABLE = "p4snft"
+
+ROUTER_SYSCTLS = {
+    "net.ipv4.ip_forward": "1",
+    "net.netfilter.nf_conntrack_tcp_loose": "0",
+    "net.ipv4.tcp_syncookies": "1",
+    "net.ipv4.tcp_timestamps": "1",
+}
+
+# Columns of /proc/net/stat/synproxy (one hexadecimal row per CPU).
+SYNPROXY_STATS = ("entries", "syn_received", "cookie_invalid", "cookie_valid", "cookie_retrans",
+                  "conn_reopened")
+
+
+@dataclass(frozen=True)
+class SynproxyOptions:
+    """What the proxy's SYN/ACK offers; the defaults match the P4 service's settings."""
+
+    mss: int = 1460
+    wscale: int = 7
+    timestamp: bool = True
+    sack_perm: bool = True
+
+    def __post_init__(self) -> None:
+        if not 536 <= self.mss <= 65535:
+            raise ValueError(f"synproxy mss {self.mss} is outside 536..65535")
+        if not 0 <= self.wscale <= 14:
+            raise ValueError(f"synproxy wscale {self.wscale} is outside 0..14")
+
+    def nft(self) -> str:
+        words = [f"mss {self.mss}", f"wscale {self.wscale}"]
+        words += ["timestamp"] if self.timestamp else []
+        words += ["sack-perm"] if self.sack_perm else []
+        return " ".join(words)
+
+
+def ruleset(topo: Topology, options: SynproxyOptions | None = None) -> str:
+    """The router's nftables ruleset for `topo` (pure: text only, nothing applied)."""
+    opts = options or SynproxyOptions()
+    servers = topo.real_servers
+    if not servers:
+        raise ValueError("the topology has no real server to DNAT the VIP to")
+    vip, vport, rport = topo.vip, topo.vport, topo.rs_port
+    svc = f"ip daddr {vip} tcp dport {vport}"
+    if len(servers) == 1:
+        target = f"{servers[0].ip}:{rport}"
+    else:
+        pairs = ", ".join(f"{i} : {h.ip}" for i, h in enumerate(servers))
+        target = f"numgen inc mod {len(servers)} map {{ {pairs} }} : {rport}"
+    return f"""
+table ip {TABLE} {{
+    counter syn_in {{ }}
+    counter proxied {{ }}
+    counter synack_out {{ }}
+    counter invalid_drop {{ }}
+    chain rawpre {{
+        type filter hook prerouting priority raw; policy accept;
+        {svc} tcp flags & (fin | syn | rst | ack) == syn counter name syn_in notrack
+    }}
+    chain forwarding {{
+        type filter hook forward priority filter; policy accept;
+        {svc} ct state invalid,untracked counter name proxied synproxy {opts.nft()}
+        ct state invalid counter name invalid_drop drop
+    }}
+    chain localout {{
+        type filter hook output priority filter; policy accept;
+        ip saddr {vip} tcp sport {vport} tcp flags & (syn | ack) == syn | ack counter name synack_out
+    }}
+    chain natpre {{
+        type nat hook prerouting priority dstnat; policy accept;
+        {svc} dnat to {target}
+    }}
+    chain natout {{
+        type nat hook output priority -100; policy accept;
+        {svc} dnat to {target}
+    }}
+}}
+"""
+
+
+def read_counters(netns: str) -> dict[str, int]:
+    """Packet counts of the ruleset's named counters in `netns`."""
+    out = sh(["nft", "-j", "list", "counters", "table", "ip", TABLE], netns=netns).stdout
+    counts: dict[str, int] = {}
+    for item in json.loads(out).get("nftables", []):
+        c = item.get("counter")
+        if c:
+            counts[c["name"]] = int(c["packets"])
+    return counts
+
+
+def parse_synproxy_stats(text: str) -> dict[str, int]:
+    """Sum the per-CPU rows of /proc/net/stat/synproxy (hexadecimal columns)."""
+    lines = [ln.split() for ln in text.splitlines() if ln.strip()]
+    if not lines or lines[0][: len(SYNPROXY_STATS)] != list(SYNPROXY_STATS):
+        raise ValueError(f"unexpected /proc/net/stat/synproxy header: {lines[:1]}")
+    names = lines[0]
+    totals = dict.fromkeys(names, 0)
+    for row in lines[1:]:
+        if len(row) != len(names):
+            raise ValueError(f"malformed /proc/net/stat/synproxy row: {row}")
+        for name, value in zip(names, row, strict=True):
+            totals[name] += int(value, 16)
+    return totals
+
+
+def read_synproxy_stats(netns: str) -> dict[str, int]:
+    """The kernel's SYN proxy statistics of one namespace (syn_received, cookie_valid...)."""
+    return parse_synproxy_stats(sh(["cat", "/proc/net/stat/synproxy"], netns=netns).stdout)
+
+
+@dataclass
+class NftNet:
+    """A running nft-synproxy topology; same surface as `topo.net.Net` for the hosts
+    (`ns`, `ifname`, `exec`, `popen`, `workdir`, `lab`). Use as a context manager."""
+
+    topo: Topology
+    options: SynproxyOptions = field(default_factory=SynproxyOptions)
+    lab: Lab = field(default_factory=lambda: Lab(prefix="nf"))
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="p4synproxy-nft-")))
+    ns: dict[str, str] = field(default_factory=dict)
+    ifname: dict[str, str] = field(default_factory=dict)  # host -> its interface
+    router_if: dict[str, str] = field(default_factory=dict)  # host -> router's interface to it
+
+    @property
+    def router(self) -> str:
+        return self.ns["router"]
+
+    def start(self) -> NftNet:
+        try:
+            self._build()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _build(self) -> None:
+        router = self.ns["router"] = self.lab.add_ns("rt")
+        for key, value in ROUTER_SYSCTLS.items():
+            sh(["sysctl", "-qw", f"{key}={value}"], netns=router)
+        for h in self.topo.hosts:
+            ns = self.ns[h.name] = self.lab.add_ns(h.name[:6])
+            host_if, rt_if = f"{self.lab.tag}h{h.port}", f"{self.lab.tag}r{h.port}"
+            self.lab.veth(ns, host_if, router, rt_if)
+            self.ifname[h.name], self.router_if[h.name] = host_if, rt_if
+            self._configure_host(h, ns, host_if)
+            sh(["ip", "link", "set", rt_if, "address", h.gateway_mac], netns=router)
+            prefix = h.address.split("/")[1]
+            sh(["ip", "addr", "add", f"{h.gateway}/{prefix}", "dev", rt_if], netns=router)
+            for extra in h.extra_routes:
+                sh(["ip", "route", "add", extra, "via", h.ip], netns=router)
+        servers = self.topo.real_servers
+        if not servers:
+            raise LabError("the topology has no real server")
+        # Forward (not local) delivery of the VIP: see the module docstring.
+        sh(["ip", "route", "add", f"{self.topo.vip}/32", "via", servers[0].ip], netns=router)
+        proc = subprocess.run(["ip", "netns", "exec", router, "nft", "-f", "-"],
+                              input=ruleset(self.topo, self.options), text=True,
+                              capture_output=True)
+        if proc.returncode != 0:
+            raise LabError(f"nft ruleset in {router}: {proc.stderr.strip()}")
+
+    def _configure_host(self, h: Host, ns: str, ifname: str) -> None:
+        sh(["ip", "link", "set", ifname, "address", h.mac], netns=ns)
+        sh(["ip", "addr", "add", h.address, "dev", ifname], netns=ns)
+        sh(["ip", "route", "add", "default", "via", h.gateway, "dev", ifname], netns=ns)
+        for prefix in h.owns:
+            # Replies to spoofed sources come back here and stop here.
+            sh(["ip", "route", "add", "blackhole", prefix], netns=ns)
+
+    def exec(self, host: str, cmd: list[str], check: bool = True,
+             timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return sh(cmd, netns=self.ns[host], check=check, timeout=timeout)
+
+    def popen(self, host: str, cmd: list[str], log: str | None = None) -> subprocess.Popen:
+        return self.lab.popen(cmd, netns=self.ns[host],
+                              log_path=str(self.workdir / log) if log else None)
+
+    def counters(self) -> dict[str, int]:
+        """Ruleset counters and kernel SYN proxy statistics of the router, in one dict."""
+        return {**read_counters(self.router), **read_synproxy_stats(self.router)}
+
+    def close(self) -> None:
+        self.lab.close()
+
+    def __enter__(self) -> NftNet:
+        return self.start() if not self.ns else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
