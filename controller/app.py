@@ -221,7 +221,7 @@ class Controller:
                 raise StreamLost("the switch closed the stream")
             kind, body = msg
             if kind == ARBITRATION:
-                self._on_arbitration(pb.MasterArbitrationUpdate.FromString(body))
+                self._on_arbitration(conn, pb.MasterArbitrationUpdate.FromString(body))
             elif kind == DIGEST:
                 self._on_digest(body)
             elif kind == PACKET:
@@ -234,11 +234,19 @@ class Controller:
                 log.warning("event=stream_error code=%s message=%r",
                             code_pb2.Code.Name(err.canonical_code), err.message)
 
-    def _on_arbitration(self, upd: pb.MasterArbitrationUpdate) -> None:
+    def _on_arbitration(self, conn: Connection, upd: pb.MasterArbitrationUpdate) -> None:
         primary = upd.status.code == code_pb2.OK
+        if not primary and upd.status.code == code_pb2.NOT_FOUND:
+            # No primary any more (it went away). The switch remembers the highest
+            # election id ever seen, so a backup takes over by claiming one above it.
+            highest = (upd.election_id.high << 64) | upd.election_id.low
+            if highest >= conn.election_id:
+                conn.election_id = highest + 1
+            log.info("event=takeover election_id=%d", conn.election_id)
+            conn.arbitrate()
         if primary != self.is_primary:
             log.info("event=role role=%s election_id=%d", "primary" if primary else "backup",
-                     self.cfg.switch.election_id)
+                     conn.election_id)
         self.is_primary = primary
         self.metrics.primary.set(int(primary))
         self._role.set()
@@ -511,17 +519,7 @@ class Controller:
         most slots are used), then state timeouts."""
         now = self.clock()
         if self.table.by_slot:
-            if len(self.table) * 4 < self.table.capacity:
-                queries = [wire.entity(wire.ENTITY_REGISTER_ENTRY,
-                                       wire.register_entry(self._state_reg, slot))
-                           for slot in self.table.by_slot]
-            else:
-                queries = [self.codec.read_register_query("session_state")]
-            states = {}
-            for kind, body in wire.read_entities(await conn.read(queries)):
-                if kind == wire.ENTITY_REGISTER_ENTRY:
-                    _rid, index, value = wire.decode_register(body)
-                    states[index] = value
+            states = await self._read_states(conn, list(self.table.by_slot))
             self.table.observe(states, now)
             for s in self.table.expired(now, self.codec.supports_idle):
                 self._free(s, f"timeout_{state_name(s.state)}")
@@ -532,6 +530,23 @@ class Controller:
         for name, n in self.table.by_state().items():
             self.metrics.sessions.labels(name).set(n)
         self._work.set()
+
+    async def _read_states(self, conn: Connection, slots: list[int]) -> dict[int, int]:
+        """session_state of `slots` in one read: cell by cell while few are in use,
+        the whole register (one wildcard query) when most are."""
+        if not slots:
+            return {}
+        if len(slots) * 4 < self.table.capacity:
+            queries = [wire.entity(wire.ENTITY_REGISTER_ENTRY,
+                                   wire.register_entry(self._state_reg, slot)) for slot in slots]
+        else:
+            queries = [self.codec.read_register_query("session_state")]
+        states = {}
+        for kind, body in wire.read_entities(await conn.read(queries)):
+            if kind == wire.ENTITY_REGISTER_ENTRY:
+                _rid, index, value = wire.decode_register(body)
+                states[index] = value
+        return states
 
     async def poll_auto(self, conn: Connection) -> None:
         """C8: SYN_IN of every auto service in one read; flip defense_active."""
@@ -610,18 +625,13 @@ class Controller:
     async def _restore(self, conn: Connection, now: float) -> None:
         """Rebuild the session table from the switch: entries, states, keys (C9)."""
         old = self.table
-        resps = await conn.read([self.codec.read_entries_query(),
-                                 self.codec.read_register_query("session_state")])
-        clients, servers, states = {}, {}, {}
-        for kind, body in wire.read_entities(resps):
+        clients, servers = {}, {}
+        for kind, body in wire.read_entities(await conn.read([self.codec.read_entries_query()])):
             if kind == wire.ENTITY_TABLE_ENTRY:
                 e = self.codec.decode_entry(wire.decode_table_entry(body))
                 if e is not None:
                     (clients if e.direction == "client" else servers)[e.params["slot"]] = e
-            elif kind == wire.ENTITY_REGISTER_ENTRY:
-                _rid, index, value = wire.decode_register(body)
-                if value:
-                    states[index] = value
+        states = await self._read_states(conn, list(clients))
         table = _fresh_table(old, self.cfg)
         stale: list[bytes] = []
         for slot, c in clients.items():
