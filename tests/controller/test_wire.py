@@ -1,0 +1,202 @@
+"""The hand-written encoders and decoders equal the generated protobuf classes; the
+frames the controller builds have correct checksums and the options it promised.
+
+Run: .venv/bin/python -m pytest -q tests/controller/test_wire.py
+"""
+
+from __future__ import annotations
+
+import pytest
+from p4.config.v1 import p4info_pb2
+from p4.v1 import p4data_pb2
+from p4.v1 import p4runtime_pb2 as pb
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+
+from controller import entities as ent
+from controller import wire
+from controller.digests import CookieAck, DigestDecoder, SessionEvent
+from controller.install import SessionCodec, SessionParams
+from controller.p4info import P4InfoIndex, load_p4info
+from controller.sessions import Session
+from controller.synpkt import Handshake, client_rst, parse_tcp, server_syn
+
+
+@pytest.fixture(scope="module")
+def p4(artefacts) -> P4InfoIndex:
+    return P4InfoIndex(load_p4info(artefacts[0]))
+
+
+def session() -> Session:
+    return Session(7, (0x0A000001, 0xC0A80A0A, 40000, 80), 3, 0x0A010005, 8080, 0xDEADBEEF,
+                   1234, None)
+
+
+PARAMS = SessionParams(0xC0A80A0A, 80, 555, 501, 7)
+
+
+def test_session_install_equals_generated(p4: P4InfoIndex) -> None:
+    codec = SessionCodec(p4, idle_timeout_s=30)
+    ups = [pb.Update.FromString(u) for u in codec.install(session(), PARAMS)]
+    want_client = ent.table_entry(
+        p4, "sessions", {"src_addr": 0x0A000001, "dst_addr": 0xC0A80A0A, "src_port": 40000,
+                         "dst_port": 80}, "set_client_session",
+        {"slot": 7, "service_id": 3, "rs_addr": 0x0A010005, "rs_port": 8080},
+        idle_timeout_ns=30_000_000_000)
+    want_server = ent.table_entry(
+        p4, "sessions", {"src_addr": 0x0A010005, "dst_addr": 0x0A000001, "src_port": 8080,
+                         "dst_port": 40000}, "set_server_session",
+        {"slot": 7, "service_id": 3, "vip_addr": 0xC0A80A0A, "vip_port": 80,
+         "cookie": 0xDEADBEEF, "ts_base": 555, "client_window": 501, "win_shift": 7},
+        idle_timeout_ns=30_000_000_000)
+    assert ups[0] == ent.update("INSERT", want_client)
+    assert ups[1] == ent.update("INSERT", want_server)
+    regs = [(u.type, u.entity.register_entry) for u in ups[2:]]
+    names = [p4.by_id("registers", r.register_id).preamble.name.split(".")[-1] for _, r in regs]
+    assert names == ["session_delta", "session_tsoff", "session_state"]
+    assert [r.index.index for _, r in regs] == [7, 7, 7]
+    assert [r.data.bitstring for _, r in regs] == [b"\0", b"\0", b"\x01"]
+    assert all(t == pb.Update.MODIFY for t, _ in regs)
+
+
+def test_session_remove_and_decode_round_trip(p4: P4InfoIndex) -> None:
+    codec = SessionCodec(p4)
+    dels = [pb.Update.FromString(u) for u in codec.remove(session())]
+    assert [u.type for u in dels] == [pb.Update.DELETE, pb.Update.DELETE, pb.Update.MODIFY]
+    assert dels[2].entity.register_entry.data.bitstring == b"\0"  # state NONE
+    assert not dels[0].entity.table_entry.HasField("action")
+    client, server = codec.entries(session(), PARAMS)
+    got = codec.decode_entry(wire.decode_table_entry(server))
+    assert got is not None and got.direction == "server"
+    assert got.key == (0x0A010005, 0x0A000001, 8080, 40000)
+    assert got.params["cookie"] == 0xDEADBEEF and got.params["win_shift"] == 7
+
+
+def test_write_and_read_requests_parse(p4: P4InfoIndex) -> None:
+    codec = SessionCodec(p4)
+    req = pb.WriteRequest.FromString(wire.write_request(3, (1 << 64) + 5, codec.install(
+        session(), PARAMS)))
+    assert req.device_id == 3 and (req.election_id.high, req.election_id.low) == (1, 5)
+    assert len(req.updates) == 5
+    rr = pb.ReadRequest.FromString(wire.read_request(0, [codec.read_entries_query()]))
+    assert rr.entities[0].table_entry.table_id == codec.table_id
+
+
+def test_stream_messages(p4: P4InfoIndex) -> None:
+    msg = pb.StreamMessageRequest.FromString(wire.packet_out_request(b"frame", [(1, 0), (3, 1)]))
+    assert msg.packet.payload == b"frame"
+    assert [(m.metadata_id, m.value) for m in msg.packet.metadata] == [(1, b"\0"), (3, b"\x01")]
+    ack = pb.StreamMessageRequest.FromString(wire.digest_ack_request(9, 1 << 40))
+    assert (ack.digest_ack.digest_id, ack.digest_ack.list_id) == (9, 1 << 40)
+    resp = pb.StreamMessageResponse()
+    resp.packet.payload = b"xyz"
+    resp.packet.metadata.add(metadata_id=2, value=b"\x01\x02")
+    kind, body = wire.stream_kind(resp.SerializeToString())
+    assert kind == 2 and wire.decode_packet_in(body) == (b"xyz", {2: 0x102})
+
+
+def test_read_responses_decode() -> None:
+    r = pb.ReadResponse()
+    e = r.entities.add().register_entry
+    e.register_id, e.index.index, e.data.bitstring = 77, 65535, b"\x07"
+    c = r.entities.add().counter_entry
+    c.counter_id, c.index.index = 5, 33
+    c.data.byte_count, c.data.packet_count = 1500, 3
+    got = list(wire.read_entities([r.SerializeToString()]))
+    assert wire.decode_register(got[0][1]) == (77, 65535, 7)
+    assert wire.decode_counter(got[1][1]) == (5, 33, 1500, 3)
+
+
+def test_truncated_input_is_an_error_not_a_crash() -> None:
+    with pytest.raises(wire.WireError):
+        list(wire.fields(b"\x0a\x05ab"))
+    with pytest.raises(wire.WireError):
+        list(wire.fields(b"\x08\xff"))
+
+
+def digest_list(did: int, rows: list[list[int]]) -> bytes:
+    dl = pb.DigestList(digest_id=did, list_id=4)
+    for row in rows:
+        d = dl.data.add()
+        for v in row:
+            d.struct.members.add().bitstring = v.to_bytes(max(1, (v.bit_length() + 7) // 8), "big")
+    return dl.SerializeToString()
+
+
+def test_digests_decode_by_p4info_member_names(p4: P4InfoIndex) -> None:
+    dec = DigestDecoder(p4)
+    cid = dec.ids["cookie_ack_digest_t"]
+    # In declaration order: client, vip, cport, vport, isn, cookie, mss, wscale, sack, ts,
+    # payload, pad, window, tsval, tsecr, port, service, old_slot, old_state.
+    row = [1, 2, 3, 4, 5, 6, 1460, 9, 1, 0, 1, 0, 700, 11, 12, 1, 3, 8, 7]
+    did, lid, items = dec.decode(digest_list(cid, [row, row[:5]]))
+    assert (did, lid) == (cid, 4) and len(items) == 1  # a short digest is skipped
+    ck = items[0]
+    assert isinstance(ck, CookieAck)
+    assert ck.flow == (1, 2, 3, 4) and ck.handshake.cookie == 6 and ck.handshake.wscale == 9
+    assert ck.handshake.sack_ok and not ck.handshake.ts_ok and ck.has_payload
+    assert (ck.client_tsecr, ck.service_id, ck.old_slot, ck.old_state) == (12, 3, 8, 7)
+    eid = dec.ids["session_event_digest_t"]
+    _, _, (ev,) = dec.decode(digest_list(eid, [[5, 1, 100, 200, 1, 40000]]))
+    assert ev == SessionEvent(5, 1, 100, 200, 1, 40000)
+    assert dec.decode(digest_list(12345, [[1]]))[2] == []
+
+
+def csum_ok(frame: bytes) -> bool:
+    pkt = Ether(frame)
+    fresh = pkt.copy()
+    del fresh[IP].chksum
+    del fresh[TCP].chksum
+    fresh = Ether(bytes(fresh))
+    return pkt[IP].chksum == fresh[IP].chksum and pkt[TCP].chksum == fresh[TCP].chksum
+
+
+@pytest.mark.parametrize("wscale, sack, ts", [(9, True, True), (15, False, True),
+                                              (0, True, False), (15, False, False)])
+def test_server_syn_options_and_checksums(wscale: int, sack: bool, ts: bool) -> None:
+    h = Handshake(0x0A000001, 0xC0A80A0A, 40000, 80, 0xFFFFFFF0, 5, 1440, wscale, sack, ts,
+                  700, 123456)
+    frame = server_syn(h, b"\x02" * 6)
+    assert csum_ok(frame)
+    t = Ether(frame)[TCP]
+    opts = dict(t.options)
+    assert t.flags == "S" and t.seq == 0xFFFFFFF0 and t.window == 700
+    assert opts["MSS"] == 1440
+    assert ("WScale" in opts) == (wscale != 15) and opts.get("WScale", wscale) == wscale
+    assert ("SAckOK" in opts) == sack
+    assert opts.get("Timestamp") == ((123456, 0) if ts else None)
+    info = parse_tcp(frame)
+    assert info is not None and info.payload_len == 0 and info.seq == 0xFFFFFFF0
+
+
+def test_client_rst_sequence_and_checksum() -> None:
+    frame = client_rst(0x0A000001, 40000, 0xC0A80A0A, 80, 0xFFFFFFFF, 9, b"\x02" * 6)
+    assert csum_ok(frame)
+    p = Ether(frame)
+    assert p[IP].src == "192.168.10.10" and p[TCP].sport == 80 and p[TCP].dport == 40000
+    assert p[TCP].seq == 0 and p[TCP].ack == 10 and "R" in str(p[TCP].flags)  # wraps
+
+
+def test_parse_tcp_rejects_other_frames() -> None:
+    assert parse_tcp(b"\x00" * 10) is None
+    udp = bytes(Ether() / IP(dst="1.2.3.4", proto=17) / (b"x" * 30))
+    assert parse_tcp(udp) is None
+    data = bytes(Ether() / IP() / TCP(seq=7) / b"hello")
+    info = parse_tcp(data)
+    assert info is not None and (info.seq, info.payload_len) == (7, 5)
+
+
+def test_idle_timeout_only_where_supported(p4: P4InfoIndex) -> None:
+    info = p4info_pb2.P4Info()
+    info.CopyFrom(p4.info)
+    for t in info.tables:
+        t.idle_timeout_behavior = p4info_pb2.Table.NO_TIMEOUT
+    codec = SessionCodec(P4InfoIndex(info), idle_timeout_s=30)
+    assert not codec.supports_idle
+    e = pb.TableEntry.FromString(codec.entries(session(), PARAMS)[0])
+    assert e.idle_timeout_ns == 0
+
+
+def test_p4data_of_a_plain_bitstring() -> None:
+    d = p4data_pb2.P4Data(bitstring=b"\x01\x00")
+    assert wire.struct_members(d.SerializeToString()) == [256]
