@@ -182,6 +182,9 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             meta.done = true;
         } else if (in_session && meta.dir == DIR_CLIENT) {
             /* ------------------------------------------------ client -> server */
+            if (ctrl == TCP_SYN && !meta.from_cpu) {
+                meta.syn_in = true;   /* D12: SYN_IN counts every client SYN */
+            }
             if (meta.from_cpu) {
                 /* The controller's server SYN (NAT only), or held client data. */
                 seqadj_client_to_server(hdr, (ctrl & TCP_SYN) == 0, meta.delta, meta.tsoff,
