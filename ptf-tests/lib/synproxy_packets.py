@@ -208,6 +208,23 @@ def server_tcp(flags: str, seq: int, ack: int = 0, *, dport: int = CLIENT_SPORT,
                       options=options, payload=payload, ip_id=ip_id)
 
 
+def raw_options_tcp(flags: str, option_bytes: bytes, *, dataofs: int | None = None,
+                    seq: int = 1000, ack: int = 0, payload: bytes = b"") -> Packet:
+    """A client segment to the VIP whose option area is `option_bytes`, given raw
+    (scapy would fix malformed options up). Without `dataofs` the options are padded
+    to 32 bits and the data offset covers them; with it, the header claims
+    `dataofs` words whatever follows. IPv4 length and TCP checksum cover it all."""
+    opts = option_bytes
+    if dataofs is None:
+        opts += b"\0" * (-len(opts) % 4)
+        dataofs = 5 + len(opts) // 4
+    return Ether(bytes(
+        Ether(src=CLIENT_MAC, dst=ROUTER_MAC)
+        / IP(src=CLIENT_IP, dst=VIP, id=0x3333)
+        / TCP(sport=CLIENT_SPORT, dport=VPORT, flags=flags, seq=seq, ack=ack, dataofs=dataofs)
+        / Raw(opts + payload)))
+
+
 def routed(pkt: Packet, port: int) -> Packet:
     """`pkt` as the switch routes it out of `port`: next-hop MACs, TTL - 1, and the
     checksums recomputed from scratch (the switch must get the same values)."""
