@@ -64,6 +64,9 @@ def test_sample_programs_check_and_are_fully_annotated(path: Path) -> None:
             assert n.resolved is not None, (n.loc, n)
         if isinstance(n, ast.Call):
             assert n.kind, n.loc
+            if n.kind not in ("builtin", "table_apply"):
+                assert len(n.resolved_args) == len(n.params), n.loc
+                assert n.target is not None, n.loc
         if isinstance(n, ast.PathExpr):
             assert n.decl is not None or isinstance(n.type, T.ErrorT), n.loc
 
