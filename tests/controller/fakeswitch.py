@@ -1,0 +1,120 @@
+"""A fake P4Runtime switch that only accepts: arbitration always succeeds, writes are
+counted (optionally slowed down), reads return nothing, and the test injects digest
+lists. It measures and tests the controller's batching without a data plane.
+
+It works on raw bytes (the `controller.wire` codec) so that, sharing the process with
+the controller, it costs as little as possible.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from concurrent import futures
+from typing import Any
+
+import grpc
+from p4.v1 import p4runtime_pb2 as pb
+
+from controller import wire
+
+_SVC = "p4.v1.P4Runtime"
+
+
+class FakeSwitch:
+    def __init__(self, write_delay: float = 0.0) -> None:
+        self.write_delay = write_delay
+        self.writes: list[int] = []  # updates per Write
+        self.packet_outs: queue.Queue[tuple[float, bytes]] = queue.Queue()
+        self.acks: queue.Queue[tuple[int, int]] = queue.Queue()
+        self.out: queue.Queue[bytes | None] = queue.Queue()
+        self.connected = threading.Event()
+        self._list_id = 0
+        self._server: grpc.Server | None = None
+
+    # ------------------------------------------------------------------ gRPC
+
+    def start(self, address: str) -> None:
+        raw: dict[str, Any] = {"request_deserializer": None, "response_serializer": None}
+        handlers = {
+            "StreamChannel": grpc.stream_stream_rpc_method_handler(self._stream, **raw),
+            "Write": grpc.unary_unary_rpc_method_handler(self._write, **raw),
+            "Read": grpc.unary_stream_rpc_method_handler(self._read, **raw),
+            "GetForwardingPipelineConfig": grpc.unary_unary_rpc_method_handler(
+                lambda req, ctx: b"", **raw),
+            "SetForwardingPipelineConfig": grpc.unary_unary_rpc_method_handler(
+                lambda req, ctx: b"", **raw),
+        }
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=[
+            ("grpc.max_receive_message_length", 256 << 20)])
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_SVC, handlers),))
+        server.add_insecure_port(address)
+        server.start()
+        self._server = server
+
+    def stop(self) -> None:
+        self.out.put(None)
+        if self._server is not None:
+            self._server.stop(0.5).wait(2)
+
+    def _stream(self, requests: Iterator[bytes], ctx: grpc.ServicerContext) -> Iterator[bytes]:
+        def consume() -> None:
+            try:
+                self._consume(requests)
+            except grpc.RpcError:
+                pass  # the stream was closed
+
+        threading.Thread(target=consume, daemon=True).start()
+        while (msg := self.out.get()) is not None:
+            yield msg
+
+    def _consume(self, requests: Iterator[bytes]) -> None:
+        for req in requests:
+            kind, body = wire.stream_kind(req)
+            if kind == 1:  # arbitration: always primary
+                arb = pb.MasterArbitrationUpdate.FromString(body)
+                resp = pb.StreamMessageResponse()
+                resp.arbitration.CopyFrom(arb)
+                resp.arbitration.status.code = 0
+                self.out.put(resp.SerializeToString())
+                self.connected.set()
+            elif kind == 2:
+                self.packet_outs.put((time.perf_counter(), body))
+            elif kind == 3:
+                f = dict(wire.fields(body))
+                self.acks.put((int(f.get(1, 0)), int(f.get(2, 0))))
+
+    def _write(self, req: bytes, ctx: grpc.ServicerContext) -> bytes:
+        self.writes.append(sum(1 for n, _ in wire.fields(req) if n == 4))
+        if self.write_delay:
+            time.sleep(self.write_delay)
+        return b""
+
+    def _read(self, req: bytes, ctx: grpc.ServicerContext) -> Iterator[bytes]:
+        return iter(())
+
+    # ------------------------------------------------------------------ digests
+
+    def send_digest_list(self, digest_id: int, rows: list[list[int]]) -> int:
+        self._list_id += 1
+        data = b"".join(
+            wire.f_len(3, wire.f_len(5, b"".join(
+                wire.f_len(1, wire.f_len(1, wire.canonical(v))) for v in row)))
+            for row in rows)
+        body = wire.f_varint(1, digest_id) + wire.f_varint(2, self._list_id) + data
+        self.out.put(wire.f_len(3, body))
+        return self._list_id
+
+
+def cookie_rows(n: int, service_id: int = 1, base_port: int = 1024) -> list[list[int]]:
+    """n distinct validated-handshake digests (cookie_ack_digest_t member order)."""
+    client, vip = 0x0A000001, 0xC0A80A0A
+    rows = []
+    for i in range(n):
+        cport = base_port + i % 60000
+        client_i = client + i // 60000
+        rows.append([client_i, vip, cport, 80, 1000 + i, 0x5000 + i, 1460, 7, 1, 1, 0, 0,
+                     502, 7000 + i, 8000, 1, service_id, 0, 0])
+    return rows
