@@ -556,7 +556,8 @@ class Checker(CallChecker):
             self.const_decl(s)
         elif isinstance(s, ast.Instantiation):
             raise P4Error(
-                s.loc, "instances are declared among a parser's or control's locals, not in statements"
+                s.loc,
+                "instances are declared among a parser's or control's locals, not in statements",
             )
         else:
             raise Unsupported(getattr(s, "loc", NOWHERE), f"statement {type(s).__name__}")

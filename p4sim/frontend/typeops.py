@@ -109,6 +109,4 @@ def is_fixed(t: T.Type) -> bool:
 
 def is_scalar_value(t: T.Type) -> bool:
     """Types a table key, select expression or switch may use."""
-    return isinstance(
-        t, (T.BitT, T.BoolT, T.EnumT, T.SerEnumT, T.ErrorT, T.NewT, T.IntLitT)
-    )
+    return isinstance(t, (T.BitT, T.BoolT, T.EnumT, T.SerEnumT, T.ErrorT, T.NewT, T.IntLitT))

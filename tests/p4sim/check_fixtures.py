@@ -59,7 +59,11 @@ def at(src: str, needle: str, offset: int = 0, nth: int = 0) -> tuple[int, int]:
 
 
 def bad(
-    src: str, needle: str, message: str, offset: int = 0, nth: int = 0,
+    src: str,
+    needle: str,
+    message: str,
+    offset: int = 0,
+    nth: int = 0,
     exc: type[P4Error] = P4Error,
 ) -> P4Error:
     """Check `src`, expect `exc` whose message matches the regex `message` and whose

@@ -30,7 +30,15 @@ def walk(node: object) -> list[object]:
         if isinstance(n, ast.Node):
             out.append(n)
             for k, v in vars(n).items():
-                if k in ("decl", "target", "next_decl", "state_decl", "resolved", "type", "receiver"):
+                if k in (
+                    "decl",
+                    "target",
+                    "next_decl",
+                    "state_decl",
+                    "resolved",
+                    "type",
+                    "receiver",
+                ):
                     continue
                 stack.append(v)
         elif isinstance(n, (list, tuple)):
@@ -128,8 +136,14 @@ def test_l3_program_key_annotations() -> None:
     meta = find(prog.decls, "metadata_t")
     assert isinstance(meta, ast.StructDecl) and meta.fields[1].type is not None
     assert isinstance(meta.fields[1].type.resolved, T.NewT)
-    digests = [n for n in walk(ing) if isinstance(n, ast.Call) and n.method == "" and
-               isinstance(n.target, ast.ExternFunctionDecl) and n.target.name == "digest"]
+    digests = [
+        n
+        for n in walk(ing)
+        if isinstance(n, ast.Call)
+        and n.method == ""
+        and isinstance(n.target, ast.ExternFunctionDecl)
+        and n.target.name == "digest"
+    ]
     assert digests and digests[0].type_bindings["T"].name == "learn_t"
     # main binds the package's type parameters.
     assert prog.main is not None and prog.main.type is not None
@@ -146,10 +160,18 @@ def test_parse_and_check_reports_file_line_col() -> None:
 
 
 def test_duplicate_declarations() -> None:
-    bad(HEADERS + "const bit<8> h_t = 1;\n", "const bit<8> h_t", r"duplicate declaration of 'h_t' \(previous declaration at t.p4:2:1\)")
+    bad(
+        HEADERS + "const bit<8> h_t = 1;\n",
+        "const bit<8> h_t",
+        r"duplicate declaration of 'h_t' \(previous declaration at t.p4:2:1\)",
+    )
     bad(ctl("", "    bit<8> hdr;"), "bit<8> hdr", "duplicate declaration of 'hdr'")
     bad(ctl("        bit<8> v; bit<8> v;"), "bit<8> v;", "duplicate declaration of 'v'", nth=1)
-    bad(HEADERS + "header h_t { bit<8> z; }\n", "header h_t { bit<8> z", "duplicate declaration of 'h_t'")
+    bad(
+        HEADERS + "header h_t { bit<8> z; }\n",
+        "header h_t { bit<8> z",
+        "duplicate declaration of 'h_t'",
+    )
     bad(HEADERS + "header z_t { bit<8> a; bit<4> a; }\n", "bit<4> a", "duplicate field 'a' in z_t")
 
 
@@ -174,7 +196,11 @@ def test_top_level_name_reference() -> None:
 
 def test_use_before_declaration_is_rejected() -> None:
     bad(ctl("        v = 1; bit<8> v;"), "v = 1", "'v' is not declared")
-    bad("struct s_t { later_t x; }\nheader later_t { bit<8> a; }\n", "later_t x", "'later_t' is not declared")
+    bad(
+        "struct s_t { later_t x; }\nheader later_t { bit<8> a; }\n",
+        "later_t x",
+        "'later_t' is not declared",
+    )
 
 
 def test_unknown_type_and_non_type() -> None:
@@ -191,7 +217,11 @@ def test_error_and_match_kind_members_are_collected() -> None:
 
 
 def test_header_field_types() -> None:
-    bad("struct s_t { bit<8> a; }\nheader x_t { s_t s; }\n", "s_t s;", "header field x_t.s cannot have type s_t")
+    bad(
+        "struct s_t { bit<8> a; }\nheader x_t { s_t s; }\n",
+        "s_t s;",
+        "header field x_t.s cannot have type s_t",
+    )
     bad("header x_t { varbit<8> a; varbit<8> b; }\n", "header x_t", "more than one varbit")
     bad("header_union x_t { bit<8> a; }\n", "bit<8> a", "must be a header")
     bad("header x_t { bit<(1 - 2)> a; }\n", "(1 - 2)", "invalid width -1", offset=3)
@@ -203,7 +233,12 @@ def test_serializable_enum_values() -> None:
 
 
 def test_aggregate_constants_are_unsupported() -> None:
-    bad(HEADERS + "const m_t K = { 1, 2, true, 3, 4 };\n", "const m_t", "constants of aggregate type", exc=Unsupported)
+    bad(
+        HEADERS + "const m_t K = { 1, 2, true, 3, 4 };\n",
+        "const m_t",
+        "constants of aggregate type",
+        exc=Unsupported,
+    )
 
 
 def test_instances_are_not_statements() -> None:
@@ -211,7 +246,9 @@ def test_instances_are_not_statements() -> None:
 
 
 def test_constant_needs_constant_value() -> None:
-    bad(ctl("        const bit<8> K = hdr.h.a;"), "hdr.h.a;", "must be compile-time known", offset=6)
+    bad(
+        ctl("        const bit<8> K = hdr.h.a;"), "hdr.h.a;", "must be compile-time known", offset=6
+    )
 
 
 # ----------------------------------------------------------------------------- tables
@@ -230,7 +267,7 @@ def table(body: str, apply: str = "        t.apply();") -> str:
 
 def test_table_properties_are_resolved() -> None:
     src = table(
-        "        key = { hdr.h.a: exact; hdr.h.w: ternary @name(\"w\"); }\n"
+        '        key = { hdr.h.a: exact; hdr.h.w: ternary @name("w"); }\n'
         "        actions = { set; bump(meta.x); @defaultonly nop; }\n"
         "        default_action = set(3);\n"
         "        size = 2 * 64;\n"
@@ -252,18 +289,48 @@ def test_table_properties_are_resolved() -> None:
 @pytest.mark.parametrize(
     ("body", "needle", "offset", "message"),
     [
-        ("key = { hdr.h.a: fuzzy; } actions = { nop; }", "hdr.h.a: fuzzy", 0, "'fuzzy' is not a declared match_kind"),
+        (
+            "key = { hdr.h.a: fuzzy; } actions = { nop; }",
+            "hdr.h.a: fuzzy",
+            0,
+            "'fuzzy' is not a declared match_kind",
+        ),
         ("key = { hdr.h: exact; } actions = { nop; }", "hdr.h: exact", 4, "cannot have type h_t"),
         ("actions = { nop; nop; }", "nop; }", 0, "action nop listed twice"),
         ("actions = { meta; }", "meta; }", 0, "'meta' in table t is not an action"),
         ("actions = { nope; }", "nope", 0, "'nope' is not declared"),
-        ("actions = { set(1); }", "set(1)", 0, "needs 0 argument.s. for its directional parameters"),
+        (
+            "actions = { set(1); }",
+            "set(1)",
+            0,
+            "needs 0 argument.s. for its directional parameters",
+        ),
         ("actions = { bump; }", "bump; }", 0, "needs 1 argument.s. for its directional parameters"),
         ("actions = { bump(5); }", "5)", 0, "l-value"),
-        ("actions = { set; } default_action = nop;", "nop;", 0, "default action nop is not in the actions"),
-        ("actions = { set; } default_action = set;", "set;", 0, "needs 1 argument.s. .action data included., 0 given"),
-        ("actions = { set; } default_action = set(meta.y);", "meta.y", 5, "must be compile-time known"),
-        ("actions = { set; } size = meta.x;", "meta.x", 5, "table size must be a compile-time known"),
+        (
+            "actions = { set; } default_action = nop;",
+            "nop;",
+            0,
+            "default action nop is not in the actions",
+        ),
+        (
+            "actions = { set; } default_action = set;",
+            "set;",
+            0,
+            "needs 1 argument.s. .action data included., 0 given",
+        ),
+        (
+            "actions = { set; } default_action = set(meta.y);",
+            "meta.y",
+            5,
+            "must be compile-time known",
+        ),
+        (
+            "actions = { set; } size = meta.x;",
+            "meta.x",
+            5,
+            "table size must be a compile-time known",
+        ),
         ("actions = { set; } size = 0;", "0;", 0, "must be positive"),
         ("actions = { set; } counters = meta;", "meta;", 0, "must be a direct_counter instance"),
     ],
@@ -277,8 +344,16 @@ def test_table_errors(body: str, needle: str, offset: int, message: str) -> None
 def test_defaultonly_and_tableonly_actions() -> None:
     body = "        key = { hdr.h.a: exact; }\n        actions = { @tableonly set; @defaultonly nop; }\n"
     ok(table(body + "        default_action = nop();\n        const entries = { 1: set(2); }\n"))
-    bad(table(body + "        default_action = set(1);\n"), "set(1)", "action set is @tableonly in table t")
-    bad(table(body + "        const entries = { 1: nop(); }\n"), "nop(); }", "action nop is @defaultonly")
+    bad(
+        table(body + "        default_action = set(1);\n"),
+        "set(1)",
+        "action set is @tableonly in table t",
+    )
+    bad(
+        table(body + "        const entries = { 1: nop(); }\n"),
+        "nop(); }",
+        "action nop is @defaultonly",
+    )
 
 
 def test_direct_counter_belongs_to_one_table() -> None:
@@ -353,7 +428,12 @@ def test_entry_priorities() -> None:
     t = find(c.locals, "t")
     assert isinstance(t, ast.TableDecl) and t.entries[0].priority is not None
     assert t.entries[0].priority.const == 10
-    bad(table(body.replace("2 * 5", "meta.x")), "meta.x", "priority must be a compile-time known", offset=5)
+    bad(
+        table(body.replace("2 * 5", "meta.x")),
+        "meta.x",
+        "priority must be a compile-time known",
+        offset=5,
+    )
 
 
 def test_switch_on_action_run() -> None:
@@ -364,15 +444,19 @@ def test_switch_on_action_run() -> None:
     assert [lab.decl.name for c in sw.cases for lab in c.labels] == ["set", "nop"]  # type: ignore[attr-defined]
     bad(
         table(body, "        switch (t.apply().action_run) { bump: { } }"),
-        "bump: {", "'bump' is not an action of table t",
+        "bump: {",
+        "'bump' is not an action of table t",
     )
     bad(
         table(body, "        switch (t.apply().action_run) { set: { } set: { } }"),
-        "set: { }", "duplicate switch label set", nth=1,
+        "set: { }",
+        "duplicate switch label set",
+        nth=1,
     )
     bad(
         table(body, "        switch (t.apply().action_run) { default: { } set: { } }"),
-        "default", "default must be the last",
+        "default",
+        "default must be the last",
     )
 
 
@@ -391,16 +475,20 @@ def test_switch_on_values() -> None:
 def parser(states: str, locals_: str = "") -> str:
     return HEADERS + (
         "parser P(packet_in pk, out hs_t hdr, inout m_t meta, inout standard_metadata_t sm) {\n"
-        + locals_ + states + "\n}\n"
+        + locals_
+        + states
+        + "\n}\n"
     )
 
 
 def test_parser_states_resolve_across_the_parser() -> None:
-    prog = ok(parser(
-        "    state start { pk.extract(hdr.h); transition select(hdr.h.a, hdr.h.w) {\n"
-        "        (1, 0x0800): later; (2, 0x0800 &&& 0xff00): reject; default: accept; } }\n"
-        "    state later { transition start; }"
-    ))
+    prog = ok(
+        parser(
+            "    state start { pk.extract(hdr.h); transition select(hdr.h.a, hdr.h.w) {\n"
+            "        (1, 0x0800): later; (2, 0x0800 &&& 0xff00): reject; default: accept; } }\n"
+            "    state later { transition start; }"
+        )
+    )
     p = find(prog.decls, "P")
     assert isinstance(p, ast.ParserDecl)
     start, later = p.states
@@ -414,14 +502,36 @@ def test_parser_states_resolve_across_the_parser() -> None:
     [
         ("    state begin { transition accept; }", "parser P", "no 'start' state"),
         ("    state start { transition nowhere; }", "state start", "no state 'nowhere'"),
-        ("    state start { transition accept; }\n    state start { transition accept; }",
-         "state start", "duplicate state 'start'"),
-        ("    state start { transition accept; }\n    state accept { transition accept; }",
-         "state accept", "built in"),
-        ("    state start { transition select(hdr.h.a) { 16w1: accept; } }", "16w1", "keyset value has type bit<16>"),
-        ("    state start { transition select(hdr.h.a) { meta.y: accept; } }", "meta.y", "compile-time known"),
-        ("    state start { transition select(hdr.h.a, hdr.h.b) { 1: accept; } }", "1: accept", "keyset must have 2 elements"),
-        ("    state start { transition select(hdr.h) { 1: accept; } }", "hdr.h)", "cannot select on a value of type h_t"),
+        (
+            "    state start { transition accept; }\n    state start { transition accept; }",
+            "state start",
+            "duplicate state 'start'",
+        ),
+        (
+            "    state start { transition accept; }\n    state accept { transition accept; }",
+            "state accept",
+            "built in",
+        ),
+        (
+            "    state start { transition select(hdr.h.a) { 16w1: accept; } }",
+            "16w1",
+            "keyset value has type bit<16>",
+        ),
+        (
+            "    state start { transition select(hdr.h.a) { meta.y: accept; } }",
+            "meta.y",
+            "compile-time known",
+        ),
+        (
+            "    state start { transition select(hdr.h.a, hdr.h.b) { 1: accept; } }",
+            "1: accept",
+            "keyset must have 2 elements",
+        ),
+        (
+            "    state start { transition select(hdr.h) { 1: accept; } }",
+            "hdr.h)",
+            "cannot select on a value of type h_t",
+        ),
         ("    state start { hdr.h.a = 1; return; }", "return", "return is not allowed in a parser"),
     ],
 )
@@ -443,9 +553,11 @@ def test_extract_needs_a_header_lvalue() -> None:
 
 
 def test_select_on_serializable_enum_and_lookahead() -> None:
-    prog = ok(parser(
-        "    state start { transition select(pk.lookahead<kind_t>()) { kind_t.A: accept; default: reject; } }"
-    ))
+    prog = ok(
+        parser(
+            "    state start { transition select(pk.lookahead<kind_t>()) { kind_t.A: accept; default: reject; } }"
+        )
+    )
     p = find(prog.decls, "P")
     assert isinstance(p, ast.ParserDecl) and isinstance(p.states[0].transition, ast.SelectExpr)
     case = p.states[0].transition.cases[0]
@@ -455,7 +567,9 @@ def test_select_on_serializable_enum_and_lookahead() -> None:
 # ----------------------------------------------------------------------------- main
 
 
-V1_BLOCKS = HEADERS + """
+V1_BLOCKS = (
+    HEADERS
+    + """
 parser P(packet_in pk, out hs_t hdr, inout m_t meta, inout standard_metadata_t sm) {
     state start { transition accept; }
 }
@@ -465,6 +579,7 @@ control E(inout hs_t hdr, inout m_t meta, inout standard_metadata_t sm) { apply 
 control CC(inout hs_t hdr, inout m_t meta) { apply { } }
 control D(packet_out pk, in hs_t hdr) { apply { pk.emit(hdr); } }
 """
+)
 
 
 def test_main_is_found_and_typed() -> None:
@@ -499,7 +614,13 @@ def test_constructor_call_expressions_of_externs_and_controls() -> None:
     s = find(c.locals, "s")
     assert isinstance(s, ast.Instantiation) and s.args[0].value is not None
     assert s.args[0].value.type == T.BitT(8)
-    bad(ctl("", "    Sub(hdr.h.a) s;", extra), "hdr.h.a", "must be a compile-time constant", offset=6, nth=1)
+    bad(
+        ctl("", "    Sub(hdr.h.a) s;", extra),
+        "hdr.h.a",
+        "must be a compile-time constant",
+        offset=6,
+        nth=1,
+    )
 
 
 def test_main_blocks_must_match_the_package() -> None:

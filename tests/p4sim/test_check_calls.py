@@ -20,16 +20,22 @@ def test_extern_function_overloads_by_argument_count() -> None:
     assert c1.kind == c2.kind == "extern_function"
     assert isinstance(c1.target, ast.ExternFunctionDecl) and len(c1.target.params) == 1
     assert isinstance(c2.target, ast.ExternFunctionDecl) and c2.target.params == []
-    assert c1.resolved_args[0] is not None and c1.resolved_args[0].type.name == "standard_metadata_t"
-    bad(ctl("        mark_to_drop(sm, sm);"), "mark_to_drop(sm, sm)", "no overload of 'mark_to_drop' takes 2")
+    assert (
+        c1.resolved_args[0] is not None and c1.resolved_args[0].type.name == "standard_metadata_t"
+    )
+    bad(
+        ctl("        mark_to_drop(sm, sm);"),
+        "mark_to_drop(sm, sm)",
+        "no overload of 'mark_to_drop' takes 2",
+    )
 
 
 def test_generic_extern_function_binds_type_variables() -> None:
     prog = ok(
         ctl(
             "        hash(meta.x, HashAlgorithm.crc16, 32w0, { hdr.h.a, hdr.h.w }, 32w1024);\n"
-            "        log_msg(\"a={}\", { hdr.h.a });\n"
-            "        log_msg(\"plain\");\n"
+            '        log_msg("a={}", { hdr.h.a });\n'
+            '        log_msg("plain");\n'
         )
     )
     h, l2, l1 = (call_of(s) for s in body_of(prog)[:3])
@@ -79,9 +85,7 @@ def test_out_argument_must_be_lvalue_of_exact_type() -> None:
 
 
 def test_named_and_default_arguments() -> None:
-    extra = (
-        "extern void ext(in bit<8> a, in bit<8> b = 7, @optional in bit<16> c);\n"
-    )
+    extra = "extern void ext(in bit<8> a, in bit<8> b = 7, @optional in bit<16> c);\n"
     prog = ok(ctl("        ext(b = 1, a = 2);\n        ext(3);", extra=extra))
     c1, c2 = (call_of(s) for s in body_of(prog)[:2])
     assert [getattr(a, "const", None) for a in c1.resolved_args] == [2, 1, None]
@@ -125,13 +129,27 @@ def test_extern_methods_of_instances() -> None:
     ex = call_of(body_of(prog)[4])
     assert ex.type_bindings["T"] == T.BitT(4)
     bad(ctl("        r.write(1, 8w1);", locals_), "8w1", r"argument 'value' of read|write")
-    bad(ctl("        r.peek(1);", locals_), "peek", r"extern register<bit<16>> has no method 'peek'")
+    bad(
+        ctl("        r.peek(1);", locals_), "peek", r"extern register<bit<16>> has no method 'peek'"
+    )
 
 
 def test_extern_constructor_arguments() -> None:
-    bad(ctl("", "    register<bit<8>>(32w4, 1) r;"), "register<bit<8>>", "register takes 1 argument")
-    bad(ctl("", "    counter(32w8, MeterType.bytes) c;"), "MeterType.bytes", r"expected CounterType", offset=10)
-    bad(ctl("", "    register<bit<8>>(meta.x) r;"), "meta.x", "compile-time (known|constant)", offset=5)
+    bad(
+        ctl("", "    register<bit<8>>(32w4, 1) r;"), "register<bit<8>>", "register takes 1 argument"
+    )
+    bad(
+        ctl("", "    counter(32w8, MeterType.bytes) c;"),
+        "MeterType.bytes",
+        r"expected CounterType",
+        offset=10,
+    )
+    bad(
+        ctl("", "    register<bit<8>>(meta.x) r;"),
+        "meta.x",
+        "compile-time (known|constant)",
+        offset=5,
+    )
     bad(ctl("", "    register(32w4) r;"), "register(", "cannot infer the type arguments")
 
 
@@ -144,7 +162,12 @@ def test_inference_waits_for_other_arguments() -> None:
 
 def test_directionless_extern_arguments_must_be_constant() -> None:
     ok(ctl("        resubmit_preserving_field_list(1);"))
-    bad(ctl("        resubmit_preserving_field_list(meta.y);"), "meta.y", "compile-time known", offset=5)
+    bad(
+        ctl("        resubmit_preserving_field_list(meta.y);"),
+        "meta.y",
+        "compile-time known",
+        offset=5,
+    )
     # action data and constructor parameters count as compile-time known (as in p4c)
     ok(ctl("        a(2);", "    action a(bit<8> i) { resubmit_preserving_field_list(i + 1); }"))
     extra = "control Sub(inout hs_t hdr)(bit<32> n) { register<bit<8>>(n) r; apply { } }\n"
@@ -173,12 +196,20 @@ def test_packet_methods_in_parser() -> None:
     peek = s[2]
     assert isinstance(peek, ast.VarDecl) and peek.init is not None and peek.init.type == T.BitT(16)
     assert p.states[0].next_decl is not None and p.states[0].next_decl.name == "accept"
-    bad(src.replace("lookahead<bit<16>>()", "lookahead()"), "lookahead()", "cannot infer the result type")
+    bad(
+        src.replace("lookahead<bit<16>>()", "lookahead()"),
+        "lookahead()",
+        "cannot infer the result type",
+    )
 
 
 def test_header_builtins() -> None:
-    prog = ok(ctl("        hdr.h.setValid(); meta.f = hdr.h.isValid(); hdr.h.setInvalid();"
-                  " meta.x = (bit<32>)hdr.h.minSizeInBits();"))
+    prog = ok(
+        ctl(
+            "        hdr.h.setValid(); meta.f = hdr.h.isValid(); hdr.h.setInvalid();"
+            " meta.x = (bit<32>)hdr.h.minSizeInBits();"
+        )
+    )
     c = call_of(body_of(prog)[0])
     assert c.kind == "builtin" and c.method == "setValid" and c.target is None
     assert isinstance(c.receiver, ast.Member) and c.receiver.name == "h"
@@ -200,7 +231,11 @@ def test_actions_called_directly_need_all_arguments() -> None:
 
 
 def test_action_parameter_order() -> None:
-    bad(ctl("", "    action a(bit<8> d, inout bit<8> x) { }"), "inout bit<8> x", "must come before action data")
+    bad(
+        ctl("", "    action a(bit<8> d, inout bit<8> x) { }"),
+        "inout bit<8> x",
+        "must come before action data",
+    )
 
 
 def test_functions() -> None:
@@ -209,14 +244,28 @@ def test_functions() -> None:
     s = body_of(prog)[0]
     assert isinstance(s, ast.AssignStmt) and isinstance(s.rhs, ast.Call)
     assert s.rhs.kind == "function" and s.rhs.type == T.BitT(8)
-    bad(ctl("", extra="bit<8> f(in bit<8> v) { return v == 1; }\n"), "v == 1", "return value: expected bit<8>, got bool", offset=2)
+    bad(
+        ctl("", extra="bit<8> f(in bit<8> v) { return v == 1; }\n"),
+        "v == 1",
+        "return value: expected bit<8>, got bool",
+        offset=2,
+    )
     bad(ctl("", extra="bit<8> f(in bit<8> v) { return; }\n"), "return;", "return needs a value")
-    bad(ctl("", extra="bit<8> f(in bit<8> v) { exit; }\n"), "exit;", "exit is not allowed in a function")
+    bad(
+        ctl("", extra="bit<8> f(in bit<8> v) { exit; }\n"),
+        "exit;",
+        "exit is not allowed in a function",
+    )
 
 
 def test_function_must_return_on_every_path() -> None:
     ok(ctl("", extra="bit<8> f(in bit<8> v) { if (v == 0) { return 1; } else { return v; } }\n"))
-    ok(ctl("", extra="bit<8> g(in bit<8> v) { switch (v) { 1: { return 2; } default: { return 3; } } }\n"))
+    ok(
+        ctl(
+            "",
+            extra="bit<8> g(in bit<8> v) { switch (v) { 1: { return 2; } default: { return 3; } } }\n",
+        )
+    )
     src = ctl("", extra="bit<8> f(in bit<8> v) { if (v == 0) { return 1; } }\n")
     bad(src, "bit<8> f", "function f does not return a value on every path")
 
@@ -234,9 +283,7 @@ def test_generic_function_is_unsupported() -> None:
 
 
 def test_table_and_control_apply() -> None:
-    extra = (
-        "control Sub(inout hs_t hdr) { apply { hdr.h.a = 1; } }\n"
-    )
+    extra = "control Sub(inout hs_t hdr) { apply { hdr.h.a = 1; } }\n"
     locals_ = "    Sub() sub;\n    table t { key = { hdr.h.a: exact; } actions = { NoAction; } }"
     prog = ok(ctl("        sub.apply(hdr);\n        if (t.apply().hit) { }", locals_, extra))
     a = call_of(body_of(prog)[0])
@@ -249,7 +296,11 @@ def test_table_and_control_apply() -> None:
     assert isinstance(ap.target, ast.TableDecl) and isinstance(ap.type, T.ApplyResultT)
     bad(ctl("        sub.apply(meta);", locals_, extra), "meta)", "expected hs_t, got m_t|exactly")
     bad(
-        ctl("        a();", "    table t { key = { hdr.h.a: exact; } actions = { NoAction; } }\n"
-            "    action a() { t.apply(); }"),
-        "apply(); }", "tables can only be applied in a control's apply block",
+        ctl(
+            "        a();",
+            "    table t { key = { hdr.h.a: exact; } actions = { NoAction; } }\n"
+            "    action a() { t.apply(); }",
+        ),
+        "apply(); }",
+        "tables can only be applied in a control's apply block",
     )

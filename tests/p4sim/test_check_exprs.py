@@ -279,7 +279,11 @@ def test_member_access_types() -> None:
 
 
 def test_stack_next_and_last_only_in_parsers() -> None:
-    bad(ctl("        hdr.st.next.a = 1;"), "next", "stack member 'next' can only be used in a parser")
+    bad(
+        ctl("        hdr.st.next.a = 1;"),
+        "next",
+        "stack member 'next' can only be used in a parser",
+    )
     bad(ctl("        meta.x = hdr.st.lastIndex;"), "lastIndex", "only be used in a parser")
 
 
@@ -289,7 +293,9 @@ def test_stack_last_is_read_only_and_push_pop_not_in_parsers() -> None:
         "    state start { pk.extract(hdr.st.next); BODY transition accept; }\n}\n"
     )
     ok(parser.replace("BODY", "hdr.st.next.a = hdr.st.last.b;"))
-    bad(parser.replace("BODY", "hdr.st.last.a = 1;"), "last.a", "hdr.st.last is read-only", offset=5)
+    bad(
+        parser.replace("BODY", "hdr.st.last.a = 1;"), "last.a", "hdr.st.last is read-only", offset=5
+    )
     bad(parser.replace("BODY", "hdr.st.pop_front(1);"), "pop_front", "cannot be used in a parser")
 
 
@@ -298,12 +304,21 @@ def test_unknown_field_is_rejected() -> None:
 
 
 def test_stack_index_out_of_bounds() -> None:
-    bad(ctl("        hdr.st[3].a = 1;"), "st[3].a", offset=3,
-        message=r"index 3 out of bounds of h_t\[3\]")
+    bad(
+        ctl("        hdr.st[3].a = 1;"),
+        "st[3].a",
+        offset=3,
+        message=r"index 3 out of bounds of h_t\[3\]",
+    )
 
 
 def test_indexing_a_non_stack_is_rejected() -> None:
-    bad(ctl("        meta.x[0] = 1;"), "meta.x[", "only header stacks and tuples can be indexed", offset=5)
+    bad(
+        ctl("        meta.x[0] = 1;"),
+        "meta.x[",
+        "only header stacks and tuples can be indexed",
+        offset=5,
+    )
 
 
 def test_list_and_struct_initializers() -> None:
@@ -317,7 +332,8 @@ def test_list_and_struct_initializers() -> None:
     m = body_of(prog)[0]
     assert isinstance(m, ast.VarDecl) and isinstance(m.init, ast.ListExpr)
     assert m.init.type.name == "m_t" and [i.type for i in m.init.items][:2] == [
-        T.BitT(32), T.BitT(8)
+        T.BitT(32),
+        T.BitT(8),
     ]
     bad(ctl("        m_t m = { 1, 2 };"), "{ 1, 2 }", "has 5 fields but the initializer gives 2")
     bad(
@@ -333,7 +349,11 @@ def test_tuples() -> None:
     d = body_of(prog)[0]
     assert isinstance(d, ast.VarDecl) and d.type is not None
     assert d.type.resolved == T.TupleT((T.BitT(8), T.BoolT()))
-    bad(ctl("        tuple<bit<8>, bool> t = { 1, true }; meta.y = t[2];"), "2]", r"index 2 out of bounds")
+    bad(
+        ctl("        tuple<bit<8>, bool> t = { 1, true }; meta.y = t[2];"),
+        "2]",
+        r"index 2 out of bounds",
+    )
 
 
 def test_header_stack_operations() -> None:
