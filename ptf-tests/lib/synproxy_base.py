@@ -137,12 +137,14 @@ class SynproxyTest(P4RuntimeTest):
                 for name in now
                 if now[name] != since[name]}
 
-    def assert_events(self, expected: Mapping[str, int],
+    def assert_events(self, expected: Mapping[str, int | tuple[int, int]],
                       since: Mapping[str, tuple[int, int]] | None = None,
-                      service_id: int = SERVICE_ID, per_service: bool = True) -> None:
+                      service_id: int = SERVICE_ID) -> None:
         """Wait until the events in `expected` have grown by exactly those counts,
-        globally and (if `per_service`) for the service; no other event may move."""
-        want = {name: (n, n if per_service else 0) for name, n in expected.items() if n}
+        then check that no other event moved. A count n means n globally and n for
+        the service; a pair gives the two apart (traffic of several services)."""
+        want = {name: n if isinstance(n, tuple) else (n, n)
+                for name, n in expected.items() if n}
         deltas: dict[str, tuple[int, int]] = {}
 
         def settled() -> bool:
