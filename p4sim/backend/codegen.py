@@ -604,6 +604,13 @@ class Compiler(ExprGen):
             if isinstance(d, ast.TableDecl):
                 TableGen(self, d).emit(self.inst_fns[(id(b), id(d))])
         with self.em.block(f"def {self.apply_fn[id(b)]}(c):"):
+            # Aggregate and extern parameters are never rebound (aggregates are
+            # assigned in place): the apply body reads them from Python locals.
+            for p in decl.params:
+                pt = _u(resolved(p.type))
+                if is_aggregate(pt) or isinstance(pt, T.ExternT):
+                    self.line(f"P_{p.name} = c.p_{p.name}")
+                    self.vars[id(p)] = f"P_{p.name}"
             for slot, d in local_vars:
                 t = _u(resolved(d.type))
                 self.line(f"c.{slot} = {self.default(t)}")
