@@ -17,11 +17,14 @@ from synproxy_packets import (
     OTHER_IP,
     OTHER_MAC,
     OTHER_PORT,
+    PROXY_AUTO,
     ROUTER_MAC,
     RS_IP,
     SERVER_PORT,
+    SERVICE_ID,
     VIP,
     VPORT,
+    ServiceSettings,
     client_syn_options,
     client_tcp,
     cookie_for,
@@ -218,3 +221,27 @@ class ArpForVipAnsweredTest(SynproxyTest):
         self.send(CLIENT_PORT, req)
         self.expect(CLIENT_PORT, rep)
         self.expect_nothing()
+
+
+@group("nosession")
+class FlowsFromBeforeTheDefencePassTest(SynproxyTest):
+    """C8: an AUTO service turning its defence on does not cut connections opened
+    while it was off: their segments are still routed (PASSTHROUGH); an unknown
+    flow's ACK is a bad cookie; SYNs get cookies."""
+
+    def runTest(self) -> None:
+        self.insert("ipv4_routes", {"dst_addr": f"{VIP}/32"}, "route_to",
+                    {"port": OTHER_PORT, "src_mac": ROUTER_MAC, "dst_mac": OTHER_MAC})
+        self.set_service(ServiceSettings(mode=PROXY_AUTO), priority=20)
+        old = self.undefended(client_tcp("PA", 500, 600, sport=41000, payload=b"old"))
+        self.send(CLIENT_PORT, old)
+        self.expect(OTHER_PORT, routed(old, OTHER_PORT))
+        self.write_register("defense_active", SERVICE_ID, 1)
+        self.send(CLIENT_PORT, old)
+        self.expect(OTHER_PORT, routed(old, OTHER_PORT))
+        self.send(CLIENT_PORT, client_tcp("PA", 500, 600, sport=41001, payload=b"new"))
+        syn = client_tcp("S", 9, sport=41000)
+        self.synack_for(syn, encode_options(None, None, False, False))
+        self.expect_nothing()
+        self.assert_events({"PASSTHROUGH": 1, "ACK_INVALID": 1, "SYN_IN": 1,
+                            "SYNACK_SENT": 1})

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from ptf.testutils import group
 from scapy.layers.inet import TCP
+from scapy.layers.l2 import Ether
 from synproxy_base import COOKIE_DIGEST
 from synproxy_packets import (
+    CLIENT_IP,
     CLIENT_PORT,
     PUNT_EARLY_DATA,
     ROUTER_MAC,
@@ -19,12 +21,16 @@ from synproxy_packets import (
     VPORT,
     client_syn_options,
     client_tcp,
+    ip2int,
+    mac_bytes,
     option_value,
+    routed,
     ts_option,
 )
 from synproxy_session import Conn, SessionTest, translated_c2s, translated_s2c
 
 from controller.cookie import encode_options
+from controller.synpkt import client_rst
 
 ISN = 0xFFFFFF00  # client sequence numbers wrap during the tests
 RS_ISN = 0x00000123
@@ -227,3 +233,46 @@ class SessionServiceCountedTest(SessionTest):
         self.assert_events({"TRANSLATED_C2S": 4, "TRANSLATED_S2C": 3,
                             "SESSION_ESTABLISHED": 1})
         self.assert_no_digest()
+
+
+@group("session")
+class StraySegmentDuringHandshakeDroppedTest(SessionTest):
+    """While SYN_SENT, a server segment that is neither SYN/ACK nor RST is dropped
+    (DROP_HANDSHAKE): there is no delta to translate it with yet."""
+
+    def runTest(self) -> None:
+        c = self.new_conn(28, ISN, RS_ISN, TS_BASE)
+        self.install(c)
+        self.send(SERVER_PORT, c.server("PA", payload=b"too soon"))
+        self.send(SERVER_PORT, c.server("A"))
+        self.assert_events({"DROP_HANDSHAKE": 2})
+        self.expect_nothing()
+        self.assertEqual(self.read_state(28), SESSION["SYN_SENT"])
+
+
+@group("session")
+class ControllerResetOutsideSessionRoutedTest(SessionTest):
+    """C3: the controller's RST to a client whose server never answered (PacketOut
+    flags 1, from VIP:vport, seq = cookie + 1) matches no session and is routed
+    like any frame, untouched by the proxy."""
+
+    def runTest(self) -> None:
+        c = self.new_conn(29, ISN, RS_ISN, TS_BASE)
+        frame = client_rst(ip2int(CLIENT_IP), c.sport, ip2int(VIP), VPORT, c.cookie, c.isn,
+                           mac_bytes(ROUTER_MAC))
+        self.packet_out(frame)
+        self.expect(CLIENT_PORT, routed(Ether(frame), CLIENT_PORT))
+        self.expect_nothing()
+        self.assert_events({})
+
+
+@group("session")
+class DirectPacketOutTest(SessionTest):
+    """PacketOut flags 0: the frame leaves by the named port, byte for byte, even a
+    SYN to the protected VIP (it does not run the proxy)."""
+
+    def runTest(self) -> None:
+        syn = client_tcp("S", 1, options=client_syn_options())
+        self.packet_out(syn, pipeline=False, port=SERVER_PORT)
+        self.expect(SERVER_PORT, syn)
+        self.expect_nothing()
