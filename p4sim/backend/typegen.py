@@ -123,7 +123,10 @@ class TypeClasses:
             lines.append("        return v")
         else:
             lines.append("        raise AttributeError(name)")
+        shown = ", ".join(f"{n}={{self.{pyfield(n)}!r}}" for n, _ in t.fields)
         lines += [
+            "    def __repr__(self):",
+            f"        return f{(t.name + '(' + shown + ')')!r}",
             "    def copy(self):",
             f"        o = {name}.__new__({name})",
             "        d = self.__dict__.copy()",
@@ -181,7 +184,15 @@ class TypeClasses:
             lines.append(f"    {pyfield(n)} = {default_expr(ft, self)}")
             if isinstance(ft, T.VarbitT):
                 lines.append(f"    w_{n} = 0")
+        shown = ", ".join(
+            f"{n}={{self.{pyfield(n)}:#x}}"
+            if isinstance(ft, T.BitT) and not ft.signed
+            else f"{n}={{self.{pyfield(n)}!r}}"
+            for n, ft in fields
+        )
         lines += [
+            "    def __repr__(self):",
+            f"        return f{(t.name + '(' + shown + ')')!r} if self.valid else {(t.name + '(invalid)')!r}",
             "    def copy(self):",
             f"        o = {name}.__new__({name})",
             "        o.__dict__ = self.__dict__.copy()",
