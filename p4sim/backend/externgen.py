@@ -449,7 +449,10 @@ class ExternGen:
         return int(arg.const)
 
     def f_truncate(self, e: ast.Call, args: list[Any]) -> None:
-        self.c.line(f"_ctx.truncate = {self.c.ex(args[0])}")
+        # As bmv2: the packet keeps the smallest length any truncate() asked for.
+        n = self.c.em.tmp("n")
+        self.c.line(f"{n} = {self.c.ex(args[0])}")
+        self.c.line(f"_ctx.truncate = {n} if _ctx.truncate is None else min(_ctx.truncate, {n})")
 
     def f_digest(self, e: ast.Call, args: list[Any]) -> None:
         c = self.c

@@ -81,7 +81,7 @@ class PacketContext:
         self.resubmit_fl: int | None = None
         self.recirculate_fl: int | None = None
         self.digest: tuple[int, tuple[int, ...]] | None = None
-        self.truncate = 0
+        self.truncate: int | None = None  # bytes to keep (truncate(): the smallest asked)
         self.checksum_error = 0
         self.payload = b""
         self.dm_hit = False
@@ -291,7 +291,7 @@ class Pipeline:
         clone = (ctx.clone_set, ctx.clone_session, ctx.clone_fl)
         digest = ctx.digest
         resubmit = ctx.resubmit_fl
-        copies: list[tuple[int, Any, Any, Any, bytes, int]] = []
+        copies: list[tuple[int, Any, Any, Any, bytes, int | None]] = []
         if clone[0]:
             session = self.state.pre.clone_sessions.get(clone[1])
             if session is not None:
@@ -307,7 +307,8 @@ class Pipeline:
                     s2.f_egress_rid = instance  # the replica's instance, as for multicast
                     s2.f_packet_length = len(data)
                     # A session's packet_length_bytes truncates the copy only.
-                    copies.append((eport, h2, m2, s2, pk2.remaining(), session.packet_length_bytes))
+                    trunc = session.packet_length_bytes or None
+                    copies.append((eport, h2, m2, s2, pk2.remaining(), trunc))
         if digest is not None:
             self.state.digest_sink(digest[0], digest[1])
         for eport, h2, m2, s2, pl2, trunc in copies:
@@ -344,7 +345,7 @@ class Pipeline:
         passes: int,
         work: deque[tuple[int, bytes, int, Any, int]],
         out: list[tuple[int, bytes]],
-        clone_trunc: int,
+        truncate_to: int | None,
         depth: int = 0,
     ) -> None:
         ctx = self.ctx
@@ -352,6 +353,7 @@ class Pipeline:
         ctx.sm = sm
         ctx.nbytes = sm.f_packet_length
         ctx.payload = payload
+        ctx.truncate = truncate_to
         sm.f_egress_port = port
         sm.f_egress_spec = (DROP_PORT + 1) & 0x1FF
         sm.f_egress_global_timestamp = self._now_us() & 0xFFFFFFFFFFFF
@@ -383,7 +385,7 @@ class Pipeline:
                         passes,
                         work,
                         out,
-                        session.packet_length_bytes,
+                        session.packet_length_bytes or None,
                         depth + 1,
                     )
                 ctx.reset()
@@ -402,10 +404,8 @@ class Pipeline:
                 return
             work.append((0, data, RECIRC, (recirc, meta), passes + 1))
             return
-        if truncate:
+        if truncate is not None:
             data = data[:truncate]
-        if clone_trunc:
-            data = data[:clone_trunc]
         out.append((port, data))
 
     def _preserve(self, fl: int | None, src: Any, dst: Any) -> None:

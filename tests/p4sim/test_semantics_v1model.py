@@ -55,6 +55,9 @@ if (hdr.i.op == 1) {
 } else if (hdr.i.op == 10) {
     clone(CloneType.I2E, 5);
     mark_to_drop(sm);
+} else if (hdr.i.op == 12) {
+    truncate(32w6);
+    truncate(32w10);
 }
 """
 
@@ -75,6 +78,8 @@ if (hdr.i.op == 4 && meta.count < 2) {
     mark_to_drop(sm);
 } else if (hdr.i.op == 11) {
     clone(CloneType.E2E, 6);
+} else if (hdr.i.op == 12 && hdr.i.arg == 1) {
+    truncate(32w4);
 }
 """
 
@@ -205,3 +210,8 @@ def test_egress_clone_loop_is_bounded(h: Harness) -> None:
     h.add_clone_session(6, [(7, 1)])
     out = run(h, 11)
     assert 1 < len(out) <= 16 and h.pipeline.faults == 0
+
+
+def test_truncate_keeps_the_smallest_length_across_stages(h: Harness) -> None:
+    assert len(h.process(4, bytes([12, 0]) + b"0123456789")[0][1]) == 6
+    assert len(h.process(4, bytes([12, 1]) + b"0123456789")[0][1]) == 4
