@@ -273,8 +273,11 @@ class SynproxyTest(P4RuntimeTest):
                 tu.send_packet(self, port, pkt)
             sent += len(pkts[i:i + per_batch])
             target = base + sent
-            self.wait_until(lambda t=target: self.snapshot()[event][0] >= t,
-                            f"{sent} packets counted as {event}")
+
+            def counted(target: int = target) -> bool:
+                return self.snapshot()[event][0] >= target
+
+            self.wait_until(counted, f"{sent} packets counted as {event}")
 
     def synack_for(self, syn: Packet, opts: int, svc: ServiceSettings | None = None) -> Ether:
         """Send a client SYN and check the SYN/ACK byte for byte (D3). Our TSval is
