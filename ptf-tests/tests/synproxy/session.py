@@ -276,3 +276,60 @@ class DirectPacketOutTest(SessionTest):
         self.packet_out(syn, pipeline=False, port=SERVER_PORT)
         self.expect(SERVER_PORT, syn)
         self.expect_nothing()
+
+
+@group("session")
+class ServerSynMinimalOptionsTest(SessionTest):
+    """A handshake that negotiated nothing (MSS 536, no WS/SACK/TS): the server SYN
+    carries only the MSS, and the whole session works without timestamps."""
+
+    def runTest(self) -> None:
+        opts = encode_options(None, None, False, False)
+        c = self.new_conn(30, 0x7FFFFFFF, 0xFFFFFFFF, 0, opts=opts, win_shift=0)
+        self.install(c)
+        self.send_server_syn(c, opts)
+        synack = self.server_synack(c, wscale=None, timestamps=False)
+        c.server_tsval = c.ts_base
+        self.send(SERVER_PORT, synack)
+        self.expect(SERVER_PORT, self.expected_server_ack(c, synack))
+        self.expect(CLIENT_PORT, self.expected_window_update(c, synack))
+        data = c.client("PA", payload=b"x" * 100)
+        self.send(CLIENT_PORT, data)
+        self.expect(SERVER_PORT, translated_c2s(data, c.delta, 0))
+        self.expect_nothing()
+
+
+@group("session")
+class TwoSessionsIndependentTest(SessionTest):
+    """Two sessions from one client (two source ports, two slots): each segment is
+    translated with its own session's delta and tsoff."""
+
+    def runTest(self) -> None:
+        a = self.new_conn(31, 0x1000, 0x90000000, 0x100, sport=50001, server_tsval=1)
+        b = self.new_conn(32, 0x2000, 0x10000000, 0x200000, sport=50002, server_tsval=7)
+        self.establish(a)
+        self.establish(b)
+        for c in (b, a, b):
+            pkt = c.client("PA", data_acked=3, options=ts_option(5, c.ts_base),
+                           payload=b"hi")
+            self.send(CLIENT_PORT, pkt)
+            self.expect(SERVER_PORT, translated_c2s(pkt, c.delta, c.tsoff))
+            reply = c.server("A", data_sent=3, data_acked=2, options=ts_option(9, 5))
+            self.send(SERVER_PORT, reply)
+            self.expect(CLIENT_PORT, translated_s2c(reply, c.delta, c.tsoff))
+        self.expect_nothing()
+        self.assertNotEqual(a.delta, b.delta)
+
+
+@group("session")
+class ServerWindowRescaleSaturatesTest(SessionTest):
+    """A server scale of 14 against an offered 0: the rescaled window saturates at
+    65535 instead of wrapping."""
+
+    def runTest(self) -> None:
+        c = self.new_conn(33, ISN, RS_ISN, TS_BASE, win_shift=0)
+        self.establish(c, server_wscale=14)
+        pkt = c.server("A", window=5)
+        self.send(SERVER_PORT, pkt)
+        self.expect(CLIENT_PORT, translated_s2c(pkt, c.delta, c.tsoff, window=0xFFFF))
+        self.expect_nothing()
