@@ -28,7 +28,9 @@ from synproxy_packets import (
     CLIENT_NET,
     CLIENT_PORT,
     CLIENT_SPORT,
+    EPOCH,
     EV,
+    KEY,
     OTHER_MAC,
     OTHER_NET,
     OTHER_PORT,
@@ -279,7 +281,8 @@ class SynproxyTest(P4RuntimeTest):
 
             self.wait_until(counted, f"{sent} packets counted as {event}")
 
-    def synack_for(self, syn: Packet, opts: int, svc: ServiceSettings | None = None) -> Ether:
+    def synack_for(self, syn: Packet, opts: int, svc: ServiceSettings | None = None, *,
+                   key: int = KEY, epoch: int = EPOCH) -> Ether:
         """Send a client SYN and check the SYN/ACK byte for byte (D3). Our TSval is
         the switch's clock, the one value no test can predict: it is read from the
         reply and put into the expected packet, so every other byte, the TCP
@@ -287,7 +290,8 @@ class SynproxyTest(P4RuntimeTest):
         self.send(CLIENT_PORT, syn)
         got = self.receive(CLIENT_PORT)
         ts = option_value(got, "Timestamp")
-        exp = expected_synack(syn, opts, svc or self.service, ts[0] if ts else 0)
+        exp = expected_synack(syn, opts, svc or self.service, ts[0] if ts else 0, key=key,
+                              epoch=epoch)
         self.assert_packet(exp, got, "SYN/ACK")
         return got
 

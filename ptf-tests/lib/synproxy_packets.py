@@ -263,7 +263,8 @@ def cookie_for(syn: Packet, opts: int, *, key: int = KEY, epoch: int = EPOCH) ->
     return make_cookie(key, epoch, flow_of(syn), syn[TCP].seq, opts)
 
 
-def expected_synack(syn: Packet, opts: int, svc: ServiceSettings, tsval: int) -> Packet:
+def expected_synack(syn: Packet, opts: int, svc: ServiceSettings, tsval: int, *,
+                    key: int = KEY, epoch: int = EPOCH) -> Packet:
     """The exact SYN/ACK for `syn` (D3): MACs, addresses and ports swapped, seq =
     cookie, ack = isn + 1, the service's TTL and window, IP id 0 with DF, options
     from OPTS (TSecr echoes the client's TSval), no payload, fresh checksums."""
@@ -273,7 +274,8 @@ def expected_synack(syn: Packet, opts: int, svc: ServiceSettings, tsval: int) ->
            / IP(src=syn[IP].dst, dst=syn[IP].src, ttl=svc.ttl, id=0, flags="DF",
                 tos=syn[IP].tos & 0xFC)
            / TCP(sport=syn[TCP].dport, dport=syn[TCP].sport, flags="SA",
-                 seq=cookie_for(syn, opts), ack=u32(syn[TCP].seq + 1), window=svc.window,
+                 seq=cookie_for(syn, opts, key=key, epoch=epoch), ack=u32(syn[TCP].seq + 1),
+                 window=svc.window,
                  options=options))
     return Ether(bytes(pkt))
 

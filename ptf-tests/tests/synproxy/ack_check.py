@@ -252,3 +252,20 @@ class DeferDataAckDigestAndPacketInTest(SynproxyTest):
             77, cookie, wscale=7, ts_ok=1, has_payload=1, tsval=4, tsecr=tsecr))
         self.expect_nothing()
         self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 1})
+
+
+@group("ack")
+class RotationMintsNewEpochTest(SynproxyTest):
+    """After a rotation, SYN/ACKs carry cookies of the new key and epoch (E bit
+    flipped), and those validate."""
+
+    def runTest(self) -> None:
+        self.set_keys(key=ROTATED_KEY, epoch=EPOCH + 1, prev_key=KEY, prev_epoch=EPOCH)
+        syn = client_tcp("S", 31, options=client_syn_options(1460, None, False, None))
+        cookie = self.synack_for(syn, encode_options(1460, None, False, False),
+                                 key=ROTATED_KEY, epoch=EPOCH + 1)[TCP].seq
+        self.assertEqual((cookie >> 8) & 1, (EPOCH + 1) & 1)
+        self.send(CLIENT_PORT, ack_for(31, cookie))
+        self.assertEqual(self.get_digest(COOKIE_DIGEST), cookie_digest(31, cookie))
+        self.expect_nothing()
+        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 1})

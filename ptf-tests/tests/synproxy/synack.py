@@ -6,6 +6,7 @@ service, or both."""
 from __future__ import annotations
 
 import itertools
+import random
 
 from ptf.testutils import group
 from scapy.layers.inet import IP, TCP
@@ -186,3 +187,22 @@ class SynToUndefendedServiceRoutedTest(SynproxyTest):
         self.synack_for(syn, encode_options(1460, 7, True, True))
         self.expect_nothing()
         self.assert_events({"SYN_IN": 3, "SYN_PASSED": 2, "SYNACK_SENT": 1})
+
+
+@group("synack")
+class SynAckRandomFlowsTest(SynproxyTest):
+    """40 random flows (source port, ISN, options): the switch's cookie is the
+    reference's every time, and every SYN/ACK is exact."""
+
+    def runTest(self) -> None:
+        rng = random.Random(2024)
+        for _ in range(40):
+            mss = rng.choice([None, 500, 536, 1300, 1399, 1440, 1460, 8960])
+            ws = rng.choice([None, 0, 3, 14, 15])
+            sack = rng.random() < 0.5
+            tsval = rng.getrandbits(32) if rng.random() < 0.5 else None
+            syn = client_tcp("S", rng.getrandbits(32), sport=rng.randrange(1, 65536),
+                             options=client_syn_options(mss, ws, sack, tsval))
+            self.synack_for(syn, encode_options(mss, ws, sack, tsval is not None))
+        self.expect_nothing()
+        self.assert_events({"SYN_IN": 40, "SYNACK_SENT": 40})
