@@ -53,9 +53,14 @@ def start_services(net: Net, topo: Topology) -> None:
         guard.install(net.ns[rs.name])
 
 
-def start_controller(net: Net, topo: Topology, **service: object):  # noqa: ANN201
+def start_controller(net: Net, topo: Topology, extra: dict | None = None,
+                     **service: object):  # noqa: ANN201
+    """Write the config and start the controller. `extra` holds more top-level config
+    sections (cookie, sessions, control, ...); its `services` are added to the first."""
     art = artifacts(net.program, net.target)
     cfg = controller_config(topo, net, art, **service)
+    for key, value in (extra or {}).items():
+        cfg[key] = cfg[key] + list(value) if key == "services" else value
     path = net.workdir / "controller.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return net.lab.popen([str(BIN / "python"), "-m", "controller", "run", "--config", str(path)],

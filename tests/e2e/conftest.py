@@ -1,0 +1,313 @@
+"""The end-to-end rig: real Linux TCP stacks in namespaces, p4sim, the controller.
+
+One topology (client, attacker, rs1, rs2 around the switch) is brought up once for
+the whole session, because startup costs seconds. The controller serves several
+services on the same VIP, one per behaviour under test, each with real-server ports
+of its own (two services that shared a real server port could map two client
+connections onto one server-side 4-tuple):
+
+    port  service  real servers       what it exercises
+    80    web      rs1, rs2 :8080     default SYN/ACK (window 0, wscale 7, SACK, TS)
+    81    nosack   rs1 :8081          SYN/ACK without SACK-permitted
+    82    nots     rs2 :8082          SYN/ACK without timestamps
+    84    defer    rs2 :8084          defer (session starts with the first data)
+    85    early    rs1 :8085          SYN/ACK window open: data before the server answers
+    86    down     rs1 :8086          nothing listens: the server answers RST
+    87    dead     rs2 :8087          the server's namespace drops it: no answer at all
+
+Tests read counters before and after what they do and compare differences, so they
+do not depend on each other's traffic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from controller.control import request
+from topo import guard
+from topo.demo import read_events, start_controller, start_services
+from topo.net import Net
+from topo.netns import LabError, sh, wait_for
+from topo.topology import Topology, default_topology
+
+PY = sys.executable
+COOKIE_KEY = "0f1e2d3c4b5a6978"
+SYN_RETRIES = 2
+DEAD_TABLE = "e2edead"
+
+
+@dataclass(frozen=True)
+class Svc:
+    name: str
+    port: int
+    servers: tuple[str, ...]  # host names
+    rs_port: int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+SERVICES = {s.name: s for s in (
+    Svc("web", 80, ("rs1", "rs2"), 8080),
+    Svc("nosack", 81, ("rs1",), 8081, {"synack": {"sack": False}}),
+    Svc("nots", 82, ("rs2",), 8082, {"synack": {"timestamps": False}}),
+    Svc("defer", 84, ("rs2",), 8084, {"defer": True, "synack": {"window": 65535}}),
+    Svc("early", 85, ("rs1",), 8085, {"synack": {"window": 65535}}),
+    Svc("down", 86, ("rs1",), 8086),
+    Svc("dead", 87, ("rs2",), 8087),
+)}
+LISTENING = ("nosack", "nots", "defer", "early")  # besides web (topo.demo starts those)
+
+
+def _missing_tools() -> list[str]:
+    return [t for t in ("ip", "nft", "ss", "ethtool", "sysctl") if shutil.which(t) is None]
+
+
+@pytest.fixture(scope="session")
+def rig_prerequisites() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("end-to-end tests need root (network namespaces)")
+    if missing := _missing_tools():
+        pytest.skip(f"end-to-end tests need {', '.join(missing)}")
+
+
+class Proxy:
+    """The running system and the handles a test needs on it."""
+
+    services = SERVICES
+    syn_retries = SYN_RETRIES
+
+    def __init__(self, net: Net, topo: Topology) -> None:
+        self.net, self.topo = net, topo
+        self.socket = str(net.workdir / "control.sock")
+        self.ctl: subprocess.Popen | None = None
+        self.cookie: dict[str, Any] = {"key": COOKIE_KEY, "rotate_seconds": 600}
+
+    # ------------------------------------------------------------------ controller
+
+    def extra_config(self) -> dict[str, Any]:
+        extra_services = []
+        for s in SERVICES.values():
+            if s.name == "web":
+                continue
+            rs = [{"address": self.topo.host(h).ip, "port": s.rs_port} for h in s.servers]
+            extra_services.append({"name": s.name, "vip": self.topo.vip, "port": s.port,
+                                   "mode": "on", "real_servers": rs, **s.settings})
+        return {"services": extra_services, "cookie": dict(self.cookie),
+                "sessions": {"syn_retries": SYN_RETRIES, "syn_timeout": 1.0},
+                "control": {"socket": self.socket}}
+
+    def start_controller(self) -> None:
+        self.ctl = start_controller(self.net, self.topo, extra=self.extra_config(), mode="on")
+        self.wait_synced()
+
+    def kill_controller(self) -> None:
+        """SIGKILL, not a clean stop: nothing gets the chance to tidy up."""
+        assert self.ctl is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.ctl.pid, signal.SIGKILL)
+        self.ctl.wait(timeout=30)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.socket)  # a killed server leaves its socket file behind
+
+    def wait_synced(self, timeout: float = 90) -> None:
+        def synced() -> bool:
+            if self.ctl is not None and self.ctl.poll() is not None:
+                raise LabError(f"the controller exited:\n{self.controller_log()[-3000:]}")
+            try:
+                return bool(self.status().get("synced"))
+            except (OSError, RuntimeError, ValueError):
+                return False
+
+        wait_for(synced, timeout, interval=0.2, what="the controller to sync with the switch")
+
+    def controller_log(self) -> str:
+        path = self.net.workdir / "controller.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def status(self) -> dict[str, Any]:
+        return request(self.socket, {"cmd": "status"})
+
+    def sessions(self) -> list[dict[str, Any]]:
+        return request(self.socket, {"cmd": "sessions", "limit": 100000})
+
+    # ------------------------------------------------------------------ observing
+
+    def events(self) -> dict[str, int]:
+        """The switch's global event counters (read-only P4Runtime client)."""
+        return read_events(self.net)
+
+    def guard(self) -> dict[str, dict[str, int]]:
+        return {rs.name: guard.read(self.net.ns[rs.name]) for rs in self.topo.real_servers}
+
+    def dead_syns(self) -> int:
+        """SYNs the `dead` service's server namespace swallowed."""
+        (h,) = SERVICES["dead"].servers
+        out = sh(["nft", "-j", "list", "counter", "inet", DEAD_TABLE, "syns"],
+                 netns=self.net.ns[h]).stdout
+        for item in json.loads(out).get("nftables", []):
+            if "counter" in item:
+                return int(item["counter"]["packets"])
+        raise AssertionError(f"no counter in {out!r}")
+
+    def ss(self, host: str) -> str:
+        """Established TCP sockets with their info (-i) and options (-o: this ss prints
+        `ts` and `sack` only with it)."""
+        return self.net.exec(host, ["ss", "-tnio", "state", "established"]).stdout
+
+    # ------------------------------------------------------------------ clients
+
+    def client_cmd(self, op: str, service: str = "web", **kw: Any) -> list[str]:
+        cmd = [PY, "-m", "topo.tcpclient", "--vip", self.topo.vip,
+               "--port", str(SERVICES[service].port)]
+        for opt in ("bind_port", "timeout", "pause_at", "delay_request"):
+            if kw.get(opt) is not None:
+                cmd += [f"--{opt.replace('_', '-')}", str(kw[opt])]
+        cmd.append(op)
+        for opt in ("size", "seed"):
+            if kw.get(opt) is not None:
+                cmd += [f"--{opt}", str(kw[opt])]
+        return cmd
+
+    def client(self, op: str, service: str = "web", **kw: Any) -> dict[str, Any]:
+        """One exchange from the client namespace; the result record."""
+        out = self.net.exec("client", self.client_cmd(op, service, **kw), check=False,
+                            timeout=kw.get("timeout", 30) * 4 + 60)
+        return _last_json(out.stdout, out.stderr)
+
+    @contextlib.contextmanager
+    def paused_client(self, op: str, service: str = "web", **kw: Any) -> Iterator[PausedClient]:
+        """A client stopped in the middle of its transfer (`--pause-at`)."""
+        proc = subprocess.Popen(["ip", "netns", "exec", self.net.ns["client"],
+                                 *self.client_cmd(op, service, **kw)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        pc = PausedClient(proc)
+        try:
+            pc.wait_paused()
+            yield pc
+        finally:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+    def workload(self, count: int, concurrency: int, size: int, service: str = "web",
+                 timeout: float = 30) -> list[dict[str, Any]]:
+        """Many hash-checked downloads in parallel (topo.workload); one record each."""
+        out = self.net.exec("client", [
+            PY, "-m", "topo.workload", "--vip", self.topo.vip,
+            "--port", str(SERVICES[service].port), "--size", str(size), "--count", str(count),
+            "--concurrency", str(concurrency), "--seconds", "600",
+            "--timeout", str(timeout)], timeout=900).stdout
+        return [json.loads(ln) for ln in out.splitlines() if ln.startswith("{")]
+
+    @contextlib.contextmanager
+    def client_sysctls(self, values: dict[str, str]) -> Iterator[None]:
+        """Set sysctls inside the client's namespace only; restore them afterwards."""
+        old = {k: self.net.exec("client", ["sysctl", "-n", k]).stdout.strip() for k in values}
+        try:
+            for k, v in values.items():
+                self.net.exec("client", ["sysctl", "-qw", f"{k}={v}"])
+            yield
+        finally:
+            for k, v in old.items():
+                self.net.exec("client", ["sysctl", "-qw", f"{k}={v}"])
+
+    # ------------------------------------------------------------------ attacker
+
+    def flood(self, kind: str, rate: float, count: int) -> dict[str, Any]:
+        """A bounded spoofed flood from the attacker (topo.flood); its report."""
+        attacker = self.topo.host("attacker")
+        seconds = count / rate + 30
+        out = self.net.exec("attacker", [
+            PY, "-m", "topo.flood", "--iface", self.net.ifname["attacker"],
+            "--src-mac", attacker.mac, "--dst-mac", attacker.gateway_mac,
+            "--vip", self.topo.vip, "--port", str(SERVICES["web"].port), "--kind", kind,
+            "--rate", str(rate), "--seconds", str(seconds), "--count", str(count)],
+            timeout=seconds + 120).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+
+class PausedClient:
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.info: dict[str, Any] = {}
+
+    def wait_paused(self) -> None:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()  # blocks until the pause (or the end)
+        try:
+            self.info = json.loads(line)
+        except ValueError:
+            self.info = {}
+        if not self.info.get("paused"):
+            rest = self.proc.communicate(timeout=60)
+            raise AssertionError(f"the client did not pause: {line}{rest[0]}{rest[1]}")
+
+    @property
+    def local_port(self) -> int:
+        return int(self.info["local"])
+
+    def resume(self, timeout: float = 300) -> dict[str, Any]:
+        out, err = self.proc.communicate("go\n", timeout=timeout)
+        return _last_json(out, err)
+
+
+def _last_json(out: str, err: str) -> dict[str, Any]:
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+    if not lines:
+        raise AssertionError(f"the client printed no result: {out!r} {err[-2000:]!r}")
+    return json.loads(lines[-1])
+
+
+def _start_listeners(net: Net, topo: Topology) -> None:
+    """The extra services' HTTP servers, and the `dead` server's black hole."""
+    for name in LISTENING:
+        s = SERVICES[name]
+        for h in s.servers:
+            net.popen(h, [PY, "-m", "topo.httpd", "--port", str(s.rs_port), "--name", h],
+                      log=f"{h}-{s.rs_port}-httpd.log")
+    dead = SERVICES["dead"]
+    for h in dead.servers:
+        ruleset = (f"table inet {DEAD_TABLE} {{\n counter syns {{ }}\n"
+                   f" chain input {{\n  type filter hook prerouting priority -200; policy accept;\n"
+                   f"  tcp dport {dead.rs_port} tcp flags & (syn | ack) == syn counter name syns\n"
+                   f"  tcp dport {dead.rs_port} drop\n }}\n}}\n")
+        proc = subprocess.run(["ip", "netns", "exec", net.ns[h], "nft", "-f", "-"],
+                              input=ruleset, text=True, capture_output=True)
+        if proc.returncode != 0:
+            raise LabError(f"nft in {h}: {proc.stderr.strip()}")
+    for name in ("web", *LISTENING):
+        s = SERVICES[name]
+        for h in s.servers:
+            wait_for(lambda h=h, p=s.rs_port: f":{p} " in sh(
+                ["ss", "-ltnH"], netns=net.ns[h]).stdout, 30,
+                what=f"{h} listening on {s.rs_port}")
+
+
+@pytest.fixture(scope="session")
+def proxy(rig_prerequisites: None) -> Iterator[Proxy]:
+    topo = default_topology()
+    net = Net(topo, log_level="error").start()
+    try:
+        start_services(net, topo)
+        _start_listeners(net, topo)
+        p = Proxy(net, topo)
+        p.start_controller()
+        yield p
+    finally:
+        net.close()
+        shutil.rmtree(net.workdir, ignore_errors=True)
+
+
+
