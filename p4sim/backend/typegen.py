@@ -1,15 +1,18 @@
 """Python classes for P4 aggregate values, generated per program.
 
-Every header, struct and header union type becomes a small class with `__slots__`
-(one slot per field, `f_<name>`, plus `valid` for headers), so that a field access in
-generated code is one attribute load. Varbit fields carry their current width in a
-second slot, `w_<name>`. All classes share one protocol, which generated code and the
-pipeline rely on:
+Every header, struct and header union type becomes a small class whose fields are
+attributes `f_<name>` (plus `valid` for headers; a varbit field carries its current
+width in `w_<name>`). Construction must cost nothing, because a program with header
+stacks of unions has hundreds of headers per packet: zero values of scalar fields are
+class attributes (an instance stores only what was written), and aggregate members of
+structs and unions are built on first access (`__getattr__`). All classes share one
+protocol, which generated code and the pipeline rely on:
 
-* `Cls()` builds the zero value (headers invalid, bits 0, bools False);
+* `Cls()` is the zero value (headers invalid, bits 0, bools False);
 * `copy()` a deep copy, `assign(other)` a deep in-place copy (P4 assignment of
   aggregates is by value, so aggregates are never rebound, only assigned into);
 * `eq(other)` P4 `==`; `invalidate()` makes every header inside invalid;
+* unions: `is_valid()`, `invalidate_all()` (before one member becomes valid);
 * headers also have `ext(value)` (fixed-width headers: fill the fields from the
   header's bits and set valid), `ext_pk(pk, varbits)` (read from a `PacketIn`, used
   for headers with a varbit field) and `emit(out)` (write to a `PacketOut`).
