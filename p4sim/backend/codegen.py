@@ -22,8 +22,9 @@ caller assigns; aggregate `inout` arguments are passed by reference (equivalent 
 arguments alias, which P4 programs do not rely on), aggregate `in` arguments as copies,
 aggregate `out` arguments as fresh values copied back with `assign`.
 
-Externs and the v1model side effects are in `externgen`; what the generated code needs
-from outside (device state objects, the packet context `_ctx`) is injected into its
+Expressions are compiled by `exprgen` (a mixin of `Compiler`), parsers by `parsergen`,
+tables by `tablegen`, externs and the v1model side effects by `externgen`; what the
+generated code needs from outside (device state objects, the packet context `_ctx`) is injected into its
 namespace by the pipeline through `Compiler.globals`.
 """
 
