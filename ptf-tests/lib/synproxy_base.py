@@ -30,6 +30,7 @@ from synproxy_packets import (
     CLIENT_SPORT,
     EPOCH,
     EV,
+    EVENTS_PER_SERVICE,
     KEY,
     OTHER_MAC,
     OTHER_NET,
@@ -58,7 +59,6 @@ from controller import entities
 
 COOKIE_DIGEST = "cookie_ack_digest_t"
 EVENT_DIGEST = "session_event_digest_t"
-EVENTS_PER_SERVICE = 32  # p4src/common/sizes.p4: service_events index = sid * 32 + event
 WAIT = 10.0  # seconds to wait for something that must happen (not a timing assertion)
 QUIET = 0.5  # seconds to wait for something that must not happen
 

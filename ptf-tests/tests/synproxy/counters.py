@@ -8,11 +8,12 @@ from ptf.testutils import group
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
-from synproxy_base import COOKIE_DIGEST, EVENTS_PER_SERVICE, SynproxyTest
+from synproxy_base import COOKIE_DIGEST, SynproxyTest
 from synproxy_packets import (
     CLIENT_MAC,
     CLIENT_PORT,
     EV,
+    EVENTS_PER_SERVICE,
     ROUTER_MAC,
     SERVICE_ID,
     VIP,
