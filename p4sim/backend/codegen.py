@@ -23,9 +23,9 @@ arguments alias, which P4 programs do not rely on), aggregate `in` arguments as 
 aggregate `out` arguments as fresh values copied back with `assign`.
 
 Expressions are compiled by `exprgen` (a mixin of `Compiler`), parsers by `parsergen`,
-tables by `tablegen`, externs and the v1model side effects by `externgen`; what the
-generated code needs from outside (device state objects, the packet context `_ctx`) is injected into its
-namespace by the pipeline through `Compiler.globals`.
+tables by `tablegen`, externs and the v1model side effects by `externgen`. What the
+generated code needs from outside (device state objects, the packet context `_ctx`)
+is injected into its namespace by the pipeline through `Compiler.globals`.
 """
 
 from __future__ import annotations
