@@ -90,6 +90,7 @@ class Controller:
         in_md = {m.name: m.id for m in self.p4.packet_metadata("packet_in").metadata}
         self._pktin_reason, self._pktin_port = in_md["reason"], in_md["ingress_port"]
         self._state_reg = self.p4.get("registers", "session_state").preamble.id
+        self._state_queries: dict[int, bytes] = {}  # slot -> encoded read query
         self._svc_counter = self.p4.get("counters", "service_events").preamble.id
         self._global_counter = self.p4.get("counters", "global_events").preamble.id
         self.conn: Connection | None = None
@@ -537,8 +538,14 @@ class Controller:
         if not slots:
             return {}
         if len(slots) * 4 < self.table.capacity:
-            queries = [wire.entity(wire.ENTITY_REGISTER_ENTRY,
-                                   wire.register_entry(self._state_reg, slot)) for slot in slots]
+            cache = self._state_queries
+            queries = []
+            for slot in slots:
+                q = cache.get(slot)
+                if q is None:
+                    q = cache[slot] = wire.entity(wire.ENTITY_REGISTER_ENTRY,
+                                                  wire.register_entry(self._state_reg, slot))
+                queries.append(q)
         else:
             queries = [self.codec.read_register_query("session_state")]
         states = {}
@@ -625,7 +632,8 @@ class Controller:
     async def _restore(self, conn: Connection, now: float) -> None:
         """Rebuild the session table from the switch: entries, states, keys (C9)."""
         old = self.table
-        clients, servers = {}, {}
+        clients: dict[int, install.RestoredEntry] = {}
+        servers: dict[int, install.RestoredEntry] = {}
         for kind, body in wire.read_entities(await conn.read([self.codec.read_entries_query()])):
             if kind == wire.ENTITY_TABLE_ENTRY:
                 e = self.codec.decode_entry(wire.decode_table_entry(body))

@@ -160,6 +160,26 @@ class RestoredEntry:
     params: dict[str, int]
 
 
+def _exact(prefix: bytes, v: int) -> bytes:
+    """FieldMatch{field_id, exact{value}} as field 2 of a TableEntry."""
+    val = v.to_bytes((v.bit_length() + 7) // 8 or 1, "big")
+    n = len(val)
+    mid = prefix + b"\x12" + wire.varint(n + 2) + b"\x0a" + wire.varint(n) + val
+    return b"\x12" + wire.varint(len(mid)) + mid
+
+
+def _param(prefix: bytes, v: int) -> bytes:
+    """Action.Param{param_id, value} as field 4 of an Action."""
+    val = v.to_bytes((v.bit_length() + 7) // 8 or 1, "big")
+    body = prefix + b"\x1a" + wire.varint(len(val)) + val
+    return b"\x22" + wire.varint(len(body)) + body
+
+
+def _table_update(kind: int, entry: bytes) -> bytes:
+    ent = b"\x12" + wire.varint(len(entry)) + entry  # Entity.table_entry (2)
+    return b"\x08" + wire.varint(kind) + b"\x12" + wire.varint(len(ent)) + ent
+
+
 class SessionCodec:
     """Hand-encoded writes and reads of the `sessions` table and session registers."""
 
@@ -176,9 +196,21 @@ class SessionCodec:
         self.reg = {name: p4.get("registers", name).preamble.id
                     for name in ("session_state", "session_delta", "session_tsoff")}
         self.field_names = {mf.id: mf.name for mf in t.match_fields}
+        self._table_prefix = wire.f_varint(1, self.table_id)
+        self._idle_suffix = wire.f_varint(9, self.idle_ns)
+        self._match_prefix = [b"\x08" + wire.varint(f) for f in self.fields]
+        self._client_act = b"\x08" + wire.varint(self.client_action.preamble.id)
+        self._server_act = b"\x08" + wire.varint(self.server_action.preamble.id)
+        self._param_prefix = {
+            self._client_act: [b"\x10" + wire.varint(pid) for pid, _n in self.client_params],
+            self._server_act: [b"\x10" + wire.varint(pid) for pid, _n in self.server_params]}
+        self._reg_prefix = {name: wire.f_varint(1, rid) for name, rid in self.reg.items()}
+
+    # The per-session encoders below are the hot path: every prefix that does not
+    # depend on the session is built once, and a field is a few concatenations.
 
     def _match(self, key: tuple[int, int, int, int]) -> bytes:
-        return b"".join(wire.exact_match(f, v) for f, v in zip(self.fields, key, strict=True))
+        return b"".join(_exact(p, v) for p, v in zip(self._match_prefix, key, strict=True))
 
     @staticmethod
     def client_key(s: Session) -> tuple[int, int, int, int]:
@@ -190,37 +222,49 @@ class SessionCodec:
         c, _vip, cport, _vport = s.flow
         return (s.rs_addr, c, s.rs_port, cport)
 
+    def _entry(self, key: tuple[int, int, int, int], action: bytes, values: list[int]) -> bytes:
+        act = action + b"".join(_param(p, v) for p, v in zip(
+            self._param_prefix[action], values, strict=True))
+        act_field = b"\x0a" + wire.varint(len(act)) + act  # TableAction.action
+        body = (self._table_prefix + self._match(key) + b"\x1a" + wire.varint(len(act_field))
+                + act_field + self._idle_suffix)
+        return body
+
     def entries(self, s: Session, p: SessionParams) -> tuple[bytes, bytes]:
         cvals = {"slot": s.slot, "service_id": s.service_id, "rs_addr": s.rs_addr,
                  "rs_port": s.rs_port}
         svals = {"slot": s.slot, "service_id": s.service_id, "vip_addr": p.vip_addr,
                  "vip_port": p.vip_port, "cookie": s.cookie, "ts_base": p.ts_base,
                  "client_window": p.client_window, "win_shift": p.win_shift}
-        client = wire.table_entry(self.table_id, self._match(self.client_key(s)),
-                                  self.client_action.preamble.id,
-                                  [(pid, cvals[n]) for pid, n in self.client_params],
-                                  self.idle_ns)
-        server = wire.table_entry(self.table_id, self._match(self.server_key(s)),
-                                  self.server_action.preamble.id,
-                                  [(pid, svals[n]) for pid, n in self.server_params],
-                                  self.idle_ns)
+        client = self._entry(self.client_key(s), self._client_act,
+                             [cvals[n] for _pid, n in self.client_params])
+        server = self._entry(self.server_key(s), self._server_act,
+                             [svals[n] for _pid, n in self.server_params])
         return client, server
 
     def registers(self, slot: int, state: int) -> list[bytes]:
         """delta = 0, tsoff = 0, then the state (README install order, step 2)."""
-        return [wire.update(wire.UPDATE_MODIFY, wire.entity(
-            wire.ENTITY_REGISTER_ENTRY, wire.register_entry(self.reg[name], slot, value)))
-            for name, value in (("session_delta", 0), ("session_tsoff", 0),
-                                ("session_state", state))]
+        return [self._register_update(self._reg_prefix[name], slot, value)
+                for name, value in (("session_delta", 0), ("session_tsoff", 0),
+                                    ("session_state", state))]
+
+    @staticmethod
+    def _register_update(prefix: bytes, slot: int, value: int) -> bytes:
+        idx = b"\x08" + wire.varint(slot) if slot else b""
+        val = wire.canonical(value)
+        data = b"\x0a" + wire.varint(len(val)) + val
+        body = (prefix + b"\x12" + wire.varint(len(idx)) + idx + b"\x1a"
+                + wire.varint(len(data)) + data)
+        ent = b"\x5a" + wire.varint(len(body)) + body  # Entity.register_entry (11)
+        return b"\x08\x02\x12" + wire.varint(len(ent)) + ent  # MODIFY
 
     def install(self, s: Session, p: SessionParams, kind: int = wire.UPDATE_INSERT) -> list[bytes]:
         client, server = self.entries(s, p)
-        ups = [wire.update(kind, wire.entity(wire.ENTITY_TABLE_ENTRY, e)) for e in (client, server)]
+        ups = [_table_update(kind, e) for e in (client, server)]
         return ups + self.registers(s.slot, 1)
 
     def delete(self, key: tuple[int, int, int, int]) -> bytes:
-        return wire.update(wire.UPDATE_DELETE, wire.entity(
-            wire.ENTITY_TABLE_ENTRY, wire.table_entry(self.table_id, self._match(key))))
+        return _table_update(wire.UPDATE_DELETE, self._table_prefix + self._match(key))
 
     def remove(self, s: Session) -> list[bytes]:
         """Delete both entries and set the state to NONE."""

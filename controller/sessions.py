@@ -12,6 +12,7 @@ the same slot can never be overtaken by the delete of the previous one.
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -119,6 +120,8 @@ class SessionTable:
         self.by_slot: dict[int, Session] = {}
         self.by_flow: dict[FlowKey, Session] = {}
         self.orphans: dict[FlowKey, HeldData] = {}
+        self._timers: list[tuple[float, int, int]] = []  # (deadline, slot, attempts)
+        self._untimed = False  # restored SYN_SENT sessions without a SYN to resend
         self.stats = {"full": 0, "early_dropped_bytes": 0, "early_dropped_packets": 0,
                       "early_held_packets": 0, "orphans_dropped": 0}
 
@@ -153,6 +156,11 @@ class SessionTable:
         self._free.remove(s.slot)
         self._limbo.discard(s.slot)
         self._adopt(s)
+        if s.state == State.SYN_SENT:
+            if s.next_retx is None:
+                self._untimed = True
+            else:
+                heapq.heappush(self._timers, (s.next_retx, s.slot, s.attempts))
 
     def _adopt(self, s: Session) -> None:
         self.by_slot[s.slot] = s
@@ -181,7 +189,7 @@ class SessionTable:
         s.handshake, s.ingress_port = handshake, ingress_port
         s.state, s.state_since, s.created = State.SYN_SENT, now, now
         s.attempts, s.next_retx, s.idle = 0, None, {}
-        s.held = self.orphans.pop(s.flow, None) or HeldData()
+        s.held = self.orphans.pop(s.flow, HeldData())
 
     # ------------------------------------------------------------------ SYN retransmission (C3)
 
@@ -189,26 +197,33 @@ class SessionTable:
         """Record that a SYN (first or resent) went out now."""
         s.next_retx = now + retransmit_delay(self.cfg, s.attempts)
         s.attempts += 1
+        heapq.heappush(self._timers, (s.next_retx, s.slot, s.attempts))
 
     def due(self, now: float) -> tuple[list[Session], list[Session]]:
-        """(sessions whose SYN must be resent, sessions to give up on)."""
+        """(sessions whose SYN must be resent, sessions to give up on). Timers live in a
+        heap, so a tick costs the number of due sessions, not the table size; a timer
+        whose session moved on (answered, freed, resent) is skipped."""
         resend: list[Session] = []
         give_up: list[Session] = []
-        for s in self.by_slot.values():
-            if s.state != State.SYN_SENT:
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            deadline, slot, attempts = heapq.heappop(timers)
+            s = self.by_slot.get(slot)
+            if (s is None or s.state != State.SYN_SENT or s.attempts != attempts
+                    or s.next_retx != deadline):
                 continue
-            if s.next_retx is None:
-                # Restored without the SYN's parameters: only the state timeout applies.
-                if now - s.state_since >= self.cfg.timeouts.syn_sent:
-                    give_up.append(s)
-            elif now >= s.next_retx:
-                (resend if s.attempts <= self.cfg.syn_retries and s.handshake else give_up).append(s)
+            (resend if s.attempts <= self.cfg.syn_retries and s.handshake else give_up).append(s)
+        if self._untimed:
+            # Restored without the SYN's parameters: only the state timeout applies.
+            waiting = [s for s in self.by_slot.values()
+                       if s.state == State.SYN_SENT and s.next_retx is None]
+            expired = [s for s in waiting if now - s.state_since >= self.cfg.timeouts.syn_sent]
+            give_up.extend(expired)
+            self._untimed = len(waiting) > len(expired)
         return resend, give_up
 
     def next_deadline(self) -> float | None:
-        times = [s.next_retx for s in self.by_slot.values()
-                 if s.state == State.SYN_SENT and s.next_retx is not None]
-        return min(times) if times else None
+        return self._timers[0][0] if self._timers else None
 
     # ------------------------------------------------------------------ state (C6)
 
@@ -269,17 +284,14 @@ class SessionTable:
             if not new_connection:
                 return False
             s = None
-        if s is not None:
-            held = s.held
-        else:
-            held = self.orphans.get(flow)
-            if held is None:
-                if len(self.orphans) >= MAX_ORPHAN_FLOWS:
-                    self.stats["orphans_dropped"] += 1
-                    self.stats["early_dropped_packets"] += 1
-                    self.stats["early_dropped_bytes"] += payload_len
-                    return False
-                held = self.orphans[flow] = HeldData(since=now)
+        held: HeldData | None = s.held if s is not None else self.orphans.get(flow)
+        if held is None:
+            if len(self.orphans) >= MAX_ORPHAN_FLOWS:
+                self.stats["orphans_dropped"] += 1
+                self.stats["early_dropped_packets"] += 1
+                self.stats["early_dropped_bytes"] += payload_len
+                return False
+            held = self.orphans[flow] = HeldData(since=now)
         key = (seq, payload_len)
         if key in held.seen:
             return True

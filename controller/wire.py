@@ -29,9 +29,17 @@ class WireError(ValueError):
 # ----------------------------------------------------------------------------- encoding
 
 
+_SMALL = [bytes((i,)) for i in range(128)]
+_TWO = [bytes(((i & 0x7F) | 0x80, i >> 7)) for i in range(1 << 14)]
+
+
 def varint(value: int) -> bytes:
-    if value < 0:
+    if value < 0x80:
+        if value >= 0:
+            return _SMALL[value]
         value += 1 << 64
+    elif value < 0x4000:
+        return _TWO[value]
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
@@ -183,12 +191,41 @@ def p4data_int(buf: bytes) -> int:
 
 def struct_members(buf: bytes) -> list[int]:
     """A P4Data holding a struct (as a digest's data) -> its members' values."""
+    fast = _struct_members_fast(buf)
+    if fast is not None:
+        return fast
     for number, value in fields(buf):
         if number == 5:  # struct
             return [p4data_int(_sub(v)) for n, v in fields(_sub(value)) if n == 1]
         if number == 1:
             return [int.from_bytes(_sub(value), "big")]
     return []
+
+
+def _struct_members_fast(buf: bytes) -> list[int] | None:
+    """The common layout (struct of bitstrings, lengths below 128), read by index;
+    None for anything else, which the general decoder then handles."""
+    if len(buf) < 2 or buf[0] != 0x2A:
+        return None
+    try:
+        size, i = _read_varint(buf, 1)
+    except WireError:
+        return None
+    n = len(buf)
+    if i + size != n:
+        return None
+    out = []
+    frombytes = int.from_bytes
+    while i < n:
+        # members: 0x0a len, then P4Data: 0x0a len bitstring
+        if i + 4 > n or buf[i] != 0x0A or buf[i + 2] != 0x0A:
+            return None
+        size, inner = buf[i + 1], buf[i + 3]
+        if size >= 0x80 or inner + 2 != size or i + 2 + size > n:
+            return None
+        out.append(frombytes(buf[i + 4 : i + 4 + inner], "big"))
+        i += 2 + size
+    return out
 
 
 def read_entities(responses: list[bytes]) -> Iterator[tuple[int, bytes]]:

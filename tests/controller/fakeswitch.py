@@ -118,3 +118,33 @@ def cookie_rows(n: int, service_id: int = 1, base_port: int = 1024) -> list[list
         rows.append([client_i, vip, cport, 80, 1000 + i, 0x5000 + i, 1460, 7, 1, 1, 0, 0,
                      502, 7000 + i, 8000, 1, service_id, 0, 0])
     return rows
+
+
+def main() -> None:
+    """Serve on argv[1]; on a line `go N DIGEST_ID` from stdin send N digests in lists of
+    256 and print `done SECONDS WRITES` once N PacketOuts came back (the controller
+    benchmark runs the fake in its own process so that the two do not share a GIL)."""
+    import sys
+
+    fake = FakeSwitch()
+    fake.start(sys.argv[1])
+    print("ready", flush=True)
+    for line in sys.stdin:
+        parts = line.split()
+        if not parts or parts[0] != "go":
+            break
+        n, did = int(parts[1]), int(parts[2])
+        rows = cookie_rows(n)
+        before = len(fake.writes)
+        t0 = time.perf_counter()
+        for i in range(0, n, 256):
+            fake.send_digest_list(did, rows[i:i + 256])
+        last = t0
+        for _ in range(n):
+            last, _body = fake.packet_outs.get(timeout=120)
+        print(f"done {last - t0:.6f} {len(fake.writes) - before}", flush=True)
+    fake.stop()
+
+
+if __name__ == "__main__":
+    main()

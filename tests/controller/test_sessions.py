@@ -181,3 +181,26 @@ def test_restore_takes_the_slot_out_of_the_free_list() -> None:
     assert {new(t2, flow(5)).slot, new(t2, flow(6)).slot} == {1, 3}
     with pytest.raises(ValueError):
         t2.restore(s)
+
+
+def test_restored_pending_session_gives_up_after_the_syn_sent_timeout() -> None:
+    t = SessionTable(Sessions(timeouts=Timeouts(syn_sent=5.0)))
+    s = new(t)
+    t2 = SessionTable(t.cfg)
+    restored = dataclasses.replace(s, handshake=None, next_retx=None, state_since=10.0)
+    t2.restore(restored)
+    assert t2.due(14.0) == ([], [])
+    assert t2.due(15.0) == ([], [restored])
+
+
+def test_stale_timers_are_skipped() -> None:
+    t = SessionTable(Sessions(syn_timeout=1.0, syn_retries=5))
+    s = new(t)
+    t.syn_sent(s, 0.0)
+    t.established(s, 0.5)
+    assert t.due(10.0) == ([], [])
+    t.release(s)
+    t.recycle(s.slot)
+    s2 = new(t, flow(2))
+    t.syn_sent(s2, 20.0)
+    assert t.due(20.5) == ([], []) and t.due(21.0) == ([s2], [])

@@ -1,0 +1,166 @@
+"""Controller figures (DESIGN §7): session setup rate and added handshake latency.
+
+* `setup_rate_fake`: the controller against a fake P4Runtime switch that only accepts
+  writes (tests/controller/fakeswitch.py, in its own process): validated-handshake
+  digests in, server SYN PacketOuts out. What the controller alone sustains.
+* `setup_p4sim`: the controller against p4sim running synproxy.p4 in-process (memory
+  ports, P4Runtime over a unix socket): the setup rate for a burst of valid client
+  ACKs, then, one connection at a time, the added latency client ACK in -> server SYN
+  out and server SYN/ACK in -> client window update out, p50/p99.
+
+    .venv/bin/python -m bench controller_fake controller_p4sim
+"""
+
+from __future__ import annotations
+
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+
+from controller.config import parse_config
+from controller.cookie import Flow, encode_options, make_cookie
+from controller.p4info import P4InfoIndex, load_p4info
+from p4sim.ports import MemoryPort
+from p4sim.switch import Switch
+from tests.controller.ctlbench import ControllerThread
+
+from .p4sim_bench import ROOT, compiled
+
+KEY_HEX = "0011223344556677"
+CLIENT_MAC, SERVER_MAC = "00:00:00:00:00:c1", "00:00:00:00:00:5e"
+MAC1, MAC2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
+CLIENT_IP, VIP, RS_IP = "10.0.0.1", "192.168.10.10", "10.1.0.5"
+
+
+def _config(p4info: Path, devcfg: Path, sock: str) -> str:
+    return textwrap.dedent(f"""\
+        switch: {{address: "unix:{sock}", p4info: "{p4info}", device_config: "{devcfg}"}}
+        interfaces:
+          - {{port: 1, mac: "{MAC1}", address: 10.0.0.254/24}}
+          - {{port: 2, mac: "{MAC2}", address: 10.1.0.254/24}}
+        neighbours:
+          - {{address: {CLIENT_IP}, mac: "{CLIENT_MAC}", port: 1}}
+          - {{address: {RS_IP}, mac: "{SERVER_MAC}", port: 2}}
+        services:
+          - name: web
+            vip: {VIP}
+            port: 80
+            real_servers: [{{address: {RS_IP}, port: 8080}}]
+        cookie: {{key: "{KEY_HEX}", rotate_seconds: 86400}}
+        sessions: {{syn_timeout: 30}}
+        """)
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def setup_rate_fake(n: int = 20000) -> None:
+    p4info, devcfg = compiled("synproxy")
+    with tempfile.TemporaryDirectory() as tmp:
+        sock = f"{tmp}/fake.sock"
+        fake = subprocess.Popen([sys.executable, "-m", "tests.controller.fakeswitch",
+                                 f"unix:{sock}"], cwd=ROOT, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        assert fake.stdin is not None and fake.stdout is not None
+        ct = None
+        try:
+            if fake.stdout.readline().strip() != "ready":
+                raise RuntimeError("the fake switch did not start")
+            ct = ControllerThread(parse_config(_config(p4info, devcfg, sock), f"{tmp}/c.yaml"))
+            ct.wait_synced()
+            did = P4InfoIndex(load_p4info(p4info)).get("digests",
+                                                       "cookie_ack_digest_t").preamble.id
+            fake.stdin.write(f"go {n} {did}\n")
+            fake.stdin.flush()
+            _done, dt_text, writes_text = fake.stdout.readline().split()
+            dt, writes = float(dt_text), int(writes_text)
+            print(f"controller vs accept-only switch: {n} sessions in {dt:.2f} s = "
+                  f"{n / dt:,.0f} sessions/s ({writes} writes, "
+                  f"{n / max(writes, 1):.0f} sessions per write)")
+        finally:
+            if ct is not None:
+                ct.stop()
+            fake.stdin.close()
+            fake.wait(10)
+
+
+def _ack(flow: Flow, isn: int, opts: int, epoch: int = 1) -> bytes:
+    key = int.from_bytes(bytes.fromhex(KEY_HEX), "little")
+    cookie = make_cookie(key, epoch, flow, isn, opts)
+    return bytes(Ether(src=CLIENT_MAC, dst=MAC1) / IP(src=CLIENT_IP, dst=VIP)
+                 / TCP(sport=flow.sport, dport=80, flags="A", seq=isn + 1,
+                       ack=(cookie + 1) & 0xFFFFFFFF, window=502))
+
+
+def _next_tcp(port: MemoryPort, flags: str, timeout: float = 10.0) -> tuple[float, Ether]:
+    deadline = time.perf_counter() + timeout
+    while True:
+        data = port.sent.get(timeout=max(0.0, deadline - time.perf_counter()))
+        t = time.perf_counter()
+        p = Ether(data)
+        if TCP in p and p[TCP].flags == flags:
+            return t, p
+
+
+def setup_p4sim(burst: int = 2000, sequential: int = 200) -> None:
+    p4info, devcfg = compiled("synproxy")
+    with tempfile.TemporaryDirectory() as tmp:
+        sock = f"{tmp}/sw.sock"
+        ports = {1: MemoryPort(1), 2: MemoryPort(2)}
+        sw = Switch(list(ports.values()), cpu_port=255)
+        sw.start(f"unix:{sock}")
+        ct = ControllerThread(parse_config(_config(p4info, devcfg, sock), f"{tmp}/c.yaml"))
+        try:
+            ct.wait_synced()
+            opts = encode_options(1460, 7, True, False)
+            client = int.from_bytes(bytes(map(int, CLIENT_IP.split("."))), "big")
+            vip = int.from_bytes(bytes(map(int, VIP.split("."))), "big")
+            # Burst: valid third ACKs for `burst` connections, injected at once.
+            acks = [_ack(Flow(client, vip, 10000 + i, 80), 1000 * i, opts) for i in range(burst)]
+            t0 = time.perf_counter()
+            for a in acks:
+                ports[1].inject(a)
+            last = t0
+            for _ in range(burst):
+                last, _p = _next_tcp(ports[2], "S", 60)
+            dt = last - t0
+            print(f"p4sim + controller: {burst} sessions in {dt:.2f} s = {burst / dt:,.0f} "
+                  "sessions/s (client ACK in -> server SYN out)")
+            # Sequential: one connection at a time, latency per step.
+            syn_lat, upd_lat = [], []
+            for i in range(sequential):
+                flow = Flow(client, vip, 30000 + i, 80)
+                isn = 7 + i
+                t0 = time.perf_counter()
+                ports[1].inject(_ack(flow, isn, opts))
+                t1, _syn = _next_tcp(ports[2], "S")
+                syn_lat.append(t1 - t0)
+                synack = bytes(Ether(src=SERVER_MAC, dst=MAC2) / IP(src=RS_IP, dst=CLIENT_IP)
+                               / TCP(sport=8080, dport=flow.sport, flags="SA", seq=5,
+                                     ack=isn + 1, window=65160))
+                t2 = time.perf_counter()
+                ports[2].inject(synack)
+                t3, _upd = _next_tcp(ports[1], "A")
+                upd_lat.append(t3 - t2)
+            for name, lat in (("client ACK -> server SYN", syn_lat),
+                              ("server SYN/ACK -> window update", upd_lat)):
+                print(f"{name}: p50 {statistics.median(lat) * 1e3:.2f} ms, "
+                      f"p99 {_pct(lat, 0.99) * 1e3:.2f} ms ({len(lat)} connections)")
+        except queue.Empty:
+            print("p4sim + controller: timed out waiting for packets")
+        finally:
+            ct.stop()
+            sw.stop()
+
+
+__all__ = ["setup_rate_fake", "setup_p4sim"]
