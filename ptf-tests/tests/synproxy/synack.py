@@ -31,6 +31,7 @@ from synproxy_packets import (
     client_tcp,
     flow_bit,
     negotiated_opts,
+    option_value,
     routed,
 )
 
@@ -206,3 +207,18 @@ class SynAckRandomFlowsTest(SynproxyTest):
             self.synack_for(syn, encode_options(mss, ws, sack, tsval is not None))
         self.expect_nothing()
         self.assert_events({"SYN_IN": 40, "SYNACK_SENT": 40})
+
+
+@group("synack")
+class SynAckTimestampIsAClockTest(SynproxyTest):
+    """Our TSval comes from the switch's clock: never decreasing from one SYN/ACK
+    to the next (RFC 7323 asks a sender's TSval to be monotonic)."""
+
+    def runTest(self) -> None:
+        tsvals = []
+        for i in range(3):
+            syn = client_tcp("S", i, sport=49000 + i, options=client_syn_options())
+            got = self.synack_for(syn, encode_options(1460, 7, True, True))
+            tsvals.append(option_value(got, "Timestamp")[0])
+        self.assertEqual(tsvals, sorted(tsvals))
+        self.expect_nothing()
