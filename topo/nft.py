@@ -25,7 +25,7 @@ How the router proxies (the pattern of the kernel's SYNPROXY documentation):
 * The VIP is not a local address of the router: a /32 route sends it towards the
   first real server, so SYNs take the forward path where the synproxy rule lives.
 
-Sysctls are set only inside the router namespace: `ip_forward`,
+Sysctls are set only inside the router namespace: `ip_forward`, `rp_filter`,
 `nf_conntrack_tcp_loose`, `tcp_syncookies` and `tcp_timestamps` are all per network
 namespace on the kernels this runs on (the end-to-end test checks that the host's
 values do not move).
@@ -45,6 +45,10 @@ from .topology import Host, Topology
 TABLE = "p4snft"
 
 ROUTER_SYSCTLS = {
+    # No reverse-path filter: a flood may share the client's link (as on an Internet
+    # uplink, where strict RPF cannot tell a spoofed source); both proxies must see it.
+    "net.ipv4.conf.all.rp_filter": "0",
+    "net.ipv4.conf.default.rp_filter": "0",
     "net.ipv4.ip_forward": "1",
     "net.netfilter.nf_conntrack_tcp_loose": "0",
     "net.ipv4.tcp_syncookies": "1",

@@ -28,7 +28,7 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("nft") is None
                                 reason="needs root and nft")
 
 HOST_SYSCTLS = ("net/netfilter/nf_conntrack_tcp_loose", "net/ipv4/tcp_syncookies",
-                "net/ipv4/tcp_timestamps", "net/ipv4/ip_forward")
+                "net/ipv4/tcp_timestamps", "net/ipv4/ip_forward", "net/ipv4/conf/all/rp_filter")
 
 # Sends one SYN from the client's interface and prints the first TCP answer as hex.
 PROBE = """

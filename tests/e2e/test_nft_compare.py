@@ -1,0 +1,135 @@
+"""The comparison harness (bench/compare.py, bench/nft_systems.py): verdicts, CPU
+accounting, the table/CSV/PNG outputs, and one short real series on the nft side.
+
+    .venv/bin/python -m pytest -q tests/e2e/test_nft_compare.py   (root for the last test)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bench.compare import HEADER, Load, Point, compare, row, summary, verdict, write_csv
+from bench.compare import plot as plot_points
+from bench.nft_systems import CLK_TCK, NftSystem, parse_proc_stat, session_cpu_seconds
+from topo.netns import wait_for
+from topo.topology import default_topology
+
+
+def point(**kw: object) -> Point:
+    base = Point(system="x", rate=1000, flood_sent=6000, flood_pps=1000.0, requests=20, ok=20,
+                 success=1.0, connect_p50_ms=1.0, connect_p99_ms=5.0, mbytes_per_s=3.0,
+                 spoofed_syn_at_servers=0, proxy_syn_in=6020, proxy_cookies_sent=6020,
+                 proxy_valid_acks=20, syn_answered=1.0, proxy_cpu_s=math.nan, system_cpu_s=6.0,
+                 system_softirq_s=0.5, window_s=6.0, verdict="")
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def test_verdicts() -> None:
+    assert verdict(point()) == "ok"
+    assert verdict(point(rate=0, flood_pps=0.0, syn_answered=0.0)) == "ok"
+    assert verdict(point(success=0.9)) == "saturated"
+    assert verdict(point(connect_p99_ms=1003.0)) == "saturated"
+    assert verdict(point(connect_p99_ms=math.nan, ok=0, success=0.0)) == "saturated"
+    assert verdict(point(syn_answered=0.5)) == "saturated"
+    # The generator's limit is reported as such, before anything about the proxy.
+    assert verdict(point(flood_pps=500.0, success=0.5)) == "generator-limited"
+
+
+def test_load_and_rates_are_bounded() -> None:
+    with pytest.raises(ValueError, match="flood_from"):
+        Load(flood_from="server")
+    with pytest.raises(ValueError, match="seconds"):
+        Load(seconds=0)
+    with pytest.raises(ValueError, match="rates"):
+        compare(rates=(0, 200_000), under_test=[])
+    with pytest.raises(ValueError, match="rates"):
+        compare(rates=(1000, 500), under_test=[])
+
+
+def test_proc_stat_busy_excludes_idle_and_iowait() -> None:
+    text = "cpu  100 20 30 1000 50 5 7 3 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n"
+    cpu = parse_proc_stat(text)
+    assert cpu.busy == pytest.approx((100 + 20 + 30 + 5 + 7 + 3) / CLK_TCK)
+    assert cpu.softirq == pytest.approx(7 / CLK_TCK)
+    assert cpu.total == pytest.approx((165 + 1000 + 50) / CLK_TCK)
+    assert (cpu - cpu).busy == 0
+    with pytest.raises(ValueError, match="cpu"):
+        parse_proc_stat("intr 1 2 3\n")
+
+
+def test_session_cpu_counts_the_session_and_its_children_only() -> None:
+    # A session leader whose child burns CPU: the child's time belongs to the session.
+    burn = ("import subprocess, sys; subprocess.run([sys.executable, '-c', "
+            "'import time\\nwhile time.process_time() < 0.5: pass']); "
+            "import time; time.sleep(30)")
+    proc = subprocess.Popen([sys.executable, "-c", burn], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while session_cpu_seconds(proc.pid) < 0.5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        used = session_cpu_seconds(proc.pid)
+        assert used >= 0.5
+        assert session_cpu_seconds(os.getsid(0)) != used  # another session is not this one
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the leader and its child: the whole session
+        proc.wait()
+    # Nothing of the session is left to count once all of it is gone (the orphaned child
+    # is reaped by init asynchronously, hence the poll).
+    wait_for(lambda: session_cpu_seconds(proc.pid) == 0, 10, what="the session to be gone")
+
+
+def test_table_csv_plot_and_summary(tmp_path: Path) -> None:
+    pts = [point(system="p4-p4sim", rate=0, flood_pps=0.0, proxy_cpu_s=2.0, verdict="ok"),
+           point(system="p4-p4sim", rate=2000, success=0.5, proxy_cpu_s=5.5,
+                 flood_pps=1990.0, verdict="saturated"),
+           point(system="nft-synproxy", rate=0, flood_pps=0.0, verdict="ok"),
+           point(system="nft-synproxy", rate=64000, flood_pps=30000.0, success=1.0,
+                 verdict="generator-limited")]
+    lines = [row(p) for p in pts]
+    assert all(len(ln.split()) == len(HEADER.split()) for ln in lines)
+    assert "n/a" in lines[2] and "5.50" in lines[1] and "50.0%" in lines[1]
+    write_csv(pts, tmp_path / "c.csv")
+    with (tmp_path / "c.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert [r["system"] for r in table] == [p.system for p in pts]
+    assert table[1]["verdict"] == "saturated" and table[0]["system_cpu_pct"] == "100.0"
+    plot_points(pts, tmp_path / "c.png")
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = "\n".join(summary(pts))
+    assert "p4-p4sim: held 0 SYN/s" in text and "saturated at 2000 SYN/s" in text
+    assert "nft-synproxy: held 0 SYN/s" in text and "generator-limited at 64000" in text
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("nft") is None,
+                    reason="needs root and nft")
+def test_a_short_real_series_on_the_nft_side(tmp_path: Path) -> None:
+    ran: list[str] = []
+    points = compare(components={"fake": lambda: ran.append("fake")}, rates=(0, 500),
+                     load=Load(seconds=2, size=50_000), out=tmp_path,
+                     under_test=[NftSystem(default_topology())])
+    assert ran == ["fake"]
+    assert [p.rate for p in points] == [0, 500]
+    idle, flooded = points
+    assert idle.flood_sent == 0 and flooded.flood_sent >= 500
+    for p in points:
+        assert p.system == "nft-synproxy" and p.requests > 0 and p.success == 1.0, p
+        assert p.spoofed_syn_at_servers == 0 and p.mbytes_per_s > 0
+        assert p.connect_p50_ms <= p.connect_p99_ms and math.isnan(p.proxy_cpu_s)
+    assert flooded.proxy_syn_in >= flooded.flood_sent
+    assert flooded.proxy_valid_acks >= flooded.ok
+    report = (tmp_path / "compare.txt").read_text()
+    assert "-- component: fake" in report and "nft-synproxy" in report
+    assert (tmp_path / "compare.csv").exists() and (tmp_path / "compare.png").exists()
