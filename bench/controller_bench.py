@@ -4,7 +4,8 @@
   writes (tests/controller/fakeswitch.py, in its own process): validated-handshake
   digests in, server SYN PacketOuts out. What the controller alone sustains.
 * `setup_p4sim`: the controller against p4sim running synproxy.p4 in-process (memory
-  ports, P4Runtime over a unix socket): the setup rate for a burst of valid client
+  ports, P4Runtime over a unix socket) and the controller in its own process
+  (`synproxyctl run`): the setup rate for a burst of valid client
   ACKs, then, one connection at a time, the added latency client ACK in -> server SYN
   out and server SYN/ACK in -> client window update out, p50/p99.
 
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import queue
+import signal
 import statistics
 import subprocess
 import sys
@@ -26,6 +28,7 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 from controller.config import parse_config
+from controller.control import request
 from controller.cookie import Flow, encode_options, make_cookie
 from controller.p4info import P4InfoIndex, load_p4info
 from p4sim.ports import MemoryPort
@@ -112,16 +115,36 @@ def _next_tcp(port: MemoryPort, flags: str, timeout: float = 10.0) -> tuple[floa
             return t, p
 
 
+def _wait_synced(ctl_sock: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the controller exited with {proc.returncode}")
+        try:
+            if request(ctl_sock, {"cmd": "status"}, timeout=2)["synced"]:
+                return
+        except (OSError, RuntimeError):
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("the controller did not sync")
+
+
 def setup_p4sim(burst: int = 2000, sequential: int = 200) -> None:
+    """p4sim in this process (memory ports), the controller in its own (`synproxyctl
+    run`), as in production: the two do not share a GIL."""
     p4info, devcfg = compiled("synproxy")
     with tempfile.TemporaryDirectory() as tmp:
-        sock = f"{tmp}/sw.sock"
+        sock, ctl_sock = f"{tmp}/sw.sock", f"{tmp}/ctl.sock"
+        cfg_path = Path(tmp) / "c.yaml"
+        cfg_path.write_text(_config(p4info, devcfg, sock)
+                            + f'control: {{socket: "{ctl_sock}"}}\n')
         ports = {1: MemoryPort(1), 2: MemoryPort(2)}
         sw = Switch(list(ports.values()), cpu_port=255)
         sw.start(f"unix:{sock}")
-        ct = ControllerThread(parse_config(_config(p4info, devcfg, sock), f"{tmp}/c.yaml"))
+        ctl = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config",
+                                str(cfg_path), "--log-level", "warning"], cwd=ROOT, text=True)
         try:
-            ct.wait_synced()
+            _wait_synced(ctl_sock, ctl)
             opts = encode_options(1460, 7, True, False)
             client = int.from_bytes(bytes(map(int, CLIENT_IP.split("."))), "big")
             vip = int.from_bytes(bytes(map(int, VIP.split("."))), "big")
@@ -159,7 +182,11 @@ def setup_p4sim(burst: int = 2000, sequential: int = 200) -> None:
         except queue.Empty:
             print("p4sim + controller: timed out waiting for packets")
         finally:
-            ct.stop()
+            ctl.send_signal(signal.SIGTERM)
+            try:
+                ctl.wait(10)
+            except subprocess.TimeoutExpired:
+                ctl.kill()
             sw.stop()
 
 

@@ -100,7 +100,6 @@ class Controller:
         self._work = asyncio.Event()
         self._cookies: list[tuple[CookieAck, float]] = []
         self._events: list[SessionEvent] = []
-        self._acks: list[tuple[int, int]] = []
         self._frees: list[tuple[Session, str]] = []
         self._writes = asyncio.Semaphore(MAX_INFLIGHT_WRITES)
         self._inflight: set[asyncio.Task[None]] = set()
@@ -232,8 +231,11 @@ class Controller:
             elif kind == ERROR:
                 self.stats["stream_errors"] += 1
                 err = pb.StreamError.FromString(body)
-                log.warning("event=stream_error code=%s message=%r",
-                            code_pb2.Code.Name(err.canonical_code), err.message)
+                # A late ack for a list the switch already gave up on is harmless: the
+                # switch repeats its digests and the flow lookup ignores them.
+                level = logging.DEBUG if err.HasField("digest_list_ack") else logging.WARNING
+                log.log(level, "event=stream_error code=%s message=%r",
+                        code_pb2.Code.Name(err.canonical_code), err.message)
 
     def _on_arbitration(self, conn: Connection, upd: pb.MasterArbitrationUpdate) -> None:
         primary = upd.status.code == code_pb2.OK
@@ -262,7 +264,10 @@ class Controller:
             else:
                 self._events.append(d)
                 self.metrics.digests.labels("session_event").inc()
-        self._acks.append((did, lid))
+        # Acknowledged at once: the switch may then report the same handshake again
+        # (a client retransmitting its ACK), which the flow lookup turns into a no-op.
+        if self.conn is not None:
+            self.conn.send_raw(wire.digest_ack_request(did, lid))
         self._work.set()
 
     def _on_packet_in(self, conn: Connection, body: bytes) -> None:
@@ -337,7 +342,6 @@ class Controller:
         now = self.clock()
         events, self._events = self._events, []
         cookies, self._cookies = self._cookies, []
-        batch.acks, self._acks = self._acks, []
         for ev in events:
             self._on_session_event(conn, ev, now)
         frees, self._frees = self._frees, []
@@ -471,8 +475,6 @@ class Controller:
             for s, reason in batch.freed:
                 self.table.recycle(s.slot)
                 self.metrics.sessions_freed.labels(reason).inc()
-            for did, lid in batch.acks:
-                conn.send_raw(wire.digest_ack_request(did, lid))
         finally:
             self._writes.release()
 
@@ -799,7 +801,6 @@ class _Batch:
         self.updates: list[bytes] = []
         self.installs: list[tuple[Session, int, int, float]] = []
         self.freed: list[tuple[Session, str]] = []
-        self.acks: list[tuple[int, int]] = []
 
     def add_install(self, s: Session, ups: list[bytes], received: float) -> None:
         lo = len(self.updates)

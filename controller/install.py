@@ -30,10 +30,12 @@ WSCALE_NONE = 15
 PRIO_SERVICE, PRIO_DENY_UDP, PRIO_DENY_FRAG, PRIO_DENY_ALL = 100, 50, 40, 1
 PROTO_TCP, PROTO_UDP = 6, 17
 # DigestEntry config: lists of up to 256 digests, sent at most 1 ms after the first
-# waited (the batching of C2 starts at the source).
+# waited (the batching of C2 starts at the source). The ack timeout only bounds how
+# long the switch suppresses a repeated digest; it is generous so that a busy switch
+# delivering late does not make the controller's acks arrive for forgotten lists.
 DIGEST_MAX_LIST = 256
 DIGEST_MAX_TIMEOUT_NS = 1_000_000
-DIGEST_ACK_TIMEOUT_NS = 2_000_000_000
+DIGEST_ACK_TIMEOUT_NS = 10_000_000_000
 
 Updates = list[p4runtime_pb2.Update]
 
