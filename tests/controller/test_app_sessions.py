@@ -265,3 +265,41 @@ def test_auto_defence_switches_on_and_off(artefacts, sock, switch, tmp_path):
         assert wait_for(lambda: switch.register("defense_active", 1) == 0, 5)
     finally:
         ct.stop()
+
+
+def test_transparent_service_keeps_addresses(artefacts, sock, switch, tmp_path):
+    svc = textwrap.dedent(f"""\
+        - name: web
+          vip: {VIP}
+          port: {VPORT}
+          nat: false
+        """)
+    extra = f'routes: [{{prefix: "{VIP}/32", next_hop: {RS_IP}}}]\n'
+    ct = start(artefacts, sock, tmp_path, service=svc, extra=extra)
+    try:
+        isn = 77
+        cookie = handshake(switch, isn)
+        syn = switch.recv_tcp(SERVER_PORT, is_syn)
+        assert syn is not None and (syn[IP].dst, syn[TCP].dport) == (VIP, VPORT)
+        s = ct.ctl.table.by_slot[1]
+        assert (s.rs_addr, s.rs_port) == (ip(VIP), VPORT)
+        synack = server_tcp("SA", 900, isn + 1, src=VIP)
+        synack[TCP].sport = VPORT  # the server answers as the VIP itself
+        switch.send(SERVER_PORT, synack)
+        upd = switch.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "A")
+        assert upd is not None and upd[TCP].seq == cookie + 1
+    finally:
+        ct.stop()
+
+
+def test_key_rotates_on_schedule(artefacts, sock, switch, tmp_path):
+    text = config_text(*artefacts, sock).replace("rotate_seconds: 3600", "rotate_seconds: 1")
+    ct = ControllerThread(load_cfg(text, tmp_path))
+    try:
+        ct.wait_synced()
+        first = ct.ctl.keys.state.epoch
+        assert wait_for(lambda: ct.ctl.keys.state.epoch == first + 1, 5)
+        entry = switch.state.table("cookie_keys")
+        assert wait_for(lambda: entry.default_args[2] == first + 1, 5)  # epoch param
+    finally:
+        ct.stop()
