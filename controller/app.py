@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf import text_format
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2
 from p4.v1 import p4runtime_pb2 as pb
 
@@ -34,7 +36,7 @@ from .defence import AutoSwitch, KeyRing, KeyState
 from .digests import EV_ESTABLISHED, CookieAck, DigestDecoder, SessionEvent
 from .install import SessionCodec, SessionParams
 from .metrics import Metrics
-from .p4info import P4InfoIndex, load_p4info
+from .p4info import P4InfoError, P4InfoIndex, load_p4info
 from .p4rt import ARBITRATION, DIGEST, ERROR, IDLE, PACKET, Connection, WriteError
 from .scheduler import make_scheduler
 from .sessions import Session, SessionTable, State, reuse_allowed, state_name
@@ -62,19 +64,35 @@ class StreamLost(Exception):
     pass
 
 
+class StartupError(Exception):
+    """The controller cannot start: a file is missing or is not the synproxy program."""
+
+
 class Controller:
     def __init__(self, cfg: Config, *, clock: Callable[[], float] = time.monotonic,
                  metrics: Metrics | None = None, random_key: Callable[[], int] | None = None
                  ) -> None:
         self.cfg = cfg
         base = Path(cfg.path).parent if cfg.path else Path(".")
-        self.p4info = load_p4info(_resolve(base, cfg.switch.p4info))
-        self.device_config = _resolve(base, cfg.switch.device_config).read_bytes()
+        where = f"{cfg.path or '<config>'}: switch"
+        try:
+            self.p4info = load_p4info(_resolve(base, cfg.switch.p4info))
+        except (OSError, text_format.ParseError) as e:
+            raise StartupError(f"{where}.p4info: cannot load '{cfg.switch.p4info}': {e}") from None
+        try:
+            self.device_config = _resolve(base, cfg.switch.device_config).read_bytes()
+        except OSError as e:
+            raise StartupError(f"{where}.device_config: cannot read: {e.strerror}") from None
         self.cookie = pipeline_cookie(self.p4info.SerializeToString(deterministic=True),
                                       self.device_config)
         self.p4 = P4InfoIndex(self.p4info)
-        self.codec = SessionCodec(self.p4, cfg.sessions.timeouts.established)
-        self.decoder = DigestDecoder(self.p4)
+        try:
+            self.codec = SessionCodec(self.p4, cfg.sessions.timeouts.established)
+            self.decoder = DigestDecoder(self.p4)
+            self.p4.table("services")
+            self.p4.table("cookie_keys")
+        except (P4InfoError, KeyError) as e:
+            raise StartupError(f"{where}.p4info: not the synproxy program: {e}") from None
         self.clock = clock
         self.metrics = metrics or Metrics()
         self.table = SessionTable(cfg.sessions)
@@ -106,7 +124,8 @@ class Controller:
         self._stop = asyncio.Event()
         self.stats: dict[str, int] = {"duplicate_digests": 0, "unknown_service": 0,
                                       "no_real_server": 0, "stream_errors": 0,
-                                      "reconnects": 0, "failed_installs": 0}
+                                      "reconnects": 0, "failed_installs": 0,
+                                      "bad_messages": 0}
 
     # ================================================================== services
 
@@ -220,22 +239,29 @@ class Controller:
             if msg is None:
                 raise StreamLost("the switch closed the stream")
             kind, body = msg
-            if kind == ARBITRATION:
-                self._on_arbitration(conn, pb.MasterArbitrationUpdate.FromString(body))
-            elif kind == DIGEST:
-                self._on_digest(body)
-            elif kind == PACKET:
-                self._on_packet_in(conn, body)
-            elif kind == IDLE:
-                self._on_idle(body)
-            elif kind == ERROR:
-                self.stats["stream_errors"] += 1
-                err = pb.StreamError.FromString(body)
-                # A late ack for a list the switch already gave up on is harmless: the
-                # switch repeats its digests and the flow lookup ignores them.
-                level = logging.DEBUG if err.HasField("digest_list_ack") else logging.WARNING
-                log.log(level, "event=stream_error code=%s message=%r",
-                        code_pb2.Code.Name(err.canonical_code), err.message)
+            try:
+                self._dispatch(conn, kind, body)
+            except (wire.WireError, DecodeError, ValueError) as exc:
+                self.stats["bad_messages"] += 1
+                log.warning("event=bad_stream_message kind=%d error=%r", kind, str(exc))
+
+    def _dispatch(self, conn: Connection, kind: int, body: bytes) -> None:
+        if kind == ARBITRATION:
+            self._on_arbitration(conn, pb.MasterArbitrationUpdate.FromString(body))
+        elif kind == DIGEST:
+            self._on_digest(body)
+        elif kind == PACKET:
+            self._on_packet_in(conn, body)
+        elif kind == IDLE:
+            self._on_idle(body)
+        elif kind == ERROR:
+            self.stats["stream_errors"] += 1
+            err = pb.StreamError.FromString(body)
+            # A late ack for a list the switch already gave up on is harmless: the
+            # switch repeats its digests and the flow lookup ignores them.
+            level = logging.DEBUG if err.HasField("digest_list_ack") else logging.WARNING
+            log.log(level, "event=stream_error code=%s message=%r",
+                    code_pb2.Code.Name(err.canonical_code), err.message)
 
     def _on_arbitration(self, conn: Connection, upd: pb.MasterArbitrationUpdate) -> None:
         primary = upd.status.code == code_pb2.OK

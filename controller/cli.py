@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .app import StartupError
 from .config import ConfigError, load_config
 
 log = logging.getLogger("controller")
@@ -148,6 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         result = request(_socket_path(args), request_of(args))
     except ConfigError as e:
+        print(f"synproxyctl: {e}", file=sys.stderr)
+        return 2
+    except StartupError as e:
         print(f"synproxyctl: {e}", file=sys.stderr)
         return 2
     except (OSError, RuntimeError) as e:

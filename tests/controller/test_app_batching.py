@@ -52,3 +52,22 @@ def test_digest_burst_against_slow_writes(artefacts, tmp_path) -> None:
     finally:
         ct.stop()
         fake.stop()
+
+
+def test_malformed_stream_messages_are_counted_not_fatal(artefacts, tmp_path) -> None:
+    sock = str(tmp_path / "fake.sock")
+    fake = FakeSwitch()
+    fake.start(f"unix:{sock}")
+    ct = ControllerThread(load_cfg(config_text(*artefacts, sock), tmp_path))
+    try:
+        ct.wait_synced()
+        fake.out.put(wire.f_len(3, b"\x08\xff"))  # a digest list cut short
+        fake.out.put(wire.f_len(2, b"\x0a\x05ab"))  # a PacketIn whose payload runs out
+        did = P4InfoIndex(load_p4info(artefacts[0])).get("digests",
+                                                         "cookie_ack_digest_t").preamble.id
+        fake.send_digest_list(did, cookie_rows(3))
+        assert wait_for(lambda: len(ct.ctl.table) == 3)
+        assert ct.ctl.stats["bad_messages"] == 2 and ct.ctl.stats["reconnects"] == 0
+    finally:
+        ct.stop()
+        fake.stop()

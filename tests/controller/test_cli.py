@@ -102,3 +102,17 @@ def test_json_logs(capsys) -> None:
     assert doc["event"] == "synced" and doc["pushed"] == "True" and doc["n"] == "3"
     rec = logging.LogRecord("controller", logging.INFO, "f", 1, "free text here", (), None)
     assert json.loads(JsonFormatter().format(rec))["msg"] == "free text here"
+
+
+def test_run_reports_missing_or_wrong_artefacts(artefacts, tmp_path: Path, capsys) -> None:
+    from controller.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(config_text(tmp_path / "none.txt", artefacts[1], str(tmp_path / "s")))
+    assert main(["run", "--config", str(cfg)]) == 2
+    assert "switch.p4info: cannot load" in capsys.readouterr().err
+    other = tmp_path / "p4info.txt"
+    other.write_text('pkg_info { arch: "v1model" }\n')
+    cfg.write_text(config_text(other, artefacts[1], str(tmp_path / "s")))
+    assert main(["run", "--config", str(cfg)]) == 2
+    assert "not the synproxy program" in capsys.readouterr().err
