@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import p4sim_bench
+from . import controller_bench, p4sim_bench
 
 BENCHMARKS = {
     "p4sim_fwd": p4sim_bench.forwarding_veth,
     "p4sim_inproc": p4sim_bench.forwarding_inprocess,
+    "controller_fake": controller_bench.setup_rate_fake,
+    "controller_p4sim": controller_bench.setup_p4sim,
 }
 
 
