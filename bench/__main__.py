@@ -1,6 +1,6 @@
 """`make bench`: run the benchmarks and print their figures.
 
-    .venv/bin/python -m bench              # all
+    .venv/bin/python -m bench              # all: `compare`, which runs the others first
     .venv/bin/python -m bench p4sim_fwd    # one, by name
 
 Benchmarks print figures; they assert nothing. Each is bounded in packets and time.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import controller_bench, p4sim_bench
+from . import compare, controller_bench, p4sim_bench
 
 BENCHMARKS = {
     "p4sim_fwd": p4sim_bench.forwarding_veth,
@@ -19,6 +19,10 @@ BENCHMARKS = {
     "controller_fake": controller_bench.setup_rate_fake,
     "controller_p4sim": controller_bench.setup_p4sim,
 }
+# The side-by-side report (bench/compare.py) carries every other benchmark's figures too,
+# so a plain `python -m bench` runs it alone instead of running the others twice.
+COMPONENTS = dict(BENCHMARKS)
+BENCHMARKS["compare"] = lambda: compare.compare(components=COMPONENTS)
 
 
 def main() -> int:
@@ -26,7 +30,7 @@ def main() -> int:
     ap.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], help="benchmarks to run")
     args = ap.parse_args()
     failed = 0
-    for name in args.names or list(BENCHMARKS):
+    for name in args.names or ["compare"]:
         print(f"== {name}", flush=True)
         try:
             BENCHMARKS[name]()
