@@ -14,6 +14,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from .netns import Lab, LabError, grpc_ready, sh, wait_for
 from .topology import Host, Topology
@@ -134,8 +135,18 @@ class Net:
         self.close()
 
 
-def controller_config(topo: Topology, net: Net, art: SwitchArtifacts, **service: object) -> dict:
-    """The controller's YAML config (as a dict) for this topology and running switch."""
+class RunningSwitch(Protocol):
+    """What controller_config needs of the running switch: where it serves P4Runtime.
+    A `Net` has it, and so has a Mininet P4 switch (`topo.mininet_switch`)."""
+
+    @property
+    def grpc_address(self) -> str: ...
+
+
+def controller_config(topo: Topology, net: RunningSwitch, art: SwitchArtifacts,
+                      **service: object) -> dict:
+    """The controller's YAML config (as a dict) for this topology and running switch
+    (`net`: a `Net`, or anything else with the switch's `grpc_address`)."""
     rs = [{"address": h.ip, "port": topo.rs_port, "weight": 1} for h in topo.real_servers]
     svc = {"name": "web", "vip": topo.vip, "port": topo.vport, "mode": "on",
            "real_servers": rs, **service}
