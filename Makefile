@@ -6,12 +6,12 @@ PY        := $(VENV)/bin/python
 PIP       := $(VENV)/bin/pip
 TARGET    ?= p4sim
 BUILD     := build
-APT_PKGS  := cpp iproute2 ethtool tcpdump nftables hping3 curl procps
+APT_PKGS  := cpp iproute2 ethtool tcpdump nftables hping3 curl procps mininet
 STAMP     := $(VENV)/.deps-stamp
 
 P4_PROGRAMS := forwarding synproxy
 
-.PHONY: all deps build test unit ptf e2e demo bench lint clean
+.PHONY: all deps build test unit ptf e2e demo mininet bench lint clean
 
 all: build
 
@@ -54,6 +54,11 @@ e2e: deps build
 
 demo: deps build
 	$(PY) -m topo.demo
+
+# The default topology in Mininet (P4SimSwitch, or Bmv2Switch with TARGET=bmv2), the
+# synproxy program and its controller, then the Mininet CLI.
+mininet: deps build
+	$(PY) -m topo.mininet_topo --target $(TARGET) --cli
 
 bench: deps build
 	$(PY) -m bench
