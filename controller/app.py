@@ -50,6 +50,7 @@ PUNT_EARLY_DATA, PUNT_COOKIE_DATA = 1, 2
 EV_SYN_IN = 1
 EVENTS_PER_SERVICE = 32
 TICK = 0.05
+POLL_SLICE_MAX = 512  # session_state cells read per tick at most
 ALREADY_EXISTS = code_pb2.ALREADY_EXISTS
 
 
@@ -109,6 +110,8 @@ class Controller:
         self._pktin_reason, self._pktin_port = in_md["reason"], in_md["ingress_port"]
         self._state_reg = self.p4.get("registers", "session_state").preamble.id
         self._state_queries: dict[int, bytes] = {}  # slot -> encoded read query
+        self._poll_round: list[int] = []  # slots still to read in this state-poll round
+        self._poll_slice = 1
         self._svc_counter = self.p4.get("counters", "service_events").preamble.id
         self._global_counter = self.p4.get("counters", "global_events").preamble.id
         self.conn: Connection | None = None
@@ -510,7 +513,7 @@ class Controller:
     # ================================================================== timers
 
     async def _timers(self, conn: Connection) -> None:
-        next_state = next_auto = self.clock()
+        next_gauges = next_auto = self.clock()
         while True:
             now = self.clock()
             self._retransmit(conn, now)
@@ -518,9 +521,10 @@ class Controller:
                 await self._write_keys(conn, self.keys.rotate(now))
                 self.metrics.key_rotations.inc()
                 log.info("event=key_rotated epoch=%d", self.keys.state.epoch)
-            if now >= next_state:
-                next_state = now + self.cfg.control.state_poll_seconds
-                await self.poll_states(conn)
+            await self.poll_states(conn)
+            if now >= next_gauges:
+                next_gauges = now + self.cfg.control.state_poll_seconds
+                self._update_gauges(now)
             if self.auto and now >= next_auto:
                 next_auto = now + self.cfg.control.auto_poll_seconds
                 await self.poll_auto(conn)
@@ -544,21 +548,36 @@ class Controller:
             self._work.set()
 
     async def poll_states(self, conn: Connection) -> None:
-        """C6: one read of the session_state cells in use (the whole register when
-        most slots are used), then state timeouts."""
+        """C6, one slice per tick: the session_state cells of the next sessions in a
+        round over the table, sized so that a round takes `state_poll_seconds` (a
+        slice is at most POLL_SLICE_MAX cells, so a big table takes longer rounds but
+        never stalls the switch on one huge read), then those sessions' timeouts."""
+        if not self._poll_round:
+            if not self.table.by_slot:
+                return
+            self._poll_round = list(self.table.by_slot)
+            ticks = max(1.0, self.cfg.control.state_poll_seconds / TICK)
+            self._poll_slice = min(POLL_SLICE_MAX, max(1, int(len(self._poll_round) / ticks) + 1))
+        chunk = self._poll_round[-self._poll_slice:]
+        del self._poll_round[-self._poll_slice:]
+        states = await self._read_states(conn, chunk)
         now = self.clock()
-        if self.table.by_slot:
-            states = await self._read_states(conn, list(self.table.by_slot))
-            self.table.observe(states, now)
-            for s in self.table.expired(now, self.codec.supports_idle):
-                self._free(s, f"timeout_{state_name(s.state)}")
+        table = self.table
+        mine = [s for slot in chunk if (s := table.by_slot.get(slot)) is not None]
+        table.observe(states, now, mine)
+        expired = table.expired(now, self.codec.supports_idle, mine)
+        for s in expired:
+            self._free(s, f"timeout_{state_name(s.state)}")
+        if expired:
+            self._work.set()
+
+    def _update_gauges(self, now: float) -> None:
         self.table.expire_orphans(now)
         for name in ("syn_sent", "established", "fin_wait", "close_wait", "last_ack",
                      "time_wait", "close"):
             self.metrics.sessions.labels(name).set(0)
         for name, n in self.table.by_state().items():
             self.metrics.sessions.labels(name).set(n)
-        self._work.set()
 
     async def _read_states(self, conn: Connection, slots: list[int]) -> dict[int, int]:
         """session_state of `slots` in one read: cell by cell while few are in use,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -242,18 +243,21 @@ class SessionTable:
             if state != State.SYN_SENT:
                 s.next_retx = None
 
-    def observe(self, states: dict[int, int], now: float) -> None:
-        """States read from the switch's session_state register."""
-        for slot, s in self.by_slot.items():
-            value = states.get(slot)
+    def observe(self, states: dict[int, int], now: float,
+                among: Iterable[Session] | None = None) -> None:
+        """States read from the switch's session_state register (for `among`, or all)."""
+        for s in self.by_slot.values() if among is None else among:
+            value = states.get(s.slot)
             if value is not None and value != State.NONE:
                 self.set_state(s, value, now)
 
-    def expired(self, now: float, idle_supported: bool) -> list[Session]:
-        """Sessions past their state's timeout. ESTABLISHED sessions are left to idle
-        timeouts when the target has them: a busy connection must not be cut."""
+    def expired(self, now: float, idle_supported: bool,
+                among: Iterable[Session] | None = None) -> list[Session]:
+        """Sessions (of `among`, or all) past their state's timeout. ESTABLISHED
+        sessions are left to idle timeouts when the target has them: a busy
+        connection must not be cut."""
         out = []
-        for s in self.by_slot.values():
+        for s in self.by_slot.values() if among is None else among:
             if s.state == State.SYN_SENT:
                 continue  # the retransmission schedule owns it
             if s.state == State.ESTABLISHED and idle_supported:
