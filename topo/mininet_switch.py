@@ -67,19 +67,20 @@ class P4Switch(Switch):
     binary = ""
 
     def __init__(self, name: str, config: str | Path | None = None,
-                 p4info: str | Path | None = None, device_id: int | None = None,
+                 p4info: str | Path | None = None, device_id: int = 0,
                  cpu_port: int = 255, log_level: str = "warn", workdir: str | Path | None = None,
                  start_timeout: float = 60.0, **params: Any) -> None:
         """config: the device config to start with (p4sim's `.p4sim`, bmv2's JSON), or
         None to start empty (`--no-p4`) and let the controller push the pipeline.
         p4info: its P4Info (p4sim only; bmv2 gets it from the controller).
-        device_id: P4Runtime device id (default: the datapath id, s1 -> 1).
+        device_id: P4Runtime device id (default 0, what P4Runtime tools assume; each
+        switch has a gRPC server of its own, so the ids need not differ).
         workdir: where the socket and the log go (default: a temporary folder that
         stop() removes)."""
         super().__init__(name, **params)
         self.config = Path(config) if config is not None else None
         self.p4info = Path(p4info) if p4info is not None else None
-        self.device_id = int(self.dpid, 16) if device_id is None else device_id
+        self.device_id = device_id
         self.cpu_port = cpu_port
         self.log_level = log_level
         self.start_timeout = start_timeout

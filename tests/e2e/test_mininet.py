@@ -181,6 +181,68 @@ def test_switch_that_cannot_start_says_why_and_leaves_nothing() -> None:
     assert gone.left() == []
 
 
+SHIM = """#!{python}
+# Stands in for simple_switch_grpc: records its command line, then runs p4sim with it
+# (p4sim's options are simple_switch_grpc's; only the `--` separator goes).
+import os, sys
+with open({args!r}, "w") as f:
+    f.write("\\n".join(sys.argv[1:]))
+os.execv({p4sim!r}, [{p4sim!r}] + [a for a in sys.argv[1:] if a != "--"])
+"""
+
+
+def test_bmv2_switch_command_line_and_life_cycle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bmv2Switch, run against a stand-in `simple_switch_grpc` (bmv2 is not installed
+    here): bmv2's options before `--`, the gRPC server's after; started, ready, stopped."""
+    import sys
+
+    from mininet.net import Mininet
+
+    from topo.mininet_switch import Bmv2Switch, P4Host, switch_class
+    from topo.netns import grpc_ready
+
+    assert switch_class("bmv2") is Bmv2Switch
+    Mininet.inited = True
+    workdir = Path(tempfile.mkdtemp(prefix="p4mn-test-"))
+    args_file = workdir / "args"
+    shim = workdir / "bin" / "simple_switch_grpc"
+    shim.parent.mkdir()
+    shim.write_text(SHIM.format(python=sys.executable, args=str(args_file),
+                                p4sim=str(Path(sys.executable).parent / "p4sim")))
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}:{os.environ['PATH']}")
+    net = Mininet(controller=None, build=False)
+    try:
+        h1 = net.addHost("h1", cls=P4Host, ip="10.9.0.1/24")
+        h2 = net.addHost("h2", cls=P4Host, ip="10.9.0.2/24")
+        sw = net.addSwitch(_switch_name(), cls=Bmv2Switch, device_id=7, log_level="error")
+        net.addLink(h1, sw, port2=1)
+        net.addLink(h2, sw, port2=5)
+        net.start()
+        assert sw.connected()
+        grpc_ready(sw.grpc_address, 10)
+        argv = args_file.read_text().split("\n")
+        cut = argv.index("--")
+        bmv2, grpc = argv[:cut], argv[cut + 1:]
+        assert bmv2[0] == "--no-p4"
+        assert [bmv2[i + 1] for i, a in enumerate(bmv2) if a == "-i"] == [
+            f"1@{sw.name}-eth1", f"5@{sw.name}-eth5"]
+        assert bmv2[bmv2.index("--device-id") + 1] == "7"
+        assert int(bmv2[bmv2.index("--thrift-port") + 1]) > 0
+        assert grpc == ["--grpc-server-addr", sw.grpc_address, "--cpu-port", "255"]
+        gone = Footprint(processes=[Proc.of(sw.proc.pid), Proc.of(sw.pid)],
+                         namespaces={_netns_inode(h1.pid), _netns_inode(h2.pid)},
+                         links=set(sw.port_map().values()),
+                         paths=[sw.socket_path, sw.workdir])
+        assert gone.links == {f"{sw.name}-eth1", f"{sw.name}-eth5"}
+    finally:
+        for s in net.switches:
+            s.stop_target()
+        net.stop()
+        subprocess.run(["rm", "-rf", str(workdir)], check=False)
+    assert gone.left() == []
+
+
 def test_unknown_target_and_missing_files_are_clear_errors() -> None:
     from topo.mininet_switch import P4SimSwitch, P4SwitchError, switch_class
 
