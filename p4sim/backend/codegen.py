@@ -180,6 +180,10 @@ class Compiler(ExprGen):
                 if m.startswith("max"):
                     bits += sum(ft.max_width for _, ft in rt.fields if isinstance(ft, T.VarbitT))
                 return repr(bits if m.endswith("Bits") else (bits + 7) // 8)
+        if m == "isValid" and isinstance(rt, T.HeaderT):
+            peek = self.peek_member(recv)
+            if peek is not None:
+                return f"{peek}.valid"
         r = self.ex(recv)
         if m == "isValid":
             return f"{r}.is_valid()" if isinstance(rt, T.HeaderUnionT) else f"{r}.valid"
@@ -652,7 +656,12 @@ def build_module(source: str, globals_: dict[str, Any], filename: str) -> dict[s
     """`compile` + `exec` the generated source once; returns its namespace."""
     from . import hashes, runtime  # noqa: PLC0415
 
-    ns: dict[str, Any] = {"_rt": runtime, "_h": hashes, "__name__": "p4sim_generated"}
+    ns: dict[str, Any] = {
+        "_rt": runtime,
+        "_h": hashes,
+        "_NM": runtime.NEVER_MADE,
+        "__name__": "p4sim_generated",
+    }
     ns.update(globals_)
     code = compile(source, filename, "exec")
     exec(code, ns)  # noqa: S102 - our own generated code

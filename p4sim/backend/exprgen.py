@@ -159,6 +159,17 @@ class ExprGen:
             return lit
         raise Unsupported(e.loc, f"member '{e.name}' of {bt}")
 
+    def peek_member(self, e: ast.Expr) -> str | None:
+        """For a header that is a member of a struct or union (`s.h`), an expression
+        that is the header if it was ever built and `_NM` (an invalid stand-in,
+        `runtime.NEVER_MADE`) if not; None for other expressions. Only for reading
+        validity: it never builds the header (see `typegen` on lazy members)."""
+        if not isinstance(e, ast.Member) or not isinstance(type_of(e), T.HeaderT):
+            return None
+        if not isinstance(type_of(e.expr), T.StructT | T.HeaderUnionT):
+            return None
+        return f"({self.ex(e.expr)}.__dict__.get({pyfield(e.name)!r}) or _NM)"
+
     def ex_Index(self, e: ast.Index) -> str:  # noqa: N802
         base = self.ex(e.expr)
         st = type_of(e.expr)

@@ -20,12 +20,25 @@ from p4sim.frontend.errors import P4Error, Unsupported
 from .exprgen import _u, mask, resolved, sx, type_of
 from .hashes import ALGORITHMS
 from .runtime import Absent
-from .typegen import pyfield
+from .typegen import is_aggregate, pyfield
 
 if TYPE_CHECKING:
     from .codegen import Compiler
 
 DROP_PORT = 511
+
+
+def only_headers(t: Any) -> bool:
+    """True if every value inside `t` is a header's: a zero value of `t` (what a
+    member never built stands for) then holds no valid header and no other bits."""
+    u = _u(t)
+    if isinstance(u, T.HeaderT | T.HeaderUnionT):
+        return True
+    if isinstance(u, T.StackT):
+        return only_headers(u.elem)
+    if isinstance(u, T.StructT):
+        return bool(u.fields) and all(only_headers(ft) for _, ft in u.fields)
+    return False
 
 
 class ExternGen:
@@ -163,7 +176,24 @@ class ExternGen:
         return f"({self.c.ex(recv)}.nbits >> 3)"
 
     def m_packet_out_emit(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:
-        self.emit_value(self.c.ex(recv), self.c.ex(args[0]), type_of(args[0]))
+        c = self.c
+        out = c.ex(recv)
+        arg = args[0]
+        t = type_of(arg)
+        if isinstance(arg, ast.Member) and isinstance(
+            type_of(arg.expr), T.StructT | T.HeaderUnionT
+        ):
+            # `hdr.h`, `hdr.stack`: a member never built holds nothing valid
+            m = c.em.tmp("m")
+            c.line(f"{m} = {c.ex(arg.expr)}.__dict__.get({pyfield(arg.name)!r})")
+            if isinstance(t, T.HeaderT):
+                with c.em.block(f"if {m} is not None and {m}.valid:"):
+                    c.line(f"{m}.emit({out})")
+            else:
+                with c.em.block(f"if {m} is not None:"):
+                    self.emit_value(out, m, t)
+            return
+        self.emit_value(out, c.ex(arg), t)
 
     def emit_value(self, out: str, v: str, t: Any) -> None:
         c = self.c
@@ -171,14 +201,38 @@ class ExternGen:
             with c.em.block(f"if {v}.valid:"):
                 c.line(f"{v}.emit({out})")
         elif isinstance(t, T.StructLikeT):
-            for n, ft in t.fields:
-                self.emit_value(out, f"{v}.{pyfield(n)}", _u(ft))
+            # Members are looked up in the instance dict rather than read as
+            # attributes: one never built (see `typegen`) holds no valid header, and
+            # building it here would cost an object per member per packet (a stack of
+            # unions of option headers has hundreds).
+            d = c.em.tmp("d")
+            c.line(f"{d} = {v}.__dict__")
+            if all(is_aggregate(ft) for _, ft in t.fields):
+                with c.em.block(f"if {d}:"):  # nothing built: nothing to emit
+                    self._emit_members(out, d, t)
+            else:
+                self._emit_members(out, d, t)
         elif isinstance(t, T.StackT):
             el = c.em.tmp("el")
             with c.em.block(f"for {el} in {v}.elems:"):
                 self.emit_value(out, el, _u(t.elem))
         else:
             raise Unsupported(None, f"emit of {t}")
+
+    def _emit_members(self, out: str, d: str, t: T.StructLikeT) -> None:
+        c = self.c
+        for n, ft in t.fields:
+            u = _u(ft)
+            if not is_aggregate(u):
+                raise Unsupported(None, f"emit of {u}")
+            m = c.em.tmp("m")
+            c.line(f"{m} = {d}.get({pyfield(n)!r})")
+            if isinstance(u, T.HeaderT):
+                with c.em.block(f"if {m} is not None and {m}.valid:"):
+                    c.line(f"{m}.emit({out})")
+            else:
+                with c.em.block(f"if {m} is not None:"):
+                    self.emit_value(out, m, u)
 
     # ---- core
 
@@ -339,18 +393,52 @@ class ExternGen:
             for n, ft in t.fields:
                 self._pack_scalar(f"{v}.valid", f"{v}.{pyfield(n)}", _u(ft), f"{v}.w_{n}")
         elif isinstance(t, T.StructLikeT):
-            for n, ft in t.fields:
-                u = _u(ft)
-                if isinstance(u, T.StructLikeT | T.StackT):
-                    self._pack_value(f"{v}.{pyfield(n)}", u, guard)
-                else:
-                    self._pack_scalar(guard, f"{v}.{pyfield(n)}", u, None)
+            if not any(only_headers(ft) for _, ft in t.fields):
+                for n, ft in t.fields:
+                    u = _u(ft)
+                    if isinstance(u, T.StructLikeT | T.StackT):
+                        self._pack_value(f"{v}.{pyfield(n)}", u, guard)
+                    else:
+                        self._pack_scalar(guard, f"{v}.{pyfield(n)}", u, None)
+                return
+            # Members holding only headers are looked up without being built: one
+            # never built adds no bits (its headers are invalid).
+            self._flush()
+            d = c.em.tmp("d")
+            c.line(f"{d} = {v}.__dict__")
+            if all(only_headers(ft) for _, ft in t.fields):
+                with c.em.block(f"if {d}:"):  # nothing built: no bits
+                    self._pack_members(d, v, t, guard)
+                    self._flush()
+            else:
+                self._pack_members(d, v, t, guard)
         elif isinstance(t, T.StackT):
             self._flush()
             el = c.em.tmp("el")
             with c.em.block(f"for {el} in {v}.elems:"):
                 self._pack_value(el, _u(t.elem), guard)
                 self._flush()
+
+    def _pack_members(self, d: str, v: str, t: T.StructLikeT, guard: str | None) -> None:
+        c = self.c
+        for n, ft in t.fields:
+            u = _u(ft)
+            if isinstance(u, T.HeaderT):
+                self._flush()
+                m = c.em.tmp("m")
+                c.line(f"{m} = {d}.get({pyfield(n)!r}) or _NM")
+                self._pack_value(m, u, guard)
+            elif only_headers(u):
+                self._flush()
+                m = c.em.tmp("m")
+                c.line(f"{m} = {d}.get({pyfield(n)!r})")
+                with c.em.block(f"if {m} is not None:"):
+                    self._pack_value(m, u, guard)
+                    self._flush()
+            elif isinstance(u, T.StructLikeT | T.StackT):
+                self._pack_value(f"{v}.{pyfield(n)}", u, guard)
+            else:
+                self._pack_scalar(guard, f"{v}.{pyfield(n)}", u, None)
 
     def algorithm(self, e: ast.Expr) -> str:
         text = e.const if isinstance(e.const, str) else getattr(e, "name", "")

@@ -38,6 +38,20 @@ class Absent:
         raise DropSignal(f"{self._what} is not in the P4Info")
 
 
+class NeverMade:
+    """Stands in for an aggregate member that was never built (struct and union
+    members are built on first access, see `typegen`): a header that was never
+    built is invalid, so hot paths that only ask whether it is valid (deparser,
+    field lists, `isValid()`) read `(agg.__dict__.get(name) or NEVER_MADE).valid`
+    instead of building a header per member per packet just to find it invalid."""
+
+    __slots__ = ()
+    valid = False
+
+
+NEVER_MADE = NeverMade()
+
+
 class PacketIn:
     """The parser's view of the packet: bytes and a cursor counted in bits."""
 
