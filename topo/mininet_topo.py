@@ -44,7 +44,12 @@ from .net import SwitchArtifacts, artifacts, controller_config
 from .netns import Lab, LabError, wait_for
 from .topology import Topology, default_topology
 
-mininet_loader.load()
+try:
+    mininet_loader.load()
+except mininet_loader.MininetMissing as _missing:
+    if __name__ == "__main__":
+        sys.exit(f"error: {_missing}")
+    raise
 
 from mininet.net import Mininet  # noqa: E402
 from mininet.topo import Topo  # noqa: E402
@@ -52,7 +57,6 @@ from mininet.topo import Topo  # noqa: E402
 from .mininet_switch import P4Host, P4Switch, switch_class, target_missing  # noqa: E402
 
 PY = sys.executable
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class SynproxyTopo(Topo):
