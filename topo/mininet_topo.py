@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -273,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
     from mininet.log import setLogLevel
 
     setLogLevel("info" if args.cli else "warning")
-    with MininetSynproxy(target=args.target, log_level=args.log_level,
+    with MininetSynproxy(target=args.target, log_level=args.log_level, switch_name=args.switch,
                          keep_workdir=args.keep) as mn:
         if args.cli:
             _print_hints(mn)
@@ -305,7 +306,12 @@ def main(argv: list[str] | None = None) -> int:
                     choices=("trace", "debug", "info", "warn", "error", "critical", "off"),
                     help="the switch's log level")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (logs, config)")
+    ap.add_argument("--switch", default="s1", metavar="NAME",
+                    help="the switch's name; its interfaces are NAME-eth<port> (default s1)")
     args = ap.parse_args(argv)
+    if not re.fullmatch(r"[a-z][a-z0-9]{0,8}", args.switch) or not args.switch[-1].isdigit():
+        ap.error(f"--switch {args.switch!r}: lower-case letters and digits, ending in a digit "
+                 "(Mininet's datapath id), at most 9 characters (interface names)")
     if args.target == "bmv2":
         missing = [b for b in ("p4c-bm2-ss", "simple_switch_grpc") if shutil.which(b) is None]
         if missing:

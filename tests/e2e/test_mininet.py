@@ -151,6 +151,40 @@ def test_download_through_the_proxy_then_nothing_left() -> None:
     assert fp.left() == []
 
 
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def test_cli_entry_point_as_make_mininet_runs_it() -> None:
+    """`python -m topo.mininet_topo --cli` (what `make mininet` runs), driven through
+    the Mininet CLI's stdin: downloads from the client host, then `exit`."""
+    import sys
+
+    name = _switch_name()
+    commands = (f"client {sys.executable} -m topo.workload --vip 10.0.0.100 --count 2 "
+                "--concurrency 1 --size 100000 --seconds 30 --timeout 10\n"
+                "client curl -s -o /dev/null -w 'http=%{http_code}\\n' "
+                "http://10.0.0.100:80/blob/5000\nexit\n")
+    proc = subprocess.run([sys.executable, "-m", "topo.mininet_topo", "--cli", "--switch", name,
+                           "--log-level", "error"], input=commands, capture_output=True,
+                          text=True, timeout=300, cwd=Path(__file__).resolve().parents[2])
+    out = proc.stdout + proc.stderr  # Mininet's CLI writes host output to its log stream
+    assert proc.returncode == 0, out[-3000:]
+    assert out.count('{"ok": true') == 2 and "http=200" in out, out[-3000:]
+    assert f"SYN proxy on {name} (p4sim)" in out
+    links = _root_links()
+    assert not [n for n in links if n.startswith(f"{name}-eth")]
+    assert _processes_mentioning(f"{name}-grpc.sock") == []
+
+
 def test_switch_that_cannot_start_says_why_and_leaves_nothing() -> None:
     from mininet.net import Mininet
 
