@@ -16,6 +16,7 @@ from . import compare, controller_bench, p4sim_bench
 BENCHMARKS = {
     "p4sim_fwd": p4sim_bench.forwarding_veth,
     "p4sim_inproc": p4sim_bench.forwarding_inprocess,
+    "p4sim_synproxy": p4sim_bench.synproxy_inprocess,
     "controller_fake": controller_bench.setup_rate_fake,
     "controller_p4sim": controller_bench.setup_p4sim,
 }

@@ -1,27 +1,37 @@
-"""p4sim packet rates on p4src/v1model/forwarding.p4.
+"""p4sim packet rates on p4src/v1model/forwarding.p4 and synproxy.p4.
 
 * `forwarding_inprocess`: the compiled pipeline alone (`Pipeline.process` in a loop),
   no sockets: what the generated code costs per packet.
 * `forwarding_veth`: the whole switch between two veths in namespaces: a sender
   offers more than p4sim can take on one port, a receiver counts what comes out of
   the other; the figure is the forwarded rate.
+* `synproxy_inprocess`: synproxy.p4's pipeline alone on the proxy paths of DESIGN §7:
+  client SYN -> SYN/ACK with a cookie (HalfSipHash in P4), and the established
+  session's translated packets each way. Service, keys and sessions go in as
+  P4Runtime updates (`p4sim.device.p4rt.write`), as a controller would write them.
+
+The in-process figures are CPU time (`time.process_time`) per packet, so that a machine
+busy with other work does not distort them; wall-clock rates are printed alongside.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from scapy.layers.inet import IP, UDP
+from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
 from controller import entities
 from controller.client import P4RuntimeClient
+from controller.cookie import key_words
 from controller.p4info import P4InfoIndex, load_p4info
 from topo.netns import Lab, grpc_ready, wait_for
 
@@ -35,27 +45,63 @@ def compiled(program: str) -> tuple[Path, Path]:
     p4info, config = out / "p4info.txt", out / f"{program}.p4sim"
     src = ROOT / "p4src" / "v1model" / f"{program}.p4"
     if not config.exists() or config.stat().st_mtime < max(
-            p.stat().st_mtime for p in (ROOT / "p4src").rglob("*.p4")):
-        subprocess.run([str(Path(sys.executable).parent / "p4sim-compile"), str(src), "-o",
-                        str(out)], check=True)
+        p.stat().st_mtime for p in (ROOT / "p4src").rglob("*.p4")
+    ):
+        subprocess.run(
+            [str(Path(sys.executable).parent / "p4sim-compile"), str(src), "-o", str(out)],
+            check=True,
+        )
     return p4info, config
 
 
 def route_entries(p4: P4InfoIndex, out_port: int) -> list:
     return [
-        entities.update("INSERT", entities.table_entry(
-            p4, "router_macs", {"dst_mac": ROUTER_MAC}, "set_routed")),
-        entities.update("INSERT", entities.table_entry(
-            p4, "ipv4_routes", {"dst_addr": "10.0.2.0/24"}, "route_to",
-            {"port": out_port, "src_mac": "02:00:00:00:02:fe", "dst_mac": OUT_MAC})),
+        entities.update(
+            "INSERT", entities.table_entry(p4, "router_macs", {"dst_mac": ROUTER_MAC}, "set_routed")
+        ),
+        entities.update(
+            "INSERT",
+            entities.table_entry(
+                p4,
+                "ipv4_routes",
+                {"dst_addr": "10.0.2.0/24"},
+                "route_to",
+                {"port": out_port, "src_mac": "02:00:00:00:02:fe", "dst_mac": OUT_MAC},
+            ),
+        ),
     ]
 
 
 def frames(n: int = 64) -> list[bytes]:
     """Distinct UDP flows, 64-byte payloads, to the router MAC."""
-    return [bytes(Ether(src="02:00:00:00:01:01", dst=ROUTER_MAC)
-                  / IP(src=f"10.0.1.{1 + i % 200}", dst="10.0.2.2") / UDP(sport=10000 + i, dport=53)
-                  / Raw(b"x" * 64)) for i in range(n)]
+    return [
+        bytes(
+            Ether(src="02:00:00:00:01:01", dst=ROUTER_MAC)
+            / IP(src=f"10.0.1.{1 + i % 200}", dst="10.0.2.2")
+            / UDP(sport=10000 + i, dport=53)
+            / Raw(b"x" * 64)
+        )
+        for i in range(n)
+    ]
+
+
+def timed(
+    process: Callable[[int, bytes], object], port: int, pkts: list[bytes], count: int
+) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of `count` packets, cycling through `pkts`."""
+    n = len(pkts)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for i in range(count):
+        process(port, pkts[i % n])
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+
+def report(what: str, count: int, cpu: float, wall: float) -> None:
+    print(
+        f"{what}: {count / cpu:,.0f} pkt/s on CPU time ({cpu / count * 1e6:.1f} us CPU/pkt), "
+        f"{count / wall:,.0f} pkt/s wall, {count} packets",
+        flush=True,
+    )
 
 
 def forwarding_inprocess(count: int = 30000) -> None:
@@ -71,13 +117,222 @@ def forwarding_inprocess(count: int = 30000) -> None:
         write(state, upd)
     pkts = frames()
     assert pipe.process(0, pkts[0]) and pipe.process(0, pkts[0])[0][0] == 1, "route not taken"
-    n = len(pkts)
-    start = time.perf_counter()
-    for i in range(count):
-        pipe.process(0, pkts[i % n])
-    elapsed = time.perf_counter() - start
-    print(f"p4sim pipeline only (forwarding.p4, routed UDP, 1 core): {count / elapsed:,.0f} pkt/s "
-          f"({elapsed / count * 1e6:.1f} us/pkt, {count} packets)")
+    cpu, wall = timed(pipe.process, 0, pkts, count)
+    report("p4sim pipeline only (forwarding.p4, routed UDP, 1 core)", count, cpu, wall)
+
+
+# ------------------------------------------------------------------ synproxy.p4
+
+CPU_PORT, CLIENT_PORT, SERVER_PORT = 255, 1, 2
+SP_ROUTER_MAC, CLIENT_MAC, SERVER_MAC = (
+    "02:00:00:00:00:aa",
+    "02:00:00:00:00:01",
+    "02:00:00:00:00:02",
+)
+CLIENT_NET, SERVER_NET = "10.0.0", "10.1.0"
+VIP, VPORT, RS_IP, RS_PORT = "192.168.10.10", 80, "10.1.0.5", 8080
+SERVICE_ID, KEY, EPOCH = 3, 0x0123456789ABCDEF, 5
+FLOWS = 64  # distinct client flows (and sessions) the packets cycle through
+
+
+def p4_consts() -> dict[str, int]:
+    """`const <type> NAME = <integer>;` of p4src/common/defines.p4: the program's own
+    codes (session states, service flags), not copies that could drift."""
+    text = (ROOT / "p4src" / "common" / "defines.p4").read_text()
+    pattern = re.compile(r"^const\s+[\w<>]+\s+(\w+)\s*=\s*(0x[0-9a-fA-F]+|\d+)\s*;", re.M)
+    return {name: int(value, 0) for name, value in pattern.findall(text)}
+
+
+def synproxy_setup(p4: P4InfoIndex) -> list:
+    """Routes, reflect clone sessions, cookie keys and one protected service."""
+    c = p4_consts()
+    flags = c["SVC_FLAG_SACK"] | c["SVC_FLAG_TS"] | c["SVC_FLAG_WSCALE"]
+    k0, k1 = key_words(KEY)
+    te = entities.table_entry
+    ups = [
+        te(p4, "router_macs", {"dst_mac": SP_ROUTER_MAC}, "set_routed"),
+        te(
+            p4,
+            "ipv4_routes",
+            {"dst_addr": f"{CLIENT_NET}.0/24"},
+            "route_to",
+            {"port": CLIENT_PORT, "src_mac": SP_ROUTER_MAC, "dst_mac": CLIENT_MAC},
+        ),
+        te(
+            p4,
+            "ipv4_routes",
+            {"dst_addr": f"{SERVER_NET}.0/24"},
+            "route_to",
+            {"port": SERVER_PORT, "src_mac": SP_ROUTER_MAC, "dst_mac": SERVER_MAC},
+        ),
+        te(
+            p4,
+            "services",
+            {"vip": VIP, "vport": (VPORT, 0xFFFF), "proto": (6, 0xFF)},
+            "set_service",
+            {
+                "service_id": SERVICE_ID,
+                "mode": c["PROXY_MODE_ON"],
+                "flags": flags,
+                "mss": 1460,
+                "wscale": 7,
+                "window": 0,
+                "ttl": 64,
+            },
+            priority=10,
+        ),
+    ]
+    out = [entities.update("INSERT", e) for e in ups]
+    out.append(
+        entities.update(
+            "MODIFY",
+            te(
+                p4,
+                "cookie_keys",
+                None,
+                "set_cookie_keys",
+                {
+                    "key0": k0,
+                    "key1": k1,
+                    "epoch": EPOCH,
+                    "prev_key0": k0,
+                    "prev_key1": k1,
+                    "prev_epoch": EPOCH - 1,
+                },
+                is_default=True,
+            ),
+        )
+    )
+    for port in (CLIENT_PORT, SERVER_PORT):
+        out.append(entities.update("INSERT", entities.clone_session(512 + port, [(port, 1)])))
+    return out
+
+
+def session_updates(p4: P4InfoIndex, flow: int, delta: int) -> list:
+    """An established session for client flow `flow` (slot = flow), as the controller
+    installs it (C2) and the server SYN/ACK completes it (D8)."""
+    c = p4_consts()
+    sport, client = 40000 + flow, f"{CLIENT_NET}.{1 + flow}"
+    te = entities.table_entry
+    cookie = 0x10000 * (flow + 1)
+    ents = [
+        te(
+            p4,
+            "sessions",
+            {"src_addr": client, "dst_addr": VIP, "src_port": sport, "dst_port": VPORT},
+            "set_client_session",
+            {"slot": flow, "service_id": SERVICE_ID, "rs_addr": RS_IP, "rs_port": RS_PORT},
+        ),
+        te(
+            p4,
+            "sessions",
+            {"src_addr": RS_IP, "dst_addr": client, "src_port": RS_PORT, "dst_port": sport},
+            "set_server_session",
+            {
+                "slot": flow,
+                "service_id": SERVICE_ID,
+                "vip_addr": VIP,
+                "vip_port": VPORT,
+                "cookie": cookie,
+                "ts_base": 0,
+                "client_window": 502,
+                "win_shift": 7,
+            },
+        ),
+    ]
+    out = [entities.update("INSERT", e) for e in ents]
+    for name, value in (
+        ("session_state", c["SESSION_ESTABLISHED"]),
+        ("session_delta", delta),
+        ("session_tsoff", 1000),
+    ):
+        out.append(entities.update("MODIFY", entities.register_entry(p4, name, flow, value)))
+    return out
+
+
+def synproxy_packets() -> dict[str, tuple[int, list[bytes]]]:
+    """Per path: (ingress port, frames). SYNs carry MSS, SACK-permitted, timestamps
+    and window scale, from flows with no session; established segments carry a
+    timestamp and 64 bytes."""
+    opts = [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (12345, 0)), ("WScale", 7)]
+    ts = [("NOP", None), ("NOP", None), ("Timestamp", (22222, 11111))]
+
+    def client(
+        i: int, flags: str, seq: int, ack: int, options: list, payload: bytes, sport: int = 40000
+    ) -> bytes:
+        return bytes(
+            Ether(src=CLIENT_MAC, dst=SP_ROUTER_MAC)
+            / IP(src=f"{CLIENT_NET}.{1 + i}", dst=VIP)
+            / TCP(
+                sport=sport + i,
+                dport=VPORT,
+                flags=flags,
+                seq=seq,
+                ack=ack,
+                window=502,
+                options=options,
+            )
+            / payload
+        )
+
+    def server(i: int) -> bytes:
+        return bytes(
+            Ether(src=SERVER_MAC, dst=SP_ROUTER_MAC)
+            / IP(src=RS_IP, dst=f"{CLIENT_NET}.{1 + i}")
+            / TCP(
+                sport=RS_PORT,
+                dport=40000 + i,
+                flags="PA",
+                seq=7000 + i,
+                ack=9000,
+                window=509,
+                options=ts,
+            )
+            / Raw(b"s" * 64)
+        )
+
+    return {
+        "SYN -> SYN/ACK": (
+            CLIENT_PORT,
+            [client(i, "S", 1000 + i, 0, opts, b"", 30000) for i in range(FLOWS)],
+        ),
+        "established, client -> server": (
+            CLIENT_PORT,
+            [client(i, "PA", 9000, 0x10000 * (i + 1) + 1, ts, b"c" * 64) for i in range(FLOWS)],
+        ),
+        "established, server -> client": (SERVER_PORT, [server(i) for i in range(FLOWS)]),
+    }
+
+
+EXPECTED_OUT = {
+    "SYN -> SYN/ACK": CLIENT_PORT,
+    "established, client -> server": SERVER_PORT,
+    "established, server -> client": CLIENT_PORT,
+}
+
+
+def synproxy_inprocess(count: int = 20000) -> None:
+    from p4sim.backend.pipeline import Pipeline
+    from p4sim.device import DeviceState
+    from p4sim.device.p4rt import write
+
+    p4info_path, config = compiled("synproxy")
+    info = load_p4info(p4info_path)
+    p4 = P4InfoIndex(info)
+    state = DeviceState(info)
+    pipe = Pipeline.load(config.read_bytes(), info, state, CPU_PORT)
+    for upd in synproxy_setup(p4):
+        write(state, upd)
+    for flow in range(FLOWS):
+        for upd in session_updates(p4, flow, delta=0x7FFF0000 + flow):
+            write(state, upd)
+    for path, (port, pkts) in synproxy_packets().items():
+        for p in pkts:  # every flow takes the path measured, before timing it
+            out = pipe.process(port, p)
+            assert len(out) == 1 and out[0][0] == EXPECTED_OUT[path], f"{path}: got {out}"
+        assert pipe.faults == 0, f"{path}: pipeline faults"
+        cpu, wall = timed(pipe.process, port, pkts, count)
+        report(f"p4sim pipeline only (synproxy.p4, {path}, 1 core)", count, cpu, wall)
 
 
 def forwarding_veth(count: int = 200_000, seconds: float = 10.0) -> None:
@@ -87,12 +342,27 @@ def forwarding_veth(count: int = 200_000, seconds: float = 10.0) -> None:
         lab.veth(gen, "gen0", sw, "sw0")
         lab.veth(gen, "gen1", sw, "sw1")
         sock = f"unix:{tmp}/sw.sock"
-        proc = lab.popen([str(Path(sys.executable).parent / "p4sim"), str(config), "--p4info",
-                          str(p4info_path), "-i", "0@sw0", "-i", "1@sw1",
-                          "--grpc-server-addr", sock, "-L", "error"], netns=sw,
-                         log_path=f"{tmp}/p4sim.log")
-        wait_for(lambda: proc.poll() is not None or Path(sock[5:]).exists(), 60,
-                 what="p4sim to start")
+        proc = lab.popen(
+            [
+                str(Path(sys.executable).parent / "p4sim"),
+                str(config),
+                "--p4info",
+                str(p4info_path),
+                "-i",
+                "0@sw0",
+                "-i",
+                "1@sw1",
+                "--grpc-server-addr",
+                sock,
+                "-L",
+                "error",
+            ],
+            netns=sw,
+            log_path=f"{tmp}/p4sim.log",
+        )
+        wait_for(
+            lambda: proc.poll() is not None or Path(sock[5:]).exists(), 60, what="p4sim to start"
+        )
         grpc_ready(sock, 30)
         info = load_p4info(p4info_path)
         with P4RuntimeClient(sock) as client:
@@ -100,11 +370,34 @@ def forwarding_veth(count: int = 200_000, seconds: float = 10.0) -> None:
             client.write(route_entries(P4InfoIndex(info), 1))
         frame_file = Path(tmp) / "frames.hex"
         frame_file.write_text("\n".join(f.hex() for f in frames()))
-        out = subprocess.run(["ip", "netns", "exec", gen, sys.executable, "-m", "bench.blast",
-                              "--tx", "gen0", "--rx", "gen1", "--frames", str(frame_file),
-                              "--count", str(count), "--seconds", str(seconds)],
-                             capture_output=True, text=True, cwd=ROOT, check=True)
+        out = subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                gen,
+                sys.executable,
+                "-m",
+                "bench.blast",
+                "--tx",
+                "gen0",
+                "--rx",
+                "gen1",
+                "--frames",
+                str(frame_file),
+                "--count",
+                str(count),
+                "--seconds",
+                str(seconds),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"p4sim veth->veth (forwarding.p4, routed UDP, 110-byte frames): "
-              f"{r['received_pps']:,} pkt/s forwarded; offered {r['offered_pps']:,} pkt/s, "
-              f"{r['received']:,}/{r['sent']:,} packets through")
+        print(
+            f"p4sim veth->veth (forwarding.p4, routed UDP, 110-byte frames): "
+            f"{r['received_pps']:,} pkt/s forwarded; offered {r['offered_pps']:,} pkt/s, "
+            f"{r['received']:,}/{r['sent']:,} packets through"
+        )
