@@ -14,7 +14,8 @@ without adding the folder to `sys.path`, so nothing else of Debian's leaks in. I
 submodules then import through the package's own `__path__`. Mininet needs only the
 standard library, which is why this works, and both interpreters are 3.11.
 
-`load()` returns the package or raises `MininetMissing` with what to install;
+`load()` returns the package or raises `MininetMissing` with what to install (also
+when `mnexec` or `ifconfig` is missing: Mininet would exit the process for those);
 `missing()` says why Mininet cannot be used (None when it can), for tests that skip.
 """
 
@@ -30,6 +31,7 @@ from pathlib import Path
 from types import ModuleType
 
 DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
+TOOLS = ("mnexec", "ifconfig")  # Mininet's own binary; net-tools, which it configures with
 INSTALL_HINT = "install it with `apt-get install -y mininet` (or `make deps`)"
 
 
@@ -47,8 +49,9 @@ def load() -> ModuleType:
     """Import and return the `mininet` package (idempotent)."""
     if "mininet" in sys.modules:
         return sys.modules["mininet"]
-    if shutil.which("mnexec") is None:
-        raise MininetMissing(f"Mininet's `mnexec` is not on PATH: {INSTALL_HINT}")
+    for tool in TOOLS:  # Mininet itself would sys.exit() on the first node without them
+        if shutil.which(tool) is None:
+            raise MininetMissing(f"Mininet needs `{tool}` on PATH: {INSTALL_HINT}")
     if importlib.util.find_spec("mininet") is not None:  # installed into this interpreter
         return importlib.import_module("mininet")
     where = _search_path()

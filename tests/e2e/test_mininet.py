@@ -287,6 +287,22 @@ def test_unknown_target_and_missing_files_are_clear_errors() -> None:
         P4SimSwitch(_switch_name(), config="/nonexistent/prog.p4sim")
 
 
+def test_without_bmv2_the_bmv2_target_says_so(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from topo import mininet_topo
+    from topo.mininet_switch import Bmv2Switch, P4SwitchError, target_missing
+
+    with tempfile.TemporaryDirectory() as empty:
+        monkeypatch.setenv("PATH", f"{empty}:/usr/sbin:/usr/bin:/sbin:/bin")  # no bmv2
+        assert target_missing("p4sim") is None
+        assert "simple_switch_grpc" in (target_missing("bmv2") or "")
+        monkeypatch.setattr(Bmv2Switch, "isSetup", False)  # Mininet checks once per class
+        with pytest.raises(P4SwitchError, match="needs `simple_switch_grpc` on PATH"):
+            Bmv2Switch(_switch_name())
+        assert mininet_topo.main(["--target", "bmv2"]) == 0
+    assert capsys.readouterr().out.startswith("SKIPPED: --target bmv2 needs p4c-bm2-ss")
+
+
 def test_loader_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     """With no Mininet where it looks, the loader says what to install."""
     import sys
