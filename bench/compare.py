@@ -28,7 +28,9 @@ quarter answered, every legitimate download fine).
 A system is saturated at a point when fewer than 95% of legitimate downloads succeed,
 connect p99 exceeds one second (a lost SYN: the client's first retransmission), it
 answers fewer than 90% of the SYNs offered (flood and legitimate: unanswered SYNs are
-lost at random, legitimate ones too), or the flood generator cannot offer 80% of the
+lost at random, legitimate ones too), its download rate falls below a quarter of its
+own rate without a flood (the client is closed-loop: a crawling proxy shows few, slow,
+successful downloads rather than failures), or the flood generator cannot offer 80% of the
 asked rate (then the figure is the generator's limit, not the proxy's, and is marked
 so). Results: a table on stdout,
 bench/out/compare.csv, bench/out/compare.png and bench/out/compare.txt, which also
@@ -40,16 +42,19 @@ Measured by this benchmark on a 2-core VM whose CPUs were already fully busy wit
 work (load average ~7), flood on the client's link, 250 kB downloads, 2 clients:
 
                                   p4sim + controller    nft synproxy (kernel)
-  flood held (>=95% ok, answered)   1,000 SYN/s           32,000 SYN/s (generator's limit)
-  at 2,000 SYN/s                    0% ok, 61% answered   100% ok, connect p50 0.17 ms
+  flood held (criteria above)       1,000 SYN/s           27,000-32,000 SYN/s achieved
+                                                          (the flood generator's limit)
+  at 2,000 SYN/s                    0-2 downloads, <=61%  100% ok, connect p50 0.17 ms
+                                    of SYNs answered
   connect p50 / p99, no flood       8.9 / 80 ms           0.19 / 28 ms
   download rate, no flood           1.5 MB/s              5.2 MB/s (bound by the Python
                                                           client and servers, not nft)
   spoofed SYNs at the servers       0                     0
 
-So this project falls behind the kernel by at least 32x in the flood it absorbs, ~45x
-in the connect time it adds and ~3.5x (more, with faster endpoints) in transfer rate;
-each run prints its own table for the machine at hand. The causes are in the software
+So this project falls behind the kernel by 30x or more in the flood it absorbs (the
+kernel was never saturated), ~45x in the connect time it adds and ~3.5x (more, with
+faster endpoints) in transfer rate; each run prints its own table for the machine at
+hand. The causes are in the software
 target and in the design, not in the P4 program's logic:
 
 * p4sim interprets the pipeline in pure Python, per packet: a few thousand packets/s
@@ -96,6 +101,7 @@ PY = sys.executable
 RATES = (0, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000, 64000)
 SUCCESS_FLOOR = 0.95
 ANSWERED_FLOOR = 0.9
+GOODPUT_FLOOR = 0.25  # of the same system's download rate without a flood
 CONNECT_P99_CEILING_MS = 1000.0
 GENERATOR_FLOOR = 0.8
 FLOOD_DISTINCT = 1024  # spoofed flows cycled: enough for stateless cookies, quick to build
@@ -165,9 +171,14 @@ class Load:
             raise ValueError("load: seconds must be 1..120, concurrency and size positive")
 
 
-def verdict(p: Point) -> str:
+def verdict(p: Point, baseline: Point | None = None) -> str:
+    """`baseline`: the same system without a flood, if measured."""
     if p.rate and p.flood_pps < GENERATOR_FLOOR * p.rate:
         return "generator-limited"
+    if baseline is not None and p.mbytes_per_s < GOODPUT_FLOOR * baseline.mbytes_per_s:
+        # The client's downloads are closed-loop: when each one crawls, few are even tried,
+        # and a handful of slow successes must not read as "held".
+        return "saturated"
     if p.success < SUCCESS_FLOOR or not p.connect_p99_ms <= CONNECT_P99_CEILING_MS:
         return "saturated"
     if p.rate and p.syn_answered < ANSWERED_FLOOR:
@@ -185,7 +196,8 @@ def _tx_packets(net: Any, host: str) -> int:
     return int(net.exec(host, ["cat", path]).stdout)
 
 
-def measure(system: System, rate: int, load: Load, tag: str) -> Point:
+def measure(system: System, rate: int, load: Load, tag: str,
+            baseline: Point | None = None) -> Point:
     """One point: a bounded flood at `rate` around a bounded legitimate workload."""
     net, topo = system.net, system.topo
     entry = topo.host(load.flood_from)
@@ -244,7 +256,7 @@ def measure(system: System, rate: int, load: Load, tag: str) -> Point:
                       / max(sent + len(records), 1)),
         proxy_cpu_s=(proxy - proxy0) if proxy is not None and proxy0 is not None else math.nan,
         system_cpu_s=cpu.busy, system_softirq_s=cpu.softirq, window_s=window, verdict="")
-    p.verdict = verdict(p)
+    p.verdict = verdict(p, baseline)
     return p
 
 
@@ -258,7 +270,8 @@ def series(system: System, rates: Iterable[int], load: Load, budget_s: float,
             print(f"  {system.name}: time budget of {budget_s:.0f} s spent; stopping at "
                   f"{points[-1].rate} SYN/s", flush=True)
             break
-        p = measure(system, rate, load, tag=f"{i}-{rate}")
+        baseline = points[0] if points and points[0].rate == 0 else None
+        p = measure(system, rate, load, tag=f"{i}-{rate}", baseline=baseline)
         points.append(p)
         emit(p)
         if p.verdict != "ok":
@@ -334,27 +347,29 @@ def plot(points: list[Point], path: Path) -> None:
 
 
 def summary(points: list[Point]) -> list[str]:
-    """Per system: the highest rate held, the first that broke it, and the ratio."""
+    """Per system: the highest flood held (as achieved, not as asked), the first point
+    that broke it, and the ratio to the kernel's."""
     lines = []
-    held: dict[str, int] = {}
+    held: dict[str, float] = {}
     for name in dict.fromkeys(p.system for p in points):
         pts = [p for p in points if p.system == name]
-        good = [p.rate for p in pts if p.verdict == "ok"]
-        held[name] = max(good, default=0)
+        held[name] = max((p.flood_pps for p in pts if p.verdict == "ok"), default=0.0)
         bad = [p for p in pts if p.verdict != "ok"]
         base = next((p for p in pts if p.rate == 0), None)
-        end = (f"{bad[0].verdict} at {bad[0].rate} SYN/s (achieved {bad[0].flood_pps:.0f}/s, "
-               f"success {bad[0].success:.0%})") if bad else "not saturated within the series"
+        end = (f"{bad[0].verdict} at {bad[0].rate} SYN/s asked ({bad[0].flood_pps:.0f}/s "
+               f"achieved, success {bad[0].success:.0%}, {bad[0].syn_answered:.0%} answered)"
+               if bad else "not saturated within the series")
         idle = (f"; no flood: connect p50 {base.connect_p50_ms:.2f} ms, "
                 f"{base.mbytes_per_s:.2f} MB/s") if base else ""
         spoofed = sum(p.spoofed_syn_at_servers for p in pts)
-        lines.append(f"{name}: held {held[name]} SYN/s with >= {SUCCESS_FLOOR:.0%} success; "
-                     f"{end}{idle}; spoofed SYNs at the servers over all points: {spoofed}")
+        lines.append(f"{name}: held {held[name]:.0f} spoofed SYN/s; {end}{idle}; "
+                     f"spoofed SYNs at the servers over all points: {spoofed}")
     nft = held.get("nft-synproxy")
     for name, rate in held.items():
         if name != "nft-synproxy" and nft:
-            lines.append(f"{name} held {rate} SYN/s where nft synproxy held at least {nft} "
-                         f"(x{nft / max(rate, 1):.0f}; see the module docstring for why)")
+            lines.append(f"{name} held {rate:.0f} SYN/s where nft synproxy held at least "
+                         f"{nft:.0f} (x{nft / max(rate, 1):.0f}; see this module's docstring "
+                         "for why)")
     return lines
 
 

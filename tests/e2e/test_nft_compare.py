@@ -43,6 +43,9 @@ def test_verdicts() -> None:
     assert verdict(point(connect_p99_ms=1003.0)) == "saturated"
     assert verdict(point(connect_p99_ms=math.nan, ok=0, success=0.0)) == "saturated"
     assert verdict(point(syn_answered=0.5)) == "saturated"
+    idle = point(rate=0, flood_pps=0.0, mbytes_per_s=4.0)
+    assert verdict(point(mbytes_per_s=1.1), idle) == "ok"
+    assert verdict(point(requests=2, ok=2, mbytes_per_s=0.5), idle) == "saturated"
     # The generator's limit is reported as such, before anything about the proxy.
     assert verdict(point(flood_pps=500.0, success=0.5)) == "generator-limited"
 
@@ -109,8 +112,12 @@ def test_table_csv_plot_and_summary(tmp_path: Path) -> None:
     plot_points(pts, tmp_path / "c.png")
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = "\n".join(summary(pts))
-    assert "p4-p4sim: held 0 SYN/s" in text and "saturated at 2000 SYN/s" in text
-    assert "nft-synproxy: held 0 SYN/s" in text and "generator-limited at 64000" in text
+    assert "p4-p4sim: held 0 spoofed SYN/s" in text and "saturated at 2000 SYN/s" in text
+    assert "nft-synproxy: held 0 spoofed SYN/s" in text and "generator-limited at 64000" in text
+    more = [*pts, point(system="p4-p4sim", rate=500, flood_pps=498.0, verdict="ok"),
+            point(system="nft-synproxy", rate=32000, flood_pps=27000.0, verdict="ok")]
+    text = "\n".join(summary(more))
+    assert "p4-p4sim held 498 SYN/s where nft synproxy held at least 27000 (x54" in text
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("nft") is None,
