@@ -27,6 +27,7 @@ import json
 import socket
 import sys
 import time
+from collections.abc import Iterator
 
 from .httpd import blob_chunks, blob_sha256
 
@@ -40,6 +41,7 @@ class Exchange:
         self.args = args
         self.rec: dict = {"ok": False, "op": args.op}
         self.moved = 0  # bytes of the transfer so far (for --pause-at)
+        self.body: Iterator[bytes] = iter(())
 
     def _pause_check(self, sock: socket.socket) -> None:
         at = self.args.pause_at
@@ -64,29 +66,35 @@ class Exchange:
         self.rec["local"] = sock.getsockname()[1]
         return sock
 
-    def request(self, sock: socket.socket) -> bytes:
+    def prepare(self) -> bytes:
+        """The request's first write (the rest of an upload stays in `self.body`), built
+        before connecting so that the request leaves the moment the connection is up."""
+        a = self.args
+        host = f"Host: {a.vip}\r\n"
+        if a.op == "get":
+            return (f"GET /blob/{a.size}?seed={a.seed} HTTP/1.1\r\n{host}"
+                    "Connection: close\r\n\r\n").encode()
+        if a.op == "whoami":
+            return f"GET /whoami HTTP/1.1\r\n{host}Connection: close\r\n\r\n".encode()
+        head = (f"POST /sha256 HTTP/1.1\r\n{host}Content-Length: {a.size}\r\n"
+                "Connection: close\r\n\r\n").encode()
+        self.body = blob_chunks(a.size, a.seed)
+        # The head and the first chunk go out in one write: a request larger than one
+        # segment, sent right after connect.
+        return head + next(self.body, b"")
+
+    def request(self, sock: socket.socket, first: bytes) -> bytes:
         a = self.args
         if a.delay_request:
             time.sleep(a.delay_request)
-        host = f"Host: {a.vip}\r\n"
-        if a.op == "get":
-            sock.sendall(f"GET /blob/{a.size}?seed={a.seed} HTTP/1.1\r\n{host}"
-                         "Connection: close\r\n\r\n".encode())
-        elif a.op == "whoami":
-            sock.sendall(f"GET /whoami HTTP/1.1\r\n{host}Connection: close\r\n\r\n".encode())
-        else:
-            head = (f"POST /sha256 HTTP/1.1\r\n{host}Content-Length: {a.size}\r\n"
-                    "Connection: close\r\n\r\n").encode()
-            first = True
-            for piece in blob_chunks(a.size, a.seed):
-                # The head and the first chunk go out in one write: a request larger
-                # than one segment, sent right after connect.
-                sock.sendall(head + piece if first else piece)
-                first = False
+        sock.sendall(first)
+        if a.op == "post":
+            self.moved = len(first)
+            self._pause_check(sock)
+            for piece in self.body:
+                sock.sendall(piece)
                 self.moved += len(piece)
                 self._pause_check(sock)
-            if first:
-                sock.sendall(head)
         data = bytearray()
         while True:
             piece = sock.recv(RECV)
@@ -124,6 +132,7 @@ class Exchange:
                 self.rec["ok"] = True
 
     def run(self) -> dict:
+        first = self.prepare()
         try:
             sock = self.connect()
         except OSError as e:
@@ -131,7 +140,7 @@ class Exchange:
             return self.rec
         try:
             with sock:
-                self.check(self.request(sock))
+                self.check(self.request(sock, first))
         except OSError as e:
             self.rec["error"] = _kind(e)
         return self.rec

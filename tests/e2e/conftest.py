@@ -11,11 +11,13 @@ connections onto one server-side 4-tuple):
     81    nosack   rs1 :8081          SYN/ACK without SACK-permitted
     82    nots     rs2 :8082          SYN/ACK without timestamps
     84    defer    rs2 :8084          defer (session starts with the first data)
-    85    early    rs1 :8085          SYN/ACK window open: data before the server answers
+    85    early    rs1 :8085          SYN/ACK window open, slow server: data comes first
     86    down     rs1 :8086          nothing listens: the server answers RST
     87    dead     rs2 :8087          the server's namespace drops it: no answer at all
 
-Tests read counters before and after what they do and compare differences, so they
+The `early` server's namespace drops every other SYN (the first of each connection), so
+its handshake waits for the controller's retry and the client's request surely arrives
+while it is pending. Tests read counters before and after what they do and compare differences, so they
 do not depend on each other's traffic.
 """
 
@@ -38,13 +40,13 @@ from controller.control import request
 from topo import guard
 from topo.demo import read_events, start_controller, start_services
 from topo.net import Net
-from topo.netns import LabError, sh, wait_for
+from topo.netns import Lab, LabError, sh, wait_for
 from topo.topology import Topology, default_topology
 
 PY = sys.executable
 COOKIE_KEY = "0f1e2d3c4b5a6978"
 SYN_RETRIES = 2
-DEAD_TABLE = "e2edead"
+NFT_TABLE = "e2e"
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,17 @@ class Proxy:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket)  # a killed server leaves its socket file behind
 
+    @contextlib.contextmanager
+    def controller_stopped(self) -> Iterator[None]:
+        """The controller frozen (SIGSTOP) for the block, as if it were swamped: the
+        switch carries on alone, digests and punted packets queue up."""
+        assert self.ctl is not None
+        os.killpg(self.ctl.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.killpg(self.ctl.pid, signal.SIGCONT)
+
     def wait_synced(self, timeout: float = 90) -> None:
         def synced() -> bool:
             if self.ctl is not None and self.ctl.poll() is not None:
@@ -152,7 +165,7 @@ class Proxy:
     def dead_syns(self) -> int:
         """SYNs the `dead` service's server namespace swallowed."""
         (h,) = SERVICES["dead"].servers
-        out = sh(["nft", "-j", "list", "counter", "inet", DEAD_TABLE, "syns"],
+        out = sh(["nft", "-j", "list", "counter", "inet", NFT_TABLE, "dead_syns"],
                  netns=self.net.ns[h]).stdout
         for item in json.loads(out).get("nftables", []):
             if "counter" in item:
@@ -185,21 +198,29 @@ class Proxy:
         return _last_json(out.stdout, out.stderr)
 
     @contextlib.contextmanager
-    def paused_client(self, op: str, service: str = "web", **kw: Any) -> Iterator[PausedClient]:
-        """A client stopped in the middle of its transfer (`--pause-at`)."""
+    def background_client(self, op: str, service: str = "web",
+                          **kw: Any) -> Iterator[PausedClient]:
+        """A client running beside the test (`finish()` waits for its result); with
+        `pause_at`, stopped in the middle of its transfer until `go()`."""
         proc = subprocess.Popen(["ip", "netns", "exec", self.net.ns["client"],
                                  *self.client_cmd(op, service, **kw)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
         pc = PausedClient(proc)
         try:
-            pc.wait_paused()
+            if kw.get("pause_at") is not None:
+                pc.wait_paused()
             yield pc
         finally:
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
+
+    def paused_client(self, op: str, service: str = "web", *, pause_at: int,
+                      **kw: Any) -> contextlib.AbstractContextManager[PausedClient]:
+        """A client stopped in the middle of its transfer (`--pause-at`)."""
+        return self.background_client(op, service, pause_at=pause_at, **kw)
 
     def workload(self, count: int, concurrency: int, size: int, service: str = "web",
                  timeout: float = 30) -> list[dict[str, Any]]:
@@ -258,9 +279,25 @@ class PausedClient:
     def local_port(self) -> int:
         return int(self.info["local"])
 
-    def resume(self, timeout: float = 300) -> dict[str, Any]:
-        out, err = self.proc.communicate("go\n", timeout=timeout)
+    def go(self) -> None:
+        """Let the transfer carry on (without waiting for it)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
+    def finish(self, timeout: float = 300) -> dict[str, Any]:
+        """Wait for the end of the exchange; its result record."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        out = self.proc.stdout.read()
+        err = self.proc.stderr.read()
+        self.proc.wait(timeout=timeout)
         return _last_json(out, err)
+
+    def resume(self, timeout: float = 300) -> dict[str, Any]:
+        self.go()
+        return self.finish(timeout)
 
 
 def _last_json(out: str, err: str) -> dict[str, Any]:
@@ -271,18 +308,26 @@ def _last_json(out: str, err: str) -> dict[str, Any]:
 
 
 def _start_listeners(net: Net, topo: Topology) -> None:
-    """The extra services' HTTP servers, and the `dead` server's black hole."""
+    """The extra services' HTTP servers; the `early` server's lost SYNs and the `dead`
+    server's black hole (nft in their own namespaces)."""
     for name in LISTENING:
         s = SERVICES[name]
         for h in s.servers:
             net.popen(h, [PY, "-m", "topo.httpd", "--port", str(s.rs_port), "--name", h],
                       log=f"{h}-{s.rs_port}-httpd.log")
-    dead = SERVICES["dead"]
-    for h in dead.servers:
-        ruleset = (f"table inet {DEAD_TABLE} {{\n counter syns {{ }}\n"
-                   f" chain input {{\n  type filter hook prerouting priority -200; policy accept;\n"
-                   f"  tcp dport {dead.rs_port} tcp flags & (syn | ack) == syn counter name syns\n"
-                   f"  tcp dport {dead.rs_port} drop\n }}\n}}\n")
+    rules: dict[str, list[str]] = {}
+    (early,), (dead,) = SERVICES["early"].servers, SERVICES["dead"].servers
+    syn = "tcp flags & (syn | ack) == syn"
+    rules.setdefault(early, []).append(
+        f"tcp dport {SERVICES['early'].rs_port} {syn} numgen inc mod 2 == 0 drop")
+    rules.setdefault(dead, []).extend([
+        f"tcp dport {SERVICES['dead'].rs_port} {syn} counter name dead_syns",
+        f"tcp dport {SERVICES['dead'].rs_port} drop"])
+    for h, lines in rules.items():
+        body = "\n".join(f"  {line}" for line in lines)
+        ruleset = (f"table inet {NFT_TABLE} {{\n counter dead_syns {{ }}\n"
+                   f" chain input {{\n  type filter hook prerouting priority -200; "
+                   f"policy accept;\n{body}\n }}\n}}\n")
         proc = subprocess.run(["ip", "netns", "exec", net.ns[h], "nft", "-f", "-"],
                               input=ruleset, text=True, capture_output=True)
         if proc.returncode != 0:
@@ -298,7 +343,10 @@ def _start_listeners(net: Net, topo: Topology) -> None:
 @pytest.fixture(scope="session")
 def proxy(rig_prerequisites: None) -> Iterator[Proxy]:
     topo = default_topology()
-    net = Net(topo, log_level="error").start()
+    # A lab of our own name: other tests in this process build Nets with the default
+    # names (PID-tagged), and a Net removes leftovers that carry its names.
+    lab = Lab(prefix="e2e", tag=f"e{os.getpid() % 100000}")
+    net = Net(topo, log_level="error", lab=lab).start()
     try:
         start_services(net, topo)
         _start_listeners(net, topo)
