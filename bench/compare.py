@@ -79,10 +79,12 @@ import io
 import json
 import math
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol
@@ -394,6 +396,24 @@ def run_components(components: dict[str, Callable[[], None]]) -> None:
             print(f"{name}: FAILED: {e}", flush=True)
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """A SIGTERM (e.g. from a CI timeout) unwinds like Ctrl-C, so every system's
+    `close()` still removes its namespaces and processes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_interrupt(signum: int, frame: object) -> None:  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def machine() -> str:
     """What the figures were taken on; the load average tells whether other work shared it."""
     import os
@@ -427,7 +447,7 @@ def compare(components: dict[str, Callable[[], None]] | None = None,
     out.mkdir(parents=True, exist_ok=True)
     tee = Tee(sys.stdout)  # type: ignore[arg-type]
     points: list[Point] = []
-    with contextlib.redirect_stdout(tee):
+    with contextlib.redirect_stdout(tee), _sigterm_as_interrupt():
         if components:
             print("== per-component figures")
             run_components(components)
@@ -477,6 +497,9 @@ def main() -> int:
         compare(rates=rates, load=load, budget_per_system_s=args.budget)
     except ValueError as e:
         ap.error(str(e))
+    except KeyboardInterrupt:
+        print("interrupted: everything the comparison started has been removed", file=sys.stderr)
+        return 130
     return 0
 
 

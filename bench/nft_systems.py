@@ -152,7 +152,8 @@ class NftSystem:
     def start(self) -> None:
         self.net = NftNet(self.topo, self.options).start()
         try:
-            demo.start_services(self.net, self.topo)  # type: ignore[arg-type] - same host surface
+            # The demo's helpers only use the host surface NftNet shares with Net.
+            demo.start_services(self.net, self.topo)  # type: ignore[arg-type]
             demo.wait_service_ready(self.net, self.topo)  # type: ignore[arg-type]
         except BaseException:
             self.close()
