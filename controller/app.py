@@ -16,7 +16,6 @@ return to the free list only once their delete was written.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import logging
 import time
@@ -31,15 +30,18 @@ from google.rpc import code_pb2
 from p4.v1 import p4runtime_pb2 as pb
 
 from . import install, wire
+from .admin import AdminMixin
 from .config import Config, RealServer, Service
 from .defence import AutoSwitch, KeyRing, KeyState
 from .digests import EV_ESTABLISHED, CookieAck, DigestDecoder, SessionEvent
+from .entities import update as ent_update
 from .install import SessionCodec, SessionParams
 from .metrics import Metrics
 from .p4info import P4InfoError, P4InfoIndex, load_p4info
 from .p4rt import ARBITRATION, DIGEST, ERROR, IDLE, PACKET, Connection, WriteError
 from .scheduler import make_scheduler
 from .sessions import Session, SessionTable, State, reuse_allowed, state_name
+from .startup import StartupMixin
 from .synpkt import client_rst, mac_bytes, parse_tcp, server_syn
 
 log = logging.getLogger("controller")
@@ -69,7 +71,7 @@ class StartupError(Exception):
     """The controller cannot start: a file is missing or is not the synproxy program."""
 
 
-class Controller:
+class Controller(StartupMixin, AdminMixin):
     def __init__(self, cfg: Config, *, clock: Callable[[], float] = time.monotonic,
                  metrics: Metrics | None = None, random_key: Callable[[], int] | None = None
                  ) -> None:
@@ -630,214 +632,6 @@ class Controller:
     async def _write_keys(self, conn: Connection, keys: KeyState) -> None:
         await conn.write_pb([ent_update("MODIFY", install.keys_entry(self.p4, keys))])
 
-    # ================================================================== start-up sync (C1, C9)
-
-    async def _sync(self, conn: Connection) -> None:
-        current = await conn.get_config()
-        same = (current.HasField("p4info") and current.p4info == self.p4info
-                and current.cookie.cookie == self.cookie)
-        if not same:
-            log.info("event=push_pipeline reason=%s",
-                     "different" if current.HasField("p4info") else "none")
-            await conn.set_config(self.p4info, self.device_config, self.cookie)
-        await self._install_config(conn)
-        now = self.clock()
-        if same:
-            await self._restore(conn, now)
-        else:
-            self.table = _fresh_table(self.table, self.cfg)
-            self.keys.start(now)
-            await self._write_keys(conn, self.keys.state)
-            for sw in self.auto.values():
-                sw.active = False
-        log.info("event=synced pushed=%s sessions=%d", not same, len(self.table))
-
-    async def _install_config(self, conn: Connection) -> None:
-        """Forwarding, services, clone sessions, digests: inserted, or modified where
-        they already exist (a restart finds them in place)."""
-        p4, cfg = self.p4, self.cfg
-        entries: list[Any] = list(install.forwarding_entries(p4, cfg))
-        for sid, s in sorted(self.services.items()):
-            entries += install.service_entries(p4, s, sid)
-        entries += install.deny_entries(p4, self.services)
-        entries += install.clone_sessions(cfg)
-        entries += install.digest_entries(p4)
-        await self._upsert(conn, entries)
-
-    async def _upsert(self, conn: Connection, entries: list[Any]) -> None:
-        if not entries:
-            return
-        try:
-            await conn.write_pb([ent_update("INSERT", e) for e in entries])
-        except WriteError as exc:
-            again = [i for i, (code, _m) in exc.errors.items() if code == ALREADY_EXISTS]
-            other = {i: e for i, e in exc.errors.items() if e[0] != ALREADY_EXISTS}
-            if other:
-                raise
-            await conn.write_pb([ent_update("MODIFY", entries[i]) for i in again])
-
-    async def _restore(self, conn: Connection, now: float) -> None:
-        """Rebuild the session table from the switch: entries, states, keys (C9)."""
-        old = self.table
-        clients: dict[int, install.RestoredEntry] = {}
-        servers: dict[int, install.RestoredEntry] = {}
-        for kind, body in wire.read_entities(await conn.read([self.codec.read_entries_query()])):
-            if kind == wire.ENTITY_TABLE_ENTRY:
-                e = self.codec.decode_entry(wire.decode_table_entry(body))
-                if e is not None:
-                    (clients if e.direction == "client" else servers)[e.params["slot"]] = e
-        states = await self._read_states(conn, list(clients))
-        table = _fresh_table(old, self.cfg)
-        stale: list[bytes] = []
-        for slot, c in clients.items():
-            srv = servers.pop(slot, None)
-            state = states.get(slot, State.NONE)
-            prev = old.by_slot.get(slot)
-            flow = c.key
-            if state == State.NONE or srv is None or not 1 <= slot <= table.capacity:
-                stale += self._delete_entry(c) + (self._delete_entry(srv) if srv else [])
-                continue
-            s = Session(slot, flow, c.params["service_id"], c.params["rs_addr"],
-                        c.params["rs_port"], srv.params["cookie"], 0, None, state, now, now)
-            if prev is not None and prev.flow == flow:
-                s = dataclasses.replace(prev, state=state)
-            table.restore(s)
-        for srv in servers.values():
-            stale += self._delete_entry(srv)
-        self.table = table
-        if stale:
-            try:
-                await conn.write(stale)
-            except WriteError:
-                pass
-        # Keys: carry on with the switch's, so handshakes in flight still validate.
-        found = await conn.read_pb([_default_entry_query(self.p4)])
-        for e in found:
-            act = e.table_entry.action.action
-            if act.action_id == self.p4.action_id("set_cookie_keys"):
-                names = {p.id: p.name for p in self.p4.action("set_cookie_keys").params}
-                self.keys.adopt(KeyState.from_params(
-                    {names[p.param_id]: wire_int(p.value) for p in act.params}), now)
-                break
-        else:
-            self.keys.start(now)
-            await self._write_keys(conn, self.keys.state)
-        await self._restore_defence(conn)
-
-    async def _restore_defence(self, conn: Connection) -> None:
-        if not self.auto:
-            return
-        reg = self.p4.get("registers", "defense_active").preamble.id
-        resps = await conn.read([wire.entity(wire.ENTITY_REGISTER_ENTRY,
-                                             wire.register_entry(reg, sid)) for sid in self.auto])
-        for kind, body in wire.read_entities(resps):
-            if kind == wire.ENTITY_REGISTER_ENTRY:
-                _rid, index, value = wire.decode_register(body)
-                if index in self.auto:
-                    self.auto[index].active = bool(value)
-
-    def _delete_entry(self, e: install.RestoredEntry) -> list[bytes]:
-        return [self._delete_key(e.key)]
-
-    def _delete_key(self, key: tuple[int, int, int, int]) -> bytes:
-        return self.codec.delete(key)
-
-    # ================================================================== operator commands
-
-    async def counters(self) -> dict[str, Any]:
-        """Global event counters and per-service ones, read from the switch."""
-        conn = self._require_conn()
-        queries = [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.f_varint(1, self._global_counter))]
-        queries += [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.counter_entry(
-            self._svc_counter, sid * EVENTS_PER_SERVICE + ev))
-            for sid in self.services for ev in range(1, EVENTS_PER_SERVICE)]
-        glob: dict[int, int] = {}
-        per: dict[str, dict[int, int]] = {}
-        for kind, body in wire.read_entities(await conn.read(queries)):
-            if kind != wire.ENTITY_COUNTER_ENTRY:
-                continue
-            cid, index, _nbytes, packets = wire.decode_counter(body)
-            if cid == self._global_counter:
-                if packets:
-                    glob[index] = packets
-            elif packets:
-                sid = index // EVENTS_PER_SERVICE
-                name = self.services[sid].name if sid in self.services else str(sid)
-                per.setdefault(name, {})[index % EVENTS_PER_SERVICE] = packets
-        return {"global": glob, "services": per}
-
-    def _require_conn(self) -> Connection:
-        if self.conn is None or not self.synced.is_set():
-            raise RuntimeError("not connected to the switch as primary")
-        return self.conn
-
-    async def add_service(self, s: Service) -> int:
-        if any(x.name == s.name for x in self.services.values()):
-            raise ValueError(f"service '{s.name}' exists")
-        if any((x.vip, x.port) == (s.vip, s.port) for x in self.services.values()):
-            raise ValueError(f"{s.vip}:{s.port} is already a service")
-        sid = next(i for i in range(1, 256) if i not in self.services)
-        conn = self._require_conn()
-        self._set_service(sid, s)
-        try:
-            await self._upsert(conn, install.service_entries(self.p4, s, sid)
-                               + install.deny_entries(self.p4, {sid: s}))
-        except Exception:
-            self.services.pop(sid, None)
-            raise
-        return sid
-
-    async def remove_service(self, name: str) -> None:
-        sid = self.service_id(name)
-        conn = self._require_conn()
-        s = self.services[sid]
-        mine = install.service_entries(self.p4, s, sid)
-        others = {k: v for k, v in self.services.items() if k != sid}
-        if not any(o.vip == s.vip and o.mode != "off" for o in others.values()):
-            mine += install.deny_entries(self.p4, {sid: s})
-        for e in mine:
-            e.ClearField("action")
-        try:
-            await conn.write_pb([ent_update("DELETE", e) for e in mine])
-        except WriteError as exc:
-            if any(c != code_pb2.NOT_FOUND for c, _m in exc.errors.values()):
-                raise
-        del self.services[sid]
-        self.schedulers.pop(sid, None)
-        self.auto.pop(sid, None)
-
-    def set_real_servers(self, name: str, servers: tuple[RealServer, ...]) -> None:
-        """Replace a service's real servers; new sessions use them at once."""
-        sid = self.service_id(name)
-        s = dataclasses.replace(self.services[sid], real_servers=servers)
-        self._set_service(sid, s)
-
-    def status(self) -> dict[str, Any]:
-        return {
-            "primary": self.is_primary, "synced": self.synced.is_set(),
-            "address": self.cfg.switch.address, "election_id": self.cfg.switch.election_id,
-            "sessions": len(self.table), "free_slots": self.table.free_slots,
-            "by_state": self.table.by_state(), "epoch": self.keys.state.epoch,
-            "services": {s.name: {"id": sid, "vip": s.vip, "port": s.port, "mode": s.mode,
-                                  "defense_active": self.auto[sid].active if sid in self.auto
-                                  else None,
-                                  "real_servers": [dataclasses.asdict(r) for r in s.real_servers]}
-                         for sid, s in sorted(self.services.items())},
-            "stats": {**self.stats, **self.table.stats},
-        }
-
-    def sessions(self, limit: int = 1000) -> list[dict[str, Any]]:
-        out = []
-        for s in list(self.table.by_slot.values())[:limit]:
-            c, vip, cport, vport = s.flow
-            out.append({"slot": s.slot, "client": f"{_ip(c)}:{cport}",
-                        "vip": f"{_ip(vip)}:{vport}", "rs": f"{_ip(s.rs_addr)}:{s.rs_port}",
-                        "service": self.services[s.service_id].name
-                        if s.service_id in self.services else s.service_id,
-                        "state": state_name(s.state), "attempts": s.attempts,
-                        "held_bytes": s.held.nbytes})
-        return out
-
 
 class _Batch:
     """One WriteRequest's worth of session work and what to do after it."""
@@ -857,39 +651,11 @@ class _Batch:
         self.freed.append((s, reason))
 
 
-def ent_update(kind: str, msg: Any) -> pb.Update:
-    from .entities import update
-
-    return update(kind, msg)
-
-
-def wire_int(b: bytes) -> int:
-    return int.from_bytes(b, "big")
-
-
-def _default_entry_query(p4: P4InfoIndex) -> pb.Entity:
-    e = pb.Entity()
-    e.table_entry.table_id = p4.table_id("cookie_keys")
-    e.table_entry.is_default_action = True
-    return e
-
-
-def _fresh_table(old: SessionTable, cfg: Config) -> SessionTable:
-    t = SessionTable(cfg.sessions)
-    t.stats = old.stats
-    t.orphans = old.orphans
-    return t
-
-
 def _resolve(base: Path, path: str) -> Path:
     p = Path(path)
     if p.is_absolute() or p.exists():
         return p
     return base / p
-
-
-def _ip(v: int) -> str:
-    return ".".join(str((v >> s) & 0xFF) for s in (24, 16, 8, 0))
 
 
 def _short(exc: BaseException) -> str:

@@ -58,16 +58,12 @@ def test_syn_retransmitted_with_backoff_then_client_reset(artefacts, sock, switc
     sessions = "sessions: {syn_timeout: 0.2, syn_retries: 2}\n"
     ct = start(artefacts, sock, tmp_path, sessions=sessions)
     try:
-        clock = ct.ctl.clock
         isn = 1000
         cookie = handshake(switch, isn)
-        times = []
         for _ in range(3):  # the first SYN and two retransmissions, same sequence number
             syn = switch.recv_tcp(SERVER_PORT, is_syn, timeout=5)
             assert syn is not None and syn[TCP].seq == isn
-            times.append(clock())
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-        assert gaps[1] > gaps[0]  # the timeout doubled
+        # (The doubling schedule itself is checked with a fake clock in test_sessions.py.)
         rst = switch.recv_tcp(CLIENT_PORT, lambda p: "R" in str(p[TCP].flags), timeout=5)
         assert rst is not None
         assert (rst[IP].src, rst[TCP].sport, rst[IP].dst) == (VIP, VPORT, CLIENT_IP)
@@ -160,7 +156,7 @@ def test_reuse_of_a_closing_session(artefacts, sock, switch, tmp_path, allowed):
         assert wait_for(lambda: switch.register("session_state", 1) == 7)
         switch.drain(SERVER_PORT)
         handshake(switch, 90000)  # a new connection on the same 4-tuple
-        syn = switch.recv_tcp(SERVER_PORT, is_syn, timeout=1.5)
+        syn = switch.recv_tcp(SERVER_PORT, is_syn, timeout=5 if allowed else 1)
         if allowed:
             assert syn is not None and syn[TCP].seq == 90000
             s = ct.ctl.table.by_slot[1]

@@ -1,0 +1,146 @@
+"""Run-time operator actions of the controller (C10): status, sessions, counters read
+from the switch, services added and removed, real servers changed.
+
+A mixin of `app.Controller`: it works on the controller's state (declared below).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+from google.rpc import code_pb2
+
+from . import install, wire
+from .config import Config, RealServer, Service
+from .defence import AutoSwitch, KeyRing
+from .entities import update as ent_update
+from .p4info import P4InfoIndex
+from .p4rt import Connection, WriteError
+from .sessions import SessionTable, state_name
+
+EVENTS_PER_SERVICE = 32
+
+
+class AdminMixin:
+    cfg: Config
+    p4: P4InfoIndex
+    conn: Connection | None
+    synced: asyncio.Event
+    is_primary: bool
+    table: SessionTable
+    keys: KeyRing
+    auto: dict[int, AutoSwitch]
+    services: dict[int, Service]
+    stats: dict[str, int]
+    schedulers: dict[int, Any]
+    _global_counter: int
+    _svc_counter: int
+
+    def _set_service(self, sid: int, s: Service) -> None:
+        raise NotImplementedError
+
+    def service_id(self, name: str) -> int:
+        raise NotImplementedError
+
+    async def _upsert(self, conn: Connection, entries: list[Any]) -> None:
+        raise NotImplementedError
+
+    async def counters(self) -> dict[str, Any]:
+        """Global event counters and per-service ones, read from the switch."""
+        conn = self._require_conn()
+        queries = [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.f_varint(1, self._global_counter))]
+        queries += [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.counter_entry(
+            self._svc_counter, sid * EVENTS_PER_SERVICE + ev))
+            for sid in self.services for ev in range(1, EVENTS_PER_SERVICE)]
+        glob: dict[int, int] = {}
+        per: dict[str, dict[int, int]] = {}
+        for kind, body in wire.read_entities(await conn.read(queries)):
+            if kind != wire.ENTITY_COUNTER_ENTRY:
+                continue
+            cid, index, _nbytes, packets = wire.decode_counter(body)
+            if cid == self._global_counter:
+                if packets:
+                    glob[index] = packets
+            elif packets:
+                sid = index // EVENTS_PER_SERVICE
+                name = self.services[sid].name if sid in self.services else str(sid)
+                per.setdefault(name, {})[index % EVENTS_PER_SERVICE] = packets
+        return {"global": glob, "services": per}
+
+    def _require_conn(self) -> Connection:
+        if self.conn is None or not self.synced.is_set():
+            raise RuntimeError("not connected to the switch as primary")
+        return self.conn
+
+    async def add_service(self, s: Service) -> int:
+        if any(x.name == s.name for x in self.services.values()):
+            raise ValueError(f"service '{s.name}' exists")
+        if any((x.vip, x.port) == (s.vip, s.port) for x in self.services.values()):
+            raise ValueError(f"{s.vip}:{s.port} is already a service")
+        sid = next(i for i in range(1, 256) if i not in self.services)
+        conn = self._require_conn()
+        self._set_service(sid, s)
+        try:
+            await self._upsert(conn, install.service_entries(self.p4, s, sid)
+                               + install.deny_entries(self.p4, {sid: s}))
+        except Exception:
+            self.services.pop(sid, None)
+            raise
+        return sid
+
+    async def remove_service(self, name: str) -> None:
+        sid = self.service_id(name)
+        conn = self._require_conn()
+        s = self.services[sid]
+        mine = install.service_entries(self.p4, s, sid)
+        others = {k: v for k, v in self.services.items() if k != sid}
+        if not any(o.vip == s.vip and o.mode != "off" for o in others.values()):
+            mine += install.deny_entries(self.p4, {sid: s})
+        for e in mine:
+            e.ClearField("action")
+        try:
+            await conn.write_pb([ent_update("DELETE", e) for e in mine])
+        except WriteError as exc:
+            if any(c != code_pb2.NOT_FOUND for c, _m in exc.errors.values()):
+                raise
+        del self.services[sid]
+        self.schedulers.pop(sid, None)
+        self.auto.pop(sid, None)
+
+    def set_real_servers(self, name: str, servers: tuple[RealServer, ...]) -> None:
+        """Replace a service's real servers; new sessions use them at once."""
+        sid = self.service_id(name)
+        s = dataclasses.replace(self.services[sid], real_servers=servers)
+        self._set_service(sid, s)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "primary": self.is_primary, "synced": self.synced.is_set(),
+            "address": self.cfg.switch.address, "election_id": self.cfg.switch.election_id,
+            "sessions": len(self.table), "free_slots": self.table.free_slots,
+            "by_state": self.table.by_state(), "epoch": self.keys.state.epoch,
+            "services": {s.name: {"id": sid, "vip": s.vip, "port": s.port, "mode": s.mode,
+                                  "defense_active": self.auto[sid].active if sid in self.auto
+                                  else None,
+                                  "real_servers": [dataclasses.asdict(r) for r in s.real_servers]}
+                         for sid, s in sorted(self.services.items())},
+            "stats": {**self.stats, **self.table.stats},
+        }
+
+    def sessions(self, limit: int = 1000) -> list[dict[str, Any]]:
+        out = []
+        for s in list(self.table.by_slot.values())[:limit]:
+            c, vip, cport, vport = s.flow
+            out.append({"slot": s.slot, "client": f"{_ip(c)}:{cport}",
+                        "vip": f"{_ip(vip)}:{vport}", "rs": f"{_ip(s.rs_addr)}:{s.rs_port}",
+                        "service": self.services[s.service_id].name
+                        if s.service_id in self.services else s.service_id,
+                        "state": state_name(s.state), "attempts": s.attempts,
+                        "held_bytes": s.held.nbytes})
+        return out
+
+
+def _ip(v: int) -> str:
+    return ".".join(str((v >> s) & 0xFF) for s in (24, 16, 8, 0))

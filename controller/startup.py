@@ -1,0 +1,177 @@
+"""Start-up sync of the controller (C1, C9): push the pipeline only when the switch has
+none or another one, install the config idempotently, and otherwise rebuild the
+session table, the keys and the auto-defence state from what the switch holds.
+
+A mixin of `app.Controller`: it works on the controller's state (declared below).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from google.rpc import code_pb2
+from p4.config.v1 import p4info_pb2
+from p4.v1 import p4runtime_pb2 as pb
+
+from . import install, wire
+from .config import Config, Service
+from .defence import AutoSwitch, KeyRing, KeyState
+from .entities import update as ent_update
+from .install import SessionCodec
+from .p4info import P4InfoIndex
+from .p4rt import Connection, WriteError
+from .sessions import Session, SessionTable, State
+
+log = logging.getLogger("controller")
+ALREADY_EXISTS = code_pb2.ALREADY_EXISTS
+
+
+class StartupMixin:
+    cfg: Config
+    p4: P4InfoIndex
+    p4info: p4info_pb2.P4Info
+    device_config: bytes
+    cookie: int
+    codec: SessionCodec
+    table: SessionTable
+    keys: KeyRing
+    auto: dict[int, AutoSwitch]
+    services: dict[int, Service]
+    clock: Callable[[], float]
+
+    async def _write_keys(self, conn: Connection, keys: KeyState) -> None:
+        raise NotImplementedError
+
+    async def _read_states(self, conn: Connection, slots: list[int]) -> dict[int, int]:
+        raise NotImplementedError
+
+    async def _sync(self, conn: Connection) -> None:
+        current = await conn.get_config()
+        same = (current.HasField("p4info") and current.p4info == self.p4info
+                and current.cookie.cookie == self.cookie)
+        if not same:
+            log.info("event=push_pipeline reason=%s",
+                     "different" if current.HasField("p4info") else "none")
+            await conn.set_config(self.p4info, self.device_config, self.cookie)
+        await self._install_config(conn)
+        now = self.clock()
+        if same:
+            await self._restore(conn, now)
+        else:
+            self.table = _fresh_table(self.table, self.cfg)
+            self.keys.start(now)
+            await self._write_keys(conn, self.keys.state)
+            for sw in self.auto.values():
+                sw.active = False
+        log.info("event=synced pushed=%s sessions=%d", not same, len(self.table))
+
+    async def _install_config(self, conn: Connection) -> None:
+        """Forwarding, services, clone sessions, digests: inserted, or modified where
+        they already exist (a restart finds them in place)."""
+        p4, cfg = self.p4, self.cfg
+        entries: list[Any] = list(install.forwarding_entries(p4, cfg))
+        for sid, s in sorted(self.services.items()):
+            entries += install.service_entries(p4, s, sid)
+        entries += install.deny_entries(p4, self.services)
+        entries += install.clone_sessions(cfg)
+        entries += install.digest_entries(p4)
+        await self._upsert(conn, entries)
+
+    async def _upsert(self, conn: Connection, entries: list[Any]) -> None:
+        if not entries:
+            return
+        try:
+            await conn.write_pb([ent_update("INSERT", e) for e in entries])
+        except WriteError as exc:
+            again = [i for i, (code, _m) in exc.errors.items() if code == ALREADY_EXISTS]
+            other = {i: e for i, e in exc.errors.items() if e[0] != ALREADY_EXISTS}
+            if other:
+                raise
+            await conn.write_pb([ent_update("MODIFY", entries[i]) for i in again])
+
+    async def _restore(self, conn: Connection, now: float) -> None:
+        """Rebuild the session table from the switch: entries, states, keys (C9)."""
+        old = self.table
+        clients: dict[int, install.RestoredEntry] = {}
+        servers: dict[int, install.RestoredEntry] = {}
+        for kind, body in wire.read_entities(await conn.read([self.codec.read_entries_query()])):
+            if kind == wire.ENTITY_TABLE_ENTRY:
+                e = self.codec.decode_entry(wire.decode_table_entry(body))
+                if e is not None:
+                    (clients if e.direction == "client" else servers)[e.params["slot"]] = e
+        states = await self._read_states(conn, list(clients))
+        table = _fresh_table(old, self.cfg)
+        stale: list[bytes] = []
+        for slot, c in clients.items():
+            srv = servers.pop(slot, None)
+            state = states.get(slot, State.NONE)
+            prev = old.by_slot.get(slot)
+            flow = c.key
+            if state == State.NONE or srv is None or not 1 <= slot <= table.capacity:
+                stale += self._delete_entry(c) + (self._delete_entry(srv) if srv else [])
+                continue
+            s = Session(slot, flow, c.params["service_id"], c.params["rs_addr"],
+                        c.params["rs_port"], srv.params["cookie"], 0, None, state, now, now)
+            if prev is not None and prev.flow == flow:
+                s = dataclasses.replace(prev, state=state)
+            table.restore(s)
+        for srv in servers.values():
+            stale += self._delete_entry(srv)
+        self.table = table
+        if stale:
+            try:
+                await conn.write(stale)
+            except WriteError:
+                pass
+        # Keys: carry on with the switch's, so handshakes in flight still validate.
+        found = await conn.read_pb([_default_entry_query(self.p4)])
+        for e in found:
+            act = e.table_entry.action.action
+            if act.action_id == self.p4.action_id("set_cookie_keys"):
+                names = {p.id: p.name for p in self.p4.action("set_cookie_keys").params}
+                self.keys.adopt(KeyState.from_params(
+                    {names[p.param_id]: wire_int(p.value) for p in act.params}), now)
+                break
+        else:
+            self.keys.start(now)
+            await self._write_keys(conn, self.keys.state)
+        await self._restore_defence(conn)
+
+    async def _restore_defence(self, conn: Connection) -> None:
+        if not self.auto:
+            return
+        reg = self.p4.get("registers", "defense_active").preamble.id
+        resps = await conn.read([wire.entity(wire.ENTITY_REGISTER_ENTRY,
+                                             wire.register_entry(reg, sid)) for sid in self.auto])
+        for kind, body in wire.read_entities(resps):
+            if kind == wire.ENTITY_REGISTER_ENTRY:
+                _rid, index, value = wire.decode_register(body)
+                if index in self.auto:
+                    self.auto[index].active = bool(value)
+
+    def _delete_entry(self, e: install.RestoredEntry) -> list[bytes]:
+        return [self._delete_key(e.key)]
+
+    def _delete_key(self, key: tuple[int, int, int, int]) -> bytes:
+        return self.codec.delete(key)
+
+
+def wire_int(b: bytes) -> int:
+    return int.from_bytes(b, "big")
+
+
+def _default_entry_query(p4: P4InfoIndex) -> pb.Entity:
+    e = pb.Entity()
+    e.table_entry.table_id = p4.table_id("cookie_keys")
+    e.table_entry.is_default_action = True
+    return e
+
+
+def _fresh_table(old: SessionTable, cfg: Config) -> SessionTable:
+    t = SessionTable(cfg.sessions)
+    t.stats = old.stats
+    t.orphans = old.orphans
+    return t
