@@ -267,9 +267,30 @@ class Compiler(ExprGen):
             self.line(call)
             return None
         tmp = self.em.tmp("r")
+        targets = self.unpack_targets(back)
+        if targets is not None:
+            # One unpacking assignment (left to right, as copy-out) instead of an
+            # indexing statement per out argument.
+            self.line(f"{tmp}, {', '.join(targets)} = {call}")
+            return tmp if returns_value else None
         self.line(f"{tmp} = {call}")
         self.copy_back(tmp, back)
         return f"{tmp}[0]" if returns_value else None
+
+    def unpack_targets(self, back: list[tuple[ast.Expr | None, bool]]) -> list[str] | None:
+        """Python assignment targets for a copy-back made of scalars written to plain
+        variables and fields (no slices, no aggregates), or None."""
+        out = []
+        for a, agg in back:
+            if a is None:
+                out.append("_")
+            elif agg or not isinstance(a, ast.PathExpr | ast.Member):
+                return None
+            elif isinstance(a, ast.Member) and not isinstance(type_of(a.expr), T.StructLikeT):
+                return None
+            else:
+                out.append(self.ex(a))
+        return out
 
     def fn_name(self, decl: ast.Decl) -> str:
         key = (id(self.inst), id(decl))

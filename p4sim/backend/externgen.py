@@ -148,7 +148,7 @@ class ExternGen:
         elif varbit:
             raise P4Error(e.loc, "a header with a varbit field needs the two-argument extract")
         else:
-            c.line(f"{h}.ext({pk}.take({ht.bit_width()}))")
+            c.line(f"{h}.take({pk})")
         if stack_base is not None:
             c.line(f"{stack_base}.next_index += 1")
         return None
@@ -200,6 +200,9 @@ class ExternGen:
         if isinstance(t, T.HeaderT):
             with c.em.block(f"if {v}.valid:"):
                 c.line(f"{v}.emit({out})")
+        elif isinstance(t, T.HeaderUnionT):
+            with c.em.block(f"if {v}.__dict__:"):  # no member built: none valid
+                c.line(f"{v}.emit({out})")
         elif isinstance(t, T.StructLikeT):
             # Members are looked up in the instance dict rather than read as
             # attributes: one never built (see `typegen`) holds no valid header, and
@@ -229,6 +232,9 @@ class ExternGen:
             c.line(f"{m} = {d}.get({pyfield(n)!r})")
             if isinstance(u, T.HeaderT):
                 with c.em.block(f"if {m} is not None and {m}.valid:"):
+                    c.line(f"{m}.emit({out})")
+            elif isinstance(u, T.HeaderUnionT):
+                with c.em.block(f"if {m} is not None:"):
                     c.line(f"{m}.emit({out})")
             else:
                 with c.em.block(f"if {m} is not None:"):

@@ -2,7 +2,9 @@
 
 States are numbered; the body is `while True:` over an `if st == k` chain, each state
 ending by setting `st` (a transition), `return` (accept) or raising `ParserReject`
-(reject / error). Parser-local variables live in the frame (`c.l…`), state-local ones
+(reject / error). A transition to a state that has no other predecessor, or whose body
+is tiny (the head of an option loop), copies that state's code in place instead of going
+round the dispatch, a few levels deep; every state stays in the dispatch as well. Parser-local variables live in the frame (`c.l…`), state-local ones
 are Python locals. Errors are raised by the packet cursor (PacketTooShort), the stack
 helpers (StackOutOfBounds), `verify`, varbit extraction (HeaderTooShort) and a select
 without a matching case (NoMatch); the v1model pipeline turns them into
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
     from .codegen import Compiler
 
 
+MAX_INLINE = 3  # states copied into one another along one path
+
+
 class ParserGen:
     def __init__(self, comp: Compiler, decl: ast.ParserDecl) -> None:
         self.c = comp
@@ -27,6 +32,14 @@ class ParserGen:
         self.ids = {s.name: i for i, s in enumerate(decl.states)}
         if "start" not in self.ids:
             raise P4Error(decl.loc, f"parser '{decl.name}' has no start state")
+        self.by_name = {s.name: s for s in decl.states}
+        self.refs: dict[str, int] = {}
+        for st in decl.states:
+            tr = st.transition
+            targets = [tr] if isinstance(tr, str) else [case.state for case in tr.cases]
+            for t in targets:
+                self.refs[t] = self.refs.get(t, 0) + 1
+        self.inlining: list[str] = []  # states being copied in place, innermost last
 
     def emit(self) -> None:
         # A loop over numbered states; the state is found by a balanced tree of
@@ -66,8 +79,22 @@ class ParserGen:
         else:
             if name not in self.ids:
                 raise P4Error(self.decl.loc, f"unknown parser state '{name}'")
+            if self._inline(name):
+                state = self.by_name[name]
+                self.inlining.append(name)
+                self.c.stmts(state.stmts)
+                self.transition(state.transition)
+                self.inlining.pop()
+                return
             self.c.line(f"st = {self.ids[name]}")
             self.c.line("continue")
+
+    def _inline(self, name: str) -> bool:
+        """Copy state `name` in place of a jump to it? Not `start` (the dispatch
+        begins there), never into itself, at most MAX_INLINE deep."""
+        if name == "start" or name in self.inlining or len(self.inlining) >= MAX_INLINE:
+            return False
+        return self.refs.get(name, 0) == 1 or len(self.by_name[name].stmts) <= 1
 
     def transition(self, tr: str | ast.SelectExpr) -> None:
         if isinstance(tr, str):

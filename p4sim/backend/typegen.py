@@ -14,7 +14,8 @@ protocol, which generated code and the pipeline rely on:
 * `eq(other)` P4 `==`; `invalidate()` makes every header inside invalid;
 * unions: `is_valid()`, `invalidate_all()` (before one member becomes valid);
 * headers also have `ext(value)` (fixed-width headers: fill the fields from the
-  header's bits and set valid), `ext_pk(pk, varbits)` (read from a `PacketIn`, used
+  header's bits and set valid), `take(pk)` (fixed-width: read them from a `PacketIn`
+  and advance it, or reject with PacketTooShort), `ext_pk(pk, varbits)` (read from a `PacketIn`, used
   for headers with a varbit field) and `emit(out)` (write to a `PacketOut`).
 """
 
@@ -49,6 +50,15 @@ def default_expr(t: T.Type, classes: TypeClasses) -> str:
     return "None"
 
 
+def _builder(t: T.Type, classes: TypeClasses) -> str:
+    """A callable building the zero value of aggregate `t`: the class itself for
+    structs, headers and unions, a lambda for stacks."""
+    u = T.underlying(t)
+    if isinstance(u, T.StructLikeT):
+        return classes.name_of(u)
+    return f"lambda: {default_expr(u, classes)}"
+
+
 def is_aggregate(t: T.Type) -> bool:
     return isinstance(T.underlying(t), T.StructLikeT | T.StackT)
 
@@ -59,6 +69,7 @@ class TypeClasses:
     def __init__(self) -> None:
         self._names: dict[str, str] = {}
         self._order: list[T.StructLikeT] = []
+        self._lazy_tables: list[str] = []
 
     def name_of(self, t: T.StructLikeT) -> str:
         key = f"{type(t).__name__}:{t.name}"
@@ -100,6 +111,8 @@ class TypeClasses:
             else:
                 out.extend(self._struct(name, t))
             out.append("")
+        out.extend(self._lazy_tables)
+        out.append("")
         return "\n".join(out)
 
     # ------------------------------------------------------------------ structs
@@ -115,15 +128,16 @@ class TypeClasses:
         for f, ft in scalars:
             lines.append(f"    {f} = {default_expr(ft, self)}")
         lines.append("    def __getattr__(self, name):")
-        for i, (f, ft) in enumerate(aggs):
-            kw = "if" if i == 0 else "elif"
-            lines.append(f"        {kw} name == {f!r}:")
-            lines.append(f"            v = {default_expr(ft, self)}")
         if aggs:
-            lines.append("        else:")
+            # One dict lookup finds the member's zero-value builder, whatever its
+            # position among the members (the builders are bound after all classes).
+            lines.append("        make = self._lazy.get(name)")
+            lines.append("        if make is None:")
             lines.append("            raise AttributeError(name)")
-            lines.append("        self.__dict__[name] = v")
+            lines.append("        v = self.__dict__[name] = make()")
             lines.append("        return v")
+            items = ", ".join(f"{f!r}: {_builder(ft, self)}" for f, ft in aggs)
+            self._lazy_tables.append(f"{name}._lazy = {{{items}}}")
         else:
             lines.append("        raise AttributeError(name)")
         shown = ", ".join(f"{n}={{self.{pyfield(n)}!r}}" for n, _ in t.fields)
@@ -159,7 +173,24 @@ class TypeClasses:
 
     def _union(self, name: str, t: T.StructLikeT) -> list[str]:
         lines = self._struct(name, t)
+        order = ", ".join(repr(pyfield(n)) for n, _ in t.fields)
         lines += [
+            # Deparsing: only members ever built can be valid, and normally one is;
+            # two valid members (possible by assignment) go out in declaration order.
+            "    def emit(self, out):",
+            "        first = None",
+            "        for v in self.__dict__.values():",
+            "            if v.valid:",
+            "                if first is not None:",
+            "                    d = self.__dict__",
+            f"                    for n in ({order},):",
+            "                        v = d.get(n)",
+            "                        if v is not None and v.valid:",
+            "                            v.emit(out)",
+            "                    return",
+            "                first = v",
+            "        if first is not None:",
+            "            first.emit(out)",
             "    def is_valid(self):",
             "        for v in self.__dict__.values():",
             "            if v.valid:",
@@ -217,7 +248,7 @@ class TypeClasses:
         return lines
 
     def _fixed_ext_emit(self, fields: list[tuple[str, T.Type]], width: int) -> list[str]:
-        lines = ["    def ext(self, v):"]
+        body = []
         emit_parts = []
         shift = width
         for n, ft in fields:
@@ -229,10 +260,26 @@ class TypeClasses:
                 raw = f"v & {mask:#x}"
             if shift == 0 and shift + w == width:
                 raw = "v"
-            lines.append(f"        self.{pyfield(n)} = {_from_raw(raw, ft)}")
+            body.append(f"        self.{pyfield(n)} = {_from_raw(raw, ft)}")
             val = _to_raw(f"self.{pyfield(n)}", ft)
             emit_parts.append(f"({val} << {shift})" if shift else val)
-        lines.append("        self.valid = True")
+        body.append("        self.valid = True")
+        lines = ["    def ext(self, v):", *body]
+        # `extract`: the cursor step of `PacketIn.take` fused with `ext`, one call.
+        aligned = "not pos & 7" if width % 8 == 0 else "not (pos | end) & 7"
+        lines += [
+            "    def take(self, pk):",
+            "        pos = pk.pos",
+            f"        end = pos + {width}",
+            "        if end > pk.nbits:",
+            "            raise _rt.ParserReject(pk.too_short)",
+            "        pk.pos = end",
+            f"        if {aligned}:",
+            "            v = int.from_bytes(pk.data[pos >> 3 : end >> 3], 'big')",
+            "        else:",
+            "            v = pk._bits(pos, end)",
+            *body,
+        ]
         lines += ["    def emit(self, out):"]
         lines.append(f"        out.put({' | '.join(emit_parts) or '0'}, {width})")
         lines += ["    def bits(self):", f"        return {' | '.join(emit_parts) or '0'}"]
