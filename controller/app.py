@@ -162,6 +162,12 @@ class Controller(StartupMixin, AdminMixin):
             except (TimeoutError, grpc.aio.AioRpcError, StreamLost, OSError) as exc:
                 log.warning("event=connection_lost address=%s error=%r",
                             self.cfg.switch.address, _short(exc))
+            except WriteError as exc:
+                # The switch refused part of the config (e.g. a table is full): say so,
+                # and try again, since the operator may fix it or free space.
+                log.error("event=sync_failed error=%r", str(exc)[:500])
+            except Exception:  # noqa: BLE001 - the controller stays up and retries
+                log.exception("event=internal_error")
             finally:
                 await self._teardown()
             if self._stop.is_set():
@@ -541,7 +547,10 @@ class Controller(StartupMixin, AdminMixin):
             self.metrics.syn_retransmits.inc()
         for s in give_up:
             c, vip, cport, vport = s.flow
-            rst = client_rst(c, cport, vip, vport, s.cookie, s.client_isn,
+            # A session read back from the switch does not know the client's ISN: its
+            # RST then carries no ACK (a RST is accepted on its sequence number alone).
+            isn = s.client_isn if s.handshake is not None else None
+            rst = client_rst(c, cport, vip, vport, s.cookie, isn,
                              self._router_mac(s.ingress_port or None))
             self._packet_out(conn, rst)
             log.info("event=syn_timeout slot=%d attempts=%d", s.slot, s.attempts)

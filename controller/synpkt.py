@@ -123,12 +123,14 @@ def server_syn(h: Handshake, router_mac: bytes, src_mac: bytes = b"\0" * 6) -> b
 
 
 def client_rst(client_addr: int, client_port: int, vip_addr: int, vip_port: int,
-               cookie: int, client_isn: int, router_mac: bytes,
+               cookie: int, client_isn: int | None, router_mac: bytes,
                src_mac: bytes = b"\0" * 6) -> bytes:
-    """VIP -> client RST with the sequence number the client expects (cookie + 1)."""
+    """VIP -> client RST with the sequence number the client expects (cookie + 1);
+    RST|ACK acknowledging the client's SYN when its ISN is known, a bare RST if not."""
+    ack, flags = (0, TCP_RST) if client_isn is None else (client_isn + 1, TCP_RST | TCP_ACK)
     return tcp_frame(src_mac=src_mac, dst_mac=router_mac, src=vip_addr, dst=client_addr,
-                     sport=vip_port, dport=client_port, seq=cookie + 1, ack=client_isn + 1,
-                     flags=TCP_RST | TCP_ACK, window=0)
+                     sport=vip_port, dport=client_port, seq=cookie + 1, ack=ack,
+                     flags=flags, window=0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,3 +212,22 @@ def test_cli_reports_bad_config_and_missing_socket(tmp_path: Path, capsys) -> No
     assert "bad.yaml:2: services[0].vip" in capsys.readouterr().err
     assert main(["status", "--socket", str(tmp_path / "none.sock")]) == 1
     assert "synproxyctl:" in capsys.readouterr().err
+
+
+def test_restored_pending_session_resets_the_client(artefacts, sock, switch, tmp_path) -> None:
+    sessions = "sessions: {syn_timeout: 30, timeouts: {syn_sent: 0.5}}\n"
+    cfg = load_cfg(config_text(*artefacts, sock, sessions=sessions), tmp_path)
+    ct = ControllerThread(cfg)
+    ct.wait_synced()
+    cookie = handshake(switch, 100)
+    assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
+    ct.stop()
+    ct2 = ControllerThread(cfg)
+    try:
+        ct2.wait_synced()
+        rst = switch.recv_tcp(CLIENT_PORT, lambda p: "R" in str(p[TCP].flags), timeout=10)
+        assert rst is not None and rst[TCP].seq == cookie + 1
+        assert wait_for(lambda: len(ct2.ctl.table) == 0)
+        assert wait_for(lambda: switch.register("session_state", 1) == 0)
+    finally:
+        ct2.stop()

@@ -200,3 +200,10 @@ def test_idle_timeout_only_where_supported(p4: P4InfoIndex) -> None:
 def test_p4data_of_a_plain_bitstring() -> None:
     d = p4data_pb2.P4Data(bitstring=b"\x01\x00")
     assert wire.struct_members(d.SerializeToString()) == [256]
+
+
+def test_client_rst_without_a_known_isn_carries_no_ack() -> None:
+    frame = client_rst(0x0A000001, 40000, 0xC0A80A0A, 80, 41, None, b"\x02" * 6)
+    assert csum_ok(frame)
+    t = Ether(frame)[TCP]
+    assert t.flags == "R" and t.seq == 42 and t.ack == 0
