@@ -286,6 +286,16 @@ HEADER = (f"{'system':<13} {'SYN/s':>6} {'achieved':>9} {'ok/req':>9} {'success'
           f"{'proxyCPU':>8} {'sysCPU':>7} {'softirq':>7} verdict")
 
 
+LEGEND = """\
+  SYN/s asked and achieved by the flood generator; ok/req, success, p50/p99 connect and MB/s
+  of the hash-checked legitimate downloads; spoofed: spoofed SYNs that reached a real server
+  (must be 0); answered: cookie SYN/ACKs sent per SYN offered; proxyCPU: CPU seconds of the
+  switch and controller processes (/proc/<pid>/stat), n/a for nft, whose softirq work cannot
+  be told apart from the rest of the machine; sysCPU and softirq: machine-wide busy and
+  softirq CPU seconds (/proc/stat, all CPUs) over the point, client, servers and flood
+  generator included."""
+
+
 def row(p: Point) -> str:
     cpu = "n/a" if math.isnan(p.proxy_cpu_s) else f"{p.proxy_cpu_s:.2f}"
     okreq = f"{p.ok}/{p.requests}"
@@ -460,7 +470,7 @@ def compare(components: dict[str, Callable[[], None]] | None = None,
             try:
                 system.start()
                 if not points:
-                    print(HEADER, flush=True)
+                    print(LEGEND + "\n" + HEADER, flush=True)
                 points += series(system, rates, load, budget_per_system_s,
                                  emit=lambda p: print(row(p), flush=True))
             except Exception as e:  # noqa: BLE001 - report and go on with the other system
