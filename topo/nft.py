@@ -29,8 +29,8 @@ Sysctls are set only inside the router namespace: `ip_forward`, `rp_filter`,
 `nf_conntrack_tcp_loose`, `tcp_syncookies` and `tcp_timestamps` are all per network
 namespace on the kernels this runs on (the end-to-end test checks that the host's
 values do not move). The conntrack hash size and `nf_conntrack_max`, which SYNPROXY
-guides often raise, are machine-wide and are left alone: the
-flood's SYNs are `notrack` and never fill the table.
+guides often raise, are machine-wide and are left alone: the flood's SYNs are
+`notrack` and never fill the table.
 """
 
 from __future__ import annotations
