@@ -32,7 +32,7 @@ from p4.v1 import p4runtime_pb2 as pb
 from . import install, wire
 from .admin import AdminMixin
 from .config import Config, RealServer, Service
-from .defence import AutoSwitch, KeyRing, KeyState
+from .defence import AutoSwitch, FilterReset, KeyRing, KeyState
 from .digests import EV_ESTABLISHED, CookieAck, DigestDecoder, SessionEvent
 from .entities import update as ent_update
 from .install import SessionCodec, SessionParams
@@ -106,6 +106,7 @@ class Controller(StartupMixin, AdminMixin):
             self._set_service(i + 1, s)
         first_key = int.from_bytes(cfg.cookie.key, "little") if cfg.cookie.key else None
         self.keys = KeyRing(cfg.cookie.rotate_seconds, first_key, random_key)
+        self.filter_reset = FilterReset(cfg.sessions.timeouts.established, clock())
         out_md = {m.name: m.id for m in self.p4.packet_metadata("packet_out").metadata}
         self._pktout_md = (out_md["egress_port"], out_md["flags"])
         in_md = {m.name: m.id for m in self.p4.packet_metadata("packet_in").metadata}
@@ -536,7 +537,20 @@ class Controller(StartupMixin, AdminMixin):
             if self.auto and now >= next_auto:
                 next_auto = now + self.cfg.control.auto_poll_seconds
                 await self.poll_auto(conn)
+            undefended = (any(s.mode == "off" for s in self.services.values())
+                          or any(not sw.active for sw in self.auto.values()))
+            if self.filter_reset.update(now, undefended):
+                await self._zero_passthrough(conn)
             await asyncio.sleep(TICK)
+
+    async def _zero_passthrough(self, conn: Connection) -> None:
+        """Every cell of passthrough_flows to 0 in one update (a RegisterEntry without
+        an index applies to the whole register)."""
+        rid = self.p4.get("registers", "passthrough_flows").preamble.id
+        body = wire.f_varint(1, rid) + wire.f_len(3, wire.f_len(1, b"\0"))
+        await conn.write([wire.update(wire.UPDATE_MODIFY,
+                                      wire.entity(wire.ENTITY_REGISTER_ENTRY, body))])
+        log.info("event=passthrough_filter_cleared")
 
     def _retransmit(self, conn: Connection, now: float) -> None:
         resend, give_up = self.table.due(now)

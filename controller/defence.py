@@ -108,3 +108,30 @@ class AutoSwitch:
             self.active, self._quiet_since = False, None
             return False
         return None
+
+
+class FilterReset:
+    """When to zero the data plane's `passthrough_flows` filter (p4src/README.md).
+
+    The filter remembers flows seen while their service was not defended, so that
+    they survive the defence switching on. Once every service has been defended for
+    `quiet` seconds (the established-session timeout: such flows are gone by then),
+    the bits only help spoofed segments through, so the filter is zeroed, once per
+    undefended period. The start counts as undefended: the filter's history is
+    unknown."""
+
+    def __init__(self, quiet: float, now: float) -> None:
+        self.quiet = quiet
+        self.dirty = True
+        self.last_undefended = now
+
+    def update(self, now: float, undefended: bool) -> bool:
+        """True when the filter should be zeroed now."""
+        if undefended:
+            self.dirty = True
+            self.last_undefended = now
+            return False
+        if self.dirty and now - self.last_undefended >= self.quiet:
+            self.dirty = False
+            return True
+        return False

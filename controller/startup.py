@@ -18,7 +18,7 @@ from p4.v1 import p4runtime_pb2 as pb
 
 from . import install, wire
 from .config import Config, Service
-from .defence import AutoSwitch, KeyRing, KeyState
+from .defence import AutoSwitch, FilterReset, KeyRing, KeyState
 from .entities import update as ent_update
 from .install import SessionCodec
 from .p4info import P4InfoIndex
@@ -41,6 +41,7 @@ class StartupMixin:
     auto: dict[int, AutoSwitch]
     services: dict[int, Service]
     clock: Callable[[], float]
+    filter_reset: FilterReset
 
     async def _write_keys(self, conn: Connection, keys: KeyState) -> None:
         raise NotImplementedError
@@ -58,6 +59,7 @@ class StartupMixin:
             await conn.set_config(self.p4info, self.device_config, self.cookie)
         await self._install_config(conn)
         now = self.clock()
+        self.filter_reset = FilterReset(self.cfg.sessions.timeouts.established, now)
         if same:
             await self._restore(conn, now)
         else:

@@ -299,3 +299,16 @@ def test_key_rotates_on_schedule(artefacts, sock, switch, tmp_path):
         assert wait_for(lambda: entry.default_args[2] == first + 1, 5)  # epoch param
     finally:
         ct.stop()
+
+
+def test_passthrough_filter_cleared_after_a_defended_period(artefacts, sock, switch, tmp_path):
+    # The filter is zeroed `established` seconds after the sync (nothing is undefended).
+    ct = start(artefacts, sock, tmp_path, sessions="sessions: {timeouts: {established: 1.5}}\n")
+    try:
+        reg = switch.state.registers[switch._name(switch.state.registers, "passthrough_flows")]
+        with switch.state.lock:
+            reg.values[123] = 1
+            reg.values[65535] = 1
+        assert wait_for(lambda: reg.values[123] == 0 and reg.values[65535] == 0, 5)
+    finally:
+        ct.stop()

@@ -82,3 +82,15 @@ def test_auto_ignores_counter_resets() -> None:
     sw = AutoSwitch(AutoDefence(syn_rate_on=100, syn_rate_off=10, quiet_seconds=3))
     feed(sw, [(0, 5000), (1, 10)])  # the pipeline was pushed again: counters restarted
     assert not sw.active and sw.rate == 0
+
+
+def test_passthrough_filter_zeroed_once_per_undefended_period() -> None:
+    from controller.defence import FilterReset
+
+    f = FilterReset(quiet=10.0, now=0.0)
+    assert not f.update(5.0, undefended=False)
+    assert f.update(10.0, undefended=False)  # the start counts as undefended
+    assert not f.update(30.0, undefended=False)  # once
+    assert not f.update(31.0, undefended=True)
+    assert not f.update(40.0, undefended=False)
+    assert f.update(41.0, undefended=False)
