@@ -527,9 +527,12 @@ class Controller(StartupMixin, AdminMixin):
             now = self.clock()
             self._retransmit(conn, now)
             if self.keys.due(now):
-                await self._write_keys(conn, self.keys.rotate(now))
-                self.metrics.key_rotations.inc()
-                log.info("event=key_rotated epoch=%d", self.keys.state.epoch)
+                try:
+                    await self._write_keys(conn, self.keys.rotate(now))
+                    self.metrics.key_rotations.inc()
+                    log.info("event=key_rotated epoch=%d", self.keys.state.epoch)
+                except WriteError as exc:
+                    log.error("event=key_rotation_failed error=%r", str(exc)[:200])
             await self.poll_states(conn)
             if now >= next_gauges:
                 next_gauges = now + self.cfg.control.state_poll_seconds
@@ -548,8 +551,13 @@ class Controller(StartupMixin, AdminMixin):
         an index applies to the whole register)."""
         rid = self.p4.get("registers", "passthrough_flows").preamble.id
         body = wire.f_varint(1, rid) + wire.f_len(3, wire.f_len(1, b"\0"))
-        await conn.write([wire.update(wire.UPDATE_MODIFY,
-                                      wire.entity(wire.ENTITY_REGISTER_ENTRY, body))])
+        try:
+            await conn.write([wire.update(wire.UPDATE_MODIFY,
+                                          wire.entity(wire.ENTITY_REGISTER_ENTRY, body))])
+        except WriteError as exc:
+            self.filter_reset.dirty = True
+            log.warning("event=passthrough_filter_clear_failed error=%r", str(exc)[:200])
+            return
         log.info("event=passthrough_filter_cleared")
 
     def _retransmit(self, conn: Connection, now: float) -> None:
@@ -650,7 +658,10 @@ class Controller(StartupMixin, AdminMixin):
                 self.metrics.defense.labels(name).set(int(change))
                 updates.append(ent_update("MODIFY", install.defense_entry(self.p4, sid, change)))
         if updates:
-            await conn.write_pb(updates)
+            try:
+                await conn.write_pb(updates)
+            except WriteError as exc:
+                log.error("event=auto_defence_write_failed error=%r", str(exc)[:200])
 
     async def _write_keys(self, conn: Connection, keys: KeyState) -> None:
         await conn.write_pb([ent_update("MODIFY", install.keys_entry(self.p4, keys))])
