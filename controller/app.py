@@ -527,11 +527,13 @@ class Controller(StartupMixin, AdminMixin):
             now = self.clock()
             self._retransmit(conn, now)
             if self.keys.due(now):
+                before = self.keys.state
                 try:
                     await self._write_keys(conn, self.keys.rotate(now))
                     self.metrics.key_rotations.inc()
                     log.info("event=key_rotated epoch=%d", self.keys.state.epoch)
                 except WriteError as exc:
+                    self.keys.state = before  # the switch still has the old pair
                     log.error("event=key_rotation_failed error=%r", str(exc)[:200])
             await self.poll_states(conn)
             if now >= next_gauges:
