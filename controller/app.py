@@ -203,7 +203,7 @@ class Controller(StartupMixin, AdminMixin):
         try:
             while not reader.done() and not self._stop.is_set():
                 if not self.is_primary:
-                    log.info("event=waiting role=backup election_id=%d", sw.election_id)
+                    log.info("event=awaiting_primary election_id=%d", conn.election_id)
                     await self._wait_role(reader, stopper, want=True)
                     continue
                 await self._sync(conn)
