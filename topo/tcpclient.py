@@ -15,7 +15,9 @@ returns. Options shape the connection the way a test needs it:
   waits for a line on stdin, so a test can inspect the open connection (`ss -tni`)
   or disturb the system in the middle of a transfer;
 * `--delay-request S` waits S seconds between connect and the request (with a
-  deferring proxy the handshake then completes only when the request is sent).
+  deferring proxy the handshake then completes only when the request is sent);
+* `--abort-at N` resets the connection (SO_LINGER 0, then close) after N bytes:
+  `ok` is then true and `aborted` holds the bytes moved.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import errno
 import hashlib
 import json
 import socket
+import struct
 import sys
 import time
 from collections.abc import Iterator
@@ -32,6 +35,10 @@ from collections.abc import Iterator
 from .httpd import blob_chunks, blob_sha256
 
 RECV = 1 << 16
+
+
+class Aborted(Exception):
+    """The script's own reset of the connection (--abort-at)."""
 
 
 class Exchange:
@@ -44,6 +51,9 @@ class Exchange:
         self.body: Iterator[bytes] = iter(())
 
     def _pause_check(self, sock: socket.socket) -> None:
+        if self.args.abort_at is not None and self.moved >= self.args.abort_at:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            raise Aborted
         at = self.args.pause_at
         if at is not None and self.moved >= at and not self.rec.get("paused"):
             self.rec["paused"] = True
@@ -141,6 +151,8 @@ class Exchange:
         try:
             with sock:
                 self.check(self.request(sock, first))
+        except Aborted:
+            self.rec.update(ok=True, aborted=self.moved)
         except OSError as e:
             self.rec["error"] = _kind(e)
         return self.rec
@@ -165,6 +177,7 @@ def main() -> None:
     ap.add_argument("--bind-port", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=30.0, help="per socket operation")
     ap.add_argument("--pause-at", type=int, default=None, metavar="BYTES")
+    ap.add_argument("--abort-at", type=int, default=None, metavar="BYTES")
     ap.add_argument("--delay-request", type=float, default=0.0, metavar="SECONDS")
     ap.add_argument("op", choices=("get", "post", "whoami"))
     ap.add_argument("--size", type=int, default=0)

@@ -182,7 +182,7 @@ class Proxy:
     def client_cmd(self, op: str, service: str = "web", **kw: Any) -> list[str]:
         cmd = [PY, "-m", "topo.tcpclient", "--vip", self.topo.vip,
                "--port", str(SERVICES[service].port)]
-        for opt in ("bind_port", "timeout", "pause_at", "delay_request"):
+        for opt in ("bind_port", "timeout", "pause_at", "delay_request", "abort_at"):
             if kw.get(opt) is not None:
                 cmd += [f"--{opt.replace('_', '-')}", str(kw[opt])]
         cmd.append(op)
