@@ -38,24 +38,26 @@ holds the figures of the per-component benchmarks run first.
 
 Where this project falls behind the kernel, and why
 ---------------------------------------------------
-Measured by this benchmark on a 2-core VM whose CPUs were already fully busy with other
-work (load average ~7), flood on the client's link, 250 kB downloads, 2 clients:
+Measured by this benchmark (three runs, ranges) on a 2-core VM whose CPUs were already
+fully busy with other work (load average 7-13), flood on the client's link, 250 kB
+downloads, 2 clients:
 
                                   p4sim + controller    nft synproxy (kernel)
-  flood held (criteria above)       1,000 SYN/s           27,000-32,000 SYN/s achieved
+  flood held (criteria above)       ~1,000 SYN/s          27,000-32,000 SYN/s achieved
                                                           (the flood generator's limit)
-  at 2,000 SYN/s                    0-2 downloads, <=61%  100% ok, connect p50 0.17 ms
-                                    of SYNs answered
-  connect p50 / p99, no flood       8.9 / 80 ms           0.19 / 28 ms
-  download rate, no flood           1.5 MB/s              5.2 MB/s (bound by the Python
-                                                          client and servers, not nft)
+  at 2,000 SYN/s                    0-3 downloads in 6 s  100% ok, connect p50 0.2 ms
+  connect p50 / p99, no flood       6-9 / 50-80 ms        0.2 / 8-28 ms
+  download rate, no flood           1.4-2.4 MB/s          3.0-5.2 MB/s (bound by the
+                                                          Python client and servers)
   spoofed SYNs at the servers       0                     0
 
 So this project falls behind the kernel by 30x or more in the flood it absorbs (the
-kernel was never saturated), ~45x in the connect time it adds and ~3.5x (more, with
-faster endpoints) in transfer rate; each run prints its own table for the machine at
-hand. The causes are in the software
-target and in the design, not in the P4 program's logic:
+kernel was never saturated), 30-45x in the connect time it adds, and 1.5-3.5x in
+transfer rate (more with faster endpoints than these Python ones); each run prints
+its own table for the machine at hand. The p4sim figures in the same report show the
+ceiling: the pipeline alone turns a few thousand SYNs a second into SYN/ACKs on one
+core, so a flood of 2,000 SYN/s takes the whole switch. The causes are in the
+software target and in the design, not in the P4 program's logic:
 
 * p4sim interprets the pipeline in pure Python, per packet: a few thousand packets/s
   for the whole switch (see the p4sim figures in the same report), shared by flood
