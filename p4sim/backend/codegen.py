@@ -110,6 +110,8 @@ class Compiler(ExprGen):
         self.roles: dict[str, str] = {}
         self.role_decls: dict[str, ast.ControlDecl | ast.ParserDecl] = {}
         self.ext = externgen.ExternGen(self)
+        # Struct/union code -> a local holding its `__dict__` (see `st_IfStmt`).
+        self.peek_dicts: dict[str, str] = {}
         self._gcount = 0
         # (dispatch dict, {action id: generated function name}), bound after exec.
         self.post_exec: list[tuple[dict[int, Any], dict[int, str]]] = []
@@ -418,8 +420,43 @@ class Compiler(ExprGen):
         if r is not None:
             self.line(r)
 
+    def _valid_base(self, cond: ast.Expr) -> str | None:
+        """For `u.h.isValid()` with `u` a struct or union: the code of `u` (if it
+        needs no statements of its own)."""
+        if not (isinstance(cond, ast.Call) and cond.kind == "builtin"):
+            return None
+        if cond.method != "isValid":
+            return None
+        recv = cond.receiver
+        if recv is None and isinstance(cond.func, ast.Member):
+            recv = cond.func.expr
+        if recv is None or self.peek_member(recv) is None:
+            return None
+        assert isinstance(recv, ast.Member)
+        mark = len(self.em.lines)
+        base = self.ex(recv.expr)
+        if len(self.em.lines) != mark:
+            del self.em.lines[mark:]
+            return None
+        return base
+
     def st_IfStmt(self, s: ast.IfStmt) -> None:  # noqa: N802
+        # `if (u.a.isValid()) .. else if (u.b.isValid()) ..` (option handling): `u`'s
+        # member dict is read once for the whole chain. Conditions run back to back
+        # and the first one reads it anyway, so reading it before them is exact.
+        base = self._valid_base(s.cond)
+        if base is not None:
+            same = 0
+            other: Any = s.other
+            while isinstance(other, ast.IfStmt):
+                same += self._valid_base(other.cond) == base
+                other = other.other
+            if same:
+                d = self.em.tmp("ud")
+                self.line(f"{d} = {base}.__dict__")
+                self.peek_dicts = {base: d}
         cond = self.ex(s.cond)
+        saved, self.peek_dicts = self.peek_dicts, {}
         with self.em.block(f"if {cond}:"):
             self.stmt(s.then)
         other = s.other
@@ -427,7 +464,9 @@ class Compiler(ExprGen):
         # condition needs statements of its own (a call with out arguments).
         while isinstance(other, ast.IfStmt):
             mark = len(self.em.lines)
+            self.peek_dicts = saved
             cond = self.ex(other.cond)
+            self.peek_dicts = {}
             if len(self.em.lines) != mark:
                 del self.em.lines[mark:]
                 break

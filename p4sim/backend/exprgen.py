@@ -51,6 +51,7 @@ class ExprGen:
     vars: dict[int, str]
     errors: dict[str, int]
     fn: Any
+    peek_dicts: dict[str, str]
 
     def call(self, e: ast.Call) -> str | None:
         raise NotImplementedError
@@ -168,7 +169,9 @@ class ExprGen:
             return None
         if not isinstance(type_of(e.expr), T.StructT | T.HeaderUnionT):
             return None
-        return f"({self.ex(e.expr)}.__dict__.get({pyfield(e.name)!r}) or _NM)"
+        base = self.ex(e.expr)
+        d = self.peek_dicts.get(base) or f"{base}.__dict__"
+        return f"({d}.get({pyfield(e.name)!r}) or _NM)"
 
     def ex_Index(self, e: ast.Index) -> str:  # noqa: N802
         base = self.ex(e.expr)

@@ -280,8 +280,18 @@ class TypeClasses:
             "            v = pk._bits(pos, end)",
             *body,
         ]
+        value = " | ".join(emit_parts) or "0"
         lines += ["    def emit(self, out):"]
-        lines.append(f"        out.put({' | '.join(emit_parts) or '0'}, {width})")
+        if width % 8 == 0:
+            # Whole bytes onto a byte-aligned sink (the usual case): no `put` call.
+            lines += [
+                "        if out.accbits:",
+                f"            out.put({value}, {width})",
+                "        else:",
+                f"            out.buf += ({value}).to_bytes({width // 8}, 'big')",
+            ]
+        else:
+            lines.append(f"        out.put({value}, {width})")
         lines += ["    def bits(self):", f"        return {' | '.join(emit_parts) or '0'}"]
         return lines
 

@@ -123,3 +123,63 @@ def test_union_with_two_valid_members_emits_in_declaration_order(h: Harness) -> 
     out = rt.PacketOut()
     only.emit(out)
     assert out.finish() == bytes([4, 5])
+
+
+UNION_PARSER = """
+state start {
+    pk.extract(hdr.i);
+    transition select(hdr.i.kind) { 1: a; 2: b; default: accept; }
+}
+state a { pk.extract(hdr.u.a); transition accept; }
+state b { pk.extract(hdr.u.b); transition accept; }
+"""
+
+# One `if .. else if` chain over the union's members (its member dict is read once),
+# a branch that changes the union, then a second chain that must see the change.
+UNION_INGRESS = """
+if (hdr.u.a.isValid()) {
+    hdr.o.first = 1;
+    hdr.u.b.setValid();
+    hdr.u.b.b = 0x0B0B;
+} else if (hdr.u.b.isValid()) {
+    hdr.o.first = 2;
+} else {
+    hdr.o.first = 3;
+}
+if (hdr.u.a.isValid()) {
+    hdr.o.second = 1;
+} else if (hdr.u.b.isValid()) {
+    hdr.o.second = 2;
+} else {
+    hdr.o.second = 3;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def hu() -> Harness:
+    return Harness.from_source(
+        skeleton(
+            in_fields="bit<8> kind;",
+            out_fields="bit<8> first; bit<8> second;",
+            top=TOP,
+            headers="u_t u;",
+            parser_states=UNION_PARSER,
+            ingress=UNION_INGRESS,
+            deparser="pk.emit(hdr.o); pk.emit(hdr.u);",
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (bytes([1, 0xAA]), bytes([1, 2, 0x0B, 0x0B])),  # a, then b made valid in place of a
+        (bytes([2, 0xCC, 0xDD]), bytes([2, 2, 0xCC, 0xDD])),
+        (bytes([9]), bytes([3, 3])),  # no member ever built
+    ],
+)
+def test_union_validity_chains(hu: Harness, data: bytes, expected: bytes) -> None:
+    out = hu.process(0, data)
+    assert hu.pipeline.faults == 0
+    assert out == [(1, expected)]
