@@ -359,3 +359,18 @@ def proxy(rig_prerequisites: None) -> Iterator[Proxy]:
 
 
 
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201
+    """A failed test on the rig gets the tails of the controller's and the switch's
+    logs in its report: the workdir is gone once the session ends."""
+    outcome = yield
+    rep = outcome.get_result()
+    p = getattr(item, "funcargs", {}).get("proxy")
+    if rep.when == "call" and rep.failed and isinstance(p, Proxy):
+        rep.sections.append(("controller log (tail)", p.controller_log()[-4000:]))
+        switch_log = p.net.workdir / "switch.log"
+        if switch_log.exists():
+            rep.sections.append(("switch log (tail)",
+                                 switch_log.read_text(errors="replace")[-2000:]))
