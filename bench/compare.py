@@ -323,7 +323,8 @@ def plot(points: list[Point], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
-    panels = ((axes[0][0], "legitimate success (%)", lambda p: 100 * p.success),
+    panels = ((axes[0][0], "legitimate success (%; closed loop: see MB/s)",
+               lambda p: 100 * p.success),
               (axes[0][1], "connect time p50 / p99 (ms)", None),
               (axes[1][0], "hash-checked download MB/s", lambda p: p.mbytes_per_s),
               (axes[1][1], "CPU (% of one core)", None))
@@ -335,6 +336,9 @@ def plot(points: list[Point], path: Path) -> None:
         for ax, _, fn in panels:
             if fn is not None:
                 ax.plot(x, [fn(p) for p in pts], "o-", color=color, label=name)
+                broke = [p for p in pts if p.verdict != "ok"]
+                ax.plot([p.rate for p in broke], [fn(p) for p in broke], "x", color="black",
+                        markersize=11, label=f"{name}: {broke[0].verdict}" if broke else None)
         ax = axes[0][1]
         ax.plot(x, [p.connect_p50_ms for p in pts], "o-", color=color, label=f"{name} p50")
         ax.plot(x, [p.connect_p99_ms for p in pts], "s--", color=color, label=f"{name} p99")
