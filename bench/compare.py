@@ -463,6 +463,7 @@ def compare(components: dict[str, Callable[[], None]] | None = None,
     out.mkdir(parents=True, exist_ok=True)
     tee = Tee(sys.stdout)  # type: ignore[arg-type]
     points: list[Point] = []
+    failed: list[str] = []
     with contextlib.redirect_stdout(tee), _sigterm_as_interrupt():
         if components:
             print("== per-component figures")
@@ -480,6 +481,7 @@ def compare(components: dict[str, Callable[[], None]] | None = None,
                 points += series(system, rates, load, budget_per_system_s,
                                  emit=lambda p: print(row(p), flush=True))
             except Exception as e:  # noqa: BLE001 - report and go on with the other system
+                failed.append(system.name)
                 print(f"{system.name}: FAILED: {e}", flush=True)
             finally:
                 system.close()
@@ -492,6 +494,9 @@ def compare(components: dict[str, Callable[[], None]] | None = None,
             print(f"written: {out / 'compare.csv'}, {out / 'compare.png'}, "
                   f"{out / 'compare.txt'}")
     (out / "compare.txt").write_text(tee.copy.getvalue())
+    if failed:
+        raise RuntimeError(f"could not measure {', '.join(failed)} (see above); the other "
+                           "figures were written")
     return points
 
 

@@ -22,7 +22,13 @@ import pytest
 
 from bench.compare import HEADER, Load, Point, compare, row, summary, verdict, write_csv
 from bench.compare import plot as plot_points
-from bench.nft_systems import CLK_TCK, NftSystem, parse_proc_stat, session_cpu_seconds
+from bench.nft_systems import (
+    CLK_TCK,
+    NftSystem,
+    P4System,
+    parse_proc_stat,
+    session_cpu_seconds,
+)
 from topo.netns import wait_for
 from topo.topology import default_topology
 
@@ -140,3 +146,30 @@ def test_a_short_real_series_on_the_nft_side(tmp_path: Path) -> None:
     report = (tmp_path / "compare.txt").read_text()
     assert "-- component: fake" in report and "nft-synproxy" in report
     assert (tmp_path / "compare.csv").exists() and (tmp_path / "compare.png").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_the_p4_side_is_measured_the_same_way(tmp_path: Path) -> None:
+    points = compare(rates=(0, 250), load=Load(seconds=3, size=50_000), out=tmp_path,
+                     under_test=[P4System("p4sim", default_topology())])
+    assert [p.rate for p in points] == [0, 250]
+    for p in points:
+        assert p.system == "p4-p4sim" and p.ok > 0 and p.spoofed_syn_at_servers == 0, p
+        assert p.proxy_cpu_s > 0  # the switch and the controller did work in the window
+        assert p.proxy_valid_acks >= p.ok  # every download was a validated cookie handshake
+    assert points[1].flood_sent >= 250 and points[1].proxy_syn_in >= points[1].flood_sent // 2
+
+
+def test_a_system_that_cannot_start_fails_the_run_after_the_others(tmp_path: Path) -> None:
+    class Broken:
+        name, topo, net, describe = "broken", default_topology(), None, "cannot start"
+
+        def start(self) -> None:
+            raise RuntimeError("no such target")
+
+        def close(self) -> None:
+            pass
+
+    with pytest.raises(RuntimeError, match="could not measure broken"):
+        compare(rates=(0,), out=tmp_path, under_test=[Broken()])  # type: ignore[list-item]
+    assert "broken: FAILED: no such target" in (tmp_path / "compare.txt").read_text()
