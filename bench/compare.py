@@ -94,6 +94,7 @@ from typing import Any, Protocol
 from topo import guard
 from topo.demo import pct
 from topo.netns import wait_for
+from topo.nft import SynproxyOptions
 from topo.topology import Topology
 
 from .nft_systems import NftSystem, P4System, system_cpu
@@ -442,11 +443,13 @@ def machine() -> str:
             "the servers, the flood generator and anything else running)")
 
 
-def systems() -> list[System]:
-    found: list[System] = [P4System("p4sim")]
+def systems(options: SynproxyOptions | None = None) -> list[System]:
+    """Every system this machine can run, all offering the same SYN/ACK options."""
+    opts = options or SynproxyOptions()
+    found: list[System] = [P4System("p4sim", options=opts)]
     if shutil.which("simple_switch_grpc") and shutil.which("p4c-bm2-ss"):
-        found.append(P4System("bmv2"))
-    found.append(NftSystem())
+        found.append(P4System("bmv2", options=opts))
+    found.append(NftSystem(options=opts))
     return found
 
 

@@ -93,6 +93,9 @@ class P4System:
 
     target: str = "p4sim"
     topo: Topology = field(default_factory=default_topology)
+    # The SYN/ACK options, given to the controller's service so that both systems offer
+    # the same ones by construction.
+    options: SynproxyOptions = field(default_factory=SynproxyOptions)
     net: Net | None = None
     controller: subprocess.Popen | None = None
 
@@ -102,14 +105,21 @@ class P4System:
 
     @property
     def describe(self) -> str:
+        o = self.options
         return (f"{self.target} running p4src/v1model/synproxy.p4 + the P4Runtime controller "
-                "(mode on, NAT to rs1/rs2)")
+                f"(mode on, SYN/ACK mss {o.mss} wscale {o.wscale}"
+                f"{' timestamps' if o.timestamp else ''}{' sack' if o.sack_perm else ''}, "
+                "NAT round robin to rs1/rs2)")
 
     def start(self) -> None:
         self.net = Net(self.topo, target=self.target, log_level="error").start()
         try:
             demo.start_services(self.net, self.topo)
-            self.controller = demo.start_controller(self.net, self.topo, mode="on")
+            o = self.options
+            synack = {"mss": o.mss, "wscale": o.wscale, "sack": o.sack_perm,
+                      "timestamps": o.timestamp}
+            self.controller = demo.start_controller(self.net, self.topo, mode="on",
+                                                    synack=synack)
             demo.wait_service_ready(self.net, self.topo)
         except BaseException:
             self.close()

@@ -20,7 +20,17 @@ from pathlib import Path
 
 import pytest
 
-from bench.compare import HEADER, Load, Point, compare, row, summary, verdict, write_csv
+from bench.compare import (
+    HEADER,
+    Load,
+    Point,
+    compare,
+    row,
+    summary,
+    systems,
+    verdict,
+    write_csv,
+)
 from bench.compare import plot as plot_points
 from bench.nft_systems import (
     CLK_TCK,
@@ -30,6 +40,7 @@ from bench.nft_systems import (
     session_cpu_seconds,
 )
 from topo.netns import wait_for
+from topo.nft import SynproxyOptions
 from topo.topology import default_topology
 
 
@@ -173,3 +184,12 @@ def test_a_system_that_cannot_start_fails_the_run_after_the_others(tmp_path: Pat
     with pytest.raises(RuntimeError, match="could not measure broken"):
         compare(rates=(0,), out=tmp_path, under_test=[Broken()])  # type: ignore[list-item]
     assert "broken: FAILED: no such target" in (tmp_path / "compare.txt").read_text()
+
+
+def test_every_system_offers_the_same_synack_options() -> None:
+    opts = SynproxyOptions(mss=1400, wscale=5, timestamp=False, sack_perm=True)
+    found = systems(opts)
+    assert [s.name for s in found][0] == "p4-p4sim" and found[-1].name == "nft-synproxy"
+    assert all(s.options == opts for s in found)  # type: ignore[attr-defined]
+    assert "mss 1400 wscale 5 sack" in found[0].describe
+    assert "timestamp" not in found[0].describe and "timestamp" not in found[-1].describe
