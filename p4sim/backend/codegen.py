@@ -444,17 +444,27 @@ class Compiler(ExprGen):
         # `if (u.a.isValid()) .. else if (u.b.isValid()) ..` (option handling): `u`'s
         # member dict is read once for the whole chain. Conditions run back to back
         # and the first one reads it anyway, so reading it before them is exact.
+        # When every condition asks about a member of `u` and there is no `else`, an
+        # empty dict (no member ever built: none valid) skips the whole chain.
         base = self._valid_base(s.cond)
         if base is not None:
-            same = 0
+            same = links = 0
             other: Any = s.other
             while isinstance(other, ast.IfStmt):
                 same += self._valid_base(other.cond) == base
+                links += 1
                 other = other.other
             if same:
                 d = self.em.tmp("ud")
                 self.line(f"{d} = {base}.__dict__")
                 self.peek_dicts = {base: d}
+                if same == links and other is None:
+                    with self.em.block(f"if {d}:"):
+                        self._if_chain(s)
+                    return
+        self._if_chain(s)
+
+    def _if_chain(self, s: ast.IfStmt) -> None:
         cond = self.ex(s.cond)
         saved, self.peek_dicts = self.peek_dicts, {}
         with self.em.block(f"if {cond}:"):

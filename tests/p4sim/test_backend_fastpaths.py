@@ -135,7 +135,8 @@ state b { pk.extract(hdr.u.b); transition accept; }
 """
 
 # One `if .. else if` chain over the union's members (its member dict is read once),
-# a branch that changes the union, then a second chain that must see the change.
+# a branch that changes the union, then chains that must see the change (the last one
+# has no `else`: with no member built it is skipped whole).
 UNION_INGRESS = """
 if (hdr.u.a.isValid()) {
     hdr.o.first = 1;
@@ -153,6 +154,11 @@ if (hdr.u.a.isValid()) {
 } else {
     hdr.o.second = 3;
 }
+if (hdr.u.b.isValid()) {
+    hdr.o.third = 2;
+} else if (hdr.u.a.isValid()) {
+    hdr.o.third = 1;
+}
 """
 
 
@@ -161,7 +167,7 @@ def hu() -> Harness:
     return Harness.from_source(
         skeleton(
             in_fields="bit<8> kind;",
-            out_fields="bit<8> first; bit<8> second;",
+            out_fields="bit<8> first; bit<8> second; bit<8> third;",
             top=TOP,
             headers="u_t u;",
             parser_states=UNION_PARSER,
@@ -174,9 +180,9 @@ def hu() -> Harness:
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        (bytes([1, 0xAA]), bytes([1, 2, 0x0B, 0x0B])),  # a, then b made valid in place of a
-        (bytes([2, 0xCC, 0xDD]), bytes([2, 2, 0xCC, 0xDD])),
-        (bytes([9]), bytes([3, 3])),  # no member ever built
+        (bytes([1, 0xAA]), bytes([1, 2, 2, 0x0B, 0x0B])),  # a, then b valid in place of a
+        (bytes([2, 0xCC, 0xDD]), bytes([2, 2, 2, 0xCC, 0xDD])),
+        (bytes([9]), bytes([3, 3, 0])),  # no member ever built
     ],
 )
 def test_union_validity_chains(hu: Harness, data: bytes, expected: bytes) -> None:
