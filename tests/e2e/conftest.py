@@ -14,6 +14,8 @@ connections onto one server-side 4-tuple):
     85    early    rs1 :8085          SYN/ACK window open, slow server: data comes first
     86    down     rs1 :8086          nothing listens: the server answers RST
     87    dead     rs2 :8087          the server's namespace drops it: no answer at all
+    8088  auto     rs1 itself         auto defence, transparent: the "VIP" is rs1's own
+                                      address, routed to it while not proxied
 
 The `early` server's namespace drops every other SYN (the first of each connection), so
 its handshake waits for the controller's retry and the client's request surely arrives
@@ -56,6 +58,7 @@ class Svc:
     servers: tuple[str, ...]  # host names
     rs_port: int
     settings: dict[str, Any] = field(default_factory=dict)
+    transparent: bool = False  # no NAT: the service address is its one server's own
 
 
 SERVICES = {s.name: s for s in (
@@ -66,8 +69,12 @@ SERVICES = {s.name: s for s in (
     Svc("early", 85, ("rs1",), 8085, {"synack": {"window": 65535}}),
     Svc("down", 86, ("rs1",), 8086),
     Svc("dead", 87, ("rs2",), 8087),
+    # An auto service needs somewhere to send traffic while it is not proxied: with NAT
+    # nothing routes the VIP, so it is a transparent service at the server's address.
+    Svc("auto", 8088, ("rs1",), 8088, {"mode": "auto", "auto": {
+        "syn_rate_on": 60, "syn_rate_off": 20, "quiet_seconds": 5}}, transparent=True),
 )}
-LISTENING = ("nosack", "nots", "defer", "early")  # besides web (topo.demo starts those)
+LISTENING = ("nosack", "nots", "defer", "early", "auto")  # besides web (topo.demo starts those)
 
 
 def _missing_tools() -> list[str]:
@@ -96,10 +103,18 @@ class Proxy:
 
     # ------------------------------------------------------------------ controller
 
+    def vip_of(self, service: str) -> str:
+        s = SERVICES[service]
+        return self.topo.host(s.servers[0]).ip if s.transparent else self.topo.vip
+
     def extra_config(self) -> dict[str, Any]:
         extra_services = []
         for s in SERVICES.values():
             if s.name == "web":
+                continue
+            if s.transparent:
+                extra_services.append({"name": s.name, "vip": self.vip_of(s.name),
+                                       "port": s.port, "nat": False, **s.settings})
                 continue
             rs = [{"address": self.topo.host(h).ip, "port": s.rs_port} for h in s.servers]
             extra_services.append({"name": s.name, "vip": self.topo.vip, "port": s.port,
@@ -180,7 +195,7 @@ class Proxy:
     # ------------------------------------------------------------------ clients
 
     def client_cmd(self, op: str, service: str = "web", **kw: Any) -> list[str]:
-        cmd = [PY, "-m", "topo.tcpclient", "--vip", self.topo.vip,
+        cmd = [PY, "-m", "topo.tcpclient", "--vip", self.vip_of(service),
                "--port", str(SERVICES[service].port)]
         for opt in ("bind_port", "timeout", "pause_at", "delay_request", "abort_at"):
             if kw.get(opt) is not None:
@@ -226,7 +241,7 @@ class Proxy:
                  timeout: float = 30) -> list[dict[str, Any]]:
         """Many hash-checked downloads in parallel (topo.workload); one record each."""
         out = self.net.exec("client", [
-            PY, "-m", "topo.workload", "--vip", self.topo.vip,
+            PY, "-m", "topo.workload", "--vip", self.vip_of(service),
             "--port", str(SERVICES[service].port), "--size", str(size), "--count", str(count),
             "--concurrency", str(concurrency), "--seconds", "600",
             "--timeout", str(timeout)], timeout=900).stdout
@@ -246,14 +261,16 @@ class Proxy:
 
     # ------------------------------------------------------------------ attacker
 
-    def flood(self, kind: str, rate: float, count: int) -> dict[str, Any]:
+    def flood(self, kind: str, rate: float, count: int,
+              service: str = "web") -> dict[str, Any]:
         """A bounded spoofed flood from the attacker (topo.flood); its report."""
         attacker = self.topo.host("attacker")
         seconds = count / rate + 30
         out = self.net.exec("attacker", [
             PY, "-m", "topo.flood", "--iface", self.net.ifname["attacker"],
             "--src-mac", attacker.mac, "--dst-mac", attacker.gateway_mac,
-            "--vip", self.topo.vip, "--port", str(SERVICES["web"].port), "--kind", kind,
+            "--vip", self.vip_of(service), "--port", str(SERVICES[service].port),
+            "--kind", kind,
             "--rate", str(rate), "--seconds", str(seconds), "--count", str(count)],
             timeout=seconds + 120).stdout
         return json.loads(out.strip().splitlines()[-1])

@@ -1,0 +1,74 @@
+"""Auto defence (C8) with real traffic: the `auto` service is not proxied until its SYN
+rate crosses the threshold; a SYN flood switches the defence on, a download that
+began before it keeps going (the switch remembers flows seen while undefended), a
+new connection during the flood is proxied, and after a quiet period the defence
+goes off again. Every spoofed SYN either got a cookie from the switch or was passed
+before the defence was on: the server saw exactly the ones passed.
+
+    .venv/bin/python -m pytest -q tests/e2e/test_e2e_auto.py   (root: namespaces)
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from topo.netns import wait_for
+
+pytestmark = pytest.mark.netns
+
+
+def delta(before: dict[str, int], after: dict[str, int], name: str) -> int:
+    return after.get(name, 0) - before.get(name, 0)
+
+
+def active(proxy: Any) -> bool:  # noqa: ANN401
+    return bool(proxy.status()["services"]["auto"]["defense_active"])
+
+
+def test_flood_switches_the_defence_on_and_quiet_switches_it_off(proxy) -> None:  # noqa: ANN001
+    wait_for(lambda: not active(proxy), 60, interval=0.5, what="the auto defence off")
+    with proxy.paused_client("get", "auto", size=4_000_000, seed=51, pause_at=200_000) as pc:
+        # The download is established, undefended; from here on every SYN to the
+        # service is the flood's or the one new connection's below.
+        before, guard0 = proxy.events(), proxy.guard()
+        flood: dict[str, Any] = {}
+        flooder = threading.Thread(
+            target=lambda: flood.update(proxy.flood("syn", 200, count=1200, service="auto")),
+            daemon=True)
+        flooder.start()
+        pc.go()
+        wait_for(lambda: active(proxy), 120, interval=0.2, what="the auto defence on")
+        # ... and the switch has it: flood SYNs get cookies now.
+        wait_for(lambda: delta(before, proxy.events(), "SYNACK_SENT") > 0, 60, interval=0.2,
+                 what="cookies for the flood")
+        during = proxy.client("whoami", "auto")
+        flooder.join(timeout=300)
+        transfer = pc.finish()
+    assert not flooder.is_alive() and flood["sent"] == 1200
+    assert transfer["ok"], transfer  # undisturbed by the defence coming on
+    assert during["ok"], during
+
+    after: dict[str, int] = {}
+
+    def all_counted() -> bool:
+        after.update(proxy.events())
+        return delta(before, after, "SYN_IN") >= flood["sent"] + 1
+
+    wait_for(all_counted, 120, interval=0.5, what="every SYN counted at the switch")
+    passed = delta(before, after, "SYN_PASSED")
+    cookies = delta(before, after, "SYNACK_SENT")
+    assert passed + cookies == flood["sent"] + 1  # each SYN passed or answered
+    assert cookies > 1  # the defence answered flood SYNs, and the new client's
+    assert delta(before, after, "ACK_VALID") >= 1  # ... which was proxied
+    # The server saw exactly the spoofed SYNs passed before the defence was on.
+    (rs,) = proxy.services["auto"].servers
+    wait_for(lambda: proxy.guard()[rs]["spoofed_syn"] - guard0[rs]["spoofed_syn"] >= passed,
+             60, interval=0.2, what="the passed SYNs at the server")
+    assert proxy.guard()[rs]["spoofed_syn"] - guard0[rs]["spoofed_syn"] == passed
+
+    wait_for(lambda: not active(proxy), 120, interval=0.5, what="the defence off when quiet")
+    later = proxy.client("whoami", "auto")
+    assert later["ok"], later
