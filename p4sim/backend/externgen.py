@@ -300,7 +300,7 @@ class ExternGen:
 
     # ---- field lists
 
-    def pack(self, data: ast.Expr | None) -> str:
+    def pack(self, data: ast.Expr | None, as_bits: bool = False) -> str:
         """Emit code building the bytes of a field list (bits concatenated, zero-padded
         to a byte, as bmv2); returns the name of the bytes. Fields of invalid headers
         are left out. Consecutive fields under one validity guard are shifted into the
@@ -315,6 +315,8 @@ class ExternGen:
         if data is not None:
             self._pack_into(data)
         self._flush()
+        if as_bits:  # `acc, nbits` for algorithms that take the bits as an int
+            return f"{self._acc}, {self._n}"
         blob = c.em.tmp("blob")
         c.line(f"{blob} = _h.bits_to_bytes({self._acc}, {self._n})")
         return blob
@@ -479,11 +481,14 @@ class ExternGen:
         c = self.c
         cond, data, field, algo = args[:4]
         with c.em.block(f"if {c.ex(cond)}:"):
-            fl = self.pack(data)
-            blob = fl
-            if payload:
-                blob = f"{blob} + {payload}"
-            value = f"{self.algorithm(algo)}({blob})"
+            algorithm = self.algorithm(algo)
+            if algorithm == "_h.csum16" and not payload:
+                value = f"_h.csum16_bits({self.pack(data, as_bits=True)})"
+            else:
+                blob = self.pack(data)
+                if payload:
+                    blob = f"{blob} + {payload}"
+                value = f"{algorithm}({blob})"
             ft = type_of(field)
             w = T.width_of(ft)
             if update:

@@ -95,6 +95,16 @@ def csum16(data: bytes) -> int:
     return (~total) & 0xFFFF
 
 
+def csum16_bits(value: int, nbits: int) -> int:
+    """`csum16(bits_to_bytes(value, nbits))` without the bytes: padding to a whole
+    byte and then to a whole 16-bit word is padding the bits to a multiple of 16."""
+    value <<= (-nbits) % 16
+    total = value % 0xFFFF
+    if total == 0 and value:
+        total = 0xFFFF
+    return (~total) & 0xFFFF
+
+
 def xor16(data: bytes) -> int:
     if len(data) % 2:
         data = data + b"\x00"

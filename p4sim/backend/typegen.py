@@ -12,7 +12,10 @@ protocol, which generated code and the pipeline rely on:
 * `copy()` a deep copy, `assign(other)` a deep in-place copy (P4 assignment of
   aggregates is by value, so aggregates are never rebound, only assigned into);
 * `eq(other)` P4 `==`; `invalidate()` makes every header inside invalid;
-* unions: `is_valid()`, `invalidate_all()` (before one member becomes valid);
+* unions: `is_valid()`, `invalidate_all()` (before one member becomes valid),
+  `emit(out)` (the valid members, in declaration order);
+* members never built are in no instance `__dict__`; hot paths read validity from the
+  dict (`runtime.NEVER_MADE` stands for a missing header) instead of building them;
 * headers also have `ext(value)` (fixed-width headers: fill the fields from the
   header's bits and set valid), `take(pk)` (fixed-width: read them from a `PacketIn`
   and advance it, or reject with PacketTooShort), `ext_pk(pk, varbits)` (read from a `PacketIn`, used

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from p4sim.backend import hashes
 from p4sim.backend import runtime as rt
 from p4sim.backend.harness import Harness, skeleton
 
@@ -189,3 +190,17 @@ def test_union_validity_chains(hu: Harness, data: bytes, expected: bytes) -> Non
     out = hu.process(0, data)
     assert hu.pipeline.faults == 0
     assert out == [(1, expected)]
+
+
+def test_csum16_over_bits_matches_csum16_over_bytes() -> None:
+    """Checksums of field lists skip the bytes: same result for every padding case."""
+    import random
+
+    rng = random.Random(7)
+    for nbits in [0, 1, 7, 8, 9, 15, 16, 17, 24, 144, 151, 160, 161]:
+        for value in {0, (1 << nbits) - 1, rng.getrandbits(nbits) if nbits else 0}:
+            assert hashes.csum16_bits(value, nbits) == hashes.csum16(
+                hashes.bits_to_bytes(value, nbits)
+            ), (value, nbits)
+    # the all-ones word: a non-zero multiple of 0xFFFF sums to 0xFFFF, checksum 0
+    assert hashes.csum16_bits(0xFFFF, 16) == 0
