@@ -17,6 +17,7 @@ BENCHMARKS = {
     "p4sim_fwd": p4sim_bench.forwarding_veth,
     "p4sim_inproc": p4sim_bench.forwarding_inprocess,
     "p4sim_synproxy": p4sim_bench.synproxy_inprocess,
+    "p4sim_synproxy_veth": p4sim_bench.synproxy_veth,
     "controller_fake": controller_bench.setup_rate_fake,
     "controller_p4sim": controller_bench.setup_p4sim,
 }

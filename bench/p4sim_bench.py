@@ -22,7 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from scapy.layers.inet import IP, TCP, UDP
@@ -335,41 +336,39 @@ def synproxy_inprocess(count: int = 20000) -> None:
         report(f"p4sim pipeline only (synproxy.p4, {path}, 1 core)", count, cpu, wall)
 
 
-def forwarding_veth(count: int = 200_000, seconds: float = 10.0) -> None:
-    p4info_path, config = compiled("forwarding")
+@contextmanager
+def p4sim_on_veths(program: str, ports: list[int]) -> Iterator[tuple[str, str, P4InfoIndex]]:
+    """p4sim running `program` as a process in namespace `sw`, port p on veth `sw<p>`
+    whose peer is `gen<p>` in namespace `gen`; yields (gen namespace, gRPC address,
+    P4Info index)."""
+    p4info_path, config = compiled(program)
     with Lab(prefix="bn") as lab, tempfile.TemporaryDirectory() as tmp:
         sw, gen = lab.add_ns("sw"), lab.add_ns("gen")
-        lab.veth(gen, "gen0", sw, "sw0")
-        lab.veth(gen, "gen1", sw, "sw1")
+        for p in ports:
+            lab.veth(gen, f"gen{p}", sw, f"sw{p}")
         sock = f"unix:{tmp}/sw.sock"
-        proc = lab.popen(
-            [
-                str(Path(sys.executable).parent / "p4sim"),
-                str(config),
-                "--p4info",
-                str(p4info_path),
-                "-i",
-                "0@sw0",
-                "-i",
-                "1@sw1",
-                "--grpc-server-addr",
-                sock,
-                "-L",
-                "error",
-            ],
-            netns=sw,
-            log_path=f"{tmp}/p4sim.log",
-        )
+        cmd = [
+            str(Path(sys.executable).parent / "p4sim"),
+            str(config),
+            "--p4info",
+            str(p4info_path),
+        ]
+        for p in ports:
+            cmd += ["-i", f"{p}@sw{p}"]
+        cmd += ["--grpc-server-addr", sock, "-L", "error"]
+        proc = lab.popen(cmd, netns=sw, log_path=f"{tmp}/p4sim.log")
         wait_for(
             lambda: proc.poll() is not None or Path(sock[5:]).exists(), 60, what="p4sim to start"
         )
         grpc_ready(sock, 30)
-        info = load_p4info(p4info_path)
-        with P4RuntimeClient(sock) as client:
-            client.connect()
-            client.write(route_entries(P4InfoIndex(info), 1))
+        yield gen, sock, P4InfoIndex(load_p4info(p4info_path))
+
+
+def blast(gen: str, tx: str, rx: str, pkts: list[bytes], count: int, seconds: float) -> dict:
+    """bench.blast in namespace `gen`: its JSON figures."""
+    with tempfile.TemporaryDirectory() as tmp:
         frame_file = Path(tmp) / "frames.hex"
-        frame_file.write_text("\n".join(f.hex() for f in frames()))
+        frame_file.write_text("\n".join(f.hex() for f in pkts))
         out = subprocess.run(
             [
                 "ip",
@@ -380,9 +379,9 @@ def forwarding_veth(count: int = 200_000, seconds: float = 10.0) -> None:
                 "-m",
                 "bench.blast",
                 "--tx",
-                "gen0",
+                tx,
                 "--rx",
-                "gen1",
+                rx,
                 "--frames",
                 str(frame_file),
                 "--count",
@@ -395,9 +394,36 @@ def forwarding_veth(count: int = 200_000, seconds: float = 10.0) -> None:
             cwd=ROOT,
             check=True,
         )
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def forwarding_veth(count: int = 200_000, seconds: float = 10.0) -> None:
+    with p4sim_on_veths("forwarding", [0, 1]) as (gen, sock, p4):
+        with P4RuntimeClient(sock) as client:
+            client.connect()
+            client.write(route_entries(p4, 1))
+        r = blast(gen, "gen0", "gen1", frames(), count, seconds)
         print(
             f"p4sim veth->veth (forwarding.p4, routed UDP, 110-byte frames): "
             f"{r['received_pps']:,} pkt/s forwarded; offered {r['offered_pps']:,} pkt/s, "
             f"{r['received']:,}/{r['sent']:,} packets through"
         )
+
+
+def synproxy_veth(count: int = 200_000, seconds: float = 10.0) -> None:
+    """synproxy.p4 in p4sim as a process between veths: SYNs in on the client port
+    and SYN/ACKs back out of it; established segments each way across the switch."""
+    with p4sim_on_veths("synproxy", [CLIENT_PORT, SERVER_PORT]) as (gen, sock, p4):
+        with P4RuntimeClient(sock) as client:
+            client.connect()
+            client.write(synproxy_setup(p4))
+            for flow in range(FLOWS):
+                client.write(session_updates(p4, flow, delta=0x7FFF0000 + flow))
+        for path, (port, pkts) in synproxy_packets().items():
+            out_port = EXPECTED_OUT[path]
+            r = blast(gen, f"gen{port}", f"gen{out_port}", pkts, count, seconds)
+            print(
+                f"p4sim veth (synproxy.p4, {path}): {r['received_pps']:,} pkt/s out; "
+                f"offered {r['offered_pps']:,} pkt/s, {r['received']:,}/{r['sent']:,} packets",
+                flush=True,
+            )
