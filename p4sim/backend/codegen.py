@@ -40,7 +40,7 @@ from p4sim.frontend.errors import P4Error, Unsupported
 
 from .emitter import Emitter
 from .exprgen import ExprGen, _u, mask, resolved, sx, type_of
-from .typegen import TypeClasses, default_expr, is_aggregate
+from .typegen import TypeClasses, default_expr, is_aggregate, pyfield
 
 
 @dataclass
@@ -209,6 +209,20 @@ class Compiler(ExprGen):
             if isinstance(type_of(recv.expr), T.HeaderUnionT):
                 # A union member made valid makes the other members invalid.
                 self.line(f"{self.ex(recv.expr)}.invalidate_all()")
+        if not valid and self.peek_member(recv) is not None:
+            assert isinstance(recv, ast.Member)
+            # `s.h.setInvalid()`: a member never built is invalid already, so it is
+            # not built for this; `h.setValid(); h.setInvalid();` (a P4 idiom to
+            # clear a union) leaves `h` as it found it but invalid, so the first
+            # half is dropped when the two are adjacent.
+            lines = self.em.lines
+            if lines and lines[-1] == "    " * self.em.depth + f"{r}.valid = True":
+                del lines[-1]
+            h = self.em.tmp("h")
+            self.line(f"{h} = {self.ex(recv.expr)}.__dict__.get({pyfield(recv.name)!r})")
+            with self.em.block(f"if {h} is not None:"):
+                self.line(f"{h}.valid = False")
+            return
         self.line(f"{r}.valid = {valid}")
 
     def args_for(

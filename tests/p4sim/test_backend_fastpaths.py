@@ -129,7 +129,7 @@ def test_union_with_two_valid_members_emits_in_declaration_order(h: Harness) -> 
 UNION_PARSER = """
 state start {
     pk.extract(hdr.i);
-    transition select(hdr.i.kind) { 1: a; 2: b; default: accept; }
+    transition select(hdr.i.kind) { 1: a; 2: b; 5: b; default: accept; }
 }
 state a { pk.extract(hdr.u.a); transition accept; }
 state b { pk.extract(hdr.u.b); transition accept; }
@@ -139,6 +139,17 @@ state b { pk.extract(hdr.u.b); transition accept; }
 # a branch that changes the union, then chains that must see the change (the last one
 # has no `else`: with no member built it is skipped whole).
 UNION_INGRESS = """
+if (hdr.i.kind == 5) {  // clear the union (setValid + setInvalid), a member set between
+    hdr.u.b.setValid();
+    hdr.u.b.setInvalid();
+    hdr.u.a.setValid();
+    hdr.u.a.a = 7;
+    hdr.u.a.setInvalid();
+} else if (hdr.i.kind == 6) {  // the same on a union never built
+    hdr.u.a.setValid();
+    hdr.u.a.setInvalid();
+    hdr.u.b.setInvalid();
+}
 if (hdr.u.a.isValid()) {
     hdr.o.first = 1;
     hdr.u.b.setValid();
@@ -184,6 +195,8 @@ def hu() -> Harness:
         (bytes([1, 0xAA]), bytes([1, 2, 2, 0x0B, 0x0B])),  # a, then b valid in place of a
         (bytes([2, 0xCC, 0xDD]), bytes([2, 2, 2, 0xCC, 0xDD])),
         (bytes([9]), bytes([3, 3, 0])),  # no member ever built
+        (bytes([5, 0xCC, 0xDD]), bytes([3, 3, 0])),  # b extracted, then all cleared
+        (bytes([6]), bytes([3, 3, 0])),
     ],
 )
 def test_union_validity_chains(hu: Harness, data: bytes, expected: bytes) -> None:
