@@ -45,14 +45,14 @@ downloads, 2 clients:
 
                                   p4sim + controller    nft synproxy (kernel)
   flood held (criteria above)       ~1,000 SYN/s          all the generator could offer:
-                                                          32,000-50,000 SYN/s achieved
+                                                          29,000-50,000 SYN/s achieved
   at 2,000 SYN/s                    0-3 downloads in 6 s  100% ok, connect p50 0.2 ms
   connect p50 / p99, no flood       6-9 / 50-80 ms        0.2 / 8-28 ms
   download rate, no flood           1.4-2.4 MB/s          3.0-5.2 MB/s (bound by the
                                                           Python client and servers)
   spoofed SYNs at the servers       0                     0
 
-So this project falls behind the kernel by 30x or more in the flood it absorbs (the
+So this project falls behind the kernel by ~30x or more in the flood it absorbs (the
 kernel was never saturated), 30-45x in the connect time it adds, and 1.5-3.5x in
 transfer rate (more with faster endpoints than these Python ones); each run prints
 its own table for the machine at hand. The p4sim figures in the same report show the
