@@ -271,7 +271,8 @@ def measure(system: System, rate: int, load: Load, tag: str,
 
 def series(system: System, rates: Iterable[int], load: Load, budget_s: float,
            emit: Callable[[Point], None]) -> list[Point]:
-    """Rising rates until the system saturates (that point included) or the budget runs out."""
+    """Rising rates until the system saturates or the generator falls short (that point
+    included), or the time budget runs out."""
     points: list[Point] = []
     start = time.monotonic()
     for i, rate in enumerate(rates):
@@ -519,6 +520,8 @@ def main() -> int:
     ap.add_argument("--flood-from", choices=("client", "attacker"), default=Load.flood_from)
     ap.add_argument("--budget", type=float, default=150.0, help="seconds per system, at most")
     args = ap.parse_args()
+    if args.budget <= 0:
+        ap.error("--budget must be positive")
     try:
         rates = tuple(int(r) for r in args.rates.split(",") if r.strip())
         load = Load(seconds=args.seconds, size=args.size, flood_from=args.flood_from)
@@ -528,6 +531,9 @@ def main() -> int:
     except KeyboardInterrupt:
         print("interrupted: everything the comparison started has been removed", file=sys.stderr)
         return 130
+    except RuntimeError as e:
+        print(f"compare: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
