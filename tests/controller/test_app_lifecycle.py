@@ -52,7 +52,8 @@ def data_flows(sw: SwitchBench, isn: int, cookie: int, rs_isn: int, tag: bytes) 
 
 
 def test_restart_keeps_sessions_and_pipeline(artefacts, sock, switch, tmp_path: Path) -> None:
-    cfg = load_cfg(config_text(*artefacts, sock), tmp_path)
+    sessions = "sessions: {syn_timeout: 30, timeouts: {syn_sent: 60}}\n"
+    cfg = load_cfg(config_text(*artefacts, sock, sessions=sessions), tmp_path)
     ct = ControllerThread(cfg)
     ct.wait_synced()
     cookie = establish(switch, 100, 7000)

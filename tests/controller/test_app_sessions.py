@@ -36,6 +36,8 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def start(artefacts, sock, tmp_path: Path, **kw) -> ControllerThread:
+    # Unless a test is about them, SYN retransmissions stay out of the way.
+    kw.setdefault("sessions", "sessions: {syn_timeout: 30}\n")
     cfg = load_cfg(config_text(*artefacts, sock, **kw), tmp_path)
     ct = ControllerThread(cfg)
     ct.wait_synced()
@@ -97,7 +99,8 @@ def test_early_data_held_and_released_in_order(artefacts, sock, switch, tmp_path
 
 
 def test_early_data_above_the_bound_is_dropped_and_counted(artefacts, sock, switch, tmp_path):
-    ct = start(artefacts, sock, tmp_path, sessions="sessions: {early_data_bytes: 10}\n")
+    sessions = "sessions: {syn_timeout: 30, early_data_bytes: 10}\n"
+    ct = start(artefacts, sock, tmp_path, sessions=sessions)
     try:
         isn = 6000
         cookie = handshake(switch, isn)
@@ -148,7 +151,8 @@ def test_server_reset_frees_the_session(artefacts, sock, switch, tmp_path):
 
 @pytest.mark.parametrize("allowed", [True, False])
 def test_reuse_of_a_closing_session(artefacts, sock, switch, tmp_path, allowed):
-    sessions = "sessions: {reuse: {close: %s}}\n" % ("true" if allowed else "false")
+    sessions = "sessions: {syn_timeout: 30, reuse: {close: %s}}\n" % (
+        "true" if allowed else "false")
     ct = start(artefacts, sock, tmp_path, sessions=sessions)
     try:
         establish(switch, 100, 5000)
@@ -197,7 +201,7 @@ def test_idle_established_session_expires(artefacts, sock, switch, tmp_path):
 
 
 def test_full_table_drops_and_counts(artefacts, sock, switch, tmp_path):
-    ct = start(artefacts, sock, tmp_path, sessions="sessions: {max: 1}\n")
+    ct = start(artefacts, sock, tmp_path, sessions="sessions: {syn_timeout: 30, max: 1}\n")
     try:
         handshake(switch, 100, sport=40001)
         assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
