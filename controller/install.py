@@ -292,7 +292,8 @@ class SessionCodec:
             names, direction = self.server_params, "server"
         else:
             return None
-        return RestoredEntry(direction, key, {n: e.params.get(pid, 0) for pid, n in names})  # type: ignore[arg-type]
+        params = {n: e.params.get(pid, 0) for pid, n in names}
+        return RestoredEntry(direction, key, params)  # type: ignore[arg-type]
 
     def key_of_notification(self, e: wire.DecodedEntry) -> tuple[int, int, int, int]:
         return tuple(e.match.get(f, 0) for f in self.fields)  # type: ignore[return-value]

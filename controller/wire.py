@@ -238,6 +238,14 @@ def read_entities(responses: list[bytes]) -> Iterator[tuple[int, bytes]]:
                 yield kind, _sub(body)
 
 
+def _index(v: int | bytes) -> int:
+    """An Index message's `index`."""
+    for n, x in fields(_sub(v)):
+        if n == 1 and isinstance(x, int):
+            return x
+    return 0
+
+
 def decode_register(body: bytes) -> tuple[int, int, int]:
     """RegisterEntry -> (register_id, index, value)."""
     rid = index = value = 0
@@ -245,7 +253,7 @@ def decode_register(body: bytes) -> tuple[int, int, int]:
         if number == 1:
             rid = int(v)  # type: ignore[arg-type]
         elif number == 2:
-            index = next((int(x) for n, x in fields(_sub(v)) if n == 1), 0)  # type: ignore[arg-type]
+            index = _index(v)
         elif number == 3:
             value = p4data_int(_sub(v))
     return rid, index, value
@@ -258,7 +266,7 @@ def decode_counter(body: bytes) -> tuple[int, int, int, int]:
         if number == 1:
             cid = int(v)  # type: ignore[arg-type]
         elif number == 2:
-            index = next((int(x) for n, x in fields(_sub(v)) if n == 1), 0)  # type: ignore[arg-type]
+            index = _index(v)
         elif number == 3:
             for n, x in fields(_sub(v)):
                 if n == 1:
