@@ -158,7 +158,7 @@ class ExternGen:
         t = _u(e.type_bindings.get("T") or e.type)
         pk = c.ex(recv)
         if isinstance(t, T.BitT):
-            v = f"{pk}.peek({t.width})"
+            v = self._peek_inline(pk, t.width)
             return sx(v, t.width) if t.signed else v
         if isinstance(t, T.BoolT):
             return f"bool({pk}.peek(1))"
@@ -168,6 +168,21 @@ class ExternGen:
             c.line(f"{tmp}.ext({pk}.peek({t.bit_width()}))")
             return tmp
         raise Unsupported(e.loc, f"lookahead of {t}")
+
+    def _peek_inline(self, pk: str, width: int) -> str:
+        """`PacketIn.peek` written in place (option loops look ahead at every option)."""
+        c = self.c
+        pos, end, v = c.em.tmp("pos"), c.em.tmp("end"), c.em.tmp("la")
+        c.line(f"{pos} = {pk}.pos")
+        c.line(f"{end} = {pos} + {width}")
+        with c.em.block(f"if {end} > {pk}.nbits:"):
+            c.line(f"raise _rt.ParserReject({pk}.too_short)")
+        aligned = f"{pos} & 7" if width % 8 == 0 else f"({pos} | {end}) & 7"
+        with c.em.block(f"if {aligned}:"):
+            c.line(f"{v} = {pk}._bits({pos}, {end})")
+        with c.em.block("else:"):
+            c.line(f"{v} = int.from_bytes({pk}.data[{pos} >> 3 : {end} >> 3], 'big')")
+        return v
 
     def m_packet_in_advance(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:
         self.c.line(f"{self.c.ex(recv)}.advance({self.c.ex(args[0])})")

@@ -40,6 +40,7 @@ state item { pk.extract(hdr.stk.next); meta.n = meta.n + 1; transition head; }
 state nib {
     pk.extract(hdr.stk.next);
     pk.extract(hdr.n1);
+    meta.la = pk.lookahead<bit<8>>();
     pk.extract(hdr.n2);
     transition head;
 }
@@ -54,6 +55,7 @@ INGRESS = """
 hdr.o.n = meta.n;
 hdr.o.depth = meta.depth;
 hdr.o.nib = hdr.n1.v ++ hdr.n2.v;
+hdr.o.la = meta.la;
 """
 
 
@@ -62,10 +64,10 @@ def h() -> Harness:
     return Harness.from_source(
         skeleton(
             in_fields="bit<8> unused;",
-            out_fields="bit<8> n; bit<8> depth; bit<8> nib;",
+            out_fields="bit<8> n; bit<8> depth; bit<8> nib; bit<8> la;",
             top=TOP,
             headers="h8_t[5] c; h8_t[6] stk; h4_t n1; h4_t n2; u_t u;",
-            meta_fields="bit<8> n; bit<8> depth;",
+            meta_fields="bit<8> n; bit<8> depth; bit<8> la;",
             parser_states=PARSER,
             ingress=INGRESS,
             deparser="pk.emit(hdr.o); pk.emit(hdr.c); pk.emit(hdr.stk); pk.emit(hdr.n1);"
@@ -79,7 +81,7 @@ def test_long_chain_then_loop(h: Harness) -> None:
     out = h.process(0, data)
     assert h.pipeline.faults == 0
     # n: 5 + three items; depth: four stack entries (lastIndex 3)
-    assert out == [(1, bytes([8, 3, 0]) + data)]
+    assert out == [(1, bytes([8, 3, 0, 0]) + data)]
 
 
 def test_unaligned_headers_in_a_loop(h: Harness) -> None:
@@ -87,8 +89,9 @@ def test_unaligned_headers_in_a_loop(h: Harness) -> None:
     out = h.process(0, data)
     assert h.pipeline.faults == 0
     # stk: 7, 2, 0 (after the nibbles); n1 = 0xA, n2 = 0xB; one `item` so n = 6; the
-    # deparser puts the nibbles after the stack
-    assert out == [(1, bytes([6, 2, 0xAB, 1, 2, 3, 4, 5, 7, 2, 0, 0xAB]) + b"x")]
+    # lookahead between the nibbles straddles a byte: 0xB0; the deparser puts the
+    # nibbles after the stack
+    assert out == [(1, bytes([6, 2, 0xAB, 0xB0, 1, 2, 3, 4, 5, 7, 2, 0, 0xAB]) + b"x")]
 
 
 def test_short_packet_in_copied_state_is_packet_too_short(h: Harness) -> None:
@@ -96,7 +99,7 @@ def test_short_packet_in_copied_state_is_packet_too_short(h: Harness) -> None:
     the packet still runs ingress (headers extracted before the error are kept)."""
     out = h.process(0, bytes([1, 2, 3]))
     assert h.pipeline.faults == 0
-    assert out == [(1, bytes([0, 0, 0, 1, 2, 3]))]
+    assert out == [(1, bytes([0, 0, 0, 0, 1, 2, 3]))]
 
 
 def test_stack_overflow_in_loop(h: Harness) -> None:
