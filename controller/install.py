@@ -10,6 +10,7 @@ Two kinds of builders:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -40,7 +41,9 @@ DIGEST_ACK_TIMEOUT_NS = 10_000_000_000
 Updates = list[p4runtime_pb2.Update]
 
 
+@functools.lru_cache(maxsize=4096)
 def ip(addr: str) -> int:
+    """A dotted IPv4 address as an int (cached: real-server addresses repeat)."""
     return int(ipaddress.IPv4Address(addr))
 
 

@@ -39,11 +39,13 @@ class State(IntEnum):
     CLOSE = 7
 
 
+_STATE_NAMES = tuple(st.name.lower() for st in State)
+
+
 def state_name(value: int) -> str:
-    try:
-        return State(value).name.lower()
-    except ValueError:
-        return f"unknown({value})"
+    if 0 <= value < len(_STATE_NAMES):
+        return _STATE_NAMES[value]
+    return f"unknown({value})"
 
 
 def reuse_allowed(reuse: Reuse, old_state: int) -> bool:
