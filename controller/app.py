@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import text_format
+from google.protobuf import json_format, text_format
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2
+from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2 as pb
 
 from . import install, wire
@@ -79,8 +80,8 @@ class Controller(StartupMixin, AdminMixin):
         base = Path(cfg.path).parent if cfg.path else Path(".")
         where = f"{cfg.path or '<config>'}: switch"
         try:
-            self.p4info = load_p4info(_resolve(base, cfg.switch.p4info))
-        except (OSError, text_format.ParseError) as e:
+            self.p4info = read_p4info(_resolve(base, cfg.switch.p4info))
+        except (OSError, text_format.ParseError, json_format.ParseError, DecodeError) as e:
             raise StartupError(f"{where}.p4info: cannot load '{cfg.switch.p4info}': {e}") from None
         try:
             self.device_config = _resolve(base, cfg.switch.device_config).read_bytes()
@@ -685,6 +686,16 @@ class _Batch:
     def add_free(self, s: Session, reason: str, ups: list[bytes]) -> None:
         self.updates.extend(ups)
         self.freed.append((s, reason))
+
+
+def read_p4info(path: Path) -> p4info_pb2.P4Info:
+    """A P4Info as p4c or p4sim-compile write it: text by default, binary (`.bin`) or
+    JSON (`.json`) by suffix, as `--p4runtime-files` names them."""
+    if path.suffix == ".bin":
+        return p4info_pb2.P4Info.FromString(path.read_bytes())
+    if path.suffix == ".json":
+        return json_format.Parse(path.read_text(), p4info_pb2.P4Info())
+    return load_p4info(path)
 
 
 def _resolve(base: Path, path: str) -> Path:

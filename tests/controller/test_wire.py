@@ -207,3 +207,16 @@ def test_client_rst_without_a_known_isn_carries_no_ack() -> None:
     assert csum_ok(frame)
     t = Ether(frame)[TCP]
     assert t.flags == "R" and t.seq == 42 and t.ack == 0
+
+
+def test_p4info_read_in_each_format(artefacts, tmp_path) -> None:
+    from google.protobuf import json_format
+
+    from controller.app import read_p4info
+
+    info = load_p4info(artefacts[0])
+    (tmp_path / "p.bin").write_bytes(info.SerializeToString())
+    (tmp_path / "p.json").write_text(json_format.MessageToJson(info))
+    assert read_p4info(tmp_path / "p.bin") == info
+    assert read_p4info(tmp_path / "p.json") == info
+    assert read_p4info(artefacts[0]) == info
