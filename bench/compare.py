@@ -10,7 +10,10 @@ For each system (`bench.nft_systems`: the P4 switch on p4sim, on bmv2 too when
 series of flood rates (0, then doubling until the system saturates, bounded in time
 and count), one point is measured: a bounded spoofed SYN flood from 198.18.0.0/15
 (`topo.flood`) runs while a real client makes hash-checked HTTP downloads through
-the VIP (`topo.workload`). A point records the legitimate success rate, connect time
+the VIP (`topo.workload`) and an open-loop probe opens connections at a fixed rate
+(`bench.nft_connect`: the downloads are closed-loop, so a crawling proxy shows few
+slow successes rather than failures; the probe's attempts fail instead). A point
+records the legitimate success rates (downloads; probe connections), connect time
 p50/p99, download throughput (MB/s of hash-checked bytes), the spoofed SYNs that
 reached a real server (nftables counters on the servers, `topo.guard`: must be 0 for
 both), the proxy's own counters, and CPU: the switch's and controller's CPU seconds
@@ -25,8 +28,9 @@ batch from each ready port per round, so a flood on another port costs the clien
 port little even when most flood SYNs go unanswered (seen: 4000 SYN/s offered, a
 quarter answered, every legitimate download fine).
 
-A system is saturated at a point when fewer than 95% of legitimate downloads succeed,
-connect p99 exceeds one second (a lost SYN: the client's first retransmission), it
+A system is saturated at a point when fewer than 95% of legitimate downloads or probe
+connections succeed, either's connect p99 exceeds one second (a lost SYN: the
+client's first retransmission), it
 answers fewer than 90% of the SYNs offered (flood and legitimate: unanswered SYNs are
 lost at random, legitimate ones too), or its download rate falls below a quarter of
 its own rate without a flood (the client is closed-loop: a crawling proxy shows few,
@@ -143,6 +147,9 @@ class Point:
     connect_p50_ms: float
     connect_p99_ms: float
     mbytes_per_s: float
+    conn_attempts: int  # open-loop probe
+    conn_success: float
+    conn_p99_ms: float
     spoofed_syn_at_servers: int
     proxy_syn_in: int
     proxy_cookies_sent: int
@@ -165,7 +172,8 @@ class Load:
     seconds: float = 6.0  # legitimate workload per point
     size: int = 250_000  # bytes per download
     concurrency: int = 2
-    timeout: float = 3.0  # per download (connect + transfer)
+    timeout: float = 3.0  # per download (connect + transfer), and per probe connection
+    probe_rate: float = 20.0  # open-loop connection attempts per second (bench.nft_connect)
     # Where the flood enters: "client" (the legitimate client's own link, as on a shared
     # uplink) or "attacker" (a port of its own). See the module docstring.
     flood_from: str = "client"
@@ -175,6 +183,8 @@ class Load:
             raise ValueError(f"flood_from must be 'client' or 'attacker', not {self.flood_from!r}")
         if not 1 <= self.seconds <= 120 or self.concurrency < 1 or self.size < 1:
             raise ValueError("load: seconds must be 1..120, concurrency and size positive")
+        if not 0 < self.probe_rate <= 200:
+            raise ValueError("load: probe_rate must be in (0, 200] connections/s")
 
 
 def verdict(p: Point, baseline: Point | None = None) -> str:
@@ -188,6 +198,8 @@ def verdict(p: Point, baseline: Point | None = None) -> str:
         return "saturated"
     if p.success < SUCCESS_FLOOR or not p.connect_p99_ms <= CONNECT_P99_CEILING_MS:
         return "saturated"
+    if p.conn_success < SUCCESS_FLOOR or not p.conn_p99_ms <= CONNECT_P99_CEILING_MS:
+        return "saturated"  # open-loop attempts fail or need a SYN retransmission
     if p.rate and p.syn_answered < ANSWERED_FLOOR:
         return "saturated"  # SYNs go unanswered: legitimate ones are lost at random too
     if p.rate and p.flood_pps < GENERATOR_FLOOR * p.rate:
@@ -198,6 +210,15 @@ def verdict(p: Point, baseline: Point | None = None) -> str:
 def _spoofed(system: System) -> int:
     return sum(guard.read(system.net.ns[rs.name]).get("spoofed_syn", 0)
                for rs in system.topo.real_servers)
+
+
+def _last_json(path: Path, what: str) -> dict:
+    """The JSON line a bench tool printed last (its result); a clear error if none."""
+    text = path.read_text() if path.exists() else ""
+    lines = [ln for ln in text.splitlines() if ln.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"{what} reported nothing: {text[-1500:]}")
+    return json.loads(lines[-1])
 
 
 def _tx_packets(net: Any, host: str) -> int:
@@ -230,6 +251,11 @@ def measure(system: System, rate: int, load: Load, tag: str,
     # CPU is measured from here: the flood at speed (not its start-up) and the workload.
     cpu0, proxy0 = system_cpu(), system.proxy_cpu_seconds()
     t0 = time.monotonic()
+    probe_log = f"probe-{tag}.json"
+    probe = net.popen("client", [
+        PY, "-m", "bench.nft_connect", "--vip", topo.vip, "--port", str(topo.vport),
+        "--rate", str(load.probe_rate), "--seconds", str(load.seconds),
+        "--timeout", str(load.timeout)], log=probe_log)
     out = net.exec("client", [
         PY, "-m", "topo.workload", "--vip", topo.vip, "--port", str(topo.vport),
         "--size", str(load.size), "--seconds", str(load.seconds),
@@ -238,12 +264,10 @@ def measure(system: System, rate: int, load: Load, tag: str,
     sent, flood_pps = 0, 0.0
     if flood is not None:
         flood.wait(timeout=load.seconds + 60)
-        log = (net.workdir / flood_log).read_text()
-        lines = [ln for ln in log.splitlines() if ln.startswith("{")]
-        if not lines:
-            raise RuntimeError(f"the flood generator reported nothing: {log[-1500:]}")
-        result = json.loads(lines[-1])
+        result = _last_json(net.workdir / flood_log, "the flood generator")
         sent, flood_pps = result["sent"], result["sent"] / max(result["seconds"], 1e-3)
+    probe.wait(timeout=load.seconds + load.timeout + 60)
+    conn = _last_json(net.workdir / probe_log, "the connection probe")
     window = time.monotonic() - t0
     cpu, proxy = system_cpu() - cpu0, system.proxy_cpu_seconds()
     counters = system.counters()
@@ -257,12 +281,15 @@ def measure(system: System, rate: int, load: Load, tag: str,
         success=len(ok) / len(records) if records else math.nan,
         connect_p50_ms=pct(connects, 50), connect_p99_ms=pct(connects, 99),
         mbytes_per_s=len(ok) * load.size / 1e6 / max(busy, 1e-3),
+        conn_attempts=conn["attempts"],
+        conn_success=conn["connected"] / conn["attempts"] if conn["attempts"] else math.nan,
+        conn_p99_ms=pct(conn["connect_ms"], 99) if conn["connected"] else math.nan,
         spoofed_syn_at_servers=_spoofed(system) - spoofed0,
         proxy_syn_in=counters["syn_in"] - counters0["syn_in"],
         proxy_cookies_sent=counters["cookies_sent"] - counters0["cookies_sent"],
         proxy_valid_acks=counters["valid_acks"] - counters0["valid_acks"],
         syn_answered=((counters["cookies_sent"] - counters0["cookies_sent"])
-                      / max(sent + len(records), 1)),
+                      / max(sent + len(records) + conn["attempts"], 1)),
         proxy_cpu_s=(proxy - proxy0) if proxy is not None and proxy0 is not None else math.nan,
         system_cpu_s=cpu.busy, system_softirq_s=cpu.softirq, window_s=window, verdict="")
     p.verdict = verdict(p, baseline)
@@ -290,13 +317,14 @@ def series(system: System, rates: Iterable[int], load: Load, budget_s: float,
 
 
 HEADER = (f"{'system':<13} {'SYN/s':>6} {'achieved':>9} {'ok/req':>9} {'success':>7} "
-          f"{'p50(ms)':>8} {'p99(ms)':>8} {'MB/s':>7} {'spoofed':>7} {'answered':>8} "
-          f"{'proxyCPU':>8} {'sysCPU':>7} {'softirq':>7} verdict")
+          f"{'p50(ms)':>8} {'p99(ms)':>8} {'MB/s':>7} {'conn_ok':>7} {'conn99':>8} "
+          f"{'spoofed':>7} {'answered':>8} {'proxyCPU':>8} {'sysCPU':>7} {'softirq':>7} verdict")
 
 
 LEGEND = """\
   SYN/s asked and achieved by the flood generator; ok/req, success, p50/p99 connect and MB/s
-  of the hash-checked legitimate downloads; spoofed: spoofed SYNs that reached a real server
+  of the hash-checked legitimate downloads (closed loop); conn_ok and conn99: success and
+  p99 connect time (ms) of open-loop legitimate connection attempts; spoofed: spoofed SYNs that reached a real server
   (must be 0); answered: cookie SYN/ACKs sent per SYN offered; proxyCPU: CPU seconds of the
   switch and controller processes (/proc/<pid>/stat), n/a for nft, whose softirq work cannot
   be told apart from the rest of the machine; sysCPU and softirq: machine-wide busy and
@@ -309,7 +337,7 @@ def row(p: Point) -> str:
     okreq = f"{p.ok}/{p.requests}"
     return (f"{p.system:<13} {p.rate:>6} {p.flood_pps:>9.0f} {okreq:>9} {p.success:>7.1%} "
             f"{p.connect_p50_ms:>8.2f} {p.connect_p99_ms:>8.2f} {p.mbytes_per_s:>7.2f} "
-            f"{p.spoofed_syn_at_servers:>7} {p.syn_answered:>8.1%} {cpu:>8} "
+            f"{p.conn_success:>7.1%} {p.conn_p99_ms:>8.2f} {p.spoofed_syn_at_servers:>7} {p.syn_answered:>8.1%} {cpu:>8} "
             f"{p.system_cpu_s:>7.2f} {p.system_softirq_s:>7.2f} {p.verdict}")
 
 
@@ -329,8 +357,8 @@ def plot(points: list[Point], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
-    panels = ((axes[0][0], "legitimate success (%; closed loop: see MB/s)",
-               lambda p: 100 * p.success),
+    panels = ((axes[0][0], "legitimate connections completed (%, open loop)",
+               lambda p: 100 * p.conn_success),
               (axes[0][1], "connect time p50 / p99 (ms)", None),
               (axes[1][0], "hash-checked download MB/s", lambda p: p.mbytes_per_s),
               (axes[1][1], "CPU (% of one core)", None))
@@ -381,7 +409,8 @@ def summary(points: list[Point]) -> list[str]:
         bad = [p for p in pts if p.verdict != "ok"]
         base = next((p for p in pts if p.rate == 0), None)
         end = (f"{bad[0].verdict} at {bad[0].rate} SYN/s asked ({bad[0].flood_pps:.0f}/s "
-               f"achieved, success {bad[0].success:.0%}, {bad[0].syn_answered:.0%} answered)"
+               f"achieved, {bad[0].conn_success:.0%} of connections and {bad[0].success:.0%} "
+               f"of downloads ok, {bad[0].syn_answered:.0%} of SYNs answered)"
                if bad else "not saturated within the series")
         idle = (f"; no flood: connect p50 {base.connect_p50_ms:.2f} ms, "
                 f"{base.mbytes_per_s:.2f} MB/s") if base else ""

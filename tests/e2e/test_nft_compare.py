@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import math
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -47,7 +49,7 @@ from topo.topology import default_topology
 def point(**kw: object) -> Point:
     base = Point(system="x", rate=1000, flood_sent=6000, flood_pps=1000.0, requests=20, ok=20,
                  success=1.0, connect_p50_ms=1.0, connect_p99_ms=5.0, mbytes_per_s=3.0,
-                 spoofed_syn_at_servers=0, proxy_syn_in=6020, proxy_cookies_sent=6020,
+                 conn_attempts=120, conn_success=1.0, conn_p99_ms=4.0, spoofed_syn_at_servers=0, proxy_syn_in=6020, proxy_cookies_sent=6020,
                  proxy_valid_acks=20, syn_answered=1.0, proxy_cpu_s=math.nan, system_cpu_s=6.0,
                  system_softirq_s=0.5, window_s=6.0, verdict="")
     return replace(base, **kw)  # type: ignore[arg-type]
@@ -60,6 +62,8 @@ def test_verdicts() -> None:
     assert verdict(point(connect_p99_ms=1003.0)) == "saturated"
     assert verdict(point(connect_p99_ms=math.nan, ok=0, success=0.0)) == "saturated"
     assert verdict(point(syn_answered=0.5)) == "saturated"
+    assert verdict(point(conn_success=0.8)) == "saturated"  # open-loop attempts failing
+    assert verdict(point(conn_p99_ms=1010.0)) == "saturated"  # ... or retransmitting SYNs
     idle = point(rate=0, flood_pps=0.0, mbytes_per_s=4.0)
     assert verdict(point(mbytes_per_s=1.1), idle) == "ok"
     assert verdict(point(requests=2, ok=2, mbytes_per_s=0.5), idle) == "saturated"
@@ -156,6 +160,7 @@ def test_a_short_real_series_on_the_nft_side(tmp_path: Path) -> None:
         assert p.spoofed_syn_at_servers == 0 and p.mbytes_per_s > 0
         assert p.connect_p50_ms <= p.connect_p99_ms and math.isnan(p.proxy_cpu_s)
     assert flooded.proxy_syn_in >= flooded.flood_sent
+    assert all(p.conn_attempts >= 30 and p.conn_success == 1.0 for p in points)
     assert flooded.proxy_valid_acks >= flooded.ok
     report = (tmp_path / "compare.txt").read_text()
     assert "-- component: fake" in report and "nft-synproxy" in report
@@ -196,3 +201,42 @@ def test_every_system_offers_the_same_synack_options() -> None:
     assert all(s.options == opts for s in found)  # type: ignore[attr-defined]
     assert "mss 1400 wscale 5 sack" in found[0].describe
     assert "timestamp" not in found[0].describe and "timestamp" not in found[-1].describe
+
+
+def test_connection_probe_is_open_loop_and_counts_failures() -> None:
+    from bench.nft_connect import probe
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(512)
+    port = srv.getsockname()[1]
+    try:
+        r = probe("127.0.0.1", port, rate=50, seconds=1, timeout=2)
+        assert r["attempts"] == 50 and r["connected"] == 50 and not r["errors"]
+        assert len(r["connect_ms"]) == 50
+    finally:
+        srv.close()
+    refused = probe("127.0.0.1", port, rate=50, seconds=0.2, timeout=2)
+    assert refused["attempts"] == 10 and refused["connected"] == 0
+    assert refused["errors"] == {"ECONNREFUSED": 10}
+    with pytest.raises(ValueError):
+        probe("127.0.0.1", port, rate=0, seconds=1, timeout=1)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("nft") is None,
+                    reason="needs root and nft")
+def test_connection_probe_times_out_when_syns_are_lost() -> None:
+    from topo.netns import Lab, sh
+
+    with Lab(prefix="tp") as lab:
+        ns = lab.add_ns("p")
+        proc = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], text=True,
+                              capture_output=True, input="table ip t { chain o { type filter "
+                              "hook output priority 0; tcp dport 9 drop; }; }")
+        assert proc.returncode == 0, proc.stderr
+        sh(["ip", "link", "set", "lo", "up"], netns=ns)
+        out = sh([sys.executable, "-m", "bench.nft_connect", "--vip", "127.0.0.1", "--port",
+                  "9", "--rate", "20", "--seconds", "0.5", "--timeout", "0.5"], netns=ns).stdout
+    r = json.loads(out)
+    # Every attempt was made on schedule although none completed: the probe is open-loop.
+    assert r["attempts"] == 10 and r["connected"] == 0 and r["errors"] == {"timeout": 10}
