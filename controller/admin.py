@@ -21,6 +21,20 @@ from .p4rt import Connection, WriteError
 from .sessions import SessionTable, state_name
 
 EVENTS_PER_SERVICE = 32
+# The EV_* codes of p4src/common/defines.p4 (a test checks this against the P4 file),
+# so that operators read `syn_in` rather than 1.
+EVENT_NAMES = {
+    1: "syn_in", 2: "synack_sent", 3: "ack_valid", 4: "ack_invalid",
+    5: "session_established", 6: "drop_no_session", 7: "drop_defer", 8: "drop_udp",
+    9: "drop_fragment", 10: "drop_malformed", 11: "translated_c2s", 12: "translated_s2c",
+    13: "server_reset", 14: "client_abort", 15: "early_data", 16: "drop_handshake",
+    17: "drop_policy", 18: "syn_passed", 19: "server_synack_retx", 20: "malformed_passed",
+    21: "reuse_ack", 22: "drop_no_key", 23: "passthrough",
+}
+
+
+def event_name(code: int) -> str:
+    return EVENT_NAMES.get(code, str(code))
 
 
 class AdminMixin:
@@ -48,25 +62,26 @@ class AdminMixin:
         raise NotImplementedError
 
     async def counters(self) -> dict[str, Any]:
-        """Global event counters and per-service ones, read from the switch."""
+        """Global event counters and per-service ones (packets, non-zero only, by event
+        name), read from the switch."""
         conn = self._require_conn()
         queries = [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.f_varint(1, self._global_counter))]
         queries += [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.counter_entry(
             self._svc_counter, sid * EVENTS_PER_SERVICE + ev))
             for sid in self.services for ev in range(1, EVENTS_PER_SERVICE)]
-        glob: dict[int, int] = {}
-        per: dict[str, dict[int, int]] = {}
+        glob: dict[str, int] = {}
+        per: dict[str, dict[str, int]] = {}
         for kind, body in wire.read_entities(await conn.read(queries)):
             if kind != wire.ENTITY_COUNTER_ENTRY:
                 continue
             cid, index, _nbytes, packets = wire.decode_counter(body)
             if cid == self._global_counter:
                 if packets:
-                    glob[index] = packets
+                    glob[event_name(index)] = packets
             elif packets:
                 sid = index // EVENTS_PER_SERVICE
                 name = self.services[sid].name if sid in self.services else str(sid)
-                per.setdefault(name, {})[index % EVENTS_PER_SERVICE] = packets
+                per.setdefault(name, {})[event_name(index % EVENTS_PER_SERVICE)] = packets
         return {"global": glob, "services": per}
 
     def _require_conn(self) -> Connection:

@@ -116,3 +116,10 @@ def test_run_reports_missing_or_wrong_artefacts(artefacts, tmp_path: Path, capsy
     cfg.write_text(config_text(other, artefacts[1], str(tmp_path / "s")))
     assert main(["run", "--config", str(cfg)]) == 2
     assert "not the synproxy program" in capsys.readouterr().err
+
+
+def test_event_names_follow_the_p4_program() -> None:
+    from controller.admin import EVENT_NAMES
+    from tests.p4src.p4bench import EV
+
+    assert EVENT_NAMES == {code: name.lower() for name, code in EV.items() if code}
