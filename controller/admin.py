@@ -62,27 +62,29 @@ class AdminMixin:
         raise NotImplementedError
 
     async def counters(self) -> dict[str, Any]:
-        """Global event counters and per-service ones (packets, non-zero only, by event
-        name), read from the switch."""
+        """Global event counters and per-service ones (packets, non-zero only), read from
+        the switch: `global` and `services` keyed by event code, `by_name` the global
+        ones keyed by event name."""
         conn = self._require_conn()
         queries = [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.f_varint(1, self._global_counter))]
         queries += [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.counter_entry(
             self._svc_counter, sid * EVENTS_PER_SERVICE + ev))
             for sid in self.services for ev in range(1, EVENTS_PER_SERVICE)]
-        glob: dict[str, int] = {}
-        per: dict[str, dict[str, int]] = {}
+        glob: dict[int, int] = {}
+        per: dict[str, dict[int, int]] = {}
         for kind, body in wire.read_entities(await conn.read(queries)):
             if kind != wire.ENTITY_COUNTER_ENTRY:
                 continue
             cid, index, _nbytes, packets = wire.decode_counter(body)
             if cid == self._global_counter:
                 if packets:
-                    glob[event_name(index)] = packets
+                    glob[index] = packets
             elif packets:
                 sid = index // EVENTS_PER_SERVICE
                 name = self.services[sid].name if sid in self.services else str(sid)
-                per.setdefault(name, {})[event_name(index % EVENTS_PER_SERVICE)] = packets
-        return {"global": glob, "services": per}
+                per.setdefault(name, {})[index % EVENTS_PER_SERVICE] = packets
+        return {"global": glob, "services": per,
+                "by_name": {event_name(k): v for k, v in sorted(glob.items())}}
 
     def _require_conn(self) -> Connection:
         if self.conn is None or not self.synced.is_set():
