@@ -44,6 +44,8 @@ def default_expr(t: T.Type, classes: TypeClasses) -> str:
         return classes.name_of(u) + "()"
     if isinstance(u, T.StackT):
         elem = default_expr(u.elem, classes)
+        if u.size <= 32:  # a list display: no comprehension to run per packet
+            return f"_rt.Stack([{', '.join([elem] * u.size)}])"
         return f"_rt.Stack([{elem} for _ in range({u.size})])"
     if isinstance(u, T.TupleT):
         items = ", ".join(default_expr(e, classes) for e in u.elems)
