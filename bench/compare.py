@@ -43,21 +43,23 @@ run first.
 
 Where this project falls behind the kernel, and why
 ---------------------------------------------------
-Measured by this benchmark (four runs, ranges) on a 2-core VM whose CPUs were already
-fully busy with other work (load average 7-13), flood on the client's link, 250 kB
-downloads, 2 clients:
+Measured by this benchmark (five runs, ranges) on a 2-core VM shared with other work
+(load average 4-13), flood on the client's link, 250 kB downloads, 2 clients, probe
+connections at 20/s:
 
                                   p4sim + controller    nft synproxy (kernel)
   flood held (criteria above)       ~1,000 SYN/s          all the generator could offer:
-                                                          29,000-50,000 SYN/s achieved
-  at 2,000 SYN/s                    0-3 downloads in 6 s  100% ok, connect p50 0.2 ms
-  connect p50 / p99, no flood       6-9 / 50-80 ms        0.2 / 8-28 ms
-  download rate, no flood           1.4-2.4 MB/s          3.0-5.2 MB/s (bound by the
+                                                          29,000-53,000 SYN/s achieved
+  at 2,000 SYN/s                    probe p99 2.4 s (SYN  100% ok, probe p99 0.7 ms
+                                    retransmits), 0-3
+                                    downloads in 6 s
+  connect p50 / p99, no flood       3-9 / 30-80 ms        0.2 / 8-28 ms (probe p99 0.5)
+  download rate, no flood           1.4-3.7 MB/s          3.0-5.2 MB/s (bound by the
                                                           Python client and servers)
   spoofed SYNs at the servers       0                     0
 
 So this project falls behind the kernel by ~30x or more in the flood it absorbs (the
-kernel was never saturated), 30-45x in the connect time it adds, and 1.5-3.5x in
+kernel was never saturated), 20-45x in the connect time it adds, and 1.3-3.5x in
 transfer rate (more with faster endpoints than these Python ones); each run prints
 its own table for the machine at hand. The p4sim figures in the same report show the
 ceiling: the pipeline alone turns a few thousand SYNs a second into SYN/ACKs on one
