@@ -361,7 +361,7 @@ def plot(points: list[Point], path: Path) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
     panels = ((axes[0][0], "legitimate connections completed (%, open loop)",
                lambda p: 100 * p.conn_success),
-              (axes[0][1], "connect time p50 / p99 (ms)", None),
+              (axes[0][1], "connect time (ms): downloads p50 / p99, probe p99", None),
               (axes[1][0], "hash-checked download MB/s", lambda p: p.mbytes_per_s),
               (axes[1][1], "CPU (% of one core)", None))
     systems = list(dict.fromkeys(p.system for p in points))
@@ -378,6 +378,8 @@ def plot(points: list[Point], path: Path) -> None:
         ax = axes[0][1]
         ax.plot(x, [p.connect_p50_ms for p in pts], "o-", color=color, label=f"{name} p50")
         ax.plot(x, [p.connect_p99_ms for p in pts], "s--", color=color, label=f"{name} p99")
+        ax.plot(x, [p.conn_p99_ms for p in pts], "d:", color=color,
+                label=f"{name} p99, open-loop probe")
         ax = axes[1][1]
         ax.plot(x, [p.system_cpu_pct for p in pts], "o-", color=color,
                 label=f"{name}: whole machine")
