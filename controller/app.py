@@ -504,6 +504,7 @@ class Controller(StartupMixin, AdminMixin):
                 assert s.handshake is not None
                 self._packet_out(conn, server_syn(s.handshake, self._router_mac(s.ingress_port)))
                 self.table.syn_sent(s, now)
+                s.confirmed = now
                 self.metrics.sessions_created.inc()
                 self.metrics.setup_latency.observe(max(0.0, now - received))
             if retry:
@@ -596,10 +597,14 @@ class Controller(StartupMixin, AdminMixin):
             self._poll_slice = min(POLL_SLICE_MAX, max(1, int(len(self._poll_round) / ticks) + 1))
         chunk = self._poll_round[-self._poll_slice:]
         del self._poll_round[-self._poll_slice:]
+        issued = self.clock()
         states = await self._read_states(conn, chunk)
         now = self.clock()
         table = self.table
-        mine = [s for slot in chunk if (s := table.by_slot.get(slot)) is not None]
+        # Only sessions whose last write the switch had confirmed when the read left:
+        # a read racing an install or a restart would put back the state before it.
+        mine = [s for slot in chunk if (s := table.by_slot.get(slot)) is not None
+                and s.confirmed is not None and s.confirmed <= issued]
         table.observe(states, now, mine)
         expired = table.expired(now, self.codec.supports_idle, mine)
         for s in expired:

@@ -110,6 +110,9 @@ class Session:
     held: HeldData = field(default_factory=HeldData)
     idle: dict[str, float] = field(default_factory=dict)  # direction -> notified at
     ingress_port: int = 0
+    # When the switch confirmed our last write of this session (None: a write is in
+    # flight). A state read issued before that time may predate the write: ignored.
+    confirmed: float | None = None
 
 
 class SessionTable:
@@ -191,7 +194,7 @@ class SessionTable:
         s.rs_addr, s.rs_port, s.cookie, s.client_isn = rs_addr, rs_port, cookie, client_isn
         s.handshake, s.ingress_port = handshake, ingress_port
         s.state, s.state_since, s.created = State.SYN_SENT, now, now
-        s.attempts, s.next_retx, s.idle = 0, None, {}
+        s.attempts, s.next_retx, s.idle, s.confirmed = 0, None, {}, None
         s.held = self.orphans.pop(s.flow, HeldData())
 
     # ------------------------------------------------------------------ SYN retransmission (C3)

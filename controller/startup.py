@@ -119,6 +119,7 @@ class StartupMixin:
                         c.params["rs_port"], srv.params["cookie"], 0, None, state, now, now)
             if prev is not None and prev.flow == flow:
                 s = dataclasses.replace(prev, state=state)
+            s.confirmed = now
             table.restore(s)
         for srv in servers.values():
             stale += self._delete_entry(srv)
