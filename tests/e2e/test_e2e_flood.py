@@ -92,10 +92,13 @@ def test_syn_flood_reaches_no_server(proxy) -> None:  # noqa: ANN001
     assert not failed, failed[:5]
 
 
+# PASSTHROUGH too: a spoofed segment whose flow hash hits a bit of the switch's filter
+# of flows seen while undefended (the auto service's test leaves some set) is forwarded
+# as if undefended; to the NAT VIP that leads nowhere (no route), so no server sees it.
 @pytest.mark.parametrize(("kind", "counted_as"), [
-    ("ack", ("ACK_INVALID",)),
-    ("rst", ("DROP_NO_SESSION",)),
-    ("fin", ("DROP_NO_SESSION",)),
+    ("ack", ("ACK_INVALID", "PASSTHROUGH")),
+    ("rst", ("DROP_NO_SESSION", "PASSTHROUGH")),
+    ("fin", ("DROP_NO_SESSION", "PASSTHROUGH")),
 ])
 def test_ack_rst_fin_floods_reach_no_server(proxy, kind: str,  # noqa: ANN001
                                             counted_as: tuple[str, ...]) -> None:
