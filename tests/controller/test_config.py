@@ -91,3 +91,12 @@ def test_not_yaml_and_empty_and_missing_file(tmp_path) -> None:
         parse_config("", "c.yaml")
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_control_section() -> None:
+    cfg = parse_config("control: {socket: /run/s.sock, state_poll_seconds: 0.5, "
+                       "auto_poll_seconds: 2, log_format: json}\n")
+    assert cfg.control.socket == "/run/s.sock" and cfg.control.log_format == "json"
+    assert (cfg.control.state_poll_seconds, cfg.control.auto_poll_seconds) == (0.5, 2.0)
+    default = parse_config("metrics: {listen: '127.0.0.1:9100'}\n").control
+    assert default.socket == "" and default.log_format == "kv"
