@@ -9,6 +9,8 @@
   client SYN -> SYN/ACK with a cookie (HalfSipHash in P4), and the established
   session's translated packets each way. Service, keys and sessions go in as
   P4Runtime updates (`p4sim.device.p4rt.write`), as a controller would write them.
+* `synproxy_veth`: synproxy.p4 in the veth rig of `forwarding_veth`, on the same paths
+  (SYN/ACKs come back out of the port the SYNs went in).
 
 The in-process figures are CPU time (`time.process_time`) per packet, so that a machine
 busy with other work does not distort them; wall-clock rates are printed alongside.
