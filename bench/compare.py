@@ -413,8 +413,10 @@ def summary(points: list[Point]) -> list[str]:
         bad = [p for p in pts if p.verdict != "ok"]
         base = next((p for p in pts if p.rate == 0), None)
         end = (f"{bad[0].verdict} at {bad[0].rate} SYN/s asked ({bad[0].flood_pps:.0f}/s "
-               f"achieved, {bad[0].conn_success:.0%} of connections and {bad[0].success:.0%} "
-               f"of downloads ok, {bad[0].syn_answered:.0%} of SYNs answered)"
+               f"achieved, {bad[0].conn_success:.0%} of connections (p99 "
+               f"{bad[0].conn_p99_ms:.0f} ms) and {bad[0].success:.0%} of downloads "
+               f"({bad[0].mbytes_per_s:.2f} MB/s) ok, {bad[0].syn_answered:.0%} of SYNs "
+               "answered)"
                if bad else "not saturated within the series")
         idle = (f"; no flood: connect p50 {base.connect_p50_ms:.2f} ms, "
                 f"{base.mbytes_per_s:.2f} MB/s") if base else ""
