@@ -1,8 +1,9 @@
 """Controller figures (DESIGN §7): session setup rate and added handshake latency.
 
 * `setup_rate_fake`: the controller against a fake P4Runtime switch that only accepts
-  writes (tests/controller/fakeswitch.py, in its own process): validated-handshake
-  digests in, server SYN PacketOuts out. What the controller alone sustains.
+  writes (tests/controller/fakeswitch.py), first in the same process, then in its own
+  (no shared GIL): validated-handshake digests in, server SYN PacketOuts out. What the
+  controller alone sustains.
 * `setup_p4sim`: the controller against p4sim running synproxy.p4 in-process (memory
   ports, P4Runtime over a unix socket) and the controller in its own process
   (`synproxyctl run`): the setup rate for a burst of valid client
@@ -34,6 +35,7 @@ from controller.p4info import P4InfoIndex, load_p4info
 from p4sim.ports import MemoryPort
 from p4sim.switch import Switch
 from tests.controller.ctlbench import ControllerThread
+from tests.controller.fakeswitch import FakeSwitch, cookie_rows
 
 from .p4sim_bench import ROOT, compiled
 
@@ -68,6 +70,38 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def setup_rate_fake(n: int = 20000) -> None:
+    """Both layouts: the fake in this process (sharing the GIL), then in its own."""
+    _fake_in_process(n // 2)
+    _fake_separate_process(n)
+
+
+def _fake_in_process(n: int) -> None:
+    p4info, devcfg = compiled("synproxy")
+    with tempfile.TemporaryDirectory() as tmp:
+        sock = f"{tmp}/fake.sock"
+        fake = FakeSwitch()
+        fake.start(f"unix:{sock}")
+        ct = ControllerThread(parse_config(_config(p4info, devcfg, sock), f"{tmp}/c.yaml"))
+        try:
+            ct.wait_synced()
+            did = P4InfoIndex(load_p4info(p4info)).get("digests",
+                                                       "cookie_ack_digest_t").preamble.id
+            rows = cookie_rows(n)
+            t0 = time.perf_counter()
+            for i in range(0, n, 256):
+                fake.send_digest_list(did, rows[i:i + 256])
+            last = t0
+            for _ in range(n):
+                last, _body = fake.packet_outs.get(timeout=120)
+            dt = last - t0
+            print(f"controller vs accept-only switch, same process: {n} sessions in {dt:.2f} s"
+                  f" = {n / dt:,.0f} sessions/s")
+        finally:
+            ct.stop()
+            fake.stop()
+
+
+def _fake_separate_process(n: int) -> None:
     p4info, devcfg = compiled("synproxy")
     with tempfile.TemporaryDirectory() as tmp:
         sock = f"{tmp}/fake.sock"
@@ -87,7 +121,7 @@ def setup_rate_fake(n: int = 20000) -> None:
             fake.stdin.flush()
             _done, dt_text, writes_text = fake.stdout.readline().split()
             dt, writes = float(dt_text), int(writes_text)
-            print(f"controller vs accept-only switch: {n} sessions in {dt:.2f} s = "
+            print(f"controller vs accept-only switch, own process: {n} sessions in {dt:.2f} s = "
                   f"{n / dt:,.0f} sessions/s ({writes} writes, "
                   f"{n / max(writes, 1):.0f} sessions per write)")
         finally:
