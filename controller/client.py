@@ -11,6 +11,7 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from google.rpc import code_pb2, status_pb2
@@ -62,7 +63,7 @@ class P4RuntimeClient:
         self._requests: queue.Queue[p4runtime_pb2.StreamMessageRequest | None] = queue.Queue()
         self._queues: dict[str, queue.Queue] = {k: queue.Queue() for k in _STREAM_KINDS}
         self._reader: threading.Thread | None = None
-        self._stream = None
+        self._stream: Any = None
         self.is_primary = False
 
     # ------------------------------------------------------------------ connection

@@ -352,6 +352,13 @@ def parse_config(text: str, file: str = "<config>") -> Config:
             raise r.fail(n, w, "a NAT service needs at least one real server")
         return s
 
+    def required_record(cls: type, fields: dict[str, Any]) -> Any:
+        """A reader of one `cls` record in which every field is required."""
+        def read(n: yaml.Node, w: str) -> Any:
+            _required(r, n, w, tuple(fields))
+            return r.record(cls, n, w, fields)
+        return read
+
     def seq(reader):  # noqa: ANN001, ANN202
         return lambda n, w: tuple(reader(x, f"{w}[{i}]") for i, x in enumerate(r.sequence(n, w)))
 
@@ -372,16 +379,11 @@ def parse_config(text: str, file: str = "<config>") -> Config:
             "address": r.string, "device_id": lambda n, w: r.integer(n, w, 0, 2**64 - 1),
             "election_id": lambda n, w: r.integer(n, w, 1, 2**64 - 1),
             "p4info": r.string, "device_config": r.string, "cpu_port": port}),
-        "interfaces": seq(lambda n, w: (_required(r, n, w, ("port", "mac", "address")),
-                                        r.record(Interface, n, w, {
-                                            "port": port, "mac": r.mac,
-                                            "address": r.ipv4_iface}))[1]),
-        "neighbours": seq(lambda n, w: (_required(r, n, w, ("address", "mac", "port")),
-                                        r.record(Neighbour, n, w, {
-                                            "address": r.ipv4, "mac": r.mac, "port": port}))[1]),
-        "routes": seq(lambda n, w: (_required(r, n, w, ("prefix", "next_hop")),
-                                    r.record(Route, n, w, {
-                                        "prefix": r.ipv4_net, "next_hop": r.ipv4}))[1]),
+        "interfaces": seq(required_record(Interface, {
+            "port": port, "mac": r.mac, "address": r.ipv4_iface})),
+        "neighbours": seq(required_record(Neighbour, {
+            "address": r.ipv4, "mac": r.mac, "port": port})),
+        "routes": seq(required_record(Route, {"prefix": r.ipv4_net, "next_hop": r.ipv4})),
         "services": seq(service),
         "cookie": lambda n, w: r.record(Cookie, n, w, {
             "key": key, "rotate_seconds": lambda n, w: r.number(n, w, 1, 86400)}),
@@ -422,16 +424,16 @@ def _cross_check(r: _Reader, root: yaml.Node, cfg: Config) -> None:
     for i, n in enumerate(names):
         if names.index(n) != i:
             raise r.fail(item("services", i), f"services[{i}].name", f"duplicate name '{n}'")
-    known = {n.address for n in cfg.neighbours}
+    known = {nb.address for nb in cfg.neighbours}
     for i, route in enumerate(cfg.routes):
         if route.next_hop not in known:
             raise r.fail(item("routes", i), f"routes[{i}].next_hop",
                          f"{route.next_hop} is not in neighbours")
     ports = {i.port for i in cfg.interfaces}
-    for i, n in enumerate(cfg.neighbours):
-        if ports and n.port not in ports:
+    for i, nb in enumerate(cfg.neighbours):
+        if ports and nb.port not in ports:
             raise r.fail(item("neighbours", i), f"neighbours[{i}].port",
-                         f"port {n.port} has no interface")
+                         f"port {nb.port} has no interface")
 
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config", "Service", "RealServer",

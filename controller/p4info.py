@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from google.protobuf import text_format
 from p4.config.v1 import p4info_pb2
@@ -37,9 +38,9 @@ class P4InfoError(KeyError):
 
 @dataclass
 class _Kind:
-    by_name: dict[str, object] = field(default_factory=dict)
-    by_id: dict[int, object] = field(default_factory=dict)
-    by_suffix: dict[str, list[object]] = field(default_factory=dict)
+    by_name: dict[str, Any] = field(default_factory=dict)
+    by_id: dict[int, Any] = field(default_factory=dict)
+    by_suffix: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def load_p4info(path: str | Path) -> p4info_pb2.P4Info:
