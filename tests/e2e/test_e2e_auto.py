@@ -10,6 +10,8 @@ before the defence was on: the server saw exactly the ones passed.
 
 from __future__ import annotations
 
+import json
+import sys
 import threading
 from typing import Any
 
@@ -72,3 +74,42 @@ def test_flood_switches_the_defence_on_and_quiet_switches_it_off(proxy) -> None:
     wait_for(lambda: not active(proxy), 120, interval=0.5, what="the defence off when quiet")
     later = proxy.client("whoami", "auto")
     assert later["ok"], later
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a NAT service in auto (or off) mode is accepted, but while it is not defended the "
+    "switch forwards its packets by routing the VIP, which leads to no server: clients "
+    "cannot connect at all until a flood turns the defence on"))
+def test_nat_service_in_auto_mode_serves_or_is_refused(proxy) -> None:  # noqa: ANN001
+    """An operator adding an auto NAT service at run time either gets a clear refusal
+    or a service that works while undefended."""
+    from controller.control import request
+
+    rs = proxy.topo.host("rs2")
+    httpd = proxy.net.popen("rs2", [sys.executable, "-m", "topo.httpd", "--port", "8089",
+                                    "--name", "rs2"], log="rs2-8089-httpd.log")
+    spec = {"name": "autonat", "vip": proxy.topo.vip, "port": 89, "mode": "auto",
+            "real_servers": [{"address": rs.ip, "port": 8089}]}
+    try:
+        wait_for(lambda: ":8089 " in proxy.net.exec("rs2", ["ss", "-ltnH"]).stdout, 30,
+                 what="rs2 listening on 8089")
+        try:
+            request(proxy.socket, {"cmd": "service_add", "service": spec})
+        except RuntimeError as e:
+            assert "nat" in str(e).lower() or "auto" in str(e).lower(), e
+            return  # refused, with a reason the operator can act on
+        try:
+            assert not active_of(proxy, "autonat")
+            out = proxy.net.exec("client", [
+                sys.executable, "-m", "topo.tcpclient", "--vip", proxy.topo.vip,
+                "--port", "89", "--timeout", "8", "whoami"], check=False, timeout=120).stdout
+            r = json.loads(out.strip().splitlines()[-1])
+            assert r["ok"], r
+        finally:
+            request(proxy.socket, {"cmd": "service_remove", "name": "autonat"})
+    finally:
+        proxy.net.lab.stop(httpd)
+
+
+def active_of(proxy: Any, name: str) -> bool:  # noqa: ANN401
+    return bool(proxy.status()["services"][name]["defense_active"])

@@ -86,7 +86,9 @@ def test_no_early_segment_is_dropped_while_the_controller_lags(proxy) -> None:  
 def test_server_that_refuses_resets_the_client(proxy) -> None:  # noqa: ANN001
     before = proxy.events()
     r = proxy.client("whoami", "down", timeout=60)
-    assert not r["ok"] and r["error"] == "reset", r
+    # "connect: reset" when the reset lands before the client process has even seen
+    # its connect() complete (the proxy's handshake is done at once; the RST follows).
+    assert not r["ok"] and r["error"] in ("reset", "connect: reset"), r
     after = proxy.events()
     assert delta(before, after, "SERVER_RESET") == 1
     # The session is gone from the controller as well.
@@ -97,7 +99,7 @@ def test_server_that_refuses_resets_the_client(proxy) -> None:  # noqa: ANN001
 def test_server_that_never_answers_is_retried_then_the_client_reset(proxy) -> None:  # noqa: ANN001
     syns_before = proxy.dead_syns()
     r = proxy.client("whoami", "dead", timeout=120)
-    assert not r["ok"] and r["error"] == "reset", r
+    assert not r["ok"] and r["error"] in ("reset", "connect: reset"), r
     # The first SYN and every retry reached the server's namespace (and were dropped).
     wait_for(lambda: proxy.dead_syns() - syns_before >= 1 + proxy.syn_retries, 30,
              what="the retried SYNs at the silent server")
