@@ -10,6 +10,7 @@ connections onto one server-side 4-tuple):
     80    web      rs1, rs2 :8080     default SYN/ACK (window 0, wscale 7, SACK, TS)
     81    nosack   rs1 :8081          SYN/ACK without SACK-permitted
     82    nots     rs2 :8082          SYN/ACK without timestamps
+    83    ws2      rs1 :8083          SYN/ACK window scale 2 (the server's is larger)
     84    defer    rs2 :8084          defer (session starts with the first data)
     85    early    rs1 :8085          SYN/ACK window open, slow server: data comes first
     86    down     rs1 :8086          nothing listens: the server answers RST
@@ -65,6 +66,7 @@ SERVICES = {s.name: s for s in (
     Svc("web", 80, ("rs1", "rs2"), 8080),
     Svc("nosack", 81, ("rs1",), 8081, {"synack": {"sack": False}}),
     Svc("nots", 82, ("rs2",), 8082, {"synack": {"timestamps": False}}),
+    Svc("ws2", 83, ("rs1",), 8083, {"synack": {"wscale": 2}}),
     Svc("defer", 84, ("rs2",), 8084, {"defer": True, "synack": {"window": 65535}}),
     Svc("early", 85, ("rs1",), 8085, {"synack": {"window": 65535}}),
     Svc("down", 86, ("rs1",), 8086),
@@ -74,7 +76,7 @@ SERVICES = {s.name: s for s in (
     Svc("auto", 8088, ("rs1",), 8088, {"mode": "auto", "auto": {
         "syn_rate_on": 60, "syn_rate_off": 20, "quiet_seconds": 5}}, transparent=True),
 )}
-LISTENING = ("nosack", "nots", "defer", "early", "auto")  # besides web (topo.demo starts those)
+LISTENING = ("nosack", "nots", "ws2", "defer", "early", "auto")  # besides web (topo.demo starts those)
 
 
 def _missing_tools() -> list[str]:

@@ -63,6 +63,9 @@ CASES = [
      Options(wscale=True, sack=True, ts=False), 2 * MB),
     ("synack-no-sack", "nosack", {}, Options(wscale=True, sack=False, ts=True), 2 * MB),
     ("synack-no-timestamps", "nots", {}, Options(wscale=True, sack=True, ts=False), 2 * MB),
+    # The service config cannot turn window scaling off; a small scale the real server
+    # does not share makes the switch rescale every server window instead.
+    ("synack-wscale-2", "ws2", {}, ALL, 2 * MB),
 ]
 
 
