@@ -20,8 +20,9 @@ connections onto one server-side 4-tuple):
 
 The `early` server's namespace drops every other SYN (the first of each connection), so
 its handshake waits for the controller's retry and the client's request surely arrives
-while it is pending. Tests read counters before and after what they do and compare differences, so they
-do not depend on each other's traffic.
+while it is pending. Tests compare counters read before and after what they do, so they
+do not depend on each other's traffic. The controller runs with a fixed cookie key, two
+server-SYN retries one second apart, and an operator socket the tests query.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +77,8 @@ SERVICES = {s.name: s for s in (
     Svc("auto", 8088, ("rs1",), 8088, {"mode": "auto", "auto": {
         "syn_rate_on": 60, "syn_rate_off": 20, "quiet_seconds": 5}}, transparent=True),
 )}
-LISTENING = ("nosack", "nots", "ws2", "defer", "early", "auto")  # besides web (topo.demo starts those)
+# Services whose servers the rig starts (topo.demo.start_services starts web's).
+LISTENING = ("nosack", "nots", "ws2", "defer", "early", "auto")
 
 
 def _missing_tools() -> list[str]:
@@ -381,7 +383,8 @@ def proxy(rig_prerequisites: None) -> Iterator[Proxy]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     """A failed test on the rig gets the tails of the controller's and the switch's
     logs in its report: the workdir is gone once the session ends."""
     outcome = yield

@@ -26,11 +26,11 @@ def delta(before: dict[str, int], after: dict[str, int], name: str) -> int:
     return after.get(name, 0) - before.get(name, 0)
 
 
-def active(proxy: Any) -> bool:  # noqa: ANN401
+def active(proxy: Any) -> bool:
     return bool(proxy.status()["services"]["auto"]["defense_active"])
 
 
-def test_flood_switches_the_defence_on_and_quiet_switches_it_off(proxy) -> None:  # noqa: ANN001
+def test_flood_switches_the_defence_on_and_quiet_switches_it_off(proxy) -> None:
     wait_for(lambda: not active(proxy), 60, interval=0.5, what="the auto defence off")
     with proxy.paused_client("get", "auto", size=4_000_000, seed=51, pause_at=200_000) as pc:
         # The download is established, undefended; from here on every SYN to the
@@ -81,7 +81,7 @@ def test_flood_switches_the_defence_on_and_quiet_switches_it_off(proxy) -> None:
     "a NAT service in auto (or off) mode is accepted, but while it is not defended the "
     "switch forwards its packets by routing the VIP, which leads to no server: clients "
     "cannot connect at all until a flood turns the defence on"))
-def test_nat_service_in_auto_mode_serves_or_is_refused(proxy) -> None:  # noqa: ANN001
+def test_nat_service_in_auto_mode_serves_or_is_refused(proxy) -> None:
     """An operator adding an auto NAT service at run time either gets a clear refusal
     or a service that works while undefended."""
     from controller.control import request
@@ -112,5 +112,5 @@ def test_nat_service_in_auto_mode_serves_or_is_refused(proxy) -> None:  # noqa: 
         proxy.net.lab.stop(httpd)
 
 
-def active_of(proxy: Any, name: str) -> bool:  # noqa: ANN401
+def active_of(proxy: Any, name: str) -> bool:
     return bool(proxy.status()["services"][name]["defense_active"])

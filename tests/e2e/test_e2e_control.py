@@ -18,7 +18,7 @@ from topo.netns import wait_for
 pytestmark = pytest.mark.netns
 
 
-def test_controller_killed_and_restarted_mid_transfer(proxy) -> None:  # noqa: ANN001
+def test_controller_killed_and_restarted_mid_transfer(proxy) -> None:
     size = 8_000_000
     with proxy.paused_client("get", size=size, seed=77, pause_at=1_000_000) as pc:
         client = f"{proxy.topo.host('client').ip}:{pc.local_port}"
@@ -39,7 +39,7 @@ def test_controller_killed_and_restarted_mid_transfer(proxy) -> None:  # noqa: A
 
 
 @pytest.fixture
-def fast_rotation(proxy) -> Iterator[None]:  # noqa: ANN001
+def fast_rotation(proxy) -> Iterator[None]:
     """The controller restarted with a one-second key rotation, and back afterwards."""
     old = dict(proxy.cookie)
     proxy.kill_controller()
@@ -54,7 +54,7 @@ def fast_rotation(proxy) -> Iterator[None]:  # noqa: ANN001
         proxy.start_controller()
 
 
-def test_key_rotation_with_handshakes_in_flight(proxy, fast_rotation: None) -> None:  # noqa: ANN001
+def test_key_rotation_with_handshakes_in_flight(proxy, fast_rotation: None) -> None:
     """Plain connections run back to back while, beside them, deferred ones hold their
     handshake open: with `defer` the cookie is only checked when the request goes out,
     0.5 s after the SYN/ACK, so about half of those are minted in one epoch and checked in

@@ -29,13 +29,13 @@ def delta(before: dict[str, int], after: dict[str, int], name: str) -> int:
 class Background:
     """Legitimate downloads running while the main thread floods."""
 
-    def __init__(self, proxy: Any, count: int) -> None:  # noqa: ANN401
+    def __init__(self, proxy: Any, count: int) -> None:
         self.records: list[dict] = []
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, args=(proxy, count), daemon=True)
         self.thread.start()
 
-    def _run(self, proxy: Any, count: int) -> None:  # noqa: ANN401
+    def _run(self, proxy: Any, count: int) -> None:
         try:
             self.records = proxy.workload(count=count, concurrency=3, size=100_000,
                                           timeout=60)
@@ -50,7 +50,7 @@ class Background:
         return self.records
 
 
-def assert_nothing_spoofed_reached_a_server(proxy: Any,  # noqa: ANN401
+def assert_nothing_spoofed_reached_a_server(proxy: Any,
                                             before: dict[str, dict[str, int]]) -> None:
     """The servers' spoofed-source counters did not move since `before` (the auto
     service lets a flood through until its defence is on, so they need not be 0)."""
@@ -59,7 +59,7 @@ def assert_nothing_spoofed_reached_a_server(proxy: Any,  # noqa: ANN401
             assert counts.get(c, 0) == before[name].get(c, 0), (name, c, counts)
 
 
-def wait_counted(proxy: Any, before: dict[str, int], names: tuple[str, ...],  # noqa: ANN401
+def wait_counted(proxy: Any, before: dict[str, int], names: tuple[str, ...],
                  at_least: int) -> dict[str, int]:
     """Poll the switch's counters until `names` together grew by `at_least`
     (every flood packet was processed); return the counters then."""
@@ -73,7 +73,7 @@ def wait_counted(proxy: Any, before: dict[str, int], names: tuple[str, ...],  # 
     return now["e"]
 
 
-def test_syn_flood_reaches_no_server(proxy) -> None:  # noqa: ANN001
+def test_syn_flood_reaches_no_server(proxy) -> None:
     before, guard0 = proxy.events(), proxy.guard()
     legit = Background(proxy, count=24)
     flood = proxy.flood("syn", RATE, count=1500)
@@ -100,7 +100,7 @@ def test_syn_flood_reaches_no_server(proxy) -> None:  # noqa: ANN001
     ("rst", ("DROP_NO_SESSION", "PASSTHROUGH")),
     ("fin", ("DROP_NO_SESSION", "PASSTHROUGH")),
 ])
-def test_ack_rst_fin_floods_reach_no_server(proxy, kind: str,  # noqa: ANN001
+def test_ack_rst_fin_floods_reach_no_server(proxy, kind: str,
                                             counted_as: tuple[str, ...]) -> None:
     before, guard0 = proxy.events(), proxy.guard()
     # A long download in progress across the flood must not be disturbed by it.

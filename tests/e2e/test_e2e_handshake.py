@@ -20,16 +20,16 @@ def delta(before: dict[str, int], after: dict[str, int], name: str) -> int:
     return after.get(name, 0) - before.get(name, 0)
 
 
-def sessions_of(proxy, service: str) -> list[dict]:  # noqa: ANN001
+def sessions_of(proxy, service: str) -> list[dict]:
     return [s for s in proxy.sessions() if s["service"] == service]
 
 
-def early_stats(proxy) -> dict[str, int]:  # noqa: ANN001
+def early_stats(proxy) -> dict[str, int]:
     stats = proxy.status()["stats"]
     return {k: int(stats.get(k, 0)) for k in ("early_held_packets", "early_dropped_packets")}
 
 
-def test_defer_with_a_real_client(proxy) -> None:  # noqa: ANN001
+def test_defer_with_a_real_client(proxy) -> None:
     """The client's bare ACK is dropped; its first data starts the session."""
     before = proxy.events()
     up = proxy.client("post", "defer", size=300_000, seed=3)
@@ -45,7 +45,7 @@ def test_defer_with_a_real_client(proxy) -> None:  # noqa: ANN001
     assert delta(before, after, "SESSION_ESTABLISHED") >= 3
 
 
-def test_request_larger_than_a_segment_right_after_connect(proxy) -> None:  # noqa: ANN001
+def test_request_larger_than_a_segment_right_after_connect(proxy) -> None:
     """The SYN/ACK opens the window, so the client sends its request at once, and the
     real server loses the first SYN of each connection: the whole request arrives while
     the server handshake is pending, is held by the controller and delivered, in order,
@@ -66,7 +66,7 @@ def test_request_larger_than_a_segment_right_after_connect(proxy) -> None:  # no
     "installed the session fails the cookie check (the ISN is taken from seq - 1) and "
     "is dropped as ACK_INVALID instead of being held; only the client's retransmission "
     "delivers it"))
-def test_no_early_segment_is_dropped_while_the_controller_lags(proxy) -> None:  # noqa: ANN001
+def test_no_early_segment_is_dropped_while_the_controller_lags(proxy) -> None:
     """C4: early data below the bound is never lost. With the controller frozen, the
     client's ACK and its two-segment request all reach the switch before any session
     exists; none of them may be thrown away as a bad cookie."""
@@ -83,7 +83,7 @@ def test_no_early_segment_is_dropped_while_the_controller_lags(proxy) -> None:  
     assert delta(before, mid, "ACK_INVALID") == 0
 
 
-def test_server_that_refuses_resets_the_client(proxy) -> None:  # noqa: ANN001
+def test_server_that_refuses_resets_the_client(proxy) -> None:
     before = proxy.events()
     r = proxy.client("whoami", "down", timeout=60)
     # "connect: reset" when the reset lands before the client process has even seen
@@ -96,7 +96,7 @@ def test_server_that_refuses_resets_the_client(proxy) -> None:  # noqa: ANN001
              what="the refused session to be freed")
 
 
-def test_server_that_never_answers_is_retried_then_the_client_reset(proxy) -> None:  # noqa: ANN001
+def test_server_that_never_answers_is_retried_then_the_client_reset(proxy) -> None:
     syns_before = proxy.dead_syns()
     r = proxy.client("whoami", "dead", timeout=120)
     assert not r["ok"] and r["error"] in ("reset", "connect: reset"), r
@@ -109,7 +109,7 @@ def test_server_that_never_answers_is_retried_then_the_client_reset(proxy) -> No
     assert "event=syn_timeout" in proxy.controller_log()
 
 
-def test_reconnect_from_the_same_source_port(proxy) -> None:  # noqa: ANN001
+def test_reconnect_from_the_same_source_port(proxy) -> None:
     """Port 61234 is outside the kernel's ephemeral range: nothing else uses it. The
     server closes first (Connection: close), so the client's side is free at once
     and the proxy's session for the 4-tuple is in its closing states (C5)."""

@@ -25,7 +25,7 @@ WATCH = ("TcpExtTCPSackRecovery", "TcpExtTCPSACKDiscard", "TcpExtPAWSEstab",
          "TcpExtTCPDSACKIgnoredOld", "TcpRetransSegs")
 
 
-def nstat(proxy, host: str) -> dict[str, int]:  # noqa: ANN001
+def nstat(proxy, host: str) -> dict[str, int]:
     """The namespace's TCP counters, absolute, without touching nstat's history."""
     out = sh(["nstat", "-asz", *WATCH], netns=proxy.net.ns[host]).stdout
     values = {}
@@ -37,7 +37,7 @@ def nstat(proxy, host: str) -> dict[str, int]:  # noqa: ANN001
 
 
 @contextlib.contextmanager
-def lossy(proxy, hosts: list[str], match: str) -> Iterator[None]:  # noqa: ANN001
+def lossy(proxy, hosts: list[str], match: str) -> Iterator[None]:
     """Drop every 40th packet that `match`es and carries data, entering `hosts`."""
     ruleset = (f"table inet {TABLE} {{\n chain input {{\n"
                f"  type filter hook prerouting priority -250; policy accept;\n"
@@ -58,11 +58,11 @@ def deltas(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]],
     return {k: after[host].get(k, 0) - before[host].get(k, 0) for k in WATCH}
 
 
-def snapshot(proxy) -> dict[str, dict[str, int]]:  # noqa: ANN001
+def snapshot(proxy) -> dict[str, dict[str, int]]:
     return {h: nstat(proxy, h) for h in ("client", "rs1", "rs2")}
 
 
-def test_download_with_loss_recovers_by_sack(proxy) -> None:  # noqa: ANN001
+def test_download_with_loss_recovers_by_sack(proxy) -> None:
     """The client loses data: its SACK blocks must reach the server shifted by delta."""
     port = 61300
     before = snapshot(proxy)
@@ -78,7 +78,7 @@ def test_download_with_loss_recovers_by_sack(proxy) -> None:  # noqa: ANN001
     assert server["TcpExtPAWSEstab"] == 0 and client["TcpExtPAWSEstab"] == 0
 
 
-def test_upload_with_loss_recovers_by_sack(proxy) -> None:  # noqa: ANN001
+def test_upload_with_loss_recovers_by_sack(proxy) -> None:
     """The server loses data: its SACK blocks (client sequence space) reach the client."""
     port = 61301
     before = snapshot(proxy)

@@ -17,12 +17,12 @@ from topo.netns import wait_for
 pytestmark = pytest.mark.netns
 
 
-def session_states(proxy, port: int) -> list[str]:  # noqa: ANN001
+def session_states(proxy, port: int) -> list[str]:
     client = f"{proxy.topo.host('client').ip}:{port}"
     return [s["state"] for s in proxy.sessions() if s["client"] == client]
 
 
-def server_sockets(proxy, port: int) -> dict[str, str]:  # noqa: ANN001
+def server_sockets(proxy, port: int) -> dict[str, str]:
     """Each real server's TCP sockets (any state) whose peer is the client's `port`."""
     peer = f"{proxy.topo.host('client').ip}:{port}"
     out = {}
@@ -33,7 +33,7 @@ def server_sockets(proxy, port: int) -> dict[str, str]:  # noqa: ANN001
     return out
 
 
-def test_graceful_close_ends_in_time_wait(proxy) -> None:  # noqa: ANN001
+def test_graceful_close_ends_in_time_wait(proxy) -> None:
     port = 61310
     r = proxy.client("get", bind_port=port, size=200_000, seed=41)
     assert r["ok"], r
@@ -43,7 +43,7 @@ def test_graceful_close_ends_in_time_wait(proxy) -> None:  # noqa: ANN001
              what="the session in time_wait")
 
 
-def test_client_reset_mid_download_resets_the_server(proxy) -> None:  # noqa: ANN001
+def test_client_reset_mid_download_resets_the_server(proxy) -> None:
     port = 61311
     r = proxy.client("get", bind_port=port, size=5_000_000, seed=42, abort_at=500_000)
     assert r["ok"] and r["aborted"] >= 500_000, r

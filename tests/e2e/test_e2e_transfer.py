@@ -69,7 +69,7 @@ CASES = [
 ]
 
 
-def both_sides(proxy, local_port: int) -> tuple[Options, Options, str]:  # noqa: ANN001
+def both_sides(proxy, local_port: int) -> tuple[Options, Options, str]:
     """The options the client's kernel and the real server's kernel use on the
     connection from `local_port`; also which server holds it."""
     client_tokens = tcp_info(proxy.ss("client"), local_port=local_port)
@@ -84,7 +84,7 @@ def both_sides(proxy, local_port: int) -> tuple[Options, Options, str]:  # noqa:
 
 @pytest.mark.parametrize(("service", "sysctls", "expected", "size"),
                          [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_transfer_each_way_with_options(proxy, service: str, sysctls: dict[str, str],  # noqa: ANN001
+def test_transfer_each_way_with_options(proxy, service: str, sysctls: dict[str, str],
                                         expected: Options, size: int) -> None:
     with proxy.client_sysctls(sysctls):
         # Download, stopped a quarter of the way to look at both kernels' sockets.
@@ -107,7 +107,7 @@ def test_transfer_each_way_with_options(proxy, service: str, sysctls: dict[str, 
         assert client_opts == expected and server_opts == expected
 
 
-def test_window_scale_factors_agree_across_the_proxy(proxy) -> None:  # noqa: ANN001
+def test_window_scale_factors_agree_across_the_proxy(proxy) -> None:
     """The client's send scale is what the SYN/ACK promised (the service's wscale), and
     the server's send scale is the client's own: the proxy rescales in between."""
     with proxy.paused_client("get", size=2 * MB, seed=11, pause_at=MB // 2) as pc:
@@ -130,7 +130,7 @@ def _wscale(tokens: set[str] | None) -> tuple[int, int]:
     return int(snd), int(rcv)
 
 
-def test_many_concurrent_connections_over_both_servers(proxy) -> None:  # noqa: ANN001
+def test_many_concurrent_connections_over_both_servers(proxy) -> None:
     records = proxy.workload(count=48, concurrency=12, size=50_000)
     assert len(records) == 48
     failed = [r for r in records if not r["ok"]]
@@ -144,7 +144,7 @@ def test_many_concurrent_connections_over_both_servers(proxy) -> None:  # noqa: 
     assert min(by_server.values()) >= 48 // 4, by_server
 
 
-def test_servers_see_the_real_client_address(proxy) -> None:  # noqa: ANN001
+def test_servers_see_the_real_client_address(proxy) -> None:
     client_ip = proxy.topo.host("client").ip
     seen = set()
     for _ in range(4):
