@@ -82,7 +82,7 @@ LISTENING = ("nosack", "nots", "ws2", "defer", "early", "auto")
 
 
 def _missing_tools() -> list[str]:
-    return [t for t in ("ip", "nft", "ss", "ethtool", "sysctl") if shutil.which(t) is None]
+    return [t for t in ("ip", "nft", "ss", "nstat", "sysctl") if shutil.which(t) is None]
 
 
 @pytest.fixture(scope="session")
