@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import importlib.util
+import logging
 import os
 import shutil
 import sys
@@ -52,6 +53,17 @@ def load() -> ModuleType:
     for tool in TOOLS:  # Mininet itself would sys.exit() on the first node without them
         if shutil.which(tool) is None:
             raise MininetMissing(f"Mininet needs `{tool}` on PATH: {INSTALL_HINT}")
+    # mininet.log installs its own Logger class process-wide (logging.setLoggerClass), so
+    # every logger created afterwards, the project's too, would become a MininetLogger at
+    # its own level. Mininet keeps its logger; everyone else keeps the standard class.
+    logger_class = logging.getLoggerClass()
+    try:
+        return _import()
+    finally:
+        logging.setLoggerClass(logger_class)
+
+
+def _import() -> ModuleType:
     if importlib.util.find_spec("mininet") is not None:  # installed into this interpreter
         return importlib.import_module("mininet")
     where = _search_path()

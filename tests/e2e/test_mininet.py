@@ -20,11 +20,12 @@ import pytest
 from topo import mininet_loader
 from topo.topology import default_topology
 
-pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="Mininet needs root"),
-    pytest.mark.skipif(mininet_loader.missing() is not None,
-                       reason=f"{mininet_loader.missing()}"),
-]
+
+@pytest.fixture(autouse=True)
+def _mininet_installed() -> None:
+    """`make deps` installs Mininet: its absence is a broken set-up, not a skip."""
+    if why := mininet_loader.missing():
+        pytest.fail(why, pytrace=False)
 
 
 # ---------------------------------------------------------------------- what a run leaves
@@ -318,3 +319,15 @@ def test_loader_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
         assert reason is not None and "apt-get install -y mininet" in reason and empty in reason
     finally:
         sys.modules.update(saved)
+
+
+def test_loading_mininet_leaves_the_logging_setup_alone() -> None:
+    """Mininet replaces the process's Logger class on import; loading it through the
+    project's loader must not change the loggers the project creates afterwards."""
+    import logging
+
+    from topo import mininet_loader
+
+    mininet_loader.load()
+    assert logging.getLoggerClass() is logging.Logger
+    assert type(logging.getLogger("p4sim.after_mininet_test")) is logging.Logger
