@@ -172,6 +172,14 @@ class ControllerThread:
         self.thread.join(10)
 
 
+def start_controller(artefacts: tuple[Path, Path], sock: str, tmp_path: Path,
+                     **kw: Any) -> ControllerThread:
+    """A controller thread for a config built by config_text(), synced with the switch."""
+    ct = ControllerThread(load_cfg(config_text(*artefacts, sock, **kw), tmp_path))
+    ct.wait_synced()
+    return ct
+
+
 def wait_for(pred: Callable[[], Any], timeout: float = 10.0, step: float = 0.01) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

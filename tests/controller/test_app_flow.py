@@ -20,10 +20,9 @@ from tests.controller.ctlbench import (
     ControllerThread,
     SwitchBench,
     client_tcp,
-    config_text,
     handshake,
-    load_cfg,
     server_tcp,
+    start_controller,
     wait_for,
 )
 
@@ -31,10 +30,7 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def start(artefacts, sock, tmp_path: Path, **kw) -> ControllerThread:
-    cfg = load_cfg(config_text(*artefacts, sock, **kw), tmp_path)
-    ct = ControllerThread(cfg)
-    ct.wait_synced()
-    return ct
+    return start_controller(artefacts, sock, tmp_path, **kw)
 
 
 def test_connection_through_the_proxy(artefacts, sock, switch: SwitchBench, tmp_path) -> None:

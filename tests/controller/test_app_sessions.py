@@ -29,6 +29,7 @@ from tests.controller.ctlbench import (
     handshake,
     load_cfg,
     server_tcp,
+    start_controller,
     wait_for,
 )
 
@@ -38,10 +39,7 @@ pytestmark = pytest.mark.timeout(120)
 def start(artefacts, sock, tmp_path: Path, **kw) -> ControllerThread:
     # Unless a test is about them, SYN retransmissions stay out of the way.
     kw.setdefault("sessions", "sessions: {syn_timeout: 30}\n")
-    cfg = load_cfg(config_text(*artefacts, sock, **kw), tmp_path)
-    ct = ControllerThread(cfg)
-    ct.wait_synced()
-    return ct
+    return start_controller(artefacts, sock, tmp_path, **kw)
 
 
 def is_syn(p) -> bool:
