@@ -280,6 +280,15 @@ class _Reader:
             raise self.fail(node, where, str(e)) from None
 
 
+def _field(node: yaml.Node, key: str) -> yaml.Node | None:
+    """The key node of `key` in a mapping node (to point an error at its line)."""
+    if isinstance(node, yaml.MappingNode):
+        for k, _v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return k
+    return None
+
+
 def _required(r: _Reader, node: yaml.Node, where: str, keys: tuple[str, ...]) -> None:
     present = {k.value for k, _ in node.value} if isinstance(node, yaml.MappingNode) else set()
     for k in keys:
@@ -348,7 +357,15 @@ def parse_config(text: str, file: str = "<config>") -> Config:
         if s.defer and s.synack.window == 0:
             raise r.fail(n, w, "defer needs a non-zero synack.window (the client must be "
                                "allowed to send data with its ACK)")
-        if s.nat and s.mode != "off" and not s.real_servers:
+        if s.nat and s.mode != "on":
+            # Only proxied connections are translated to a real server (their sessions
+            # carry the address); an undefended packet is forwarded as addressed, to the
+            # VIP, where no server listens. Auto and off need the routed mode.
+            raise r.fail(_field(n, "mode") or n, f"{w}.mode",
+                         f"mode '{s.mode}' needs nat: false (transparent mode): in NAT mode "
+                         "only proxied connections reach a real server, so a NAT service "
+                         "must have mode: on")
+        if s.nat and not s.real_servers:
             raise r.fail(n, w, "a NAT service needs at least one real server")
         return s
 

@@ -243,8 +243,8 @@ def test_auto_defence_switches_on_and_off(artefacts, sock, switch, tmp_path):
           vip: {VIP}
           port: {VPORT}
           mode: auto
+          nat: false
           auto: {{syn_rate_on: 20, syn_rate_off: 5, quiet_seconds: 0.3}}
-          real_servers: [{{address: {RS_IP}, port: 8080}}]
         """)
     control = "control: {auto_poll_seconds: 0.1}\n"
     ct = start(artefacts, sock, tmp_path, service=svc, control=control)

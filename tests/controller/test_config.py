@@ -22,7 +22,7 @@ GOOD = textwrap.dedent("""\
       - name: web
         vip: 10.0.0.100
         port: 80
-        mode: auto
+        mode: on
         auto: {syn_rate_on: 500, syn_rate_off: 100, quiet_seconds: 5}
         synack: {mss: 1400, wscale: 9, sack: false, window: 1024}
         defer: true
@@ -42,7 +42,7 @@ def test_good_config_loads(tmp_path) -> None:
     p.write_text(GOOD)
     cfg = load_config(p)
     web = cfg.services[0]
-    assert (web.vip, web.port, web.mode, web.defer) == ("10.0.0.100", 80, "auto", True)
+    assert (web.vip, web.port, web.mode, web.defer) == ("10.0.0.100", 80, "on", True)
     assert web.synack.mss == 1400 and web.synack.wscale == 9 and not web.synack.sack
     assert web.synack.timestamps  # default kept
     assert [s.weight for s in web.real_servers] == [3, 1]
@@ -55,8 +55,10 @@ def test_good_config_loads(tmp_path) -> None:
 @pytest.mark.parametrize("old,new,line,message", [
     ("vip: 10.0.0.100", "vip: 10.0.0.300", 14, r"services\[0\]\.vip: '10.0.0.300' is not an IPv4"),
     ("port: 80", "port: 80000", 15, r"services\[0\]\.port: 80000 is out of range"),
-    ("mode: auto", "mode: sometimes", 16, r"services\[0\]\.mode: 'sometimes' is not one of"),
+    ("mode: on", "mode: sometimes", 16, r"services\[0\]\.mode: 'sometimes' is not one of"),
     ("wscale: 9", "wscale: 15", 18, r"services\[0\]\.synack\.wscale: 15 is out of range"),
+    ("mode: on", "mode: auto", 16, r"services\[0\]\.mode: mode 'auto' needs nat: false"),
+    ("mode: on", "mode: off", 16, r"services\[0\]\.mode: mode 'off' needs nat: false"),
     ("window: 1024", "window: 0", 13, r"defer needs a non-zero synack\.window"),
     ("syn_rate_off: 100", "syn_rate_off: 900", 17, r"hysteresis"),
     ("defer: true", "deffer: true", 19, r"services\[0\]\.deffer: unknown key"),
@@ -74,10 +76,20 @@ def test_errors_point_at_file_line_and_field(old: str, new: str, line: int, mess
     assert str(exc.value).startswith(f"cfg.yaml:{line}: ")
 
 
+def test_auto_and_off_are_for_transparent_services() -> None:
+    """Undefended packets are forwarded as addressed: only a routed (transparent)
+    service reaches its server then, so auto and off go with nat: false (C8)."""
+    for mode in ("auto", "off"):
+        cfg = parse_config(GOOD.replace("mode: on", f"mode: {mode}\n    nat: false", 1), "c.yaml")
+        assert (cfg.services[0].mode, cfg.services[0].nat) == (mode, False)
+    with pytest.raises(ConfigError, match=r"c.yaml:16: services\[0\]\.mode: .*mode: on"):
+        parse_config(GOOD.replace("mode: on", "mode: auto\n    nat: true", 1), "c.yaml")
+
+
 def test_duplicate_vip_and_missing_fields() -> None:
     dup = GOOD + textwrap.dedent("""\
         """)
-    text = dup.replace("services:\n", "services:\n  - {name: other, vip: 10.0.0.100, port: 80, mode: off}\n", 1)
+    text = dup.replace("services:\n", "services:\n  - {name: other, vip: 10.0.0.100, port: 80, mode: off, nat: false}\n", 1)
     with pytest.raises(ConfigError, match=r"is already service 'other'"):
         parse_config(text, "c.yaml")
     with pytest.raises(ConfigError, match=r"missing required key 'vip'"):

@@ -77,10 +77,6 @@ def test_flood_switches_the_defence_on_and_quiet_switches_it_off(proxy) -> None:
     assert later["ok"], later
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a NAT service in auto (or off) mode is accepted, but while it is not defended the "
-    "switch forwards its packets by routing the VIP, which leads to no server: clients "
-    "cannot connect at all until a flood turns the defence on"))
 def test_nat_service_in_auto_mode_serves_or_is_refused(proxy) -> None:
     """An operator adding an auto NAT service at run time either gets a clear refusal
     or a service that works while undefended."""
