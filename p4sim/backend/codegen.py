@@ -394,6 +394,20 @@ class Compiler(ExprGen):
 
     def st_AssignStmt(self, s: ast.AssignStmt) -> None:  # noqa: N802
         t = type_of(s.lhs)
+        if (isinstance(t, T.HeaderT) and isinstance(s.lhs, ast.Member)
+                and isinstance(type_of(s.lhs.expr), T.HeaderUnionT)):
+            # `u.h = e`: a valid e makes u's other members invalid (as setValid
+            # does); an invalid e leaves u.h invalid and the others as they were.
+            # e may be another member of u itself: its validity is read first.
+            v = self.em.tmp("h")
+            self.line(f"{v} = {self.ex(s.rhs)}")
+            with self.em.block(f"if {v}.valid:"):
+                self.line(f"{self.ex(s.lhs.expr)}.invalidate_all()")
+                self.line(f"{self.ex(s.lhs)}.assign({v})")
+                self.line(f"{self.ex(s.lhs)}.valid = True")
+            with self.em.block("else:"):
+                self.line(f"{self.ex(s.lhs)}.assign({v})")
+            return
         if is_aggregate(t):
             self.assign_agg(self.ex(s.lhs), t, s.rhs)
             return

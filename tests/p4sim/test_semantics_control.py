@@ -197,6 +197,40 @@ def test_union_members_exclude_each_other(h: Harness) -> None:
     assert r is not None and (r["r"], r["s"], r["t"]) == (1, 0, 1)
 
 
+def test_union_member_assignment() -> None:
+    """`u.h = e` (P4_16 header unions): a valid e makes h valid with e's fields and
+    every other member invalid, even when e is another member of u; an invalid e
+    makes h invalid and leaves the others alone (what p4c lowers it to for bmv2)."""
+    top = """
+header ha_t { bit<8> a; }
+header hb_t { bit<16> b; }
+header_union u_t { ha_t a; hb_t b; ha_t c; }
+"""
+    ingress = """
+hb_t x; x.setValid(); x.b = 7;
+hb_t off; off.setInvalid();
+hdr.un.a.setValid(); hdr.un.a.a = 5;
+if (hdr.i.op == 1) { hdr.un.b = x; }
+else if (hdr.i.op == 2) { hdr.un.b = off; }
+else if (hdr.i.op == 3) { hdr.un.c = hdr.un.a; }
+hdr.o.r = (bit<8>)(bit<1>)hdr.un.a.isValid();
+hdr.o.s = (bit<8>)(bit<1>)hdr.un.b.isValid();
+hdr.o.t = (bit<8>)(bit<1>)hdr.un.c.isValid();
+hdr.o.u = hdr.un.b.b[7:0] + hdr.un.c.a;
+"""
+    h = Harness.from_source(skeleton(in_fields="bit<8> op;", out_fields="bit<8> r; bit<8> s; "
+                                     "bit<8> t; bit<8> u;", ingress=ingress, top=top,
+                                     headers="u_t un;"))
+    got = {}
+    for op in (0, 1, 2, 3):
+        out = h.process(0, bytes([op]))
+        got[op] = unpack_fields(out[0][1], [8] * 4)
+    assert got[0] == [1, 0, 0, 0]
+    assert got[1] == [0, 1, 0, 7]   # b = x: a invalidated
+    assert got[2] == [1, 0, 0, 0]   # b = invalid: a untouched
+    assert got[3] == [0, 0, 1, 5]   # c = a: c valid with a's field, a invalidated
+
+
 def test_switch_on_values_with_fallthrough_and_enums(h: Harness) -> None:
     vals = {a: run(h, 8, a) for a in (0, 1, 2, 3)}
     assert [v["r"] for v in vals.values() if v] == [100, 101, 101, 102]
