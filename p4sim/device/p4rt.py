@@ -7,7 +7,8 @@ the canonical code the spec asks for; ``read(state, entity)`` yields the entitie
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TypeVar
 
 from p4.v1 import p4runtime_pb2 as pb
 
@@ -85,14 +86,29 @@ def read(state: DeviceState, entity: pb.Entity) -> Iterator[pb.Entity]:
         raise DeviceError(Code.UNIMPLEMENTED, f"{kind} is not supported by this target")
 
 
+# ---------------------------------------------------------------------- lookups
+
+_T = TypeVar("_T")
+
+
+def _one(by_id: Mapping[int, _T], kind: str, ident: int) -> _T:
+    """The object with P4Info id `ident`, or NOT_FOUND naming what was asked for."""
+    obj = by_id.get(ident)
+    if obj is None:
+        raise DeviceError(Code.NOT_FOUND, f"unknown {kind} id {ident}")
+    return obj
+
+
+def _selected(by_id: Mapping[int, _T], kind: str, ident: int) -> list[_T]:
+    """What a read query selects: one object, or every one when its id is 0."""
+    return [_one(by_id, kind, ident)] if ident else list(by_id.values())
+
+
 # ---------------------------------------------------------------------- tables
 
 
 def _table(state: DeviceState, table_id: int) -> TableState:
-    table = state.tables_by_id.get(table_id)
-    if table is None:
-        raise DeviceError(Code.NOT_FOUND, f"unknown table id {table_id}")
-    return table
+    return _one(state.tables_by_id, "table", table_id)
 
 
 def decode_match(table: TableState, matches: Iterable[pb.FieldMatch]) -> MatchSpec:
@@ -304,11 +320,7 @@ def _select_table_entries(
     state: DeviceState, query: pb.TableEntry
 ) -> Iterator[tuple[TableState, Entry, bool]]:
     """(table, entry, is default) for every entry a table-entry query selects."""
-    if query.table_id == 0:
-        tables = list(state.tables_by_id.values())
-    else:
-        tables = [_table(state, query.table_id)]
-    for table in tables:
+    for table in _selected(state.tables_by_id, "table", query.table_id):
         if query.HasField("time_since_last_hit") and not table.supports_idle_timeout:
             if query.table_id:
                 raise invalid(f"{table.name} does not support idle timeout")
@@ -447,11 +459,7 @@ def _write_direct_meter(state: DeviceState, op: str, dme: pb.DirectMeterEntry) -
 def _direct_targets(
     state: DeviceState, te: pb.TableEntry, want_counter: bool
 ) -> Iterator[tuple[TableState, Entry]]:
-    if te.table_id == 0:
-        tables = list(state.tables_by_id.values())
-    else:
-        tables = [_table(state, te.table_id)]
-    for table in tables:
+    for table in _selected(state.tables_by_id, "table", te.table_id):
         has = table.has_direct_counter if want_counter else table.has_direct_meter
         if not has:
             if te.table_id:
@@ -515,22 +523,13 @@ def _indices(q: object, size: int, name: str) -> range:
 def _write_counter(state: DeviceState, op: str, ce: pb.CounterEntry) -> None:
     if op != "modify":
         raise invalid("counter entries can only be modified")
-    counter = state.counters_by_id.get(ce.counter_id)
-    if counter is None:
-        raise DeviceError(Code.NOT_FOUND, f"unknown counter id {ce.counter_id}")
+    counter = _one(state.counters_by_id, "counter", ce.counter_id)
     for i in _indices(ce, counter.size, counter.name):
         counter.write(i, ce.data.packet_count, ce.data.byte_count)
 
 
 def _read_counters(state: DeviceState, q: pb.CounterEntry) -> Iterator[pb.Entity]:
-    if q.counter_id:
-        counter = state.counters_by_id.get(q.counter_id)
-        if counter is None:
-            raise DeviceError(Code.NOT_FOUND, f"unknown counter id {q.counter_id}")
-        counters = [counter]
-    else:
-        counters = list(state.counters_by_id.values())
-    for counter in counters:
+    for counter in _selected(state.counters_by_id, "counter", q.counter_id):
         for i in _indices(q, counter.size, counter.name):
             out = pb.Entity()
             ce = out.counter_entry
@@ -544,23 +543,14 @@ def _read_counters(state: DeviceState, q: pb.CounterEntry) -> Iterator[pb.Entity
 def _write_meter(state: DeviceState, op: str, me: pb.MeterEntry) -> None:
     if op != "modify":
         raise invalid("meter entries can only be modified")
-    meter = state.meters_by_id.get(me.meter_id)
-    if meter is None:
-        raise DeviceError(Code.NOT_FOUND, f"unknown meter id {me.meter_id}")
+    meter = _one(state.meters_by_id, "meter", me.meter_id)
     cfg = _meter_config(me.config) if me.HasField("config") else None
     for i in _indices(me, meter.size, meter.name):
         meter.set_config(i, cfg)
 
 
 def _read_meters(state: DeviceState, q: pb.MeterEntry) -> Iterator[pb.Entity]:
-    if q.meter_id:
-        meter = state.meters_by_id.get(q.meter_id)
-        if meter is None:
-            raise DeviceError(Code.NOT_FOUND, f"unknown meter id {q.meter_id}")
-        meters = [meter]
-    else:
-        meters = list(state.meters_by_id.values())
-    for meter in meters:
+    for meter in _selected(state.meters_by_id, "meter", q.meter_id):
         for i in _indices(q, meter.size, meter.name):
             out = pb.Entity()
             me = out.meter_entry
@@ -575,23 +565,14 @@ def _read_meters(state: DeviceState, q: pb.MeterEntry) -> Iterator[pb.Entity]:
 def _write_register(state: DeviceState, op: str, re: pb.RegisterEntry) -> None:
     if op != "modify":
         raise invalid("register entries can only be modified")
-    reg = state.registers_by_id.get(re.register_id)
-    if reg is None:
-        raise DeviceError(Code.NOT_FOUND, f"unknown register id {re.register_id}")
+    reg = _one(state.registers_by_id, "register", re.register_id)
     value = data_from_proto(re.data, reg.bitwidth, reg.name)
     for i in _indices(re, reg.size, reg.name):
         reg.values[i] = value
 
 
 def _read_registers(state: DeviceState, q: pb.RegisterEntry) -> Iterator[pb.Entity]:
-    if q.register_id:
-        reg = state.registers_by_id.get(q.register_id)
-        if reg is None:
-            raise DeviceError(Code.NOT_FOUND, f"unknown register id {q.register_id}")
-        regs = [reg]
-    else:
-        regs = list(state.registers_by_id.values())
-    for reg in regs:
+    for reg in _selected(state.registers_by_id, "register", q.register_id):
         for i in _indices(q, reg.size, reg.name):
             out = pb.Entity()
             re = out.register_entry
