@@ -30,9 +30,7 @@ loads it. Importing this module raises `mininet_loader.MininetMissing` without i
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -41,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from . import mininet_loader
-from .netns import LabError, grpc_ready, wait_for
+from .netns import LabError, grpc_ready, stop_group, wait_for
 
 mininet_loader.load()
 
@@ -198,15 +196,7 @@ class P4Switch(Switch):
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=timeout)
+        stop_group(proc, timeout)
         if self.workdir is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.socket_path.unlink()

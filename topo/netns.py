@@ -18,6 +18,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
+def stop_group(proc: subprocess.Popen, timeout: float = 5) -> None:
+    """Stop a process started with start_new_session=True, and its children: SIGTERM
+    to its process group (found by its PID), SIGKILL after `timeout` seconds."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=timeout)
+
+
 class LabError(RuntimeError):
     pass
 
@@ -83,15 +98,7 @@ class Lab:
         return proc
 
     def stop(self, proc: subprocess.Popen, timeout: float = 5) -> None:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=timeout)
+        stop_group(proc, timeout)
 
     def close(self) -> None:
         """Stop our processes, then delete our namespaces (and with them their links)."""
