@@ -37,7 +37,13 @@ table inet {TABLE} {{
 
 
 def read(netns: str) -> dict[str, int]:
-    out = sh(["nft", "-j", "list", "counters", "table", "inet", TABLE], netns=netns).stdout
+    """Packet counts of the guard's counters in `netns`."""
+    return nft_counters(netns, "inet", TABLE)
+
+
+def nft_counters(netns: str, family: str, table: str) -> dict[str, int]:
+    """Packet counts of the named counters of nft table `family table` in `netns`."""
+    out = sh(["nft", "-j", "list", "counters", "table", family, table], netns=netns).stdout
     counts: dict[str, int] = {}
     for item in json.loads(out).get("nftables", []):
         c = item.get("counter")

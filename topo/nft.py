@@ -35,12 +35,12 @@ guides often raise, are machine-wide and are left alone: the flood's SYNs are
 
 from __future__ import annotations
 
-import json
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .guard import nft_counters
 from .netns import Lab, LabError, sh
 from .topology import Host, Topology
 
@@ -130,13 +130,7 @@ table ip {TABLE} {{
 
 def read_counters(netns: str) -> dict[str, int]:
     """Packet counts of the ruleset's named counters in `netns`."""
-    out = sh(["nft", "-j", "list", "counters", "table", "ip", TABLE], netns=netns).stdout
-    counts: dict[str, int] = {}
-    for item in json.loads(out).get("nftables", []):
-        c = item.get("counter")
-        if c:
-            counts[c["name"]] = int(c["packets"])
-    return counts
+    return nft_counters(netns, "ip", TABLE)
 
 
 def parse_synproxy_stats(text: str) -> dict[str, int]:
