@@ -319,11 +319,17 @@ class Controller(StartupMixin, AdminMixin):
             return
         flow = (tcp.src, tcp.dst, tcp.sport, tcp.dport)
         new = reason == PUNT_COOKIE_DATA
-        if self.table.hold(flow, frame, tcp.seq, tcp.payload_len, self.clock(), new_connection=new):
+        # COOKIE_DATA: the connection is the one of cookie ack - 1. The switch punts it
+        # until the session is installed, so it may find the session already waiting
+        # for the server, or even established (C4).
+        cookie = (tcp.ack - 1) & 0xFFFFFFFF if new else None
+        if self.table.hold(flow, frame, tcp.seq, tcp.payload_len, self.clock(),
+                           new_connection=new, cookie=cookie):
             self.metrics.early_held.inc()
             return
         s = self.table.by_flow.get(flow)
-        if not new and s is not None and s.state != State.SYN_SENT:
+        if (s is not None and s.state != State.SYN_SENT
+                and (cookie is None or s.cookie == cookie)):
             # The session came up while this segment was on its way: deliver it now.
             self._packet_out(conn, frame)
             self.metrics.early_released.inc()
@@ -415,6 +421,12 @@ class Controller(StartupMixin, AdminMixin):
         flow = ck.flow
         existing = self.table.by_flow.get(flow)
         client_kind = wire.UPDATE_INSERT
+        if existing is not None and existing.cookie == ck.handshake.cookie:
+            # The same handshake again: a resent ACK, or a later segment the switch
+            # validated from its pending entry (C4); reported with old_slot too when
+            # the session was closing before this connection restarted it (C5).
+            self.stats["duplicate_digests"] += 1
+            return
         if ck.old_slot:
             if not reuse_allowed(self.cfg.sessions.reuse, ck.old_state):
                 self.metrics.reuse.labels("refused").inc()

@@ -282,15 +282,20 @@ class SessionTable:
     # ------------------------------------------------------------------ held data (C4)
 
     def hold(self, flow: FlowKey, frame: bytes, seq: int, payload_len: int, now: float,
-             new_connection: bool = False) -> bool:
+             new_connection: bool = False, cookie: int | None = None) -> bool:
         """Hold a client segment for `flow` until its session is established. False when
-        it was dropped: over the per-session byte bound, too many orphan flows, or the
-        session is no longer pending. `new_connection` (a valid cookie ACK's data) is
-        held for the connection its digest will create, even while an old session of
-        the same flow is closing (C5)."""
+        it was not held: over the per-session byte bound, too many orphan flows, or the
+        session it belongs to is past its handshake (the caller then delivers it).
+
+        `new_connection`: a valid cookie ACK's data (PUNT_COOKIE_DATA), `cookie` its
+        ack - 1. The switch may punt it before or after the session exists (C4): if
+        the flow's session has that cookie, the segment is that connection's (held
+        while SYN_SENT, else not held); if not (or the cookie is unknown) and the
+        session is past SYN_SENT, it is held for the connection its digest will
+        create, as a new connection on a closing session's 4-tuple (C5)."""
         s = self.by_flow.get(flow)
         if s is not None and s.state != State.SYN_SENT:
-            if not new_connection:
+            if not new_connection or (cookie is not None and s.cookie == cookie):
                 return False
             s = None
         held: HeldData | None = s.held if s is not None else self.orphans.get(flow)

@@ -143,11 +143,12 @@ class TcpInfo:
     dport: int
     seq: int
     payload_len: int
+    ack: int = 0
 
 
 def parse_tcp(frame: bytes) -> TcpInfo | None:
-    """The 4-tuple, sequence number and payload length of an Ethernet/IPv4/TCP frame;
-    None for anything else or a truncated frame."""
+    """The 4-tuple, sequence and acknowledgement numbers and payload length of an
+    Ethernet/IPv4/TCP frame; None for anything else or a truncated frame."""
     if len(frame) < 34 or struct.unpack_from("!H", frame, 12)[0] != ETH_IPV4:
         return None
     ihl = (frame[14] & 0x0F) * 4
@@ -158,6 +159,6 @@ def parse_tcp(frame: bytes) -> TcpInfo | None:
     if len(frame) < t + 20 or total < ihl + 20:
         return None
     src, dst = struct.unpack_from("!II", frame, 26)
-    sport, dport, seq = struct.unpack_from("!HHI", frame, t)
+    sport, dport, seq, ack = struct.unpack_from("!HHII", frame, t)
     doff = (frame[t + 12] >> 4) * 4
-    return TcpInfo(src, dst, sport, dport, seq, max(0, total - ihl - doff))
+    return TcpInfo(src, dst, sport, dport, seq, max(0, total - ihl - doff), ack)
