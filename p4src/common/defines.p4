@@ -128,6 +128,10 @@ const SessionState_t SESSION_LAST_ACK    = 5;   /* both sides sent FIN */
 const SessionState_t SESSION_TIME_WAIT   = 6;   /* an ACK followed both FINs */
 const SessionState_t SESSION_CLOSE       = 7;   /* RST seen, or handshake aborted */
 
+/* C4: a pending_tag value is a crc32 of the 4-tuple modulo 2^31 with this bit set,
+ * so 0 always means "empty" (and the hash's range, 2^31, fits a bit<32> max). */
+const bit<32> PENDING_TAG_BIT = 0x80000000;
+
 /* Direction of a session entry. */
 const bit<8> DIR_NONE   = 0;
 const bit<8> DIR_CLIENT = 1;   /* client -> VIP (towards the real server) */
@@ -157,7 +161,7 @@ const ProxyEvent_t EV_TRANSLATED_C2S      = 11;
 const ProxyEvent_t EV_TRANSLATED_S2C      = 12;
 const ProxyEvent_t EV_SERVER_RESET        = 13;
 const ProxyEvent_t EV_CLIENT_ABORT        = 14;
-const ProxyEvent_t EV_EARLY_DATA          = 15;   /* punted to the controller (C4) */
+const ProxyEvent_t EV_EARLY_DATA          = 15;   /* data punted to the controller (C4) */
 const ProxyEvent_t EV_DROP_HANDSHAKE      = 16;   /* stray segment while SYN_SENT */
 const ProxyEvent_t EV_DROP_POLICY         = 17;   /* other protocols denied (D15) */
 const ProxyEvent_t EV_SYN_PASSED          = 18;   /* SYN to an unprotected service */

@@ -6,6 +6,10 @@ subnets, an ARP answer for the VIP, the reflect clone sessions 512 + p, both dig
 the cookie keys, the service and a low-priority deny entry for the rest of the VIP.
 Every write goes through P4RuntimeTest, which undoes it in tearDown.
 
+A validated ACK leaves a pending-handshake entry (C4) that would vouch for the
+same flow in a later test; every client segment a test sends marks its flow's
+pending slot, and tearDown empties those slots again.
+
 Counters are never reset between tests (v1model counters only grow), so tests look
 at deltas: `snapshot()` before, `assert_events()` after, which waits (by polling)
 until the packets sent have been counted and then checks every proxy event, so an
@@ -20,6 +24,7 @@ from typing import Any
 
 from base_test import P4RuntimeTest, p4rt_entity
 from ptf import testutils as tu
+from scapy.layers.inet import TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 from synproxy_packets import (
@@ -53,6 +58,7 @@ from synproxy_packets import (
     ip2int,
     key_params,
     option_value,
+    pending_slot,
 )
 
 from controller import entities
@@ -94,6 +100,15 @@ class SynproxyTest(P4RuntimeTest):
             name: self._struct_members(name) for name in (COOKIE_DIGEST, EVENT_DIGEST)}
         self.before = self.snapshot()
         self._other_digests: list = []  # digests read while looking for another kind
+        self._pending_slots: set[int] = set()  # pending_tag cells emptied in tearDown
+
+    def tearDown(self) -> None:
+        try:
+            if self._pending_slots:
+                self.client.write([entities.update("MODIFY", entities.register_entry(
+                    self.p4, "pending_tag", index, 0)) for index in sorted(self._pending_slots)])
+        finally:
+            super().tearDown()
 
     # ------------------------------------------------------------------ configuration
 
@@ -241,7 +256,15 @@ class SynproxyTest(P4RuntimeTest):
     # ------------------------------------------------------------------ packets
 
     def send(self, port: int, pkt: Packet | bytes) -> None:
+        self._forget_pending(port, pkt)
         tu.send_packet(self, port, pkt)
+
+    def _forget_pending(self, port: int, pkt: Packet | bytes) -> None:
+        """tearDown empties the pending-handshake slot of a client segment's flow."""
+        frame = Ether(bytes(pkt))
+        if port != CLIENT_PORT or TCP not in frame:
+            return
+        self._pending_slots.add(pending_slot(frame)[0])
 
     def receive(self, port: int, timeout: float = WAIT) -> Ether:
         """The next packet out of `port` (the test fails if none comes)."""
@@ -272,6 +295,7 @@ class SynproxyTest(P4RuntimeTest):
         sent = 0
         for i in range(0, len(pkts), per_batch):
             for pkt in pkts[i:i + per_batch]:
+                self._forget_pending(port, pkt)
                 tu.send_packet(self, port, pkt)
             sent += len(pkts[i:i + per_batch])
             target = base + sent

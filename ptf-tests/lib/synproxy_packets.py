@@ -73,6 +73,8 @@ PUNT_EARLY_DATA, PUNT_COOKIE_DATA = CONSTS["PUNT_EARLY_DATA"], CONSTS["PUNT_COOK
 WSCALE_NONE = CONSTS["COOKIE_WSCALE_NONE"]
 SIZE_CONSTS = p4_consts(SIZES)
 FLOW_FILTER_SIZE = SIZE_CONSTS["FLOW_FILTER_SIZE"]
+PENDING_SIZE = SIZE_CONSTS["PENDING_SIZE"]
+PENDING_TAG_BIT = CONSTS["PENDING_TAG_BIT"]
 #: service_events is indexed by service_id * EVENTS_PER_SERVICE + event.
 EVENTS_PER_SERVICE = SIZE_CONSTS["EVENTS_PER_SERVICE"]
 
@@ -259,6 +261,25 @@ def flow_bit(pkt: Packet) -> int:
     data = struct.pack("!IIHH", ip2int(pkt[IP].src), ip2int(pkt[IP].dst),
                        pkt[TCP].sport, pkt[TCP].dport)
     return zlib.crc32(data) % FLOW_FILTER_SIZE
+
+
+def crc16_arc(data: bytes) -> int:
+    """v1model's `crc16`: CRC-16/ARC (polynomial 0x8005 reflected, init 0, no xor out)."""
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def pending_slot(pkt: Packet) -> tuple[int, int]:
+    """(index, tag) of a client segment's flow in the pending-handshake registers
+    (C4): crc16 and crc32 over client, VIP, client port, VIP port; the tag is the
+    crc32 modulo 2^31 with bit 31 set."""
+    data = struct.pack("!IIHH", ip2int(pkt[IP].src), ip2int(pkt[IP].dst),
+                       pkt[TCP].sport, pkt[TCP].dport)
+    return crc16_arc(data) % PENDING_SIZE, (zlib.crc32(data) % PENDING_TAG_BIT) | PENDING_TAG_BIT
 
 
 def cookie_for(syn: Packet, opts: int, *, key: int = KEY, epoch: int = EPOCH) -> int:

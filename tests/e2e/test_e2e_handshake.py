@@ -61,11 +61,6 @@ def test_request_larger_than_a_segment_right_after_connect(proxy) -> None:
     assert stats1["early_dropped_packets"] == stats0["early_dropped_packets"]  # < bound
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a data segment after the first that reaches the switch before the controller has "
-    "installed the session fails the cookie check (the ISN is taken from seq - 1) and "
-    "is dropped as ACK_INVALID instead of being held; only the client's retransmission "
-    "delivers it"))
 def test_no_early_segment_is_dropped_while_the_controller_lags(proxy) -> None:
     """C4: early data below the bound is never lost. With the controller frozen, the
     client's ACK and its two-segment request all reach the switch before any session

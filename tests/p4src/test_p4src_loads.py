@@ -89,6 +89,8 @@ def test_synproxy_stable_ids(synproxy_p4info) -> None:
         r.preamble.name.rsplit(".", 1)[-1]: r.preamble.id for r in synproxy_p4info.registers
     }
     assert registers["session_state"] == 0x16000001
+    assert registers["pending_tag"] == 0x16000007
+    assert registers["pending_time"] == 0x1600000A
 
 
 def test_synproxy_state_and_digests(synproxy_p4info) -> None:
@@ -99,6 +101,10 @@ def test_synproxy_state_and_digests(synproxy_p4info) -> None:
         "session_server_wscale",
         "defense_active",
         "passthrough_flows",
+        "pending_tag",
+        "pending_cookie",
+        "pending_isn",
+        "pending_time",
     }
     assert _names(synproxy_p4info, "counters") == {"service_events", "global_events"}
     assert _names(synproxy_p4info, "digests") == {

@@ -19,6 +19,17 @@
  * FIN_WAIT .. CLOSE a client SYN is treated as a new connection (it gets a cookie),
  * and a pure ACK carrying a valid cookie is reported (digest with old_slot) rather
  * than forwarded.
+ *
+ * Pending handshakes (C4). The cookie check recomputes the MAC with isn = seq - 1,
+ * which holds for the handshake ACK and the first data segment only. When the
+ * controller lags, later segments of a request reach the switch before the session
+ * exists; so a validated ACK leaves (tag, cookie, isn, time) in a small hashed
+ * memory, and a segment of the same 4-tuple with ack - 1 == that cookie, within
+ * PENDING_LIFETIME, is valid with the stored ISN (the cookie was MAC-checked when
+ * stored). The server SYN/ACK that establishes the session clears the entry, so a
+ * later segment of a connection that is closing can never pass for a new one. The
+ * hashes run only on the ACK-check path and at that SYN/ACK: established traffic
+ * pays nothing.
  */
 #ifndef SYNPROXY_CONTROL_PROXY_P4
 #define SYNPROXY_CONTROL_PROXY_P4
@@ -89,6 +100,20 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
     @id(ID_REGISTER_PASSTHROUGH_FLOWS)
     register<bit<1>>(FLOW_FILTER_SIZE) passthrough_flows;
 
+    /* C4: pending handshakes, indexed by crc16(client, VIP, cport, vport) mod
+     * PENDING_SIZE. pending_tag: crc32 of the same 4-tuple mod 2^31, PENDING_TAG_BIT
+     * set (0: empty); pending_cookie: the validated cookie (ack - 1); pending_isn:
+     * the client ISN (seq - 1 of the validated segment); pending_time: when it was
+     * stored, in our TSval units. Written only by the data plane. */
+    @id(ID_REGISTER_PENDING_TAG)
+    register<bit<32>>(PENDING_SIZE) pending_tag;
+    @id(ID_REGISTER_PENDING_COOKIE)
+    register<bit<32>>(PENDING_SIZE) pending_cookie;
+    @id(ID_REGISTER_PENDING_ISN)
+    register<bit<32>>(PENDING_SIZE) pending_isn;
+    @id(ID_REGISTER_PENDING_TIME)
+    register<bit<32>>(PENDING_SIZE) pending_time;
+
     CookieCheck() cookie_check;
 
     apply {
@@ -135,9 +160,67 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         bool reuse_check = in_session && meta.dir == DIR_CLIENT && closing
                            && ctrl == TCP_ACK && !meta.from_cpu && !meta.malformed;
         bool ack_check = (protect && ctrl == TCP_ACK && !meta.malformed) || reuse_check;
+        /* D8: the server SYN/ACK that establishes the session (handled below). */
+        bool establishing = in_session && meta.dir == DIR_SERVER
+                            && ctrl == (TCP_SYN | TCP_ACK) && meta.state == SESSION_SYN_SENT;
+
+        /* ---------------------------------------------------------- pending handshake (C4) */
+        bit<32> client_isn = hdr.tcp.seq_no - 1;
+        bool pending_ok = false;
+        bit<32> pending_index = 0;
+        bit<32> pending_key = 0;
+        bit<32> now_ts = 0;
+        if (ack_check || establishing) {
+            /* The client's 4-tuple as the client sends it. At the server SYN/ACK it is
+             * (client, VIP, cport, vport): the server entry's vip_addr/vip_port are the
+             * VIP's in NAT and in transparent mode alike. */
+            ipv4_addr_t p_client = hdr.ipv4.src_addr;
+            ipv4_addr_t p_vip = hdr.ipv4.dst_addr;
+            l4_port_t p_cport = hdr.tcp.src_port;
+            l4_port_t p_vport = hdr.tcp.dst_port;
+            if (establishing) {
+                p_client = hdr.ipv4.dst_addr;
+                p_vip = meta.nat_addr;
+                p_cport = hdr.tcp.dst_port;
+                p_vport = meta.nat_port;
+            }
+            hash(pending_index, HashAlgorithm.crc16, 32w0,
+                 { p_client, p_vip, p_cport, p_vport }, PENDING_SIZE);
+            hash(pending_key, HashAlgorithm.crc32, 32w0,
+                 { p_client, p_vip, p_cport, p_vport }, PENDING_TAG_BIT);
+            pending_key = pending_key | PENDING_TAG_BIT;
+            bit<32> stored_tag;
+            pending_tag.read(stored_tag, pending_index);
+            if (stored_tag == pending_key) {
+                if (establishing) {
+                    pending_tag.write(pending_index, 0);
+                } else {
+                    bit<32> stored_cookie;
+                    bit<32> stored_time;
+                    pending_cookie.read(stored_cookie, pending_index);
+                    pending_time.read(stored_time, pending_index);
+                    /* Same clock as our SYN/ACK TSval; the difference wraps mod 2^32. */
+                    now_ts = (bit<32>)(standard_metadata.ingress_global_timestamp >> 10);
+                    if (stored_cookie == hdr.tcp.ack_no - 1
+                            && now_ts - stored_time < PENDING_LIFETIME) {
+                        pending_ok = true;
+                        pending_isn.read(client_isn, pending_index);
+                    }
+                }
+            }
+        }
         bool cookie_ok = false;
-        if (ack_check) {
+        if (ack_check && !pending_ok) {
             cookie_check.apply(hdr.ipv4, hdr.tcp, meta, cookie_ok);
+            if (cookie_ok) {
+                /* A slot shared by another flow (hash collision) is taken over: that
+                 * flow's later segments then need their cookie check, as before C4. */
+                now_ts = (bit<32>)(standard_metadata.ingress_global_timestamp >> 10);
+                pending_tag.write(pending_index, pending_key);
+                pending_cookie.write(pending_index, hdr.tcp.ack_no - 1);
+                pending_isn.write(pending_index, client_isn);
+                pending_time.write(pending_index, now_ts);
+            }
         }
         bool passthrough_known = false;
         if (!in_session && meta.svc_hit && !meta.svc_deny && hdr.tcp.isValid()
@@ -160,14 +243,18 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         bool send_cookie_digest = false;
         bit<32> frame_len = 0;
 
-        if (ack_check && cookie_ok) {
+        if (ack_check && (cookie_ok || pending_ok)) {
             /* ------------------------------------------------ valid cookie ACK (D5) */
             if ((meta.svc_flags & SVC_FLAG_DEFER) != 0 && !meta.has_payload) {
                 meta.event = EV_DROP_DEFER;
                 mark_to_drop(standard_metadata);
             } else {
                 send_cookie_digest = true;
-                if (reuse_check) {
+                if (pending_ok && meta.has_payload && hdr.tcp.seq_no - 1 != client_isn) {
+                    /* C4: a later segment, one the cookie check alone would refuse
+                     * (the first segment counts as a valid ACK, as it always did). */
+                    meta.event = EV_EARLY_DATA;
+                } else if (reuse_check) {
                     meta.event = EV_REUSE_ACK;
                 } else {
                     meta.event = EV_ACK_VALID;
@@ -226,8 +313,9 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             }
         } else if (in_session && meta.dir == DIR_SERVER) {
             /* ------------------------------------------------ server -> client */
-            if (ctrl == (TCP_SYN | TCP_ACK) && meta.state == SESSION_SYN_SENT) {
-                /* D8: the sign convention: client-space + delta = server-space. */
+            if (establishing) {
+                /* D8: the sign convention: client-space + delta = server-space. The
+                 * pending handshake entry, if still ours, was cleared above. */
                 meta.delta = hdr.tcp.seq_no - meta.sess_cookie;
                 meta.tsoff = 0;
                 if (meta.opt.has_timestamp) {
@@ -368,7 +456,7 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             d.vip_addr = hdr.ipv4.dst_addr;
             d.client_port = hdr.tcp.src_port;
             d.vip_port = hdr.tcp.dst_port;
-            d.client_isn = hdr.tcp.seq_no - 1;
+            d.client_isn = client_isn;   /* seq - 1, or the pending entry's */
             d.cookie = cookie;
             d.mss = cookie_decode_mss(cookie[7:6]);
             d.wscale = (bit<8>)cookie[5:2];

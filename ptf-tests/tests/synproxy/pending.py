@@ -1,0 +1,184 @@
+# Run: sudo .venv/bin/python ptf-tests/run.py synproxy -- pending        (TARGET=bmv2 for bmv2)
+"""Pending handshakes (C4): when the controller lags, the later segments of a
+client's request reach the switch before its session exists. They carry
+seq != ISN + 1, so the cookie check alone would refuse them; the pending-handshake
+entry left by the validated ACK vouches for them (digest with the real ISN,
+PacketIn COOKIE_DATA, EARLY_DATA counted). Forged ones are still refused, and the
+server SYN/ACK that establishes the session clears the entry."""
+
+from __future__ import annotations
+
+from ptf.testutils import group
+from scapy.layers.inet import TCP
+from synproxy_base import COOKIE_DIGEST
+from synproxy_packets import (
+    CLIENT_IP,
+    CLIENT_PORT,
+    CLIENT_SPORT,
+    PUNT_COOKIE_DATA,
+    SERVER_PORT,
+    SERVICE_ID,
+    SESSION,
+    VIP,
+    VPORT,
+    client_syn_options,
+    client_tcp,
+    ip2int,
+    option_value,
+    pending_slot,
+    ts_option,
+    u32,
+)
+from synproxy_session import Conn, SessionTest, translated_c2s
+
+from controller.cookie import encode_options
+
+ISN = 0xFFFFFFF8  # the request's sequence numbers wrap around 2^32
+REQUEST = (b"POST /upload HTTP/1.1\r\n", b"Content-Length: 10\r\n\r\n", b"0123456789")
+
+
+def cookie_digest(isn: int, cookie: int, tsecr: int, *, window: int, tsval: int,
+                  has_payload: int, sport: int = CLIENT_SPORT, old_slot: int = 0,
+                  old_state: int = 0) -> dict[str, int]:
+    """cookie_ack_digest_t as p4src/README.md documents it, for a handshake whose
+    SYN offered MSS 1460, window scale 7, SACK and timestamps."""
+    return {"client_addr": ip2int(CLIENT_IP), "vip_addr": ip2int(VIP), "client_port": sport,
+            "vip_port": VPORT, "client_isn": u32(isn), "cookie": cookie, "mss": 1460,
+            "wscale": 7, "sack_ok": 1, "ts_ok": 1, "has_payload": has_payload, "_pad0": 0,
+            "client_window": window, "client_tsval": tsval, "client_tsecr": tsecr,
+            "ingress_port": CLIENT_PORT, "service_id": SERVICE_ID, "old_slot": old_slot,
+            "old_state": old_state}
+
+
+class PendingTest(SessionTest):
+    """A handshake up to the client's ACK, with no session installed."""
+
+    def handshake(self, isn: int = ISN, sport: int = CLIENT_SPORT) -> tuple[int, int]:
+        """SYN, the exact SYN/ACK, the client's ACK and its digest; (cookie, TSval)."""
+        syn = client_tcp("S", isn, sport=sport, options=client_syn_options(1460, 7, True, 50))
+        synack = self.synack_for(syn, encode_options(1460, 7, True, True))
+        cookie, our_ts = synack[TCP].seq, option_value(synack, "Timestamp")[0]
+        self.send(CLIENT_PORT, client_tcp("A", u32(isn + 1), u32(cookie + 1), sport=sport,
+                                          window=502, options=ts_option(51, our_ts)))
+        self.assertEqual(self.get_digest(COOKIE_DIGEST), cookie_digest(
+            isn, cookie, our_ts, window=502, tsval=51, has_payload=0, sport=sport))
+        return cookie, our_ts
+
+
+@group("pending")
+class PendingSegmentsValidatedTest(PendingTest):
+    """ACK, then three data segments at increasing seq before any session: each is
+    punted untouched (PacketIn COOKIE_DATA, slot 0) with a digest carrying the real
+    ISN, the segment's own window and TSval; none is ACK_INVALID."""
+
+    def runTest(self) -> None:
+        cookie, our_ts = self.handshake()
+        sent = 0
+        for i, chunk in enumerate(REQUEST):
+            seg = client_tcp("PA", u32(ISN + 1 + sent), u32(cookie + 1), window=510 + i,
+                             options=ts_option(52 + i, our_ts), payload=chunk)
+            self.send(CLIENT_PORT, seg)
+            meta, frame = self.get_packet_in()
+            self.assertEqual(meta, {"ingress_port": CLIENT_PORT, "_pad0": 0,
+                                    "reason": PUNT_COOKIE_DATA, "slot": 0})
+            self.assertEqual(frame, bytes(seg))
+            self.assertEqual(self.get_digest(COOKIE_DIGEST), cookie_digest(
+                ISN, cookie, our_ts, window=510 + i, tsval=52 + i, has_payload=1))
+            sent += len(chunk)
+        self.expect_nothing()
+        # The first segment passes the cookie check itself (ACK_VALID, as ever); the
+        # two after it only the pending entry vouches for (EARLY_DATA).
+        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 2, "EARLY_DATA": 2})
+        index, tag = pending_slot(client_tcp("A", 0))
+        self.assertEqual(self.read_register("pending_tag", index), tag)
+        self.assertEqual(self.read_register("pending_cookie", index), cookie)
+        self.assertEqual(self.read_register("pending_isn", index), ISN)
+
+
+@group("pending")
+class PendingForgedAckRejectedTest(PendingTest):
+    """The flow is pending (its tag matches) but ack - 1 is not its cookie: the
+    segment is a bad cookie, dropped, with no digest and no PacketIn."""
+
+    def runTest(self) -> None:
+        cookie, our_ts = self.handshake()
+        for forged in (cookie + 1, cookie ^ 0x80000000, cookie ^ 0x100):
+            self.send(CLIENT_PORT, client_tcp("PA", u32(ISN + 100), u32(forged + 1),
+                                              options=ts_option(60, our_ts), payload=b"evil"))
+        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 1, "ACK_INVALID": 3})
+        self.assert_no_digest()
+        self.assert_no_packet_in()
+        self.expect_nothing()
+
+
+@group("pending")
+class PendingOtherFlowRejectedTest(PendingTest):
+    """The right cookie from another client port: not that flow's entry, and not a
+    cookie of that flow either."""
+
+    def runTest(self) -> None:
+        cookie, our_ts = self.handshake()
+        self.send(CLIENT_PORT, client_tcp("PA", u32(ISN + 100), u32(cookie + 1),
+                                          sport=CLIENT_SPORT + 1,
+                                          options=ts_option(60, our_ts), payload=b"other"))
+        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 1, "ACK_INVALID": 1})
+        self.assert_no_digest()
+        self.assert_no_packet_in()
+        self.expect_nothing()
+
+
+@group("pending")
+class PendingClearedAtServerSynAckTest(PendingTest):
+    """The session is installed from the digest and established by the server's
+    SYN/ACK, which empties the pending slot. When the connection closes, a late
+    segment still acknowledging only our SYN/ACK is translated to the server like
+    any segment of it, not reported as a new connection (no REUSE_ACK, no digest)."""
+
+    def runTest(self) -> None:
+        cookie, our_ts = self.handshake()
+        index, tag = pending_slot(client_tcp("A", 0))
+        self.assertEqual(self.read_register("pending_tag", index), tag)
+        c = Conn(slot=31, isn=ISN, cookie=cookie, rs_isn=0x40000000, ts_base=our_ts,
+                 client_tsval=51, server_tsval=9)
+        self.establish(c)
+        self.assertEqual(self.read_register("pending_tag", index), 0)
+        self.write_register("session_state", c.slot, SESSION["FIN_WAIT"])
+        late = c.client("A", data_sent=40, options=ts_option(70, our_ts))
+        self.send(CLIENT_PORT, late)
+        self.expect(SERVER_PORT, translated_c2s(late, c.delta, c.tsoff))
+        self.assert_no_digest()
+        self.expect_nothing()
+        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 1,
+                            "TRANSLATED_C2S": 2, "SESSION_ESTABLISHED": 1})
+
+
+@group("pending")
+class PendingReuseSegmentsTest(PendingTest):
+    """C5 with C4: a new connection on a closing session's 4-tuple; its ACK and its
+    second data segment (before the controller restarted the session) are both
+    reported with old_slot/old_state and the new connection's ISN."""
+
+    def runTest(self) -> None:
+        old = self.new_conn(32, 0x1000, 0x2000, 0x3000)
+        self.install(old)
+        self.write_register("session_state", old.slot, SESSION["TIME_WAIT"])
+        syn = client_tcp("S", ISN, options=client_syn_options(1460, 7, True, 50))
+        synack = self.synack_for(syn, encode_options(1460, 7, True, True))
+        cookie, our_ts = synack[TCP].seq, option_value(synack, "Timestamp")[0]
+        self.send(CLIENT_PORT, client_tcp("A", u32(ISN + 1), u32(cookie + 1), window=502,
+                                          options=ts_option(51, our_ts)))
+        time_wait = SESSION["TIME_WAIT"]
+        self.assertEqual(self.get_digest(COOKIE_DIGEST), cookie_digest(
+            ISN, cookie, our_ts, window=502, tsval=51, has_payload=0, old_slot=32,
+            old_state=time_wait))
+        seg = client_tcp("PA", u32(ISN + 1 + 20), u32(cookie + 1), window=502,
+                         options=ts_option(52, our_ts), payload=b"second")
+        self.send(CLIENT_PORT, seg)
+        meta, frame = self.get_packet_in()
+        self.assertEqual((meta["reason"], meta["slot"], frame),
+                         (PUNT_COOKIE_DATA, 0, bytes(seg)))
+        self.assertEqual(self.get_digest(COOKIE_DIGEST), cookie_digest(
+            ISN, cookie, our_ts, window=502, tsval=52, has_payload=1, old_slot=32,
+            old_state=time_wait))
+        self.expect_nothing()
+        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "REUSE_ACK": 1, "EARLY_DATA": 1})
