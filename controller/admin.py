@@ -16,6 +16,7 @@ from . import install, wire
 from .config import Config, RealServer, Service
 from .defence import AutoSwitch, KeyRing
 from .entities import update as ent_update
+from .nat import NatMixin
 from .p4info import P4InfoIndex
 from .p4rt import Connection, WriteError
 from .sessions import SessionTable, state_name
@@ -29,7 +30,7 @@ EVENT_NAMES = {
     9: "drop_fragment", 10: "drop_malformed", 11: "translated_c2s", 12: "translated_s2c",
     13: "server_reset", 14: "client_abort", 15: "early_data", 16: "drop_handshake",
     17: "drop_policy", 18: "syn_passed", 19: "server_synack_retx", 20: "malformed_passed",
-    21: "reuse_ack", 22: "drop_no_key", 23: "passthrough",
+    21: "reuse_ack", 22: "drop_no_key", 23: "passthrough", 24: "drop_no_server",
 }
 
 
@@ -37,7 +38,7 @@ def event_name(code: int) -> str:
     return EVENT_NAMES.get(code, str(code))
 
 
-class AdminMixin:
+class AdminMixin(NatMixin):
     cfg: Config
     p4: P4InfoIndex
     conn: Connection | None
@@ -97,13 +98,17 @@ class AdminMixin:
         if any((x.vip, x.port) == (s.vip, s.port) for x in self.services.values()):
             raise ValueError(f"{s.vip}:{s.port} is already a service")
         sid = next(i for i in range(1, 256) if i not in self.services)
+        self.check_nat_service(sid, s)
         conn = self._require_conn()
         self._set_service(sid, s)
         try:
+            await self.nat_apply(conn)  # C8: buckets before the service that uses them
             await self._upsert(conn, install.service_entries(self.p4, s, sid)
                                + install.deny_entries(self.p4, {sid: s}))
         except Exception:
             self.services.pop(sid, None)
+            self.schedulers.pop(sid, None)
+            self.auto.pop(sid, None)
             raise
         return sid
 
@@ -125,12 +130,20 @@ class AdminMixin:
         del self.services[sid]
         self.schedulers.pop(sid, None)
         self.auto.pop(sid, None)
+        await self.nat_apply(conn)
 
-    def set_real_servers(self, name: str, servers: tuple[RealServer, ...]) -> None:
-        """Replace a service's real servers; new sessions use them at once."""
+    async def set_real_servers(self, name: str, servers: tuple[RealServer, ...]) -> None:
+        """Replace a service's real servers; new sessions use them at once, and the
+        buckets of an unproxied NAT service follow (C8; at the next sync when the
+        switch is not connected)."""
         sid = self.service_id(name)
         s = dataclasses.replace(self.services[sid], real_servers=servers)
+        if s.nat and not servers:
+            raise ValueError(f"a NAT service needs at least one real server ({name})")
+        self.check_nat_service(sid, s)
         self._set_service(sid, s)
+        if self.conn is not None and self.synced.is_set():
+            await self.nat_apply(self.conn)
 
     def status(self) -> dict[str, Any]:
         return {

@@ -280,12 +280,12 @@ class _Reader:
             raise self.fail(node, where, str(e)) from None
 
 
-def _field(node: yaml.Node, key: str) -> yaml.Node | None:
-    """The key node of `key` in a mapping node (to point an error at its line)."""
+def _field_value(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    """The value node of `key` in a mapping node."""
     if isinstance(node, yaml.MappingNode):
-        for k, _v in node.value:
+        for k, v in node.value:
             if isinstance(k, yaml.ScalarNode) and k.value == key:
-                return k
+                return v
     return None
 
 
@@ -357,14 +357,6 @@ def parse_config(text: str, file: str = "<config>") -> Config:
         if s.defer and s.synack.window == 0:
             raise r.fail(n, w, "defer needs a non-zero synack.window (the client must be "
                                "allowed to send data with its ACK)")
-        if s.nat and s.mode != "on":
-            # Only proxied connections are translated to a real server (their sessions
-            # carry the address); an undefended packet is forwarded as addressed, to the
-            # VIP, where no server listens. Auto and off need the routed mode.
-            raise r.fail(_field(n, "mode") or n, f"{w}.mode",
-                         f"mode '{s.mode}' needs nat: false (transparent mode): in NAT mode "
-                         "only proxied connections reach a real server, so a NAT service "
-                         "must have mode: on")
         if s.nat and not s.real_servers:
             raise r.fail(n, w, "a NAT service needs at least one real server")
         return s
@@ -437,6 +429,21 @@ def _cross_check(r: _Reader, root: yaml.Node, cfg: Config) -> None:
             raise r.fail(item("services", i), f"services[{i}]",
                          f"{s.vip}:{s.port}/{s.protocol} is already service '{seen[k]}'")
         seen[k] = s.name
+    # C8: an unproxied NAT service's real servers have their answers translated by
+    # source address and port (nat_reverse), so one real server serves one of them.
+    nat_owner: dict[tuple[str, int], str] = {}
+    for i, s in enumerate(cfg.services):
+        if not s.nat or s.mode == "on":
+            continue
+        for j, rs in enumerate(s.real_servers):
+            other = nat_owner.setdefault((rs.address, rs.port), s.name)
+            if other != s.name:
+                seq = _field_value(item("services", i), "real_servers")
+                node = seq.value[j] if isinstance(seq, yaml.SequenceNode) else None
+                raise r.fail(node or item("services", i), f"services[{i}].real_servers[{j}]",
+                             f"{rs.address}:{rs.port} already serves NAT service '{other}' "
+                             f"in auto/off mode: a real server can back only one (its answers "
+                             "are translated back by its address and port)")
     names = [s.name for s in cfg.services]
     for i, n in enumerate(names):
         if names.index(n) != i:

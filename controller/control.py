@@ -57,7 +57,7 @@ async def handle(ctl: Controller, req: dict[str, Any]) -> Any:
             i = next(i for i, r in enumerate(old) if (r.address, r.port) == (addr, port))
             old[i] = RealServer(addr, port, _weight(req.get("weight")))
             servers = old
-        ctl.set_real_servers(name, tuple(servers))
+        await ctl.set_real_servers(name, tuple(servers))
         return {"real_servers": [f"{r.address}:{r.port}/{r.weight}" for r in servers]}
     raise ValueError(f"unknown command {cmd!r}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from p4.config.v1 import p4info_pb2
@@ -21,12 +22,13 @@ from . import entities as ent
 from . import wire
 from .config import Config, Service
 from .defence import KeyState
+from .natpool import ServerKey, moved
 from .p4info import P4InfoIndex
 from .sessions import Session
 
 REFLECT_SESSION_BASE = 512  # clone session 512 + p reflects to port p
 MODE = {"off": 0, "on": 1, "auto": 2}
-SVC_SACK, SVC_TS, SVC_WSCALE, SVC_DEFER = 0x01, 0x02, 0x04, 0x08
+SVC_SACK, SVC_TS, SVC_WSCALE, SVC_DEFER, SVC_NAT = 0x01, 0x02, 0x04, 0x08, 0x10
 WSCALE_NONE = 15
 PRIO_SERVICE, PRIO_DENY_UDP, PRIO_DENY_FRAG, PRIO_DENY_ALL = 100, 50, 40, 1
 PROTO_TCP, PROTO_UDP = 6, 17
@@ -55,6 +57,8 @@ def service_flags(s: Service) -> int:
         f |= SVC_TS
     if s.defer:
         f |= SVC_DEFER
+    if s.nat:
+        f |= SVC_NAT
     return f
 
 
@@ -140,6 +144,77 @@ def keys_entry(p4: P4InfoIndex, keys: KeyState) -> p4runtime_pb2.TableEntry:
 
 def defense_entry(p4: P4InfoIndex, sid: int, active: bool) -> p4runtime_pb2.RegisterEntry:
     return ent.register_entry(p4, "defense_active", sid, int(active))
+
+
+# ----------------------------------------------------------------------------- NAT (C8)
+
+
+def nat_unproxied(s: Service) -> bool:
+    """A NAT service that forwards connections unproxied (auto while calm, off), so
+    through the `nat_buckets` / `nat_reverse` tables. A NAT service in mode on never
+    does: it gets no buckets (a stray unproxied segment is dropped, EV_DROP_NO_SERVER)."""
+    return s.nat and s.mode != "on"
+
+
+def nat_bucket_count(p4: P4InfoIndex) -> int:
+    """The number of buckets, from the width of the table's `bucket` key."""
+    return 1 << p4.match_field("nat_buckets", "bucket").bitwidth
+
+
+def nat_servers(s: Service) -> list[tuple[ServerKey, int]]:
+    return [((r.address, r.port), r.weight) for r in s.real_servers]
+
+
+def nat_reverse_map(services: dict[int, Service]) -> dict[ServerKey, ServerKey]:
+    """Real server -> the VIP:vport it answers for, over the unproxied NAT services
+    (the config allows a real server in one of them only)."""
+    out: dict[ServerKey, ServerKey] = {}
+    for _sid, s in sorted(services.items()):
+        if nat_unproxied(s):
+            for r in s.real_servers:
+                out.setdefault((r.address, r.port), (s.vip, s.port))
+    return out
+
+
+def nat_bucket_entry(p4: P4InfoIndex, sid: int, bucket: int,
+                     server: ServerKey | None) -> p4runtime_pb2.TableEntry:
+    """A `nat_buckets` row (no action: the key only, for a delete)."""
+    match: dict[str, ent.MatchValue] = {"service_id": sid, "bucket": bucket}
+    if server is None:
+        return ent.table_entry(p4, "nat_buckets", match)
+    return ent.table_entry(p4, "nat_buckets", match, "nat_to",
+                           {"rs_addr": server[0], "rs_port": server[1]})
+
+
+def nat_reverse_entry(p4: P4InfoIndex, server: ServerKey,
+                      vip: ServerKey | None) -> p4runtime_pb2.TableEntry:
+    match: dict[str, ent.MatchValue] = {"src_addr": server[0], "src_port": server[1]}
+    if vip is None:
+        return ent.table_entry(p4, "nat_reverse", match)
+    return ent.table_entry(p4, "nat_reverse", match, "nat_from",
+                           {"vip_addr": vip[0], "vip_port": vip[1]})
+
+
+def nat_bucket_updates(p4: P4InfoIndex, sid: int, old: Sequence[ServerKey | None],
+                       new: Sequence[ServerKey | None]) -> Updates:
+    """INSERT, MODIFY or DELETE for each bucket whose server changes."""
+    out: Updates = []
+    for b in moved(old, new):
+        was = old[b] if b < len(old) else None
+        now = new[b] if b < len(new) else None
+        kind = "INSERT" if was is None else "DELETE" if now is None else "MODIFY"
+        out.append(ent.update(kind, nat_bucket_entry(p4, sid, b, now)))
+    return out
+
+
+def nat_reverse_updates(p4: P4InfoIndex, old: dict[ServerKey, ServerKey],
+                        new: dict[ServerKey, ServerKey]) -> tuple[Updates, Updates]:
+    """(inserts and modifies, deletes) taking `nat_reverse` from `old` to `new`."""
+    add = [ent.update("INSERT" if k not in old else "MODIFY", nat_reverse_entry(p4, k, v))
+           for k, v in sorted(new.items()) if old.get(k) != v]
+    delete = [ent.update("DELETE", nat_reverse_entry(p4, k, None))
+              for k in sorted(old) if k not in new]
+    return add, delete
 
 
 # ----------------------------------------------------------------------------- sessions

@@ -21,6 +21,7 @@ from .config import Config, Service
 from .defence import AutoSwitch, FilterReset, KeyRing, KeyState
 from .entities import update as ent_update
 from .install import SessionCodec
+from .nat import NatMixin
 from .p4info import P4InfoIndex
 from .p4rt import Connection, WriteError
 from .sessions import Session, SessionTable, State
@@ -29,7 +30,7 @@ log = logging.getLogger("controller")
 ALREADY_EXISTS = code_pb2.ALREADY_EXISTS
 
 
-class StartupMixin:
+class StartupMixin(NatMixin):
     cfg: Config
     p4: P4InfoIndex
     p4info: p4info_pb2.P4Info
@@ -57,6 +58,7 @@ class StartupMixin:
             log.info("event=push_pipeline reason=%s",
                      "different" if current.HasField("p4info") else "none")
             await conn.set_config(self.p4info, self.device_config, self.cookie)
+        await self.nat_sync(conn, read_back=same)   # before the services that use it
         await self._install_config(conn)
         now = self.clock()
         self.filter_reset = FilterReset(self.cfg.sessions.timeouts.established, now)

@@ -114,6 +114,7 @@ const bit<8> SVC_FLAG_SACK   = 0x01;   /* offer SACK-permitted if the client doe
 const bit<8> SVC_FLAG_TS     = 0x02;   /* offer timestamps if the client does */
 const bit<8> SVC_FLAG_WSCALE = 0x04;   /* offer window scaling if the client does */
 const bit<8> SVC_FLAG_DEFER  = 0x08;   /* D5: start the session on the first data */
+const bit<8> SVC_FLAG_NAT    = 0x10;   /* C8: unproxied flows are NATed (nat.p4) */
 
 /* ------------------------------------------------------------------ sessions */
 
@@ -170,6 +171,7 @@ const ProxyEvent_t EV_MALFORMED_PASSED    = 20;   /* malformed, forwarded in a s
 const ProxyEvent_t EV_REUSE_ACK           = 21;   /* valid cookie ACK on a closing session */
 const ProxyEvent_t EV_DROP_NO_KEY         = 22;   /* SYN before the controller set a key */
 const ProxyEvent_t EV_PASSTHROUGH         = 23;   /* flow seen before the defence, passed */
+const ProxyEvent_t EV_DROP_NO_SERVER      = 24;   /* NAT service, unproxied, no bucket entry */
 
 /* ------------------------------------------------------------------ CPU port I/O */
 

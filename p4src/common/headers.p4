@@ -254,6 +254,10 @@ struct tcp_opt_info_t {
     bit<32> tsecr;
 }
 
+/* A bucket of the unproxied NAT (nat.p4). Its width sets the number of buckets
+ * (NAT_BUCKETS, sizes.p4); the controller reads it from the P4Info. */
+typedef bit<NAT_BUCKET_BITS> NatBucket_t;
+
 struct local_metadata_t {
     /* parser scratch */
     bit<8>         opt_left;      /* option bytes not parsed yet */
@@ -307,6 +311,8 @@ struct local_metadata_t {
     bool         route;           /* forward by L3 routing */
     bool         done;            /* egress decided (reply, punt or drop) */
     bool         syn_in;          /* count EV_SYN_IN too */
+    bool         passed;          /* C8: forwarded unproxied (undefended or passthrough) */
+    NatBucket_t  nat_bucket;      /* C8: the flow's bucket (NAT services, nat.p4) */
     ProxyEvent_t event;
 
     /* Carried into egress by the server-ACK clone. The clone is re-parsed, but

@@ -14,6 +14,8 @@
 #define ID_TABLE_ROUTER_MACS  5
 #define ID_TABLE_IPV4_ROUTES  6
 #define ID_TABLE_MAC_TABLE    7
+#define ID_TABLE_NAT_BUCKETS  8
+#define ID_TABLE_NAT_REVERSE  9
 
 /* actions */
 #define ID_ACTION_SET_SERVICE         1
@@ -31,6 +33,10 @@
 #define ID_ACTION_DROP_PACKET         13
 #define ID_ACTION_BRIDGE_TO           14
 #define ID_ACTION_FLOOD               15
+#define ID_ACTION_NAT_TO              16
+#define ID_ACTION_NO_SERVER           17
+#define ID_ACTION_NAT_FROM            18
+#define ID_ACTION_NO_NAT              19
 
 /* registers */
 #define ID_REGISTER_SESSION_STATE     1
@@ -55,5 +61,7 @@
 #define ID_DIRECT_COUNTER_ROUTER_MACS 4
 #define ID_DIRECT_COUNTER_IPV4_ROUTES 5
 #define ID_DIRECT_COUNTER_MAC_TABLE   6
+#define ID_DIRECT_COUNTER_NAT_BUCKETS 7
+#define ID_DIRECT_COUNTER_NAT_REVERSE 8
 
 #endif

@@ -24,4 +24,11 @@ const bit<32> PENDING_LIFETIME   = 9766;   /* ~10 s */
 const bit<32> EVENTS_PER_SERVICE = 32;     /* > every EV_* value */
 const bit<32> SERVICE_EVENTS_SIZE = 8192;  /* MAX_SERVICE_IDS * EVENTS_PER_SERVICE */
 
+/* C8, nat.p4: unproxied flows of a NAT service are spread over 2^NAT_BUCKET_BITS
+ * buckets, each pointing at a real server. A macro: it is a bit width. */
+#define NAT_BUCKET_BITS 6
+const bit<32> NAT_BUCKETS        = 64;     /* 1 << NAT_BUCKET_BITS */
+const bit<32> NAT_BUCKETS_SIZE   = 16384;  /* MAX_SERVICE_IDS * NAT_BUCKETS */
+const bit<32> NAT_REVERSE_SIZE   = 4096;   /* real servers of NAT services in auto/off */
+
 #endif

@@ -22,6 +22,7 @@
 #include "control/services.p4"
 #include "control/session.p4"
 #include "control/proxy.p4"
+#include "control/nat.p4"
 #include "control/forwarding.p4"
 #include "control/counters.p4"
 #include "control/server_ack.p4"
@@ -34,6 +35,7 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
     SessionLookup() session_lookup;
     CookieKeys() cookie_keys;
     SynProxy() synproxy;
+    UnproxiedNat() nat;
     Forwarding() forwarding;
     EventCounters() event_counters;
 
@@ -47,6 +49,7 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
                 session_lookup.apply(hdr, meta);     /* a session's service id wins */
                 cookie_keys.apply(meta);
                 synproxy.apply(hdr, meta, standard_metadata);
+                nat.apply(hdr, meta, standard_metadata);   /* C8: NAT services, unproxied */
             }
         }
         if (!meta.done) {

@@ -57,8 +57,6 @@ def test_good_config_loads(tmp_path) -> None:
     ("port: 80", "port: 80000", 15, r"services\[0\]\.port: 80000 is out of range"),
     ("mode: on", "mode: sometimes", 16, r"services\[0\]\.mode: 'sometimes' is not one of"),
     ("wscale: 9", "wscale: 15", 18, r"services\[0\]\.synack\.wscale: 15 is out of range"),
-    ("mode: on", "mode: auto", 16, r"services\[0\]\.mode: mode 'auto' needs nat: false"),
-    ("mode: on", "mode: off", 16, r"services\[0\]\.mode: mode 'off' needs nat: false"),
     ("window: 1024", "window: 0", 13, r"defer needs a non-zero synack\.window"),
     ("syn_rate_off: 100", "syn_rate_off: 900", 17, r"hysteresis"),
     ("defer: true", "deffer: true", 19, r"services\[0\]\.deffer: unknown key"),
@@ -76,14 +74,58 @@ def test_errors_point_at_file_line_and_field(old: str, new: str, line: int, mess
     assert str(exc.value).startswith(f"cfg.yaml:{line}: ")
 
 
-def test_auto_and_off_are_for_transparent_services() -> None:
-    """Undefended packets are forwarded as addressed: only a routed (transparent)
-    service reaches its server then, so auto and off go with nat: false (C8)."""
+def test_nat_services_take_every_mode() -> None:
+    """Unproxied connections of a NAT service are translated by the switch's bucket
+    table (C8), so auto and off go with NAT as with transparent mode."""
     for mode in ("auto", "off"):
-        cfg = parse_config(GOOD.replace("mode: on", f"mode: {mode}\n    nat: false", 1), "c.yaml")
-        assert (cfg.services[0].mode, cfg.services[0].nat) == (mode, False)
-    with pytest.raises(ConfigError, match=r"c.yaml:16: services\[0\]\.mode: .*mode: on"):
-        parse_config(GOOD.replace("mode: on", "mode: auto\n    nat: true", 1), "c.yaml")
+        for nat in ("true", "false"):
+            text = GOOD.replace("mode: on", f"mode: {mode}\n    nat: {nat}", 1)
+            cfg = parse_config(text, "c.yaml")
+            assert (cfg.services[0].mode, cfg.services[0].nat) == (mode, nat == "true")
+    servers = ("    real_servers:\n      - {address: 10.0.2.10, port: 8080, weight: 3}\n"
+               "      - {address: 10.0.2.11, port: 8080}\n")
+    assert servers in GOOD
+    with pytest.raises(ConfigError, match=r"c.yaml:13: services\[0\]: a NAT service needs at "
+                                          r"least one real server"):
+        parse_config(GOOD.replace("mode: on", "mode: auto", 1).replace(servers, ""), "c.yaml")
+
+
+SECOND = """\
+  - name: api
+    vip: 10.0.0.101
+    port: 443
+    mode: {mode}
+    nat: {nat}
+    real_servers:
+      - {{address: 10.0.2.12, port: 8080}}
+      - {{address: 10.0.2.10, port: 8080}}
+"""
+
+
+def _two_services(first_mode: str, second_mode: str, second_nat: str = "true") -> str:
+    text = GOOD.replace("mode: on", f"mode: {first_mode}", 1)
+    return text.replace("cookie:", SECOND.format(mode=second_mode, nat=second_nat)
+                        + "cookie:", 1)
+
+
+def test_a_real_server_backs_one_unproxied_nat_service() -> None:
+    """The switch translates a real server's answers back by its address and port
+    (nat_reverse): two auto/off NAT services cannot share one; the error points at
+    the second one's real server."""
+    with pytest.raises(ConfigError) as exc:
+        parse_config(_two_services("auto", "off"), "c.yaml")
+    assert str(exc.value).startswith(
+        "c.yaml:30: services[1].real_servers[1]: 10.0.2.10:8080 already serves NAT "
+        "service 'web'"), str(exc.value)
+    # Proxied (mode on) or transparent services may share it: their answers hit sessions.
+    for first, second, nat in (("on", "auto", "true"), ("auto", "on", "true"),
+                               ("auto", "auto", "false")):
+        cfg = parse_config(_two_services(first, second, nat), "c.yaml")
+        assert [s.mode for s in cfg.services] == [first, second]
+    # Another port of the same address is another real server.
+    text = _two_services("auto", "auto").replace("- {address: 10.0.2.10, port: 8080}\n",
+                                                 "- {address: 10.0.2.10, port: 8081}\n")
+    assert len(parse_config(text, "c.yaml").services) == 2
 
 
 def test_duplicate_vip_and_missing_fields() -> None:

@@ -43,6 +43,8 @@ def test_synproxy_tables(synproxy_p4info) -> None:
         "router_macs",
         "ipv4_routes",
         "mac_table",
+        "nat_buckets",
+        "nat_reverse",
     }
 
 
@@ -69,6 +71,8 @@ def test_synproxy_actions_and_params(synproxy_p4info) -> None:
         "client_window",
         "win_shift",
     ]
+    assert params["nat_to"] == ["rs_addr", "rs_port"]
+    assert params["nat_from"] == ["vip_addr", "vip_port"]
     assert params["set_cookie_keys"] == [
         "key0",
         "key1",
@@ -85,6 +89,7 @@ def test_synproxy_stable_ids(synproxy_p4info) -> None:
     tables = {t.preamble.name.rsplit(".", 1)[-1]: t.preamble.id for t in synproxy_p4info.tables}
     assert tables["services"] == 0x02000001
     assert tables["sessions"] == 0x02000002
+    assert (tables["nat_buckets"], tables["nat_reverse"]) == (0x02000008, 0x02000009)
     registers = {
         r.preamble.name.rsplit(".", 1)[-1]: r.preamble.id for r in synproxy_p4info.registers
     }

@@ -397,12 +397,15 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                 meta.syn_in = true;
             }
             if (!meta.proxy_active) {
-                /* Not defended: plain forwarding; SYNs counted for AUTO (C8). */
+                /* Not defended: plain forwarding (NAT services: nat.p4); SYNs counted
+                 * for AUTO (C8). */
+                meta.passed = true;
                 if (ctrl == TCP_SYN) {
                     meta.event = EV_SYN_PASSED;
                 }
             } else if (passthrough_known && ctrl != TCP_SYN) {
                 /* A connection from before the defence: forwarded, unproxied. */
+                meta.passed = true;
                 meta.event = EV_PASSTHROUGH;
             } else if (meta.malformed) {
                 /* Never answered (D1). */

@@ -1,0 +1,162 @@
+"""The switch's unproxied-NAT tables (C8): `nat_buckets` and `nat_reverse` kept in step
+with the services, at start-up and after every service or real-server change.
+
+A mixin of `app.Controller` (through `StartupMixin` and `AdminMixin`). What the switch
+holds is remembered (`nat_pools`, `nat_reverse`) so that a change writes only the rows
+that differ, and the bucket assignment moves as few buckets as it can
+(`natpool.rebalance`): a connection forwarded unproxied lives as long as its bucket
+keeps its real server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from p4.v1 import p4runtime_pb2 as pb
+
+from . import install
+from .config import Service
+from .natpool import Pool, ServerKey, rebalance
+from .p4info import P4InfoIndex
+from .p4rt import Connection
+
+log = logging.getLogger("controller")
+
+
+class NatMixin:
+    p4: P4InfoIndex
+    services: dict[int, Service]
+
+    # State created on first use, so that the controller's constructor needs no part.
+    @property
+    def nat_pools(self) -> dict[int, Pool]:
+        """service id -> the buckets the switch holds."""
+        pools: dict[int, Pool] = self.__dict__.setdefault("_nat_pools", {})
+        return pools
+
+    @property
+    def nat_reverse(self) -> dict[ServerKey, ServerKey]:
+        """real server -> VIP:vport, as the switch holds them."""
+        rev: dict[ServerKey, ServerKey] = self.__dict__.setdefault("_nat_reverse", {})
+        return rev
+
+    @property
+    def _nat_lock(self) -> asyncio.Lock:
+        lock: asyncio.Lock = self.__dict__.setdefault("_nat_lock_obj", asyncio.Lock())
+        return lock
+
+    def check_nat_service(self, sid: int, s: Service) -> None:
+        """A real server answers for one unproxied NAT service only (`nat_reverse` is
+        keyed by its address and port); raise ValueError naming the other service."""
+        if not install.nat_unproxied(s):
+            return
+        for other_sid, o in sorted(self.services.items()):
+            if other_sid == sid or not install.nat_unproxied(o):
+                continue
+            mine = {(r.address, r.port) for r in s.real_servers}
+            for r in o.real_servers:
+                if (r.address, r.port) in mine:
+                    raise ValueError(
+                        f"real server {r.address}:{r.port} already serves NAT service "
+                        f"'{o.name}' in mode {o.mode}: its answers could not be told apart")
+
+    def _nat_target(self) -> tuple[dict[int, Pool], dict[ServerKey, ServerKey]]:
+        n = install.nat_bucket_count(self.p4)
+        pools = {sid: rebalance(install.nat_servers(s), n, self.nat_pools.get(sid))
+                 for sid, s in sorted(self.services.items()) if install.nat_unproxied(s)}
+        return pools, install.nat_reverse_map(self.services)
+
+    async def nat_apply(self, conn: Connection) -> None:
+        """Write what changed since the last write: reverse entries first (a bucket
+        never points at a server whose answers are not translated), then buckets,
+        then the reverse entries no longer needed."""
+        async with self._nat_lock:
+            pools, reverse = self._nat_target()
+            add, delete = install.nat_reverse_updates(self.p4, self.nat_reverse, reverse)
+            buckets: list[pb.Update] = []
+            for sid in sorted(set(pools) | set(self.nat_pools)):
+                old = self.nat_pools[sid].buckets if sid in self.nat_pools else ()
+                new = pools[sid].buckets if sid in pools else ()
+                buckets += install.nat_bucket_updates(self.p4, sid, old, new)
+            # The state follows each write that succeeded: a failure leaves it true.
+            if add:
+                await conn.write_pb(add)
+            self.nat_reverse.update(reverse)
+            if buckets:
+                await conn.write_pb(buckets)
+            self.nat_pools.clear()
+            self.nat_pools.update(pools)
+            if delete:
+                await conn.write_pb(delete)
+            for k in [k for k in self.nat_reverse if k not in reverse]:
+                del self.nat_reverse[k]
+            if buckets or add or delete:
+                log.info("event=nat_tables buckets=%d reverse_added=%d reverse_deleted=%d",
+                         len(buckets), len(add), len(delete))
+
+    async def nat_sync(self, conn: Connection, read_back: bool) -> None:
+        """At start-up: learn what the switch holds (`read_back`: the pipeline was
+        already there) or start from empty tables (just pushed), then apply."""
+        if not read_back:
+            self.nat_pools.clear()
+            self.nat_reverse.clear()
+        else:
+            held, reverse = await self._nat_read(conn)
+            known = dict(self.nat_pools)
+            self.nat_pools.clear()
+            for sid, buckets in held.items():
+                mine = known.get(sid)
+                # The weights of our own last write hold if the switch has its rows.
+                weights = mine.weights if mine is not None and mine.buckets == buckets else ()
+                self.nat_pools[sid] = Pool(buckets, weights)
+            self.nat_reverse.clear()
+            self.nat_reverse.update(reverse)
+        await self.nat_apply(conn)
+
+    async def _nat_read(
+            self, conn: Connection) -> tuple[dict[int, tuple[ServerKey | None, ...]],
+                                             dict[ServerKey, ServerKey]]:
+        n = install.nat_bucket_count(self.p4)
+        queries = []
+        for table in ("nat_buckets", "nat_reverse"):
+            e = pb.Entity()
+            e.table_entry.table_id = self.p4.table_id(table)
+            queries.append(e)
+        buckets_id = self.p4.table_id("nat_buckets")
+        held: dict[int, list[ServerKey | None]] = {}
+        reverse: dict[ServerKey, ServerKey] = {}
+        for e in await conn.read_pb(queries):
+            t = e.table_entry
+            if t.is_default_action:
+                continue
+            key = {self._field_name(t.table_id, m.field_id): _int(m.exact.value)
+                   for m in t.match}
+            params = {self._param_name(t.action.action.action_id, p.param_id): _int(p.value)
+                      for p in t.action.action.params}
+            if t.table_id == buckets_id:
+                b = key.get("bucket", n)
+                if b < n and "rs_addr" in params:
+                    row = held.setdefault(key.get("service_id", 0), [None] * n)
+                    row[b] = (_ip(params["rs_addr"]), params["rs_port"])
+            elif "vip_addr" in params:
+                reverse[(_ip(key["src_addr"]), key["src_port"])] = (
+                    _ip(params["vip_addr"]), params["vip_port"])
+        return {sid: tuple(row) for sid, row in held.items()}, reverse
+
+    def _field_name(self, table_id: int, field_id: int) -> str:
+        t: Any = self.p4.by_id("tables", table_id)
+        return next((m.name for m in t.match_fields if m.id == field_id), "")
+
+    def _param_name(self, action_id: int, param_id: int) -> str:
+        a: Any = self.p4.by_id("actions", action_id)
+        return next((p.name for p in a.params if p.id == param_id), "")
+
+
+def _int(b: bytes) -> int:
+    return int.from_bytes(b, "big")
+
+
+def _ip(v: int) -> str:
+    return ".".join(str((v >> s) & 0xFF) for s in (24, 16, 8, 0))
