@@ -1,0 +1,205 @@
+# Run: sudo .venv/bin/python ptf-tests/run.py synproxy -- nat_passthrough   (TARGET=bmv2 for bmv2)
+"""C8 for NAT services (control/nat.p4): what SynProxy forwards unproxied (the service
+not defended, or a flow from before the defence) is NATed to the real server of its
+bucket, and the server's answers are NATed back to the VIP; a bucket without a server
+is a counted drop; a transparent service is left alone."""
+
+from __future__ import annotations
+
+import struct
+
+from ptf.testutils import group
+from scapy.layers.inet import IP, TCP
+from scapy.packet import Packet
+from synproxy_base import SynproxyTest
+from synproxy_packets import (
+    CLIENT_IP,
+    CLIENT_PORT,
+    CONSTS,
+    OTHER_MAC,
+    OTHER_PORT,
+    PROXY_AUTO,
+    PROXY_OFF,
+    ROUTER_MAC,
+    RS_IP,
+    RS_PORT,
+    SERVER_PORT,
+    SERVICE_ID,
+    SIZE_CONSTS,
+    SVC_SACK,
+    SVC_TS,
+    SVC_WSCALE,
+    VIP,
+    VPORT,
+    ServiceSettings,
+    client_syn_options,
+    client_tcp,
+    crc16_arc,
+    fresh,
+    ip2int,
+    routed,
+    server_tcp,
+)
+
+SVC_NAT = CONSTS["SVC_FLAG_NAT"]
+NAT_BUCKETS = SIZE_CONSTS["NAT_BUCKETS"]
+RS2_IP = "10.0.2.6"  # on the servers' subnet, behind port 2 as RS_IP
+NAT_AUTO = ServiceSettings(mode=PROXY_AUTO, flags=SVC_SACK | SVC_TS | SVC_WSCALE | SVC_NAT)
+
+
+def bucket_of(pkt: Packet) -> int:
+    """The flow's bucket: v1model's crc16 over client, VIP, client port, VIP port,
+    modulo NAT_BUCKETS."""
+    data = struct.pack("!IIHH", ip2int(pkt[IP].src), ip2int(pkt[IP].dst),
+                       pkt[TCP].sport, pkt[TCP].dport)
+    return crc16_arc(data) % NAT_BUCKETS
+
+
+def server_of(bucket: int) -> str:
+    """The tests' assignment: even buckets to RS_IP, odd ones to RS2_IP."""
+    return RS_IP if bucket % 2 == 0 else RS2_IP
+
+
+def to_server(pkt: Packet, rs: str) -> Packet:
+    """A client segment as the switch NATs and routes it to real server `rs`."""
+    out = routed(pkt, SERVER_PORT)
+    out[IP].dst, out[TCP].dport = rs, RS_PORT
+    return fresh(out)
+
+
+def from_vip(pkt: Packet) -> Packet:
+    """A server segment as the switch NATs it back and routes it to the client."""
+    out = routed(pkt, CLIENT_PORT)
+    out[IP].src, out[TCP].sport = VIP, VPORT
+    return fresh(out)
+
+
+class NatTest(SynproxyTest):
+    """The protected service is NAT in mode auto (not defended); every bucket has a
+    server, both servers a reverse entry."""
+
+    service = NAT_AUTO
+
+    def setUp(self) -> None:
+        super().setUp()
+        for b in range(NAT_BUCKETS):
+            self.insert("nat_buckets", {"service_id": SERVICE_ID, "bucket": b}, "nat_to",
+                        {"rs_addr": server_of(b), "rs_port": RS_PORT})
+        for rs in (RS_IP, RS2_IP):
+            self.insert("nat_reverse", {"src_addr": rs, "src_port": RS_PORT}, "nat_from",
+                        {"vip_addr": VIP, "vip_port": VPORT})
+
+
+@group("nat")
+class UndefendedSynGoesToItsBucketServerTest(NatTest):
+    """SYNs of several flows reach the servers of their buckets, options intact."""
+
+    def runTest(self) -> None:
+        servers = set()
+        for sport in range(42000, 42008):
+            syn = self.undefended(client_tcp("S", 1000 + sport, sport=sport,
+                                             options=client_syn_options()))
+            rs = server_of(bucket_of(syn))
+            servers.add(rs)
+            self.send(CLIENT_PORT, syn)
+            self.expect(SERVER_PORT, to_server(syn, rs))
+        self.assertEqual(servers, {RS_IP, RS2_IP})
+        self.assert_events({"SYN_IN": 8, "SYN_PASSED": 8})
+
+
+@group("nat")
+class UndefendedDataGoesToItsBucketServerTest(NatTest):
+    """Data keeps the flow's server; payload and sequence numbers untouched."""
+
+    def runTest(self) -> None:
+        data = self.undefended(client_tcp("PA", 5001, 7001, sport=42010,
+                                          payload=b"GET / HTTP/1.1\r\n\r\n"))
+        self.send(CLIENT_PORT, data)
+        self.expect(SERVER_PORT, to_server(data, server_of(bucket_of(data))))
+
+
+@group("nat")
+class ServerAnswerComesFromTheVipTest(NatTest):
+    """The real server's SYN/ACK and data leave with the VIP as source."""
+
+    def runTest(self) -> None:
+        for rs, flags, payload in ((RS_IP, "SA", b""), (RS2_IP, "PA", b"x" * 100)):
+            answer = server_tcp(flags, 9000, 1001, dport=42011, src=rs, payload=payload)
+            self.send(SERVER_PORT, answer)
+            self.expect(CLIENT_PORT, from_vip(answer))
+
+
+@group("nat")
+class OtherServerPortIsNotTranslatedTest(NatTest):
+    """A real server's segment from another port is routed as it is."""
+
+    def runTest(self) -> None:
+        answer = server_tcp("PA", 9000, 1001, dport=42012, sport=RS_PORT + 1, payload=b"y")
+        self.send(SERVER_PORT, answer)
+        self.expect(CLIENT_PORT, routed(answer, CLIENT_PORT))
+
+
+@group("nat")
+class PassthroughFlowKeepsItsServerTest(NatTest):
+    """C8: a connection opened while the service was not defended is still NATed to
+    its bucket's server once the defence is on (PASSTHROUGH); a new SYN gets a cookie."""
+
+    def runTest(self) -> None:
+        old = self.undefended(client_tcp("PA", 500, 600, sport=42013, payload=b"old"))
+        rs = server_of(bucket_of(old))
+        self.send(CLIENT_PORT, old)
+        self.expect(SERVER_PORT, to_server(old, rs))
+        self.write_register("defense_active", SERVICE_ID, 1)
+        self.send(CLIENT_PORT, old)
+        self.expect(SERVER_PORT, to_server(old, rs))
+        answer = server_tcp("A", 601, 503, dport=42013, src=rs)
+        self.send(SERVER_PORT, answer)
+        self.expect(CLIENT_PORT, from_vip(answer))
+        self.send(CLIENT_PORT, client_tcp("S", 77, sport=42014))
+        reply = self.receive(CLIENT_PORT)
+        self.assertEqual((reply[IP].src, reply[TCP].sport, reply[TCP].flags), (VIP, VPORT, "SA"))
+        self.expect_nothing()
+        self.assert_events({"PASSTHROUGH": 1, "SYN_IN": 1, "SYNACK_SENT": 1})
+
+
+@group("nat")
+class BucketWithoutServerIsCountedDropTest(SynproxyTest):
+    """A NAT service whose bucket has no entry drops what it would pass unproxied
+    (DROP_NO_SERVER), and counts its SYNs for the auto defence."""
+
+    service = NAT_AUTO
+
+    def runTest(self) -> None:
+        self.send(CLIENT_PORT, self.undefended(client_tcp("S", 1, sport=42015)))
+        self.send(CLIENT_PORT, self.undefended(client_tcp("PA", 2, 3, sport=42016,
+                                                          payload=b"z")))
+        self.expect_nothing()
+        self.assert_events({"DROP_NO_SERVER": 2, "SYN_IN": 1})
+
+
+@group("nat")
+class OffModeNatServiceIsNattedTest(NatTest):
+    """Mode off: never proxied, always NATed."""
+
+    service = ServiceSettings(mode=PROXY_OFF, flags=NAT_AUTO.flags)
+
+    def runTest(self) -> None:
+        syn = self.undefended(client_tcp("S", 31, sport=42017))
+        self.send(CLIENT_PORT, syn)
+        self.expect(SERVER_PORT, to_server(syn, server_of(bucket_of(syn))))
+
+
+@group("nat")
+class TransparentServiceIsUntouchedTest(NatTest):
+    """Without the NAT flag the segment goes to the VIP as addressed (routed), bucket
+    entries for its service id or not."""
+
+    service = ServiceSettings(mode=PROXY_AUTO)
+
+    def runTest(self) -> None:
+        self.insert("ipv4_routes", {"dst_addr": f"{VIP}/32"}, "route_to",
+                    {"port": OTHER_PORT, "src_mac": ROUTER_MAC, "dst_mac": OTHER_MAC})
+        syn = self.undefended(client_tcp("S", 41, sport=42018))
+        self.send(CLIENT_PORT, syn)
+        self.expect(OTHER_PORT, routed(syn, OTHER_PORT))
+        self.assertEqual(syn[IP].src, CLIENT_IP)
