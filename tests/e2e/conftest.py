@@ -17,6 +17,8 @@ connections onto one server-side 4-tuple):
     87    dead     rs2 :8087          the server's namespace drops it: no answer at all
     8088  auto     rs1 itself         auto defence, transparent: the "VIP" is rs1's own
                                       address, routed to it while not proxied
+    90    natauto  rs1, rs2 :8090     auto defence, NAT: the switch's bucket table sends
+                                      unproxied connections to a real server
 
 The `early` server's namespace drops every other SYN (the first of each connection), so
 its handshake waits for the controller's retry and the client's request surely arrives
@@ -72,13 +74,15 @@ SERVICES = {s.name: s for s in (
     Svc("early", 85, ("rs1",), 8085, {"synack": {"window": 65535}}),
     Svc("down", 86, ("rs1",), 8086),
     Svc("dead", 87, ("rs2",), 8087),
-    # An auto service needs somewhere to send traffic while it is not proxied: with NAT
-    # nothing routes the VIP, so it is a transparent service at the server's address.
+    # Auto defence, routed: while not proxied the traffic goes to the server's address.
     Svc("auto", 8088, ("rs1",), 8088, {"mode": "auto", "auto": {
         "syn_rate_on": 60, "syn_rate_off": 20, "quiet_seconds": 5}}, transparent=True),
+    # Auto defence, NAT: while not proxied the switch NATs by bucket (C8).
+    Svc("natauto", 90, ("rs1", "rs2"), 8090, {"mode": "auto", "auto": {
+        "syn_rate_on": 60, "syn_rate_off": 20, "quiet_seconds": 5}}),
 )}
 # Services whose servers the rig starts (topo.demo.start_services starts web's).
-LISTENING = ("nosack", "nots", "ws2", "defer", "early", "auto")
+LISTENING = ("nosack", "nots", "ws2", "defer", "early", "auto", "natauto")
 
 
 def _missing_tools() -> list[str]:
