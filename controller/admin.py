@@ -154,10 +154,23 @@ class AdminMixin(NatMixin):
             "services": {s.name: {"id": sid, "vip": s.vip, "port": s.port, "mode": s.mode,
                                   "defense_active": self.auto[sid].active if sid in self.auto
                                   else None,
-                                  "real_servers": [dataclasses.asdict(r) for r in s.real_servers]}
+                                  "real_servers": [dataclasses.asdict(r) for r in s.real_servers],
+                                  "nat_buckets": self._nat_shares(sid)}
                          for sid, s in sorted(self.services.items())},
             "stats": {**self.stats, **self.table.stats},
         }
+
+    def _nat_shares(self, sid: int) -> dict[str, int] | None:
+        """C8: buckets per real server ("address:port") the switch holds, or None for a
+        service without unproxied NAT."""
+        pool = self.nat_pools.get(sid)
+        if pool is None:
+            return None
+        out: dict[str, int] = {}
+        for k in pool.buckets:
+            if k is not None:
+                out[f"{k[0]}:{k[1]}"] = out.get(f"{k[0]}:{k[1]}", 0) + 1
+        return out
 
     def sessions(self, limit: int = 1000) -> list[dict[str, Any]]:
         out = []

@@ -82,6 +82,8 @@ def test_startup_installs_buckets_reverse_entries_and_the_nat_flag(artefacts, so
         assert sorted(rows) == list(range(64))
         assert share(rows) == {RS_IP: 48, RS2_IP: 16}
         assert reverse(switch) == {(RS_IP, RS_PORT): (VIP, VPORT), (RS2_IP, RS_PORT): (VIP, VPORT)}
+        status = command(ct, {"cmd": "status"})["services"]["web"]
+        assert status["nat_buckets"] == {f"{RS_IP}:{RS_PORT}": 48, f"{RS2_IP}:{RS_PORT}": 16}
         (svc,) = [e for e in switch.state.table("services").entries() if len(e.args) == 7]
         flags = svc.args[2]  # set_service(service_id, mode, flags, ...)
         assert flags & install.SVC_NAT and svc.args[1] == install.MODE["auto"]
