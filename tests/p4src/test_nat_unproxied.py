@@ -7,12 +7,13 @@ Run: .venv/bin/python -m pytest -q tests/p4src/test_nat_unproxied.py
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 from p4sim.backend.harness import Harness
-from p4sim.backend.hashes import crc16
 from tests.p4src.p4bench import (
     CLIENT_IP,
     CLIENT_MAC,
@@ -47,10 +48,11 @@ FLAGS = SVC_SACK | SVC_TS | SVC_WSCALE
 
 
 def bucket_of(sport: int, client: str = CLIENT_IP) -> int:
-    """crc16 (CRC-16/ARC, v1model's) of (client, VIP, cport, vport) mod NAT_BUCKETS."""
+    """crc32 (v1model's, the standard CRC-32) of (client, VIP, cport, vport) mod
+    NAT_BUCKETS."""
     data = (ip2int(client).to_bytes(4, "big") + ip2int(VIP).to_bytes(4, "big")
             + sport.to_bytes(2, "big") + VPORT.to_bytes(2, "big"))
-    return crc16(data) % NAT_BUCKETS
+    return zlib.crc32(data) % NAT_BUCKETS
 
 
 def rs_of(bucket: int) -> str:
@@ -224,3 +226,18 @@ def test_session_traffic_never_uses_the_nat_tables(nat: Bench) -> None:
 
 def test_evs_fit_the_per_service_counter() -> None:
     assert EV["DROP_NO_SERVER"] < 32
+
+
+def test_one_clients_consecutive_ports_spread_over_every_bucket(nat: Bench) -> None:
+    """A client opening connections from consecutive ports reaches every bucket (each
+    bucket here NATs to a port of its own, so the port shows the bucket used)."""
+    for bucket in range(NAT_BUCKETS):
+        nat.h.table("nat_buckets").modify((SERVICE_ID, bucket), 0, nat.h.action_id("nat_to"),
+                                          (ip2int(RS_IP), 9000 + bucket))
+    used = []
+    for sport in range(33000, 33000 + 4 * NAT_BUCKETS):
+        p = _one(nat.process(CLIENT_PORT, nat.client_tcp("S", 1, sport=sport)), SERVER_PORT)
+        assert p[TCP].dport - 9000 == bucket_of(sport)
+        used.append(p[TCP].dport)
+    assert sorted(set(used)) == list(range(9000, 9000 + NAT_BUCKETS))
+    assert max(used.count(port) for port in set(used)) <= 8  # 4 on average

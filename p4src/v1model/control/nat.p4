@@ -3,7 +3,7 @@
  * forwards unproxied (D7 translates only proxied ones, through their sessions).
  *
  *   client -> VIP:vport, passed (undefended, or a flow from before the defence):
- *       bucket = crc16(client, VIP, cport, vport) mod NAT_BUCKETS
+ *       bucket = crc32(client, VIP, cport, vport) mod NAT_BUCKETS
  *       nat_buckets[service_id, bucket] -> dst := RS:rport, routed
  *       no entry: dropped, EV_DROP_NO_SERVER (a NAT service reaches no server)
  *   RS:rport -> client, no session, not to a service:
@@ -87,8 +87,10 @@ control UnproxiedNat(inout headers_t hdr, inout local_metadata_t meta,
         if (!meta.done && hdr.tcp.isValid()) {
             if (meta.passed && (meta.svc_flags & SVC_FLAG_NAT) != 0) {
                 /* The 4-tuple as the client sent it: every segment of the flow lands
-                 * in the same bucket. */
-                hash(meta.nat_bucket, HashAlgorithm.crc16, (NatBucket_t)0,
+                 * in the same bucket. crc32, not crc16: the low bits of CRC-16/ARC
+                 * depend on too few bits of the client port, so one client's
+                 * consecutive ports would use only half of the buckets. */
+                hash(meta.nat_bucket, HashAlgorithm.crc32, (NatBucket_t)0,
                      { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.tcp.src_port,
                        hdr.tcp.dst_port },
                      NAT_BUCKETS);

@@ -7,6 +7,7 @@ is a counted drop; a transparent service is left alone."""
 from __future__ import annotations
 
 import struct
+import zlib
 
 from ptf.testutils import group
 from scapy.layers.inet import IP, TCP
@@ -34,7 +35,6 @@ from synproxy_packets import (
     ServiceSettings,
     client_syn_options,
     client_tcp,
-    crc16_arc,
     fresh,
     ip2int,
     routed,
@@ -48,11 +48,11 @@ NAT_AUTO = ServiceSettings(mode=PROXY_AUTO, flags=SVC_SACK | SVC_TS | SVC_WSCALE
 
 
 def bucket_of(pkt: Packet) -> int:
-    """The flow's bucket: v1model's crc16 over client, VIP, client port, VIP port,
+    """The flow's bucket: v1model's crc32 over client, VIP, client port, VIP port,
     modulo NAT_BUCKETS."""
     data = struct.pack("!IIHH", ip2int(pkt[IP].src), ip2int(pkt[IP].dst),
                        pkt[TCP].sport, pkt[TCP].dport)
-    return crc16_arc(data) % NAT_BUCKETS
+    return zlib.crc32(data) % NAT_BUCKETS
 
 
 def server_of(bucket: int) -> str:
