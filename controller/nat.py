@@ -44,7 +44,10 @@ class NatMixin:
 
     @property
     def _nat_lock(self) -> asyncio.Lock:
-        lock: asyncio.Lock = self.__dict__.setdefault("_nat_lock_obj", asyncio.Lock())
+        lock = self.__dict__.get("_nat_lock_obj")
+        if lock is None:
+            lock = self.__dict__["_nat_lock_obj"] = asyncio.Lock()
+        assert isinstance(lock, asyncio.Lock)
         return lock
 
     def check_nat_service(self, sid: int, s: Service) -> None:

@@ -6,17 +6,19 @@ controller points every bucket at a real server. Without per-connection state, a
 connection survives only as long as its bucket keeps its server, so the assignment
 is sticky:
 
-* every server of weight w gets floor or ceil of n * w / W buckets (W the total
-  weight); weight 0 gets none (drained); no weight at all leaves buckets empty
-  (the switch then drops and counts, EV_DROP_NO_SERVER);
-* given the previous assignment, a bucket keeps its server unless that server is
-  gone or above its new share, and only such surplus buckets are handed to servers
-  below theirs. Where rounding leaves a choice (which servers get the ceil), servers
-  whose count would otherwise not change are the last to be touched.
+* a server of weight w is meant to hold n * w / W buckets (W the total weight);
+  weight 0 holds none (drained); no weight at all leaves buckets empty (the switch
+  then drops and counts, EV_DROP_NO_SERVER);
+* a server that changed (added, reweighted; compared with the weights the previous
+  assignment was made for) gets floor or ceil of its share; a removed one loses all;
+* the servers that did not change absorb the difference: they keep their buckets,
+  give up buckets a changed server needs (the one furthest above its exact share
+  first) and take buckets nobody else needs (the one furthest below it first).
 
 So adding, removing or reweighting one server moves only buckets that server gains
-or loses (`tests/controller/test_natpool.py` checks it over random pools), and a
-fresh assignment (no previous one) depends only on the servers and weights.
+or loses, and every server stays within two buckets of its exact share
+(`tests/controller/test_natpool.py` checks both over random histories). A fresh
+assignment (no previous one) depends only on the servers and weights.
 """
 
 from __future__ import annotations
