@@ -20,6 +20,7 @@ from tests.p4src.p4bench import (
     CLIENT_PORT,
     CONSTS,
     CPU_PORT,
+    DEFINES,
     EV,
     PROXY_AUTO,
     PROXY_OFF,
@@ -39,10 +40,12 @@ from tests.p4src.p4bench import (
     csum_ok,
     ip2int,
     mac2int,
+    p4_consts,
 )
 
 SVC_NAT = CONSTS["SVC_FLAG_NAT"]
-NAT_BUCKETS = 64  # sizes.p4; the test below reads the key width from the P4Info
+SIZES = p4_consts(DEFINES.parent / "sizes.p4")
+NAT_BUCKETS = SIZES["NAT_BUCKETS"]
 RS2_IP = "10.1.0.6"
 FLAGS = SVC_SACK | SVC_TS | SVC_WSCALE
 
@@ -241,3 +244,19 @@ def test_one_clients_consecutive_ports_spread_over_every_bucket(nat: Bench) -> N
         used.append(p[TCP].dport)
     assert sorted(set(used)) == list(range(9000, 9000 + NAT_BUCKETS))
     assert max(used.count(port) for port in set(used)) <= 8  # 4 on average
+
+
+def test_a_service_always_proxied_passes_nothing_unproxied(nat: Bench) -> None:
+    """The passthrough filter is shared by every service; a bit set by some auto
+    service's flow does not let a mode-on service's segment through unproxied (it
+    would reach no server: mode on has no buckets)."""
+    nat.h.table("services").clear()
+    nat.add_service(mode=CONSTS["PROXY_MODE_ON"], flags=FLAGS | SVC_NAT)
+    ack = nat.client_tcp("A", 1001, 5555, sport=40020)
+    data = (ip2int(CLIENT_IP).to_bytes(4, "big") + ip2int(VIP).to_bytes(4, "big")
+            + (40020).to_bytes(2, "big") + VPORT.to_bytes(2, "big"))
+    nat.set_register("passthrough_flows", zlib.crc32(data) % SIZES["FLOW_FILTER_SIZE"], 1)
+    assert nat.process(CLIENT_PORT, ack) == []
+    assert nat.event("ACK_INVALID") == (1, 1)  # checked as a cookie, like any other ACK
+    assert nat.event("PASSTHROUGH") == (0, 0)
+    assert nat.event("DROP_NO_SERVER") == (0, 0)

@@ -223,8 +223,11 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             }
         }
         bool passthrough_known = false;
+        /* Only an auto service was ever undefended: for a service always proxied (mode
+         * on) a set bit is some other service's flow, so it is not looked up. */
         if (!in_session && meta.svc_hit && !meta.svc_deny && hdr.tcp.isValid()
-                && !meta.from_cpu && !(meta.proxy_active && ctrl == TCP_SYN)) {
+                && !meta.from_cpu && !(meta.proxy_active && ctrl == TCP_SYN)
+                && !(meta.proxy_active && meta.proxy_mode != PROXY_MODE_AUTO)) {
             bit<32> flow_bit;
             hash(flow_bit, HashAlgorithm.crc32, 32w0,
                  { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.tcp.src_port, hdr.tcp.dst_port },
