@@ -16,16 +16,28 @@ bit<16> csum_fold(in bit<32> sum) {
 }
 
 /* RFC 1624 eqn. 3: when a 16-bit word m of the checksummed data becomes m', the
- * checksum HC becomes ~(~HC + ~m + m'). */
-bit<16> csum_replace16(in bit<16> csum, in bit<16> old_value, in bit<16> new_value) {
-    return ~csum_fold((bit<32>)(~csum) + (bit<32>)(~old_value) + (bit<32>)new_value);
+ * checksum HC becomes ~(~HC + ~m + m'). A segment changes several words: the caller
+ * starts a 32-bit sum at ~HC (csum_open), adds ~m + m' for each change (csum_diff16,
+ * csum_diff32) and folds once at the end (csum_close). Folding after every change
+ * gives the same checksum (ones' complement addition is associative; the sum stays
+ * far below 2^32), but the nested folds would make p4c's copy propagation build
+ * expressions that grow fourfold per change. */
+bit<32> csum_open(in bit<16> csum) {
+    return (bit<32>)(~csum);
+}
+
+bit<32> csum_diff16(in bit<16> old_value, in bit<16> new_value) {
+    return (bit<32>)(~old_value) + (bit<32>)new_value;
 }
 
 /* The same for a 32-bit field: two 16-bit words. */
-bit<16> csum_replace32(in bit<16> csum, in bit<32> old_value, in bit<32> new_value) {
-    return ~csum_fold((bit<32>)(~csum)
-                      + (bit<32>)(~old_value[31:16]) + (bit<32>)(~old_value[15:0])
-                      + (bit<32>)new_value[31:16] + (bit<32>)new_value[15:0]);
+bit<32> csum_diff32(in bit<32> old_value, in bit<32> new_value) {
+    return (bit<32>)(~old_value[31:16]) + (bit<32>)(~old_value[15:0])
+           + (bit<32>)new_value[31:16] + (bit<32>)new_value[15:0];
+}
+
+bit<16> csum_close(in bit<32> sum) {
+    return ~csum_fold(sum);
 }
 
 /* Full checksum of a segment the switch built: pseudo-header, the 20-byte header and

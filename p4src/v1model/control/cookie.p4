@@ -37,13 +37,30 @@ void hsip_round(inout bit<32> v0, inout bit<32> v1, inout bit<32> v2, inout bit<
     v2 = (v2 << 16) | (v2 >> 16);
 }
 
+/* The hash state. A header rather than four variables only for hsip_step(). */
+header hsip_state_h {
+    bit<32> v0;
+    bit<32> v1;
+    bit<32> v2;
+    bit<32> v3;
+}
+
+/* One SipRound on the state, then setValid() of the state, which is valid already:
+ * no value changes, but p4c's copy propagation forgets the fields there. Without it
+ * p4c substitutes each round into the next; every word is used more than once per
+ * round, so the expressions grow exponentially and p4c-bm2-ss never finishes
+ * (p4lang/p4c#2316). */
+void hsip_step(inout hsip_state_h s) {
+    hsip_round(s.v0, s.v1, s.v2, s.v3);
+    s.setValid();
+}
+
 /* Absorb one message word with c = 2 rounds. */
-void hsip_compress(inout bit<32> v0, inout bit<32> v1, inout bit<32> v2, inout bit<32> v3,
-                   in bit<32> m) {
-    v3 = v3 ^ m;
-    hsip_round(v0, v1, v2, v3);
-    hsip_round(v0, v1, v2, v3);
-    v0 = v0 ^ m;
+void hsip_compress(inout hsip_state_h s, in bit<32> m) {
+    s.v3 = s.v3 ^ m;
+    hsip_step(s);
+    hsip_step(s);
+    s.v0 = s.v0 ^ m;
 }
 
 /* HalfSipHash-2-4, 32-bit output, over five words (20 bytes). The words are the
@@ -51,23 +68,25 @@ void hsip_compress(inout bit<32> v0, inout bit<32> v1, inout bit<32> v2, inout b
 bit<32> halfsiphash24_5w(in bit<32> k0, in bit<32> k1,
                          in bit<32> m0, in bit<32> m1, in bit<32> m2,
                          in bit<32> m3, in bit<32> m4) {
-    bit<32> v0 = k0;
-    bit<32> v1 = k1;
-    bit<32> v2 = k0 ^ HSIP_IV2;
-    bit<32> v3 = k1 ^ HSIP_IV3;
-    hsip_compress(v0, v1, v2, v3, m0);
-    hsip_compress(v0, v1, v2, v3, m1);
-    hsip_compress(v0, v1, v2, v3, m2);
-    hsip_compress(v0, v1, v2, v3, m3);
-    hsip_compress(v0, v1, v2, v3, m4);
+    hsip_state_h s;
+    s.setValid();
+    s.v0 = k0;
+    s.v1 = k1;
+    s.v2 = k0 ^ HSIP_IV2;
+    s.v3 = k1 ^ HSIP_IV3;
+    hsip_compress(s, m0);
+    hsip_compress(s, m1);
+    hsip_compress(s, m2);
+    hsip_compress(s, m3);
+    hsip_compress(s, m4);
     /* Final block: no tail bytes, only the message length in the top byte. */
-    hsip_compress(v0, v1, v2, v3, HSIP_COOKIE_LEN_WORD);
-    v2 = v2 ^ HSIP_FINAL_XOR;
-    hsip_round(v0, v1, v2, v3);
-    hsip_round(v0, v1, v2, v3);
-    hsip_round(v0, v1, v2, v3);
-    hsip_round(v0, v1, v2, v3);
-    return v1 ^ v3;
+    hsip_compress(s, HSIP_COOKIE_LEN_WORD);
+    s.v2 = s.v2 ^ HSIP_FINAL_XOR;
+    hsip_step(s);
+    hsip_step(s);
+    hsip_step(s);
+    hsip_step(s);
+    return s.v1 ^ s.v3;
 }
 
 /* The cookie for a flow: MAC bits from the hash, the epoch's low bit, OPTS. */

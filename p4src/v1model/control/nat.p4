@@ -95,17 +95,17 @@ control UnproxiedNat(inout headers_t hdr, inout local_metadata_t meta,
                        hdr.tcp.dst_port },
                      NAT_BUCKETS);
                 if (nat_buckets.apply().hit) {
-                    bit<16> csum = hdr.tcp.checksum;
-                    nat_destination(hdr, meta.nat_addr, meta.nat_port, csum);
-                    hdr.tcp.checksum = csum;
+                    bit<32> sum = csum_open(hdr.tcp.checksum);
+                    nat_destination(hdr, meta.nat_addr, meta.nat_port, sum);
+                    hdr.tcp.checksum = csum_close(sum);
                     meta.route = true;
                 }
             } else if (!meta.svc_hit && !meta.from_cpu
                        && !(meta.session_hit && meta.state != SESSION_NONE)) {
                 if (nat_reverse.apply().hit) {
-                    bit<16> csum = hdr.tcp.checksum;
-                    nat_source(hdr, meta.nat_addr, meta.nat_port, csum);
-                    hdr.tcp.checksum = csum;
+                    bit<32> sum = csum_open(hdr.tcp.checksum);
+                    nat_source(hdr, meta.nat_addr, meta.nat_port, sum);
+                    hdr.tcp.checksum = csum_close(sum);
                     meta.route = true;
                 }
             }

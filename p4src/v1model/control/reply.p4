@@ -8,11 +8,23 @@
 #ifndef SYNPROXY_CONTROL_REPLY_P4
 #define SYNPROXY_CONTROL_REPLY_P4
 
-/* Setting one member of a header union valid makes every other member invalid;
- * invalidating it again then leaves the whole element empty. */
+/* Empty one element of the option stack: setInvalid() of every member. (The shorter
+ * `nop.setValid(); nop.setInvalid();`, which relies on setValid() invalidating the
+ * other members, is miscompiled by p4c for bmv2: its copy propagation does not see
+ * that setValid() of one member writes the others, and drops the copy of `eol` back
+ * out of the function, so an EOL of the client's SYN stayed in our SYN/ACK.) */
 #define TCP_OPTION_CLEAR(i) \
-    hdr.tcp_options[i].nop.setValid(); \
-    hdr.tcp_options[i].nop.setInvalid();
+    hdr.tcp_options[i].eol.setInvalid(); \
+    hdr.tcp_options[i].nop.setInvalid(); \
+    hdr.tcp_options[i].mss.setInvalid(); \
+    hdr.tcp_options[i].wscale.setInvalid(); \
+    hdr.tcp_options[i].sack_perm.setInvalid(); \
+    hdr.tcp_options[i].timestamp.setInvalid(); \
+    hdr.tcp_options[i].sack1.setInvalid(); \
+    hdr.tcp_options[i].sack2.setInvalid(); \
+    hdr.tcp_options[i].sack3.setInvalid(); \
+    hdr.tcp_options[i].sack4.setInvalid(); \
+    hdr.tcp_options[i].generic.setInvalid();
 
 /* Drop the parsed options and the IPv4 options, size the headers for the generated
  * options, checksum the segment. Returns the frame length (Ethernet included). */
