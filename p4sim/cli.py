@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-console", action="store_true", help="log to the console")
     p.add_argument("-L", "--log-level", choices=sorted(_LEVELS), default="info")
     p.add_argument("--thrift-port", type=int, help="accepted for compatibility, unused")
+    p.add_argument(
+        "--no-register-access",
+        action="store_true",
+        help="answer every P4Runtime register read and write with UNIMPLEMENTED, as bmv2 "
+        "(PI) does",
+    )
     return p
 
 
@@ -171,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         p4info = _load_p4info(args)
     ports = _open_ports(args.interfaces)
     switch = Switch(ports, cpu_port=args.cpu_port, device_id=args.device_id)
+    switch.server.register_access = not args.no_register_access
     if config is not None and p4info is not None:
         try:
             switch.load(config, p4info)

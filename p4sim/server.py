@@ -157,8 +157,12 @@ class P4RuntimeServer:
         loader: Loader | None = None,
         dataplane: Dataplane | None = None,
         clock: Callable[[], int] = time.monotonic_ns,
+        register_access: bool = True,
     ) -> None:
         self.device_id = device_id
+        #: False: every RegisterEntry read or write answers UNIMPLEMENTED, as on bmv2,
+        #: whose P4Runtime server (PI) implements no register access.
+        self.register_access = register_access
         self.cpu_port = cpu_port
         self.loader: Loader = loader or default_loader
         self.dataplane = dataplane
@@ -352,7 +356,7 @@ class P4RuntimeServer:
         with state.lock:
             for update in updates:
                 try:
-                    write(state, update)
+                    self._write_one(state, update)
                     results.append((Code.OK, ""))
                 except DeviceError as exc:
                     results.append((exc.code, exc.message))
@@ -371,7 +375,7 @@ class P4RuntimeServer:
             for i, update in enumerate(updates):
                 undo = snapshot(state, update)
                 try:
-                    write(state, update)
+                    self._write_one(state, update)
                 except DeviceError as exc:
                     failed = (i, exc.code, exc.message)
                 except Exception as exc:
@@ -392,6 +396,19 @@ class P4RuntimeServer:
         )
         return results
 
+    def _write_one(self, state: DeviceState, update: pb.Update) -> None:
+        if update.entity.WhichOneof("entity") == "register_entry":
+            self._check_register_access("write")
+        write(state, update)
+
+    def _check_register_access(self, what: str) -> None:
+        if not self.register_access:
+            raise DeviceError(
+                Code.UNIMPLEMENTED,
+                f"register {what}s are not supported by this target "
+                "(p4sim --no-register-access, like bmv2's P4Runtime server)",
+            )
+
     def read(self, req: pb.ReadRequest) -> Iterator[bytes]:
         """Serialised ReadResponse messages (entities are encoded by ``read_wire``)."""
         self._check_device(req.device_id)
@@ -399,6 +416,8 @@ class P4RuntimeServer:
         if active is None:
             raise DeviceError(Code.FAILED_PRECONDITION, "no forwarding pipeline config set")
         state = active.state
+        if any(q.WhichOneof("entity") == "register_entry" for q in req.entities):
+            self._check_register_access("read")
         entities: list[bytes] = []
         with state.lock:
             for query in req.entities:

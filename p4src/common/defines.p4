@@ -103,8 +103,8 @@ const bit<32> HSIP_COOKIE_LEN_WORD = 0x14000000;
 
 /* ------------------------------------------------------------------ services */
 
-/* Proxy mode of a service (D2, C8). AUTO proxies only while the controller has set
- * the service's defense_active register bit. */
+/* Proxy mode of a service (D2, C8). AUTO proxies only while the service has an
+ * entry in the defense table. */
 const bit<8> PROXY_MODE_OFF  = 0;
 const bit<8> PROXY_MODE_ON   = 1;
 const bit<8> PROXY_MODE_AUTO = 2;
@@ -118,8 +118,9 @@ const bit<8> SVC_FLAG_NAT    = 0x10;   /* C8: unproxied flows are NATed (nat.p4)
 
 /* ------------------------------------------------------------------ sessions */
 
-/* Session states, per slot in the session_state register (D7, D11). The controller
- * writes SYN_SENT when it installs a session; the data plane moves it on. */
+/* Session states, per slot in the session_state register (D7, D11). A slot whose
+ * session_gen differs from its entry's gen (a new install or restart) starts as
+ * SYN_SENT; the data plane moves it on and reports every change (digest). */
 const SessionState_t SESSION_NONE        = 0;
 const SessionState_t SESSION_SYN_SENT    = 1;   /* server SYN sent, SYN/ACK awaited */
 const SessionState_t SESSION_ESTABLISHED = 2;
@@ -142,6 +143,7 @@ const bit<8> DIR_SERVER = 2;   /* real server -> client */
 const bit<8> SESSION_EV_ESTABLISHED  = 1;   /* D8: server SYN/ACK seen */
 const bit<8> SESSION_EV_SERVER_RESET = 2;   /* D10: server RST during handshake */
 const bit<8> SESSION_EV_CLIENT_ABORT = 3;   /* D10: client RST/FIN during handshake */
+const bit<8> SESSION_EV_STATE        = 4;   /* any other state change (FINs, RST) */
 
 /* ------------------------------------------------------------------ events (D12)
  * Index into the global_events counter and, offset by service_id * EVENTS_PER_SERVICE,

@@ -304,6 +304,7 @@ struct local_metadata_t {
     bit<32>        sess_cookie;   /* server dir: the cookie the client was given */
     bit<32>        ts_base;       /* server dir: the TSval of our SYN/ACK */
     bit<8>         win_shift;     /* server dir: shift for the window update */
+    bit<32>        gen;           /* the entry's incarnation of its slot */
     bit<32>        delta;
     bit<32>        tsoff;
 
@@ -313,6 +314,7 @@ struct local_metadata_t {
     bool         syn_in;          /* count EV_SYN_IN too */
     bool         passed;          /* C8: forwarded unproxied (undefended or passthrough) */
     NatBucket_t  nat_bucket;      /* C8: the flow's bucket (NAT services, nat.p4) */
+    bit<8>       passthrough_epoch;   /* C8: the flow filter's current epoch */
     ProxyEvent_t event;
 
     /* Carried into egress by the server-ACK clone. The clone is re-parsed, but
@@ -362,6 +364,8 @@ struct session_event_digest_t {
     bit<32>     tsoff;
     ipv4_addr_t client_addr;
     l4_port_t   client_port;
+    SessionState_t state;         /* the slot's state after the packet */
+    bit<32>     gen;              /* the entry's gen: the incarnation reported on */
 }
 
 #endif

@@ -16,6 +16,8 @@
 #define ID_TABLE_MAC_TABLE    7
 #define ID_TABLE_NAT_BUCKETS  8
 #define ID_TABLE_NAT_REVERSE  9
+#define ID_TABLE_DEFENSE      10
+#define ID_TABLE_PASSTHROUGH_EPOCH 11
 
 /* actions */
 #define ID_ACTION_SET_SERVICE         1
@@ -37,18 +39,22 @@
 #define ID_ACTION_NO_SERVER           17
 #define ID_ACTION_NAT_FROM            18
 #define ID_ACTION_NO_NAT              19
+#define ID_ACTION_SET_DEFENSE_ACTIVE  20
+#define ID_ACTION_NO_DEFENSE          21
+#define ID_ACTION_SET_PASSTHROUGH_EPOCH 22
 
 /* registers */
 #define ID_REGISTER_SESSION_STATE     1
 #define ID_REGISTER_SESSION_DELTA     2
 #define ID_REGISTER_SESSION_TSOFF     3
-#define ID_REGISTER_DEFENSE_ACTIVE    4
+/* 4 was defense_active (now the defense table): retired */
 #define ID_REGISTER_PASSTHROUGH_FLOWS 5
 #define ID_REGISTER_SESSION_SERVER_WSCALE 6
 #define ID_REGISTER_PENDING_TAG       7
 #define ID_REGISTER_PENDING_COOKIE    8
 #define ID_REGISTER_PENDING_ISN       9
 #define ID_REGISTER_PENDING_TIME      10
+#define ID_REGISTER_SESSION_GEN       11
 
 /* counters */
 #define ID_COUNTER_SERVICE_EVENTS     1
@@ -63,5 +69,6 @@
 #define ID_DIRECT_COUNTER_MAC_TABLE   6
 #define ID_DIRECT_COUNTER_NAT_BUCKETS 7
 #define ID_DIRECT_COUNTER_NAT_REVERSE 8
+#define ID_DIRECT_COUNTER_DEFENSE     9
 
 #endif

@@ -15,7 +15,7 @@ const bit<32> ARP_REPLIES_SIZE   = 1024;
 const bit<32> ROUTER_MACS_SIZE   = 64;
 const bit<32> IPV4_ROUTES_SIZE   = 4096;
 const bit<32> MAC_TABLE_SIZE     = 4096;
-const bit<32> FLOW_FILTER_SIZE   = 65536;  /* bits of the passthrough flow filter */
+const bit<32> FLOW_FILTER_SIZE   = 65536;  /* cells of the passthrough flow filter */
 /* C4: pending handshakes (a validated cookie ACK whose session is not installed yet),
  * one slot per crc16(4-tuple) mod size; an entry vouches for the flow's later
  * segments for PENDING_LIFETIME, in the ~1 ms units (1.024 ms) of our SYN/ACK TSval. */

@@ -308,6 +308,75 @@ def test_externs_over_grpc(primary: Client, switch: Switch) -> None:
     assert len(primary.read("packet_replication_engine_entry { multicast_group_entry {} }")) == 1
 
 
+def _update_codes(exc: pytest.ExceptionInfo[grpc.RpcError]) -> list[tuple[int, str]]:
+    """(canonical code, message) of each update of a failed Write."""
+    trailers = dict(exc.value.trailing_metadata())  # type: ignore[attr-defined]
+    status = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+    out = []
+    for detail in status.details:
+        err = pb.Error()
+        assert detail.Unpack(err)
+        out.append((err.canonical_code, err.message))
+    return out
+
+
+REGISTER_CELL = "register_entry { register_id: 369098753 index { index: 1 } }"
+
+
+def test_no_register_access_refuses_register_writes(primary: Client, switch: Switch) -> None:
+    """Like bmv2's PI server: a register write fails with UNIMPLEMENTED (and a message
+    that says so) while the rest of the batch is applied."""
+    switch.server.register_access = False
+    with pytest.raises(grpc.RpcError) as exc:
+        primary.write(
+            (
+                pb.Update.MODIFY,
+                "register_entry { register_id: 369098753 index { index: 1 } "
+                'data { bitstring: "\\x2a" } }',
+            ),
+            (pb.Update.INSERT, route("10.0.0.0", 8, 1)),
+        )
+    assert code(exc) == grpc.StatusCode.UNKNOWN
+    (reg, entry) = _update_codes(exc)
+    assert reg[0] == code_pb2.UNIMPLEMENTED and "register writes are not supported" in reg[1]
+    assert entry[0] == code_pb2.OK
+    state = switch.server.state
+    assert state is not None and state.registers["ingress.seen"].values[1] == 0
+    assert len(primary.read(f"table_entry {{ table_id: {LPM} }}")) == 1
+
+
+def test_no_register_access_refuses_register_reads(primary: Client, switch: Switch) -> None:
+    switch.server.register_access = False
+    for query in (REGISTER_CELL, "register_entry {}"):
+        with pytest.raises(grpc.RpcError) as exc:
+            primary.read(query)
+        assert code(exc) == grpc.StatusCode.UNIMPLEMENTED
+        assert "register reads are not supported" in exc.value.details()  # type: ignore[attr-defined]
+    # Everything else still reads, and so do registers once access is allowed again.
+    assert primary.read("counter_entry { counter_id: 302006273 index { index: 0 } }")
+    switch.server.register_access = True
+    assert primary.read(REGISTER_CELL)[0].register_entry.index.index == 1
+
+
+def test_no_register_access_rolls_back_an_atomic_batch(primary: Client, switch: Switch) -> None:
+    switch.server.register_access = False
+    req = pb.WriteRequest(device_id=0, atomicity=pb.WriteRequest.ROLLBACK_ON_ERROR)
+    req.election_id.low = 10
+    for kind, text in (
+        (pb.Update.INSERT, route("10.0.0.0", 8, 1)),
+        (
+            pb.Update.MODIFY,
+            "register_entry { register_id: 369098753 index { index: 1 } "
+            'data { bitstring: "\\x2a" } }',
+        ),
+    ):
+        text_format.Parse(text, req.updates.add(type=kind).entity)
+    with pytest.raises(grpc.RpcError) as exc:
+        primary.stub.Write(req)
+    assert [c for c, _ in _update_codes(exc)] == [code_pb2.ABORTED, code_pb2.UNIMPLEMENTED]
+    assert primary.read(f"table_entry {{ table_id: {LPM} }}") == []
+
+
 # ---------------------------------------------------------------- arbitration
 
 

@@ -112,3 +112,45 @@ def test_serves_and_stops_on_sigterm(tmp_path: Path, kind: str) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_no_register_access_flag(tmp_path: Path) -> None:
+    """`--no-register-access`: the served switch refuses register reads with
+    UNIMPLEMENTED, as simple_switch_grpc does; tables still work."""
+    assert parse_args(["--no-p4"]).no_register_access is False
+    program = Path(__file__).parent / "programs" / "packet_io.p4"
+    subprocess.run(
+        [sys.executable, "-m", "p4sim.compile_cli", str(program), "-o", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    address = f"unix:{tmp_path}/p4rt.sock"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "p4sim.cli", str(tmp_path / "packet_io.p4sim"),
+         "--grpc-server-addr", address, "--no-register-access"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        channel = grpc.insecure_channel(address)
+        grpc.channel_ready_future(channel).result(timeout=60)  # poll for readiness
+        stub = p4runtime_pb2_grpc.P4RuntimeStub(channel)
+        R = pb.GetForwardingPipelineConfigRequest
+        p4info = stub.GetForwardingPipelineConfig(
+            R(device_id=0, response_type=R.P4INFO_AND_COOKIE)).config.p4info
+        (register,) = p4info.registers
+        query = pb.ReadRequest(device_id=0)
+        query.entities.add().register_entry.register_id = register.preamble.id
+        with pytest.raises(grpc.RpcError) as exc:
+            list(stub.Read(query))
+        assert exc.value.code() == grpc.StatusCode.UNIMPLEMENTED  # type: ignore[attr-defined]
+        tables = pb.ReadRequest(device_id=0)
+        tables.entities.add().table_entry.SetInParent()
+        list(stub.Read(tables))
+        channel.close()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and "Traceback" not in err
+    finally:
+        proc.kill()
+        proc.wait()

@@ -264,24 +264,65 @@ class Bench:
         ts_base: int = 0,
         client_window: int = 502,
         win_shift: int = 7,
-        state: int = S_SYN_SENT,
+        gen: int = 1,
+        state: int | None = None,
     ) -> None:
-        """What the controller does for a validated ACK (C2)."""
+        """What the controller does for a validated ACK (C2): both entries, with a
+        new `gen`, nothing else. `state` (tests only) makes the slot look as if
+        this incarnation had already reached that state: its registers are written
+        with `gen`, delta and tsoff 0."""
         self.h.add_entry(
             "sessions",
             [ip2int(CLIENT_IP), ip2int(VIP), sport, VPORT],
             "set_client_session",
-            [slot, SERVICE_ID, ip2int(RS_IP), RS_PORT],
+            [slot, SERVICE_ID, ip2int(RS_IP), RS_PORT, gen],
         )
         self.h.add_entry(
             "sessions",
             [ip2int(RS_IP), ip2int(CLIENT_IP), RS_PORT, sport],
             "set_server_session",
-            [slot, SERVICE_ID, ip2int(VIP), VPORT, cookie, ts_base, client_window, win_shift],
+            [slot, SERVICE_ID, ip2int(VIP), VPORT, cookie, ts_base, client_window, win_shift,
+             gen],
         )
+        if state is not None:
+            self.preset_slot(slot, gen, state)
+
+    def preset_slot(self, slot: int, gen: int, state: int, delta: int = 0,
+                    tsoff: int = 0) -> None:
+        """Registers of a slot as an incarnation `gen` in `state` leaves them."""
+        self.set_register("session_gen", slot, gen)
         self.set_register("session_state", slot, state)
-        self.set_register("session_delta", slot, 0)
-        self.set_register("session_tsoff", slot, 0)
+        self.set_register("session_delta", slot, delta)
+        self.set_register("session_tsoff", slot, tsoff)
+
+    def restart_session(self, slot: int, *, cookie: int, gen: int, sport: int = 40000,
+                        ts_base: int = 0, client_window: int = 502, win_shift: int = 7) -> None:
+        """C5, restart in place: both entries modified with a new gen."""
+        for key, action, args in (
+            ([ip2int(CLIENT_IP), ip2int(VIP), sport, VPORT], "set_client_session",
+             [slot, SERVICE_ID, ip2int(RS_IP), RS_PORT, gen]),
+            ([ip2int(RS_IP), ip2int(CLIENT_IP), RS_PORT, sport], "set_server_session",
+             [slot, SERVICE_ID, ip2int(VIP), VPORT, cookie, ts_base, client_window, win_shift,
+              gen]),
+        ):
+            self.h.table("sessions").modify(tuple(key), 0, self.h.action_id(action), tuple(args))
+
+    def free_session(self, slot: int, *, sport: int = 40000) -> None:
+        """Free a slot: delete both entries, write nothing."""
+        del slot  # the entries are keyed by their 4-tuples
+        self.h.table("sessions").delete((ip2int(CLIENT_IP), ip2int(VIP), sport, VPORT), 0)
+        self.h.table("sessions").delete((ip2int(RS_IP), ip2int(CLIENT_IP), RS_PORT, sport), 0)
+
+    def defend(self, on: bool = True, service_id: int = SERVICE_ID) -> None:
+        """C8: an AUTO service's defence on (a `defense` entry) or off (none)."""
+        if on:
+            self.h.add_entry("defense", [service_id], "set_defense_active")
+        else:
+            self.h.table("defense").delete((service_id,), 0)
+
+    def set_passthrough_epoch(self, epoch: int) -> None:
+        """C8: the flow filter's current epoch (`passthrough_epoch` default action)."""
+        self.h.set_default("passthrough_epoch", "set_passthrough_epoch", [epoch])
 
 
 def add_routes(h: Harness) -> None:

@@ -145,7 +145,7 @@ def test_passthrough_flow_keeps_its_server_when_the_defence_switches_on(nat: Ben
     rs = rs_of(bucket_of(old))
     ack = nat.client_tcp("A", 1001, 5555, sport=old)
     assert _one(nat.process(CLIENT_PORT, ack), SERVER_PORT)[IP].dst == rs
-    nat.set_register("defense_active", SERVICE_ID, 1)
+    nat.defend()
     data = nat.client_tcp("PA", 1001, 5555, sport=old, payload=b"more")
     p = _one(nat.process(CLIENT_PORT, data), SERVER_PORT)
     assert (p[IP].dst, p[TCP].dport, bytes(p[TCP].payload)) == (rs, RS_PORT, b"more")
@@ -210,7 +210,7 @@ def test_transparent_service_is_untouched(synproxy_program) -> None:
 
 def test_session_traffic_never_uses_the_nat_tables(nat: Bench) -> None:
     """A proxied connection's server segments hit their session, not nat_reverse."""
-    nat.set_register("defense_active", SERVICE_ID, 1)
+    nat.defend()
     nat.install_session(9, cookie=0x1000, sport=40007, state=CONSTS["SESSION_ESTABLISHED"])
     nat.set_register("session_delta", 9, 0x10)
     out = nat.process(SERVER_PORT, _answer(RS_IP, 40007, "A", 0x2000, 1001))

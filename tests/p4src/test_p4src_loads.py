@@ -45,6 +45,8 @@ def test_synproxy_tables(synproxy_p4info) -> None:
         "mac_table",
         "nat_buckets",
         "nat_reverse",
+        "defense",
+        "passthrough_epoch",
     }
 
 
@@ -60,7 +62,7 @@ def test_synproxy_actions_and_params(synproxy_p4info) -> None:
         "window",
         "ttl",
     ]
-    assert params["set_client_session"] == ["slot", "service_id", "rs_addr", "rs_port"]
+    assert params["set_client_session"] == ["slot", "service_id", "rs_addr", "rs_port", "gen"]
     assert params["set_server_session"] == [
         "slot",
         "service_id",
@@ -70,7 +72,10 @@ def test_synproxy_actions_and_params(synproxy_p4info) -> None:
         "ts_base",
         "client_window",
         "win_shift",
+        "gen",
     ]
+    assert params["set_defense_active"] == []
+    assert params["set_passthrough_epoch"] == ["epoch"]
     assert params["nat_to"] == ["rs_addr", "rs_port"]
     assert params["nat_from"] == ["vip_addr", "vip_port"]
     assert params["set_cookie_keys"] == [
@@ -96,6 +101,30 @@ def test_synproxy_stable_ids(synproxy_p4info) -> None:
     assert registers["session_state"] == 0x16000001
     assert registers["pending_tag"] == 0x16000007
     assert registers["pending_time"] == 0x1600000A
+    assert registers["session_gen"] == 0x1600000B  # new; 4 (defense_active) is retired
+    assert 0x16000004 not in registers.values()
+    assert (tables["defense"], tables["passthrough_epoch"]) == (0x0200000A, 0x0200000B)
+
+
+def test_defense_and_passthrough_epoch_tables(synproxy_p4info) -> None:
+    """C8 as the control plane sees it: `defense` keyed by service_id with a direct
+    counter and a const no_defense() default; `passthrough_epoch` keyless, its default
+    set_passthrough_epoch(1) modifiable, no counter."""
+    tables = {t.preamble.name.rsplit(".", 1)[-1]: t for t in synproxy_p4info.tables}
+    actions = {a.preamble.id: a.preamble.name.rsplit(".", 1)[-1] for a in synproxy_p4info.actions}
+    defense = tables["defense"]
+    assert [(m.name, m.bitwidth, m.match_type) for m in defense.match_fields] == [
+        ("service_id", 16, 2)  # EXACT
+    ]
+    assert defense.const_default_action_id != 0
+    assert actions[defense.const_default_action_id] == "no_defense"
+    assert defense.size == 256
+    assert len(defense.direct_resource_ids) == 1
+    epoch = tables["passthrough_epoch"]
+    assert list(epoch.match_fields) == []
+    assert epoch.const_default_action_id == 0
+    assert [actions[r.id] for r in epoch.action_refs] == ["set_passthrough_epoch"]
+    assert list(epoch.direct_resource_ids) == []
 
 
 def test_synproxy_state_and_digests(synproxy_p4info) -> None:
@@ -104,7 +133,7 @@ def test_synproxy_state_and_digests(synproxy_p4info) -> None:
         "session_delta",
         "session_tsoff",
         "session_server_wscale",
-        "defense_active",
+        "session_gen",
         "passthrough_flows",
         "pending_tag",
         "pending_cookie",
@@ -112,6 +141,12 @@ def test_synproxy_state_and_digests(synproxy_p4info) -> None:
         "pending_time",
     }
     assert _names(synproxy_p4info, "counters") == {"service_events", "global_events"}
+    widths = {r.preamble.name.rsplit(".", 1)[-1]: r.type_spec.bitstring.bit.bitwidth
+              for r in synproxy_p4info.registers}
+    assert (widths["session_gen"], widths["passthrough_flows"]) == (32, 8)
+    members = synproxy_p4info.type_info.structs["session_event_digest_t"].members
+    assert [m.name for m in members][-2:] == ["state", "gen"]
+    assert [m.type_spec.bitstring.bit.bitwidth for m in members][-2:] == [8, 32]
     assert _names(synproxy_p4info, "digests") == {
         "cookie_ack_digest_t",
         "session_event_digest_t",

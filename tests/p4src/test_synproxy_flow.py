@@ -39,13 +39,17 @@ def _one(out: list[tuple[int, bytes]], port: int) -> Ether:
     return Ether(out[0][1])
 
 
+GEN = 77
+
+
 def _controller_installs(bench: Bench, d: dict[str, int], slot: int) -> bytes:
-    """Install the session from a cookie_ack digest and return the server SYN."""
+    """Install the session from a cookie_ack digest (entries only, with a new gen:
+    no register is written) and return the server SYN."""
     bench.h.add_entry(
         "sessions",
         [d["client_addr"], d["vip_addr"], d["client_port"], d["vip_port"]],
         "set_client_session",
-        [slot, d["service_id"], ip2int(RS_IP), RS_PORT],
+        [slot, d["service_id"], ip2int(RS_IP), RS_PORT, GEN],
     )
     win_shift = SERVICE_WSCALE if d["wscale"] != 15 else 0
     bench.h.add_entry(
@@ -61,11 +65,9 @@ def _controller_installs(bench: Bench, d: dict[str, int], slot: int) -> bytes:
             d["client_tsecr"] if d["ts_ok"] else 0,
             d["client_window"],
             win_shift,
+            GEN,
         ],
     )
-    bench.set_register("session_delta", slot, 0)
-    bench.set_register("session_tsoff", slot, 0)
-    bench.set_register("session_state", slot, 1)
     options: list = [("MSS", d["mss"])]
     if d["sack_ok"]:
         options.append(("SAckOK", b""))
@@ -138,7 +140,8 @@ def test_full_connection(bench: Bench) -> None:
     )
     assert dict(to_client[TCP].options)["Timestamp"] == (our_tsval, 7001)
     (event,) = bench.digests("session_event_digest_t")
-    assert event[:2] == (3, 1)
+    assert event[:2] == (3, 1)  # slot, ESTABLISHED
+    assert event[-2:] == (2, GEN)  # state ESTABLISHED, the entries' gen
 
     # Request and response; sequence numbers as each end expects them.
     req = bench.client_tcp(
@@ -166,3 +169,17 @@ def test_full_connection(bench: Bench) -> None:
 
     assert bench.event("SESSION_ESTABLISHED", SERVICE_ID) == (1, 1)
     assert bench.event("TRANSLATED_S2C", SERVICE_ID) == (1, 1)
+
+    # The client closes, the server closes, the last ACK: each change is reported.
+    fin = bench.client_tcp("FA", (0xFFFFFFF1 + 5) & 0xFFFFFFFF, (cookie + 7) & 0xFFFFFFFF)
+    _one(bench.process(CLIENT_PORT, fin), SERVER_PORT)
+    sfin = bench.server_tcp("FA", rs_isn + 7, (0xFFFFFFF1 + 6) & 0xFFFFFFFF)
+    _one(bench.process(SERVER_PORT, sfin), CLIENT_PORT)
+    last = bench.client_tcp("A", (0xFFFFFFF1 + 6) & 0xFFFFFFFF, (cookie + 8) & 0xFFFFFFFF)
+    _one(bench.process(CLIENT_PORT, last), SERVER_PORT)
+    events = bench.digests("session_event_digest_t")[1:]
+    assert [(e[0], e[1], e[-2], e[-1]) for e in events] == [
+        (3, 4, 3, GEN),  # SESSION_EV_STATE, FIN_WAIT
+        (3, 4, 5, GEN),  # LAST_ACK
+        (3, 4, 6, GEN),  # TIME_WAIT
+    ]

@@ -255,7 +255,7 @@ def test_unprotected_service_passes_syn(bench: Bench) -> None:
     assert bench.event("SYN_IN") == (1, 1)
 
 
-def test_auto_mode_follows_defense_register(bench: Bench) -> None:
+def test_auto_mode_follows_the_defense_table(bench: Bench) -> None:
     bench.h.add_entry(
         "services",
         [ip2int(VIP), (VPORT, 0xFFFF), (6, 0xFF)],
@@ -264,7 +264,7 @@ def test_auto_mode_follows_defense_register(bench: Bench) -> None:
         priority=20,
     )
     assert bench.process(CLIENT_PORT, bench.client_tcp("S", 1)) == []
-    bench.set_register("defense_active", SERVICE_ID, 1)
+    bench.defend()
     out = bench.process(CLIENT_PORT, bench.client_tcp("S", 1))
     assert [p for p, _ in out] == [CLIENT_PORT]
 
@@ -305,7 +305,7 @@ def test_flows_from_before_the_defence_keep_passing(bench: Bench) -> None:
     )
     old = bench.client_tcp("PA", 500, 600, sport=41000, payload=b"old")
     assert [p for p, _ in bench.process(CLIENT_PORT, old)] == [2]
-    bench.set_register("defense_active", SERVICE_ID, 1)
+    bench.defend()
     # The old flow still passes; an unknown flow's ACK is a bad cookie; SYNs get cookies.
     assert [p for p, _ in bench.process(CLIENT_PORT, old)] == [2]
     assert bench.event("PASSTHROUGH") == (1, 1)

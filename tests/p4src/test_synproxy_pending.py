@@ -23,7 +23,6 @@ from tests.p4src.p4bench import (
     REFLECT_SESSION_BASE,
     S_ESTABLISHED,
     S_FIN_WAIT,
-    S_SYN_SENT,
     S_TIME_WAIT,
     SERVER_PORT,
     SERVICE_ID,
@@ -261,11 +260,10 @@ def test_transparent_mode_synack_clears_the_entry(tb: Bench) -> None:
     index, tag = pending_slot()
     assert tb.register("pending_tag", index) == tag
     tb.h.add_entry("sessions", [ip2int(CLIENT_IP), ip2int(VIP), 40000, VPORT],
-                   "set_client_session", [SLOT, SERVICE_ID, ip2int(VIP), VPORT])
+                   "set_client_session", [SLOT, SERVICE_ID, ip2int(VIP), VPORT, 3])
     tb.h.add_entry("sessions", [ip2int(VIP), ip2int(CLIENT_IP), VPORT, 40000],
                    "set_server_session",
-                   [SLOT, SERVICE_ID, ip2int(VIP), VPORT, cookie, our_ts, 502, 7])
-    tb.set_register("session_state", SLOT, S_SYN_SENT)
+                   [SLOT, SERVICE_ID, ip2int(VIP), VPORT, cookie, our_ts, 502, 7, 3])
     synack = Ether(bytes(tb.server_tcp("SA", 0x5000, (ISN + 1) & 0xFFFFFFFF)))
     synack["IP"].src, synack[TCP].sport = VIP, VPORT
     tb.process(SERVER_PORT, synack)

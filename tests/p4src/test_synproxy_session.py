@@ -127,7 +127,9 @@ def test_server_synack_makes_ack_and_window_update(bench: Bench) -> None:
     assert bench.register("session_delta", SLOT) == delta
     assert bench.register("session_tsoff", SLOT) == (OUR_TSVAL - 555) & 0xFFFFFFFF
     (event,) = bench.digests("session_event_digest_t")
-    assert event == (SLOT, 1, delta, (OUR_TSVAL - 555) & 0xFFFFFFFF, ip2int(CLIENT_IP), 40000)
+    assert event == (
+        SLOT, 1, delta, (OUR_TSVAL - 555) & 0xFFFFFFFF, ip2int(CLIENT_IP), 40000, S_ESTABLISHED, 1
+    )
     assert bench.event("SESSION_ESTABLISHED") == (1, 1)
 
 
@@ -231,6 +233,7 @@ def test_server_rst_during_handshake_resets_client(bench: Bench) -> None:
     assert bench.register("session_state", SLOT) == S_CLOSE
     (event,) = bench.digests("session_event_digest_t")
     assert event[:2] == (SLOT, 2)
+    assert event[-2:] == (S_CLOSE, 1)
 
 
 def test_client_fin_during_handshake_resets_server(bench: Bench) -> None:
@@ -244,7 +247,7 @@ def test_client_fin_during_handshake_resets_server(bench: Bench) -> None:
     assert got[TCP].seq == (ISN + 1) & 0xFFFFFFFF
     assert bench.register("session_state", SLOT) == S_CLOSE
     (event,) = bench.digests("session_event_digest_t")
-    assert event == (SLOT, 3, 0, 0, ip2int(CLIENT_IP), 40000)
+    assert event == (SLOT, 3, 0, 0, ip2int(CLIENT_IP), 40000, S_CLOSE, 1)
 
 
 def test_early_data_is_punted_with_slot(bench: Bench) -> None:
@@ -333,16 +336,15 @@ def test_transparent_mode_rewrites_no_address(bench: Bench) -> None:
         "sessions",
         [ip2int(CLIENT_IP), ip2int(VIP), 40000, VPORT],
         "set_client_session",
-        [SLOT, SERVICE_ID, ip2int(VIP), VPORT],
+        [SLOT, SERVICE_ID, ip2int(VIP), VPORT, 5],
     )
     bench.h.add_entry(
         "sessions",
         [ip2int(VIP), ip2int(CLIENT_IP), VPORT, 40000],
         "set_server_session",
-        [SLOT, SERVICE_ID, ip2int(VIP), VPORT, cookie, 0, 502, 0],
+        [SLOT, SERVICE_ID, ip2int(VIP), VPORT, cookie, 0, 502, 0, 5],
     )
-    bench.set_register("session_state", SLOT, S_ESTABLISHED)
-    bench.set_register("session_delta", SLOT, 1000)
+    bench.preset_slot(SLOT, 5, S_ESTABLISHED, delta=1000)
     pkt = bench.client_tcp("PA", ISN + 1, cookie + 1, payload=b"q")
     out = _by_port(bench.process(CLIENT_PORT, pkt))
     got = out[SERVER_PORT]

@@ -5,7 +5,9 @@
  *
  * Session state machine (per slot, session_state register; D7, D8, D10, D11):
  *
- *   (controller installs entries, writes SYN_SENT, sends the server SYN)
+ *   (controller installs entries with a new gen, sends the server SYN; the first
+ *    packet that hits them finds session_gen != gen and starts the slot afresh:
+ *    SYN_SENT, delta, tsoff and server window scale 0, session_gen = gen)
  *   SYN_SENT --server SYN/ACK--> ESTABLISHED      delta, tsoff recorded; ACK to
  *                                                 server + window update to client
  *   SYN_SENT --server RST-----> CLOSE             client reset with seq cookie + 1
@@ -15,7 +17,9 @@
  *   LAST_ACK --pure ACK--> TIME_WAIT
  *   any --RST--> CLOSE
  *
- * The controller expires sessions from these states and reuses slots (C5, C6). In
+ * Every change of state is reported in a session_event digest (state after, gen),
+ * so the controller follows sessions without reading registers. The controller
+ * expires sessions from these states and reuses slots (C5, C6). In
  * FIN_WAIT .. CLOSE a client SYN is treated as a new connection (it gets a cookie),
  * and a pure ACK carrying a valid cookie is reported (digest with old_slot) rather
  * than forwarded.
@@ -74,11 +78,16 @@ void server_ack_prepare(inout local_metadata_t meta) {
 control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                  inout standard_metadata_t standard_metadata) {
 
-    /* SESSION_* of each slot. The controller writes SYN_SENT when it installs a
-     * session and SESSION_NONE when it frees one. */
+    /* The gen of the entries that last used each slot. Another gen in a hit entry
+     * is a new incarnation (install or restart in place): the registers below are
+     * then an earlier one's and start over. The control plane never writes these
+     * registers (P4Runtime servers such as bmv2's do not offer register access). */
+    @id(ID_REGISTER_SESSION_GEN)
+    register<bit<32>>(SESSIONS_SIZE) session_gen;
+    /* SESSION_* of each slot. */
     @id(ID_REGISTER_SESSION_STATE)
     register<SessionState_t>(SESSIONS_SIZE) session_state;
-    /* rs_isn - cookie, written at the server SYN/ACK (controller writes 0 at install). */
+    /* rs_isn - cookie, written at the server SYN/ACK (0 in a fresh slot). */
     @id(ID_REGISTER_SESSION_DELTA)
     register<bit<32>>(SESSIONS_SIZE) session_delta;
     /* our SYN/ACK TSval - server's SYN/ACK TSval, written with delta. */
@@ -94,11 +103,29 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
      * While a service passes traffic, every client segment sets the bit of its
      * flow; while it is defended, a segment that is not a valid cookie ACK but
      * whose bit is set is passed as before. The price: spoofed segments that hit
-     * a set bit reach the server (as they all would without the defence). The
-     * controller clears the filter when the defence has been off long enough for
-     * its flows to be gone. */
+     * a set bit reach the server (as they all would without the defence).
+     * A cell is "set" when it holds the current epoch (passthrough_epoch below), so
+     * the controller clears the whole filter, when the defence has been off long
+     * enough for its flows to be gone, by moving to the next epoch (1..255: 0 is
+     * what a never-written cell holds). */
     @id(ID_REGISTER_PASSTHROUGH_FLOWS)
-    register<bit<1>>(FLOW_FILTER_SIZE) passthrough_flows;
+    register<bit<8>>(FLOW_FILTER_SIZE) passthrough_flows;
+
+    @id(ID_ACTION_SET_PASSTHROUGH_EPOCH)
+    action set_passthrough_epoch(bit<8> epoch) {
+        meta.passthrough_epoch = epoch;
+    }
+
+    /* C8: keyless; the controller modifies the default action to bump the epoch.
+     * No direct counter: a keyless table has no entries to count. */
+    @id(ID_TABLE_PASSTHROUGH_EPOCH)
+    table passthrough_epoch {
+        actions = {
+            @defaultonly set_passthrough_epoch;
+        }
+        default_action = set_passthrough_epoch(1);
+        size = 1;
+    }
 
     /* C4: pending handshakes, indexed by crc16(client, VIP, cport, vport) mod
      * PENDING_SIZE. pending_tag: crc32 of the same 4-tuple mod 2^31, PENDING_TAG_BIT
@@ -140,14 +167,31 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         }
 
         /* ---------------------------------------------------------- session (D7) */
-        if (meta.session_hit) {
-            session_state.read(meta.state, meta.slot);
-            session_delta.read(meta.delta, meta.slot);
-            session_tsoff.read(meta.tsoff, meta.slot);
-        }
         bit<8> server_wscale = 0;
-        if (meta.session_hit && meta.dir == DIR_SERVER) {
-            session_server_wscale.read(server_wscale, meta.slot);
+        if (meta.session_hit) {
+            bit<32> slot_gen;
+            session_gen.read(slot_gen, meta.slot);
+            if (slot_gen == meta.gen) {
+                session_state.read(meta.state, meta.slot);
+                session_delta.read(meta.delta, meta.slot);
+                session_tsoff.read(meta.tsoff, meta.slot);
+                if (meta.dir == DIR_SERVER) {
+                    session_server_wscale.read(server_wscale, meta.slot);
+                }
+            } else {
+                /* A new incarnation of the slot (install, or restart in place: C5):
+                 * what the registers hold is an earlier one's. Start it as the
+                 * controller left it, waiting for the server, and record it so that
+                 * the next packet finds it. */
+                meta.state = SESSION_SYN_SENT;
+                meta.delta = 0;
+                meta.tsoff = 0;
+                session_gen.write(meta.slot, meta.gen);
+                session_state.write(meta.slot, SESSION_SYN_SENT);
+                session_delta.write(meta.slot, 0);
+                session_tsoff.write(meta.slot, 0);
+                session_server_wscale.write(meta.slot, 0);
+            }
         }
         bool closing = meta.state >= SESSION_FIN_WAIT;
         bool in_session = meta.session_hit && meta.state != SESSION_NONE;
@@ -228,16 +272,18 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         if (!in_session && meta.svc_hit && !meta.svc_deny && hdr.tcp.isValid()
                 && !meta.from_cpu && !(meta.proxy_active && ctrl == TCP_SYN)
                 && !(meta.proxy_active && meta.proxy_mode != PROXY_MODE_AUTO)) {
-            bit<32> flow_bit;
-            hash(flow_bit, HashAlgorithm.crc32, 32w0,
+            bit<32> flow_cell;
+            hash(flow_cell, HashAlgorithm.crc32, 32w0,
                  { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.tcp.src_port, hdr.tcp.dst_port },
                  FLOW_FILTER_SIZE);
+            passthrough_epoch.apply();
             if (meta.proxy_active) {
-                bit<1> seen;
-                passthrough_flows.read(seen, flow_bit);
-                passthrough_known = seen == 1;
+                bit<8> seen;
+                passthrough_flows.read(seen, flow_cell);
+                /* Epoch 0 would find every never-written cell: it marks nothing. */
+                passthrough_known = seen == meta.passthrough_epoch && seen != 0;
             } else {
-                passthrough_flows.write(flow_bit, 1);
+                passthrough_flows.write(flow_cell, meta.passthrough_epoch);
             }
         }
 
@@ -451,6 +497,9 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         /* ---------------------------------------------------------- effects */
         if (new_state != meta.state) {
             session_state.write(meta.slot, new_state);
+            if (session_event == 0) {
+                session_event = SESSION_EV_STATE;   /* FINs, RST after the handshake */
+            }
         }
         if (frame_len != 0) {
             truncate(frame_len);
@@ -494,6 +543,8 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             e.tsoff = meta.tsoff;
             e.client_addr = hdr.ipv4.dst_addr;
             e.client_port = hdr.tcp.dst_port;
+            e.state = new_state;
+            e.gen = meta.gen;
             if (meta.dir == DIR_CLIENT) {
                 e.client_addr = hdr.ipv4.src_addr;
                 e.client_port = hdr.tcp.src_port;

@@ -12,11 +12,6 @@ control Services(inout headers_t hdr, inout local_metadata_t meta) {
     @id(ID_DIRECT_COUNTER_SERVICES)
     direct_counter(CounterType.packets_and_bytes) services_counter;
 
-    /* C8: for AUTO services the controller sets bit service_id while the defence
-     * is on. Indexed by service id. */
-    @id(ID_REGISTER_DEFENSE_ACTIVE)
-    register<bit<1>>(MAX_SERVICE_IDS) defense_active;
-
     /* mss/wscale/window/ttl: what our SYN/ACK carries (mss and wscale must match
      * the real servers'); flags: SVC_FLAG_*. A zero window keeps clients from
      * sending data before the server handshake is done; defer needs it non-zero. */
@@ -48,6 +43,36 @@ control Services(inout headers_t hdr, inout local_metadata_t meta) {
         meta.svc_deny = false;
     }
 
+    @id(ID_DIRECT_COUNTER_DEFENSE)
+    direct_counter(CounterType.packets_and_bytes) defense_counter;
+
+    /* C8: an AUTO service proxies while it has an entry here. */
+    @id(ID_ACTION_SET_DEFENSE_ACTIVE)
+    action set_defense_active() {
+        meta.proxy_active = true;
+    }
+
+    @id(ID_ACTION_NO_DEFENSE)
+    action no_defense() {
+        meta.proxy_active = false;
+    }
+
+    /* C8: the controller inserts a service's entry to switch its defence on and
+     * deletes it to switch it off. Looked up for AUTO services only. */
+    @id(ID_TABLE_DEFENSE)
+    table defense {
+        key = {
+            meta.service_id : exact @name("service_id");
+        }
+        actions = {
+            set_defense_active;
+            @defaultonly no_defense;
+        }
+        const default_action = no_defense();
+        counters = defense_counter;
+        size = MAX_SERVICE_IDS;
+    }
+
     @id(ID_TABLE_SERVICES)
     table services {
         key = {
@@ -72,9 +97,7 @@ control Services(inout headers_t hdr, inout local_metadata_t meta) {
             if (meta.proxy_mode == PROXY_MODE_ON) {
                 meta.proxy_active = true;
             } else if (meta.proxy_mode == PROXY_MODE_AUTO) {
-                bit<1> active;
-                defense_active.read(active, (bit<32>)meta.service_id);
-                meta.proxy_active = active == 1;
+                defense.apply();
             }
         }
     }

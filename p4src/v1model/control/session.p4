@@ -3,6 +3,10 @@
  * connection, one per direction, both pointing at the session's slot in the
  * per-slot registers (see proxy.p4). The 4-tuple is the one on the wire: client ->
  * VIP for the client direction, RS -> client for the server direction.
+ *
+ * `gen` (non-zero, new for every install and restart of a slot) names the
+ * incarnation: the data plane starts the slot afresh when its session_gen register
+ * holds another value, so the controller never writes the session registers.
  */
 #ifndef SYNPROXY_CONTROL_SESSION_P4
 #define SYNPROXY_CONTROL_SESSION_P4
@@ -16,8 +20,9 @@ control SessionLookup(inout headers_t hdr, inout local_metadata_t meta) {
      * mode). */
     @id(ID_ACTION_SET_CLIENT_SESSION)
     action set_client_session(SlotId_t slot, ServiceId_t service_id,
-                              ipv4_addr_t rs_addr, l4_port_t rs_port) {
+                              ipv4_addr_t rs_addr, l4_port_t rs_port, bit<32> gen) {
         meta.session_hit = true;
+        meta.gen = gen;
         meta.dir = DIR_CLIENT;
         meta.slot = slot;
         meta.service_id = service_id;
@@ -33,8 +38,9 @@ control SessionLookup(inout headers_t hdr, inout local_metadata_t meta) {
     action set_server_session(SlotId_t slot, ServiceId_t service_id,
                               ipv4_addr_t vip_addr, l4_port_t vip_port,
                               bit<32> cookie, bit<32> ts_base, bit<16> client_window,
-                              bit<8> win_shift) {
+                              bit<8> win_shift, bit<32> gen) {
         meta.session_hit = true;
+        meta.gen = gen;
         meta.dir = DIR_SERVER;
         meta.slot = slot;
         meta.service_id = service_id;
