@@ -212,19 +212,27 @@ def synproxy_setup(p4: P4InfoIndex) -> list:
 
 
 def session_updates(p4: P4InfoIndex, flow: int, delta: int) -> list:
-    """An established session for client flow `flow` (slot = flow), as the controller
-    installs it (C2) and the server SYN/ACK completes it (D8)."""
+    """An established session for client flow `flow` (slot = flow, gen = flow + 1), as
+    the controller installs it (C2) and the server SYN/ACK completes it (D8): the
+    latter's register writes are made by P4Runtime here (p4sim allows it)."""
     c = p4_consts()
     sport, client = 40000 + flow, f"{CLIENT_NET}.{1 + flow}"
     te = entities.table_entry
     cookie = 0x10000 * (flow + 1)
+    gen = flow + 1
     ents = [
         te(
             p4,
             "sessions",
             {"src_addr": client, "dst_addr": VIP, "src_port": sport, "dst_port": VPORT},
             "set_client_session",
-            {"slot": flow, "service_id": SERVICE_ID, "rs_addr": RS_IP, "rs_port": RS_PORT},
+            {
+                "slot": flow,
+                "service_id": SERVICE_ID,
+                "rs_addr": RS_IP,
+                "rs_port": RS_PORT,
+                "gen": gen,
+            },
         ),
         te(
             p4,
@@ -240,11 +248,13 @@ def session_updates(p4: P4InfoIndex, flow: int, delta: int) -> list:
                 "ts_base": 0,
                 "client_window": 502,
                 "win_shift": 7,
+                "gen": gen,
             },
         ),
     ]
     out = [entities.update("INSERT", e) for e in ents]
     for name, value in (
+        ("session_gen", gen),
         ("session_state", c["SESSION_ESTABLISHED"]),
         ("session_delta", delta),
         ("session_tsoff", 1000),

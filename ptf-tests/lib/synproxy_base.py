@@ -6,9 +6,15 @@ subnets, an ARP answer for the VIP, the reflect clone sessions 512 + p, both dig
 the cookie keys, the service and a low-priority deny entry for the rest of the VIP.
 Every write goes through P4RuntimeTest, which undoes it in tearDown.
 
+The control plane needs no register access (p4src/README.md): sessions are
+installed with a new `gen` and no register write, the defence is a `defense` entry,
+and every test starts its own `passthrough_epoch` (an epoch no earlier test of the
+run used), so flows an earlier test left in the filter count as unseen; tearDown
+restores the program's default epoch. Tests may still read registers on p4sim.
+
 A validated ACK leaves a pending-handshake entry (C4) that would vouch for the
 same flow in a later test; every client segment a test sends marks its flow's
-pending slot, and tearDown empties those slots again.
+pending slot, and tearDown empties those slots again (a register write: p4sim).
 
 Counters are never reset between tests (v1model counters only grow), so tests look
 at deltas: `snapshot()` before, `assert_events()` after, which waits (by polling)
@@ -18,6 +24,8 @@ extra or missing event fails the test as surely as a wrong packet.
 
 from __future__ import annotations
 
+import itertools
+import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -68,6 +76,21 @@ EVENT_DIGEST = "session_event_digest_t"
 WAIT = 10.0  # seconds to wait for something that must happen (not a timing assertion)
 QUIET = 0.5  # seconds to wait for something that must not happen
 
+# Session generations: new for every install and restart of the run, so that no
+# session sees what an earlier test's session left in its slot's registers.
+_gens = itertools.count(random.randrange(1, 1 << 30))
+# Flow-filter epochs, one per test (2..255, then around again skipping 0; a run has
+# fewer tests than that, and the switch starts empty).
+_epochs = itertools.count(2)
+
+
+def next_gen() -> int:
+    return next(_gens)
+
+
+def next_epoch() -> int:
+    return (next(_epochs) - 1) % 255 + 1
+
 
 class SynproxyTest(P4RuntimeTest):
     """synproxy.p4 configured with one protected service; helpers for events,
@@ -92,6 +115,8 @@ class SynproxyTest(P4RuntimeTest):
         self.enable_digest(COOKIE_DIGEST)
         self.enable_digest(EVENT_DIGEST)
         self.set_keys()
+        self.epoch = next_epoch()
+        self.set_default("passthrough_epoch", "set_passthrough_epoch", {"epoch": self.epoch})
         self.set_service(self.service)
         if self.deny_rest_of_vip:
             self.insert("services", {"vip": VIP}, "deny_service", {"service_id": SERVICE_ID},
@@ -104,7 +129,9 @@ class SynproxyTest(P4RuntimeTest):
 
     def tearDown(self) -> None:
         try:
-            if self._pending_slots:
+            # A register write, so p4sim only (bmv2 has no register access): there
+            # an entry lapses after PENDING_LIFETIME (~10 s) instead.
+            if self._pending_slots and self.target == "p4sim":
                 self.client.write([entities.update("MODIFY", entities.register_entry(
                     self.p4, "pending_tag", index, 0)) for index in sorted(self._pending_slots)])
         finally:
@@ -321,11 +348,34 @@ class SynproxyTest(P4RuntimeTest):
 
     # ------------------------------------------------------------------ registers
 
+    def defend(self, service_id: int = SERVICE_ID) -> None:
+        """C8: switch an AUTO service's defence on (its `defense` entry; deleted in
+        tearDown, which switches it off again)."""
+        self.insert("defense", {"service_id": service_id}, "set_defense_active")
+
+    def undefend(self, service_id: int = SERVICE_ID) -> None:
+        """C8: switch the defence off again: delete the `defense` entry."""
+        delete = entities.update("DELETE", entities.table_entry(
+            self.p4, "defense", {"service_id": service_id}))
+        self.client.write([delete])
+        if delete in self._undo:
+            self._undo.remove(delete)
+
     def undefended(self, pkt: Packet) -> Packet:
         """Note that `pkt` is sent while its service is undefended, so its flow's
-        `passthrough_flows` bit will be set; tearDown clears it again."""
-        self.write_register("passthrough_flows", flow_bit(pkt), 0)
+        `passthrough_flows` cell will hold this test's epoch (no later test uses
+        that epoch: nothing to clean up)."""
         return pkt
+
+    def bump_epoch(self) -> int:
+        """Forget every flow of the filter, as the controller does: a new epoch."""
+        self.epoch = next_epoch()
+        self.set_default("passthrough_epoch", "set_passthrough_epoch", {"epoch": self.epoch})
+        return self.epoch
+
+    def passthrough_cell(self, pkt: Packet) -> int:
+        """The filter cell of `pkt`'s flow (a register read: p4sim)."""
+        return self.read_register("passthrough_flows", flow_bit(pkt))
 
     def read_state(self, slot: int) -> int:
         return self.read_register("session_state", slot)
@@ -338,25 +388,53 @@ class SynproxyTest(P4RuntimeTest):
 
     # ------------------------------------------------------------------ sessions
 
-    def install_session(self, slot: int, *, cookie: int, sport: int = CLIENT_SPORT,
+    def session_entries(self, slot: int, *, cookie: int, gen: int, sport: int = CLIENT_SPORT,
                         rs_addr: str = RS_IP, rs_port: int = RS_PORT, ts_base: int = 0,
                         client_window: int = 502, win_shift: int = 7,
-                        client_addr: str | None = None) -> None:
-        """p4src/README.md "Installing a session", steps 1 and 2: both `sessions`
-        entries (same slot), then delta = tsoff = 0 and state SYN_SENT. NAT mode by
-        default; transparent mode when rs_addr/rs_port are the VIP's own."""
+                        client_addr: str | None = None) -> list[tuple[str, dict, str, dict]]:
+        """(table, match, action, params) of a session's client and server entries."""
         client = client_addr or CLIENT_IP
-        self.insert("sessions", {"src_addr": client, "dst_addr": VIP, "src_port": sport,
-                                 "dst_port": VPORT}, "set_client_session",
-                    {"slot": slot, "service_id": SERVICE_ID, "rs_addr": ip2int(rs_addr),
-                     "rs_port": rs_port})
-        self.insert("sessions", {"src_addr": rs_addr, "dst_addr": client,
-                                 "src_port": rs_port, "dst_port": sport},
-                    "set_server_session",
-                    {"slot": slot, "service_id": SERVICE_ID, "vip_addr": ip2int(VIP),
-                     "vip_port": VPORT, "cookie": cookie, "ts_base": ts_base,
-                     "client_window": client_window, "win_shift": win_shift})
-        self.write_register("session_delta", slot, 0)
-        self.write_register("session_tsoff", slot, 0)
-        self.write_register("session_server_wscale", slot, 0)
-        self.write_register("session_state", slot, SESSION["SYN_SENT"])
+        return [
+            ("sessions", {"src_addr": client, "dst_addr": VIP, "src_port": sport,
+                          "dst_port": VPORT}, "set_client_session",
+             {"slot": slot, "service_id": SERVICE_ID, "rs_addr": ip2int(rs_addr),
+              "rs_port": rs_port, "gen": gen}),
+            ("sessions", {"src_addr": rs_addr, "dst_addr": client, "src_port": rs_port,
+                          "dst_port": sport}, "set_server_session",
+             {"slot": slot, "service_id": SERVICE_ID, "vip_addr": ip2int(VIP),
+              "vip_port": VPORT, "cookie": cookie, "ts_base": ts_base,
+              "client_window": client_window, "win_shift": win_shift, "gen": gen}),
+        ]
+
+    def install_session(self, slot: int, **kwargs: Any) -> int:
+        """p4src/README.md "Installing a session", step 1: both `sessions` entries
+        (same slot, a new gen), nothing else. NAT mode by default; transparent mode
+        when rs_addr/rs_port are the VIP's own. Returns the gen."""
+        gen = next_gen()
+        for table, match, action, params in self.session_entries(slot, gen=gen, **kwargs):
+            self.insert(table, match, action, params)
+        return gen
+
+    def restart_session(self, slot: int, **kwargs: Any) -> int:
+        """C5, restart in place: both entries modified with a new gen. Returns it."""
+        gen = next_gen()
+        for table, match, action, params in self.session_entries(slot, gen=gen, **kwargs):
+            self.client.write([entities.update("MODIFY", entities.table_entry(
+                self.p4, table, match, action, params))])
+        return gen
+
+    def free_session(self, slot: int, **kwargs: Any) -> None:
+        """Free a slot: delete both entries (nothing else; tearDown has nothing left
+        to delete)."""
+        for table, match, _action, _params in self.session_entries(slot, cookie=0, gen=1,
+                                                                   **kwargs):
+            delete = entities.update("DELETE", entities.table_entry(self.p4, table, match))
+            self.client.write([delete])
+            if delete in self._undo:
+                self._undo.remove(delete)
+
+    def force_state(self, slot: int, gen: int, state: str) -> None:
+        """Put slot `slot` of incarnation `gen` in `state` by writing its registers
+        (p4sim only: a shortcut for tests, never what a controller does)."""
+        self.write_register("session_gen", slot, gen)
+        self.write_register("session_state", slot, SESSION[state])

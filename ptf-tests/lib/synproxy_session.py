@@ -22,6 +22,7 @@ from synproxy_packets import (
     RS_IP,
     RS_PORT,
     SERVER_PORT,
+    SESSION,
     SESSION_EV,
     VIP,
     VPORT,
@@ -94,6 +95,7 @@ class Conn:
     win_shift: int = 7
     rs_addr: str = RS_IP
     rs_port: int = RS_PORT
+    gen: int = 0  # the entries' gen, set when installed
 
     @property
     def delta(self) -> int:
@@ -133,10 +135,22 @@ class SessionTest(SynproxyTest):
         return Conn(slot=slot, isn=isn, cookie=cookie, rs_isn=rs_isn, ts_base=ts_base,
                     **kwargs)
 
+    def _entry_args(self, c: Conn) -> dict[str, Any]:
+        return {"cookie": c.cookie, "sport": c.sport, "rs_addr": c.rs_addr,
+                "rs_port": c.rs_port, "ts_base": c.ts_base,
+                "client_window": c.client_window, "win_shift": c.win_shift}
+
     def install(self, c: Conn) -> None:
-        self.install_session(c.slot, cookie=c.cookie, sport=c.sport, rs_addr=c.rs_addr,
-                             rs_port=c.rs_port, ts_base=c.ts_base,
-                             client_window=c.client_window, win_shift=c.win_shift)
+        """Both entries with a new gen (c.gen); the first packet starts the slot."""
+        c.gen = self.install_session(c.slot, **self._entry_args(c))
+
+    def restart(self, c: Conn) -> None:
+        """C5: the entries modified in place with c's values and a new gen."""
+        c.gen = self.restart_session(c.slot, **self._entry_args(c))
+
+    def free(self, c: Conn) -> None:
+        self.free_session(c.slot, **{k: v for k, v in self._entry_args(c).items()
+                                     if k in ("sport", "rs_addr", "rs_port")})
 
     # ------------------------------------------------------------------ server SYN
 
@@ -203,10 +217,12 @@ class SessionTest(SynproxyTest):
         return fresh(pkt)
 
     def establish(self, c: Conn, *, server_wscale: int | None = 7,
-                  timestamps: bool = True) -> None:
-        """Install, server SYN, server SYN/ACK; check the two packets it makes and
-        the ESTABLISHED digest, so that the connection is ready for data."""
-        self.install(c)
+                  timestamps: bool = True, install: bool = True) -> None:
+        """Install (unless the caller did: restart), server SYN, server SYN/ACK; check
+        the two packets it makes and the ESTABLISHED digest, so that the connection
+        is ready for data."""
+        if install:
+            self.install(c)
         self.send_server_syn(c)
         synack = self.server_synack(c, wscale=server_wscale, timestamps=timestamps)
         if not timestamps:
@@ -215,12 +231,14 @@ class SessionTest(SynproxyTest):
         self.expect(SERVER_PORT, self.expected_server_ack(c, synack))
         self.expect(CLIENT_PORT, self.expected_window_update(c, synack))
         self.assertEqual(self.get_digest(EVENT_DIGEST), self.session_event(
-            c, "ESTABLISHED"))
+            c, "ESTABLISHED", state="ESTABLISHED"))
 
     def session_event(self, c: Conn, event: str, delta: int | None = None,
-                      tsoff: int | None = None) -> dict[str, int]:
-        """session_event_digest_t as documented."""
+                      tsoff: int | None = None, *, state: str) -> dict[str, int]:
+        """session_event_digest_t as documented: `state` the slot's state after the
+        packet, `gen` the entries' (c.gen)."""
         return {"slot": c.slot, "event": SESSION_EV[event],
                 "delta": c.delta if delta is None else delta,
                 "tsoff": c.tsoff if tsoff is None else tsoff,
-                "client_addr": ip2int(CLIENT_IP), "client_port": c.sport}
+                "client_addr": ip2int(CLIENT_IP), "client_port": c.sport,
+                "state": SESSION[state], "gen": c.gen}

@@ -149,7 +149,7 @@ class PassthroughFlowKeepsItsServerTest(NatTest):
         rs = server_of(bucket_of(old))
         self.send(CLIENT_PORT, old)
         self.expect(SERVER_PORT, to_server(old, rs))
-        self.write_register("defense_active", SERVICE_ID, 1)
+        self.defend()
         self.send(CLIENT_PORT, old)
         self.expect(SERVER_PORT, to_server(old, rs))
         answer = server_tcp("A", 601, 503, dport=42013, src=rs)

@@ -21,7 +21,6 @@ from synproxy_packets import (
     ROUTER_MAC,
     RS_IP,
     SERVER_PORT,
-    SERVICE_ID,
     VIP,
     VPORT,
     ServiceSettings,
@@ -236,7 +235,7 @@ class FlowsFromBeforeTheDefencePassTest(SynproxyTest):
         old = self.undefended(client_tcp("PA", 500, 600, sport=41000, payload=b"old"))
         self.send(CLIENT_PORT, old)
         self.expect(OTHER_PORT, routed(old, OTHER_PORT))
-        self.write_register("defense_active", SERVICE_ID, 1)
+        self.defend()
         self.send(CLIENT_PORT, old)
         self.expect(OTHER_PORT, routed(old, OTHER_PORT))
         self.send(CLIENT_PORT, client_tcp("PA", 500, 600, sport=41001, payload=b"new"))

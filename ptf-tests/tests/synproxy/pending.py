@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ptf.testutils import group
 from scapy.layers.inet import TCP
-from synproxy_base import COOKIE_DIGEST
+from synproxy_base import COOKIE_DIGEST, EVENT_DIGEST
 from synproxy_packets import (
     CLIENT_IP,
     CLIENT_PORT,
@@ -132,7 +132,8 @@ class PendingClearedAtServerSynAckTest(PendingTest):
     """The session is installed from the digest and established by the server's
     SYN/ACK, which empties the pending slot. When the connection closes, a late
     segment still acknowledging only our SYN/ACK is translated to the server like
-    any segment of it, not reported as a new connection (no REUSE_ACK, no digest)."""
+    any segment of it, not reported as a new connection (no REUSE_ACK, no digest
+    beyond the FIN's state change)."""
 
     def runTest(self) -> None:
         cookie, our_ts = self.handshake()
@@ -142,14 +143,18 @@ class PendingClearedAtServerSynAckTest(PendingTest):
                  client_tsval=51, server_tsval=9)
         self.establish(c)
         self.assertEqual(self.read_register("pending_tag", index), 0)
-        self.write_register("session_state", c.slot, SESSION["FIN_WAIT"])
+        fin = c.client("FA", data_sent=40, options=ts_option(69, our_ts))
+        self.send(CLIENT_PORT, fin)
+        self.expect(SERVER_PORT, translated_c2s(fin, c.delta, c.tsoff))
+        self.assertEqual(self.get_digest(EVENT_DIGEST),
+                         self.session_event(c, "STATE", state="FIN_WAIT"))
         late = c.client("A", data_sent=40, options=ts_option(70, our_ts))
         self.send(CLIENT_PORT, late)
         self.expect(SERVER_PORT, translated_c2s(late, c.delta, c.tsoff))
         self.assert_no_digest()
         self.expect_nothing()
         self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 1,
-                            "TRANSLATED_C2S": 2, "SESSION_ESTABLISHED": 1})
+                            "TRANSLATED_C2S": 3, "SESSION_ESTABLISHED": 1})
 
 
 @group("pending")
@@ -161,7 +166,7 @@ class PendingReuseSegmentsTest(PendingTest):
     def runTest(self) -> None:
         old = self.new_conn(32, 0x1000, 0x2000, 0x3000)
         self.install(old)
-        self.write_register("session_state", old.slot, SESSION["TIME_WAIT"])
+        self.force_state(old.slot, old.gen, "TIME_WAIT")
         syn = client_tcp("S", ISN, options=client_syn_options(1460, 7, True, 50))
         synack = self.synack_for(syn, encode_options(1460, 7, True, True))
         cookie, our_ts = synack[TCP].seq, option_value(synack, "Timestamp")[0]

@@ -1,6 +1,7 @@
 # Run: sudo .venv/bin/python ptf-tests/run.py synproxy -- resets         (TARGET=bmv2 for bmv2)
 """Resets during the server handshake (D10) and FIN/RST state tracking on
-established sessions (D11, C5), read back from `session_state`."""
+established sessions (D11, C5), each change reported in a session_event digest
+(state after the packet, the entries' gen)."""
 
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ class ServerRstDuringHandshakeTest(SessionTest):
         self.expect(CLIENT_PORT, fresh(exp))
         self.expect_nothing()
         self.assertEqual(self.get_digest(EVENT_DIGEST),
-                         self.session_event(c, "SERVER_RESET", delta=0, tsoff=0))
+                         self.session_event(c, "SERVER_RESET", delta=0, tsoff=0,
+                                            state="CLOSE"))
         self.assertEqual(self.read_state(60), SESSION["CLOSE"])
         self.assert_events({"SERVER_RESET": 1})
 
@@ -85,7 +87,8 @@ class _ClientAbortTest(SessionTest):
         self.expect(SERVER_PORT, fresh(exp))
         self.expect_nothing()
         self.assertEqual(self.get_digest(EVENT_DIGEST),
-                         self.session_event(c, "CLIENT_ABORT", delta=0, tsoff=0))
+                         self.session_event(c, "CLIENT_ABORT", delta=0, tsoff=0,
+                                            state="CLOSE"))
         self.assertEqual(self.read_state(61), SESSION["CLOSE"])
         self.assert_events({"CLIENT_ABORT": 1})
 
@@ -118,19 +121,27 @@ class _TeardownTest(SessionTest):
         self.establish(c)
         return c
 
-    def client_says(self, c: Conn, flags: str, state: str, sent: int = 0,
+    def client_says(self, c: Conn, flags: str, state: str | None, sent: int = 0,
                     acked: int = 0) -> None:
+        """A translated client segment; `state`: the change it reports (None: none)."""
         pkt = c.client(flags, data_sent=sent, data_acked=acked)
         self.send(CLIENT_PORT, pkt)
         self.expect(SERVER_PORT, translated_c2s(pkt, c.delta, c.tsoff))
-        self.wait_state(c.slot, state)
+        self.expect_state_event(c, state)
 
-    def server_says(self, c: Conn, flags: str, state: str, sent: int = 0,
+    def server_says(self, c: Conn, flags: str, state: str | None, sent: int = 0,
                     acked: int = 0) -> None:
         pkt = c.server(flags, data_sent=sent, data_acked=acked)
         self.send(SERVER_PORT, pkt)
         self.expect(CLIENT_PORT, translated_s2c(pkt, c.delta, c.tsoff))
-        self.wait_state(c.slot, state)
+        self.expect_state_event(c, state)
+
+    def expect_state_event(self, c: Conn, state: str | None) -> None:
+        if state is None:
+            self.assert_no_digest()
+        else:
+            self.assertEqual(self.get_digest(EVENT_DIGEST),
+                             self.session_event(c, "STATE", state=state))
 
 
 @group("teardown")
@@ -140,6 +151,7 @@ class ClientClosesFirstTest(_TeardownTest):
 
     def runTest(self) -> None:
         c = self.established(62)
+        self.client_says(c, "A", None)  # no change, no digest
         self.client_says(c, "FA", "FIN_WAIT")
         self.server_says(c, "FA", "LAST_ACK", acked=1)
         self.client_says(c, "A", "TIME_WAIT", sent=1, acked=1)
@@ -194,7 +206,7 @@ class ReuseAfterCloseTest(_TeardownTest):
         d = self.get_digest(COOKIE_DIGEST)
         self.assertEqual((d["client_isn"], d["cookie"], d["old_slot"], d["old_state"]),
                          (424242, cookie, 66, SESSION["TIME_WAIT"]))
-        self.client_says(c, "A", "TIME_WAIT", sent=1, acked=1)
+        self.client_says(c, "A", None, sent=1, acked=1)  # still TIME_WAIT
         self.expect_nothing()
         self.assert_events({"TRANSLATED_C2S": 4, "TRANSLATED_S2C": 1,
                             "SESSION_ESTABLISHED": 1, "SYN_IN": 1, "SYNACK_SENT": 1,

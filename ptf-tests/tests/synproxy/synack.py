@@ -21,7 +21,6 @@ from synproxy_packets import (
     PROXY_AUTO,
     PROXY_OFF,
     ROUTER_MAC,
-    SERVICE_ID,
     SVC_SACK,
     SVC_TS,
     SVC_WSCALE,
@@ -29,7 +28,6 @@ from synproxy_packets import (
     ServiceSettings,
     client_syn_options,
     client_tcp,
-    flow_bit,
     negotiated_opts,
     option_value,
     routed,
@@ -168,8 +166,9 @@ class SynWithoutKeysNotAnsweredTest(SynproxyTest):
 
 @group("synack")
 class SynToUndefendedServiceRoutedTest(SynproxyTest):
-    """Mode off, and auto while `defense_active` is 0: the SYN is routed to the
-    VIP's next hop untouched (SYN_PASSED); auto with the bit set answers it."""
+    """Mode off, and auto without a `defense` entry: the SYN is routed to the
+    VIP's next hop untouched (SYN_PASSED) and its flow's filter cell holds the
+    current epoch; auto with the entry answers it."""
 
     def runTest(self) -> None:
         self.insert("ipv4_routes", {"dst_addr": f"{VIP}/32"}, "route_to",
@@ -180,10 +179,10 @@ class SynToUndefendedServiceRoutedTest(SynproxyTest):
                                              options=client_syn_options()))
             self.send(CLIENT_PORT, syn)
             self.expect(OTHER_PORT, routed(syn, OTHER_PORT))
-            self.assertEqual(self.read_register("passthrough_flows", flow_bit(syn)), 1)
+            self.assertEqual(self.passthrough_cell(syn), self.epoch)
         self.expect_nothing()
         self.assert_events({"SYN_IN": 2, "SYN_PASSED": 2})
-        self.write_register("defense_active", SERVICE_ID, 1)
+        self.defend()
         syn = client_tcp("S", 102, sport=45002, options=client_syn_options())
         self.synack_for(syn, encode_options(1460, 7, True, True))
         self.expect_nothing()
