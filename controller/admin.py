@@ -47,6 +47,8 @@ class AdminMixin(NatMixin):
     table: SessionTable
     keys: KeyRing
     auto: dict[int, AutoSwitch]
+    register_reads: bool | None
+    passthrough_epoch: int
     services: dict[int, Service]
     stats: dict[str, int]
     schedulers: dict[int, Any]
@@ -120,6 +122,8 @@ class AdminMixin(NatMixin):
         others = {k: v for k, v in self.services.items() if k != sid}
         if not any(o.vip == s.vip and o.mode != "off" for o in others.values()):
             mine += install.deny_entries(self.p4, {sid: s})
+        if sid in self.auto and self.auto[sid].active:
+            mine.append(install.defense_entry(self.p4, sid))  # a later service reuses sid
         for e in mine:
             e.ClearField("action")
         try:
@@ -151,6 +155,7 @@ class AdminMixin(NatMixin):
             "address": self.cfg.switch.address, "election_id": self.cfg.switch.election_id,
             "sessions": len(self.table), "free_slots": self.table.free_slots,
             "by_state": self.table.by_state(), "epoch": self.keys.state.epoch,
+            "register_reads": self.register_reads, "passthrough_epoch": self.passthrough_epoch,
             "services": {s.name: {"id": sid, "vip": s.vip, "port": s.port, "mode": s.mode,
                                   "defense_active": self.auto[sid].active if sid in self.auto
                                   else None,
@@ -180,7 +185,7 @@ class AdminMixin(NatMixin):
                         "vip": f"{_ip(vip)}:{vport}", "rs": f"{_ip(s.rs_addr)}:{s.rs_port}",
                         "service": self.services[s.service_id].name
                         if s.service_id in self.services else s.service_id,
-                        "state": state_name(s.state), "attempts": s.attempts,
+                        "state": state_name(s.state), "gen": s.gen, "attempts": s.attempts,
                         "held_bytes": s.held.nbytes})
         return out
 

@@ -34,7 +34,14 @@ from . import install, wire
 from .admin import AdminMixin
 from .config import Config, RealServer, Service
 from .defence import AutoSwitch, FilterReset, KeyRing, KeyState
-from .digests import EV_ESTABLISHED, CookieAck, DigestDecoder, SessionEvent
+from .digests import (
+    EV_CLIENT_ABORT,
+    EV_ESTABLISHED,
+    EV_SERVER_RESET,
+    CookieAck,
+    DigestDecoder,
+    SessionEvent,
+)
 from .entities import update as ent_update
 from .install import SessionCodec, SessionParams
 from .metrics import Metrics
@@ -95,6 +102,8 @@ class Controller(StartupMixin, AdminMixin):
             self.decoder = DigestDecoder(self.p4)
             self.p4.table("services")
             self.p4.table("cookie_keys")
+            self.p4.table("defense")
+            self.p4.table("passthrough_epoch")
         except (P4InfoError, KeyError) as e:
             raise StartupError(f"{where}.p4info: not the synproxy program: {e}") from None
         self.clock = clock
@@ -112,8 +121,11 @@ class Controller(StartupMixin, AdminMixin):
         self._pktout_md = (out_md["egress_port"], out_md["flags"])
         in_md = {m.name: m.id for m in self.p4.packet_metadata("packet_in").metadata}
         self._pktin_reason, self._pktin_port = in_md["reason"], in_md["ingress_port"]
-        self._state_reg = self.p4.get("registers", "session_state").preamble.id
-        self._state_queries: dict[int, bytes] = {}  # slot -> encoded read query
+        # Register reads are optional (bmv2 has none through P4Runtime): probed at every
+        # sync; None until the first probe.
+        self.register_reads: bool | None = None
+        self.passthrough_epoch = 1  # the `passthrough_epoch` default action's epoch
+        self._state_queries: dict[int, tuple[bytes, bytes]] = {}  # slot -> state, gen reads
         self._poll_round: list[int] = []  # slots still to read in this state-poll round
         self._poll_slice = 1
         self._svc_counter = self.p4.get("counters", "service_events").preamble.id
@@ -132,7 +144,7 @@ class Controller(StartupMixin, AdminMixin):
         self.stats: dict[str, int] = {"duplicate_digests": 0, "unknown_service": 0,
                                       "no_real_server": 0, "stream_errors": 0,
                                       "reconnects": 0, "failed_installs": 0,
-                                      "bad_messages": 0}
+                                      "bad_messages": 0, "stale_events": 0}
 
     # ================================================================== services
 
@@ -397,16 +409,24 @@ class Controller(StartupMixin, AdminMixin):
         return batch
 
     def _on_session_event(self, conn: Connection, ev: SessionEvent, now: float) -> None:
+        """A state change of a slot (C6). Only the session's current gen counts: a
+        digest of an earlier incarnation of the slot (freed or restarted since) is
+        dropped."""
         s = self.table.by_slot.get(ev.slot)
         if s is None or (s.flow[0], s.flow[2]) != (ev.client_addr, ev.client_port):
+            return
+        if ev.gen != s.gen:
+            self.stats["stale_events"] += 1
             return
         if ev.event == EV_ESTABLISHED:
             frames = self.table.established(s, now)
             for f in frames:
                 self._packet_out(conn, f)
             self.metrics.early_released.inc(len(frames))
-        else:
-            self._free(s, "server_reset" if ev.event == 2 else "client_abort")
+        elif ev.event in (EV_SERVER_RESET, EV_CLIENT_ABORT):
+            self._free(s, "server_reset" if ev.event == EV_SERVER_RESET else "client_abort")
+        elif ev.state != State.NONE:
+            self.table.set_state(s, ev.state, now)
 
     def _pick(self, sid: int, svc: Service, flow: tuple[int, int, int, int]) -> RealServer | None:
         if not svc.nat:
@@ -549,32 +569,44 @@ class Controller(StartupMixin, AdminMixin):
                 except WriteError as exc:
                     self.keys.state = before  # the switch still has the old pair
                     log.error("event=key_rotation_failed error=%r", str(exc)[:200])
-            await self.poll_states(conn)
+            if self.register_reads:
+                await self.poll_states(conn)
             if now >= next_gauges:
                 next_gauges = now + self.cfg.control.state_poll_seconds
                 self._update_gauges(now)
+                if not self.register_reads:
+                    self._expire_by_state(now)
             if self.auto and now >= next_auto:
                 next_auto = now + self.cfg.control.auto_poll_seconds
                 await self.poll_auto(conn)
             undefended = (any(s.mode == "off" for s in self.services.values())
                           or any(not sw.active for sw in self.auto.values()))
             if self.filter_reset.update(now, undefended):
-                await self._zero_passthrough(conn)
+                await self._bump_passthrough_epoch(conn)
             await asyncio.sleep(TICK)
 
-    async def _zero_passthrough(self, conn: Connection) -> None:
-        """Every cell of passthrough_flows to 0 in one update (a RegisterEntry without
-        an index applies to the whole register)."""
-        rid = self.p4.get("registers", "passthrough_flows").preamble.id
-        body = wire.f_varint(1, rid) + wire.f_len(3, wire.f_len(1, b"\0"))
+    async def _bump_passthrough_epoch(self, conn: Connection) -> None:
+        """Forget every flow of the passthrough filter: the `passthrough_epoch` default
+        action moves to the next epoch, so no cell holds the current one any more."""
+        epoch = install.next_epoch(self.passthrough_epoch)
         try:
-            await conn.write([wire.update(wire.UPDATE_MODIFY,
-                                          wire.entity(wire.ENTITY_REGISTER_ENTRY, body))])
+            await conn.write_pb([ent_update(
+                "MODIFY", install.passthrough_epoch_entry(self.p4, epoch))])
         except WriteError as exc:
             self.filter_reset.dirty = True
             log.warning("event=passthrough_filter_clear_failed error=%r", str(exc)[:200])
             return
-        log.info("event=passthrough_filter_cleared")
+        self.passthrough_epoch = epoch
+        log.info("event=passthrough_filter_cleared epoch=%d", epoch)
+
+    def _expire_by_state(self, now: float) -> None:
+        """C6 without register reads: the states the session_event digests reported,
+        aged against their timeouts."""
+        expired = self.table.expired(now, self.codec.supports_idle)
+        for s in expired:
+            self._free(s, f"timeout_{state_name(s.state)}")
+        if expired:
+            self._work.set()
 
     def _retransmit(self, conn: Connection, now: float) -> None:
         resend, give_up = self.table.due(now)
@@ -597,8 +629,9 @@ class Controller(StartupMixin, AdminMixin):
             self._work.set()
 
     async def poll_states(self, conn: Connection) -> None:
-        """C6, one slice per tick: the session_state cells of the next sessions in a
-        round over the table, sized so that a round takes `state_poll_seconds` (a
+        """C6 where the target allows register reads, as a reconciliation of missed
+        session_event digests, one slice per tick: the session_state cells of the next
+        sessions in a round over the table, sized so that a round takes `state_poll_seconds` (a
         slice is at most POLL_SLICE_MAX cells, so a big table takes longer rounds but
         never stalls the switch on one huge read), then those sessions' timeouts."""
         if not self._poll_round:
@@ -610,9 +643,10 @@ class Controller(StartupMixin, AdminMixin):
         chunk = self._poll_round[-self._poll_slice:]
         del self._poll_round[-self._poll_slice:]
         issued = self.clock()
-        states = await self._read_states(conn, chunk)
-        now = self.clock()
         table = self.table
+        states = await self._read_states(conn, {slot: s.gen for slot in chunk
+                                                if (s := table.by_slot.get(slot)) is not None})
+        now = self.clock()
         # Only sessions whose last write the switch had confirmed when the read left:
         # a read racing an install or a restart would put back the state before it.
         mine = [s for slot in chunk if (s := table.by_slot.get(slot)) is not None
@@ -632,31 +666,43 @@ class Controller(StartupMixin, AdminMixin):
         for name, n in self.table.by_state().items():
             self.metrics.sessions.labels(name).set(n)
 
-    async def _read_states(self, conn: Connection, slots: list[int]) -> dict[int, int]:
-        """session_state of `slots` in one read: cell by cell while few are in use,
-        the whole register (one wildcard query) when most are."""
-        if not slots:
+    async def _read_states(self, conn: Connection, gens: dict[int, int]) -> dict[int, int]:
+        """session_state of the slots `gens` maps to their session's gen, in one read
+        with their session_gen cells: cell by cell while few are in use, both whole
+        registers (wildcard queries) when most are. A slot whose session_gen is not its
+        session's gen has seen no packet since the install (fresh: SYN_SENT for the data
+        plane; its state cell is an earlier incarnation's) and is left out."""
+        if not gens:
             return {}
-        if len(slots) * 4 < self.table.capacity:
+        codec = self.codec
+        if len(gens) * 4 < self.table.capacity:
             cache = self._state_queries
-            queries = []
-            for slot in slots:
+            queries: list[bytes] = []
+            for slot in gens:
                 q = cache.get(slot)
                 if q is None:
-                    q = cache[slot] = wire.entity(wire.ENTITY_REGISTER_ENTRY,
-                                                  wire.register_entry(self._state_reg, slot))
-                queries.append(q)
+                    q = cache[slot] = (codec.read_cell_query("session_state", slot),
+                                       codec.read_cell_query("session_gen", slot))
+                queries.extend(q)
         else:
-            queries = [self.codec.read_register_query("session_state")]
-        states = {}
+            queries = [codec.read_register_query("session_state"),
+                       codec.read_register_query("session_gen")]
+        states: dict[int, int] = {}
+        found: dict[int, int] = {}
+        gen_reg, state_reg = codec.reg["session_gen"], codec.reg["session_state"]
         for kind, body in wire.read_entities(await conn.read(queries)):
             if kind == wire.ENTITY_REGISTER_ENTRY:
-                _rid, index, value = wire.decode_register(body)
-                states[index] = value
-        return states
+                rid, index, value = wire.decode_register(body)
+                if rid == state_reg:
+                    states[index] = value
+                elif rid == gen_reg:
+                    found[index] = value
+        return {slot: v for slot, v in states.items()
+                if slot in gens and found.get(slot) == gens[slot]}
 
     async def poll_auto(self, conn: Connection) -> None:
-        """C8: SYN_IN of every auto service in one read; flip defense_active."""
+        """C8: SYN_IN of every auto service in one read; insert (on) or delete (off)
+        the service's `defense` entry."""
         sids = sorted(self.auto)
         queries = [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.counter_entry(
             self._svc_counter, sid * EVENTS_PER_SERVICE + EV_SYN_IN)) for sid in sids]
@@ -676,12 +722,16 @@ class Controller(StartupMixin, AdminMixin):
                 log.info("event=auto_defence service=%s active=%s rate=%.0f", name, change,
                          sw.rate)
                 self.metrics.defense.labels(name).set(int(change))
-                updates.append(ent_update("MODIFY", install.defense_entry(self.p4, sid, change)))
+                updates.append(install.defense_update(self.p4, sid, change))
         if updates:
             try:
                 await conn.write_pb(updates)
             except WriteError as exc:
-                log.error("event=auto_defence_write_failed error=%r", str(exc)[:200])
+                # ALREADY_EXISTS / NOT_FOUND: the switch already is where we wanted it.
+                bad = {i: e for i, e in exc.errors.items()
+                       if e[0] not in (code_pb2.ALREADY_EXISTS, code_pb2.NOT_FOUND)}
+                if bad or not exc.errors:
+                    log.error("event=auto_defence_write_failed error=%r", str(exc)[:200])
 
     async def _write_keys(self, conn: Connection, keys: KeyState) -> None:
         await conn.write_pb([ent_update("MODIFY", install.keys_entry(self.p4, keys))])

@@ -14,7 +14,7 @@ from .synpkt import Handshake
 
 COOKIE_DIGEST = "cookie_ack_digest_t"
 EVENT_DIGEST = "session_event_digest_t"
-EV_ESTABLISHED, EV_SERVER_RESET, EV_CLIENT_ABORT = 1, 2, 3
+EV_ESTABLISHED, EV_SERVER_RESET, EV_CLIENT_ABORT, EV_STATE = 1, 2, 3, 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,8 @@ class CookieAck:
 
 @dataclass(frozen=True, slots=True)
 class SessionEvent:
-    """session_event_digest_t (D8, D10)."""
+    """session_event_digest_t (D8, D10): sent whenever a packet changed the slot's
+    state; `state` is the state after it, `gen` the gen of the entry it hit."""
 
     slot: int
     event: int
@@ -45,6 +46,8 @@ class SessionEvent:
     tsoff: int
     client_addr: int
     client_port: int
+    state: int
+    gen: int
 
 
 class DigestDecoder:
@@ -73,7 +76,8 @@ class DigestDecoder:
                 out.append(cookie_ack(v))
             else:
                 out.append(SessionEvent(v["slot"], v["event"], v["delta"], v["tsoff"],
-                                        v["client_addr"], v["client_port"]))
+                                        v["client_addr"], v["client_port"], v["state"],
+                                        v["gen"]))
         return did, lid, out
 
 

@@ -5,7 +5,8 @@ Two kinds of builders:
 * start-up and operator changes (forwarding, services, clone sessions, digests, keys)
   use the generated protobuf classes through `entities`: they are few;
 * the per-session writes (C2, C6) are encoded by hand (`SessionCodec`, `wire`): they
-  are the headline rate.
+  are the headline rate. They are table writes only: the controller never writes a
+  register (bmv2's P4Runtime server implements no register access).
 """
 
 from __future__ import annotations
@@ -142,8 +143,31 @@ def keys_entry(p4: P4InfoIndex, keys: KeyState) -> p4runtime_pb2.TableEntry:
                            is_default=True)
 
 
-def defense_entry(p4: P4InfoIndex, sid: int, active: bool) -> p4runtime_pb2.RegisterEntry:
-    return ent.register_entry(p4, "defense_active", sid, int(active))
+def defense_entry(p4: P4InfoIndex, sid: int) -> p4runtime_pb2.TableEntry:
+    """The service's `defense` entry: inserted, the auto service proxies; deleted, it
+    does not (C8)."""
+    return ent.table_entry(p4, "defense", {"service_id": sid}, "set_defense_active")
+
+
+def defense_update(p4: P4InfoIndex, sid: int, active: bool) -> p4runtime_pb2.Update:
+    if active:
+        return ent.update("INSERT", defense_entry(p4, sid))
+    return ent.update("DELETE", ent.table_entry(p4, "defense", {"service_id": sid}))
+
+
+EPOCH_MAX = 255  # passthrough_flows cells are 8 bits; 0 is never an epoch
+
+
+def next_epoch(epoch: int) -> int:
+    """The passthrough epoch after `epoch`: 1..255, skipping 0 (a cell never written)."""
+    return epoch % EPOCH_MAX + 1
+
+
+def passthrough_epoch_entry(p4: P4InfoIndex, epoch: int) -> p4runtime_pb2.TableEntry:
+    """The `passthrough_epoch` default action: cells holding `epoch` are flows seen
+    undefended in this epoch, every other cell is forgotten."""
+    return ent.table_entry(p4, "passthrough_epoch", None, "set_passthrough_epoch",
+                           {"epoch": epoch}, is_default=True)
 
 
 # ----------------------------------------------------------------------------- NAT (C8)
@@ -261,7 +285,8 @@ def _table_update(kind: int, entry: bytes) -> bytes:
 
 
 class SessionCodec:
-    """Hand-encoded writes and reads of the `sessions` table and session registers."""
+    """Hand-encoded writes and reads of the `sessions` table (and reads of the session
+    registers, where the target allows them)."""
 
     def __init__(self, p4: P4InfoIndex, idle_timeout_s: float = 0.0) -> None:
         t = p4.table("sessions")
@@ -274,7 +299,7 @@ class SessionCodec:
         self.client_params = [(p.id, p.name) for p in self.client_action.params]
         self.server_params = [(p.id, p.name) for p in self.server_action.params]
         self.reg = {name: p4.get("registers", name).preamble.id
-                    for name in ("session_state", "session_delta", "session_tsoff")}
+                    for name in ("session_state", "session_gen")}
         self.field_names = {mf.id: mf.name for mf in t.match_fields}
         self._table_prefix = wire.f_varint(1, self.table_id)
         self._idle_suffix = wire.f_varint(9, self.idle_ns)
@@ -284,7 +309,6 @@ class SessionCodec:
         self._param_prefix = {
             self._client_act: [b"\x10" + wire.varint(pid) for pid, _n in self.client_params],
             self._server_act: [b"\x10" + wire.varint(pid) for pid, _n in self.server_params]}
-        self._reg_prefix = {name: wire.f_varint(1, rid) for name, rid in self.reg.items()}
 
     # The per-session encoders below are the hot path: every prefix that does not
     # depend on the session is built once, and a field is a few concatenations.
@@ -312,53 +336,40 @@ class SessionCodec:
 
     def entries(self, s: Session, p: SessionParams) -> tuple[bytes, bytes]:
         cvals = {"slot": s.slot, "service_id": s.service_id, "rs_addr": s.rs_addr,
-                 "rs_port": s.rs_port}
+                 "rs_port": s.rs_port, "gen": s.gen}
         svals = {"slot": s.slot, "service_id": s.service_id, "vip_addr": p.vip_addr,
                  "vip_port": p.vip_port, "cookie": s.cookie, "ts_base": p.ts_base,
-                 "client_window": p.client_window, "win_shift": p.win_shift}
+                 "client_window": p.client_window, "win_shift": p.win_shift, "gen": s.gen}
         client = self._entry(self.client_key(s), self._client_act,
                              [cvals[n] for _pid, n in self.client_params])
         server = self._entry(self.server_key(s), self._server_act,
                              [svals[n] for _pid, n in self.server_params])
         return client, server
 
-    def registers(self, slot: int, state: int) -> list[bytes]:
-        """delta = 0, tsoff = 0, then the state (README install order, step 2)."""
-        return [self._register_update(self._reg_prefix[name], slot, value)
-                for name, value in (("session_delta", 0), ("session_tsoff", 0),
-                                    ("session_state", state))]
-
-    @staticmethod
-    def _register_update(prefix: bytes, slot: int, value: int) -> bytes:
-        idx = b"\x08" + wire.varint(slot) if slot else b""
-        val = wire.canonical(value)
-        data = b"\x0a" + wire.varint(len(val)) + val
-        body = (prefix + b"\x12" + wire.varint(len(idx)) + idx + b"\x1a"
-                + wire.varint(len(data)) + data)
-        ent = b"\x5a" + wire.varint(len(body)) + body  # Entity.register_entry (11)
-        return b"\x08\x02\x12" + wire.varint(len(ent)) + ent  # MODIFY
-
     def install(self, s: Session, p: SessionParams, kind: int = wire.UPDATE_INSERT) -> list[bytes]:
+        """Both entries, carrying the session's gen: the data plane starts a slot whose
+        `session_gen` differs afresh (SYN_SENT, delta and tsoff 0), so no register is
+        written (p4src/README.md). MODIFY with a new gen restarts a slot in place."""
         client, server = self.entries(s, p)
-        ups = [_table_update(kind, e) for e in (client, server)]
-        return ups + self.registers(s.slot, 1)
+        return [_table_update(kind, e) for e in (client, server)]
 
     def delete(self, key: tuple[int, int, int, int]) -> bytes:
         return _table_update(wire.UPDATE_DELETE, self._table_prefix + self._match(key))
 
     def remove(self, s: Session) -> list[bytes]:
-        """Delete both entries and set the state to NONE."""
-        ups = [self.delete(k) for k in (self.client_key(s), self.server_key(s))]
-        ups.append(wire.update(wire.UPDATE_MODIFY, wire.entity(
-            wire.ENTITY_REGISTER_ENTRY,
-            wire.register_entry(self.reg["session_state"], s.slot, 0))))
-        return ups
+        """Delete both entries (the slot's registers are left as they are: the next
+        install's gen makes them stale)."""
+        return [self.delete(k) for k in (self.client_key(s), self.server_key(s))]
 
     def read_entries_query(self) -> bytes:
         return wire.entity(wire.ENTITY_TABLE_ENTRY, wire.f_varint(1, self.table_id))
 
     def read_register_query(self, name: str) -> bytes:
         return wire.entity(wire.ENTITY_REGISTER_ENTRY, wire.register_query(self.reg[name]))
+
+    def read_cell_query(self, name: str, slot: int) -> bytes:
+        return wire.entity(wire.ENTITY_REGISTER_ENTRY,
+                           wire.register_entry(self.reg[name], slot))
 
     def decode_entry(self, e: wire.DecodedEntry) -> RestoredEntry | None:
         if e.table_id != self.table_id or e.is_default:

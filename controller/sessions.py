@@ -4,7 +4,9 @@ Pure bookkeeping, no I/O: the caller passes the time in (`now`, seconds on any
 monotonic clock), so retransmission schedules and expiry are tested without sleeping.
 The app turns what this module decides into P4Runtime writes and PacketOuts.
 
-Slots index the switch's session registers. Slot 0 is never used: the data plane's
+Slots index the switch's session registers; every install or restart of a slot gets
+a new gen (its entries carry it, the data plane starts a slot of a new gen afresh).
+Slot 0 is never used: the data plane's
 digests say "no old session" with old_slot = 0. A freed slot is not reusable until
 the caller confirms that the switch forgot it (`recycle`), so a later install in
 the same slot can never be overtaken by the delete of the previous one.
@@ -24,6 +26,7 @@ from .synpkt import Handshake
 FlowKey = tuple[int, int, int, int]  # client address, VIP address, client port, VIP port
 SLOT_LIMIT = 65536  # session registers per slot array (p4src/common/sizes.p4)
 MAX_ORPHAN_FLOWS = 4096  # flows with data held before their digest arrived
+GEN_LIMIT = (1 << 32) - 1  # session gens are 32-bit, 0 excluded
 
 
 class State(IntEnum):
@@ -113,6 +116,9 @@ class Session:
     # When the switch confirmed our last write of this session (None: a write is in
     # flight). A state read issued before that time may predate the write: ignored.
     confirmed: float | None = None
+    # The incarnation of the slot the switch's entries carry (p4src/README.md): new for
+    # every install and restart; a digest of another gen is an earlier incarnation's.
+    gen: int = 0
 
 
 class SessionTable:
@@ -128,11 +134,18 @@ class SessionTable:
         self.orphans: dict[FlowKey, HeldData] = {}
         self._timers: list[tuple[float, int, int]] = []  # (deadline, slot, attempts)
         self._untimed = False  # restored SYN_SENT sessions without a SYN to resend
+        self.last_gen = 0  # the highest session gen handed out (or read back)
         self.stats = {"full": 0, "early_dropped_bytes": 0, "early_dropped_packets": 0,
                       "early_held_packets": 0, "orphans_dropped": 0}
 
     def __len__(self) -> int:
         return len(self.by_slot)
+
+    def new_gen(self) -> int:
+        """The next session gen: 1..2^32-1, never 0 (the data plane's `session_gen`
+        cells start at 0, so a gen of 0 would make a first install look current)."""
+        self.last_gen = self.last_gen % GEN_LIMIT + 1
+        return self.last_gen
 
     @property
     def free_slots(self) -> int:
@@ -151,7 +164,7 @@ class SessionTable:
             return None
         slot = self._free.popleft()
         s = Session(slot, flow, service_id, rs_addr, rs_port, cookie, client_isn, handshake,
-                    State.SYN_SENT, now, now, ingress_port=ingress_port)
+                    State.SYN_SENT, now, now, ingress_port=ingress_port, gen=self.new_gen())
         self._adopt(s)
         return s
 
@@ -161,6 +174,7 @@ class SessionTable:
             raise ValueError(f"slot {s.slot} is taken or out of range")
         self._free.remove(s.slot)
         self._limbo.discard(s.slot)
+        self.last_gen = max(self.last_gen, s.gen)
         self._adopt(s)
         if s.state == State.SYN_SENT:
             if s.next_retx is None:
@@ -195,6 +209,7 @@ class SessionTable:
         s.handshake, s.ingress_port = handshake, ingress_port
         s.state, s.state_since, s.created = State.SYN_SENT, now, now
         s.attempts, s.next_retx, s.idle, s.confirmed = 0, None, {}, None
+        s.gen = self.new_gen()
         s.held = self.orphans.pop(s.flow, HeldData())
 
     # ------------------------------------------------------------------ SYN retransmission (C3)

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import grpc
 from google.rpc import code_pb2
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2 as pb
@@ -43,11 +44,13 @@ class StartupMixin(NatMixin):
     services: dict[int, Service]
     clock: Callable[[], float]
     filter_reset: FilterReset
+    register_reads: bool | None
+    passthrough_epoch: int
 
     async def _write_keys(self, conn: Connection, keys: KeyState) -> None:
         raise NotImplementedError
 
-    async def _read_states(self, conn: Connection, slots: list[int]) -> dict[int, int]:
+    async def _read_states(self, conn: Connection, gens: dict[int, int]) -> dict[int, int]:
         raise NotImplementedError
 
     async def _sync(self, conn: Connection) -> None:
@@ -58,6 +61,7 @@ class StartupMixin(NatMixin):
             log.info("event=push_pipeline reason=%s",
                      "different" if current.HasField("p4info") else "none")
             await conn.set_config(self.p4info, self.device_config, self.cookie)
+        await self._probe_register_reads(conn)
         await self.nat_sync(conn, read_back=same)   # before the services that use it
         await self._install_config(conn)
         now = self.clock()
@@ -70,7 +74,26 @@ class StartupMixin(NatMixin):
             await self._write_keys(conn, self.keys.state)
             for sw in self.auto.values():
                 sw.active = False
-        log.info("event=synced pushed=%s sessions=%d", not same, len(self.table))
+            self.passthrough_epoch = 1  # the program's default
+        log.info("event=synced pushed=%s sessions=%d register_reads=%s", not same,
+                 len(self.table), self.register_reads)
+
+    async def _probe_register_reads(self, conn: Connection) -> None:
+        """Whether the target reads registers through P4Runtime: one cell of
+        session_state. bmv2 (PI) answers UNIMPLEMENTED: the controller then runs on
+        session_event digests and idle timeouts alone (said once, not per connection)."""
+        try:
+            await conn.read([self.codec.read_cell_query("session_state", 1)])
+            able = True
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            able = False
+            if self.register_reads is not False:
+                log.warning("event=no_register_reads detail=%r: session states come from "
+                            "digests only, restored sessions are taken as established",
+                            exc.details())
+        self.register_reads = able
 
     async def _install_config(self, conn: Connection) -> None:
         """Forwarding, services, clone sessions, digests: inserted, or modified where
@@ -97,7 +120,10 @@ class StartupMixin(NatMixin):
             await conn.write_pb([ent_update("MODIFY", entries[i]) for i in again])
 
     async def _restore(self, conn: Connection, now: float) -> None:
-        """Rebuild the session table from the switch: entries, states, keys (C9)."""
+        """Rebuild the session table from the switch (C9): entries (slot and gen from
+        their parameters), states where registers can be read, keys, defence, epoch.
+        Without register reads a restored session is taken as ESTABLISHED: idle
+        timeouts (or its state timeout) end it, its digests update it."""
         old = self.table
         clients: dict[int, install.RestoredEntry] = {}
         servers: dict[int, install.RestoredEntry] = {}
@@ -106,21 +132,35 @@ class StartupMixin(NatMixin):
                 e = self.codec.decode_entry(wire.decode_table_entry(body))
                 if e is not None:
                     (clients if e.direction == "client" else servers)[e.params["slot"]] = e
-        states = await self._read_states(conn, list(clients))
+        states: dict[int, int] = {}
+        if self.register_reads:
+            states = await self._read_states(conn, {slot: c.params["gen"]
+                                                    for slot, c in clients.items()})
         table = _fresh_table(old, self.cfg)
+        # Gens go on above every gen the switch holds, even of entries deleted below.
+        table.last_gen = max([table.last_gen] + [e.params["gen"] for e in
+                                                 (*clients.values(), *servers.values())])
         stale: list[bytes] = []
         for slot, c in clients.items():
             srv = servers.pop(slot, None)
-            state = states.get(slot, State.NONE)
-            prev = old.by_slot.get(slot)
-            flow = c.key
-            if state == State.NONE or srv is None or not 1 <= slot <= table.capacity:
+            gen = c.params["gen"]
+            if (srv is None or srv.params["gen"] != gen or gen == 0
+                    or not 1 <= slot <= table.capacity):
+                # Half-present (one direction, or a restart half written): gone.
                 stale += self._delete_entry(c) + (self._delete_entry(srv) if srv else [])
                 continue
+            if self.register_reads:
+                # A slot whose session_gen is not the entries' has seen no packet yet.
+                state = states.get(slot) or State.SYN_SENT
+            else:
+                state = State.ESTABLISHED
+            prev = old.by_slot.get(slot)
+            flow = c.key
             s = Session(slot, flow, c.params["service_id"], c.params["rs_addr"],
-                        c.params["rs_port"], srv.params["cookie"], 0, None, state, now, now)
-            if prev is not None and prev.flow == flow:
-                s = dataclasses.replace(prev, state=state)
+                        c.params["rs_port"], srv.params["cookie"], 0, None, state, now, now,
+                        gen=gen)
+            if prev is not None and prev.flow == flow and prev.gen == gen:
+                s = dataclasses.replace(prev, state=state if self.register_reads else prev.state)
             s.confirmed = now
             table.restore(s)
         for srv in servers.values():
@@ -146,16 +186,31 @@ class StartupMixin(NatMixin):
         await self._restore_defence(conn)
 
     async def _restore_defence(self, conn: Connection) -> None:
-        if not self.auto:
-            return
-        reg = self.p4.get("registers", "defense_active").preamble.id
-        resps = await conn.read([wire.entity(wire.ENTITY_REGISTER_ENTRY,
-                                             wire.register_entry(reg, sid)) for sid in self.auto])
-        for kind, body in wire.read_entities(resps):
-            if kind == wire.ENTITY_REGISTER_ENTRY:
-                _rid, index, value = wire.decode_register(body)
-                if index in self.auto:
-                    self.auto[index].active = bool(value)
+        """C8 state from the switch: the `defense` entries (an auto service is defended
+        while its entry exists; entries of services no longer auto are deleted) and
+        the passthrough epoch."""
+        q = pb.Entity()
+        q.table_entry.table_id = self.p4.table_id("defense")
+        defended: set[int] = set()
+        for e in await conn.read_pb([q]):
+            for m in e.table_entry.match:
+                defended.add(wire_int(m.exact.value))
+        for sid, sw in self.auto.items():
+            sw.active = sid in defended
+        extra = sorted(defended - set(self.auto))
+        if extra:
+            try:
+                await conn.write_pb([install.defense_update(self.p4, sid, False)
+                                     for sid in extra])
+            except WriteError as exc:
+                log.warning("event=defense_cleanup_failed error=%r", str(exc)[:200])
+        q = pb.Entity()
+        q.table_entry.table_id = self.p4.table_id("passthrough_epoch")
+        q.table_entry.is_default_action = True
+        self.passthrough_epoch = 1
+        for e in await conn.read_pb([q]):
+            for p in e.table_entry.action.action.params:
+                self.passthrough_epoch = wire_int(p.value) or 1
 
     def _delete_entry(self, e: install.RestoredEntry) -> list[bytes]:
         return [self._delete_key(e.key)]
@@ -179,4 +234,5 @@ def _fresh_table(old: SessionTable, cfg: Config) -> SessionTable:
     t = SessionTable(cfg.sessions)
     t.stats = old.stats
     t.orphans = old.orphans
+    t.last_gen = old.last_gen
     return t

@@ -68,13 +68,19 @@ def config_text(p4info: Path, devcfg: Path, sock: str, extra: str = "", *,
 
 
 class SwitchBench:
-    """p4sim with two memory ports, serving P4Runtime on a unix socket."""
+    """p4sim with two memory ports, serving P4Runtime on a unix socket (without
+    register access through P4Runtime, as bmv2, when `register_access` is False)."""
 
-    def __init__(self, sock: str) -> None:
+    def __init__(self, sock: str, register_access: bool = True) -> None:
         self.sock = sock
         self.ports = {n: MemoryPort(n) for n in (CLIENT_PORT, SERVER_PORT)}
         self.switch = Switch(list(self.ports.values()), cpu_port=CPU_PORT)
+        self.switch.server.register_access = register_access  # False: as bmv2
         self.switch.start(f"unix:{sock}")
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """True once every injected frame has been processed."""
+        return self.switch.wait_idle(timeout)
 
     def send(self, port: int, pkt: Any) -> None:
         self.ports[port].inject(bytes(pkt))

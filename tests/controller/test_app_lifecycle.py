@@ -230,6 +230,6 @@ def test_restored_pending_session_resets_the_client(artefacts, sock, switch, tmp
         rst = switch.recv_tcp(CLIENT_PORT, lambda p: "R" in str(p[TCP].flags), timeout=10)
         assert rst is not None and rst[TCP].seq == cookie + 1
         assert wait_for(lambda: len(ct2.ctl.table) == 0)
-        assert wait_for(lambda: switch.register("session_state", 1) == 0)
+        assert wait_for(lambda: list(switch.state.table("sessions").entries()) == [])
     finally:
         ct2.stop()

@@ -70,7 +70,7 @@ def test_syn_retransmitted_with_backoff_then_client_reset(artefacts, sock, switc
         assert rst[TCP].seq == cookie + 1
         assert wait_for(lambda: len(ct.ctl.table) == 0)
         assert wait_for(lambda: ct.ctl.table.free_slots == ct.ctl.table.capacity)
-        assert switch.register("session_state", 1) == 0
+        assert list(switch.state.table("sessions").entries()) == []
         assert ct.call(lambda: ct.ctl.metrics.syn_retransmits._value.get()) == 2
     finally:
         ct.stop()
@@ -156,13 +156,17 @@ def test_reuse_of_a_closing_session(artefacts, sock, switch, tmp_path, allowed):
         establish(switch, 100, 5000)
         switch.send(CLIENT_PORT, client_tcp("R", 101))  # -> CLOSE
         assert wait_for(lambda: switch.register("session_state", 1) == 7)
+        first_gen = ct.ctl.table.by_slot[1].gen
         switch.drain(SERVER_PORT)
         handshake(switch, 90000)  # a new connection on the same 4-tuple
         syn = switch.recv_tcp(SERVER_PORT, is_syn, timeout=5 if allowed else 1)
         if allowed:
             assert syn is not None and syn[TCP].seq == 90000
             s = ct.ctl.table.by_slot[1]
-            assert s.state == 1 and s.client_isn == 90000
+            assert s.state == 1 and s.client_isn == 90000 and s.gen != first_gen
+            # Restarted in place: the entries carry the new gen, and the server SYN
+            # (the first packet of the new incarnation) reset the slot to SYN_SENT.
+            assert switch.register("session_gen", 1) == s.gen
             assert switch.register("session_state", 1) == 1
         else:
             assert syn is None
@@ -182,7 +186,8 @@ def test_closed_session_expires_by_state_timeout(artefacts, sock, switch, tmp_pa
         st = switch.state
         sessions_table = st.table("sessions")
         assert wait_for(lambda: len(list(sessions_table.entries())) == 0, 5)
-        assert switch.register("session_state", 1) == 0
+        freed = ct.ctl.metrics.sessions_freed
+        assert wait_for(lambda: freed.labels("timeout_close")._value.get() == 1, 5)
     finally:
         ct.stop()
 
@@ -255,12 +260,13 @@ def test_auto_defence_switches_on_and_off(artefacts, sock, switch, tmp_path):
         assert switch.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "SA", 0.3) is None
         for i in range(60):
             switch.send(CLIENT_PORT, client_tcp("S", i, sport=2000 + i))
-        assert wait_for(lambda: switch.register("defense_active", 1) == 1, 5)
+        defense = switch.state.table("defense")
+        assert wait_for(lambda: len(list(defense.entries())) == 1, 5)
         switch.drain(CLIENT_PORT)
         switch.drain(SERVER_PORT)
         switch.send(CLIENT_PORT, client_tcp("S", 5, sport=3000))
         assert switch.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "SA") is not None
-        assert wait_for(lambda: switch.register("defense_active", 1) == 0, 5)
+        assert wait_for(lambda: len(list(defense.entries())) == 0, 5)
     finally:
         ct.stop()
 
@@ -304,13 +310,13 @@ def test_key_rotates_on_schedule(artefacts, sock, switch, tmp_path):
 
 
 def test_passthrough_filter_cleared_after_a_defended_period(artefacts, sock, switch, tmp_path):
-    # The filter is zeroed `established` seconds after the sync (nothing is undefended).
+    # The filter is cleared `established` seconds after the sync (nothing is
+    # undefended): the epoch moves on from the program's default 1.
     ct = start(artefacts, sock, tmp_path, sessions="sessions: {timeouts: {established: 1.5}}\n")
     try:
-        reg = switch.state.registers[switch._name(switch.state.registers, "passthrough_flows")]
-        with switch.state.lock:
-            reg.values[123] = 1
-            reg.values[65535] = 1
-        assert wait_for(lambda: reg.values[123] == 0 and reg.values[65535] == 0, 5)
+        epoch = switch.state.table("passthrough_epoch")
+        assert list(epoch.default_args) == [1]
+        assert wait_for(lambda: list(epoch.default_args) == [2], 5)
+        assert ct.ctl.passthrough_epoch == 2
     finally:
         ct.stop()

@@ -94,3 +94,15 @@ def test_passthrough_filter_zeroed_once_per_undefended_period() -> None:
     assert not f.update(31.0, undefended=True)
     assert not f.update(40.0, undefended=False)
     assert f.update(41.0, undefended=False)
+
+
+def test_passthrough_epochs_cycle_through_1_to_255_never_0() -> None:
+    from controller.install import next_epoch
+
+    assert next_epoch(1) == 2 and next_epoch(254) == 255 and next_epoch(255) == 1
+    seen = set()
+    e = 1
+    for _ in range(255):
+        e = next_epoch(e)
+        seen.add(e)
+    assert seen == set(range(1, 256))

@@ -204,3 +204,28 @@ def test_stale_timers_are_skipped() -> None:
     s2 = new(t, flow(2))
     t.syn_sent(s2, 20.0)
     assert t.due(20.5) == ([], []) and t.due(21.0) == ([s2], [])
+
+
+def test_every_install_and_restart_gets_a_new_gen() -> None:
+    t = SessionTable(Sessions(max=2))
+    a, b = new(t, flow(1)), new(t, flow(2))
+    assert 0 not in (a.gen, b.gen) and a.gen != b.gen
+    before = a.gen
+    t.restart(a, rs_addr=6, rs_port=8081, cookie=7, client_isn=2, handshake=hs(flow(1)),
+              now=1.0)
+    assert a.gen not in (before, b.gen) and a.slot == 1
+    t.release(b)
+    t.recycle(b.slot)
+    c = new(t, flow(3))
+    assert c is not None and c.slot == b.slot and c.gen not in (b.gen, a.gen, before)
+
+
+def test_gens_continue_above_the_restored_ones_and_skip_zero() -> None:
+    t = SessionTable(Sessions(max=4))
+    restored = dataclasses.replace(new(SessionTable(Sessions(max=4)), flow(1)), slot=3,
+                                   gen=1000)
+    t.restore(restored)
+    s = new(t, flow(2))
+    assert s is not None and s.gen == 1001
+    t.last_gen = (1 << 32) - 1  # the 32-bit gen wraps to 1, never to 0
+    assert t.new_gen() == 1

@@ -29,7 +29,7 @@ def p4(artefacts) -> P4InfoIndex:
 
 def session() -> Session:
     return Session(7, (0x0A000001, 0xC0A80A0A, 40000, 80), 3, 0x0A010005, 8080, 0xDEADBEEF,
-                   1234, None)
+                   1234, None, gen=0x89ABCDEF)
 
 
 PARAMS = SessionParams(0xC0A80A0A, 80, 555, 501, 7)
@@ -41,35 +41,35 @@ def test_session_install_equals_generated(p4: P4InfoIndex) -> None:
     want_client = ent.table_entry(
         p4, "sessions", {"src_addr": 0x0A000001, "dst_addr": 0xC0A80A0A, "src_port": 40000,
                          "dst_port": 80}, "set_client_session",
-        {"slot": 7, "service_id": 3, "rs_addr": 0x0A010005, "rs_port": 8080},
+        {"slot": 7, "service_id": 3, "rs_addr": 0x0A010005, "rs_port": 8080, "gen": 0x89ABCDEF},
         idle_timeout_ns=30_000_000_000)
     want_server = ent.table_entry(
         p4, "sessions", {"src_addr": 0x0A010005, "dst_addr": 0x0A000001, "src_port": 8080,
                          "dst_port": 40000}, "set_server_session",
         {"slot": 7, "service_id": 3, "vip_addr": 0xC0A80A0A, "vip_port": 80,
-         "cookie": 0xDEADBEEF, "ts_base": 555, "client_window": 501, "win_shift": 7},
+         "cookie": 0xDEADBEEF, "ts_base": 555, "client_window": 501, "win_shift": 7,
+         "gen": 0x89ABCDEF},
         idle_timeout_ns=30_000_000_000)
-    assert ups[0] == ent.update("INSERT", want_client)
-    assert ups[1] == ent.update("INSERT", want_server)
-    regs = [(u.type, u.entity.register_entry) for u in ups[2:]]
-    names = [p4.by_id("registers", r.register_id).preamble.name.split(".")[-1] for _, r in regs]
-    assert names == ["session_delta", "session_tsoff", "session_state"]
-    assert [r.index.index for _, r in regs] == [7, 7, 7]
-    assert [r.data.bitstring for _, r in regs] == [b"\0", b"\0", b"\x01"]
-    assert all(t == pb.Update.MODIFY for t, _ in regs)
+    # The two entries and nothing else: the controller writes no register.
+    assert ups == [ent.update("INSERT", want_client), ent.update("INSERT", want_server)]
+    modify = [pb.Update.FromString(u) for u in codec.install(session(), PARAMS,
+                                                             wire.UPDATE_MODIFY)]
+    assert [u.type for u in modify] == [pb.Update.MODIFY, pb.Update.MODIFY]
 
 
 def test_session_remove_and_decode_round_trip(p4: P4InfoIndex) -> None:
     codec = SessionCodec(p4)
     dels = [pb.Update.FromString(u) for u in codec.remove(session())]
-    assert [u.type for u in dels] == [pb.Update.DELETE, pb.Update.DELETE, pb.Update.MODIFY]
-    assert dels[2].entity.register_entry.data.bitstring == b"\0"  # state NONE
+    assert [u.type for u in dels] == [pb.Update.DELETE, pb.Update.DELETE]
     assert not dels[0].entity.table_entry.HasField("action")
     client, server = codec.entries(session(), PARAMS)
     got = codec.decode_entry(wire.decode_table_entry(server))
     assert got is not None and got.direction == "server"
     assert got.key == (0x0A010005, 0x0A000001, 8080, 40000)
     assert got.params["cookie"] == 0xDEADBEEF and got.params["win_shift"] == 7
+    assert got.params["gen"] == 0x89ABCDEF
+    got = codec.decode_entry(wire.decode_table_entry(client))
+    assert got is not None and got.direction == "client" and got.params["gen"] == 0x89ABCDEF
 
 
 def test_write_and_read_requests_parse(p4: P4InfoIndex) -> None:
@@ -77,7 +77,7 @@ def test_write_and_read_requests_parse(p4: P4InfoIndex) -> None:
     req = pb.WriteRequest.FromString(wire.write_request(3, (1 << 64) + 5, codec.install(
         session(), PARAMS)))
     assert req.device_id == 3 and (req.election_id.high, req.election_id.low) == (1, 5)
-    assert len(req.updates) == 5
+    assert len(req.updates) == 2
     rr = pb.ReadRequest.FromString(wire.read_request(0, [codec.read_entries_query()]))
     assert rr.entities[0].table_entry.table_id == codec.table_id
 
@@ -137,8 +137,9 @@ def test_digests_decode_by_p4info_member_names(p4: P4InfoIndex) -> None:
     assert ck.handshake.sack_ok and not ck.handshake.ts_ok and ck.has_payload
     assert (ck.client_tsecr, ck.service_id, ck.old_slot, ck.old_state) == (12, 3, 8, 7)
     eid = dec.ids["session_event_digest_t"]
-    _, _, (ev,) = dec.decode(digest_list(eid, [[5, 1, 100, 200, 1, 40000]]))
-    assert ev == SessionEvent(5, 1, 100, 200, 1, 40000)
+    # slot, event, delta, tsoff, client, cport, state, gen
+    _, _, (ev,) = dec.decode(digest_list(eid, [[5, 4, 100, 200, 1, 40000, 3, 1 << 31]]))
+    assert ev == SessionEvent(5, 4, 100, 200, 1, 40000, 3, 1 << 31)
     assert dec.decode(digest_list(12345, [[1]]))[2] == []
 
 
