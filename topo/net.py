@@ -57,6 +57,8 @@ class Net:
     target: str = "p4sim"
     program: str = "synproxy"
     log_level: str = "warn"
+    # p4sim only: False refuses P4Runtime register reads and writes, as bmv2 does
+    register_access: bool = True
     lab: Lab = field(default_factory=lambda: Lab(prefix="sp"))
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="p4synproxy-")))
     ns: dict[str, str] = field(default_factory=dict)
@@ -105,6 +107,8 @@ class Net:
                 first = ["--no-p4"]
             cmd = [str(BIN / "p4sim"), *first, *ports, "--grpc-server-addr", self.grpc_address,
                    "--cpu-port", str(self.topo.cpu_port), "-L", self.log_level]
+            if not self.register_access:
+                cmd.append("--no-register-access")
         else:
             if shutil.which("simple_switch_grpc") is None:
                 raise LabError("target bmv2 needs simple_switch_grpc on PATH")

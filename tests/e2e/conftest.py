@@ -24,7 +24,8 @@ The `early` server's namespace drops every other SYN (the first of each connecti
 its handshake waits for the controller's retry and the client's request surely arrives
 while it is pending. Tests compare counters read before and after what they do, so they
 do not depend on each other's traffic. The controller runs with a fixed cookie key, two
-server-SYN retries one second apart, and an operator socket the tests query.
+server-SYN retries one second apart, and an operator socket the tests query. The switch
+refuses P4Runtime register access (`p4sim --no-register-access`), as bmv2 does.
 """
 
 from __future__ import annotations
@@ -386,7 +387,9 @@ def proxy(rig_prerequisites: None) -> Iterator[Proxy]:
     # A lab of our own name: other tests in this process build Nets with the default
     # names (PID-tagged), and a Net removes leftovers that carry its names.
     lab = Lab(prefix="e2e", tag=f"e{os.getpid() % 100000}")
-    net = Net(topo, log_level="error", lab=lab).start()
+    # The switch refuses P4Runtime register access, as bmv2 does: the controller must
+    # run on table entries and digests alone.
+    net = Net(topo, log_level="error", lab=lab, register_access=False).start()
     try:
         start_services(net, topo)
         _start_listeners(net, topo)
