@@ -90,9 +90,10 @@ class PendingSegmentsValidatedTest(PendingTest):
         # two after it only the pending entry vouches for (EARLY_DATA).
         self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 2, "EARLY_DATA": 2})
         index, tag = pending_slot(client_tcp("A", 0))
-        self.assertEqual(self.read_register("pending_tag", index), tag)
-        self.assertEqual(self.read_register("pending_cookie", index), cookie)
-        self.assertEqual(self.read_register("pending_isn", index), ISN)
+        if self.registers_readable:
+            self.assertEqual(self.read_register("pending_tag", index), tag)
+            self.assertEqual(self.read_register("pending_cookie", index), cookie)
+            self.assertEqual(self.read_register("pending_isn", index), ISN)
 
 
 @group("pending")
@@ -138,11 +139,13 @@ class PendingClearedAtServerSynAckTest(PendingTest):
     def runTest(self) -> None:
         cookie, our_ts = self.handshake()
         index, tag = pending_slot(client_tcp("A", 0))
-        self.assertEqual(self.read_register("pending_tag", index), tag)
+        if self.registers_readable:
+            self.assertEqual(self.read_register("pending_tag", index), tag)
         c = Conn(slot=31, isn=ISN, cookie=cookie, rs_isn=0x40000000, ts_base=our_ts,
                  client_tsval=51, server_tsval=9)
         self.establish(c)
-        self.assertEqual(self.read_register("pending_tag", index), 0)
+        if self.registers_readable:
+            self.assertEqual(self.read_register("pending_tag", index), 0)
         fin = c.client("FA", data_sent=40, options=ts_option(69, our_ts))
         self.send(CLIENT_PORT, fin)
         self.expect(SERVER_PORT, translated_c2s(fin, c.delta, c.tsoff))
@@ -166,6 +169,8 @@ class PendingReuseSegmentsTest(PendingTest):
     def runTest(self) -> None:
         old = self.new_conn(32, 0x1000, 0x2000, 0x3000)
         self.install(old)
+        if not self.registers_readable:
+            self.skipTest("puts the old session in TIME_WAIT by register writes (p4sim)")
         self.force_state(old.slot, old.gen, "TIME_WAIT")
         syn = client_tcp("S", ISN, options=client_syn_options(1460, 7, True, 50))
         synack = self.synack_for(syn, encode_options(1460, 7, True, True))

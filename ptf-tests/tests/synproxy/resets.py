@@ -67,7 +67,6 @@ class ServerRstDuringHandshakeTest(SessionTest):
         self.assertEqual(self.get_digest(EVENT_DIGEST),
                          self.session_event(c, "SERVER_RESET", delta=0, tsoff=0,
                                             state="CLOSE"))
-        self.assertEqual(self.read_state(60), SESSION["CLOSE"])
         self.assert_events({"SERVER_RESET": 1})
 
 
@@ -89,7 +88,6 @@ class _ClientAbortTest(SessionTest):
         self.assertEqual(self.get_digest(EVENT_DIGEST),
                          self.session_event(c, "CLIENT_ABORT", delta=0, tsoff=0,
                                             state="CLOSE"))
-        self.assertEqual(self.read_state(61), SESSION["CLOSE"])
         self.assert_events({"CLIENT_ABORT": 1})
 
 

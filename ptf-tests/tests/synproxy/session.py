@@ -48,7 +48,8 @@ class ServerSynNatTest(SessionTest):
         self.install(c)
         self.send_server_syn(c)
         self.expect_nothing()
-        self.assertEqual(self.read_state(17), SESSION["SYN_SENT"])
+        if self.registers_readable:
+            self.assertEqual(self.read_state(17), SESSION["SYN_SENT"])
         self.assert_events({"TRANSLATED_C2S": 1})
 
 
@@ -62,10 +63,11 @@ class ServerSynAckTest(SessionTest):
         c = self.new_conn(18, ISN, RS_ISN, TS_BASE, server_tsval=555)
         self.establish(c, server_wscale=9)
         self.expect_nothing()
-        self.assertEqual(self.read_register("session_delta", 18), c.delta)
-        self.assertEqual(self.read_register("session_tsoff", 18), c.tsoff)
-        self.assertEqual(self.read_register("session_server_wscale", 18), 9)
-        self.assertEqual(self.read_state(18), SESSION["ESTABLISHED"])
+        if self.registers_readable:
+            self.assertEqual(self.read_register("session_delta", 18), c.delta)
+            self.assertEqual(self.read_register("session_tsoff", 18), c.tsoff)
+            self.assertEqual(self.read_register("session_server_wscale", 18), 9)
+            self.assertEqual(self.read_state(18), SESSION["ESTABLISHED"])
         self.assert_events({"TRANSLATED_C2S": 1, "SESSION_ESTABLISHED": 1})
 
 
@@ -78,8 +80,9 @@ class ServerSynAckWithoutTimestampsTest(SessionTest):
         c = self.new_conn(19, 5000, 0xFFFFFFF0, TS_BASE)
         self.establish(c, timestamps=False, server_wscale=None)
         self.expect_nothing()
-        self.assertEqual(self.read_register("session_tsoff", 19), 0)
-        self.assertEqual(self.read_register("session_server_wscale", 19), 0)
+        if self.registers_readable:
+            self.assertEqual(self.read_register("session_tsoff", 19), 0)
+            self.assertEqual(self.read_register("session_server_wscale", 19), 0)
 
 
 @group("session")
@@ -149,7 +152,8 @@ class EarlyDataPuntedTest(SessionTest):
         self.send(CLIENT_PORT, c.client("A"))
         self.assert_events({"EARLY_DATA": 1, "DROP_HANDSHAKE": 1})
         self.expect_nothing()
-        self.assertEqual(self.read_state(22), SESSION["SYN_SENT"])
+        if self.registers_readable:
+            self.assertEqual(self.read_state(22), SESSION["SYN_SENT"])
 
 
 @group("session")
@@ -247,7 +251,8 @@ class StraySegmentDuringHandshakeDroppedTest(SessionTest):
         self.send(SERVER_PORT, c.server("A"))
         self.assert_events({"DROP_HANDSHAKE": 2})
         self.expect_nothing()
-        self.assertEqual(self.read_state(28), SESSION["SYN_SENT"])
+        if self.registers_readable:
+            self.assertEqual(self.read_state(28), SESSION["SYN_SENT"])
 
 
 @group("session")

@@ -179,7 +179,8 @@ class SynToUndefendedServiceRoutedTest(SynproxyTest):
                                              options=client_syn_options()))
             self.send(CLIENT_PORT, syn)
             self.expect(OTHER_PORT, routed(syn, OTHER_PORT))
-            self.assertEqual(self.passthrough_cell(syn), self.epoch)
+            if self.registers_readable:
+                self.assertEqual(self.passthrough_cell(syn), self.epoch)
         self.expect_nothing()
         self.assert_events({"SYN_IN": 2, "SYN_PASSED": 2})
         self.defend()
