@@ -2,7 +2,10 @@
  * D2: protected services. (VIP, port, protocol) -> service id and the SYN/ACK
  * settings. Port and protocol are ternary so that one low-priority (VIP, *, *) entry
  * can deny whatever else reaches a protected VIP (UDP, fragments, other protocols:
- * D6, D15), while traffic to no VIP at all is simply routed.
+ * D6, D15), while traffic to no VIP at all is simply routed. An AUTO service (C8)
+ * is proxied while it has an entry in `defense`, which the controller inserts and
+ * deletes (a table, not a register: P4Runtime servers such as bmv2's offer no
+ * register access).
  */
 #ifndef SYNPROXY_CONTROL_SERVICES_P4
 #define SYNPROXY_CONTROL_SERVICES_P4
