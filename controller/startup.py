@@ -54,7 +54,13 @@ class StartupMixin(NatMixin):
         raise NotImplementedError
 
     async def _sync(self, conn: Connection) -> None:
-        current = await conn.get_config()
+        try:
+            current = await conn.get_config()
+        except grpc.aio.AioRpcError as exc:
+            # bmv2 (PI) answers FAILED_PRECONDITION while it has no pipeline at all.
+            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+            current = pb.ForwardingPipelineConfig()
         same = (current.HasField("p4info") and current.p4info == self.p4info
                 and current.cookie.cookie == self.cookie)
         if not same:

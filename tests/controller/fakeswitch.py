@@ -24,8 +24,13 @@ _SVC = "p4.v1.P4Runtime"
 
 
 class FakeSwitch:
-    def __init__(self, write_delay: float = 0.0) -> None:
+    def __init__(self, write_delay: float = 0.0, bmv2_like: bool = False) -> None:
+        """`bmv2_like`: answer as bmv2's P4Runtime server (PI) does where it differs:
+        GetForwardingPipelineConfig is FAILED_PRECONDITION until a pipeline was set,
+        and every Read is UNIMPLEMENTED (the only reads it gets are of registers)."""
         self.write_delay = write_delay
+        self.bmv2_like = bmv2_like
+        self.pipeline_set = threading.Event()
         self.writes: list[int] = []  # updates per Write
         self.packet_outs: queue.Queue[tuple[float, bytes]] = queue.Queue()
         self.acks: queue.Queue[tuple[int, int]] = queue.Queue()
@@ -43,9 +48,9 @@ class FakeSwitch:
             "Write": grpc.unary_unary_rpc_method_handler(self._write, **raw),
             "Read": grpc.unary_stream_rpc_method_handler(self._read, **raw),
             "GetForwardingPipelineConfig": grpc.unary_unary_rpc_method_handler(
-                lambda req, ctx: b"", **raw),
+                self._get_config, **raw),
             "SetForwardingPipelineConfig": grpc.unary_unary_rpc_method_handler(
-                lambda req, ctx: b"", **raw),
+                self._set_config, **raw),
         }
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=[
             ("grpc.max_receive_message_length", 256 << 20)])
@@ -93,7 +98,19 @@ class FakeSwitch:
         return b""
 
     def _read(self, req: bytes, ctx: grpc.ServicerContext) -> Iterator[bytes]:
+        if self.bmv2_like:
+            ctx.abort(grpc.StatusCode.UNIMPLEMENTED, "Register reads are not supported yet")
         return iter(())
+
+    def _get_config(self, req: bytes, ctx: grpc.ServicerContext) -> bytes:
+        if self.bmv2_like and not self.pipeline_set.is_set():
+            ctx.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                      "No forwarding pipeline config set for this device")
+        return b""
+
+    def _set_config(self, req: bytes, ctx: grpc.ServicerContext) -> bytes:
+        self.pipeline_set.set()
+        return b""
 
     # ------------------------------------------------------------------ digests
 

@@ -71,3 +71,27 @@ def test_malformed_stream_messages_are_counted_not_fatal(artefacts, tmp_path) ->
     finally:
         ct.stop()
         fake.stop()
+
+
+def test_a_switch_answering_as_bmv2_gets_the_pipeline_and_no_register_reads(
+        artefacts, tmp_path) -> None:
+    """bmv2 without a pipeline refuses GetForwardingPipelineConfig (FAILED_PRECONDITION)
+    and has no register access: the controller pushes the pipeline, runs without
+    register reads, and installs sessions by their two entries."""
+    sock = str(tmp_path / "fake.sock")
+    fake = FakeSwitch(bmv2_like=True)
+    fake.start(f"unix:{sock}")
+    ct = ControllerThread(load_cfg(config_text(*artefacts, sock), tmp_path))
+    try:
+        ct.wait_synced()
+        assert fake.pipeline_set.is_set()
+        assert ct.ctl.register_reads is False and ct.ctl.stats["reconnects"] == 0
+        setup_writes = len(fake.writes)
+        did = P4InfoIndex(load_p4info(artefacts[0])).get("digests",
+                                                         "cookie_ack_digest_t").preamble.id
+        fake.send_digest_list(did, cookie_rows(3))
+        assert wait_for(lambda: len(ct.ctl.table) == 3 and fake.packet_outs.qsize() == 3)
+        assert sum(fake.writes[setup_writes:]) == 3 * 2
+    finally:
+        ct.stop()
+        fake.stop()

@@ -212,7 +212,7 @@ def test_passthrough_epoch_bumped_after_a_defended_period(artefacts, sock, switc
     ct = start(artefacts, sock, tmp_path, sessions="sessions: {timeouts: {established: 1}}\n")
     try:
         epoch = switch.state.table("passthrough_epoch")
-        assert wait_for(lambda: list(epoch.default_args) == [2], 5)
+        assert wait_for(lambda: list(epoch.default_args) == [2], 10)
         assert ct.ctl.passthrough_epoch == 2
     finally:
         ct.stop()
