@@ -213,7 +213,7 @@ def test_passthrough_epoch_bumped_after_a_defended_period(artefacts, sock, switc
     try:
         epoch = switch.state.table("passthrough_epoch")
         assert wait_for(lambda: list(epoch.default_args) == [2], 10)
-        assert ct.ctl.passthrough_epoch == 2
+        assert wait_for(lambda: ct.ctl.passthrough_epoch == 2)  # once the write returned
     finally:
         ct.stop()
 

@@ -316,6 +316,6 @@ def test_passthrough_filter_cleared_after_a_defended_period(artefacts, sock, swi
     try:
         epoch = switch.state.table("passthrough_epoch")
         assert wait_for(lambda: list(epoch.default_args) == [2], 10)  # one step from 1
-        assert ct.ctl.passthrough_epoch == 2
+        assert wait_for(lambda: ct.ctl.passthrough_epoch == 2)  # once the write returned
     finally:
         ct.stop()
