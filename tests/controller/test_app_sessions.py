@@ -319,3 +319,30 @@ def test_passthrough_filter_cleared_after_a_defended_period(artefacts, sock, swi
         assert wait_for(lambda: ct.ctl.passthrough_epoch == 2)  # once the write returned
     finally:
         ct.stop()
+
+
+def test_state_polling_repairs_a_missed_digest_of_the_current_gen(artefacts, sock, switch,
+                                                                  tmp_path):
+    """Where the target reads registers, the poll reconciles the controller's states
+    with the switch's: a state change whose digest never came is picked up, but only
+    from cells whose session_gen is the session's (others are an earlier incarnation)."""
+    ct = start(artefacts, sock, tmp_path, control="control: {state_poll_seconds: 0.1}\n")
+    try:
+        establish(switch, 100, 5000)
+        assert wait_for(lambda: ct.ctl.table.by_slot[1].state == 2)
+        assert ct.ctl.register_reads is True
+        s = ct.ctl.table.by_slot[1]
+        regs = switch.state.registers
+        state = regs[switch._name(regs, "session_state")]
+        gen = regs[switch._name(regs, "session_gen")]
+        with switch.state.lock:  # another incarnation's cells: ignored
+            gen.values[1] = s.gen + 1
+            state.values[1] = 6
+        ct.call(lambda: ct.ctl.poll_states(ct.ctl.conn))
+        ct.call(lambda: ct.ctl.poll_states(ct.ctl.conn))
+        assert s.state == 2
+        with switch.state.lock:  # this incarnation moved on without a digest
+            gen.values[1] = s.gen
+        assert wait_for(lambda: s.state == 6, 5)
+    finally:
+        ct.stop()
