@@ -53,7 +53,7 @@ e2e: deps build
 	$(PY) -m pytest -q -p no:cacheprovider tests/e2e
 
 demo: deps build
-	$(PY) -m topo.demo
+	$(PY) -m topo.demo --target $(TARGET)
 
 # The default topology in Mininet (P4SimSwitch, or Bmv2Switch with TARGET=bmv2), the
 # synproxy program and its controller, then the Mininet CLI.
