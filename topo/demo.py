@@ -210,7 +210,9 @@ def print_report(r: dict, png: Path) -> None:
     print(line("during flood", r["during"]))
     print(line("after flood", r["after"]))
     print(f"switch: SYNs in {ev.get('SYN_IN', 0)}, SYN/ACKs (cookies) sent "
-          f"{ev.get('SYNACK_SENT', 0)}, valid cookie ACKs {ev.get('ACK_VALID', 0)}, "
+          f"{ev.get('SYNACK_SENT', 0)}, valid cookie ACKs "
+          f"{ev.get('ACK_VALID', 0) + ev.get('REUSE_ACK', 0)} ({ev.get('REUSE_ACK', 0)} of them "
+          f"on a closing session of the same ports), "
           f"sessions established {ev.get('SESSION_ESTABLISHED', 0)}")
     drops = {k: v for k, v in ev.items() if k.startswith("DROP_") and v}
     print("drops by reason: " + (", ".join(f"{k[5:].lower()} {v}" for k, v in drops.items())
