@@ -43,13 +43,13 @@ run first.
 
 Where this project falls behind the kernel, and why
 ---------------------------------------------------
-Measured by this benchmark (five runs, ranges) on a 2-core VM shared with other work
-(load average 4-13), flood on the client's link, 250 kB downloads, 2 clients, probe
+Measured by this benchmark (six runs, ranges) on a 2-core VM shared with other work
+(load average 1.6-13), flood on the client's link, 250 kB downloads, 2 clients, probe
 connections at 20/s:
 
                                   p4sim + controller    nft synproxy (kernel)
-  flood held (criteria above)       ~1,000 SYN/s          all the generator could offer:
-                                                          29,000-53,000 SYN/s achieved
+  flood held (criteria above)       1,000-2,000 SYN/s     all the generator could offer:
+                                                          29,000-64,000 SYN/s achieved
   at 2,000 SYN/s                    probe p99 2.4 s (SYN  100% ok, probe p99 0.7 ms
                                     retransmits), 0-3
                                     downloads in 6 s
