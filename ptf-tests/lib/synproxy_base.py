@@ -438,9 +438,3 @@ class SynproxyTest(P4RuntimeTest):
             self.client.write([delete])
             if delete in self._undo:
                 self._undo.remove(delete)
-
-    def force_state(self, slot: int, gen: int, state: str) -> None:
-        """Put slot `slot` of incarnation `gen` in `state` by writing its registers
-        (p4sim only: a shortcut for tests, never what a controller does)."""
-        self.write_register("session_gen", slot, gen)
-        self.write_register("session_state", slot, SESSION[state])

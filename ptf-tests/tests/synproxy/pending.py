@@ -168,19 +168,21 @@ class PendingReuseSegmentsTest(PendingTest):
 
     def runTest(self) -> None:
         old = self.new_conn(32, 0x1000, 0x2000, 0x3000)
-        self.install(old)
-        if not self.registers_readable:
-            self.skipTest("puts the old session in TIME_WAIT by register writes (p4sim)")
-        self.force_state(old.slot, old.gen, "TIME_WAIT")
+        self.establish(old)
+        rst = old.client("RA")   # the old connection ends: its session goes to CLOSE
+        self.send(CLIENT_PORT, rst)
+        self.expect(SERVER_PORT, translated_c2s(rst, old.delta, old.tsoff))
+        self.assertEqual(self.get_digest(EVENT_DIGEST),
+                         self.session_event(old, "STATE", state="CLOSE"))
         syn = client_tcp("S", ISN, options=client_syn_options(1460, 7, True, 50))
         synack = self.synack_for(syn, encode_options(1460, 7, True, True))
         cookie, our_ts = synack[TCP].seq, option_value(synack, "Timestamp")[0]
         self.send(CLIENT_PORT, client_tcp("A", u32(ISN + 1), u32(cookie + 1), window=502,
                                           options=ts_option(51, our_ts)))
-        time_wait = SESSION["TIME_WAIT"]
+        closed = SESSION["CLOSE"]
         self.assertEqual(self.get_digest(COOKIE_DIGEST), cookie_digest(
             ISN, cookie, our_ts, window=502, tsval=51, has_payload=0, old_slot=32,
-            old_state=time_wait))
+            old_state=closed))
         seg = client_tcp("PA", u32(ISN + 1 + 20), u32(cookie + 1), window=502,
                          options=ts_option(52, our_ts), payload=b"second")
         self.send(CLIENT_PORT, seg)
@@ -189,6 +191,8 @@ class PendingReuseSegmentsTest(PendingTest):
                          (PUNT_COOKIE_DATA, 0, bytes(seg)))
         self.assertEqual(self.get_digest(COOKIE_DIGEST), cookie_digest(
             ISN, cookie, our_ts, window=502, tsval=52, has_payload=1, old_slot=32,
-            old_state=time_wait))
+            old_state=closed))
         self.expect_nothing()
-        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "REUSE_ACK": 1, "EARLY_DATA": 1})
+        # The old connection: its server SYN and its RST translated, its SYN/ACK.
+        self.assert_events({"TRANSLATED_C2S": 2, "SESSION_ESTABLISHED": 1,
+                            "SYN_IN": 1, "SYNACK_SENT": 1, "REUSE_ACK": 1, "EARLY_DATA": 1})
