@@ -49,6 +49,17 @@ def artifacts(program: str, target: str = "p4sim") -> SwitchArtifacts:
     return SwitchArtifacts(out / "p4info.txt", config)
 
 
+def configure_host(h: Host, ns: str, ifname: str) -> None:
+    """Give a host's namespace its interface's MAC and address, a default route via its
+    gateway, and a blackhole for each prefix it owns."""
+    sh(["ip", "link", "set", ifname, "address", h.mac], netns=ns)
+    sh(["ip", "addr", "add", h.address, "dev", ifname], netns=ns)
+    sh(["ip", "route", "add", "default", "via", h.gateway, "dev", ifname], netns=ns)
+    for prefix in h.owns:
+        # Replies to spoofed sources come back here and stop here.
+        sh(["ip", "route", "add", "blackhole", prefix], netns=ns)
+
+
 @dataclass
 class Net:
     """A running topology. Use as a context manager; everything goes on exit."""
@@ -86,15 +97,7 @@ class Net:
             host_if, sw_if = f"{self.lab.tag}h{h.port}", f"{self.lab.tag}s{h.port}"
             self.lab.veth(ns, host_if, self.ns["switch"], sw_if)
             self.ifname[h.name] = host_if
-            self._configure_host(h, ns, host_if)
-
-    def _configure_host(self, h: Host, ns: str, ifname: str) -> None:
-        sh(["ip", "link", "set", ifname, "address", h.mac], netns=ns)
-        sh(["ip", "addr", "add", h.address, "dev", ifname], netns=ns)
-        sh(["ip", "route", "add", "default", "via", h.gateway, "dev", ifname], netns=ns)
-        for prefix in h.owns:
-            # Replies to spoofed sources come back here and stop here.
-            sh(["ip", "route", "add", "blackhole", prefix], netns=ns)
+            configure_host(h, ns, host_if)
 
     def _start_switch(self, with_program: bool) -> None:
         ports = [a for h in self.topo.hosts for a in ("-i", f"{h.port}@{self.lab.tag}s{h.port}")]

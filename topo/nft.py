@@ -41,8 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .guard import nft_counters
+from .net import configure_host
 from .netns import Lab, LabError, sh
-from .topology import Host, Topology
+from .topology import Topology
 
 TABLE = "p4snft"
 
@@ -187,7 +188,7 @@ class NftNet:
             host_if, rt_if = f"{self.lab.tag}h{h.port}", f"{self.lab.tag}r{h.port}"
             self.lab.veth(ns, host_if, router, rt_if)
             self.ifname[h.name], self.router_if[h.name] = host_if, rt_if
-            self._configure_host(h, ns, host_if)
+            configure_host(h, ns, host_if)
             sh(["ip", "link", "set", rt_if, "address", h.gateway_mac], netns=router)
             prefix = h.address.split("/")[1]
             sh(["ip", "addr", "add", f"{h.gateway}/{prefix}", "dev", rt_if], netns=router)
@@ -203,14 +204,6 @@ class NftNet:
                               capture_output=True)
         if proc.returncode != 0:
             raise LabError(f"nft ruleset in {router}: {proc.stderr.strip()}")
-
-    def _configure_host(self, h: Host, ns: str, ifname: str) -> None:
-        sh(["ip", "link", "set", ifname, "address", h.mac], netns=ns)
-        sh(["ip", "addr", "add", h.address, "dev", ifname], netns=ns)
-        sh(["ip", "route", "add", "default", "via", h.gateway, "dev", ifname], netns=ns)
-        for prefix in h.owns:
-            # Replies to spoofed sources come back here and stop here.
-            sh(["ip", "route", "add", "blackhole", prefix], netns=ns)
 
     def exec(self, host: str, cmd: list[str], check: bool = True,
              timeout: float = 60) -> subprocess.CompletedProcess[str]:
