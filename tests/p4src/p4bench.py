@@ -17,6 +17,7 @@ from scapy.layers.l2 import Ether
 
 from controller.cookie import Flow, key_words, make_cookie
 from p4sim.backend.harness import Harness
+from p4sim.backend.hashes import crc16
 
 ROOT = Path(__file__).resolve().parents[2]
 SYNPROXY = ROOT / "p4src" / "v1model" / "synproxy.p4"
@@ -92,22 +93,12 @@ PENDING_SIZE = p4_consts(ROOT / "p4src" / "common" / "sizes.p4")["PENDING_SIZE"]
 PENDING_TAG_BIT = CONSTS["PENDING_TAG_BIT"]
 
 
-def crc16_arc(data: bytes) -> int:
-    """CRC-16/ARC (poly 0x8005 reflected, init 0), v1model's `crc16`."""
-    crc = 0
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
-
-
 def pending_slot(sport: int = 40000, client: str = CLIENT_IP, vip: str = VIP,
                  vport: int = VPORT) -> tuple[int, int]:
     """(index, tag) of a flow in the pending-handshake registers (proxy.p4, C4):
     crc16 and crc32 over client, VIP, client port, VIP port."""
     data = struct.pack("!IIHH", ip2int(client), ip2int(vip), sport, vport)
-    return crc16_arc(data) % PENDING_SIZE, (zlib.crc32(data) % PENDING_TAG_BIT) | PENDING_TAG_BIT
+    return crc16(data) % PENDING_SIZE, (zlib.crc32(data) % PENDING_TAG_BIT) | PENDING_TAG_BIT
 
 
 def csum_ok(data: bytes) -> bool:
