@@ -35,7 +35,7 @@ from controller.p4info import P4InfoIndex, load_p4info
 from p4sim.ports import MemoryPort
 from p4sim.switch import Switch
 from tests.controller.ctlbench import ControllerThread
-from tests.controller.fakeswitch import FakeSwitch, cookie_rows
+from tests.controller.fakeswitch import FakeSwitch
 
 from .p4sim_bench import ROOT, compiled
 
@@ -86,14 +86,7 @@ def _fake_in_process(n: int) -> None:
             ct.wait_synced()
             did = P4InfoIndex(load_p4info(p4info)).get("digests",
                                                        "cookie_ack_digest_t").preamble.id
-            rows = cookie_rows(n)
-            t0 = time.perf_counter()
-            for i in range(0, n, 256):
-                fake.send_digest_list(did, rows[i:i + 256])
-            last = t0
-            for _ in range(n):
-                last, _body = fake.packet_outs.get(timeout=120)
-            dt = last - t0
+            dt = fake.time_setups(did, n)
             print(f"controller vs accept-only switch, same process: {n} sessions in {dt:.2f} s"
                   f" = {n / dt:,.0f} sessions/s")
         finally:

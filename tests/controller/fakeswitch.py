@@ -124,6 +124,18 @@ class FakeSwitch:
         self.out.put(wire.f_len(3, body))
         return self._list_id
 
+    def time_setups(self, digest_id: int, n: int) -> float:
+        """Send `cookie_rows(n)` in digest lists of 256 and wait for n PacketOuts; the
+        seconds from the first list to the last PacketOut."""
+        rows = cookie_rows(n)
+        t0 = time.perf_counter()
+        for i in range(0, n, 256):
+            self.send_digest_list(digest_id, rows[i:i + 256])
+        last = t0
+        for _ in range(n):
+            last, _body = self.packet_outs.get(timeout=120)
+        return last - t0
+
 
 def cookie_rows(n: int, service_id: int = 1, base_port: int = 1024) -> list[list[int]]:
     """n distinct validated-handshake digests (cookie_ack_digest_t member order)."""
@@ -151,15 +163,9 @@ def main() -> None:
         if not parts or parts[0] != "go":
             break
         n, did = int(parts[1]), int(parts[2])
-        rows = cookie_rows(n)
         before = len(fake.writes)
-        t0 = time.perf_counter()
-        for i in range(0, n, 256):
-            fake.send_digest_list(did, rows[i:i + 256])
-        last = t0
-        for _ in range(n):
-            last, _body = fake.packet_outs.get(timeout=120)
-        print(f"done {last - t0:.6f} {len(fake.writes) - before}", flush=True)
+        dt = fake.time_setups(did, n)
+        print(f"done {dt:.6f} {len(fake.writes) - before}", flush=True)
     fake.stop()
 
 
