@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from copy import copy
+from typing import Any
 
 from p4.v1 import p4runtime_pb2 as pb
 
@@ -38,6 +39,22 @@ def _nothing() -> None:
     return None
 
 
+def _contents(*live: list[Any] | dict[Any, Any]) -> Undo:
+    """A function putting back what the lists and dicts ``live`` hold now, in place
+    (compiled programs keep references to them)."""
+    saved = [(obj, copy(obj)) for obj in live]
+
+    def undo_contents() -> None:
+        for obj, before in saved:
+            if isinstance(obj, dict):
+                obj.clear()
+                obj.update(before)
+            else:
+                obj[:] = before
+
+    return undo_contents
+
+
 def snapshot(state: DeviceState, update: pb.Update) -> Undo:
     """A function undoing ``update`` once it has been applied (a no-op if it fails)."""
     entity = update.entity
@@ -50,52 +67,16 @@ def snapshot(state: DeviceState, update: pb.Update) -> Undo:
         return _table(state, entity.direct_meter_entry.table_entry)
     if kind == "counter_entry":
         counter = state.counters_by_id.get(entity.counter_entry.counter_id)
-        if counter is None:
-            return _nothing
-        packets, nbytes = list(counter.packets), list(counter.bytes)
-
-        def undo_counter() -> None:
-            counter.packets[:] = packets
-            counter.bytes[:] = nbytes
-
-        return undo_counter
+        return _nothing if counter is None else _contents(counter.packets, counter.bytes)
     if kind == "meter_entry":
         meter = state.meters_by_id.get(entity.meter_entry.meter_id)
-        if meter is None:
-            return _nothing
-        cells = list(meter.cells)
-
-        def undo_meter() -> None:
-            meter.cells[:] = cells
-
-        return undo_meter
+        return _nothing if meter is None else _contents(meter.cells)
     if kind == "register_entry":
         reg = state.registers_by_id.get(entity.register_entry.register_id)
-        if reg is None:
-            return _nothing
-        values = list(reg.values)
-
-        def undo_register() -> None:
-            reg.values[:] = values
-
-        return undo_register
+        return _nothing if reg is None else _contents(reg.values)
     if kind == "packet_replication_engine_entry":
         pre = state.pre
-        sessions, groups, meta = (
-            dict(pre.clone_sessions),
-            dict(pre.multicast_groups),
-            dict(pre.multicast_metadata),
-        )
-
-        def undo_pre() -> None:
-            pre.clone_sessions.clear()
-            pre.clone_sessions.update(sessions)
-            pre.multicast_groups.clear()
-            pre.multicast_groups.update(groups)
-            pre.multicast_metadata.clear()
-            pre.multicast_metadata.update(meta)
-
-        return undo_pre
+        return _contents(pre.clone_sessions, pre.multicast_groups, pre.multicast_metadata)
     if kind == "digest_entry":
         digest_id = entity.digest_entry.digest_id
         before = state.digests.config(digest_id)
