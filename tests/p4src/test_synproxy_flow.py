@@ -23,6 +23,7 @@ from tests.p4src.p4bench import (
     csum_ok,
     ip2int,
     packet_out,
+    server_synack_options,
 )
 
 DIGEST_FIELDS = (
@@ -122,13 +123,7 @@ def test_full_connection(bench: Bench) -> None:
         rs_isn,
         0xFFFFFFF1,
         window=65160,
-        options=[
-            ("MSS", 1460),
-            ("SAckOK", b""),
-            ("Timestamp", (100, 7001)),
-            ("NOP", None),
-            ("WScale", 7),
-        ],
+        options=server_synack_options(100, 7001),
     )
     out = dict(bench.process(SERVER_PORT, srv_synack))
     to_server, to_client = Ether(out[SERVER_PORT]), Ether(out[CLIENT_PORT])

@@ -34,6 +34,7 @@ from tests.p4src.p4bench import (
     csum_ok,
     ip2int,
     packet_out,
+    server_synack_options,
     split_packet_in,
 )
 
@@ -72,13 +73,7 @@ def _established(bench: Bench) -> tuple[int, int, int]:
         RS_ISN,
         ISN + 1,
         window=65160,
-        options=[
-            ("MSS", 1460),
-            ("SAckOK", b""),
-            ("Timestamp", (555, 1000)),
-            ("NOP", None),
-            ("WScale", 7),
-        ],
+        options=server_synack_options(555, 1000),
     )
     out = _by_port(bench.process(SERVER_PORT, synack))
     assert sorted(out) == [CLIENT_PORT, SERVER_PORT]
