@@ -352,49 +352,42 @@ class P4RuntimeServer:
         return results
 
     def _write_each(self, state: DeviceState, updates: Any) -> list[tuple[Code, str]]:
-        results: list[tuple[Code, str]] = []
         with state.lock:
-            for update in updates:
-                try:
-                    self._write_one(state, update)
-                    results.append((Code.OK, ""))
-                except DeviceError as exc:
-                    results.append((exc.code, exc.message))
-                except Exception as exc:  # a bug must not take the server down
-                    log.exception("write failed")
-                    results.append((Code.INTERNAL, f"internal error: {exc}"))
-        return results
+            return [self._try_write(state, update) for update in updates]
 
     def _write_all_or_none(
         self, state: DeviceState, updates: list[pb.Update]
     ) -> list[tuple[Code, str]]:
         """Apply every update or none (the lock makes it data-plane atomic too)."""
         undos = []
-        failed: tuple[int, Code, str] | None = None
         with state.lock:
-            for i, update in enumerate(updates):
+            for index, update in enumerate(updates):
                 undo = snapshot(state, update)
-                try:
-                    self._write_one(state, update)
-                except DeviceError as exc:
-                    failed = (i, exc.code, exc.message)
-                except Exception as exc:
-                    log.exception("write failed")
-                    failed = (i, Code.INTERNAL, f"internal error: {exc}")
-                if failed is not None:
-                    break
-                undos.append(undo)
-            if failed is None:
-                return [(Code.OK, "")] * len(updates)
-            for undo in reversed(undos):
-                undo()
-        index, code, message = failed
-        results = [(Code.ABORTED, "rolled back: another update of the batch failed")] * index
-        results.append((code, message))
-        results += [(Code.ABORTED, "not attempted: an earlier update failed")] * (
-            len(updates) - index - 1
-        )
-        return results
+                code, message = self._try_write(state, update)
+                if code == Code.OK:
+                    undos.append(undo)
+                    continue
+                for done in reversed(undos):
+                    done()
+                return (
+                    [(Code.ABORTED, "rolled back: another update of the batch failed")] * index
+                    + [(code, message)]
+                    + [(Code.ABORTED, "not attempted: an earlier update failed")]
+                    * (len(updates) - index - 1)
+                )
+        return [(Code.OK, "")] * len(updates)
+
+    def _try_write(self, state: DeviceState, update: pb.Update) -> tuple[Code, str]:
+        """Apply one update; its result, never an exception (a bug must not take the
+        server down)."""
+        try:
+            self._write_one(state, update)
+        except DeviceError as exc:
+            return exc.code, exc.message
+        except Exception as exc:
+            log.exception("write failed")
+            return Code.INTERNAL, f"internal error: {exc}"
+        return Code.OK, ""
 
     def _write_one(self, state: DeviceState, update: pb.Update) -> None:
         if update.entity.WhichOneof("entity") == "register_entry":
