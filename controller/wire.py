@@ -276,6 +276,18 @@ def decode_counter(body: bytes) -> tuple[int, int, int, int]:
     return cid, index, nbytes, packets
 
 
+def _id_value(buf: bytes, id_number: int, value_number: int) -> tuple[int, int]:
+    """(id, big-endian value) of an {id, bytes} message: an action's Param, a
+    PacketMetadata."""
+    ident = value = 0
+    for n, x in fields(buf):
+        if n == id_number:
+            ident = int(x)  # type: ignore[arg-type]
+        elif n == value_number:
+            value = int.from_bytes(_sub(x), "big")
+    return ident, value
+
+
 class DecodedEntry:
     """The parts of a TableEntry the controller reads back: exact/lpm/ternary match
     values by field id, the action and its params by id, idle timeout, default flag."""
@@ -315,12 +327,7 @@ def decode_table_entry(body: bytes) -> DecodedEntry:
                     if m == 1:
                         e.action_id = int(y)  # type: ignore[arg-type]
                     elif m == 4:
-                        pid, pval = 0, 0
-                        for k, z in fields(_sub(y)):
-                            if k == 2:
-                                pid = int(z)  # type: ignore[arg-type]
-                            elif k == 3:
-                                pval = int.from_bytes(_sub(z), "big")
+                        pid, pval = _id_value(_sub(y), 2, 3)
                         e.params[pid] = pval
         elif number == 4:
             e.priority = int(v)  # type: ignore[arg-type]
@@ -339,12 +346,7 @@ def decode_packet_in(body: bytes) -> tuple[bytes, dict[int, int]]:
         if number == 1:
             payload = _sub(v)
         elif number == 2:
-            mid, val = 0, 0
-            for n, x in fields(_sub(v)):
-                if n == 1:
-                    mid = int(x)  # type: ignore[arg-type]
-                elif n == 2:
-                    val = int.from_bytes(_sub(x), "big")
+            mid, val = _id_value(_sub(v), 1, 2)
             meta[mid] = val
     return payload, meta
 
