@@ -243,9 +243,6 @@ class SessionTable:
             self._untimed = len(waiting) > len(expired)
         return resend, give_up
 
-    def next_deadline(self) -> float | None:
-        return self._timers[0][0] if self._timers else None
-
     # ------------------------------------------------------------------ state (C6)
 
     def established(self, s: Session, now: float) -> list[bytes]:
