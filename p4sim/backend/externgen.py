@@ -199,14 +199,7 @@ class ExternGen:
             type_of(arg.expr), T.StructT | T.HeaderUnionT
         ):
             # `hdr.h`, `hdr.stack`: a member never built holds nothing valid
-            m = c.em.tmp("m")
-            c.line(f"{m} = {c.ex(arg.expr)}.__dict__.get({pyfield(arg.name)!r})")
-            if isinstance(t, T.HeaderT):
-                with c.em.block(f"if {m} is not None and {m}.valid:"):
-                    c.line(f"{m}.emit({out})")
-            else:
-                with c.em.block(f"if {m} is not None:"):
-                    self.emit_value(out, m, t)
+            self._emit_member(out, f"{c.ex(arg.expr)}.__dict__", arg.name, t)
             return
         self.emit_value(out, c.ex(arg), t)
 
@@ -238,22 +231,26 @@ class ExternGen:
             raise Unsupported(None, f"emit of {t}")
 
     def _emit_members(self, out: str, d: str, t: T.StructLikeT) -> None:
-        c = self.c
         for n, ft in t.fields:
-            u = _u(ft)
-            if not is_aggregate(u):
-                raise Unsupported(None, f"emit of {u}")
-            m = c.em.tmp("m")
-            c.line(f"{m} = {d}.get({pyfield(n)!r})")
-            if isinstance(u, T.HeaderT):
-                with c.em.block(f"if {m} is not None and {m}.valid:"):
-                    c.line(f"{m}.emit({out})")
-            elif isinstance(u, T.HeaderUnionT):
-                with c.em.block(f"if {m} is not None:"):
-                    c.line(f"{m}.emit({out})")
-            else:
-                with c.em.block(f"if {m} is not None:"):
-                    self.emit_value(out, m, u)
+            self._emit_member(out, d, n, _u(ft))
+
+    def _emit_member(self, out: str, d: str, name: str, t: Any) -> None:
+        """Emit member `name` of the aggregate whose instance dict is `d`; a member
+        never built is absent from it and holds nothing valid."""
+        c = self.c
+        if not is_aggregate(t):
+            raise Unsupported(None, f"emit of {t}")
+        m = c.em.tmp("m")
+        c.line(f"{m} = {d}.get({pyfield(name)!r})")
+        if isinstance(t, T.HeaderT):
+            with c.em.block(f"if {m} is not None and {m}.valid:"):
+                c.line(f"{m}.emit({out})")
+        elif isinstance(t, T.HeaderUnionT):
+            with c.em.block(f"if {m} is not None:"):  # its emit skips unbuilt members
+                c.line(f"{m}.emit({out})")
+        else:
+            with c.em.block(f"if {m} is not None:"):
+                self.emit_value(out, m, t)
 
     # ---- core
 
