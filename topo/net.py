@@ -10,6 +10,7 @@ simple_switch_grpc with target="bmv2") serves P4Runtime on a unix socket.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -31,8 +32,6 @@ class SwitchArtifacts:
 
 def artifacts(program: str, target: str = "p4sim") -> SwitchArtifacts:
     """Build (if needed) and return the program's P4Info and device config."""
-    import subprocess
-
     src = ROOT / "p4src" / "v1model" / f"{program}.p4"
     out = ROOT / "build" / target / program
     out.mkdir(parents=True, exist_ok=True)
@@ -60,8 +59,31 @@ def configure_host(h: Host, ns: str, ifname: str) -> None:
         sh(["ip", "route", "add", "blackhole", prefix], netns=ns)
 
 
+class NamespaceHosts:
+    """Commands in the hosts' namespaces, and teardown: what `Net` and `topo.nft.NftNet`
+    share (each provides `ns`, `lab` and `workdir`)."""
+
+    ns: dict[str, str]
+    lab: Lab
+    workdir: Path
+
+    def exec(self, host: str, cmd: list[str], check: bool = True,
+             timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return sh(cmd, netns=self.ns[host], check=check, timeout=timeout)
+
+    def popen(self, host: str, cmd: list[str], log: str | None = None) -> subprocess.Popen:
+        return self.lab.popen(cmd, netns=self.ns[host],
+                              log_path=str(self.workdir / log) if log else None)
+
+    def close(self) -> None:
+        self.lab.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 @dataclass
-class Net:
+class Net(NamespaceHosts):
     """A running topology. Use as a context manager; everything goes on exit."""
 
     topo: Topology
@@ -125,21 +147,8 @@ class Net:
             raise LabError(f"the switch exited at start: {Path(log).read_text()[-2000:]}")
         grpc_ready(self.grpc_address, 30)
 
-    def exec(self, host: str, cmd: list[str], check: bool = True, timeout: float = 60):  # noqa: ANN201
-        return sh(cmd, netns=self.ns[host], check=check, timeout=timeout)
-
-    def popen(self, host: str, cmd: list[str], log: str | None = None):  # noqa: ANN201
-        return self.lab.popen(cmd, netns=self.ns[host],
-                              log_path=str(self.workdir / log) if log else None)
-
-    def close(self) -> None:
-        self.lab.close()
-
     def __enter__(self) -> Net:
         return self.start() if not self.ns else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class RunningSwitch(Protocol):

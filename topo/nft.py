@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .guard import nft_counters
-from .net import configure_host
+from .net import NamespaceHosts, configure_host
 from .netns import Lab, LabError, sh
 from .topology import Topology
 
@@ -155,7 +155,7 @@ def read_synproxy_stats(netns: str) -> dict[str, int]:
 
 
 @dataclass
-class NftNet:
+class NftNet(NamespaceHosts):
     """A running nft-synproxy topology; same surface as `topo.net.Net` for the hosts
     (`ns`, `ifname`, `exec`, `popen`, `workdir`, `lab`). Use as a context manager."""
 
@@ -205,23 +205,9 @@ class NftNet:
         if proc.returncode != 0:
             raise LabError(f"nft ruleset in {router}: {proc.stderr.strip()}")
 
-    def exec(self, host: str, cmd: list[str], check: bool = True,
-             timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return sh(cmd, netns=self.ns[host], check=check, timeout=timeout)
-
-    def popen(self, host: str, cmd: list[str], log: str | None = None) -> subprocess.Popen:
-        return self.lab.popen(cmd, netns=self.ns[host],
-                              log_path=str(self.workdir / log) if log else None)
-
     def counters(self) -> dict[str, int]:
         """Ruleset counters and kernel SYN proxy statistics of the router, in one dict."""
         return {**read_counters(self.router), **read_synproxy_stats(self.router)}
 
-    def close(self) -> None:
-        self.lab.close()
-
     def __enter__(self) -> NftNet:
         return self.start() if not self.ns else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
