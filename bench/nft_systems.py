@@ -162,9 +162,8 @@ class NftSystem:
     def start(self) -> None:
         self.net = NftNet(self.topo, self.options).start()
         try:
-            # The demo's helpers only use the host surface NftNet shares with Net.
-            demo.start_services(self.net, self.topo)  # type: ignore[arg-type]
-            demo.wait_service_ready(self.net, self.topo)  # type: ignore[arg-type]
+            demo.start_services(self.net, self.topo)
+            demo.wait_service_ready(self.net, self.topo)
         except BaseException:
             self.close()
             raise

@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from . import guard
-from .net import Net, artifacts, controller_config
+from .net import NamespaceHosts, Net, artifacts, controller_config
 from .netns import LabError, wait_for
 from .topology import Topology, default_topology
 
@@ -46,7 +46,7 @@ def _stop_on_signal(signum: int, frame: object) -> None:  # noqa: ARG001
     raise KeyboardInterrupt
 
 
-def start_services(net: Net, topo: Topology) -> None:
+def start_services(net: NamespaceHosts, topo: Topology) -> None:
     for rs in topo.real_servers:
         net.popen(rs.name, [str(BIN / "python"), "-m", "topo.httpd", "--port", str(topo.rs_port),
                             "--name", rs.name], log=f"{rs.name}-httpd.log")
@@ -67,7 +67,7 @@ def start_controller(net: Net, topo: Topology, extra: dict | None = None,
                          log_path=str(net.workdir / "controller.log"))
 
 
-def wait_service_ready(net: Net, topo: Topology, timeout: float = 60) -> None:
+def wait_service_ready(net: NamespaceHosts, topo: Topology, timeout: float = 60) -> None:
     """Poll with real downloads until one gets through the proxy."""
     def one_ok() -> bool:
         out = net.exec("client", [str(BIN / "python"), "-m", "topo.workload", "--vip", topo.vip,
