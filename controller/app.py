@@ -61,7 +61,6 @@ EV_SYN_IN = 1
 EVENTS_PER_SERVICE = 32
 TICK = 0.05
 POLL_SLICE_MAX = 512  # session_state cells read per tick at most
-ALREADY_EXISTS = code_pb2.ALREADY_EXISTS
 
 
 def pipeline_cookie(p4info_bytes: bytes, device_config: bytes) -> int:
@@ -464,13 +463,12 @@ class Controller(StartupMixin, AdminMixin):
                 self.table.restart(existing, rs_addr=install.ip(rs.address), rs_port=rs.port,
                                    cookie=h.cookie, client_isn=h.client_isn, handshake=h,
                                    now=now, ingress_port=ck.ingress_port)
-                params = self._params(ck, svc)
-                client_e, server_e = self.codec.entries(existing, params)
-                ups = self.codec.install(existing, params, wire.UPDATE_MODIFY)
-                if self.codec.server_key(existing) != old_server:
-                    ups[1] = wire.update(wire.UPDATE_INSERT,
-                                         wire.entity(wire.ENTITY_TABLE_ENTRY, server_e))
-                    ups.insert(1, self._delete_key(old_server))
+                moved = self.codec.server_key(existing) != old_server
+                ups = self.codec.install(
+                    existing, self._params(ck, svc), wire.UPDATE_MODIFY,
+                    server_kind=wire.UPDATE_INSERT if moved else wire.UPDATE_MODIFY)
+                if moved:
+                    ups.insert(1, self.codec.delete(old_server))
                 batch.add_install(existing, ups, received)
                 return
             client_kind = wire.UPDATE_MODIFY  # the switch has an entry we did not know
@@ -481,11 +479,8 @@ class Controller(StartupMixin, AdminMixin):
         if made is None:
             return
         s, params = made
-        ups = self.codec.install(s, params)
-        if client_kind == wire.UPDATE_MODIFY:
-            ups[0] = wire.update(wire.UPDATE_MODIFY, wire.entity(
-                wire.ENTITY_TABLE_ENTRY, self.codec.entries(s, params)[0]))
-        batch.add_install(s, ups, received)
+        batch.add_install(s, self.codec.install(s, params, client_kind,
+                                                server_kind=wire.UPDATE_INSERT), received)
 
     def _new_session(self, ck: CookieAck, svc: Service, now: float
                      ) -> tuple[Session, SessionParams] | None:

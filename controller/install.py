@@ -346,12 +346,15 @@ class SessionCodec:
                              [svals[n] for _pid, n in self.server_params])
         return client, server
 
-    def install(self, s: Session, p: SessionParams, kind: int = wire.UPDATE_INSERT) -> list[bytes]:
+    def install(self, s: Session, p: SessionParams, kind: int = wire.UPDATE_INSERT, *,
+                server_kind: int | None = None) -> list[bytes]:
         """Both entries, carrying the session's gen: the data plane starts a slot whose
         `session_gen` differs afresh (SYN_SENT, delta and tsoff 0), so no register is
-        written (p4src/README.md). MODIFY with a new gen restarts a slot in place."""
+        written (p4src/README.md). MODIFY with a new gen restarts a slot in place.
+        `server_kind` (default: `kind`) when the server entry is written otherwise."""
         client, server = self.entries(s, p)
-        return [_table_update(kind, e) for e in (client, server)]
+        return [_table_update(kind, client),
+                _table_update(kind if server_kind is None else server_kind, server)]
 
     def delete(self, key: tuple[int, int, int, int]) -> bytes:
         return _table_update(wire.UPDATE_DELETE, self._table_prefix + self._match(key))

@@ -153,7 +153,7 @@ class StartupMixin(NatMixin):
             if (srv is None or srv.params["gen"] != gen or gen == 0
                     or not 1 <= slot <= table.capacity):
                 # Half-present (one direction, or a restart half written): gone.
-                stale += self._delete_entry(c) + (self._delete_entry(srv) if srv else [])
+                stale += [self.codec.delete(e.key) for e in (c, srv) if e is not None]
                 continue
             if self.register_reads:
                 # A slot whose session_gen is not the entries' has seen no packet yet.
@@ -170,7 +170,7 @@ class StartupMixin(NatMixin):
             s.confirmed = now
             table.restore(s)
         for srv in servers.values():
-            stale += self._delete_entry(srv)
+            stale.append(self.codec.delete(srv.key))
         self.table = table
         if stale:
             try:
@@ -217,12 +217,6 @@ class StartupMixin(NatMixin):
         for e in await conn.read_pb([q]):
             for p in e.table_entry.action.action.params:
                 self.passthrough_epoch = wire_int(p.value) or 1
-
-    def _delete_entry(self, e: install.RestoredEntry) -> list[bytes]:
-        return [self._delete_key(e.key)]
-
-    def _delete_key(self, key: tuple[int, int, int, int]) -> bytes:
-        return self.codec.delete(key)
 
 
 def wire_int(b: bytes) -> int:
