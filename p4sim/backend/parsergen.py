@@ -4,8 +4,8 @@ States are numbered; the body is `while True:` over an `if st == k` chain, each 
 ending by setting `st` (a transition), `return` (accept) or raising `ParserReject`
 (reject / error). A transition to a state that has no other predecessor, or whose body
 is tiny (the head of an option loop), copies that state's code in place instead of going
-round the dispatch, a few levels deep; every state stays in the dispatch as well. Parser-local variables live in the frame (`c.l…`), state-local ones
-are Python locals. Errors are raised by the packet cursor (PacketTooShort), the stack
+round the dispatch, a few levels deep; every state stays in the dispatch as well.
+Parser-local variables live in the frame (`c.l…`), state-local ones are Python locals. Errors are raised by the packet cursor (PacketTooShort), the stack
 helpers (StackOutOfBounds), `verify`, varbit extraction (HeaderTooShort) and a select
 without a matching case (NoMatch); the v1model pipeline turns them into
 `standard_metadata.parser_error` and lets the packet continue into ingress, as bmv2.
