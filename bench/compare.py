@@ -88,19 +88,17 @@ import io
 import json
 import math
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol
 
 from topo import guard
 from topo.demo import pct
-from topo.netns import wait_for
+from topo.netns import sigterm_as_interrupt, wait_for
 from topo.nft import SynproxyOptions
 from topo.topology import Topology
 
@@ -453,24 +451,6 @@ def run_components(components: dict[str, Callable[[], None]]) -> None:
             print(f"{name}: FAILED: {e}", flush=True)
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """A SIGTERM (e.g. from a CI timeout) unwinds like Ctrl-C, so every system's
-    `close()` still removes its namespaces and processes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def raise_interrupt(signum: int, frame: object) -> None:  # noqa: ARG001
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, raise_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def machine() -> str:
     """What the figures were taken on; the load average tells whether other work shared it."""
     import os
@@ -507,7 +487,7 @@ def compare(components: dict[str, Callable[[], None]] | None = None,
     tee = Tee(sys.stdout)  # type: ignore[arg-type]
     points: list[Point] = []
     failed: list[str] = []
-    with contextlib.redirect_stdout(tee), _sigterm_as_interrupt():
+    with contextlib.redirect_stdout(tee), sigterm_as_interrupt():
         if components:
             print("== per-component figures")
             run_components(components)

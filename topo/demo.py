@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import statistics
 import sys
 import time
@@ -27,7 +26,7 @@ import yaml
 
 from . import guard
 from .net import NamespaceHosts, Net, artifacts, controller_config
-from .netns import LabError, wait_for
+from .netns import LabError, sigterm_as_interrupt, wait_for
 from .topology import Topology, default_topology
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,10 +39,6 @@ EVENTS = {1: "SYN_IN", 2: "SYNACK_SENT", 3: "ACK_VALID", 4: "ACK_INVALID",
           13: "SERVER_RESET", 14: "CLIENT_ABORT", 15: "EARLY_DATA", 16: "DROP_HANDSHAKE",
           17: "DROP_POLICY", 18: "SYN_PASSED", 19: "SERVER_SYNACK_RETX", 20: "MALFORMED_PASSED",
           21: "REUSE_ACK", 22: "DROP_NO_KEY", 23: "PASSTHROUGH", 24: "DROP_NO_SERVER"}
-
-
-def _stop_on_signal(signum: int, frame: object) -> None:  # noqa: ARG001
-    raise KeyboardInterrupt
 
 
 def start_services(net: NamespaceHosts, topo: Topology) -> None:
@@ -233,12 +228,12 @@ def main() -> int:
     args = ap.parse_args()
     if not 6 <= args.seconds <= 300 or not 0 < args.flood_rate <= 100_000:
         ap.error("--seconds must be 6..300 and --flood-rate 1..100000 (floods are bounded)")
-    signal.signal(signal.SIGTERM, _stop_on_signal)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("interrupted: everything the demo started has been removed", file=sys.stderr)
-        return 130
+    with sigterm_as_interrupt():
+        try:
+            return run(args)
+        except KeyboardInterrupt:
+            print("interrupted: everything the demo started has been removed", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

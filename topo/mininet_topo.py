@@ -29,7 +29,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ import yaml
 
 from . import mininet_loader
 from .net import SwitchArtifacts, artifacts, controller_config
-from .netns import Lab, LabError, wait_for
+from .netns import Lab, LabError, sigterm_as_interrupt, wait_for
 from .topology import Topology, default_topology
 
 try:
@@ -254,10 +253,6 @@ class MininetSynproxy:
         self.close()
 
 
-def _stop_on_signal(signum: int, frame: object) -> None:  # noqa: ARG001
-    raise KeyboardInterrupt
-
-
 def _print_hints(run: MininetSynproxy) -> None:
     t = run.topology
     print(f"\nSYN proxy on {run.switch_name} ({run.target}); P4Runtime at "
@@ -318,15 +313,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"SKIPPED: --target bmv2 needs {' and '.join(missing)} on PATH; "
                   "nothing was started")
             return 0
-    signal.signal(signal.SIGTERM, _stop_on_signal)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("interrupted: everything this run started has been stopped", file=sys.stderr)
-        return 130
-    except LabError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    with sigterm_as_interrupt():
+        try:
+            return run(args)
+        except KeyboardInterrupt:
+            print("interrupted: everything this run started has been stopped", file=sys.stderr)
+            return 130
+        except LabError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ import os
 import shlex
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 
@@ -35,6 +36,24 @@ def stop_group(proc: subprocess.Popen, timeout: float = 5) -> None:
 
 class LabError(RuntimeError):
     pass
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """A SIGTERM (e.g. from a CI timeout) unwinds like Ctrl-C, so that whatever the run
+    started is still removed on the way out (a no-op outside the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_interrupt(signum: int, frame: object) -> None:  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def sh(cmd: Sequence[str], check: bool = True, netns: str | None = None,
