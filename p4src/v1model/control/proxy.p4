@@ -75,6 +75,12 @@ void server_ack_prepare(inout local_metadata_t meta) {
     meta.clone_tsecr = meta.opt.tsecr;
 }
 
+/* Our TSval clock, also the pending entries' time: the ingress clock (microseconds)
+ * in units of 1.024 ms. */
+bit<32> our_tsval(in bit<48> ingress_timestamp) {
+    return (bit<32>)(ingress_timestamp >> 10);
+}
+
 control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                  inout standard_metadata_t standard_metadata) {
 
@@ -244,7 +250,7 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                     pending_cookie.read(stored_cookie, pending_index);
                     pending_time.read(stored_time, pending_index);
                     /* Same clock as our SYN/ACK TSval; the difference wraps mod 2^32. */
-                    now_ts = (bit<32>)(standard_metadata.ingress_global_timestamp >> 10);
+                    now_ts = our_tsval(standard_metadata.ingress_global_timestamp);
                     if (stored_cookie == hdr.tcp.ack_no - 1
                             && now_ts - stored_time < PENDING_LIFETIME) {
                         pending_ok = true;
@@ -259,7 +265,7 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             if (cookie_ok) {
                 /* A slot shared by another flow (hash collision) is taken over: that
                  * flow's later segments then need their cookie check, as before C4. */
-                now_ts = (bit<32>)(standard_metadata.ingress_global_timestamp >> 10);
+                now_ts = our_tsval(standard_metadata.ingress_global_timestamp);
                 pending_tag.write(pending_index, pending_key);
                 pending_cookie.write(pending_index, hdr.tcp.ack_no - 1);
                 pending_isn.write(pending_index, client_isn);
@@ -469,8 +475,7 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                                                  hdr.ipv4.src_addr, hdr.ipv4.dst_addr,
                                                  hdr.tcp.src_port, hdr.tcp.dst_port,
                                                  hdr.tcp.seq_no, opts);
-                    /* Our TSval: the ingress clock in units of 1.024 ms. */
-                    bit<32> tsval = (bit<32>)(standard_metadata.ingress_global_timestamp >> 10);
+                    bit<32> tsval = our_tsval(standard_metadata.ingress_global_timestamp);
                     frame_len = build_synack(hdr, cookie, opts, meta.svc_mss, meta.svc_wscale,
                                              meta.svc_window, meta.svc_ttl, tsval,
                                              meta.opt.tsval);
