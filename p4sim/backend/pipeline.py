@@ -34,6 +34,7 @@ from p4sim.frontend.errors import P4Error
 
 from . import runtime as rt
 from .codegen import Binder, Compiler, TableSetup, build_module
+from .exprgen import _u
 from .externgen import DROP_PORT
 
 log = logging.getLogger("p4sim.pipeline")
@@ -422,10 +423,6 @@ class Pipeline:
                 getattr(d, path[-1]).assign(value)
             else:
                 setattr(d, path[-1], value)
-
-
-def _u(t: Any) -> Any:
-    return T.underlying(t) if isinstance(t, T.Type) else t
 
 
 def _field_lists(meta_t: Any) -> dict[int, list[list[str]]]:
