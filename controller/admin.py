@@ -181,14 +181,11 @@ class AdminMixin(NatMixin):
         out = []
         for s in list(self.table.by_slot.values())[:limit]:
             c, vip, cport, vport = s.flow
-            out.append({"slot": s.slot, "client": f"{_ip(c)}:{cport}",
-                        "vip": f"{_ip(vip)}:{vport}", "rs": f"{_ip(s.rs_addr)}:{s.rs_port}",
+            ip = install.ip_text
+            out.append({"slot": s.slot, "client": f"{ip(c)}:{cport}",
+                        "vip": f"{ip(vip)}:{vport}", "rs": f"{ip(s.rs_addr)}:{s.rs_port}",
                         "service": self.services[s.service_id].name
                         if s.service_id in self.services else s.service_id,
                         "state": state_name(s.state), "gen": s.gen, "attempts": s.attempts,
                         "held_bytes": s.held.nbytes})
         return out
-
-
-def _ip(v: int) -> str:
-    return ".".join(str((v >> s) & 0xFF) for s in (24, 16, 8, 0))

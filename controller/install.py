@@ -50,6 +50,11 @@ def ip(addr: str) -> int:
     return int(ipaddress.IPv4Address(addr))
 
 
+def ip_text(value: int) -> str:
+    """An IPv4 address held as an int, dotted."""
+    return ".".join(str((value >> s) & 0xFF) for s in (24, 16, 8, 0))
+
+
 def service_flags(s: Service) -> int:
     f = SVC_WSCALE
     if s.synack.sack:

@@ -18,6 +18,7 @@ from p4.v1 import p4runtime_pb2 as pb
 
 from . import install
 from .config import Service
+from .entities import to_int
 from .natpool import Pool, ServerKey, rebalance
 from .p4info import P4InfoIndex
 from .p4rt import Connection
@@ -134,18 +135,18 @@ class NatMixin:
             t = e.table_entry
             if t.is_default_action:
                 continue
-            key = {self._field_name(t.table_id, m.field_id): _int(m.exact.value)
+            key = {self._field_name(t.table_id, m.field_id): to_int(m.exact.value)
                    for m in t.match}
-            params = {self._param_name(t.action.action.action_id, p.param_id): _int(p.value)
+            params = {self._param_name(t.action.action.action_id, p.param_id): to_int(p.value)
                       for p in t.action.action.params}
             if t.table_id == buckets_id:
                 b = key.get("bucket", n)
                 if b < n and "rs_addr" in params:
                     row = held.setdefault(key.get("service_id", 0), [None] * n)
-                    row[b] = (_ip(params["rs_addr"]), params["rs_port"])
+                    row[b] = (install.ip_text(params["rs_addr"]), params["rs_port"])
             elif "vip_addr" in params:
-                reverse[(_ip(key["src_addr"]), key["src_port"])] = (
-                    _ip(params["vip_addr"]), params["vip_port"])
+                reverse[(install.ip_text(key["src_addr"]), key["src_port"])] = (
+                    install.ip_text(params["vip_addr"]), params["vip_port"])
         return {sid: tuple(row) for sid, row in held.items()}, reverse
 
     def _field_name(self, table_id: int, field_id: int) -> str:
@@ -155,11 +156,3 @@ class NatMixin:
     def _param_name(self, action_id: int, param_id: int) -> str:
         a: Any = self.p4.by_id("actions", action_id)
         return next((p.name for p in a.params if p.id == param_id), "")
-
-
-def _int(b: bytes) -> int:
-    return int.from_bytes(b, "big")
-
-
-def _ip(v: int) -> str:
-    return ".".join(str((v >> s) & 0xFF) for s in (24, 16, 8, 0))

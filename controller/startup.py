@@ -20,6 +20,7 @@ from p4.v1 import p4runtime_pb2 as pb
 from . import install, wire
 from .config import Config, Service
 from .defence import AutoSwitch, FilterReset, KeyRing, KeyState
+from .entities import to_int
 from .entities import update as ent_update
 from .install import SessionCodec
 from .nat import NatMixin
@@ -184,7 +185,7 @@ class StartupMixin(NatMixin):
             if act.action_id == self.p4.action_id("set_cookie_keys"):
                 names = {p.id: p.name for p in self.p4.action("set_cookie_keys").params}
                 self.keys.adopt(KeyState.from_params(
-                    {names[p.param_id]: wire_int(p.value) for p in act.params}), now)
+                    {names[p.param_id]: to_int(p.value) for p in act.params}), now)
                 break
         else:
             self.keys.start(now)
@@ -200,7 +201,7 @@ class StartupMixin(NatMixin):
         defended: set[int] = set()
         for e in await conn.read_pb([q]):
             for m in e.table_entry.match:
-                defended.add(wire_int(m.exact.value))
+                defended.add(to_int(m.exact.value))
         for sid, sw in self.auto.items():
             sw.active = sid in defended
         extra = sorted(defended - set(self.auto))
@@ -216,11 +217,7 @@ class StartupMixin(NatMixin):
         self.passthrough_epoch = 1
         for e in await conn.read_pb([q]):
             for p in e.table_entry.action.action.params:
-                self.passthrough_epoch = wire_int(p.value) or 1
-
-
-def wire_int(b: bytes) -> int:
-    return int.from_bytes(b, "big")
+                self.passthrough_epoch = to_int(p.value) or 1
 
 
 def _default_entry_query(p4: P4InfoIndex) -> pb.Entity:
