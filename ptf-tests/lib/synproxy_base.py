@@ -56,7 +56,6 @@ from synproxy_packets import (
     RS_PORT,
     SERVER_PORT,
     SERVICE_ID,
-    SESSION,
     VIP,
     VPORT,
     ServiceSettings,
@@ -385,12 +384,6 @@ class SynproxyTest(P4RuntimeTest):
 
     def read_state(self, slot: int) -> int:
         return self.read_register("session_state", slot)
-
-    def wait_state(self, slot: int, state: str) -> None:
-        want = SESSION[state]
-        self.wait_until(lambda: self.read_state(slot) == want,
-                        f"session_state[{slot}] to become {state}", fail=False)
-        self.assertEqual(self.read_state(slot), want, f"session_state[{slot}]")
 
     # ------------------------------------------------------------------ sessions
 
