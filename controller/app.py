@@ -655,9 +655,9 @@ class Controller(StartupMixin, AdminMixin):
 
     def _update_gauges(self, now: float) -> None:
         self.table.expire_orphans(now)
-        for name in ("syn_sent", "established", "fin_wait", "close_wait", "last_ack",
-                     "time_wait", "close"):
-            self.metrics.sessions.labels(name).set(0)
+        for st in State:
+            if st != State.NONE:
+                self.metrics.sessions.labels(state_name(st)).set(0)
         for name, n in self.table.by_state().items():
             self.metrics.sessions.labels(name).set(n)
 
