@@ -179,7 +179,7 @@ class StartupMixin(NatMixin):
             except WriteError:
                 pass
         # Keys: carry on with the switch's, so handshakes in flight still validate.
-        found = await conn.read_pb([_default_entry_query(self.p4)])
+        found = await conn.read_pb([_default_entry_query(self.p4, "cookie_keys")])
         for e in found:
             act = e.table_entry.action.action
             if act.action_id == self.p4.action_id("set_cookie_keys"):
@@ -211,18 +211,16 @@ class StartupMixin(NatMixin):
                                      for sid in extra])
             except WriteError as exc:
                 log.warning("event=defense_cleanup_failed error=%r", str(exc)[:200])
-        q = pb.Entity()
-        q.table_entry.table_id = self.p4.table_id("passthrough_epoch")
-        q.table_entry.is_default_action = True
         self.passthrough_epoch = 1
-        for e in await conn.read_pb([q]):
+        for e in await conn.read_pb([_default_entry_query(self.p4, "passthrough_epoch")]):
             for p in e.table_entry.action.action.params:
                 self.passthrough_epoch = to_int(p.value) or 1
 
 
-def _default_entry_query(p4: P4InfoIndex) -> pb.Entity:
+def _default_entry_query(p4: P4InfoIndex, table: str) -> pb.Entity:
+    """A read of `table`'s default entry."""
     e = pb.Entity()
-    e.table_entry.table_id = p4.table_id("cookie_keys")
+    e.table_entry.table_id = p4.table_id(table)
     e.table_entry.is_default_action = True
     return e
 
