@@ -17,6 +17,9 @@ from topo.netns import wait_for
 
 pytestmark = pytest.mark.netns
 
+# The states a connection passes through once established, as the controller names them.
+AFTER_ESTABLISHED = {"established", "fin_wait", "close_wait", "last_ack", "time_wait"}
+
 
 def test_controller_killed_and_restarted_mid_transfer(proxy) -> None:
     size = 8_000_000
@@ -32,7 +35,10 @@ def test_controller_killed_and_restarted_mid_transfer(proxy) -> None:
         result = pc.finish()
     assert result["ok"], result
     assert result["bytes"] == size
-    assert [s["state"] for s in restored] == ["established"], restored
+    # Read back as the connection it was (not restarted as a new one): established, or
+    # already closing if the server finished sending before the read-back was seen.
+    assert len(restored) == 1, restored
+    assert restored[0]["state"] in AFTER_ESTABLISHED, restored
     # And the restarted controller serves new connections.
     again = proxy.client("get", size=300_000, seed=78)
     assert again["ok"], again
