@@ -29,6 +29,7 @@ from types import FrameType
 from google.protobuf import text_format
 from p4.config.v1 import p4info_pb2
 
+from p4sim.backend.trace import TRACE
 from p4sim.cliutil import DefaultsHelpFormatter
 from p4sim.device import DeviceError
 from p4sim.pcap import PcapPort
@@ -38,7 +39,7 @@ from p4sim.switch import Switch
 log = logging.getLogger("p4sim")
 
 _LEVELS = {
-    "trace": logging.DEBUG,
+    "trace": TRACE,  # DEBUG and the per-packet trace (p4sim.backend.trace)
     "debug": logging.DEBUG,
     "info": logging.INFO,
     "warn": logging.WARNING,

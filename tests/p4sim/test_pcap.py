@@ -86,6 +86,8 @@ SENDER = textwrap.dedent("""
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
 def test_p4sim_pcap_files_hold_exactly_the_packets(tmp_path: Path) -> None:
+    """p4sim on two veths with --pcap (and -L trace): the capture files hold exactly
+    the frames each interface received and sent, and the log each packet's fate."""
     src = tmp_path / "fwd.p4"
     src.write_text(PROGRAM)
     done = subprocess.run([str(BIN / "p4sim-compile"), str(src), "-o", str(tmp_path / "b")],
@@ -101,7 +103,8 @@ def test_p4sim_pcap_files_hold_exactly_the_packets(tmp_path: Path) -> None:
         lab.veth(ns, "sw2", ns, "h2")
         proc = lab.popen([str(BIN / "p4sim"), str(tmp_path / "b" / "fwd.p4sim"),
                           "-i", "1@sw1", "-i", "2@sw2", "--pcap", str(pcaps),
-                          "--grpc-server-addr", f"unix:{tmp_path}/sw.sock"],
+                          "--grpc-server-addr", f"unix:{tmp_path}/sw.sock",
+                          "--log-console", "-L", "trace"],
                          netns=ns, log_path=str(log))
         wait_for(lambda: (tmp_path / "sw.sock").exists() or proc.poll() is not None, 60,
                  what="p4sim to start")
@@ -112,6 +115,10 @@ def test_p4sim_pcap_files_hold_exactly_the_packets(tmp_path: Path) -> None:
         wait_for(lambda: len(rdpcap(str(out_path))) >= 3, 30, what="3 packets out of port 2")
         lab.stop(proc)
         assert proc.returncode == 0, log.read_text()
+    # -L trace on the command line: every packet's fate is in the log.
+    trace = log.read_text()
+    assert trace.count("fate: sent to port 2, ") == 3, trace
+    assert trace.count("fate: dropped in ingress: mark_to_drop()") == 2, trace
     captured = {f.name: [bytes(p) for p in rdpcap(str(f))] for f in pcaps.iterdir()}
     ipv4 = [f for f in sent if f[12:14] == b"\x08\x00"]
     assert captured == {
