@@ -136,6 +136,10 @@ def test_download_through_the_proxy_then_nothing_left() -> None:
         hosts_ns = {_netns_inode(h.pid) for h in mn.net.hosts}
         assert len(hosts_ns) == len(topo.hosts) and _netns_inode(os.getpid()) not in hosts_ns
 
+        # `ping` is there in the hosts (Debian's iputils-ping), routed by the switch.
+        rs1 = topo.host("rs1")
+        ping = mn.net["client"].cmd(f"ping -c 1 -W 5 {rs1.ip}")
+        assert " 1 received" in ping, ping
         before = mn.events()
         record = mn.fetch(300_000)
         assert record["ok"], f"{record}\n{mn.controller_log()[-3000:]}\n{sw.log_tail()}"
