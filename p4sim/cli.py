@@ -90,7 +90,7 @@ def _nonnegative(text: str) -> int:
 def _directory(text: str) -> Path:
     path = Path(text)
     if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"directory {text!r} does not exist")
+        raise argparse.ArgumentTypeError(f"{text!r} is not an existing directory")
     return path
 
 

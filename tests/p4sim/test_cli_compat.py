@@ -138,7 +138,7 @@ def test_tutorials_arguments_parse() -> None:
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--no-p4", "--pcap", "/nonexistent/pcaps"], "does not exist"),
+        (["--no-p4", "--pcap", "/nonexistent/pcaps"], "is not an existing directory"),
         (["--no-p4", "--log-console", "--log-file", "x.log"], "exclusive"),
         (["--no-p4", "--thrift-port", "x"], "invalid int"),
     ],
@@ -147,6 +147,18 @@ def test_bad_compat_arguments_exit_2(args: list[str], message: str) -> None:
     result = subprocess.run([str(BIN / "p4sim"), *args], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_a_bmv2_json_is_refused_clearly(tmp_path: Path) -> None:
+    """The tutorials' build/prog.json made by p4c (bmv2's JSON) instead of
+    p4sim-compile: exit 1 with the file named, no traceback."""
+    bmv2 = tmp_path / "basic.json"
+    bmv2.write_text('{"header_types": [], "headers": [], "pipelines": []}')
+    result = subprocess.run([str(BIN / "p4sim"), str(bmv2), "--grpc-server-addr",
+                             f"unix:{tmp_path}/sw.sock"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1
+    assert str(bmv2) in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
 CLIENT = textwrap.dedent("""
