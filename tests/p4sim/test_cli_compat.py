@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,7 @@ from p4.config.v1 import p4info_pb2
 
 from p4sim.cli import ignored_options, parse_args
 from p4sim.devconfig import decode_device_config
-from topo.netns import Lab
+from topo.netns import Lab, grpc_ready
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -159,6 +160,26 @@ def test_a_bmv2_json_is_refused_clearly(tmp_path: Path) -> None:
                             timeout=60)
     assert result.returncode == 1
     assert str(bmv2) in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_log_file_gets_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "p4s.log"
+    sock = tmp_path / "sw.sock"
+    proc = subprocess.Popen([str(BIN / "p4sim"), "--no-p4", "--log-file", str(log), "-L", "info",
+                             "--grpc-server-addr", f"unix:{sock}"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        grpc_ready(f"unix:{sock}", 60)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0 and "Traceback" not in err
+    text = log.read_text()
+    assert f"P4Runtime server listening on unix:{sock}" in text, text
+    assert "signal 15: shutting down" in text
 
 
 CLIENT = textwrap.dedent("""
