@@ -207,3 +207,21 @@ def test_trace_logger_turns_tracing_on(forwarding_program, caplog) -> None:  # n
     assert all(r.levelno == TRACE for r in caplog.records if r.name == "p4sim.trace")
     with caplog.at_level(logging.DEBUG, logger="p4sim.trace"):
         assert Harness(forwarding_program, cpu_port=CPU_PORT).pipeline.tracer is None
+
+
+def test_resubmit_and_a_directly_called_action() -> None:
+    lines: list[str] = []
+    h = traced(load(PROGRAMS / "replicate.p4"), lines, cpu_port=510)
+    dst = 0x0A0B0C0D0E01
+    h.add_entry("dispatch", [(dst, (1 << 48) - 1)], "again", [], priority=1)
+    frame = dst.to_bytes(6, "big") + bytes.fromhex("020000000001") + b"\x08\x00" + bytes(46)
+    out = h.process(3, frame)
+    assert [p for p, _ in out] == [1]
+    got = steps(lines, 1)
+    assert "table RepIngress.dispatch: hit -> action RepIngress.again()" in got
+    first, second = got.index("fate: resubmitted"), got.index(
+        "received on port 3, 60 bytes (resubmitted)")
+    assert first < second
+    assert "action RepIngress.to_port (called directly)" in got[second:]
+    assert got[-1] == f"fate: sent to port 1, {len(out[0][1])} bytes"
+    assert steps(lines, 2) == []  # a resubmitted pass is the same packet
