@@ -1,13 +1,18 @@
 """``p4sim``: run the software switch, with the command line of ``simple_switch_grpc``.
 
-    p4sim [--no-p4 | CONFIG] -i 1@veth1 -i 2@veth2 [--p4info FILE]
-          [--grpc-server-addr 0.0.0.0:9559] [--device-id 0] [--cpu-port 255]
-          [--log-console] [-L {trace,debug,info,warn,error}]
+    p4sim [--no-p4 | CONFIG] -i 1@veth1 -i 2@veth2 [--p4info FILE] [--pcap [DIR]]
+          [--device-id 0] [--log-console | --log-file FILE] [-L {trace,debug,info,...}]
+          [-- --grpc-server-addr 0.0.0.0:9559 --cpu-port 255]
 
-CONFIG is a device config written by ``p4sim-compile`` (``prog.p4sim``); its P4Info is
-``--p4info`` or, by default, ``p4info.txt`` next to it. As with simple_switch_grpc,
-target options may follow a lone ``--``. Bad arguments exit with status 2, a switch
-that cannot start (missing interface, port in use, bad program) with status 1.
+CONFIG is a device config written by ``p4sim-compile`` (``prog.p4sim``, or the file
+``-o prog.json`` names); its P4Info is ``--p4info``, else ``p4info.txt`` next to it,
+else derived from the program in CONFIG (the same compiler, so the same P4Info). As
+with simple_switch_grpc, target options may follow a lone ``--`` (here every option
+may stand on either side). The options that the p4lang tutorials' Mininet wrapper
+passes and that have no meaning for p4sim (``--thrift-port``, ``--nanolog``,
+``--debugger``, ``--priority-queues``) are accepted with a note on stderr. Bad
+arguments exit with status 2, a switch that cannot start (missing interface, port in
+use, bad program) with status 1.
 """
 
 from __future__ import annotations
@@ -24,14 +29,17 @@ from types import FrameType
 from google.protobuf import text_format
 from p4.config.v1 import p4info_pb2
 
+from p4sim.backend.trace import TRACE
+from p4sim.cliutil import DefaultsHelpFormatter
 from p4sim.device import DeviceError
+from p4sim.pcap import PcapPort
 from p4sim.ports import Port, PortError, RawPort
 from p4sim.switch import Switch
 
 log = logging.getLogger("p4sim")
 
 _LEVELS = {
-    "trace": logging.DEBUG,
+    "trace": TRACE,  # DEBUG and the per-packet trace (p4sim.backend.trace)
     "debug": logging.DEBUG,
     "info": logging.INFO,
     "warn": logging.WARNING,
@@ -79,14 +87,42 @@ def _nonnegative(text: str) -> int:
     return value
 
 
+def _directory(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not an existing directory")
+    return path
+
+
+# Options simple_switch_grpc takes that mean nothing to p4sim: accepted (so that tools
+# written for bmv2 start p4sim unchanged) with a note saying they do nothing.
+_IGNORED = {
+    "thrift_port": "--thrift-port: p4sim has no Thrift server (use P4Runtime)",
+    "nanolog": "--nanolog: p4sim has no nanomsg event log (use -L trace)",
+    "debugger": "--debugger: p4sim has no bmv2 debugger (use -L trace)",
+    "priority_queues": "--priority-queues: p4sim has one queue per port",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="p4sim",
         description="p4sim software switch with a P4Runtime server (simple_switch_grpc-like)",
+        formatter_class=DefaultsHelpFormatter,
     )
-    p.add_argument("config", nargs="?", type=Path, help="device config (prog.p4sim)")
+    p.add_argument(
+        "config",
+        nargs="?",
+        type=Path,
+        help="device config written by p4sim-compile (prog.p4sim, or -o FILE.json)",
+    )
     p.add_argument("--no-p4", action="store_true", help="start with no program; push one later")
-    p.add_argument("--p4info", type=Path, help="P4Info text file (default: CONFIG's p4info.txt)")
+    p.add_argument(
+        "--p4info",
+        type=Path,
+        help="P4Info text file (default: p4info.txt next to CONFIG if there is one, "
+        "else derived from CONFIG's program)",
+    )
     p.add_argument(
         "-i",
         "--interface",
@@ -97,12 +133,48 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PORT@IFACE",
         help="attach a Linux interface as switch port PORT (repeatable)",
     )
-    p.add_argument("--grpc-server-addr", type=_address, default="0.0.0.0:9559")
-    p.add_argument("--device-id", type=_nonnegative, default=0)
-    p.add_argument("--cpu-port", type=_nonnegative, default=255)
-    p.add_argument("--log-console", action="store_true", help="log to the console")
-    p.add_argument("-L", "--log-level", choices=sorted(_LEVELS), default="info")
-    p.add_argument("--thrift-port", type=int, help="accepted for compatibility, unused")
+    p.add_argument(
+        "--pcap",
+        nargs="?",
+        const=Path("."),
+        type=_directory,
+        metavar="DIR",
+        help="write what each interface receives and sends to DIR/<interface>_in.pcap and "
+        "DIR/<interface>_out.pcap, as bmv2 does (DIR must exist; without DIR: the current "
+        "directory)",
+    )
+    p.add_argument(
+        "--grpc-server-addr",
+        type=_address,
+        default="0.0.0.0:9559",
+        help="P4Runtime server address: HOST:PORT or unix:PATH",
+    )
+    p.add_argument("--device-id", type=_nonnegative, default=0, help="P4Runtime device id")
+    p.add_argument(
+        "--cpu-port",
+        type=_nonnegative,
+        default=255,
+        help="port number of packet-in/packet-out (PacketIn/PacketOut)",
+    )
+    p.add_argument("--log-console", action="store_true", help="log to stderr")
+    p.add_argument("--log-file", type=Path, metavar="FILE", help="log to FILE (appended)")
+    p.add_argument(
+        "--log-flush",
+        action="store_true",
+        help="accepted for bmv2 compatibility: p4sim flushes the log after every message",
+    )
+    p.add_argument(
+        "-L",
+        "--log-level",
+        choices=sorted(_LEVELS),
+        default="info",
+        help="log level when logging is on; 'trace' also traces every packet (parser "
+        "states, tables, actions, fate) at a cost in speed (bmv2 starts at trace)",
+    )
+    p.add_argument("--thrift-port", type=int, metavar="PORT", help="accepted, unused")
+    p.add_argument("--nanolog", metavar="ADDR", help="accepted, unused")
+    p.add_argument("--debugger", action="store_true", help="accepted, unused")
+    p.add_argument("--priority-queues", type=int, metavar="N", help="accepted, unused")
     p.add_argument(
         "--no-register-access",
         action="store_true",
@@ -128,20 +200,54 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("an interface is given twice in -i")
     if args.cpu_port in numbers:
         parser.error(f"port {args.cpu_port} is the CPU port (--cpu-port)")
+    if args.log_console and args.log_file is not None:
+        parser.error("--log-console and --log-file are exclusive (as in bmv2)")
     return args
 
 
+def ignored_options(args: argparse.Namespace) -> list[str]:
+    """Notes for the given options that p4sim accepts but does not act on."""
+    return [note for name, note in _IGNORED.items() if getattr(args, name) not in (None, False)]
+
+
 def _setup_logging(args: argparse.Namespace) -> None:
-    level = _LEVELS[args.log_level] if args.log_console else logging.WARNING
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging_on = args.log_console or args.log_file is not None
+    level = _LEVELS[args.log_level] if logging_on else logging.WARNING
+    handler: logging.Handler
+    if args.log_file is not None:
+        try:
+            handler = logging.FileHandler(args.log_file)
+        except OSError as exc:
+            raise SystemExit(
+                f"p4sim: cannot open the log file {args.log_file}: {exc.strerror}"
+            ) from exc
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
-def _load_p4info(args: argparse.Namespace) -> p4info_pb2.P4Info:
-    path = args.p4info or args.config.parent / "p4info.txt"
+def _derived_p4info(config: bytes, path: Path) -> p4info_pb2.P4Info:
+    """The P4Info of the program inside a device config, built as p4sim-compile does."""
+    from p4sim.devconfig import decode_device_config  # noqa: PLC0415
+    from p4sim.frontend import parse_and_check  # noqa: PLC0415
+    from p4sim.frontend.errors import P4Error  # noqa: PLC0415
+    from p4sim.p4info import build_p4info  # noqa: PLC0415
+
+    try:
+        dc = decode_device_config(config)
+        return build_p4info(parse_and_check(dc.source, dc.filename))
+    except P4Error as exc:
+        raise SystemExit(f"p4sim: {path}: {exc}") from exc
+
+
+def _load_p4info(args: argparse.Namespace, config: bytes) -> p4info_pb2.P4Info:
+    path = args.p4info
+    if path is None:
+        beside = args.config.parent / "p4info.txt"
+        if not beside.is_file():
+            return _derived_p4info(config, args.config)
+        path = beside
     try:
         text = path.read_text()
     except OSError as exc:
@@ -152,11 +258,18 @@ def _load_p4info(args: argparse.Namespace) -> p4info_pb2.P4Info:
         raise SystemExit(f"p4sim: {path}: not a P4Info text file: {exc}") from exc
 
 
-def _open_ports(interfaces: list[tuple[int, str]]) -> list[Port]:
+def _open_ports(interfaces: list[tuple[int, str]], pcap_dir: Path | None) -> list[Port]:
     ports: list[Port] = []
     try:
         for number, name in interfaces:
-            ports.append(RawPort(number, name))
+            port: Port = RawPort(number, name)
+            if pcap_dir is not None:
+                try:
+                    port = PcapPort(port, pcap_dir)
+                except OSError as exc:
+                    port.close()
+                    raise PortError(f"cannot write its pcap files in {pcap_dir}: {exc}") from exc
+            ports.append(port)
     except PortError as exc:
         for port in ports:
             port.close()
@@ -167,6 +280,8 @@ def _open_ports(interfaces: list[tuple[int, str]]) -> list[Port]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     _setup_logging(args)
+    for note in ignored_options(args):
+        print(f"p4sim: note: {note}; the option is accepted and does nothing", file=sys.stderr)
     config = None
     p4info = None
     if args.config is not None:
@@ -174,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             config = args.config.read_bytes()
         except OSError as exc:
             raise SystemExit(f"p4sim: cannot read {args.config}: {exc.strerror}") from exc
-        p4info = _load_p4info(args)
-    ports = _open_ports(args.interfaces)
+        p4info = _load_p4info(args, config)
+    ports = _open_ports(args.interfaces, args.pcap)
     switch = Switch(ports, cpu_port=args.cpu_port, device_id=args.device_id)
     switch.server.register_access = not args.no_register_access
     if config is not None and p4info is not None:

@@ -2,11 +2,17 @@
 
     p4sim-compile prog.p4 -o build/prog [-D NAME[=VAL]]... [-I DIR]...
                   [--p4runtime-files FILE[,FILE...]]
+    p4sim-compile --p4v 16 --p4runtime-files build/prog.p4info.txtpb -o build/prog.json prog.p4
 
-With `-o OUTDIR` it writes OUTDIR/p4info.txt (text protobuf) and
-OUTDIR/<prog>.p4sim (the device config, see p4sim.devconfig). Like p4c,
-`--p4runtime-files` writes the P4Info to each listed file in the format its
-suffix names: `.txt`/`.txtpb` text, `.json` JSON, `.bin` binary.
+`-o` names a directory or a file. A directory (an existing one, or a path without a
+suffix such as `build/prog`) gets OUTDIR/p4info.txt (text protobuf) and
+OUTDIR/<prog>.p4sim (the device config, see p4sim.devconfig). A file (`-o
+prog.json`, as p4c is called) gets the device config only, and the P4Info goes where
+`--p4runtime-files` says. Like p4c, `--p4runtime-files` writes the P4Info to each
+listed file in the format its suffix names: `.txt`/`.txtpb` text, `.json` JSON,
+`.bin` binary; p4c's older `--p4runtime-file FILE --p4runtime-format
+text|json|binary` is taken as well. `--p4v 16`, `--std p4-16`, `--arch v1model` and
+`--target bmv2` are accepted (p4sim compiles P4_16 for v1model only).
 
 A program the front end rejects prints `file:line:col: error: message` on
 stderr and exits 1; bad command-line usage exits 2 (argparse's convention).
@@ -19,10 +25,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from google.protobuf import json_format, text_format
 from p4.config.v1 import p4info_pb2
 
+from .cliutil import DefaultsHelpFormatter
 from .devconfig import encode_device_config
 from .frontend import parse_and_check, preprocess
 from .frontend.errors import P4Error
@@ -44,8 +52,13 @@ def p4info_text(p4info: p4info_pb2.P4Info) -> str:
     )
 
 
-def serialize_p4info(p4info: p4info_pb2.P4Info, path: str) -> bytes:
-    """The P4Info in the format `path`'s suffix selects, as p4c does."""
+def serialize_p4info(
+    p4info: p4info_pb2.P4Info, path: str, fmt: str | None = None
+) -> bytes:
+    """The P4Info in the format `fmt` (text/json/binary) or, without one, the one
+    `path`'s suffix selects, as p4c does."""
+    if fmt is not None:
+        path = _FORMAT_SUFFIX[fmt]
     if path.endswith(".json"):
         return json_format.MessageToJson(p4info, indent=2).encode() + b"\n"
     if path.endswith(".bin"):
@@ -67,13 +80,48 @@ def parse_defines(values: Sequence[str]) -> dict[str, str | None]:
     return out
 
 
+_FORMAT_SUFFIX = {"text": ".txt", "json": ".json", "binary": ".bin"}
+
+
+def _only(allowed: tuple[str, ...], what: str) -> Any:
+    def check(text: str) -> str:
+        if text not in allowed:
+            raise argparse.ArgumentTypeError(
+                f"{what} {text!r} is not supported: p4sim compiles "
+                + " / ".join(repr(a) for a in allowed)
+            )
+        return text
+
+    return check
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog=PROG,
         description="Compile a P4_16 v1model program for p4sim: P4Info and device config.",
+        formatter_class=DefaultsHelpFormatter,
     )
     ap.add_argument("source", help="the P4 program (main file)")
-    ap.add_argument("-o", "--output", metavar="OUTDIR", help="write p4info.txt and <prog>.p4sim")
+    ap.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="a directory (existing, or a path without a suffix): write OUT/p4info.txt and "
+        "OUT/<prog>.p4sim; a file (e.g. prog.json, as with p4c): write the device config "
+        "there",
+    )
+    ap.add_argument(
+        "--p4v", type=_only(("16",), "--p4v"), default="16", help="language version"
+    )
+    ap.add_argument(
+        "--std", type=_only(("p4-16",), "--std"), default="p4-16", help="language version"
+    )
+    ap.add_argument(
+        "--arch", type=_only(("v1model",), "--arch"), default="v1model", help="architecture"
+    )
+    ap.add_argument(
+        "--target", type=_only(("bmv2", "p4sim"), "--target"), default="p4sim", help="target"
+    )
     ap.add_argument(
         "-D",
         dest="defines",
@@ -95,7 +143,27 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE[,FILE...]",
         help="write the P4Info to these files (.txt/.txtpb text, .json, .bin)",
     )
+    ap.add_argument(
+        "--p4runtime-file",
+        metavar="FILE",
+        help="p4c's older form: write the P4Info to FILE in --p4runtime-format",
+    )
+    ap.add_argument(
+        "--p4runtime-format",
+        choices=sorted(_FORMAT_SUFFIX),
+        default="binary",
+        help="format of --p4runtime-file (as p4c)",
+    )
     return ap
+
+
+def output_is_file(output: str) -> bool:
+    """`-o prog.json` names a file (p4c's meaning); `-o build/prog` or an existing
+    directory names a directory (p4sim's original meaning)."""
+    path = Path(output)
+    if path.is_dir():
+        return False
+    return path.suffix != "" and not output.endswith(os.sep)
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -113,15 +181,22 @@ def compile_program(
     defines: dict[str, str | None],
     include_dirs: list[str],
     p4runtime_files: list[str],
+    formatted: list[tuple[str, str]] | None = None,
 ) -> list[Path]:
-    """Compile and write the outputs; return the paths written."""
+    """Compile and write the outputs; return the paths written. `outdir` is a
+    directory or a file (see `output_is_file`); `formatted` lists P4Info files with
+    an explicit format, `(path, text|json|binary)`."""
     text = preprocess(source, defines, include_dirs)
     program = parse_and_check(text, source)
     p4info = build_p4info(program)
     outputs: list[tuple[Path, bytes]] = []
     for f in p4runtime_files:
         outputs.append((Path(f), serialize_p4info(p4info, f)))
-    if outdir is not None:
+    for f, fmt in formatted or []:
+        outputs.append((Path(f), serialize_p4info(p4info, f, fmt)))
+    if outdir is not None and output_is_file(outdir):
+        outputs.append((Path(outdir), encode_device_config(text, source)))
+    elif outdir is not None:
         stem = Path(source).stem
         outputs.append((Path(outdir) / "p4info.txt", p4info_text(p4info).encode()))
         outputs.append((Path(outdir) / f"{stem}.p4sim", encode_device_config(text, source)))
@@ -134,8 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
     files = [f for f in (args.p4runtime_files or "").split(",") if f]
-    if args.output is None and not files:
-        ap.error("nothing to write: give -o OUTDIR and/or --p4runtime-files FILE")
+    formatted = [(args.p4runtime_file, args.p4runtime_format)] if args.p4runtime_file else []
+    if args.output is None and not files and not formatted:
+        ap.error("nothing to write: give -o OUT and/or --p4runtime-files FILE")
     for name in parse_defines(args.defines):
         if not name:
             ap.error("-D needs a macro name")
@@ -144,7 +220,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         compile_program(
-            args.source, args.output, parse_defines(args.defines), args.include_dirs, files
+            args.source,
+            args.output,
+            parse_defines(args.defines),
+            args.include_dirs,
+            files,
+            formatted,
         )
     except P4Error as e:
         print(str(e), file=sys.stderr)

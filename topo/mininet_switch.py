@@ -67,17 +67,22 @@ class P4Switch(Switch):
     def __init__(self, name: str, config: str | Path | None = None,
                  p4info: str | Path | None = None, device_id: int = 0,
                  cpu_port: int = 255, log_level: str = "warn", workdir: str | Path | None = None,
-                 start_timeout: float = 60.0, **params: Any) -> None:
+                 start_timeout: float = 60.0, pcap_dir: str | Path | None = None,
+                 **params: Any) -> None:
         """config: the device config to start with (p4sim's `.p4sim`, bmv2's JSON), or
         None to start empty (`--no-p4`) and let the controller push the pipeline.
         p4info: its P4Info (p4sim only; bmv2 gets it from the controller).
         device_id: P4Runtime device id (default 0, what P4Runtime tools assume; each
         switch has a gRPC server of its own, so the ids need not differ).
         workdir: where the socket and the log go (default: a temporary folder that
-        stop() removes)."""
+        stop() removes).
+        pcap_dir: an existing folder for the target's per-interface captures
+        (`--pcap`: `<interface>_in.pcap` and `_out.pcap`), as the p4lang tutorials'
+        `pcap_dump`; None: no captures."""
         super().__init__(name, **params)
         self.config = Path(config) if config is not None else None
         self.p4info = Path(p4info) if p4info is not None else None
+        self.pcap_dir = Path(pcap_dir) if pcap_dir is not None else None
         self.device_id = device_id
         self.cpu_port = cpu_port
         self.log_level = log_level
@@ -127,7 +132,8 @@ class P4Switch(Switch):
         raise NotImplementedError
 
     def interface_args(self, ports: dict[int, str]) -> list[str]:
-        return [arg for port, ifname in ports.items() for arg in ("-i", f"{port}@{ifname}")]
+        args = [arg for port, ifname in ports.items() for arg in ("-i", f"{port}@{ifname}")]
+        return args + (["--pcap", str(self.pcap_dir)] if self.pcap_dir is not None else [])
 
     # ------------------------------------------------------------------ life cycle
 
@@ -223,7 +229,7 @@ class P4SimSwitch(P4Switch):
             first = ["--no-p4"]
         return [self.binary, *first, *self.interface_args(ports),
                 "--grpc-server-addr", self.grpc_address, "--device-id", str(self.device_id),
-                "--cpu-port", str(self.cpu_port), "-L", self.log_level]
+                "--cpu-port", str(self.cpu_port), "-L", self.log_level, "--log-console"]
 
 
 class Bmv2Switch(P4Switch):

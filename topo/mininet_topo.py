@@ -85,6 +85,7 @@ class MininetSynproxy:
     topology: Topology = field(default_factory=default_topology)
     switch_name: str = "s1"
     log_level: str = "warn"
+    pcap_dir: Path | None = None  # the switch's per-interface captures (--pcap)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="p4mn-")))
     keep_workdir: bool = False
     net: Any = None
@@ -123,7 +124,7 @@ class MininetSynproxy:
             raise LabError("the bmv2 target needs `p4c-bm2-ss` on PATH to compile the program")
         self.art = artifacts(self.program, self.target)
         opts: dict[str, Any] = {"config": self.art.device_config, "log_level": self.log_level,
-                                "workdir": self.workdir}
+                                "workdir": self.workdir, "pcap_dir": self.pcap_dir}
         if self.target == "p4sim":
             opts["p4info"] = self.art.p4info
         topo = SynproxyTopo(topology=self.topology, switch=self.switch_name,
@@ -269,7 +270,10 @@ def run(args: argparse.Namespace) -> int:
     from mininet.log import setLogLevel
 
     setLogLevel("info" if args.cli else "warning")
+    if args.pcap is not None:
+        args.pcap.mkdir(parents=True, exist_ok=True)
     with MininetSynproxy(target=args.target, log_level=args.log_level, switch_name=args.switch,
+                         pcap_dir=args.pcap,
                          keep_workdir=args.keep) as mn:
         if args.cli:
             _print_hints(mn)
@@ -301,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
                     choices=("trace", "debug", "info", "warn", "error", "critical", "off"),
                     help="the switch's log level")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (logs, config)")
+    ap.add_argument("--pcap", type=Path, metavar="DIR",
+                    help="write the switch's per-interface pcap files to DIR (made if missing)")
     ap.add_argument("--switch", default="s1", metavar="NAME",
                     help="the switch's name; its interfaces are NAME-eth<port> (default s1)")
     args = ap.parse_args(argv)

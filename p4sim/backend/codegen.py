@@ -91,6 +91,10 @@ class FnCtx:
 
 
 class Compiler(ExprGen):
+    # Emit the per-packet trace hooks (`trace.Tracer`, bound as `_tr`): parser states,
+    # extracts, table applies, mark_to_drop. Off: the generated code has none.
+    trace = False
+
     def __init__(self, program: ast.Program, binder: Binder) -> None:
         from . import externgen  # noqa: PLC0415 - mutual dependency
 
@@ -273,6 +277,8 @@ class Compiler(ExprGen):
         pyargs, back = self.args_for(params, args)
         fn = self.fn_name(target)
         prefix = "c, " if isinstance(target, ast.ActionDecl) else ""
+        if self.trace and prefix:
+            self.line(f"_tr.action({self.cp_name(target)!r})")
         call = f"{fn}({prefix}{', '.join(pyargs)})"
         returns_value = not isinstance(target, ast.ActionDecl) and not isinstance(
             _u(resolved(getattr(target, "return_type", None))), T.VoidT | type(None)

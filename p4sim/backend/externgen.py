@@ -16,6 +16,7 @@ from p4sim import naming
 from p4sim.frontend import ast
 from p4sim.frontend import types as T
 from p4sim.frontend.errors import P4Error, Unsupported
+from p4sim.p4info_helpers import key_name_or_none
 
 from .exprgen import _u, mask, resolved, sx, type_of
 from .hashes import ALGORITHMS
@@ -151,6 +152,8 @@ class ExternGen:
             c.line(f"{h}.take({pk})")
         if stack_base is not None:
             c.line(f"{stack_base}.next_index += 1")
+        if c.trace:
+            c.line(f"_tr.extract({key_name_or_none(target) or 'a header'!r}, {pk}.pos)")
         return None
 
     def m_packet_in_lookahead(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> str:
@@ -528,6 +531,8 @@ class ExternGen:
         sm = c.ex(args[0]) if args else "_ctx.sm"
         c.line(f"{sm}.f_egress_spec = {DROP_PORT}")
         c.line(f"{sm}.f_mcast_grp = 0")
+        if c.trace:
+            c.line("_tr.extern('mark_to_drop')")
 
     def f_clone(self, e: ast.Call, args: list[Any]) -> None:
         self.c.line(f"_ctx.clone_session = {self.c.ex(args[1])}")

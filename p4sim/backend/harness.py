@@ -27,7 +27,10 @@ class Harness:
         program: ast.Program,
         cpu_port: int = 510,
         clock: Callable[[], int] | None = None,
+        tracer: Callable[[Any], Any] | None = None,
     ) -> None:
+        """`tracer`: None, or a factory `p4info -> trace.Tracer` (e.g.
+        `lambda p4info: Tracer(p4info, lines.append)`) to compile with trace hooks."""
         from p4sim.device import DeviceState  # noqa: PLC0415
         from p4sim.p4info import build_p4info  # noqa: PLC0415
 
@@ -42,7 +45,13 @@ class Harness:
             forward(digest_id, values)
 
         self.state.digest_sink = sink
-        self.pipeline = Pipeline(program, self.p4info, self.state, cpu_port)
+        self.pipeline = Pipeline(
+            program,
+            self.p4info,
+            self.state,
+            cpu_port,
+            tracer=tracer(self.p4info) if tracer is not None else None,
+        )
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **kw: Any) -> Harness:

@@ -62,6 +62,7 @@ class ParserGen:
                 if last and i == 0:
                     header = "if True:"
                 with em.block(header):
+                    self.trace_state(state.name)
                     self.c.stmts(state.stmts)
                     self.transition(state.transition)
             return
@@ -70,6 +71,10 @@ class ParserGen:
             self._dispatch(states[:mid])
         with em.block("else:"):
             self._dispatch(states[mid:])
+
+    def trace_state(self, name: str) -> None:
+        if self.c.trace:
+            self.c.line(f"_tr.state({self.decl.name!r}, {name!r})")
 
     def goto(self, name: str) -> None:
         if name == "accept":
@@ -82,6 +87,7 @@ class ParserGen:
             if self._inline(name):
                 state = self.by_name[name]
                 self.inlining.append(name)
+                self.trace_state(name)
                 self.c.stmts(state.stmts)
                 self.transition(state.transition)
                 self.inlining.pop()

@@ -17,6 +17,10 @@ REPLICATION 5, RESUBMIT 6). Resubmit and recirculation loops are bounded. A pars
 error does not stop the packet: `standard_metadata.parser_error` records it and ingress
 runs (as bmv2). Any exception inside the pipeline drops that packet and is counted in
 `Pipeline.faults`; the caller never sees it.
+
+With a `trace.Tracer` (given, or made when the `p4sim.trace` logger is on at TRACE)
+the program is compiled with trace hooks and every step above reports to it; without
+one, each hook point here costs one `None` test.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from . import runtime as rt
 from .codegen import Binder, Compiler, TableSetup, build_module
 from .exprgen import _u
 from .externgen import DROP_PORT
+from .trace import Tracer, tracing_enabled
 
 log = logging.getLogger("p4sim.pipeline")
 
@@ -140,7 +145,11 @@ class Pipeline:
         state: Any,
         cpu_port: int,
         binder: Binder | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
+        if tracer is None and tracing_enabled():
+            tracer = Tracer(p4info)
+        self.tracer = tracer
         self.program = program
         self.state = state
         self.cpu_port = cpu_port
@@ -149,6 +158,7 @@ class Pipeline:
         self.ctx = PacketContext()
         self.binder = binder if binder is not None else StateBinder(p4info, state)
         comp = Compiler(program, self.binder)
+        comp.trace = tracer is not None
         try:
             self.source = comp.compile()
         except P4Error:
@@ -159,6 +169,7 @@ class Pipeline:
         if missing:
             raise P4Error(program.loc, f"main is not a V1Switch: no block for {missing}")
         comp.globals["_ctx"] = self.ctx
+        comp.globals["_tr"] = tracer
         try:
             ns = build_module(self.source, comp.globals, "<p4sim generated>")
         except SyntaxError as exc:
@@ -176,6 +187,8 @@ class Pipeline:
         self.M = ns[comp.cls(self._types[1])]
         self.SM = ns[comp.cls(self._types[2])]
         self._too_short = comp.error_code("PacketTooShort")
+        self._error_names = {code: name for name, code in comp.errors.items()}
+        self._control_names = {r: comp.role_decls[r].name for r in ("ig", "eg")}
         self._field_lists = _field_lists(self._types[1])
         self._install(comp.table_setups)
 
@@ -223,9 +236,13 @@ class Pipeline:
                 except rt.DropSignal as exc:  # assert/assume outside ingress and egress
                     self.dropped += 1
                     log.error("packet dropped: %s", exc)
+                    if self.tracer is not None:
+                        self.tracer.fate(f"dropped: {exc}")
                 except Exception as exc:  # noqa: BLE001 - a bad packet must not stop the switch
                     self.faults += 1
                     log.warning("packet dropped: %s: %s", type(exc).__name__, exc)
+                    if self.tracer is not None:
+                        self.tracer.fate(f"dropped: fault {type(exc).__name__}: {exc}")
         finally:
             if lock is not None:
                 lock.release()
@@ -270,23 +287,36 @@ class Pipeline:
     ) -> None:
         ctx = self.ctx
         ctx.reset()
+        tr = self.tracer
         meta = None
         if preserved is not None:  # resubmit / recirculate: the parser sees these
             fl, src = preserved
             meta = self.M()
             self._preserve(fl, src, meta)
+        if tr is not None:
+            tr.packet(port, len(data), itype)
         hdr, meta, sm, pk = self._parse(data, port, itype, meta)
+        if tr is not None:
+            tr.parser_end(self._error_name(sm.f_parser_error))
         ctx.nbytes = len(data)
         ctx.payload = pk.remaining()
         self._run["vr"](hdr, meta)
         sm.f_checksum_error = ctx.checksum_error
         ctx.sm = sm
+        if tr is not None:
+            if ctx.checksum_error:
+                tr.effect("verify checksum: mismatch (standard_metadata.checksum_error = 1)")
+            tr.control(self._control_names["ig"], "start")
         try:
             self._run["ig"](hdr, meta, sm)
         except rt.DropSignal as exc:
             log.error("ingress: %s", exc)
             self.dropped += 1
+            if tr is not None:
+                tr.fate(f"dropped in ingress: {exc}")
             return
+        if tr is not None:
+            tr.control(self._control_names["ig"], "end")
         payload = pk.remaining()
         ig_truncate = ctx.truncate  # bmv2 truncates the packet itself: it holds in egress
         clone = (ctx.clone_set, ctx.clone_session, ctx.clone_fl)
@@ -295,11 +325,13 @@ class Pipeline:
         copies: list[tuple[int, Any, Any, Any, bytes, int | None]] = []
         if clone[0]:
             session = self.state.pre.clone_sessions.get(clone[1])
+            if tr is not None:
+                tr.effect(self._clone_text("ingress", clone[1], session))
             if session is not None:
                 for eport, instance in session.replicas:
                     # bmv2 re-parses the received packet for the copy; metadata starts
                     # from zero except the preserved fields.
-                    h2, m2, s2, pk2 = self._parse(data, port, INGRESS_CLONE)
+                    h2, m2, s2, pk2 = self._parse_quietly(data, port, INGRESS_CLONE)
                     m2 = self.M()
                     self._preserve(clone[2], meta, m2)
                     s2 = self.SM()
@@ -311,18 +343,29 @@ class Pipeline:
                     trunc = session.packet_length_bytes or None
                     copies.append((eport, h2, m2, s2, pk2.remaining(), trunc))
         if digest is not None:
+            if tr is not None:
+                tr.effect(tr.digest_text(digest[0], digest[1]))
             self.state.digest_sink(digest[0], digest[1])
         for eport, h2, m2, s2, pl2, trunc in copies:
             self._egress(eport, h2, m2, s2, pl2, passes, work, out, trunc)
         if resubmit is not None:
             if passes + 1 >= MAX_PASSES:
                 self.dropped += 1
+                if tr is not None:
+                    tr.fate(f"dropped: resubmitted {MAX_PASSES} times")
                 return
+            if tr is not None:
+                tr.fate("resubmitted")
             work.append((port, data, RESUBMIT, (resubmit, meta), passes + 1))
             return
         mgid = sm.f_mcast_grp
         if mgid:
-            for eport, rid in self.state.pre.multicast_groups.get(mgid, []):
+            replicas = self.state.pre.multicast_groups.get(mgid, [])
+            if tr is not None:
+                tr.effect(f"multicast group {mgid}: {len(replicas)} copies")
+                if not replicas:
+                    tr.fate(f"dropped: multicast group {mgid} has no replicas")
+            for eport, rid in replicas:
                 s2 = sm.copy()
                 s2.f_egress_rid = rid
                 s2.f_instance_type = REPLICATION
@@ -332,6 +375,8 @@ class Pipeline:
             return
         if sm.f_egress_spec == DROP_PORT:
             self.dropped += 1
+            if tr is not None:
+                tr.fate("dropped in ingress: " + self._drop_reason(tr, sm))
             return
         sm.f_instance_type = NORMAL
         self._egress(sm.f_egress_spec, hdr, meta, sm, payload, passes, work, out, ig_truncate)
@@ -358,17 +403,26 @@ class Pipeline:
         sm.f_egress_port = port
         sm.f_egress_spec = (DROP_PORT + 1) & 0x1FF
         sm.f_egress_global_timestamp = self._now_us() & 0xFFFFFFFFFFFF
+        tr = self.tracer
+        if tr is not None:
+            tr.control(self._control_names["eg"], "start", f"egress port {port}")
         try:
             self._run["eg"](hdr, meta, sm)
         except rt.DropSignal as exc:
             log.error("egress: %s", exc)
             self.dropped += 1
+            if tr is not None:
+                tr.fate(f"dropped in egress: {exc}")
             return
+        if tr is not None:
+            tr.control(self._control_names["eg"], "end")
         clone = (ctx.clone_set, ctx.clone_session, ctx.clone_fl)
         recirc = ctx.recirculate_fl
         truncate = ctx.truncate
         if clone[0] and depth < MAX_CLONE_DEPTH:
             session = self.state.pre.clone_sessions.get(clone[1])
+            if tr is not None:
+                tr.effect(self._clone_text("egress", clone[1], session))
             if session is not None:
                 for eport, instance in session.replicas:
                     m2 = self.M()
@@ -393,6 +447,8 @@ class Pipeline:
                 ctx.payload = payload
         if sm.f_egress_spec == DROP_PORT:
             self.dropped += 1
+            if tr is not None:
+                tr.fate("dropped in egress: " + self._drop_reason(tr, sm))
             return
         ctx.payload = payload
         self._run["ck"](hdr, meta)
@@ -402,12 +458,52 @@ class Pipeline:
         if recirc is not None:
             if passes + 1 >= MAX_PASSES:
                 self.dropped += 1
+                if tr is not None:
+                    tr.fate(f"dropped: recirculated {MAX_PASSES} times")
                 return
+            if tr is not None:
+                tr.fate("recirculated")
             work.append((0, data, RECIRC, (recirc, meta), passes + 1))
             return
         if truncate is not None:
             data = data[:truncate]
+        if tr is not None:
+            if port == self.cpu_port:
+                tr.fate(f"sent to the CPU port {port} (PacketIn), {len(data)} bytes")
+            else:
+                tr.fate(f"sent to port {port}, {len(data)} bytes")
         out.append((port, data))
+
+    # ------------------------------------------------------------------ tracing
+
+    def _error_name(self, code: int) -> str:
+        return self._error_names.get(code, f"error {code}")
+
+    def _drop_reason(self, tr: Tracer, sm: Any) -> str:
+        why = "mark_to_drop()" if tr.marked_drop else "egress_spec is the drop port"
+        if sm.f_parser_error:
+            why += f" (parser error {self._error_name(sm.f_parser_error)})"
+        return why
+
+    @staticmethod
+    def _clone_text(where: str, session_id: int, session: Any) -> str:
+        if session is None:
+            return f"{where} clone to session {session_id}: not configured, no copy"
+        ports = ", ".join(str(p) for p, _ in session.replicas) or "none"
+        return f"{where} clone to session {session_id}: copies to port(s) {ports}"
+
+    def _parse_quietly(
+        self, data: bytes, port: int, itype: int
+    ) -> tuple[Any, Any, Any, rt.PacketIn]:
+        """`_parse` for a clone's copy: its parser steps are not traced again."""
+        tr = self.tracer
+        if tr is None:
+            return self._parse(data, port, itype)
+        tr.muted = True
+        try:
+            return self._parse(data, port, itype)
+        finally:
+            tr.muted = False
 
     def _preserve(self, fl: int | None, src: Any, dst: Any) -> None:
         """Copy the user metadata fields tagged `@field_list(fl)` from `src` to `dst`."""

@@ -65,18 +65,27 @@ class TableGen:
         direct_counter = "counters" in decl.properties
         direct_meter = "meters" in decl.properties
         with c.em.block(f"def {fn}(c):"):
+            key = "()"
             if decl.keys:
                 keys = [self.key(k) for k in decl.keys]
-                c.line(f"e = {tname}.lookup(({''.join(k + ', ' for k in keys)}))")
+                key = f"({''.join(k + ', ' for k in keys)})"
+                if c.trace:
+                    c.line(f"k = {key}")
+                    key = "k"
+                c.line(f"e = {tname}.lookup({key})")
             else:
                 c.line("e = None")
             with c.em.block("if e is None:"):
                 c.line(f"aid = {tname}.default_action_id")
+                if c.trace:
+                    c.line(f"_tr.table({tname}, {key}, False, aid, {tname}.default_args)")
                 if direct_meter:
                     c.line("_ctx.dm_hit = False")
                 c.line(f"{dname}[aid](c, *{tname}.default_args)")
                 c.line("return (False, aid)")
             c.line("aid = e.action_id")
+            if c.trace:
+                c.line(f"_tr.table({tname}, {key}, True, aid, e.args)")
             if direct_counter:
                 c.line(f"{tname}.count(e, _ctx.nbytes)")
             if direct_meter:

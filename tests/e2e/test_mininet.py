@@ -125,7 +125,10 @@ def test_download_through_the_proxy_then_nothing_left() -> None:
     from topo.mininet_topo import MininetSynproxy
 
     topo = default_topology()
-    mn = MininetSynproxy(topology=topo, switch_name=_switch_name(), log_level="error")
+    workdir = Path(tempfile.mkdtemp(prefix="p4mn-test-"))
+    (workdir / "pcaps").mkdir()
+    mn = MininetSynproxy(topology=topo, switch_name=_switch_name(), log_level="error",
+                         workdir=workdir, pcap_dir=workdir / "pcaps")
     with mn:
         sw = mn.switch
         # The P4 ports are the topology's: s<N>-eth<port> for each host's port.
@@ -136,6 +139,17 @@ def test_download_through_the_proxy_then_nothing_left() -> None:
         hosts_ns = {_netns_inode(h.pid) for h in mn.net.hosts}
         assert len(hosts_ns) == len(topo.hosts) and _netns_inode(os.getpid()) not in hosts_ns
 
+        # `ping` is there in the hosts (Debian's iputils-ping), routed by the switch.
+        rs1 = topo.host("rs1")
+        ping = mn.net["client"].cmd(f"ping -c 1 -W 5 {rs1.ip}")
+        assert " 1 received" in ping, ping
+        # pcap_dir: the switch's captures of the client's port hold the echo request.
+        from scapy.layers.inet import ICMP, IP
+        from scapy.utils import rdpcap
+
+        client_in = workdir / "pcaps" / f"{sw.name}-eth{topo.host('client').port}_in.pcap"
+        echoes = [p for p in rdpcap(str(client_in)) if ICMP in p and p[ICMP].type == 8]
+        assert [p[IP].dst for p in echoes] == [rs1.ip]
         before = mn.events()
         record = mn.fetch(300_000)
         assert record["ok"], f"{record}\n{mn.controller_log()[-3000:]}\n{sw.log_tail()}"
