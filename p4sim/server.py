@@ -15,9 +15,11 @@ in a thread of its own. A StreamChannel is a coroutine, not a thread, so idle or
 hostile streams cost memory only; at most ``max_streams`` are open at once (one more
 is refused with RESOURCE_EXHAUSTED), and a stream that sends no arbitration update
 within ``arbitration_timeout`` seconds is ended with DEADLINE_EXCEEDED. Work that
-takes the device lock (Write, Read, SetForwardingPipelineConfig) runs in a small
-worker pool, never on the event loop, so Capabilities and the streams are answered
-while a batch is applied. Reads take the lock one slice of ``READ_CHUNK`` entities at
+takes the device lock runs in worker threads, never on the event loop, so
+Capabilities and the streams are answered while a batch is applied: the primary's
+Writes and pipeline configs in a pool of their own (requests from anyone else are
+refused on the loop first), Reads in another, so that reads, which anyone may send,
+never queue ahead of the primary's writes. Reads take the lock one slice of ``READ_CHUNK`` entities at
 a time (``DeviceState.read_slices``) and stream each slice as it is made, so packets
 are processed during any read.
 """
@@ -57,7 +59,8 @@ MAX_QUEUED_PACKET_INS = 10_000
 MAX_MESSAGE = 256 * 1024 * 1024
 MAX_STREAMS = 1024  # StreamChannels open at once, arbitrated or not
 ARBITRATION_TIMEOUT_S = 10.0  # a stream must arbitrate within this
-WORKERS = 4  # threads applying Writes, Reads and pipeline configs
+WORKERS = 2  # threads applying the primary's Writes and pipeline configs, and again
+# as many for Reads: a flood of reads (anyone may read) never queues ahead of a write
 
 _GRPC_CODES = {sc.value[0]: sc for sc in grpc.StatusCode}
 _R = TypeVar("_R")
@@ -240,7 +243,8 @@ class P4RuntimeServer:
         self._grpc: grpc.aio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
-        self._pool: futures.ThreadPoolExecutor | None = None
+        self._writers: futures.ThreadPoolExecutor | None = None
+        self._readers: futures.ThreadPoolExecutor | None = None
         self._terminated = threading.Event()
         self.port = 0
 
@@ -248,7 +252,8 @@ class P4RuntimeServer:
 
     def start(self, address: str = "0.0.0.0:9559", max_workers: int = WORKERS) -> int:
         """Serve on ``address`` (port 0: any free port); returns the bound port."""
-        self._pool = futures.ThreadPoolExecutor(max_workers, thread_name_prefix="p4rt")
+        self._writers = futures.ThreadPoolExecutor(max_workers, thread_name_prefix="p4rt-w")
+        self._readers = futures.ThreadPoolExecutor(max_workers, thread_name_prefix="p4rt-r")
         loop = self._loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(
             target=self._run_loop, name="p4rt-grpc", daemon=True
@@ -308,8 +313,9 @@ class P4RuntimeServer:
         self._stop_loop()
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=2)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._writers, self._readers):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
         self._terminated.set()
 
     def _stop_loop(self) -> None:
@@ -326,10 +332,22 @@ class P4RuntimeServer:
     def wait(self) -> None:
         self._terminated.wait()
 
-    async def in_worker(self, fn: Callable[..., _R], *args: Any) -> _R:
-        """Run blocking work (anything that takes the device lock) off the event loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, fn, *args)
+    async def in_writer(self, fn: Callable[..., _R], *args: Any) -> _R:
+        """Run a primary's blocking work (it takes the device lock) off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._writers, fn, *args)
+
+    async def in_reader(self, fn: Callable[..., _R], *args: Any) -> _R:
+        """Run one slice of a read off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._readers, fn, *args)
+
+    def check_primary(self, req: pb.WriteRequest | pb.SetForwardingPipelineConfigRequest) -> None:
+        """The checks before any work of a Write or SetForwardingPipelineConfig, done on
+        the event loop so that only the primary's requests reach the workers (they are
+        made again there: the primary may change in between)."""
+        self._check_device(req.device_id)
+        if not self.arbiter.is_primary(req.role, _election(req)):
+            what = "writes" if isinstance(req, pb.WriteRequest) else "configs"
+            raise DeviceError(Code.PERMISSION_DENIED, f"{what} are accepted from the primary only")
 
     # ---------------------------------------------------------- data plane side
 
@@ -769,7 +787,8 @@ class _Servicer(p4runtime_pb2_grpc.P4RuntimeServicer):
         self, request: Any, context: grpc.aio.ServicerContext
     ) -> Any:
         try:
-            await self.s.in_worker(self.s.set_pipeline_config, request)
+            self.s.check_primary(request)
+            await self.s.in_writer(self.s.set_pipeline_config, request)
         except DeviceError as exc:
             await _abort(context, exc.code, exc.message)
         return pb.SetForwardingPipelineConfigResponse()
@@ -785,7 +804,8 @@ class _Servicer(p4runtime_pb2_grpc.P4RuntimeServicer):
 
     async def Write(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
-            results = await self.s.in_worker(self.s.write, request)
+            self.s.check_primary(request)
+            results = await self.s.in_writer(self.s.write, request)
         except DeviceError as exc:
             await _abort(context, exc.code, exc.message)
             raise AssertionError("unreachable") from exc
@@ -802,7 +822,7 @@ class _Servicer(p4runtime_pb2_grpc.P4RuntimeServicer):
         responses = self.s.read(request)
         while True:
             try:
-                chunk = await self.s.in_worker(next, responses, None)
+                chunk = await self.s.in_reader(next, responses, None)
             except DeviceError as exc:
                 await _abort(context, exc.code, exc.message)
                 return
