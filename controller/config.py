@@ -419,7 +419,8 @@ def parse_config(text: str, file: str = "<config>") -> Config:
             raise r.fail(n, w, "a NAT service needs at least one real server")
         if s.real_servers and not any(rs.weight for rs in s.real_servers):
             raise r.fail(_field_value(n, "real_servers") or n, f"{w}.real_servers",
-                         "every weight is 0: at least one real server needs a weight > 0")
+                         "every weight is 0: a service needs at least one real server "
+                         "with a weight > 0")
         return s
 
     def required_record(cls: type, fields: dict[str, Any]) -> Any:

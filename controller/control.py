@@ -113,8 +113,8 @@ async def handle(ctl: Controller, req: dict[str, Any]) -> Any:
         if svc.nat and not servers:
             raise Invalid(f"a NAT service needs at least one real server ({name})")
         if servers and not any(r.weight for r in servers):
-            raise Invalid(f"every weight of {name} would be 0: at least one real server "
-                          "needs a weight > 0")
+            raise Invalid(f"every weight of {name} would be 0: it needs at least one real "
+                          "server with a weight > 0")
         await ctl.set_real_servers(name, tuple(servers))
         return {"real_servers": [f"{r.address}:{r.port}/{r.weight}" for r in servers]}
     raise Invalid(f"unknown command {cmd!r}")

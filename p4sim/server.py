@@ -19,9 +19,11 @@ takes the device lock runs in worker threads, never on the event loop, so
 Capabilities and the streams are answered while a batch is applied: the primary's
 Writes and pipeline configs in a pool of their own (requests from anyone else are
 refused on the loop first), Reads in another, so that reads, which anyone may send,
-never queue ahead of the primary's writes. Reads take the lock one slice of ``READ_CHUNK`` entities at
-a time (``DeviceState.read_slices``) and stream each slice as it is made, so packets
-are processed during any read.
+never queue ahead of the primary's writes. Reads take the lock one slice of ``READ_SLICE`` entities at
+a time (``DeviceState.read_slices``) and stream a response every ``READ_CHUNK``
+entities as they are made, so packets are processed during any read; past
+``READ_UNPACED`` entities a read also pauses between slices as long as it worked, so
+that a long read leaves the packet loop half of the CPU (the GIL), not a fraction.
 """
 
 from __future__ import annotations
@@ -54,7 +56,10 @@ log = logging.getLogger("p4sim.server")
 API_VERSION = "1.4.1"
 IDLE_SCAN_MIN_NS = 10_000_000  # idle-timeout scans: at most every 10 ms ...
 IDLE_SCAN_MAX_NS = 1_000_000_000  # ... and at least every second
-READ_CHUNK = 1000  # entities per ReadResponse, and per hold of the device lock
+READ_CHUNK = 1000  # entities per ReadResponse
+READ_SLICE = 200  # entities read per hold of the device lock (a few ms)
+READ_UNPACED = 5000  # entities a read makes at full speed; past them ...
+READ_DUTY = 0.5  # ... it works at most this share of the time, leaving packets the rest
 MAX_QUEUED_PACKET_INS = 10_000
 MAX_MESSAGE = 256 * 1024 * 1024
 MAX_STREAMS = 1024  # StreamChannels open at once, arbitrated or not
@@ -550,12 +555,29 @@ class P4RuntimeServer:
                 yield from read_wire(state, query)
 
         sent = False
-        for batch in state.read_slices(entities(), READ_CHUNK):
-            # ReadResponse.entities is field 1: each entity is one length-delimited field.
-            yield b"".join(field_len(1, e) for e in batch)
-            sent = True
-        if not sent:
-            yield b""
+        pending: list[bytes] = []
+        made = 0
+        slices = state.read_slices(entities(), READ_SLICE)
+        while True:
+            started = time.perf_counter()
+            batch = next(slices, None)
+            if batch is None:
+                break
+            made += len(batch)
+            if made > READ_UNPACED:
+                # The packet loop needs the GIL as well as the lock: a long read pauses
+                # as long as it worked, or packets would get a fraction of the CPU.
+                busy = time.perf_counter() - started
+                time.sleep(busy * (1 - READ_DUTY) / READ_DUTY)
+            pending.extend(batch)
+            if len(pending) >= READ_CHUNK:
+                # ReadResponse.entities is field 1: each entity is one length-delimited
+                # field.
+                yield b"".join(field_len(1, e) for e in pending)
+                pending = []
+                sent = True
+        if pending or not sent:
+            yield b"".join(field_len(1, e) for e in pending)
 
     def _check_device(self, device_id: int) -> None:
         if device_id != self.device_id:
@@ -870,8 +892,8 @@ class _Servicer(p4runtime_pb2_grpc.P4RuntimeServicer):
                     log.exception("stream message from %s failed", stream.peer)
         except asyncio.CancelledError:
             raise
-        except grpc.RpcError:
-            pass  # the peer went away: normal end of a stream
+        except (grpc.RpcError, grpc.aio.AbortError):
+            pass  # the peer went away, or the stream was ended here: a normal end
         except Exception:
             log.exception("stream from %s broke", stream.peer)
         self.s.close_stream(stream)

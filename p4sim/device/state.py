@@ -84,6 +84,9 @@ class DeviceState:
         while True:
             with self.lock:
                 batch = list(itertools.islice(items, size))
+            # Let a thread waiting for the lock (the packet loop) take it now: without
+            # this the reader, still holding the GIL, takes the lock again first.
+            time.sleep(0)
             if batch:
                 yield batch
             if len(batch) < size:
