@@ -14,16 +14,18 @@ Serving (so that no client can freeze the others): gRPC runs on asyncio (``grpc.
 in a thread of its own. A StreamChannel is a coroutine, not a thread, so idle or
 hostile streams cost memory only; at most ``max_streams`` are open at once (one more
 is refused with RESOURCE_EXHAUSTED), and a stream that sends no arbitration update
-within ``arbitration_timeout`` seconds is ended with DEADLINE_EXCEEDED. Work that
-takes the device lock runs in worker threads, never on the event loop, so
+within ``arbitration_timeout`` seconds is ended with DEADLINE_EXCEEDED.
+
+Work that takes the device lock runs in worker threads, never on the event loop, so
 Capabilities and the streams are answered while a batch is applied: the primary's
 Writes and pipeline configs in a pool of their own (requests from anyone else are
 refused on the loop first), Reads in another, so that reads, which anyone may send,
-never queue ahead of the primary's writes. Reads take the lock one slice of ``READ_SLICE`` entities at
-a time (``DeviceState.read_slices``) and stream a response every ``READ_CHUNK``
-entities as they are made, so packets are processed during any read; past
-``READ_UNPACED`` entities a read also pauses between slices as long as it worked, so
-that a long read leaves the packet loop half of the CPU (the GIL), not a fraction.
+never queue ahead of the primary's writes. Reads take the lock one slice of
+``READ_SLICE`` entities at a time (``DeviceState.read_slices``) and stream a response
+every ``READ_CHUNK`` entities as they are made, so packets are processed during any
+read; past ``READ_UNPACED`` entities a read also pauses between slices as long as it
+worked, so that a long read leaves the packet loop half of the CPU (the GIL), not a
+fraction.
 """
 
 from __future__ import annotations
@@ -550,6 +552,7 @@ class P4RuntimeServer:
         state = active.state
         if any(q.WhichOneof("entity") == "register_entry" for q in req.entities):
             self._check_register_access("read")
+
         def entities() -> Iterator[bytes]:
             for query in req.entities:
                 yield from read_wire(state, query)

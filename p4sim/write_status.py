@@ -36,6 +36,9 @@ UPDATE_INDEX_SPACE = "p4sim.index"
 MAX_STATUS_MESSAGE = 300  # the grpc-message trailer counts against the limit too
 
 Result = tuple[Code, str]
+_EMPTY = status_pb2.Status()
+_EMPTY.details.add().Pack(pb.Error())
+_MIN_PACKED_ERROR = _EMPTY.ByteSize()  # an OK p4.Error, packed, with its field tag
 
 
 def _cut(text: str, limit: int) -> str:
@@ -64,7 +67,9 @@ def write_status(results: list[Result], budget: int = DEFAULT_BUDGET) -> tuple[b
     failed = sum(1 for c, _ in results if c != Code.OK)
     summary = f"Write failure: {failed} of {len(results)} updates failed"
     cause = _cut(_first_cause(results), FULL_MESSAGE)
-    for limit, keep_aborted in ((FULL_MESSAGE, True), (TERSE_MESSAGE, False)):
+    # Each packed p4.Error costs at least this much: skip building what cannot fit.
+    fits = len(results) * _MIN_PACKED_ERROR <= budget
+    for limit, keep_aborted in ((FULL_MESSAGE, True), (TERSE_MESSAGE, False)) if fits else ():
         data = _positional(results, limit, keep_aborted).SerializeToString()
         if len(data) <= budget:
             return data, _cut(f"{summary}; first: {cause}", MAX_STATUS_MESSAGE)
