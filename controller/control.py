@@ -207,6 +207,9 @@ class ControlServer:
                     answer = {"ok": False, "error": f"internal error: {e}", "invalid": False}
                 writer.write(json.dumps(answer, default=str).encode() + b"\n")
                 await writer.drain()
+        except ValueError:  # a line over MAX_LINE (asyncio's readline raises this)
+            refusal = {"ok": False, "error": f"request over {MAX_LINE} bytes", "invalid": True}
+            writer.write(json.dumps(refusal).encode() + b"\n")
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:

@@ -346,12 +346,15 @@ def test_socket_answers_invalid_json_lines(tmp_path: Path) -> None:
                      b"\xff\xfe garbage", b"[]", b'{"cmd": "sessions", "limit": 5}'):
             writer.write(line + b"\n")
             answers.append(json.loads(await reader.readline()))
+        writer.write(b"{" + b" " * (2 << 20) + b"}\n")  # over the line limit
+        answers.append(json.loads(await reader.readline()))
         writer.close()
         await server.close()
         return answers
 
     answers = asyncio.run(go())
-    assert [a["ok"] for a in answers] == [False, False, False, False, True]
+    assert [a["ok"] for a in answers] == [False, False, False, False, True, False]
+    assert "request over" in answers[-1]["error"]
     assert all(a["invalid"] for a in answers[:4])
     assert "limit must be an integer" in answers[0]["error"]
     assert not os.path.exists(path)  # our own socket is removed on close
