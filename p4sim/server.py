@@ -138,7 +138,10 @@ class _Outbox:
             self._items.append(item)
             wake, self._sleeping = self._sleeping, False
         if wake:
-            self._loop.call_soon_threadsafe(self._ready.set)
+            try:
+                self._loop.call_soon_threadsafe(self._ready.set)
+            except RuntimeError:
+                pass  # the loop is closed: the server stopped, nobody reads any more
 
     async def get(self) -> _Item:
         while True:
