@@ -355,6 +355,7 @@ class P4RuntimeServer:
         the event loop so that only the primary's requests reach the workers (they are
         made again there: the primary may change in between)."""
         self._check_device(req.device_id)
+        self._check_role(req.role)
         if not self.arbiter.is_primary(req.role, _election(req)):
             what = "writes" if isinstance(req, pb.WriteRequest) else "configs"
             raise DeviceError(Code.PERMISSION_DENIED, f"{what} are accepted from the primary only")
@@ -381,6 +382,7 @@ class P4RuntimeServer:
 
     def set_pipeline_config(self, req: pb.SetForwardingPipelineConfigRequest) -> None:
         self._check_device(req.device_id)
+        self._check_role(req.role)
         if not self.arbiter.is_primary(req.role, _election(req)):
             raise DeviceError(Code.PERMISSION_DENIED, "only the primary client may set the config")
         if not has_pipeline_access(req.role):
@@ -474,6 +476,7 @@ class P4RuntimeServer:
     def write(self, req: pb.WriteRequest) -> list[tuple[Code, str]]:
         """Apply a batch; returns one (code, message) per update."""
         self._check_device(req.device_id)
+        self._check_role(req.role)
         if not self.arbiter.is_primary(req.role, _election(req)):
             raise DeviceError(Code.PERMISSION_DENIED, "writes are accepted from the primary only")
         active = self._active
@@ -584,6 +587,10 @@ class P4RuntimeServer:
                 sent = True
         if pending or not sent:
             yield b"".join(field_len(1, e) for e in pending)
+
+    def _check_role(self, role: str) -> None:
+        if not self.arbiter.knows(role):
+            raise DeviceError(Code.NOT_FOUND, f"unknown role {role!r}: no client arbitrated for it")
 
     def _check_device(self, device_id: int) -> None:
         if device_id != self.device_id:

@@ -114,6 +114,12 @@ class Arbiter:
                 rs.primary = None
                 self._notify(rs, rs.clients)
 
+    def knows(self, role: str) -> bool:
+        """Whether ``role`` is a role of the device: the default one, or one a client
+        arbitrated for."""
+        with self._lock:
+            return role == DEFAULT_ROLE or role in self._roles
+
     def is_primary(self, role: str, election_id: ElectionId) -> bool:
         """Whether a write carrying (role, election id) comes from the current primary."""
         with self._lock:

@@ -276,6 +276,14 @@ def test_named_role_cannot_write(primary: Client, address: str) -> None:
     other.close()
 
 
+def test_write_for_an_unknown_role_is_not_found(primary: Client) -> None:
+    write = write_request(10, role="nobody")
+    add_update(write, pb.Update.INSERT, route("10.9.0.0", 16, 1))
+    with pytest.raises(grpc.RpcError) as exc:
+        primary.stub.Write(write)
+    assert exc.value.code() == grpc.StatusCode.NOT_FOUND  # the spec's first check
+
+
 def test_role_config_is_refused(primary: Client, address: str) -> None:
     other = Client(address)
     req = pb.StreamMessageRequest()
