@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import compare, controller_bench, p4sim_bench
+from . import compare, controller_bench, p4rt_server, p4sim_bench
 
 BENCHMARKS = {
     "p4sim_fwd": p4sim_bench.forwarding_veth,
     "p4sim_inproc": p4sim_bench.forwarding_inprocess,
     "p4sim_synproxy": p4sim_bench.synproxy_inprocess,
     "p4sim_synproxy_veth": p4sim_bench.synproxy_veth,
+    "p4sim_p4rt_load": p4rt_server.server_under_load,
     "controller_fake": controller_bench.setup_rate_fake,
     "controller_p4sim": controller_bench.setup_p4sim,
 }

@@ -16,12 +16,12 @@ from . import install, wire
 from .config import Config, RealServer, Service
 from .defence import AutoSwitch, KeyRing
 from .entities import update as ent_update
+from .limits import ProgramLimits
 from .nat import NatMixin
 from .p4info import P4InfoIndex
 from .p4rt import Connection, WriteError
 from .sessions import SessionTable, state_name
 
-EVENTS_PER_SERVICE = 32
 # The EV_* codes of p4src/common/defines.p4 (a test checks this against the P4 file),
 # so that operators read `syn_in` rather than 1.
 EVENT_NAMES = {
@@ -41,6 +41,7 @@ def event_name(code: int) -> str:
 class AdminMixin(NatMixin):
     cfg: Config
     p4: P4InfoIndex
+    limits: ProgramLimits
     conn: Connection | None
     synced: asyncio.Event
     is_primary: bool
@@ -69,10 +70,11 @@ class AdminMixin(NatMixin):
         the switch: `global` and `services` keyed by event code, `by_name` the global
         ones keyed by event name."""
         conn = self._require_conn()
+        per_service = self.limits.events_per_service
         queries = [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.f_varint(1, self._global_counter))]
         queries += [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.counter_entry(
-            self._svc_counter, sid * EVENTS_PER_SERVICE + ev))
-            for sid in self.services for ev in range(1, EVENTS_PER_SERVICE)]
+            self._svc_counter, sid * per_service + ev))
+            for sid in self.services for ev in range(1, per_service)]
         glob: dict[int, int] = {}
         per: dict[str, dict[int, int]] = {}
         for kind, body in wire.read_entities(await conn.read(queries)):
@@ -83,9 +85,9 @@ class AdminMixin(NatMixin):
                 if packets:
                     glob[index] = packets
             elif packets:
-                sid = index // EVENTS_PER_SERVICE
+                sid = index // per_service
                 name = self.services[sid].name if sid in self.services else str(sid)
-                per.setdefault(name, {})[index % EVENTS_PER_SERVICE] = packets
+                per.setdefault(name, {})[index % per_service] = packets
         return {"global": glob, "services": per,
                 "by_name": {event_name(k): v for k, v in sorted(glob.items())}}
 
@@ -99,7 +101,7 @@ class AdminMixin(NatMixin):
             raise ValueError(f"service '{s.name}' exists")
         if any((x.vip, x.port) == (s.vip, s.port) for x in self.services.values()):
             raise ValueError(f"{s.vip}:{s.port} is already a service")
-        sid = next(i for i in range(1, 256) if i not in self.services)
+        sid = next(i for i in range(1, self.limits.service_ids) if i not in self.services)
         self.check_nat_service(sid, s)
         conn = self._require_conn()
         self._set_service(sid, s)

@@ -32,7 +32,7 @@ from p4.v1 import p4runtime_pb2 as pb
 
 from . import install, wire
 from .admin import AdminMixin
-from .config import Config, RealServer, Service
+from .config import Config, RealServer, Service, check_program
 from .defence import AutoSwitch, FilterReset, KeyRing, KeyState
 from .digests import (
     EV_CLIENT_ABORT,
@@ -44,6 +44,7 @@ from .digests import (
 )
 from .entities import update as ent_update
 from .install import SessionCodec, SessionParams
+from .limits import ProgramLimits
 from .metrics import Metrics
 from .p4info import P4InfoError, P4InfoIndex, load_p4info
 from .p4rt import ARBITRATION, DIGEST, ERROR, IDLE, PACKET, Connection, WriteError
@@ -58,7 +59,6 @@ MAX_INFLIGHT_WRITES = 4
 PKTOUT_PIPELINE = 1
 PUNT_EARLY_DATA, PUNT_COOKIE_DATA = 1, 2
 EV_SYN_IN = 1
-EVENTS_PER_SERVICE = 32
 TICK = 0.05
 POLL_SLICE_MAX = 512  # session_state cells read per tick at most
 
@@ -87,7 +87,8 @@ class Controller(StartupMixin, AdminMixin):
         where = f"{cfg.path or '<config>'}: switch"
         try:
             self.p4info = read_p4info(_resolve(base, cfg.switch.p4info))
-        except (OSError, text_format.ParseError, json_format.ParseError, DecodeError) as e:
+        except (OSError, UnicodeDecodeError, text_format.ParseError, json_format.ParseError,
+                DecodeError) as e:
             raise StartupError(f"{where}.p4info: cannot load '{cfg.switch.p4info}': {e}") from None
         try:
             self.device_config = _resolve(base, cfg.switch.device_config).read_bytes()
@@ -103,11 +104,13 @@ class Controller(StartupMixin, AdminMixin):
             self.p4.table("cookie_keys")
             self.p4.table("defense")
             self.p4.table("passthrough_epoch")
-        except (P4InfoError, KeyError) as e:
+            self.limits = ProgramLimits.from_p4info(self.p4)
+        except (P4InfoError, KeyError, ValueError) as e:
             raise StartupError(f"{where}.p4info: not the synproxy program: {e}") from None
+        check_program(cfg, self.limits)  # ConfigError: more than the program holds
         self.clock = clock
         self.metrics = metrics or Metrics()
-        self.table = SessionTable(cfg.sessions)
+        self.table = SessionTable(cfg.sessions, self.limits.session_slots)
         self.services: dict[int, Service] = {}
         self.schedulers: dict[int, Any] = {}
         self.auto: dict[int, AutoSwitch] = {}
@@ -148,8 +151,8 @@ class Controller(StartupMixin, AdminMixin):
     # ================================================================== services
 
     def _set_service(self, sid: int, s: Service) -> None:
-        if not 0 < sid < 256:
-            raise ValueError("service ids are 1..255 (counter index)")
+        if not 0 < sid < self.limits.service_ids:
+            raise ValueError(f"service ids are 1..{self.limits.max_services} (counter index)")
         self.services[sid] = s
         self.schedulers[sid] = make_scheduler(s.scheduler, s.real_servers)
         if s.mode == "auto":
@@ -700,12 +703,13 @@ class Controller(StartupMixin, AdminMixin):
         the service's `defense` entry."""
         sids = sorted(self.auto)
         queries = [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.counter_entry(
-            self._svc_counter, sid * EVENTS_PER_SERVICE + EV_SYN_IN)) for sid in sids]
+            self._svc_counter, sid * self.limits.events_per_service + EV_SYN_IN))
+            for sid in sids]
         counts = {}
         for kind, body in wire.read_entities(await conn.read(queries)):
             if kind == wire.ENTITY_COUNTER_ENTRY:
                 _cid, index, _bytes, packets = wire.decode_counter(body)
-                counts[index // EVENTS_PER_SERVICE] = packets
+                counts[index // self.limits.events_per_service] = packets
         now = self.clock()
         updates = []
         for sid in sids:

@@ -6,12 +6,17 @@
     synproxyctl service remove NAME
     synproxyctl rs add|remove SERVICE ADDR:PORT [--weight W]
     synproxyctl rs weight SERVICE ADDR:PORT W
+
+Bad arguments, a bad config, a request the controller refuses as invalid or an answer
+that is not one exit 2 with a message naming what was wrong; a controller that cannot
+be reached, or cannot do a valid request, exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import logging
 import signal
@@ -23,6 +28,48 @@ from .app import StartupError
 from .config import ConfigError, load_config
 
 log = logging.getLogger("controller")
+MAX_LIMIT = 1_000_000
+
+
+def _ranged(name: str, lo: int, hi: int):  # noqa: ANN202 - an argparse type
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} '{text}' is not an integer") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"{name} {v} is out of range {lo}..{hi}")
+        return v
+    return parse
+
+
+_port = _ranged("port", 1, 65535)
+_weight = _ranged("weight", 0, 1000)
+
+
+def _ipv4(text: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an IPv4 address") from None
+
+
+def _real_server(text: str) -> dict[str, Any]:
+    """ADDR:PORT[:WEIGHT], each part checked."""
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise argparse.ArgumentTypeError(f"'{text}' is not ADDR:PORT[:WEIGHT]")
+    out: dict[str, Any] = {"address": _ipv4(parts[0]), "port": _port(parts[1])}
+    if len(parts) == 3:
+        out["weight"] = _weight(parts[2])
+    return out
+
+
+def _server(text: str) -> dict[str, Any]:
+    """ADDR:PORT of a real server."""
+    if text.count(":") != 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not ADDR:PORT")
+    return _real_server(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,19 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     target(sub.add_parser("status", help="role, sessions, services"))
     s = target(sub.add_parser("sessions", help="the session table"))
-    s.add_argument("--limit", type=int, default=1000)
+    s.add_argument("--limit", type=_ranged("limit", 1, MAX_LIMIT), default=1000)
     target(sub.add_parser("counters", help="event counters read from the switch"))
 
     svc = sub.add_parser("service", help="add or remove a service").add_subparsers(
         dest="action", required=True)
     add = target(svc.add_parser("add"))
     add.add_argument("name")
-    add.add_argument("--vip", required=True)
-    add.add_argument("--port", type=int, required=True)
+    add.add_argument("--vip", type=_ipv4, required=True)
+    add.add_argument("--port", type=_port, required=True)
     add.add_argument("--mode", default="on", choices=["off", "on", "auto"])
     add.add_argument("--scheduler", default="wrr", choices=["wrr", "hash"])
     add.add_argument("--transparent", action="store_true", help="no NAT (routed mode)")
-    add.add_argument("--rs", action="append", default=[], metavar="ADDR:PORT[:WEIGHT]")
+    add.add_argument("--rs", action="append", default=[], type=_real_server,
+                     metavar="ADDR:PORT[:WEIGHT]")
     rm = target(svc.add_parser("remove"))
     rm.add_argument("name")
 
@@ -62,22 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("add", "remove", "weight"):
         p = target(rs.add_parser(name))
         p.add_argument("service")
-        p.add_argument("server", metavar="ADDR:PORT")
+        p.add_argument("server", type=_server, metavar="ADDR:PORT")
         if name == "weight":
-            p.add_argument("weight", type=int)
+            p.add_argument("weight", type=_weight)
         elif name == "add":
-            p.add_argument("--weight", type=int, default=1)
+            p.add_argument("--weight", type=_weight, default=1)
     return ap
-
-
-def _split_rs(text: str) -> dict[str, Any]:
-    parts = text.split(":")
-    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts[1:]):
-        raise SystemExit(f"synproxyctl: error: '{text}' is not ADDR:PORT[:WEIGHT]")
-    out: dict[str, Any] = {"address": parts[0], "port": int(parts[1])}
-    if len(parts) == 3:
-        out["weight"] = int(parts[2])
-    return out
 
 
 def request_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -92,10 +130,9 @@ def request_of(args: argparse.Namespace) -> dict[str, Any]:
         svc: dict[str, Any] = {"name": args.name, "vip": args.vip, "port": args.port,
                                "mode": args.mode, "scheduler": args.scheduler,
                                "nat": not args.transparent,
-                               "real_servers": [_split_rs(r) for r in args.rs]}
+                               "real_servers": list(args.rs)}
         return {"cmd": "service_add", "service": svc}
-    rs = _split_rs(args.server)
-    req = {"cmd": f"rs_{args.action}", "service": args.service, **rs}
+    req = {"cmd": f"rs_{args.action}", "service": args.service, **args.server}
     if args.action == "weight":
         req["weight"] = args.weight
     elif args.action == "add":
@@ -145,9 +182,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             cfg = load_config(args.config)
             logs.setup(cfg.control.log_format, getattr(logging, args.log_level.upper()))
             return asyncio.run(_run(args.config))
-        from .control import request
+        from .control import CommandError, request
 
-        result = request(_socket_path(args), request_of(args))
+        try:
+            result = request(_socket_path(args), request_of(args))
+        except CommandError as e:
+            print(f"synproxyctl: {e}", file=sys.stderr)
+            return 2 if e.invalid else 1
     except ConfigError as e:
         print(f"synproxyctl: {e}", file=sys.stderr)
         return 2

@@ -33,6 +33,9 @@ class UpdateError:
         return f"update #{self.index}: {code_pb2.Code.Name(self.code)}: {self.message}"
 
 
+UPDATE_INDEX_SPACE = "p4sim.index"
+
+
 class P4RuntimeWriteError(Exception):
     """A Write that failed; `errors` holds one entry per failed update."""
 
@@ -46,7 +49,9 @@ class P4RuntimeWriteError(Exception):
             for i, detail in enumerate(status.details):
                 err = p4runtime_pb2.Error()
                 if detail.Unpack(err) and err.canonical_code != code_pb2.OK:
-                    self.errors.append(UpdateError(i, err.canonical_code, err.message))
+                    # Failed updates only, each naming its index (p4sim/write_status.py).
+                    index = err.code if err.space == UPDATE_INDEX_SPACE else i
+                    self.errors.append(UpdateError(index, err.canonical_code, err.message))
         text = "; ".join(map(str, self.errors)) or rpc_error.details() or str(self.code)
         super().__init__(f"P4Runtime write failed ({self.code.name}): {text}")
 

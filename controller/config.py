@@ -3,16 +3,24 @@
 Every error names the file, the line and the field (`cfg.yaml:12: services[0].vip:
 '10.0.0.300' is not an IPv4 address`), so an operator under attack can fix it fast.
 Unknown keys are errors too: a typo must not silently fall back to a default.
+What depends on the program (how many services its counters hold) is checked against
+the P4Info's sizes by `check_program`, once the controller has loaded it.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .limits import ProgramLimits
+
+_HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                       r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 
 
 class ConfigError(ValueError):
@@ -170,6 +178,12 @@ class Config:
     metrics: Metrics = Metrics()
     control: Control = Control()
     path: str = ""
+    #: The line of each field and list item ("services[2].port" -> 17), for errors
+    #: found after parsing.
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def line_of(self, where: str) -> int:
+        return self.lines.get(where, 1)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -180,6 +194,7 @@ class _Reader:
 
     def __init__(self, file: str) -> None:
         self.file = file
+        self.lines: dict[str, int] = {}
 
     def fail(self, node: yaml.Node | None, where: str, message: str) -> ConfigError:
         line = node.start_mark.line + 1 if node is not None else 1
@@ -262,6 +277,40 @@ class _Reader:
         except ValueError as e:
             raise self.fail(node, where, f"'{v}' is not an IPv4 prefix ({e})") from None
 
+    def host_port(self, node: yaml.Node, where: str) -> str:
+        """HOST:PORT: an IPv4 address, a [bracketed] IPv6 address or a host name, and a
+        port 1..65535."""
+        v = self.string(node, where)
+        host, sep, port = v.rpartition(":")
+        if not sep or not host:
+            raise self.fail(node, where, f"'{v}' is not HOST:PORT (e.g. 127.0.0.1:9100)")
+        if not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise self.fail(node, where, f"'{v}': port '{port}' is not a number 1..65535")
+        bare = host[1:-1] if host.startswith("[") and host.endswith("]") else None
+        try:
+            if bare is not None:
+                ipaddress.IPv6Address(bare)
+            elif all(c in "0123456789." for c in host) or not _HOSTNAME.fullmatch(host):
+                ipaddress.IPv4Address(host)
+        except ValueError:
+            raise self.fail(node, where, f"'{v}': '{host}' is not an address or a host "
+                                         "name") from None
+        return v
+
+    def grpc_target(self, node: yaml.Node, where: str) -> str:
+        """A switch address: unix:PATH, unix-abstract:NAME or HOST:PORT."""
+        v = self.string(node, where)
+        for scheme in ("unix:", "unix-abstract:"):
+            if v.startswith(scheme):
+                if len(v) == len(scheme) or "\0" in v:
+                    raise self.fail(node, where, f"'{v}': expected {scheme}PATH")
+                return v
+        try:
+            return self.host_port(node, where)
+        except ConfigError as e:
+            raise self.fail(node, where, f"'{v}' is not unix:PATH or HOST:PORT "
+                                         f"({e.args[0].rsplit(': ', 1)[-1]})") from None
+
     def mac(self, node: yaml.Node, where: str) -> str:
         v = str(self.scalar(node, where)).lower()
         parts = v.split(":")
@@ -273,6 +322,9 @@ class _Reader:
     def record(self, cls: type, node: yaml.Node, where: str, fields: dict[str, Any]) -> Any:
         """Build dataclass `cls` from a mapping; `fields` maps key -> reader(node, where)."""
         m = self.mapping(node, where, set(fields))
+        self.lines[where] = node.start_mark.line + 1
+        for k, v in m.items():
+            self.lines[f"{where}.{k}" if where else k] = v.start_mark.line + 1
         kwargs = {k: fields[k](v, f"{where}.{k}" if where else k) for k, v in m.items()}
         try:
             return cls(**kwargs)
@@ -300,9 +352,15 @@ def load_config(path: str | Path) -> Config:
     """Read and validate a config file; raise ConfigError naming file:line: field."""
     file = str(path)
     try:
-        text = Path(path).read_text()
+        data = Path(path).read_bytes()
     except OSError as e:
         raise ConfigError(file, 0, "", f"cannot read: {e.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ConfigError(file, line, "", f"not UTF-8 text (byte {data[e.start]:#04x} at "
+                                          f"offset {e.start})") from None
     return parse_config(text, file)
 
 
@@ -359,6 +417,10 @@ def parse_config(text: str, file: str = "<config>") -> Config:
                                "allowed to send data with its ACK)")
         if s.nat and not s.real_servers:
             raise r.fail(n, w, "a NAT service needs at least one real server")
+        if s.real_servers and not any(rs.weight for rs in s.real_servers):
+            raise r.fail(_field_value(n, "real_servers") or n, f"{w}.real_servers",
+                         "every weight is 0: a service needs at least one real server "
+                         "with a weight > 0")
         return s
 
     def required_record(cls: type, fields: dict[str, Any]) -> Any:
@@ -385,7 +447,8 @@ def parse_config(text: str, file: str = "<config>") -> Config:
 
     cfg = r.record(Config, root, "", {
         "switch": lambda n, w: r.record(Switch, n, w, {
-            "address": r.string, "device_id": lambda n, w: r.integer(n, w, 0, 2**64 - 1),
+            "address": r.grpc_target,
+            "device_id": lambda n, w: r.integer(n, w, 0, 2**64 - 1),
             "election_id": lambda n, w: r.integer(n, w, 1, 2**64 - 1),
             "p4info": r.string, "device_config": r.string, "cpu_port": port}),
         "interfaces": seq(required_record(Interface, {
@@ -405,13 +468,25 @@ def parse_config(text: str, file: str = "<config>") -> Config:
                 k: positive for k in Timeouts.__dataclass_fields__}),
             "reuse": lambda n, w: r.record(Reuse, n, w, {
                 k: r.boolean for k in Reuse.__dataclass_fields__})}),
-        "metrics": lambda n, w: r.record(Metrics, n, w, {"listen": r.string}),
+        "metrics": lambda n, w: r.record(Metrics, n, w, {"listen": r.host_port}),
         "control": lambda n, w: r.record(Control, n, w, {
             "socket": r.string, "state_poll_seconds": positive, "auto_poll_seconds": positive,
             "log_format": lambda n, w: r.string(n, w, ("kv", "json"))}),
     })
     _cross_check(r, root, cfg)
-    return Config(**{**cfg.__dict__, "path": file})
+    return Config(**{**cfg.__dict__, "path": file, "lines": r.lines})
+
+
+def check_program(cfg: Config, limits: ProgramLimits) -> None:
+    """What the config asks of the program against what the program holds (its P4Info
+    sizes); raise ConfigError naming the field."""
+    file = cfg.path or "<config>"
+    if len(cfg.services) > limits.max_services:
+        where = f"services[{limits.max_services}]"
+        raise ConfigError(file, cfg.line_of(where), where,
+                          f"{len(cfg.services)} services configured, the program holds "
+                          f"{limits.max_services} (service ids 1..{limits.max_services}: "
+                          "its counter service_events has room for no more)")
 
 
 def _cross_check(r: _Reader, root: yaml.Node, cfg: Config) -> None:
@@ -460,5 +535,6 @@ def _cross_check(r: _Reader, root: yaml.Node, cfg: Config) -> None:
                          f"port {nb.port} has no interface")
 
 
-__all__ = ["Config", "ConfigError", "load_config", "parse_config", "Service", "RealServer",
+__all__ = ["Config", "ConfigError", "load_config", "parse_config", "check_program",
+           "Service", "RealServer",
            "SynAckOptions", "Sessions", "Timeouts", "Reuse", "Cookie", "Switch", "Control"]

@@ -1,90 +1,141 @@
 """The running controller's operator socket (C10): JSON lines over a unix socket.
 
 One request per line, `{"cmd": "status"}`, one JSON answer per line:
-`{"ok": true, "result": ...}` or `{"ok": false, "error": "..."}`. Commands:
-status, sessions [limit], counters, service_add {service: {...config keys...}},
-service_remove {name}, rs_add {service, address, port, weight}, rs_remove {service,
-address, port}, rs_weight {service, address, port, weight}. A service given at run
-time is validated by the same rules as the config file.
+`{"ok": true, "result": ...}` or `{"ok": false, "error": "...", "invalid": bool}`.
+Commands: status, sessions [limit], counters, service_add {service: {...config
+keys...}}, service_remove {name}, rs_add {service, address, port, weight}, rs_remove
+{service, address, port}, rs_weight {service, address, port, weight}.
+
+Every argument is checked here, at the socket boundary, before the controller sees it:
+ports 1..65535, IPv4 addresses, weights 0..1000 (not all 0), limits 1..1000000, a
+service by the same rules as the config file and within the program's service ids.
+A refused request answers `invalid: true`; synproxyctl exits 2 for it, 1 when the
+controller could not do a valid request (e.g. not connected to the switch).
+
+The socket path is never taken from something else: an existing path that is not a
+socket is refused (and left alone), a socket another controller still serves is
+refused, and on close only the socket this server created is removed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import os
+import socket
+import stat
 from typing import Any
 
 import yaml
 
-from .app import Controller
-from .config import ConfigError, RealServer, parse_config
+from .app import Controller, StartupError
+from .config import ConfigError, RealServer, Service, parse_config
 
 log = logging.getLogger("controller.control")
 MAX_LINE = 1 << 20
+MAX_LIMIT = 1_000_000
+
+
+class Invalid(ValueError):
+    """A request the socket refuses: bad or missing argument."""
+
+
+def _int(req: dict[str, Any], key: str, lo: int, hi: int, default: int | None = None) -> int:
+    v = req.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise Invalid(f"{key} must be an integer {lo}..{hi}, got {v!r}")
+    if not lo <= v <= hi:
+        raise Invalid(f"{key} must be {lo}..{hi}, got {v}")
+    return v
+
+
+def _str(req: dict[str, Any], key: str) -> str:
+    v = req.get(key)
+    if not isinstance(v, str) or not v:
+        raise Invalid(f"{key} must be a non-empty string, got {v!r}")
+    return v
+
+
+def _address(req: dict[str, Any]) -> str:
+    v = _str(req, "address")
+    try:
+        return str(ipaddress.IPv4Address(v))
+    except ValueError:
+        raise Invalid(f"address must be an IPv4 address, got {v!r}") from None
+
+
+def _service_id(ctl: Controller, name: str) -> int:
+    try:
+        return ctl.service_id(name)
+    except KeyError as e:
+        raise Invalid(str(e.args[0]) if e.args else name) from None
 
 
 async def handle(ctl: Controller, req: dict[str, Any]) -> Any:
-    """Run one command; raises ValueError/KeyError/RuntimeError with an operator message."""
+    """Run one command; raises Invalid for a bad request, RuntimeError (or ValueError,
+    KeyError from the controller) with an operator message when it cannot be done."""
     cmd = req.get("cmd")
     if cmd == "status":
         return ctl.status()
     if cmd == "sessions":
-        return ctl.sessions(int(req.get("limit", 1000)))
+        return ctl.sessions(_int(req, "limit", 1, MAX_LIMIT, default=1000))
     if cmd == "counters":
         return await ctl.counters()
     if cmd == "service_add":
         svc = _service(req.get("service"))
+        if len(ctl.services) >= ctl.limits.max_services:
+            raise Invalid(f"the program holds {ctl.limits.max_services} services; remove one "
+                          "first")
         return {"id": await ctl.add_service(svc)}
     if cmd == "service_remove":
-        await ctl.remove_service(str(req["name"]))
+        name = _str(req, "name")
+        _service_id(ctl, name)
+        await ctl.remove_service(name)
         return {}
     if cmd in ("rs_add", "rs_remove", "rs_weight"):
-        name = str(req["service"])
-        svc = ctl.services[ctl.service_id(name)]
-        addr, port = _rs(req)
+        name = _str(req, "service")
+        svc = ctl.services[_service_id(ctl, name)]
+        addr, port = _address(req), _int(req, "port", 1, 65535)
         servers = [r for r in svc.real_servers if (r.address, r.port) != (addr, port)]
         found = len(servers) != len(svc.real_servers)
         if cmd == "rs_add":
             if found:
-                raise ValueError(f"{addr}:{port} is already a real server of {name}")
-            servers.append(RealServer(addr, port, _weight(req.get("weight", 1))))
+                raise Invalid(f"{addr}:{port} is already a real server of {name}")
+            servers.append(RealServer(addr, port, _int(req, "weight", 0, 1000, default=1)))
         elif not found:
-            raise KeyError(f"{addr}:{port} is not a real server of {name}")
+            raise Invalid(f"{addr}:{port} is not a real server of {name}")
         elif cmd == "rs_weight":
-            old = list(svc.real_servers)
-            i = next(i for i, r in enumerate(old) if (r.address, r.port) == (addr, port))
-            old[i] = RealServer(addr, port, _weight(req.get("weight")))
-            servers = old
+            weight = _int(req, "weight", 0, 1000)
+            servers = [RealServer(r.address, r.port, weight)
+                       if (r.address, r.port) == (addr, port) else r for r in svc.real_servers]
+        if svc.nat and not servers:
+            raise Invalid(f"a NAT service needs at least one real server ({name})")
+        if servers and not any(r.weight for r in servers):
+            raise Invalid(f"every weight of {name} would be 0: it needs at least one real "
+                          "server with a weight > 0")
         await ctl.set_real_servers(name, tuple(servers))
         return {"real_servers": [f"{r.address}:{r.port}/{r.weight}" for r in servers]}
-    raise ValueError(f"unknown command {cmd!r}")
+    raise Invalid(f"unknown command {cmd!r}")
 
 
-def _service(spec: Any) -> Any:
+def _service(spec: Any) -> Service:
     if not isinstance(spec, dict):
-        raise ValueError("service_add needs a 'service' mapping")
+        raise Invalid("service_add needs a 'service' mapping")
     try:
         cfg = parse_config(yaml.safe_dump({"services": [spec]}), "<service_add>")
     except ConfigError as e:
-        raise ValueError(str(e)) from None
+        raise Invalid(str(e)) from None
+    except yaml.YAMLError as e:  # a value YAML cannot represent
+        raise Invalid(f"service: {e}") from None
     return cfg.services[0]
 
 
-def _rs(req: dict[str, Any]) -> tuple[str, int]:
-    import ipaddress
-
-    try:
-        return str(ipaddress.IPv4Address(str(req["address"]))), int(req["port"])
-    except (KeyError, ValueError) as e:
-        raise ValueError(f"a real server needs address and port: {e}") from None
-
-
-def _weight(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 1000:
-        raise ValueError(f"weight must be an integer 0..1000, got {v!r}")
-    return v
+def _answer_error(e: BaseException) -> dict[str, Any]:
+    invalid = isinstance(e, (ValueError, KeyError))
+    text = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+    return {"ok": False, "error": text, "invalid": invalid}
 
 
 class ControlServer:
@@ -92,18 +143,53 @@ class ControlServer:
         self.ctl = ctl
         self.path = path
         self._server: asyncio.AbstractServer | None = None
+        self._ident: tuple[int, int] | None = None  # (st_dev, st_ino) of our socket
+
+    def _refuse(self, message: str) -> StartupError:
+        cfg = self.ctl.cfg
+        return StartupError(f"{cfg.path or '<config>'}:{cfg.line_of('control.socket')}: "
+                            f"control.socket: '{self.path}' {message}")
+
+    def _claim(self) -> None:
+        """Make room for our socket without ever removing what is not a stale socket."""
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise self._refuse(f"cannot be checked: {e.strerror}") from None
+        if not stat.S_ISSOCK(st.st_mode):
+            raise self._refuse("exists and is not a socket; refusing to replace it (remove "
+                               "it or choose another path)")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1.0)
+            try:
+                probe.connect(self.path)
+            except (ConnectionRefusedError, FileNotFoundError):
+                os.unlink(self.path)  # a stale socket of a previous run
+                return
+            except OSError as e:
+                raise self._refuse(f"cannot be checked: {e.strerror}") from None
+        raise self._refuse("is served by another running controller")
 
     async def start(self) -> None:
-        if os.path.exists(self.path):
-            os.unlink(self.path)  # a stale socket of a previous run
+        self._claim()
         self._server = await asyncio.start_unix_server(self._client, self.path, limit=MAX_LINE)
         os.chmod(self.path, 0o600)
+        st = os.stat(self.path)
+        self._ident = (st.st_dev, st.st_ino)
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        if os.path.exists(self.path):
+        if self._ident is None:
+            return
+        try:
+            st = os.lstat(self.path)
+        except OSError:
+            return
+        if stat.S_ISSOCK(st.st_mode) and (st.st_dev, st.st_ino) == self._ident:
             os.unlink(self.path)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -112,36 +198,58 @@ class ControlServer:
                 try:
                     req = json.loads(line)
                     if not isinstance(req, dict):
-                        raise ValueError("a request is a JSON object")
+                        raise Invalid("a request is a JSON object")
                     answer = {"ok": True, "result": await handle(self.ctl, req)}
-                except (ValueError, KeyError, RuntimeError) as e:
-                    answer = {"ok": False, "error": str(e).strip("'\"")}
+                except (ValueError, KeyError, RuntimeError) as e:  # JSON errors included
+                    answer = _answer_error(e)
                 except Exception as e:  # noqa: BLE001 - the operator gets an answer, always
                     log.exception("control command failed")
-                    answer = {"ok": False, "error": f"internal error: {e}"}
+                    answer = {"ok": False, "error": f"internal error: {e}", "invalid": False}
                 writer.write(json.dumps(answer, default=str).encode() + b"\n")
                 await writer.drain()
+        except ValueError:  # a line over MAX_LINE (asyncio's readline raises this)
+            refusal = {"ok": False, "error": f"request over {MAX_LINE} bytes", "invalid": True}
+            writer.write(json.dumps(refusal).encode() + b"\n")
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:
             writer.close()
 
 
-def request(path: str, req: dict[str, Any], timeout: float = 10.0) -> Any:
-    """Client side: send one request, return the result or raise RuntimeError."""
-    import socket
+class CommandError(RuntimeError):
+    """synproxyctl's request was not done; `invalid`: refused as bad (exit 2)."""
 
+    def __init__(self, message: str, invalid: bool) -> None:
+        super().__init__(message)
+        self.invalid = invalid
+
+
+MAX_ANSWER = 64 << 20
+
+
+def request(path: str, req: dict[str, Any], timeout: float = 10.0) -> Any:
+    """Client side: send one request, return the result; CommandError when it was refused
+    or the answer is not one (OSError when the socket cannot be reached)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(path)
         s.sendall(json.dumps(req).encode() + b"\n")
         buf = b""
-        while not buf.endswith(b"\n"):
+        while not buf.endswith(b"\n") and len(buf) < MAX_ANSWER:
             chunk = s.recv(65536)
             if not chunk:
                 break
             buf += chunk
-    answer = json.loads(buf)
+    try:
+        answer = json.loads(buf)
+    except ValueError:
+        shown = buf[:60].decode("utf-8", "replace")
+        raise CommandError(f"{path}: not an answer of the controller: {shown!r}",
+                           invalid=True) from None
+    if not isinstance(answer, dict) or "ok" not in answer:
+        raise CommandError(f"{path}: not an answer of the controller: {str(answer)[:60]!r}",
+                           invalid=True)
     if not answer.get("ok"):
-        raise RuntimeError(answer.get("error", "failed"))
+        raise CommandError(str(answer.get("error", "failed")),
+                           invalid=bool(answer.get("invalid", False)))
     return answer.get("result")

@@ -25,6 +25,9 @@ MAX_MESSAGE = 256 * 1024 * 1024
 ARBITRATION, PACKET, DIGEST, IDLE, OTHER, ERROR = 1, 2, 3, 4, 5, 6
 
 
+UPDATE_INDEX_SPACE = "p4sim.index"
+
+
 class WriteError(Exception):
     """A Write with failed updates; `errors` maps update index -> (code, message)."""
 
@@ -42,7 +45,10 @@ def _write_errors(exc: grpc.aio.AioRpcError) -> WriteError:
         for i, detail in enumerate(status.details):
             err = pb.Error()
             if detail.Unpack(err) and err.canonical_code != code_pb2.OK:
-                errors[i] = (err.canonical_code, err.message)
+                # A batch too large to report in full lists failed updates only, each
+                # naming its index (p4sim's UPDATE_INDEX_SPACE, p4sim/write_status.py).
+                index = err.code if err.space == UPDATE_INDEX_SPACE else i
+                errors[index] = (err.canonical_code, err.message)
     text = "; ".join(f"#{i}: {code_pb2.Code.Name(c)}: {m}" for i, (c, m) in
                      sorted(errors.items())[:5]) or (exc.details() or str(exc.code()))
     return WriteError(errors, f"write failed ({exc.code().name}): {text}")

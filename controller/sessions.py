@@ -124,9 +124,10 @@ class Session:
 class SessionTable:
     """Sessions by slot and by flow, with free slots, timers and held data."""
 
-    def __init__(self, cfg: Sessions) -> None:
+    def __init__(self, cfg: Sessions, slots: int = SLOT_LIMIT) -> None:
         self.cfg = cfg
-        self.capacity = min(cfg.max, SLOT_LIMIT - 1)
+        self.slots = slots  # the program's session registers (P4Info), slot 0 unused
+        self.capacity = min(cfg.max, slots - 1)
         self._free: deque[int] = deque(range(1, self.capacity + 1))
         self._limbo: set[int] = set()  # freed here, delete not yet confirmed
         self.by_slot: dict[int, Session] = {}

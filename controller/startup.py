@@ -226,7 +226,7 @@ def _default_entry_query(p4: P4InfoIndex, table: str) -> pb.Entity:
 
 
 def _fresh_table(old: SessionTable, cfg: Config) -> SessionTable:
-    t = SessionTable(cfg.sessions)
+    t = SessionTable(cfg.sessions, old.slots)
     t.stats = old.stats
     t.orphans = old.orphans
     t.last_gen = old.last_gen

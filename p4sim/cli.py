@@ -2,6 +2,7 @@
 
     p4sim [--no-p4 | CONFIG] -i 1@veth1 -i 2@veth2 [--p4info FILE] [--pcap [DIR]]
           [--device-id 0] [--log-console | --log-file FILE] [-L {trace,debug,info,...}]
+          [--max-streams 1024] [--arbitration-timeout 10]
           [-- --grpc-server-addr 0.0.0.0:9559 --cpu-port 255]
 
 CONFIG is a device config written by ``p4sim-compile`` (``prog.p4sim``, or the file
@@ -34,6 +35,7 @@ from p4sim.cliutil import DefaultsHelpFormatter
 from p4sim.device import DeviceError
 from p4sim.pcap import PcapPort
 from p4sim.ports import Port, PortError, RawPort
+from p4sim.server import ARBITRATION_TIMEOUT_S, MAX_STREAMS
 from p4sim.switch import Switch
 
 log = logging.getLogger("p4sim")
@@ -102,6 +104,23 @@ _IGNORED = {
     "debugger": "--debugger: p4sim has no bmv2 debugger (use -L trace)",
     "priority_queues": "--priority-queues: p4sim has one queue per port",
 }
+
+
+def _positive_int(text: str) -> int:
+    value = _nonnegative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0.1 <= value <= 86400:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0.1 and 86400 seconds")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,6 +199,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="answer every P4Runtime register read and write with UNIMPLEMENTED, as bmv2 "
         "(PI) does",
+    )
+    p.add_argument(
+        "--max-streams",
+        type=_positive_int,
+        default=MAX_STREAMS,
+        help="StreamChannels open at once; one more is refused with RESOURCE_EXHAUSTED "
+        f"(default {MAX_STREAMS})",
+    )
+    p.add_argument(
+        "--arbitration-timeout",
+        type=_seconds,
+        default=ARBITRATION_TIMEOUT_S,
+        metavar="SECONDS",
+        help="end a stream that sends no MasterArbitrationUpdate within this "
+        f"(default {ARBITRATION_TIMEOUT_S:g})",
     )
     return p
 
@@ -293,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     ports = _open_ports(args.interfaces, args.pcap)
     switch = Switch(ports, cpu_port=args.cpu_port, device_id=args.device_id)
     switch.server.register_access = not args.no_register_access
+    switch.server.max_streams = args.max_streams
+    switch.server.arbitration_timeout = args.arbitration_timeout
     if config is not None and p4info is not None:
         try:
             switch.load(config, p4info)

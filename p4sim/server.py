@@ -9,31 +9,49 @@ port back through ``packet_in``.
 The pipeline is built by a *loader* ``(device_config, p4info, state, cpu_port) ->
 pipeline``; the default imports ``p4sim.backend.pipeline.Pipeline`` lazily, so the
 server works (and is tested) without the compiler.
+
+Serving (so that no client can freeze the others): gRPC runs on asyncio (``grpc.aio``)
+in a thread of its own. A StreamChannel is a coroutine, not a thread, so idle or
+hostile streams cost memory only; at most ``max_streams`` are open at once (one more
+is refused with RESOURCE_EXHAUSTED), and a stream that sends no arbitration update
+within ``arbitration_timeout`` seconds is ended with DEADLINE_EXCEEDED.
+
+Work that takes the device lock runs in worker threads, never on the event loop, so
+Capabilities and the streams are answered while a batch is applied: the primary's
+Writes and pipeline configs in a pool of their own (requests from anyone else are
+refused on the loop first), Reads in another, so that reads, which anyone may send,
+never queue ahead of the primary's writes. Reads take the lock one slice of
+``READ_SLICE`` entities at a time (``DeviceState.read_slices``) and stream a response
+every ``READ_CHUNK`` entities as they are made, so packets are processed during any
+read; past ``READ_UNPACED`` entities a read also pauses between slices as long as it
+worked, so that a long read leaves the packet loop half of the CPU (the GIL), not a
+fraction.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent import futures
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 import grpc
-from google.rpc import code_pb2, status_pb2
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2 as pb
 from p4.v1 import p4runtime_pb2_grpc
 
 from p4sim.device import DeviceState
-from p4sim.device.arbitration import Arbiter, Client, ElectionId
+from p4sim.device.arbitration import Arbiter, Client, ElectionId, has_pipeline_access
 from p4sim.device.errors import Code, DeviceError
 from p4sim.device.p4rt import digest_list_wire, idle_timeout_proto, read_wire, write
 from p4sim.device.packetio import PacketIo
 from p4sim.device.rollback import snapshot
 from p4sim.device.wire import field_len
+from p4sim.write_status import write_status
 
 log = logging.getLogger("p4sim.server")
 
@@ -41,10 +59,18 @@ API_VERSION = "1.4.1"
 IDLE_SCAN_MIN_NS = 10_000_000  # idle-timeout scans: at most every 10 ms ...
 IDLE_SCAN_MAX_NS = 1_000_000_000  # ... and at least every second
 READ_CHUNK = 1000  # entities per ReadResponse
+READ_SLICE = 200  # entities read per hold of the device lock (a few ms)
+READ_UNPACED = 5000  # entities a read makes at full speed; past them ...
+READ_DUTY = 0.5  # ... it works at most this share of the time, leaving packets the rest
 MAX_QUEUED_PACKET_INS = 10_000
 MAX_MESSAGE = 256 * 1024 * 1024
+MAX_STREAMS = 1024  # StreamChannels open at once, arbitrated or not
+ARBITRATION_TIMEOUT_S = 10.0  # a stream must arbitrate within this
+WORKERS = 2  # threads applying the primary's Writes and pipeline configs, and again
+# as many for Reads: a flood of reads (anyone may read) never queues ahead of a write
 
 _GRPC_CODES = {sc.value[0]: sc for sc in grpc.StatusCode}
+_R = TypeVar("_R")
 
 
 class Pipeline(Protocol):
@@ -90,13 +116,50 @@ def _set_election(into: pb.Uint128, value: int) -> None:
     into.low = value & ((1 << 64) - 1)
 
 
-class _Stream:
-    """One StreamChannel: an outbound queue drained by the RPC's response generator."""
+_Item: TypeAlias = pb.StreamMessageResponse | bytes | _Abort | None
 
-    def __init__(self, peer: str) -> None:
+
+class _Outbox:
+    """A stream's outbound messages: filled from any thread (packet loop, housekeeping,
+    the event loop), drained by the stream's coroutine on the event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._items: collections.deque[_Item] = collections.deque()
+        self._lock = threading.Lock()
+        self._ready = asyncio.Event()
+        self._sleeping = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, item: _Item) -> None:
+        with self._lock:
+            self._items.append(item)
+            wake, self._sleeping = self._sleeping, False
+        if wake:
+            try:
+                self._loop.call_soon_threadsafe(self._ready.set)
+            except RuntimeError:
+                pass  # the loop is closed: the server stopped, nobody reads any more
+
+    async def get(self) -> _Item:
+        while True:
+            with self._lock:
+                if self._items:
+                    return self._items.popleft()
+                self._sleeping = True
+                self._ready.clear()
+            await self._ready.wait()
+
+
+class _Stream:
+    """One StreamChannel: its arbitration client and its outbound messages."""
+
+    def __init__(self, peer: str, loop: asyncio.AbstractEventLoop) -> None:
         self.peer = peer
         # Messages, or messages already serialised (PacketIn, see packetio).
-        self.out: queue.Queue[pb.StreamMessageResponse | bytes | _Abort | None] = queue.Queue()
+        self.out = _Outbox(loop)
         self.closed = False
         self.client = Client(send=self._send_arbitration)
         self.dropped = 0
@@ -120,13 +183,17 @@ class _Stream:
             arb.status.message = "is backup: no primary"
         self.put(msg)
 
-    def put(self, msg: pb.StreamMessageResponse | bytes | _Abort | None) -> None:
+    def put(self, msg: _Item) -> None:
         if not self.closed:
             self.out.put(msg)
 
+    def end(self, msg: _Abort | None) -> None:
+        """Finish the stream (with an error status, or OK for None), even when closed."""
+        self.out.put(msg)
+
     def put_packet(self, msg: bytes) -> None:
         """Queue a PacketIn, dropping it if the client does not keep up."""
-        if self.out.qsize() >= MAX_QUEUED_PACKET_INS:
+        if len(self.out) >= MAX_QUEUED_PACKET_INS:
             self.dropped += 1
             return
         self.put(msg)
@@ -158,11 +225,17 @@ class P4RuntimeServer:
         dataplane: Dataplane | None = None,
         clock: Callable[[], int] = time.monotonic_ns,
         register_access: bool = True,
+        max_streams: int = MAX_STREAMS,
+        arbitration_timeout: float = ARBITRATION_TIMEOUT_S,
     ) -> None:
         self.device_id = device_id
         #: False: every RegisterEntry read or write answers UNIMPLEMENTED, as on bmv2,
         #: whose P4Runtime server (PI) implements no register access.
         self.register_access = register_access
+        #: StreamChannels open at once; one more is refused with RESOURCE_EXHAUSTED.
+        self.max_streams = max_streams
+        #: Seconds a new stream has to send its MasterArbitrationUpdate.
+        self.arbitration_timeout = arbitration_timeout
         self.cpu_port = cpu_port
         self.loader: Loader = loader or default_loader
         self.dataplane = dataplane
@@ -171,33 +244,36 @@ class P4RuntimeServer:
         self._config_lock = threading.Lock()
         self._active: _Pipeline | None = None
         self._saved: _Pipeline | None = None
-        self._streams: set[_Stream] = set()
+        self._streams: dict[Client, _Stream] = {}
         self._streams_lock = threading.Lock()
         self._wake = threading.Event()
         self._rescan = False
         self._stopping = threading.Event()
         self._housekeeper: threading.Thread | None = None
-        self._grpc: grpc.Server | None = None
+        self._grpc: grpc.aio.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._writers: futures.ThreadPoolExecutor | None = None
+        self._readers: futures.ThreadPoolExecutor | None = None
+        self._terminated = threading.Event()
         self.port = 0
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self, address: str = "0.0.0.0:9559", max_workers: int = 32) -> int:
+    def start(self, address: str = "0.0.0.0:9559", max_workers: int = WORKERS) -> int:
         """Serve on ``address`` (port 0: any free port); returns the bound port."""
-        server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="p4rt"),
-            options=[
-                ("grpc.max_receive_message_length", MAX_MESSAGE),
-                ("grpc.max_send_message_length", MAX_MESSAGE),
-                ("grpc.so_reuseport", 0),
-            ],
+        self._writers = futures.ThreadPoolExecutor(max_workers, thread_name_prefix="p4rt-w")
+        self._readers = futures.ThreadPoolExecutor(max_workers, thread_name_prefix="p4rt-r")
+        loop = self._loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(
+            target=self._run_loop, name="p4rt-grpc", daemon=True
         )
-        server.add_generic_rpc_handlers((_handlers(_Servicer(self)),))
-        port = server.add_insecure_port(address)
-        if port == 0:
-            raise OSError(f"cannot listen on {address}")
-        server.start()
-        self._grpc = server
+        self._loop_thread.start()
+        try:
+            port = asyncio.run_coroutine_threadsafe(self._serve(address), loop).result()
+        except BaseException:
+            self._stop_loop()
+            raise
         self.port = port
         self._housekeeper = threading.Thread(
             target=self._housekeeping, name="p4rt-housekeeping", daemon=True
@@ -206,21 +282,83 @@ class P4RuntimeServer:
         log.info("P4Runtime server listening on %s (port %d)", address, port)
         return port
 
+    def _run_loop(self) -> None:
+        assert self._loop is not None
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+
+    async def _serve(self, address: str) -> int:
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE),
+                ("grpc.max_send_message_length", MAX_MESSAGE),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        server.add_generic_rpc_handlers((_handlers(_Servicer(self)),))
+        try:
+            port = server.add_insecure_port(address)
+        except RuntimeError as exc:  # grpc.aio raises where grpc returned 0
+            raise OSError(f"cannot listen on {address}: {exc}") from None
+        if port == 0:
+            raise OSError(f"cannot listen on {address}")
+        await server.start()
+        self._grpc = server
+        return port
+
     def stop(self, grace: float = 1.0) -> None:
         self._stopping.set()
         self._wake.set()
         with self._streams_lock:
-            streams = list(self._streams)
+            streams = list(self._streams.values())
         for stream in streams:
-            stream.put(None)
-        if self._grpc is not None:
-            self._grpc.stop(grace).wait(grace + 1)
+            stream.end(_Abort(Code.UNAVAILABLE, "the switch is shutting down"))
+        loop = self._loop
+        if loop is not None and self._grpc is not None:
+            server = self._grpc
+            try:
+                asyncio.run_coroutine_threadsafe(server.stop(grace), loop).result(grace + 2)
+            except (futures.TimeoutError, RuntimeError):
+                log.warning("gRPC server did not stop within %.1f s", grace + 2)
+        self._stop_loop()
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=2)
+        for pool in (self._writers, self._readers):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+        self._terminated.set()
+
+    def _stop_loop(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        if self._loop_thread is not None:
+            self._loop_thread.join(timeout=5)
+        if not loop.is_running():
+            loop.close()
+        self._loop = None
 
     def wait(self) -> None:
-        if self._grpc is not None:
-            self._grpc.wait_for_termination()
+        self._terminated.wait()
+
+    async def in_writer(self, fn: Callable[..., _R], *args: Any) -> _R:
+        """Run a primary's blocking work (it takes the device lock) off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._writers, fn, *args)
+
+    async def in_reader(self, fn: Callable[..., _R], *args: Any) -> _R:
+        """Run one slice of a read off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._readers, fn, *args)
+
+    def check_primary(self, req: pb.WriteRequest | pb.SetForwardingPipelineConfigRequest) -> None:
+        """The checks before any work of a Write or SetForwardingPipelineConfig, done on
+        the event loop so that only the primary's requests reach the workers (they are
+        made again there: the primary may change in between)."""
+        self._check_device(req.device_id)
+        self._check_role(req.role)
+        if not self.arbiter.is_primary(req.role, _election(req)):
+            what = "writes" if isinstance(req, pb.WriteRequest) else "configs"
+            raise DeviceError(Code.PERMISSION_DENIED, f"{what} are accepted from the primary only")
 
     # ---------------------------------------------------------- data plane side
 
@@ -244,8 +382,11 @@ class P4RuntimeServer:
 
     def set_pipeline_config(self, req: pb.SetForwardingPipelineConfigRequest) -> None:
         self._check_device(req.device_id)
+        self._check_role(req.role)
         if not self.arbiter.is_primary(req.role, _election(req)):
             raise DeviceError(Code.PERMISSION_DENIED, "only the primary client may set the config")
+        if not has_pipeline_access(req.role):
+            raise DeviceError(Code.PERMISSION_DENIED, _no_access(req.role, "set the pipeline"))
         action = req.action
         A = pb.SetForwardingPipelineConfigRequest
         with self._config_lock:
@@ -335,18 +476,24 @@ class P4RuntimeServer:
     def write(self, req: pb.WriteRequest) -> list[tuple[Code, str]]:
         """Apply a batch; returns one (code, message) per update."""
         self._check_device(req.device_id)
+        self._check_role(req.role)
         if not self.arbiter.is_primary(req.role, _election(req)):
             raise DeviceError(Code.PERMISSION_DENIED, "writes are accepted from the primary only")
         active = self._active
         if active is None:
             raise DeviceError(Code.FAILED_PRECONDITION, "no forwarding pipeline config set")
         W = pb.WriteRequest
+        if req.atomicity not in (W.CONTINUE_ON_ERROR, W.ROLLBACK_ON_ERROR, W.DATAPLANE_ATOMIC):
+            raise DeviceError(Code.INVALID_ARGUMENT, f"unknown atomicity {req.atomicity}")
+        if not has_pipeline_access(req.role):
+            # The role exists (its client is primary) but its scope is empty: each
+            # update is refused, as the specification asks for an update outside a role.
+            denied = (Code.PERMISSION_DENIED, _no_access(req.role, "write"))
+            return [denied] * len(req.updates)
         if req.atomicity in (W.ROLLBACK_ON_ERROR, W.DATAPLANE_ATOMIC):
             results = self._write_all_or_none(active.state, list(req.updates))
-        elif req.atomicity == W.CONTINUE_ON_ERROR:
-            results = self._write_each(active.state, req.updates)
         else:
-            raise DeviceError(Code.INVALID_ARGUMENT, f"unknown atomicity {req.atomicity}")
+            results = self._write_each(active.state, req.updates)
         self._rescan = True
         self._wake.set()
         return results
@@ -411,13 +558,39 @@ class P4RuntimeServer:
         state = active.state
         if any(q.WhichOneof("entity") == "register_entry" for q in req.entities):
             self._check_register_access("read")
-        entities: list[bytes] = []
-        with state.lock:
+
+        def entities() -> Iterator[bytes]:
             for query in req.entities:
-                entities.extend(read_wire(state, query))
-        for start in range(0, max(len(entities), 1), READ_CHUNK):
-            # ReadResponse.entities is field 1: each entity is one length-delimited field.
-            yield b"".join(field_len(1, e) for e in entities[start : start + READ_CHUNK])
+                yield from read_wire(state, query)
+
+        sent = False
+        pending: list[bytes] = []
+        made = 0
+        slices = state.read_slices(entities(), READ_SLICE)
+        while True:
+            started = time.perf_counter()
+            batch = next(slices, None)
+            if batch is None:
+                break
+            made += len(batch)
+            if made > READ_UNPACED:
+                # The packet loop needs the GIL as well as the lock: a long read pauses
+                # as long as it worked, or packets would get a fraction of the CPU.
+                busy = time.perf_counter() - started
+                time.sleep(busy * (1 - READ_DUTY) / READ_DUTY)
+            pending.extend(batch)
+            if len(pending) >= READ_CHUNK:
+                # ReadResponse.entities is field 1: each entity is one length-delimited
+                # field.
+                yield b"".join(field_len(1, e) for e in pending)
+                pending = []
+                sent = True
+        if pending or not sent:
+            yield b"".join(field_len(1, e) for e in pending)
+
+    def _check_role(self, role: str) -> None:
+        if not self.arbiter.knows(role):
+            raise DeviceError(Code.NOT_FOUND, f"unknown role {role!r}: no client arbitrated for it")
 
     def _check_device(self, device_id: int) -> None:
         if device_id != self.device_id:
@@ -425,32 +598,51 @@ class P4RuntimeServer:
 
     # ----------------------------------------------------------- streams
 
-    def open_stream(self, peer: str) -> _Stream:
-        stream = _Stream(peer)
+    def open_stream(self, peer: str, loop: asyncio.AbstractEventLoop) -> _Stream:
+        """A new StreamChannel; RESOURCE_EXHAUSTED when ``max_streams`` are open."""
+        stream = _Stream(peer, loop)
         with self._streams_lock:
-            self._streams.add(stream)
+            if len(self._streams) >= self.max_streams:
+                raise DeviceError(
+                    Code.RESOURCE_EXHAUSTED,
+                    f"too many open streams ({self.max_streams}); try again later",
+                )
+            self._streams[stream.client] = stream
         return stream
+
+    def arbitration_overdue(self, stream: _Stream) -> None:
+        """End a stream that did not arbitrate in time (it holds a place for nothing)."""
+        if not stream.closed and not stream.client.arbitrated:
+            log.info("stream from %s: no arbitration in time, closed", stream.peer)
+            stream.end(
+                _Abort(
+                    Code.DEADLINE_EXCEEDED,
+                    f"no MasterArbitrationUpdate within {self.arbitration_timeout:g} s",
+                )
+            )
 
     def close_stream(self, stream: _Stream) -> None:
         if stream.closed:
             return
         stream.closed = True
         with self._streams_lock:
-            self._streams.discard(stream)
+            self._streams.pop(stream.client, None)
         self.arbiter.remove(stream.client)
         log.debug("stream from %s closed", stream.peer)
 
     def _stream_of(self, client: Client) -> _Stream | None:
         with self._streams_lock:
-            for stream in self._streams:
-                if stream.client is client:
-                    return stream
-        return None
+            return self._streams.get(client)
 
     def handle_stream_message(self, stream: _Stream, req: pb.StreamMessageRequest) -> None:
         kind = req.WhichOneof("update")
         if kind == "arbitration":
             arb = req.arbitration
+            if arb.role.HasField("config"):
+                raise _Abort(
+                    Code.INVALID_ARGUMENT,
+                    "p4sim implements no role configuration scheme: leave role.config unset",
+                )
             try:
                 self.arbiter.update(stream.client, arb.device_id, arb.role.name, _election(arb))
             except DeviceError as exc:
@@ -472,6 +664,10 @@ class P4RuntimeServer:
     def _packet_out(self, stream: _Stream, req: pb.StreamMessageRequest) -> None:
         if not self.arbiter.is_primary_client(stream.client):
             self._stream_error(stream, Code.PERMISSION_DENIED, "PacketOut from a backup", req)
+            return
+        if not has_pipeline_access(stream.client.role):
+            message = _no_access(stream.client.role, "send PacketOuts")
+            self._stream_error(stream, Code.PERMISSION_DENIED, message, req)
             return
         active = self._active
         if active is None:
@@ -569,6 +765,13 @@ class P4RuntimeServer:
                 stream.put(msg)
 
 
+def _no_access(role: str, what: str) -> str:
+    return (
+        f"role {role!r} may not {what}: p4sim has no role configuration, "
+        "only the default role has pipeline access"
+    )
+
+
 def _serialize(msg: Any) -> bytes:
     """Responses may be messages or bytes the server already serialised."""
     return msg if isinstance(msg, bytes) else msg.SerializeToString()  # type: ignore[no-any-return]
@@ -601,105 +804,110 @@ def _handlers(servicer: _Servicer) -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler("p4.v1.P4Runtime", methods)
 
 
-def _abort(context: grpc.ServicerContext, code: Code, message: str) -> None:
-    context.abort(_GRPC_CODES.get(int(code), grpc.StatusCode.UNKNOWN), message)
+async def _abort(context: grpc.aio.ServicerContext, code: Code, message: str) -> None:
+    await context.abort(_GRPC_CODES.get(int(code), grpc.StatusCode.UNKNOWN), message)
 
 
 class _Servicer(p4runtime_pb2_grpc.P4RuntimeServicer):
-    """gRPC glue: turns DeviceError into statuses, runs stream readers."""
+    """gRPC glue on the event loop: turns DeviceError into statuses, hands work that
+    takes the device lock to the worker pool, runs the streams as coroutines."""
 
     def __init__(self, server: P4RuntimeServer) -> None:
         self.s = server
 
-    def Capabilities(self, request: Any, context: grpc.ServicerContext) -> Any:
+    async def Capabilities(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return pb.CapabilitiesResponse(p4runtime_api_version=API_VERSION)
 
-    def SetForwardingPipelineConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
+    async def SetForwardingPipelineConfig(
+        self, request: Any, context: grpc.aio.ServicerContext
+    ) -> Any:
         try:
-            self.s.set_pipeline_config(request)
+            self.s.check_primary(request)
+            await self.s.in_writer(self.s.set_pipeline_config, request)
         except DeviceError as exc:
-            _abort(context, exc.code, exc.message)
+            await _abort(context, exc.code, exc.message)
         return pb.SetForwardingPipelineConfigResponse()
 
-    def GetForwardingPipelineConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
+    async def GetForwardingPipelineConfig(
+        self, request: Any, context: grpc.aio.ServicerContext
+    ) -> Any:
         try:
             return self.s.get_pipeline_config(request)
         except DeviceError as exc:
-            _abort(context, exc.code, exc.message)
+            await _abort(context, exc.code, exc.message)
         raise AssertionError("unreachable")
 
-    def Write(self, request: Any, context: grpc.ServicerContext) -> Any:
+    async def Write(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
-            results = self.s.write(request)
+            self.s.check_primary(request)
+            results = await self.s.in_writer(self.s.write, request)
         except DeviceError as exc:
-            _abort(context, exc.code, exc.message)
+            await _abort(context, exc.code, exc.message)
             raise AssertionError("unreachable") from exc
         if any(code != Code.OK for code, _ in results):
-            status = status_pb2.Status(code=code_pb2.UNKNOWN, message="Write failure.")
-            for code, message in results:
-                err = pb.Error(canonical_code=int(code))
-                if code != Code.OK:
-                    err.message = message
-                status.details.add().Pack(err)
-            context.set_trailing_metadata(
-                (("grpc-status-details-bin", status.SerializeToString()),)
+            details, message = write_status(results)
+            await context.abort(
+                grpc.StatusCode.UNKNOWN,
+                message,
+                trailing_metadata=(("grpc-status-details-bin", details),),
             )
-            failures = [m for c, m in results if c not in (Code.OK, Code.ABORTED)]
-            first = failures[0] if failures else next(m for c, m in results if c != Code.OK)
-            context.abort(grpc.StatusCode.UNKNOWN, f"Write failure: {first}")
         return pb.WriteResponse()
 
-    def Read(self, request: Any, context: grpc.ServicerContext) -> Any:
-        try:
-            responses = list(self.s.read(request))
-        except DeviceError as exc:
-            _abort(context, exc.code, exc.message)
-            return
-        yield from responses
+    async def Read(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        responses = self.s.read(request)
+        while True:
+            try:
+                chunk = await self.s.in_reader(next, responses, None)
+            except DeviceError as exc:
+                await _abort(context, exc.code, exc.message)
+                return
+            if chunk is None:
+                return
+            yield chunk
 
-    def StreamChannel(self, request_iterator: Any, context: grpc.ServicerContext) -> Any:
-        stream = self.s.open_stream(context.peer())
-        context.add_callback(lambda: stream.out.put(None))
-        reader = threading.Thread(
-            target=self._read_stream,
-            args=(stream, request_iterator),
-            name=f"p4rt-stream-{stream.client.serial}",
-            daemon=True,
-        )
-        reader.start()
+    async def StreamChannel(
+        self, request_iterator: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        loop = asyncio.get_running_loop()
+        try:
+            stream = self.s.open_stream(context.peer(), loop)
+        except DeviceError as exc:
+            await _abort(context, exc.code, exc.message)
+            return
+        timer = loop.call_later(self.s.arbitration_timeout, self.s.arbitration_overdue, stream)
+        reader = asyncio.ensure_future(self._read_stream(stream, request_iterator))
         try:
             while True:
-                item = stream.out.get()
-                if self.s._stopping.is_set():
-                    self.s.close_stream(stream)
-                    _abort(context, Code.UNAVAILABLE, "the switch is shutting down")
-                    return
+                item = await stream.out.get()
                 if item is None:
                     return
                 if isinstance(item, _Abort):
                     self.s.close_stream(stream)
-                    _abort(context, item.code, item.message)
+                    await _abort(context, item.code, item.message)
                     return
                 yield item
         finally:
+            timer.cancel()
+            reader.cancel()
             self.s.close_stream(stream)
 
-    def _read_stream(self, stream: _Stream, requests: Iterator[Any]) -> None:
+    async def _read_stream(self, stream: _Stream, requests: AsyncIterator[Any]) -> None:
         try:
-            for req in requests:
+            async for req in requests:
                 if stream.closed:
                     break
                 try:
                     self.s.handle_stream_message(stream, req)
                 except _Abort as abort:
-                    stream.out.put(abort)
+                    stream.end(abort)
                     return
                 except Exception:
                     log.exception("stream message from %s failed", stream.peer)
-        except grpc.RpcError:
-            pass  # the peer went away: normal end of a stream
+        except asyncio.CancelledError:
+            raise
+        except (grpc.RpcError, grpc.aio.AbortError):
+            pass  # the peer went away, or the stream was ended here: a normal end
         except Exception:
             log.exception("stream from %s broke", stream.peer)
-        finally:
-            self.s.close_stream(stream)
-            stream.out.put(None)
+        self.s.close_stream(stream)
+        stream.end(None)

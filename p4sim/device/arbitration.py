@@ -9,6 +9,15 @@ specification, "Rules for Handling MasterArbitrationUpdate Messages":
   leaves, a client with a lower id cannot take over;
 * an unset election id is lower than any id: such a client is always a backup;
 * two live clients of a role may not share an election id.
+
+Roles: p4sim implements no role-configuration scheme. The default role (``""``) has
+full pipeline access, as the specification says. A client may arbitrate for a named
+role (and becomes primary or backup of it), but without a role configuration such a
+role's scope is empty: it may read, but every update it writes fails with
+PERMISSION_DENIED, it may not set the pipeline or send PacketOuts, and PacketIns,
+digests and idle-timeout notifications go to the default role's primary only. A
+``role.config`` in an arbitration update names a scheme p4sim does not know: the
+server ends that stream with INVALID_ARGUMENT.
 """
 
 from __future__ import annotations
@@ -21,7 +30,13 @@ from dataclasses import dataclass, field
 from p4sim.device.errors import Code, DeviceError
 
 ElectionId = int | None
+DEFAULT_ROLE = ""
 _ids = itertools.count(1)
+
+
+def has_pipeline_access(role: str) -> bool:
+    """Whether a role may write entities, set the pipeline and exchange packets."""
+    return role == DEFAULT_ROLE
 
 
 @dataclass(eq=False)
@@ -99,6 +114,12 @@ class Arbiter:
                 rs.primary = None
                 self._notify(rs, rs.clients)
 
+    def knows(self, role: str) -> bool:
+        """Whether ``role`` is a role of the device: the default one, or one a client
+        arbitrated for."""
+        with self._lock:
+            return role == DEFAULT_ROLE or role in self._roles
+
     def is_primary(self, role: str, election_id: ElectionId) -> bool:
         """Whether a write carrying (role, election id) comes from the current primary."""
         with self._lock:
@@ -116,8 +137,14 @@ class Arbiter:
             return rs is not None and rs.primary is client
 
     def primaries(self) -> list[Client]:
+        """The primaries of the roles with pipeline access (the receivers of PacketIns,
+        digests and idle-timeout notifications)."""
         with self._lock:
-            return [rs.primary for rs in self._roles.values() if rs.primary is not None]
+            return [
+                rs.primary
+                for role, rs in self._roles.items()
+                if rs.primary is not None and has_pipeline_access(role)
+            ]
 
     def _notify(self, rs: _Role, clients: list[Client]) -> None:
         for c in clients:

@@ -16,6 +16,7 @@ class Code(IntEnum):
 
     OK = 0
     UNKNOWN = 2
+    DEADLINE_EXCEEDED = 4
     INVALID_ARGUMENT = 3
     NOT_FOUND = 5
     ALREADY_EXISTS = 6

@@ -3,14 +3,19 @@
 One object per pushed pipeline. The pipeline reads and updates it per packet; the
 P4Runtime server writes and reads it for the controller. Both hold ``lock`` while
 they touch it, so a controller write never lands in the middle of a packet.
+
+Reads take the lock in slices (``read_slices``): a wildcard read of a large register
+must not stop the packet path for its whole length. A native state offers the same
+method with the same contract.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from p4.config.v1 import p4info_pb2
 
@@ -19,6 +24,8 @@ from p4sim.device.externs import CounterState, MeterState, RegisterState
 from p4sim.device.info import P4InfoIndex, PacketMetadataInfo, index_p4info
 from p4sim.device.pre import PreState
 from p4sim.device.tables import TableState
+
+_T = TypeVar("_T")
 
 
 class DeviceState:
@@ -67,6 +74,23 @@ class DeviceState:
         if len(hits) != 1:
             raise KeyError(f"no unique table named {name!r}")
         return hits[0]
+
+    def read_slices(self, items: Iterator[_T], size: int) -> Iterator[list[_T]]:
+        """Drain ``items``, a generator that reads this state, ``size`` items at a time,
+        each slice under one hold of ``lock``: the packet path waits for one slice at
+        most, never for a whole read. Packets and writes may run between two slices, so
+        a read spanning several slices is not a snapshot (P4Runtime promises none);
+        each item is consistent in itself. Yields nothing for an empty read."""
+        while True:
+            with self.lock:
+                batch = list(itertools.islice(items, size))
+            # Let a thread waiting for the lock (the packet loop) take it now: without
+            # this the reader, still holding the GIL, takes the lock again first.
+            time.sleep(0)
+            if batch:
+                yield batch
+            if len(batch) < size:
+                return
 
     def reset(self) -> None:
         """Forget all control-plane writes (for RECONCILE-less re-pushes of a pipeline)."""

@@ -1,4 +1,11 @@
-/* Every table, register and counter size, in one place (shared by the targets). */
+/* Every table, register and counter size, in one place (shared by the targets).
+ *
+ * Sizes are macros with defaults, so a test or a small target can shrink them at
+ * compile time: `p4sim-compile -DSESSIONS_SIZE=1024 ...` (or p4c's -D). The controller
+ * reads the sizes it depends on from the P4Info (tables' and registers' `size`), never
+ * from a copy. Sizes used as the bound of a hash() carry a width (32w...), as p4c
+ * needs a typed bound there: override them with one too (-DPENDING_SIZE=32w1024).
+ * Derived sizes follow the ones they derive from unless given themselves. */
 #ifndef SYNPROXY_COMMON_SIZES_P4
 #define SYNPROXY_COMMON_SIZES_P4
 
@@ -7,28 +14,55 @@
  * because it sizes a header stack and the unrolled per-option code in seqadj.p4. */
 #define TCP_OPTIONS_MAX 12
 
-const bit<32> SERVICES_SIZE      = 1024;
-const bit<32> MAX_SERVICE_IDS    = 256;    /* service_id < MAX_SERVICE_IDS */
-const bit<32> SESSIONS_SIZE      = 65536;  /* slots; the table holds two entries per slot */
-const bit<32> SESSION_ENTRIES    = 131072;
-const bit<32> ARP_REPLIES_SIZE   = 1024;
-const bit<32> ROUTER_MACS_SIZE   = 64;
-const bit<32> IPV4_ROUTES_SIZE   = 4096;
-const bit<32> MAC_TABLE_SIZE     = 4096;
-const bit<32> FLOW_FILTER_SIZE   = 65536;  /* cells of the passthrough flow filter */
+#ifndef SERVICES_SIZE
+#define SERVICES_SIZE 1024
+#endif
+#ifndef MAX_SERVICE_IDS
+#define MAX_SERVICE_IDS 256        /* service_id < MAX_SERVICE_IDS */
+#endif
+#ifndef SESSIONS_SIZE
+#define SESSIONS_SIZE 65536        /* slots; the table holds two entries per slot */
+#endif
+#ifndef SESSION_ENTRIES
+#define SESSION_ENTRIES (2 * SESSIONS_SIZE)
+#endif
+#ifndef ARP_REPLIES_SIZE
+#define ARP_REPLIES_SIZE 1024
+#endif
+#ifndef ROUTER_MACS_SIZE
+#define ROUTER_MACS_SIZE 64
+#endif
+#ifndef IPV4_ROUTES_SIZE
+#define IPV4_ROUTES_SIZE 4096
+#endif
+#ifndef MAC_TABLE_SIZE
+#define MAC_TABLE_SIZE 4096
+#endif
+#ifndef FLOW_FILTER_SIZE
+#define FLOW_FILTER_SIZE 32w65536  /* cells of the passthrough flow filter (a hash bound) */
+#endif
 /* C4: pending handshakes (a validated cookie ACK whose session is not installed yet),
- * one slot per crc16(4-tuple) mod size; an entry vouches for the flow's later
- * segments for PENDING_LIFETIME, in the ~1 ms units (1.024 ms) of our SYN/ACK TSval. */
-const bit<32> PENDING_SIZE       = 8192;
+ * one slot per crc16(4-tuple) mod size (a hash bound); an entry vouches for the flow's
+ * later segments for PENDING_LIFETIME, in the ~1 ms units (1.024 ms) of our SYN/ACK
+ * TSval. */
+#ifndef PENDING_SIZE
+#define PENDING_SIZE 32w8192
+#endif
 const bit<32> PENDING_LIFETIME   = 9766;   /* ~10 s */
 const bit<32> EVENTS_PER_SERVICE = 32;     /* > every EV_* value */
-const bit<32> SERVICE_EVENTS_SIZE = 8192;  /* MAX_SERVICE_IDS * EVENTS_PER_SERVICE */
+#ifndef SERVICE_EVENTS_SIZE
+#define SERVICE_EVENTS_SIZE (MAX_SERVICE_IDS * EVENTS_PER_SERVICE)
+#endif
 
 /* C8, nat.p4: unproxied flows of a NAT service are spread over 2^NAT_BUCKET_BITS
  * buckets, each pointing at a real server. A macro: it is a bit width. */
 #define NAT_BUCKET_BITS 6
 const bit<32> NAT_BUCKETS        = 64;     /* 1 << NAT_BUCKET_BITS */
-const bit<32> NAT_BUCKETS_SIZE   = 16384;  /* MAX_SERVICE_IDS * NAT_BUCKETS */
-const bit<32> NAT_REVERSE_SIZE   = 4096;   /* real servers of NAT services in auto/off */
+#ifndef NAT_BUCKETS_SIZE
+#define NAT_BUCKETS_SIZE (MAX_SERVICE_IDS * NAT_BUCKETS)
+#endif
+#ifndef NAT_REVERSE_SIZE
+#define NAT_REVERSE_SIZE 4096      /* real servers of NAT services in auto/off */
+#endif
 
 #endif

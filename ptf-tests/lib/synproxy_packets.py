@@ -57,7 +57,11 @@ def p4_consts(path: Path = DEFINES) -> dict[str, int]:
     """The integer `const` declarations of a P4 file, so that tests use the program's
     own event, state and flag codes instead of copies that could drift."""
     pattern = re.compile(r"^const\s+[\w<>]+\s+(\w+)\s*=\s*(0x[0-9a-fA-F]+|\d+)\s*;", re.M)
-    return {name: int(value, 0) for name, value in pattern.findall(path.read_text())}
+    # Sizes are `#define NAME [32w]VALUE` defaults (sizes.p4), overridable with -D.
+    default = re.compile(r"^#define\s+(\w+)\s+(?:\d+w)?(0x[0-9a-fA-F]+|\d+)\b", re.M)
+    text = path.read_text()
+    found = pattern.findall(text) + default.findall(text)
+    return {name: int(value, 0) for name, value in found}
 
 
 CONSTS = p4_consts()

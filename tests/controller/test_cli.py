@@ -63,7 +63,7 @@ def test_run_status_service_metrics_and_stop(artefacts, sock, switch, tmp_path: 
         out = ctl("rs", "weight", "ssh", "10.1.0.6:22", "5", "--socket", ctl_sock)
         assert json.loads(out.stdout)["real_servers"] == ["10.1.0.6:22/5"]
         out = ctl("rs", "remove", "web", "10.9.9.9:80", "--socket", ctl_sock)
-        assert out.returncode == 1 and "not a real server" in out.stderr
+        assert out.returncode == 2 and "not a real server" in out.stderr  # a bad argument
         out = ctl("sessions", "--socket", ctl_sock)
         assert json.loads(out.stdout) == []
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()

@@ -47,6 +47,8 @@ def free_port() -> int:
         (["--no-p4", "--grpc-server-addr", "9559"], "HOST:PORT"),
         (["--no-p4", "-L", "loud"], "invalid choice"),
         (["--no-p4", "--device-id", "-1"], ">= 0"),
+        (["--no-p4", "--max-streams", "0"], ">= 1"),
+        (["--no-p4", "--arbitration-timeout", "nan"], "between 0.1 and 86400"),
     ],
 )
 def test_bad_arguments_exit_2(args: list[str], message: str) -> None:

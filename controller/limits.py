@@ -1,0 +1,43 @@
+"""The program's sizes that bound what the controller may configure, read from the
+P4Info (never from a copy: p4src/common/sizes.p4 can be shrunk with -D at compile time).
+
+* service ids: the per-service event counter holds ``service_ids`` blocks of
+  ``events_per_service`` counters (``service_events`` / ``global_events``), so a
+  service id is 1 .. service_ids - 1 (0 is "no service");
+* session slots: the session registers have ``session_slots`` cells (slot 0 is unused).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .p4info import P4InfoIndex
+
+
+@dataclass(frozen=True)
+class ProgramLimits:
+    service_ids: int = 256
+    events_per_service: int = 32
+    session_slots: int = 65536
+
+    @property
+    def max_services(self) -> int:
+        return self.service_ids - 1
+
+    @property
+    def max_sessions(self) -> int:
+        return self.session_slots - 1
+
+    @classmethod
+    def from_p4info(cls, p4: P4InfoIndex) -> ProgramLimits:
+        """Raises P4InfoError (a KeyError) when the program lacks one of the objects, and
+        ValueError when its sizes make no sense."""
+        per_service = p4.get("counters", "global_events").size
+        service_events = p4.get("counters", "service_events").size
+        slots = p4.get("registers", "session_state").size
+        if per_service <= 0 or service_events < per_service or slots < 2:
+            raise ValueError(
+                f"implausible sizes: global_events {per_service}, service_events "
+                f"{service_events}, session_state {slots}"
+            )
+        return cls(service_events // per_service, per_service, slots)
