@@ -17,10 +17,11 @@ const bit<32> IPV4_ROUTES_SIZE   = 4096;
 const bit<32> MAC_TABLE_SIZE     = 4096;
 const bit<32> FLOW_FILTER_SIZE   = 65536;  /* cells of the passthrough flow filter */
 /* C4: pending handshakes (a validated cookie ACK whose session is not installed yet),
- * one slot per crc16(4-tuple) mod size; an entry vouches for the flow's later
- * segments for PENDING_LIFETIME, in the ~1 ms units (1.024 ms) of our SYN/ACK TSval. */
+ * one slot per crc16(4-tuple) mod size; an entry offers its ISN to the flow's later
+ * segments for PENDING_LIFETIME microseconds of the ingress clock. */
 const bit<32> PENDING_SIZE       = 8192;
-const bit<32> PENDING_LIFETIME   = 9766;   /* ~10 s */
+const bit<64> PENDING_LIFETIME   = 10000000;   /* 10 s */
+const bit<32> MARTIAN_SOURCES_SIZE = 1024;     /* D16: bogon prefixes, own addresses */
 const bit<32> EVENTS_PER_SERVICE = 32;     /* > every EV_* value */
 const bit<32> SERVICE_EVENTS_SIZE = 8192;  /* MAX_SERVICE_IDS * EVENTS_PER_SERVICE */
 
