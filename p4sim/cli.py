@@ -2,7 +2,7 @@
 
     p4sim [--no-p4 | CONFIG] -i 1@veth1 -i 2@veth2 [--p4info FILE]
           [--grpc-server-addr 0.0.0.0:9559] [--device-id 0] [--cpu-port 255]
-          [--log-console] [-L {trace,debug,info,warn,error}]
+          [--log-console] [-L {trace,debug,info,warn,error}] [--test-clock FILE]
 
 CONFIG is a device config written by ``p4sim-compile`` (``prog.p4sim``); its P4Info is
 ``--p4info`` or, by default, ``p4info.txt`` next to it. As with simple_switch_grpc,
@@ -27,6 +27,7 @@ from p4.config.v1 import p4info_pb2
 from p4sim.device import DeviceError
 from p4sim.ports import Port, PortError, RawPort
 from p4sim.switch import Switch
+from p4sim.testclock import FileClock
 
 log = logging.getLogger("p4sim")
 
@@ -109,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer every P4Runtime register read and write with UNIMPLEMENTED, as bmv2 "
         "(PI) does",
     )
+    p.add_argument(
+        "--test-clock",
+        type=Path,
+        metavar="FILE",
+        help="tests only: the clock is CLOCK_MONOTONIC plus the nanoseconds in FILE "
+        "(8-byte signed little-endian, rewritten by the test; p4sim.testclock)",
+    )
     return p
 
 
@@ -178,6 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     ports = _open_ports(args.interfaces)
     switch = Switch(ports, cpu_port=args.cpu_port, device_id=args.device_id)
     switch.server.register_access = not args.no_register_access
+    if args.test_clock is not None:
+        try:
+            switch.server.clock = FileClock(args.test_clock)
+        except OSError as exc:
+            for port in ports:
+                port.close()
+            raise SystemExit(f"p4sim: --test-clock {args.test_clock}: {exc.strerror}") from exc
     if config is not None and p4info is not None:
         try:
             switch.load(config, p4info)
