@@ -110,6 +110,8 @@ def test_synproxy_stable_ids(synproxy_p4info) -> None:
         0x1600000C, 0x1600000D, 0x1600000E, 0x1600000F, 0x16000010]
     assert {0x16000007, 0x1600000A}.isdisjoint(registers.values())
     assert tables["martian_sources"] == 0x0200000C
+    assert [registers[f"passthrough_{n}"] for n in ("flows", "src", "dst", "ports")] == [
+        0x16000005, 0x16000011, 0x16000012, 0x16000013]
     assert (tables["defense"], tables["passthrough_epoch"]) == (0x0200000A, 0x0200000B)
 
 
@@ -142,6 +144,9 @@ def test_synproxy_state_and_digests(synproxy_p4info) -> None:
         "session_server_wscale",
         "session_gen",
         "passthrough_flows",
+        "passthrough_src",
+        "passthrough_dst",
+        "passthrough_ports",
         "pending_client",
         "pending_vip",
         "pending_ports",

@@ -112,16 +112,27 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
 
     /* C8: connections opened while a service was not defended have no session and
      * no cookie; without this filter, turning the defence on would cut them all.
-     * While a service passes traffic, every client segment sets the bit of its
-     * flow; while it is defended, a segment that is not a valid cookie ACK but
-     * whose bit is set is passed as before. The price: spoofed segments that hit
-     * a set bit reach the server (as they all would without the defence).
+     * While a service passes traffic, every client segment marks the cell of its
+     * flow with its 4-tuple; while it is defended, a segment that is not a valid
+     * cookie ACK but whose own 4-tuple marks its cell is passed as before. The
+     * tuple is compared in full (D16): the index is a CRC, and a spoofer who marked
+     * one cell while the service was calm could otherwise aim a whole flood of
+     * colliding tuples through it. The price: two live flows in one cell hold it
+     * by turns (the last segment wins), and the other is cut when the defence
+     * comes on, as every connection would be without the filter.
      * A cell is "set" when it holds the current epoch (passthrough_epoch below), so
      * the controller clears the whole filter, when the defence has been off long
      * enough for its flows to be gone, by moving to the next epoch (1..255: 0 is
      * what a never-written cell holds). */
     @id(ID_REGISTER_PASSTHROUGH_FLOWS)
     register<bit<8>>(FLOW_FILTER_SIZE) passthrough_flows;
+    /* The 4-tuple that set each cell: src, dst, sport ++ dport. */
+    @id(ID_REGISTER_PASSTHROUGH_SRC)
+    register<bit<32>>(FLOW_FILTER_SIZE) passthrough_src;
+    @id(ID_REGISTER_PASSTHROUGH_DST)
+    register<bit<32>>(FLOW_FILTER_SIZE) passthrough_dst;
+    @id(ID_REGISTER_PASSTHROUGH_PORTS)
+    register<bit<32>>(FLOW_FILTER_SIZE) passthrough_ports;
 
     @id(ID_ACTION_SET_PASSTHROUGH_EPOCH)
     action set_passthrough_epoch(bit<8> epoch) {
@@ -334,13 +345,26 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                  { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.tcp.src_port, hdr.tcp.dst_port },
                  FLOW_FILTER_SIZE);
             passthrough_epoch.apply();
+            bit<32> flow_ports = hdr.tcp.src_port ++ hdr.tcp.dst_port;
             if (meta.proxy_active) {
                 bit<8> seen;
+                bit<32> seen_src;
+                bit<32> seen_dst;
+                bit<32> seen_ports;
                 passthrough_flows.read(seen, flow_cell);
+                passthrough_src.read(seen_src, flow_cell);
+                passthrough_dst.read(seen_dst, flow_cell);
+                passthrough_ports.read(seen_ports, flow_cell);
                 /* Epoch 0 would find every never-written cell: it marks nothing. */
-                passthrough_known = seen == meta.passthrough_epoch && seen != 0;
+                passthrough_known = seen == meta.passthrough_epoch && seen != 0
+                                    && seen_src == hdr.ipv4.src_addr
+                                    && seen_dst == hdr.ipv4.dst_addr
+                                    && seen_ports == flow_ports;
             } else {
                 passthrough_flows.write(flow_cell, meta.passthrough_epoch);
+                passthrough_src.write(flow_cell, hdr.ipv4.src_addr);
+                passthrough_dst.write(flow_cell, hdr.ipv4.dst_addr);
+                passthrough_ports.write(flow_cell, flow_ports);
             }
         }
 

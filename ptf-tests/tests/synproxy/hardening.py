@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import struct
+import zlib
 
 from crc_collisions import old_index_and_tag, spoofed_pairs
 from ptf.testutils import group
@@ -23,12 +25,17 @@ from synproxy_packets import (
     CLIENT_SPORT,
     ETHERTYPE_QINQ,
     ETHERTYPE_VLAN,
+    FLOW_FILTER_SIZE,
     KEY,
     OTHER_IP,
+    OTHER_MAC,
+    OTHER_PORT,
+    PROXY_AUTO,
     PUNT_COOKIE_DATA,
     ROUTER_MAC,
     VIP,
     VPORT,
+    ServiceSettings,
     client_syn_options,
     client_tcp,
     cookie_for,
@@ -36,6 +43,7 @@ from synproxy_packets import (
     fresh,
     ip2int,
     option_value,
+    routed,
     tcp_packet,
     ts_option,
     u32,
@@ -187,6 +195,47 @@ class PendingExpiredAcrossClockWrapTest(HandshakeTest):
         seg = self.later(cookie2, tsval2, 10, sport=CLIENT_SPORT + 1)
         self.send(CLIENT_PORT, seg)
         self.assert_punted_with_isn(seg)
+
+
+# ----------------------------------------------------------------------------- flow filter (C8)
+
+
+def filter_cell(src: int, sport: int) -> int:
+    """The `passthrough_flows` index of a client -> VIP:VPORT flow (crc32)."""
+    return zlib.crc32(struct.pack("!IIHH", src, ip2int(VIP), sport, VPORT)) % FLOW_FILTER_SIZE
+
+
+@group("hardening")
+@group("nosession")
+class PassthroughCellTakesNoOtherTupleTest(SynproxyTest):
+    """C8's flow filter under an attacker: a spoofed flow marks its cell while the
+    auto service is calm; once it is defended, that flow's own segments still pass
+    (PASSTHROUGH), but segments of other tuples in the same cell (spoofed sources
+    in 198.18.0.0/15, found by search) are ACK-checked and dropped: the cell holds
+    the tuple, not just a bit."""
+
+    def runTest(self) -> None:
+        self.insert("ipv4_routes", {"dst_addr": f"{VIP}/32"}, "route_to",
+                    {"port": OTHER_PORT, "src_mac": ROUTER_MAC, "dst_mac": OTHER_MAC})
+        self.set_service(ServiceSettings(mode=PROXY_AUTO), priority=20)
+        marker_addr, marker_port = ip2int("198.18.200.1"), 45000
+        cell = filter_cell(marker_addr, marker_port)
+        base = ip2int("198.18.0.0")
+        twins = [a for a in range(base, base + (1 << 17))
+                 if a != marker_addr and filter_cell(a, marker_port) == cell][:3]
+        self.assertTrue(twins, "no colliding source in 198.18.0.0/15")
+        marker = client_tcp("PA", 500, 600, src=dotted(marker_addr), sport=marker_port,
+                            payload=b"mark")
+        self.send(CLIENT_PORT, marker)
+        self.expect(OTHER_PORT, routed(marker, OTHER_PORT))
+        self.defend()
+        for addr in twins:
+            self.send(CLIENT_PORT, client_tcp("PA", 700, 800, src=dotted(addr),
+                                              sport=marker_port, payload=b"aimed"))
+        self.send(CLIENT_PORT, marker)
+        self.expect(OTHER_PORT, routed(marker, OTHER_PORT))
+        self.expect_nothing()
+        self.assert_events({"PASSTHROUGH": 1, "ACK_INVALID": len(twins)})
 
 
 # ----------------------------------------------------------------------------- IPv4 version
