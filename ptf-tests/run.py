@@ -9,6 +9,8 @@ Each folder under ptf-tests/tests/ holds the tests of one program of p4src/v1mod
 For each, the runner makes two network namespaces (switch, tester) joined by veth
 pairs, starts the target in the switch namespace with its gRPC server on a unix
 socket, runs `ptf` in the tester namespace, and removes everything afterwards.
+p4sim runs with a test clock (`--test-clock`, its file passed to the tests as the
+`clock_file` parameter) so that tests can move its time forward.
 The last line is a summary: `ptf: N passed, N failed, N skipped`.
 """
 
