@@ -299,7 +299,7 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             pending_ports.read(stored_ports, pending_index);
             /* Exactly this 4-tuple: the index alone is a CRC, which collides at will. */
             if (stored_client == p_client && stored_vip == p_vip
-                    && stored_ports == p_cport ++ p_vport) {
+                    && stored_ports == (p_cport ++ p_vport)) {
                 if (establishing) {
                     pending_since.write(pending_index, 0);
                 } else {
@@ -345,7 +345,7 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                  { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.tcp.src_port, hdr.tcp.dst_port },
                  FLOW_FILTER_SIZE);
             passthrough_epoch.apply();
-            bit<32> flow_ports = hdr.tcp.src_port ++ hdr.tcp.dst_port;
+            bit<32> flow_ports = (hdr.tcp.src_port ++ hdr.tcp.dst_port);
             if (meta.proxy_active) {
                 bit<8> seen;
                 bit<32> seen_src;
