@@ -55,10 +55,12 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
                 arp_responder.apply(hdr, meta, standard_metadata);
             } else if (hdr.ipv4.isValid()) {
                 services.apply(hdr, meta);
-                if (meta.svc_hit && !meta.from_cpu) {
-                    martian_sources.apply(hdr, meta);   /* D16 */
-                }
                 session_lookup.apply(hdr, meta);     /* a session's service id wins */
+                if (meta.svc_hit && !meta.session_hit && !meta.from_cpu) {
+                    /* D16: only what may be answered; a session's client was
+                     * validated already, so established traffic pays nothing. */
+                    martian_sources.apply(hdr, meta);
+                }
                 cookie_keys.apply(meta);
                 synproxy.apply(hdr, meta, standard_metadata);
                 nat.apply(hdr, meta, standard_metadata);   /* C8: NAT services, unproxied */

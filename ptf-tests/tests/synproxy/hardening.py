@@ -185,9 +185,14 @@ class PendingExpiredAcrossClockWrapTest(HandshakeTest):
         steps = [TSVAL_WRAP_US, (1 << 46) - TSVAL_WRAP_US, 1 << 46, 1 << 46,
                  CLOCK_48_US - (1 << 47) - (1 << 46) + 1_000_000]
         self.assertEqual(sum(steps), CLOCK_48_US + 1_000_000)
+        base = self.snapshot()["ACK_INVALID"][0]
         for i, step in enumerate(steps):
             self.advance_clock(step)
             self.send(CLIENT_PORT, self.later(cookie, tsval, 10 * (i + 1)))
+            # The switch must see this step before the clock moves on: polled, so
+            # that no segment is stamped with a later step's time.
+            self.wait_until(lambda n=i: self.snapshot()["ACK_INVALID"][0] > base + n,
+                            f"the segment of step {i} to be refused")
         self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 1,
                             "ACK_INVALID": len(steps)})
         self.assert_refused()
