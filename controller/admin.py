@@ -31,6 +31,7 @@ EVENT_NAMES = {
     13: "server_reset", 14: "client_abort", 15: "early_data", 16: "drop_handshake",
     17: "drop_policy", 18: "syn_passed", 19: "server_synack_retx", 20: "malformed_passed",
     21: "reuse_ack", 22: "drop_no_key", 23: "passthrough", 24: "drop_no_server",
+    25: "drop_martian", 26: "drop_group_mac", 27: "drop_unparsed",
 }
 
 

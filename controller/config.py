@@ -172,6 +172,7 @@ class Config:
     interfaces: tuple[Interface, ...] = ()
     neighbours: tuple[Neighbour, ...] = ()
     routes: tuple[Route, ...] = ()
+    bogons: tuple[str, ...] = ()  # D16: source prefixes to refuse beyond the defaults
     services: tuple[Service, ...] = ()
     cookie: Cookie = Cookie()
     sessions: Sessions = Sessions()
@@ -456,6 +457,7 @@ def parse_config(text: str, file: str = "<config>") -> Config:
         "neighbours": seq(required_record(Neighbour, {
             "address": r.ipv4, "mac": r.mac, "port": port})),
         "routes": seq(required_record(Route, {"prefix": r.ipv4_net, "next_hop": r.ipv4})),
+        "bogons": seq(r.ipv4_net),
         "services": seq(service),
         "cookie": lambda n, w: r.record(Cookie, n, w, {
             "key": key, "rotate_seconds": lambda n, w: r.number(n, w, 1, 86400)}),

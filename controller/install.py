@@ -108,7 +108,7 @@ def router_mac(cfg: Config, port: int | None = None) -> str:
 
 def forwarding_entries(p4: P4InfoIndex, cfg: Config) -> list[p4runtime_pb2.TableEntry]:
     """Interfaces -> router_macs + arp_replies (gateway addresses and VIPs);
-    neighbours (host routes) and routes -> ipv4_routes."""
+    neighbours (host routes) and routes -> ipv4_routes; martian sources (D16)."""
     out = []
     for i in cfg.interfaces:
         out.append(ent.table_entry(p4, "router_macs", {"dst_mac": i.mac}, "set_routed"))
@@ -128,7 +128,31 @@ def forwarding_entries(p4: P4InfoIndex, cfg: Config) -> list[p4runtime_pb2.Table
         out.append(ent.table_entry(p4, "ipv4_routes", {"dst_addr": r.prefix}, "route_to",
                                    {"port": n.port, "src_mac": router_mac(cfg, n.port),
                                     "dst_mac": n.mac}))
-    return out
+    return out + martian_entries(p4, cfg)
+
+
+#: D16: source prefixes no honest host sends from (RFC 1122 3.2.1.3, RFC 6890): "this
+#: network", loopback, multicast, reserved (which holds 255.255.255.255).
+MARTIAN_DEFAULTS = ("0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4")
+
+
+def martian_prefixes(cfg: Config) -> list[str]:
+    """What `martian_sources` refuses as a source towards a VIP (D16): the defaults,
+    the operator's `bogons`, the switch's own addresses and VIPs, and the directed
+    broadcast address of every subnet it routes (interfaces and routes up to /30)."""
+    nets = {ipaddress.IPv4Network(p) for p in (*MARTIAN_DEFAULTS, *cfg.bogons)}
+    hosts = {ipaddress.IPv4Interface(i.address).ip for i in cfg.interfaces}
+    hosts |= {ipaddress.IPv4Address(s.vip) for s in cfg.services}
+    subnets = [ipaddress.IPv4Interface(i.address).network for i in cfg.interfaces]
+    subnets += [ipaddress.IPv4Network(r.prefix) for r in cfg.routes]
+    hosts |= {n.broadcast_address for n in subnets if n.prefixlen <= 30}
+    nets |= {ipaddress.IPv4Network(h) for h in hosts}
+    return [str(n) for n in sorted(nets, key=lambda n: (int(n.network_address), n.prefixlen))]
+
+
+def martian_entries(p4: P4InfoIndex, cfg: Config) -> list[p4runtime_pb2.TableEntry]:
+    return [ent.table_entry(p4, "martian_sources", {"src_addr": prefix}, "set_martian")
+            for prefix in martian_prefixes(cfg)]
 
 
 def clone_sessions(cfg: Config) -> list[p4runtime_pb2.PacketReplicationEngineEntry]:

@@ -2,7 +2,7 @@
 
     p4sim [--no-p4 | CONFIG] -i 1@veth1 -i 2@veth2 [--p4info FILE] [--pcap [DIR]]
           [--device-id 0] [--log-console | --log-file FILE] [-L {trace,debug,info,...}]
-          [--max-streams 1024] [--arbitration-timeout 10]
+          [--max-streams 1024] [--arbitration-timeout 10] [--test-clock FILE]
           [-- --grpc-server-addr 0.0.0.0:9559 --cpu-port 255]
 
 CONFIG is a device config written by ``p4sim-compile`` (``prog.p4sim``, or the file
@@ -37,6 +37,7 @@ from p4sim.pcap import PcapPort
 from p4sim.ports import Port, PortError, RawPort
 from p4sim.server import ARBITRATION_TIMEOUT_S, MAX_STREAMS
 from p4sim.switch import Switch
+from p4sim.testclock import FileClock
 
 log = logging.getLogger("p4sim")
 
@@ -215,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="end a stream that sends no MasterArbitrationUpdate within this "
         f"(default {ARBITRATION_TIMEOUT_S:g})",
     )
+    p.add_argument(
+        "--test-clock",
+        type=Path,
+        metavar="FILE",
+        help="tests only: the clock is CLOCK_MONOTONIC plus the nanoseconds in FILE "
+        "(8-byte signed little-endian, rewritten by the test; p4sim.testclock)",
+    )
     return p
 
 
@@ -329,6 +337,13 @@ def main(argv: list[str] | None = None) -> int:
     switch.server.register_access = not args.no_register_access
     switch.server.max_streams = args.max_streams
     switch.server.arbitration_timeout = args.arbitration_timeout
+    if args.test_clock is not None:
+        try:
+            switch.server.clock = FileClock(args.test_clock)
+        except OSError as exc:
+            for port in ports:
+                port.close()
+            raise SystemExit(f"p4sim: --test-clock {args.test_clock}: {exc.strerror}") from exc
     if config is not None and p4info is not None:
         try:
             switch.load(config, p4info)

@@ -5,6 +5,13 @@ promiscuous mode, and ignores the packets the host itself sends out of that inte
 (``PACKET_OUTGOING``), including the ones this switch sent: without that, every packet
 would come straight back in.
 
+Frames are handed to the program as they were on the wire. The kernel takes a
+received frame's outer VLAN tag out of the data (receive VLAN offload, which veths
+and most NICs do) and reports it in the socket's packet metadata (PACKET_AUXDATA:
+``tp_vlan_tci``, ``tp_vlan_tpid``); a raw port puts it back after the MAC addresses,
+as libpcap does for bmv2, so a tagged frame reaches the P4 parser tagged. Frames are
+sent as the program emitted them (the kernel sends tags that are in the data).
+
 Note: veths hand AF_PACKET sockets packets with checksums left to offload. Whoever
 creates the interfaces should turn offloads off (``ethtool -K <if> tx off rx off``)
 so that the P4 program sees real checksums, as it would on a wire.
@@ -28,9 +35,36 @@ SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_PROMISC = 1
 PACKET_OUTGOING = 4
+PACKET_AUXDATA = 8
 PACKET_IGNORE_OUTGOING = 23
+# struct tpacket_auxdata (linux/if_packet.h): status, len, snaplen, mac, net,
+# vlan_tci, vlan_tpid.
+AUXDATA = struct.Struct("=IIIHHHH")
+TP_STATUS_VLAN_VALID = 1 << 4
+TP_STATUS_VLAN_TPID_VALID = 1 << 6
+ETH_P_8021Q = 0x8100
+ANCILLARY_SIZE = socket.CMSG_SPACE(AUXDATA.size)
 MAX_FRAME = 65536 + 64
 RECV_TIMEOUT_S = 0.2
+
+
+def restore_vlan(data: bytes, ancillary: list[tuple[int, int, bytes]]) -> bytes:
+    """The frame as it was on the wire: `data` with the VLAN tag the kernel moved
+    into PACKET_AUXDATA put back after the two MAC addresses. A TCI of 0 counts as
+    a tag only when the status says one was there (a priority-tagged frame); the
+    TPID is 802.1Q unless the kernel reports another (802.1ad)."""
+    for level, kind, payload in ancillary:
+        if level != SOL_PACKET or kind != PACKET_AUXDATA or len(payload) < AUXDATA.size:
+            continue
+        status, _len, _snap, _mac, _net, tci, tpid = AUXDATA.unpack_from(payload)
+        if tci == 0 and not status & TP_STATUS_VLAN_VALID:
+            return data
+        if not tpid and not status & TP_STATUS_VLAN_TPID_VALID:
+            tpid = ETH_P_8021Q
+        if len(data) < 12:
+            return data
+        return data[:12] + struct.pack("!HH", tpid, tci) + data[12:]
+    return data
 
 
 class PortError(Exception):
@@ -77,6 +111,7 @@ class RawPort:
             except OSError:
                 pass  # older kernels: recv() filters on the packet type instead
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+            sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
         except OSError as exc:
             sock.close()
             raise PortError(f"cannot open {ifname}: {exc}") from exc
@@ -96,7 +131,8 @@ class RawPort:
     def recv_nowait(self) -> bytes | None:
         while True:
             try:
-                data, addr = self._sock.recvfrom(MAX_FRAME, socket.MSG_DONTWAIT)
+                data, ancillary, _flags, addr = self._sock.recvmsg(
+                    MAX_FRAME, ANCILLARY_SIZE, socket.MSG_DONTWAIT)
             except (BlockingIOError, InterruptedError):
                 return None
             except OSError as exc:
@@ -105,7 +141,7 @@ class RawPort:
                 raise
             if addr[2] == PACKET_OUTGOING:
                 continue
-            return data
+            return restore_vlan(data, ancillary)
 
     def recv(self, timeout: float = RECV_TIMEOUT_S) -> bytes | None:
         """Wait up to ``timeout`` seconds for a packet (for tools and tests)."""

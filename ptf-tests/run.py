@@ -9,6 +9,8 @@ Each folder under ptf-tests/tests/ holds the tests of one program of p4src/v1mod
 For each, the runner makes two network namespaces (switch, tester) joined by veth
 pairs, starts the target in the switch namespace with its gRPC server on a unix
 socket, runs `ptf` in the tester namespace, and removes everything afterwards.
+p4sim runs with a test clock (`--test-clock`, its file passed to the tests as the
+`clock_file` parameter) so that tests can move its time forward.
 The last line is a summary: `ptf: N passed, N failed, N skipped`.
 """
 
@@ -50,12 +52,14 @@ def build_artifacts(target: str, program: str, build: Path) -> tuple[Path, Path]
     return p4info, config
 
 
-def switch_command(target: str, socket: str, ifaces: list[str], log_level: str) -> list[str]:
+def switch_command(target: str, socket: str, ifaces: list[str], log_level: str,
+                   clock_file: Path) -> list[str]:
     ports = [arg for i, name in enumerate(ifaces) for arg in ("-i", f"{i}@{name}")]
     if target == "p4sim":
+        # The test clock lets tests move p4sim's time (e.g. across a timestamp wrap).
         return [str(Path(sys.executable).parent / "p4sim"), "--no-p4", *ports,
                 "--grpc-server-addr", socket, "--cpu-port", str(CPU_PORT), "--device-id", "0",
-                "--log-console", "-L", log_level]
+                "--test-clock", str(clock_file), "--log-console", "-L", log_level]
     return ["simple_switch_grpc", "--no-p4", *ports, "--log-console", "-L", log_level,
             "--", "--grpc-server-addr", socket, "--cpu-port", str(CPU_PORT)]
 
@@ -86,8 +90,10 @@ def run_program(target: str, program: str, ptf_args: list[str], build: Path,
         for sw_if, t_if in zip(sw_ifs, t_ifs, strict=True):
             lab.veth(sw_ns, sw_if, tester_ns, t_if, mtu=9000)
         socket = f"unix:{tempfile.gettempdir()}/p4s-ptf-{lab.tag}.sock"
-        switch = lab.popen(switch_command(target, socket, sw_ifs, log_level), netns=sw_ns,
-                           log_path=str(logdir / "switch.log"))
+        clock_file = logdir / "clock"   # p4sim's test clock offset (ns), see p4sim.testclock
+        clock_file.write_bytes(bytes(8))
+        switch = lab.popen(switch_command(target, socket, sw_ifs, log_level, clock_file),
+                           netns=sw_ns, log_path=str(logdir / "switch.log"))
         try:
             wait_for(lambda: switch.poll() is not None or Path(socket[5:]).exists(), 30,
                      what=f"{target} to open {socket}")
@@ -98,7 +104,7 @@ def run_program(target: str, program: str, ptf_args: list[str], build: Path,
             print((logdir / "switch.log").read_text(), file=sys.stderr)
             raise
         params = (f"grpcaddr='{socket}';p4info='{p4info}';config='{config}';"
-                  f"target='{target}';cpu_port={CPU_PORT}")
+                  f"target='{target}';cpu_port={CPU_PORT};clock_file='{clock_file}'")
         cmd = [str(Path(sys.executable).parent / "ptf"), "--test-dir", str(TESTS / program),
                "--pypath", str(ROOT / "ptf-tests" / "lib"), "--pypath", str(ROOT),
                "--test-params", params, "--xunit", "--xunit-dir", str(logdir / "xunit"),

@@ -24,6 +24,15 @@ typedef bit<8>  ProxyEvent_t;
 const bit<16> ETHERTYPE_IPV4 = 0x0800;
 const bit<16> ETHERTYPE_ARP  = 0x0806;
 const bit<16> ETHERTYPE_IPV6 = 0x86dd;   /* D13: parsed later */
+/* VLAN tags (D16): an 802.1Q tag (C-tag), and the 802.1ad S-tag of a double-tagged
+ * (Q-in-Q) frame. At most VLAN_TAGS_MAX tags are parsed. */
+const bit<16> ETHERTYPE_VLAN = 0x8100;
+const bit<16> ETHERTYPE_QINQ = 0x88a8;
+/* Ethernet header and one VLAN tag, in bytes. */
+const bit<16> ETH_HDR_LEN  = 14;
+const bit<16> VLAN_TAG_LEN = 4;
+
+const bit<4> IPV4_VERSION = 4;
 
 const bit<16> ARP_HTYPE_ETHERNET = 1;
 const bit<16> ARP_OPER_REQUEST   = 1;
@@ -130,9 +139,10 @@ const SessionState_t SESSION_LAST_ACK    = 5;   /* both sides sent FIN */
 const SessionState_t SESSION_TIME_WAIT   = 6;   /* an ACK followed both FINs */
 const SessionState_t SESSION_CLOSE       = 7;   /* RST seen, or handshake aborted */
 
-/* C4: a pending_tag value is a crc32 of the 4-tuple modulo 2^31 with this bit set,
- * so 0 always means "empty" (and the hash's range, 2^31, fits a bit<32> max). */
-const bit<32> PENDING_TAG_BIT = 0x80000000;
+/* C4: the pending-handshake clock (proxy.p4) counts wraps of the 48-bit ingress
+ * clock in its top 16 bits. A wrap is a drop of more than half the clock's range
+ * (packets handled slightly out of timestamp order are no wrap). */
+const bit<48> PENDING_CLOCK_HALF = 0x800000000000;
 
 /* Direction of a session entry. */
 const bit<8> DIR_NONE   = 0;
@@ -174,6 +184,9 @@ const ProxyEvent_t EV_REUSE_ACK           = 21;   /* valid cookie ACK on a closi
 const ProxyEvent_t EV_DROP_NO_KEY         = 22;   /* SYN before the controller set a key */
 const ProxyEvent_t EV_PASSTHROUGH         = 23;   /* flow seen before the defence, passed */
 const ProxyEvent_t EV_DROP_NO_SERVER      = 24;   /* NAT service, unproxied, no bucket entry */
+const ProxyEvent_t EV_DROP_MARTIAN        = 25;   /* D16: martian source address, to a VIP */
+const ProxyEvent_t EV_DROP_GROUP_MAC      = 26;   /* D16: group source MAC (to a VIP, or ARP) */
+const ProxyEvent_t EV_DROP_UNPARSED       = 27;   /* D16: a frame the parser cannot follow */
 
 /* ------------------------------------------------------------------ CPU port I/O */
 

@@ -29,6 +29,15 @@ header ethernet_t {
     bit<16>    ether_type;
 }
 
+/* An 802.1Q / 802.1ad tag: the TCI, then the type of what follows. The TPID that
+ * announced it is the ether_type before it. */
+header vlan_tag_t {
+    bit<3>  pcp;
+    bit<1>  dei;
+    bit<12> vid;
+    bit<16> ether_type;
+}
+
 header arp_t {
     bit<16>     htype;
     bit<16>     ptype;
@@ -227,6 +236,8 @@ struct headers_t {
     packet_out_t    packet_out;
     packet_in_t     packet_in;
     ethernet_t      ethernet;
+    vlan_tag_t      vlan_outer;   /* the first tag (802.1ad S-tag or 802.1Q) */
+    vlan_tag_t      vlan_inner;   /* the second tag of a double-tagged frame */
     arp_t           arp;
     ipv4_t          ipv4;
     ipv4_options_t  ipv4_options;
@@ -266,6 +277,10 @@ struct local_metadata_t {
 
     /* packet facts */
     bool      from_cpu;           /* a PacketOut run through the pipeline */
+    bit<16>   l2_len;             /* Ethernet header and VLAN tags, in bytes */
+    bool      l2_unparsed;        /* D16: more VLAN tags than the parser follows */
+    bool      martian;            /* D16: the source is in martian_sources */
+    bool      ip_bad_version;     /* D16: IPv4 ether type, version != 4 */
     bool      is_fragment;
     bool      malformed;          /* parser error or inconsistent lengths */
     l4_port_t l4_src_port;        /* 0 when there is no L4 header */

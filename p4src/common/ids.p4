@@ -18,6 +18,7 @@
 #define ID_TABLE_NAT_REVERSE  9
 #define ID_TABLE_DEFENSE      10
 #define ID_TABLE_PASSTHROUGH_EPOCH 11
+#define ID_TABLE_MARTIAN_SOURCES  12
 
 /* actions */
 #define ID_ACTION_SET_SERVICE         1
@@ -42,6 +43,7 @@
 #define ID_ACTION_SET_DEFENSE_ACTIVE  20
 #define ID_ACTION_NO_DEFENSE          21
 #define ID_ACTION_SET_PASSTHROUGH_EPOCH 22
+#define ID_ACTION_SET_MARTIAN         23
 
 /* registers */
 #define ID_REGISTER_SESSION_STATE     1
@@ -50,11 +52,19 @@
 /* 4 was defense_active (now the defense table): retired */
 #define ID_REGISTER_PASSTHROUGH_FLOWS 5
 #define ID_REGISTER_SESSION_SERVER_WSCALE 6
-#define ID_REGISTER_PENDING_TAG       7
+/* 7 was pending_tag (a crc32 of the 4-tuple; now the tuple itself): retired */
 #define ID_REGISTER_PENDING_COOKIE    8
 #define ID_REGISTER_PENDING_ISN       9
-#define ID_REGISTER_PENDING_TIME      10
+/* 10 was pending_time (a 32-bit clock that wrapped; now pending_since): retired */
 #define ID_REGISTER_SESSION_GEN       11
+#define ID_REGISTER_PENDING_CLIENT    12
+#define ID_REGISTER_PENDING_VIP       13
+#define ID_REGISTER_PENDING_PORTS     14
+#define ID_REGISTER_PENDING_SINCE     15
+#define ID_REGISTER_PENDING_CLOCK     16
+#define ID_REGISTER_PASSTHROUGH_SRC   17
+#define ID_REGISTER_PASSTHROUGH_DST   18
+#define ID_REGISTER_PASSTHROUGH_PORTS 19
 
 /* counters */
 #define ID_COUNTER_SERVICE_EVENTS     1
@@ -70,5 +80,6 @@
 #define ID_DIRECT_COUNTER_NAT_BUCKETS 7
 #define ID_DIRECT_COUNTER_NAT_REVERSE 8
 #define ID_DIRECT_COUNTER_DEFENSE     9
+#define ID_DIRECT_COUNTER_MARTIAN_SOURCES 10
 
 #endif

@@ -42,13 +42,15 @@
 #define FLOW_FILTER_SIZE 32w65536  /* cells of the passthrough flow filter (a hash bound) */
 #endif
 /* C4: pending handshakes (a validated cookie ACK whose session is not installed yet),
- * one slot per crc16(4-tuple) mod size (a hash bound); an entry vouches for the flow's
- * later segments for PENDING_LIFETIME, in the ~1 ms units (1.024 ms) of our SYN/ACK
- * TSval. */
+ * one slot per crc16(4-tuple) mod size (a hash bound); an entry offers its ISN to the
+ * flow's later segments for PENDING_LIFETIME microseconds of the ingress clock. */
 #ifndef PENDING_SIZE
 #define PENDING_SIZE 32w8192
 #endif
-const bit<32> PENDING_LIFETIME   = 9766;   /* ~10 s */
+const bit<64> PENDING_LIFETIME   = 10000000;   /* 10 s */
+#ifndef MARTIAN_SOURCES_SIZE
+#define MARTIAN_SOURCES_SIZE 1024              /* D16: bogon prefixes, own addresses */
+#endif
 const bit<32> EVENTS_PER_SERVICE = 32;     /* > every EV_* value */
 #ifndef SERVICE_EVENTS_SIZE
 #define SERVICE_EVENTS_SIZE (MAX_SERVICE_IDS * EVENTS_PER_SERVICE)

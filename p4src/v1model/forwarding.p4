@@ -26,6 +26,10 @@ control RouterIngress(inout headers_t hdr, inout local_metadata_t meta,
 
     apply {
         packet_io.apply(hdr, meta, standard_metadata);
+        if (meta.l2_unparsed && !meta.done) {
+            mark_to_drop(standard_metadata);   /* more VLAN tags than parsed */
+            meta.done = true;
+        }
         if (!meta.done && hdr.arp.isValid()) {
             arp_responder.apply(hdr, meta, standard_metadata);
         }

@@ -35,11 +35,47 @@ parser SynproxyParser(packet_in packet,
 
     state parse_ethernet {
         packet.extract(hdr.ethernet);
+        meta.l2_len = ETH_HDR_LEN;
         transition select(hdr.ethernet.ether_type) {
+            ETHERTYPE_VLAN: parse_vlan_outer;
+            ETHERTYPE_QINQ: parse_vlan_outer;
             ETHERTYPE_ARP: parse_arp;
             ETHERTYPE_IPV4: parse_ipv4;
             default: accept;
         }
+    }
+
+    /* D16: one or two VLAN tags (802.1Q, 802.1ad Q-in-Q), kept in the frame: what
+     * the switch sends back (SYN/ACK, ARP reply) carries the tags it came with. A
+     * third tag is more than the parser follows: the frame is marked and dropped
+     * (counted), never bridged on a guess. */
+    state parse_vlan_outer {
+        packet.extract(hdr.vlan_outer);
+        meta.l2_len = ETH_HDR_LEN + VLAN_TAG_LEN;
+        transition select(hdr.vlan_outer.ether_type) {
+            ETHERTYPE_VLAN: parse_vlan_inner;
+            ETHERTYPE_QINQ: parse_vlan_inner;
+            ETHERTYPE_ARP: parse_arp;
+            ETHERTYPE_IPV4: parse_ipv4;
+            default: accept;
+        }
+    }
+
+    state parse_vlan_inner {
+        packet.extract(hdr.vlan_inner);
+        meta.l2_len = ETH_HDR_LEN + VLAN_TAG_LEN + VLAN_TAG_LEN;
+        transition select(hdr.vlan_inner.ether_type) {
+            ETHERTYPE_VLAN: parse_vlan_too_deep;
+            ETHERTYPE_QINQ: parse_vlan_too_deep;
+            ETHERTYPE_ARP: parse_arp;
+            ETHERTYPE_IPV4: parse_ipv4;
+            default: accept;
+        }
+    }
+
+    state parse_vlan_too_deep {
+        meta.l2_unparsed = true;
+        transition accept;
     }
 
     state parse_arp {
@@ -49,6 +85,11 @@ parser SynproxyParser(packet_in packet,
 
     state parse_ipv4 {
         packet.extract(hdr.ipv4);
+        /* D16: any other version is not IPv4 (6 is IPv6 under the wrong ether type):
+         * malformed, never answered, never routed. Parsing goes on as if it were
+         * IPv4 only so that a packet to a VIP is still seen to be one, and is
+         * dropped and counted as malformed (SynProxy, Forwarding). */
+        meta.ip_bad_version = hdr.ipv4.version != IPV4_VERSION;
         verify(hdr.ipv4.ihl >= 5, error.Ipv4BadHeaderLength);
         /* Any fragment but the first has no L4 header; the first may have a truncated
          * one. Both are only recognised (D1, D6), never parsed further. */
@@ -246,6 +287,8 @@ control SynproxyDeparser(packet_out packet, in headers_t hdr) {
     apply {
         packet.emit(hdr.packet_in);
         packet.emit(hdr.ethernet);
+        packet.emit(hdr.vlan_outer);
+        packet.emit(hdr.vlan_inner);
         packet.emit(hdr.arp);
         packet.emit(hdr.ipv4);
         packet.emit(hdr.ipv4_options);

@@ -20,6 +20,7 @@
 #include "control/packet_io.p4"
 #include "control/arp.p4"
 #include "control/services.p4"
+#include "control/martians.p4"
 #include "control/session.p4"
 #include "control/proxy.p4"
 #include "control/nat.p4"
@@ -32,6 +33,7 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
     PacketIoIngress() packet_io;
     ArpResponder() arp_responder;
     Services() services;
+    MartianSources() martian_sources;
     SessionLookup() session_lookup;
     CookieKeys() cookie_keys;
     SynProxy() synproxy;
@@ -41,12 +43,24 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
 
     apply {
         packet_io.apply(hdr, meta, standard_metadata);
+        if (meta.l2_unparsed && !meta.done) {
+            /* D16: more VLAN tags than the parser follows: it cannot tell whether the
+             * frame is to a VIP, so it is not bridged on a guess. */
+            mark_to_drop(standard_metadata);
+            meta.event = EV_DROP_UNPARSED;
+            meta.done = true;
+        }
         if (!meta.done) {
             if (hdr.arp.isValid()) {
                 arp_responder.apply(hdr, meta, standard_metadata);
             } else if (hdr.ipv4.isValid()) {
                 services.apply(hdr, meta);
                 session_lookup.apply(hdr, meta);     /* a session's service id wins */
+                if (meta.svc_hit && !meta.session_hit && !meta.from_cpu) {
+                    /* D16: only what may be answered; a session's client was
+                     * validated already, so established traffic pays nothing. */
+                    martian_sources.apply(hdr, meta);
+                }
                 cookie_keys.apply(meta);
                 synproxy.apply(hdr, meta, standard_metadata);
                 nat.apply(hdr, meta, standard_metadata);   /* C8: NAT services, unproxied */

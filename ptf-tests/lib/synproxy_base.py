@@ -12,9 +12,12 @@ and every test starts its own `passthrough_epoch` (an epoch no earlier test of t
 run used), so flows an earlier test left in the filter count as unseen; tearDown
 restores the program's default epoch. Tests may still read registers on p4sim.
 
-A validated ACK leaves a pending-handshake entry (C4) that would vouch for the
-same flow in a later test; every client segment a test sends marks its flow's
+A validated ACK leaves a pending-handshake entry (C4) that would offer its ISN to
+the same flow in a later test; every client segment a test sends marks its flow's
 pending slot, and tearDown empties those slots again (a register write: p4sim).
+
+On p4sim, `advance_clock` moves the switch's clock (p4sim's test clock,
+`p4sim --test-clock`, set up by ptf-tests/run.py); tests that need it skip on bmv2.
 
 Counters are never reset between tests (v1model counters only grow), so tests look
 at deltas: `snapshot()` before, `assert_events()` after, which waits (by polling)
@@ -69,6 +72,7 @@ from synproxy_packets import (
 )
 
 from controller import entities
+from p4sim.testclock import read_offset, write_offset
 
 COOKIE_DIGEST = "cookie_ack_digest_t"
 EVENT_DIGEST = "session_event_digest_t"
@@ -124,7 +128,7 @@ class SynproxyTest(P4RuntimeTest):
             name: self._struct_members(name) for name in (COOKIE_DIGEST, EVENT_DIGEST)}
         self.before = self.snapshot()
         self._other_digests: list = []  # digests read while looking for another kind
-        self._pending_slots: set[int] = set()  # pending_tag cells emptied in tearDown
+        self._pending_slots: set[int] = set()  # pending_since cells emptied in tearDown
 
     def tearDown(self) -> None:
         try:
@@ -132,9 +136,24 @@ class SynproxyTest(P4RuntimeTest):
             # an entry lapses after PENDING_LIFETIME (~10 s) instead.
             if self._pending_slots and self.target == "p4sim":
                 self.client.write([entities.update("MODIFY", entities.register_entry(
-                    self.p4, "pending_tag", index, 0)) for index in sorted(self._pending_slots)])
+                    self.p4, "pending_since", index, 0))
+                    for index in sorted(self._pending_slots)])
         finally:
             super().tearDown()
+
+    # ------------------------------------------------------------------ clock
+
+    def require_test_clock(self) -> None:
+        """Skip unless the target's clock can be moved (p4sim's test clock)."""
+        if self.target != "p4sim" or not tu.test_param_get("clock_file"):
+            self.skipTest(f"moving the switch's clock needs p4sim's test clock "
+                          f"(target {self.target} has none)")
+
+    def advance_clock(self, microseconds: int) -> None:
+        """Move the switch's clock forward (p4sim's test clock: an offset in ns in a
+        file the switch maps). The offset stays for the rest of the run."""
+        path = tu.test_param_get("clock_file")
+        write_offset(path, read_offset(path) + microseconds * 1000)
 
     # ------------------------------------------------------------------ configuration
 
@@ -381,6 +400,12 @@ class SynproxyTest(P4RuntimeTest):
         """Register reads are a p4sim-only check: bmv2's P4Runtime server has no
         register access (the behaviour they check is also seen in packets or digests)."""
         return self.target == "p4sim"
+
+    def pending_tuple(self, index: int) -> tuple[int, int, int]:
+        """The 4-tuple a pending-handshake slot holds (client, VIP, ports): p4sim."""
+        client, vip, ports = (self.read_register(f"pending_{n}", index)
+                              for n in ("client", "vip", "ports"))
+        return client, vip, ports
 
     def read_state(self, slot: int) -> int:
         return self.read_register("session_state", slot)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crc_collisions import crc16_arc
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
@@ -78,7 +79,7 @@ WSCALE_NONE = CONSTS["COOKIE_WSCALE_NONE"]
 SIZE_CONSTS = p4_consts(SIZES)
 FLOW_FILTER_SIZE = SIZE_CONSTS["FLOW_FILTER_SIZE"]
 PENDING_SIZE = SIZE_CONSTS["PENDING_SIZE"]
-PENDING_TAG_BIT = CONSTS["PENDING_TAG_BIT"]
+ETHERTYPE_VLAN, ETHERTYPE_QINQ = CONSTS["ETHERTYPE_VLAN"], CONSTS["ETHERTYPE_QINQ"]
 #: service_events is indexed by service_id * EVENTS_PER_SERVICE + event.
 EVENTS_PER_SERVICE = SIZE_CONSTS["EVENTS_PER_SERVICE"]
 
@@ -267,23 +268,23 @@ def flow_bit(pkt: Packet) -> int:
     return zlib.crc32(data) % FLOW_FILTER_SIZE
 
 
-def crc16_arc(data: bytes) -> int:
-    """v1model's `crc16`: CRC-16/ARC (polynomial 0x8005 reflected, init 0, no xor out)."""
-    crc = 0
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
-
-
-def pending_slot(pkt: Packet) -> tuple[int, int]:
-    """(index, tag) of a client segment's flow in the pending-handshake registers
-    (C4): crc16 and crc32 over client, VIP, client port, VIP port; the tag is the
-    crc32 modulo 2^31 with bit 31 set."""
+def pending_slot(pkt: Packet) -> tuple[int, tuple[int, int, int]]:
+    """(index, tuple) of a client segment's flow in the pending-handshake registers
+    (C4): the index is crc16 over client, VIP, client port, VIP port; the tuple what
+    pending_client, pending_vip and pending_ports hold (cport << 16 | vport)."""
     data = struct.pack("!IIHH", ip2int(pkt[IP].src), ip2int(pkt[IP].dst),
                        pkt[TCP].sport, pkt[TCP].dport)
-    return crc16_arc(data) % PENDING_SIZE, (zlib.crc32(data) % PENDING_TAG_BIT) | PENDING_TAG_BIT
+    return crc16_arc(data) % PENDING_SIZE, (ip2int(pkt[IP].src), ip2int(pkt[IP].dst),
+                                            pkt[TCP].sport << 16 | pkt[TCP].dport)
+
+
+def with_tags(pkt: Packet | bytes, tags: Sequence[tuple[int, int]]) -> Ether:
+    """`pkt` with VLAN tags (TPID, TCI), outermost first, put after the MACs: what a
+    tagged segment looks like on the wire. Nothing else changes (the IPv4 and TCP
+    checksums do not cover the tags)."""
+    raw = bytes(pkt)
+    return Ether(raw[:12] + b"".join(struct.pack("!HH", tpid, tci) for tpid, tci in tags)
+                 + raw[12:])
 
 
 def cookie_for(syn: Packet, opts: int, *, key: int = KEY, epoch: int = EPOCH) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ipaddress
 import re
 import struct
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,15 +93,15 @@ def client_flow(sport: int = 40000) -> Flow:
 
 
 PENDING_SIZE = p4_consts(ROOT / "p4src" / "common" / "sizes.p4")["PENDING_SIZE"]
-PENDING_TAG_BIT = CONSTS["PENDING_TAG_BIT"]
 
 
 def pending_slot(sport: int = 40000, client: str = CLIENT_IP, vip: str = VIP,
-                 vport: int = VPORT) -> tuple[int, int]:
-    """(index, tag) of a flow in the pending-handshake registers (proxy.p4, C4):
-    crc16 and crc32 over client, VIP, client port, VIP port."""
+                 vport: int = VPORT) -> tuple[int, tuple[int, int, int]]:
+    """(index, tuple) of a flow in the pending-handshake registers (proxy.p4, C4):
+    the index is crc16 over client, VIP, client port, VIP port; the tuple is what
+    pending_client, pending_vip and pending_ports hold (cport << 16 | vport)."""
     data = struct.pack("!IIHH", ip2int(client), ip2int(vip), sport, vport)
-    return crc16(data) % PENDING_SIZE, (zlib.crc32(data) % PENDING_TAG_BIT) | PENDING_TAG_BIT
+    return crc16(data) % PENDING_SIZE, (ip2int(client), ip2int(vip), sport << 16 | vport)
 
 
 def server_synack_options(tsval: int, tsecr: int) -> list[tuple[str, Any]]:
@@ -228,6 +227,11 @@ class Bench:
 
     def set_register(self, name: str, index: int, value: int) -> None:
         self.h.register(name).values[index] = value
+
+    def pending_tuple(self, index: int) -> tuple[int, int, int]:
+        """The 4-tuple a pending-handshake slot holds (client, VIP, ports)."""
+        return tuple(self.register(f"pending_{n}", index)  # type: ignore[return-value]
+                     for n in ("client", "vip", "ports"))
 
     # ------------------------------------------------------------ entries
     def add_service(

@@ -47,6 +47,7 @@ def test_synproxy_tables(synproxy_p4info) -> None:
         "nat_reverse",
         "defense",
         "passthrough_epoch",
+        "martian_sources",
     }
 
 
@@ -75,6 +76,7 @@ def test_synproxy_actions_and_params(synproxy_p4info) -> None:
         "gen",
     ]
     assert params["set_defense_active"] == []
+    assert params["set_martian"] == []
     assert params["set_passthrough_epoch"] == ["epoch"]
     assert params["nat_to"] == ["rs_addr", "rs_port"]
     assert params["nat_from"] == ["vip_addr", "vip_port"]
@@ -99,10 +101,17 @@ def test_synproxy_stable_ids(synproxy_p4info) -> None:
         r.preamble.name.rsplit(".", 1)[-1]: r.preamble.id for r in synproxy_p4info.registers
     }
     assert registers["session_state"] == 0x16000001
-    assert registers["pending_tag"] == 0x16000007
-    assert registers["pending_time"] == 0x1600000A
     assert registers["session_gen"] == 0x1600000B  # new; 4 (defense_active) is retired
     assert 0x16000004 not in registers.values()
+    # D16: pending_tag (7) and pending_time (10) are retired, the exact 4-tuple and a
+    # clock that does not wrap replace them; cookie and ISN keep their ids.
+    assert (registers["pending_cookie"], registers["pending_isn"]) == (0x16000008, 0x16000009)
+    assert [registers[f"pending_{n}"] for n in ("client", "vip", "ports", "since", "clock")] == [
+        0x1600000C, 0x1600000D, 0x1600000E, 0x1600000F, 0x16000010]
+    assert {0x16000007, 0x1600000A}.isdisjoint(registers.values())
+    assert tables["martian_sources"] == 0x0200000C
+    assert [registers[f"passthrough_{n}"] for n in ("flows", "src", "dst", "ports")] == [
+        0x16000005, 0x16000011, 0x16000012, 0x16000013]
     assert (tables["defense"], tables["passthrough_epoch"]) == (0x0200000A, 0x0200000B)
 
 
@@ -135,15 +144,22 @@ def test_synproxy_state_and_digests(synproxy_p4info) -> None:
         "session_server_wscale",
         "session_gen",
         "passthrough_flows",
-        "pending_tag",
+        "passthrough_src",
+        "passthrough_dst",
+        "passthrough_ports",
+        "pending_client",
+        "pending_vip",
+        "pending_ports",
         "pending_cookie",
         "pending_isn",
-        "pending_time",
+        "pending_since",
+        "pending_clock",
     }
     assert _names(synproxy_p4info, "counters") == {"service_events", "global_events"}
     widths = {r.preamble.name.rsplit(".", 1)[-1]: r.type_spec.bitstring.bit.bitwidth
               for r in synproxy_p4info.registers}
     assert (widths["session_gen"], widths["passthrough_flows"]) == (32, 8)
+    assert (widths["pending_since"], widths["pending_clock"]) == (64, 64)
     members = synproxy_p4info.type_info.structs["session_event_digest_t"].members
     assert [m.name for m in members][-2:] == ["state", "gen"]
     assert [m.type_spec.bitstring.bit.bitwidth for m in members][-2:] == [8, 32]

@@ -129,11 +129,12 @@ def test_every_segment_before_install_is_valid_with_the_real_isn(tb: Bench) -> N
 def test_registers_hold_the_validated_handshake(tb: Bench, clock: Clock) -> None:
     cookie, our_ts = handshake(tb)
     tb.process(CLIENT_PORT, segment(tb, ISN + 1, cookie, our_ts))
-    index, tag = pending_slot()
-    assert tb.register("pending_tag", index) == tag
+    index, flow = pending_slot()
+    assert tb.pending_tuple(index) == flow
     assert tb.register("pending_cookie", index) == cookie
     assert tb.register("pending_isn", index) == ISN
-    assert tb.register("pending_time", index) == (clock.ns // 1000 >> 10) & 0xFFFFFFFF
+    # era 0 ++ the 48-bit ingress clock in microseconds
+    assert tb.register("pending_since", index) == clock.ns // 1000
 
 
 def test_data_first_then_later_segments(tb: Bench) -> None:
@@ -155,7 +156,7 @@ def test_a_later_segment_without_a_validated_ack_is_invalid(tb: Bench) -> None:
 
 
 def test_forged_ack_on_a_pending_flow_is_invalid(tb: Bench) -> None:
-    """Same 4-tuple (the tag matches) but ack - 1 is not the stored cookie."""
+    """Same 4-tuple (the entry is its own) but ack - 1 is not the stored cookie."""
     cookie, our_ts = handshake(tb)
     tb.process(CLIENT_PORT, segment(tb, ISN + 1, cookie, our_ts))
     for forged in (cookie + 1, cookie ^ 0x80000000, cookie - 1):
@@ -205,12 +206,12 @@ def _server_synack(b: Bench, client_isn: int) -> list[tuple[int, bytes]]:
 def test_server_synack_clears_the_entry(tb: Bench) -> None:
     cookie, our_ts = handshake(tb)
     tb.process(CLIENT_PORT, segment(tb, ISN + 1, cookie, our_ts))
-    index, tag = pending_slot()
-    assert tb.register("pending_tag", index) == tag
+    index, flow = pending_slot()
+    assert tb.pending_tuple(index) == flow and tb.register("pending_since", index) != 0
     tb.install_session(SLOT, cookie=cookie, ts_base=our_ts)
     assert sorted(p for p, _ in _server_synack(tb, ISN)) == [CLIENT_PORT, SERVER_PORT]
     assert tb.register("session_state", SLOT) == S_ESTABLISHED
-    assert tb.register("pending_tag", index) == 0
+    assert tb.register("pending_since", index) == 0  # emptied
     # The connection closes; a late segment still acknowledging only our SYN/ACK
     # is translated like any segment of it, not reported as a new connection (C5).
     tb.set_register("session_state", SLOT, S_FIN_WAIT)
@@ -231,12 +232,14 @@ def test_synack_leaves_another_flows_entry_alone(tb: Bench) -> None:
     other = _colliding_port(40000)
     cookie, our_ts = handshake(tb, sport=other)
     tb.process(CLIENT_PORT, segment(tb, ISN + 1, cookie, our_ts, sport=other))
-    index, other_tag = pending_slot(other)
-    assert pending_slot(40000)[0] == index and pending_slot(40000)[1] != other_tag
+    index, other_flow = pending_slot(other)
+    assert pending_slot(40000)[0] == index and pending_slot(40000)[1] != other_flow
+    since = tb.register("pending_since", index)
     tb.install_session(SLOT, cookie=tb.cookie(ISN, 0), ts_base=0)
     _server_synack(tb, ISN)
     assert tb.register("session_state", SLOT) == S_ESTABLISHED
-    assert tb.register("pending_tag", index) == other_tag
+    assert tb.pending_tuple(index) == other_flow
+    assert tb.register("pending_since", index) == since != 0
     punted(tb, segment(tb, ISN + 9, cookie, our_ts, b"still", sport=other))
 
 
@@ -257,8 +260,8 @@ def test_transparent_mode_synack_clears_the_entry(tb: Bench) -> None:
     """Transparent mode: the server entry is keyed on the VIP itself."""
     cookie, our_ts = handshake(tb)
     tb.process(CLIENT_PORT, segment(tb, ISN + 1, cookie, our_ts))
-    index, tag = pending_slot()
-    assert tb.register("pending_tag", index) == tag
+    index, flow = pending_slot()
+    assert tb.pending_tuple(index) == flow
     tb.h.add_entry("sessions", [ip2int(CLIENT_IP), ip2int(VIP), 40000, VPORT],
                    "set_client_session", [SLOT, SERVICE_ID, ip2int(VIP), VPORT, 3])
     tb.h.add_entry("sessions", [ip2int(VIP), ip2int(CLIENT_IP), VPORT, 40000],
@@ -268,7 +271,7 @@ def test_transparent_mode_synack_clears_the_entry(tb: Bench) -> None:
     synack["IP"].src, synack[TCP].sport = VIP, VPORT
     tb.process(SERVER_PORT, synack)
     assert tb.register("session_state", SLOT) == S_ESTABLISHED
-    assert tb.register("pending_tag", index) == 0
+    assert tb.register("pending_since", index) == 0
 
 
 def test_session_installed_later_segments_are_early_data_with_slot(tb: Bench) -> None:

@@ -2,6 +2,11 @@
 #ifndef SYNPROXY_CONTROL_ARP_P4
 #define SYNPROXY_CONTROL_ARP_P4
 
+/* The I/G bit: the least significant bit of the first octet on the wire (D16). */
+bool mac_is_group(in mac_addr_t mac) {
+    return mac[40:40] == 1;
+}
+
 control ArpResponder(inout headers_t hdr, inout local_metadata_t meta,
                      inout standard_metadata_t standard_metadata) {
 
@@ -41,7 +46,15 @@ control ArpResponder(inout headers_t hdr, inout local_metadata_t meta,
         /* Other ARP (replies, requests for others) is bridged like any frame. */
         if (hdr.arp.oper == ARP_OPER_REQUEST && hdr.arp.htype == ARP_HTYPE_ETHERNET
                 && hdr.arp.ptype == ETHERTYPE_IPV4) {
-            arp_replies.apply();
+            if (mac_is_group(hdr.arp.sender_mac) || mac_is_group(hdr.ethernet.src_addr)) {
+                /* D16: a reply would go to every host of the segment (or a group):
+                 * no honest host asks from a group address. Dropped, counted. */
+                mark_to_drop(standard_metadata);
+                meta.event = EV_DROP_GROUP_MAC;
+                meta.done = true;
+            } else {
+                arp_replies.apply();
+            }
         }
     }
 }

@@ -182,12 +182,13 @@ control CookieKeys(inout local_metadata_t meta) {
     }
 }
 
-/* D5: is ack - 1 a cookie for this flow and isn = seq - 1, under the current or the
- * previous (key, epoch)? The cookie's E bit says which one to try. */
-control CookieCheck(in ipv4_t ip, in tcp_t tcp, in local_metadata_t meta, out bool valid) {
+/* D5: is ack - 1 a cookie for this flow and `isn` (seq - 1, or a pending entry's:
+ * proxy.p4), under the current or the previous (key, epoch)? The cookie's E bit
+ * says which one to try. */
+control CookieCheck(in ipv4_t ip, in tcp_t tcp, in local_metadata_t meta, in bit<32> isn,
+                    out bool valid) {
     apply {
         bit<32> cookie = tcp.ack_no - 1;
-        bit<32> isn = tcp.seq_no - 1;
         bit<8> opts = cookie[7:0];
         valid = false;
         if (meta.keys_set) {

@@ -102,11 +102,16 @@ control Forwarding(inout headers_t hdr, inout local_metadata_t meta,
     }
 
     apply {
-        if (hdr.ipv4.isValid() && !meta.route) {
+        if (!meta.route && !hdr.arp.isValid()) {
             router_macs.apply();
         }
-        if (hdr.ipv4.isValid() && meta.route) {
-            if (hdr.ipv4.ttl <= 1 || hdr.ipv4.ihl < 5) {
+        if (meta.route && !hdr.ipv4.isValid()) {
+            /* D16: to the router, but not IPv4 (nor ARP): nothing here speaks it, and
+             * a frame for the router is never bridged on to the servers. */
+            mark_to_drop(standard_metadata);
+            meta.event = EV_DROP_UNPARSED;
+        } else if (meta.route) {
+            if (hdr.ipv4.ttl <= 1 || hdr.ipv4.ihl < 5 || meta.ip_bad_version) {
                 /* Expired (no ICMP time-exceeded from the data plane) or not a valid
                  * IPv4 header (RFC 1812: a router drops it). */
                 mark_to_drop(standard_metadata);

@@ -27,13 +27,20 @@
  * Pending handshakes (C4). The cookie check recomputes the MAC with isn = seq - 1,
  * which holds for the handshake ACK and the first data segment only. When the
  * controller lags, later segments of a request reach the switch before the session
- * exists; so a validated ACK leaves (tag, cookie, isn, time) in a small hashed
- * memory, and a segment of the same 4-tuple with ack - 1 == that cookie, within
- * PENDING_LIFETIME, is valid with the stored ISN (the cookie was MAC-checked when
- * stored). The server SYN/ACK that establishes the session clears the entry, so a
- * later segment of a connection that is closing can never pass for a new one. The
- * hashes run only on the ACK-check path and at that SYN/ACK: established traffic
- * pays nothing.
+ * exists; so a validated ACK leaves (4-tuple, cookie, isn, time) in a small hashed
+ * memory, and a segment of exactly that 4-tuple with ack - 1 == that cookie, within
+ * PENDING_LIFETIME, has its cookie checked with the stored ISN instead of seq - 1.
+ * The entry only proposes an ISN: the MAC is always checked, with the keys accepted
+ * now, so a slot shared with another 4-tuple (the index is a CRC, which an attacker
+ * can make collide), a key rotated out since, or a stale entry vouch for nothing.
+ * The server SYN/ACK that establishes the session clears the entry, so a later
+ * segment of a connection that is closing can never pass for a new one. The hash
+ * runs only on the ACK-check path and at that SYN/ACK: established traffic pays
+ * nothing.
+ *
+ * D16, never a reflector: a packet to a VIP from a martian source (martians.p4) or
+ * a group source MAC, or with an IP version other than 4, is dropped and counted
+ * before anything else looks at it: no SYN/ACK, no digest, no register touched.
  */
 #ifndef SYNPROXY_CONTROL_PROXY_P4
 #define SYNPROXY_CONTROL_PROXY_P4
@@ -75,8 +82,7 @@ void server_ack_prepare(inout local_metadata_t meta) {
     meta.clone_tsecr = meta.opt.tsecr;
 }
 
-/* Our TSval clock, also the pending entries' time: the ingress clock (microseconds)
- * in units of 1.024 ms. */
+/* Our TSval clock: the ingress clock (microseconds) in units of 1.024 ms. */
 bit<32> our_tsval(in bit<48> ingress_timestamp) {
     return (bit<32>)(ingress_timestamp >> 10);
 }
@@ -106,16 +112,27 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
 
     /* C8: connections opened while a service was not defended have no session and
      * no cookie; without this filter, turning the defence on would cut them all.
-     * While a service passes traffic, every client segment sets the bit of its
-     * flow; while it is defended, a segment that is not a valid cookie ACK but
-     * whose bit is set is passed as before. The price: spoofed segments that hit
-     * a set bit reach the server (as they all would without the defence).
+     * While a service passes traffic, every client segment marks the cell of its
+     * flow with its 4-tuple; while it is defended, a segment that is not a valid
+     * cookie ACK but whose own 4-tuple marks its cell is passed as before. The
+     * tuple is compared in full (D16): the index is a CRC, and a spoofer who marked
+     * one cell while the service was calm could otherwise aim a whole flood of
+     * colliding tuples through it. The price: two live flows in one cell hold it
+     * by turns (the last segment wins), and the other is cut when the defence
+     * comes on, as every connection would be without the filter.
      * A cell is "set" when it holds the current epoch (passthrough_epoch below), so
      * the controller clears the whole filter, when the defence has been off long
      * enough for its flows to be gone, by moving to the next epoch (1..255: 0 is
      * what a never-written cell holds). */
     @id(ID_REGISTER_PASSTHROUGH_FLOWS)
     register<bit<8>>(FLOW_FILTER_SIZE) passthrough_flows;
+    /* The 4-tuple that set each cell: src, dst, sport ++ dport. */
+    @id(ID_REGISTER_PASSTHROUGH_SRC)
+    register<bit<32>>(FLOW_FILTER_SIZE) passthrough_src;
+    @id(ID_REGISTER_PASSTHROUGH_DST)
+    register<bit<32>>(FLOW_FILTER_SIZE) passthrough_dst;
+    @id(ID_REGISTER_PASSTHROUGH_PORTS)
+    register<bit<32>>(FLOW_FILTER_SIZE) passthrough_ports;
 
     @id(ID_ACTION_SET_PASSTHROUGH_EPOCH)
     action set_passthrough_epoch(bit<8> epoch) {
@@ -134,18 +151,29 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
     }
 
     /* C4: pending handshakes, indexed by crc16(client, VIP, cport, vport) mod
-     * PENDING_SIZE. pending_tag: crc32 of the same 4-tuple mod 2^31, PENDING_TAG_BIT
-     * set (0: empty); pending_cookie: the validated cookie (ack - 1); pending_isn:
-     * the client ISN (seq - 1 of the validated segment); pending_time: when it was
-     * stored, in our TSval units. Written only by the data plane. */
-    @id(ID_REGISTER_PENDING_TAG)
-    register<bit<32>>(PENDING_SIZE) pending_tag;
+     * PENDING_SIZE. The index is only where to look: pending_client, pending_vip
+     * and pending_ports (cport ++ vport) hold the 4-tuple itself, compared in full.
+     * pending_cookie: the validated cookie (ack - 1); pending_isn: the client ISN
+     * (seq - 1 of the validated segment); pending_since: when it was stored, on the
+     * pending clock below (0: empty). Written only by the data plane. */
+    @id(ID_REGISTER_PENDING_CLIENT)
+    register<bit<32>>(PENDING_SIZE) pending_client;
+    @id(ID_REGISTER_PENDING_VIP)
+    register<bit<32>>(PENDING_SIZE) pending_vip;
+    @id(ID_REGISTER_PENDING_PORTS)
+    register<bit<32>>(PENDING_SIZE) pending_ports;
     @id(ID_REGISTER_PENDING_COOKIE)
     register<bit<32>>(PENDING_SIZE) pending_cookie;
     @id(ID_REGISTER_PENDING_ISN)
     register<bit<32>>(PENDING_SIZE) pending_isn;
-    @id(ID_REGISTER_PENDING_TIME)
-    register<bit<32>>(PENDING_SIZE) pending_time;
+    @id(ID_REGISTER_PENDING_SINCE)
+    register<bit<64>>(PENDING_SIZE) pending_since;
+    /* C4: a clock that does not wrap, for the entries' age: era (16) ++ the last
+     * 48-bit ingress timestamp (microseconds) seen on the ACK-check path. The era
+     * counts the wraps of the ingress clock (one per 8.9 years), so an age is
+     * measured in 64 bits and an expired entry stays expired. */
+    @id(ID_REGISTER_PENDING_CLOCK)
+    register<bit<64>>(1) pending_clock;
 
     CookieCheck() cookie_check;
 
@@ -155,10 +183,12 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         if (hdr.tcp.isValid()) {
             ctrl = hdr.tcp.flags & TCP_CTRL_MASK;
         }
-        meta.malformed = standard_metadata.parser_error != error.NoError;
+        meta.malformed = standard_metadata.parser_error != error.NoError
+                         || meta.ip_bad_version;
         bit<16> ip_hdr_len = ((bit<16>)hdr.ipv4.ihl) << 2;
         if (hdr.ipv4.total_len < ip_hdr_len
-                || (bit<32>)hdr.ipv4.total_len + 14 > standard_metadata.packet_length) {
+                || (bit<32>)hdr.ipv4.total_len + (bit<32>)meta.l2_len
+                   > standard_metadata.packet_length) {
             meta.malformed = true;   /* lengths that do not fit the frame */
         } else {
             meta.ip_payload_len = hdr.ipv4.total_len - ip_hdr_len;
@@ -172,9 +202,19 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             }
         }
 
+        /* ---------------------------------------------------------- sources (D16) */
+        /* To a VIP (or in a session) from where no honest host sends, or not IPv4:
+         * dropped below before anything is answered, stored or reported. */
+        bool refuse_martian = meta.svc_hit && !meta.from_cpu && meta.martian;
+        bool refuse_group_mac = meta.svc_hit && !meta.from_cpu
+                                && mac_is_group(hdr.ethernet.src_addr);
+        bool refuse_version = meta.ip_bad_version && !meta.from_cpu
+                              && (meta.svc_hit || meta.session_hit);
+        bool refuse = refuse_martian || refuse_group_mac || refuse_version;
+
         /* ---------------------------------------------------------- session (D7) */
         bit<8> server_wscale = 0;
-        if (meta.session_hit) {
+        if (meta.session_hit && !refuse) {
             bit<32> slot_gen;
             session_gen.read(slot_gen, meta.slot);
             if (slot_gen == meta.gen) {
@@ -200,13 +240,13 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             }
         }
         bool closing = meta.state >= SESSION_FIN_WAIT;
-        bool in_session = meta.session_hit && meta.state != SESSION_NONE;
+        bool in_session = meta.session_hit && meta.state != SESSION_NONE && !refuse;
         if (in_session && meta.dir == DIR_CLIENT && ctrl == TCP_SYN && closing
                 && !meta.from_cpu) {
             in_session = false;   /* C5: a new connection on a closing 4-tuple */
         }
         bool protect = !in_session && meta.svc_hit && !meta.svc_deny && meta.proxy_active
-                       && hdr.tcp.isValid() && !meta.from_cpu;
+                       && hdr.tcp.isValid() && !meta.from_cpu && !refuse;
         bool reuse_check = in_session && meta.dir == DIR_CLIENT && closing
                            && ctrl == TCP_ACK && !meta.from_cpu && !meta.malformed;
         bool ack_check = (protect && ctrl == TCP_ACK && !meta.malformed) || reuse_check;
@@ -216,10 +256,25 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
 
         /* ---------------------------------------------------------- pending handshake (C4) */
         bit<32> client_isn = hdr.tcp.seq_no - 1;
-        bool pending_ok = false;
+        bool pending_hit = false;   /* this 4-tuple's entry, same cookie, not expired */
         bit<32> pending_index = 0;
-        bit<32> pending_key = 0;
-        bit<32> now_ts = 0;
+        bit<64> now = 0;
+        if (ack_check) {
+            /* The pending clock: a drop of the 48-bit ingress clock by more than half
+             * its range is a wrap (one packet slightly out of order is not). */
+            bit<64> clock;
+            pending_clock.read(clock, 0);
+            bit<16> era = clock[63:48];
+            bit<48> last = clock[47:0];
+            bit<48> ts = standard_metadata.ingress_global_timestamp;
+            if (ts < last && last - ts > PENDING_CLOCK_HALF) {
+                era = era + 1;
+            }
+            if (ts > last || era != clock[63:48]) {
+                pending_clock.write(0, era ++ ts);
+            }
+            now = era ++ ts;
+        }
         if (ack_check || establishing) {
             /* The client's 4-tuple as the client sends it. At the server SYN/ACK it is
              * (client, VIP, cport, vport): the server entry's vip_addr/vip_port are the
@@ -236,60 +291,80 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             }
             hash(pending_index, HashAlgorithm.crc16, 32w0,
                  { p_client, p_vip, p_cport, p_vport }, PENDING_SIZE);
-            hash(pending_key, HashAlgorithm.crc32, 32w0,
-                 { p_client, p_vip, p_cport, p_vport }, PENDING_TAG_BIT);
-            pending_key = pending_key | PENDING_TAG_BIT;
-            bit<32> stored_tag;
-            pending_tag.read(stored_tag, pending_index);
-            if (stored_tag == pending_key) {
+            bit<32> stored_client;
+            bit<32> stored_vip;
+            bit<32> stored_ports;
+            pending_client.read(stored_client, pending_index);
+            pending_vip.read(stored_vip, pending_index);
+            pending_ports.read(stored_ports, pending_index);
+            /* Exactly this 4-tuple: the index alone is a CRC, which collides at will. */
+            if (stored_client == p_client && stored_vip == p_vip
+                    && stored_ports == (p_cport ++ p_vport)) {
                 if (establishing) {
-                    pending_tag.write(pending_index, 0);
+                    pending_since.write(pending_index, 0);
                 } else {
                     bit<32> stored_cookie;
-                    bit<32> stored_time;
+                    bit<64> since;
                     pending_cookie.read(stored_cookie, pending_index);
-                    pending_time.read(stored_time, pending_index);
-                    /* Same clock as our SYN/ACK TSval; the difference wraps mod 2^32. */
-                    now_ts = our_tsval(standard_metadata.ingress_global_timestamp);
-                    if (stored_cookie == hdr.tcp.ack_no - 1
-                            && now_ts - stored_time < PENDING_LIFETIME) {
-                        pending_ok = true;
+                    pending_since.read(since, pending_index);
+                    /* Age in 64 bits, never modular: it cannot wrap back to young. */
+                    if (since != 0 && stored_cookie == hdr.tcp.ack_no - 1
+                            && now >= since && now - since < PENDING_LIFETIME) {
+                        pending_hit = true;
                         pending_isn.read(client_isn, pending_index);
                     }
                 }
             }
         }
+        /* D5: one MAC per ACK, with the pending entry's ISN if it has one for this
+         * segment, else seq - 1. The MAC covers the 4-tuple and the epoch: a pending
+         * entry validates nothing the keys accepted now would refuse. */
         bool cookie_ok = false;
-        if (ack_check && !pending_ok) {
-            cookie_check.apply(hdr.ipv4, hdr.tcp, meta, cookie_ok);
-            if (cookie_ok) {
+        if (ack_check) {
+            cookie_check.apply(hdr.ipv4, hdr.tcp, meta, client_isn, cookie_ok);
+            if (cookie_ok && !pending_hit) {
                 /* A slot shared by another flow (hash collision) is taken over: that
                  * flow's later segments then need their cookie check, as before C4. */
-                now_ts = our_tsval(standard_metadata.ingress_global_timestamp);
-                pending_tag.write(pending_index, pending_key);
+                pending_client.write(pending_index, hdr.ipv4.src_addr);
+                pending_vip.write(pending_index, hdr.ipv4.dst_addr);
+                pending_ports.write(pending_index, hdr.tcp.src_port ++ hdr.tcp.dst_port);
                 pending_cookie.write(pending_index, hdr.tcp.ack_no - 1);
                 pending_isn.write(pending_index, client_isn);
-                pending_time.write(pending_index, now_ts);
+                pending_since.write(pending_index, now);
             }
         }
+        bool pending_ok = pending_hit && cookie_ok;
         bool passthrough_known = false;
         /* Only an auto service was ever undefended: for a service always proxied (mode
          * on) a set bit is some other service's flow, so it is not looked up. */
         if (!in_session && meta.svc_hit && !meta.svc_deny && hdr.tcp.isValid()
-                && !meta.from_cpu && !(meta.proxy_active && ctrl == TCP_SYN)
+                && !meta.from_cpu && !refuse && !(meta.proxy_active && ctrl == TCP_SYN)
                 && !(meta.proxy_active && meta.proxy_mode != PROXY_MODE_AUTO)) {
             bit<32> flow_cell;
             hash(flow_cell, HashAlgorithm.crc32, 32w0,
                  { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.tcp.src_port, hdr.tcp.dst_port },
                  FLOW_FILTER_SIZE);
             passthrough_epoch.apply();
+            bit<32> flow_ports = (hdr.tcp.src_port ++ hdr.tcp.dst_port);
             if (meta.proxy_active) {
                 bit<8> seen;
+                bit<32> seen_src;
+                bit<32> seen_dst;
+                bit<32> seen_ports;
                 passthrough_flows.read(seen, flow_cell);
+                passthrough_src.read(seen_src, flow_cell);
+                passthrough_dst.read(seen_dst, flow_cell);
+                passthrough_ports.read(seen_ports, flow_cell);
                 /* Epoch 0 would find every never-written cell: it marks nothing. */
-                passthrough_known = seen == meta.passthrough_epoch && seen != 0;
+                passthrough_known = seen == meta.passthrough_epoch && seen != 0
+                                    && seen_src == hdr.ipv4.src_addr
+                                    && seen_dst == hdr.ipv4.dst_addr
+                                    && seen_ports == flow_ports;
             } else {
                 passthrough_flows.write(flow_cell, meta.passthrough_epoch);
+                passthrough_src.write(flow_cell, hdr.ipv4.src_addr);
+                passthrough_dst.write(flow_cell, hdr.ipv4.dst_addr);
+                passthrough_ports.write(flow_cell, flow_ports);
             }
         }
 
@@ -298,7 +373,18 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         bool send_cookie_digest = false;
         bit<32> frame_len = 0;
 
-        if (ack_check && (cookie_ok || pending_ok)) {
+        if (refuse) {
+            /* ------------------------------------------------ never a reflector (D16) */
+            mark_to_drop(standard_metadata);
+            if (refuse_version) {
+                meta.event = EV_DROP_MALFORMED;
+            } else if (refuse_martian) {
+                meta.event = EV_DROP_MARTIAN;
+            } else {
+                meta.event = EV_DROP_GROUP_MAC;
+            }
+            meta.done = true;
+        } else if (ack_check && cookie_ok) {
             /* ------------------------------------------------ valid cookie ACK (D5) */
             if ((meta.svc_flags & SVC_FLAG_DEFER) != 0 && !meta.has_payload) {
                 meta.event = EV_DROP_DEFER;
@@ -370,7 +456,7 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             /* ------------------------------------------------ server -> client */
             if (establishing) {
                 /* D8: the sign convention: client-space + delta = server-space. The
-                 * pending handshake entry, if still ours, was cleared above. */
+                 * pending handshake entry, if still this flow's, was emptied above. */
                 meta.delta = hdr.tcp.seq_no - meta.sess_cookie;
                 meta.tsoff = 0;
                 if (meta.opt.has_timestamp) {

@@ -27,7 +27,8 @@
     hdr.tcp_options[i].generic.setInvalid();
 
 /* Drop the parsed options and the IPv4 options, size the headers for the generated
- * options, checksum the segment. Returns the frame length (Ethernet included). */
+ * options, checksum the segment. Returns the frame length (Ethernet and VLAN tags
+ * included). */
 bit<32> fresh_segment_finish(inout headers_t hdr) {
     TCP_OPTION_CLEAR(0)
     TCP_OPTION_CLEAR(1)
@@ -65,7 +66,15 @@ bit<32> fresh_segment_finish(inout headers_t hdr) {
     hdr.ipv4.frag_offset = 0;
     tcp_checksum_fresh(hdr.ipv4, hdr.tcp, hdr.gen_mss, hdr.gen_wscale,
                        hdr.gen_sack_perm, hdr.gen_timestamp, tcp_len);
-    return 14 + (bit<32>)hdr.ipv4.total_len;
+    /* The VLAN tags stay (D16): the segment goes back where it came from, tagged. */
+    bit<32> l2_len = (bit<32>)ETH_HDR_LEN;
+    if (hdr.vlan_outer.isValid()) {
+        l2_len = l2_len + (bit<32>)VLAN_TAG_LEN;
+    }
+    if (hdr.vlan_inner.isValid()) {
+        l2_len = l2_len + (bit<32>)VLAN_TAG_LEN;
+    }
+    return l2_len + (bit<32>)hdr.ipv4.total_len;
 }
 
 /* Exchange source and destination at L2, L3 and L4: the reply goes back the way the

@@ -89,16 +89,16 @@ class PendingSegmentsValidatedTest(PendingTest):
         # The first segment passes the cookie check itself (ACK_VALID, as ever); the
         # two after it only the pending entry vouches for (EARLY_DATA).
         self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 2, "EARLY_DATA": 2})
-        index, tag = pending_slot(client_tcp("A", 0))
+        index, flow = pending_slot(client_tcp("A", 0))
         if self.registers_readable:
-            self.assertEqual(self.read_register("pending_tag", index), tag)
+            self.assertEqual(self.pending_tuple(index), flow)
             self.assertEqual(self.read_register("pending_cookie", index), cookie)
             self.assertEqual(self.read_register("pending_isn", index), ISN)
 
 
 @group("pending")
 class PendingForgedAckRejectedTest(PendingTest):
-    """The flow is pending (its tag matches) but ack - 1 is not its cookie: the
+    """The flow is pending (the entry is its own) but ack - 1 is not its cookie: the
     segment is a bad cookie, dropped, with no digest and no PacketIn."""
 
     def runTest(self) -> None:
@@ -138,14 +138,15 @@ class PendingClearedAtServerSynAckTest(PendingTest):
 
     def runTest(self) -> None:
         cookie, our_ts = self.handshake()
-        index, tag = pending_slot(client_tcp("A", 0))
+        index, flow = pending_slot(client_tcp("A", 0))
         if self.registers_readable:
-            self.assertEqual(self.read_register("pending_tag", index), tag)
+            self.assertEqual(self.pending_tuple(index), flow)
+            self.assertNotEqual(self.read_register("pending_since", index), 0)
         c = Conn(slot=31, isn=ISN, cookie=cookie, rs_isn=0x40000000, ts_base=our_ts,
                  client_tsval=51, server_tsval=9)
         self.establish(c)
         if self.registers_readable:
-            self.assertEqual(self.read_register("pending_tag", index), 0)
+            self.assertEqual(self.read_register("pending_since", index), 0)  # emptied
         fin = c.client("FA", data_sent=40, options=ts_option(69, our_ts))
         self.send(CLIENT_PORT, fin)
         self.expect(SERVER_PORT, translated_c2s(fin, c.delta, c.tsoff))

@@ -1,0 +1,74 @@
+"""D16: the martian sources the controller installs (controller/install.py) and the
+`bogons` config key.
+
+Run: .venv/bin/python -m pytest -q tests/controller/test_martians.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from controller import install
+from controller.config import ConfigError, parse_config
+from controller.p4info import P4InfoIndex, load_p4info
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CONFIG = """\
+interfaces:
+  - {port: 1, mac: "02:00:00:00:01:01", address: 10.0.1.1/24}
+  - {port: 2, mac: "02:00:00:00:02:01", address: 10.0.2.1/30}
+  - {port: 3, mac: "02:00:00:00:03:01", address: 10.0.3.1/31}
+neighbours:
+  - {address: 10.0.1.10, mac: "02:00:00:00:01:0a", port: 1}
+routes:
+  - {prefix: 172.16.0.0/16, next_hop: 10.0.1.10}
+bogons: [198.51.100.0/24, 203.0.113.7]
+services:
+  - {name: web, vip: 192.0.2.10, port: 80, mode: on, nat: false}
+  - {name: tls, vip: 192.0.2.10, port: 443, mode: on, nat: false}
+"""
+
+
+def test_defaults_own_addresses_vips_broadcasts_and_bogons() -> None:
+    cfg = parse_config(CONFIG, "c.yaml")
+    assert cfg.bogons == ("198.51.100.0/24", "203.0.113.7/32")
+    assert install.martian_prefixes(cfg) == [
+        "0.0.0.0/8",
+        "10.0.1.1/32", "10.0.1.255/32",   # own address, directed broadcast of its /24
+        "10.0.2.1/32", "10.0.2.3/32",     # a /30 has a broadcast address too
+        "10.0.3.1/32",                    # a /31 has none (RFC 3021)
+        "127.0.0.0/8",
+        "172.16.255.255/32",              # a routed prefix's directed broadcast
+        "192.0.2.10/32",                  # the VIP, once for both services
+        "198.51.100.0/24", "203.0.113.7/32",
+        "224.0.0.0/4", "240.0.0.0/4",     # multicast; reserved with 255.255.255.255
+    ]
+
+
+def test_no_config_still_refuses_the_defaults() -> None:
+    cfg = parse_config("services: []\n", "c.yaml")
+    assert install.martian_prefixes(cfg) == list(install.MARTIAN_DEFAULTS)
+
+
+def test_a_bad_bogon_points_at_its_line() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config("services: []\nbogons:\n  - 10.0.0.0/33\n", "c.yaml")
+    assert "c.yaml:3" in str(err.value) and "bogons[0]" in str(err.value)
+
+
+def test_entries_are_installed_with_forwarding() -> None:
+    p4info = ROOT / "build" / "p4sim" / "synproxy" / "p4info.txt"
+    if not p4info.exists():
+        pytest.fail(f"{p4info} is missing: run `make build` first")
+    p4 = P4InfoIndex(load_p4info(str(p4info)))
+    cfg = parse_config(CONFIG, "c.yaml")
+    table = p4.get("tables", "martian_sources").preamble.id
+    action = p4.get("actions", "set_martian").preamble.id
+    entries = [e for e in install.forwarding_entries(p4, cfg) if e.table_id == table]
+    assert len(entries) == len(install.martian_prefixes(cfg))
+    assert {e.action.action.action_id for e in entries} == {action}
+    lpm = sorted((e.match[0].lpm.value, e.match[0].lpm.prefix_len) for e in entries)
+    assert (bytes([127, 0, 0, 0]), 8) in [(v.rjust(4, b"\0"), n) for v, n in lpm]
