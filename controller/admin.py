@@ -12,9 +12,10 @@ from typing import Any
 
 from google.rpc import code_pb2
 
-from . import install, wire
+from . import install
 from .config import Config, RealServer, Service
 from .defence import AutoSwitch, KeyRing
+from .entities import counter_query
 from .entities import update as ent_update
 from .nat import NatMixin
 from .p4info import P4InfoIndex
@@ -69,16 +70,16 @@ class AdminMixin(NatMixin):
         the switch: `global` and `services` keyed by event code, `by_name` the global
         ones keyed by event name."""
         conn = self._require_conn()
-        queries = [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.f_varint(1, self._global_counter))]
-        queries += [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.counter_entry(
-            self._svc_counter, sid * EVENTS_PER_SERVICE + ev))
-            for sid in self.services for ev in range(1, EVENTS_PER_SERVICE)]
+        queries = [counter_query(self._global_counter)]
+        queries += [counter_query(self._svc_counter, sid * EVENTS_PER_SERVICE + ev)
+                    for sid in self.services for ev in range(1, EVENTS_PER_SERVICE)]
         glob: dict[int, int] = {}
         per: dict[str, dict[int, int]] = {}
-        for kind, body in wire.read_entities(await conn.read(queries)):
-            if kind != wire.ENTITY_COUNTER_ENTRY:
+        for e in await conn.read(queries):
+            if e.WhichOneof("entity") != "counter_entry":
                 continue
-            cid, index, _nbytes, packets = wire.decode_counter(body)
+            c = e.counter_entry
+            cid, index, packets = c.counter_id, c.index.index, c.data.packet_count
             if cid == self._global_counter:
                 if packets:
                     glob[index] = packets
@@ -127,7 +128,7 @@ class AdminMixin(NatMixin):
         for e in mine:
             e.ClearField("action")
         try:
-            await conn.write_pb([ent_update("DELETE", e) for e in mine])
+            await conn.write([ent_update("DELETE", e) for e in mine])
         except WriteError as exc:
             if any(c != code_pb2.NOT_FOUND for c, _m in exc.errors.values()):
                 raise

@@ -30,7 +30,7 @@ from google.rpc import code_pb2
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2 as pb
 
-from . import install, wire
+from . import install
 from .admin import AdminMixin
 from .config import Config, RealServer, Service
 from .defence import AutoSwitch, FilterReset, KeyRing, KeyState
@@ -42,11 +42,12 @@ from .digests import (
     DigestDecoder,
     SessionEvent,
 )
+from .entities import counter_query
 from .entities import update as ent_update
-from .install import SessionCodec, SessionParams
+from .install import INSERT, MODIFY, SessionCodec, SessionParams, canonical
 from .metrics import Metrics
 from .p4info import P4InfoError, P4InfoIndex, load_p4info
-from .p4rt import ARBITRATION, DIGEST, ERROR, IDLE, PACKET, Connection, WriteError
+from .p4rt import Connection, WriteError
 from .scheduler import make_scheduler
 from .sessions import Session, SessionTable, State, reuse_allowed, state_name
 from .startup import StartupMixin
@@ -117,7 +118,10 @@ class Controller(StartupMixin, AdminMixin):
         self.keys = KeyRing(cfg.cookie.rotate_seconds, first_key, random_key)
         self.filter_reset = FilterReset(cfg.sessions.timeouts.established, clock())
         out_md = {m.name: m.id for m in self.p4.packet_metadata("packet_out").metadata}
-        self._pktout_md = (out_md["egress_port"], out_md["flags"])
+        # Every PacketOut of the controller: port 0 (the pipeline routes it), flags 1.
+        self._pktout_md = [pb.PacketMetadata(metadata_id=out_md["egress_port"], value=b"\x00"),
+                           pb.PacketMetadata(metadata_id=out_md["flags"],
+                                             value=canonical(PKTOUT_PIPELINE))]
         in_md = {m.name: m.id for m in self.p4.packet_metadata("packet_in").metadata}
         self._pktin_reason, self._pktin_port = in_md["reason"], in_md["ingress_port"]
         # Register reads are optional (bmv2 has none through P4Runtime): probed at every
@@ -259,28 +263,28 @@ class Controller(StartupMixin, AdminMixin):
 
     async def _reader(self, conn: Connection) -> None:
         while True:
-            msg = await conn.recv()
-            if msg is None:
-                raise StreamLost("the switch closed the stream")
-            kind, body = msg
             try:
-                self._dispatch(conn, kind, body)
-            except (wire.WireError, DecodeError, ValueError) as exc:
+                msg = await conn.recv()
+                if msg is None:
+                    raise StreamLost("the switch closed the stream")
+                self._dispatch(conn, msg)
+            except (DecodeError, ValueError) as exc:
                 self.stats["bad_messages"] += 1
-                log.warning("event=bad_stream_message kind=%d error=%r", kind, str(exc))
+                log.warning("event=bad_stream_message error=%r", str(exc))
 
-    def _dispatch(self, conn: Connection, kind: int, body: bytes) -> None:
-        if kind == ARBITRATION:
-            self._on_arbitration(conn, pb.MasterArbitrationUpdate.FromString(body))
-        elif kind == DIGEST:
-            self._on_digest(body)
-        elif kind == PACKET:
-            self._on_packet_in(conn, body)
-        elif kind == IDLE:
-            self._on_idle(body)
-        elif kind == ERROR:
+    def _dispatch(self, conn: Connection, msg: pb.StreamMessageResponse) -> None:
+        kind = msg.WhichOneof("update")
+        if kind == "digest":
+            self._on_digest(msg.digest)
+        elif kind == "packet":
+            self._on_packet_in(conn, msg.packet)
+        elif kind == "arbitration":
+            self._on_arbitration(conn, msg.arbitration)
+        elif kind == "idle_timeout_notification":
+            self._on_idle(msg.idle_timeout_notification)
+        elif kind == "error":
             self.stats["stream_errors"] += 1
-            err = pb.StreamError.FromString(body)
+            err = msg.error
             # A late ack for a list the switch already gave up on is harmless: the
             # switch repeats its digests and the flow lookup ignores them.
             level = logging.DEBUG if err.HasField("digest_list_ack") else logging.WARNING
@@ -304,8 +308,8 @@ class Controller(StartupMixin, AdminMixin):
         self.metrics.primary.set(int(primary))
         self._role.set()
 
-    def _on_digest(self, body: bytes) -> None:
-        did, lid, items = self.decoder.decode(body)
+    def _on_digest(self, dl: pb.DigestList) -> None:
+        did, lid, items = self.decoder.decode(dl)
         now = self.clock()
         for d in items:
             if isinstance(d, CookieAck):
@@ -317,12 +321,16 @@ class Controller(StartupMixin, AdminMixin):
         # Acknowledged at once: the switch may then report the same handshake again
         # (a client retransmitting its ACK), which the flow lookup turns into a no-op.
         if self.conn is not None:
-            self.conn.send_raw(wire.digest_ack_request(did, lid))
+            ack = pb.StreamMessageRequest()
+            ack.digest_ack.digest_id = did
+            ack.digest_ack.list_id = lid
+            self.conn.send(ack)
         self._work.set()
 
-    def _on_packet_in(self, conn: Connection, body: bytes) -> None:
-        frame, meta = wire.decode_packet_in(body)
-        reason = meta.get(self._pktin_reason, 0)
+    def _on_packet_in(self, conn: Connection, pkt: pb.PacketIn) -> None:
+        frame = pkt.payload
+        reason = next((int.from_bytes(m.value, "big") for m in pkt.metadata
+                       if m.metadata_id == self._pktin_reason), 0)
         if reason not in (PUNT_EARLY_DATA, PUNT_COOKIE_DATA):
             return
         tcp = parse_tcp(frame)
@@ -347,12 +355,12 @@ class Controller(StartupMixin, AdminMixin):
         else:
             self.metrics.early_dropped.inc()
 
-    def _on_idle(self, body: bytes) -> None:
+    def _on_idle(self, note: pb.IdleTimeoutNotification) -> None:
         now = self.clock()
-        for number, value in wire.fields(body):
-            if number != 1 or not isinstance(value, bytes):
+        for te in note.table_entry:
+            if te.table_id != self.codec.table_id:
                 continue
-            key = self.codec.key_of_notification(wire.decode_table_entry(value))
+            key = self.codec.key_of(te)
             s = self.table.by_flow.get(key)
             direction = "client"
             if s is None:
@@ -366,8 +374,11 @@ class Controller(StartupMixin, AdminMixin):
     # ================================================================== batching (C2-C6)
 
     def _packet_out(self, conn: Connection, frame: bytes) -> None:
-        port_id, flags_id = self._pktout_md
-        conn.send_raw(wire.packet_out_request(frame, [(port_id, 0), (flags_id, PKTOUT_PIPELINE)]))
+        msg = pb.StreamMessageRequest()
+        out = msg.packet
+        out.payload = frame
+        out.metadata.extend(self._pktout_md)
+        conn.send(msg)
 
     async def _batch_worker(self, conn: Connection) -> None:
         try:
@@ -394,7 +405,7 @@ class Controller(StartupMixin, AdminMixin):
             self._frees.append((s, reason))
 
     def _take_batch(self, conn: Connection) -> _Batch:
-        batch = _Batch()
+        batch = _Batch(conn.write_request())
         now = self.clock()
         events, self._events = self._events, []
         cookies, self._cookies = self._cookies, []
@@ -402,7 +413,8 @@ class Controller(StartupMixin, AdminMixin):
             self._on_session_event(conn, ev, now)
         frees, self._frees = self._frees, []
         for s, reason in frees:
-            batch.add_free(s, reason, self.codec.remove(s))
+            self.codec.remove(batch.updates, s)
+            batch.freed.append((s, reason))
         for ck, received in cookies:
             self._on_cookie(ck, received, now, batch)
         return batch
@@ -439,7 +451,7 @@ class Controller(StartupMixin, AdminMixin):
             return
         flow = ck.flow
         existing = self.table.by_flow.get(flow)
-        client_kind = wire.UPDATE_INSERT
+        client_kind = INSERT
         if existing is not None and existing.cookie == ck.handshake.cookie:
             # The same handshake again: a resent ACK, or a later segment the switch
             # validated from its pending entry (C4); reported with old_slot too when
@@ -464,14 +476,14 @@ class Controller(StartupMixin, AdminMixin):
                                    cookie=h.cookie, client_isn=h.client_isn, handshake=h,
                                    now=now, ingress_port=ck.ingress_port)
                 moved = self.codec.server_key(existing) != old_server
-                ups = self.codec.install(
-                    existing, self._params(ck, svc), wire.UPDATE_MODIFY,
-                    server_kind=wire.UPDATE_INSERT if moved else wire.UPDATE_MODIFY)
+                lo = len(batch.updates)
                 if moved:
-                    ups.insert(1, self.codec.delete(old_server))
-                batch.add_install(existing, ups, received)
+                    self.codec.delete(batch.updates, old_server)
+                self.codec.install(batch.updates, existing, self._params(ck, svc), MODIFY,
+                                   server_kind=INSERT if moved else MODIFY)
+                batch.installed(existing, lo, received)
                 return
-            client_kind = wire.UPDATE_MODIFY  # the switch has an entry we did not know
+            client_kind = MODIFY  # the switch has an entry we did not know
         elif existing is not None:
             self.stats["duplicate_digests"] += 1
             return
@@ -479,8 +491,9 @@ class Controller(StartupMixin, AdminMixin):
         if made is None:
             return
         s, params = made
-        batch.add_install(s, self.codec.install(s, params, client_kind,
-                                                server_kind=wire.UPDATE_INSERT), received)
+        lo = len(batch.updates)
+        self.codec.install(batch.updates, s, params, client_kind, server_kind=INSERT)
+        batch.installed(s, lo, received)
 
     def _new_session(self, ck: CookieAck, svc: Service, now: float
                      ) -> tuple[Session, SessionParams] | None:
@@ -511,21 +524,21 @@ class Controller(StartupMixin, AdminMixin):
             if batch.updates:
                 self.metrics.writes.inc()
                 try:
-                    await conn.write(batch.updates)
+                    await conn.send_write(batch.request)
                 except WriteError as exc:
                     failed = set(exc.errors)
                     self.metrics.write_errors.inc(len(failed))
                     log.warning("event=write_failed updates=%d failed=%d first=%r",
                                 len(batch.updates), len(failed), str(exc)[:200])
             now = self.clock()
-            retry: list[bytes] = []
+            retry = conn.write_request()
             for s, lo, hi, received in batch.installs:
                 if failed.intersection(range(lo, hi)):
                     # Half-written session: remove whatever landed, never send its SYN.
                     self.stats["failed_installs"] += 1
                     if self.table.by_slot.get(s.slot) is s:
                         self.table.release(s)
-                    retry.extend(self.codec.remove(s))
+                    self.codec.remove(retry.updates, s)
                     batch.freed.append((s, "install_failed"))
                     continue
                 assert s.handshake is not None
@@ -534,9 +547,9 @@ class Controller(StartupMixin, AdminMixin):
                 s.confirmed = now
                 self.metrics.sessions_created.inc()
                 self.metrics.setup_latency.observe(max(0.0, now - received))
-            if retry:
+            if retry.updates:
                 try:
-                    await conn.write(retry)
+                    await conn.send_write(retry)
                 except WriteError:
                     pass  # NOT_FOUND for what never landed
             for s, reason in batch.freed:
@@ -585,7 +598,7 @@ class Controller(StartupMixin, AdminMixin):
         action moves to the next epoch, so no cell holds the current one any more."""
         epoch = install.next_epoch(self.passthrough_epoch)
         try:
-            await conn.write_pb([ent_update(
+            await conn.write([ent_update(
                 "MODIFY", install.passthrough_epoch_entry(self.p4, epoch))])
         except WriteError as exc:
             self.filter_reset.dirty = True
@@ -672,7 +685,7 @@ class Controller(StartupMixin, AdminMixin):
         codec = self.codec
         if len(gens) * 4 < self.table.capacity:
             cache = self._state_queries
-            queries: list[bytes] = []
+            queries: list[pb.Entity] = []
             for slot in gens:
                 q = cache.get(slot)
                 if q is None:
@@ -685,13 +698,14 @@ class Controller(StartupMixin, AdminMixin):
         states: dict[int, int] = {}
         found: dict[int, int] = {}
         gen_reg, state_reg = codec.reg["session_gen"], codec.reg["session_state"]
-        for kind, body in wire.read_entities(await conn.read(queries)):
-            if kind == wire.ENTITY_REGISTER_ENTRY:
-                rid, index, value = wire.decode_register(body)
-                if rid == state_reg:
-                    states[index] = value
-                elif rid == gen_reg:
-                    found[index] = value
+        for e in await conn.read(queries):
+            if e.WhichOneof("entity") == "register_entry":
+                r = e.register_entry
+                value = int.from_bytes(r.data.bitstring, "big")
+                if r.register_id == state_reg:
+                    states[r.index.index] = value
+                elif r.register_id == gen_reg:
+                    found[r.index.index] = value
         return {slot: v for slot, v in states.items()
                 if slot in gens and found.get(slot) == gens[slot]}
 
@@ -699,13 +713,13 @@ class Controller(StartupMixin, AdminMixin):
         """C8: SYN_IN of every auto service in one read; insert (on) or delete (off)
         the service's `defense` entry."""
         sids = sorted(self.auto)
-        queries = [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.counter_entry(
-            self._svc_counter, sid * EVENTS_PER_SERVICE + EV_SYN_IN)) for sid in sids]
+        queries = [counter_query(self._svc_counter, sid * EVENTS_PER_SERVICE + EV_SYN_IN)
+                   for sid in sids]
         counts = {}
-        for kind, body in wire.read_entities(await conn.read(queries)):
-            if kind == wire.ENTITY_COUNTER_ENTRY:
-                _cid, index, _bytes, packets = wire.decode_counter(body)
-                counts[index // EVENTS_PER_SERVICE] = packets
+        for e in await conn.read(queries):
+            if e.WhichOneof("entity") == "counter_entry":
+                c = e.counter_entry
+                counts[c.index.index // EVENTS_PER_SERVICE] = c.data.packet_count
         now = self.clock()
         updates = []
         for sid in sids:
@@ -720,7 +734,7 @@ class Controller(StartupMixin, AdminMixin):
                 updates.append(install.defense_update(self.p4, sid, change))
         if updates:
             try:
-                await conn.write_pb(updates)
+                await conn.write(updates)
             except WriteError as exc:
                 # ALREADY_EXISTS / NOT_FOUND: the switch already is where we wanted it.
                 bad = {i: e for i, e in exc.errors.items()
@@ -729,25 +743,21 @@ class Controller(StartupMixin, AdminMixin):
                     log.error("event=auto_defence_write_failed error=%r", str(exc)[:200])
 
     async def _write_keys(self, conn: Connection, keys: KeyState) -> None:
-        await conn.write_pb([ent_update("MODIFY", install.keys_entry(self.p4, keys))])
+        await conn.write([ent_update("MODIFY", install.keys_entry(self.p4, keys))])
 
 
 class _Batch:
     """One WriteRequest's worth of session work and what to do after it."""
 
-    def __init__(self) -> None:
-        self.updates: list[bytes] = []
+    def __init__(self, request: pb.WriteRequest) -> None:
+        self.request = request
+        self.updates = request.updates
         self.installs: list[tuple[Session, int, int, float]] = []
         self.freed: list[tuple[Session, str]] = []
 
-    def add_install(self, s: Session, ups: list[bytes], received: float) -> None:
-        lo = len(self.updates)
-        self.updates.extend(ups)
+    def installed(self, s: Session, lo: int, received: float) -> None:
+        """`s`'s updates are updates[lo:] (just added)."""
         self.installs.append((s, lo, len(self.updates), received))
-
-    def add_free(self, s: Session, reason: str, ups: list[bytes]) -> None:
-        self.updates.extend(ups)
-        self.freed.append((s, reason))
 
 
 def read_p4info(path: Path) -> p4info_pb2.P4Info:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import wire
+from p4.v1 import p4data_pb2
+from p4.v1 import p4runtime_pb2 as pb
+
 from .p4info import P4InfoIndex
 from .synpkt import Handshake
 
@@ -60,15 +62,16 @@ class DigestDecoder:
             self.members[d.preamble.id] = [m.name for m in struct.members]
             self.ids[name] = d.preamble.id
 
-    def decode(self, body: bytes) -> tuple[int, int, list[CookieAck | SessionEvent]]:
-        """A raw DigestList -> (digest_id, list_id, decoded digests). Digests of an
+    def decode(self, dl: pb.DigestList) -> tuple[int, int, list[CookieAck | SessionEvent]]:
+        """A DigestList -> (digest_id, list_id, decoded digests). Digests of an
         unknown id, or whose member count does not match, are skipped."""
-        did, lid, data = wire.decode_digest_list(body)
+        did, lid = dl.digest_id, dl.list_id
         names = self.members.get(did)
         out: list[CookieAck | SessionEvent] = []
         if names is None:
             return did, lid, out
-        for values in data:
+        for data in dl.data:
+            values = struct_members(data)
             if len(values) != len(names):
                 continue
             v = dict(zip(names, values, strict=True))
@@ -87,3 +90,15 @@ def cookie_ack(v: dict[str, int]) -> CookieAck:
                   bool(v["ts_ok"]), v["client_window"], v["client_tsval"])
     return CookieAck(h, v["client_tsecr"], bool(v["has_payload"]), v["ingress_port"],
                      v["service_id"], v["old_slot"], v["old_state"])
+
+
+def struct_members(data: p4data_pb2.P4Data) -> list[int]:
+    """A digest's P4Data (a struct of bitstrings) -> its members' values; a lone
+    bitstring is one member, anything else none."""
+    frombytes = int.from_bytes
+    kind = data.WhichOneof("data")
+    if kind == "struct":
+        return [frombytes(m.bitstring, "big") for m in data.struct.members]
+    if kind == "bitstring":
+        return [frombytes(data.bitstring, "big")]
+    return []

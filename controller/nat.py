@@ -86,14 +86,14 @@ class NatMixin:
                 buckets += install.nat_bucket_updates(self.p4, sid, old, new)
             # The state follows each write that succeeded: a failure leaves it true.
             if add:
-                await conn.write_pb(add)
+                await conn.write(add)
             self.nat_reverse.update(reverse)
             if buckets:
-                await conn.write_pb(buckets)
+                await conn.write(buckets)
             self.nat_pools.clear()
             self.nat_pools.update(pools)
             if delete:
-                await conn.write_pb(delete)
+                await conn.write(delete)
             for k in [k for k in self.nat_reverse if k not in reverse]:
                 del self.nat_reverse[k]
             if buckets or add or delete:
@@ -131,7 +131,7 @@ class NatMixin:
         buckets_id = self.p4.table_id("nat_buckets")
         held: dict[int, list[ServerKey | None]] = {}
         reverse: dict[ServerKey, ServerKey] = {}
-        for e in await conn.read_pb(queries):
+        for e in await conn.read(queries):
             t = e.table_entry
             if t.is_default_action:
                 continue

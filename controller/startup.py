@@ -17,7 +17,7 @@ from google.rpc import code_pb2
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2 as pb
 
-from . import install, wire
+from . import install
 from .config import Config, Service
 from .defence import AutoSwitch, FilterReset, KeyRing, KeyState
 from .entities import to_int
@@ -118,13 +118,13 @@ class StartupMixin(NatMixin):
         if not entries:
             return
         try:
-            await conn.write_pb([ent_update("INSERT", e) for e in entries])
+            await conn.write([ent_update("INSERT", e) for e in entries])
         except WriteError as exc:
             again = [i for i, (code, _m) in exc.errors.items() if code == ALREADY_EXISTS]
             other = {i: e for i, e in exc.errors.items() if e[0] != ALREADY_EXISTS}
             if other:
                 raise
-            await conn.write_pb([ent_update("MODIFY", entries[i]) for i in again])
+            await conn.write([ent_update("MODIFY", entries[i]) for i in again])
 
     async def _restore(self, conn: Connection, now: float) -> None:
         """Rebuild the session table from the switch (C9): entries (slot and gen from
@@ -134,9 +134,9 @@ class StartupMixin(NatMixin):
         old = self.table
         clients: dict[int, install.RestoredEntry] = {}
         servers: dict[int, install.RestoredEntry] = {}
-        for kind, body in wire.read_entities(await conn.read([self.codec.read_entries_query()])):
-            if kind == wire.ENTITY_TABLE_ENTRY:
-                e = self.codec.decode_entry(wire.decode_table_entry(body))
+        for found_entity in await conn.read([self.codec.read_entries_query()]):
+            if found_entity.WhichOneof("entity") == "table_entry":
+                e = self.codec.decode_entry(found_entity.table_entry)
                 if e is not None:
                     (clients if e.direction == "client" else servers)[e.params["slot"]] = e
         states: dict[int, int] = {}
@@ -147,14 +147,16 @@ class StartupMixin(NatMixin):
         # Gens go on above every gen the switch holds, even of entries deleted below.
         table.last_gen = max([table.last_gen] + [e.params["gen"] for e in
                                                  (*clients.values(), *servers.values())])
-        stale: list[bytes] = []
+        stale = conn.write_request()
         for slot, c in clients.items():
             srv = servers.pop(slot, None)
             gen = c.params["gen"]
             if (srv is None or srv.params["gen"] != gen or gen == 0
                     or not 1 <= slot <= table.capacity):
                 # Half-present (one direction, or a restart half written): gone.
-                stale += [self.codec.delete(e.key) for e in (c, srv) if e is not None]
+                for e in (c, srv):
+                    if e is not None:
+                        self.codec.delete(stale.updates, e.key)
                 continue
             if self.register_reads:
                 # A slot whose session_gen is not the entries' has seen no packet yet.
@@ -171,15 +173,15 @@ class StartupMixin(NatMixin):
             s.confirmed = now
             table.restore(s)
         for srv in servers.values():
-            stale.append(self.codec.delete(srv.key))
+            self.codec.delete(stale.updates, srv.key)
         self.table = table
-        if stale:
+        if stale.updates:
             try:
-                await conn.write(stale)
+                await conn.send_write(stale)
             except WriteError:
                 pass
         # Keys: carry on with the switch's, so handshakes in flight still validate.
-        found = await conn.read_pb([_default_entry_query(self.p4, "cookie_keys")])
+        found = await conn.read([_default_entry_query(self.p4, "cookie_keys")])
         for e in found:
             act = e.table_entry.action.action
             if act.action_id == self.p4.action_id("set_cookie_keys"):
@@ -199,7 +201,7 @@ class StartupMixin(NatMixin):
         q = pb.Entity()
         q.table_entry.table_id = self.p4.table_id("defense")
         defended: set[int] = set()
-        for e in await conn.read_pb([q]):
+        for e in await conn.read([q]):
             for m in e.table_entry.match:
                 defended.add(to_int(m.exact.value))
         for sid, sw in self.auto.items():
@@ -207,12 +209,12 @@ class StartupMixin(NatMixin):
         extra = sorted(defended - set(self.auto))
         if extra:
             try:
-                await conn.write_pb([install.defense_update(self.p4, sid, False)
+                await conn.write([install.defense_update(self.p4, sid, False)
                                      for sid in extra])
             except WriteError as exc:
                 log.warning("event=defense_cleanup_failed error=%r", str(exc)[:200])
         self.passthrough_epoch = 1
-        for e in await conn.read_pb([_default_entry_query(self.p4, "passthrough_epoch")]):
+        for e in await conn.read([_default_entry_query(self.p4, "passthrough_epoch")]):
             for p in e.table_entry.action.action.params:
                 self.passthrough_epoch = to_int(p.value) or 1
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from p4.config.v1 import p4info_pb2
 
@@ -48,7 +47,6 @@ class DeviceState:
         self.digests = DigestEngine(clock)
         self.digest_sink = self.digests.push
         self.digest_ids: dict[str, int] = {d.preamble.name: i for i, d in idx.digests.items()}
-        self.digest_encoders: dict[int, Callable[[Any], bytes]] = {}  # filled by p4rt
 
     @property
     def packet_in_metadata(self) -> tuple[PacketMetadataInfo, ...]:

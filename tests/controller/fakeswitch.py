@@ -2,8 +2,8 @@
 counted (optionally slowed down), reads return nothing, and the test injects digest
 lists. It measures and tests the controller's batching without a data plane.
 
-It works on raw bytes (the `controller.wire` codec) so that, sharing the process with
-the controller, it costs as little as possible.
+Requests arrive as bytes and are parsed with the generated classes here, so that a
+test can also inject stream messages that do not parse (`out` takes bytes).
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from typing import Any
 import grpc
 from p4.v1 import p4runtime_pb2 as pb
 
-from controller import wire
-
 _SVC = "p4.v1.P4Runtime"
 
 
@@ -32,7 +30,7 @@ class FakeSwitch:
         self.bmv2_like = bmv2_like
         self.pipeline_set = threading.Event()
         self.writes: list[int] = []  # updates per Write
-        self.packet_outs: queue.Queue[tuple[float, bytes]] = queue.Queue()
+        self.packet_outs: queue.Queue[tuple[float, pb.PacketOut]] = queue.Queue()
         self.acks: queue.Queue[tuple[int, int]] = queue.Queue()
         self.out: queue.Queue[bytes | None] = queue.Queue()
         self.connected = threading.Event()
@@ -76,23 +74,22 @@ class FakeSwitch:
             yield msg
 
     def _consume(self, requests: Iterator[bytes]) -> None:
-        for req in requests:
-            kind, body = wire.stream_kind(req)
-            if kind == 1:  # arbitration: always primary
-                arb = pb.MasterArbitrationUpdate.FromString(body)
+        for data in requests:
+            req = pb.StreamMessageRequest.FromString(data)
+            kind = req.WhichOneof("update")
+            if kind == "arbitration":  # always primary
                 resp = pb.StreamMessageResponse()
-                resp.arbitration.CopyFrom(arb)
+                resp.arbitration.CopyFrom(req.arbitration)
                 resp.arbitration.status.code = 0
                 self.out.put(resp.SerializeToString())
                 self.connected.set()
-            elif kind == 2:
-                self.packet_outs.put((time.perf_counter(), body))
-            elif kind == 3:
-                f = dict(wire.fields(body))
-                self.acks.put((int(f.get(1, 0)), int(f.get(2, 0))))
+            elif kind == "packet":
+                self.packet_outs.put((time.perf_counter(), req.packet))
+            elif kind == "digest_ack":
+                self.acks.put((req.digest_ack.digest_id, req.digest_ack.list_id))
 
     def _write(self, req: bytes, ctx: grpc.ServicerContext) -> bytes:
-        self.writes.append(sum(1 for n, _ in wire.fields(req) if n == 4))
+        self.writes.append(len(pb.WriteRequest.FromString(req).updates))
         if self.write_delay:
             time.sleep(self.write_delay)
         return b""
@@ -116,12 +113,14 @@ class FakeSwitch:
 
     def send_digest_list(self, digest_id: int, rows: list[list[int]]) -> int:
         self._list_id += 1
-        data = b"".join(
-            wire.f_len(3, wire.f_len(5, b"".join(
-                wire.f_len(1, wire.f_len(1, wire.canonical(v))) for v in row)))
-            for row in rows)
-        body = wire.f_varint(1, digest_id) + wire.f_varint(2, self._list_id) + data
-        self.out.put(wire.f_len(3, body))
+        msg = pb.StreamMessageResponse()
+        dl = msg.digest
+        dl.digest_id, dl.list_id = digest_id, self._list_id
+        for row in rows:
+            members = dl.data.add().struct.members
+            for v in row:
+                members.add().bitstring = v.to_bytes((v.bit_length() + 7) // 8 or 1, "big")
+        self.out.put(msg.SerializeToString())
         return self._list_id
 
     def time_setups(self, digest_id: int, n: int) -> float:

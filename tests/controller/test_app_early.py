@@ -152,14 +152,14 @@ def test_a_later_segments_digest_makes_the_session_when_the_first_are_lost(
         ct.stop()
 
 
-def packet_in(ct: ControllerThread, frame: bytes, reason: int) -> bytes:
+def packet_in(ct: ControllerThread, frame: bytes, reason: int) -> pb.PacketIn:
     ctl = ct.ctl
     assert ctl is not None
     msg = pb.PacketIn(payload=frame)
     for mid, value in ((ctl._pktin_port, CLIENT_PORT), (ctl._pktin_reason, reason)):
         md = msg.metadata.add()
         md.metadata_id, md.value = mid, value.to_bytes(2, "big")
-    return msg.SerializeToString()
+    return msg
 
 
 def test_cookie_data_reaching_an_established_session_is_delivered(artefacts, sock, switch,
