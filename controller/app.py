@@ -47,7 +47,7 @@ from .entities import update as ent_update
 from .install import INSERT, MODIFY, SessionCodec, SessionParams, canonical
 from .metrics import Metrics
 from .p4info import P4InfoError, P4InfoIndex, load_p4info
-from .p4rt import Connection, WriteError
+from .p4rt import Connection, Deadlines, RpcTimeout, WriteError
 from .scheduler import make_scheduler
 from .sessions import Session, SessionTable, State, reuse_allowed, state_name
 from .startup import StartupMixin
@@ -81,9 +81,10 @@ class StartupError(Exception):
 
 class Controller(StartupMixin, AdminMixin):
     def __init__(self, cfg: Config, *, clock: Callable[[], float] = time.monotonic,
-                 metrics: Metrics | None = None, random_key: Callable[[], int] | None = None
-                 ) -> None:
+                 metrics: Metrics | None = None, random_key: Callable[[], int] | None = None,
+                 deadlines: Deadlines | None = None) -> None:
         self.cfg = cfg
+        self.deadlines = deadlines or Deadlines()
         base = Path(cfg.path).parent if cfg.path else Path(".")
         where = f"{cfg.path or '<config>'}: switch"
         try:
@@ -147,7 +148,8 @@ class Controller(StartupMixin, AdminMixin):
         self.stats: dict[str, int] = {"duplicate_digests": 0, "unknown_service": 0,
                                       "no_real_server": 0, "stream_errors": 0,
                                       "reconnects": 0, "failed_installs": 0,
-                                      "bad_messages": 0, "stale_events": 0}
+                                      "bad_messages": 0, "stale_events": 0,
+                                      "write_timeouts": 0, "refused_full": 0}
 
     # ================================================================== services
 
@@ -176,7 +178,7 @@ class Controller(StartupMixin, AdminMixin):
             try:
                 await self._connection_once()
                 backoff = 0.1
-            except (TimeoutError, grpc.aio.AioRpcError, StreamLost, OSError) as exc:
+            except (TimeoutError, RpcTimeout, grpc.aio.AioRpcError, StreamLost, OSError) as exc:
                 log.warning("event=connection_lost address=%s error=%r",
                             self.cfg.switch.address, _short(exc))
             except WriteError as exc:
@@ -210,7 +212,7 @@ class Controller(StartupMixin, AdminMixin):
 
     async def _connection_once(self) -> None:
         sw = self.cfg.switch
-        conn = self.conn = Connection(sw.address, sw.device_id, sw.election_id)
+        conn = self.conn = Connection(sw.address, sw.device_id, sw.election_id, self.deadlines)
         await conn.wait_ready(10.0)
         conn.open_stream()
         conn.arbitrate()
@@ -506,7 +508,15 @@ class Controller(StartupMixin, AdminMixin):
                                 rs_port=rs.port, cookie=h.cookie, client_isn=h.client_isn,
                                 handshake=h, now=now, ingress_port=ck.ingress_port)
         if s is None:
+            # Full: the client believes it is connected (it has our SYN/ACK), so the
+            # refusal it understands at once is a RST with the sequence number it
+            # expects (cookie + 1), acknowledging its SYN.
             self.metrics.table_full.inc()
+            self.stats["refused_full"] += 1
+            if self.conn is not None:
+                self._packet_out(self.conn, client_rst(
+                    h.client_addr, h.client_port, h.vip_addr, h.vip_port, h.cookie,
+                    h.client_isn, self._router_mac(ck.ingress_port or None)))
             return None
         return s, self._params(ck, svc)
 
@@ -530,6 +540,9 @@ class Controller(StartupMixin, AdminMixin):
                     self.metrics.write_errors.inc(len(failed))
                     log.warning("event=write_failed updates=%d failed=%d first=%r",
                                 len(batch.updates), len(failed), str(exc)[:200])
+                except RpcTimeout as exc:
+                    self._timed_out(len(batch.updates), batch.installs, batch.freed, str(exc))
+                    return
             now = self.clock()
             retry = conn.write_request()
             for s, lo, hi, received in batch.installs:
@@ -552,11 +565,36 @@ class Controller(StartupMixin, AdminMixin):
                     await conn.send_write(retry)
                 except WriteError:
                     pass  # NOT_FOUND for what never landed
+                except RpcTimeout as exc:
+                    # Unknown whether they landed: their slots stay out of use until a
+                    # later batch has deleted them.
+                    self._timed_out(len(retry.updates), [], batch.freed, str(exc))
+                    return
             for s, reason in batch.freed:
                 self.table.recycle(s.slot)
                 self.metrics.sessions_freed.labels(reason).inc()
         finally:
             self._writes.release()
+
+    def _timed_out(self, updates: int, installs: list[tuple[Session, int, int, float]],
+                   freed: list[tuple[Session, str]], error: str) -> None:
+        """A Write got no answer within its deadline: whether the switch applied it is
+        unknown. No server SYN goes out for the sessions it installed; they are
+        released, and their entries and those of the frees are deleted by a later
+        batch (NOT_FOUND for what never landed is harmless) before their slots are
+        reused."""
+        self.stats["write_timeouts"] += 1
+        self.metrics.write_errors.inc(updates)
+        log.warning("event=write_timeout updates=%d sessions=%d frees=%d error=%r",
+                    updates, len(installs), len(freed), error)
+        for s, _lo, _hi, _received in installs:
+            if self.table.by_slot.get(s.slot) is s:
+                self.table.release(s)
+                self.stats["failed_installs"] += 1
+                self._frees.append((s, "install_failed"))
+        queued = {s.slot for s, _r in self._frees}
+        self._frees.extend((s, r) for s, r in freed if s.slot not in queued)
+        self._work.set()
 
     def _router_mac(self, port: int | None) -> bytes:
         return mac_bytes(install.router_mac(self.cfg, port))

@@ -47,6 +47,17 @@ def _parse_stream_message(data: bytes) -> object:
         return _MALFORMED
 
 
+class RpcTimeout(Exception):
+    """An RPC that did not complete within its deadline. For a Write, whether the
+    switch applied it is unknown: the caller retries or undoes it, and says so."""
+
+
+def _timeout(exc: grpc.aio.AioRpcError, what: str, seconds: float) -> Exception:
+    if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return RpcTimeout(f"{what}: no answer within {seconds:g} s")
+    return exc
+
+
 class WriteError(Exception):
     """A Write with failed updates; `errors` maps update index -> (code, message)."""
 
@@ -155,6 +166,9 @@ class Connection:
         try:
             await self.stub.Write(req, timeout=self.deadlines.write)
         except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise _timeout(exc, f"Write of {len(req.updates)} updates",
+                               self.deadlines.write) from None
             if exc.code() == grpc.StatusCode.UNKNOWN or exc.trailing_metadata():
                 raise _write_errors(exc) from None
             raise
@@ -163,15 +177,22 @@ class Connection:
         """Every entity the queries select (all ReadResponses of one Read)."""
         req = pb.ReadRequest(device_id=self.device_id, entities=entities)
         out: list[pb.Entity] = []
-        async for resp in self.stub.Read(req, timeout=self.deadlines.read):
-            out.extend(resp.entities)
+        try:
+            async for resp in self.stub.Read(req, timeout=self.deadlines.read):
+                out.extend(resp.entities)
+        except grpc.aio.AioRpcError as exc:
+            raise _timeout(exc, "Read", self.deadlines.read) from None
         return out
 
     async def get_config(self) -> pb.ForwardingPipelineConfig:
         req = pb.GetForwardingPipelineConfigRequest(
             device_id=self.device_id,
             response_type=pb.GetForwardingPipelineConfigRequest.P4INFO_AND_COOKIE)
-        resp = await self.stub.GetForwardingPipelineConfig(req, timeout=self.deadlines.pipeline)
+        try:
+            resp = await self.stub.GetForwardingPipelineConfig(
+                req, timeout=self.deadlines.pipeline)
+        except grpc.aio.AioRpcError as exc:
+            raise _timeout(exc, "GetForwardingPipelineConfig", self.deadlines.pipeline) from None
         return resp.config
 
     async def set_config(self, p4info: p4info_pb2.P4Info, device_config: bytes,
@@ -182,7 +203,10 @@ class Connection:
         req.config.p4info.CopyFrom(p4info)
         req.config.p4_device_config = device_config
         req.config.cookie.cookie = cookie
-        await self.stub.SetForwardingPipelineConfig(req, timeout=self.deadlines.pipeline)
+        try:
+            await self.stub.SetForwardingPipelineConfig(req, timeout=self.deadlines.pipeline)
+        except grpc.aio.AioRpcError as exc:
+            raise _timeout(exc, "SetForwardingPipelineConfig", self.deadlines.pipeline) from None
 
     async def close(self) -> None:
         self._outbox.put_nowait(None)

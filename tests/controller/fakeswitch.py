@@ -34,6 +34,8 @@ class FakeSwitch:
         self.acks: queue.Queue[tuple[int, int]] = queue.Queue()
         self.out: queue.Queue[bytes | None] = queue.Queue()
         self.connected = threading.Event()
+        self._writes_flow = threading.Event()  # cleared: Writes get no answer
+        self._writes_flow.set()
         self._list_id = 0
         self._server: grpc.Server | None = None
 
@@ -50,7 +52,7 @@ class FakeSwitch:
             "SetForwardingPipelineConfig": grpc.unary_unary_rpc_method_handler(
                 self._set_config, **raw),
         }
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=[
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=[
             ("grpc.max_receive_message_length", 256 << 20)])
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_SVC, handlers),))
         server.add_insecure_port(address)
@@ -63,17 +65,22 @@ class FakeSwitch:
             self._server.stop(0.5).wait(2)
 
     def _stream(self, requests: Iterator[bytes], ctx: grpc.ServicerContext) -> Iterator[bytes]:
+        # The newest stream is the one `out` feeds (a reconnecting client's old one ends).
+        old, out = self.out, queue.Queue[bytes | None]()
+        self.out = out
+        old.put(None)
+
         def consume() -> None:
             try:
-                self._consume(requests)
+                self._consume(requests, out)
             except grpc.RpcError:
                 pass  # the stream was closed
 
         threading.Thread(target=consume, daemon=True).start()
-        while (msg := self.out.get()) is not None:
+        while (msg := out.get()) is not None:
             yield msg
 
-    def _consume(self, requests: Iterator[bytes]) -> None:
+    def _consume(self, requests: Iterator[bytes], out: queue.Queue[bytes | None]) -> None:
         for data in requests:
             req = pb.StreamMessageRequest.FromString(data)
             kind = req.WhichOneof("update")
@@ -81,14 +88,24 @@ class FakeSwitch:
                 resp = pb.StreamMessageResponse()
                 resp.arbitration.CopyFrom(req.arbitration)
                 resp.arbitration.status.code = 0
-                self.out.put(resp.SerializeToString())
+                out.put(resp.SerializeToString())
                 self.connected.set()
             elif kind == "packet":
                 self.packet_outs.put((time.perf_counter(), req.packet))
             elif kind == "digest_ack":
                 self.acks.put((req.digest_ack.digest_id, req.digest_ack.list_id))
 
+    def stall_writes(self) -> None:
+        """From now on a Write gets no answer (until `resume_writes`, or 60 s)."""
+        self._writes_flow.clear()
+
+    def resume_writes(self) -> None:
+        self._writes_flow.set()
+
     def _write(self, req: bytes, ctx: grpc.ServicerContext) -> bytes:
+        if not self._writes_flow.is_set():
+            self._writes_flow.wait(60)
+            return b""  # late: the client gave up long ago, nothing is applied
         self.writes.append(len(pb.WriteRequest.FromString(req).updates))
         if self.write_delay:
             time.sleep(self.write_delay)

@@ -203,15 +203,33 @@ def test_idle_established_session_expires(artefacts, sock, switch, tmp_path):
         ct.stop()
 
 
-def test_full_table_drops_and_counts(artefacts, sock, switch, tmp_path):
-    ct = start(artefacts, sock, tmp_path, sessions="sessions: {syn_timeout: 30, max: 1}\n")
+def test_full_table_resets_the_new_client_at_once(artefacts, sock, switch, tmp_path):
+    """With every slot taken, the validated ACK of a new client is answered with a
+    RST|ACK carrying the sequence number the client expects (cookie + 1): its
+    connect() succeeded, and its first read or write fails at once instead of hanging.
+    Counted; the existing session is untouched, and a freed slot serves the next one."""
+    sessions = "sessions: {syn_timeout: 30, max: 1, timeouts: {close: 0.2}}\n"
+    control = "control: {state_poll_seconds: 0.1}\n"
+    ct = start(artefacts, sock, tmp_path, sessions=sessions, control=control)
     try:
-        handshake(switch, 100, sport=40001)
-        assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
-        handshake(switch, 200, sport=40002)
+        establish(switch, 100, 5000, sport=40001)
+        cookie = handshake(switch, 200, sport=40002)
+        rst = switch.recv_tcp(CLIENT_PORT, lambda p: "R" in str(p[TCP].flags), timeout=5)
+        assert rst is not None
+        assert (rst[IP].src, rst[TCP].sport, rst[IP].dst, rst[TCP].dport) == (
+            VIP, VPORT, CLIENT_IP, 40002)
+        assert rst[TCP].seq == cookie + 1 and rst[TCP].ack == 201 and "A" in str(rst[TCP].flags)
         assert wait_for(lambda: ct.ctl.metrics.table_full._value.get() == 1)
+        assert ct.ctl.stats["refused_full"] == 1
         assert switch.recv_tcp(SERVER_PORT, is_syn, timeout=0.5) is None
         assert len(ct.ctl.table) == 1
+        # The first session ends (its server resets): the slot serves the next client.
+        switch.send(SERVER_PORT, server_tcp("R", 5001, sport=40001))
+        assert wait_for(lambda: len(ct.ctl.table) == 0, 5)
+        assert wait_for(lambda: ct.ctl.table.free_slots == 1, 5)
+        handshake(switch, 300, sport=40003)
+        syn = switch.recv_tcp(SERVER_PORT, is_syn)
+        assert syn is not None and syn[TCP].sport == 40003
     finally:
         ct.stop()
 
