@@ -306,10 +306,28 @@ class SessionCodec:
         self.reg = {name: p4.get("registers", name).preamble.id
                     for name in ("session_state", "session_gen")}
         self.field_names = {mf.id: mf.name for mf in t.match_fields}
-        self._client_ids = [pid for pid, _n in self.client_params]
-        self._server_ids = [pid for pid, _n in self.server_params]
         self._client_names = [n for _pid, n in self.client_params]
         self._server_names = [n for _pid, n in self.server_params]
+        # Every update is a copy of one of these, with its values filled in place:
+        # copying a whole message is far cheaper than building it field by field.
+        self._client_tmpl = self._template(self.client_action.preamble.id, self.client_params)
+        self._server_tmpl = self._template(self.server_action.preamble.id, self.server_params)
+        self._delete_tmpl = self._template(None, [])
+        self._delete_tmpl.type = DELETE
+
+    def _template(self, action_id: int | None, params: list[tuple[int, str]]
+                  ) -> p4runtime_pb2.Update:
+        u = p4runtime_pb2.Update()
+        te = u.entity.table_entry
+        te.table_id = self.table_id
+        for fid in self.fields:
+            te.match.add(field_id=fid).exact.value = b"\0"
+        if action_id is not None:
+            te.action.action.action_id = action_id
+            for pid, _n in params:
+                te.action.action.params.add(param_id=pid, value=b"\0")
+            te.idle_timeout_ns = self.idle_ns
+        return u
 
     @staticmethod
     def client_key(s: Session) -> tuple[int, int, int, int]:
@@ -321,28 +339,18 @@ class SessionCodec:
         c, _vip, cport, _vport = s.flow
         return (s.rs_addr, c, s.rs_port, cport)
 
-    def _add(self, into: UpdateList, kind: int, key: tuple[int, int, int, int]
-             ) -> p4runtime_pb2.TableEntry:
+    @staticmethod
+    def _add(into: UpdateList, template: p4runtime_pb2.Update, kind: int,
+             key: tuple[int, int, int, int], values: list[int] | None = None) -> None:
         u = into.add()
+        u.CopyFrom(template)
         u.type = kind  # type: ignore[assignment]
         te = u.entity.table_entry
-        te.table_id = self.table_id
-        for fid, v in zip(self.fields, key, strict=True):
-            fm = te.match.add()
-            fm.field_id = fid
-            fm.exact.value = canonical(v)
-        return te
-
-    def _add_entry(self, into: UpdateList, kind: int, key: tuple[int, int, int, int],
-                   action_id: int, ids: list[int], values: list[int]) -> None:
-        te = self._add(into, kind, key)
-        act = te.action.action
-        act.action_id = action_id
-        for pid, v in zip(ids, values, strict=True):
-            param = act.params.add()
-            param.param_id = pid
-            param.value = canonical(v)
-        te.idle_timeout_ns = self.idle_ns
+        for fm, v in zip(te.match, key, strict=True):
+            fm.exact.value = v.to_bytes((v.bit_length() + 7) // 8 or 1, "big")
+        if values is not None:
+            for param, v in zip(te.action.action.params, values, strict=True):
+                param.value = v.to_bytes((v.bit_length() + 7) // 8 or 1, "big")
 
     def install(self, into: UpdateList, s: Session, p: SessionParams, kind: int = INSERT, *,
                 server_kind: int | None = None) -> None:
@@ -355,14 +363,13 @@ class SessionCodec:
         svals = {"slot": s.slot, "service_id": s.service_id, "vip_addr": p.vip_addr,
                  "vip_port": p.vip_port, "cookie": s.cookie, "ts_base": p.ts_base,
                  "client_window": p.client_window, "win_shift": p.win_shift, "gen": s.gen}
-        self._add_entry(into, kind, self.client_key(s), self.client_action.preamble.id,
-                        self._client_ids, [cvals[n] for n in self._client_names])
-        self._add_entry(into, kind if server_kind is None else server_kind, self.server_key(s),
-                        self.server_action.preamble.id, self._server_ids,
-                        [svals[n] for n in self._server_names])
+        self._add(into, self._client_tmpl, kind, self.client_key(s),
+                  [cvals[n] for n in self._client_names])
+        self._add(into, self._server_tmpl, kind if server_kind is None else server_kind,
+                  self.server_key(s), [svals[n] for n in self._server_names])
 
     def delete(self, into: UpdateList, key: tuple[int, int, int, int]) -> None:
-        self._add(into, DELETE, key)
+        self._add(into, self._delete_tmpl, DELETE, key)
 
     def remove(self, into: UpdateList, s: Session) -> None:
         """Delete both entries (the slot's registers are left as they are: the next

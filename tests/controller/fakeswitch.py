@@ -129,6 +129,11 @@ class FakeSwitch:
     # ------------------------------------------------------------------ digests
 
     def send_digest_list(self, digest_id: int, rows: list[list[int]]) -> int:
+        self.out.put(self.digest_list(digest_id, rows))
+        return self._list_id
+
+    def digest_list(self, digest_id: int, rows: list[list[int]]) -> bytes:
+        """A serialised stream message carrying `rows` as the next digest list."""
         self._list_id += 1
         msg = pb.StreamMessageResponse()
         dl = msg.digest
@@ -137,16 +142,17 @@ class FakeSwitch:
             members = dl.data.add().struct.members
             for v in row:
                 members.add().bitstring = v.to_bytes((v.bit_length() + 7) // 8 or 1, "big")
-        self.out.put(msg.SerializeToString())
-        return self._list_id
+        return msg.SerializeToString()
 
     def time_setups(self, digest_id: int, n: int) -> float:
         """Send `cookie_rows(n)` in digest lists of 256 and wait for n PacketOuts; the
-        seconds from the first list to the last PacketOut."""
+        seconds from the first list to the last PacketOut. The lists are encoded before
+        the clock starts: the figure is the controller's."""
         rows = cookie_rows(n)
+        lists = [self.digest_list(digest_id, rows[i:i + 256]) for i in range(0, n, 256)]
         t0 = time.perf_counter()
-        for i in range(0, n, 256):
-            self.send_digest_list(digest_id, rows[i:i + 256])
+        for data in lists:
+            self.out.put(data)
         last = t0
         for _ in range(n):
             last, _body = self.packet_outs.get(timeout=120)

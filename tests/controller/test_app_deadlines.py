@@ -34,15 +34,15 @@ def test_unanswered_session_write_times_out_and_the_controller_recovers(
         assert wait_for(lambda: ct.ctl.stats["write_timeouts"] >= 1, 10)
         # Unknown whether the entries landed: no server SYN, sessions released, and
         # their slots held back until a later batch deleted the entries.
-        assert wait_for(lambda: len(ct.ctl.table) == 0)
+        assert wait_for(lambda: len(ct.ctl.view.table) == 0)
         assert fake.packet_outs.empty()
-        assert ct.ctl.table.free_slots < ct.ctl.table.capacity
+        assert ct.ctl.view.table.free_slots < ct.ctl.view.table.capacity
         assert ct.ctl.stats["failed_installs"] == 3
         fake.resume_writes()
-        assert wait_for(lambda: ct.ctl.table.free_slots == ct.ctl.table.capacity, 10)
+        assert wait_for(lambda: ct.ctl.view.table.free_slots == ct.ctl.view.table.capacity, 10)
         # The clients' next segments bring the handshakes again: installed this time.
         fake.send_digest_list(did, rows)
-        assert wait_for(lambda: len(ct.ctl.table) == 3 and fake.packet_outs.qsize() == 3, 10)
+        assert wait_for(lambda: len(ct.ctl.view.table) == 3 and fake.packet_outs.qsize() == 3, 10)
         assert ct.ctl.stats["reconnects"] == 0 and ct.ctl.synced.is_set()
     finally:
         fake.resume_writes()
