@@ -31,8 +31,8 @@ $(STAMP): pyproject.toml Makefile tools/p4runtime_stubs.py
 	fi
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip==24.3.1
-	$(PIP) install -q -e '.[dev]'
 	$(PIP) uninstall -q -y p4runtime p4runtime-shell 2>/dev/null || true  # old protobuf's modules
+	$(PIP) install -q -e '.[dev]'
 	$(PY) tools/p4runtime_stubs.py --version $(P4RUNTIME)
 	test -x $(SHELL_VENV)/bin/python || python3 -m venv $(SHELL_VENV)
 	$(SHELL_VENV)/bin/pip install -q $(SHELL_PKGS)
