@@ -81,13 +81,13 @@ class Handshakes:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    @staticmethod
-    async def _drain(queue: asyncio.Queue[Any], handle: Callable[[Any], None]) -> None:
+    async def _drain(self, queue: asyncio.Queue[Any], handle: Callable[[Any], None]) -> None:
         while True:
             msg = await queue.get()
             try:
                 handle(msg)
-            except ValueError as exc:  # a message of the wrong shape: counted upstream
+            except ValueError as exc:  # parsed, but not of the shape the program gives
+                self.stats["bad_messages"] = self.stats.get("bad_messages", 0) + 1
                 log.warning("event=bad_stream_message error=%r", str(exc))
 
     def on_digest_list(self, dl: pb.DigestList) -> None:
