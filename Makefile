@@ -8,6 +8,13 @@ TARGET    ?= p4sim
 BUILD     := build
 APT_PKGS  := cpp iproute2 ethtool tcpdump nftables hping3 curl procps mininet iputils-ping
 STAMP     := $(VENV)/.deps-stamp
+# The P4Runtime release whose protos the stubs are generated from (tools/p4runtime_stubs.py).
+P4RUNTIME := 1.6.0
+# p4runtime-shell, an outside client in the tests, pins protobuf 3.20 (pure Python on
+# 3.11): it gets a virtualenv of its own, which also runs the old-protobuf benchmark.
+SHELL_VENV := .venv-shell
+SHELL_PKGS := p4runtime-shell==0.0.6 p4runtime==1.4.1 protobuf==3.20.3 grpcio==1.85.1 \
+              googleapis-common-protos==1.73.0
 
 P4_PROGRAMS := forwarding synproxy
 
@@ -15,7 +22,7 @@ P4_PROGRAMS := forwarding synproxy
 
 all: build
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile tools/p4runtime_stubs.py
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -24,7 +31,11 @@ $(STAMP): pyproject.toml Makefile
 	fi
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip==24.3.1
+	$(PIP) uninstall -q -y p4runtime p4runtime-shell 2>/dev/null || true  # old protobuf's modules
 	$(PIP) install -q -e '.[dev]'
+	$(PY) tools/p4runtime_stubs.py --version $(P4RUNTIME)
+	test -x $(SHELL_VENV)/bin/python || python3 -m venv $(SHELL_VENV)
+	$(SHELL_VENV)/bin/pip install -q $(SHELL_PKGS)
 	touch $(STAMP)
 
 deps: $(STAMP)
@@ -64,7 +75,7 @@ bench: deps build
 	$(PY) -m bench
 
 lint: deps
-	$(VENV)/bin/ruff check p4sim controller topo bench tests ptf-tests
+	$(VENV)/bin/ruff check p4sim controller topo bench tests ptf-tests tools
 	$(VENV)/bin/mypy p4sim controller
 
 clean:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import compare, controller_bench, p4rt_server, p4sim_bench
+from google.protobuf.internal import api_implementation
+
+from . import compare, controller_bench, p4rt_server, p4sim_bench, protobuf_bench
 
 BENCHMARKS = {
     "p4sim_fwd": p4sim_bench.forwarding_veth,
@@ -21,6 +23,7 @@ BENCHMARKS = {
     "p4sim_p4rt_load": p4rt_server.server_under_load,
     "controller_fake": controller_bench.setup_rate_fake,
     "controller_p4sim": controller_bench.setup_p4sim,
+    "protobuf": protobuf_bench.compare,
 }
 # The side-by-side report (bench/compare.py) carries every other benchmark's figures too,
 # so a plain `python -m bench` runs it alone instead of running the others twice.
@@ -32,6 +35,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], help="benchmarks to run")
     args = ap.parse_args()
+    print(f"protobuf runtime: {api_implementation.Type()}", flush=True)
     failed = 0
     for name in args.names or ["compare"]:
         print(f"== {name}", flush=True)

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import signal
 import statistics
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from scapy.layers.inet import IP, TCP
@@ -110,18 +112,63 @@ def _fake_separate_process(n: int) -> None:
             ct.wait_synced()
             did = P4InfoIndex(load_p4info(p4info)).get("digests",
                                                        "cookie_ack_digest_t").preamble.id
+            rss = _rss()
             fake.stdin.write(f"go {n} {did}\n")
             fake.stdin.flush()
             _done, dt_text, writes_text = fake.stdout.readline().split()
             dt, writes = float(dt_text), int(writes_text)
+            grown = _rss() - rss
             print(f"controller vs accept-only switch, own process: {n} sessions in {dt:.2f} s = "
                   f"{n / dt:,.0f} sessions/s ({writes} writes, "
                   f"{n / max(writes, 1):.0f} sessions per write)")
+            print(f"controller memory: {grown / n:,.0f} bytes per session "
+                  f"(resident set grown by {grown / 1e6:.1f} MB for {n} sessions)")
+            ct.stop()
+            ct = None
+            rate = asyncio.run(_stream_ceiling(sock, n))
+            print(f"reference: bare gRPC (aio) StreamChannel to the same switch, PacketOuts "
+                  f"only: {rate:,.0f} messages/s (one per session: the ceiling)")
         finally:
             if ct is not None:
                 ct.stop()
             fake.stdin.close()
             fake.wait(10)
+
+
+def _rss() -> int:
+    """This process's resident set, bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+async def _stream_ceiling(sock: str, n: int) -> float:
+    """PacketOuts per second one grpc.aio StreamChannel carries to `sock` when nothing
+    else is done: every session costs one, so this bounds the session rate."""
+    import grpc
+    from p4.v1 import p4runtime_pb2 as pb
+    from p4.v1 import p4runtime_pb2_grpc
+
+    msg = pb.StreamMessageRequest()
+    msg.packet.payload = bytes(60)
+    msg.packet.metadata.add(metadata_id=1, value=b"\0")
+    sent = 0
+
+    async def requests() -> AsyncIterator[pb.StreamMessageRequest]:
+        nonlocal sent
+        for _ in range(n):
+            sent += 1
+            yield msg
+
+    async with grpc.aio.insecure_channel(f"unix:{sock}") as ch:
+        call = p4runtime_pb2_grpc.P4RuntimeStub(ch).StreamChannel(requests())
+        t0 = time.perf_counter()
+        while sent < n:
+            await asyncio.sleep(0.001)
+        dt = time.perf_counter() - t0
+        call.cancel()
+    return n / dt
 
 
 def _ack(flow: Flow, isn: int, opts: int, epoch: int = 1) -> bytes:

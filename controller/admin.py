@@ -1,7 +1,7 @@
 """Run-time operator actions of the controller (C10): status, sessions, counters read
 from the switch, services added and removed, real servers changed.
 
-A mixin of `app.Controller`: it works on the controller's state (declared below).
+What the operator socket (`control.py`) and `synproxyctl` reach.
 """
 
 from __future__ import annotations
@@ -12,15 +12,18 @@ from typing import Any
 
 from google.rpc import code_pb2
 
-from . import install, wire
+from . import install
 from .config import Config, RealServer, Service
-from .defence import AutoSwitch, KeyRing
+from .entities import counter_query
 from .entities import update as ent_update
-from .limits import ProgramLimits
-from .nat import NatMixin
-from .p4info import P4InfoIndex
+from .link import Link
+from .nat import NatTables
 from .p4rt import Connection, WriteError
-from .sessions import SessionTable, state_name
+from .program import Program
+from .services import Services
+from .sessions import state_name
+from .startup import upsert
+from .view import SwitchView
 
 # The EV_* codes of p4src/common/defines.p4 (a test checks this against the P4 file),
 # so that operators read `syn_in` rather than 1.
@@ -39,50 +42,40 @@ def event_name(code: int) -> str:
     return EVENT_NAMES.get(code, str(code))
 
 
-class AdminMixin(NatMixin):
-    cfg: Config
-    p4: P4InfoIndex
-    limits: ProgramLimits
-    conn: Connection | None
-    synced: asyncio.Event
-    is_primary: bool
-    table: SessionTable
-    keys: KeyRing
-    auto: dict[int, AutoSwitch]
-    register_reads: bool | None
-    passthrough_epoch: int
-    services: dict[int, Service]
-    stats: dict[str, int]
-    schedulers: dict[int, Any]
-    _global_counter: int
-    _svc_counter: int
-
-    def _set_service(self, sid: int, s: Service) -> None:
-        raise NotImplementedError
+class Admin:
+    def __init__(self, cfg: Config, program: Program, services: Services, view: SwitchView,
+                 link: Link, nat: NatTables, synced: asyncio.Event,
+                 stats: dict[str, int]) -> None:
+        self.cfg = cfg
+        self.program = program
+        self.p4 = program.p4
+        self.services = services
+        self.view = view
+        self.link = link
+        self.nat = nat
+        self.synced = synced
+        self.stats = stats
 
     def service_id(self, name: str) -> int:
-        raise NotImplementedError
-
-    async def _upsert(self, conn: Connection, entries: list[Any]) -> None:
-        raise NotImplementedError
+        return self.services.id_of(name)
 
     async def counters(self) -> dict[str, Any]:
         """Global event counters and per-service ones (packets, non-zero only), read from
         the switch: `global` and `services` keyed by event code, `by_name` the global
         ones keyed by event name."""
         conn = self._require_conn()
-        per_service = self.limits.events_per_service
-        queries = [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.f_varint(1, self._global_counter))]
-        queries += [wire.entity(wire.ENTITY_COUNTER_ENTRY, wire.counter_entry(
-            self._svc_counter, sid * per_service + ev))
-            for sid in self.services for ev in range(1, per_service)]
+        queries = [counter_query(self.program.global_counter)]
+        per_service = self.program.limits.events_per_service
+        queries += [counter_query(self.program.svc_counter, sid * per_service + ev)
+                    for sid in self.services for ev in range(1, per_service)]
         glob: dict[int, int] = {}
         per: dict[str, dict[int, int]] = {}
-        for kind, body in wire.read_entities(await conn.read(queries)):
-            if kind != wire.ENTITY_COUNTER_ENTRY:
+        for e in await conn.read(queries):
+            if e.WhichOneof("entity") != "counter_entry":
                 continue
-            cid, index, _nbytes, packets = wire.decode_counter(body)
-            if cid == self._global_counter:
+            c = e.counter_entry
+            cid, index, packets = c.counter_id, c.index.index, c.data.packet_count
+            if cid == self.program.global_counter:
                 if packets:
                     glob[index] = packets
             elif packets:
@@ -93,27 +86,26 @@ class AdminMixin(NatMixin):
                 "by_name": {event_name(k): v for k, v in sorted(glob.items())}}
 
     def _require_conn(self) -> Connection:
-        if self.conn is None or not self.synced.is_set():
+        conn = self.link.conn
+        if conn is None or not self.synced.is_set():
             raise RuntimeError("not connected to the switch as primary")
-        return self.conn
+        return conn
 
     async def add_service(self, s: Service) -> int:
         if any(x.name == s.name for x in self.services.values()):
             raise ValueError(f"service '{s.name}' exists")
         if any((x.vip, x.port) == (s.vip, s.port) for x in self.services.values()):
             raise ValueError(f"{s.vip}:{s.port} is already a service")
-        sid = next(i for i in range(1, self.limits.service_ids) if i not in self.services)
-        self.check_nat_service(sid, s)
+        sid = self.services.free_id()
+        self.nat.check_service(sid, s)
         conn = self._require_conn()
-        self._set_service(sid, s)
+        self.services.set(sid, s)
         try:
-            await self.nat_apply(conn)  # C8: buckets before the service that uses them
-            await self._upsert(conn, install.service_entries(self.p4, s, sid)
+            await self.nat.apply(conn)  # C8: buckets before the service that uses them
+            await upsert(conn, install.service_entries(self.p4, s, sid)
                                + install.deny_entries(self.p4, {sid: s}))
         except Exception:
-            self.services.pop(sid, None)
-            self.schedulers.pop(sid, None)
-            self.auto.pop(sid, None)
+            self.services.remove(sid)
             raise
         return sid
 
@@ -125,19 +117,18 @@ class AdminMixin(NatMixin):
         others = {k: v for k, v in self.services.items() if k != sid}
         if not any(o.vip == s.vip and o.mode != "off" for o in others.values()):
             mine += install.deny_entries(self.p4, {sid: s})
-        if sid in self.auto and self.auto[sid].active:
+        auto = self.services.auto
+        if sid in auto and auto[sid].active:
             mine.append(install.defense_entry(self.p4, sid))  # a later service reuses sid
         for e in mine:
             e.ClearField("action")
         try:
-            await conn.write_pb([ent_update("DELETE", e) for e in mine])
+            await conn.write([ent_update("DELETE", e) for e in mine])
         except WriteError as exc:
             if any(c != code_pb2.NOT_FOUND for c, _m in exc.errors.values()):
                 raise
-        del self.services[sid]
-        self.schedulers.pop(sid, None)
-        self.auto.pop(sid, None)
-        await self.nat_apply(conn)
+        self.services.remove(sid)
+        await self.nat.apply(conn)
 
     async def set_real_servers(self, name: str, servers: tuple[RealServer, ...]) -> None:
         """Replace a service's real servers; new sessions use them at once, and the
@@ -147,31 +138,32 @@ class AdminMixin(NatMixin):
         s = dataclasses.replace(self.services[sid], real_servers=servers)
         if s.nat and not servers:
             raise ValueError(f"a NAT service needs at least one real server ({name})")
-        self.check_nat_service(sid, s)
-        self._set_service(sid, s)
-        if self.conn is not None and self.synced.is_set():
-            await self.nat_apply(self.conn)
+        self.nat.check_service(sid, s)
+        self.services.set(sid, s)
+        if self.link.conn is not None and self.synced.is_set():
+            await self.nat.apply(self.link.conn)
 
     def status(self) -> dict[str, Any]:
+        table, auto = self.view.table, self.services.auto
         return {
-            "primary": self.is_primary, "synced": self.synced.is_set(),
+            "primary": self.link.is_primary, "synced": self.synced.is_set(),
             "address": self.cfg.switch.address, "election_id": self.cfg.switch.election_id,
-            "sessions": len(self.table), "free_slots": self.table.free_slots,
-            "by_state": self.table.by_state(), "epoch": self.keys.state.epoch,
-            "register_reads": self.register_reads, "passthrough_epoch": self.passthrough_epoch,
+            "sessions": len(table), "free_slots": table.free_slots,
+            "by_state": table.by_state(), "epoch": self.view.keys.state.epoch,
+            "register_reads": self.view.register_reads,
+            "passthrough_epoch": self.view.passthrough_epoch,
             "services": {s.name: {"id": sid, "vip": s.vip, "port": s.port, "mode": s.mode,
-                                  "defense_active": self.auto[sid].active if sid in self.auto
-                                  else None,
+                                  "defense_active": auto[sid].active if sid in auto else None,
                                   "real_servers": [dataclasses.asdict(r) for r in s.real_servers],
                                   "nat_buckets": self._nat_shares(sid)}
-                         for sid, s in sorted(self.services.items())},
-            "stats": {**self.stats, **self.table.stats},
+                         for sid, s in self.services.items()},
+            "stats": {**self.stats, **table.stats},
         }
 
     def _nat_shares(self, sid: int) -> dict[str, int] | None:
         """C8: buckets per real server ("address:port") the switch holds, or None for a
         service without unproxied NAT."""
-        pool = self.nat_pools.get(sid)
+        pool = self.nat.pools.get(sid)
         if pool is None:
             return None
         out: dict[str, int] = {}
@@ -182,7 +174,7 @@ class AdminMixin(NatMixin):
 
     def sessions(self, limit: int = 1000) -> list[dict[str, Any]]:
         out = []
-        for s in list(self.table.by_slot.values())[:limit]:
+        for s in list(self.view.table.by_slot.values())[:limit]:
             c, vip, cport, vport = s.flow
             ip = install.ip_text
             out.append({"slot": s.slot, "client": f"{ip(c)}:{cport}",

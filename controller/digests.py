@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import wire
+from p4.v1 import p4data_pb2
+from p4.v1 import p4runtime_pb2 as pb
+
 from .p4info import P4InfoIndex
 from .synpkt import Handshake
 
@@ -50,6 +52,14 @@ class SessionEvent:
     gen: int
 
 
+# The members each record takes, in its constructor's order.
+_HANDSHAKE = ("client_addr", "vip_addr", "client_port", "vip_port", "client_isn", "cookie",
+              "mss", "wscale", "sack_ok", "ts_ok", "client_window", "client_tsval")
+_COOKIE_ACK = ("client_tsecr", "has_payload", "ingress_port", "service_id", "old_slot",
+               "old_state")
+_EVENT = ("slot", "event", "delta", "tsoff", "client_addr", "client_port", "state", "gen")
+
+
 class DigestDecoder:
     def __init__(self, p4: P4InfoIndex) -> None:
         self.members: dict[int, list[str]] = {}
@@ -59,31 +69,43 @@ class DigestDecoder:
             struct = p4.info.type_info.structs[d.type_spec.struct.name]
             self.members[d.preamble.id] = [m.name for m in struct.members]
             self.ids[name] = d.preamble.id
+        # Where each record field sits in the struct (a KeyError names a missing one).
+        cookie = self.members[self.ids[COOKIE_DIGEST]]
+        self._cookie_at = [cookie.index(n) for n in (*_HANDSHAKE, *_COOKIE_ACK)]
+        event = self.members[self.ids[EVENT_DIGEST]]
+        self._event_at = [event.index(n) for n in _EVENT]
 
-    def decode(self, body: bytes) -> tuple[int, int, list[CookieAck | SessionEvent]]:
-        """A raw DigestList -> (digest_id, list_id, decoded digests). Digests of an
+    def decode(self, dl: pb.DigestList) -> tuple[int, int, list[CookieAck | SessionEvent]]:
+        """A DigestList -> (digest_id, list_id, decoded digests). Digests of an
         unknown id, or whose member count does not match, are skipped."""
-        did, lid, data = wire.decode_digest_list(body)
+        did, lid = dl.digest_id, dl.list_id
         names = self.members.get(did)
         out: list[CookieAck | SessionEvent] = []
         if names is None:
             return did, lid, out
-        for values in data:
-            if len(values) != len(names):
+        cookies = did == self.ids[COOKIE_DIGEST]
+        at = self._cookie_at if cookies else self._event_at
+        n = len(names)
+        for data in dl.data:
+            values = struct_members(data)
+            if len(values) != n:
                 continue
-            v = dict(zip(names, values, strict=True))
-            if did == self.ids[COOKIE_DIGEST]:
-                out.append(cookie_ack(v))
+            v = [values[i] for i in at]
+            if cookies:
+                v[8], v[9], v[13] = bool(v[8]), bool(v[9]), bool(v[13])
+                out.append(CookieAck(Handshake(*v[:12]), *v[12:]))  # type: ignore[arg-type]
             else:
-                out.append(SessionEvent(v["slot"], v["event"], v["delta"], v["tsoff"],
-                                        v["client_addr"], v["client_port"], v["state"],
-                                        v["gen"]))
+                out.append(SessionEvent(*v))
         return did, lid, out
 
 
-def cookie_ack(v: dict[str, int]) -> CookieAck:
-    h = Handshake(v["client_addr"], v["vip_addr"], v["client_port"], v["vip_port"],
-                  v["client_isn"], v["cookie"], v["mss"], v["wscale"], bool(v["sack_ok"]),
-                  bool(v["ts_ok"]), v["client_window"], v["client_tsval"])
-    return CookieAck(h, v["client_tsecr"], bool(v["has_payload"]), v["ingress_port"],
-                     v["service_id"], v["old_slot"], v["old_state"])
+def struct_members(data: p4data_pb2.P4Data) -> list[int]:
+    """A digest's P4Data (a struct of bitstrings) -> its members' values; a lone
+    bitstring is one member, anything else none."""
+    frombytes = int.from_bytes
+    kind = data.WhichOneof("data")
+    if kind == "struct":
+        return [frombytes(m.bitstring, "big") for m in data.struct.members]
+    if kind == "bitstring":
+        return [frombytes(data.bitstring, "big")]
+    return []

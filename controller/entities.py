@@ -231,3 +231,12 @@ def packet_in_metadata(p4: P4InfoIndex, msg: p4runtime_pb2.PacketIn) -> dict[str
     cpm = p4.packet_metadata("packet_in")
     names = {m.id: m.name for m in cpm.metadata}
     return {names.get(m.metadata_id, str(m.metadata_id)): decode(m.value) for m in msg.metadata}
+
+
+def counter_query(counter_id: int, index: int | None = None) -> p4runtime_pb2.Entity:
+    """A read of one counter cell, or of every cell (`index` None)."""
+    q = p4runtime_pb2.Entity()
+    q.counter_entry.counter_id = counter_id
+    if index is not None:
+        q.counter_entry.index.index = index
+    return q

@@ -4,9 +4,10 @@ Two kinds of builders:
 
 * start-up and operator changes (forwarding, services, clone sessions, digests, keys)
   use the generated protobuf classes through `entities`: they are few;
-* the per-session writes (C2, C6) are encoded by hand (`SessionCodec`, `wire`): they
-  are the headline rate. They are table writes only: the controller never writes a
-  register (bmv2's P4Runtime server implements no register access).
+* the per-session writes (C2, C6) are built by `SessionCodec` straight into the
+  WriteRequest that carries them: they are the headline rate. They are table writes
+  only: the controller never writes a register (bmv2's P4Runtime server implements
+  no register access).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import functools
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2
 
 from . import entities as ent
-from . import wire
 from .config import Config, Service
 from .defence import KeyState
 from .natpool import ServerKey, moved
@@ -42,6 +44,8 @@ DIGEST_MAX_TIMEOUT_NS = 1_000_000
 DIGEST_ACK_TIMEOUT_NS = 10_000_000_000
 
 Updates = list[p4runtime_pb2.Update]
+# A repeated Update field (WriteRequest.updates) that the session writers append to.
+UpdateList: TypeAlias = RepeatedCompositeFieldContainer[p4runtime_pb2.Update]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -293,29 +297,25 @@ class RestoredEntry:
     params: dict[str, int]
 
 
-def _exact(prefix: bytes, v: int) -> bytes:
-    """FieldMatch{field_id, exact{value}} as field 2 of a TableEntry."""
-    val = v.to_bytes((v.bit_length() + 7) // 8 or 1, "big")
-    n = len(val)
-    mid = prefix + b"\x12" + wire.varint(n + 2) + b"\x0a" + wire.varint(n) + val
-    return b"\x12" + wire.varint(len(mid)) + mid
+def canonical(value: int) -> bytes:
+    """P4Runtime's canonical bytestring: big-endian, shortest, at least one byte."""
+    return value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
 
 
-def _param(prefix: bytes, v: int) -> bytes:
-    """Action.Param{param_id, value} as field 4 of an Action."""
-    val = v.to_bytes((v.bit_length() + 7) // 8 or 1, "big")
-    body = prefix + b"\x1a" + wire.varint(len(val)) + val
-    return b"\x22" + wire.varint(len(body)) + body
+def _int(data: bytes) -> int:
+    return int.from_bytes(data, "big")
 
 
-def _table_update(kind: int, entry: bytes) -> bytes:
-    ent = b"\x12" + wire.varint(len(entry)) + entry  # Entity.table_entry (2)
-    return b"\x08" + wire.varint(kind) + b"\x12" + wire.varint(len(ent)) + ent
+INSERT = p4runtime_pb2.Update.INSERT
+MODIFY = p4runtime_pb2.Update.MODIFY
+DELETE = p4runtime_pb2.Update.DELETE
 
 
 class SessionCodec:
-    """Hand-encoded writes and reads of the `sessions` table (and reads of the session
-    registers, where the target allows them)."""
+    """Writes and reads of the `sessions` table (and reads of the session registers,
+    where the target allows them), as generated P4Runtime messages. Writers append
+    to a repeated `Update` field (`WriteRequest.updates`), so a batch is built in the
+    request that carries it, without copies."""
 
     def __init__(self, p4: P4InfoIndex, idle_timeout_s: float = 0.0) -> None:
         t = p4.table("sessions")
@@ -330,20 +330,28 @@ class SessionCodec:
         self.reg = {name: p4.get("registers", name).preamble.id
                     for name in ("session_state", "session_gen")}
         self.field_names = {mf.id: mf.name for mf in t.match_fields}
-        self._table_prefix = wire.f_varint(1, self.table_id)
-        self._idle_suffix = wire.f_varint(9, self.idle_ns)
-        self._match_prefix = [b"\x08" + wire.varint(f) for f in self.fields]
-        self._client_act = b"\x08" + wire.varint(self.client_action.preamble.id)
-        self._server_act = b"\x08" + wire.varint(self.server_action.preamble.id)
-        self._param_prefix = {
-            self._client_act: [b"\x10" + wire.varint(pid) for pid, _n in self.client_params],
-            self._server_act: [b"\x10" + wire.varint(pid) for pid, _n in self.server_params]}
+        self._client_names = [n for _pid, n in self.client_params]
+        self._server_names = [n for _pid, n in self.server_params]
+        # Every update is a copy of one of these, with its values filled in place:
+        # copying a whole message is far cheaper than building it field by field.
+        self._client_tmpl = self._template(self.client_action.preamble.id, self.client_params)
+        self._server_tmpl = self._template(self.server_action.preamble.id, self.server_params)
+        self._delete_tmpl = self._template(None, [])
+        self._delete_tmpl.type = DELETE
 
-    # The per-session encoders below are the hot path: every prefix that does not
-    # depend on the session is built once, and a field is a few concatenations.
-
-    def _match(self, key: tuple[int, int, int, int]) -> bytes:
-        return b"".join(_exact(p, v) for p, v in zip(self._match_prefix, key, strict=True))
+    def _template(self, action_id: int | None, params: list[tuple[int, str]]
+                  ) -> p4runtime_pb2.Update:
+        u = p4runtime_pb2.Update()
+        te = u.entity.table_entry
+        te.table_id = self.table_id
+        for fid in self.fields:
+            te.match.add(field_id=fid).exact.value = b"\0"
+        if action_id is not None:
+            te.action.action.action_id = action_id
+            for pid, _n in params:
+                te.action.action.params.add(param_id=pid, value=b"\0")
+            te.idle_timeout_ns = self.idle_ns
+        return u
 
     @staticmethod
     def client_key(s: Session) -> tuple[int, int, int, int]:
@@ -355,66 +363,75 @@ class SessionCodec:
         c, _vip, cport, _vport = s.flow
         return (s.rs_addr, c, s.rs_port, cport)
 
-    def _entry(self, key: tuple[int, int, int, int], action: bytes, values: list[int]) -> bytes:
-        act = action + b"".join(_param(p, v) for p, v in zip(
-            self._param_prefix[action], values, strict=True))
-        act_field = b"\x0a" + wire.varint(len(act)) + act  # TableAction.action
-        body = (self._table_prefix + self._match(key) + b"\x1a" + wire.varint(len(act_field))
-                + act_field + self._idle_suffix)
-        return body
+    @staticmethod
+    def _add(into: UpdateList, template: p4runtime_pb2.Update, kind: int,
+             key: tuple[int, int, int, int], values: list[int] | None = None) -> None:
+        u = into.add()
+        u.CopyFrom(template)
+        u.type = kind  # type: ignore[assignment]
+        te = u.entity.table_entry
+        for fm, v in zip(te.match, key, strict=True):
+            fm.exact.value = v.to_bytes((v.bit_length() + 7) // 8 or 1, "big")
+        if values is not None:
+            for param, v in zip(te.action.action.params, values, strict=True):
+                param.value = v.to_bytes((v.bit_length() + 7) // 8 or 1, "big")
 
-    def entries(self, s: Session, p: SessionParams) -> tuple[bytes, bytes]:
+    def install(self, into: UpdateList, s: Session, p: SessionParams, kind: int = INSERT, *,
+                server_kind: int | None = None) -> None:
+        """Both entries, carrying the session's gen: the data plane starts a slot whose
+        `session_gen` differs afresh (SYN_SENT, delta and tsoff 0), so no register is
+        written (p4src/README.md). MODIFY with a new gen restarts a slot in place.
+        `server_kind` (default: `kind`) when the server entry is written otherwise."""
         cvals = {"slot": s.slot, "service_id": s.service_id, "rs_addr": s.rs_addr,
                  "rs_port": s.rs_port, "gen": s.gen}
         svals = {"slot": s.slot, "service_id": s.service_id, "vip_addr": p.vip_addr,
                  "vip_port": p.vip_port, "cookie": s.cookie, "ts_base": p.ts_base,
                  "client_window": p.client_window, "win_shift": p.win_shift, "gen": s.gen}
-        client = self._entry(self.client_key(s), self._client_act,
-                             [cvals[n] for _pid, n in self.client_params])
-        server = self._entry(self.server_key(s), self._server_act,
-                             [svals[n] for _pid, n in self.server_params])
-        return client, server
+        self._add(into, self._client_tmpl, kind, self.client_key(s),
+                  [cvals[n] for n in self._client_names])
+        self._add(into, self._server_tmpl, kind if server_kind is None else server_kind,
+                  self.server_key(s), [svals[n] for n in self._server_names])
 
-    def install(self, s: Session, p: SessionParams, kind: int = wire.UPDATE_INSERT, *,
-                server_kind: int | None = None) -> list[bytes]:
-        """Both entries, carrying the session's gen: the data plane starts a slot whose
-        `session_gen` differs afresh (SYN_SENT, delta and tsoff 0), so no register is
-        written (p4src/README.md). MODIFY with a new gen restarts a slot in place.
-        `server_kind` (default: `kind`) when the server entry is written otherwise."""
-        client, server = self.entries(s, p)
-        return [_table_update(kind, client),
-                _table_update(kind if server_kind is None else server_kind, server)]
+    def delete(self, into: UpdateList, key: tuple[int, int, int, int]) -> None:
+        self._add(into, self._delete_tmpl, DELETE, key)
 
-    def delete(self, key: tuple[int, int, int, int]) -> bytes:
-        return _table_update(wire.UPDATE_DELETE, self._table_prefix + self._match(key))
-
-    def remove(self, s: Session) -> list[bytes]:
+    def remove(self, into: UpdateList, s: Session) -> None:
         """Delete both entries (the slot's registers are left as they are: the next
         install's gen makes them stale)."""
-        return [self.delete(k) for k in (self.client_key(s), self.server_key(s))]
+        self.delete(into, self.client_key(s))
+        self.delete(into, self.server_key(s))
 
-    def read_entries_query(self) -> bytes:
-        return wire.entity(wire.ENTITY_TABLE_ENTRY, wire.f_varint(1, self.table_id))
+    def read_entries_query(self) -> p4runtime_pb2.Entity:
+        q = p4runtime_pb2.Entity()
+        q.table_entry.table_id = self.table_id
+        return q
 
-    def read_register_query(self, name: str) -> bytes:
-        return wire.entity(wire.ENTITY_REGISTER_ENTRY, wire.register_query(self.reg[name]))
+    def read_register_query(self, name: str) -> p4runtime_pb2.Entity:
+        q = p4runtime_pb2.Entity()
+        q.register_entry.register_id = self.reg[name]
+        return q
 
-    def read_cell_query(self, name: str, slot: int) -> bytes:
-        return wire.entity(wire.ENTITY_REGISTER_ENTRY,
-                           wire.register_entry(self.reg[name], slot))
+    def read_cell_query(self, name: str, slot: int) -> p4runtime_pb2.Entity:
+        q = self.read_register_query(name)
+        q.register_entry.index.index = slot
+        return q
 
-    def decode_entry(self, e: wire.DecodedEntry) -> RestoredEntry | None:
-        if e.table_id != self.table_id or e.is_default:
+    def decode_entry(self, e: p4runtime_pb2.TableEntry) -> RestoredEntry | None:
+        if e.table_id != self.table_id or e.is_default_action:
             return None
-        key = tuple(e.match.get(f, 0) for f in self.fields)
-        if e.action_id == self.client_action.preamble.id:
+        action = e.action.action
+        if action.action_id == self.client_action.preamble.id:
             names, direction = self.client_params, "client"
-        elif e.action_id == self.server_action.preamble.id:
+        elif action.action_id == self.server_action.preamble.id:
             names, direction = self.server_params, "server"
         else:
             return None
-        params = {n: e.params.get(pid, 0) for pid, n in names}
-        return RestoredEntry(direction, key, params)  # type: ignore[arg-type]
+        given = {p.param_id: _int(p.value) for p in action.params}
+        params = {n: given.get(pid, 0) for pid, n in names}
+        return RestoredEntry(direction, self.key_of(e), params)
 
-    def key_of_notification(self, e: wire.DecodedEntry) -> tuple[int, int, int, int]:
-        return tuple(e.match.get(f, 0) for f in self.fields)  # type: ignore[return-value]
+    def key_of(self, e: p4runtime_pb2.TableEntry) -> tuple[int, int, int, int]:
+        """The (src, dst, sport, dport) key of a `sessions` entry (read back, or in an
+        idle-timeout notification); 0 for a field it leaves out."""
+        match = {m.field_id: _int(m.exact.value) for m in e.match}
+        return tuple(match.get(f, 0) for f in self.fields)  # type: ignore[return-value]

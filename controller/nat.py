@@ -1,8 +1,7 @@
 """The switch's unproxied-NAT tables (C8): `nat_buckets` and `nat_reverse` kept in step
 with the services, at start-up and after every service or real-server change.
 
-A mixin of `app.Controller` (through `StartupMixin` and `AdminMixin`). What the switch
-holds is remembered (`nat_pools`, `nat_reverse`) so that a change writes only the rows
+What the switch holds is remembered (`nat_pools`, `nat_reverse`) so that a change writes only the rows
 that differ, and the bucket assignment moves as few buckets as it can
 (`natpool.rebalance`): a connection forwarded unproxied lives as long as its bucket
 keeps its real server.
@@ -22,36 +21,20 @@ from .entities import to_int
 from .natpool import Pool, ServerKey, rebalance
 from .p4info import P4InfoIndex
 from .p4rt import Connection
+from .services import Services
 
 log = logging.getLogger("controller")
 
 
-class NatMixin:
-    p4: P4InfoIndex
-    services: dict[int, Service]
+class NatTables:
+    def __init__(self, p4: P4InfoIndex, services: Services) -> None:
+        self.p4 = p4
+        self.services = services
+        self.pools: dict[int, Pool] = {}  # service id -> the buckets the switch holds
+        self.reverse: dict[ServerKey, ServerKey] = {}  # real server -> VIP:vport, ditto
+        self._lock = asyncio.Lock()
 
-    # State created on first use, so that the controller's constructor needs no part.
-    @property
-    def nat_pools(self) -> dict[int, Pool]:
-        """service id -> the buckets the switch holds."""
-        pools: dict[int, Pool] = self.__dict__.setdefault("_nat_pools", {})
-        return pools
-
-    @property
-    def nat_reverse(self) -> dict[ServerKey, ServerKey]:
-        """real server -> VIP:vport, as the switch holds them."""
-        rev: dict[ServerKey, ServerKey] = self.__dict__.setdefault("_nat_reverse", {})
-        return rev
-
-    @property
-    def _nat_lock(self) -> asyncio.Lock:
-        lock = self.__dict__.get("_nat_lock_obj")
-        if lock is None:
-            lock = self.__dict__["_nat_lock_obj"] = asyncio.Lock()
-        assert isinstance(lock, asyncio.Lock)
-        return lock
-
-    def check_nat_service(self, sid: int, s: Service) -> None:
+    def check_service(self, sid: int, s: Service) -> None:
         """A real server answers for one unproxied NAT service only (`nat_reverse` is
         keyed by its address and port); raise ValueError naming the other service."""
         if not install.nat_unproxied(s):
@@ -66,60 +49,60 @@ class NatMixin:
                         f"real server {r.address}:{r.port} already serves NAT service "
                         f"'{o.name}' in mode {o.mode}: its answers could not be told apart")
 
-    def _nat_target(self) -> tuple[dict[int, Pool], dict[ServerKey, ServerKey]]:
+    def _target(self) -> tuple[dict[int, Pool], dict[ServerKey, ServerKey]]:
         n = install.nat_bucket_count(self.p4)
-        pools = {sid: rebalance(install.nat_servers(s), n, self.nat_pools.get(sid))
+        pools = {sid: rebalance(install.nat_servers(s), n, self.pools.get(sid))
                  for sid, s in sorted(self.services.items()) if install.nat_unproxied(s)}
-        return pools, install.nat_reverse_map(self.services)
+        return pools, install.nat_reverse_map(self.services.by_id)
 
-    async def nat_apply(self, conn: Connection) -> None:
+    async def apply(self, conn: Connection) -> None:
         """Write what changed since the last write: reverse entries first (a bucket
         never points at a server whose answers are not translated), then buckets,
         then the reverse entries no longer needed."""
-        async with self._nat_lock:
-            pools, reverse = self._nat_target()
-            add, delete = install.nat_reverse_updates(self.p4, self.nat_reverse, reverse)
+        async with self._lock:
+            pools, reverse = self._target()
+            add, delete = install.nat_reverse_updates(self.p4, self.reverse, reverse)
             buckets: list[pb.Update] = []
-            for sid in sorted(set(pools) | set(self.nat_pools)):
-                old = self.nat_pools[sid].buckets if sid in self.nat_pools else ()
+            for sid in sorted(set(pools) | set(self.pools)):
+                old = self.pools[sid].buckets if sid in self.pools else ()
                 new = pools[sid].buckets if sid in pools else ()
                 buckets += install.nat_bucket_updates(self.p4, sid, old, new)
             # The state follows each write that succeeded: a failure leaves it true.
             if add:
-                await conn.write_pb(add)
-            self.nat_reverse.update(reverse)
+                await conn.write(add)
+            self.reverse.update(reverse)
             if buckets:
-                await conn.write_pb(buckets)
-            self.nat_pools.clear()
-            self.nat_pools.update(pools)
+                await conn.write(buckets)
+            self.pools.clear()
+            self.pools.update(pools)
             if delete:
-                await conn.write_pb(delete)
-            for k in [k for k in self.nat_reverse if k not in reverse]:
-                del self.nat_reverse[k]
+                await conn.write(delete)
+            for k in [k for k in self.reverse if k not in reverse]:
+                del self.reverse[k]
             if buckets or add or delete:
                 log.info("event=nat_tables buckets=%d reverse_added=%d reverse_deleted=%d",
                          len(buckets), len(add), len(delete))
 
-    async def nat_sync(self, conn: Connection, read_back: bool) -> None:
+    async def sync(self, conn: Connection, read_back: bool) -> None:
         """At start-up: learn what the switch holds (`read_back`: the pipeline was
         already there) or start from empty tables (just pushed), then apply."""
         if not read_back:
-            self.nat_pools.clear()
-            self.nat_reverse.clear()
+            self.pools.clear()
+            self.reverse.clear()
         else:
-            held, reverse = await self._nat_read(conn)
-            known = dict(self.nat_pools)
-            self.nat_pools.clear()
+            held, reverse = await self._read(conn)
+            known = dict(self.pools)
+            self.pools.clear()
             for sid, buckets in held.items():
                 mine = known.get(sid)
                 # The weights of our own last write hold if the switch has its rows.
                 weights = mine.weights if mine is not None and mine.buckets == buckets else ()
-                self.nat_pools[sid] = Pool(buckets, weights)
-            self.nat_reverse.clear()
-            self.nat_reverse.update(reverse)
-        await self.nat_apply(conn)
+                self.pools[sid] = Pool(buckets, weights)
+            self.reverse.clear()
+            self.reverse.update(reverse)
+        await self.apply(conn)
 
-    async def _nat_read(
+    async def _read(
             self, conn: Connection) -> tuple[dict[int, tuple[ServerKey | None, ...]],
                                              dict[ServerKey, ServerKey]]:
         n = install.nat_bucket_count(self.p4)
@@ -131,7 +114,7 @@ class NatMixin:
         buckets_id = self.p4.table_id("nat_buckets")
         held: dict[int, list[ServerKey | None]] = {}
         reverse: dict[ServerKey, ServerKey] = {}
-        for e in await conn.read_pb(queries):
+        for e in await conn.read(queries):
             t = e.table_entry
             if t.is_default_action:
                 continue

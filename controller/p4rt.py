@@ -1,28 +1,61 @@
-"""An asyncio P4Runtime connection (grpc.aio) that moves raw bytes on the hot path.
+"""An asyncio P4Runtime connection (grpc.aio) on the generated stubs.
 
-Requests and responses of Write, Read and the stream channel are passed as bytes
-(`wire` encodes and decodes them), so the pure-Python protobuf runtime is only paid
-for rare messages (arbitration, pipeline config, errors).
+One channel and one StreamChannel to one device. Every unary call carries a deadline
+(`Deadlines`): a switch that stops answering makes the call fail with
+DEADLINE_EXCEEDED instead of holding the caller forever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 
 import grpc
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, status_pb2
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2 as pb
-
-from . import wire
+from p4.v1 import p4runtime_pb2_grpc
 
 log = logging.getLogger("controller.p4rt")
 
-_SVC = "/p4.v1.P4Runtime/"
 MAX_MESSAGE = 256 * 1024 * 1024
-ARBITRATION, PACKET, DIGEST, IDLE, OTHER, ERROR = 1, 2, 3, 4, 5, 6
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """Seconds each kind of RPC may take before it is given up (DEADLINE_EXCEEDED)."""
+
+    write: float = 5.0
+    read: float = 10.0
+    pipeline: float = 60.0  # Get/SetForwardingPipelineConfig (a push compiles)
+
+
+class MalformedMessage(DecodeError):
+    """A stream message from the switch that does not parse (the stream goes on)."""
+
+
+_MALFORMED = object()  # what the stream's deserializer hands on for such a message
+
+
+def _parse_stream_message(data: bytes) -> object:
+    try:
+        return pb.StreamMessageResponse.FromString(data)
+    except DecodeError:
+        return _MALFORMED
+
+
+class RpcTimeout(Exception):
+    """An RPC that did not complete within its deadline. For a Write, whether the
+    switch applied it is unknown: the caller retries or undoes it, and says so."""
+
+
+def _timeout(exc: grpc.aio.AioRpcError, what: str, seconds: float) -> Exception:
+    if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return RpcTimeout(f"{what}: no answer within {seconds:g} s")
+    return exc
 
 
 UPDATE_INDEX_SPACE = "p4sim.index"
@@ -54,29 +87,24 @@ def _write_errors(exc: grpc.aio.AioRpcError) -> WriteError:
     return WriteError(errors, f"write failed ({exc.code().name}): {text}")
 
 
+def uint128(value: int) -> pb.Uint128:
+    return pb.Uint128(high=value >> 64, low=value & ((1 << 64) - 1))
+
+
 class Connection:
     """One channel and one stream to one device."""
 
-    def __init__(self, address: str, device_id: int, election_id: int) -> None:
+    def __init__(self, address: str, device_id: int, election_id: int,
+                 deadlines: Deadlines | None = None) -> None:
         self.address = address
         self.device_id = device_id
         self.election_id = election_id
+        self.deadlines = deadlines or Deadlines()
         self.channel = grpc.aio.insecure_channel(address, options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE),
             ("grpc.max_send_message_length", MAX_MESSAGE)])
-        raw = {"request_serializer": None, "response_deserializer": None}
-        self._write = self.channel.unary_unary(_SVC + "Write", **raw)
-        self._read = self.channel.unary_stream(_SVC + "Read", **raw)
-        self._stream_rpc = self.channel.stream_stream(_SVC + "StreamChannel", **raw)
-        self._set_config = self.channel.unary_unary(
-            _SVC + "SetForwardingPipelineConfig",
-            request_serializer=pb.SetForwardingPipelineConfigRequest.SerializeToString,
-            response_deserializer=pb.SetForwardingPipelineConfigResponse.FromString)
-        self._get_config = self.channel.unary_unary(
-            _SVC + "GetForwardingPipelineConfig",
-            request_serializer=pb.GetForwardingPipelineConfigRequest.SerializeToString,
-            response_deserializer=pb.GetForwardingPipelineConfigResponse.FromString)
-        self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.stub = p4runtime_pb2_grpc.P4RuntimeStub(self.channel)
+        self._outbox: asyncio.Queue[pb.StreamMessageRequest | None] = asyncio.Queue()
         self._call: grpc.aio.StreamStreamCall | None = None
 
     async def wait_ready(self, timeout: float) -> None:
@@ -84,7 +112,7 @@ class Connection:
 
     # ------------------------------------------------------------------ stream
 
-    async def _requests(self) -> AsyncIterator[bytes]:
+    async def _requests(self) -> AsyncIterator[pb.StreamMessageRequest]:
         while True:
             msg = await self._outbox.get()
             if msg is None:
@@ -92,76 +120,99 @@ class Connection:
             yield msg
 
     def open_stream(self) -> None:
-        self._call = self._stream_rpc(self._requests())
+        # The generated stub's StreamChannel, except that a message that does not parse
+        # is reported by `recv` instead of ending the whole stream.
+        rpc = self.channel.stream_stream(
+            "/p4.v1.P4Runtime/StreamChannel",
+            request_serializer=pb.StreamMessageRequest.SerializeToString,
+            response_deserializer=_parse_stream_message)
+        self._call = rpc(self._requests())
 
-    async def recv(self) -> tuple[int, bytes] | None:
-        """The next stream message as (kind, body); None when the stream ended."""
+    async def recv(self) -> pb.StreamMessageResponse | None:
+        """The next stream message; None when the stream ended. Raises
+        MalformedMessage for one that does not parse (the next one may)."""
         assert self._call is not None
         msg = await self._call.read()
         if msg is grpc.aio.EOF:
             return None
-        return wire.stream_kind(msg)
+        if msg is _MALFORMED:
+            raise MalformedMessage("a stream message from the switch does not parse")
+        return msg  # type: ignore[no-any-return]
 
-    def send_raw(self, msg: bytes) -> None:
+    def send(self, msg: pb.StreamMessageRequest) -> None:
         self._outbox.put_nowait(msg)
 
     def arbitrate(self) -> None:
         req = pb.StreamMessageRequest()
         req.arbitration.device_id = self.device_id
-        req.arbitration.election_id.high = self.election_id >> 64
-        req.arbitration.election_id.low = self.election_id & ((1 << 64) - 1)
-        self.send_raw(req.SerializeToString())
+        req.arbitration.election_id.CopyFrom(uint128(self.election_id))
+        self.send(req)
 
     # ------------------------------------------------------------------ unary
 
-    def _eid(self) -> pb.Uint128:
-        return pb.Uint128(high=self.election_id >> 64, low=self.election_id & ((1 << 64) - 1))
+    def write_request(self) -> pb.WriteRequest:
+        """An empty WriteRequest of this connection (device, election id), for callers
+        that build their updates in place."""
+        req = pb.WriteRequest(device_id=self.device_id)
+        req.election_id.CopyFrom(uint128(self.election_id))
+        return req
 
-    async def write(self, updates: list[bytes]) -> None:
-        """One WriteRequest of hand-encoded updates; raises WriteError."""
+    async def write(self, updates: Sequence[pb.Update]) -> None:
+        """One WriteRequest; raises WriteError, or AioRpcError (DEADLINE_EXCEEDED...)."""
         if not updates:
             return
-        req = wire.write_request(self.device_id, self.election_id, updates)
+        req = self.write_request()
+        req.updates.extend(updates)
+        await self.send_write(req)
+
+    async def send_write(self, req: pb.WriteRequest) -> None:
+        """Send a WriteRequest built with `write_request`; raises as `write`."""
+        if not req.updates:
+            return
         try:
-            await self._write(req)
+            await self.stub.Write(req, timeout=self.deadlines.write)
         except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise _timeout(exc, f"Write of {len(req.updates)} updates",
+                               self.deadlines.write) from None
             if exc.code() == grpc.StatusCode.UNKNOWN or exc.trailing_metadata():
                 raise _write_errors(exc) from None
             raise
 
-    async def write_pb(self, updates: list[pb.Update]) -> None:
-        await self.write([u.SerializeToString() for u in updates])
-
-    async def read(self, entities: list[bytes]) -> list[bytes]:
-        """Raw ReadResponse messages for hand-encoded Entity queries."""
-        out = []
-        async for resp in self._read(wire.read_request(self.device_id, entities)):
-            out.append(resp)
-        return out
-
-    async def read_pb(self, entities: list[pb.Entity]) -> list[pb.Entity]:
-        resps = await self.read([e.SerializeToString() for e in entities])
+    async def read(self, entities: Sequence[pb.Entity]) -> list[pb.Entity]:
+        """Every entity the queries select (all ReadResponses of one Read)."""
+        req = pb.ReadRequest(device_id=self.device_id, entities=entities)
         out: list[pb.Entity] = []
-        for r in resps:
-            out.extend(pb.ReadResponse.FromString(r).entities)
+        try:
+            async for resp in self.stub.Read(req, timeout=self.deadlines.read):
+                out.extend(resp.entities)
+        except grpc.aio.AioRpcError as exc:
+            raise _timeout(exc, "Read", self.deadlines.read) from None
         return out
 
     async def get_config(self) -> pb.ForwardingPipelineConfig:
         req = pb.GetForwardingPipelineConfigRequest(
             device_id=self.device_id,
             response_type=pb.GetForwardingPipelineConfigRequest.P4INFO_AND_COOKIE)
-        resp = await self._get_config(req)
+        try:
+            resp = await self.stub.GetForwardingPipelineConfig(
+                req, timeout=self.deadlines.pipeline)
+        except grpc.aio.AioRpcError as exc:
+            raise _timeout(exc, "GetForwardingPipelineConfig", self.deadlines.pipeline) from None
         return resp.config
 
     async def set_config(self, p4info: p4info_pb2.P4Info, device_config: bytes,
                          cookie: int) -> None:
         req = pb.SetForwardingPipelineConfigRequest(
-            device_id=self.device_id, election_id=self._eid(),
+            device_id=self.device_id, election_id=uint128(self.election_id),
             action=pb.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT)
         req.config.p4info.CopyFrom(p4info)
         req.config.p4_device_config = device_config
         req.config.cookie.cookie = cookie
-        await self._set_config(req)
+        try:
+            await self.stub.SetForwardingPipelineConfig(req, timeout=self.deadlines.pipeline)
+        except grpc.aio.AioRpcError as exc:
+            raise _timeout(exc, "SetForwardingPipelineConfig", self.deadlines.pipeline) from None
 
     async def close(self) -> None:
         self._outbox.put_nowait(None)

@@ -2,7 +2,7 @@
 none or another one, install the config idempotently, and otherwise rebuild the
 session table, the keys and the auto-defence state from what the switch holds.
 
-A mixin of `app.Controller`: it works on the controller's state (declared below).
+`Startup.sync` runs once the controller is primary, before any session work.
 """
 
 from __future__ import annotations
@@ -14,47 +14,40 @@ from typing import Any
 
 import grpc
 from google.rpc import code_pb2
-from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2 as pb
 
-from . import install, wire
-from .config import Config, Service
-from .defence import AutoSwitch, FilterReset, KeyRing, KeyState
+from . import install
+from .config import Config
+from .defence import FilterReset, KeyState
 from .entities import to_int
 from .entities import update as ent_update
-from .install import SessionCodec
-from .nat import NatMixin
+from .nat import NatTables
 from .p4info import P4InfoIndex
 from .p4rt import Connection, WriteError
-from .sessions import Session, SessionTable, State
+from .program import Program
+from .services import Services
+from .sessions import Session, State
+from .timers import Timers
+from .view import SwitchView
 
 log = logging.getLogger("controller")
 ALREADY_EXISTS = code_pb2.ALREADY_EXISTS
 
 
-class StartupMixin(NatMixin):
-    cfg: Config
-    p4: P4InfoIndex
-    p4info: p4info_pb2.P4Info
-    device_config: bytes
-    cookie: int
-    codec: SessionCodec
-    table: SessionTable
-    keys: KeyRing
-    auto: dict[int, AutoSwitch]
-    services: dict[int, Service]
-    clock: Callable[[], float]
-    filter_reset: FilterReset
-    register_reads: bool | None
-    passthrough_epoch: int
+class Startup:
+    def __init__(self, cfg: Config, program: Program, services: Services, view: SwitchView,
+                 nat: NatTables, timers: Timers, clock: Callable[[], float]) -> None:
+        self.cfg = cfg
+        self.program = program
+        self.p4 = program.p4
+        self.codec = program.codec
+        self.services = services
+        self.view = view
+        self.nat = nat
+        self.timers = timers
+        self.clock = clock
 
-    async def _write_keys(self, conn: Connection, keys: KeyState) -> None:
-        raise NotImplementedError
-
-    async def _read_states(self, conn: Connection, gens: dict[int, int]) -> dict[int, int]:
-        raise NotImplementedError
-
-    async def _sync(self, conn: Connection) -> None:
+    async def sync(self, conn: Connection) -> None:
         try:
             current = await conn.get_config()
         except grpc.aio.AioRpcError as exc:
@@ -62,28 +55,29 @@ class StartupMixin(NatMixin):
             if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
                 raise
             current = pb.ForwardingPipelineConfig()
-        same = (current.HasField("p4info") and current.p4info == self.p4info
-                and current.cookie.cookie == self.cookie)
+        same = (current.HasField("p4info") and current.p4info == self.program.p4info
+                and current.cookie.cookie == self.program.cookie)
         if not same:
             log.info("event=push_pipeline reason=%s",
                      "different" if current.HasField("p4info") else "none")
-            await conn.set_config(self.p4info, self.device_config, self.cookie)
+            await conn.set_config(self.program.p4info, self.program.device_config,
+                                  self.program.cookie)
         await self._probe_register_reads(conn)
-        await self.nat_sync(conn, read_back=same)   # before the services that use it
+        await self.nat.sync(conn, read_back=same)   # before the services that use it
         await self._install_config(conn)
         now = self.clock()
-        self.filter_reset = FilterReset(self.cfg.sessions.timeouts.established, now)
+        self.view.filter_reset = FilterReset(self.cfg.sessions.timeouts.established, now)
         if same:
             await self._restore(conn, now)
         else:
-            self.table = _fresh_table(self.table, self.cfg)
-            self.keys.start(now)
-            await self._write_keys(conn, self.keys.state)
-            for sw in self.auto.values():
+            self.view.table = self.view.fresh_table()
+            self.view.keys.start(now)
+            await self.timers.write_keys(conn, self.view.keys.state)
+            for sw in self.services.auto.values():
                 sw.active = False
-            self.passthrough_epoch = 1  # the program's default
+            self.view.passthrough_epoch = 1  # the program's default
         log.info("event=synced pushed=%s sessions=%d register_reads=%s", not same,
-                 len(self.table), self.register_reads)
+                 len(self.view.table), self.view.register_reads)
 
     async def _probe_register_reads(self, conn: Connection) -> None:
         """Whether the target reads registers through P4Runtime: one cell of
@@ -96,67 +90,57 @@ class StartupMixin(NatMixin):
             if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
                 raise
             able = False
-            if self.register_reads is not False:
+            if self.view.register_reads is not False:
                 log.warning("event=no_register_reads detail=%r: session states come from "
                             "digests only, restored sessions are taken as established",
                             exc.details())
-        self.register_reads = able
+        self.view.register_reads = able
 
     async def _install_config(self, conn: Connection) -> None:
         """Forwarding, services, clone sessions, digests: inserted, or modified where
         they already exist (a restart finds them in place)."""
         p4, cfg = self.p4, self.cfg
         entries: list[Any] = list(install.forwarding_entries(p4, cfg))
-        for sid, s in sorted(self.services.items()):
+        for sid, s in self.services.items():
             entries += install.service_entries(p4, s, sid)
-        entries += install.deny_entries(p4, self.services)
+        entries += install.deny_entries(p4, self.services.by_id)
         entries += install.clone_sessions(cfg)
         entries += install.digest_entries(p4)
-        await self._upsert(conn, entries)
-
-    async def _upsert(self, conn: Connection, entries: list[Any]) -> None:
-        if not entries:
-            return
-        try:
-            await conn.write_pb([ent_update("INSERT", e) for e in entries])
-        except WriteError as exc:
-            again = [i for i, (code, _m) in exc.errors.items() if code == ALREADY_EXISTS]
-            other = {i: e for i, e in exc.errors.items() if e[0] != ALREADY_EXISTS}
-            if other:
-                raise
-            await conn.write_pb([ent_update("MODIFY", entries[i]) for i in again])
+        await upsert(conn, entries)
 
     async def _restore(self, conn: Connection, now: float) -> None:
         """Rebuild the session table from the switch (C9): entries (slot and gen from
         their parameters), states where registers can be read, keys, defence, epoch.
         Without register reads a restored session is taken as ESTABLISHED: idle
         timeouts (or its state timeout) end it, its digests update it."""
-        old = self.table
+        old = self.view.table
         clients: dict[int, install.RestoredEntry] = {}
         servers: dict[int, install.RestoredEntry] = {}
-        for kind, body in wire.read_entities(await conn.read([self.codec.read_entries_query()])):
-            if kind == wire.ENTITY_TABLE_ENTRY:
-                e = self.codec.decode_entry(wire.decode_table_entry(body))
+        for found_entity in await conn.read([self.codec.read_entries_query()]):
+            if found_entity.WhichOneof("entity") == "table_entry":
+                e = self.codec.decode_entry(found_entity.table_entry)
                 if e is not None:
                     (clients if e.direction == "client" else servers)[e.params["slot"]] = e
         states: dict[int, int] = {}
-        if self.register_reads:
-            states = await self._read_states(conn, {slot: c.params["gen"]
+        if self.view.register_reads:
+            states = await self.timers.read_states(conn, {slot: c.params["gen"]
                                                     for slot, c in clients.items()})
-        table = _fresh_table(old, self.cfg)
+        table = self.view.fresh_table()
         # Gens go on above every gen the switch holds, even of entries deleted below.
         table.last_gen = max([table.last_gen] + [e.params["gen"] for e in
                                                  (*clients.values(), *servers.values())])
-        stale: list[bytes] = []
+        stale = conn.write_request()
         for slot, c in clients.items():
             srv = servers.pop(slot, None)
             gen = c.params["gen"]
             if (srv is None or srv.params["gen"] != gen or gen == 0
                     or not 1 <= slot <= table.capacity):
                 # Half-present (one direction, or a restart half written): gone.
-                stale += [self.codec.delete(e.key) for e in (c, srv) if e is not None]
+                for e in (c, srv):
+                    if e is not None:
+                        self.codec.delete(stale.updates, e.key)
                 continue
-            if self.register_reads:
+            if self.view.register_reads:
                 # A slot whose session_gen is not the entries' has seen no packet yet.
                 state = states.get(slot) or State.SYN_SENT
             else:
@@ -167,29 +151,29 @@ class StartupMixin(NatMixin):
                         c.params["rs_port"], srv.params["cookie"], 0, None, state, now, now,
                         gen=gen)
             if prev is not None and prev.flow == flow and prev.gen == gen:
-                s = dataclasses.replace(prev, state=state if self.register_reads else prev.state)
+                s = dataclasses.replace(prev, state=state if self.view.register_reads else prev.state)
             s.confirmed = now
             table.restore(s)
         for srv in servers.values():
-            stale.append(self.codec.delete(srv.key))
-        self.table = table
-        if stale:
+            self.codec.delete(stale.updates, srv.key)
+        self.view.table = table
+        if stale.updates:
             try:
-                await conn.write(stale)
+                await conn.send_write(stale)
             except WriteError:
                 pass
         # Keys: carry on with the switch's, so handshakes in flight still validate.
-        found = await conn.read_pb([_default_entry_query(self.p4, "cookie_keys")])
+        found = await conn.read([_default_entry_query(self.p4, "cookie_keys")])
         for e in found:
             act = e.table_entry.action.action
             if act.action_id == self.p4.action_id("set_cookie_keys"):
                 names = {p.id: p.name for p in self.p4.action("set_cookie_keys").params}
-                self.keys.adopt(KeyState.from_params(
+                self.view.keys.adopt(KeyState.from_params(
                     {names[p.param_id]: to_int(p.value) for p in act.params}), now)
                 break
         else:
-            self.keys.start(now)
-            await self._write_keys(conn, self.keys.state)
+            self.view.keys.start(now)
+            await self.timers.write_keys(conn, self.view.keys.state)
         await self._restore_defence(conn)
 
     async def _restore_defence(self, conn: Connection) -> None:
@@ -199,22 +183,22 @@ class StartupMixin(NatMixin):
         q = pb.Entity()
         q.table_entry.table_id = self.p4.table_id("defense")
         defended: set[int] = set()
-        for e in await conn.read_pb([q]):
+        for e in await conn.read([q]):
             for m in e.table_entry.match:
                 defended.add(to_int(m.exact.value))
-        for sid, sw in self.auto.items():
+        for sid, sw in self.services.auto.items():
             sw.active = sid in defended
-        extra = sorted(defended - set(self.auto))
+        extra = sorted(defended - set(self.services.auto))
         if extra:
             try:
-                await conn.write_pb([install.defense_update(self.p4, sid, False)
+                await conn.write([install.defense_update(self.p4, sid, False)
                                      for sid in extra])
             except WriteError as exc:
                 log.warning("event=defense_cleanup_failed error=%r", str(exc)[:200])
-        self.passthrough_epoch = 1
-        for e in await conn.read_pb([_default_entry_query(self.p4, "passthrough_epoch")]):
+        self.view.passthrough_epoch = 1
+        for e in await conn.read([_default_entry_query(self.p4, "passthrough_epoch")]):
             for p in e.table_entry.action.action.params:
-                self.passthrough_epoch = to_int(p.value) or 1
+                self.view.passthrough_epoch = to_int(p.value) or 1
 
 
 def _default_entry_query(p4: P4InfoIndex, table: str) -> pb.Entity:
@@ -225,9 +209,15 @@ def _default_entry_query(p4: P4InfoIndex, table: str) -> pb.Entity:
     return e
 
 
-def _fresh_table(old: SessionTable, cfg: Config) -> SessionTable:
-    t = SessionTable(cfg.sessions, old.slots)
-    t.stats = old.stats
-    t.orphans = old.orphans
-    t.last_gen = old.last_gen
-    return t
+async def upsert(conn: Connection, entries: list[Any]) -> None:
+    """Insert `entries`, modifying those the switch already holds."""
+    if not entries:
+        return
+    try:
+        await conn.write([ent_update("INSERT", e) for e in entries])
+    except WriteError as exc:
+        again = [i for i, (code, _m) in exc.errors.items() if code == ALREADY_EXISTS]
+        other = {i: e for i, e in exc.errors.items() if e[0] != ALREADY_EXISTS}
+        if other:
+            raise
+        await conn.write([ent_update("MODIFY", entries[i]) for i in again])

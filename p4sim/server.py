@@ -47,10 +47,10 @@ from p4.v1 import p4runtime_pb2_grpc
 from p4sim.device import DeviceState
 from p4sim.device.arbitration import Arbiter, Client, ElectionId, has_pipeline_access
 from p4sim.device.errors import Code, DeviceError
-from p4sim.device.p4rt import digest_list_wire, idle_timeout_proto, read_wire, write
+from p4sim.device.p4rt import digest_list_proto, idle_timeout_proto, write
+from p4sim.device.p4rt import read as read_entities
 from p4sim.device.packetio import PacketIo
 from p4sim.device.rollback import snapshot
-from p4sim.device.wire import field_len
 from p4sim.write_status import write_status
 
 log = logging.getLogger("p4sim.server")
@@ -372,7 +372,7 @@ class P4RuntimeServer:
         active = self._active
         if active is None:
             return
-        msg = active.packet_io.packet_in_wire(packet)
+        msg = active.packet_io.packet_in_message(packet)
         for client in self.arbiter.primaries():
             stream = self._stream_of(client)
             if stream is not None:
@@ -549,8 +549,8 @@ class P4RuntimeServer:
                 "(p4sim --no-register-access, like bmv2's P4Runtime server)",
             )
 
-    def read(self, req: pb.ReadRequest) -> Iterator[bytes]:
-        """Serialised ReadResponse messages (entities are encoded by ``read_wire``)."""
+    def read(self, req: pb.ReadRequest) -> Iterator[pb.ReadResponse]:
+        """The ReadResponse messages, READ_CHUNK entities each."""
         self._check_device(req.device_id)
         active = self._active
         if active is None:
@@ -559,12 +559,12 @@ class P4RuntimeServer:
         if any(q.WhichOneof("entity") == "register_entry" for q in req.entities):
             self._check_register_access("read")
 
-        def entities() -> Iterator[bytes]:
+        def entities() -> Iterator[pb.Entity]:
             for query in req.entities:
-                yield from read_wire(state, query)
+                yield from read_entities(state, query)
 
         sent = False
-        pending: list[bytes] = []
+        pending: list[pb.Entity] = []
         made = 0
         slices = state.read_slices(entities(), READ_SLICE)
         while True:
@@ -580,13 +580,11 @@ class P4RuntimeServer:
                 time.sleep(busy * (1 - READ_DUTY) / READ_DUTY)
             pending.extend(batch)
             if len(pending) >= READ_CHUNK:
-                # ReadResponse.entities is field 1: each entity is one length-delimited
-                # field.
-                yield b"".join(field_len(1, e) for e in pending)
+                yield pb.ReadResponse(entities=pending)
                 pending = []
                 sent = True
         if pending or not sent:
-            yield b"".join(field_len(1, e) for e in pending)
+            yield pb.ReadResponse(entities=pending)
 
     def _check_role(self, role: str) -> None:
         if not self.arbiter.knows(role):
@@ -742,7 +740,7 @@ class P4RuntimeServer:
         lists, deadline = active.state.digests.poll()
         for dl in lists:
             try:
-                msg = digest_list_wire(active.state, dl, time.time_ns())
+                msg = digest_list_proto(active.state, dl, time.time_ns())
             except ValueError:
                 log.exception("digest %d: values do not fit the P4Info type", dl.digest_id)
                 continue

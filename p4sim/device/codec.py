@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from p4.config.v1 import p4info_pb2, p4types_pb2
 from p4.v1 import p4data_pb2
 
-from p4sim.device import wire
 from p4sim.device.errors import invalid
-
-DataEncoder = Callable[[Any], bytes]
 
 
 def to_int(data: bytes, bitwidth: int, what: str) -> int:
@@ -77,32 +73,3 @@ def data_from_proto(data: p4data_pb2.P4Data, bitwidth: int, what: str) -> int:
     if data.WhichOneof("data") != "bitstring":
         raise invalid(f"{what}: only bitstring data is supported")
     return to_int(data.bitstring, bitwidth, what)
-
-
-def data_encoder(spec: p4types_pb2.P4DataTypeSpec, info: p4info_pb2.P4Info) -> DataEncoder:
-    """A function serialising values of ``spec`` as P4Data, built once per digest.
-
-    bitstrings, structs and tuples are encoded by hand (they are what digests carry,
-    once per learnt flow); anything else goes through the generated classes.
-    """
-    kind = spec.WhichOneof("type_spec")
-    if kind == "bitstring" or kind is None:
-        return lambda value: wire.int_bytes(1, int(value))
-    if kind in ("struct", "tuple"):
-        if kind == "struct":
-            specs = [m.type_spec for m in info.type_info.structs[spec.struct.name].members]
-        else:
-            specs = list(spec.tuple.members)
-        members = [data_encoder(s, info) for s in specs]
-        number = 5 if kind == "struct" else 4
-
-        def encode(value: Any) -> bytes:
-            if not isinstance(value, tuple) or len(value) != len(members):
-                raise ValueError(f"expected a tuple of {len(members)} values, got {value!r}")
-            body = b"".join(
-                wire.field_len(1, enc(v)) for enc, v in zip(members, value, strict=True)
-            )
-            return wire.field_len(number, body)
-
-        return encode
-    return lambda value: data_to_proto(value, spec, info).SerializeToString()

@@ -12,8 +12,7 @@ from typing import TypeVar
 
 from p4.v1 import p4runtime_pb2 as pb
 
-from p4sim.device import wire
-from p4sim.device.codec import data_encoder, data_from_proto, data_to_proto, to_bytes, to_int
+from p4sim.device.codec import data_from_proto, data_to_proto, to_bytes, to_int
 from p4sim.device.digests import DigestConfig, DigestList
 from p4sim.device.errors import Code, DeviceError, invalid
 from p4sim.device.externs import MeterConfig
@@ -354,86 +353,6 @@ def _read_table_entries(state: DeviceState, query: pb.TableEntry) -> Iterator[pb
         yield _entry_proto(table, entry, query, default, now)
 
 
-def read_wire(state: DeviceState, entity: pb.Entity) -> Iterator[bytes]:
-    """Like ``read``, but yields each Entity already serialised.
-
-    Table entries are encoded by hand from a per-entry cache (see ``wire``); the other
-    entities are few and go through the generated classes.
-    """
-    if entity.WhichOneof("entity") != "table_entry":
-        for e in read(state, entity):
-            yield e.SerializeToString()
-        return
-    query = entity.table_entry
-    want_counter = query.HasField("counter_data")
-    want_meter = query.HasField("meter_config")
-    want_idle = query.HasField("time_since_last_hit")
-    now = state.now_ns()
-    for table, entry, default in _select_table_entries(state, query):
-        if default:
-            data = _entry_proto(table, entry, query, True, now).table_entry.SerializeToString()
-        else:
-            core = entry.wire
-            if core is None:
-                core = entry.wire = _entry_wire(table, entry)
-            extras = b""
-            if want_counter and table.has_direct_counter:
-                extras += wire.field_len(
-                    7, wire.field_int(1, entry.bytes) + wire.field_int(2, entry.packets)
-                )
-            if want_meter and entry.meter_config is not None:
-                cfg = entry.meter_config
-                extras += wire.field_len(
-                    6,
-                    wire.field_int(1, cfg.cir)
-                    + wire.field_int(2, cfg.cburst)
-                    + wire.field_int(3, cfg.pir)
-                    + wire.field_int(4, cfg.pburst),
-                )
-            if want_idle:
-                extras += wire.field_len(10, wire.field_int(1, max(0, now - entry.last_hit_ns)))
-            data = core + extras
-        yield wire.field_len(2, data)  # Entity.table_entry
-
-
-_MATCH_TAGS = {
-    MatchKind.EXACT: 2,
-    MatchKind.TERNARY: 3,
-    MatchKind.LPM: 4,
-    MatchKind.RANGE: 6,
-    MatchKind.OPTIONAL: 7,
-}
-
-
-def _entry_wire(table: TableState, entry: Entry) -> bytes:
-    """The serialised TableEntry of a (non-default) entry, without direct resources."""
-    parts = [wire.field_int(1, table.info.id)]
-    for f, value in zip(table.fields, entry.match, strict=True):
-        if value is None:
-            continue
-        if f.kind in (MatchKind.EXACT, MatchKind.OPTIONAL):
-            body = wire.int_bytes(1, value)
-        elif f.kind == MatchKind.LPM:
-            body = wire.int_bytes(1, value[0]) + wire.field_int(2, value[1])
-        else:
-            body = wire.int_bytes(1, value[0]) + wire.int_bytes(2, value[1])
-        parts.append(
-            wire.field_len(2, wire.field_int(1, f.id) + wire.field_len(_MATCH_TAGS[f.kind], body))
-        )
-    if entry.action_id:
-        info = table.action_info(entry.action_id)
-        action = wire.field_int(1, entry.action_id)
-        for p, value in zip(info.params, entry.args, strict=True):
-            action += wire.field_len(4, wire.field_int(2, p.id) + wire.int_bytes(3, value))
-        parts.append(wire.field_len(3, wire.field_len(1, action)))
-    parts.append(wire.field_int(4, entry.priority))
-    parts.append(wire.field_int(5, entry.controller_metadata))
-    parts.append(wire.field_int(9, entry.idle_timeout_ns))
-    parts.append(wire.field_bytes(11, entry.metadata))
-    parts.append(wire.field_int(13, int(entry.is_const)))
-    return b"".join(parts)
-
-
 # --------------------------------------------------------- direct resources
 
 
@@ -677,29 +596,20 @@ def _read_digests(state: DeviceState, q: pb.DigestEntry) -> Iterator[pb.Entity]:
         yield out
 
 
-def digest_list_proto(state: DeviceState, dl: DigestList) -> pb.StreamMessageResponse:
-    """The stream message carrying one digest list, values encoded per the P4Info type."""
+def digest_list_proto(
+    state: DeviceState, dl: DigestList, timestamp_ns: int | None = None
+) -> pb.StreamMessageResponse:
+    """The stream message carrying one digest list, values encoded per the P4Info type
+    (``timestamp_ns``: when it is sent; the list's own time by default)."""
     msg = pb.StreamMessageResponse()
     out = msg.digest
     out.digest_id = dl.digest_id
     out.list_id = dl.list_id
-    out.timestamp = dl.timestamp_ns
+    out.timestamp = dl.timestamp_ns if timestamp_ns is None else timestamp_ns
     spec = state.index.digests[dl.digest_id].type_spec
     for value in dl.values:
         out.data.append(data_to_proto(value, spec, state.p4info))
     return msg
-
-
-def digest_list_wire(state: DeviceState, dl: DigestList, timestamp_ns: int) -> bytes:
-    """The serialised stream message carrying one digest list (see ``wire``)."""
-    encode = state.digest_encoders.get(dl.digest_id)
-    if encode is None:
-        spec = state.index.digests[dl.digest_id].type_spec
-        encode = state.digest_encoders[dl.digest_id] = data_encoder(spec, state.p4info)
-    body = [wire.field_int(1, dl.digest_id), wire.field_int(2, dl.list_id)]
-    body.extend(wire.field_len(3, encode(value)) for value in dl.values)
-    body.append(wire.field_int(4, timestamp_ns))
-    return wire.field_len(3, b"".join(body))  # StreamMessageResponse.digest
 
 
 def idle_timeout_proto(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from p4.v1 import p4runtime_pb2 as pb
 
-from p4sim.device import wire
 from p4sim.device.codec import to_bytes, to_int
 from p4sim.device.errors import invalid
 from p4sim.device.info import PacketMetadataInfo
@@ -67,19 +66,8 @@ class PacketIo:
         out.payload = packet[nbytes:]
         return out
 
-    def packet_in_wire(self, packet: bytes) -> bytes:
-        """The serialised ``StreamMessageResponse`` carrying ``packet`` as a PacketIn.
-
-        Encoded by hand: it is built once per packet sent to the CPU, and the generated
-        classes cost far more than this (see ``wire``)."""
-        nbytes = self.in_bits // 8
-        if not self.packet_in or len(packet) < nbytes:
-            return wire.field_len(2, wire.field_bytes(1, packet))
-        header = int.from_bytes(packet[:nbytes], "big")
-        shift = self.in_bits
-        body = [wire.field_bytes(1, packet[nbytes:])]
-        for info in self.packet_in:
-            shift -= info.bitwidth
-            value = (header >> shift) & ((1 << info.bitwidth) - 1)
-            body.append(wire.field_len(2, wire.field_int(1, info.id) + wire.int_bytes(2, value)))
-        return wire.field_len(2, b"".join(body))
+    def packet_in_message(self, packet: bytes) -> pb.StreamMessageResponse:
+        """The stream message carrying ``packet`` as a PacketIn."""
+        msg = pb.StreamMessageResponse()
+        msg.packet.CopyFrom(self.parse_packet_in(packet))
+        return msg

@@ -31,7 +31,6 @@ _ENTRY_FIELDS = (
     "bytes",
     "meter",
     "meter_config",
-    "wire",
 )
 
 

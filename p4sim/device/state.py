@@ -15,7 +15,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from p4.config.v1 import p4info_pb2
 
@@ -55,7 +55,6 @@ class DeviceState:
         self.digests = DigestEngine(clock)
         self.digest_sink = self.digests.push
         self.digest_ids: dict[str, int] = {d.preamble.name: i for i, d in idx.digests.items()}
-        self.digest_encoders: dict[int, Callable[[Any], bytes]] = {}  # filled by p4rt
 
     @property
     def packet_in_metadata(self) -> tuple[PacketMetadataInfo, ...]:

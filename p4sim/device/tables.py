@@ -53,7 +53,6 @@ class Entry:
         "metadata",
         "controller_metadata",
         "is_const",
-        "wire",
         "_rank",
         "_check",
     )
@@ -82,7 +81,6 @@ class Entry:
         self.metadata = metadata
         self.controller_metadata = controller_metadata
         self.is_const = is_const
-        self.wire: bytes | None = None  # serialised TableEntry for reads (p4rt)
         self._rank = priority
         self._check: tuple[tuple[int, int, int], ...] = ()
 
@@ -373,7 +371,6 @@ class TableState:
             self.check_action(action_id, args, default=False)
         if idle_timeout_ns is not None:
             self._check_idle(idle_timeout_ns)
-        entry.wire = None
         if action_id is not None:
             entry.action_id = action_id
             entry.args = tuple(args)

@@ -114,14 +114,14 @@ class SwitchBench:
         return self.switch.server.state
 
     def register(self, name: str, index: int) -> int:
-        return self.state.registers[self._name(self.state.registers, name)].values[index]
+        return self.state.registers[self.full_name(self.state.registers, name)].values[index]
 
     def counter(self, name: str, index: int) -> int:
-        c = self.state.counters[self._name(self.state.counters, name)]
+        c = self.state.counters[self.full_name(self.state.counters, name)]
         return c.packets[index]
 
     @staticmethod
-    def _name(d: dict[str, Any], suffix: str) -> str:
+    def full_name(d: dict[str, Any], suffix: str) -> str:
         (full,) = [k for k in d if k.endswith("." + suffix)]
         return full
 

@@ -2,8 +2,8 @@
 counted (optionally slowed down), reads return nothing, and the test injects digest
 lists. It measures and tests the controller's batching without a data plane.
 
-It works on raw bytes (the `controller.wire` codec) so that, sharing the process with
-the controller, it costs as little as possible.
+Requests arrive as bytes and are parsed with the generated classes here, so that a
+test can also inject stream messages that do not parse (`out` takes bytes).
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from typing import Any
 import grpc
 from p4.v1 import p4runtime_pb2 as pb
 
-from controller import wire
-
 _SVC = "p4.v1.P4Runtime"
 
 
@@ -32,10 +30,12 @@ class FakeSwitch:
         self.bmv2_like = bmv2_like
         self.pipeline_set = threading.Event()
         self.writes: list[int] = []  # updates per Write
-        self.packet_outs: queue.Queue[tuple[float, bytes]] = queue.Queue()
+        self.packet_outs: queue.Queue[tuple[float, pb.PacketOut]] = queue.Queue()
         self.acks: queue.Queue[tuple[int, int]] = queue.Queue()
         self.out: queue.Queue[bytes | None] = queue.Queue()
         self.connected = threading.Event()
+        self._writes_flow = threading.Event()  # cleared: Writes get no answer
+        self._writes_flow.set()
         self._list_id = 0
         self._server: grpc.Server | None = None
 
@@ -52,7 +52,7 @@ class FakeSwitch:
             "SetForwardingPipelineConfig": grpc.unary_unary_rpc_method_handler(
                 self._set_config, **raw),
         }
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=[
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=[
             ("grpc.max_receive_message_length", 256 << 20)])
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_SVC, handlers),))
         server.add_insecure_port(address)
@@ -65,34 +65,48 @@ class FakeSwitch:
             self._server.stop(0.5).wait(2)
 
     def _stream(self, requests: Iterator[bytes], ctx: grpc.ServicerContext) -> Iterator[bytes]:
+        # The newest stream is the one `out` feeds (a reconnecting client's old one ends).
+        old, out = self.out, queue.Queue[bytes | None]()
+        self.out = out
+        old.put(None)
+
         def consume() -> None:
             try:
-                self._consume(requests)
+                self._consume(requests, out)
             except grpc.RpcError:
                 pass  # the stream was closed
 
         threading.Thread(target=consume, daemon=True).start()
-        while (msg := self.out.get()) is not None:
+        while (msg := out.get()) is not None:
             yield msg
 
-    def _consume(self, requests: Iterator[bytes]) -> None:
-        for req in requests:
-            kind, body = wire.stream_kind(req)
-            if kind == 1:  # arbitration: always primary
-                arb = pb.MasterArbitrationUpdate.FromString(body)
+    def _consume(self, requests: Iterator[bytes], out: queue.Queue[bytes | None]) -> None:
+        for data in requests:
+            req = pb.StreamMessageRequest.FromString(data)
+            kind = req.WhichOneof("update")
+            if kind == "arbitration":  # always primary
                 resp = pb.StreamMessageResponse()
-                resp.arbitration.CopyFrom(arb)
+                resp.arbitration.CopyFrom(req.arbitration)
                 resp.arbitration.status.code = 0
-                self.out.put(resp.SerializeToString())
+                out.put(resp.SerializeToString())
                 self.connected.set()
-            elif kind == 2:
-                self.packet_outs.put((time.perf_counter(), body))
-            elif kind == 3:
-                f = dict(wire.fields(body))
-                self.acks.put((int(f.get(1, 0)), int(f.get(2, 0))))
+            elif kind == "packet":
+                self.packet_outs.put((time.perf_counter(), req.packet))
+            elif kind == "digest_ack":
+                self.acks.put((req.digest_ack.digest_id, req.digest_ack.list_id))
+
+    def stall_writes(self) -> None:
+        """From now on a Write gets no answer (until `resume_writes`, or 60 s)."""
+        self._writes_flow.clear()
+
+    def resume_writes(self) -> None:
+        self._writes_flow.set()
 
     def _write(self, req: bytes, ctx: grpc.ServicerContext) -> bytes:
-        self.writes.append(sum(1 for n, _ in wire.fields(req) if n == 4))
+        if not self._writes_flow.is_set():
+            self._writes_flow.wait(60)
+            return b""  # late: the client gave up long ago, nothing is applied
+        self.writes.append(len(pb.WriteRequest.FromString(req).updates))
         if self.write_delay:
             time.sleep(self.write_delay)
         return b""
@@ -115,22 +129,30 @@ class FakeSwitch:
     # ------------------------------------------------------------------ digests
 
     def send_digest_list(self, digest_id: int, rows: list[list[int]]) -> int:
-        self._list_id += 1
-        data = b"".join(
-            wire.f_len(3, wire.f_len(5, b"".join(
-                wire.f_len(1, wire.f_len(1, wire.canonical(v))) for v in row)))
-            for row in rows)
-        body = wire.f_varint(1, digest_id) + wire.f_varint(2, self._list_id) + data
-        self.out.put(wire.f_len(3, body))
+        self.out.put(self.digest_list(digest_id, rows))
         return self._list_id
+
+    def digest_list(self, digest_id: int, rows: list[list[int]]) -> bytes:
+        """A serialised stream message carrying `rows` as the next digest list."""
+        self._list_id += 1
+        msg = pb.StreamMessageResponse()
+        dl = msg.digest
+        dl.digest_id, dl.list_id = digest_id, self._list_id
+        for row in rows:
+            members = dl.data.add().struct.members
+            for v in row:
+                members.add().bitstring = v.to_bytes((v.bit_length() + 7) // 8 or 1, "big")
+        return msg.SerializeToString()
 
     def time_setups(self, digest_id: int, n: int) -> float:
         """Send `cookie_rows(n)` in digest lists of 256 and wait for n PacketOuts; the
-        seconds from the first list to the last PacketOut."""
+        seconds from the first list to the last PacketOut. The lists are encoded before
+        the clock starts: the figure is the controller's."""
         rows = cookie_rows(n)
+        lists = [self.digest_list(digest_id, rows[i:i + 256]) for i in range(0, n, 256)]
         t0 = time.perf_counter()
-        for i in range(0, n, 256):
-            self.send_digest_list(digest_id, rows[i:i + 256])
+        for data in lists:
+            self.out.put(data)
         last = t0
         for _ in range(n):
             last, _body = self.packet_outs.get(timeout=120)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from controller import wire
 from controller.p4info import P4InfoIndex, load_p4info
 from controller.synpkt import parse_tcp
 from tests.controller.ctlbench import ControllerThread, config_text, load_cfg, wait_for
@@ -31,24 +30,24 @@ def test_digest_burst_against_slow_writes(artefacts, tmp_path) -> None:
                                                          "cookie_ack_digest_t").preamble.id
         rows = cookie_rows(600)
         lists = [fake.send_digest_list(did, rows[i:i + 50]) for i in range(0, 600, 50)]
-        assert wait_for(lambda: len(ct.ctl.table) == 600 and fake.packet_outs.qsize() >= 600, 30)
+        assert wait_for(lambda: len(ct.ctl.view.table) == 600 and fake.packet_outs.qsize() >= 600, 30)
         session_writes = fake.writes[setup_writes:]
         assert sum(session_writes) == 600 * 2  # two entries each, no register
         assert len(session_writes) < 12, session_writes  # batched, not one write per digest
-        slots = {s.slot for s in ct.ctl.table.by_slot.values()}
+        slots = {s.slot for s in ct.ctl.view.table.by_slot.values()}
         assert len(slots) == 600 and 0 not in slots
-        # PacketOut has the PacketIn layout: payload 1, metadata 2.
-        outs = [wire.decode_packet_in(fake.packet_outs.get()[1]) for _ in range(600)]
-        syns = [parse_tcp(frame) for frame, _meta in outs]
+        outs = [fake.packet_outs.get()[1] for _ in range(600)]
+        syns = [parse_tcp(out.payload) for out in outs]
         assert sorted((t.sport, t.seq) for t in syns if t) == sorted((r[2], r[4]) for r in rows)
-        assert all(sorted(meta.values()) == [0, 1] for _f, meta in outs)  # port 0, flags 1
+        # port 0, flags 1
+        assert all(sorted(m.value for m in out.metadata) == [b"\0", b"\x01"] for out in outs)
         assert wait_for(lambda: fake.acks.qsize() == len(lists))
         acked = sorted(fake.acks.get()[1] for _ in lists)
         assert acked == lists
         # The same digests again (the switch resends unacknowledged lists): no new sessions.
         fake.send_digest_list(did, rows[:50])
         assert wait_for(lambda: ct.ctl.stats["duplicate_digests"] == 50)
-        assert len(ct.ctl.table) == 600
+        assert len(ct.ctl.view.table) == 600
     finally:
         ct.stop()
         fake.stop()
@@ -61,12 +60,12 @@ def test_malformed_stream_messages_are_counted_not_fatal(artefacts, tmp_path) ->
     ct = ControllerThread(load_cfg(config_text(*artefacts, sock), tmp_path))
     try:
         ct.wait_synced()
-        fake.out.put(wire.f_len(3, b"\x08\xff"))  # a digest list cut short
-        fake.out.put(wire.f_len(2, b"\x0a\x05ab"))  # a PacketIn whose payload runs out
+        fake.out.put(b"\x1a\x02\x08\xff")  # a digest list cut short
+        fake.out.put(b"\x12\x04\x0a\x05ab")  # a PacketIn whose payload runs out
         did = P4InfoIndex(load_p4info(artefacts[0])).get("digests",
                                                          "cookie_ack_digest_t").preamble.id
         fake.send_digest_list(did, cookie_rows(3))
-        assert wait_for(lambda: len(ct.ctl.table) == 3)
+        assert wait_for(lambda: len(ct.ctl.view.table) == 3)
         assert ct.ctl.stats["bad_messages"] == 2 and ct.ctl.stats["reconnects"] == 0
     finally:
         ct.stop()
@@ -85,12 +84,12 @@ def test_a_switch_answering_as_bmv2_gets_the_pipeline_and_no_register_reads(
     try:
         ct.wait_synced()
         assert fake.pipeline_set.is_set()
-        assert ct.ctl.register_reads is False and ct.ctl.stats["reconnects"] == 0
+        assert ct.ctl.view.register_reads is False and ct.ctl.stats["reconnects"] == 0
         setup_writes = len(fake.writes)
         did = P4InfoIndex(load_p4info(artefacts[0])).get("digests",
                                                          "cookie_ack_digest_t").preamble.id
         fake.send_digest_list(did, cookie_rows(3))
-        assert wait_for(lambda: len(ct.ctl.table) == 3 and fake.packet_outs.qsize() == 3)
+        assert wait_for(lambda: len(ct.ctl.view.table) == 3 and fake.packet_outs.qsize() == 3)
         assert sum(fake.writes[setup_writes:]) == 3 * 2
     finally:
         ct.stop()

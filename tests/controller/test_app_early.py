@@ -123,7 +123,7 @@ def test_a_later_segments_digest_makes_the_session_when_the_first_are_lost(
     the client's real ISN."""
     ct = start(artefacts, sock, tmp_path)
     try:
-        decode = ct.ctl.decoder.decode
+        decode = ct.ctl.program.decoder.decode
         lost: list[CookieAck] = []
 
         def lossy(body: bytes):
@@ -136,7 +136,7 @@ def test_a_later_segments_digest_makes_the_session_when_the_first_are_lost(
                     kept.append(d)
             return did, lid, kept
 
-        ct.ctl.decoder.decode = lossy  # type: ignore[method-assign]
+        ct.ctl.program.decoder.decode = lossy  # type: ignore[method-assign]
         with frozen(ct):
             cookie = handshake(switch, ISN)
             send_request(switch, cookie)
@@ -144,7 +144,7 @@ def test_a_later_segments_digest_makes_the_session_when_the_first_are_lost(
         syn = switch.recv_tcp(SERVER_PORT, is_syn)
         assert syn is not None and syn[TCP].seq == ISN
         assert len(lost) == 3 and [d.has_payload for d in lost] == [False, True, True]
-        s = ct.ctl.table.by_slot[1]
+        s = ct.ctl.view.table.by_slot[1]
         assert (s.client_isn, s.cookie) == (ISN, cookie)
         switch.send(SERVER_PORT, server_tcp("SA", 9000, ISN + 1))
         expect_request_at_server(switch, 9000)
@@ -152,14 +152,14 @@ def test_a_later_segments_digest_makes_the_session_when_the_first_are_lost(
         ct.stop()
 
 
-def packet_in(ct: ControllerThread, frame: bytes, reason: int) -> bytes:
+def packet_in(ct: ControllerThread, frame: bytes, reason: int) -> pb.PacketIn:
     ctl = ct.ctl
     assert ctl is not None
     msg = pb.PacketIn(payload=frame)
-    for mid, value in ((ctl._pktin_port, CLIENT_PORT), (ctl._pktin_reason, reason)):
+    for mid, value in ((ctl.program.pktin_port, CLIENT_PORT), (ctl.program.pktin_reason, reason)):
         md = msg.metadata.add()
         md.metadata_id, md.value = mid, value.to_bytes(2, "big")
-    return msg.SerializeToString()
+    return msg
 
 
 def test_cookie_data_reaching_an_established_session_is_delivered(artefacts, sock, switch,
@@ -171,14 +171,14 @@ def test_cookie_data_reaching_an_established_session_is_delivered(artefacts, soc
         cookie = handshake(switch, ISN)
         assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
         switch.send(SERVER_PORT, server_tcp("SA", 5000, ISN + 1))
-        assert wait_for(lambda: ct.ctl.table.by_slot[1].state == 2)
+        assert wait_for(lambda: ct.ctl.view.table.by_slot[1].state == 2)
         seg = bytes(client_tcp("PA", ISN + 1 + 10, cookie + 1, payload=b"late"))
-        ct.call(lambda: ct.ctl._on_packet_in(ct.ctl.conn, packet_in(ct, seg, 2)))
+        ct.call(lambda: ct.ctl.handshakes.on_packet_in(packet_in(ct, seg, 2)))
         p = switch.recv_tcp(SERVER_PORT, has_data)
         assert p is not None and bytes(p[TCP].payload) == b"late"
         assert p[TCP].ack == 5001 and p[TCP].seq == (ISN + 11) & 0xFFFFFFFF
         assert ct.call(lambda: ct.ctl.metrics.early_released._value.get()) == 1
-        assert not ct.ctl.table.orphans
+        assert not ct.ctl.view.table.orphans
     finally:
         ct.stop()
 
@@ -189,8 +189,8 @@ def test_cookie_data_reaching_a_syn_sent_session_is_held(artefacts, sock, switch
         cookie = handshake(switch, ISN)
         assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
         seg = bytes(client_tcp("PA", ISN + 1, cookie + 1, payload=b"held"))
-        ct.call(lambda: ct.ctl._on_packet_in(ct.ctl.conn, packet_in(ct, seg, 2)))
-        assert ct.ctl.table.by_slot[1].held.frames == [seg]
+        ct.call(lambda: ct.ctl.handshakes.on_packet_in(packet_in(ct, seg, 2)))
+        assert ct.ctl.view.table.by_slot[1].held.frames == [seg]
         assert switch.recv_tcp(SERVER_PORT, has_data, 0.3) is None
         switch.send(SERVER_PORT, server_tcp("SA", 5000, ISN + 1))
         p = switch.recv_tcp(SERVER_PORT, has_data)

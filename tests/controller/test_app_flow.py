@@ -44,14 +44,14 @@ def test_connection_through_the_proxy(artefacts, sock, switch: SwitchBench, tmp_
         assert syn[TCP].seq == isn
         opts = dict(syn[TCP].options)
         assert opts["MSS"] == 1460 and opts["WScale"] == 9 and "SAckOK" in opts
-        assert len(ct.ctl.table) == 1
+        assert len(ct.ctl.view.table) == 1
         rs_isn = 0x12345678
         switch.send(SERVER_PORT, server_tcp("SA", rs_isn, isn + 1, options=[("MSS", 1460)]))
         ack = switch.recv_tcp(SERVER_PORT, lambda p: p[TCP].flags == "A")
         assert ack is not None and ack[TCP].ack == rs_isn + 1
         upd = switch.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "A")
         assert upd is not None and upd[TCP].seq == (cookie + 1) & 0xFFFFFFFF
-        assert wait_for(lambda: ct.ctl.table.by_slot[1].state == 2)
+        assert wait_for(lambda: ct.ctl.view.table.by_slot[1].state == 2)
         switch.send(CLIENT_PORT, client_tcp("PA", isn + 1, cookie + 1, payload=b"GET /"))
         req = switch.recv_tcp(SERVER_PORT, lambda p: bytes(p[TCP].payload) == b"GET /")
         assert req is not None and req[TCP].ack == rs_isn + 1

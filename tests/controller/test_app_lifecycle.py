@@ -59,23 +59,23 @@ def test_restart_keeps_sessions_and_pipeline(artefacts, sock, switch, tmp_path: 
     cookie = establish(switch, 100, 7000)
     handshake(switch, 500, sport=40001)  # a second session, left in SYN_SENT
     assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
-    epoch = ct.ctl.keys.state.epoch
+    epoch = ct.ctl.view.keys.state.epoch
     ct.stop()
     state_before = switch.state
     ct2 = ControllerThread(cfg)
     try:
         ct2.wait_synced()
         assert switch.state is state_before, "the pipeline was pushed again"
-        t = ct2.ctl.table
+        t = ct2.ctl.view.table
         assert len(t) == 2 and sorted(s.state for s in t.by_slot.values()) == [1, 2]
-        assert ct2.ctl.keys.state.epoch == epoch
+        assert ct2.ctl.view.keys.state.epoch == epoch
         assert t.free_slots == t.capacity - 2
         assert data_flows(switch, 100, cookie, 7000, b"after restart")
         # A new session does not take a restored slot.
         handshake(switch, 900, sport=40002)
         assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
-        assert wait_for(lambda: len(ct2.ctl.table) == 3)
-        assert len({s.slot for s in ct2.ctl.table.by_slot.values()}) == 3
+        assert wait_for(lambda: len(ct2.ctl.view.table) == 3)
+        assert len({s.slot for s in ct2.ctl.view.table.by_slot.values()}) == 3
     finally:
         ct2.stop()
 
@@ -88,12 +88,12 @@ def test_backup_waits_and_takes_over(artefacts, sock, switch, tmp_path: Path) ->
     backup = ControllerThread(load_cfg(config_text(*artefacts, sock, election_id=5),
                                        tmp_path / "b"))
     try:
-        assert wait_for(lambda: backup.ctl.conn is not None and not backup.ctl.is_primary, 5)
+        assert wait_for(lambda: backup.ctl.link.conn is not None and not backup.ctl.link.is_primary, 5)
         assert not wait_for(lambda: backup.ctl.synced.is_set(), 0.5)
-        assert primary.ctl.is_primary
+        assert primary.ctl.link.is_primary
         primary.stop()
         backup.wait_synced(10)
-        assert backup.ctl.is_primary and len(backup.ctl.table) == 1
+        assert backup.ctl.link.is_primary and len(backup.ctl.view.table) == 1
         assert data_flows(switch, 100, cookie, 7000, b"after takeover")
     finally:
         primary.stop()
@@ -133,7 +133,7 @@ def test_a_different_pipeline_is_replaced(artefacts, sock, switch, tmp_path: Pat
     try:
         ct2.wait_synced()
         assert switch.state is not first
-        assert len(ct2.ctl.table) == 0
+        assert len(ct2.ctl.view.table) == 0
     finally:
         ct2.stop()
 
@@ -229,7 +229,7 @@ def test_restored_pending_session_resets_the_client(artefacts, sock, switch, tmp
         ct2.wait_synced()
         rst = switch.recv_tcp(CLIENT_PORT, lambda p: "R" in str(p[TCP].flags), timeout=10)
         assert rst is not None and rst[TCP].seq == cookie + 1
-        assert wait_for(lambda: len(ct2.ctl.table) == 0)
+        assert wait_for(lambda: len(ct2.ctl.view.table) == 0)
         assert wait_for(lambda: list(switch.state.table("sessions").entries()) == [])
     finally:
         ct2.stop()

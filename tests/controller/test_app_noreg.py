@@ -60,7 +60,7 @@ def switch(sock: str) -> Iterator[SwitchBench]:
 def start(artefacts, sock, tmp_path: Path, **kw) -> ControllerThread:
     kw.setdefault("sessions", "sessions: {syn_timeout: 30}\n")
     ct = start_controller(artefacts, sock, tmp_path, **kw)
-    assert ct.ctl is not None and ct.ctl.register_reads is False
+    assert ct.ctl is not None and ct.ctl.view.register_reads is False
     return ct
 
 
@@ -73,7 +73,7 @@ def entries(switch: SwitchBench, table: str) -> list:
 
 
 def session_state(ct: ControllerThread, slot: int = 1) -> int | None:
-    s = ct.ctl.table.by_slot.get(slot)
+    s = ct.ctl.view.table.by_slot.get(slot)
     return None if s is None else int(s.state)
 
 
@@ -101,7 +101,7 @@ def test_the_switch_refuses_register_access(artefacts, sock, switch, tmp_path) -
         async def read_cell() -> str:
             conn = Connection(f"unix:{sock}", 0, 99)
             try:
-                await conn.read([ct.ctl.codec.read_cell_query("session_state", 1)])
+                await conn.read([ct.ctl.program.codec.read_cell_query("session_state", 1)])
             except grpc.aio.AioRpcError as exc:
                 return exc.code().name
             finally:
@@ -119,7 +119,7 @@ def test_handshake_and_translation_without_registers(artefacts, sock, switch, tm
         isn, rs_isn = 1000, 70000
         cookie = establish(switch, isn, rs_isn)
         assert wait_for(lambda: session_state(ct) == State.ESTABLISHED)
-        s = ct.ctl.table.by_slot[1]
+        s = ct.ctl.view.table.by_slot[1]
         both = entries(switch, "sessions")
         assert len(both) == 2 and {e.args[-1] for e in both} == {s.gen}  # gen: last param
         assert switch.register("session_gen", 1) == s.gen
@@ -152,7 +152,7 @@ def test_fin_states_from_digests_then_expiry(artefacts, sock, switch, tmp_path):
         switch.send(CLIENT_PORT, client_tcp("A", isn + 2, cookie + 2))
         assert wait_for(lambda: session_state(ct) == State.TIME_WAIT)
         # TIME_WAIT ages out by its timeout; the entries go.
-        assert wait_for(lambda: len(ct.ctl.table) == 0, 10)
+        assert wait_for(lambda: len(ct.ctl.view.table) == 0, 10)
         assert wait_for(lambda: entries(switch, "sessions") == [], 5)
         freed = ct.ctl.metrics.sessions_freed.labels("timeout_time_wait")
         assert wait_for(lambda: freed._value.get() == 1, 5)
@@ -171,12 +171,12 @@ def test_restart_in_place_ignores_the_slots_old_registers(artefacts, sock, switc
         establish(switch, 100, 5000)
         switch.send(CLIENT_PORT, client_tcp("R", 101))
         assert wait_for(lambda: session_state(ct) == State.CLOSE)
-        first = ct.ctl.table.by_slot[1].gen
+        first = ct.ctl.view.table.by_slot[1].gen
         switch.drain(SERVER_PORT)
         cookie = handshake(switch, 90000)
         syn = switch.recv_tcp(SERVER_PORT, is_syn)
         assert syn is not None and syn[TCP].seq == 90000
-        s = ct.ctl.table.by_slot[1]
+        s = ct.ctl.view.table.by_slot[1]
         assert s.gen != first and s.state == State.SYN_SENT
         switch.send(SERVER_PORT, server_tcp("SA", 333, 90001))
         assert wait_for(lambda: session_state(ct) == State.ESTABLISHED)
@@ -195,12 +195,12 @@ def test_auto_defence_by_table_entry(artefacts, sock, switch, tmp_path):
         for i in range(60):
             switch.send(CLIENT_PORT, client_tcp("S", i, sport=2000 + i))
         assert wait_for(lambda: len(entries(switch, "defense")) == 1, 5)
-        assert ct.ctl.auto[1].active
+        assert ct.ctl.services.auto[1].active
         switch.drain(CLIENT_PORT)
         switch.send(CLIENT_PORT, client_tcp("S", 5, sport=3000))
         assert switch.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "SA") is not None
         assert wait_for(lambda: entries(switch, "defense") == [], 5)
-        assert not ct.ctl.auto[1].active
+        assert not ct.ctl.services.auto[1].active
         switch.drain(CLIENT_PORT)
         switch.send(CLIENT_PORT, client_tcp("S", 6, sport=3001))
         assert switch.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "SA", 0.5) is None
@@ -213,7 +213,7 @@ def test_passthrough_epoch_bumped_after_a_defended_period(artefacts, sock, switc
     try:
         epoch = switch.state.table("passthrough_epoch")
         assert wait_for(lambda: list(epoch.default_args) == [2], 10)
-        assert wait_for(lambda: ct.ctl.passthrough_epoch == 2)  # once the write returned
+        assert wait_for(lambda: ct.ctl.view.passthrough_epoch == 2)  # once the write returned
     finally:
         ct.stop()
 
@@ -242,25 +242,25 @@ def test_restart_reads_everything_back(artefacts, sock, switch, tmp_path):
         establish(switch, 4000, 8000, sport=41000, transparent=True)
         assert wait_for(lambda: session_state(ct) == State.ESTABLISHED)
         for _ in range(2):
-            ct.call(lambda: ct.ctl._bump_passthrough_epoch(ct.ctl.conn))
+            ct.call(lambda: ct.ctl.timers.clear_passthrough_filter(ct.ctl.link.conn))
         assert list(switch.state.table("passthrough_epoch").default_args) == [3]
-        gen = ct.ctl.table.by_slot[1].gen
+        gen = ct.ctl.view.table.by_slot[1].gen
     finally:
         ct.stop()
     ct2 = ControllerThread(cfg)
     try:
         ct2.wait_synced()
         ctl = ct2.ctl
-        assert ctl.register_reads is False
-        s = ctl.table.by_slot[1]
+        assert ctl.view.register_reads is False
+        s = ctl.view.table.by_slot[1]
         assert (s.gen, s.state, s.flow) == (gen, State.ESTABLISHED,
                                             (ip(CLIENT_IP), ip(VIP), 41000, VPORT))
-        assert ctl.auto[1].active and ctl.passthrough_epoch == 3
+        assert ctl.services.auto[1].active and ctl.view.passthrough_epoch == 3
         switch.drain(CLIENT_PORT)
         switch.drain(SERVER_PORT)
         handshake(switch, 7000, sport=42000)
         assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
-        new = ctl.table.by_flow[(ip(CLIENT_IP), ip(VIP), 42000, VPORT)]
+        new = ctl.view.table.by_flow[(ip(CLIENT_IP), ip(VIP), 42000, VPORT)]
         assert new.gen > gen
     finally:
         ct2.stop()
@@ -274,16 +274,16 @@ def test_session_events_of_another_gen_are_dropped(artefacts, sock, tmp_path) ->
 
     ctl = Controller(load_cfg(config_text(*artefacts, sock), tmp_path), clock=lambda: 5.0)
     flow = (ip(CLIENT_IP), ip(VIP), 40000, VPORT)
-    s = ctl.table.allocate(flow, service_id=1, rs_addr=ip(RS_IP), rs_port=RS_PORT, cookie=9,
+    s = ctl.view.table.allocate(flow, service_id=1, rs_addr=ip(RS_IP), rs_port=RS_PORT, cookie=9,
                            client_isn=1, handshake=None, now=0.0)
     assert s is not None
-    ctl.table.set_state(s, State.ESTABLISHED, 1.0)
+    ctl.view.table.set_state(s, State.ESTABLISHED, 1.0)
 
     def event(state: int, gen: int) -> SessionEvent:
         return SessionEvent(s.slot, EV_STATE, 0, 0, flow[0], flow[2], state, gen)
 
-    ctl._on_session_event(None, event(State.FIN_WAIT, s.gen + 1), 2.0)  # type: ignore[arg-type]
+    ctl.handshakes.on_session_event(event(State.FIN_WAIT, s.gen + 1), 2.0)
     assert s.state == State.ESTABLISHED and ctl.stats["stale_events"] == 1
-    ctl._on_session_event(None, event(State.FIN_WAIT, s.gen), 3.0)  # type: ignore[arg-type]
+    ctl.handshakes.on_session_event(event(State.FIN_WAIT, s.gen), 3.0)
     assert (s.state, s.state_since) == (State.FIN_WAIT, 3.0)
     assert ctl.stats["stale_events"] == 1

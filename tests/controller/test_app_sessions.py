@@ -68,8 +68,8 @@ def test_syn_retransmitted_with_backoff_then_client_reset(artefacts, sock, switc
         assert rst is not None
         assert (rst[IP].src, rst[TCP].sport, rst[IP].dst) == (VIP, VPORT, CLIENT_IP)
         assert rst[TCP].seq == cookie + 1
-        assert wait_for(lambda: len(ct.ctl.table) == 0)
-        assert wait_for(lambda: ct.ctl.table.free_slots == ct.ctl.table.capacity)
+        assert wait_for(lambda: len(ct.ctl.view.table) == 0)
+        assert wait_for(lambda: ct.ctl.view.table.free_slots == ct.ctl.view.table.capacity)
         assert list(switch.state.table("sessions").entries()) == []
         assert ct.call(lambda: ct.ctl.metrics.syn_retransmits._value.get()) == 2
     finally:
@@ -86,7 +86,7 @@ def test_early_data_held_and_released_in_order(artefacts, sock, switch, tmp_path
             seq = isn + 1 + sum(len(c) for c in (b"one", b"two", b"three")[:i])
             switch.send(CLIENT_PORT, client_tcp("PA", seq, cookie + 1, payload=chunk))
         switch.send(CLIENT_PORT, client_tcp("PA", isn + 1, cookie + 1, payload=b"one"))  # dup
-        assert wait_for(lambda: ct.ctl.table.by_slot[1].held.nbytes == 11)
+        assert wait_for(lambda: ct.ctl.view.table.by_slot[1].held.nbytes == 11)
         assert switch.drain(SERVER_PORT) == []
         switch.send(SERVER_PORT, server_tcp("SA", 777, isn + 1))
         got = [switch.recv_tcp(SERVER_PORT, lambda p: len(p[TCP].payload) > 0) for _ in range(3)]
@@ -105,7 +105,7 @@ def test_early_data_above_the_bound_is_dropped_and_counted(artefacts, sock, swit
         assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
         switch.send(CLIENT_PORT, client_tcp("PA", isn + 1, cookie + 1, payload=b"12345678"))
         switch.send(CLIENT_PORT, client_tcp("PA", isn + 9, cookie + 1, payload=b"abcdef"))
-        assert wait_for(lambda: ct.ctl.table.stats["early_dropped_packets"] == 1)
+        assert wait_for(lambda: ct.ctl.view.table.stats["early_dropped_packets"] == 1)
         switch.send(SERVER_PORT, server_tcp("SA", 1, isn + 1))
         p = switch.recv_tcp(SERVER_PORT, lambda p: len(p[TCP].payload) > 0)
         assert bytes(p[TCP].payload) == b"12345678"
@@ -141,8 +141,8 @@ def test_server_reset_frees_the_session(artefacts, sock, switch, tmp_path):
         handshake(switch, 100)
         assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
         switch.send(SERVER_PORT, server_tcp("RA", 0, 101))
-        assert wait_for(lambda: len(ct.ctl.table) == 0)
-        assert wait_for(lambda: ct.ctl.table.free_slots == ct.ctl.table.capacity)
+        assert wait_for(lambda: len(ct.ctl.view.table) == 0)
+        assert wait_for(lambda: ct.ctl.view.table.free_slots == ct.ctl.view.table.capacity)
     finally:
         ct.stop()
 
@@ -156,13 +156,13 @@ def test_reuse_of_a_closing_session(artefacts, sock, switch, tmp_path, allowed):
         establish(switch, 100, 5000)
         switch.send(CLIENT_PORT, client_tcp("R", 101))  # -> CLOSE
         assert wait_for(lambda: switch.register("session_state", 1) == 7)
-        first_gen = ct.ctl.table.by_slot[1].gen
+        first_gen = ct.ctl.view.table.by_slot[1].gen
         switch.drain(SERVER_PORT)
         handshake(switch, 90000)  # a new connection on the same 4-tuple
         syn = switch.recv_tcp(SERVER_PORT, is_syn, timeout=5 if allowed else 1)
         if allowed:
             assert syn is not None and syn[TCP].seq == 90000
-            s = ct.ctl.table.by_slot[1]
+            s = ct.ctl.view.table.by_slot[1]
             assert s.state == 1 and s.client_isn == 90000 and s.gen != first_gen
             # Restarted in place: the entries carry the new gen, and the server SYN
             # (the first packet of the new incarnation) reset the slot to SYN_SENT.
@@ -182,7 +182,7 @@ def test_closed_session_expires_by_state_timeout(artefacts, sock, switch, tmp_pa
     try:
         establish(switch, 100, 5000)
         switch.send(SERVER_PORT, server_tcp("R", 5001))
-        assert wait_for(lambda: len(ct.ctl.table) == 0, 5)
+        assert wait_for(lambda: len(ct.ctl.view.table) == 0, 5)
         st = switch.state
         sessions_table = st.table("sessions")
         assert wait_for(lambda: len(list(sessions_table.entries())) == 0, 5)
@@ -197,21 +197,39 @@ def test_idle_established_session_expires(artefacts, sock, switch, tmp_path):
     ct = start(artefacts, sock, tmp_path, sessions=sessions)
     try:
         establish(switch, 100, 5000)
-        assert wait_for(lambda: len(ct.ctl.table) == 0, 10)
+        assert wait_for(lambda: len(ct.ctl.view.table) == 0, 10)
         assert wait_for(lambda: ct.ctl.metrics.sessions_freed.labels("idle")._value.get() == 1)
     finally:
         ct.stop()
 
 
-def test_full_table_drops_and_counts(artefacts, sock, switch, tmp_path):
-    ct = start(artefacts, sock, tmp_path, sessions="sessions: {syn_timeout: 30, max: 1}\n")
+def test_full_table_resets_the_new_client_at_once(artefacts, sock, switch, tmp_path):
+    """With every slot taken, the validated ACK of a new client is answered with a
+    RST|ACK carrying the sequence number the client expects (cookie + 1): its
+    connect() succeeded, and its first read or write fails at once instead of hanging.
+    Counted; the existing session is untouched, and a freed slot serves the next one."""
+    sessions = "sessions: {syn_timeout: 30, max: 1, timeouts: {close: 0.2}}\n"
+    control = "control: {state_poll_seconds: 0.1}\n"
+    ct = start(artefacts, sock, tmp_path, sessions=sessions, control=control)
     try:
-        handshake(switch, 100, sport=40001)
-        assert switch.recv_tcp(SERVER_PORT, is_syn) is not None
-        handshake(switch, 200, sport=40002)
+        establish(switch, 100, 5000, sport=40001)
+        cookie = handshake(switch, 200, sport=40002)
+        rst = switch.recv_tcp(CLIENT_PORT, lambda p: "R" in str(p[TCP].flags), timeout=5)
+        assert rst is not None
+        assert (rst[IP].src, rst[TCP].sport, rst[IP].dst, rst[TCP].dport) == (
+            VIP, VPORT, CLIENT_IP, 40002)
+        assert rst[TCP].seq == cookie + 1 and rst[TCP].ack == 201 and "A" in str(rst[TCP].flags)
         assert wait_for(lambda: ct.ctl.metrics.table_full._value.get() == 1)
+        assert ct.ctl.stats["refused_full"] == 1
         assert switch.recv_tcp(SERVER_PORT, is_syn, timeout=0.5) is None
-        assert len(ct.ctl.table) == 1
+        assert len(ct.ctl.view.table) == 1
+        # The first session ends (its server resets): the slot serves the next client.
+        switch.send(SERVER_PORT, server_tcp("R", 5001, sport=40001))
+        assert wait_for(lambda: len(ct.ctl.view.table) == 0, 5)
+        assert wait_for(lambda: ct.ctl.view.table.free_slots == 1, 5)
+        handshake(switch, 300, sport=40003)
+        syn = switch.recv_tcp(SERVER_PORT, is_syn)
+        assert syn is not None and syn[TCP].sport == 40003
     finally:
         ct.stop()
 
@@ -223,9 +241,9 @@ def test_key_rotation_keeps_old_cookies_valid(artefacts, sock, switch, tmp_path)
         switch.send(CLIENT_PORT, client_tcp("S", isn, options=[("MSS", 1460)]))
         synack = switch.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "SA")
         cookie = synack[TCP].seq
-        before = ct.ctl.keys.state
-        ct.call(lambda: ct.ctl._write_keys(ct.ctl.conn, ct.ctl.keys.rotate(ct.ctl.clock())))
-        after = ct.ctl.keys.state
+        before = ct.ctl.view.keys.state
+        ct.call(lambda: ct.ctl.timers.write_keys(ct.ctl.link.conn, ct.ctl.view.keys.rotate(ct.ctl.clock())))
+        after = ct.ctl.view.keys.state
         assert after.epoch == before.epoch + 1 and after.prev_key == before.key
         flow = Flow(ip(CLIENT_IP), ip(VIP), 40000, VPORT)
         keys = [(after.key, after.epoch), (after.prev_key, after.prev_epoch)]
@@ -285,7 +303,7 @@ def test_transparent_service_keeps_addresses(artefacts, sock, switch, tmp_path):
         cookie = handshake(switch, isn)
         syn = switch.recv_tcp(SERVER_PORT, is_syn)
         assert syn is not None and (syn[IP].dst, syn[TCP].dport) == (VIP, VPORT)
-        s = ct.ctl.table.by_slot[1]
+        s = ct.ctl.view.table.by_slot[1]
         assert (s.rs_addr, s.rs_port) == (ip(VIP), VPORT)
         synack = server_tcp("SA", 900, isn + 1, src=VIP)
         synack[TCP].sport = VPORT  # the server answers as the VIP itself
@@ -301,8 +319,8 @@ def test_key_rotates_on_schedule(artefacts, sock, switch, tmp_path):
     ct = ControllerThread(load_cfg(text, tmp_path))
     try:
         ct.wait_synced()
-        first = ct.ctl.keys.state.epoch
-        assert wait_for(lambda: ct.ctl.keys.state.epoch == first + 1, 5)
+        first = ct.ctl.view.keys.state.epoch
+        assert wait_for(lambda: ct.ctl.view.keys.state.epoch == first + 1, 5)
         entry = switch.state.table("cookie_keys")
         assert wait_for(lambda: entry.default_args[2] == first + 1, 5)  # epoch param
     finally:
@@ -316,7 +334,7 @@ def test_passthrough_filter_cleared_after_a_defended_period(artefacts, sock, swi
     try:
         epoch = switch.state.table("passthrough_epoch")
         assert wait_for(lambda: list(epoch.default_args) == [2], 10)  # one step from 1
-        assert wait_for(lambda: ct.ctl.passthrough_epoch == 2)  # once the write returned
+        assert wait_for(lambda: ct.ctl.view.passthrough_epoch == 2)  # once the write returned
     finally:
         ct.stop()
 
@@ -329,17 +347,17 @@ def test_state_polling_repairs_a_missed_digest_of_the_current_gen(artefacts, soc
     ct = start(artefacts, sock, tmp_path, control="control: {state_poll_seconds: 0.1}\n")
     try:
         establish(switch, 100, 5000)
-        assert wait_for(lambda: ct.ctl.table.by_slot[1].state == 2)
-        assert ct.ctl.register_reads is True
-        s = ct.ctl.table.by_slot[1]
+        assert wait_for(lambda: ct.ctl.view.table.by_slot[1].state == 2)
+        assert ct.ctl.view.register_reads is True
+        s = ct.ctl.view.table.by_slot[1]
         regs = switch.state.registers
-        state = regs[switch._name(regs, "session_state")]
-        gen = regs[switch._name(regs, "session_gen")]
+        state = regs[switch.full_name(regs, "session_state")]
+        gen = regs[switch.full_name(regs, "session_gen")]
         with switch.state.lock:  # another incarnation's cells: ignored
             gen.values[1] = s.gen + 1
             state.values[1] = 6
-        ct.call(lambda: ct.ctl.poll_states(ct.ctl.conn))
-        ct.call(lambda: ct.ctl.poll_states(ct.ctl.conn))
+        ct.call(lambda: ct.ctl.timers.poll_states(ct.ctl.link.conn))
+        ct.call(lambda: ct.ctl.timers.poll_states(ct.ctl.link.conn))
         assert s.state == 2
         with switch.state.lock:  # this incarnation moved on without a digest
             gen.values[1] = s.gen

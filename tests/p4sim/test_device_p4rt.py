@@ -231,65 +231,51 @@ def test_packet_io_headers(state: DeviceState) -> None:
         io.build_packet_out(bad)
 
 
-def test_hand_encoded_reads_equal_generated_ones(state: DeviceState, clock: FakeClock) -> None:
+def test_reads_carry_direct_resources_and_later_changes(
+    state: DeviceState, clock: FakeClock
+) -> None:
     from p4sim.device.externs import MeterConfig
-    from p4sim.device.p4rt import read_wire
 
-    state.tables["ingress.ipv4_lpm"].insert(
-        ((0x0A000000, 8),), 0, SET_PORT, (300,), idle_timeout_ns=5, metadata=b"m"
-    )
-    state.tables["ingress.ipv4_lpm"].insert(((0, 1),), 0, 16777218, (), controller_metadata=7)
+    lpm = state.tables["ingress.ipv4_lpm"]
+    lpm.insert(((0x0A000000, 8),), 0, SET_PORT, (300,), idle_timeout_ns=5, metadata=b"m")
     state.tables["ingress.acl"].insert(((3, 0x1FF), (80, 443), None), 9, 16777218, ())
-    state.tables["ingress.acl"].insert((None, None, 17), 2, 16777219, ())
     cls = state.tables["ingress.classify"]
     e = cls.insert(((0x0A000000, 0xFF000000), 6), 70000, 16777219, ())
     cls.set_meter_config(e, MeterConfig(1, 2, 3, 4))
-    cls.insert((None, 0), 1, 16777219, ())
-    state.tables["ingress.fixed"].insert((1,), 0, 16777218, (), static=True)
-    state.tables["ingress.ipv4_lpm"].count(
-        state.tables["ingress.ipv4_lpm"].lookup((0x0A000001,)),  # type: ignore[arg-type]
-        1500,
-    )
+    lpm.count(lpm.lookup((0x0A000001,)), 1500)  # type: ignore[arg-type]
     clock.advance(77)
-    queries = [
-        "table_entry {}",
-        f"table_entry {{ table_id: {LPM} counter_data {{}} time_since_last_hit {{}} }}",
-        "table_entry { table_id: 33554435 meter_config {} counter_data {} }",
-        f"table_entry {{ table_id: {ACL} priority: 9 }}",
-        f"table_entry {{ table_id: {LPM} is_default_action: true }}",
-        "counter_entry { counter_id: 302006273 }",
-    ]
-    for text in queries:
-        q = query(text)
-        by_hand = [pb.Entity.FromString(b) for b in read_wire(state, q)]
-        generated = list(read(state, q))
-        assert by_hand == generated, text
-        assert len(by_hand) > 0
-    # A modified entry is re-encoded.
+    q = query(f"table_entry {{ table_id: {LPM} counter_data {{}} time_since_last_hit {{}} }}")
+    (got,) = [x.table_entry for x in read(state, q)]
+    assert (got.counter_data.packet_count, got.counter_data.byte_count) == (1, 1500)
+    assert got.time_since_last_hit.elapsed_ns == 77
+    assert (got.metadata, got.idle_timeout_ns) == (b"m", 5)
+    assert got.action.action.params[0].value == (300).to_bytes(2, "big")
+    q = query("table_entry { table_id: 33554435 meter_config {} }")
+    (got,) = [x.table_entry for x in read(state, q)]
+    assert (got.meter_config.cir, got.meter_config.pburst) == (1, 4)
+    # A modified entry reads back modified.
     state.tables["ingress.acl"].modify(((3, 0x1FF), (80, 443), None), 9, 16777219, ())
     q = query(f"table_entry {{ table_id: {ACL} priority: 9 }}")
-    got = [pb.Entity.FromString(b) for b in read_wire(state, q)]
-    assert got[0].table_entry.action.action.action_id == 16777219
+    got = next(iter(read(state, q))).table_entry
+    assert got.action.action.action_id == 16777219
 
 
-def test_hand_encoded_stream_messages(state: DeviceState) -> None:
+def test_stream_messages(state: DeviceState) -> None:
     from p4sim.device.digests import DigestList
-    from p4sim.device.p4rt import digest_list_proto, digest_list_wire
+    from p4sim.device.p4rt import digest_list_proto
 
-    dl = DigestList(385875969, 7, [(0xAABBCCDDEEFF, 3), (0, 0)], 0)
-    by_hand = pb.StreamMessageResponse.FromString(digest_list_wire(state, dl, 123))
-    generated = digest_list_proto(state, dl)
-    generated.digest.timestamp = 123
-    assert by_hand == generated
+    dl = DigestList(385875969, 7, [(0xAABBCCDDEEFF, 3), (0, 0)], 5)
+    msg = digest_list_proto(state, dl, 123)
+    assert (msg.digest.list_id, msg.digest.timestamp) == (7, 123)
+    assert digest_list_proto(state, dl).digest.timestamp == 5
+    members = msg.digest.data[0].struct.members
+    assert [m.bitstring for m in members] == [bytes.fromhex("aabbccddeeff"), b"\x03"]
     io = PacketIo(state.packet_in_metadata, state.packet_out_metadata)
     for packet in (b"\x00\x80xyz", b"\xff\xff", b"\x01"):
-        msg = pb.StreamMessageResponse.FromString(io.packet_in_wire(packet))
-        assert msg.packet == io.parse_packet_in(packet)
+        assert io.packet_in_message(packet).packet == io.parse_packet_in(packet)
 
 
 def _everything(state: DeviceState) -> list[bytes]:
-    from p4sim.device.p4rt import read_wire
-
     out = []
     for text in (
         "table_entry { counter_data {} meter_config {} }",
@@ -300,7 +286,7 @@ def _everything(state: DeviceState) -> list[bytes]:
         "packet_replication_engine_entry {}",
         "digest_entry {}",
     ):
-        out.extend(sorted(read_wire(state, query(text))))
+        out.extend(sorted(e.SerializeToString(deterministic=True) for e in read(state, query(text))))
     return out
 
 

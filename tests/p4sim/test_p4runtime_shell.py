@@ -1,13 +1,16 @@
 """p4runtime-shell, a P4Runtime client this project did not write, drives p4sim.
 
 The program is tests/p4sim/programs/basic_fwd.p4 compiled with ``p4sim-compile``; the
-shell pushes it, inserts a route, reads it back, and the route forwards a packet.
+shell pushes it, inserts a route, reads it back, the route forwards a packet, and the
+shell deletes it. The shell pins protobuf 3.20, so it runs in its own virtualenv
+(``.venv-shell``, made by ``make deps``) as a subprocess (shell/drive.py).
 
 Run: .venv/bin/python -m pytest -q tests/p4sim/test_p4runtime_shell.py
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,6 +27,8 @@ pytestmark = pytest.mark.timeout(120)
 
 PROGRAM = Path(__file__).parent / "programs" / "basic_fwd.p4"
 TABLE = "FwdIngress.ipv4_lpm"
+SHELL_PYTHON = Path(__file__).parents[2] / ".venv-shell" / "bin" / "python"
+DRIVER = Path(__file__).parent / "shell" / "drive.py"
 
 
 @pytest.fixture(scope="module")
@@ -46,25 +51,18 @@ def switch() -> Iterator[Switch]:
 
 
 def test_shell_pushes_inserts_reads_deletes(build: tuple[Path, Path], switch: Switch) -> None:
-    sh = pytest.importorskip("p4runtime_sh.shell")
+    if not SHELL_PYTHON.exists():
+        pytest.skip(f"{SHELL_PYTHON} missing: `make deps` creates p4runtime-shell's virtualenv")
     p4info_path, config_path = build
-    sh.setup(
-        device_id=0,
-        grpc_addr=f"127.0.0.1:{switch.server.port}",
-        election_id=(0, 1),
-        config=sh.FwdPipeConfig(str(p4info_path), str(config_path)),
-        verbose=False,
+    shell = subprocess.Popen(
+        [str(SHELL_PYTHON), str(DRIVER), f"127.0.0.1:{switch.server.port}",
+         str(p4info_path), str(config_path), TABLE],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
+    assert shell.stdin is not None and shell.stdout is not None
     try:
-        te = sh.TableEntry(TABLE)(action="FwdIngress.ipv4_forward")
-        te.match["dst_addr"] = "10.0.0.0/8"
-        te.action["dst_addr"] = "00:00:00:00:00:02"
-        te.action["port"] = "2"
-        te.insert()
-
-        entries = list(sh.TableEntry(TABLE).read())
-        assert len(entries) == 1
-        assert entries[0].match["dst_addr"].lpm.prefix_len == 8
+        inserted = json.loads(shell.stdout.readline() or "{}")
+        assert inserted == {"step": "inserted", "prefix_lens": [8]}, inserted
 
         # The entry forwards a real packet through the compiled program.
         pkt = Ether(dst="00:00:00:00:00:01") / IP(dst="10.1.2.3", ttl=64) / UDP() / b"hi"
@@ -74,10 +72,15 @@ def test_shell_pushes_inserts_reads_deletes(build: tuple[Path, Path], switch: Sw
         out = Ether(port2.sent.get(timeout=10))
         assert out.dst == "00:00:00:00:00:02" and out[IP].ttl == 63
 
-        te.delete()
-        assert list(sh.TableEntry(TABLE).read()) == []
+        shell.stdin.write("go\n")
+        shell.stdin.flush()
+        deleted = json.loads(shell.stdout.readline() or "{}")
+        assert deleted == {"step": "deleted", "left": 0}, deleted
         port1.inject(bytes(pkt))
         assert switch.wait_idle()
         assert port2.sent.empty()  # the const default action drops
+        assert shell.wait(timeout=30) == 0
     finally:
-        sh.teardown()
+        if shell.poll() is None:
+            shell.kill()
+            shell.wait()

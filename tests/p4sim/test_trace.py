@@ -107,8 +107,10 @@ def test_forwarding_drops_say_why(forwarding_program) -> None:  # noqa: ANN001
     cut = steps(lines, 2)
     assert "parser: error PacketTooShort" in cut
     assert "parser: extracted hdr.ipv4 (34 bytes parsed)" not in cut
-    assert "table RouterIngress.forwarding.mac_table: miss -> default action " \
-        "RouterIngress.forwarding.drop_packet()" in cut
+    # To the router's MAC but not followed by the parser: dropped, never bridged (D16).
+    assert "table RouterIngress.forwarding.router_macs: hit -> action " \
+        "RouterIngress.forwarding.set_routed()" in cut
+    assert "extern mark_to_drop()" in cut
     assert cut[-1] == "fate: dropped in ingress: mark_to_drop() (parser error PacketTooShort)"
 
 

@@ -1,7 +1,8 @@
-"""The hand-written encoders and decoders equal the generated protobuf classes; the
-frames the controller builds have correct checksums and the options it promised.
+"""The session writes equal what the generic `entities` builders make, digests decode
+by the P4Info's member names; the frames the controller builds have correct checksums
+and the options it promised.
 
-Run: .venv/bin/python -m pytest -q tests/controller/test_wire.py
+Run: .venv/bin/python -m pytest -q tests/controller/test_messages.py
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 from controller import entities as ent
-from controller import wire
-from controller.digests import CookieAck, DigestDecoder, SessionEvent
-from controller.install import SessionCodec, SessionParams
+from controller.digests import CookieAck, DigestDecoder, SessionEvent, struct_members
+from controller.install import MODIFY, SessionCodec, SessionParams
 from controller.p4info import P4InfoIndex, load_p4info
+from controller.p4rt import uint128
 from controller.sessions import Session
 from controller.synpkt import Handshake, client_rst, parse_tcp, server_syn
 
@@ -37,7 +38,8 @@ PARAMS = SessionParams(0xC0A80A0A, 80, 555, 501, 7)
 
 def test_session_install_equals_generated(p4: P4InfoIndex) -> None:
     codec = SessionCodec(p4, idle_timeout_s=30)
-    ups = [pb.Update.FromString(u) for u in codec.install(session(), PARAMS)]
+    ups = pb.WriteRequest().updates
+    codec.install(ups, session(), PARAMS)
     want_client = ent.table_entry(
         p4, "sessions", {"src_addr": 0x0A000001, "dst_addr": 0xC0A80A0A, "src_port": 40000,
                          "dst_port": 80}, "set_client_session",
@@ -51,76 +53,51 @@ def test_session_install_equals_generated(p4: P4InfoIndex) -> None:
          "gen": 0x89ABCDEF},
         idle_timeout_ns=30_000_000_000)
     # The two entries and nothing else: the controller writes no register.
-    assert ups == [ent.update("INSERT", want_client), ent.update("INSERT", want_server)]
-    modify = [pb.Update.FromString(u) for u in codec.install(session(), PARAMS,
-                                                             wire.UPDATE_MODIFY)]
+    assert list(ups) == [ent.update("INSERT", want_client), ent.update("INSERT", want_server)]
+    modify = pb.WriteRequest().updates
+    codec.install(modify, session(), PARAMS, MODIFY)
     assert [u.type for u in modify] == [pb.Update.MODIFY, pb.Update.MODIFY]
 
 
 def test_session_remove_and_decode_round_trip(p4: P4InfoIndex) -> None:
     codec = SessionCodec(p4)
-    dels = [pb.Update.FromString(u) for u in codec.remove(session())]
+    dels = pb.WriteRequest().updates
+    codec.remove(dels, session())
     assert [u.type for u in dels] == [pb.Update.DELETE, pb.Update.DELETE]
     assert not dels[0].entity.table_entry.HasField("action")
-    client, server = codec.entries(session(), PARAMS)
-    got = codec.decode_entry(wire.decode_table_entry(server))
+    ups = pb.WriteRequest().updates
+    codec.install(ups, session(), PARAMS)
+    client, server = (u.entity.table_entry for u in ups)
+    assert codec.key_of(dels[1].entity.table_entry) == codec.key_of(server)
+    got = codec.decode_entry(server)
     assert got is not None and got.direction == "server"
     assert got.key == (0x0A010005, 0x0A000001, 8080, 40000)
     assert got.params["cookie"] == 0xDEADBEEF and got.params["win_shift"] == 7
     assert got.params["gen"] == 0x89ABCDEF
-    got = codec.decode_entry(wire.decode_table_entry(client))
+    got = codec.decode_entry(client)
     assert got is not None and got.direction == "client" and got.params["gen"] == 0x89ABCDEF
 
 
-def test_write_and_read_requests_parse(p4: P4InfoIndex) -> None:
+def test_election_ids_are_128_bits() -> None:
+    eid = uint128((1 << 64) + 5)
+    assert (eid.high, eid.low) == (1, 5)
+
+
+def test_read_queries(p4: P4InfoIndex) -> None:
     codec = SessionCodec(p4)
-    req = pb.WriteRequest.FromString(wire.write_request(3, (1 << 64) + 5, codec.install(
-        session(), PARAMS)))
-    assert req.device_id == 3 and (req.election_id.high, req.election_id.low) == (1, 5)
-    assert len(req.updates) == 2
-    rr = pb.ReadRequest.FromString(wire.read_request(0, [codec.read_entries_query()]))
-    assert rr.entities[0].table_entry.table_id == codec.table_id
+    assert codec.read_entries_query().table_entry.table_id == codec.table_id
+    cell = codec.read_cell_query("session_gen", 9).register_entry
+    assert (cell.register_id, cell.index.index) == (codec.reg["session_gen"], 9)
+    assert not codec.read_register_query("session_gen").register_entry.HasField("index")
 
 
-def test_stream_messages(p4: P4InfoIndex) -> None:
-    msg = pb.StreamMessageRequest.FromString(wire.packet_out_request(b"frame", [(1, 0), (3, 1)]))
-    assert msg.packet.payload == b"frame"
-    assert [(m.metadata_id, m.value) for m in msg.packet.metadata] == [(1, b"\0"), (3, b"\x01")]
-    ack = pb.StreamMessageRequest.FromString(wire.digest_ack_request(9, 1 << 40))
-    assert (ack.digest_ack.digest_id, ack.digest_ack.list_id) == (9, 1 << 40)
-    resp = pb.StreamMessageResponse()
-    resp.packet.payload = b"xyz"
-    resp.packet.metadata.add(metadata_id=2, value=b"\x01\x02")
-    kind, body = wire.stream_kind(resp.SerializeToString())
-    assert kind == 2 and wire.decode_packet_in(body) == (b"xyz", {2: 0x102})
-
-
-def test_read_responses_decode() -> None:
-    r = pb.ReadResponse()
-    e = r.entities.add().register_entry
-    e.register_id, e.index.index, e.data.bitstring = 77, 65535, b"\x07"
-    c = r.entities.add().counter_entry
-    c.counter_id, c.index.index = 5, 33
-    c.data.byte_count, c.data.packet_count = 1500, 3
-    got = list(wire.read_entities([r.SerializeToString()]))
-    assert wire.decode_register(got[0][1]) == (77, 65535, 7)
-    assert wire.decode_counter(got[1][1]) == (5, 33, 1500, 3)
-
-
-def test_truncated_input_is_an_error_not_a_crash() -> None:
-    with pytest.raises(wire.WireError):
-        list(wire.fields(b"\x0a\x05ab"))
-    with pytest.raises(wire.WireError):
-        list(wire.fields(b"\x08\xff"))
-
-
-def digest_list(did: int, rows: list[list[int]]) -> bytes:
+def digest_list(did: int, rows: list[list[int]]) -> pb.DigestList:
     dl = pb.DigestList(digest_id=did, list_id=4)
     for row in rows:
         d = dl.data.add()
         for v in row:
             d.struct.members.add().bitstring = v.to_bytes(max(1, (v.bit_length() + 7) // 8), "big")
-    return dl.SerializeToString()
+    return dl
 
 
 def test_digests_decode_by_p4info_member_names(p4: P4InfoIndex) -> None:
@@ -194,13 +171,15 @@ def test_idle_timeout_only_where_supported(p4: P4InfoIndex) -> None:
         t.idle_timeout_behavior = p4info_pb2.Table.NO_TIMEOUT
     codec = SessionCodec(P4InfoIndex(info), idle_timeout_s=30)
     assert not codec.supports_idle
-    e = pb.TableEntry.FromString(codec.entries(session(), PARAMS)[0])
-    assert e.idle_timeout_ns == 0
+    ups = pb.WriteRequest().updates
+    codec.install(ups, session(), PARAMS)
+    assert ups[0].entity.table_entry.idle_timeout_ns == 0
 
 
 def test_p4data_of_a_plain_bitstring() -> None:
     d = p4data_pb2.P4Data(bitstring=b"\x01\x00")
-    assert wire.struct_members(d.SerializeToString()) == [256]
+    assert struct_members(d) == [256]
+    assert struct_members(p4data_pb2.P4Data(bool=True)) == []
 
 
 def test_client_rst_without_a_known_isn_carries_no_ack() -> None:
