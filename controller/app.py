@@ -65,6 +65,7 @@ class Controller:
         self.status, self.sessions, self.counters = admin.status, admin.sessions, admin.counters
         self.add_service, self.remove_service = admin.add_service, admin.remove_service
         self.set_real_servers, self.service_id = admin.set_real_servers, admin.service_id
+        self.limits = limits  # what the program holds (the operator socket checks against it)
         self._stop = asyncio.Event()
 
     async def run(self) -> None:

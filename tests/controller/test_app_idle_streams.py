@@ -64,7 +64,7 @@ def test_sessions_installed_with_64_idle_streams_open(
             assert syn is not None  # the controller installed the session and sent the SYN
             switch.send(SERVER_PORT, server_tcp("SA", 5000 + n, isn + 1, sport=sport))
             assert switch.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "A") is not None
-        assert wait_for(lambda: len(ct.ctl.table) == 5)
+        assert wait_for(lambda: len(ct.ctl.view.table) == 5)
         caps = stub.Capabilities(pb.CapabilitiesRequest(), timeout=10)
         assert caps.p4runtime_api_version
         assert ended.empty()  # the idle streams are still open (no timeout in between)
