@@ -6,7 +6,7 @@ PY        := $(VENV)/bin/python
 PIP       := $(VENV)/bin/pip
 TARGET    ?= p4sim
 BUILD     := build
-APT_PKGS  := cpp iproute2 ethtool tcpdump nftables hping3 curl procps mininet
+APT_PKGS  := cpp gcc iproute2 ethtool tcpdump nftables hping3 curl procps mininet
 STAMP     := $(VENV)/.deps-stamp
 
 P4_PROGRAMS := forwarding synproxy

@@ -39,6 +39,7 @@ def write(state: DeviceState, update: pb.Update) -> None:
         raise invalid("update type must be INSERT, MODIFY or DELETE")
     entity = update.entity
     kind = entity.WhichOneof("entity")
+    state.sync()
     if kind == "table_entry":
         _write_table_entry(state, op, entity.table_entry)
     elif kind == "counter_entry":
@@ -63,6 +64,7 @@ def write(state: DeviceState, update: pb.Update) -> None:
 
 def read(state: DeviceState, entity: pb.Entity) -> Iterator[pb.Entity]:
     """Yield every entity the (possibly wildcard) query ``entity`` selects."""
+    state.sync()
     kind = entity.WhichOneof("entity")
     if kind == "table_entry":
         yield from _read_table_entries(state, entity.table_entry)
@@ -364,6 +366,7 @@ def read_wire(state: DeviceState, entity: pb.Entity) -> Iterator[bytes]:
         for e in read(state, entity):
             yield e.SerializeToString()
         return
+    state.sync()
     query = entity.table_entry
     want_counter = query.HasField("counter_data")
     want_meter = query.HasField("meter_config")

@@ -1,0 +1,363 @@
+"""`NativePipeline`: the program compiled to C, loaded with cffi, bound to one
+`DeviceState`.
+
+It has the interface of the Python back end's `Pipeline` (`load`, `process`,
+`faults`, `dropped`), so the server, the switch and the harness take either.
+
+State, one copy of each thing:
+
+* registers and counters: native arrays are the store; the device's
+  `RegisterState.values` and `CounterState.packets`/`bytes` become `NativeCells`
+  views of them (list-like), so P4Runtime reads and writes go to native memory;
+* tables: the `TableState`s keep the P4Runtime view (validation, reads, rollback)
+  and every committed change reaches the native table through one hook,
+  `TableState.on_change`: a changed table is rebuilt in native memory before the
+  next packet. Direct counters and idle-timeout hit times are counted natively and
+  added into the `Entry` objects before the control plane reads or writes them
+  (`DeviceState.on_sync`, `TableState.on_sync`);
+* clone sessions and multicast groups stay in `PreState`; the native pipeline asks
+  for them through a callback when a packet is cloned or multicast.
+
+Why cffi (ABI mode, `dlopen`): the declarations are plain C text shared with the
+generated header, `from_buffer` passes packet bytes without a copy, and callbacks
+(the replication engine) are one decorator; ctypes would need every struct restated
+as Python classes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from cffi import FFI
+from p4.config.v1 import p4info_pb2
+
+from p4sim.devconfig import decode_device_config
+from p4sim.frontend import ast
+from p4sim.frontend.errors import P4Error
+
+from . import cpipeline
+from .build import CompileError, build
+from .cgen import CBinder, CCompiler
+
+log = logging.getLogger("p4sim.native")
+
+CDEF = f"""
+typedef struct p4t_table p4t_table;
+p4t_table *p4t_new(uint32_t nfields, const uint32_t *field_bytes, const uint8_t *field_is_range);
+void p4t_free(p4t_table *t);
+void p4t_clear(p4t_table *t);
+int p4t_add(p4t_table *t, const uint8_t *value, const uint8_t *mask, const uint8_t *lo,
+            const uint8_t *hi, int32_t rank, uint32_t handle, uint32_t action_id,
+            uint32_t nargs, const uint64_t *args);
+void p4t_set_default(p4t_table *t, uint32_t action_id, uint32_t nargs, const uint64_t *args);
+uint32_t p4t_key_bytes(const p4t_table *t);
+uint32_t p4t_size(const p4t_table *t);
+uint32_t p4t_take_stats(p4t_table *t, uint32_t *handles, uint64_t *packets, uint64_t *bytes,
+                        uint64_t *last_hit_ns, uint32_t max);
+
+typedef struct {{ uint32_t port, off, len; }} p4_out;
+typedef struct {{
+    uint32_t nout;
+    p4_out out[{cpipeline.MAX_OUT}];
+    uint8_t *buf;
+    uint32_t cap, used;
+    uint32_t ndigest;
+    uint32_t digest_site[{cpipeline.MAX_DIGESTS}];
+    uint64_t digest_vals[{cpipeline.MAX_DIGESTS}][64];
+    uint64_t faults, dropped;
+}} p4_result;
+typedef int (*p4_pre_fn)(int kind, uint32_t id, uint32_t *ports, uint32_t *rids, uint32_t max,
+                         uint32_t *trunc);
+struct p4_dev;
+struct p4_dev *p4_dev_new(void);
+void p4_dev_free(struct p4_dev *dev);
+int p4_dev_set_table(struct p4_dev *dev, uint32_t i, p4t_table *t);
+int p4_dev_set_register(struct p4_dev *dev, uint32_t i, uint64_t *cells, uint64_t n);
+int p4_dev_set_counter(struct p4_dev *dev, uint32_t i, uint64_t *packets, uint64_t *bytes,
+                       uint64_t n);
+typedef int (*p4_meter_fn)(int kind, uint32_t obj, uint64_t index, uint64_t nbytes);
+void p4_dev_set_pre(struct p4_dev *dev, p4_pre_fn fn, p4_meter_fn meter);
+p4_result *p4_dev_result(struct p4_dev *dev);
+void p4_process(struct p4_dev *dev, uint64_t now_ns, uint32_t port, const uint8_t *data,
+                uint32_t len);
+"""
+
+ffi = FFI()
+ffi.cdef(CDEF)
+
+_LIBS: dict[str, Any] = {}  # path -> loaded library (dlopen once per process)
+
+
+def load_library(path: str) -> Any:
+    lib = _LIBS.get(path)
+    if lib is None:
+        lib = _LIBS[path] = ffi.dlopen(path)
+    return lib
+
+
+class NativeCells:
+    """A fixed-length list of unsigned 64-bit cells in native memory, standing where
+    the device state keeps a `list[int]` (register values, counter cells)."""
+
+    __slots__ = ("cells", "n", "_mask")
+
+    def __init__(self, n: int, initial: list[int] | None = None, bitwidth: int = 64) -> None:
+        self.n = n
+        self.cells = ffi.new("uint64_t[]", max(n, 1))
+        self._mask = (1 << min(bitwidth or 64, 64)) - 1
+        if initial:
+            for i, v in enumerate(initial[:n]):
+                self.cells[i] = v & self._mask
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _index(self, i: int) -> int:
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError("cell index out of range")
+        return i
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self.cells[k] for k in range(*i.indices(self.n))]
+        return int(self.cells[self._index(i)])
+
+    def __setitem__(self, i: Any, value: Any) -> None:
+        if isinstance(i, slice):
+            idx = range(*i.indices(self.n))
+            values = list(value)
+            if len(values) != len(idx):
+                raise ValueError("NativeCells cannot change length")
+            for k, v in zip(idx, values, strict=True):
+                self.cells[k] = int(v) & self._mask
+            return
+        self.cells[self._index(i)] = int(value) & self._mask
+
+    def __iter__(self) -> Any:
+        return iter(self[:])
+
+    def __copy__(self) -> list[int]:
+        return self[:]
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, list | NativeCells) else False
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class StateCBinder(CBinder):
+    """Indices of the device's tables, registers and counters in the native device."""
+
+    def __init__(self, p4info: p4info_pb2.P4Info, state: Any) -> None:
+        self.tables = list(state.tables)
+        self.registers = list(state.registers)
+        self.counters = list(state.counters)
+        self.meters = list(state.meters)
+        self.actions = {a.preamble.name: a.preamble.id for a in p4info.actions}
+        self.digests = {d.preamble.name: d.preamble.id for d in p4info.digests}
+
+    @staticmethod
+    def _index(kind: str, names: list[str], name: str) -> int:
+        if name not in names:
+            raise P4Error(None, f"the P4Info has no {kind} named '{name}'")
+        return names.index(name)
+
+    def table(self, name: str) -> int:
+        return self._index("table", self.tables, name)
+
+    def register(self, name: str) -> int:
+        return self._index("register", self.registers, name)
+
+    def counter(self, name: str) -> int:
+        return self._index("counter", self.counters, name)
+
+    def meter(self, name: str) -> int:
+        return self._index("meter", self.meters, name)
+
+    def action_id(self, name: str) -> int:
+        if name not in self.actions:
+            raise P4Error(None, f"the P4Info has no action named '{name}'")
+        return int(self.actions[name])
+
+    def digest_id(self, name: str) -> int:
+        if name not in self.digests:
+            raise P4Error(None, f"the P4Info has no digest named '{name}'")
+        return int(self.digests[name])
+
+
+def generate(program: ast.Program, binder: StateCBinder) -> tuple[CCompiler, str]:
+    """The C source of `program` (raises P4Error / Unsupported)."""
+    comp = CCompiler(program, binder)
+    comp.binder_counts = {
+        "table": len(binder.tables),
+        "register": len(binder.registers),
+        "counter": len(binder.counters),
+    }
+    try:
+        frames = comp.compile()
+        missing = [r for r in cpipeline.ROLES if r not in comp.roles]
+        if missing:
+            raise P4Error(program.loc, f"main is not a V1Switch: no block for {missing}")
+        return comp, cpipeline.source(comp, frames)
+    except P4Error:
+        raise
+    except Exception as exc:  # a program shape the generator does not handle
+        raise P4Error(program.loc, f"p4sim C code generation failed: {exc!r}") from exc
+
+
+class NativePipeline:
+    """A v1model program compiled to C and bound to one `DeviceState`."""
+
+    def __init__(
+        self, program: ast.Program, p4info: p4info_pb2.P4Info, state: Any, cpu_port: int
+    ) -> None:
+        from .ntables import NativeTables  # noqa: PLC0415
+
+        self.program = program
+        self.state = state
+        self.cpu_port = cpu_port
+        self.faults = 0
+        self.dropped = 0
+        binder = StateCBinder(p4info, state)
+        comp, self.source = generate(program, binder)
+        try:
+            path = build(self.source)
+        except CompileError as exc:
+            raise P4Error(program.loc, f"p4sim C back end: {exc}") from exc
+        self.lib = lib = load_library(str(path))
+        dev = lib.p4_dev_new()
+        if dev == ffi.NULL:
+            raise P4Error(program.loc, "p4sim C back end: out of memory")
+        self.dev = ffi.gc(dev, lib.p4_dev_free)
+        self.res = lib.p4_dev_result(self.dev)
+        self._digest_shapes = comp.ext.digest_shapes
+        self._meters = binder.meters
+        self._bind_externs(binder)
+        self.tables = NativeTables(lib, ffi, self.dev, state, binder.tables, comp.key_widths)
+        self._pre_cb = ffi.callback(
+            "int(int, uint32_t, uint32_t *, uint32_t *, uint32_t, uint32_t *)", self._pre
+        )
+        self._meter_cb = ffi.callback("int(int, uint32_t, uint64_t, uint64_t)", self._meter)
+        lib.p4_dev_set_pre(self.dev, self._pre_cb, self._meter_cb)
+        from p4sim.backend.pipeline import Pipeline  # noqa: PLC0415
+
+        # Initial default actions and const entries go into the device state (and from
+        # there, like every other change, into the native tables).
+        self.binder = _InstallBinder(state, binder.actions)
+        Pipeline._install(self, comp.table_setups)  # type: ignore[arg-type]
+        self.tables.sync()
+
+    @classmethod
+    def load(
+        cls, device_config: bytes, p4info: p4info_pb2.P4Info, state: Any, cpu_port: int
+    ) -> NativePipeline:
+        from p4sim.frontend import parse_and_check  # noqa: PLC0415
+
+        config = decode_device_config(device_config)
+        program = parse_and_check(config.source, config.filename)
+        return cls(program, p4info, state, cpu_port)
+
+    def _bind_externs(self, binder: StateCBinder) -> None:
+        lib, state = self.lib, self.state
+        for i, name in enumerate(binder.registers):
+            reg = state.registers[name]
+            cells = NativeCells(reg.size, list(reg.values), reg.bitwidth)
+            reg.values = cells
+            lib.p4_dev_set_register(self.dev, i, cells.cells, reg.size)
+        for i, name in enumerate(binder.counters):
+            cnt = state.counters[name]
+            pk = NativeCells(cnt.size, list(cnt.packets))
+            by = NativeCells(cnt.size, list(cnt.bytes))
+            cnt.packets, cnt.bytes = pk, by
+            lib.p4_dev_set_counter(self.dev, i, pk.cells, by.cells, cnt.size)
+
+    def _pre(self, kind: int, ident: int, ports: Any, rids: Any, cap: int, trunc: Any) -> int:
+        pre = self.state.pre
+        if kind == 1:
+            session = pre.clone_sessions.get(ident)
+            if session is None:
+                return -1
+            reps = session.replicas
+            trunc[0] = session.packet_length_bytes or 0
+        else:
+            reps = pre.multicast_groups.get(ident, [])
+        n = min(len(reps), cap)
+        for i in range(n):
+            ports[i], rids[i] = reps[i]
+        return n
+
+    def _meter(self, kind: int, obj: int, index: int, nbytes: int) -> int:
+        """Execute a meter for the native pipeline: an indirect meter cell, or the
+        direct meter of a table entry (obj: table index, index: entry handle)."""
+        if kind == 1:
+            return int(self.state.meters[self._meters[obj]].execute(index, nbytes))
+        nt = self.tables.by_index[obj]
+        return int(nt.ts.meter(nt.handles[index], nbytes))
+
+    def process(self, ingress_port: int, packet: bytes) -> list[tuple[int, bytes]]:
+        """Run one received packet; returns the packets to transmit, in order."""
+        state = self.state
+        lock = getattr(state, "lock", None)
+        if lock is not None:
+            lock.acquire()
+        try:
+            if self.tables.dirty:
+                self.tables.sync()
+            clock = getattr(state, "now_ns", None)
+            import time  # noqa: PLC0415
+
+            now = int(clock()) if clock is not None else time.monotonic_ns()
+            data = bytes(packet)
+            self.lib.p4_process(self.dev, now, ingress_port, data, len(data))
+            res = self.res
+            out = []
+            buf = res.buf
+            for i in range(res.nout):
+                o = res.out[i]
+                out.append((int(o.port), bytes(ffi.buffer(buf + o.off, o.len))))
+            self.faults += res.faults
+            self.dropped += res.dropped
+            for i in range(res.ndigest):
+                did, shape = self._digest_shapes[res.digest_site[i]]
+                words = res.digest_vals[i]
+                state.digest_sink(did, _rebuild(shape, words, [0]))
+            if res.faults:
+                log.warning("packet dropped: fault in the native pipeline")
+        finally:
+            if lock is not None:
+                lock.release()
+        return out
+
+
+class _InstallBinder:
+    def __init__(self, state: Any, actions: dict[str, int]) -> None:
+        self.state = state
+        self.actions = actions
+
+    def table(self, name: str) -> Any:
+        return self.state.tables[name]
+
+    def action_id(self, name: str) -> int:
+        if name not in self.actions:
+            raise P4Error(None, f"the P4Info has no action named '{name}'")
+        return self.actions[name]
+
+
+def _rebuild(shape: list[Any], words: Any, pos: list[int]) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for s in shape:
+        if isinstance(s, list):
+            out.append(_rebuild(s, words, pos))
+        elif s == 2:
+            out.append((int(words[pos[0]]) << 64) | int(words[pos[0] + 1]))
+            pos[0] += 2
+        else:
+            out.append(int(words[pos[0]]))
+            pos[0] += 1
+    return tuple(out)
+
+
+__all__ = ["NativePipeline", "NativeCells", "CompileError"]
