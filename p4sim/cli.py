@@ -2,7 +2,7 @@
 
     p4sim [--no-p4 | CONFIG] -i 1@veth1 -i 2@veth2 [--p4info FILE]
           [--grpc-server-addr 0.0.0.0:9559] [--device-id 0] [--cpu-port 255]
-          [--log-console] [-L {trace,debug,info,warn,error}]
+          [--log-console] [-L {trace,debug,info,warn,error}] [--backend {python,c}]
 
 CONFIG is a device config written by ``p4sim-compile`` (``prog.p4sim``); its P4Info is
 ``--p4info`` or, by default, ``p4info.txt`` next to it. As with simple_switch_grpc,
@@ -24,6 +24,7 @@ from types import FrameType
 from google.protobuf import text_format
 from p4.config.v1 import p4info_pb2
 
+from p4sim.backend.backends import BACKENDS, default_backend, loader
 from p4sim.device import DeviceError
 from p4sim.ports import Port, PortError, RawPort
 from p4sim.switch import Switch
@@ -104,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-L", "--log-level", choices=sorted(_LEVELS), default="info")
     p.add_argument("--thrift-port", type=int, help="accepted for compatibility, unused")
     p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="compile the program to Python (the reference) or to C (native); "
+        "default: $P4SIM_BACKEND, else python",
+    )
+    p.add_argument(
         "--no-register-access",
         action="store_true",
         help="answer every P4Runtime register read and write with UNIMPLEMENTED, as bmv2 "
@@ -118,6 +126,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args([a for a in argv if a != "--"])
     if args.no_p4 and args.config is not None:
         parser.error("give either --no-p4 or a CONFIG, not both")
+    if args.backend is None:
+        try:
+            args.backend = default_backend()
+        except ValueError as exc:
+            parser.error(str(exc))
     if not args.no_p4 and args.config is None:
         parser.error("give a CONFIG (prog.p4sim) or --no-p4")
     numbers = [n for n, _ in args.interfaces]
@@ -176,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"p4sim: cannot read {args.config}: {exc.strerror}") from exc
         p4info = _load_p4info(args)
     ports = _open_ports(args.interfaces)
-    switch = Switch(ports, cpu_port=args.cpu_port, device_id=args.device_id)
+    switch = Switch(
+        ports, cpu_port=args.cpu_port, device_id=args.device_id, loader=loader(args.backend)
+    )
     switch.server.register_access = not args.no_register_access
     if config is not None and p4info is not None:
         try:

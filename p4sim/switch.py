@@ -66,6 +66,10 @@ class Switch:
         self.dropped_no_pipeline = 0
         self.dropped_no_port = 0
         self.processed = 0
+        if loader is None:  # the back end named by $P4SIM_BACKEND, else Python
+            from p4sim.backend.backends import loader as backend_loader  # noqa: PLC0415
+
+            loader = backend_loader()
         self.server = P4RuntimeServer(device_id, cpu_port, loader, dataplane=self)
         self._current: tuple[Pipeline, DeviceState] | None = None
         self._injected: queue.SimpleQueue[bytes] = queue.SimpleQueue()

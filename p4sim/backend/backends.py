@@ -35,3 +35,14 @@ def pipeline_class(name: str | None = None) -> Any:
 
         return NativePipeline
     raise ValueError(f"unknown back end {name!r}: expected one of {', '.join(BACKENDS)}")
+
+
+def loader(name: str | None = None) -> Any:
+    """A P4Runtime server loader `(device_config, p4info, state, cpu_port) -> pipeline`
+    compiling with back end `name` (None: `default_backend()`, read at each load)."""
+
+    def load(device_config: bytes, p4info: Any, state: Any, cpu_port: int) -> Any:
+        return pipeline_class(name).load(device_config, p4info, state, cpu_port)
+
+    load.backend = name  # type: ignore[attr-defined]
+    return load
