@@ -385,7 +385,9 @@ def synproxy_inprocess(count: int = 5000) -> None:
 
 
 @contextmanager
-def p4sim_on_veths(program: str, ports: list[int]) -> Iterator[tuple[str, str, P4InfoIndex]]:
+def p4sim_on_veths(
+    program: str, ports: list[int], backend: str = "python"
+) -> Iterator[tuple[str, str, P4InfoIndex]]:
     """p4sim running `program` as a process in namespace `sw`, port p on veth `sw<p>`
     whose peer is `gen<p>` in namespace `gen`; yields (gen namespace, gRPC address,
     P4Info index)."""
@@ -403,7 +405,7 @@ def p4sim_on_veths(program: str, ports: list[int]) -> Iterator[tuple[str, str, P
         ]
         for p in ports:
             cmd += ["-i", f"{p}@sw{p}"]
-        cmd += ["--grpc-server-addr", sock, "-L", "error"]
+        cmd += ["--grpc-server-addr", sock, "-L", "error", "--backend", backend]
         proc = lab.popen(cmd, netns=sw, log_path=f"{tmp}/p4sim.log")
         wait_for(
             lambda: proc.poll() is not None or Path(sock[5:]).exists(), 60, what="p4sim to start"
@@ -446,32 +448,43 @@ def blast(gen: str, tx: str, rx: str, pkts: list[bytes], count: int, seconds: fl
 
 
 def forwarding_veth(count: int = 200_000, seconds: float = 10.0) -> None:
-    with p4sim_on_veths("forwarding", [0, 1]) as (gen, sock, p4):
-        with P4RuntimeClient(sock) as client:
-            client.connect()
-            client.write(route_entries(p4, 1))
-        r = blast(gen, "gen0", "gen1", frames(), count, seconds)
-        print(
-            f"p4sim veth->veth (forwarding.p4, routed UDP, 110-byte frames): "
-            f"{r['received_pps']:,} pkt/s forwarded; offered {r['offered_pps']:,} pkt/s, "
-            f"{r['received']:,}/{r['sent']:,} packets through"
-        )
+    rates = {}
+    for backend in ("python", "c"):
+        with p4sim_on_veths("forwarding", [0, 1], backend) as (gen, sock, p4):
+            with P4RuntimeClient(sock) as client:
+                client.connect()
+                client.write(route_entries(p4, 1))
+            r = blast(gen, "gen0", "gen1", frames(), count, seconds)
+            rates[backend] = r["received_pps"]
+            print(
+                f"p4sim veth->veth (forwarding.p4, routed UDP, 110-byte frames, {backend} back end): "
+                f"{r['received_pps']:,} pkt/s forwarded; offered {r['offered_pps']:,} pkt/s, "
+                f"{r['received']:,}/{r['sent']:,} packets through",
+                flush=True,
+            )
+    print(f"  c / python: {rates['c'] / max(rates['python'], 1):.1f} x", flush=True)
 
 
 def synproxy_veth(count: int = 200_000, seconds: float = 10.0) -> None:
     """synproxy.p4 in p4sim as a process between veths: SYNs in on the client port
     and SYN/ACKs back out of it; established segments each way across the switch."""
-    with p4sim_on_veths("synproxy", [CLIENT_PORT, SERVER_PORT]) as (gen, sock, p4):
-        with P4RuntimeClient(sock) as client:
-            client.connect()
-            client.write(synproxy_setup(p4))
-            for flow in range(FLOWS):
-                client.write(session_updates(p4, flow, delta=0x7FFF0000 + flow))
-        for path, (port, pkts) in synproxy_packets().items():
-            out_port = EXPECTED_OUT[path]
-            r = blast(gen, f"gen{port}", f"gen{out_port}", pkts, count, seconds)
-            print(
-                f"p4sim veth (synproxy.p4, {path}): {r['received_pps']:,} pkt/s out; "
-                f"offered {r['offered_pps']:,} pkt/s, {r['received']:,}/{r['sent']:,} packets",
-                flush=True,
-            )
+    rates: dict[str, dict[str, int]] = {}
+    for backend in ("python", "c"):
+        with p4sim_on_veths("synproxy", [CLIENT_PORT, SERVER_PORT], backend) as (gen, sock, p4):
+            with P4RuntimeClient(sock) as client:
+                client.connect()
+                client.write(synproxy_setup(p4))
+                for flow in range(FLOWS):
+                    client.write(session_updates(p4, flow, delta=0x7FFF0000 + flow))
+            for path, (port, pkts) in synproxy_packets().items():
+                out_port = EXPECTED_OUT[path]
+                r = blast(gen, f"gen{port}", f"gen{out_port}", pkts, count, seconds)
+                rates.setdefault(path, {})[backend] = r["received_pps"]
+                print(
+                    f"p4sim veth (synproxy.p4, {path}, {backend} back end): "
+                    f"{r['received_pps']:,} pkt/s out; offered {r['offered_pps']:,} pkt/s, "
+                    f"{r['received']:,}/{r['sent']:,} packets",
+                    flush=True,
+                )
+    for path, r in rates.items():
+        print(f"  {path}: c / python {r['c'] / max(r['python'], 1):.1f} x", flush=True)
