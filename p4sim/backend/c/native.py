@@ -301,39 +301,30 @@ class NativePipeline:
         return int(nt.ts.meter(nt.handles[index], nbytes))
 
     def process(self, ingress_port: int, packet: bytes) -> list[tuple[int, bytes]]:
-        """Run one received packet; returns the packets to transmit, in order."""
+        """Run one received packet; returns the packets to transmit, in order. It
+        never raises: a packet the program cannot process is dropped and counted in
+        `faults` (program drops in `dropped`)."""
         state = self.state
-        lock = getattr(state, "lock", None)
-        if lock is not None:
-            lock.acquire()
-        try:
+        with state.lock:
             if self.tables.dirty:
                 self.tables.sync()
-            clock = getattr(state, "now_ns", None)
-            import time  # noqa: PLC0415
-
-            now = int(clock()) if clock is not None else time.monotonic_ns()
-            data = bytes(packet)
-            self.lib.p4_process(self.dev, now, ingress_port, data, len(data))
+            data = packet if isinstance(packet, bytes) else bytes(packet)
+            self.lib.p4_process(self.dev, state.now_ns(), ingress_port, data, len(data))
             res = self.res
-            out = []
             buf = res.buf
+            outs = res.out
+            out = []
             for i in range(res.nout):
-                o = res.out[i]
-                out.append((int(o.port), bytes(ffi.buffer(buf + o.off, o.len))))
-            self.faults += res.faults
+                o = outs[i]
+                out.append((o.port, ffi.buffer(buf + o.off, o.len)[:]))
+            if res.faults:
+                self.faults += res.faults
+                log.warning("packet dropped: fault in the native pipeline")
             self.dropped += res.dropped
             for i in range(res.ndigest):
                 did, shape = self._digest_shapes[res.digest_site[i]]
-                words = res.digest_vals[i]
-                state.digest_sink(did, _rebuild(shape, words, [0]))
-            if res.faults:
-                log.warning("packet dropped: fault in the native pipeline")
-        finally:
-            if lock is not None:
-                lock.release()
+                state.digest_sink(did, _rebuild(shape, res.digest_vals[i], [0]))
         return out
-
 
     def run_batch(self, ingress_port: int, packets: list[bytes], count: int) -> int:
         """The pipeline alone, for benchmarks: `count` packets cycling through
