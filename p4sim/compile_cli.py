@@ -1,7 +1,7 @@
 """`p4sim-compile`: the p4sim counterpart of `p4c-bm2-ss --p4runtime-files`.
 
     p4sim-compile prog.p4 -o build/prog [-D NAME[=VAL]]... [-I DIR]...
-                  [--p4runtime-files FILE[,FILE...]]
+                  [--p4runtime-files FILE[,FILE...]] [--backend {python,c}]
 
 With `-o OUTDIR` it writes OUTDIR/p4info.txt (text protobuf) and
 OUTDIR/<prog>.p4sim (the device config, see p4sim.devconfig). Like p4c,
@@ -95,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE[,FILE...]",
         help="write the P4Info to these files (.txt/.txtpb text, .json, .bin)",
     )
+    ap.add_argument(
+        "--backend",
+        choices=("python", "c"),
+        default="python",
+        help="also compile the program to C with the system C compiler, as loading it "
+        "with `p4sim --backend c` will, and write <prog>.c to OUTDIR (default: python, "
+        "which needs no more than the device config)",
+    )
     return ap
 
 
@@ -113,6 +121,7 @@ def compile_program(
     defines: dict[str, str | None],
     include_dirs: list[str],
     p4runtime_files: list[str],
+    backend: str = "python",
 ) -> list[Path]:
     """Compile and write the outputs; return the paths written."""
     text = preprocess(source, defines, include_dirs)
@@ -125,6 +134,12 @@ def compile_program(
         stem = Path(source).stem
         outputs.append((Path(outdir) / "p4info.txt", p4info_text(p4info).encode()))
         outputs.append((Path(outdir) / f"{stem}.p4sim", encode_device_config(text, source)))
+    if backend == "c":
+        from p4sim.backend.c.native import compile_native  # noqa: PLC0415
+
+        csource = compile_native(program, p4info)
+        if outdir is not None:
+            outputs.append((Path(outdir) / f"{Path(source).stem}.c", csource.encode()))
     for path, data in outputs:
         _write(path, data)
     return [p for p, _ in outputs]
@@ -144,7 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         compile_program(
-            args.source, args.output, parse_defines(args.defines), args.include_dirs, files
+            args.source,
+            args.output,
+            parse_defines(args.defines),
+            args.include_dirs,
+            files,
+            args.backend,
         )
     except P4Error as e:
         print(str(e), file=sys.stderr)

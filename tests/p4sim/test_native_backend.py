@@ -126,3 +126,26 @@ def test_backend_choice() -> None:
     assert parse_args(["--no-p4"]).backend == "python"
     with pytest.raises(SystemExit):
         parse_args(["--no-p4", "--backend", "java"])
+
+
+def test_p4sim_compile_backend_c_writes_the_c_and_reports_refusals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from p4sim.compile_cli import main  # noqa: PLC0415
+
+    assert main([str(BASIC), "-o", str(tmp_path / "out"), "--backend", "c"]) == 0
+    c_text = (tmp_path / "out" / "basic_fwd.c").read_text()
+    assert "from basic_fwd.p4" in c_text and "/* basic_fwd.p4:" in c_text
+    wide = tmp_path / "wide.p4"
+    wide.write_text(
+        skeleton(
+            in_fields="bit<8> a;",
+            out_fields="bit<8> b;",
+            ingress_locals="bit<200> wide = 0;",
+            ingress="wide = wide + 1; hdr.o.b = wide[7:0];",
+        )
+    )
+    assert main([str(wide), "-o", str(tmp_path / "w")]) == 0  # the Python back end takes it
+    assert main([str(wide), "-o", str(tmp_path / "w"), "--backend", "c"]) == 1
+    err = capsys.readouterr().err
+    assert f"{wide}:" in err and "bit<200>" in err

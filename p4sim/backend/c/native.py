@@ -211,6 +211,19 @@ def generate(program: ast.Program, binder: StateCBinder) -> tuple[CCompiler, str
         raise P4Error(program.loc, f"p4sim C code generation failed: {exc!r}") from exc
 
 
+def compile_native(program: ast.Program, p4info: p4info_pb2.P4Info) -> str:
+    """Generate and build the C of `program` (what loading it would do); returns the
+    C source. Raises P4Error for what the C back end refuses or the C compiler rejects."""
+    from p4sim.device import DeviceState  # noqa: PLC0415
+
+    _, source = generate(program, StateCBinder(p4info, DeviceState(p4info)))
+    try:
+        build(source)
+    except CompileError as exc:
+        raise P4Error(program.loc, f"p4sim C back end: {exc}") from exc
+    return source
+
+
 class NativePipeline:
     """A v1model program compiled to C and bound to one `DeviceState`."""
 
