@@ -254,9 +254,17 @@ class NativePipeline:
         self._bind_externs(binder)
         self.tables = NativeTables(lib, ffi, self.dev, state, binder.tables, comp.key_widths)
         self._pre_cb = ffi.callback(
-            "int(int, uint32_t, uint32_t *, uint32_t *, uint32_t, uint32_t *)", self._pre
+            "int(int, uint32_t, uint32_t *, uint32_t *, uint32_t, uint32_t *)",
+            self._pre,
+            error=-1,  # no replicas
+            onerror=_callback_error,
         )
-        self._meter_cb = ffi.callback("int(int, uint32_t, uint64_t, uint64_t)", self._meter)
+        self._meter_cb = ffi.callback(
+            "int(int, uint32_t, uint64_t, uint64_t)",
+            self._meter,
+            error=0,  # green
+            onerror=_callback_error,
+        )
         lib.p4_dev_set_pre(self.dev, self._pre_cb, self._meter_cb)
         from p4sim.backend.pipeline import Pipeline  # noqa: PLC0415
 
@@ -366,6 +374,12 @@ class _InstallBinder:
         if name not in self.actions:
             raise P4Error(None, f"the P4Info has no action named '{name}'")
         return self.actions[name]
+
+
+def _callback_error(exc_type: Any, exc: Any, tb: Any) -> None:
+    """A failure inside a replication-engine or meter callback: logged, and the
+    packet goes on with no replicas / a green meter (never a traceback on stderr)."""
+    log.error("native pipeline callback failed: %s: %s", exc_type.__name__, exc)
 
 
 def _rebuild(shape: list[Any], words: Any, pos: list[int]) -> tuple[Any, ...]:
