@@ -77,7 +77,7 @@ def test_values_over_128_bits_are_rejected_at_compile_time() -> None:
         ingress_locals="bit<200> wide = 0;",
         ingress="wide = wide + 1; hdr.o.b = wide[7:0];",
     )
-    program = Harness.from_source(text).program  # the Python back end runs it
+    program = Harness.from_source(text, backend="python").program  # Python runs it
     with pytest.raises(Unsupported, match="bit<200>") as info:
         NativePipeline(program, build_p4info(program), DeviceState(build_p4info(program)), 255)
     assert isinstance(info.value, P4Error) and ":" in str(info.value)  # file:line:col
