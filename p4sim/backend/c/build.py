@@ -17,7 +17,8 @@ import tempfile
 from pathlib import Path
 
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "native" / "runtime"
-RUNTIME_SOURCES = ("p4_hash.c", "p4_table.c")
+RUNTIME_SOURCES = ("p4_hash.c", "p4_table.c")  # the runtime's own unit tests link these
+PROGRAM_SOURCES = (*RUNTIME_SOURCES, "p4_io.c")  # a program links these too
 CFLAGS = ("-std=gnu11", "-O2", "-Wall", "-Wextra", "-fPIC", "-shared")
 
 
@@ -64,7 +65,7 @@ def build(source: str, werror: bool = True) -> Path:
     fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".so.tmp")
     os.close(fd)
     cmd = [cc, *flags, f"-I{RUNTIME_DIR}", "-o", tmp, str(src)]
-    cmd += [str(RUNTIME_DIR / name) for name in RUNTIME_SOURCES]
+    cmd += [str(RUNTIME_DIR / name) for name in PROGRAM_SOURCES]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -31,8 +31,8 @@ from .ctypes_gen import ident, is_agg, u
 
 MAX_PASSES = 16
 MAX_CLONE_DEPTH = 8
-MAX_OUT = 256
-MAX_DIGESTS = 64
+MAX_OUT = 256  # P4_MAX_OUT of p4_pipe.h
+MAX_DIGESTS = 64  # P4_MAX_DIGESTS
 MAX_WORK = 32
 MAX_PKT = 65536
 OUT_CAP = 4 << 20
@@ -164,19 +164,6 @@ def source(comp: CCompiler, frames: str) -> str:
 /* ---- frames of parser and control instances */
 {frames}
 /* ---- the device: native state bound by the control plane */
-typedef struct {{ uint32_t port, off, len; }} p4_out;
-
-typedef struct {{
-    uint32_t nout;
-    p4_out out[{MAX_OUT}];
-    uint8_t *buf;
-    uint32_t cap, used;
-    uint32_t ndigest;
-    uint32_t digest_site[{MAX_DIGESTS}];
-    uint64_t digest_vals[{MAX_DIGESTS}][64];
-    uint64_t faults, dropped;
-}} p4_result;
-
 typedef int (*p4_pre_fn)(int kind, uint32_t id, uint32_t *ports, uint32_t *rids, uint32_t max,
                          uint32_t *trunc);
 typedef int (*p4_meter_fn)(int kind, uint32_t obj, uint64_t index, uint64_t nbytes);

@@ -27,7 +27,7 @@ as Python classes.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from cffi import FFI
 from p4.config.v1 import p4info_pb2
@@ -81,6 +81,24 @@ void p4_dev_set_pre(struct p4_dev *dev, p4_pre_fn fn, p4_meter_fn meter);
 p4_result *p4_dev_result(struct p4_dev *dev);
 void p4_process(struct p4_dev *dev, uint64_t now_ns, uint32_t port, const uint8_t *data,
                 uint32_t len);
+typedef struct {{
+    uint32_t rx, rx_bytes, rx_dropped;
+    uint64_t tx[64], tx_bytes[64];
+    uint32_t no_port;
+    uint32_t send_errors;
+    uint64_t faults, dropped;
+    uint32_t npunt, punt_dropped;
+    uint32_t punt_off[256], punt_len[256];
+    uint32_t ndigest, digest_dropped;
+    uint32_t digest_site[256];
+    uint64_t digest_vals[256][64];
+    uint8_t punt_buf[1048576];
+    uint8_t frames[64][16388];
+}} p4_io_burst;
+int p4_io_prepare(int fd);
+int p4_io_burst_run(struct p4_dev *dev, uint64_t now_ns, int fd, uint32_t port,
+                    const int *fds, const uint32_t *numbers, uint32_t nports, uint32_t cpu_port,
+                    p4_io_burst *b);
 uint64_t p4_run_batch(struct p4_dev *dev, uint64_t now_ns, uint32_t port,
                       const uint8_t *const *pkts, const uint32_t *lens, uint32_t npkts,
                       uint64_t count);
@@ -250,6 +268,9 @@ class NativePipeline:
         self.dev = ffi.gc(dev, lib.p4_dev_free)
         self.res = lib.p4_dev_result(self.dev)
         self._digest_shapes = comp.ext.digest_shapes
+        self._io: Any = None
+        self._io_key: tuple[int, ...] | None = None
+        self._prepared: set[int] = set()
         self._meters = binder.meters
         self._bind_externs(binder)
         self.tables = NativeTables(lib, ffi, self.dev, state, binder.tables, comp.key_widths)
@@ -347,6 +368,64 @@ class NativePipeline:
                 state.digest_sink(did, _rebuild(shape, res.digest_vals[i], [0]))
         return out
 
+    def burst(self, port: Any, out_ports: list[Any], cpu_port: int) -> Burst:
+        """Take a burst of frames from `port` (a port with a kernel socket) and run
+        them natively, the GIL released: outputs are sent on `out_ports`' sockets,
+        digests go to the device's sink, packets for `cpu_port` come back in
+        `Burst.punts`. The caller holds the device lock."""
+        io = self._io
+        if io is None:
+            io = self._io = ffi.new("p4_io_burst *")
+        fd = port.fileno()
+        for p in (port, *out_ports):
+            if p.fileno() not in self._prepared:
+                self.lib.p4_io_prepare(p.fileno())
+                self._prepared.add(p.fileno())
+        if self.tables.dirty:
+            self.tables.sync()
+        key = tuple(p.fileno() for p in out_ports)
+        if key != self._io_key:
+            self._io_key = key
+            self._io_fds = ffi.new("int[]", list(key) or [0])
+            self._io_numbers = ffi.new("uint32_t[]", [p.number for p in out_ports] or [0])
+        ffi.memmove(io, b"\0" * _BURST_HEAD, _BURST_HEAD)  # the counters, not the buffers
+        n = self.lib.p4_io_burst_run(
+            self.dev,
+            self.state.now_ns(),
+            fd,
+            port.number,
+            self._io_fds,
+            self._io_numbers,
+            len(out_ports),
+            cpu_port,
+            io,
+        )
+        if n < 0:
+            raise OSError(ffi.errno, f"receive on {port.name} failed")
+        self.faults += io.faults
+        self.dropped += io.dropped
+        if io.faults:
+            log.warning("%d packets dropped: faults in the native pipeline", io.faults)
+        for i in range(io.ndigest):
+            did, shape = self._digest_shapes[io.digest_site[i]]
+            self.state.digest_sink(did, _rebuild(shape, io.digest_vals[i], [0]))
+        punts = [
+            ffi.buffer(io.punt_buf + io.punt_off[i], io.punt_len[i])[:] for i in range(io.npunt)
+        ]
+        tx = [(int(io.tx[i]), int(io.tx_bytes[i])) for i in range(len(out_ports))]
+        return Burst(
+            n,
+            io.rx,
+            io.rx_bytes,
+            io.rx_dropped,
+            tx,
+            punts,
+            io.punt_dropped,
+            io.digest_dropped,
+            io.no_port,
+            io.send_errors,
+        )
+
     def run_batch(self, ingress_port: int, packets: list[bytes], count: int) -> int:
         """The pipeline alone, for benchmarks: `count` packets cycling through
         `packets`, run in one native call; outputs and digests are discarded.
@@ -360,6 +439,25 @@ class NativePipeline:
             return int(
                 self.lib.p4_run_batch(self.dev, now, ingress_port, ptrs, lens, len(packets), count)
             )
+
+
+# The counters at the head of p4_io_burst, cleared before each burst.
+_BURST_HEAD = ffi.offsetof("p4_io_burst", "punt_buf")
+
+
+class Burst(NamedTuple):
+    """What `NativePipeline.burst` did."""
+
+    taken: int  # frames read from the socket (ours included)
+    rx: int  # frames received (not our own transmissions)
+    rx_bytes: int
+    rx_dropped: int  # too long for the receive buffers
+    tx: list[tuple[int, int]]  # (packets, bytes) sent per output port, in order
+    punts: list[bytes]  # packets for the CPU port
+    punt_dropped: int
+    digest_dropped: int
+    no_port: int
+    send_errors: int
 
 
 class _InstallBinder:

@@ -19,6 +19,31 @@
 #define P4_SIG_DROP 3   /* a failed assert/assume or a missing object: a counted drop */
 #define P4_SIG_FAULT 4  /* a packet the program cannot process: a counted fault */
 
+#define P4_MAX_OUT 256    /* packets sent for one received packet */
+#define P4_MAX_DIGESTS 64 /* digests of one received packet */
+
+/* What one received packet produced: packets to send and digests. */
+typedef struct {
+    uint32_t port, off, len;
+} p4_out;
+
+typedef struct {
+    uint32_t nout;
+    p4_out out[P4_MAX_OUT];
+    uint8_t *buf;
+    uint32_t cap, used;
+    uint32_t ndigest;
+    uint32_t digest_site[P4_MAX_DIGESTS];
+    uint64_t digest_vals[P4_MAX_DIGESTS][64];
+    uint64_t faults, dropped;
+} p4_result;
+
+struct p4_dev;
+/* Defined by every generated program. */
+void p4_process(struct p4_dev *dev, uint64_t now_ns, uint32_t port, const uint8_t *data,
+                uint32_t len);
+p4_result *p4_dev_result(struct p4_dev *dev);
+
 #define P4_FL_NONE INT32_MIN /* no field list: the side effect was not asked for */
 #define P4_SCRATCH 16384
 
