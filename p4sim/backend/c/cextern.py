@@ -547,7 +547,8 @@ class CExterns:
         if args and args[0] is not None:
             sm = c.ex(args[0])
         else:  # the deprecated form: the stage's standard_metadata
-            smt = c.types.name(u(e.params[0].type.resolved)) if e.params else None
+            ptype = e.params[0].type if e.params else None
+            smt = c.types.name(u(ptype.resolved)) if ptype is not None else None
             if smt is None:
                 raise Unsupported(e.loc, "mark_to_drop() without its argument (C back end)")
             c.line("if (!ctx->sm)")

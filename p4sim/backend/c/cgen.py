@@ -151,7 +151,7 @@ class CCompiler:
 
     def loc_comment(self, node: Any) -> None:
         loc = getattr(node, "loc", None)
-        if loc is not None and getattr(loc, "line", 0):
+        if loc is not None and getattr(loc, "line", None):
             self.line(f"/* {loc.file.rsplit('/', 1)[-1]}:{loc.line} */")
 
     def begin_fn(self) -> list[str]:
