@@ -388,7 +388,6 @@ class NativePipeline:
             self._io_key = key
             self._io_fds = ffi.new("int[]", list(key) or [0])
             self._io_numbers = ffi.new("uint32_t[]", [p.number for p in out_ports] or [0])
-        ffi.memmove(io, b"\0" * _BURST_HEAD, _BURST_HEAD)  # the counters, not the buffers
         n = self.lib.p4_io_burst_run(
             self.dev,
             self.state.now_ns(),
@@ -439,10 +438,6 @@ class NativePipeline:
             return int(
                 self.lib.p4_run_batch(self.dev, now, ingress_port, ptrs, lens, len(packets), count)
             )
-
-
-# The counters at the head of p4_io_burst, cleared before each burst.
-_BURST_HEAD = ffi.offsetof("p4_io_burst", "punt_buf")
 
 
 class Burst(NamedTuple):

@@ -3,6 +3,7 @@
 #include "p4_io.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <linux/if_packet.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -53,6 +54,8 @@ int p4_io_burst_run(struct p4_dev *dev, uint64_t now_ns, int fd, uint32_t port,
         struct cmsghdr align;
         uint8_t buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
     } ctrl[P4_IO_BATCH];
+    /* the counters of this burst (not the digest words and buffers behind them) */
+    memset(b, 0, offsetof(p4_io_burst, digest_site));
     memset(msgs, 0, sizeof msgs);
     for (int i = 0; i < P4_IO_BATCH; i++) {
         /* 4 bytes of room in front: a VLAN tag put back moves the MACs forward */

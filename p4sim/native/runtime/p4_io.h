@@ -35,7 +35,7 @@ typedef struct {
 
 /* Ask the kernel for VLAN metadata on `fd` (once per socket). 0, or -1 (errno). */
 int p4_io_prepare(int fd);
-/* Drain up to P4_IO_BATCH frames from `fd` (port `port`) through `dev`; outputs go to
+/* Drain up to P4_IO_BATCH frames (the counters of `b` are reset first) from `fd` (port `port`) through `dev`; outputs go to
  * `fds[i]` for port `numbers[i]`, packets for `cpu_port` into `b`'s punt area.
  * Returns the frames taken (0: none waiting), or -1 on a receive error (errno). */
 int p4_io_burst_run(struct p4_dev *dev, uint64_t now_ns, int fd, uint32_t port,
