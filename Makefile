@@ -6,7 +6,7 @@ PY        := $(VENV)/bin/python
 PIP       := $(VENV)/bin/pip
 TARGET    ?= p4sim
 BUILD     := build
-APT_PKGS  := cpp iproute2 ethtool tcpdump nftables hping3 curl procps mininet iputils-ping
+APT_PKGS  := cpp gcc iproute2 ethtool tcpdump nftables hping3 curl procps mininet iputils-ping
 STAMP     := $(VENV)/.deps-stamp
 # The P4Runtime release whose protos the stubs are generated from (tools/p4runtime_stubs.py).
 P4RUNTIME := 1.6.0

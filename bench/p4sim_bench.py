@@ -1,11 +1,14 @@
 """p4sim packet rates on p4src/v1model/forwarding.p4 and synproxy.p4.
 
-* `forwarding_inprocess`: the compiled pipeline alone (`Pipeline.process` in a loop),
-  no sockets: what the generated code costs per packet.
+* `forwarding_inprocess`: the compiled pipeline alone, no sockets, on both back ends
+  in the same run: the Python back end (`Pipeline.process` in a loop), the C back end
+  called per packet from Python (`NativePipeline.process`, what the switch calls) and
+  in its own native loop (`NativePipeline.run_batch`), with the ratios.
 * `forwarding_veth`: the whole switch between two veths in namespaces: a sender
   offers more than p4sim can take on one port, a receiver counts what comes out of
   the other; the figure is the forwarded rate.
-* `synproxy_inprocess`: synproxy.p4's pipeline alone on the proxy paths of DESIGN §7:
+* `synproxy_inprocess`: synproxy.p4's pipeline alone (both back ends, as above) on the
+  proxy paths of DESIGN §7:
   client SYN -> SYN/ACK with a cookie (HalfSipHash in P4), and the established
   session's translated packets each way. Service, keys and sessions go in as
   P4Runtime updates (`p4sim.device.p4rt.write`), as a controller would write them.
@@ -107,21 +110,51 @@ def report(what: str, count: int, cpu: float, wall: float) -> None:
     )
 
 
-def forwarding_inprocess(count: int = 30000) -> None:
-    from p4sim.backend.pipeline import Pipeline
+def native_batch(pipe: object, port: int, pkts: list[bytes], count: int) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of `count` packets through a native pipeline's own
+    loop (`NativePipeline.run_batch`): the pipeline alone, no Python per packet."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    pipe.run_batch(port, pkts, count)  # type: ignore[attr-defined]
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+
+def side_by_side(
+    what: str, pipes: dict[str, object], port: int, pkts: list[bytes], count: int
+) -> None:
+    """One path on both back ends in the same run: the Python back end per packet,
+    the C back end per packet from Python (`process`, the switch's call) and alone in
+    its native loop, with the ratio to the Python back end."""
+    print(f"{what}:", flush=True)
+    py_cpu, py_wall = timed(pipes["python"].process, port, pkts, count)  # type: ignore[attr-defined]
+    report("  python back end", count, py_cpu, py_wall)
+    n = count * 20
+    cpu, wall = timed(pipes["c"].process, port, pkts, n)  # type: ignore[attr-defined]
+    report("  c back end, process() per packet", n, cpu, wall)
+    print(f"    = {py_cpu / count / (cpu / n):.1f} x the python back end", flush=True)
+    n = count * 200
+    cpu, wall = native_batch(pipes["c"], port, pkts, n)
+    report("  c back end, pipeline alone (native loop)", n, cpu, wall)
+    print(f"    = {py_cpu / count / (cpu / n):.1f} x the python back end", flush=True)
+
+
+def forwarding_inprocess(count: int = 10000) -> None:
+    from p4sim.backend.backends import pipeline_class
     from p4sim.device import DeviceState
     from p4sim.device.p4rt import write
 
     p4info_path, config = compiled("forwarding")
     info = load_p4info(p4info_path)
-    state = DeviceState(info)
-    pipe = Pipeline.load(config.read_bytes(), info, state, 255)
-    for upd in route_entries(P4InfoIndex(info), 1):
-        write(state, upd)
     pkts = frames()
-    assert pipe.process(0, pkts[0]) and pipe.process(0, pkts[0])[0][0] == 1, "route not taken"
-    cpu, wall = timed(pipe.process, 0, pkts, count)
-    report("p4sim pipeline only (forwarding.p4, routed UDP, 1 core)", count, cpu, wall)
+    pipes = {}
+    for backend in ("python", "c"):
+        state = DeviceState(info)
+        pipe = pipeline_class(backend).load(config.read_bytes(), info, state, 255)
+        for upd in route_entries(P4InfoIndex(info), 1):
+            write(state, upd)
+        out = pipe.process(0, pkts[0])
+        assert out and out[0][0] == 1, f"{backend}: route not taken"
+        pipes[backend] = pipe
+    side_by_side("p4sim pipeline only (forwarding.p4, routed UDP, 1 core)", pipes, 0, pkts, count)
 
 
 # ------------------------------------------------------------------ synproxy.p4
@@ -324,32 +357,37 @@ EXPECTED_OUT = {
 }
 
 
-def synproxy_inprocess(count: int = 20000) -> None:
-    from p4sim.backend.pipeline import Pipeline
+def synproxy_inprocess(count: int = 5000) -> None:
+    from p4sim.backend.backends import pipeline_class
     from p4sim.device import DeviceState
     from p4sim.device.p4rt import write
 
     p4info_path, config = compiled("synproxy")
     info = load_p4info(p4info_path)
     p4 = P4InfoIndex(info)
-    state = DeviceState(info)
-    pipe = Pipeline.load(config.read_bytes(), info, state, CPU_PORT)
-    for upd in synproxy_setup(p4):
-        write(state, upd)
-    for flow in range(FLOWS):
-        for upd in session_updates(p4, flow, delta=0x7FFF0000 + flow):
+    pipes = {}
+    for backend in ("python", "c"):
+        state = DeviceState(info)
+        pipe = pipeline_class(backend).load(config.read_bytes(), info, state, CPU_PORT)
+        for upd in synproxy_setup(p4):
             write(state, upd)
+        for flow in range(FLOWS):
+            for upd in session_updates(p4, flow, delta=0x7FFF0000 + flow):
+                write(state, upd)
+        pipes[backend] = pipe
     for path, (port, pkts) in synproxy_packets().items():
-        for p in pkts:  # every flow takes the path measured, before timing it
-            out = pipe.process(port, p)
-            assert len(out) == 1 and out[0][0] == EXPECTED_OUT[path], f"{path}: got {out}"
-        assert pipe.faults == 0, f"{path}: pipeline faults"
-        cpu, wall = timed(pipe.process, port, pkts, count)
-        report(f"p4sim pipeline only (synproxy.p4, {path}, 1 core)", count, cpu, wall)
+        for backend, pipe in pipes.items():
+            for p in pkts:  # every flow takes the path measured, before timing it
+                out = pipe.process(port, p)  # type: ignore[attr-defined]
+                assert len(out) == 1 and out[0][0] == EXPECTED_OUT[path], f"{path}: got {out}"
+            assert pipe.faults == 0, f"{backend}, {path}: pipeline faults"  # type: ignore[attr-defined]
+        side_by_side(f"p4sim pipeline only (synproxy.p4, {path}, 1 core)", pipes, port, pkts, count)
 
 
 @contextmanager
-def p4sim_on_veths(program: str, ports: list[int]) -> Iterator[tuple[str, str, P4InfoIndex]]:
+def p4sim_on_veths(
+    program: str, ports: list[int], backend: str = "python"
+) -> Iterator[tuple[str, str, P4InfoIndex]]:
     """p4sim running `program` as a process in namespace `sw`, port p on veth `sw<p>`
     whose peer is `gen<p>` in namespace `gen`; yields (gen namespace, gRPC address,
     P4Info index)."""
@@ -367,7 +405,7 @@ def p4sim_on_veths(program: str, ports: list[int]) -> Iterator[tuple[str, str, P
         ]
         for p in ports:
             cmd += ["-i", f"{p}@sw{p}"]
-        cmd += ["--grpc-server-addr", sock, "-L", "error"]
+        cmd += ["--grpc-server-addr", sock, "-L", "error", "--backend", backend]
         proc = lab.popen(cmd, netns=sw, log_path=f"{tmp}/p4sim.log")
         wait_for(
             lambda: proc.poll() is not None or Path(sock[5:]).exists(), 60, what="p4sim to start"
@@ -410,32 +448,43 @@ def blast(gen: str, tx: str, rx: str, pkts: list[bytes], count: int, seconds: fl
 
 
 def forwarding_veth(count: int = 200_000, seconds: float = 10.0) -> None:
-    with p4sim_on_veths("forwarding", [0, 1]) as (gen, sock, p4):
-        with P4RuntimeClient(sock) as client:
-            client.connect()
-            client.write(route_entries(p4, 1))
-        r = blast(gen, "gen0", "gen1", frames(), count, seconds)
-        print(
-            f"p4sim veth->veth (forwarding.p4, routed UDP, 110-byte frames): "
-            f"{r['received_pps']:,} pkt/s forwarded; offered {r['offered_pps']:,} pkt/s, "
-            f"{r['received']:,}/{r['sent']:,} packets through"
-        )
+    rates = {}
+    for backend in ("python", "c"):
+        with p4sim_on_veths("forwarding", [0, 1], backend) as (gen, sock, p4):
+            with P4RuntimeClient(sock) as client:
+                client.connect()
+                client.write(route_entries(p4, 1))
+            r = blast(gen, "gen0", "gen1", frames(), count, seconds)
+            rates[backend] = r["received_pps"]
+            print(
+                f"p4sim veth->veth (forwarding.p4, routed UDP, 110-byte frames, {backend} back end): "
+                f"{r['received_pps']:,} pkt/s forwarded; offered {r['offered_pps']:,} pkt/s, "
+                f"{r['received']:,}/{r['sent']:,} packets through",
+                flush=True,
+            )
+    print(f"  c / python: {rates['c'] / max(rates['python'], 1):.1f} x", flush=True)
 
 
 def synproxy_veth(count: int = 200_000, seconds: float = 10.0) -> None:
     """synproxy.p4 in p4sim as a process between veths: SYNs in on the client port
     and SYN/ACKs back out of it; established segments each way across the switch."""
-    with p4sim_on_veths("synproxy", [CLIENT_PORT, SERVER_PORT]) as (gen, sock, p4):
-        with P4RuntimeClient(sock) as client:
-            client.connect()
-            client.write(synproxy_setup(p4))
-            for flow in range(FLOWS):
-                client.write(session_updates(p4, flow, delta=0x7FFF0000 + flow))
-        for path, (port, pkts) in synproxy_packets().items():
-            out_port = EXPECTED_OUT[path]
-            r = blast(gen, f"gen{port}", f"gen{out_port}", pkts, count, seconds)
-            print(
-                f"p4sim veth (synproxy.p4, {path}): {r['received_pps']:,} pkt/s out; "
-                f"offered {r['offered_pps']:,} pkt/s, {r['received']:,}/{r['sent']:,} packets",
-                flush=True,
-            )
+    rates: dict[str, dict[str, int]] = {}
+    for backend in ("python", "c"):
+        with p4sim_on_veths("synproxy", [CLIENT_PORT, SERVER_PORT], backend) as (gen, sock, p4):
+            with P4RuntimeClient(sock) as client:
+                client.connect()
+                client.write(synproxy_setup(p4))
+                for flow in range(FLOWS):
+                    client.write(session_updates(p4, flow, delta=0x7FFF0000 + flow))
+            for path, (port, pkts) in synproxy_packets().items():
+                out_port = EXPECTED_OUT[path]
+                r = blast(gen, f"gen{port}", f"gen{out_port}", pkts, count, seconds)
+                rates.setdefault(path, {})[backend] = r["received_pps"]
+                print(
+                    f"p4sim veth (synproxy.p4, {path}, {backend} back end): "
+                    f"{r['received_pps']:,} pkt/s out; offered {r['offered_pps']:,} pkt/s, "
+                    f"{r['received']:,}/{r['sent']:,} packets",
+                    flush=True,
+                )
+    for path, r in rates.items():
+        print(f"  {path}: c / python {r['c'] / max(r['python'], 1):.1f} x", flush=True)

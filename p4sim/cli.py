@@ -3,7 +3,7 @@
     p4sim [--no-p4 | CONFIG] -i 1@veth1 -i 2@veth2 [--p4info FILE] [--pcap [DIR]]
           [--device-id 0] [--log-console | --log-file FILE] [-L {trace,debug,info,...}]
           [--max-streams 1024] [--arbitration-timeout 10] [--test-clock FILE]
-          [-- --grpc-server-addr 0.0.0.0:9559 --cpu-port 255]
+          [--backend {python,c}] [-- --grpc-server-addr 0.0.0.0:9559 --cpu-port 255]
 
 CONFIG is a device config written by ``p4sim-compile`` (``prog.p4sim``, or the file
 ``-o prog.json`` names); its P4Info is ``--p4info``, else ``p4info.txt`` next to it,
@@ -30,6 +30,7 @@ from types import FrameType
 from google.protobuf import text_format
 from p4.config.v1 import p4info_pb2
 
+from p4sim.backend.backends import BACKENDS, default_backend, loader
 from p4sim.backend.trace import TRACE
 from p4sim.cliutil import DefaultsHelpFormatter
 from p4sim.device import DeviceError
@@ -196,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debugger", action="store_true", help="accepted, unused")
     p.add_argument("--priority-queues", type=int, metavar="N", help="accepted, unused")
     p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="compile the program to Python (the reference) or to C (native); "
+        "default: $P4SIM_BACKEND, else python",
+    )
+    p.add_argument(
         "--no-register-access",
         action="store_true",
         help="answer every P4Runtime register read and write with UNIMPLEMENTED, as bmv2 "
@@ -232,6 +240,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args([a for a in argv if a != "--"])
     if args.no_p4 and args.config is not None:
         parser.error("give either --no-p4 or a CONFIG, not both")
+    if args.backend is None:
+        try:
+            args.backend = default_backend()
+        except ValueError as exc:
+            parser.error(str(exc))
     if not args.no_p4 and args.config is None:
         parser.error("give a CONFIG (prog.p4sim) or --no-p4")
     numbers = [n for n, _ in args.interfaces]
@@ -333,7 +346,9 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"p4sim: cannot read {args.config}: {exc.strerror}") from exc
         p4info = _load_p4info(args, config)
     ports = _open_ports(args.interfaces, args.pcap)
-    switch = Switch(ports, cpu_port=args.cpu_port, device_id=args.device_id)
+    switch = Switch(
+        ports, cpu_port=args.cpu_port, device_id=args.device_id, loader=loader(args.backend)
+    )
     switch.server.register_access = not args.no_register_access
     switch.server.max_streams = args.max_streams
     switch.server.arbitration_timeout = args.arbitration_timeout

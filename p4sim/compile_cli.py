@@ -1,7 +1,7 @@
 """`p4sim-compile`: the p4sim counterpart of `p4c-bm2-ss --p4runtime-files`.
 
     p4sim-compile prog.p4 -o build/prog [-D NAME[=VAL]]... [-I DIR]...
-                  [--p4runtime-files FILE[,FILE...]]
+                  [--p4runtime-files FILE[,FILE...]] [--backend {python,c}]
     p4sim-compile --p4v 16 --p4runtime-files build/prog.p4info.txtpb -o build/prog.json prog.p4
 
 `-o` names a directory or a file. A directory (an existing one, or a path without a
@@ -154,6 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="binary",
         help="format of --p4runtime-file (as p4c)",
     )
+    ap.add_argument(
+        "--backend",
+        choices=("python", "c"),
+        default="python",
+        help="also compile the program to C with the system C compiler, as loading it "
+        "with `p4sim --backend c` will, and write <prog>.c to OUTDIR (default: python, "
+        "which needs no more than the device config)",
+    )
     return ap
 
 
@@ -182,6 +190,7 @@ def compile_program(
     include_dirs: list[str],
     p4runtime_files: list[str],
     formatted: list[tuple[str, str]] | None = None,
+    backend: str = "python",
 ) -> list[Path]:
     """Compile and write the outputs; return the paths written. `outdir` is a
     directory or a file (see `output_is_file`); `formatted` lists P4Info files with
@@ -200,6 +209,14 @@ def compile_program(
         stem = Path(source).stem
         outputs.append((Path(outdir) / "p4info.txt", p4info_text(p4info).encode()))
         outputs.append((Path(outdir) / f"{stem}.p4sim", encode_device_config(text, source)))
+    if backend == "c":
+        from p4sim.backend.c.native import compile_native  # noqa: PLC0415
+
+        csource = compile_native(program, p4info)
+        if outdir is not None and output_is_file(outdir):
+            outputs.append((Path(outdir).with_suffix(".c"), csource.encode()))
+        elif outdir is not None:
+            outputs.append((Path(outdir) / f"{Path(source).stem}.c", csource.encode()))
     for path, data in outputs:
         _write(path, data)
     return [p for p, _ in outputs]
@@ -226,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.include_dirs,
             files,
             formatted,
+            backend=args.backend,
         )
     except P4Error as e:
         print(str(e), file=sys.stderr)

@@ -7,8 +7,13 @@ packet thread would only fight it for the GIL; receiving in the same thread also
 leaves excess traffic in the kernel's socket buffers, where dropping it costs
 nothing, instead of in Python queues.
 
-The pipeline holds the device state's lock for each packet, so a controller write
-lands between packets, never inside one. SetForwardingPipelineConfig swaps the
+With a native pipeline (`--backend c`) the thread hands each ready kernel port to it
+whole: one call takes a burst of frames with recvmmsg, runs the program and sends
+the outputs in native code with the GIL released; only packets for the CPU port and
+digests come back to Python, through bounded areas that count what they drop.
+
+The pipeline holds the device state's lock for each packet (a native burst: for each
+burst), so a controller write lands between packets, never inside one. SetForwardingPipelineConfig swaps the
 pipeline and state between two packets.
 """
 
@@ -20,12 +25,13 @@ import selectors
 import socket
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2 as pb
 
 from p4sim.device import DeviceState
-from p4sim.ports import Port
+from p4sim.ports import Port, RawPort
 from p4sim.server import Loader, P4RuntimeServer, Pipeline
 
 log = logging.getLogger("p4sim.switch")
@@ -41,7 +47,9 @@ class PortCounters:
     rx_bytes: int = 0
     tx_packets: int = 0
     tx_bytes: int = 0
-    rx_dropped: int = 0  # PacketOuts refused because too many were waiting
+    rx_dropped: int = 0  # PacketOuts refused because too many were waiting (or, native
+    # packet loop: frames too long for its receive buffers)
+    tx_dropped: int = 0  # native packet loop: CPU-port packets over its bounded queue
 
 
 class Switch:
@@ -66,6 +74,10 @@ class Switch:
         self.dropped_no_pipeline = 0
         self.dropped_no_port = 0
         self.processed = 0
+        if loader is None:  # the back end named by $P4SIM_BACKEND, else Python
+            from p4sim.backend.backends import loader as backend_loader  # noqa: PLC0415
+
+            loader = backend_loader()
         self.server = P4RuntimeServer(device_id, cpu_port, loader, dataplane=self)
         self._current: tuple[Pipeline, DeviceState] | None = None
         self._injected: queue.SimpleQueue[bytes] = queue.SimpleQueue()
@@ -77,6 +89,7 @@ class Switch:
         self._idle = threading.Condition()
         self._is_idle = True
         self._trace = False
+        self._raw_ports: list[RawPort] | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -200,6 +213,11 @@ class Switch:
         return worked
 
     def _drain_port(self, port: Port) -> bool:
+        current = self._current
+        if current is not None and isinstance(port, RawPort):
+            burst = getattr(current[0], "burst", None)
+            if burst is not None:  # a native pipeline reads the socket itself
+                return self._drain_native(port, burst, current[1])
         counters = self.counters[port.number]
         for _ in range(BATCH):
             try:
@@ -213,6 +231,48 @@ class Switch:
             counters.rx_bytes += len(packet)
             self._process(port.number, packet)
         return True  # more may be waiting: come back after the other ports
+
+    def _drain_native(self, port: RawPort, burst: Any, state: DeviceState) -> bool:
+        """One burst of frames from `port` through a native pipeline (recvmmsg,
+        the program and the sends all in native code, the GIL released)."""
+        outs = self._raw_ports
+        if outs is None:
+            outs = self._raw_ports = [p for p in self.ports.values() if isinstance(p, RawPort)]
+        try:
+            with state.lock:
+                r = burst(port, outs, self.cpu_port)
+        except OSError as exc:
+            log.error("port %s: receive failed: %s", port.name, exc)
+            return False
+        except Exception:
+            self.pipeline_errors += 1
+            log.exception("native pipeline failed on a burst from port %d", port.number)
+            return False
+        counters = self.counters[port.number]
+        counters.rx_packets += r.rx
+        counters.rx_bytes += r.rx_bytes
+        counters.rx_dropped += r.rx_dropped
+        self.processed += r.rx - r.rx_dropped
+        self.dropped_no_port += r.no_port
+        for out, (packets, nbytes) in zip(outs, r.tx, strict=True):
+            if packets:
+                c = self.counters[out.number]
+                c.tx_packets += packets
+                c.tx_bytes += nbytes
+        cpu = self.counters[self.cpu_port]
+        cpu.tx_dropped += r.punt_dropped
+        for data in r.punts:
+            self.server.packet_in(data)
+            cpu.tx_packets += 1
+            cpu.tx_bytes += len(data)
+        if r.digest_dropped or r.send_errors:
+            log.warning(
+                "port %s burst: %d digests dropped (queue full), %d sends refused",
+                port.name,
+                r.digest_dropped,
+                r.send_errors,
+            )
+        return r.taken > 0  # more may be waiting: come back after the other ports
 
     def _process(self, port: int, packet: bytes) -> None:
         current = self._current

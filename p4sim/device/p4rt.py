@@ -38,6 +38,7 @@ def write(state: DeviceState, update: pb.Update) -> None:
         raise invalid("update type must be INSERT, MODIFY or DELETE")
     entity = update.entity
     kind = entity.WhichOneof("entity")
+    state.sync()
     if kind == "table_entry":
         _write_table_entry(state, op, entity.table_entry)
     elif kind == "counter_entry":
@@ -62,6 +63,7 @@ def write(state: DeviceState, update: pb.Update) -> None:
 
 def read(state: DeviceState, entity: pb.Entity) -> Iterator[pb.Entity]:
     """Yield every entity the (possibly wildcard) query ``entity`` selects."""
+    state.sync()
     kind = entity.WhichOneof("entity")
     if kind == "table_entry":
         yield from _read_table_entries(state, entity.table_entry)

@@ -55,6 +55,15 @@ class DeviceState:
         self.digests = DigestEngine(clock)
         self.digest_sink = self.digests.push
         self.digest_ids: dict[str, int] = {d.preamble.name: i for i, d in idx.digests.items()}
+        # Set by a native back end: brings what it counts in native memory (direct
+        # counters, idle-timeout hit times) into the entries before the control plane
+        # reads or writes them.
+        self.on_sync: Callable[[], None] | None = None
+
+    def sync(self) -> None:
+        """Make the entries' data-plane counts current (a no-op without a native back end)."""
+        if self.on_sync is not None:
+            self.on_sync()
 
     @property
     def packet_in_metadata(self) -> tuple[PacketMetadataInfo, ...]:

@@ -166,6 +166,14 @@ class TableState:
             self._initial_default = (info.const_default_action_id, (0,) * nparams)
         self.default_action_id, self.default_args = self._initial_default
         self.default_entry.action_id, self.default_entry.args = self._initial_default
+        # A native back end's copy of the table: told of every change, and asked to add
+        # its hit counts into the entries before they are read (see backend/c/ntables).
+        self.on_change: Callable[[TableState], None] | None = None
+        self.on_sync: Callable[[TableState], None] | None = None
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
 
     # ------------------------------------------------------------------ data path
 
@@ -384,6 +392,7 @@ class TableState:
             entry.metadata = metadata
         if controller_metadata is not None:
             entry.controller_metadata = controller_metadata
+        self._changed()
         return entry
 
     def delete(self, match: MatchSpec, priority: int) -> Entry:
@@ -422,6 +431,7 @@ class TableState:
         entry.action_id = action_id
         entry.args = args
         self.default_entry = entry
+        self._changed()
 
     def clear(self) -> None:
         """Remove every non-static entry."""
@@ -440,6 +450,7 @@ class TableState:
         self.default_args = tuple(args)
         self.default_entry.action_id = action_id
         self.default_entry.args = self.default_args
+        self._changed()
 
     def reset_default(self) -> None:
         """Back to the program's default action, with fresh direct resources."""
@@ -455,6 +466,7 @@ class TableState:
     def _apply_initial_default(self) -> None:
         self.default_action_id, self.default_args = self._initial_default
         self.default_entry = Entry((), 0, self.default_action_id, self.default_args)
+        self._changed()
 
     def set_meter_config(self, entry: Entry, config: MeterConfig | None) -> None:
         if not self.has_direct_meter:
@@ -473,6 +485,8 @@ class TableState:
         Only entries with a TTL are visited, and ``min_ttl_ns`` tells the caller how
         often scanning is worth it.
         """
+        if self.on_sync is not None:
+            self.on_sync(self)
         out = []
         smallest = 0
         for entry in self._ttl.values():
@@ -517,6 +531,7 @@ class TableState:
         return tuple(masks), tuple(values), plen
 
     def _index(self, entry: Entry) -> None:
+        self._changed()
         if self._all_exact:
             self._exact[entry.match] = entry
             return
@@ -553,6 +568,7 @@ class TableState:
             self._reorder()
 
     def _unindex(self, entry: Entry) -> None:
+        self._changed()
         if self._all_exact:
             self._exact.pop(entry.match, None)
             return
