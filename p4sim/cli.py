@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import signal
 import sys
 import threading
@@ -200,8 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         choices=BACKENDS,
         default=None,
-        help="compile the program to Python (the reference) or to C (native); "
-        "default: $P4SIM_BACKEND, else python",
+        help="compile the program to C (native) or to Python (the reference); "
+        "default: $P4SIM_BACKEND, else c (python with -L trace: the per-packet trace "
+        "is the Python back end's)",
     )
     p.add_argument(
         "--no-register-access",
@@ -242,9 +244,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("give either --no-p4 or a CONFIG, not both")
     if args.backend is None:
         try:
-            args.backend = default_backend()
+            args.backend = default_backend(target=True)
         except ValueError as exc:
             parser.error(str(exc))
+        if args.log_level == "trace" and "P4SIM_BACKEND" not in os.environ:
+            args.backend = "python"  # the per-packet trace hooks are the Python back end's
     if not args.no_p4 and args.config is None:
         parser.error("give a CONFIG (prog.p4sim) or --no-p4")
     numbers = [n for n, _ in args.interfaces]

@@ -12,12 +12,14 @@ import os
 from typing import Any
 
 BACKENDS = ("python", "c")
-DEFAULT = "python"
+DEFAULT = "python"  # in-process pipelines (Harness, the p4src tests): the reference
+TARGET_DEFAULT = "c"  # the `p4sim` target (demo, PTF, end-to-end tests): native
 
 
-def default_backend() -> str:
-    """`$P4SIM_BACKEND` if set (tests run whole suites on either back end), else python."""
-    name = os.environ.get("P4SIM_BACKEND", DEFAULT)
+def default_backend(target: bool = False) -> str:
+    """`$P4SIM_BACKEND` if set (tests run whole suites on either back end), else the
+    native back end for the `p4sim` target and the Python one in process."""
+    name = os.environ.get("P4SIM_BACKEND", TARGET_DEFAULT if target else DEFAULT)
     if name not in BACKENDS:
         raise ValueError(f"P4SIM_BACKEND={name!r}: expected one of {', '.join(BACKENDS)}")
     return name
