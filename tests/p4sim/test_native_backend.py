@@ -7,7 +7,6 @@ time, native cells standing in for register arrays, the back-end choice.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -116,14 +115,24 @@ def test_registers_written_by_the_program_are_read_from_native_memory() -> None:
     assert reg.values[1] == 105
 
 
-def test_backend_choice() -> None:
+def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     assert backends.pipeline_class("python").__name__ == "Pipeline"
     assert backends.pipeline_class("c") is NativePipeline
     with pytest.raises(ValueError, match="unknown back end"):
         backends.pipeline_class("java")
-    assert parse_args(["--no-p4", "--backend", "c"]).backend == "c"
-    os.environ.pop("P4SIM_BACKEND", None)
+    assert parse_args(["--no-p4", "--backend", "python"]).backend == "python"
+    monkeypatch.delenv("P4SIM_BACKEND", raising=False)
+    # the target runs native by default; the per-packet trace is the Python back end's
+    assert parse_args(["--no-p4"]).backend == "c"
+    assert parse_args(["--no-p4", "-L", "trace"]).backend == "python"
+    assert parse_args(["--no-p4", "-L", "trace", "--backend", "c"]).backend == "c"
+    assert backends.default_backend() == "python"  # in process: the reference
+    monkeypatch.setenv("P4SIM_BACKEND", "python")
     assert parse_args(["--no-p4"]).backend == "python"
+    monkeypatch.setenv("P4SIM_BACKEND", "rust")
+    with pytest.raises(SystemExit):
+        parse_args(["--no-p4"])
+    monkeypatch.delenv("P4SIM_BACKEND")
     with pytest.raises(SystemExit):
         parse_args(["--no-p4", "--backend", "java"])
 
