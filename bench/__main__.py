@@ -13,7 +13,7 @@ import sys
 
 from google.protobuf.internal import api_implementation
 
-from . import compare, controller_bench, p4rt_server, p4sim_bench, protobuf_bench
+from . import compare, controller_bench, p4rt_server, p4sim_bench, protobuf_bench, session_bench
 
 BENCHMARKS = {
     "p4sim_fwd": p4sim_bench.forwarding_veth,
@@ -23,6 +23,7 @@ BENCHMARKS = {
     "p4sim_p4rt_load": p4rt_server.server_under_load,
     "controller_fake": controller_bench.setup_rate_fake,
     "controller_p4sim": controller_bench.setup_p4sim,
+    "p4sim_sessions": session_bench.sessions_held,
     "protobuf": protobuf_bench.compare,
 }
 # The side-by-side report (bench/compare.py) carries every other benchmark's figures too,

@@ -146,6 +146,8 @@ class Point:
     success: float
     connect_p50_ms: float
     connect_p99_ms: float
+    first_byte_p50_ms: float  # connect start -> first byte of the answer (downloads)
+    first_byte_p99_ms: float
     mbytes_per_s: float
     conn_attempts: int  # open-loop probe
     conn_success: float
@@ -274,12 +276,14 @@ def measure(system: System, rate: int, load: Load, tag: str,
     records = [json.loads(ln) for ln in out.splitlines() if ln.startswith("{")]
     ok = [r for r in records if r["ok"]]
     connects = [r["connect_ms"] for r in ok]
+    first_bytes = [r["first_byte_ms"] for r in ok]
     busy = max((r["t"] + r["total_ms"] / 1000 for r in records), default=load.seconds)
     p = Point(
         system=system.name, rate=rate, flood_sent=sent, flood_pps=round(flood_pps, 1),
         requests=len(records), ok=len(ok),
         success=len(ok) / len(records) if records else math.nan,
         connect_p50_ms=pct(connects, 50), connect_p99_ms=pct(connects, 99),
+        first_byte_p50_ms=pct(first_bytes, 50), first_byte_p99_ms=pct(first_bytes, 99),
         mbytes_per_s=len(ok) * load.size / 1e6 / max(busy, 1e-3),
         conn_attempts=conn["attempts"],
         conn_success=conn["connected"] / conn["attempts"] if conn["attempts"] else math.nan,
@@ -317,13 +321,15 @@ def series(system: System, rates: Iterable[int], load: Load, budget_s: float,
 
 
 HEADER = (f"{'system':<13} {'SYN/s':>6} {'achieved':>9} {'ok/req':>9} {'success':>7} "
-          f"{'p50(ms)':>8} {'p99(ms)':>8} {'MB/s':>7} {'conn_ok':>7} {'conn99':>8} "
+          f"{'p50(ms)':>8} {'p99(ms)':>8} {'ttfb50':>7} {'ttfb99':>7} {'MB/s':>7} {'conn_ok':>7} {'conn99':>8} "
           f"{'spoofed':>7} {'answered':>8} {'proxyCPU':>8} {'sysCPU':>7} {'softirq':>7} verdict")
 
 
 LEGEND = """\
-  SYN/s asked and achieved by the flood generator; ok/req, success, p50/p99 connect and MB/s
-  of the hash-checked legitimate downloads (closed loop); conn_ok and conn99: success and
+  SYN/s asked and achieved by the flood generator; ok/req, success, p50/p99 connect,
+  ttfb50/ttfb99 (ms from the start of the connect to the answer's first byte: the
+  handshake the proxy answers alone, plus the server side it opens) and MB/s of the
+  hash-checked legitimate downloads (closed loop); conn_ok and conn99: success and
   p99 connect time (ms) of open-loop legitimate connection attempts; spoofed: spoofed SYNs that reached a real server
   (must be 0); answered: cookie SYN/ACKs sent per SYN offered; proxyCPU: CPU seconds of the
   switch and controller processes (/proc/<pid>/stat), n/a for nft, whose softirq work cannot
@@ -336,7 +342,8 @@ def row(p: Point) -> str:
     cpu = "n/a" if math.isnan(p.proxy_cpu_s) else f"{p.proxy_cpu_s:.2f}"
     okreq = f"{p.ok}/{p.requests}"
     return (f"{p.system:<13} {p.rate:>6} {p.flood_pps:>9.0f} {okreq:>9} {p.success:>7.1%} "
-            f"{p.connect_p50_ms:>8.2f} {p.connect_p99_ms:>8.2f} {p.mbytes_per_s:>7.2f} "
+            f"{p.connect_p50_ms:>8.2f} {p.connect_p99_ms:>8.2f} {p.first_byte_p50_ms:>7.2f} "
+            f"{p.first_byte_p99_ms:>7.2f} {p.mbytes_per_s:>7.2f} "
             f"{p.conn_success:>7.1%} {p.conn_p99_ms:>8.2f} {p.spoofed_syn_at_servers:>7} {p.syn_answered:>8.1%} {cpu:>8} "
             f"{p.system_cpu_s:>7.2f} {p.system_softirq_s:>7.2f} {p.verdict}")
 
@@ -359,7 +366,7 @@ def plot(points: list[Point], path: Path) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
     panels = ((axes[0][0], "legitimate connections completed (%, open loop)",
                lambda p: 100 * p.conn_success),
-              (axes[0][1], "connect time (ms): downloads p50 / p99, probe p99", None),
+              (axes[0][1], "connect time (ms): downloads p50 / p99, probe p99; first byte p50", None),
               (axes[1][0], "hash-checked download MB/s", lambda p: p.mbytes_per_s),
               (axes[1][1], "CPU (% of one core)", None))
     systems = list(dict.fromkeys(p.system for p in points))
@@ -378,6 +385,8 @@ def plot(points: list[Point], path: Path) -> None:
         ax.plot(x, [p.connect_p99_ms for p in pts], "s--", color=color, label=f"{name} p99")
         ax.plot(x, [p.conn_p99_ms for p in pts], "d:", color=color,
                 label=f"{name} p99, open-loop probe")
+        ax.plot(x, [p.first_byte_p50_ms for p in pts], "v-.", color=color,
+                label=f"{name} first byte p50")
         ax = axes[1][1]
         ax.plot(x, [p.system_cpu_pct for p in pts], "o-", color=color,
                 label=f"{name}: whole machine")
@@ -416,7 +425,8 @@ def summary(points: list[Point]) -> list[str]:
                f"({bad[0].mbytes_per_s:.2f} MB/s) ok, {bad[0].syn_answered:.0%} of SYNs "
                "answered)"
                if bad else "not saturated within the series")
-        idle = (f"; no flood: connect p50 {base.connect_p50_ms:.2f} ms, "
+        idle = (f"; no flood: connect p50 {base.connect_p50_ms:.2f} ms, first byte p50 "
+                f"{base.first_byte_p50_ms:.2f} / p99 {base.first_byte_p99_ms:.2f} ms, "
                 f"{base.mbytes_per_s:.2f} MB/s") if base else ""
         spoofed = sum(p.spoofed_syn_at_servers for p in pts)
         lines.append(f"{name}: held {held[name]:.0f} spoofed SYN/s; {end}{idle}; "

@@ -23,6 +23,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from p4sim.backend.backends import default_backend
 from topo import demo
 from topo.net import Net
 from topo.nft import NftNet, SynproxyOptions
@@ -106,7 +107,10 @@ class P4System:
     @property
     def describe(self) -> str:
         o = self.options
-        return (f"{self.target} running p4src/v1model/synproxy.p4 + the P4Runtime controller "
+        target = self.target
+        if target == "p4sim":  # the back end the switch picks ($P4SIM_BACKEND, else native)
+            target = f"p4sim ({default_backend(target=True)} back end)"
+        return (f"{target} running p4src/v1model/synproxy.p4 + the P4Runtime controller "
                 f"(mode on, SYN/ACK mss {o.mss} wscale {o.wscale}"
                 f"{' timestamps' if o.timestamp else ''}{' sack' if o.sack_perm else ''}, "
                 "NAT round robin to rs1/rs2)")

@@ -56,7 +56,7 @@ class Controller:
         self.handshakes = Handshakes(cfg, program, services, view, link,
                                      metrics=self.metrics, stats=self.stats, clock=clock)
         self.timers = Timers(cfg, program, services, view, link, self.handshakes,
-                             metrics=self.metrics, clock=clock)
+                             metrics=self.metrics, clock=clock, stats=self.stats)
         self.startup = Startup(cfg, program, services, view, self.nat, self.timers, clock)
         self.admin = Admin(cfg, program, services, view, link, self.nat, self.synced,
                            self.stats)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from google.rpc import code_pb2
 from p4.v1 import p4runtime_pb2 as pb
@@ -20,7 +20,7 @@ from .entities import update as ent_update
 from .handshakes import Handshakes
 from .link import Link
 from .metrics import Metrics
-from .p4rt import Connection, WriteError
+from .p4rt import Connection, RpcTimeout, WriteError
 from .program import Program
 from .services import Services
 from .sessions import State, state_name
@@ -32,12 +32,16 @@ log = logging.getLogger("controller")
 EV_SYN_IN = 1
 TICK = 0.05
 POLL_SLICE_MAX = 512  # session_state cells read per tick at most
+# Reconciliation reads in a row that get no answer within the Read deadline before the
+# link counts as lost (reconnect and sync). One slow read is a busy switch, not a lost
+# one: reconnecting would re-read every session and make a busy switch busier.
+POLL_TIMEOUTS_MAX = 3
 
 
 class Timers:
     def __init__(self, cfg: Config, program: Program, services: Services, view: SwitchView,
                  link: Link, handshakes: Handshakes, *, metrics: Metrics,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], stats: dict[str, int] | None = None) -> None:
         self.cfg = cfg
         self.program = program
         self.codec = program.codec
@@ -51,6 +55,9 @@ class Timers:
         self._state_queries: dict[int, tuple[pb.Entity, pb.Entity]] = {}  # slot -> reads
         self._poll_round: list[int] = []  # slots still to read in this state-poll round
         self._poll_slice = 1
+        self.stats = stats if stats is not None else {}
+        self.stats.setdefault("poll_timeouts", 0)
+        self._poll_timeouts_in_a_row = 0
 
     async def run(self, conn: Connection) -> None:
         next_gauges = next_auto = self.clock()
@@ -67,7 +74,7 @@ class Timers:
                     self.view.keys.state = before  # the switch still has the old pair
                     log.error("event=key_rotation_failed error=%r", str(exc)[:200])
             if self.view.register_reads:
-                await self.poll_states(conn)
+                await self._poll("session_states", self.poll_states(conn))
             if now >= next_gauges:
                 next_gauges = now + self.cfg.control.state_poll_seconds
                 self._update_gauges(now)
@@ -75,10 +82,27 @@ class Timers:
                     self._expire_by_state(now)
             if self.services.auto and now >= next_auto:
                 next_auto = now + self.cfg.control.auto_poll_seconds
-                await self.poll_auto(conn)
+                await self._poll("auto_rates", self.poll_auto(conn))
             if self.view.filter_reset.update(now, self.services.undefended()):
                 await self.clear_passthrough_filter(conn)
             await asyncio.sleep(TICK)
+
+    async def _poll(self, what: str, read: Awaitable[None]) -> None:
+        """A reconciliation poll whose Read may go unanswered: skipped (its cells are read
+        again in a later round) and counted, until POLL_TIMEOUTS_MAX in a row end the link."""
+        try:
+            await read
+        except RpcTimeout as exc:
+            self.stats["poll_timeouts"] += 1
+            self._poll_timeouts_in_a_row += 1
+            n = self._poll_timeouts_in_a_row
+            log.warning("event=poll_timeout poll=%s in_a_row=%d of=%d error=%r",
+                        what, n, POLL_TIMEOUTS_MAX, str(exc))
+            if n >= POLL_TIMEOUTS_MAX:
+                self._poll_timeouts_in_a_row = 0
+                raise
+            return
+        self._poll_timeouts_in_a_row = 0
 
     async def clear_passthrough_filter(self, conn: Connection) -> None:
         """Forget every flow of the passthrough filter: the `passthrough_epoch` default

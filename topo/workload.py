@@ -3,8 +3,10 @@
     python -m topo.workload --vip 10.0.0.100 --port 80 --size 200000 --seconds 20 --concurrency 4
 
 Runs in the client namespace with the kernel's own TCP stack. Prints one JSON line
-per request: start time (s since the run began), connect time and total time (ms),
-ok, the error if any, the server that answered. Bounded by `--seconds` and `--count`.
+per request: start time (s since the run began), connect time, time to the first byte
+of the answer (from the start of the connect, so the whole handshake through the
+proxy, the server's side included) and total time (ms), ok, the error if any, the
+server that answered. Bounded by `--seconds` and `--count`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ def fetch(vip: str, port: int, size: int, seed: int, timeout: float) -> dict:
                 piece = s.recv(1 << 16)
                 if not piece:
                     break
+                if not data:
+                    rec["first_byte_ms"] = _ms(t0)
                 data += piece
         head, _, body = bytes(data).partition(b"\r\n\r\n")
         lines = head.decode(errors="replace").split("\r\n")

@@ -36,6 +36,8 @@ class FakeSwitch:
         self.connected = threading.Event()
         self._writes_flow = threading.Event()  # cleared: Writes get no answer
         self._writes_flow.set()
+        self._reads_to_stall = 0  # the next this many Reads get no answer
+        self.reads = 0  # Reads received
         self._list_id = 0
         self._server: grpc.Server | None = None
 
@@ -111,7 +113,18 @@ class FakeSwitch:
             time.sleep(self.write_delay)
         return b""
 
+    def stall_reads(self, n: int) -> None:
+        """The next `n` Reads get no answer (each is held until its client gives up)."""
+        self._reads_to_stall = n
+
     def _read(self, req: bytes, ctx: grpc.ServicerContext) -> Iterator[bytes]:
+        self.reads += 1
+        if self._reads_to_stall > 0:
+            self._reads_to_stall -= 1
+            deadline = time.monotonic() + 60
+            while ctx.is_active() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            return iter(())
         if self.bmv2_like:
             ctx.abort(grpc.StatusCode.UNIMPLEMENTED, "Register reads are not supported yet")
         return iter(())

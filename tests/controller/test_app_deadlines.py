@@ -11,6 +11,7 @@ import pytest
 
 from controller.p4info import P4InfoIndex, load_p4info
 from controller.p4rt import Deadlines
+from controller.timers import POLL_TIMEOUTS_MAX
 from tests.controller.ctlbench import ControllerThread, config_text, load_cfg, wait_for
 from tests.controller.fakeswitch import FakeSwitch, cookie_rows
 
@@ -65,5 +66,36 @@ def test_switch_silent_at_start_up_is_retried_until_it_answers(artefacts, tmp_pa
         ct.wait_synced()
     finally:
         fake.resume_writes()
+        ct.stop()
+        fake.stop()
+
+
+def test_an_unanswered_poll_read_is_skipped_and_only_a_run_of_them_reconnects(
+        artefacts, tmp_path) -> None:
+    sock = str(tmp_path / "fake.sock")
+    fake = FakeSwitch()
+    fake.start(f"unix:{sock}")
+    ct = ControllerThread(load_cfg(config_text(*artefacts, sock), tmp_path),
+                          deadlines=Deadlines(read=0.3))
+    try:
+        ct.wait_synced()
+        did = P4InfoIndex(load_p4info(artefacts[0])).get("digests",
+                                                         "cookie_ack_digest_t").preamble.id
+        fake.send_digest_list(did, cookie_rows(3))
+        assert wait_for(lambda: len(ct.ctl.view.table) == 3)
+        assert wait_for(lambda: fake.reads >= 2, 10)  # the session-state poll reads
+        # A busy switch: two reads in a row go unanswered. Skipped, not a lost link.
+        fake.stall_reads(POLL_TIMEOUTS_MAX - 1)
+        assert wait_for(lambda: ct.ctl.stats["poll_timeouts"] >= POLL_TIMEOUTS_MAX - 1, 10)
+        reads = fake.reads
+        assert wait_for(lambda: fake.reads > reads + 2, 10)  # polling goes on, answered
+        assert ct.ctl.stats["reconnects"] == 0 and ct.ctl.synced.is_set()
+        assert len(ct.ctl.view.table) == 3
+        # A switch that answers no read at all: after POLL_TIMEOUTS_MAX the link is lost.
+        fake.stall_reads(POLL_TIMEOUTS_MAX)
+        assert wait_for(lambda: ct.ctl.stats["reconnects"] >= 1, 20)
+        ct.wait_synced()
+    finally:
+        fake.stall_reads(0)
         ct.stop()
         fake.stop()

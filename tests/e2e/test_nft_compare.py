@@ -47,7 +47,8 @@ from topo.topology import default_topology
 
 def point(**kw: object) -> Point:
     base = Point(system="x", rate=1000, flood_sent=6000, flood_pps=1000.0, requests=20, ok=20,
-                 success=1.0, connect_p50_ms=1.0, connect_p99_ms=5.0, mbytes_per_s=3.0,
+                 success=1.0, connect_p50_ms=1.0, connect_p99_ms=5.0, first_byte_p50_ms=2.0,
+                 first_byte_p99_ms=8.0, mbytes_per_s=3.0,
                  conn_attempts=120, conn_success=1.0, conn_p99_ms=4.0, spoofed_syn_at_servers=0, proxy_syn_in=6020, proxy_cookies_sent=6020,
                  proxy_valid_acks=20, syn_answered=1.0, proxy_cpu_s=math.nan, system_cpu_s=6.0,
                  system_softirq_s=0.5, window_s=6.0, verdict="")
@@ -156,6 +157,8 @@ def test_a_short_real_series_on_the_nft_side(tmp_path: Path) -> None:
         assert p.system == "nft-synproxy" and p.requests > 0 and p.success == 1.0, p
         assert p.spoofed_syn_at_servers == 0 and p.mbytes_per_s > 0
         assert p.connect_p50_ms <= p.connect_p99_ms and math.isnan(p.proxy_cpu_s)
+        # the first byte of the answer comes after the connect and before the end
+        assert p.connect_p50_ms <= p.first_byte_p50_ms <= p.first_byte_p99_ms
     assert flooded.proxy_syn_in >= flooded.flood_sent
     assert all(p.conn_attempts >= 30 and p.conn_success == 1.0 for p in points)
     assert flooded.proxy_valid_acks >= flooded.ok
