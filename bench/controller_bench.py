@@ -174,7 +174,8 @@ async def _stream_ceiling(sock: str, n: int) -> float:
 def _ack(flow: Flow, isn: int, opts: int, epoch: int = 1) -> bytes:
     key = int.from_bytes(bytes.fromhex(KEY_HEX), "little")
     cookie = make_cookie(key, epoch, flow, isn, opts)
-    return bytes(Ether(src=CLIENT_MAC, dst=MAC1) / IP(src=CLIENT_IP, dst=VIP)
+    src = ".".join(str(b) for b in flow.saddr.to_bytes(4, "big"))  # the flow's own client
+    return bytes(Ether(src=CLIENT_MAC, dst=MAC1) / IP(src=src, dst=VIP)
                  / TCP(sport=flow.sport, dport=80, flags="A", seq=isn + 1,
                        ack=(cookie + 1) & 0xFFFFFFFF, window=502))
 

@@ -34,6 +34,8 @@ FieldValue = Any  # int | tuple[int, int] | None, see the module docstring
 MatchSpec = tuple[FieldValue, ...]
 
 _PRIORITY_KINDS = (MatchKind.TERNARY, MatchKind.RANGE, MatchKind.OPTIONAL)
+# What `on_entry` is told of an entry (tables whose fields are all exact).
+ENTRY_ADDED, ENTRY_REMOVED, ENTRY_CHANGED = 0, 1, 2
 
 
 class Entry:
@@ -170,10 +172,19 @@ class TableState:
         # its hit counts into the entries before they are read (see backend/c/ntables).
         self.on_change: Callable[[TableState], None] | None = None
         self.on_sync: Callable[[TableState], None] | None = None
+        # ... and, for tables whose fields are all exact, told of each entry added,
+        # removed or changed instead (ENTRY_*), so that it need not copy the whole table.
+        self.on_entry: Callable[[TableState, int, Entry], None] | None = None
 
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change(self)
+
+    def _entry_changed(self, op: int, entry: Entry) -> None:
+        if self.on_entry is not None and self._all_exact:
+            self.on_entry(self, op, entry)
+        else:
+            self._changed()
 
     # ------------------------------------------------------------------ data path
 
@@ -392,7 +403,7 @@ class TableState:
             entry.metadata = metadata
         if controller_metadata is not None:
             entry.controller_metadata = controller_metadata
-        self._changed()
+        self._entry_changed(ENTRY_CHANGED, entry)
         return entry
 
     def delete(self, match: MatchSpec, priority: int) -> Entry:
@@ -531,7 +542,7 @@ class TableState:
         return tuple(masks), tuple(values), plen
 
     def _index(self, entry: Entry) -> None:
-        self._changed()
+        self._entry_changed(ENTRY_ADDED, entry)
         if self._all_exact:
             self._exact[entry.match] = entry
             return
@@ -568,7 +579,7 @@ class TableState:
             self._reorder()
 
     def _unindex(self, entry: Entry) -> None:
-        self._changed()
+        self._entry_changed(ENTRY_REMOVED, entry)
         if self._all_exact:
             self._exact.pop(entry.match, None)
             return

@@ -406,3 +406,46 @@ def test_semantics_programs(name: str) -> None:
     for data in mutations(rng, frames, 700):
         t.send(rng.choice([0, 1, 2, 255]), data)
     t.compare_state()
+
+
+def test_exact_table_churn() -> None:
+    """Entries of an exact table added, changed, taken out and put back between packets
+    (the session table's life): the C back end makes each change in its native hash
+    instead of rebuilding the table, and must still match what the Python one does."""
+    program = load(PROGRAMS / "packet_io.p4")
+    t = Twin(program, cpu_port=255)
+    rng = random.Random(19)
+    macs = [0x020000000000 + i * 64 for i in range(300)]  # keys 64 apart: shared probe runs
+    actions = {a.preamble.name.split(".")[-1]: a.preamble.id for a in t.py.p4info.actions}
+    changes = hits = 0
+    for step in range(3000):
+        if rng.random() < 0.6:
+            mac = rng.choice(macs)
+            match = (mac, 1)  # the program's parser puts every frame in VLAN 1
+            op = rng.random()
+            for h in (t.py, t.c):
+                table = next(v for k, v in h.state.tables.items() if k.endswith("l2_fwd"))
+                entry = table.get(match, 0)
+                if entry is None:
+                    table.insert(match, 0, actions["set_port"], (1 + mac % 7,))
+                elif op < 0.4:
+                    table.delete(match, 0)
+                elif op < 0.7:
+                    table.modify(match, 0, actions["set_port"], (1 + (mac + step) % 7,))
+                elif op < 0.9:
+                    table.modify(match, 0, actions["flood"], ())
+                else:  # a rolled-back batch: out and back in as it was
+                    table.remove_entry(entry)
+                    table.restore_entry(entry)
+            changes += 1
+        if step == 2000:
+            t.both(lambda h: h.add_multicast_group(1, [(2, 0), (3, 0)]))
+        dst = rng.choice(macs)
+        frame = bytes(Ether(dst=dst.to_bytes(6, "big").hex(":"), src="00:00:00:00:00:01")
+                      / IP(src="10.0.0.1", dst="10.0.0.2") / UDP())
+        out = t.send(rng.randrange(1, 8), frame)
+        hits += any(port != 255 for port, _ in out)  # not the miss's send_to_cpu
+    assert changes > 1500 and hits > 1000
+    table = next(v for k, v in t.c.state.tables.items() if k.endswith("l2_fwd"))
+    assert 50 < len(table) < 300  # the table really filled and emptied
+    t.compare_state()

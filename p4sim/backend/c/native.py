@@ -50,6 +50,9 @@ void p4t_clear(p4t_table *t);
 int p4t_add(p4t_table *t, const uint8_t *value, const uint8_t *mask, const uint8_t *lo,
             const uint8_t *hi, int32_t rank, uint32_t handle, uint32_t action_id,
             uint32_t nargs, const uint64_t *args);
+int p4t_delete_exact(p4t_table *t, const uint8_t *value);
+int p4t_modify_exact(p4t_table *t, const uint8_t *value, uint32_t action_id, uint32_t nargs,
+                     const uint64_t *args);
 void p4t_set_default(p4t_table *t, uint32_t action_id, uint32_t nargs, const uint64_t *args);
 uint32_t p4t_key_bytes(const p4t_table *t);
 uint32_t p4t_size(const p4t_table *t);

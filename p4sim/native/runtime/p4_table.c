@@ -106,6 +106,116 @@ static int reindex(p4t_table *t)
     return 0;
 }
 
+/* Index entry `i` (its key not yet indexed); a key already there (ranked higher) stays. */
+static void hash_put(p4t_table *t, uint32_t i)
+{
+    const uint8_t *v = ekey(t, &t->entries[i], 0);
+    uint32_t s = (uint32_t)key_hash(v, t->keylen) & (t->nslots - 1);
+    while (t->slots[s]) {
+        if (!memcmp(ekey(t, &t->entries[t->slots[s] - 1], 0), v, t->keylen))
+            return;
+        s = (s + 1) & (t->nslots - 1);
+    }
+    t->slots[s] = i + 1;
+}
+
+/* The index slot holding the entry whose (full-mask) key is `value`, or -1. */
+static int64_t hash_find(const p4t_table *t, const uint8_t *value)
+{
+    if (!t->nslots)
+        return -1;
+    uint32_t s = (uint32_t)key_hash(value, t->keylen) & (t->nslots - 1);
+    while (t->slots[s]) {
+        if (!memcmp(ekey(t, &t->entries[t->slots[s] - 1], 0), value, t->keylen))
+            return s;
+        s = (s + 1) & (t->nslots - 1);
+    }
+    return -1;
+}
+
+/* Empty slot `s` of the open-addressed index and move later members of its run back
+ * into the gap where their probe sequence allows (no tombstones). */
+static void hash_remove_slot(p4t_table *t, uint32_t s)
+{
+    uint32_t mask = t->nslots - 1, gap = s, j = s;
+    t->slots[gap] = 0;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!t->slots[j])
+            return;
+        const uint8_t *v = ekey(t, &t->entries[t->slots[j] - 1], 0);
+        uint32_t home = (uint32_t)key_hash(v, t->keylen) & mask;
+        /* movable when its home does not lie cyclically in (gap, j] */
+        bool stays = gap <= j ? (gap < home && home <= j) : (gap < home || home <= j);
+        if (!stays) {
+            t->slots[gap] = t->slots[j];
+            t->slots[j] = 0;
+            gap = j;
+        }
+    }
+}
+
+/* Copy every entry's key bytes to the front of a fresh pool (deletes leave holes). */
+static int compact_pool(p4t_table *t)
+{
+    size_t need = (size_t)4 * t->keylen;
+    size_t cap = 1024;
+    while (cap < (size_t)t->n * need)
+        cap *= 2;
+    uint8_t *np = malloc(cap);
+    if (!np)
+        return -1;
+    for (uint32_t i = 0; i < t->n; i++) {
+        memcpy(np + (size_t)i * need, t->pool + t->entries[i].key_at, need);
+        t->entries[i].key_at = (uint32_t)((size_t)i * need);
+    }
+    free(t->pool);
+    t->pool = np;
+    t->pool_cap = cap;
+    t->pool_used = (size_t)t->n * need;
+    return 0;
+}
+
+int p4t_delete_exact(p4t_table *t, const uint8_t *value)
+{
+    if (!t->all_exact)
+        return -1;
+    int64_t s = hash_find(t, value);
+    if (s < 0)
+        return -1;
+    uint32_t i = t->slots[s] - 1, last = t->n - 1;
+    hash_remove_slot(t, (uint32_t)s);
+    if (i != last) {
+        /* the last entry fills the hole: point its slot at its new place (exact-only
+         * tables have equal ranks, so the order does not change what matches) */
+        int64_t ls = hash_find(t, ekey(t, &t->entries[last], 0));
+        t->entries[i] = t->entries[last];
+        if (ls >= 0)
+            t->slots[ls] = i + 1;
+    }
+    t->n--;
+    if (t->pool_used > 4096 && t->pool_used > (size_t)8 * t->n * t->keylen * 2)
+        return compact_pool(t);
+    return 0;
+}
+
+int p4t_modify_exact(p4t_table *t, const uint8_t *value, uint32_t action_id, uint32_t nargs,
+                     const uint64_t *args)
+{
+    if (!t->all_exact || nargs > P4T_MAX_ARGS)
+        return -1;
+    int64_t s = hash_find(t, value);
+    if (s < 0)
+        return -1;
+    p4t_entry *e = &t->entries[t->slots[s] - 1];
+    e->action_id = action_id;
+    e->nargs = nargs;
+    memset(e->args, 0, sizeof e->args);
+    if (nargs)
+        memcpy(e->args, args, nargs * sizeof *args);
+    return 0;
+}
+
 int p4t_add(p4t_table *t, const uint8_t *value, const uint8_t *mask, const uint8_t *lo,
             const uint8_t *hi, int32_t rank, uint32_t handle, uint32_t action_id,
             uint32_t nargs, const uint64_t *args)
@@ -165,8 +275,14 @@ int p4t_add(p4t_table *t, const uint8_t *value, const uint8_t *mask, const uint8
     }
     t->entries[at] = e;
     t->n++;
-    if (t->all_exact)
+    if (!t->all_exact)
+        return 0;
+    /* Appended (equal ranks: every exact-only table) into an index with room: one slot.
+     * Otherwise (an entry moved, the index too small) the index is built anew, at most
+     * once per doubling of the table. */
+    if (at != t->n - 1 || t->nslots < t->n * 2 + 2)
         return reindex(t);
+    hash_put(t, at);
     return 0;
 }
 
@@ -237,15 +353,18 @@ uint32_t p4t_take_stats(p4t_table *t, uint32_t *handles, uint64_t *packets, uint
     if (!t->hits)
         return 0;
     t->hits = 0;
-    uint32_t n = t->n < max ? t->n : max;
-    for (uint32_t i = 0; i < n; i++) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < t->n && n < max; i++) {
         p4t_entry *e = &t->entries[i];
-        handles[i] = e->handle;
-        packets[i] = e->packets;
-        bytes[i] = e->bytes;
-        last_hit_ns[i] = e->last_hit_ns;
+        if (!e->packets)
+            continue;
+        handles[n] = e->handle;
+        packets[n] = e->packets;
+        bytes[n] = e->bytes;
+        last_hit_ns[n] = e->last_hit_ns;
         e->packets = 0;
         e->bytes = 0;
+        n++;
     }
     return n;
 }

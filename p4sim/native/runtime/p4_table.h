@@ -5,7 +5,8 @@
  * LPM, ternary, optional; a don't-care field has a zero mask), or lo <= key <= hi
  * (range fields, compared as big-endian numbers). Entries are kept sorted by rank
  * (priority, or prefix length for LPM tables without priorities), highest first, ties
- * in insertion order: the first match wins. All-exact tables are hashed.
+ * in insertion order: the first match wins. All-exact tables are hashed, and entries
+ * are added to and taken out of them in constant time (amortised).
  *
  * Entries are added on the control path (which may allocate); lookups never allocate.
  * Each entry counts its hits (direct counter) and the time of its last hit (idle
@@ -38,15 +39,21 @@ void p4t_clear(p4t_table *t);
 int p4t_add(p4t_table *t, const uint8_t *value, const uint8_t *mask, const uint8_t *lo,
             const uint8_t *hi, int32_t rank, uint32_t handle, uint32_t action_id,
             uint32_t nargs, const uint64_t *args);
+/* Tables whose entries all have full masks and no range (hashed): take out, or change
+ * the action of, the entry whose key is `value`. Return 0, or -1 if there is no such
+ * entry (or the table is not hashed). The last entry takes a deleted one's place. */
+int p4t_delete_exact(p4t_table *t, const uint8_t *value);
+int p4t_modify_exact(p4t_table *t, const uint8_t *value, uint32_t action_id, uint32_t nargs,
+                     const uint64_t *args);
 void p4t_set_default(p4t_table *t, uint32_t action_id, uint32_t nargs, const uint64_t *args);
 const p4t_entry *p4t_default(const p4t_table *t);
 uint32_t p4t_key_bytes(const p4t_table *t);
 uint32_t p4t_size(const p4t_table *t);
 /* The matching entry or NULL; a hit adds one packet of `nbytes` and records `now_ns`. */
 p4t_entry *p4t_lookup(p4t_table *t, const uint8_t *key, uint64_t nbytes, uint64_t now_ns);
-/* Hits of every entry since the last call (then reset), for up to `max` entries in
- * rank order: returns how many were written. A table without hits since the last
- * call returns 0 at once. */
+/* Hits since the last call (then reset) of the entries that had any, up to `max` of
+ * them in rank order: returns how many were written. A table without hits since the
+ * last call returns 0 at once. */
 uint32_t p4t_take_stats(p4t_table *t, uint32_t *handles, uint64_t *packets, uint64_t *bytes,
                         uint64_t *last_hit_ns, uint32_t max);
 
