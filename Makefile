@@ -17,6 +17,9 @@ SHELL_PKGS := p4runtime-shell==0.0.6 p4runtime==1.4.1 protobuf==3.20.3 grpcio==1
               googleapis-common-protos==1.73.0
 
 P4_PROGRAMS := forwarding synproxy
+# The program's constants for Python, generated from the P4 source (tools/p4consts.py).
+CONSTS    := controller/p4consts.py
+CONSTS_IN := tools/p4consts.py p4src/v1model/target.p4 $(wildcard p4src/common/*.p4)
 
 .PHONY: all deps build test unit ptf e2e demo mininet bench lint clean
 
@@ -38,7 +41,11 @@ $(STAMP): pyproject.toml Makefile tools/p4runtime_stubs.py
 	$(SHELL_VENV)/bin/pip install -q $(SHELL_PKGS)
 	touch $(STAMP)
 
-deps: $(STAMP)
+$(CONSTS): $(CONSTS_IN) | $(STAMP)
+	$(PY) tools/p4consts.py --out $@
+	touch $@
+
+deps: $(STAMP) $(CONSTS)
 
 # Compile every program in p4src/ for the software target (P4Info + device config).
 build: deps
