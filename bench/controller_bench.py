@@ -30,6 +30,7 @@ from pathlib import Path
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
+from controller import p4consts
 from controller.config import parse_config
 from controller.control import request
 from controller.cookie import Flow, encode_options, make_cookie
@@ -213,7 +214,7 @@ def setup_p4sim(burst: int = 2000, sequential: int = 200) -> None:
         cfg_path.write_text(_config(p4info, devcfg, sock)
                             + f'control: {{socket: "{ctl_sock}"}}\n')
         ports = {1: MemoryPort(1), 2: MemoryPort(2)}
-        sw = Switch(list(ports.values()), cpu_port=255)
+        sw = Switch(list(ports.values()), cpu_port=p4consts.CPU_PORT)
         sw.start(f"unix:{sock}")
         ctl = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config",
                                 str(cfg_path), "--log-level", "warning"], cwd=ROOT, text=True)

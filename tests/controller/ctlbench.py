@@ -16,6 +16,7 @@ from typing import Any
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
+from controller import p4consts
 from controller.app import Controller
 from controller.config import Config, parse_config
 from p4sim.compile_cli import compile_program
@@ -25,7 +26,7 @@ from p4sim.switch import Switch
 ROOT = Path(__file__).resolve().parents[2]
 SYNPROXY = ROOT / "p4src" / "v1model" / "synproxy.p4"
 
-CLIENT_PORT, SERVER_PORT, CPU_PORT = 1, 2, 255
+CLIENT_PORT, SERVER_PORT, CPU_PORT = 1, 2, p4consts.CPU_PORT
 MAC1, MAC2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
 CLIENT_MAC, SERVER_MAC = "00:00:00:00:00:c1", "00:00:00:00:00:5e"
 CLIENT_IP, VIP, VPORT = "10.0.0.1", "192.168.10.10", 80

@@ -13,14 +13,13 @@ import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
+from controller import p4consts
 from p4sim.backend.harness import Harness
 from tests.p4src.p4bench import (
     CLIENT_IP,
     CLIENT_MAC,
     CLIENT_PORT,
-    CONSTS,
     CPU_PORT,
-    DEFINES,
     EV,
     PROXY_AUTO,
     PROXY_OFF,
@@ -40,12 +39,10 @@ from tests.p4src.p4bench import (
     csum_ok,
     ip2int,
     mac2int,
-    p4_consts,
 )
 
-SVC_NAT = CONSTS["SVC_FLAG_NAT"]
-SIZES = p4_consts(DEFINES.parent / "sizes.p4")
-NAT_BUCKETS = SIZES["NAT_BUCKETS"]
+SVC_NAT = p4consts.SVC_FLAG_NAT
+NAT_BUCKETS = p4consts.NAT_BUCKETS
 RS2_IP = "10.1.0.6"
 FLAGS = SVC_SACK | SVC_TS | SVC_WSCALE
 
@@ -211,7 +208,7 @@ def test_transparent_service_is_untouched(synproxy_program) -> None:
 def test_session_traffic_never_uses_the_nat_tables(nat: Bench) -> None:
     """A proxied connection's server segments hit their session, not nat_reverse."""
     nat.defend()
-    nat.install_session(9, cookie=0x1000, sport=40007, state=CONSTS["SESSION_ESTABLISHED"])
+    nat.install_session(9, cookie=0x1000, sport=40007, state=p4consts.SESSION_ESTABLISHED)
     nat.set_register("session_delta", 9, 0x10)
     out = nat.process(SERVER_PORT, _answer(RS_IP, 40007, "A", 0x2000, 1001))
     p = _one(out, CLIENT_PORT)
@@ -251,11 +248,11 @@ def test_a_service_always_proxied_passes_nothing_unproxied(nat: Bench) -> None:
     service's flow does not let a mode-on service's segment through unproxied (it
     would reach no server: mode on has no buckets)."""
     nat.h.table("services").clear()
-    nat.add_service(mode=CONSTS["PROXY_MODE_ON"], flags=FLAGS | SVC_NAT)
+    nat.add_service(mode=p4consts.PROXY_MODE_ON, flags=FLAGS | SVC_NAT)
     ack = nat.client_tcp("A", 1001, 5555, sport=40020)
     data = (ip2int(CLIENT_IP).to_bytes(4, "big") + ip2int(VIP).to_bytes(4, "big")
             + (40020).to_bytes(2, "big") + VPORT.to_bytes(2, "big"))
-    nat.set_register("passthrough_flows", zlib.crc32(data) % SIZES["FLOW_FILTER_SIZE"], 1)
+    nat.set_register("passthrough_flows", zlib.crc32(data) % p4consts.FLOW_FILTER_SIZE, 1)
     assert nat.process(CLIENT_PORT, ack) == []
     assert nat.event("ACK_INVALID") == (1, 1)  # checked as a cookie, like any other ACK
     assert nat.event("PASSTHROUGH") == (0, 0)

@@ -14,14 +14,13 @@ import zlib
 from scapy.layers.inet import TCP
 from scapy.layers.l2 import Ether
 
+from controller import p4consts
 from controller.cookie import encode_options
 from tests.p4src.p4bench import (
     CLIENT_IP,
     CLIENT_PORT,
-    CONSTS,
     CPU_PORT,
     PROXY_AUTO,
-    ROOT,
     S_CLOSE,
     S_CLOSE_WAIT,
     S_ESTABLISHED,
@@ -36,7 +35,6 @@ from tests.p4src.p4bench import (
     VPORT,
     Bench,
     ip2int,
-    p4_consts,
     packet_out,
     split_packet_in,
 )
@@ -45,9 +43,9 @@ SLOT = 21
 ISN = 0x10000
 OPTS = encode_options(1460, 7, True, True)
 RS_ISN = 0x9000
-EV_ESTABLISHED = CONSTS["SESSION_EV_ESTABLISHED"]
-EV_STATE = CONSTS["SESSION_EV_STATE"]
-FLOW_FILTER_SIZE = p4_consts(ROOT / "p4src" / "common" / "sizes.p4")["FLOW_FILTER_SIZE"]
+EV_ESTABLISHED = p4consts.SESSION_EV_ESTABLISHED
+EV_STATE = p4consts.SESSION_EV_STATE
+FLOW_FILTER_SIZE = p4consts.FLOW_FILTER_SIZE
 
 
 def _events(bench: Bench) -> list[tuple[int, int, int, int]]:
@@ -141,7 +139,7 @@ def test_freed_and_reinstalled_slot_is_fresh(bench: Bench) -> None:
     bench.install_session(SLOT, cookie=cookie, gen=2)
     assert sorted(p for p, _ in _synack(bench)) == [CLIENT_PORT, SERVER_PORT]
     assert [e[1:] for e in _events(bench)] == [
-        (CONSTS["SESSION_EV_CLIENT_ABORT"], S_CLOSE, 1), (EV_ESTABLISHED, S_ESTABLISHED, 2)]
+        (p4consts.SESSION_EV_CLIENT_ABORT, S_CLOSE, 1), (EV_ESTABLISHED, S_ESTABLISHED, 2)]
 
 
 # ---------------------------------------------------------------------- state digests
@@ -190,7 +188,7 @@ def test_rst_of_an_established_session_is_reported(bench: Bench) -> None:
 
 
 def test_state_event_code_is_the_next_free_one() -> None:
-    codes = sorted(v for k, v in CONSTS.items() if k.startswith("SESSION_EV_"))
+    codes = sorted(p4consts.SESSION_EVENTS.values())
     assert codes == [1, 2, 3, 4] and EV_STATE == 4
 
 

@@ -15,12 +15,12 @@ import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
+from controller import p4consts
 from p4sim.backend.harness import Harness
 from tests.p4src.p4bench import (
     CLIENT_IP,
     CLIENT_MAC,
     CLIENT_PORT,
-    CONSTS,
     CPU_PORT,
     REFLECT_SESSION_BASE,
     ROUTER_MAC,
@@ -35,7 +35,7 @@ from tests.p4src.p4bench import (
 SYN_OPTIONS = [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (100, 0)), ("NOP", None),
                ("WScale", 7)]
 ISN = 0x10000
-HALF_48 = CONSTS["PENDING_CLOCK_HALF"]
+HALF_48 = p4consts.PENDING_CLOCK_HALF
 
 
 class Clock:
@@ -144,7 +144,7 @@ def test_tagged_synack_is_cut_to_its_headers_and_keeps_both_tags(tb: Bench) -> N
 
 def test_tagged_session_traffic_is_translated_and_keeps_its_tag(tb: Bench) -> None:
     cookie, tsval = handshake(tb)
-    tb.install_session(9, cookie=cookie, ts_base=tsval, state=CONSTS["SESSION_ESTABLISHED"])
+    tb.install_session(9, cookie=cookie, ts_base=tsval, state=p4consts.SESSION_ESTABLISHED)
     seg = later(tb, cookie, tsval, 0, b"GET /")
     ((port, data),) = tb.process(CLIENT_PORT, tagged(seg, (0x8100, 100)))
     assert port == SERVER_PORT and data[12:16] == bytes.fromhex("81000064")
@@ -153,7 +153,7 @@ def test_tagged_session_traffic_is_translated_and_keeps_its_tag(tb: Bench) -> No
 
 def test_bad_ip_version_in_a_session_is_dropped(tb: Bench) -> None:
     cookie, tsval = handshake(tb)
-    tb.install_session(9, cookie=cookie, ts_base=tsval, state=CONSTS["SESSION_ESTABLISHED"])
+    tb.install_session(9, cookie=cookie, ts_base=tsval, state=p4consts.SESSION_ESTABLISHED)
     seg = later(tb, cookie, tsval, 0, b"GET /")
     seg[IP].version = 6
     del seg[IP].chksum

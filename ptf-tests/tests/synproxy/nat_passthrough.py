@@ -16,7 +16,6 @@ from synproxy_base import SynproxyTest
 from synproxy_packets import (
     CLIENT_IP,
     CLIENT_PORT,
-    CONSTS,
     OTHER_MAC,
     OTHER_PORT,
     PROXY_AUTO,
@@ -26,7 +25,6 @@ from synproxy_packets import (
     RS_PORT,
     SERVER_PORT,
     SERVICE_ID,
-    SIZE_CONSTS,
     SVC_SACK,
     SVC_TS,
     SVC_WSCALE,
@@ -41,8 +39,10 @@ from synproxy_packets import (
     server_tcp,
 )
 
-SVC_NAT = CONSTS["SVC_FLAG_NAT"]
-NAT_BUCKETS = SIZE_CONSTS["NAT_BUCKETS"]
+from controller import p4consts
+
+SVC_NAT = p4consts.SVC_FLAG_NAT
+NAT_BUCKETS = p4consts.NAT_BUCKETS
 RS2_IP = "10.0.2.6"  # on the servers' subnet, behind port 2 as RS_IP
 NAT_AUTO = ServiceSettings(mode=PROXY_AUTO, flags=SVC_SACK | SVC_TS | SVC_WSCALE | SVC_NAT)
 
