@@ -47,14 +47,10 @@ $(CONSTS): $(CONSTS_IN) | $(STAMP)
 
 deps: $(STAMP) $(CONSTS)
 
-# Compile every program in p4src/ for the software target (P4Info + device config).
+# Compile every program in p4src/ for the software target (P4Info + device config), when
+# it changed: topo/targets.py, the one place that knows how to compile and rebuild.
 build: deps
-	@mkdir -p $(BUILD)
-	@for p in $(P4_PROGRAMS); do \
-	  if [ -f p4src/v1model/$$p.p4 ]; then \
-	    $(VENV)/bin/p4sim-compile p4src/v1model/$$p.p4 -o $(BUILD)/p4sim/$$p || exit 1; \
-	  fi; \
-	done
+	$(PY) -m topo.targets build --target p4sim $(P4_PROGRAMS)
 
 # The README's test command: unit tests, then the PTF suite on the chosen target.
 test: deps build

@@ -28,40 +28,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from topo.netns import Lab, LabError, grpc_ready, wait_for  # noqa: E402
+from controller import p4consts  # noqa: E402
+from topo import targets  # noqa: E402
+from topo.netns import Lab, LabError  # noqa: E402
 
 TESTS = ROOT / "ptf-tests" / "tests"
 NUM_PORTS = 4
-CPU_PORT = 255  # must match CPU_PORT in p4src/common/defines.p4
-
-
-def build_artifacts(target: str, program: str, build: Path) -> tuple[Path, Path]:
-    """Compile p4src/v1model/<program>.p4 for the target; return (p4info, device config)."""
-    src = ROOT / "p4src" / "v1model" / f"{program}.p4"
-    out = build / target / program
-    out.mkdir(parents=True, exist_ok=True)
-    p4info = out / "p4info.txt"
-    if target == "p4sim":
-        compiler = [str(Path(sys.executable).parent / "p4sim-compile"), str(src), "-o", str(out)]
-        config = out / f"{program}.p4sim"
-    else:
-        config = out / f"{program}.json"
-        compiler = ["p4c-bm2-ss", "--std", "p4-16", "--arch", "v1model", "-o", str(config),
-                    "--p4runtime-files", str(p4info), str(src)]
-    subprocess.run(compiler, check=True)
-    return p4info, config
-
-
-def switch_command(target: str, socket: str, ifaces: list[str], log_level: str,
-                   clock_file: Path) -> list[str]:
-    ports = [arg for i, name in enumerate(ifaces) for arg in ("-i", f"{i}@{name}")]
-    if target == "p4sim":
-        # The test clock lets tests move p4sim's time (e.g. across a timestamp wrap).
-        return [str(Path(sys.executable).parent / "p4sim"), "--no-p4", *ports,
-                "--grpc-server-addr", socket, "--cpu-port", str(CPU_PORT), "--device-id", "0",
-                "--test-clock", str(clock_file), "--log-console", "-L", log_level]
-    return ["simple_switch_grpc", "--no-p4", *ports, "--log-console", "-L", log_level,
-            "--", "--grpc-server-addr", socket, "--cpu-port", str(CPU_PORT)]
+CPU_PORT = p4consts.CPU_PORT  # the program's (p4src/v1model/target.p4)
 
 
 def count_results(xunit_dir: Path) -> tuple[int, int, int]:
@@ -79,7 +52,8 @@ def count_results(xunit_dir: Path) -> tuple[int, int, int]:
 
 def run_program(target: str, program: str, ptf_args: list[str], build: Path,
                 log_level: str) -> tuple[int, int, int]:
-    p4info, config = build_artifacts(target, program, build)
+    art = targets.build_program(program, target, build)
+    p4info, config = art.p4info, art.device_config
     logdir = build / "ptf-logs" / program
     shutil.rmtree(logdir, ignore_errors=True)
     logdir.mkdir(parents=True)
@@ -92,16 +66,18 @@ def run_program(target: str, program: str, ptf_args: list[str], build: Path,
         socket = f"unix:{tempfile.gettempdir()}/p4s-ptf-{lab.tag}.sock"
         clock_file = logdir / "clock"   # p4sim's test clock offset (ns), see p4sim.testclock
         clock_file.write_bytes(bytes(8))
-        switch = lab.popen(switch_command(target, socket, sw_ifs, log_level, clock_file),
-                           netns=sw_ns, log_path=str(logdir / "switch.log"))
+        # The test clock lets tests move p4sim's time (e.g. across a timestamp wrap).
+        spec = targets.SwitchSpec(target, dict(enumerate(sw_ifs)), socket, cpu_port=CPU_PORT,
+                                  log_level=log_level,
+                                  options=["--test-clock", str(clock_file)]
+                                  if target == "p4sim" else [])
+        log = logdir / "switch.log"
         try:
-            wait_for(lambda: switch.poll() is not None or Path(socket[5:]).exists(), 30,
-                     what=f"{target} to open {socket}")
-            if switch.poll() is not None:
-                raise LabError(f"{target} exited with {switch.returncode} at start")
-            grpc_ready(socket, timeout=30)
+            switch = targets.start(
+                spec, lambda cmd: lab.popen(cmd, netns=sw_ns, log_path=str(log)), log,
+                timeout=30)
         except LabError:
-            print((logdir / "switch.log").read_text(), file=sys.stderr)
+            print(log.read_text(errors="replace"), file=sys.stderr)
             raise
         params = (f"grpcaddr='{socket}';p4info='{p4info}';config='{config}';"
                   f"target='{target}';cpu_port={CPU_PORT};clock_file='{clock_file}'")
@@ -137,8 +113,7 @@ def main() -> int:
     programs = args.programs or sorted(p.name for p in TESTS.iterdir()
                                        if p.is_dir() and any(p.glob("*.py")))
     if args.target == "bmv2":
-        missing = [b for b in ("p4c-bm2-ss", "simple_switch_grpc") if shutil.which(b) is None]
-        if missing:
+        if missing := targets.missing_binaries("bmv2"):
             print(f"SKIPPED: TARGET=bmv2 needs {' and '.join(missing)} on PATH; "
                   "no bmv2 run was made")
             print("ptf: 0 passed, 0 failed, 0 skipped")
