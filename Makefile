@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml Makefile tools/p4runtime_stubs.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip==24.3.1
 	$(PIP) uninstall -q -y p4runtime p4runtime-shell 2>/dev/null || true  # old protobuf's modules
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[test,bench,dev]'
 	$(PY) tools/p4runtime_stubs.py --version $(P4RUNTIME)
 	test -x $(SHELL_VENV)/bin/python || python3 -m venv $(SHELL_VENV)
 	$(SHELL_VENV)/bin/pip install -q $(SHELL_PKGS)
@@ -79,7 +79,7 @@ bench: deps build
 
 lint: deps
 	$(VENV)/bin/ruff check p4sim controller topo bench tests ptf-tests tools
-	$(VENV)/bin/mypy p4sim controller
+	$(VENV)/bin/mypy  # every package: [tool.mypy] files in pyproject.toml
 
 clean:
 	rm -rf $(BUILD)

@@ -1,7 +1,7 @@
 """Controller figures (DESIGN §7): session setup rate and added handshake latency.
 
 * `setup_rate_fake`: the controller against a fake P4Runtime switch that only accepts
-  writes (tests/controller/fakeswitch.py), first in the same process, then in its own
+  writes (controller/testing/fakeswitch.py), first in the same process, then in its own
   (no shared GIL): validated-handshake digests in, server SYN PacketOuts out. What the
   controller alone sustains.
 * `setup_p4sim`: the controller against p4sim running synproxy.p4 in-process (memory
@@ -35,10 +35,10 @@ from controller.config import parse_config
 from controller.control import request
 from controller.cookie import Flow, encode_options, make_cookie
 from controller.p4info import P4InfoIndex, load_p4info
+from controller.testing.fakeswitch import FakeSwitch
+from controller.testing.thread import ControllerThread
 from p4sim.ports import MemoryPort
 from p4sim.switch import Switch
-from tests.controller.ctlbench import ControllerThread
-from tests.controller.fakeswitch import FakeSwitch
 
 from .p4sim_bench import ROOT, compiled
 
@@ -101,7 +101,7 @@ def _fake_separate_process(n: int) -> None:
     p4info, devcfg = compiled("synproxy")
     with tempfile.TemporaryDirectory() as tmp:
         sock = f"{tmp}/fake.sock"
-        fake = subprocess.Popen([sys.executable, "-m", "tests.controller.fakeswitch",
+        fake = subprocess.Popen([sys.executable, "-m", "controller.testing.fakeswitch",
                                  f"unix:{sock}"], cwd=ROOT, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True)
         assert fake.stdin is not None and fake.stdout is not None

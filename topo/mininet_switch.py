@@ -140,7 +140,7 @@ class P4Switch(Switch):
 
     # ------------------------------------------------------------------ life cycle
 
-    def start(self, controllers: list[Any]) -> None:  # noqa: ARG002 - no OpenFlow controller
+    def start(self, controllers: list[Any]) -> None:  # no OpenFlow controller
         if self.running():
             return
         ports = self.port_map()

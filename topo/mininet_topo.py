@@ -51,10 +51,10 @@ except mininet_loader.MininetMissing as _missing:
         sys.exit(f"error: {_missing}")
     raise
 
-from mininet.net import Mininet  # noqa: E402
-from mininet.topo import Topo  # noqa: E402
+from mininet.net import Mininet
+from mininet.topo import Topo
 
-from .mininet_switch import P4Host, P4Switch, switch_class, target_missing  # noqa: E402
+from .mininet_switch import P4Host, P4Switch, switch_class, target_missing
 
 PY = sys.executable
 

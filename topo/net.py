@@ -76,7 +76,7 @@ class Net(NamespaceHosts):
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="p4synproxy-")))
     ns: dict[str, str] = field(default_factory=dict)
     ifname: dict[str, str] = field(default_factory=dict)  # host -> its interface
-    switch_proc: object = None
+    switch_proc: subprocess.Popen | None = None
 
     @property
     def grpc_address(self) -> str:

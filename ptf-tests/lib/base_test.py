@@ -102,7 +102,7 @@ class P4RuntimeTest(BaseTest):
         return data.packet_count, data.byte_count
 
 
-def p4rt_entity(**kwargs):  # noqa: ANN201
+def p4rt_entity(**kwargs):
     from p4.v1 import p4runtime_pb2
 
     ent = p4runtime_pb2.Entity()

@@ -4,10 +4,8 @@ thread with its own event loop, plus packet builders and polling helpers."""
 
 from __future__ import annotations
 
-import asyncio
 import queue
 import textwrap
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,8 +15,9 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 from controller import p4consts
-from controller.app import Controller
 from controller.config import Config, parse_config
+from controller.testing.thread import ControllerThread
+from controller.testing.thread import wait_for as wait_for
 from p4sim.compile_cli import compile_program
 from p4sim.ports import MemoryPort
 from p4sim.switch import Switch
@@ -130,71 +129,12 @@ class SwitchBench:
         self.switch.stop()
 
 
-class ControllerThread:
-    """A Controller on its own event loop in a thread."""
-
-    def __init__(self, cfg: Config, **kwargs: Any) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.cfg = cfg
-        self.kwargs = kwargs
-        self.ctl: Controller | None = None
-        ready = threading.Event()
-        self.thread = threading.Thread(target=self._main, args=(ready,), daemon=True)
-        self.thread.start()
-        ready.wait(10)
-        assert self.ctl is not None
-
-    def _main(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
-
-        async def main() -> None:
-            self.ctl = Controller(self.cfg, **self.kwargs)
-            ready.set()
-            await self.ctl.run()
-
-        try:
-            self.loop.run_until_complete(main())
-        finally:
-            ready.set()
-
-    def call(self, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
-        """Run `fn` on the controller's loop; awaits it if it returns a coroutine."""
-
-        async def wrapper() -> Any:
-            r = fn()
-            if asyncio.iscoroutine(r):
-                r = await r
-            return r
-
-        return asyncio.run_coroutine_threadsafe(wrapper(), self.loop).result(timeout)
-
-    def wait_synced(self, timeout: float = 30.0) -> None:
-        assert self.ctl is not None
-        assert wait_for(lambda: self.ctl is not None and self.ctl.synced.is_set(), timeout), \
-            "controller did not sync"
-
-    def stop(self) -> None:
-        if self.ctl is not None:
-            self.loop.call_soon_threadsafe(self.ctl.stop)
-        self.thread.join(10)
-
-
 def start_controller(artefacts: tuple[Path, Path], sock: str, tmp_path: Path,
                      **kw: Any) -> ControllerThread:
     """A controller thread for a config built by config_text(), synced with the switch."""
     ct = ControllerThread(load_cfg(config_text(*artefacts, sock, **kw), tmp_path))
     ct.wait_synced()
     return ct
-
-
-def wait_for(pred: Callable[[], Any], timeout: float = 10.0, step: float = 0.01) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def load_cfg(text: str, tmp: Path) -> Config:

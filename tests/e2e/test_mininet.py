@@ -102,7 +102,7 @@ class Footprint:
                 + [f"file {p}" for p in self.paths if p.exists()])
 
 
-def footprint(mn) -> Footprint:  # noqa: ANN001 - a running topo.mininet_topo.MininetSynproxy
+def footprint(mn) -> Footprint:  # a running topo.mininet_topo.MininetSynproxy
     net, sw = mn.net, mn.switch
     procs = [Proc.of(n.pid) for n in (*net.hosts, *net.switches)]
     procs += [Proc.of(p.pid) for p in mn.lab.processes]  # controller, HTTP servers

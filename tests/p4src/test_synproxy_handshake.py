@@ -7,6 +7,7 @@ Run: .venv/bin/python -m pytest -q tests/p4src/test_synproxy_handshake.py
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
@@ -277,7 +278,7 @@ def test_p4_cookie_matches_reference_on_random_flows(bench: Bench) -> None:
         mss = rng.choice([None, 500, 536, 1300, 1399, 1440, 1460, 8960])
         ws = rng.choice([None, 0, 3, 14, 15])
         sack, ts = rng.random() < 0.5, rng.random() < 0.5
-        options = []
+        options: list[tuple[str, Any]] = []
         if mss is not None:
             options.append(("MSS", mss))
         if sack:

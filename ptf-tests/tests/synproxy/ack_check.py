@@ -55,7 +55,7 @@ def cookie_digest(isn: int, cookie: int, *, mss: int = 1460, wscale: int = p4con
             "old_state": 0}
 
 
-def ack_for(isn: int, cookie: int, **kwargs) -> object:  # noqa: ANN003 - client_tcp's
+def ack_for(isn: int, cookie: int, **kwargs) -> object:  # client_tcp's
     """The client's ACK of our SYN/ACK: seq = isn + 1, ack = cookie + 1."""
     return client_tcp("A", u32(isn + 1), u32(cookie + 1), **kwargs)
 
