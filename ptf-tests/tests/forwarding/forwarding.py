@@ -53,6 +53,25 @@ class RouteTest(P4RuntimeTest):
         tu.verify_no_other_packets(self)
 
 
+class RouteKeepsOptionsAndPayloadTest(RouteTest):
+    """Routing rewrites the MACs, the TTL and the IPv4 checksum only: IP options, TCP
+    options and payload leave as they came (the checksum is scapy's, from scratch)."""
+
+    def runTest(self) -> None:
+        self.insert("ipv4_routes", {"dst_addr": "10.0.2.0/24"}, "route_to",
+                    {"port": 2, "src_mac": GW2_MAC, "dst_mac": HOST2_MAC})
+        pkt = (Ether(src=HOST1_MAC, dst=ROUTER_MAC)
+               / IP(src="10.0.1.1", dst="10.0.2.2", ttl=64, options=b"\x01\x01\x01\x00")
+               / TCP(dport=80, flags="S", options=[("MSS", 1460), ("SAckOK", b"")])
+               / Raw(b"payload"))
+        exp = Ether(bytes(pkt))
+        exp[Ether].src, exp[Ether].dst, exp[IP].ttl = GW2_MAC, HOST2_MAC, 63
+        del exp[IP].chksum
+        tu.send_packet(self, 0, pkt)
+        tu.verify_packet(self, Ether(bytes(exp)), 2)
+        tu.verify_no_other_packets(self)
+
+
 class NoRouteDropTest(RouteTest):
     """No matching route: the default action drops."""
 
