@@ -365,10 +365,10 @@ class SynproxyTest(P4RuntimeTest):
 
     # ------------------------------------------------------------------ registers
 
-    def defend(self, service_id: int = SERVICE_ID) -> None:
-        """C8: switch an AUTO service's defence on (its `defense` entry; deleted in
-        tearDown, which switches it off again)."""
-        self.insert("defense", {"service_id": service_id}, "set_defense_active")
+    def defend(self, service_id: int = SERVICE_ID):  # -> p4runtime TableEntry
+        """C8: switch an AUTO service's defence on (its `defense` entry, returned;
+        deleted in tearDown, which switches it off again)."""
+        return self.insert("defense", {"service_id": service_id}, "set_defense_active")
 
     def undefend(self, service_id: int = SERVICE_ID) -> None:
         """C8: switch the defence off again: delete the `defense` entry."""
