@@ -4,6 +4,8 @@ answers, packet-in and packet-out, direct counters."""
 
 from __future__ import annotations
 
+import struct
+
 from base_test import P4RuntimeTest
 from ptf import testutils as tu
 from ptf.mask import Mask
@@ -87,6 +89,35 @@ class TtlExpiredDropTest(RouteTest):
         self.insert("ipv4_routes", {"dst_addr": "10.0.2.0/24"}, "route_to",
                     {"port": 2, "src_mac": GW2_MAC, "dst_mac": HOST2_MAC})
         tu.send_packet(self, 0, tcp_to_router(ttl=1))
+        tu.verify_no_other_packets(self)
+
+
+def tagged(pkt: Ether, *tags: tuple[int, int]) -> Ether:
+    """`pkt` with VLAN tags (TPID, TCI), outermost first, after the MACs."""
+    raw = bytes(pkt)
+    return Ether(raw[:12] + b"".join(struct.pack("!HH", t, c) for t, c in tags) + raw[12:])
+
+
+class RouterDropsWhatItCannotFollowTest(RouteTest):
+    """An IPv4 header of another version, an IPv6 frame and a frame under three VLAN
+    tags are dropped; a frame under one tag is routed and keeps its tag."""
+
+    def runTest(self) -> None:
+        self.insert("ipv4_routes", {"dst_addr": "10.0.2.0/24"}, "route_to",
+                    {"port": 2, "src_mac": GW2_MAC, "dst_mac": HOST2_MAC})
+        pkt = tcp_to_router()
+        exp = pkt.copy()
+        exp[Ether].src, exp[Ether].dst, exp[IP].ttl = GW2_MAC, HOST2_MAC, 63
+        del exp[IP].chksum
+        bad = pkt.copy()
+        bad[IP].version = 5
+        tu.send_packet(self, 0, bad)
+        tu.send_packet(self, 0, bytes(Ether(src=HOST1_MAC, dst=ROUTER_MAC, type=0x86DD))
+                       + bytes(40))
+        tu.send_packet(self, 0, tagged(pkt, (0x88A8, 1), (0x8100, 2), (0x8100, 3)))
+        tu.verify_no_other_packets(self)
+        tu.send_packet(self, 0, tagged(pkt, (0x8100, 7)))
+        tu.verify_packet(self, tagged(Ether(bytes(exp)), (0x8100, 7)), 2)
         tu.verify_no_other_packets(self)
 
 
