@@ -40,7 +40,7 @@ from .view import SwitchView
 log = logging.getLogger("controller")
 
 MAX_INFLIGHT_WRITES = 4
-PUNT_EARLY_DATA, PUNT_COOKIE_DATA = 1, 2
+PUNT_EARLY_DATA, PUNT_COOKIE_DATA = p4consts.PUNT_EARLY_DATA, p4consts.PUNT_COOKIE_DATA
 
 
 class Handshakes:

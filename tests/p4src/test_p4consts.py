@@ -5,6 +5,7 @@ a constant changed in p4src/common reaches Python with no Python edit."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -53,11 +54,11 @@ def test_a_changed_constant_reaches_python(tmp_path: Path) -> None:
     derived sizes included (SERVICE_EVENTS_SIZE = MAX_SERVICE_IDS * EVENTS_PER_SERVICE)."""
     shutil.copytree(ROOT / "p4src", tmp_path / "p4src")
     sizes = tmp_path / "p4src" / "common" / "sizes.p4"
-    text = sizes.read_text()
-    assert "const bit<32> EVENTS_PER_SERVICE = 32;" in text
-    sizes.write_text(text.replace("const bit<32> EVENTS_PER_SERVICE = 32;",
-                                  "const bit<32> EVENTS_PER_SERVICE = 64;")
-                     .replace("#define MAX_SERVICE_IDS 256", "#define MAX_SERVICE_IDS 8"))
+    text, n = re.subn(r"(const bit<32> EVENTS_PER_SERVICE\s*=\s*)\d+;", r"\g<1>64;",
+                      sizes.read_text())
+    text, m = re.subn(r"(#define MAX_SERVICE_IDS\s+)\d+", r"\g<1>8", text)
+    assert (n, m) == (1, 1)
+    sizes.write_text(text)
     values = {name: value for name, (value, _) in _generator().collect(tmp_path).items()}
     assert values["EVENTS_PER_SERVICE"] == 64 and values["MAX_SERVICE_IDS"] == 8
     assert values["SERVICE_EVENTS_SIZE"] == 8 * 64

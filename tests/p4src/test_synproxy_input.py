@@ -15,6 +15,7 @@ import random
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
+from controller import p4consts
 from controller.cookie import encode_options
 from tests.p4src.p4bench import (
     CLIENT_IP,
@@ -50,7 +51,7 @@ def test_mutated_and_truncated_packets_never_fault(bench: Bench) -> None:
     """Bit flips and truncations of valid segments, in and out of a session: the
     pipeline never faults, and whatever leaves has a correct IPv4 header checksum."""
     cookie = bench.cookie(1000, encode_options(1460, 7, True, True))
-    bench.install_session(9, cookie=cookie, state=2)
+    bench.install_session(9, cookie=cookie, state=p4consts.SESSION_ESTABLISHED)
     seeds = [
         bench.client_tcp("S", 1000, options=[("MSS", 1460), ("SAckOK", b""), ("WScale", 7)]),
         bench.client_tcp(

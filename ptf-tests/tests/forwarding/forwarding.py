@@ -13,7 +13,7 @@ from scapy.layers.inet import ICMP, IP, TCP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 
-from controller import entities
+from controller import entities, p4consts
 
 ROUTER_MAC = "02:00:00:00:00:fe"
 HOST1_MAC = "02:00:00:00:01:01"
@@ -197,7 +197,7 @@ class PacketInTest(RouteTest):
         self.assertIsNotNone(msg, "no PacketIn")
         meta = entities.packet_in_metadata(self.p4, msg)
         self.assertEqual(meta["ingress_port"], 3)
-        self.assertEqual(meta["reason"], 3)  # PUNT_ROUTE
+        self.assertEqual(meta["reason"], p4consts.PUNT_ROUTE)
         self.assertEqual(msg.payload, bytes(pkt))
         tu.verify_no_other_packets(self)
 
