@@ -4,7 +4,8 @@ Every integer constant the P4 programs share — the `const` declarations and th
 object-like `#define`s of p4src/common/*.p4 and of the v1model hook file (CPU_PORT,
 REFLECT_SESSION_BASE) — is read through p4sim's own front end: the preprocessor lists
 the macros (`cpp -dM`), and the type checker folds every value, macros included (each
-becomes a `const bit<64>` of a small wrapper program). The module it writes holds the
+becomes a `const bit<64>` of a small wrapper program; a macro that is no integer,
+such as a target hook, is left out). The module it writes holds the
 values (defaults: sizes can be changed with -D at compile time, which is why the
 controller reads the sizes it relies on from the P4Info) and the named groups the
 tests and the operator's tools use (events, session states, service modes, flags).
@@ -60,10 +61,30 @@ def _wrapper(root: Path) -> str:
     return ARCH + "".join(f'#include "{root / s}"\n' for s in SOURCES)
 
 
+def _checked(wrapper: Path, base: str, names: list[str]) -> tuple[ast.Program, list[str]]:
+    """The wrapper program with one `const bit<64>` per macro of `names`, checked.
+    A macro whose replacement is no integer expression (a target hook, a statement)
+    is left out: the checker's error names its line, and the rest is checked again."""
+    names = list(names)
+    first = base.count("\n") + 1   # the wrapper line of the first macro's const
+    while True:
+        wrapper.write_text(base + "".join(
+            f"const bit<64> {_MACRO_PREFIX}{n} = (bit<64>)({n});\n" for n in names))
+        try:
+            program = parse(preprocess(wrapper), str(wrapper))
+            check(program, require_main=False)
+            return program, names
+        except P4Error as e:
+            index = e.loc.line - first
+            if Path(e.loc.file).name != wrapper.name or not 0 <= index < len(names):
+                raise
+            del names[index]
+
+
 def collect(root: Path = ROOT) -> dict[str, tuple[int, str]]:
-    """name -> (value, how to write it) of every constant of SOURCES: consts first
-    (in declaration order, the way written "0x..." or "" for decimal), then macros
-    (sorted, written "#define")."""
+    """name -> (value, how to write it) of every integer constant of SOURCES: consts
+    first (in declaration order, the way written: "0x..." or "" for decimal), then the
+    object-like macros with an integer value (sorted, written "#define")."""
     sources = {str((root / s).resolve()) for s in SOURCES}
     with tempfile.TemporaryDirectory() as tmp:
         arch_only, wrapper = Path(tmp, "arch.p4"), Path(tmp, "consts.p4")
@@ -72,11 +93,7 @@ def collect(root: Path = ROOT) -> dict[str, tuple[int, str]]:
         before = macros(arch_only)
         names = sorted(name for name, value in macros(wrapper).items()
                        if value and name not in before)
-        text = wrapper.read_text() + "".join(
-            f"const bit<64> {_MACRO_PREFIX}{n} = (bit<64>)({n});\n" for n in names)
-        wrapper.write_text(text)
-        program = parse(preprocess(wrapper), str(wrapper))
-        check(program, require_main=False)
+        program, names = _checked(wrapper, _wrapper(root), names)
     out: dict[str, tuple[int, str]] = {}
     macro_values: dict[str, tuple[int, str]] = {}
     for decl in program.decls:
@@ -92,9 +109,6 @@ def collect(root: Path = ROOT) -> dict[str, tuple[int, str]]:
             lit = decl.value
             text = lit.text.lower() if isinstance(lit, ast.IntLit) else ""
             out[decl.name] = (value, text if text.startswith("0x") else "")
-    missing = [n for n in names if n not in macro_values]
-    if missing:
-        raise P4Error(None, f"macros with no integer value: {', '.join(missing)}")
     clash = sorted(set(out) & set(macro_values))
     if clash:
         raise P4Error(None, f"names both const and macro: {', '.join(clash)}")
