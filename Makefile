@@ -17,6 +17,9 @@ SHELL_PKGS := p4runtime-shell==0.0.6 p4runtime==1.4.1 protobuf==3.20.3 grpcio==1
               googleapis-common-protos==1.73.0
 
 P4_PROGRAMS := forwarding synproxy
+# The program's constants for Python, generated from the P4 source (tools/p4consts.py).
+CONSTS    := controller/p4consts.py
+CONSTS_IN := tools/p4consts.py p4src/v1model/target.p4 $(wildcard p4src/common/*.p4)
 
 .PHONY: all deps build test unit ptf e2e demo mininet bench lint clean
 
@@ -32,22 +35,22 @@ $(STAMP): pyproject.toml Makefile tools/p4runtime_stubs.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip==24.3.1
 	$(PIP) uninstall -q -y p4runtime p4runtime-shell 2>/dev/null || true  # old protobuf's modules
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[test,bench,dev]'
 	$(PY) tools/p4runtime_stubs.py --version $(P4RUNTIME)
 	test -x $(SHELL_VENV)/bin/python || python3 -m venv $(SHELL_VENV)
 	$(SHELL_VENV)/bin/pip install -q $(SHELL_PKGS)
 	touch $(STAMP)
 
-deps: $(STAMP)
+$(CONSTS): $(CONSTS_IN) | $(STAMP)
+	$(PY) tools/p4consts.py --out $@
+	touch $@
 
-# Compile every program in p4src/ for the software target (P4Info + device config).
+deps: $(STAMP) $(CONSTS)
+
+# Compile every program in p4src/ for the software target (P4Info + device config), when
+# it changed: topo/targets.py, the one place that knows how to compile and rebuild.
 build: deps
-	@mkdir -p $(BUILD)
-	@for p in $(P4_PROGRAMS); do \
-	  if [ -f p4src/v1model/$$p.p4 ]; then \
-	    $(VENV)/bin/p4sim-compile p4src/v1model/$$p.p4 -o $(BUILD)/p4sim/$$p || exit 1; \
-	  fi; \
-	done
+	$(PY) -m topo.targets build --target p4sim $(P4_PROGRAMS)
 
 # The README's test command: unit tests, then the PTF suite on the chosen target.
 test: deps build
@@ -76,7 +79,7 @@ bench: deps build
 
 lint: deps
 	$(VENV)/bin/ruff check p4sim controller topo bench tests ptf-tests tools
-	$(VENV)/bin/mypy p4sim controller
+	$(VENV)/bin/mypy  # every package: [tool.mypy] files in pyproject.toml
 
 clean:
 	rm -rf $(BUILD)

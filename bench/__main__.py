@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from google.protobuf.internal import api_implementation
 
 from . import compare, controller_bench, p4rt_server, p4sim_bench, protobuf_bench, session_bench
 
-BENCHMARKS = {
+BENCHMARKS: dict[str, Callable[[], object]] = {
     "p4sim_fwd": p4sim_bench.forwarding_veth,
     "p4sim_inproc": p4sim_bench.forwarding_inprocess,
     "p4sim_synproxy": p4sim_bench.synproxy_inprocess,

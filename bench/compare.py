@@ -119,10 +119,12 @@ FLOOD_MARGIN_S = 3.0  # the flood outlasts the workload by this much (its start-
 
 
 class System(Protocol):
-    name: str
     topo: Topology
 
     net: Any  # Net or NftNet: the same host surface (ns, ifname, exec, popen, workdir)
+
+    @property
+    def name(self) -> str: ...
 
     @property
     def describe(self) -> str: ...
@@ -452,7 +454,7 @@ class Tee(io.TextIOBase):
         return self.copy.write(s)
 
 
-def run_components(components: dict[str, Callable[[], None]]) -> None:
+def run_components(components: dict[str, Callable[[], object]]) -> None:
     for name, fn in components.items():
         print(f"-- component: {name}", flush=True)
         try:
@@ -483,7 +485,7 @@ def systems(options: SynproxyOptions | None = None) -> list[System]:
     return found
 
 
-def compare(components: dict[str, Callable[[], None]] | None = None,
+def compare(components: dict[str, Callable[[], object]] | None = None,
             rates: Iterable[int] = RATES, load: Load | None = None,
             budget_per_system_s: float = 150.0, out: Path = OUT,
             under_test: list[System] | None = None) -> list[Point]:

@@ -1,7 +1,7 @@
 """Controller figures (DESIGN §7): session setup rate and added handshake latency.
 
 * `setup_rate_fake`: the controller against a fake P4Runtime switch that only accepts
-  writes (tests/controller/fakeswitch.py), first in the same process, then in its own
+  writes (controller/testing/fakeswitch.py), first in the same process, then in its own
   (no shared GIL): validated-handshake digests in, server SYN PacketOuts out. What the
   controller alone sustains.
 * `setup_p4sim`: the controller against p4sim running synproxy.p4 in-process (memory
@@ -30,14 +30,15 @@ from pathlib import Path
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
+from controller import p4consts
 from controller.config import parse_config
 from controller.control import request
 from controller.cookie import Flow, encode_options, make_cookie
 from controller.p4info import P4InfoIndex, load_p4info
+from controller.testing.fakeswitch import FakeSwitch
+from controller.testing.thread import ControllerThread
 from p4sim.ports import MemoryPort
 from p4sim.switch import Switch
-from tests.controller.ctlbench import ControllerThread
-from tests.controller.fakeswitch import FakeSwitch
 
 from .p4sim_bench import ROOT, compiled
 
@@ -100,7 +101,7 @@ def _fake_separate_process(n: int) -> None:
     p4info, devcfg = compiled("synproxy")
     with tempfile.TemporaryDirectory() as tmp:
         sock = f"{tmp}/fake.sock"
-        fake = subprocess.Popen([sys.executable, "-m", "tests.controller.fakeswitch",
+        fake = subprocess.Popen([sys.executable, "-m", "controller.testing.fakeswitch",
                                  f"unix:{sock}"], cwd=ROOT, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True)
         assert fake.stdin is not None and fake.stdout is not None
@@ -214,7 +215,7 @@ def setup_p4sim(burst: int = 2000, sequential: int = 200) -> None:
         cfg_path.write_text(_config(p4info, devcfg, sock)
                             + f'control: {{socket: "{ctl_sock}"}}\n')
         ports = {1: MemoryPort(1), 2: MemoryPort(2)}
-        sw = Switch(list(ports.values()), cpu_port=255)
+        sw = Switch(list(ports.values()), cpu_port=p4consts.CPU_PORT)
         sw.start(f"unix:{sock}")
         ctl = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config",
                                 str(cfg_path), "--log-level", "warning"], cwd=ROOT, text=True)

@@ -64,8 +64,9 @@ def probe(vip: str, port: int, rate: float, seconds: float, timeout: float) -> d
             deadlines.append(start + issued / rate)
         wait = max(0.0, min(deadlines) - time.monotonic()) if deadlines else 0.0
         for key, _ in sel.select(wait):
-            s = key.fileobj
-            assert isinstance(s, socket.socket)
+            fileobj = key.fileobj
+            assert isinstance(fileobj, socket.socket)
+            s = fileobj
             err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if err == 0:
                 connect_ms.append(round((time.monotonic() - pending[s]) * 1000, 3))

@@ -22,7 +22,6 @@ busy with other work does not distort them; wall-clock rates are printed alongsi
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -35,29 +34,21 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from controller import entities
+from controller import entities, p4consts
 from controller.client import P4RuntimeClient
 from controller.cookie import key_words
 from controller.p4info import P4InfoIndex, load_p4info
-from topo.netns import Lab, grpc_ready, wait_for
+from topo import targets
+from topo.netns import Lab
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTER_MAC, OUT_MAC = "02:00:00:00:00:fe", "02:00:00:00:02:02"
 
 
 def compiled(program: str) -> tuple[Path, Path]:
-    """(p4info, device config) of p4src/v1model/<program>.p4, compiled if needed."""
-    out = ROOT / "build" / "p4sim" / program
-    p4info, config = out / "p4info.txt", out / f"{program}.p4sim"
-    src = ROOT / "p4src" / "v1model" / f"{program}.p4"
-    if not config.exists() or config.stat().st_mtime < max(
-        p.stat().st_mtime for p in (ROOT / "p4src").rglob("*.p4")
-    ):
-        subprocess.run(
-            [str(Path(sys.executable).parent / "p4sim-compile"), str(src), "-o", str(out)],
-            check=True,
-        )
-    return p4info, config
+    """(p4info, device config) of p4src/v1model/<program>.p4, compiled if it changed."""
+    art = targets.build_program(program, "p4sim")
+    return art.p4info, art.device_config
 
 
 def route_entries(p4: P4InfoIndex, out_port: int) -> list:
@@ -159,7 +150,7 @@ def forwarding_inprocess(count: int = 10000) -> None:
 
 # ------------------------------------------------------------------ synproxy.p4
 
-CPU_PORT, CLIENT_PORT, SERVER_PORT = 255, 1, 2
+CPU_PORT, CLIENT_PORT, SERVER_PORT = p4consts.CPU_PORT, 1, 2
 SP_ROUTER_MAC, CLIENT_MAC, SERVER_MAC = (
     "02:00:00:00:00:aa",
     "02:00:00:00:00:01",
@@ -171,18 +162,9 @@ SERVICE_ID, KEY, EPOCH = 3, 0x0123456789ABCDEF, 5
 FLOWS = 64  # distinct client flows (and sessions) the packets cycle through
 
 
-def p4_consts() -> dict[str, int]:
-    """`const <type> NAME = <integer>;` of p4src/common/defines.p4: the program's own
-    codes (session states, service flags), not copies that could drift."""
-    text = (ROOT / "p4src" / "common" / "defines.p4").read_text()
-    pattern = re.compile(r"^const\s+[\w<>]+\s+(\w+)\s*=\s*(0x[0-9a-fA-F]+|\d+)\s*;", re.M)
-    return {name: int(value, 0) for name, value in pattern.findall(text)}
-
-
 def synproxy_setup(p4: P4InfoIndex) -> list:
     """Routes, reflect clone sessions, cookie keys and one protected service."""
-    c = p4_consts()
-    flags = c["SVC_FLAG_SACK"] | c["SVC_FLAG_TS"] | c["SVC_FLAG_WSCALE"]
+    flags = p4consts.SVC_FLAG_SACK | p4consts.SVC_FLAG_TS | p4consts.SVC_FLAG_WSCALE
     k0, k1 = key_words(KEY)
     te = entities.table_entry
     ups = [
@@ -208,7 +190,7 @@ def synproxy_setup(p4: P4InfoIndex) -> list:
             "set_service",
             {
                 "service_id": SERVICE_ID,
-                "mode": c["PROXY_MODE_ON"],
+                "mode": p4consts.PROXY_MODE_ON,
                 "flags": flags,
                 "mss": 1460,
                 "wscale": 7,
@@ -240,7 +222,7 @@ def synproxy_setup(p4: P4InfoIndex) -> list:
         )
     )
     for port in (CLIENT_PORT, SERVER_PORT):
-        out.append(entities.update("INSERT", entities.clone_session(512 + port, [(port, 1)])))
+        out.append(entities.update("INSERT", entities.clone_session(p4consts.REFLECT_SESSION_BASE + port, [(port, 1)])))
     return out
 
 
@@ -248,7 +230,6 @@ def session_updates(p4: P4InfoIndex, flow: int, delta: int) -> list:
     """An established session for client flow `flow` (slot = flow, gen = flow + 1), as
     the controller installs it (C2) and the server SYN/ACK completes it (D8): the
     latter's register writes are made by P4Runtime here (p4sim allows it)."""
-    c = p4_consts()
     sport, client = 40000 + flow, f"{CLIENT_NET}.{1 + flow}"
     te = entities.table_entry
     cookie = 0x10000 * (flow + 1)
@@ -288,7 +269,7 @@ def session_updates(p4: P4InfoIndex, flow: int, delta: int) -> list:
     out = [entities.update("INSERT", e) for e in ents]
     for name, value in (
         ("session_gen", gen),
-        ("session_state", c["SESSION_ESTABLISHED"]),
+        ("session_state", p4consts.SESSION_ESTABLISHED),
         ("session_delta", delta),
         ("session_tsoff", 1000),
     ):
@@ -397,20 +378,12 @@ def p4sim_on_veths(
         for p in ports:
             lab.veth(gen, f"gen{p}", sw, f"sw{p}")
         sock = f"unix:{tmp}/sw.sock"
-        cmd = [
-            str(Path(sys.executable).parent / "p4sim"),
-            str(config),
-            "--p4info",
-            str(p4info_path),
-        ]
-        for p in ports:
-            cmd += ["-i", f"{p}@sw{p}"]
-        cmd += ["--grpc-server-addr", sock, "-L", "error", "--backend", backend]
-        proc = lab.popen(cmd, netns=sw, log_path=f"{tmp}/p4sim.log")
-        wait_for(
-            lambda: proc.poll() is not None or Path(sock[5:]).exists(), 60, what="p4sim to start"
-        )
-        grpc_ready(sock, 30)
+        spec = targets.SwitchSpec("p4sim", {p: f"sw{p}" for p in ports}, sock, log_level="error",
+                                  config=config, p4info=p4info_path,
+                                  options=["--backend", backend])
+        log = f"{tmp}/p4sim.log"
+        targets.start(spec, lambda cmd: lab.popen(cmd, netns=sw, log_path=log), log,
+                      timeout=60, what="p4sim")
         yield gen, sock, P4InfoIndex(load_p4info(p4info_path))
 
 

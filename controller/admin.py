@@ -12,7 +12,7 @@ from typing import Any
 
 from google.rpc import code_pb2
 
-from . import install
+from . import install, p4consts
 from .config import Config, RealServer, Service
 from .entities import counter_query
 from .entities import update as ent_update
@@ -25,17 +25,9 @@ from .sessions import state_name
 from .startup import upsert
 from .view import SwitchView
 
-# The EV_* codes of p4src/common/defines.p4 (a test checks this against the P4 file),
-# so that operators read `syn_in` rather than 1.
-EVENT_NAMES = {
-    1: "syn_in", 2: "synack_sent", 3: "ack_valid", 4: "ack_invalid",
-    5: "session_established", 6: "drop_no_session", 7: "drop_defer", 8: "drop_udp",
-    9: "drop_fragment", 10: "drop_malformed", 11: "translated_c2s", 12: "translated_s2c",
-    13: "server_reset", 14: "client_abort", 15: "early_data", 16: "drop_handshake",
-    17: "drop_policy", 18: "syn_passed", 19: "server_synack_retx", 20: "malformed_passed",
-    21: "reuse_ack", 22: "drop_no_key", 23: "passthrough", 24: "drop_no_server",
-    25: "drop_martian", 26: "drop_group_mac", 27: "drop_unparsed",
-}
+# The EV_* codes of p4src/common/defines.p4, so that operators read `syn_in` rather than 1.
+EVENT_NAMES = {code: name.lower() for name, code in p4consts.EVENTS.items()
+               if code != p4consts.EV_NONE}
 
 
 def event_name(code: int) -> str:

@@ -82,7 +82,7 @@ class Controller:
                 # The switch refused part of the config (e.g. a table is full): say so,
                 # and try again, since the operator may fix it or free space.
                 log.error("event=sync_failed error=%r", str(exc)[:500])
-            except Exception:  # noqa: BLE001 - the controller stays up and retries
+            except Exception:  # the controller stays up and retries
                 log.exception("event=internal_error")
             finally:
                 self.synced.clear()
@@ -125,7 +125,7 @@ class Controller:
                             await w
                         except asyncio.CancelledError:
                             pass
-                        except Exception as exc:  # noqa: BLE001 - report, then reconnect
+                        except Exception as exc:  # report, then reconnect
                             log.error("event=worker_failed error=%r", _short(exc))
                             raise StreamLost(str(exc)) from exc
         finally:

@@ -178,7 +178,7 @@ class P4RuntimeClient:
 
     # ------------------------------------------------------------------ stream
 
-    def get_stream(self, kind: str, timeout: float | None = None):  # noqa: ANN201
+    def get_stream(self, kind: str, timeout: float | None = None):
         """The next stream message of `kind` ('packet', 'digest', 'arbitration',
         'idle_timeout_notification', 'error'), or None after `timeout`."""
         try:

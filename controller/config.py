@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from . import p4consts
 from .limits import ProgramLimits
 
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -148,7 +149,7 @@ class Switch:
     election_id: int = 1
     p4info: str = "build/p4sim/synproxy/p4info.txt"
     device_config: str = "build/p4sim/synproxy/synproxy.p4sim"
-    cpu_port: int = 255
+    cpu_port: int = p4consts.CPU_PORT
 
 
 @dataclass(frozen=True)

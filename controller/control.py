@@ -202,7 +202,7 @@ class ControlServer:
                     answer = {"ok": True, "result": await handle(self.ctl, req)}
                 except (ValueError, KeyError, RuntimeError) as e:  # JSON errors included
                     answer = _answer_error(e)
-                except Exception as e:  # noqa: BLE001 - the operator gets an answer, always
+                except Exception as e:  # the operator gets an answer, always
                     log.exception("control command failed")
                     answer = {"ok": False, "error": f"internal error: {e}", "invalid": False}
                 writer.write(json.dumps(answer, default=str).encode() + b"\n")

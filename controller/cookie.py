@@ -31,21 +31,23 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from . import p4consts
+
 MASK32 = 0xFFFFFFFF
 
 #: MSS values the cookie can carry, indexed by the 2-bit mss_index. A client MSS is
 #: rounded down to the largest entry not above it (smaller MSSes use entry 0), so the
 #: server is never told a larger MSS than the client accepts, except below 536, the
 #: IPv4 default every host must accept anyway.
-MSS_TABLE: tuple[int, ...] = (536, 1300, 1440, 1460)
+MSS_TABLE: tuple[int, ...] = (p4consts.COOKIE_MSS_0, p4consts.COOKIE_MSS_1,
+                               p4consts.COOKIE_MSS_2, p4consts.COOKIE_MSS_3)
 #: Window-scale field value meaning "the client sent no window-scale option".
-WSCALE_NONE = 15
 #: Largest shift RFC 7323 allows; larger advertised shifts are treated as this.
-WSCALE_MAX = 14
+WSCALE_MAX = p4consts.TCP_WSCALE_MAX
 #: Bits of the cookie that carry the MAC, the epoch's low bit and OPTS.
-MAC_MASK = 0xFFFFFE00
-EPOCH_BIT = 0x00000100
-OPTS_MASK = 0x000000FF
+MAC_MASK = p4consts.COOKIE_MAC_MASK
+EPOCH_BIT = p4consts.COOKIE_EPOCH_BIT
+OPTS_MASK = p4consts.COOKIE_OPTS_MASK
 #: The epoch occupies the top 24 bits of the last message word.
 EPOCH_MASK = 0x00FFFFFF
 
@@ -79,8 +81,8 @@ def halfsiphash24(key: bytes, data: bytes) -> int:
         raise CookieError(f"HalfSipHash key must be 8 bytes, got {len(key)}")
     k0, k1 = struct.unpack("<2I", key)
     v0, v1 = k0, k1
-    v2 = 0x6C796765 ^ k0
-    v3 = 0x74656462 ^ k1
+    v2 = p4consts.HSIP_IV2 ^ k0
+    v3 = p4consts.HSIP_IV3 ^ k1
     full = len(data) - len(data) % 4
     words = list(struct.unpack(f"<{full // 4}I", data[:full]))
     last = (len(data) & 0xFF) << 24
@@ -92,7 +94,7 @@ def halfsiphash24(key: bytes, data: bytes) -> int:
         for _ in range(2):
             v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
         v0 ^= m
-    v2 ^= 0xFF
+    v2 ^= p4consts.HSIP_FINAL_XOR
     for _ in range(4):
         v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
     return v1 ^ v3
@@ -166,7 +168,7 @@ def mss_index(mss: int | None) -> int:
 def encode_options(mss: int | None, wscale: int | None, sack_ok: bool, ts_ok: bool) -> int:
     """The 8-bit OPTS field for a client's SYN options (raw values as sent)."""
     if wscale is None:
-        ws = WSCALE_NONE
+        ws = p4consts.COOKIE_WSCALE_NONE
     elif not 0 <= wscale <= 0xFF:
         raise CookieError(f"window scale must be an 8-bit value, got {wscale!r}")
     else:
@@ -181,7 +183,7 @@ def decode_options(opts: int) -> CookieOptions:
     ws = (opts >> 2) & 0xF
     return CookieOptions(
         mss=MSS_TABLE[opts >> 6],
-        wscale=None if ws == WSCALE_NONE else ws,
+        wscale=None if ws == p4consts.COOKIE_WSCALE_NONE else ws,
         sack_ok=bool(opts & 0x2),
         ts_ok=bool(opts & 0x1),
     )

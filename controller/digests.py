@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from p4.v1 import p4data_pb2
 from p4.v1 import p4runtime_pb2 as pb
 
+from . import p4consts
 from .p4info import P4InfoIndex
 from .synpkt import Handshake
 
 COOKIE_DIGEST = "cookie_ack_digest_t"
 EVENT_DIGEST = "session_event_digest_t"
-EV_ESTABLISHED, EV_SERVER_RESET, EV_CLIENT_ABORT, EV_STATE = 1, 2, 3, 4
+EV_ESTABLISHED, EV_SERVER_RESET, EV_CLIENT_ABORT, EV_STATE = (
+    p4consts.SESSION_EV_ESTABLISHED, p4consts.SESSION_EV_SERVER_RESET,
+    p4consts.SESSION_EV_CLIENT_ABORT, p4consts.SESSION_EV_STATE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,7 +49,7 @@ def decode(data: bytes) -> int:
     return int.from_bytes(data, "big")
 
 
-def _field_match(mf, value: MatchValue) -> p4runtime_pb2.FieldMatch | None:  # noqa: ANN001
+def _field_match(mf, value: MatchValue) -> p4runtime_pb2.FieldMatch | None:
     """One FieldMatch; None when the field is a wildcard (omitted)."""
     from p4.config.v1 import p4info_pb2
 
@@ -146,7 +146,7 @@ def table_entry(
     return entry
 
 
-def update(kind: str, entity_msg) -> p4runtime_pb2.Update:  # noqa: ANN001
+def update(kind: str, entity_msg) -> p4runtime_pb2.Update:
     """An Update of `kind` INSERT / MODIFY / DELETE wrapping a TableEntry or any
     other entity message."""
     upd = p4runtime_pb2.Update(type=p4runtime_pb2.Update.Type.Value(kind))

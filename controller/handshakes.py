@@ -18,7 +18,7 @@ from typing import Any
 
 from p4.v1 import p4runtime_pb2 as pb
 
-from . import install
+from . import install, p4consts
 from .config import Config, Service
 from .digests import (
     EV_CLIENT_ABORT,
@@ -40,7 +40,7 @@ from .view import SwitchView
 log = logging.getLogger("controller")
 
 MAX_INFLIGHT_WRITES = 4
-PUNT_EARLY_DATA, PUNT_COOKIE_DATA = 1, 2
+PUNT_EARLY_DATA, PUNT_COOKIE_DATA = p4consts.PUNT_EARLY_DATA, p4consts.PUNT_COOKIE_DATA
 
 
 class Handshakes:
@@ -288,7 +288,7 @@ class Handshakes:
         return SessionParams(
             vip_addr=h.vip_addr, vip_port=h.vip_port,
             ts_base=ck.client_tsecr if h.ts_ok else 0, client_window=h.client_window,
-            win_shift=svc.synack.wscale if h.wscale != install.WSCALE_NONE else 0)
+            win_shift=svc.synack.wscale if h.wscale != p4consts.COOKIE_WSCALE_NONE else 0)
 
     async def _commit(self, conn: Connection, batch: _Batch) -> None:
         try:

@@ -23,18 +23,19 @@ from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2
 
 from . import entities as ent
+from . import p4consts
 from .config import Config, Service
 from .defence import KeyState
 from .natpool import ServerKey, moved
 from .p4info import P4InfoIndex
 from .sessions import Session
 
-REFLECT_SESSION_BASE = 512  # clone session 512 + p reflects to port p
-MODE = {"off": 0, "on": 1, "auto": 2}
-SVC_SACK, SVC_TS, SVC_WSCALE, SVC_DEFER, SVC_NAT = 0x01, 0x02, 0x04, 0x08, 0x10
-WSCALE_NONE = 15
+REFLECT_SESSION_BASE = p4consts.REFLECT_SESSION_BASE  # clone session base + p reflects to p
+MODE = {name.lower(): code for name, code in p4consts.PROXY_MODES.items()}
+SVC_SACK, SVC_TS, SVC_WSCALE, SVC_DEFER, SVC_NAT = (
+    p4consts.SVC_FLAGS[n] for n in ("SACK", "TS", "WSCALE", "DEFER", "NAT"))
 PRIO_SERVICE, PRIO_DENY_UDP, PRIO_DENY_FRAG, PRIO_DENY_ALL = 100, 50, 40, 1
-PROTO_TCP, PROTO_UDP = 6, 17
+PROTO_TCP, PROTO_UDP = p4consts.IP_PROTO_TCP, p4consts.IP_PROTO_UDP
 # DigestEntry config: lists of up to 256 digests, sent at most 1 ms after the first
 # waited (the batching of C2 starts at the source). The ack timeout only bounds how
 # long the switch suppresses a repeated digest; it is generous so that a busy switch

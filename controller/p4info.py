@@ -69,7 +69,7 @@ class P4InfoIndex:
                     kind.by_suffix.setdefault(obj.preamble.alias, []).append(obj)
             self._kinds[section] = kind
 
-    def get(self, section: str, name: str):  # noqa: ANN201 - returns the protobuf message
+    def get(self, section: str, name: str):  # returns the protobuf message
         kind = self._kinds[section]
         if name in kind.by_name:
             return kind.by_name[name]
@@ -83,7 +83,7 @@ class P4InfoIndex:
         names = sorted(o.preamble.name for o in unique.values())
         raise P4InfoError(f"{singular} name '{name}' is ambiguous: {', '.join(names)}")
 
-    def by_id(self, section: str, obj_id: int):  # noqa: ANN201
+    def by_id(self, section: str, obj_id: int):
         try:
             return self._kinds[section].by_id[obj_id]
         except KeyError:

@@ -12,13 +12,14 @@ from google.protobuf.message import DecodeError
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2 as pb
 
+from . import p4consts
 from .config import Config, check_program
 from .digests import DigestDecoder
 from .install import SessionCodec, canonical
 from .limits import ProgramLimits
 from .p4info import P4InfoError, P4InfoIndex, load_p4info
 
-PKTOUT_PIPELINE = 1  # packet_out flags: the pipeline routes the frame
+PKTOUT_PIPELINE = p4consts.PKTOUT_FLAG_PIPELINE  # packet_out flags: the pipeline routes it
 
 
 class StartupError(Exception):

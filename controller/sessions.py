@@ -20,11 +20,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from . import p4consts
 from .config import Reuse, Sessions
 from .synpkt import Handshake
 
 FlowKey = tuple[int, int, int, int]  # client address, VIP address, client port, VIP port
-SLOT_LIMIT = 65536  # session registers per slot array (p4src/common/sizes.p4)
+SLOT_LIMIT = p4consts.SESSIONS_SIZE  # session registers per slot array (sizes.p4's default)
 MAX_ORPHAN_FLOWS = 4096  # flows with data held before their digest arrived
 GEN_LIMIT = (1 << 32) - 1  # session gens are 32-bit, 0 excluded
 
@@ -32,14 +33,14 @@ GEN_LIMIT = (1 << 32) - 1  # session gens are 32-bit, 0 excluded
 class State(IntEnum):
     """session_state register values (p4src/README.md)."""
 
-    NONE = 0
-    SYN_SENT = 1
-    ESTABLISHED = 2
-    FIN_WAIT = 3
-    CLOSE_WAIT = 4
-    LAST_ACK = 5
-    TIME_WAIT = 6
-    CLOSE = 7
+    NONE = p4consts.SESSION_NONE
+    SYN_SENT = p4consts.SESSION_SYN_SENT
+    ESTABLISHED = p4consts.SESSION_ESTABLISHED
+    FIN_WAIT = p4consts.SESSION_FIN_WAIT
+    CLOSE_WAIT = p4consts.SESSION_CLOSE_WAIT
+    LAST_ACK = p4consts.SESSION_LAST_ACK
+    TIME_WAIT = p4consts.SESSION_TIME_WAIT
+    CLOSE = p4consts.SESSION_CLOSE
 
 
 _STATE_NAMES = tuple(st.name.lower() for st in State)

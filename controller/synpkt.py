@@ -18,10 +18,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-ETH_IPV4 = 0x0800
-PROTO_TCP = 6
-TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK = 0x01, 0x02, 0x04, 0x08, 0x10
-WSCALE_NONE = 15
+from . import p4consts
+
+ETH_IPV4 = p4consts.ETHERTYPE_IPV4
+PROTO_TCP = p4consts.IP_PROTO_TCP
+TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK = (
+    p4consts.TCP_FIN, p4consts.TCP_SYN, p4consts.TCP_RST, p4consts.TCP_PSH, p4consts.TCP_ACK)
 _IP_DF = 0x4000
 
 
@@ -49,7 +51,7 @@ def syn_options(mss: int, wscale: int, sack_ok: bool, ts_ok: bool, tsval: int) -
         out += struct.pack("!BBBBII", 1, 1, 8, 10, tsval & 0xFFFFFFFF, 0)
     elif sack_ok:
         out += bytes((1, 1, 4, 2))
-    if wscale != WSCALE_NONE:
+    if wscale != p4consts.COOKIE_WSCALE_NONE:
         out += bytes((1, 3, 3, wscale))
     return out
 

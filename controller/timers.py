@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from google.rpc import code_pb2
 from p4.v1 import p4runtime_pb2 as pb
 
-from . import install
+from . import install, p4consts
 from .config import Config
 from .defence import KeyState
 from .entities import counter_query
@@ -29,7 +29,7 @@ from .view import SwitchView
 
 log = logging.getLogger("controller")
 
-EV_SYN_IN = 1
+EV_SYN_IN = p4consts.EV_SYN_IN
 TICK = 0.05
 POLL_SLICE_MAX = 512  # session_state cells read per tick at most
 # Reconciliation reads in a row that get no answer within the Read deadline before the

@@ -288,10 +288,10 @@ def _setup_logging(args: argparse.Namespace) -> None:
 
 def _derived_p4info(config: bytes, path: Path) -> p4info_pb2.P4Info:
     """The P4Info of the program inside a device config, built as p4sim-compile does."""
-    from p4sim.devconfig import decode_device_config  # noqa: PLC0415
-    from p4sim.frontend import parse_and_check  # noqa: PLC0415
-    from p4sim.frontend.errors import P4Error  # noqa: PLC0415
-    from p4sim.p4info import build_p4info  # noqa: PLC0415
+    from p4sim.devconfig import decode_device_config
+    from p4sim.frontend import parse_and_check
+    from p4sim.frontend.errors import P4Error
+    from p4sim.p4info import build_p4info
 
     try:
         dc = decode_device_config(config)

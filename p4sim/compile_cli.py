@@ -210,7 +210,7 @@ def compile_program(
         outputs.append((Path(outdir) / "p4info.txt", p4info_text(p4info).encode()))
         outputs.append((Path(outdir) / f"{stem}.p4sim", encode_device_config(text, source)))
     if backend == "c":
-        from p4sim.backend.c.native import compile_native  # noqa: PLC0415
+        from p4sim.backend.c.native import compile_native
 
         csource = compile_native(program, p4info)
         if outdir is not None and output_is_file(outdir):

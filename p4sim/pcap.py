@@ -25,7 +25,7 @@ def pcap_paths(directory: str | os.PathLike[str], ifname: str) -> tuple[Path, Pa
 
 
 def _writer(path: Path) -> Any:
-    from scapy.utils import RawPcapWriter  # noqa: PLC0415 - only when --pcap is given
+    from scapy.utils import RawPcapWriter  # only when --pcap is given
 
     w = RawPcapWriter(str(path), linktype=DLT_EN10MB, sync=True)
     w._write_header(None)  # an empty capture is still a valid pcap file

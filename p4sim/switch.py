@@ -75,7 +75,7 @@ class Switch:
         self.dropped_no_port = 0
         self.processed = 0
         if loader is None:  # the back end named by $P4SIM_BACKEND, else Python
-            from p4sim.backend.backends import loader as backend_loader  # noqa: PLC0415
+            from p4sim.backend.backends import loader as backend_loader
 
             loader = backend_loader()
         self.server = P4RuntimeServer(device_id, cpu_port, loader, dataplane=self)

@@ -4,6 +4,7 @@
     TARGET=p4sim .venv/bin/python ptf-tests/run.py            # every program's tests
     TARGET=bmv2  .venv/bin/python ptf-tests/run.py forwarding # needs p4c-bm2-ss + simple_switch_grpc
     .venv/bin/python ptf-tests/run.py synproxy -- SynCookie    # extra args go to ptf
+    .venv/bin/python ptf-tests/run.py --rig inproc             # p4sim in PTF's process, no root
 
 Each folder under ptf-tests/tests/ holds the tests of one program of p4src/v1model/.
 For each, the runner makes two network namespaces (switch, tester) joined by veth
@@ -11,6 +12,8 @@ pairs, starts the target in the switch namespace with its gRPC server on a unix
 socket, runs `ptf` in the tester namespace, and removes everything afterwards.
 p4sim runs with a test clock (`--test-clock`, its file passed to the tests as the
 `clock_file` parameter) so that tests can move its time forward.
+With `--rig inproc` there are no namespaces: p4sim runs inside the PTF process on
+socket pairs (ptf-tests/lib/p4sim_inproc.py), the same tests, no root needed.
 The last line is a summary: `ptf: N passed, N failed, N skipped`.
 """
 
@@ -28,40 +31,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from topo.netns import Lab, LabError, grpc_ready, wait_for  # noqa: E402
+from controller import p4consts  # noqa: E402
+from topo import targets  # noqa: E402
+from topo.netns import Lab, LabError  # noqa: E402
 
 TESTS = ROOT / "ptf-tests" / "tests"
 NUM_PORTS = 4
-CPU_PORT = 255  # must match CPU_PORT in p4src/common/defines.p4
-
-
-def build_artifacts(target: str, program: str, build: Path) -> tuple[Path, Path]:
-    """Compile p4src/v1model/<program>.p4 for the target; return (p4info, device config)."""
-    src = ROOT / "p4src" / "v1model" / f"{program}.p4"
-    out = build / target / program
-    out.mkdir(parents=True, exist_ok=True)
-    p4info = out / "p4info.txt"
-    if target == "p4sim":
-        compiler = [str(Path(sys.executable).parent / "p4sim-compile"), str(src), "-o", str(out)]
-        config = out / f"{program}.p4sim"
-    else:
-        config = out / f"{program}.json"
-        compiler = ["p4c-bm2-ss", "--std", "p4-16", "--arch", "v1model", "-o", str(config),
-                    "--p4runtime-files", str(p4info), str(src)]
-    subprocess.run(compiler, check=True)
-    return p4info, config
-
-
-def switch_command(target: str, socket: str, ifaces: list[str], log_level: str,
-                   clock_file: Path) -> list[str]:
-    ports = [arg for i, name in enumerate(ifaces) for arg in ("-i", f"{i}@{name}")]
-    if target == "p4sim":
-        # The test clock lets tests move p4sim's time (e.g. across a timestamp wrap).
-        return [str(Path(sys.executable).parent / "p4sim"), "--no-p4", *ports,
-                "--grpc-server-addr", socket, "--cpu-port", str(CPU_PORT), "--device-id", "0",
-                "--test-clock", str(clock_file), "--log-console", "-L", log_level]
-    return ["simple_switch_grpc", "--no-p4", *ports, "--log-console", "-L", log_level,
-            "--", "--grpc-server-addr", socket, "--cpu-port", str(CPU_PORT)]
+CPU_PORT = p4consts.CPU_PORT  # the program's (p4src/v1model/target.p4)
 
 
 def count_results(xunit_dir: Path) -> tuple[int, int, int]:
@@ -77,12 +53,56 @@ def count_results(xunit_dir: Path) -> tuple[int, int, int]:
     return passed, failed, skipped
 
 
-def run_program(target: str, program: str, ptf_args: list[str], build: Path,
-                log_level: str) -> tuple[int, int, int]:
-    p4info, config = build_artifacts(target, program, build)
-    logdir = build / "ptf-logs" / program
+def test_params(socket: str, p4info: Path, config: Path, target: str, clock_file: Path) -> str:
+    return (f"grpcaddr='{socket}';p4info='{p4info}';config='{config}';"
+            f"target='{target}';cpu_port={CPU_PORT};clock_file='{clock_file}'")
+
+
+def ptf_command(program: str, params: str, logdir: Path, port_args: list[str],
+                ptf_args: list[str]) -> list[str]:
+    return [str(Path(sys.executable).parent / "ptf"), "--test-dir", str(TESTS / program),
+            "--pypath", str(ROOT / "ptf-tests" / "lib"), "--pypath", str(ROOT),
+            "--test-params", params, "--xunit", "--xunit-dir", str(logdir / "xunit"),
+            "--log-file", str(logdir / "ptf.log"), *port_args, *ptf_args]
+
+
+def result(proc: subprocess.CompletedProcess, logdir: Path) -> tuple[int, int, int]:
+    passed, failed, skipped = count_results(logdir / "xunit")
+    if proc.returncode != 0 and failed == 0:
+        failed = 1  # ptf failed before running tests: never report that as a pass
+    return passed, failed, skipped
+
+
+def fresh_logdir(build: Path, program: str, rig: str) -> Path:
+    logdir = build / ("ptf-logs" if rig == "veth" else f"ptf-logs-{rig}") / program
     shutil.rmtree(logdir, ignore_errors=True)
     logdir.mkdir(parents=True)
+    return logdir
+
+
+def run_inproc(program: str, ptf_args: list[str], build: Path) -> tuple[int, int, int]:
+    """The program's PTF tests with p4sim in PTF's own process (ptf-tests/lib/
+    p4sim_inproc.py): socket pairs instead of veths, no namespaces, no root."""
+    art = targets.build_program(program, "p4sim", build)
+    logdir = fresh_logdir(build, program, "inproc")
+    clock_file = logdir / "clock"
+    clock_file.write_bytes(bytes(8))
+    with tempfile.TemporaryDirectory(prefix="p4s-ptf-") as tmp:
+        socket = f"unix:{tmp}/switch.sock"
+        params = test_params(socket, art.p4info, art.device_config, "p4sim", clock_file)
+        platform = ["--platform-dir", str(ROOT / "ptf-tests" / "lib"),
+                    "--platform", "p4sim_inproc", "--allow-user", "--platform-args",
+                    f"ports={NUM_PORTS};grpc={socket};cpu_port={CPU_PORT};clock={clock_file}"]
+        proc = subprocess.run(ptf_command(program, params, logdir, platform, ptf_args),
+                              cwd=logdir)
+    return result(proc, logdir)
+
+
+def run_program(target: str, program: str, ptf_args: list[str], build: Path,
+                log_level: str) -> tuple[int, int, int]:
+    art = targets.build_program(program, target, build)
+    p4info, config = art.p4info, art.device_config
+    logdir = fresh_logdir(build, program, "veth")
     with Lab(prefix="ptf") as lab:
         sw_ns, tester_ns = lab.add_ns("sw"), lab.add_ns("t")
         sw_ifs = [f"sw{lab.tag}p{i}" for i in range(NUM_PORTS)]
@@ -92,32 +112,28 @@ def run_program(target: str, program: str, ptf_args: list[str], build: Path,
         socket = f"unix:{tempfile.gettempdir()}/p4s-ptf-{lab.tag}.sock"
         clock_file = logdir / "clock"   # p4sim's test clock offset (ns), see p4sim.testclock
         clock_file.write_bytes(bytes(8))
-        switch = lab.popen(switch_command(target, socket, sw_ifs, log_level, clock_file),
-                           netns=sw_ns, log_path=str(logdir / "switch.log"))
+        # The test clock lets tests move p4sim's time (e.g. across a timestamp wrap).
+        spec = targets.SwitchSpec(target, dict(enumerate(sw_ifs)), socket, cpu_port=CPU_PORT,
+                                  log_level=log_level,
+                                  options=["--test-clock", str(clock_file)]
+                                  if target == "p4sim" else [])
+        log = logdir / "switch.log"
         try:
-            wait_for(lambda: switch.poll() is not None or Path(socket[5:]).exists(), 30,
-                     what=f"{target} to open {socket}")
-            if switch.poll() is not None:
-                raise LabError(f"{target} exited with {switch.returncode} at start")
-            grpc_ready(socket, timeout=30)
+            switch = targets.start(
+                spec, lambda cmd: lab.popen(cmd, netns=sw_ns, log_path=str(log)), log,
+                timeout=30)
         except LabError:
-            print((logdir / "switch.log").read_text(), file=sys.stderr)
+            print(log.read_text(errors="replace"), file=sys.stderr)
             raise
-        params = (f"grpcaddr='{socket}';p4info='{p4info}';config='{config}';"
-                  f"target='{target}';cpu_port={CPU_PORT};clock_file='{clock_file}'")
-        cmd = [str(Path(sys.executable).parent / "ptf"), "--test-dir", str(TESTS / program),
-               "--pypath", str(ROOT / "ptf-tests" / "lib"), "--pypath", str(ROOT),
-               "--test-params", params, "--xunit", "--xunit-dir", str(logdir / "xunit"),
-               "--log-file", str(logdir / "ptf.log"),
-               *[a for i, name in enumerate(t_ifs) for a in ("-i", f"{i}@{name}")], *ptf_args]
+        params = test_params(socket, p4info, config, target, clock_file)
+        cmd = ptf_command(program, params, logdir,
+                          [a for i, name in enumerate(t_ifs) for a in ("-i", f"{i}@{name}")],
+                          ptf_args)
         proc = subprocess.run(["ip", "netns", "exec", tester_ns, *cmd], cwd=logdir)
         if switch.poll() is not None:
             print(f"{target} exited with {switch.returncode} during the tests; "
                   f"see {logdir / 'switch.log'}", file=sys.stderr)
-        passed, failed, skipped = count_results(logdir / "xunit")
-        if proc.returncode != 0 and failed == 0:
-            failed = 1  # ptf failed before running tests: never report that as a pass
-        return passed, failed, skipped
+        return result(proc, logdir)
 
 
 def main() -> int:
@@ -127,27 +143,35 @@ def main() -> int:
                     choices=("p4sim", "bmv2"))
     ap.add_argument("--build", default=str(ROOT / "build"))
     ap.add_argument("--log-level", default="warn")
+    ap.add_argument("--rig", default="veth", choices=("veth", "inproc"),
+                    help="veth: the target on veths in a namespace (root); inproc: p4sim in "
+                         "PTF's process on socket pairs (p4sim only, no root)")
     argv = sys.argv[1:]
     # Everything after "--" goes to ptf (argparse would give it to `programs`).
     cut = argv.index("--") if "--" in argv else len(argv)
     args, ptf_args = ap.parse_known_args(argv[:cut])
     ptf_args += argv[cut + 1:]
-    if os.geteuid() != 0:
-        ap.error("the PTF suite needs root (network namespaces and raw sockets)")
+    if args.rig == "inproc" and args.target != "p4sim":
+        ap.error("--rig inproc runs p4sim only")
+    if args.rig == "veth" and os.geteuid() != 0:
+        ap.error("the PTF suite over veths needs root (network namespaces and raw sockets)")
     programs = args.programs or sorted(p.name for p in TESTS.iterdir()
                                        if p.is_dir() and any(p.glob("*.py")))
     if args.target == "bmv2":
-        missing = [b for b in ("p4c-bm2-ss", "simple_switch_grpc") if shutil.which(b) is None]
-        if missing:
+        if missing := targets.missing_binaries("bmv2"):
             print(f"SKIPPED: TARGET=bmv2 needs {' and '.join(missing)} on PATH; "
                   "no bmv2 run was made")
             print("ptf: 0 passed, 0 failed, 0 skipped")
             return 0
     total = [0, 0, 0]
     for program in programs:
-        print(f"== PTF: {program} on {args.target}", flush=True)
-        result = run_program(args.target, program, ptf_args, Path(args.build), args.log_level)
-        total = [a + b for a, b in zip(total, result, strict=True)]
+        print(f"== PTF: {program} on {args.target} ({args.rig})", flush=True)
+        if args.rig == "inproc":
+            counts = run_inproc(program, ptf_args, Path(args.build))
+        else:
+            counts = run_program(args.target, program, ptf_args, Path(args.build),
+                                 args.log_level)
+        total = [a + b for a, b in zip(total, counts, strict=True)]
     print(f"ptf: {total[0]} passed, {total[1]} failed, {total[2]} skipped")
     return 1 if total[1] or total[0] == 0 else 0
 

@@ -49,7 +49,7 @@ def start_services(net: NamespaceHosts, topo: Topology) -> None:
 
 
 def start_controller(net: Net, topo: Topology, extra: dict | None = None,
-                     **service: object):  # noqa: ANN201
+                     **service: object):
     """Write the config and start the controller. `extra` holds more top-level config
     sections (cookie, sessions, control, ...); its `services` are added to the first."""
     art = artifacts(net.program, net.target)

@@ -21,7 +21,7 @@ CHUNK = 1 << 16
 MAX_BLOB = 1 << 31
 
 
-def blob_chunks(size: int, seed: int):  # noqa: ANN201 - generator of bytes
+def blob_chunks(size: int, seed: int):  # generator of bytes
     """Deterministic bytes: SHA-256 in counter mode over (seed, block index)."""
     block = 0
     left = size
@@ -58,7 +58,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         url = urlparse(self.path)
         if url.path == "/whoami":
             self._reply(200, f"{self.server.name} {self.client_address[0]}\n".encode())  # type: ignore[attr-defined]
@@ -83,7 +83,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         self._reply(404, b"not found\n")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         if urlparse(self.path).path != "/sha256":
             self._reply(404, b"not found\n")
             return

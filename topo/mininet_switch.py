@@ -33,19 +33,19 @@ import contextlib
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import mininet_loader
-from .netns import LabError, grpc_ready, stop_group, wait_for
+from controller import p4consts
+
+from . import mininet_loader, targets
+from .netns import LabError
 
 mininet_loader.load()
 
 from mininet.node import Host, Switch  # noqa: E402
 
-BIN = Path(sys.executable).parent
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes with the terminating NUL
 OFFLOADS = ("tx", "rx", "tso", "gso", "gro")
 
@@ -66,7 +66,7 @@ class P4Switch(Switch):
 
     def __init__(self, name: str, config: str | Path | None = None,
                  p4info: str | Path | None = None, device_id: int = 0,
-                 cpu_port: int = 255, log_level: str = "warn", workdir: str | Path | None = None,
+                 cpu_port: int = p4consts.CPU_PORT, log_level: str = "warn", workdir: str | Path | None = None,
                  start_timeout: float = 60.0, pcap_dir: str | Path | None = None,
                  **params: Any) -> None:
         """config: the device config to start with (p4sim's `.p4sim`, bmv2's JSON), or
@@ -100,8 +100,8 @@ class P4Switch(Switch):
     def setup(cls) -> None:
         """Mininet calls this before the first node of the class is made."""
         super().setup()
-        if cls.binary and shutil.which(cls.binary) is None and not Path(cls.binary).exists():
-            raise P4SwitchError(f"the {cls.target} switch needs `{cls.binary}` on PATH")
+        if cls.target and (why := targets.missing(cls.target, compile=False)) is not None:
+            raise P4SwitchError(why)
 
     # ------------------------------------------------------------------ addresses
 
@@ -129,15 +129,18 @@ class P4Switch(Switch):
                 if intf is not control and intf.name != "lo"}
 
     def command(self, ports: dict[int, str]) -> list[str]:
-        raise NotImplementedError
+        """The target's command line (topo.targets.SwitchSpec) on these ports."""
+        return targets.SwitchSpec(
+            self.target, ports, self.grpc_address, cpu_port=self.cpu_port,
+            device_id=self.device_id, log_level=self.log_level, config=self.config,
+            p4info=self.p4info, options=self.target_options()).command()
 
-    def interface_args(self, ports: dict[int, str]) -> list[str]:
-        args = [arg for port, ifname in ports.items() for arg in ("-i", f"{port}@{ifname}")]
-        return args + (["--pcap", str(self.pcap_dir)] if self.pcap_dir is not None else [])
+    def target_options(self) -> list[str]:
+        return ["--pcap", str(self.pcap_dir)] if self.pcap_dir is not None else []
 
     # ------------------------------------------------------------------ life cycle
 
-    def start(self, controllers: list[Any]) -> None:  # noqa: ARG002 - no OpenFlow controller
+    def start(self, controllers: list[Any]) -> None:  # no OpenFlow controller
         if self.running():
             return
         ports = self.port_map()
@@ -172,17 +175,12 @@ class P4Switch(Switch):
             raise P4SwitchError(f"socket path too long for a unix socket: {self.socket_path}")
 
     def _wait_ready(self) -> None:
-        proc, sock = self.proc, self.socket_path
-        assert proc is not None
-        wait_for(lambda: proc.poll() is not None or sock.exists(), self.start_timeout,
-                 what=f"{self.name} ({self.target}) to open {sock}")
-        if proc.poll() is not None:
-            raise P4SwitchError(f"{self.name} ({self.target}) exited at start "
-                                f"({proc.returncode}):\n{self.log_tail()}")
+        assert self.proc is not None
         try:
-            grpc_ready(self.grpc_address, self.start_timeout)
+            targets.wait_ready(self.proc, self.grpc_address, self.start_timeout, self.log_path,
+                               what=f"{self.name} ({self.target})")
         except LabError as e:
-            raise P4SwitchError(f"{self.name}: {e}\n{self.log_tail()}") from None
+            raise P4SwitchError(str(e)) from None
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -202,7 +200,7 @@ class P4Switch(Switch):
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        stop_group(proc, timeout)
+        targets.stop(proc, timeout)
         if self.workdir is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.socket_path.unlink()
@@ -220,23 +218,14 @@ class P4SimSwitch(P4Switch):
     """This project's software target (`p4sim`, command line of simple_switch_grpc)."""
 
     target = "p4sim"
-    binary = str(BIN / "p4sim")
-
-    def command(self, ports: dict[int, str]) -> list[str]:
-        if self.config is not None:
-            first = [str(self.config)] + (["--p4info", str(self.p4info)] if self.p4info else [])
-        else:
-            first = ["--no-p4"]
-        return [self.binary, *first, *self.interface_args(ports),
-                "--grpc-server-addr", self.grpc_address, "--device-id", str(self.device_id),
-                "--cpu-port", str(self.cpu_port), "-L", self.log_level, "--log-console"]
+    binary = targets.switch_binary("p4sim")
 
 
 class Bmv2Switch(P4Switch):
     """bmv2's `simple_switch_grpc`, when it is installed: the same arguments."""
 
     target = "bmv2"
-    binary = "simple_switch_grpc"
+    binary = targets.switch_binary("bmv2")
 
     def __init__(self, name: str, thrift_port: int | None = None, **params: Any) -> None:
         """thrift_port: bmv2's Thrift server (default: a free port on this machine, so
@@ -244,14 +233,10 @@ class Bmv2Switch(P4Switch):
         super().__init__(name, **params)
         self.thrift_port = thrift_port
 
-    def command(self, ports: dict[int, str]) -> list[str]:
+    def target_options(self) -> list[str]:
         if self.thrift_port is None:
             self.thrift_port = _free_tcp_port()
-        first = [str(self.config)] if self.config is not None else ["--no-p4"]
-        return [self.binary, *first, *self.interface_args(ports),
-                "--device-id", str(self.device_id), "--thrift-port", str(self.thrift_port),
-                "-L", self.log_level, "--log-console",
-                "--", "--grpc-server-addr", self.grpc_address, "--cpu-port", str(self.cpu_port)]
+        return ["--thrift-port", str(self.thrift_port), *super().target_options()]
 
 
 def _free_tcp_port() -> int:
@@ -274,10 +259,8 @@ def switch_class(target: str) -> type[P4Switch]:
 
 def target_missing(target: str) -> str | None:
     """Why the target's switch cannot run here (its binary is absent), or None."""
-    cls = switch_class(target)
-    if shutil.which(cls.binary) is None and not Path(cls.binary).exists():
-        return f"the {target} target needs `{cls.binary}` on PATH"
-    return None
+    switch_class(target)
+    return targets.missing(target, compile=False)
 
 
 class P4Host(Host):

@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from . import mininet_loader
+from . import mininet_loader, targets
 from .net import SwitchArtifacts, artifacts, controller_config
 from .netns import Lab, LabError, sigterm_as_interrupt, wait_for
 from .topology import Topology, default_topology
@@ -51,10 +51,10 @@ except mininet_loader.MininetMissing as _missing:
         sys.exit(f"error: {_missing}")
     raise
 
-from mininet.net import Mininet  # noqa: E402
-from mininet.topo import Topo  # noqa: E402
+from mininet.net import Mininet
+from mininet.topo import Topo
 
-from .mininet_switch import P4Host, P4Switch, switch_class, target_missing  # noqa: E402
+from .mininet_switch import P4Host, P4Switch, switch_class, target_missing
 
 PY = sys.executable
 
@@ -120,8 +120,6 @@ class MininetSynproxy:
             raise LabError("Mininet needs root (network namespaces, veths, raw sockets)")
         if reason := target_missing(self.target):
             raise LabError(reason)
-        if self.target == "bmv2" and shutil.which("p4c-bm2-ss") is None:
-            raise LabError("the bmv2 target needs `p4c-bm2-ss` on PATH to compile the program")
         self.art = artifacts(self.program, self.target)
         opts: dict[str, Any] = {"config": self.art.device_config, "log_level": self.log_level,
                                 "workdir": self.workdir, "pcap_dir": self.pcap_dir}
@@ -314,8 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--switch {args.switch!r}: lower-case letters and digits, ending in a digit "
                  "(Mininet's datapath id), at most 9 characters (interface names)")
     if args.target == "bmv2":
-        missing = [b for b in ("p4c-bm2-ss", "simple_switch_grpc") if shutil.which(b) is None]
-        if missing:
+        if missing := targets.missing_binaries("bmv2"):
             print(f"SKIPPED: --target bmv2 needs {' and '.join(missing)} on PATH; "
                   "nothing was started")
             return 0

@@ -9,43 +9,23 @@ simple_switch_grpc with target="bmv2") serves P4Runtime on a unix socket.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .netns import Lab, LabError, grpc_ready, sh, wait_for
+from . import targets
+from .netns import Lab, sh
 from .topology import Host, Topology
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+#: A compiled program (P4Info and device config), as topo.targets builds it.
+SwitchArtifacts = targets.Artifacts
 
 
-@dataclass
-class SwitchArtifacts:
-    p4info: Path
-    device_config: Path
-
-
-def artifacts(program: str, target: str = "p4sim") -> SwitchArtifacts:
-    """Build (if needed) and return the program's P4Info and device config."""
-    src = ROOT / "p4src" / "v1model" / f"{program}.p4"
-    out = ROOT / "build" / target / program
-    out.mkdir(parents=True, exist_ok=True)
-    if target == "p4sim":
-        config = out / f"{program}.p4sim"
-        cmd = [str(BIN / "p4sim-compile"), str(src), "-o", str(out)]
-    else:
-        config = out / f"{program}.json"
-        cmd = ["p4c-bm2-ss", "--arch", "v1model", "-o", str(config), "--p4runtime-files",
-               str(out / "p4info.txt"), str(src)]
-    newest = max(p.stat().st_mtime for p in (ROOT / "p4src").rglob("*.p4"))
-    if not config.exists() or config.stat().st_mtime < newest:
-        subprocess.run(cmd, check=True)
-    return SwitchArtifacts(out / "p4info.txt", config)
+def artifacts(program: str, target_name: str = "p4sim") -> SwitchArtifacts:
+    """Build (if it changed) and return the program's P4Info and device config."""
+    return targets.build_program(program, target_name)
 
 
 def configure_host(h: Host, ns: str, ifname: str) -> None:
@@ -96,7 +76,7 @@ class Net(NamespaceHosts):
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="p4synproxy-")))
     ns: dict[str, str] = field(default_factory=dict)
     ifname: dict[str, str] = field(default_factory=dict)  # host -> its interface
-    switch_proc: object = None
+    switch_proc: subprocess.Popen | None = None
 
     @property
     def grpc_address(self) -> str:
@@ -122,30 +102,18 @@ class Net(NamespaceHosts):
             configure_host(h, ns, host_if)
 
     def _start_switch(self, with_program: bool) -> None:
-        ports = [a for h in self.topo.hosts for a in ("-i", f"{h.port}@{self.lab.tag}s{h.port}")]
-        log = str(self.workdir / "switch.log")
-        if self.target == "p4sim":
-            if with_program:
-                art = artifacts(self.program, "p4sim")
-                first = [str(art.device_config), "--p4info", str(art.p4info)]
-            else:
-                first = ["--no-p4"]
-            cmd = [str(BIN / "p4sim"), *first, *ports, "--grpc-server-addr", self.grpc_address,
-                   "--cpu-port", str(self.topo.cpu_port), "-L", self.log_level]
-            if not self.register_access:
-                cmd.append("--no-register-access")
-        else:
-            if shutil.which("simple_switch_grpc") is None:
-                raise LabError("target bmv2 needs simple_switch_grpc on PATH")
-            cmd = ["simple_switch_grpc", "--no-p4", *ports, "-L", self.log_level, "--",
-                   "--grpc-server-addr", self.grpc_address, "--cpu-port", str(self.topo.cpu_port)]
-        proc = self.lab.popen(cmd, netns=self.ns["switch"], log_path=log)
-        self.switch_proc = proc
-        sock = Path(self.grpc_address[len("unix:"):])
-        wait_for(lambda: proc.poll() is not None or sock.exists(), 60, what="the switch to start")
-        if proc.poll() is not None:
-            raise LabError(f"the switch exited at start: {Path(log).read_text()[-2000:]}")
-        grpc_ready(self.grpc_address, 30)
+        art = artifacts(self.program, self.target) if with_program and self.target == "p4sim" \
+            else None
+        spec = targets.SwitchSpec(
+            self.target, {h.port: f"{self.lab.tag}s{h.port}" for h in self.topo.hosts},
+            self.grpc_address, cpu_port=self.topo.cpu_port, log_level=self.log_level,
+            config=art.device_config if art else None, p4info=art.p4info if art else None,
+            options=[] if self.register_access or self.target != "p4sim"
+            else ["--no-register-access"])
+        log = self.workdir / "switch.log"
+        self.switch_proc = targets.start(
+            spec, lambda cmd: self.lab.popen(cmd, netns=self.ns["switch"], log_path=str(log)),
+            log, timeout=60, what="the switch")
 
     def __enter__(self) -> Net:
         return self.start() if not self.ns else self

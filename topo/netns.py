@@ -46,7 +46,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
         return
 
-    def raise_interrupt(signum: int, frame: object) -> None:  # noqa: ARG001
+    def raise_interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, raise_interrupt)
@@ -136,7 +136,7 @@ class Lab:
         self.close()
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "condition") -> None:  # noqa: ANN001
+def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "condition") -> None:
     """Poll `predicate` until it is true; raise LabError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from controller import p4consts
+
 SPOOF_RANGE = "198.18.0.0/15"
 
 
@@ -41,7 +43,7 @@ class Topology:
     vip: str = "10.0.0.100"
     vport: int = 80
     rs_port: int = 8080
-    cpu_port: int = 255
+    cpu_port: int = p4consts.CPU_PORT
     extra: dict[str, str] = field(default_factory=dict)
 
     def host(self, name: str) -> Host:

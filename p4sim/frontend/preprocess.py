@@ -35,6 +35,41 @@ def _compiler() -> list[str]:
     raise P4Error(None, "no C preprocessor found (install cpp or gcc)")
 
 
+def _command(
+    src: Path,
+    defines: Mapping[str, str | int | None] | None,
+    include_dirs: Iterable[str | os.PathLike[str]] | None,
+) -> list[str]:
+    """The preprocessor command line for `src` (without the output-mode flags)."""
+    # The reference compiler's flags: keep comments, no system macros or headers,
+    # and assembler mode so that a stray quote in P4 text is not a C char literal.
+    cmd = [*_compiler(), "-C", "-undef", "-nostdinc", "-x", "assembler-with-cpp", "-w"]
+    # The P4 compiler's own macro, which programs test with #ifdef.
+    cmd += ["-D__p4c__=1", "-D__TARGET_BMV2__=1", "-D__p4sim__=1"]
+    for name, value in (defines or {}).items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise P4Error(None, f"invalid macro name {name!r} in defines")
+        cmd.append(f"-D{name}" if value is None else f"-D{name}={value}")
+    cmd += ["-I", str(src.parent)]
+    for d in include_dirs or ():
+        cmd += ["-I", str(d)]
+    return [*cmd, "-I", str(ARCH_DIR), str(src)]
+
+
+def _run(src: Path, cmd: list[str]) -> str:
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise P4Error(None, f"could not run the C preprocessor: {e}") from None
+    if res.returncode != 0:
+        m = _DIAG_RE.search(res.stderr)
+        if m:
+            loc = Loc(m.group("file"), int(m.group("line")), int(m.group("col") or 1))
+            raise P4Error(loc, f"preprocessor: {m.group('msg').strip()}")
+        raise P4Error(Loc(str(src), 1, 1), f"preprocessor failed: {res.stderr.strip()}")
+    return res.stdout
+
+
 def preprocess(
     path: str | os.PathLike[str],
     defines: Mapping[str, str | int | None] | None = None,
@@ -50,27 +85,23 @@ def preprocess(
     src = Path(path)
     if not src.is_file():
         raise P4Error(None, f"{src}: no such file")
-    # The reference compiler's flags: keep comments, no system macros or headers,
-    # and assembler mode so that a stray quote in P4 text is not a C char literal.
-    cmd = [*_compiler(), "-C", "-undef", "-nostdinc", "-x", "assembler-with-cpp", "-w"]
-    # The P4 compiler's own macro, which programs test with #ifdef.
-    cmd += ["-D__p4c__=1", "-D__TARGET_BMV2__=1", "-D__p4sim__=1"]
-    for name, value in (defines or {}).items():
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise P4Error(None, f"invalid macro name {name!r} in defines")
-        cmd.append(f"-D{name}" if value is None else f"-D{name}={value}")
-    cmd += ["-I", str(src.parent)]
-    for d in include_dirs or ():
-        cmd += ["-I", str(d)]
-    cmd += ["-I", str(ARCH_DIR), str(src)]
-    try:
-        res = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise P4Error(None, f"could not run the C preprocessor: {e}") from None
-    if res.returncode != 0:
-        m = _DIAG_RE.search(res.stderr)
-        if m:
-            loc = Loc(m.group("file"), int(m.group("line")), int(m.group("col") or 1))
-            raise P4Error(loc, f"preprocessor: {m.group('msg').strip()}")
-        raise P4Error(Loc(str(src), 1, 1), f"preprocessor failed: {res.stderr.strip()}")
-    return res.stdout
+    return _run(src, _command(src, defines, include_dirs))
+
+
+def macros(
+    path: str | os.PathLike[str],
+    defines: Mapping[str, str | int | None] | None = None,
+    include_dirs: Iterable[str | os.PathLike[str]] | None = None,
+) -> dict[str, str]:
+    """The object-like macros defined once `path` is preprocessed (name -> replacement
+    text), as the preprocessor itself lists them (`-dM`); same arguments as
+    `preprocess`. Function-like macros are left out."""
+    src = Path(path)
+    if not src.is_file():
+        raise P4Error(None, f"{src}: no such file")
+    out: dict[str, str] = {}
+    for line in _run(src, [*_command(src, defines, include_dirs), "-dM"]).splitlines():
+        _, name, value = (line.split(None, 2) + ["", "", ""])[:3]
+        if name and "(" not in name:
+            out[name] = value.strip()
+    return out

@@ -101,8 +101,25 @@ class P4RuntimeTest(BaseTest):
         data = ents[0].counter_entry.data
         return data.packet_count, data.byte_count
 
+    def direct_counter(self, entry) -> tuple[int, int]:  # entry: a p4runtime TableEntry
+        """(packets, bytes) of a table entry's direct counter."""
+        from p4.v1 import p4runtime_pb2
 
-def p4rt_entity(**kwargs):  # noqa: ANN201
+        ent = p4runtime_pb2.Entity()
+        ent.direct_counter_entry.table_entry.CopyFrom(entry)
+        ent.direct_counter_entry.table_entry.ClearField("action")
+        data = self.client.read([ent])[0].direct_counter_entry.data
+        return data.packet_count, data.byte_count
+
+    def table_entries(self, table: str) -> list:
+        """The entries the switch holds in `table` (a wildcard read)."""
+        from p4.v1 import p4runtime_pb2
+
+        query = p4runtime_pb2.TableEntry(table_id=self.p4.get("tables", table).preamble.id)
+        return [e.table_entry for e in self.client.read([p4rt_entity(table_entry=query)])]
+
+
+def p4rt_entity(**kwargs):
     from p4.v1 import p4runtime_pb2
 
     ent = p4runtime_pb2.Entity()

@@ -46,7 +46,6 @@ from synproxy_packets import (
     CLIENT_SPORT,
     EPOCH,
     EV,
-    EVENTS_PER_SERVICE,
     KEY,
     OTHER_MAC,
     OTHER_NET,
@@ -71,7 +70,7 @@ from synproxy_packets import (
     pending_slot,
 )
 
-from controller import entities
+from controller import entities, p4consts
 from p4sim.testclock import read_offset, write_offset
 
 COOKIE_DIGEST = "cookie_ack_digest_t"
@@ -174,7 +173,7 @@ class SynproxyTest(P4RuntimeTest):
             ents.append(p4rt_entity(counter_entry=entities.counter_entry(
                 self.p4, "global_events", ev)))
             ents.append(p4rt_entity(counter_entry=entities.counter_entry(
-                self.p4, "service_events", service_id * EVENTS_PER_SERVICE + ev)))
+                self.p4, "service_events", service_id * p4consts.EVENTS_PER_SERVICE + ev)))
         return ents
 
     def snapshot(self, service_id: int = SERVICE_ID) -> dict[str, tuple[int, int]]:
@@ -188,7 +187,7 @@ class SynproxyTest(P4RuntimeTest):
         out = {}
         for name, ev in EV.items():
             out[name] = (by_index.get((1, ev), 0),
-                         by_index.get((0, service_id * EVENTS_PER_SERVICE + ev), 0))
+                         by_index.get((0, service_id * p4consts.EVENTS_PER_SERVICE + ev), 0))
         return out
 
     def event_deltas(self, since: Mapping[str, tuple[int, int]] | None = None,
@@ -366,10 +365,10 @@ class SynproxyTest(P4RuntimeTest):
 
     # ------------------------------------------------------------------ registers
 
-    def defend(self, service_id: int = SERVICE_ID) -> None:
-        """C8: switch an AUTO service's defence on (its `defense` entry; deleted in
-        tearDown, which switches it off again)."""
-        self.insert("defense", {"service_id": service_id}, "set_defense_active")
+    def defend(self, service_id: int = SERVICE_ID):  # -> p4runtime TableEntry
+        """C8: switch an AUTO service's defence on (its `defense` entry, returned;
+        deleted in tearDown, which switches it off again)."""
+        return self.insert("defense", {"service_id": service_id}, "set_defense_active")
 
     def undefend(self, service_id: int = SERVICE_ID) -> None:
         """C8: switch the defence off again: delete the `defense` entry."""

@@ -10,12 +10,10 @@ the switch's checksums.
 from __future__ import annotations
 
 import ipaddress
-import re
 import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from crc_collisions import crc16_arc
@@ -23,11 +21,8 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
+from controller import p4consts
 from controller.cookie import Flow, decode_options, encode_options, key_words, make_cookie
-
-ROOT = Path(__file__).resolve().parents[2]
-DEFINES = ROOT / "p4src" / "common" / "defines.p4"
-SIZES = ROOT / "p4src" / "common" / "sizes.p4"
 
 MASK32 = 0xFFFFFFFF
 
@@ -50,38 +45,20 @@ PREV_KEY = 0xF0E1D2C3B4A59687
 EPOCH = 0x000123
 PREV_EPOCH = EPOCH - 1
 
-REFLECT_SESSION_BASE = 512  # p4src/README.md: clone session 512 + p reflects to port p
-IPV4_DEFAULT_TTL = 64
+REFLECT_SESSION_BASE = p4consts.REFLECT_SESSION_BASE  # + p reflects to port p
+IPV4_DEFAULT_TTL = p4consts.IPV4_DEFAULT_TTL
 
 
-def p4_consts(path: Path = DEFINES) -> dict[str, int]:
-    """The integer `const` declarations of a P4 file, so that tests use the program's
-    own event, state and flag codes instead of copies that could drift."""
-    pattern = re.compile(r"^const\s+[\w<>]+\s+(\w+)\s*=\s*(0x[0-9a-fA-F]+|\d+)\s*;", re.M)
-    # Sizes are `#define NAME [32w]VALUE` defaults (sizes.p4), overridable with -D.
-    default = re.compile(r"^#define\s+(\w+)\s+(?:\d+w)?(0x[0-9a-fA-F]+|\d+)\b", re.M)
-    text = path.read_text()
-    found = pattern.findall(text) + default.findall(text)
-    return {name: int(value, 0) for name, value in found}
-
-
-CONSTS = p4_consts()
-EV = {name[3:]: value for name, value in CONSTS.items() if name.startswith("EV_")}
-SESSION = {name[8:]: value for name, value in CONSTS.items()
-           if name.startswith("SESSION_") and not name.startswith("SESSION_EV_")}
-SESSION_EV = {name[11:]: value for name, value in CONSTS.items()
-              if name.startswith("SESSION_EV_")}
-SVC_SACK, SVC_TS, SVC_WSCALE, SVC_DEFER = (CONSTS[f"SVC_FLAG_{n}"]
+EV = p4consts.EVENTS
+SESSION = p4consts.SESSION_STATES
+SESSION_EV = p4consts.SESSION_EVENTS
+SVC_SACK, SVC_TS, SVC_WSCALE, SVC_DEFER = (p4consts.SVC_FLAGS[n]
                                            for n in ("SACK", "TS", "WSCALE", "DEFER"))
-PROXY_OFF, PROXY_ON, PROXY_AUTO = (CONSTS[f"PROXY_MODE_{n}"] for n in ("OFF", "ON", "AUTO"))
-PUNT_EARLY_DATA, PUNT_COOKIE_DATA = CONSTS["PUNT_EARLY_DATA"], CONSTS["PUNT_COOKIE_DATA"]
-WSCALE_NONE = CONSTS["COOKIE_WSCALE_NONE"]
-SIZE_CONSTS = p4_consts(SIZES)
-FLOW_FILTER_SIZE = SIZE_CONSTS["FLOW_FILTER_SIZE"]
-PENDING_SIZE = SIZE_CONSTS["PENDING_SIZE"]
-ETHERTYPE_VLAN, ETHERTYPE_QINQ = CONSTS["ETHERTYPE_VLAN"], CONSTS["ETHERTYPE_QINQ"]
-#: service_events is indexed by service_id * EVENTS_PER_SERVICE + event.
-EVENTS_PER_SERVICE = SIZE_CONSTS["EVENTS_PER_SERVICE"]
+PROXY_OFF, PROXY_ON, PROXY_AUTO = (p4consts.PROXY_MODES[n] for n in ("OFF", "ON", "AUTO"))
+PUNT_EARLY_DATA, PUNT_COOKIE_DATA = p4consts.PUNT_EARLY_DATA, p4consts.PUNT_COOKIE_DATA
+FLOW_FILTER_SIZE = p4consts.FLOW_FILTER_SIZE
+PENDING_SIZE = p4consts.PENDING_SIZE
+ETHERTYPE_VLAN, ETHERTYPE_QINQ = p4consts.ETHERTYPE_VLAN, p4consts.ETHERTYPE_QINQ
 
 
 def ip2int(addr: str) -> int:

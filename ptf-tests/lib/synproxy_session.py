@@ -26,7 +26,6 @@ from synproxy_packets import (
     SESSION_EV,
     VIP,
     VPORT,
-    WSCALE_NONE,
     client_tcp,
     cookie_for,
     fresh,
@@ -37,6 +36,7 @@ from synproxy_packets import (
     u32,
 )
 
+from controller import p4consts
 from controller.cookie import decode_options, encode_options
 from controller.synpkt import Handshake, server_syn
 
@@ -160,7 +160,7 @@ class SessionTest(SynproxyTest):
         hs = Handshake(client_addr=ip2int(CLIENT_IP), vip_addr=ip2int(VIP),
                        client_port=c.sport, vip_port=VPORT, client_isn=c.isn,
                        cookie=c.cookie, mss=o.mss,
-                       wscale=WSCALE_NONE if o.wscale is None else o.wscale,
+                       wscale=p4consts.COOKIE_WSCALE_NONE if o.wscale is None else o.wscale,
                        sack_ok=o.sack_ok, ts_ok=o.ts_ok, client_window=c.client_window,
                        client_tsval=c.client_tsval)
         return server_syn(hs, mac_bytes(ROUTER_MAC))

@@ -4,10 +4,8 @@ thread with its own event loop, plus packet builders and polling helpers."""
 
 from __future__ import annotations
 
-import asyncio
 import queue
 import textwrap
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,8 +14,10 @@ from typing import Any
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
-from controller.app import Controller
+from controller import p4consts
 from controller.config import Config, parse_config
+from controller.testing.thread import ControllerThread
+from controller.testing.thread import wait_for as wait_for
 from p4sim.compile_cli import compile_program
 from p4sim.ports import MemoryPort
 from p4sim.switch import Switch
@@ -25,7 +25,7 @@ from p4sim.switch import Switch
 ROOT = Path(__file__).resolve().parents[2]
 SYNPROXY = ROOT / "p4src" / "v1model" / "synproxy.p4"
 
-CLIENT_PORT, SERVER_PORT, CPU_PORT = 1, 2, 255
+CLIENT_PORT, SERVER_PORT, CPU_PORT = 1, 2, p4consts.CPU_PORT
 MAC1, MAC2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
 CLIENT_MAC, SERVER_MAC = "00:00:00:00:00:c1", "00:00:00:00:00:5e"
 CLIENT_IP, VIP, VPORT = "10.0.0.1", "192.168.10.10", 80
@@ -129,71 +129,12 @@ class SwitchBench:
         self.switch.stop()
 
 
-class ControllerThread:
-    """A Controller on its own event loop in a thread."""
-
-    def __init__(self, cfg: Config, **kwargs: Any) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.cfg = cfg
-        self.kwargs = kwargs
-        self.ctl: Controller | None = None
-        ready = threading.Event()
-        self.thread = threading.Thread(target=self._main, args=(ready,), daemon=True)
-        self.thread.start()
-        ready.wait(10)
-        assert self.ctl is not None
-
-    def _main(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
-
-        async def main() -> None:
-            self.ctl = Controller(self.cfg, **self.kwargs)
-            ready.set()
-            await self.ctl.run()
-
-        try:
-            self.loop.run_until_complete(main())
-        finally:
-            ready.set()
-
-    def call(self, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
-        """Run `fn` on the controller's loop; awaits it if it returns a coroutine."""
-
-        async def wrapper() -> Any:
-            r = fn()
-            if asyncio.iscoroutine(r):
-                r = await r
-            return r
-
-        return asyncio.run_coroutine_threadsafe(wrapper(), self.loop).result(timeout)
-
-    def wait_synced(self, timeout: float = 30.0) -> None:
-        assert self.ctl is not None
-        assert wait_for(lambda: self.ctl is not None and self.ctl.synced.is_set(), timeout), \
-            "controller did not sync"
-
-    def stop(self) -> None:
-        if self.ctl is not None:
-            self.loop.call_soon_threadsafe(self.ctl.stop)
-        self.thread.join(10)
-
-
 def start_controller(artefacts: tuple[Path, Path], sock: str, tmp_path: Path,
                      **kw: Any) -> ControllerThread:
     """A controller thread for a config built by config_text(), synced with the switch."""
     ct = ControllerThread(load_cfg(config_text(*artefacts, sock, **kw), tmp_path))
     ct.wait_synced()
     return ct
-
-
-def wait_for(pred: Callable[[], Any], timeout: float = 10.0, step: float = 0.01) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def load_cfg(text: str, tmp: Path) -> Config:

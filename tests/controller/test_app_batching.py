@@ -7,17 +7,19 @@ Run: .venv/bin/python -m pytest -q tests/controller/test_app_batching.py
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from controller.p4info import P4InfoIndex, load_p4info
 from controller.synpkt import parse_tcp
+from controller.testing.fakeswitch import FakeSwitch, cookie_rows
 from tests.controller.ctlbench import ControllerThread, config_text, load_cfg, wait_for
-from tests.controller.fakeswitch import FakeSwitch, cookie_rows
 
 pytestmark = pytest.mark.timeout(120)
 
 
-def test_digest_burst_against_slow_writes(artefacts, tmp_path) -> None:
+def test_digest_burst_against_slow_writes(artefacts: tuple[Path, Path], tmp_path) -> None:
     sock = str(tmp_path / "fake.sock")
     fake = FakeSwitch(write_delay=0.05)
     fake.start(f"unix:{sock}")
@@ -53,7 +55,7 @@ def test_digest_burst_against_slow_writes(artefacts, tmp_path) -> None:
         fake.stop()
 
 
-def test_malformed_stream_messages_are_counted_not_fatal(artefacts, tmp_path) -> None:
+def test_malformed_stream_messages_are_counted_not_fatal(artefacts: tuple[Path, Path], tmp_path) -> None:
     sock = str(tmp_path / "fake.sock")
     fake = FakeSwitch()
     fake.start(f"unix:{sock}")
@@ -73,7 +75,7 @@ def test_malformed_stream_messages_are_counted_not_fatal(artefacts, tmp_path) ->
 
 
 def test_a_switch_answering_as_bmv2_gets_the_pipeline_and_no_register_reads(
-        artefacts, tmp_path) -> None:
+        artefacts: tuple[Path, Path], tmp_path) -> None:
     """bmv2 without a pipeline refuses GetForwardingPipelineConfig (FAILED_PRECONDITION)
     and has no register access: the controller pushes the pipeline, runs without
     register reads, and installs sessions by their two entries."""

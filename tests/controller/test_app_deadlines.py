@@ -7,19 +7,21 @@ Run: .venv/bin/python -m pytest -q tests/controller/test_app_deadlines.py
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from controller.p4info import P4InfoIndex, load_p4info
 from controller.p4rt import Deadlines
+from controller.testing.fakeswitch import FakeSwitch, cookie_rows
 from controller.timers import POLL_TIMEOUTS_MAX
 from tests.controller.ctlbench import ControllerThread, config_text, load_cfg, wait_for
-from tests.controller.fakeswitch import FakeSwitch, cookie_rows
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def test_unanswered_session_write_times_out_and_the_controller_recovers(
-        artefacts, tmp_path) -> None:
+        artefacts: tuple[Path, Path], tmp_path) -> None:
     sock = str(tmp_path / "fake.sock")
     fake = FakeSwitch()
     fake.start(f"unix:{sock}")
@@ -51,7 +53,7 @@ def test_unanswered_session_write_times_out_and_the_controller_recovers(
         fake.stop()
 
 
-def test_switch_silent_at_start_up_is_retried_until_it_answers(artefacts, tmp_path) -> None:
+def test_switch_silent_at_start_up_is_retried_until_it_answers(artefacts: tuple[Path, Path], tmp_path) -> None:
     sock = str(tmp_path / "fake.sock")
     fake = FakeSwitch()
     fake.stall_writes()

@@ -40,7 +40,7 @@ ISN = 0xFFFFFFF0  # the request's sequence numbers wrap around 2^32
 REQUEST = (b"POST /x HTTP/1.1\r\n", b"Content-Length: 5\r\n\r\n", b"hello")
 
 
-def start(artefacts, sock, tmp_path: Path, **kw) -> ControllerThread:
+def start(artefacts: tuple[Path, Path], sock, tmp_path: Path, **kw) -> ControllerThread:
     kw.setdefault("sessions", "sessions: {syn_timeout: 30}\n")
     return start_controller(artefacts, sock, tmp_path, **kw)
 
@@ -97,7 +97,7 @@ def expect_request_at_server(sw: SwitchBench, rs_isn: int) -> None:
     assert sw.recv_tcp(SERVER_PORT, has_data, 0.3) is None
 
 
-def test_request_sent_before_the_session_exists_is_delivered(artefacts, sock, switch,
+def test_request_sent_before_the_session_exists_is_delivered(artefacts: tuple[Path, Path], sock, switch,
                                                              tmp_path):
     ct = start(artefacts, sock, tmp_path)
     try:
@@ -162,7 +162,7 @@ def packet_in(ct: ControllerThread, frame: bytes, reason: int) -> pb.PacketIn:
     return msg
 
 
-def test_cookie_data_reaching_an_established_session_is_delivered(artefacts, sock, switch,
+def test_cookie_data_reaching_an_established_session_is_delivered(artefacts: tuple[Path, Path], sock, switch,
                                                                   tmp_path):
     """The segment was punted before the session was installed but reaches the
     controller after the server answered: it is sent on at once, translated."""
@@ -183,7 +183,7 @@ def test_cookie_data_reaching_an_established_session_is_delivered(artefacts, soc
         ct.stop()
 
 
-def test_cookie_data_reaching_a_syn_sent_session_is_held(artefacts, sock, switch, tmp_path):
+def test_cookie_data_reaching_a_syn_sent_session_is_held(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     ct = start(artefacts, sock, tmp_path)
     try:
         cookie = handshake(switch, ISN)
@@ -199,7 +199,7 @@ def test_cookie_data_reaching_a_syn_sent_session_is_held(artefacts, sock, switch
         ct.stop()
 
 
-def test_new_connection_on_a_closing_session_restarts_it_once(artefacts, sock, switch,
+def test_new_connection_on_a_closing_session_restarts_it_once(artefacts: tuple[Path, Path], sock, switch,
                                                               tmp_path):
     """C5 with C4: every segment of the new connection that reached the switch
     before the restart reports the reuse; the session restarts once and keeps

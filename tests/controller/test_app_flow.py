@@ -29,11 +29,11 @@ from tests.controller.ctlbench import (
 pytestmark = pytest.mark.timeout(120)
 
 
-def start(artefacts, sock, tmp_path: Path, **kw) -> ControllerThread:
+def start(artefacts: tuple[Path, Path], sock, tmp_path: Path, **kw) -> ControllerThread:
     return start_controller(artefacts, sock, tmp_path, **kw)
 
 
-def test_connection_through_the_proxy(artefacts, sock, switch: SwitchBench, tmp_path) -> None:
+def test_connection_through_the_proxy(artefacts: tuple[Path, Path], sock, switch: SwitchBench, tmp_path) -> None:
     ct = start(artefacts, sock, tmp_path)
     try:
         isn = 0xFFFFFFF0

@@ -51,7 +51,7 @@ def data_flows(sw: SwitchBench, isn: int, cookie: int, rs_isn: int, tag: bytes) 
     return p is not None and p[TCP].ack == rs_isn + 1
 
 
-def test_restart_keeps_sessions_and_pipeline(artefacts, sock, switch, tmp_path: Path) -> None:
+def test_restart_keeps_sessions_and_pipeline(artefacts: tuple[Path, Path], sock, switch, tmp_path: Path) -> None:
     sessions = "sessions: {syn_timeout: 30, timeouts: {syn_sent: 60}}\n"
     cfg = load_cfg(config_text(*artefacts, sock, sessions=sessions), tmp_path)
     ct = ControllerThread(cfg)
@@ -80,7 +80,7 @@ def test_restart_keeps_sessions_and_pipeline(artefacts, sock, switch, tmp_path: 
         ct2.stop()
 
 
-def test_backup_waits_and_takes_over(artefacts, sock, switch, tmp_path: Path) -> None:
+def test_backup_waits_and_takes_over(artefacts: tuple[Path, Path], sock, switch, tmp_path: Path) -> None:
     primary = ControllerThread(load_cfg(config_text(*artefacts, sock, election_id=10), tmp_path))
     primary.wait_synced()
     cookie = establish(switch, 100, 7000)
@@ -100,7 +100,7 @@ def test_backup_waits_and_takes_over(artefacts, sock, switch, tmp_path: Path) ->
         backup.stop()
 
 
-def test_lost_stream_reconnects_and_pushes_to_a_fresh_switch(artefacts, sock, tmp_path) -> None:
+def test_lost_stream_reconnects_and_pushes_to_a_fresh_switch(artefacts: tuple[Path, Path], sock, tmp_path) -> None:
     sw = SwitchBench(sock)
     ct = ControllerThread(load_cfg(config_text(*artefacts, sock), tmp_path))
     try:
@@ -116,7 +116,7 @@ def test_lost_stream_reconnects_and_pushes_to_a_fresh_switch(artefacts, sock, tm
         sw.stop()
 
 
-def test_a_different_pipeline_is_replaced(artefacts, sock, switch, tmp_path: Path) -> None:
+def test_a_different_pipeline_is_replaced(artefacts: tuple[Path, Path], sock, switch, tmp_path: Path) -> None:
     ct = ControllerThread(load_cfg(config_text(*artefacts, sock), tmp_path))
     ct.wait_synced()
     establish(switch, 100, 7000)
@@ -138,7 +138,7 @@ def test_a_different_pipeline_is_replaced(artefacts, sock, switch, tmp_path: Pat
         ct2.stop()
 
 
-def test_runtime_service_and_real_server_changes(artefacts, sock, switch, tmp_path) -> None:
+def test_runtime_service_and_real_server_changes(artefacts: tuple[Path, Path], sock, switch, tmp_path) -> None:
     ctl_sock = str(tmp_path / "ctl.sock")
     control = f"control: {{socket: \"{ctl_sock}\"}}\n"
     cfg = load_cfg(config_text(*artefacts, sock, control=control), tmp_path)
@@ -216,7 +216,7 @@ def test_cli_reports_bad_config_and_missing_socket(tmp_path: Path, capsys) -> No
     assert "synproxyctl:" in capsys.readouterr().err
 
 
-def test_restored_pending_session_resets_the_client(artefacts, sock, switch, tmp_path) -> None:
+def test_restored_pending_session_resets_the_client(artefacts: tuple[Path, Path], sock, switch, tmp_path) -> None:
     sessions = "sessions: {syn_timeout: 30, timeouts: {syn_sent: 0.5}}\n"
     cfg = load_cfg(config_text(*artefacts, sock, sessions=sessions), tmp_path)
     ct = ControllerThread(cfg)

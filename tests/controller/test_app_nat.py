@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,7 +75,7 @@ def command(ct: ControllerThread, req: dict[str, Any]) -> Any:
     return ct.call(lambda: handle(ctl, req))
 
 
-def test_startup_installs_buckets_reverse_entries_and_the_nat_flag(artefacts, sock, switch,
+def test_startup_installs_buckets_reverse_entries_and_the_nat_flag(artefacts: tuple[Path, Path], sock, switch,
                                                                     tmp_path) -> None:
     ct = start_controller(artefacts, sock, tmp_path, service=NAT_AUTO)
     try:
@@ -102,7 +103,7 @@ def test_startup_installs_buckets_reverse_entries_and_the_nat_flag(artefacts, so
         ct.stop()
 
 
-def test_real_server_changes_move_only_that_servers_buckets(artefacts, sock, switch,
+def test_real_server_changes_move_only_that_servers_buckets(artefacts: tuple[Path, Path], sock, switch,
                                                             tmp_path) -> None:
     ct = start_controller(artefacts, sock, tmp_path, service=NAT_AUTO)
     try:
@@ -132,7 +133,7 @@ def test_real_server_changes_move_only_that_servers_buckets(artefacts, sock, swi
         ct.stop()
 
 
-def test_services_added_and_removed_at_run_time(artefacts, sock, switch, tmp_path) -> None:
+def test_services_added_and_removed_at_run_time(artefacts: tuple[Path, Path], sock, switch, tmp_path) -> None:
     ct = start_controller(artefacts, sock, tmp_path, service=NAT_AUTO)
     try:
         api = {"name": "api", "vip": "192.168.10.11", "port": 443, "mode": "off",
@@ -159,7 +160,7 @@ def test_services_added_and_removed_at_run_time(artefacts, sock, switch, tmp_pat
         ct.stop()
 
 
-def test_a_restarted_controller_keeps_the_buckets(artefacts, sock, switch, tmp_path) -> None:
+def test_a_restarted_controller_keeps_the_buckets(artefacts: tuple[Path, Path], sock, switch, tmp_path) -> None:
     """C9: connections forwarded unproxied survive a controller restart: the new
     controller reads the rows back and keeps them."""
     ct = start_controller(artefacts, sock, tmp_path, service=NAT_AUTO)

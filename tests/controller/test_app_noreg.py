@@ -57,7 +57,7 @@ def switch(sock: str) -> Iterator[SwitchBench]:
     sw.stop()
 
 
-def start(artefacts, sock, tmp_path: Path, **kw) -> ControllerThread:
+def start(artefacts: tuple[Path, Path], sock, tmp_path: Path, **kw) -> ControllerThread:
     kw.setdefault("sessions", "sessions: {syn_timeout: 30}\n")
     ct = start_controller(artefacts, sock, tmp_path, **kw)
     assert ct.ctl is not None and ct.ctl.view.register_reads is False
@@ -90,7 +90,7 @@ def establish(sw: SwitchBench, isn: int, rs_isn: int, sport: int = 40000,
     return cookie
 
 
-def test_the_switch_refuses_register_access(artefacts, sock, switch, tmp_path) -> None:
+def test_the_switch_refuses_register_access(artefacts: tuple[Path, Path], sock, switch, tmp_path) -> None:
     """The bench's switch behaves as bmv2 does; the controller says it runs without."""
     ct = start(artefacts, sock, tmp_path)
     try:
@@ -113,7 +113,7 @@ def test_the_switch_refuses_register_access(artefacts, sock, switch, tmp_path) -
         ct.stop()
 
 
-def test_handshake_and_translation_without_registers(artefacts, sock, switch, tmp_path):
+def test_handshake_and_translation_without_registers(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     ct = start(artefacts, sock, tmp_path)
     try:
         isn, rs_isn = 1000, 70000
@@ -137,7 +137,7 @@ def test_handshake_and_translation_without_registers(artefacts, sock, switch, tm
         ct.stop()
 
 
-def test_fin_states_from_digests_then_expiry(artefacts, sock, switch, tmp_path):
+def test_fin_states_from_digests_then_expiry(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     sessions = "sessions: {syn_timeout: 30, timeouts: {time_wait: 0.5}}\n"
     ct = start(artefacts, sock, tmp_path, sessions=sessions,
                control="control: {state_poll_seconds: 0.1}\n")
@@ -161,7 +161,7 @@ def test_fin_states_from_digests_then_expiry(artefacts, sock, switch, tmp_path):
         ct.stop()
 
 
-def test_restart_in_place_ignores_the_slots_old_registers(artefacts, sock, switch, tmp_path):
+def test_restart_in_place_ignores_the_slots_old_registers(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     """C5: the slot of a reset session restarts with a new gen by modifying its
     entries; the data plane starts it as SYN_SENT with delta 0 (the old delta is not
     applied), and the new connection is established like the first."""
@@ -187,7 +187,7 @@ def test_restart_in_place_ignores_the_slots_old_registers(artefacts, sock, switc
         ct.stop()
 
 
-def test_auto_defence_by_table_entry(artefacts, sock, switch, tmp_path):
+def test_auto_defence_by_table_entry(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     ct = start(artefacts, sock, tmp_path, service=AUTO_SERVICE,
                control="control: {auto_poll_seconds: 0.1}\n")
     try:
@@ -208,7 +208,7 @@ def test_auto_defence_by_table_entry(artefacts, sock, switch, tmp_path):
         ct.stop()
 
 
-def test_passthrough_epoch_bumped_after_a_defended_period(artefacts, sock, switch, tmp_path):
+def test_passthrough_epoch_bumped_after_a_defended_period(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     ct = start(artefacts, sock, tmp_path, sessions="sessions: {timeouts: {established: 1}}\n")
     try:
         epoch = switch.state.table("passthrough_epoch")
@@ -218,7 +218,7 @@ def test_passthrough_epoch_bumped_after_a_defended_period(artefacts, sock, switc
         ct.stop()
 
 
-def test_restart_reads_everything_back(artefacts, sock, switch, tmp_path):
+def test_restart_reads_everything_back(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     """C9 without registers: sessions (gen from the entries, taken as established),
     the defence and the passthrough epoch are read back; new gens go on above."""
     # Once on, the defence stays on (quiet_seconds far away). The epoch is moved on by
@@ -242,7 +242,7 @@ def test_restart_reads_everything_back(artefacts, sock, switch, tmp_path):
         establish(switch, 4000, 8000, sport=41000, transparent=True)
         assert wait_for(lambda: session_state(ct) == State.ESTABLISHED)
         for _ in range(2):
-            ct.call(lambda: ct.ctl.timers.clear_passthrough_filter(ct.ctl.link.conn))
+            ct.call(lambda: ct.ctl.timers.clear_passthrough_filter(ct.conn))
         assert list(switch.state.table("passthrough_epoch").default_args) == [3]
         gen = ct.ctl.view.table.by_slot[1].gen
     finally:
@@ -266,7 +266,7 @@ def test_restart_reads_everything_back(artefacts, sock, switch, tmp_path):
         ct2.stop()
 
 
-def test_session_events_of_another_gen_are_dropped(artefacts, sock, tmp_path) -> None:
+def test_session_events_of_another_gen_are_dropped(artefacts: tuple[Path, Path], sock, tmp_path) -> None:
     """A digest reports on the incarnation of the slot its entry had: one of an earlier
     gen (the slot was restarted or freed and installed again since) changes nothing."""
     from controller.app import Controller

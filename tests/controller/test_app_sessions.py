@@ -36,7 +36,7 @@ from tests.controller.ctlbench import (
 pytestmark = pytest.mark.timeout(120)
 
 
-def start(artefacts, sock, tmp_path: Path, **kw) -> ControllerThread:
+def start(artefacts: tuple[Path, Path], sock, tmp_path: Path, **kw) -> ControllerThread:
     # Unless a test is about them, SYN retransmissions stay out of the way.
     kw.setdefault("sessions", "sessions: {syn_timeout: 30}\n")
     return start_controller(artefacts, sock, tmp_path, **kw)
@@ -54,7 +54,7 @@ def establish(sw: SwitchBench, isn: int, rs_isn: int, sport: int = 40000) -> int
     return cookie
 
 
-def test_syn_retransmitted_with_backoff_then_client_reset(artefacts, sock, switch, tmp_path):
+def test_syn_retransmitted_with_backoff_then_client_reset(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     sessions = "sessions: {syn_timeout: 0.2, syn_retries: 2}\n"
     ct = start(artefacts, sock, tmp_path, sessions=sessions)
     try:
@@ -76,7 +76,7 @@ def test_syn_retransmitted_with_backoff_then_client_reset(artefacts, sock, switc
         ct.stop()
 
 
-def test_early_data_held_and_released_in_order(artefacts, sock, switch, tmp_path):
+def test_early_data_held_and_released_in_order(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     ct = start(artefacts, sock, tmp_path)
     try:
         isn = 5000
@@ -96,7 +96,7 @@ def test_early_data_held_and_released_in_order(artefacts, sock, switch, tmp_path
         ct.stop()
 
 
-def test_early_data_above_the_bound_is_dropped_and_counted(artefacts, sock, switch, tmp_path):
+def test_early_data_above_the_bound_is_dropped_and_counted(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     sessions = "sessions: {syn_timeout: 30, early_data_bytes: 10}\n"
     ct = start(artefacts, sock, tmp_path, sessions=sessions)
     try:
@@ -114,7 +114,7 @@ def test_early_data_above_the_bound_is_dropped_and_counted(artefacts, sock, swit
         ct.stop()
 
 
-def test_deferred_ack_payload_delivered(artefacts, sock, switch, tmp_path):
+def test_deferred_ack_payload_delivered(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     svc = textwrap.dedent(f"""\
         - name: web
           vip: {VIP}
@@ -135,7 +135,7 @@ def test_deferred_ack_payload_delivered(artefacts, sock, switch, tmp_path):
         ct.stop()
 
 
-def test_server_reset_frees_the_session(artefacts, sock, switch, tmp_path):
+def test_server_reset_frees_the_session(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     ct = start(artefacts, sock, tmp_path)
     try:
         handshake(switch, 100)
@@ -148,7 +148,7 @@ def test_server_reset_frees_the_session(artefacts, sock, switch, tmp_path):
 
 
 @pytest.mark.parametrize("allowed", [True, False])
-def test_reuse_of_a_closing_session(artefacts, sock, switch, tmp_path, allowed):
+def test_reuse_of_a_closing_session(artefacts: tuple[Path, Path], sock, switch, tmp_path, allowed):
     sessions = "sessions: {syn_timeout: 30, reuse: {close: %s}}\n" % (
         "true" if allowed else "false")
     ct = start(artefacts, sock, tmp_path, sessions=sessions)
@@ -175,7 +175,7 @@ def test_reuse_of_a_closing_session(artefacts, sock, switch, tmp_path, allowed):
         ct.stop()
 
 
-def test_closed_session_expires_by_state_timeout(artefacts, sock, switch, tmp_path):
+def test_closed_session_expires_by_state_timeout(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     sessions = "sessions: {timeouts: {close: 0.2}}\n"
     control = "control: {state_poll_seconds: 0.1}\n"
     ct = start(artefacts, sock, tmp_path, sessions=sessions, control=control)
@@ -192,7 +192,7 @@ def test_closed_session_expires_by_state_timeout(artefacts, sock, switch, tmp_pa
         ct.stop()
 
 
-def test_idle_established_session_expires(artefacts, sock, switch, tmp_path):
+def test_idle_established_session_expires(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     sessions = "sessions: {timeouts: {established: 0.3}}\n"
     ct = start(artefacts, sock, tmp_path, sessions=sessions)
     try:
@@ -203,7 +203,7 @@ def test_idle_established_session_expires(artefacts, sock, switch, tmp_path):
         ct.stop()
 
 
-def test_full_table_resets_the_new_client_at_once(artefacts, sock, switch, tmp_path):
+def test_full_table_resets_the_new_client_at_once(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     """With every slot taken, the validated ACK of a new client is answered with a
     RST|ACK carrying the sequence number the client expects (cookie + 1): its
     connect() succeeded, and its first read or write fails at once instead of hanging.
@@ -234,7 +234,7 @@ def test_full_table_resets_the_new_client_at_once(artefacts, sock, switch, tmp_p
         ct.stop()
 
 
-def test_key_rotation_keeps_old_cookies_valid(artefacts, sock, switch, tmp_path):
+def test_key_rotation_keeps_old_cookies_valid(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     ct = start(artefacts, sock, tmp_path)
     try:
         isn = 300
@@ -242,7 +242,7 @@ def test_key_rotation_keeps_old_cookies_valid(artefacts, sock, switch, tmp_path)
         synack = switch.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "SA")
         cookie = synack[TCP].seq
         before = ct.ctl.view.keys.state
-        ct.call(lambda: ct.ctl.timers.write_keys(ct.ctl.link.conn, ct.ctl.view.keys.rotate(ct.ctl.clock())))
+        ct.call(lambda: ct.ctl.timers.write_keys(ct.conn, ct.ctl.view.keys.rotate(ct.ctl.clock())))
         after = ct.ctl.view.keys.state
         assert after.epoch == before.epoch + 1 and after.prev_key == before.key
         flow = Flow(ip(CLIENT_IP), ip(VIP), 40000, VPORT)
@@ -260,7 +260,7 @@ def test_key_rotation_keeps_old_cookies_valid(artefacts, sock, switch, tmp_path)
         ct.stop()
 
 
-def test_auto_defence_switches_on_and_off(artefacts, sock, switch, tmp_path):
+def test_auto_defence_switches_on_and_off(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     svc = textwrap.dedent(f"""\
         - name: web
           vip: {VIP}
@@ -289,7 +289,7 @@ def test_auto_defence_switches_on_and_off(artefacts, sock, switch, tmp_path):
         ct.stop()
 
 
-def test_transparent_service_keeps_addresses(artefacts, sock, switch, tmp_path):
+def test_transparent_service_keeps_addresses(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     svc = textwrap.dedent(f"""\
         - name: web
           vip: {VIP}
@@ -314,7 +314,7 @@ def test_transparent_service_keeps_addresses(artefacts, sock, switch, tmp_path):
         ct.stop()
 
 
-def test_key_rotates_on_schedule(artefacts, sock, switch, tmp_path):
+def test_key_rotates_on_schedule(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     text = config_text(*artefacts, sock).replace("rotate_seconds: 3600", "rotate_seconds: 1")
     ct = ControllerThread(load_cfg(text, tmp_path))
     try:
@@ -327,7 +327,7 @@ def test_key_rotates_on_schedule(artefacts, sock, switch, tmp_path):
         ct.stop()
 
 
-def test_passthrough_filter_cleared_after_a_defended_period(artefacts, sock, switch, tmp_path):
+def test_passthrough_filter_cleared_after_a_defended_period(artefacts: tuple[Path, Path], sock, switch, tmp_path):
     # The filter is cleared `established` seconds after the sync (nothing is
     # undefended): the epoch moves on from the program's default 1.
     ct = start(artefacts, sock, tmp_path, sessions="sessions: {timeouts: {established: 1.5}}\n")
@@ -339,7 +339,7 @@ def test_passthrough_filter_cleared_after_a_defended_period(artefacts, sock, swi
         ct.stop()
 
 
-def test_state_polling_repairs_a_missed_digest_of_the_current_gen(artefacts, sock, switch,
+def test_state_polling_repairs_a_missed_digest_of_the_current_gen(artefacts: tuple[Path, Path], sock, switch,
                                                                   tmp_path):
     """Where the target reads registers, the poll reconciles the controller's states
     with the switch's: a state change whose digest never came is picked up, but only
@@ -356,8 +356,8 @@ def test_state_polling_repairs_a_missed_digest_of_the_current_gen(artefacts, soc
         with switch.state.lock:  # another incarnation's cells: ignored
             gen.values[1] = s.gen + 1
             state.values[1] = 6
-        ct.call(lambda: ct.ctl.timers.poll_states(ct.ctl.link.conn))
-        ct.call(lambda: ct.ctl.timers.poll_states(ct.ctl.link.conn))
+        ct.call(lambda: ct.ctl.timers.poll_states(ct.conn))
+        ct.call(lambda: ct.ctl.timers.poll_states(ct.conn))
         assert s.state == 2
         with switch.state.lock:  # this incarnation moved on without a digest
             gen.values[1] = s.gen

@@ -42,7 +42,7 @@ def synced(path: str) -> bool:
         return False
 
 
-def test_run_status_service_metrics_and_stop(artefacts, sock, switch, tmp_path: Path) -> None:
+def test_run_status_service_metrics_and_stop(artefacts: tuple[Path, Path], sock, switch, tmp_path: Path) -> None:
     ctl_sock = str(tmp_path / "ctl.sock")
     port = free_port()
     cfg = tmp_path / "synproxy.yaml"
@@ -104,7 +104,7 @@ def test_json_logs(capsys) -> None:
     assert json.loads(JsonFormatter().format(rec))["msg"] == "free text here"
 
 
-def test_run_reports_missing_or_wrong_artefacts(artefacts, tmp_path: Path, capsys) -> None:
+def test_run_reports_missing_or_wrong_artefacts(artefacts: tuple[Path, Path], tmp_path: Path, capsys) -> None:
     from controller.cli import main
 
     cfg = tmp_path / "c.yaml"

@@ -7,6 +7,8 @@ Run: .venv/bin/python -m pytest -q tests/controller/test_messages.py
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4data_pb2
@@ -189,7 +191,7 @@ def test_client_rst_without_a_known_isn_carries_no_ack() -> None:
     assert t.flags == "R" and t.seq == 42 and t.ack == 0
 
 
-def test_p4info_read_in_each_format(artefacts, tmp_path) -> None:
+def test_p4info_read_in_each_format(artefacts: tuple[Path, Path], tmp_path) -> None:
     from google.protobuf import json_format
 
     from controller.app import read_p4info

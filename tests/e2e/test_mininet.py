@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from controller import p4consts
 from topo import mininet_loader
 from topo.topology import default_topology
 
@@ -101,7 +102,7 @@ class Footprint:
                 + [f"file {p}" for p in self.paths if p.exists()])
 
 
-def footprint(mn) -> Footprint:  # noqa: ANN001 - a running topo.mininet_topo.MininetSynproxy
+def footprint(mn) -> Footprint:  # a running topo.mininet_topo.MininetSynproxy
     net, sw = mn.net, mn.switch
     procs = [Proc.of(n.pid) for n in (*net.hosts, *net.switches)]
     procs += [Proc.of(p.pid) for p in mn.lab.processes]  # controller, HTTP servers
@@ -278,7 +279,7 @@ def test_bmv2_switch_command_line_and_life_cycle(monkeypatch: pytest.MonkeyPatch
             f"1@{sw.name}-eth1", f"5@{sw.name}-eth5"]
         assert bmv2[bmv2.index("--device-id") + 1] == "7"
         assert int(bmv2[bmv2.index("--thrift-port") + 1]) > 0
-        assert grpc == ["--grpc-server-addr", sw.grpc_address, "--cpu-port", "255"]
+        assert grpc == ["--grpc-server-addr", sw.grpc_address, "--cpu-port", str(p4consts.CPU_PORT)]
         gone = Footprint(processes=[Proc.of(sw.proc.pid), Proc.of(sw.pid)],
                          namespaces={_netns_inode(h1.pid), _netns_inode(h2.pid)},
                          links=set(sw.port_map().values()),

@@ -17,7 +17,7 @@ from topo.workload import fetch
 
 def test_download_checked_by_hash() -> None:
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.name = "rsX"
+    srv.name = "rsX"  # type: ignore[attr-defined]  # read by Handler
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
         port = srv.server_address[1]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,7 @@ def ctl(body: str, locals_: str = "", extra: str = "") -> str:
     )
 
 
-def find(decls: list[ast.Decl] | list[ast.Decl | ast.Stmt], name: str) -> ast.Decl:
+def find(decls: Sequence[ast.Decl | ast.Stmt], name: str) -> ast.Decl:
     for d in decls:
         if getattr(d, "name", None) == name:
             return d  # type: ignore[return-value]

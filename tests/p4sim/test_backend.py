@@ -130,11 +130,11 @@ def test_random_bytes_never_fault(program: str) -> None:
             data = bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 120)))
         else:
             cut = rng.randrange(0, len(base) + 1)
-            data = bytearray(base[:cut])
+            buf = bytearray(base[:cut])
             for _ in range(rng.randrange(0, 4)):
-                if data:
-                    data[rng.randrange(len(data))] = rng.getrandbits(8)
-            data = bytes(data)
+                if buf:
+                    buf[rng.randrange(len(buf))] = rng.getrandbits(8)
+            data = bytes(buf)
         h.process(rng.randrange(0, 8), data)
     assert h.pipeline.faults == 0
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import ARP, Dot1Q, Ether
-from scapy.packet import Raw
+from scapy.packet import Packet, Raw
 
 from p4sim.backend.harness import Harness
 from p4sim.device.errors import DeviceError
@@ -220,7 +220,7 @@ def test_synproxy_handshakes_sessions_and_malformed_packets(synproxy_program: An
     # Handshakes: SYN -> SYN/ACK (cookie) -> the ACK that answers it, with option mixes.
     for i in range(120):
         sport = 41000 + i
-        opts = rng.choice(
+        opts: list[Any] = rng.choice(
             [
                 [],
                 [("MSS", 1460)],
@@ -240,7 +240,7 @@ def test_synproxy_handshakes_sessions_and_malformed_packets(synproxy_program: An
         seeds.append(syn)
         out = t.send(CLIENT_PORT, syn)
         for _, data in out:
-            pkt = Ether(data)
+            pkt: Packet = Ether(data)
             if TCP in pkt and pkt[TCP].flags == "SA":
                 cookie = pkt[TCP].seq
                 good = i % 3 != 2
@@ -351,7 +351,7 @@ def random_entries(h: Harness, rng: random.Random, per_table: int) -> None:
             continue
         choices = [aid for aid, scope in table.info.actions.items() if scope != 2]
         for _ in range(per_table):
-            match = []
+            match: list[Any] = []
             for f in table.fields:
                 top = (1 << f.bitwidth) - 1
                 v = rng.choice(VALUES) & top

@@ -58,7 +58,7 @@ def test_missing_compiler_is_a_clear_p4runtime_error(
     program = load(BASIC)
     p4info = build_p4info(program)
     server = P4RuntimeServer(0, 255, backends.loader("c"), dataplane=None)
-    from p4.v1 import p4runtime_pb2 as pb  # noqa: PLC0415
+    from p4.v1 import p4runtime_pb2 as pb
 
     config = pb.ForwardingPipelineConfig()
     config.p4info.CopyFrom(p4info)
@@ -140,7 +140,7 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_p4sim_compile_backend_c_writes_the_c_and_reports_refusals(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from p4sim.compile_cli import main  # noqa: PLC0415
+    from p4sim.compile_cli import main
 
     assert main([str(BASIC), "-o", str(tmp_path / "out"), "--backend", "c"]) == 0
     c_text = (tmp_path / "out" / "basic_fwd.c").read_text()

@@ -128,7 +128,7 @@ def test_native_loop_forwards_restores_vlan_tags_and_punts(veths: None) -> None:
         p4info = build_p4info(load(str(path)))
     switch = Switch([RawPort(1, IFS[0]), RawPort(2, IFS[2])], cpu_port=CPU, loader=loader("c"))
     punts: list[bytes] = []
-    switch.server.packet_in = punts.append  # type: ignore[method-assign]
+    switch.server.packet_in = punts.append  # type: ignore[method-assign,assignment]
     tx, rx = RawPort(0, IFS[1]), RawPort(0, IFS[3])
     vrx = vlan_receiver(IFS[3])
     try:

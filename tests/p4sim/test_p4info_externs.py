@@ -74,7 +74,7 @@ control Ing(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm
 
 
 @pytest.fixture()
-def info(tmp_path) -> P.P4Info:
+def info(tmp_path) -> p4info_pb2.P4Info:
     return p4info_of(tmp_path, EXTERNS, meta="bit<8> x; bit<2> color;")
 
 

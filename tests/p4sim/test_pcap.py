@@ -13,7 +13,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from scapy.all import ARP, IP, UDP, Ether, Raw, rdpcap
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import ARP, Ether
+from scapy.packet import Raw
+from scapy.utils import rdpcap
 
 from p4sim.pcap import PcapPort, pcap_paths
 from p4sim.ports import MemoryPort

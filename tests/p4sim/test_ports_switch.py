@@ -87,7 +87,7 @@ def test_a_flooded_port_does_not_starve_another() -> None:
     ports = [MemoryPort(1), MemoryPort(2)]
     for i in range(300):  # all queued before the loop starts: no race with it
         ports[0].inject(b"a%d" % i)
-    sw = Switch(ports, cpu_port=255)
+    sw = Switch([ports[0], ports[1]], cpu_port=255)
     sw.set_pipeline(ArrivalDuringFlood(ports[1]), DeviceState(p4info()))
     sw.start(grpc_address=None)
     try:

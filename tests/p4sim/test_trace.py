@@ -37,16 +37,16 @@ PROGRAMS = Path(__file__).parent / "programs"
 
 
 @pytest.fixture(scope="module")
-def forwarding_program():  # noqa: ANN201
+def forwarding_program():
     return load(FORWARDING)
 
 
 @pytest.fixture(scope="module")
-def synproxy_program():  # noqa: ANN201
+def synproxy_program():
     return load(SYNPROXY)
 
 
-def traced(program, lines: list[str], cpu_port: int = CPU_PORT) -> Harness:  # noqa: ANN001
+def traced(program, lines: list[str], cpu_port: int = CPU_PORT) -> Harness:
     return Harness(program, cpu_port=cpu_port, tracer=lambda p4info: Tracer(p4info, lines.append))
 
 
@@ -56,7 +56,7 @@ def steps(lines: list[str], packet: int) -> list[str]:
     return [line[len(prefix):] for line in lines if line.startswith(prefix)]
 
 
-def test_forwarding_routed_packet(forwarding_program) -> None:  # noqa: ANN001
+def test_forwarding_routed_packet(forwarding_program) -> None:
     lines: list[str] = []
     h = traced(forwarding_program, lines)
     add_routes(h)
@@ -91,7 +91,7 @@ def test_forwarding_routed_packet(forwarding_program) -> None:  # noqa: ANN001
     ]
 
 
-def test_forwarding_drops_say_why(forwarding_program) -> None:  # noqa: ANN001
+def test_forwarding_drops_say_why(forwarding_program) -> None:
     lines: list[str] = []
     h = traced(forwarding_program, lines)
     add_routes(h)
@@ -114,7 +114,7 @@ def test_forwarding_drops_say_why(forwarding_program) -> None:  # noqa: ANN001
     assert cut[-1] == "fate: dropped in ingress: mark_to_drop() (parser error PacketTooShort)"
 
 
-def test_forwarding_punt_is_a_packet_in(forwarding_program) -> None:  # noqa: ANN001
+def test_forwarding_punt_is_a_packet_in(forwarding_program) -> None:
     lines: list[str] = []
     h = traced(forwarding_program, lines)
     add_routes(h)
@@ -126,7 +126,7 @@ def test_forwarding_punt_is_a_packet_in(forwarding_program) -> None:  # noqa: AN
         f"{len(data)} bytes"
 
 
-def test_synproxy_syn_gets_a_synack(synproxy_program) -> None:  # noqa: ANN001
+def test_synproxy_syn_gets_a_synack(synproxy_program) -> None:
     lines: list[str] = []
     h = traced(synproxy_program, lines)
     add_routes(h)
@@ -188,7 +188,7 @@ def test_clone_digest_and_copies() -> None:
     assert sorted(fates) == sorted(f"fate: sent to port {p}, {len(d)} bytes" for p, d in out)
 
 
-def test_hooks_exist_only_when_tracing(forwarding_program) -> None:  # noqa: ANN001
+def test_hooks_exist_only_when_tracing(forwarding_program) -> None:
     plain = Harness(forwarding_program, cpu_port=CPU_PORT)
     assert plain.pipeline.tracer is None
     assert "_tr." not in plain.pipeline.source
@@ -197,7 +197,7 @@ def test_hooks_exist_only_when_tracing(forwarding_program) -> None:  # noqa: ANN
         assert hook in tracing.pipeline.source, hook
 
 
-def test_trace_logger_turns_tracing_on(forwarding_program, caplog) -> None:  # noqa: ANN001
+def test_trace_logger_turns_tracing_on(forwarding_program, caplog) -> None:
     """What `p4sim -L trace --log-console` does: the `p4sim.trace` logger at TRACE when
     the pipeline loads compiles it with hooks, and the lines go to the log."""
     with caplog.at_level(TRACE, logger="p4sim.trace"):

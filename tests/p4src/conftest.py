@@ -9,7 +9,6 @@ from p4sim.frontend import load
 from tests.p4src.p4bench import (
     CLIENT_PORT,
     CPU_PORT,
-    FORWARDING,
     REFLECT_SESSION_BASE,
     SERVER_PORT,
     SYNPROXY,
@@ -21,11 +20,6 @@ from tests.p4src.p4bench import (
 @pytest.fixture(scope="session")
 def synproxy_program():
     return load(SYNPROXY)
-
-
-@pytest.fixture(scope="session")
-def forwarding_program():
-    return load(FORWARDING)
 
 
 @pytest.fixture
@@ -45,13 +39,5 @@ def bench(synproxy_program) -> Bench:
 def bare(synproxy_program) -> Bench:
     """synproxy.p4 with routes only: no keys, no services."""
     h = Harness(synproxy_program, cpu_port=CPU_PORT)
-    add_routes(h)
-    return Bench(h)
-
-
-@pytest.fixture
-def router(forwarding_program) -> Bench:
-    """forwarding.p4 with routes."""
-    h = Harness(forwarding_program, cpu_port=CPU_PORT)
     add_routes(h)
     return Bench(h)

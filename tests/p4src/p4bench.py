@@ -5,7 +5,6 @@ helpers to build packets (scapy) and read back digests, counters and registers."
 from __future__ import annotations
 
 import ipaddress
-import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
+from controller import p4consts
 from controller.cookie import Flow, key_words, make_cookie
 from p4sim.backend.harness import Harness
 from p4sim.backend.hashes import crc16
@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SYNPROXY = ROOT / "p4src" / "v1model" / "synproxy.p4"
 FORWARDING = ROOT / "p4src" / "v1model" / "forwarding.p4"
 
-CPU_PORT = 255
+CPU_PORT = p4consts.CPU_PORT
 CLIENT_PORT = 1
 SERVER_PORT = 2
-REFLECT_SESSION_BASE = 512
+REFLECT_SESSION_BASE = p4consts.REFLECT_SESSION_BASE
 
 ROUTER_MAC = "00:00:00:00:00:aa"
 CLIENT_MAC = "00:00:00:00:00:01"
@@ -41,30 +41,14 @@ PREV_KEY = 0x1122334455667788
 EPOCH = 5
 PREV_EPOCH = 4
 
-DEFINES = ROOT / "p4src" / "common" / "defines.p4"
-
-
-def p4_consts(path: Path = DEFINES) -> dict[str, int]:
-    """`const <type> NAME = <integer>;` declarations of a P4 file, so the tests use
-    the program's own codes rather than a copy that could drift."""
-    pattern = re.compile(r"^const\s+[\w<>]+\s+(\w+)\s*=\s*(0x[0-9a-fA-F]+|\d+)\s*;", re.M)
-    # Sizes are `#define NAME [32w]VALUE` defaults (sizes.p4), overridable with -D.
-    default = re.compile(r"^#define\s+(\w+)\s+(?:\d+w)?(0x[0-9a-fA-F]+|\d+)\b", re.M)
-    text = path.read_text()
-    found = pattern.findall(text) + default.findall(text)
-    return {name: int(value, 0) for name, value in found}
-
-
-CONSTS = p4_consts()
 SVC_SACK, SVC_TS, SVC_WSCALE, SVC_DEFER = (
-    CONSTS[f"SVC_FLAG_{n}"] for n in ("SACK", "TS", "WSCALE", "DEFER")
+    p4consts.SVC_FLAGS[n] for n in ("SACK", "TS", "WSCALE", "DEFER")
 )
-PROXY_OFF, PROXY_ON, PROXY_AUTO = (CONSTS[f"PROXY_MODE_{n}"] for n in ("OFF", "ON", "AUTO"))
+PROXY_OFF, PROXY_ON, PROXY_AUTO = (p4consts.PROXY_MODES[n] for n in ("OFF", "ON", "AUTO"))
 # Events: EV["SYN_IN"] is EV_SYN_IN.
-EV = {name[3:]: value for name, value in CONSTS.items() if name.startswith("EV_")}
-EVENTS_PER_SERVICE = 32  # sizes.p4
+EV = p4consts.EVENTS
 (S_NONE, S_SYN_SENT, S_ESTABLISHED, S_FIN_WAIT, S_CLOSE_WAIT, S_LAST_ACK, S_TIME_WAIT, S_CLOSE) = (
-    CONSTS[f"SESSION_{n}"]
+    p4consts.SESSION_STATES[n]
     for n in (
         "NONE",
         "SYN_SENT",
@@ -92,7 +76,7 @@ def client_flow(sport: int = 40000) -> Flow:
     return Flow(ip2int(CLIENT_IP), ip2int(VIP), sport, VPORT)
 
 
-PENDING_SIZE = p4_consts(ROOT / "p4src" / "common" / "sizes.p4")["PENDING_SIZE"]
+PENDING_SIZE = p4consts.PENDING_SIZE
 
 
 def pending_slot(sport: int = 40000, client: str = CLIENT_IP, vip: str = VIP,
@@ -219,7 +203,7 @@ class Bench:
         """(global packets, per-service packets) of an EV_* event."""
         ev = EV[name]
         glob = self.h.counter("global_events").packets[ev]
-        per = self.h.counter("service_events").packets[service_id * EVENTS_PER_SERVICE + ev]
+        per = self.h.counter("service_events").packets[service_id * p4consts.EVENTS_PER_SERVICE + ev]
         return glob, per
 
     def register(self, name: str, index: int) -> int:

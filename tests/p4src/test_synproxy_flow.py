@@ -9,6 +9,7 @@ from __future__ import annotations
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
+from controller import p4consts
 from tests.p4src.p4bench import (
     CLIENT_IP,
     CLIENT_PORT,
@@ -174,7 +175,7 @@ def test_full_connection(bench: Bench) -> None:
     _one(bench.process(CLIENT_PORT, last), SERVER_PORT)
     events = bench.digests("session_event_digest_t")[1:]
     assert [(e[0], e[1], e[-2], e[-1]) for e in events] == [
-        (3, 4, 3, GEN),  # SESSION_EV_STATE, FIN_WAIT
-        (3, 4, 5, GEN),  # LAST_ACK
-        (3, 4, 6, GEN),  # TIME_WAIT
+        (3, p4consts.SESSION_EV_STATE, p4consts.SESSION_FIN_WAIT, GEN),
+        (3, p4consts.SESSION_EV_STATE, p4consts.SESSION_LAST_ACK, GEN),
+        (3, p4consts.SESSION_EV_STATE, p4consts.SESSION_TIME_WAIT, GEN),
     ]

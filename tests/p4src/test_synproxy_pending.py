@@ -15,6 +15,7 @@ import pytest
 from scapy.layers.inet import TCP
 from scapy.layers.l2 import Ether
 
+from controller import p4consts
 from p4sim.backend.harness import Harness
 from tests.p4src.p4bench import (
     CLIENT_IP,
@@ -99,7 +100,8 @@ def punted(b: Bench, pkt) -> bytes:
     ((port, data),) = b.process(CLIENT_PORT, pkt)
     assert port == CPU_PORT
     meta, frame = split_packet_in(data)
-    assert meta == {"ingress_port": CLIENT_PORT, "reason": 2, "slot": 0}
+    assert meta == {"ingress_port": CLIENT_PORT, "reason": p4consts.PUNT_COOKIE_DATA,
+                    "slot": 0}
     assert frame == bytes(pkt)
     return frame
 

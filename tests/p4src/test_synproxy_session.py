@@ -9,6 +9,7 @@ from __future__ import annotations
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
+from controller import p4consts
 from controller.cookie import encode_options
 from tests.p4src.p4bench import (
     CLIENT_IP,
@@ -252,7 +253,8 @@ def test_early_data_is_punted_with_slot(bench: Bench) -> None:
     ((port, raw),) = bench.process(CLIENT_PORT, data)
     assert port == CPU_PORT
     meta, frame = split_packet_in(raw)
-    assert meta == {"ingress_port": CLIENT_PORT, "reason": 1, "slot": SLOT}
+    assert meta == {"ingress_port": CLIENT_PORT, "reason": p4consts.PUNT_EARLY_DATA,
+                    "slot": SLOT}
     assert frame == bytes(data)
     # A pure ACK while waiting is dropped.
     assert (

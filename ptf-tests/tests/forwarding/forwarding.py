@@ -4,6 +4,8 @@ answers, packet-in and packet-out, direct counters."""
 
 from __future__ import annotations
 
+import struct
+
 from base_test import P4RuntimeTest
 from ptf import testutils as tu
 from ptf.mask import Mask
@@ -11,7 +13,7 @@ from scapy.layers.inet import ICMP, IP, TCP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 
-from controller import entities
+from controller import entities, p4consts
 
 ROUTER_MAC = "02:00:00:00:00:fe"
 HOST1_MAC = "02:00:00:00:01:01"
@@ -53,6 +55,25 @@ class RouteTest(P4RuntimeTest):
         tu.verify_no_other_packets(self)
 
 
+class RouteKeepsOptionsAndPayloadTest(RouteTest):
+    """Routing rewrites the MACs, the TTL and the IPv4 checksum only: IP options, TCP
+    options and payload leave as they came (the checksum is scapy's, from scratch)."""
+
+    def runTest(self) -> None:
+        self.insert("ipv4_routes", {"dst_addr": "10.0.2.0/24"}, "route_to",
+                    {"port": 2, "src_mac": GW2_MAC, "dst_mac": HOST2_MAC})
+        pkt = (Ether(src=HOST1_MAC, dst=ROUTER_MAC)
+               / IP(src="10.0.1.1", dst="10.0.2.2", ttl=64, options=b"\x01\x01\x01\x00")
+               / TCP(dport=80, flags="S", options=[("MSS", 1460), ("SAckOK", b"")])
+               / Raw(b"payload"))
+        exp = Ether(bytes(pkt))
+        exp[Ether].src, exp[Ether].dst, exp[IP].ttl = GW2_MAC, HOST2_MAC, 63
+        del exp[IP].chksum
+        tu.send_packet(self, 0, pkt)
+        tu.verify_packet(self, Ether(bytes(exp)), 2)
+        tu.verify_no_other_packets(self)
+
+
 class NoRouteDropTest(RouteTest):
     """No matching route: the default action drops."""
 
@@ -68,6 +89,35 @@ class TtlExpiredDropTest(RouteTest):
         self.insert("ipv4_routes", {"dst_addr": "10.0.2.0/24"}, "route_to",
                     {"port": 2, "src_mac": GW2_MAC, "dst_mac": HOST2_MAC})
         tu.send_packet(self, 0, tcp_to_router(ttl=1))
+        tu.verify_no_other_packets(self)
+
+
+def tagged(pkt: Ether, *tags: tuple[int, int]) -> Ether:
+    """`pkt` with VLAN tags (TPID, TCI), outermost first, after the MACs."""
+    raw = bytes(pkt)
+    return Ether(raw[:12] + b"".join(struct.pack("!HH", t, c) for t, c in tags) + raw[12:])
+
+
+class RouterDropsWhatItCannotFollowTest(RouteTest):
+    """An IPv4 header of another version, an IPv6 frame and a frame under three VLAN
+    tags are dropped; a frame under one tag is routed and keeps its tag."""
+
+    def runTest(self) -> None:
+        self.insert("ipv4_routes", {"dst_addr": "10.0.2.0/24"}, "route_to",
+                    {"port": 2, "src_mac": GW2_MAC, "dst_mac": HOST2_MAC})
+        pkt = tcp_to_router()
+        exp = pkt.copy()
+        exp[Ether].src, exp[Ether].dst, exp[IP].ttl = GW2_MAC, HOST2_MAC, 63
+        del exp[IP].chksum
+        bad = pkt.copy()
+        bad[IP].version = 5
+        tu.send_packet(self, 0, bad)
+        tu.send_packet(self, 0, bytes(Ether(src=HOST1_MAC, dst=ROUTER_MAC, type=0x86DD))
+                       + bytes(40))
+        tu.send_packet(self, 0, tagged(pkt, (0x88A8, 1), (0x8100, 2), (0x8100, 3)))
+        tu.verify_no_other_packets(self)
+        tu.send_packet(self, 0, tagged(pkt, (0x8100, 7)))
+        tu.verify_packet(self, tagged(Ether(bytes(exp)), (0x8100, 7)), 2)
         tu.verify_no_other_packets(self)
 
 
@@ -147,7 +197,7 @@ class PacketInTest(RouteTest):
         self.assertIsNotNone(msg, "no PacketIn")
         meta = entities.packet_in_metadata(self.p4, msg)
         self.assertEqual(meta["ingress_port"], 3)
-        self.assertEqual(meta["reason"], 3)  # PUNT_ROUTE
+        self.assertEqual(meta["reason"], p4consts.PUNT_ROUTE)
         self.assertEqual(msg.payload, bytes(pkt))
         tu.verify_no_other_packets(self)
 
@@ -156,8 +206,6 @@ class DirectCounterTest(RouteTest):
     """Each routed packet counts on its route's direct counter."""
 
     def runTest(self) -> None:
-        from p4.v1 import p4runtime_pb2
-
         entry = self.insert("ipv4_routes", {"dst_addr": "10.0.2.0/24"}, "route_to",
                             {"port": 2, "src_mac": GW2_MAC, "dst_mac": HOST2_MAC})
         pkt = tcp_to_router()
@@ -169,9 +217,6 @@ class DirectCounterTest(RouteTest):
             exp.set_do_not_care_scapy(IP, "ttl")
             exp.set_do_not_care_scapy(IP, "chksum")
             tu.verify_packet(self, exp, 2)
-        ent = p4runtime_pb2.Entity()
-        ent.direct_counter_entry.table_entry.CopyFrom(entry)
-        ent.direct_counter_entry.table_entry.ClearField("action")
-        data = self.client.read([ent])[0].direct_counter_entry.data
-        self.assertEqual(data.packet_count, 3)
-        self.assertEqual(data.byte_count, 3 * len(pkt))
+        packets, octets = self.direct_counter(entry)
+        self.assertEqual(packets, 3)
+        self.assertEqual(octets, 3 * len(pkt))

@@ -25,7 +25,6 @@ from synproxy_packets import (
     SVC_WSCALE,
     VIP,
     VPORT,
-    WSCALE_NONE,
     ServiceSettings,
     client_syn_options,
     client_tcp,
@@ -37,13 +36,14 @@ from synproxy_packets import (
     u32,
 )
 
+from controller import p4consts
 from controller.cookie import check_cookie, encode_options
 
 ROTATED_KEY = 0x1badb002cafef00d
 OLDEST_KEY = 0x0123456789ABCDEF
 
 
-def cookie_digest(isn: int, cookie: int, *, mss: int = 1460, wscale: int = WSCALE_NONE,
+def cookie_digest(isn: int, cookie: int, *, mss: int = 1460, wscale: int = p4consts.COOKIE_WSCALE_NONE,
                   sack_ok: int = 0, ts_ok: int = 0, has_payload: int = 0, window: int = 64240,
                   tsval: int = 0, tsecr: int = 0, sport: int = CLIENT_SPORT) -> dict[str, int]:
     """cookie_ack_digest_t as p4src/README.md documents it, field by field."""
@@ -55,7 +55,7 @@ def cookie_digest(isn: int, cookie: int, *, mss: int = 1460, wscale: int = WSCAL
             "old_state": 0}
 
 
-def ack_for(isn: int, cookie: int, **kwargs) -> object:  # noqa: ANN003 - client_tcp's
+def ack_for(isn: int, cookie: int, **kwargs) -> object:  # client_tcp's
     """The client's ACK of our SYN/ACK: seq = isn + 1, ack = cookie + 1."""
     return client_tcp("A", u32(isn + 1), u32(cookie + 1), **kwargs)
 
@@ -97,7 +97,7 @@ class CookieOptionsDecodedInDigestTest(SynproxyTest):
             self.send(CLIENT_PORT, ack_for(isn, cookie, sport=sport))
             table_mss = {None: 536, 600: 536, 1300: 1300, 1440: 1440}[mss]
             self.assertEqual(self.get_digest(COOKIE_DIGEST), cookie_digest(
-                isn, cookie, mss=table_mss, wscale=WSCALE_NONE if ws is None else ws,
+                isn, cookie, mss=table_mss, wscale=p4consts.COOKIE_WSCALE_NONE if ws is None else ws,
                 sack_ok=int(sack), ts_ok=int(tsval is not None), sport=sport))
         self.expect_nothing()
         self.assert_events({"SYN_IN": 4, "SYNACK_SENT": 4, "ACK_VALID": 4})

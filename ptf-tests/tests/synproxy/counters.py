@@ -13,7 +13,6 @@ from synproxy_packets import (
     CLIENT_MAC,
     CLIENT_PORT,
     EV,
-    EVENTS_PER_SERVICE,
     ROUTER_MAC,
     SERVICE_ID,
     VIP,
@@ -25,6 +24,7 @@ from synproxy_packets import (
     u32,
 )
 
+from controller import p4consts
 from controller.cookie import encode_options
 
 OTHER_SERVICE_ID = 9
@@ -67,7 +67,7 @@ class MixedTrafficCountersTest(SynproxyTest):
 
     def _bytes(self, name: str) -> int:
         glob = self.counter("global_events", EV[name])[1]
-        per = self.counter("service_events", SERVICE_ID * EVENTS_PER_SERVICE + EV[name])[1]
+        per = self.counter("service_events", SERVICE_ID * p4consts.EVENTS_PER_SERVICE + EV[name])[1]
         self.assertEqual(glob - self.before_bytes[name][0], per - self.before_bytes[name][1])
         return glob - self.before_bytes[name][0]
 
@@ -75,7 +75,7 @@ class MixedTrafficCountersTest(SynproxyTest):
         super().setUp()
         self.before_bytes = {
             name: (self.counter("global_events", ev)[1],
-                   self.counter("service_events", SERVICE_ID * EVENTS_PER_SERVICE + ev)[1])
+                   self.counter("service_events", SERVICE_ID * p4consts.EVENTS_PER_SERVICE + ev)[1])
             for name, ev in EV.items()
             if name in ("ACK_INVALID", "DROP_NO_SESSION", "DROP_UDP", "SYN_IN")}
 

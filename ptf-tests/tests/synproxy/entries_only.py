@@ -104,9 +104,11 @@ class DefenseEntrySwitchesAutoServiceTest(_AutoServiceTest):
         syn = client_tcp("S", 100, sport=46000, options=client_syn_options())
         self.send(CLIENT_PORT, syn)
         self.expect(OTHER_PORT, routed(syn, OTHER_PORT))
-        self.defend()
+        entry = self.defend()
         self.synack_for(client_tcp("S", 101, sport=46001, options=client_syn_options()),
                         encode_options(1460, 7, True, True))
+        # The entry's direct counter counts the defended lookups.
+        self.assertEqual(self.direct_counter(entry)[0], 1)
         self.undefend()
         syn = client_tcp("S", 102, sport=46002, options=client_syn_options())
         self.send(CLIENT_PORT, syn)
@@ -126,6 +128,31 @@ class DefenseEntryOfAnotherServiceTest(_AutoServiceTest):
         self.expect(OTHER_PORT, routed(syn, OTHER_PORT))
         self.expect_nothing()
         self.assert_events({"SYN_IN": 1, "SYN_PASSED": 1})
+
+
+@group("defense")
+class ModeOnNeedsNoDefenseEntryTest(SynproxyTest):
+    """A service in mode on is proxied with the `defense` table empty."""
+
+    def runTest(self) -> None:
+        self.assertEqual(self.table_entries("defense"), [])
+        self.synack_for(client_tcp("S", 100, sport=46004, options=client_syn_options()),
+                        encode_options(1460, 7, True, True))
+        self.expect_nothing()
+        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1})
+
+
+@group("epoch")
+class EpochZeroMarksNothingTest(_AutoServiceTest):
+    """Cells never written hold 0: epoch 0 must not make every flow 'seen' (a
+    defended segment of an unknown flow is checked as a cookie ACK, and refused)."""
+
+    def runTest(self) -> None:
+        self.defend()
+        self.set_default("passthrough_epoch", "set_passthrough_epoch", {"epoch": 0})
+        self.send(CLIENT_PORT, client_tcp("PA", 5, 6, sport=46012, payload=b"x"))
+        self.expect_nothing()
+        self.assert_events({"ACK_INVALID": 1})
 
 
 @group("epoch")

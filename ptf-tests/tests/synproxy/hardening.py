@@ -33,6 +33,8 @@ from synproxy_packets import (
     PROXY_AUTO,
     PUNT_COOKIE_DATA,
     ROUTER_MAC,
+    RS_IP,
+    SERVER_PORT,
     VIP,
     VPORT,
     ServiceSettings,
@@ -343,6 +345,22 @@ class ArpFromGroupSenderNotAnsweredTest(SynproxyTest):
         self.expect_nothing()
 
 
+@group("hardening")
+@group("martian")
+class MartianCheckOnlyForTrafficToAServiceTest(SynproxyTest):
+    """A real server answering from the VIP (transparent mode) is not refused: the
+    martian check is for packets to a VIP, and this one is routed as it came."""
+
+    def runTest(self) -> None:
+        self.insert("martian_sources", {"src_addr": f"{VIP}/32"}, "set_martian")
+        from_vip = tcp_packet(src_mac=CLIENT_MAC, dst_mac=ROUTER_MAC, src=VIP, dst=RS_IP,
+                              sport=VPORT, dport=1234, flags="A", seq=1, ack=2)
+        self.send(CLIENT_PORT, from_vip)
+        self.expect(SERVER_PORT, routed(from_vip, SERVER_PORT))
+        self.expect_nothing()
+        self.assert_events({})
+
+
 # ----------------------------------------------------------------------------- VLAN
 
 
@@ -364,6 +382,25 @@ class TaggedHandshakeTest(HandshakeTest):
         n = len(TAG_SETS)
         self.assert_events({"SYN_IN": n, "SYNACK_SENT": n, "ACK_VALID": n})
         self.expect_nothing()
+
+
+@group("hardening")
+@group("vlan")
+class TaggedSynWithPayloadTest(SynproxyTest):
+    """A Q-in-Q tagged SYN carrying data gets the exact SYN/ACK under both tags, cut to
+    its headers: no payload, no trailing bytes."""
+
+    def runTest(self) -> None:
+        tags = TAG_SETS[2]
+        syn = client_tcp("S", ISN, options=client_syn_options(1460, 7, True, 50),
+                         payload=b"x" * 30)
+        self.send(CLIENT_PORT, with_tags(syn, tags))
+        got = self.receive(CLIENT_PORT)
+        tsval = option_value(got, "Timestamp")[0]
+        self.assert_packet(with_tags(expected_synack(syn, OPTS, self.service, tsval), tags),
+                           got, "SYN/ACK")
+        self.expect_nothing()
+        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1})
 
 
 @group("hardening")

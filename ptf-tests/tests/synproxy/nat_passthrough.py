@@ -16,7 +16,6 @@ from synproxy_base import SynproxyTest
 from synproxy_packets import (
     CLIENT_IP,
     CLIENT_PORT,
-    CONSTS,
     OTHER_MAC,
     OTHER_PORT,
     PROXY_AUTO,
@@ -26,7 +25,6 @@ from synproxy_packets import (
     RS_PORT,
     SERVER_PORT,
     SERVICE_ID,
-    SIZE_CONSTS,
     SVC_SACK,
     SVC_TS,
     SVC_WSCALE,
@@ -41,8 +39,10 @@ from synproxy_packets import (
     server_tcp,
 )
 
-SVC_NAT = CONSTS["SVC_FLAG_NAT"]
-NAT_BUCKETS = SIZE_CONSTS["NAT_BUCKETS"]
+from controller import entities, p4consts
+
+SVC_NAT = p4consts.SVC_FLAG_NAT
+NAT_BUCKETS = p4consts.NAT_BUCKETS
 RS2_IP = "10.0.2.6"  # on the servers' subnet, behind port 2 as RS_IP
 NAT_AUTO = ServiceSettings(mode=PROXY_AUTO, flags=SVC_SACK | SVC_TS | SVC_WSCALE | SVC_NAT)
 
@@ -158,8 +158,11 @@ class PassthroughFlowKeepsItsServerTest(NatTest):
         self.send(CLIENT_PORT, client_tcp("S", 77, sport=42014))
         reply = self.receive(CLIENT_PORT)
         self.assertEqual((reply[IP].src, reply[TCP].sport, reply[TCP].flags), (VIP, VPORT, "SA"))
+        # Neither does the new connection's unvalidated data reach a server.
+        self.send(CLIENT_PORT, client_tcp("PA", 78, 1, sport=42014, payload=b"x"))
         self.expect_nothing()
-        self.assert_events({"PASSTHROUGH": 1, "SYN_IN": 1, "SYNACK_SENT": 1})
+        self.assert_events({"PASSTHROUGH": 1, "SYN_IN": 1, "SYNACK_SENT": 1,
+                            "ACK_INVALID": 1})
 
 
 @group("nat")
@@ -175,6 +178,50 @@ class BucketWithoutServerIsCountedDropTest(SynproxyTest):
                                                           payload=b"z")))
         self.expect_nothing()
         self.assert_events({"DROP_NO_SERVER": 2, "SYN_IN": 1})
+
+
+@group("nat")
+class OneBucketWithoutServerTest(NatTest):
+    """A bucket whose entry is gone drops its flows (DROP_NO_SERVER, the SYN still
+    counted for the auto defence); the other buckets go on working."""
+
+    def runTest(self) -> None:
+        syn = self.undefended(client_tcp("S", 1000, sport=42019))
+        bucket = bucket_of(syn)
+        delete = entities.update("DELETE", entities.table_entry(
+            self.p4, "nat_buckets", {"service_id": SERVICE_ID, "bucket": bucket}))
+        self.client.write([delete])
+        if delete in self._undo:
+            self._undo.remove(delete)
+        self.send(CLIENT_PORT, syn)
+        other = next(self.undefended(client_tcp("S", 1, sport=s)) for s in range(42020, 42100)
+                     if bucket_of(client_tcp("S", 1, sport=s)) != bucket)
+        self.send(CLIENT_PORT, other)
+        self.expect(SERVER_PORT, to_server(other, server_of(bucket_of(other))))
+        self.expect_nothing()
+        self.assert_events({"DROP_NO_SERVER": 1, "SYN_IN": 2, "SYN_PASSED": 1})
+
+
+@group("nat")
+class ConsecutivePortsSpreadOverEveryBucketTest(NatTest):
+    """A client opening connections from consecutive ports reaches every bucket (each
+    bucket here NATs to a port of its own, so the port shows the bucket used)."""
+
+    def runTest(self) -> None:
+        self.client.write([entities.update("MODIFY", entities.table_entry(
+            self.p4, "nat_buckets", {"service_id": SERVICE_ID, "bucket": b}, "nat_to",
+            {"rs_addr": RS_IP, "rs_port": 9000 + b})) for b in range(NAT_BUCKETS)])
+        used = []
+        for sport in range(33000, 33000 + 4 * NAT_BUCKETS):
+            syn = self.undefended(client_tcp("S", 1, sport=sport))
+            exp = to_server(syn, RS_IP)
+            exp[TCP].dport = 9000 + bucket_of(syn)
+            self.send(CLIENT_PORT, syn)
+            self.expect(SERVER_PORT, fresh(exp))
+            used.append(exp[TCP].dport)
+        self.assertEqual(sorted(set(used)), list(range(9000, 9000 + NAT_BUCKETS)))
+        self.assertLessEqual(max(used.count(port) for port in set(used)), 8)  # 4 on average
+        self.expect_nothing()
 
 
 @group("nat")
@@ -203,3 +250,12 @@ class TransparentServiceIsUntouchedTest(NatTest):
         self.send(CLIENT_PORT, syn)
         self.expect(OTHER_PORT, routed(syn, OTHER_PORT))
         self.assertEqual(syn[IP].src, CLIENT_IP)
+        # The server answers from the VIP (routed mode): no reverse entry matches it.
+        answer = server_tcp("SA", 5, 42, dport=42018, src=VIP, sport=VPORT)
+        self.send(SERVER_PORT, answer)
+        self.expect(CLIENT_PORT, routed(answer, CLIENT_PORT))
+        self.expect_nothing()
+        # Neither NAT table was used: their entries' direct counters stay at zero.
+        for table in ("nat_buckets", "nat_reverse"):
+            for entry in self.table_entries(table):
+                self.assertEqual(self.direct_counter(entry)[0], 0, table)

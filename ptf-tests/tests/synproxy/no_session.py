@@ -31,6 +31,7 @@ from synproxy_packets import (
     routed,
 )
 
+from controller import entities
 from controller.cookie import encode_options
 
 
@@ -219,6 +220,30 @@ class ArpForVipAnsweredTest(SynproxyTest):
             op=2, hwsrc=ROUTER_MAC, psrc=VIP, hwdst=CLIENT_MAC, pdst=CLIENT_IP)
         self.send(CLIENT_PORT, req)
         self.expect(CLIENT_PORT, rep)
+        self.expect_nothing()
+
+
+@group("forwarding")
+class ArpForUnknownAddressBridgedTest(SynproxyTest):
+    """An ARP request for an address the switch does not own is bridged: dropped by
+    the MAC table's default, flooded (never back out of its own port) once the default
+    floods to a multicast group."""
+
+    def runTest(self) -> None:
+        req = Ether(src=CLIENT_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(
+            op=1, hwsrc=CLIENT_MAC, psrc=CLIENT_IP, hwdst="00:00:00:00:00:00",
+            pdst="10.0.1.77")
+        self.send(CLIENT_PORT, req)
+        self.expect_nothing()
+        group_id = 1
+        self.client.write([entities.update(
+            "INSERT", entities.multicast_group(group_id, [(p, 1) for p in self.ports]))])
+        self._undo.append(entities.update("DELETE", entities.multicast_group(group_id, [])))
+        self.set_default("mac_table", "flood", {"group": group_id})
+        self.send(CLIENT_PORT, req)
+        for port in self.ports:
+            if port != CLIENT_PORT:
+                self.expect(port, req)
         self.expect_nothing()
 
 
