@@ -73,7 +73,7 @@ def test_switch_silent_at_start_up_is_retried_until_it_answers(artefacts: tuple[
 
 
 def test_an_unanswered_poll_read_is_skipped_and_only_a_run_of_them_reconnects(
-        artefacts, tmp_path) -> None:
+        artefacts: tuple[Path, Path], tmp_path: Path) -> None:
     sock = str(tmp_path / "fake.sock")
     fake = FakeSwitch()
     fake.start(f"unix:{sock}")
