@@ -172,6 +172,9 @@ class EpochBumpForgetsFlowsTest(_AutoServiceTest):
         self.expect(OTHER_PORT, routed(old, OTHER_PORT))
         self.bump_epoch()
         self.send(CLIENT_PORT, old)
+        # Refused: nothing comes out, so wait for its counter before the next write
+        # (a write can overtake a frame still queued on the veth).
+        self.assert_events({"PASSTHROUGH": 1, "ACK_INVALID": 1})
         self.undefend()
         self.send(CLIENT_PORT, old)  # undefended again: seen in the new epoch
         self.expect(OTHER_PORT, routed(old, OTHER_PORT))
