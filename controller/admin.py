@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
+from collections.abc import Callable
 from typing import Any
 
+import grpc
 from google.rpc import code_pb2
 
 from . import install
@@ -17,8 +20,9 @@ from .config import Config, RealServer, Service
 from .entities import counter_query
 from .entities import update as ent_update
 from .link import Link
+from .metrics import Metrics, Snapshot
 from .nat import NatTables
-from .p4rt import Connection, WriteError
+from .p4rt import Connection, RpcTimeout, WriteError
 from .program import Program
 from .services import Services
 from .sessions import state_name
@@ -45,7 +49,8 @@ def event_name(code: int) -> str:
 class Admin:
     def __init__(self, cfg: Config, program: Program, services: Services, view: SwitchView,
                  link: Link, nat: NatTables, synced: asyncio.Event,
-                 stats: dict[str, int]) -> None:
+                 stats: dict[str, int], metrics: Metrics | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg
         self.program = program
         self.p4 = program.p4
@@ -55,35 +60,111 @@ class Admin:
         self.nat = nat
         self.synced = synced
         self.stats = stats
+        self.metrics = metrics or Metrics()
+        self.clock = clock
+        # `counters --zero`: what the switch's counters were then, by (service, event)
+        self._zero: dict[tuple[str, int], int] = {}
+        self._zero_at: float | None = None
+        self._last: tuple[float, dict[tuple[str, int], int]] | None = None
+        self.stats_zero: dict[str, int] = {}
 
     def service_id(self, name: str) -> int:
         return self.services.id_of(name)
 
-    async def counters(self) -> dict[str, Any]:
-        """Global event counters and per-service ones (packets, non-zero only), read from
-        the switch: `global` and `services` keyed by event code, `by_name` the global
-        ones keyed by event name."""
+    async def read_counters(self) -> tuple[dict[int, int], dict[int, dict[int, int]]]:
+        """The switch's event counters (packets): global ones by event code, and those
+        of every service by service id, then event code (zeros included)."""
         conn = self._require_conn()
         queries = [counter_query(self.program.global_counter)]
         per_service = self.program.limits.events_per_service
+        sids = list(self.services)
         queries += [counter_query(self.program.svc_counter, sid * per_service + ev)
-                    for sid in self.services for ev in range(1, per_service)]
+                    for sid in sids for ev in range(1, per_service)]
         glob: dict[int, int] = {}
-        per: dict[str, dict[int, int]] = {}
+        per: dict[int, dict[int, int]] = {sid: {} for sid in sids}
         for e in await conn.read(queries):
             if e.WhichOneof("entity") != "counter_entry":
                 continue
             c = e.counter_entry
             cid, index, packets = c.counter_id, c.index.index, c.data.packet_count
             if cid == self.program.global_counter:
-                if packets:
+                if index:
                     glob[index] = packets
-            elif packets:
-                sid = index // per_service
-                name = self.services[sid].name if sid in self.services else str(sid)
-                per.setdefault(name, {})[index % per_service] = packets
-        return {"global": glob, "services": per,
-                "by_name": {event_name(k): v for k, v in sorted(glob.items())}}
+            elif index // per_service in per:
+                per[index // per_service][index % per_service] = packets
+        return glob, per
+
+    async def counters(self, zero: bool = False) -> dict[str, Any]:
+        """Global event counters and per-service ones (packets, non-zero only), read from
+        the switch, less what they were at the last `zero`: `global` and `services`
+        keyed by event code, `by_name` (global) and `services_by_name` keyed by event
+        name; `rates`: per second since the previous `counters` read (`elapsed`
+        seconds ago; None at the first). The switch's counters themselves, and the
+        Prometheus series, are never reset (counters only grow there)."""
+        glob, per_sid = await self.read_counters()
+        now = self.clock()
+        raw = {("", ev): n for ev, n in glob.items()}
+        for sid, evs in per_sid.items():
+            raw.update({(self.services[sid].name, ev): n for ev, n in evs.items()})
+        base = self._zero
+        shown = {k: max(0, n - base.get(k, 0)) for k, n in raw.items()}
+        rates: dict[str, Any] | None = None
+        elapsed = None
+        if self._last is not None and now > self._last[0]:
+            elapsed = now - self._last[0]
+            prev = self._last[1]
+            rates = {"global": {}, "services": {}}
+            for (svc, ev), n in raw.items():
+                r = max(0, n - prev.get((svc, ev), 0)) / elapsed
+                if r:
+                    where = rates["global"] if not svc else rates["services"].setdefault(svc, {})
+                    where[event_name(ev)] = r
+        self._last = (now, raw)
+        out_glob = {ev: n for (svc, ev), n in sorted(shown.items()) if not svc and n}
+        per: dict[str, dict[int, int]] = {}
+        for (svc, ev), n in sorted(shown.items()):
+            if svc and n:
+                per.setdefault(svc, {})[ev] = n
+        result = {"global": out_glob, "services": per,
+                  "by_name": {event_name(k): v for k, v in out_glob.items()},
+                  "services_by_name": {svc: {event_name(k): v for k, v in evs.items()}
+                                       for svc, evs in per.items()},
+                  "rates": rates, "elapsed": elapsed,
+                  "zeroed_seconds_ago": None if self._zero_at is None else now - self._zero_at}
+        if zero:
+            self._zero, self._zero_at = raw, now
+            self.stats_zero = {**self.stats, **self.view.table.stats}
+        return result
+
+    async def snapshot(self) -> Snapshot:
+        """What a Prometheus scrape shows (metrics.SwitchCollector), on the loop."""
+        snap = Snapshot(real_servers={})
+        try:
+            glob, per_sid = await self.read_counters()
+        except (RuntimeError, RpcTimeout, grpc.aio.AioRpcError):
+            pass  # not connected: no switch series in this scrape
+        else:
+            snap.switch = {event_name(ev): n for ev, n in glob.items()}
+            snap.services = {self.services[sid].name: {event_name(ev): n
+                                                       for ev, n in evs.items()}
+                             for sid, evs in per_sid.items() if sid in self.services}
+        per_rs = self._rs_sessions()
+        created = self.metrics.switch.created
+        assert snap.real_servers is not None
+        for sid, s in self.services.items():
+            for r in s.real_servers:
+                key = (s.name, f"{r.address}:{r.port}")
+                snap.real_servers[key] = (per_rs.get((sid, key[1]), 0), r.weight,
+                                          created.get(key, 0))
+        return snap
+
+    def _rs_sessions(self) -> dict[tuple[int, str], int]:
+        """Sessions in the table per (service id, "address:port")."""
+        out: dict[tuple[int, str], int] = {}
+        for s in self.view.table.by_slot.values():
+            k = (s.service_id, f"{install.ip_text(s.rs_addr)}:{s.rs_port}")
+            out[k] = out.get(k, 0) + 1
+        return out
 
     def _require_conn(self) -> Connection:
         conn = self.link.conn
@@ -128,6 +209,7 @@ class Admin:
             if any(c != code_pb2.NOT_FOUND for c, _m in exc.errors.values()):
                 raise
         self.services.remove(sid)
+        self.metrics.forget_service(name)
         await self.nat.apply(conn)
 
     async def set_real_servers(self, name: str, servers: tuple[RealServer, ...]) -> None:
@@ -140,11 +222,14 @@ class Admin:
             raise ValueError(f"a NAT service needs at least one real server ({name})")
         self.nat.check_service(sid, s)
         self.services.set(sid, s)
+        self.metrics.forget_real_servers(name, {f"{r.address}:{r.port}" for r in servers})
         if self.link.conn is not None and self.synced.is_set():
             await self.nat.apply(self.link.conn)
 
     def status(self) -> dict[str, Any]:
         table, auto = self.view.table, self.services.auto
+        per_rs = self._rs_sessions()
+        stats = {**self.stats, **table.stats}
         return {
             "primary": self.link.is_primary, "synced": self.synced.is_set(),
             "address": self.cfg.switch.address, "election_id": self.cfg.switch.election_id,
@@ -154,10 +239,13 @@ class Admin:
             "passthrough_epoch": self.view.passthrough_epoch,
             "services": {s.name: {"id": sid, "vip": s.vip, "port": s.port, "mode": s.mode,
                                   "defense_active": auto[sid].active if sid in auto else None,
-                                  "real_servers": [dataclasses.asdict(r) for r in s.real_servers],
+                                  "real_servers": [
+                                      {**dataclasses.asdict(r), "sessions": per_rs.get(
+                                          (sid, f"{r.address}:{r.port}"), 0)}
+                                      for r in s.real_servers],
                                   "nat_buckets": self._nat_shares(sid)}
                          for sid, s in self.services.items()},
-            "stats": {**self.stats, **table.stats},
+            "stats": {k: v - self.stats_zero.get(k, 0) for k, v in stats.items()},
         }
 
     def _nat_shares(self, sid: int) -> dict[str, int] | None:

@@ -59,7 +59,7 @@ class Controller:
                              metrics=self.metrics, clock=clock)
         self.startup = Startup(cfg, program, services, view, self.nat, self.timers, clock)
         self.admin = Admin(cfg, program, services, view, link, self.nat, self.synced,
-                           self.stats)
+                           self.stats, self.metrics, clock)
         # The operator surface (control.py) is the admin's, reached through the controller.
         admin = self.admin
         self.status, self.sessions, self.counters = admin.status, admin.sessions, admin.counters
@@ -70,6 +70,7 @@ class Controller:
 
     async def run(self) -> None:
         """Run until `stop()`: (re)connect, wait for mastership, sync, work."""
+        self.metrics.switch.bind(asyncio.get_running_loop(), self.admin.snapshot)
         backoff = 0.1
         while not self._stop.is_set():
             try:
@@ -98,6 +99,15 @@ class Controller:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def health(self) -> tuple[bool, str]:
+        """`/healthz`: healthy while connected to the switch, as the synced primary or
+        as a backup waiting to take over."""
+        if self.synced.is_set():
+            return True, "ok: primary, synced"
+        if self.link.conn is not None and not self.link.is_primary:
+            return True, "ok: backup"
+        return False, "not connected to the switch"
 
     async def _connection_once(self) -> None:
         conn = await self.link.open()

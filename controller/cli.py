@@ -156,7 +156,11 @@ async def _run(cfg_path: str) -> int:
     cfg = load_config(cfg_path)
     ctl = Controller(cfg)
     if cfg.metrics.listen:
-        ctl.metrics.serve(cfg.metrics.listen)
+        try:
+            ctl.metrics.serve(cfg.metrics.listen, ctl.health)
+        except OSError as e:
+            raise StartupError(f"{cfg_path}:{cfg.line_of('metrics.listen')}: metrics.listen: "
+                               f"cannot serve {cfg.metrics.listen}: {e.strerror or e}") from None
     control = ControlServer(ctl, cfg.control.socket) if cfg.control.socket else None
     if control is not None:
         await control.start()
@@ -167,6 +171,7 @@ async def _run(cfg_path: str) -> int:
     try:
         await ctl.run()
     finally:
+        ctl.metrics.close()
         if control is not None:
             await control.close()
     log.info("event=stop")

@@ -2,7 +2,7 @@
 
 One request per line, `{"cmd": "status"}`, one JSON answer per line:
 `{"ok": true, "result": ...}` or `{"ok": false, "error": "...", "invalid": bool}`.
-Commands: status, sessions [limit], counters, service_add {service: {...config
+Commands: status, sessions [limit], counters [zero], service_add {service: {...config
 keys...}}, service_remove {name}, rs_add {service, address, port, weight}, rs_remove
 {service, address, port}, rs_weight {service, address, port, weight}.
 
@@ -82,7 +82,10 @@ async def handle(ctl: Controller, req: dict[str, Any]) -> Any:
     if cmd == "sessions":
         return ctl.sessions(_int(req, "limit", 1, MAX_LIMIT, default=1000))
     if cmd == "counters":
-        return await ctl.counters()
+        zero = req.get("zero", False)
+        if not isinstance(zero, bool):
+            raise Invalid(f"zero must be true or false, got {zero!r}")
+        return await ctl.counters(zero=zero)
     if cmd == "service_add":
         svc = _service(req.get("service"))
         if len(ctl.services) >= ctl.limits.max_services:
