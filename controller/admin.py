@@ -127,8 +127,9 @@ class Admin:
                 per.setdefault(svc, {})[ev] = n
         result = {"global": out_glob, "services": per,
                   "by_name": {event_name(k): v for k, v in out_glob.items()},
-                  "services_by_name": {svc: {event_name(k): v for k, v in evs.items()}
-                                       for svc, evs in per.items()},
+                  "services_by_name": {s.name: {event_name(k): v
+                                                for k, v in per.get(s.name, {}).items()}
+                                       for s in self.services.values()},
                   "rates": rates, "elapsed": elapsed,
                   "zeroed_seconds_ago": None if self._zero_at is None else now - self._zero_at}
         if zero:

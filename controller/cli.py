@@ -1,7 +1,10 @@
 """`synproxyctl` / `python -m controller`: run the controller, or talk to a running one.
 
     synproxyctl run --config synproxy.yaml
-    synproxyctl status|sessions|counters [--socket PATH | --config FILE]
+    synproxyctl check FILE [--config-only]        # like nft -c: exit 0, or 2 and the error
+    synproxyctl schema                            # the config schema (Markdown)
+    synproxyctl status|sessions|counters [--socket PATH | --config FILE] [--json]
+    synproxyctl counters [--rate [--interval S]] [--zero]
     synproxyctl service add NAME --vip A --port P [--mode on|off|auto] [--rs ADDR:PORT[:W]]...
     synproxyctl service remove NAME
     synproxyctl rs add|remove SERVICE ADDR:PORT [--weight W]
@@ -21,9 +24,11 @@ import json
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
+from . import tables
 from .app import StartupError
 from .config import ConfigError, load_config
 
@@ -72,6 +77,16 @@ def _server(text: str) -> dict[str, Any]:
     return _real_server(text)
 
 
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"interval '{text}' is not a number") from None
+    if not 0.01 <= v <= 3600:
+        raise argparse.ArgumentTypeError(f"interval {v:g} is out of range 0.01..3600")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="synproxyctl", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -86,10 +101,30 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--config", help="read the control socket path from this config")
         return p
 
-    target(sub.add_parser("status", help="role, sessions, services"))
+    chk = sub.add_parser("check", help="validate a config file and exit (like nft -c)")
+    chk.add_argument("file")
+    chk.add_argument("--config-only", action="store_true",
+                     help="do not load the P4Info/device config it names")
+    sub.add_parser("schema", help="print the config schema (Markdown)")
+
+    st = target(sub.add_parser("status", help="role, sessions, services"))
+    st.add_argument("--json", action="store_true", help="the controller's JSON answer")
     s = target(sub.add_parser("sessions", help="the session table"))
     s.add_argument("--limit", type=_ranged("limit", 1, MAX_LIMIT), default=1000)
-    target(sub.add_parser("counters", help="event counters read from the switch"))
+    s.add_argument("--json", action="store_true", help="JSON (the default)")
+    cnt = target(sub.add_parser(
+        "counters", help="event counters read from the switch, per service",
+        description="Event counters of the switch per service (a table; --json: the "
+                    "controller's answer). --zero starts the counts the controller shows "
+                    "afresh: it keeps the values of that moment and shows the difference; "
+                    "the switch's counters and the Prometheus series are never reset."))
+    cnt.add_argument("--json", action="store_true", help="the controller's JSON answer")
+    cnt.add_argument("--rate", action="store_true",
+                     help="per second since the previous counters read")
+    cnt.add_argument("--interval", type=_seconds, default=None, metavar="S",
+                     help="with --rate: read twice, S seconds apart")
+    cnt.add_argument("--zero", action="store_true",
+                     help="show the counts, then start them afresh (see above)")
 
     svc = sub.add_parser("service", help="add or remove a service").add_subparsers(
         dest="action", required=True)
@@ -120,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def request_of(args: argparse.Namespace) -> dict[str, Any]:
     c = args.command
-    if c in ("status", "counters"):
+    if c == "counters":
+        return {"cmd": c, "zero": True} if args.zero else {"cmd": c}
+    if c == "status":
         return {"cmd": c}
     if c == "sessions":
         return {"cmd": c, "limit": args.limit}
@@ -178,8 +215,52 @@ async def _run(cfg_path: str) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    cfg = load_config(args.file)
+    what = "config"
+    if not args.config_only:
+        from .program import Program
+
+        Program(cfg)  # StartupError / ConfigError: the files it names, the program's sizes
+        what = "config and program"
+    print(f"{args.file}: {what} ok ({len(cfg.services)} services)")
+    return 0
+
+
+def _ask(path: str, req: dict[str, Any]) -> Any:
+    """One request; an unreachable socket is an OSError naming the path."""
+    from .control import request
+
+    try:
+        return request(path, req)
+    except OSError as e:
+        raise OSError(f"{path}: {e.strerror or e} (is the controller running with this "
+                      "control.socket?)") from None
+
+
+def _command(args: argparse.Namespace) -> int:
+    path = _socket_path(args)
+    req = request_of(args)
+    if args.command == "counters" and args.rate and args.interval:
+        _ask(path, {"cmd": "counters"})
+        time.sleep(args.interval)  # the window the rates are taken over
+    result = _ask(path, req)
+    if getattr(args, "json", False) or args.command not in ("status", "counters"):
+        print(json.dumps(result, indent=2, sort_keys=True, default=str))
+    elif args.command == "status":
+        print(tables.status(result))
+    else:
+        print(tables.counters(result, rate=args.rate))
+        if args.zero:
+            print("(zeroed: later reads count from now; the switch's counters and "
+                  "Prometheus are not reset)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .control import CommandError
+
     try:
         if args.command == "run":
             from . import logs
@@ -187,24 +268,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             cfg = load_config(args.config)
             logs.setup(cfg.control.log_format, getattr(logging, args.log_level.upper()))
             return asyncio.run(_run(args.config))
-        from .control import CommandError, request
+        if args.command == "check":
+            return _check(args)
+        if args.command == "schema":
+            from .schema import markdown
 
-        try:
-            result = request(_socket_path(args), request_of(args))
-        except CommandError as e:
-            print(f"synproxyctl: {e}", file=sys.stderr)
-            return 2 if e.invalid else 1
-    except ConfigError as e:
+            print(markdown(), end="")
+            return 0
+        return _command(args)
+    except CommandError as e:
         print(f"synproxyctl: {e}", file=sys.stderr)
-        return 2
-    except StartupError as e:
+        return 2 if e.invalid else 1
+    except (ConfigError, StartupError) as e:
         print(f"synproxyctl: {e}", file=sys.stderr)
         return 2
     except (OSError, RuntimeError) as e:
         print(f"synproxyctl: {e}", file=sys.stderr)
         return 1
-    print(json.dumps(result, indent=2, sort_keys=True, default=str))
-    return 0
 
 
 if __name__ == "__main__":
