@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,8 +16,8 @@ from typing import Any
 import grpc
 from google.rpc import code_pb2
 
-from . import install
-from .config import Config, RealServer, Service
+from . import install, persist
+from .config import Config, RealServer, Service, check_program, load_config
 from .entities import counter_query
 from .entities import update as ent_update
 from .link import Link
@@ -28,6 +29,8 @@ from .services import Services
 from .sessions import state_name
 from .startup import upsert
 from .view import SwitchView
+
+log = logging.getLogger("controller.admin")
 
 # The EV_* codes of p4src/common/defines.p4 (a test checks this against the P4 file),
 # so that operators read `syn_in` rather than 1.
@@ -189,6 +192,8 @@ class Admin:
         except Exception:
             self.services.remove(sid)
             raise
+        log.info("event=service_added service=%s id=%d vip=%s port=%d mode=%s "
+                 "real_servers=%s", s.name, sid, s.vip, s.port, s.mode, _servers(s.real_servers))
         return sid
 
     async def remove_service(self, name: str) -> None:
@@ -212,6 +217,7 @@ class Admin:
         self.services.remove(sid)
         self.metrics.forget_service(name)
         await self.nat.apply(conn)
+        log.info("event=service_removed service=%s id=%d", name, sid)
 
     async def set_real_servers(self, name: str, servers: tuple[RealServer, ...]) -> None:
         """Replace a service's real servers; new sessions use them at once, and the
@@ -224,6 +230,8 @@ class Admin:
         self.nat.check_service(sid, s)
         self.services.set(sid, s)
         self.metrics.forget_real_servers(name, {f"{r.address}:{r.port}" for r in servers})
+        log.info("event=real_servers_changed service=%s real_servers=%s", name,
+                 _servers(servers))
         if self.link.conn is not None and self.synced.is_set():
             await self.nat.apply(self.link.conn)
 
@@ -261,6 +269,56 @@ class Admin:
                 out[f"{k[0]}:{k[1]}"] = out.get(f"{k[0]}:{k[1]}", 0) + 1
         return out
 
+    # ------------------------------------------------------------- durable changes
+
+    def effective_config(self) -> Config:
+        """The config as it runs: the start-up config with the services of now."""
+        return dataclasses.replace(self.cfg, services=tuple(self.services.values()))
+
+    def save(self, path: str | None = None) -> dict[str, Any]:
+        """Write the effective config to `path` (default: the config file it was
+        started with), atomically."""
+        target = path or self.cfg.path
+        if not target:
+            raise ValueError("no path to save to: the controller was not started from a file")
+        text = persist.to_yaml(self.effective_config())
+        try:
+            persist.write_atomic(target, text)
+        except OSError as e:
+            raise RuntimeError(f"{target}: cannot write: {e.strerror or e}") from None
+        log.info("event=config_saved path=%s services=%d", target, len(self.services))
+        return {"path": target, "services": len(self.services)}
+
+    async def reload(self, path: str | None = None) -> dict[str, Any]:
+        """Apply the services of the config file (default: the one the controller was
+        started with) by difference: services added and removed, real servers changed
+        in place; the session table is not touched (sessions of a removed service end
+        with their connections). Other sections need a restart: reported, not applied."""
+        source = path or self.cfg.path
+        if not source:
+            raise ValueError("no config file to reload")
+        new = load_config(source)  # ConfigError (a ValueError): nothing changed
+        check_program(new, self.program.limits)
+        d = persist.diff_services(self.services.values(), new.services)
+        for name in d.removed:
+            await self.remove_service(name)
+        for svc in d.replaced:  # more than its real servers: the service anew
+            await self.remove_service(svc.name)
+            await self.add_service(svc)
+        for svc in d.servers:
+            await self.set_real_servers(svc.name, svc.real_servers)
+        for svc in d.added:
+            await self.add_service(svc)
+        ignored = persist.other_sections(self.cfg, new)
+        result = {"path": source, "added": [s.name for s in d.added], "removed": d.removed,
+                  "real_servers": [s.name for s in d.servers],
+                  "replaced": [s.name for s in d.replaced], "need_restart": ignored}
+        log.info("event=config_reloaded path=%s added=%s removed=%s real_servers=%s "
+                 "replaced=%s need_restart=%s", source, ",".join(result["added"]) or "-",
+                 ",".join(d.removed) or "-", ",".join(result["real_servers"]) or "-",
+                 ",".join(result["replaced"]) or "-", ",".join(ignored) or "-")
+        return result
+
     def sessions(self, limit: int = 1000) -> list[dict[str, Any]]:
         out = []
         for s in list(self.view.table.by_slot.values())[:limit]:
@@ -273,3 +331,8 @@ class Admin:
                         "state": state_name(s.state), "gen": s.gen, "attempts": s.attempts,
                         "held_bytes": s.held.nbytes})
         return out
+
+
+def _servers(servers: tuple[RealServer, ...]) -> str:
+    """address:port/weight,... for a log line."""
+    return ",".join(f"{r.address}:{r.port}/{r.weight}" for r in servers) or "-"

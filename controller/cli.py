@@ -5,6 +5,8 @@
     synproxyctl schema                            # the config schema (Markdown)
     synproxyctl status|sessions|counters [--socket PATH | --config FILE] [--json]
     synproxyctl counters [--rate [--interval S]] [--zero]
+    synproxyctl save [--to FILE]                  # the running config, written atomically
+    synproxyctl reload [--from FILE]              # apply the file's services (also SIGHUP)
     synproxyctl service add NAME --vip A --port P [--mode on|off|auto] [--rs ADDR:PORT[:W]]...
     synproxyctl service remove NAME
     synproxyctl rs add|remove SERVICE ADDR:PORT [--weight W]
@@ -26,6 +28,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from . import tables
@@ -126,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     cnt.add_argument("--zero", action="store_true",
                      help="show the counts, then start them afresh (see above)")
 
+    sv = target(sub.add_parser("save", help="write the running config back (atomically)"))
+    sv.add_argument("--to", metavar="FILE", help="another file (default: the one the "
+                    "controller was started with)")
+    rl = target(sub.add_parser("reload", help="apply the config file's services (as SIGHUP)"))
+    rl.add_argument("--from", dest="source", metavar="FILE",
+                    help="another file (default: the one the controller was started with)")
+
     svc = sub.add_parser("service", help="add or remove a service").add_subparsers(
         dest="action", required=True)
     add = target(svc.add_parser("add"))
@@ -159,6 +169,11 @@ def request_of(args: argparse.Namespace) -> dict[str, Any]:
         return {"cmd": c, "zero": True} if args.zero else {"cmd": c}
     if c == "status":
         return {"cmd": c}
+    if c == "save":
+        return {"cmd": c, "path": str(Path(args.to).resolve())} if args.to else {"cmd": c}
+    if c == "reload":
+        return ({"cmd": c, "path": str(Path(args.source).resolve())} if args.source
+                else {"cmd": c})
     if c == "sessions":
         return {"cmd": c, "limit": args.limit}
     if c == "service":
@@ -204,6 +219,7 @@ async def _run(cfg_path: str) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, ctl.stop)
+    loop.add_signal_handler(signal.SIGHUP, lambda: _reload_task(ctl))
     log.info("event=start config=%s switch=%s", cfg_path, cfg.switch.address)
     try:
         await ctl.run()
@@ -255,6 +271,24 @@ def _command(args: argparse.Namespace) -> int:
             print("(zeroed: later reads count from now; the switch's counters and "
                   "Prometheus are not reset)")
     return 0
+
+
+_reloads: set[asyncio.Task[None]] = set()
+
+
+def _reload_task(ctl: Any) -> None:
+    """SIGHUP: reload the config file's services; a bad file is logged, nothing changes."""
+    async def reload() -> None:
+        try:
+            await ctl.admin.reload()
+        except (ValueError, RuntimeError, OSError) as e:
+            log.error("event=reload_failed error=%r", str(e))
+        except Exception:  # noqa: BLE001 - the controller keeps running
+            log.exception("event=reload_failed")
+
+    task = asyncio.get_running_loop().create_task(reload())
+    _reloads.add(task)
+    task.add_done_callback(_reloads.discard)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
