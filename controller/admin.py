@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import shlex
 import time
 from collections.abc import Callable
 from typing import Any
@@ -158,17 +159,15 @@ class Admin:
         for sid, s in self.services.items():
             for r in s.real_servers:
                 key = (s.name, f"{r.address}:{r.port}")
+                up = (r.address, r.port) not in self.services.down.get(sid, set())
                 snap.real_servers[key] = (per_rs.get((sid, key[1]), 0), r.weight,
-                                          created.get(key, 0))
+                                          created.get(key, 0), up)
         return snap
 
     def _rs_sessions(self) -> dict[tuple[int, str], int]:
         """Sessions in the table per (service id, "address:port")."""
-        out: dict[tuple[int, str], int] = {}
-        for s in self.view.table.by_slot.values():
-            k = (s.service_id, f"{install.ip_text(s.rs_addr)}:{s.rs_port}")
-            out[k] = out.get(k, 0) + 1
-        return out
+        return {(sid, f"{install.ip_text(addr)}:{port}"): n
+                for (sid, addr, port), n in self.view.table.per_server.items()}
 
     def _require_conn(self) -> Connection:
         conn = self.link.conn
@@ -235,6 +234,16 @@ class Admin:
         if self.link.conn is not None and self.synced.is_set():
             await self.nat.apply(self.link.conn)
 
+    async def set_health(self, sid: int, server: tuple[str, int], up: bool, why: str) -> None:
+        """C12: a health check changed its verdict on a real server: in or out of
+        scheduling, and of the NAT buckets (written now when connected)."""
+        if sid not in self.services or not self.services.mark(sid, server, up):
+            return
+        log.info("event=health_changed service=%s real_server=%s:%d up=%s reason=%s",
+                 self.services[sid].name, server[0], server[1], up, _quoted(why))
+        if self.link.conn is not None and self.synced.is_set():
+            await self.nat.apply(self.link.conn)
+
     def status(self) -> dict[str, Any]:
         table, auto = self.view.table, self.services.auto
         per_rs = self._rs_sessions()
@@ -250,7 +259,9 @@ class Admin:
                                   "defense_active": auto[sid].active if sid in auto else None,
                                   "real_servers": [
                                       {**dataclasses.asdict(r), "sessions": per_rs.get(
-                                          (sid, f"{r.address}:{r.port}"), 0)}
+                                          (sid, f"{r.address}:{r.port}"), 0),
+                                       "up": (r.address, r.port)
+                                       not in self.services.down.get(sid, set())}
                                       for r in s.real_servers],
                                   "nat_buckets": self._nat_shares(sid)}
                          for sid, s in self.services.items()},
@@ -336,3 +347,8 @@ class Admin:
 def _servers(servers: tuple[RealServer, ...]) -> str:
     """address:port/weight,... for a log line."""
     return ",".join(f"{r.address}:{r.port}/{r.weight}" for r in servers) or "-"
+
+
+def _quoted(text: str) -> str:
+    """A log value with spaces, quoted as the key=value format (logs.py) reads it."""
+    return shlex.quote(text) if text else "''"

@@ -11,6 +11,7 @@ syncs again. See controller/README.md for the parts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,8 @@ import grpc
 from .admin import Admin
 from .config import Config
 from .handshakes import Handshakes
+from .health import HealthChecks
+from .install import ip
 from .link import Link, StreamLost
 from .metrics import Metrics
 from .nat import NatTables
@@ -47,6 +50,8 @@ class Controller:
         limits = program.limits
         self.services = services = Services(cfg.services, limits.service_ids)
         self.view = view = SwitchView(cfg, clock(), random_key, limits.session_slots)
+        # the table, not captured: Startup replaces it at every sync
+        services.load = lambda sid, r: view.table.per_server.get((sid, ip(r.address), r.port), 0)
         self.synced = asyncio.Event()
         sw = cfg.switch
         self.link = link = Link(sw.address, sw.device_id, sw.election_id,
@@ -66,11 +71,21 @@ class Controller:
         self.add_service, self.remove_service = admin.add_service, admin.remove_service
         self.set_real_servers, self.service_id = admin.set_real_servers, admin.service_id
         self.limits = limits  # what the program holds (the operator socket checks against it)
+        self.checks = HealthChecks(services, admin.set_health)  # C12
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
         """Run until `stop()`: (re)connect, wait for mastership, sync, work."""
         self.metrics.switch.bind(asyncio.get_running_loop(), self.admin.snapshot)
+        health = asyncio.create_task(self.checks.run())
+        try:
+            await self._run()
+        finally:
+            health.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await health
+
+    async def _run(self) -> None:
         backoff = 0.1
         while not self._stop.is_set():
             try:

@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--vip", type=_ipv4, required=True)
     add.add_argument("--port", type=_port, required=True)
     add.add_argument("--mode", default="on", choices=["off", "on", "auto"])
-    add.add_argument("--scheduler", default="wrr", choices=["wrr", "hash"])
+    add.add_argument("--scheduler", default="wrr", choices=["wrr", "hash", "lc"])
     add.add_argument("--transparent", action="store_true", help="no NAT (routed mode)")
     add.add_argument("--rs", action="append", default=[], type=_real_server,
                      metavar="ADDR:PORT[:WEIGHT]")

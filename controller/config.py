@@ -63,6 +63,22 @@ class AutoDefence:
 
 
 @dataclass(frozen=True)
+class HealthCheck:
+    """C12, as keepalived's TCP_CHECK / HTTP_GET: each real server is probed every
+    `interval` s (a probe fails after `timeout` s); `fall` failures in a row take it
+    out of scheduling and the NAT buckets, `rise` successes in a row put it back."""
+
+    type: str = "tcp"  # tcp: a connect; http: GET `path`, answered with `status`
+    interval: float = 2.0
+    timeout: float = 1.0
+    rise: int = 2
+    fall: int = 3
+    port: int = 0  # 0: the real server's own port
+    path: str = "/"
+    status: int = 200
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     vip: str
@@ -71,12 +87,13 @@ class Service:
     mode: str = "on"  # off | on | auto
     nat: bool = True  # False: transparent (routed) mode, no address rewrite
     defer: bool = False
-    scheduler: str = "wrr"  # wrr | hash
+    scheduler: str = "wrr"  # wrr | hash | lc
     synack: SynAckOptions = SynAckOptions()
     auto: AutoDefence = AutoDefence()
     drop_udp: bool = True
     drop_fragments: bool = True
     real_servers: tuple[RealServer, ...] = ()
+    health: HealthCheck | None = None  # None: no health checks, every server is up
 
 
 @dataclass(frozen=True)
@@ -428,6 +445,20 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
             raise r.fail(n, w, "syn_rate_off must not exceed syn_rate_on (hysteresis)")
         return a
 
+    def health(n: yaml.Node, w: str) -> HealthCheck:
+        h = r.record(HealthCheck, n, w, {
+            "type": lambda n, w: r.string(n, w, ("tcp", "http")),
+            "interval": lambda n, w: r.number(n, w, 0.01, 3600),
+            "timeout": lambda n, w: r.number(n, w, 0.01, 3600),
+            "rise": lambda n, w: r.integer(n, w, 1, 100),
+            "fall": lambda n, w: r.integer(n, w, 1, 100),
+            "port": lambda n, w: r.integer(n, w, 0, 65535),
+            "path": r.string, "status": lambda n, w: r.integer(n, w, 100, 599)})
+        if not h.path.startswith("/") or any(c in h.path for c in " \r\n"):
+            raise r.fail(_field_value(n, "path") or n, f"{w}.path",
+                         f"'{h.path}' is not an HTTP path (/..., no spaces)")
+        return h
+
     def real_server(n: yaml.Node, w: str) -> RealServer:
         return r.record(RealServer, n, w, {
             "address": r.ipv4, "port": lambda n, w: r.integer(n, w, 1, 65535),
@@ -440,8 +471,8 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
             "mode": lambda n, w: r.string(n, w, ("off", "on", "auto")),
             "nat": r.boolean, "defer": r.boolean, "drop_udp": r.boolean,
             "drop_fragments": r.boolean,
-            "scheduler": lambda n, w: r.string(n, w, ("wrr", "hash")),
-            "synack": synack, "auto": auto,
+            "scheduler": lambda n, w: r.string(n, w, ("wrr", "hash", "lc")),
+            "synack": synack, "auto": auto, "health": health,
             "real_servers": lambda n, w: tuple(real_server(x, f"{w}[{i}]")
                                                for i, x in enumerate(r.sequence(n, w)))},
             ("name", "vip", "port"))
@@ -570,5 +601,5 @@ def _cross_check(r: _Reader, root: yaml.Node, cfg: Config) -> None:
 
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config", "check_program",
-           "Service", "RealServer",
+           "Service", "RealServer", "HealthCheck",
            "SynAckOptions", "Sessions", "Timeouts", "Reuse", "Cookie", "Switch", "Control"]

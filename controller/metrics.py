@@ -42,9 +42,9 @@ class Snapshot:
 
     switch: dict[str, int] | None = None  # global_events: every packet, any service
     services: dict[str, dict[str, int]] = field(default_factory=dict)  # service_events
-    # (service, "address:port") -> (sessions now, weight, sessions installed so far);
-    # None: no controller to ask
-    real_servers: dict[tuple[str, str], tuple[int, int, int]] | None = None
+    # (service, "address:port") -> (sessions now, weight, sessions installed so far,
+    # up by its health checks); None: no controller to ask
+    real_servers: dict[tuple[str, str], tuple[int, int, int, bool]] | None = None
 
 
 def _drop_reason(event: str) -> str | None:
@@ -141,11 +141,15 @@ class SwitchCollector(Collector):
         total = CounterMetricFamily("synproxy_real_server_sessions_total",
                                     "Sessions installed towards the real server (rate() of it: "
                                     "new sessions per second)", labels=labels)
-        for key, (n, w, created) in sorted((snap.real_servers or {}).items()):
+        up = GaugeMetricFamily("synproxy_real_server_up",
+                               "1 while the real server's health checks pass (or it has none)",
+                               labels=labels)
+        for key, (n, w, created, healthy) in sorted((snap.real_servers or {}).items()):
             now.add_metric(list(key), n)
             weight.add_metric(list(key), w)
             total.add_metric(list(key), created)
-        yield from (now, weight, total)
+            up.add_metric(list(key), 1 if healthy else 0)
+        yield from (now, weight, total, up)
 
 
 class Metrics:

@@ -24,9 +24,10 @@ _INTERNAL = {"path", "lines"}
 
 def _plain(v: Any) -> Any:
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        # "" is how the model says "none" (no metrics listener, no socket): left out
+        # "" and None are how the model says "none" (no metrics listener, no socket,
+        # a random cookie key, no health checks): left out, as absent keys
         return {f.name: _plain(getattr(v, f.name)) for f in dataclasses.fields(v)
-                if f.name not in _INTERNAL and getattr(v, f.name) != ""}
+                if f.name not in _INTERNAL and getattr(v, f.name) not in ("", None)}
     if isinstance(v, tuple | list):
         return [_plain(x) for x in v]
     if isinstance(v, bytes):
@@ -36,8 +37,6 @@ def _plain(v: Any) -> Any:
 
 def to_yaml(cfg: Config) -> str:
     doc = _plain(cfg)
-    if doc["cookie"]["key"] is None:
-        del doc["cookie"]["key"]  # absent: a random key at every start
     head = (f"# written by synproxyctl save at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
             "\n# (the controller's effective config; comments are not kept)\n")
     return head + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
