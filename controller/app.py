@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 
 from .admin import Admin
+from .attacklog import AttackLog
 from .config import Config
 from .handshakes import Handshakes
 from .health import HealthChecks
@@ -72,6 +73,9 @@ class Controller:
         self.set_real_servers, self.service_id = admin.set_real_servers, admin.service_id
         self.limits = limits  # what the program holds (the operator socket checks against it)
         self.checks = HealthChecks(services, admin.set_health)  # C12
+        self.attacks = AttackLog(admin.read_counters,
+                                 lambda sid: services[sid].name if sid in services else None,
+                                 cfg.control.summary_seconds, clock)
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
@@ -137,7 +141,8 @@ class Controller:
                     continue
                 await self.startup.sync(conn)
                 work = [asyncio.create_task(self.handshakes.run(conn)),
-                        asyncio.create_task(self.timers.run(conn))]
+                        asyncio.create_task(self.timers.run(conn)),
+                        asyncio.create_task(self.attacks.run())]
                 self.synced.set()
                 try:
                     await self._until_role(False, [*ends, *work])

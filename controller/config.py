@@ -182,6 +182,7 @@ class Control:
     state_poll_seconds: float = 1.0  # session_state read (C6)
     auto_poll_seconds: float = 1.0  # SYN_IN counters of auto services (C8)
     log_format: str = "kv"  # kv | json
+    summary_seconds: float = 10.0  # attack summaries: at most one log line per service
 
 
 @dataclass(frozen=True)
@@ -536,7 +537,8 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
         "metrics": lambda n, w: r.record(Metrics, n, w, {"listen": r.host_port}),
         "control": lambda n, w: r.record(Control, n, w, {
             "socket": r.string, "state_poll_seconds": positive, "auto_poll_seconds": positive,
-            "log_format": lambda n, w: r.string(n, w, ("kv", "json"))}),
+            "log_format": lambda n, w: r.string(n, w, ("kv", "json")),
+            "summary_seconds": lambda n, w: r.number(n, w, 0.01, 3600)}),
     })
     _cross_check(r, root, cfg)
     return Config(**{**cfg.__dict__, "path": file, "lines": r.lines})
