@@ -22,6 +22,7 @@ from tests.controller.ctlbench import (
     CLIENT_MAC,
     CLIENT_PORT,
     MAC1,
+    ROOT,
     RS2_IP,
     RS_IP,
     RS_PORT,
@@ -56,6 +57,10 @@ def scrape(base: str) -> Samples:
     return out
 
 
+def families(base: str) -> set[str]:
+    return {f.name for f in text_string_to_metric_families(get(base + "/metrics")[1])}
+
+
 def value(samples: Samples, name: str, **labels: str) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
 
@@ -68,6 +73,15 @@ def command(ct: ControllerThread, req: dict[str, Any]) -> Any:
     assert ct.ctl is not None
     ctl = ct.ctl
     return ct.call(lambda: handle(ctl, req))
+
+
+def dashboard_metrics() -> set[str]:
+    import json
+    import re
+
+    doc = json.loads((ROOT / "examples" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in doc["panels"] for t in p["targets"]]
+    return {m for e in exprs for m in re.findall(r"synproxy_[a-z0-9_]+", e)}
 
 
 def test_switch_counters_per_service_and_reason(artefacts, sock, switch, tmp_path) -> None:
@@ -108,6 +122,11 @@ def test_switch_counters_per_service_and_reason(artefacts, sock, switch, tmp_pat
         assert counters["by_name"]["drop_udp"] == 1
         status = command(ct, {"cmd": "status"})
         assert status["services"]["web"]["real_servers"][0]["sessions"] == 1
+
+        # every series the example Grafana dashboard plots is one this scrape has
+        # (a labelled gauge without series yet, as defence for no auto service: its family)
+        exported = {name for name, _labels in s} | families(base)
+        assert dashboard_metrics() <= exported, dashboard_metrics() - exported
 
         assert get(base + "/healthz") == (200, "ok: primary, synced\n")
         for path in ("/", "/metricsx", "/healthz/x", "/favicon.ico"):
@@ -181,3 +200,10 @@ def test_metrics_listen_in_use_is_a_startup_error(artefacts, sock, tmp_path, cap
         assert main(["run", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "c.yaml:" in err and f"metrics.listen: cannot serve 127.0.0.1:{port}" in err
+
+
+def test_demo_report_names_every_drop_reason() -> None:
+    from controller.admin import EVENT_NAMES
+    from topo.demo import DROP_REASONS
+
+    assert set(DROP_REASONS) == {n[5:] for n in EVENT_NAMES.values() if n.startswith("drop_")}
