@@ -68,7 +68,8 @@ def counters(c: dict[str, Any], rate: bool = False) -> str:
     else:
         per = c.get("services_by_name") or {}
         glob = c.get("by_name") or {}
-    names = sorted(per)
+    names = sorted(set(per) | set(c.get("services_by_name") or {}))
+    per = {n: per.get(n, {}) for n in names}
     rows = [[n, *(_num(per[n].get(k, 0), rate) for k in COUNTER_COLUMNS),
              _num(_drops(per[n]), rate)] for n in names]
     rows.append(["(switch)", *(_num(glob.get(k, 0), rate) for k in COUNTER_COLUMNS),
