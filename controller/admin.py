@@ -223,14 +223,21 @@ class Admin:
         buckets of an unproxied NAT service follow (C8; at the next sync when the
         switch is not connected)."""
         sid = self.service_id(name)
-        s = dataclasses.replace(self.services[sid], real_servers=servers)
+        await self.update_service(dataclasses.replace(self.services[sid], real_servers=servers))
+
+    async def update_service(self, s: Service) -> None:
+        """Replace what only the controller holds of service `s.name` (its real
+        servers, scheduler, health checks): nothing in the switch but the NAT buckets."""
+        name, servers = s.name, s.real_servers
+        sid = self.service_id(name)
         if s.nat and not servers:
             raise ValueError(f"a NAT service needs at least one real server ({name})")
         self.nat.check_service(sid, s)
         self.services.set(sid, s)
         self.metrics.forget_real_servers(name, {f"{r.address}:{r.port}" for r in servers})
-        log.info("event=real_servers_changed service=%s real_servers=%s", name,
-                 _servers(servers))
+        log.info("event=real_servers_changed service=%s real_servers=%s scheduler=%s "
+                 "health=%s", name, _servers(servers), s.scheduler,
+                 s.health.type if s.health else "none")
         if self.link.conn is not None and self.synced.is_set():
             await self.nat.apply(self.link.conn)
 
@@ -317,7 +324,7 @@ class Admin:
             await self.remove_service(svc.name)
             await self.add_service(svc)
         for svc in d.servers:
-            await self.set_real_servers(svc.name, svc.real_servers)
+            await self.update_service(svc)
         for svc in d.added:
             await self.add_service(svc)
         ignored = persist.other_sections(self.cfg, new)

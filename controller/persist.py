@@ -69,7 +69,9 @@ class ServiceDiff:
 
     added: list[Service] = dataclasses.field(default_factory=list)
     removed: list[str] = dataclasses.field(default_factory=list)
-    servers: list[Service] = dataclasses.field(default_factory=list)  # real servers only
+    # only what the controller alone holds changed (real servers, scheduler, health
+    # checks): in place
+    servers: list[Service] = dataclasses.field(default_factory=list)
     replaced: list[Service] = dataclasses.field(default_factory=list)  # anything else
 
 
@@ -81,8 +83,9 @@ def diff_services(running: list[Service], wanted: tuple[Service, ...]) -> Servic
         if old is None:
             d.added.append(s)
         elif old != s:
-            same_but_servers = dataclasses.replace(old, real_servers=s.real_servers) == s
-            (d.servers if same_but_servers else d.replaced).append(s)
+            local = dataclasses.replace(old, real_servers=s.real_servers, health=s.health,
+                                        scheduler=s.scheduler) == s
+            (d.servers if local else d.replaced).append(s)
     names = {s.name for s in wanted}
     d.removed = [n for n in now if n not in names]
     return d

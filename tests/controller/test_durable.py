@@ -112,6 +112,11 @@ def test_diff_by_name() -> None:
                          " - {name: a, vip: 10.0.0.1, port: 80, mode: off, real_servers: [{address: 10.1.0.2, port: 80}]}\n")
     d = diff_services(list(new.services[:1]), moved.services)
     assert [s.name for s in d.replaced] == ["a"] and not d.servers
+    checked = parse_config("services:\n"
+                           " - {name: a, vip: 10.0.0.1, port: 80, scheduler: lc, health: {type: tcp},"
+                           " real_servers: [{address: 10.1.0.2, port: 80}]}\n")
+    d = diff_services(list(new.services[:1]), checked.services)
+    assert [s.name for s in d.servers] == ["a"] and not d.replaced  # in place
 
 
 def test_save_restart_and_sighup(artefacts, sock, switch, tmp_path: Path) -> None:
