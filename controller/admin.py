@@ -318,6 +318,8 @@ class Admin:
         new = load_config(source)  # ConfigError (a ValueError): nothing changed
         check_program(new, self.program.limits)
         d = persist.diff_services(self.services.values(), new.services)
+        if d.added or d.removed or d.replaced:
+            self._require_conn()  # they write the switch: all of it or nothing now
         for name in d.removed:
             await self.remove_service(name)
         for svc in d.replaced:  # more than its real servers: the service anew
