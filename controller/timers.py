@@ -205,7 +205,9 @@ class Timers:
         now = self.clock()
         updates = []
         for sid in sids:
-            sw = self.services.auto[sid]
+            sw = self.services.auto.get(sid)
+            if sw is None:  # removed (or no longer auto) while the read was out
+                continue
             change = sw.update(now, counts.get(sid, 0))
             name = self.services[sid].name
             self.metrics.syn_rate.labels(name).set(sw.rate)

@@ -207,3 +207,31 @@ def test_demo_report_names_every_drop_reason() -> None:
     from topo.demo import DROP_REASONS
 
     assert set(DROP_REASONS) == {n[5:] for n in EVENT_NAMES.values() if n.startswith("drop_")}
+
+
+def test_auto_service_removed_while_its_rate_is_read(artefacts, sock, switch, tmp_path) -> None:
+    """The defence poll's read may be out when the operator removes the service: the
+    answer is for a service no longer there, and is dropped (no error that would cost
+    the connection, no series for the removed service)."""
+    ct = start_controller(artefacts, sock, tmp_path)
+    assert ct.ctl is not None
+    ctl = ct.ctl
+    try:
+        sid = command(ct, {"cmd": "service_add", "service": SSH})["id"]
+
+        class RemovedDuringRead:
+            def __init__(self, conn: Any) -> None:
+                self.conn = conn
+
+            async def read(self, queries: Any) -> Any:
+                answer = await self.conn.read(queries)
+                ctl.services.remove(sid)
+                ctl.metrics.forget_service("ssh")
+                return answer
+
+        ct.call(lambda: ctl.timers.poll_auto(RemovedDuringRead(ctl.link.conn)))
+        samples = {s.labels.get("service") for s in ctl.metrics.syn_rate.collect()[0].samples}
+        assert "ssh" not in samples
+        assert ctl.synced.is_set()
+    finally:
+        ct.stop()
