@@ -109,7 +109,8 @@ class Admin:
         now = self.clock()
         raw = {("", ev): n for ev, n in glob.items()}
         for sid, evs in per_sid.items():
-            raw.update({(self.services[sid].name, ev): n for ev, n in evs.items()})
+            if sid in self.services:  # not removed while the read was out
+                raw.update({(self.services[sid].name, ev): n for ev, n in evs.items()})
         base = self._zero
         shown = {k: max(0, n - base.get(k, 0)) for k, n in raw.items()}
         rates: dict[str, Any] | None = None
