@@ -8,22 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+import shlex
+import time
+from collections.abc import Callable
 from typing import Any
 
+import grpc
 from google.rpc import code_pb2
 
-from . import install, p4consts
-from .config import Config, RealServer, Service
+from . import install, p4consts, persist
+from .config import Config, RealServer, Service, check_program, load_config
 from .entities import counter_query
 from .entities import update as ent_update
 from .link import Link
+from .metrics import Metrics, Snapshot
 from .nat import NatTables
-from .p4rt import Connection, WriteError
+from .p4rt import Connection, RpcTimeout, WriteError
 from .program import Program
 from .services import Services
 from .sessions import state_name
 from .startup import upsert
 from .view import SwitchView
+
+log = logging.getLogger("controller.admin")
 
 # The EV_* codes of p4src/common/defines.p4, so that operators read `syn_in` rather than 1.
 EVENT_NAMES = {code: name.lower() for name, code in p4consts.EVENTS.items()
@@ -37,7 +45,8 @@ def event_name(code: int) -> str:
 class Admin:
     def __init__(self, cfg: Config, program: Program, services: Services, view: SwitchView,
                  link: Link, nat: NatTables, synced: asyncio.Event,
-                 stats: dict[str, int]) -> None:
+                 stats: dict[str, int], metrics: Metrics | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg
         self.program = program
         self.p4 = program.p4
@@ -47,35 +56,111 @@ class Admin:
         self.nat = nat
         self.synced = synced
         self.stats = stats
+        self.metrics = metrics or Metrics()
+        self.clock = clock
+        # `counters --zero`: what the switch's counters were then, by (service, event)
+        self._zero: dict[tuple[str, int], int] = {}
+        self._zero_at: float | None = None
+        self._last: tuple[float, dict[tuple[str, int], int]] | None = None
+        self.stats_zero: dict[str, int] = {}
 
     def service_id(self, name: str) -> int:
         return self.services.id_of(name)
 
-    async def counters(self) -> dict[str, Any]:
-        """Global event counters and per-service ones (packets, non-zero only), read from
-        the switch: `global` and `services` keyed by event code, `by_name` the global
-        ones keyed by event name."""
+    async def read_counters(self) -> tuple[dict[int, int], dict[int, dict[int, int]]]:
+        """The switch's event counters (packets): global ones by event code, and those
+        of every service by service id, then event code (zeros included)."""
         conn = self._require_conn()
         queries = [counter_query(self.program.global_counter)]
         per_service = self.program.limits.events_per_service
+        sids = list(self.services)
         queries += [counter_query(self.program.svc_counter, sid * per_service + ev)
-                    for sid in self.services for ev in range(1, per_service)]
+                    for sid in sids for ev in range(1, per_service)]
         glob: dict[int, int] = {}
-        per: dict[str, dict[int, int]] = {}
+        per: dict[int, dict[int, int]] = {sid: {} for sid in sids}
         for e in await conn.read(queries):
             if e.WhichOneof("entity") != "counter_entry":
                 continue
             c = e.counter_entry
             cid, index, packets = c.counter_id, c.index.index, c.data.packet_count
             if cid == self.program.global_counter:
-                if packets:
+                if index:
                     glob[index] = packets
-            elif packets:
-                sid = index // per_service
-                name = self.services[sid].name if sid in self.services else str(sid)
-                per.setdefault(name, {})[index % per_service] = packets
-        return {"global": glob, "services": per,
-                "by_name": {event_name(k): v for k, v in sorted(glob.items())}}
+            elif index // per_service in per:
+                per[index // per_service][index % per_service] = packets
+        return glob, per
+
+    async def counters(self, zero: bool = False) -> dict[str, Any]:
+        """Global event counters and per-service ones (packets, non-zero only), read from
+        the switch, less what they were at the last `zero`: `global` and `services`
+        keyed by event code, `by_name` (global) and `services_by_name` keyed by event
+        name; `rates`: per second since the previous `counters` read (`elapsed`
+        seconds ago; None at the first). The switch's counters themselves, and the
+        Prometheus series, are never reset (counters only grow there)."""
+        glob, per_sid = await self.read_counters()
+        now = self.clock()
+        raw = {("", ev): n for ev, n in glob.items()}
+        for sid, evs in per_sid.items():
+            if sid in self.services:  # not removed while the read was out
+                raw.update({(self.services[sid].name, ev): n for ev, n in evs.items()})
+        base = self._zero
+        shown = {k: max(0, n - base.get(k, 0)) for k, n in raw.items()}
+        rates: dict[str, Any] | None = None
+        elapsed = None
+        if self._last is not None and now > self._last[0]:
+            elapsed = now - self._last[0]
+            prev = self._last[1]
+            rates = {"global": {}, "services": {}}
+            for (svc, ev), n in raw.items():
+                r = max(0, n - prev.get((svc, ev), 0)) / elapsed
+                if r:
+                    where = rates["global"] if not svc else rates["services"].setdefault(svc, {})
+                    where[event_name(ev)] = r
+        self._last = (now, raw)
+        out_glob = {ev: n for (svc, ev), n in sorted(shown.items()) if not svc and n}
+        per: dict[str, dict[int, int]] = {}
+        for (svc, ev), n in sorted(shown.items()):
+            if svc and n:
+                per.setdefault(svc, {})[ev] = n
+        result = {"global": out_glob, "services": per,
+                  "by_name": {event_name(k): v for k, v in out_glob.items()},
+                  "services_by_name": {s.name: {event_name(k): v
+                                                for k, v in per.get(s.name, {}).items()}
+                                       for s in self.services.values()},
+                  "rates": rates, "elapsed": elapsed,
+                  "zeroed_seconds_ago": None if self._zero_at is None else now - self._zero_at}
+        if zero:
+            self._zero, self._zero_at = raw, now
+            self.stats_zero = {**self.stats, **self.view.table.stats}
+        return result
+
+    async def snapshot(self) -> Snapshot:
+        """What a Prometheus scrape shows (metrics.SwitchCollector), on the loop."""
+        snap = Snapshot(real_servers={})
+        try:
+            glob, per_sid = await self.read_counters()
+        except (RuntimeError, RpcTimeout, grpc.aio.AioRpcError):
+            pass  # not connected: no switch series in this scrape
+        else:
+            snap.switch = {event_name(ev): n for ev, n in glob.items()}
+            snap.services = {self.services[sid].name: {event_name(ev): n
+                                                       for ev, n in evs.items()}
+                             for sid, evs in per_sid.items() if sid in self.services}
+        per_rs = self._rs_sessions()
+        created = self.metrics.switch.created
+        assert snap.real_servers is not None
+        for sid, s in self.services.items():
+            for r in s.real_servers:
+                key = (s.name, f"{r.address}:{r.port}")
+                up = (r.address, r.port) not in self.services.down.get(sid, set())
+                snap.real_servers[key] = (per_rs.get((sid, key[1]), 0), r.weight,
+                                          created.get(key, 0), up)
+        return snap
+
+    def _rs_sessions(self) -> dict[tuple[int, str], int]:
+        """Sessions in the table per (service id, "address:port")."""
+        return {(sid, f"{install.ip_text(addr)}:{port}"): n
+                for (sid, addr, port), n in self.view.table.per_server.items()}
 
     def _require_conn(self) -> Connection:
         conn = self.link.conn
@@ -99,6 +184,8 @@ class Admin:
         except Exception:
             self.services.remove(sid)
             raise
+        log.info("event=service_added service=%s id=%d vip=%s port=%d mode=%s "
+                 "real_servers=%s", s.name, sid, s.vip, s.port, s.mode, _servers(s.real_servers))
         return sid
 
     async def remove_service(self, name: str) -> None:
@@ -120,23 +207,47 @@ class Admin:
             if any(c != code_pb2.NOT_FOUND for c, _m in exc.errors.values()):
                 raise
         self.services.remove(sid)
+        self.metrics.forget_service(name)
         await self.nat.apply(conn)
+        log.info("event=service_removed service=%s id=%d", name, sid)
 
     async def set_real_servers(self, name: str, servers: tuple[RealServer, ...]) -> None:
         """Replace a service's real servers; new sessions use them at once, and the
         buckets of an unproxied NAT service follow (C8; at the next sync when the
         switch is not connected)."""
         sid = self.service_id(name)
-        s = dataclasses.replace(self.services[sid], real_servers=servers)
+        await self.update_service(dataclasses.replace(self.services[sid], real_servers=servers))
+
+    async def update_service(self, s: Service) -> None:
+        """Replace what only the controller holds of service `s.name` (its real
+        servers, scheduler, health checks): nothing in the switch but the NAT buckets."""
+        name, servers = s.name, s.real_servers
+        sid = self.service_id(name)
         if s.nat and not servers:
             raise ValueError(f"a NAT service needs at least one real server ({name})")
         self.nat.check_service(sid, s)
         self.services.set(sid, s)
+        self.metrics.forget_real_servers(name, {f"{r.address}:{r.port}" for r in servers})
+        log.info("event=real_servers_changed service=%s real_servers=%s scheduler=%s "
+                 "health=%s", name, _servers(servers), s.scheduler,
+                 s.health.type if s.health else "none")
+        if self.link.conn is not None and self.synced.is_set():
+            await self.nat.apply(self.link.conn)
+
+    async def set_health(self, sid: int, server: tuple[str, int], up: bool, why: str) -> None:
+        """C12: a health check changed its verdict on a real server: in or out of
+        scheduling, and of the NAT buckets (written now when connected)."""
+        if sid not in self.services or not self.services.mark(sid, server, up):
+            return
+        log.info("event=health_changed service=%s real_server=%s:%d up=%s reason=%s",
+                 self.services[sid].name, server[0], server[1], up, _quoted(why))
         if self.link.conn is not None and self.synced.is_set():
             await self.nat.apply(self.link.conn)
 
     def status(self) -> dict[str, Any]:
         table, auto = self.view.table, self.services.auto
+        per_rs = self._rs_sessions()
+        stats = {**self.stats, **table.stats}
         return {
             "primary": self.link.is_primary, "synced": self.synced.is_set(),
             "address": self.cfg.switch.address, "election_id": self.cfg.switch.election_id,
@@ -146,10 +257,15 @@ class Admin:
             "passthrough_epoch": self.view.passthrough_epoch,
             "services": {s.name: {"id": sid, "vip": s.vip, "port": s.port, "mode": s.mode,
                                   "defense_active": auto[sid].active if sid in auto else None,
-                                  "real_servers": [dataclasses.asdict(r) for r in s.real_servers],
+                                  "real_servers": [
+                                      {**dataclasses.asdict(r), "sessions": per_rs.get(
+                                          (sid, f"{r.address}:{r.port}"), 0),
+                                       "up": (r.address, r.port)
+                                       not in self.services.down.get(sid, set())}
+                                      for r in s.real_servers],
                                   "nat_buckets": self._nat_shares(sid)}
                          for sid, s in self.services.items()},
-            "stats": {**self.stats, **table.stats},
+            "stats": {k: v - self.stats_zero.get(k, 0) for k, v in stats.items()},
         }
 
     def _nat_shares(self, sid: int) -> dict[str, int] | None:
@@ -164,6 +280,58 @@ class Admin:
                 out[f"{k[0]}:{k[1]}"] = out.get(f"{k[0]}:{k[1]}", 0) + 1
         return out
 
+    # ------------------------------------------------------------- durable changes
+
+    def effective_config(self) -> Config:
+        """The config as it runs: the start-up config with the services of now."""
+        return dataclasses.replace(self.cfg, services=tuple(self.services.values()))
+
+    def save(self, path: str | None = None) -> dict[str, Any]:
+        """Write the effective config to `path` (default: the config file it was
+        started with), atomically."""
+        target = path or self.cfg.path
+        if not target:
+            raise ValueError("no path to save to: the controller was not started from a file")
+        text = persist.to_yaml(self.effective_config())
+        try:
+            persist.write_atomic(target, text)
+        except OSError as e:
+            raise RuntimeError(f"{target}: cannot write: {e.strerror or e}") from None
+        log.info("event=config_saved path=%s services=%d", target, len(self.services))
+        return {"path": target, "services": len(self.services)}
+
+    async def reload(self, path: str | None = None) -> dict[str, Any]:
+        """Apply the services of the config file (default: the one the controller was
+        started with) by difference: services added and removed, real servers changed
+        in place; the session table is not touched (sessions of a removed service end
+        with their connections). Other sections need a restart: reported, not applied."""
+        source = path or self.cfg.path
+        if not source:
+            raise ValueError("no config file to reload")
+        new = load_config(source)  # ConfigError (a ValueError): nothing changed
+        check_program(new, self.program.limits)
+        d = persist.diff_services(self.services.values(), new.services)
+        if d.added or d.removed or d.replaced:
+            self._require_conn()  # they write the switch: all of it or nothing now
+        for name in d.removed:
+            await self.remove_service(name)
+        for svc in d.replaced:  # more than its real servers: the service anew
+            await self.remove_service(svc.name)
+            await self.add_service(svc)
+        for svc in d.servers:
+            await self.update_service(svc)
+        for svc in d.added:
+            await self.add_service(svc)
+        ignored = persist.other_sections(self.cfg, new)
+        result = {"path": source, "added": [s.name for s in d.added], "removed": d.removed,
+                  "real_servers": [s.name for s in d.servers],
+                  "replaced": [s.name for s in d.replaced], "need_restart": ignored}
+        log.info("event=config_reloaded path=%s added=%s removed=%s real_servers=%s "
+                 "replaced=%s need_restart=%s", source, ",".join(result["added"]) or "-",
+                 ",".join(d.removed) or "-", ",".join(result["real_servers"]) or "-",
+                 ",".join(result["replaced"]) or "-", ",".join(ignored) or "-")
+        return result
+
     def sessions(self, limit: int = 1000) -> list[dict[str, Any]]:
         out = []
         for s in list(self.view.table.by_slot.values())[:limit]:
@@ -176,3 +344,13 @@ class Admin:
                         "state": state_name(s.state), "gen": s.gen, "attempts": s.attempts,
                         "held_bytes": s.held.nbytes})
         return out
+
+
+def _servers(servers: tuple[RealServer, ...]) -> str:
+    """address:port/weight,... for a log line."""
+    return ",".join(f"{r.address}:{r.port}/{r.weight}" for r in servers) or "-"
+
+
+def _quoted(text: str) -> str:
+    """A log value with spaces, quoted as the key=value format (logs.py) reads it."""
+    return shlex.quote(text) if text else "''"

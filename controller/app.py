@@ -11,6 +11,7 @@ syncs again. See controller/README.md for the parts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -19,8 +20,11 @@ from typing import Any
 import grpc
 
 from .admin import Admin
+from .attacklog import AttackLog
 from .config import Config
 from .handshakes import Handshakes
+from .health import HealthChecks
+from .install import ip
 from .link import Link, StreamLost
 from .metrics import Metrics
 from .nat import NatTables
@@ -47,6 +51,8 @@ class Controller:
         limits = program.limits
         self.services = services = Services(cfg.services, limits.service_ids)
         self.view = view = SwitchView(cfg, clock(), random_key, limits.session_slots)
+        # the table, not captured: Startup replaces it at every sync
+        services.load = lambda sid, r: view.table.per_server.get((sid, ip(r.address), r.port), 0)
         self.synced = asyncio.Event()
         sw = cfg.switch
         self.link = link = Link(sw.address, sw.device_id, sw.election_id,
@@ -59,17 +65,31 @@ class Controller:
                              metrics=self.metrics, clock=clock, stats=self.stats)
         self.startup = Startup(cfg, program, services, view, self.nat, self.timers, clock)
         self.admin = Admin(cfg, program, services, view, link, self.nat, self.synced,
-                           self.stats)
+                           self.stats, self.metrics, clock)
         # The operator surface (control.py) is the admin's, reached through the controller.
         admin = self.admin
         self.status, self.sessions, self.counters = admin.status, admin.sessions, admin.counters
         self.add_service, self.remove_service = admin.add_service, admin.remove_service
         self.set_real_servers, self.service_id = admin.set_real_servers, admin.service_id
         self.limits = limits  # what the program holds (the operator socket checks against it)
+        self.checks = HealthChecks(services, admin.set_health)  # C12
+        self.attacks = AttackLog(admin.read_counters,
+                                 lambda sid: services[sid].name if sid in services else None,
+                                 cfg.control.summary_seconds, clock)
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
         """Run until `stop()`: (re)connect, wait for mastership, sync, work."""
+        self.metrics.switch.bind(asyncio.get_running_loop(), self.admin.snapshot)
+        health = asyncio.create_task(self.checks.run())
+        try:
+            await self._run()
+        finally:
+            health.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await health
+
+    async def _run(self) -> None:
         backoff = 0.1
         while not self._stop.is_set():
             try:
@@ -99,6 +119,15 @@ class Controller:
     def stop(self) -> None:
         self._stop.set()
 
+    def health(self) -> tuple[bool, str]:
+        """`/healthz`: healthy while connected to the switch, as the synced primary or
+        as a backup waiting to take over."""
+        if self.synced.is_set():
+            return True, "ok: primary, synced"
+        if self.link.conn is not None and not self.link.is_primary:
+            return True, "ok: backup"
+        return False, "not connected to the switch"
+
     async def _connection_once(self) -> None:
         conn = await self.link.open()
         assert self.link.reader is not None
@@ -112,7 +141,8 @@ class Controller:
                     continue
                 await self.startup.sync(conn)
                 work = [asyncio.create_task(self.handshakes.run(conn)),
-                        asyncio.create_task(self.timers.run(conn))]
+                        asyncio.create_task(self.timers.run(conn)),
+                        asyncio.create_task(self.attacks.run())]
                 self.synced.set()
                 try:
                     await self._until_role(False, [*ends, *work])

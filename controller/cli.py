@@ -1,7 +1,12 @@
 """`synproxyctl` / `python -m controller`: run the controller, or talk to a running one.
 
     synproxyctl run --config synproxy.yaml
-    synproxyctl status|sessions|counters [--socket PATH | --config FILE]
+    synproxyctl check FILE [--config-only]        # like nft -c: exit 0, or 2 and the error
+    synproxyctl schema                            # the config schema (Markdown)
+    synproxyctl status|sessions|counters [--socket PATH | --config FILE] [--json]
+    synproxyctl counters [--rate [--interval S]] [--zero]
+    synproxyctl save [--to FILE]                  # the running config, written atomically
+    synproxyctl reload [--from FILE]              # apply the file's services (also SIGHUP)
     synproxyctl service add NAME --vip A --port P [--mode on|off|auto] [--rs ADDR:PORT[:W]]...
     synproxyctl service remove NAME
     synproxyctl rs add|remove SERVICE ADDR:PORT [--weight W]
@@ -21,9 +26,12 @@ import json
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from . import tables
 from .app import StartupError
 from .config import ConfigError, load_config
 
@@ -72,6 +80,16 @@ def _server(text: str) -> dict[str, Any]:
     return _real_server(text)
 
 
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"interval '{text}' is not a number") from None
+    if not 0.01 <= v <= 3600:
+        raise argparse.ArgumentTypeError(f"interval {v:g} is out of range 0.01..3600")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="synproxyctl", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -86,10 +104,37 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--config", help="read the control socket path from this config")
         return p
 
-    target(sub.add_parser("status", help="role, sessions, services"))
+    chk = sub.add_parser("check", help="validate a config file and exit (like nft -c)")
+    chk.add_argument("file")
+    chk.add_argument("--config-only", action="store_true",
+                     help="do not load the P4Info/device config it names")
+    sub.add_parser("schema", help="print the config schema (Markdown)")
+
+    st = target(sub.add_parser("status", help="role, sessions, services"))
+    st.add_argument("--json", action="store_true", help="the controller's JSON answer")
     s = target(sub.add_parser("sessions", help="the session table"))
     s.add_argument("--limit", type=_ranged("limit", 1, MAX_LIMIT), default=1000)
-    target(sub.add_parser("counters", help="event counters read from the switch"))
+    s.add_argument("--json", action="store_true", help="JSON (the default)")
+    cnt = target(sub.add_parser(
+        "counters", help="event counters read from the switch, per service",
+        description="Event counters of the switch per service (a table; --json: the "
+                    "controller's answer). --zero starts the counts the controller shows "
+                    "afresh: it keeps the values of that moment and shows the difference; "
+                    "the switch's counters and the Prometheus series are never reset."))
+    cnt.add_argument("--json", action="store_true", help="the controller's JSON answer")
+    cnt.add_argument("--rate", action="store_true",
+                     help="per second since the previous counters read")
+    cnt.add_argument("--interval", type=_seconds, default=None, metavar="S",
+                     help="with --rate: read twice, S seconds apart")
+    cnt.add_argument("--zero", action="store_true",
+                     help="show the counts, then start them afresh (see above)")
+
+    sv = target(sub.add_parser("save", help="write the running config back (atomically)"))
+    sv.add_argument("--to", metavar="FILE", help="another file (default: the one the "
+                    "controller was started with)")
+    rl = target(sub.add_parser("reload", help="apply the config file's services (as SIGHUP)"))
+    rl.add_argument("--from", dest="source", metavar="FILE",
+                    help="another file (default: the one the controller was started with)")
 
     svc = sub.add_parser("service", help="add or remove a service").add_subparsers(
         dest="action", required=True)
@@ -98,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--vip", type=_ipv4, required=True)
     add.add_argument("--port", type=_port, required=True)
     add.add_argument("--mode", default="on", choices=["off", "on", "auto"])
-    add.add_argument("--scheduler", default="wrr", choices=["wrr", "hash"])
+    add.add_argument("--scheduler", default="wrr", choices=["wrr", "hash", "lc"])
     add.add_argument("--transparent", action="store_true", help="no NAT (routed mode)")
     add.add_argument("--rs", action="append", default=[], type=_real_server,
                      metavar="ADDR:PORT[:WEIGHT]")
@@ -120,8 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def request_of(args: argparse.Namespace) -> dict[str, Any]:
     c = args.command
-    if c in ("status", "counters"):
+    if c == "counters":
+        return {"cmd": c, "zero": True} if args.zero else {"cmd": c}
+    if c == "status":
         return {"cmd": c}
+    if c == "save":
+        return {"cmd": c, "path": str(Path(args.to).resolve())} if args.to else {"cmd": c}
+    if c == "reload":
+        return ({"cmd": c, "path": str(Path(args.source).resolve())} if args.source
+                else {"cmd": c})
     if c == "sessions":
         return {"cmd": c, "limit": args.limit}
     if c == "service":
@@ -156,25 +208,93 @@ async def _run(cfg_path: str) -> int:
     cfg = load_config(cfg_path)
     ctl = Controller(cfg)
     if cfg.metrics.listen:
-        ctl.metrics.serve(cfg.metrics.listen)
+        try:
+            ctl.metrics.serve(cfg.metrics.listen, ctl.health)
+        except OSError as e:
+            raise StartupError(f"{cfg_path}:{cfg.line_of('metrics.listen')}: metrics.listen: "
+                               f"cannot serve {cfg.metrics.listen}: {e.strerror or e}") from None
     control = ControlServer(ctl, cfg.control.socket) if cfg.control.socket else None
     if control is not None:
         await control.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, ctl.stop)
+    loop.add_signal_handler(signal.SIGHUP, lambda: _reload_task(ctl))
     log.info("event=start config=%s switch=%s", cfg_path, cfg.switch.address)
     try:
         await ctl.run()
     finally:
+        ctl.metrics.close()
         if control is not None:
             await control.close()
     log.info("event=stop")
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    cfg = load_config(args.file)
+    what = "config"
+    if not args.config_only:
+        from .program import Program
+
+        Program(cfg)  # StartupError / ConfigError: the files it names, the program's sizes
+        what = "config and program"
+    print(f"{args.file}: {what} ok ({len(cfg.services)} services)")
+    return 0
+
+
+def _ask(path: str, req: dict[str, Any]) -> Any:
+    """One request; an unreachable socket is an OSError naming the path."""
+    from .control import request
+
+    try:
+        return request(path, req)
+    except OSError as e:
+        raise OSError(f"{path}: {e.strerror or e} (is the controller running with this "
+                      "control.socket?)") from None
+
+
+def _command(args: argparse.Namespace) -> int:
+    path = _socket_path(args)
+    req = request_of(args)
+    if args.command == "counters" and args.rate and args.interval:
+        _ask(path, {"cmd": "counters"})
+        time.sleep(args.interval)  # the window the rates are taken over
+    result = _ask(path, req)
+    if getattr(args, "json", False) or args.command not in ("status", "counters"):
+        print(json.dumps(result, indent=2, sort_keys=True, default=str))
+    elif args.command == "status":
+        print(tables.status(result))
+    else:
+        print(tables.counters(result, rate=args.rate))
+        if args.zero:
+            print("(zeroed: later reads count from now; the switch's counters and "
+                  "Prometheus are not reset)")
+    return 0
+
+
+_reloads: set[asyncio.Task[None]] = set()
+
+
+def _reload_task(ctl: Any) -> None:
+    """SIGHUP: reload the config file's services; a bad file is logged, nothing changes."""
+    async def reload() -> None:
+        try:
+            await ctl.admin.reload()
+        except (ValueError, RuntimeError, OSError) as e:
+            log.error("event=reload_failed error=%r", str(e))
+        except Exception:  # noqa: BLE001 - the controller keeps running
+            log.exception("event=reload_failed")
+
+    task = asyncio.get_running_loop().create_task(reload())
+    _reloads.add(task)
+    task.add_done_callback(_reloads.discard)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .control import CommandError
+
     try:
         if args.command == "run":
             from . import logs
@@ -182,24 +302,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             cfg = load_config(args.config)
             logs.setup(cfg.control.log_format, getattr(logging, args.log_level.upper()))
             return asyncio.run(_run(args.config))
-        from .control import CommandError, request
+        if args.command == "check":
+            return _check(args)
+        if args.command == "schema":
+            from .schema import markdown
 
-        try:
-            result = request(_socket_path(args), request_of(args))
-        except CommandError as e:
-            print(f"synproxyctl: {e}", file=sys.stderr)
-            return 2 if e.invalid else 1
-    except ConfigError as e:
+            print(markdown(), end="")
+            return 0
+        return _command(args)
+    except CommandError as e:
         print(f"synproxyctl: {e}", file=sys.stderr)
-        return 2
-    except StartupError as e:
+        return 2 if e.invalid else 1
+    except (ConfigError, StartupError) as e:
         print(f"synproxyctl: {e}", file=sys.stderr)
         return 2
     except (OSError, RuntimeError) as e:
         print(f"synproxyctl: {e}", file=sys.stderr)
         return 1
-    print(json.dumps(result, indent=2, sort_keys=True, default=str))
-    return 0
 
 
 if __name__ == "__main__":

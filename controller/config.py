@@ -27,7 +27,8 @@ _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])
 class ConfigError(ValueError):
     def __init__(self, file: str, line: int, where: str, message: str) -> None:
         self.file, self.line, self.where = file, line, where
-        super().__init__(f"{file}:{line}: {where}: {message}" if where else f"{file}:{line}: {message}")
+        at = f"{file}:{line}" if line else file  # line 0: the file as a whole
+        super().__init__(f"{at}: {where}: {message}" if where else f"{at}: {message}")
 
 
 # ----------------------------------------------------------------------------- the model
@@ -63,6 +64,22 @@ class AutoDefence:
 
 
 @dataclass(frozen=True)
+class HealthCheck:
+    """C12, as keepalived's TCP_CHECK / HTTP_GET: each real server is probed every
+    `interval` s (a probe fails after `timeout` s); `fall` failures in a row take it
+    out of scheduling and the NAT buckets, `rise` successes in a row put it back."""
+
+    type: str = "tcp"  # tcp: a connect; http: GET `path`, answered with `status`
+    interval: float = 2.0
+    timeout: float = 1.0
+    rise: int = 2
+    fall: int = 3
+    port: int = 0  # 0: the real server's own port
+    path: str = "/"
+    status: int = 200
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     vip: str
@@ -71,12 +88,13 @@ class Service:
     mode: str = "on"  # off | on | auto
     nat: bool = True  # False: transparent (routed) mode, no address rewrite
     defer: bool = False
-    scheduler: str = "wrr"  # wrr | hash
+    scheduler: str = "wrr"  # wrr | hash | lc
     synack: SynAckOptions = SynAckOptions()
     auto: AutoDefence = AutoDefence()
     drop_udp: bool = True
     drop_fragments: bool = True
     real_servers: tuple[RealServer, ...] = ()
+    health: HealthCheck | None = None  # None: no health checks, every server is up
 
 
 @dataclass(frozen=True)
@@ -165,6 +183,7 @@ class Control:
     state_poll_seconds: float = 1.0  # session_state read (C6)
     auto_poll_seconds: float = 1.0  # SYN_IN counters of auto services (C8)
     log_format: str = "kv"  # kv | json
+    summary_seconds: float = 10.0  # attack summaries: at most one log line per service
 
 
 @dataclass(frozen=True)
@@ -191,12 +210,31 @@ class Config:
 # ----------------------------------------------------------------------------- validation
 
 
+@dataclass
+class Schema:
+    """What the validator checked, by field pattern ("services[].port"): `kinds` the
+    check of each value, `records` the dataclass and allowed keys of each mapping."""
+
+    kinds: dict[str, str] = field(default_factory=dict)
+    records: dict[str, tuple[type, tuple[str, ...]]] = field(default_factory=dict)
+
+
+def _pattern(where: str) -> str:
+    return re.sub(r"\[\d+\]", "[]", where)
+
+
 class _Reader:
     """Walks the YAML node tree, keeping line numbers for errors."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, trace: Schema | None = None) -> None:
         self.file = file
         self.lines: dict[str, int] = {}
+        self.trace = trace
+
+    def note(self, where: str, kind: str) -> None:
+        """With a `trace`, record the check applied at `where` (the schema docs)."""
+        if self.trace is not None:
+            self.trace.kinds.setdefault(_pattern(where), kind)
 
     def fail(self, node: yaml.Node | None, where: str, message: str) -> ConfigError:
         line = node.start_mark.line + 1 if node is not None else 1
@@ -218,6 +256,7 @@ class _Reader:
         return out
 
     def sequence(self, node: yaml.Node, where: str) -> list[yaml.Node]:
+        self.note(where, "list")
         if not isinstance(node, yaml.SequenceNode):
             raise self.fail(node, where, "expected a list")
         return list(node.value)
@@ -228,6 +267,7 @@ class _Reader:
         return yaml.safe_load(yaml.serialize(node))
 
     def integer(self, node: yaml.Node, where: str, lo: int, hi: int) -> int:
+        self.note(where, f"integer {lo}..{hi}")
         v = self.scalar(node, where)
         if isinstance(v, bool) or not isinstance(v, int):
             raise self.fail(node, where, f"{v!r} is not an integer")
@@ -236,6 +276,7 @@ class _Reader:
         return v
 
     def number(self, node: yaml.Node, where: str, lo: float, hi: float) -> float:
+        self.note(where, f"number {lo:g}..{hi:g}")
         v = self.scalar(node, where)
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise self.fail(node, where, f"{v!r} is not a number")
@@ -244,12 +285,14 @@ class _Reader:
         return float(v)
 
     def boolean(self, node: yaml.Node, where: str) -> bool:
+        self.note(where, "true | false")
         v = self.scalar(node, where)
         if not isinstance(v, bool):
             raise self.fail(node, where, f"{v!r} is not true/false")
         return v
 
     def string(self, node: yaml.Node, where: str, choices: tuple[str, ...] = ()) -> str:
+        self.note(where, " | ".join(choices) if choices else "string")
         # Choices are read as written: YAML 1.1 would turn a bare `off`/`on` into a bool.
         v = node.value if choices and isinstance(node, yaml.ScalarNode) else self.scalar(node, where)
         if not isinstance(v, str) or not v:
@@ -259,6 +302,7 @@ class _Reader:
         return v
 
     def ipv4(self, node: yaml.Node, where: str) -> str:
+        self.note(where, "IPv4 address")
         v = str(self.scalar(node, where))
         try:
             return str(ipaddress.IPv4Address(v))
@@ -266,6 +310,7 @@ class _Reader:
             raise self.fail(node, where, f"'{v}' is not an IPv4 address") from None
 
     def ipv4_iface(self, node: yaml.Node, where: str) -> str:
+        self.note(where, "IPv4 address/prefix length")
         v = str(self.scalar(node, where))
         try:
             return str(ipaddress.IPv4Interface(v))
@@ -273,6 +318,7 @@ class _Reader:
             raise self.fail(node, where, f"'{v}' is not an IPv4 address/prefix") from None
 
     def ipv4_net(self, node: yaml.Node, where: str) -> str:
+        self.note(where, "IPv4 prefix")
         v = str(self.scalar(node, where))
         try:
             return str(ipaddress.IPv4Network(v))
@@ -282,6 +328,7 @@ class _Reader:
     def host_port(self, node: yaml.Node, where: str) -> str:
         """HOST:PORT: an IPv4 address, a [bracketed] IPv6 address or a host name, and a
         port 1..65535."""
+        self.note(where, "HOST:PORT (IPv4, [IPv6] or host name)")
         v = self.string(node, where)
         host, sep, port = v.rpartition(":")
         if not sep or not host:
@@ -301,6 +348,7 @@ class _Reader:
 
     def grpc_target(self, node: yaml.Node, where: str) -> str:
         """A switch address: unix:PATH, unix-abstract:NAME or HOST:PORT."""
+        self.note(where, "unix:PATH, unix-abstract:NAME or HOST:PORT")
         v = self.string(node, where)
         for scheme in ("unix:", "unix-abstract:"):
             if v.startswith(scheme):
@@ -314,6 +362,7 @@ class _Reader:
                                          f"({e.args[0].rsplit(': ', 1)[-1]})") from None
 
     def mac(self, node: yaml.Node, where: str) -> str:
+        self.note(where, "MAC address")
         v = str(self.scalar(node, where)).lower()
         parts = v.split(":")
         if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdef" for c in p)
@@ -321,9 +370,17 @@ class _Reader:
             raise self.fail(node, where, f"'{v}' is not a MAC address (aa:bb:cc:dd:ee:ff)")
         return v
 
-    def record(self, cls: type, node: yaml.Node, where: str, fields: dict[str, Any]) -> Any:
-        """Build dataclass `cls` from a mapping; `fields` maps key -> reader(node, where)."""
+    def record(self, cls: type, node: yaml.Node, where: str, fields: dict[str, Any],
+               required: tuple[str, ...] = ()) -> Any:
+        """Build dataclass `cls` from a mapping; `fields` maps key -> reader(node, where).
+        An unknown key is reported before a missing `required` one (a typo `prot:`
+        is named as such, not as a missing `port`)."""
+        if self.trace is not None:
+            self.trace.records.setdefault(_pattern(where), (cls, tuple(fields)))
         m = self.mapping(node, where, set(fields))
+        for k in required:
+            if k not in m:
+                raise self.fail(node, where, f"missing required key '{k}'")
         self.lines[where] = node.start_mark.line + 1
         for k, v in m.items():
             self.lines[f"{where}.{k}" if where else k] = v.start_mark.line + 1
@@ -343,13 +400,6 @@ def _field_value(node: yaml.Node | None, key: str) -> yaml.Node | None:
     return None
 
 
-def _required(r: _Reader, node: yaml.Node, where: str, keys: tuple[str, ...]) -> None:
-    present = {k.value for k, _ in node.value} if isinstance(node, yaml.MappingNode) else set()
-    for k in keys:
-        if k not in present:
-            raise r.fail(node, where, f"missing required key '{k}'")
-
-
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file; raise ConfigError naming file:line: field."""
     file = str(path)
@@ -366,8 +416,9 @@ def load_config(path: str | Path) -> Config:
     return parse_config(text, file)
 
 
-def parse_config(text: str, file: str = "<config>") -> Config:
-    r = _Reader(file)
+def parse_config(text: str, file: str = "<config>", trace: Schema | None = None) -> Config:
+    """Validate a config's text; with `trace`, record the checks applied (schema.py)."""
+    r = _Reader(file, trace)
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as e:
@@ -396,24 +447,37 @@ def parse_config(text: str, file: str = "<config>") -> Config:
             raise r.fail(n, w, "syn_rate_off must not exceed syn_rate_on (hysteresis)")
         return a
 
+    def health(n: yaml.Node, w: str) -> HealthCheck:
+        h = r.record(HealthCheck, n, w, {
+            "type": lambda n, w: r.string(n, w, ("tcp", "http")),
+            "interval": lambda n, w: r.number(n, w, 0.01, 3600),
+            "timeout": lambda n, w: r.number(n, w, 0.01, 3600),
+            "rise": lambda n, w: r.integer(n, w, 1, 100),
+            "fall": lambda n, w: r.integer(n, w, 1, 100),
+            "port": lambda n, w: r.integer(n, w, 0, 65535),
+            "path": r.string, "status": lambda n, w: r.integer(n, w, 100, 599)})
+        if not h.path.startswith("/") or any(c in h.path for c in " \r\n"):
+            raise r.fail(_field_value(n, "path") or n, f"{w}.path",
+                         f"'{h.path}' is not an HTTP path (/..., no spaces)")
+        return h
+
     def real_server(n: yaml.Node, w: str) -> RealServer:
-        _required(r, n, w, ("address", "port"))
         return r.record(RealServer, n, w, {
             "address": r.ipv4, "port": lambda n, w: r.integer(n, w, 1, 65535),
-            "weight": lambda n, w: r.integer(n, w, 0, 1000)})
+            "weight": lambda n, w: r.integer(n, w, 0, 1000)}, ("address", "port"))
 
     def service(n: yaml.Node, w: str) -> Service:
-        _required(r, n, w, ("name", "vip", "port"))
         s = r.record(Service, n, w, {
             "name": r.string, "vip": r.ipv4, "port": lambda n, w: r.integer(n, w, 1, 65535),
             "protocol": lambda n, w: r.string(n, w, ("tcp",)),
             "mode": lambda n, w: r.string(n, w, ("off", "on", "auto")),
             "nat": r.boolean, "defer": r.boolean, "drop_udp": r.boolean,
             "drop_fragments": r.boolean,
-            "scheduler": lambda n, w: r.string(n, w, ("wrr", "hash")),
-            "synack": synack, "auto": auto,
+            "scheduler": lambda n, w: r.string(n, w, ("wrr", "hash", "lc")),
+            "synack": synack, "auto": auto, "health": health,
             "real_servers": lambda n, w: tuple(real_server(x, f"{w}[{i}]")
-                                               for i, x in enumerate(r.sequence(n, w)))})
+                                               for i, x in enumerate(r.sequence(n, w)))},
+            ("name", "vip", "port"))
         if s.defer and s.synack.window == 0:
             raise r.fail(n, w, "defer needs a non-zero synack.window (the client must be "
                                "allowed to send data with its ACK)")
@@ -428,14 +492,14 @@ def parse_config(text: str, file: str = "<config>") -> Config:
     def required_record(cls: type, fields: dict[str, Any]) -> Any:
         """A reader of one `cls` record in which every field is required."""
         def read(n: yaml.Node, w: str) -> Any:
-            _required(r, n, w, tuple(fields))
-            return r.record(cls, n, w, fields)
+            return r.record(cls, n, w, fields, tuple(fields))
         return read
 
     def seq(reader):  # noqa: ANN001, ANN202
         return lambda n, w: tuple(reader(x, f"{w}[{i}]") for i, x in enumerate(r.sequence(n, w)))
 
     def key(n: yaml.Node, w: str) -> bytes:
+        r.note(w, "16 hex digits (8 bytes); absent: a random key")
         v = r.string(n, w)
         try:
             b = bytes.fromhex(v)
@@ -474,7 +538,8 @@ def parse_config(text: str, file: str = "<config>") -> Config:
         "metrics": lambda n, w: r.record(Metrics, n, w, {"listen": r.host_port}),
         "control": lambda n, w: r.record(Control, n, w, {
             "socket": r.string, "state_poll_seconds": positive, "auto_poll_seconds": positive,
-            "log_format": lambda n, w: r.string(n, w, ("kv", "json"))}),
+            "log_format": lambda n, w: r.string(n, w, ("kv", "json")),
+            "summary_seconds": lambda n, w: r.number(n, w, 0.01, 3600)}),
     })
     _cross_check(r, root, cfg)
     return Config(**{**cfg.__dict__, "path": file, "lines": r.lines})
@@ -539,5 +604,5 @@ def _cross_check(r: _Reader, root: yaml.Node, cfg: Config) -> None:
 
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config", "check_program",
-           "Service", "RealServer",
+           "Service", "RealServer", "HealthCheck",
            "SynAckOptions", "Sessions", "Timeouts", "Reuse", "Cookie", "Switch", "Control"]

@@ -2,7 +2,8 @@
 
 One request per line, `{"cmd": "status"}`, one JSON answer per line:
 `{"ok": true, "result": ...}` or `{"ok": false, "error": "...", "invalid": bool}`.
-Commands: status, sessions [limit], counters, service_add {service: {...config
+Commands: status, sessions [limit], counters [zero], save [path], reload [path],
+service_add {service: {...config
 keys...}}, service_remove {name}, rs_add {service, address, port, weight}, rs_remove
 {service, address, port}, rs_weight {service, address, port, weight}.
 
@@ -82,7 +83,17 @@ async def handle(ctl: Controller, req: dict[str, Any]) -> Any:
     if cmd == "sessions":
         return ctl.sessions(_int(req, "limit", 1, MAX_LIMIT, default=1000))
     if cmd == "counters":
-        return await ctl.counters()
+        zero = req.get("zero", False)
+        if not isinstance(zero, bool):
+            raise Invalid(f"zero must be true or false, got {zero!r}")
+        return await ctl.counters(zero=zero)
+    if cmd in ("save", "reload"):
+        path = req.get("path")
+        if path is not None and (not isinstance(path, str) or not path):
+            raise Invalid(f"path must be a non-empty string, got {path!r}")
+        if cmd == "save":
+            return ctl.admin.save(path)
+        return await ctl.admin.reload(path)
     if cmd == "service_add":
         svc = _service(req.get("service"))
         if len(ctl.services) >= ctl.limits.max_services:

@@ -27,7 +27,7 @@ from .digests import (
     CookieAck,
     SessionEvent,
 )
-from .install import INSERT, MODIFY, SessionParams
+from .install import INSERT, MODIFY, SessionParams, ip_text
 from .link import Link
 from .metrics import Metrics
 from .p4rt import Connection, RpcTimeout, WriteError
@@ -323,6 +323,9 @@ class Handshakes:
                 s.confirmed = now
                 created += 1
                 self.metrics.setup_latency.observe(max(0.0, now - received))
+                if s.service_id in self.services:
+                    self.metrics.session_created(self.services[s.service_id].name,
+                                                 ip_text(s.rs_addr), s.rs_port)
             self.metrics.sessions_created.inc(created)
             if retry.updates:
                 try:

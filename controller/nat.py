@@ -10,6 +10,7 @@ keeps its real server.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
@@ -51,7 +52,10 @@ class NatTables:
 
     def _target(self) -> tuple[dict[int, Pool], dict[ServerKey, ServerKey]]:
         n = install.nat_bucket_count(self.p4)
-        pools = {sid: rebalance(install.nat_servers(s), n, self.pools.get(sid))
+        # C12: a real server its health checks found dead gets no bucket (weight 0)
+        pools = {sid: rebalance(install.nat_servers(
+                     dataclasses.replace(s, real_servers=self.services.serving(sid))),
+                     n, self.pools.get(sid))
                  for sid, s in sorted(self.services.items()) if install.nat_unproxied(s)}
         return pools, install.nat_reverse_map(self.services.by_id)
 

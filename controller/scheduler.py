@@ -9,13 +9,17 @@ Two schedulers with one interface, `pick(flow) -> RealServer | None`:
   so a given client keeps its server while the set of servers is unchanged, and
   only about 1/n of clients move when one of n servers is added or removed.
 
-Servers with weight 0 take no new sessions (drain), in both.
+* `LeastConnection`: weighted least connection (LVS `wlc`): the server with the fewest
+  sessions per unit of weight (`load(server)`: its sessions in the table now), the
+  first listed on a tie.
+
+Servers with weight 0 take no new sessions (drain), in all three.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .config import RealServer
 
@@ -91,9 +95,32 @@ class ConsistentHash:
         return self.servers[self.table[_h(key, b"flow") % self.size]]
 
 
-def make_scheduler(kind: str, servers: Sequence[RealServer]) -> WeightedRoundRobin | ConsistentHash:
+class LeastConnection:
+    def __init__(self, servers: Sequence[RealServer],
+                 load: Callable[[RealServer], int]) -> None:
+        self.servers = [s for s in servers if s.weight > 0]
+        self.load = load
+
+    def pick(self, flow: Flow | None = None) -> RealServer | None:  # noqa: ARG002
+        best: RealServer | None = None
+        best_load = 0
+        for s in self.servers:
+            n = self.load(s)
+            # n / weight < best_load / best.weight, without division
+            if best is None or n * best.weight < best_load * s.weight:
+                best, best_load = s, n
+        return best
+
+
+Scheduler = WeightedRoundRobin | ConsistentHash | LeastConnection
+
+
+def make_scheduler(kind: str, servers: Sequence[RealServer],
+                   load: Callable[[RealServer], int] | None = None) -> Scheduler:
     if kind == "wrr":
         return WeightedRoundRobin(servers)
     if kind == "hash":
         return ConsistentHash(servers)
-    raise ValueError(f"unknown scheduler '{kind}' (expected wrr or hash)")
+    if kind == "lc":
+        return LeastConnection(servers, load or (lambda _s: 0))
+    raise ValueError(f"unknown scheduler '{kind}' (expected wrr, hash or lc)")

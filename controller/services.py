@@ -4,11 +4,14 @@ defence switch (C8)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator
 
 from .config import RealServer, Service
 from .defence import AutoSwitch
-from .scheduler import ConsistentHash, WeightedRoundRobin, make_scheduler
+from .scheduler import Scheduler, make_scheduler
+
+ServerKey = tuple[str, int]
 
 
 class Services:
@@ -16,8 +19,13 @@ class Services:
                  service_ids: int = 256) -> None:
         self.service_ids = service_ids  # ProgramLimits.service_ids
         self.by_id: dict[int, Service] = {}
-        self.schedulers: dict[int, WeightedRoundRobin | ConsistentHash] = {}
+        self.schedulers: dict[int, Scheduler] = {}
         self.auto: dict[int, AutoSwitch] = {}
+        # C12: real servers the health checks found dead, per service: out of scheduling
+        # and of the NAT buckets (weight 0) until they are marked up again.
+        self.down: dict[int, set[ServerKey]] = {}
+        # Sessions of a real server now (the least-connection scheduler's measure).
+        self.load: Callable[[int, RealServer], int] = lambda _sid, _r: 0
         for i, s in enumerate(services):
             self.set(i + 1, s)
 
@@ -26,16 +34,40 @@ class Services:
         if not 0 < sid < self.service_ids:
             raise ValueError(f"service ids are 1..{self.service_ids - 1} (counter index)")
         self.by_id[sid] = s
-        self.schedulers[sid] = make_scheduler(s.scheduler, s.real_servers)
+        keys = {(r.address, r.port) for r in s.real_servers}
+        if sid in self.down:
+            self.down[sid] &= keys
+        self._schedule(sid)
         if s.mode == "auto":
             self.auto.setdefault(sid, AutoSwitch(s.auto))
         else:
             self.auto.pop(sid, None)
 
+    def _schedule(self, sid: int) -> None:
+        s = self.by_id[sid]
+        self.schedulers[sid] = make_scheduler(s.scheduler, self.serving(sid),
+                                              lambda r: self.load(sid, r))
+
+    def serving(self, sid: int) -> tuple[RealServer, ...]:
+        """The service's real servers as scheduled: a dead one at weight 0."""
+        down = self.down.get(sid, set())
+        return tuple(dataclasses.replace(r, weight=0) if (r.address, r.port) in down else r
+                     for r in self.by_id[sid].real_servers)
+
+    def mark(self, sid: int, server: ServerKey, up: bool) -> bool:
+        """Record a health change of one real server; True when it changed."""
+        down = self.down.setdefault(sid, set())
+        if (server not in down) == up:
+            return False
+        (down.discard if up else down.add)(server)
+        self._schedule(sid)
+        return True
+
     def remove(self, sid: int) -> None:
         self.by_id.pop(sid, None)
         self.schedulers.pop(sid, None)
         self.auto.pop(sid, None)
+        self.down.pop(sid, None)
 
     def id_of(self, name: str) -> int:
         for sid, s in self.by_id.items():

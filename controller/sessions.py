@@ -137,6 +137,8 @@ class SessionTable:
         self._timers: list[tuple[float, int, int]] = []  # (deadline, slot, attempts)
         self._untimed = False  # restored SYN_SENT sessions without a SYN to resend
         self.last_gen = 0  # the highest session gen handed out (or read back)
+        # (service id, rs address, rs port) -> its sessions in the table (least connection)
+        self.per_server: dict[tuple[int, int, int], int] = {}
         self.stats = {"full": 0, "early_dropped_bytes": 0, "early_dropped_packets": 0,
                       "early_held_packets": 0, "orphans_dropped": 0}
 
@@ -184,9 +186,18 @@ class SessionTable:
             else:
                 heapq.heappush(self._timers, (s.next_retx, s.slot, s.attempts))
 
+    def _count(self, s: Session, n: int, rs: tuple[int, int] | None = None) -> None:
+        k = (s.service_id, *(rs or (s.rs_addr, s.rs_port)))
+        left = self.per_server.get(k, 0) + n
+        if left > 0:
+            self.per_server[k] = left
+        else:
+            self.per_server.pop(k, None)
+
     def _adopt(self, s: Session) -> None:
         self.by_slot[s.slot] = s
         self.by_flow[s.flow] = s
+        self._count(s, 1)
         orphan = self.orphans.pop(s.flow, None)
         if orphan is not None:
             s.held = orphan
@@ -197,6 +208,7 @@ class SessionTable:
             del self.by_slot[s.slot]
             self.by_flow.pop(s.flow, None)
             self._limbo.add(s.slot)
+            self._count(s, -1)
 
     def recycle(self, slot: int) -> None:
         """The switch no longer knows `slot`: it may be allocated again."""
@@ -207,6 +219,9 @@ class SessionTable:
     def restart(self, s: Session, *, rs_addr: int, rs_port: int, cookie: int, client_isn: int,
                 handshake: Handshake | None, now: float, ingress_port: int = 0) -> None:
         """C5: a closing session's slot and flow start a new connection in place."""
+        if self.by_slot.get(s.slot) is s:
+            self._count(s, -1)
+            self._count(s, 1, (rs_addr, rs_port))
         s.rs_addr, s.rs_port, s.cookie, s.client_isn = rs_addr, rs_port, cookie, client_isn
         s.handshake, s.ingress_port = handshake, ingress_port
         s.state, s.state_since, s.created = State.SYN_SENT, now, now

@@ -229,13 +229,18 @@ class Timers:
         now = self.clock()
         updates = []
         for sid in sids:
-            sw = self.services.auto[sid]
+            sw = self.services.auto.get(sid)
+            if sw is None:  # removed (or no longer auto) while the read was out
+                continue
             change = sw.update(now, counts.get(sid, 0))
             name = self.services[sid].name
             self.metrics.syn_rate.labels(name).set(sw.rate)
             if change is not None:
-                log.info("event=auto_defence service=%s active=%s rate=%.0f", name, change,
-                         sw.rate)
+                a = self.services[sid].auto
+                log.warning("event=%s service=%s syn_rate=%.0f syn_rate_on=%g "
+                            "syn_rate_off=%g quiet_seconds=%g",
+                            "defence_on" if change else "defence_off", name, sw.rate,
+                            a.syn_rate_on, a.syn_rate_off, a.quiet_seconds)
                 self.metrics.defense.labels(name).set(int(change))
                 updates.append(install.defense_update(self.program.p4, sid, change))
         if updates:

@@ -191,6 +191,24 @@ def run(args: argparse.Namespace) -> int:
         return 0 if total_spoofed == 0 and during["ok"] > 0 else 1
 
 
+# What each drop reason of the switch's event counters means (EV_DROP_* in
+# p4src/common/defines.p4), as the report names them.
+DROP_REASONS = {
+    "no_session": "a segment of no known session (a flood's stray ACKs, RSTs)",
+    "defer": "a deferred-service ACK without data (the session starts with data)",
+    "udp": "UDP to a protected VIP:port",
+    "fragment": "an IP fragment to a protected VIP",
+    "malformed": "a TCP header the switch refuses (bad offset, flags)",
+    "handshake": "a stray segment while the server handshake is pending",
+    "policy": "another protocol to a protected VIP (denied)",
+    "no_key": "a SYN before the controller set a cookie key",
+    "no_server": "an unproxied NAT connection with no bucket (no healthy server)",
+    "martian": "a martian source address to a VIP",
+    "group_mac": "a group (multicast/broadcast) source MAC",
+    "unparsed": "a frame the parser cannot follow",
+}
+
+
 def print_report(r: dict, png: Path) -> None:
     def line(name: str, s: dict) -> str:
         return (f"  {name:<14} {s['ok']:>4}/{s['requests']:<4} ok ({100 * s['success']:5.1f}%)   "
@@ -209,9 +227,13 @@ def print_report(r: dict, png: Path) -> None:
           f"{ev.get('ACK_VALID', 0) + ev.get('REUSE_ACK', 0)} ({ev.get('REUSE_ACK', 0)} of them "
           f"on a closing session of the same ports), "
           f"sessions established {ev.get('SESSION_ESTABLISHED', 0)}")
-    drops = {k: v for k, v in ev.items() if k.startswith("DROP_") and v}
-    print("drops by reason: " + (", ".join(f"{k[5:].lower()} {v}" for k, v in drops.items())
-                                 or "none"))
+    drops = {k[5:].lower(): v for k, v in ev.items() if k.startswith("DROP_") and v}
+    print(f"invalid cookie ACKs dropped: {ev.get('ACK_INVALID', 0)} "
+          "(synproxy_cookie_acks_total{result=\"invalid\"})")
+    print("drops by reason (synproxy_switch_drops_total{reason}; other reasons 0):"
+          + ("" if drops else " none"))
+    for reason, n in sorted(drops.items(), key=lambda kv: -kv[1]):
+        print(f"  {reason:<12} {n:>7}  {DROP_REASONS.get(reason, '')}")
     for name, c in r["servers"].items():
         print(f"{name}: SYNs seen {c.get('syn', 0)}, spoofed SYNs seen {c.get('spoofed_syn', 0)}"
               f" (must be 0), any spoofed packet {c.get('spoofed_any', 0)}")

@@ -52,7 +52,7 @@ def test_run_status_service_metrics_and_stop(artefacts: tuple[Path, Path], sock,
                             cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:
         assert wait_for(lambda: synced(ctl_sock), 30), "controller did not sync"
-        out = ctl("status", "--config", str(cfg))
+        out = ctl("status", "--config", str(cfg), "--json")
         assert out.returncode == 0, out.stderr
         status = json.loads(out.stdout)
         assert status["primary"] and status["services"]["web"]["vip"] == "192.168.10.10"

@@ -53,7 +53,7 @@ def _controller_installs(bench: Bench, d: dict[str, int], slot: int) -> bytes:
         "set_client_session",
         [slot, d["service_id"], ip2int(RS_IP), RS_PORT, GEN],
     )
-    win_shift = SERVICE_WSCALE if d["wscale"] != 15 else 0
+    win_shift = SERVICE_WSCALE if d["wscale"] != p4consts.COOKIE_WSCALE_NONE else 0
     bench.h.add_entry(
         "sessions",
         [ip2int(RS_IP), d["client_addr"], RS_PORT, d["client_port"]],
@@ -75,7 +75,7 @@ def _controller_installs(bench: Bench, d: dict[str, int], slot: int) -> bytes:
         options.append(("SAckOK", b""))
     if d["ts_ok"]:
         options.append(("Timestamp", (d["client_tsval"], 0)))
-    if d["wscale"] != 15:
+    if d["wscale"] != p4consts.COOKIE_WSCALE_NONE:
         options += [("NOP", None), ("WScale", d["wscale"])]
     syn = bench.client_tcp("S", d["client_isn"], sport=d["client_port"], options=options)
     return packet_out(bytes(syn), pipeline=True)
