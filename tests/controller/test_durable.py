@@ -47,7 +47,7 @@ def test_written_config_loads_back_the_same(name: str, tmp_path: Path) -> None:
     assert {s.mode for s in back.services} == {s.mode for s in cfg.services}
 
 
-def test_reload_adds_a_server_without_touching_sessions(artefacts, sock, switch,
+def test_reload_adds_a_server_without_touching_sessions(artefacts: tuple[Path, Path], sock, switch,
                                                         tmp_path: Path) -> None:
     sessions = "sessions: {syn_timeout: 30, timeouts: {syn_sent: 60}}\n"
     text = config_text(*artefacts, sock, sessions=sessions)
@@ -119,7 +119,7 @@ def test_diff_by_name() -> None:
     assert [s.name for s in d.servers] == ["a"] and not d.replaced  # in place
 
 
-def test_save_restart_and_sighup(artefacts, sock, switch, tmp_path: Path) -> None:
+def test_save_restart_and_sighup(artefacts: tuple[Path, Path], sock, switch, tmp_path: Path) -> None:
     ctl_sock = str(tmp_path / "ctl.sock")
     cfg = tmp_path / "synproxy.yaml"
     cfg.write_text("# the operator's comment\n"

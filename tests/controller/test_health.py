@@ -26,13 +26,13 @@ FALL, RISE = 3, 2
 
 
 class Ok(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         code = 200 if self.path == "/health" else 404
         self.send_response(code)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

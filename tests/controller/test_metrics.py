@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -84,7 +85,7 @@ def dashboard_metrics() -> set[str]:
     return {m for e in exprs for m in re.findall(r"synproxy_[a-z0-9_]+", e)}
 
 
-def test_switch_counters_per_service_and_reason(artefacts, sock, switch, tmp_path) -> None:
+def test_switch_counters_per_service_and_reason(artefacts: tuple[Path, Path], sock, switch, tmp_path) -> None:
     ct = start_controller(artefacts, sock, tmp_path)
     assert ct.ctl is not None
     server = ct.ctl.metrics.serve("127.0.0.1:0", ct.ctl.health)
@@ -140,7 +141,7 @@ SSH = {"name": "ssh", "vip": VIP, "port": 22, "mode": "auto",
        "real_servers": [{"address": RS2_IP, "port": 22}]}
 
 
-def test_series_go_with_their_service_and_real_server(artefacts, sock, switch,
+def test_series_go_with_their_service_and_real_server(artefacts: tuple[Path, Path], sock, switch,
                                                       tmp_path) -> None:
     ct = start_controller(artefacts, sock, tmp_path,
                           control="control: {auto_poll_seconds: 0.05}\n")
@@ -184,7 +185,7 @@ def test_series_go_with_their_service_and_real_server(artefacts, sock, switch,
         server.close()
 
 
-def test_metrics_listen_in_use_is_a_startup_error(artefacts, sock, tmp_path, capsys) -> None:
+def test_metrics_listen_in_use_is_a_startup_error(artefacts: tuple[Path, Path], sock, tmp_path, capsys) -> None:
     import socket
 
     from controller.cli import main
@@ -209,7 +210,7 @@ def test_demo_report_names_every_drop_reason() -> None:
     assert set(DROP_REASONS) == {n[5:] for n in EVENT_NAMES.values() if n.startswith("drop_")}
 
 
-def test_auto_service_removed_while_its_rate_is_read(artefacts, sock, switch, tmp_path) -> None:
+def test_auto_service_removed_while_its_rate_is_read(artefacts: tuple[Path, Path], sock, switch, tmp_path) -> None:
     """The defence poll's read may be out when the operator removes the service: the
     answer is for a service no longer there, and is dropped (no error that would cost
     the connection, no series for the removed service)."""
@@ -229,7 +230,7 @@ def test_auto_service_removed_while_its_rate_is_read(artefacts, sock, switch, tm
                 ctl.metrics.forget_service("ssh")
                 return answer
 
-        ct.call(lambda: ctl.timers.poll_auto(RemovedDuringRead(ctl.link.conn)))
+        ct.call(lambda: ctl.timers.poll_auto(cast(Any, RemovedDuringRead(ctl.link.conn))))
         samples = {s.labels.get("service") for s in ctl.metrics.syn_rate.collect()[0].samples}
         assert "ssh" not in samples
         assert ctl.synced.is_set()

@@ -36,7 +36,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return rc, out.out, out.err
 
 
-def test_check_good_and_bad_files(artefacts, tmp_path: Path, capsys) -> None:
+def test_check_good_and_bad_files(artefacts: tuple[Path, Path], tmp_path: Path, capsys) -> None:
     good = tmp_path / "good.yaml"
     good.write_text(config_text(*artefacts, str(tmp_path / "sw.sock")))
     rc, out, _ = run(capsys, "check", str(good))
