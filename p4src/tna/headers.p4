@@ -42,6 +42,7 @@ struct tna_ingress_metadata_t {
     bool                tcp_fresh;    /* a segment the switch built: full TCP checksum */
     bit<16>             tcp_len;      /* its TCP length, for the pseudo-header */
     cookie_ack_digest_t ack;          /* D5: the digest, when digest_type says so */
+    session_event_digest_t event;     /* D8, D10: same (no state change sends one yet) */
 }
 
 struct tna_egress_headers_t {

@@ -18,7 +18,9 @@ error {
     TcpOptionOverrun
 }
 
-parser PacketParser(packet_in packet, out headers_t hdr, inout local_metadata_t meta) {
+/* hdr is inout, not out: what was extracted before a parser error stays valid for
+ * the ingress, as in v1model (out would be copied back only on accept). */
+parser PacketParser(packet_in packet, inout headers_t hdr, inout local_metadata_t meta) {
 
     state start {
         packet.extract(hdr.ethernet);
@@ -262,6 +264,7 @@ control SynproxyIngressDeparser(packet_out packet,
     Checksum() ipv4_checksum;
     Checksum() tcp_checksum;
     Digest<cookie_ack_digest_t>(DIGEST_TYPE_COOKIE_ACK) cookie_ack_digest;
+    Digest<session_event_digest_t>(DIGEST_TYPE_SESSION_EVENT) session_event_digest;
 
     apply {
         if (hdr.h.ipv4.isValid()) {
@@ -284,6 +287,8 @@ control SynproxyIngressDeparser(packet_out packet,
         }
         if (ig_dprsr_md.digest_type == DIGEST_TYPE_COOKIE_ACK) {
             cookie_ack_digest.pack(meta.ack);
+        } else if (ig_dprsr_md.digest_type == DIGEST_TYPE_SESSION_EVENT) {
+            session_event_digest.pack(meta.event);
         }
         packet.emit(hdr.cookie_pass);
         packet.emit(hdr.h.packet_in);

@@ -94,8 +94,9 @@ def test_synproxy_tna_program_checks() -> None:
         (
             "control Eg(inout egress_headers_t hdr, inout egress_metadata_t md,\n"
             "           in egress_intrinsic_metadata_t eg_intr_md) {",
-            "control Eg(inout egress_headers_t hdr) {",
-            r"control Eg has 1 parameters but EgressT needs 6",
+            "control Eg(inout egress_headers_t hdr,\n"
+            "           in egress_intrinsic_metadata_t eg_intr_md) {",
+            r"parameter 'eg_intr_md' of Eg must be 'inout' as in EgressT",
         ),
         # Switch takes Pipelines.
         ("Switch(pipe) main;", "Switch(Ig()) main;", r"pipe0"),

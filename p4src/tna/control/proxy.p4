@@ -49,11 +49,30 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
         }
     };
 
+    /* C8: the flow filter's epoch, keyless (as v1model). The filter itself
+     * (passthrough_* registers) is not on TNA yet: the epoch is read, not used. */
+    @id(ID_ACTION_SET_PASSTHROUGH_EPOCH)
+    action set_passthrough_epoch(bit<8> epoch) {
+        md.m.passthrough_epoch = epoch;
+    }
+
+    @id(ID_TABLE_PASSTHROUGH_EPOCH)
+    table passthrough_epoch {
+        actions = {
+            @defaultonly set_passthrough_epoch;
+        }
+        default_action = set_passthrough_epoch(1);
+        size = 1;
+    }
+
     CookieRounds() cookie_rounds;
 
     apply {
-        local_metadata_t meta = md.m;
         bool first_pass = !hdr.cookie_pass.isValid();
+        if (first_pass && md.m.svc_hit && md.m.proxy_mode == PROXY_MODE_AUTO) {
+            passthrough_epoch.apply();
+        }
+        local_metadata_t meta = md.m;
 
         /* ---------------------------------------------------------- facts (D1) */
         bit<8> ctrl = 0;

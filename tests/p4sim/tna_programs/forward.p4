@@ -1,7 +1,8 @@
 /* A small TNA program for p4sim's tna model: L2 forwarding by destination MAC, a
  * per-port packet counter in a Register updated by a RegisterAction, a CRC16 Hash
- * of the addresses written into the frame, a digest of unknown source MACs, drop
- * by drop_ctl, the CPU port and an IPv4 checksum recomputed by Checksum. */
+ * and a Checksum of the addresses written into the frame, a digest of unknown source
+ * MACs, drop by drop_ctl, flooding with the ingress port excluded, and one
+ * recirculation: egress rewrites the destination of what leaves by port 68. */
 #include <core.p4>
 #include <tna.p4>
 
@@ -11,10 +12,11 @@ header ethernet_t {
     bit<16> ether_type;
 }
 
-/* The frame's last 4 bytes before the payload: what the pipeline computed. */
+/* After the Ethernet header (type 0x88b5): what the pipeline computed. */
 header probe_t {
     bit<16> flow_hash;
     bit<16> port_count;
+    bit<16> addr_csum;
 }
 
 struct headers_t {
@@ -77,6 +79,12 @@ control Ig(inout headers_t hdr, inout metadata_t md,
         mac_table_counter.count();
     }
 
+    action flood(MulticastGroupId_t group) {
+        ig_tm_md.mcast_grp_a = group;
+        ig_tm_md.level2_exclusion_id = (L2ExclusionId_t)ig_intr_md.ingress_port;
+        mac_table_counter.count();
+    }
+
     table mac_table {
         key = {
             hdr.ethernet.dst_addr : exact @name("dst_mac");
@@ -84,6 +92,7 @@ control Ig(inout headers_t hdr, inout metadata_t md,
         actions = {
             forward;
             drop;
+            flood;
             @defaultonly NoAction;
         }
         const default_action = NoAction();
@@ -118,7 +127,12 @@ control Ig(inout headers_t hdr, inout metadata_t md,
 control IgDeparser(packet_out pkt, inout headers_t hdr, in metadata_t md,
                    in ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md) {
     Digest<learn_digest_t>(1) learn;
+    Checksum() addr_checksum;
     apply {
+        if (hdr.probe.isValid()) {
+            hdr.probe.addr_csum = addr_checksum.update({ hdr.ethernet.dst_addr,
+                                                         hdr.ethernet.src_addr });
+        }
         if (ig_dprsr_md.digest_type == 1) {
             learn.pack({ md.learn_mac, md.learn_port });
         }
@@ -127,6 +141,7 @@ control IgDeparser(packet_out pkt, inout headers_t hdr, in metadata_t md,
 }
 
 struct egress_headers_t {
+    ethernet_t ethernet;
 }
 
 struct egress_metadata_t {
@@ -136,13 +151,21 @@ parser EgParser(packet_in pkt, out egress_headers_t hdr, out egress_metadata_t m
                 out egress_intrinsic_metadata_t eg_intr_md) {
     state start {
         pkt.extract(eg_intr_md);
+        pkt.extract(hdr.ethernet);
         transition accept;
     }
 }
 
+const PortId_t RECIRC_PORT = 68;
+const bit<48> AFTER_RECIRC_MAC = 0x0000000000f0;
+
 control Eg(inout egress_headers_t hdr, inout egress_metadata_t md,
            in egress_intrinsic_metadata_t eg_intr_md) {
-    apply { }
+    apply {
+        if (eg_intr_md.egress_port == RECIRC_PORT) {
+            hdr.ethernet.dst_addr = AFTER_RECIRC_MAC;
+        }
+    }
 }
 
 control EgDeparser(packet_out pkt, inout egress_headers_t hdr, in egress_metadata_t md) {
