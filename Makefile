@@ -62,6 +62,7 @@ unit: deps
 
 ptf: deps build
 	TARGET=$(TARGET) $(PY) ptf-tests/run.py
+	if [ "$(TARGET)" = p4sim ]; then $(PY) ptf-tests/run_tna.py; fi  # the TNA program
 
 e2e: deps build
 	$(PY) -m pytest -q -p no:cacheprovider tests/e2e

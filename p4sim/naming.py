@@ -258,29 +258,48 @@ def block_instances(program: ast.Program) -> list[BlockInstance]:
     main = program.main
     if main is None:
         raise P4Error(program.loc, "the program has no 'main' package instantiation")
+    return _package_blocks(program, main, ())
+
+
+def _package_blocks(
+    program: ast.Program, pkg: ast.Instantiation, outer: InstancePath
+) -> list[BlockInstance]:
+    """The blocks bound to the arguments of package instance `pkg`. An argument
+    that is itself a package instance (TNA's `Switch(pipe)` of a `Pipeline`)
+    contributes its blocks, named under the instance, as bf-p4c names them
+    (`pipe.SwitchIngress.t`); their `package_param` is the inner package's
+    parameter (`ingress`)."""
     blocks = _block_decls(program)
     top_insts = _top_level_instances(program)
-    params = _package_params(main, program)
+    params = _package_params(pkg, program)
     result: list[BlockInstance] = []
-    for i, arg in enumerate(main.args):
+    for i, arg in enumerate(pkg.args):
         decl, inst_decl = _expr_block(arg.value, blocks)
         if decl is None and isinstance(arg.value, ast.PathExpr):
             inst_decl = top_insts.get(arg.value.name)
             if inst_decl is not None:
                 decl = _type_decl(inst_decl.type, blocks)
+                if decl is None and _is_package(inst_decl) and not outer:
+                    result += _package_blocks(program, inst_decl, (inst_decl.name,))
+                    continue
         if decl is None:
             continue  # an extern or other non-block package argument
         param = arg.name or (params[i] if i < len(params) else None)
         top = BlockInstance(
-            path=(decl.name,),
+            path=(*outer, decl.name),
             decl=decl,
-            prefix=decl.name,
+            prefix=".".join((*outer, decl.name)),
             package_param=param,
             instantiation=inst_decl,
         )
         _fill_block(top, blocks, ())
         result.append(top)
     return result
+
+
+def _is_package(inst: ast.Instantiation) -> bool:
+    resolved = getattr(inst.type, "resolved", None)
+    return getattr(resolved, "kind", None) == "package"
 
 
 def _package_params(main: ast.Instantiation, program: ast.Program) -> list[str]:

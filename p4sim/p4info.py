@@ -354,6 +354,12 @@ class _Builder(ExternsMixin):
         info.arch = ARCH
         main = self.program.main
         assert main is not None
+        # The package type's own @pkginfo(arch=...) (TNA's Switch: "tna", as bf-p4c).
+        pkg_decl = getattr(getattr(main.type, "resolved", None), "decl", None)
+        arch_info = pkg_decl.annotation("pkginfo") if isinstance(pkg_decl, ast.Decl) else None
+        for key, value in kv_pairs(arch_info) if arch_info is not None else []:
+            if key == "arch":
+                info.arch = value.lower()
         pkg = main.annotation("pkginfo")
         if pkg is not None:
             for key, value in kv_pairs(pkg):
@@ -535,7 +541,8 @@ class _Builder(ExternsMixin):
             rid = self.symbols.id_of(prefix, name)
             msg.direct_resource_ids.append(rid)
             self._add_direct(res, name, rid, msg.preamble.id, kind)
-        if is_true(props.get("support_timeout")):
+        # support_timeout (P4Runtime, v1model), idle_timeout (TNA)
+        if is_true(props.get("support_timeout")) or is_true(props.get("idle_timeout")):
             msg.idle_timeout_behavior = p4info_pb2.Table.NOTIFY_CONTROL
 
     # ------------------------------------------------------------- actions

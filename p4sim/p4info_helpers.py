@@ -98,13 +98,26 @@ class Top:
 # ---------------------------------------------------------------------------
 
 
+# TNA's extern types the control plane sees, as the v1model kind they map to in P4Info
+# (the same messages: counters, direct_counters, meters, registers).
+TNA_EXTERN_KINDS = {
+    "Counter": "counter",
+    "DirectCounter": "direct_counter",
+    "Meter": "meter",
+    "DirectMeter": "direct_meter",
+    "Register": "register",
+}
+
+
 def extern_type_name(inst: ast.Instantiation) -> str | None:
-    """`counter` for `counter(...) c;`, `register` for `register<bit<8>>(...) r;`."""
+    """`counter` for `counter(...) c;`, `register` for `register<bit<8>>(...) r;`;
+    TNA's `Counter`, `Register`... give the same kinds (TNA_EXTERN_KINDS)."""
     resolved = getattr(inst.type, "resolved", None)
     if isinstance(resolved, T.ExternT):
-        return resolved.name
+        return TNA_EXTERN_KINDS.get(resolved.name, resolved.name)
     if isinstance(inst.type, ast.NamedType):
-        return inst.type.name.lstrip(".")
+        name = inst.type.name.lstrip(".")
+        return TNA_EXTERN_KINDS.get(name, name)
     return None
 
 
@@ -160,13 +173,14 @@ def int_value(e: ast.Expr | None, what: str, loc: Any) -> int:
 
 
 def enum_member(e: ast.Expr | None) -> str | None:
-    """`packets` for `CounterType.packets` (folded or not)."""
+    """`packets` for `CounterType.packets` (folded or not); TNA's upper-case members
+    (`CounterType_t.PACKETS`) in lower case."""
     if e is None:
         return None
     if isinstance(e.const, str):
-        return e.const.rsplit(".", 1)[-1]
+        return e.const.rsplit(".", 1)[-1].lower()
     if isinstance(e, ast.Member):
-        return e.name
+        return e.name.lower()
     return None
 
 
@@ -367,16 +381,28 @@ def nested(inst: naming.BlockInstance) -> list[naming.BlockInstance]:
     return out
 
 
+def _tna_digest(call: ast.Call) -> T.ExternT | None:
+    """The `Digest<T>` instance type of a TNA `d.pack(data)` call, else None."""
+    rtype = getattr(call.receiver, "type", None)
+    if call.method == "pack" and isinstance(rtype, T.ExternT) and rtype.name == "Digest":
+        return rtype
+    return None
+
+
 def is_digest_call(call: ast.Call) -> bool:
+    """v1model's `digest<T>(receiver, data)`, or TNA's `Digest<T>` `pack(data)`."""
     target = call.target
     if isinstance(target, ast.ExternFunctionDecl):
         return target.name == "digest"
     if call.kind in ("", "extern_function") and isinstance(call.func, ast.PathExpr):
         return call.func.name == "digest"
-    return False
+    return _tna_digest(call) is not None
 
 
 def digest_type(call: ast.Call) -> T.Type:
+    tna = _tna_digest(call)
+    if tna is not None and tna.type_args:
+        return tna.type_args[0]
     t = call.type_bindings.get("T")
     if t is None and call.type_args:
         t = call.type_args[0].resolved

@@ -44,9 +44,18 @@ def only_headers(t: Any) -> bool:
 
 class ExternGen:
     def __init__(self, comp: Compiler) -> None:
+        from .tna_externs import TnaExterns  # noqa: PLC0415
+
         self.c = comp
         self.objs: dict[int, str] = {}  # id(Instantiation) -> global name
         self.value_types: dict[int, Any] = {}
+        self.tna = TnaExterns(self)
+
+    def __getattr__(self, name: str) -> Any:
+        """TNA's extern methods (`m_Hash_get`, ...) live in tna_externs.py."""
+        if name.startswith("m_") and name[2:3].isupper():
+            return getattr(self.tna, name)
+        raise AttributeError(name)
 
     # ------------------------------------------------------------------ instances
 
@@ -55,6 +64,11 @@ class ExternGen:
         ename = t.name if isinstance(t, T.ExternT) else getattr(d.type, "name", "")
         binder = self.c.binder
         lookups = {"register": binder.register, "counter": binder.counter, "meter": binder.meter}
+        # TNA's (tna_externs.py): the same device state, other method names.
+        lookups |= {"Register": binder.register, "Counter": binder.counter}
+        if ename == "RegisterAction":
+            self.tna.register_action(d, name)
+            return
         if ename not in lookups:
             return
         try:
@@ -62,7 +76,7 @@ class ExternGen:
         except P4Error:  # unused, so not in the P4Info (as p4c)
             obj = Absent(f"{ename} {name}")
         self.objs[id(d)] = self.c.glob(obj, f"{ename[0].upper()}_{d.name}")
-        if ename == "register" and isinstance(t, T.ExternT) and t.type_args:
+        if ename in ("register", "Register") and isinstance(t, T.ExternT) and t.type_args:
             self.value_types[id(d)] = _u(t.type_args[0])
         # direct_counter / direct_meter act through their table; other externs
         # (action profiles, Checksum16...) fail at their first use instead.

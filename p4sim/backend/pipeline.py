@@ -136,7 +136,15 @@ class StateBinder(Binder):
 
 
 class Pipeline:
-    """A compiled v1model program bound to one `DeviceState`."""
+    """A compiled v1model program bound to one `DeviceState`. A TNA program (main is
+    TNA's `Switch`) gets a `tna_pipeline.TnaPipeline` instead."""
+
+    def __new__(cls, program: ast.Program, *args: Any, **kw: Any) -> Any:
+        from .tna_pipeline import TnaPipeline, is_tna  # noqa: PLC0415
+
+        if cls is Pipeline and is_tna(program):
+            return TnaPipeline(program, *args, **kw)
+        return super().__new__(cls)
 
     def __init__(
         self,

@@ -490,10 +490,13 @@ class BlockTypeDecl(Decl):
 
 @dataclass(eq=False)
 class Instantiation(Decl, Stmt):
-    """`T<args>(ctor args) name;` — extern objects, parsers, controls, `main`."""
+    """`T<args>(ctor args) name;` — extern objects, parsers, controls, `main`.
+    `initializer`: the functions of `T(args) name = { ... };`, which implement the
+    extern's abstract methods (TNA's RegisterAction.apply); None without `= {}`."""
 
     type: TypeRef | None = None
     args: list[Argument] = field(default_factory=list)
+    initializer: list[FunctionDecl] | None = None
 
 
 # ---- parsers

@@ -18,11 +18,11 @@ from typing import Any
 
 from . import ast
 from . import types as T
-from .check_call import CallChecker
+from .check_call import CallChecker, is_optional
 from .check_expr import describe
 from .check_types import Signature
 from .errors import NOWHERE, P4Error, Unsupported
-from .typeops import is_scalar_value
+from .typeops import is_scalar_value, same, subst
 
 # Shared stand-ins for the two built-in parser states, so that `ParserState.next_decl`
 # and `SelectCase.state_decl` are always a ParserState.
@@ -168,7 +168,57 @@ class Checker(CallChecker):
         d.type.resolved = t
         if isinstance(t, T.BlockT) and t.kind == "package" and self.ctx.kind != "top":
             raise P4Error(d.loc, "packages can only be instantiated at the top level")
+        self.abstract_implementations(d, t)
         self.declare(d.name, d, d.loc)
+
+    def abstract_implementations(self, d: ast.Instantiation, t: T.Type) -> None:
+        """`X(args) x = { void apply(...) { ... } };`: each function implements the
+        extern's abstract method of its name, with the instance's type arguments
+        (trailing @optional parameters may be left out); the bodies see the
+        enclosing control's names. Every abstract method must be implemented."""
+        abstract = (
+            {m.name: m for m in t.decl.methods if m.is_abstract}
+            if isinstance(t, T.ExternT) and isinstance(t.decl, ast.ExternDecl)
+            else {}
+        )
+        if d.initializer is None and not abstract:
+            return
+        if not abstract:
+            raise P4Error(d.loc, f"{t} has no abstract methods to implement")
+        assert isinstance(t, T.ExternT)
+        functions = d.initializer or []
+        b = dict(zip(self.type_vars.get(t.decl, []), t.type_args, strict=False))
+        done = {f.name for f in functions}
+        if missing := sorted(set(abstract) - done):
+            raise P4Error(d.loc, f"instance {d.name} does not implement {', '.join(missing)}")
+        for f in functions:
+            m = abstract.get(f.name)
+            if m is None:
+                raise P4Error(f.loc or d.loc, f"{t} has no abstract method '{f.name}'")
+            msig = self.sigs[m]
+            self.push("function")
+            try:
+                ret = self.resolve(f.return_type, f.loc)
+                pts = self.declare_params(f.params, "function")
+                if len(f.params) > len(m.params) or not all(
+                    is_optional(p) for p in m.params[len(f.params) :]
+                ):
+                    raise P4Error(f.loc or d.loc, f"{f.name} of {d.name}: wrong parameters")
+                for fp, ft, mp, mt in zip(f.params, pts, m.params, msig.param_types,
+                                          strict=False):  # fmt: skip
+                    want = subst(mt, b)
+                    if fp.direction != mp.direction or not same(ft, want):
+                        raise P4Error(
+                            fp.loc or f.loc or d.loc,
+                            f"parameter '{fp.name}' of {d.name}.{f.name} must be "
+                            f"{mp.direction} {want}",
+                        )
+                if not same(ret, subst(msig.ret, b)):
+                    raise P4Error(f.loc or d.loc, f"{d.name}.{f.name} must return {msig.ret}")
+                self.sigs[f] = Signature(f.params, pts, ret)
+                self.with_ctx(Ctx("function", ret, self.ctx.block), lambda f=f: self.block(f.body))
+            finally:
+                self.pop()
 
     def declare_params(self, params: list[ast.Param], what: str) -> list[T.Type]:
         pts = self.param_types(params)
@@ -500,7 +550,9 @@ class Checker(CallChecker):
             return
         t = self.expr(v)
         want = {"counters": "direct_counter", "meters": "direct_meter"}.get(name)
-        if want is not None and not (isinstance(t, T.ExternT) and t.name == want):
+        # v1model's extern, or TNA's (DirectCounter, DirectMeter).
+        tna = {"counters": "DirectCounter", "meters": "DirectMeter"}.get(name)
+        if want is not None and not (isinstance(t, T.ExternT) and t.name in (want, tna)):
             raise P4Error(v.loc, f"'{name}' of table {d.name} must be a {want} instance, not {t}")
         if want is not None and isinstance(v, ast.PathExpr):
             owner = self.direct_owner.setdefault(id(v.decl), d)

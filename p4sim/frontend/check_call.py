@@ -36,6 +36,15 @@ def _emittable(t: T.Type) -> bool:
     return False
 
 
+def _type_vars(t: T.Type | None) -> set[T.TypeVarT]:
+    """The type variables `t` mentions."""
+    if isinstance(t, T.TypeVarT):
+        return {t}
+    if isinstance(t, (T.ExternT, T.BlockT)):
+        return set().union(*map(_type_vars, t.type_args)) if t.type_args else set()
+    return set()
+
+
 def is_optional(p: ast.Param) -> bool:
     """`@optional` parameters may be left out of a call."""
     return bool(getattr(p, "optional", False)) or p.has_annotation("optional")
@@ -504,9 +513,23 @@ class CallChecker(ExprChecker):
                 raise P4Error(
                     a.value.loc, f"argument '{p.name}' of {d.name}: expected {want}, got {at}"
                 )
+        self._bind_left_out(sig.params, placed, b, tvs)
         if any(tv not in b for tv in tvs):
             raise P4Error(loc, f"cannot infer the type arguments of package {d.name}")
         return T.BlockT(d.kind, d.name, d, tuple(b[tv] for tv in tvs))
+
+    def _bind_left_out(
+        self, params: list[ast.Param], placed: list[Any], b: Bindings, tvs: list[T.TypeVarT]
+    ) -> None:
+        """Type variables only the left-out @optional parameters mention (TNA's
+        Switch with pipe1..3 absent) are bound to `_`: nothing uses them."""
+        used: set[T.TypeVarT] = set()
+        for p, a in zip(params, placed, strict=True):
+            if a is not None and a.value is not None and p.type is not None:
+                used |= _type_vars(p.type.resolved)
+        for tv in tvs:
+            if tv not in b and tv not in used:
+                b[tv] = T.DontCareT()
 
     def match_block(
         self,
@@ -528,19 +551,26 @@ class CallChecker(ExprChecker):
                 loc, f"argument '{pname}' must be a {wd.kind}, not a {got.kind} ({got.name})"
             )
         gd = got.decl
+        if wd.kind == "package":
+            # A package of packages (TNA's Switch of Pipelines): the same package type.
+            if gd is not wd or not unify(want, got, b, free):
+                raise P4Error(loc, f"argument '{pname}' must be a {wd.name}, not {got}")
+            return
         if not isinstance(gd, (ast.ParserDecl, ast.ControlDecl)):
             raise P4Error(loc, f"argument '{pname}' must be an instance of a {wd.kind}")
         wsig = self.sigs[wd]
         inner = dict(zip(self.type_vars.get(wd, []), want.type_args, strict=False))
         gsig = self.block_sig(gd)
-        if len(gsig.params) != len(wsig.params):
+        # TNA's block types end in @optional parameters a block may leave out.
+        left_out = wsig.params[len(gsig.params) :]
+        if len(gsig.params) > len(wsig.params) or not all(map(is_optional, left_out)):
             raise P4Error(
                 loc,
                 f"{got.kind} {gd.name} has {len(gsig.params)} parameters but {wd.name} "
                 f"needs {len(wsig.params)}",
             )
         for wp, wt, gp, gt in zip(
-            wsig.params, wsig.param_types, gsig.params, gsig.param_types, strict=True
+            wsig.params, wsig.param_types, gsig.params, gsig.param_types, strict=False
         ):
             if wp.direction != gp.direction:
                 raise P4Error(

@@ -779,9 +779,10 @@ class Parser:
         if self.at("("):
             args = self.parse_args()
             name = self.expect_name("the instance's name")
-            self._instance_end()
+            initializer = self._instance_end()
             self.declare_value(name.text)
-            return ast.Instantiation(name=name.text, type=typ, args=args, loc=t.loc)
+            return ast.Instantiation(name=name.text, type=typ, args=args, loc=t.loc,
+                                     initializer=initializer)  # fmt: skip
         name = self.expect_name("a variable name")
         self.declare_value(name.text)
         init = None
@@ -790,12 +791,21 @@ class Parser:
         self.expect(";", "';' or '='")
         return ast.VarDecl(name=name.text, type=typ, init=init, loc=t.loc)
 
-    def _instance_end(self) -> None:
-        if self.at("=") or self.at("{"):
-            raise Unsupported(self.tok.loc, "instantiations with an initializer block")
+    def _instance_end(self) -> list[ast.FunctionDecl] | None:
+        """`;`, or `= { functions };`: the implementations of abstract methods."""
         if self.at("["):
             raise Unsupported(self.tok.loc, "arrays of extern instances")
+        functions: list[ast.FunctionDecl] | None = None
+        if self.accept("="):
+            functions = []
+            self.expect("{", "'{' and the abstract methods' implementations")
+            while not self.accept("}"):
+                d = self._function_or_instance()
+                if not isinstance(d, ast.FunctionDecl):
+                    raise Unsupported(d.loc, "instances inside an initializer block")
+                functions.append(d)
         self.expect(";")
+        return functions
 
     # ------------------------------------------------------------------ parameters
 
@@ -1116,9 +1126,10 @@ class Parser:
         if self.at("("):
             args = self.parse_args()
             name = self.expect_name("the instance's name")
-            self._instance_end()
+            initializer = self._instance_end()
             self.declare_value(name.text)
-            return ast.Instantiation(name=name.text, type=typ, args=args)
+            return ast.Instantiation(name=name.text, type=typ, args=args,
+                                     initializer=initializer)  # fmt: skip
         name = self.expect_name("a name")
         self.declare_value(name.text)
         if self.at("<") or self.at("("):

@@ -35,7 +35,7 @@ def same(a: T.Type, b: T.Type) -> bool:
         return (
             a.decl is b.decl
             and len(a.type_args) == len(b.type_args)
-            and all(map(same, a.type_args, b.type_args))
+            and all(map(_same_type_arg, a.type_args, b.type_args))
         )
     if isinstance(a, T.BlockT) and isinstance(b, T.BlockT):
         return a.decl is b.decl and all(map(same, a.type_args, b.type_args))
@@ -44,6 +44,11 @@ def same(a: T.Type, b: T.Type) -> bool:
     if isinstance(a, (T.TableT, T.ApplyResultT, T.ActionT, T.FunctionT, T.StructExprT)):
         return False
     return a == b
+
+
+def _same_type_arg(a: T.Type, b: T.Type) -> bool:
+    """Type arguments of extern types: `_` (as in TNA's `Register<_, _> reg`) is any."""
+    return isinstance(a, T.DontCareT) or isinstance(b, T.DontCareT) or same(a, b)
 
 
 def subst(t: T.Type, b: Bindings) -> T.Type:

@@ -561,7 +561,7 @@ def test_syntax_error_locations(src: str, line: int, col: int, text: str) -> Non
         "control C() { apply { for (bit<8> i = 0; i < 4; i = i + 1) { } } }",
         "control C() { apply { break; } }",
         "typedef list<bit<8>> l_t;",
-        "extern E { E(); } E() e = { };",
+        "extern E { E(); } E() e = { E() f; };",
     ],
 )
 def test_unsupported_constructs(src: str) -> None:

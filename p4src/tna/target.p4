@@ -1,0 +1,43 @@
+/*
+ * TNA hooks: the target constants the shared code and the TNA controls use.
+ * Included after tna.p4 (which defines PortId_t, MirrorId_t, DigestType_t) and
+ * before p4src/common.
+ */
+#ifndef SYNPROXY_TNA_TARGET_P4
+#define SYNPROXY_TNA_TARGET_P4
+
+/* The CPU (PCIe) port: 192 on a 2- or 4-pipe Tofino 1 (pipe 1, port 64); 320 on
+ * Tofino 2. p4sim's cpu_port must match. Override with -DCPU_PORT=<n>. */
+#ifndef CPU_PORT
+#define CPU_PORT 192
+/* The @field_list index common/headers.p4 names for v1model's clone; TNA ignores
+ * the annotation (a mirror carries its own header). */
+#define FIELD_LIST_SERVER_ACK 1
+
+#endif
+const PortId_t CPU_PORT_ID = CPU_PORT;
+
+/* The port the cookie passes are recirculated through: pipe 0's recirculation port
+ * 68 on Tofino 1 (any port in loopback mode will do). -DRECIRC_PORT=<n>. */
+#ifndef RECIRC_PORT
+#define RECIRC_PORT 68
+/* The @field_list index common/headers.p4 names for v1model's clone; TNA ignores
+ * the annotation (a mirror carries its own header). */
+#define FIELD_LIST_SERVER_ACK 1
+
+#endif
+const PortId_t RECIRC_PORT_ID = RECIRC_PORT;
+
+/* ig_intr_md_for_dprsr.digest_type values: one per digest struct (D5, D8). */
+const DigestType_t DIGEST_TYPE_NONE = 0;
+const DigestType_t DIGEST_TYPE_COOKIE_ACK = 1;
+const DigestType_t DIGEST_TYPE_SESSION_EVENT = 2;
+
+/* drop_ctl = 1: no unicast, multicast or resubmit copy of the packet. */
+const bit<3> DROP_CTL_DROP = 1;
+
+/* The @field_list index common/headers.p4 names for v1model's clone; TNA ignores
+ * the annotation (a mirror carries its own header). */
+#define FIELD_LIST_SERVER_ACK 1
+
+#endif

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Run the synproxy PTF tests against the TNA program (p4src/tna/synproxy.p4) on p4sim.
+
+    .venv/bin/python ptf-tests/run_tna.py                  # the modules in TNA_MODULES
+    .venv/bin/python ptf-tests/run_tna.py -- synack        # extra args go to ptf
+
+The same tests as for v1model (ptf-tests/tests/synproxy), the same namespaces and
+veths (run.py's machinery); what differs: the program is compiled from p4src/tna with
+the runner's CPU port (-DCPU_PORT), and p4sim runs it on its Python back end, the
+one with a TNA pipeline (the recirculation port 68 is inside p4sim, not a veth).
+Only the modules of what the TNA program does so far are run (p4src/README.md, "TNA").
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import run  # ptf-tests/run.py
+
+ROOT = run.ROOT
+SOURCE = ROOT / "p4src" / "tna" / "synproxy.p4"
+# ptf test modules (ptf-tests/tests/synproxy/<name>.py) the TNA program passes, less
+# the tests of what it does not do ("^" excludes, in ptf's test selection).
+TNA_MODULES = [
+    "synack",
+    "ack_check",
+    "^synack.SynAckDropsPayloadAndIpOptionsTest",  # TNA drops a SYN with data (by design)
+    "^synack.SynToUndefendedServiceRoutedTest",  # C8 flow filter not on TNA yet
+]
+
+
+def build_artifacts(target: str, program: str, build: Path) -> tuple[Path, Path]:
+    out = build / target / "synproxy_tna"
+    out.mkdir(parents=True, exist_ok=True)
+    compiler = [
+        str(Path(sys.executable).parent / "p4sim-compile"),
+        str(SOURCE),
+        "-I",
+        str(ROOT / "p4src"),
+        f"-DCPU_PORT={run.CPU_PORT}",
+        "-o",
+        str(out),
+    ]
+    subprocess.run(compiler, check=True)
+    return out / "p4info.txt", out / "synproxy.p4sim"
+
+
+def switch_command(
+    target: str, socket: str, ifaces: list[str], log_level: str, clock_file: Path
+) -> list[str]:
+    return [
+        *run_switch_command(target, socket, ifaces, log_level, clock_file),
+        "--backend",
+        "python",
+    ]
+
+
+run_switch_command = run.switch_command
+
+
+def main() -> int:
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    ptf_args = argv[cut + 1 :] or TNA_MODULES
+    if os.geteuid() != 0:
+        print("the PTF suite needs root (network namespaces and raw sockets)", file=sys.stderr)
+        return 2
+    run.build_artifacts = build_artifacts
+    run.switch_command = switch_command
+    print("== PTF: synproxy (TNA program) on p4sim", flush=True)
+    passed, failed, skipped = run.run_program(
+        "p4sim", "synproxy", ptf_args, ROOT / "build" / "tna", "warn"
+    )
+    print(f"ptf: {passed} passed, {failed} failed, {skipped} skipped")
+    return 1 if failed or passed == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
