@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,8 +100,11 @@ def run_inproc(program: str, ptf_args: list[str], build: Path) -> tuple[int, int
 
 
 def run_program(target: str, program: str, ptf_args: list[str], build: Path,
-                log_level: str) -> tuple[int, int, int]:
-    art = targets.build_program(program, target, build)
+                log_level: str, arch: str = "v1model", defines: Sequence[str] = (),
+                switch_options: Sequence[str] = ()) -> tuple[int, int, int]:
+    """The tests of ptf-tests/tests/<program> against p4src/<arch>/<program>.p4 (compiled
+    with `defines`), the switch started with `switch_options` besides the runner's."""
+    art = targets.build_program(program, target, build, arch=arch, defines=defines)
     p4info, config = art.p4info, art.device_config
     logdir = fresh_logdir(build, program, "veth")
     with Lab(prefix="ptf") as lab:
@@ -115,8 +119,8 @@ def run_program(target: str, program: str, ptf_args: list[str], build: Path,
         # The test clock lets tests move p4sim's time (e.g. across a timestamp wrap).
         spec = targets.SwitchSpec(target, dict(enumerate(sw_ifs)), socket, cpu_port=CPU_PORT,
                                   log_level=log_level,
-                                  options=["--test-clock", str(clock_file)]
-                                  if target == "p4sim" else [])
+                                  options=([*switch_options, "--test-clock", str(clock_file)]
+                                           if target == "p4sim" else [*switch_options]))
         log = logdir / "switch.log"
         try:
             switch = targets.start(

@@ -14,14 +14,11 @@ Only the modules of what the TNA program does so far are run (p4src/README.md, "
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-from pathlib import Path
 
 import run  # ptf-tests/run.py
 
 ROOT = run.ROOT
-SOURCE = ROOT / "p4src" / "tna" / "synproxy.p4"
 # ptf test modules (ptf-tests/tests/synproxy/<name>.py) the TNA program passes, less
 # the tests of what it does not do ("^" excludes, in ptf's test selection).
 TNA_MODULES = [
@@ -32,35 +29,6 @@ TNA_MODULES = [
 ]
 
 
-def build_artifacts(target: str, program: str, build: Path) -> tuple[Path, Path]:
-    out = build / target / "synproxy_tna"
-    out.mkdir(parents=True, exist_ok=True)
-    compiler = [
-        str(Path(sys.executable).parent / "p4sim-compile"),
-        str(SOURCE),
-        "-I",
-        str(ROOT / "p4src"),
-        f"-DCPU_PORT={run.CPU_PORT}",
-        "-o",
-        str(out),
-    ]
-    subprocess.run(compiler, check=True)
-    return out / "p4info.txt", out / "synproxy.p4sim"
-
-
-def switch_command(
-    target: str, socket: str, ifaces: list[str], log_level: str, clock_file: Path
-) -> list[str]:
-    return [
-        *run_switch_command(target, socket, ifaces, log_level, clock_file),
-        "--backend",
-        "python",
-    ]
-
-
-run_switch_command = run.switch_command
-
-
 def main() -> int:
     argv = sys.argv[1:]
     cut = argv.index("--") if "--" in argv else len(argv)
@@ -68,11 +36,12 @@ def main() -> int:
     if os.geteuid() != 0:
         print("the PTF suite needs root (network namespaces and raw sockets)", file=sys.stderr)
         return 2
-    run.build_artifacts = build_artifacts
-    run.switch_command = switch_command
     print("== PTF: synproxy (TNA program) on p4sim", flush=True)
     passed, failed, skipped = run.run_program(
-        "p4sim", "synproxy", ptf_args, ROOT / "build" / "tna", "warn"
+        "p4sim", "synproxy", ptf_args, ROOT / "build", "warn", arch="tna",
+        # the runner's CPU port; the Python back end (the one with a TNA pipeline)
+        defines=["-I", str(ROOT / "p4src"), f"-DCPU_PORT={run.CPU_PORT}"],
+        switch_options=["--backend", "python"],
     )
     print(f"ptf: {passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed or passed == 0 else 0

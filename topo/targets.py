@@ -95,24 +95,28 @@ class Artifacts:
     device_config: Path
 
 
-def source(program: str) -> Path:
-    return ROOT / "p4src" / "v1model" / f"{program}.p4"
+def source(program: str, arch: str = "v1model") -> Path:
+    """p4src/<arch>/<program>.p4 (arch: v1model, or tna for the Tofino program)."""
+    return ROOT / "p4src" / arch / f"{program}.p4"
 
 
-def outputs(program: str, target: str = "p4sim", build: Path = BUILD) -> Artifacts:
+def outputs(program: str, target: str = "p4sim", build: Path = BUILD,
+            arch: str = "v1model") -> Artifacts:
     """Where `build_program` puts a program's outputs."""
     _check_target(target)
-    out = build / target / program
+    out = build / target / (program if arch == "v1model" else f"{program}_{arch}")
     suffix = ".p4sim" if target == "p4sim" else ".json"
     return Artifacts(out / "p4info.txt", out / f"{program}{suffix}")
 
 
-def compile_command(program: str, target: str = "p4sim", build: Path = BUILD) -> list[str]:
-    art = outputs(program, target, build)
-    src = str(source(program))
+def compile_command(program: str, target: str = "p4sim", build: Path = BUILD,
+                    arch: str = "v1model", defines: Sequence[str] = ()) -> list[str]:
+    """The compiler's command line; `defines`: -D/-I options passed on as they are."""
+    art = outputs(program, target, build, arch)
+    src = str(source(program, arch))
     if target == "p4sim":
-        return [compiler(target), src, "-o", str(art.device_config.parent)]
-    return [compiler(target), *P4C_ARGS, "-o", str(art.device_config),
+        return [compiler(target), src, *defines, "-o", str(art.device_config.parent)]
+    return [compiler(target), *P4C_ARGS, *defines, "-o", str(art.device_config),
             "--p4runtime-files", str(art.p4info), src]
 
 
@@ -133,17 +137,18 @@ def build_key(command: Sequence[str], target: str) -> str:
 
 
 def build_program(program: str, target: str = "p4sim", build: Path = BUILD,
-                  force: bool = False) -> Artifacts:
-    """Compile p4src/v1model/<program>.p4 for `target` unless an identical build is
+                  force: bool = False, arch: str = "v1model",
+                  defines: Sequence[str] = ()) -> Artifacts:
+    """Compile p4src/<arch>/<program>.p4 for `target` unless an identical build is
     there (see the module's rule); return its outputs. A failed compile raises
     LabError with the compiler's messages."""
-    src = source(program)
+    src = source(program, arch)
     if not src.is_file():
         raise LabError(f"no such program: {src}")
     if (why := missing(target) if target == "bmv2" else None) is not None:
         raise LabError(why)
-    art = outputs(program, target, build)
-    cmd = compile_command(program, target, build)
+    art = outputs(program, target, build, arch)
+    cmd = compile_command(program, target, build, arch, defines)
     key_file = art.device_config.parent / KEY_FILE
     key = build_key(cmd, target)
     fresh = (key_file.is_file() and key_file.read_text() == key

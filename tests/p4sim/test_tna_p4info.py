@@ -10,6 +10,7 @@ Run: .venv/bin/python -m pytest -q tests/p4sim/test_tna_p4info.py
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from p4.config.v1 import p4info_pb2
@@ -46,7 +47,7 @@ def v1model() -> p4info_pb2.P4Info:
     return build_p4info(load(SYNPROXY_V1MODEL))
 
 
-def _by_alias(objs) -> dict[str, object]:
+def _by_alias(objs: Any) -> dict[str, Any]:
     return {o.preamble.alias: o for o in objs}
 
 

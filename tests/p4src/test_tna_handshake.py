@@ -1,8 +1,9 @@
-"""The v1model program's handshake and input tests (test_synproxy_handshake.py,
-test_synproxy_input.py), run on the TNA program (p4src/tna/synproxy.p4) in p4sim's
-TNA pipeline: the same tests, with the conftest benches built on the TNA program
-(this module's `synproxy_program`). The SYN and the cookie ACK each take four passes
-through the pipeline there (three recirculations).
+"""The v1model program's in-process input tests (test_synproxy_input.py: random and
+mutated packets), run on the TNA program (p4src/tna/synproxy.p4) in p4sim's TNA
+pipeline: the same tests, with the conftest benches built on the TNA program (this
+module's `synproxy_program`). The exact-packet handshake cases live in the PTF suite,
+which runs on the TNA program too (ptf-tests/run_tna.py). The SYN and the cookie ACK
+each take four passes through the pipeline there (three recirculations).
 
 Tests of what the TNA program does not do yet (p4src/README.md, "TNA") are strict
 xfails with the reason: they start passing, and then fail here, when it does.
@@ -15,16 +16,13 @@ from __future__ import annotations
 import pytest
 
 from p4sim.frontend import load
-from tests.p4src import test_synproxy_handshake, test_synproxy_input
+from tests.p4src import test_synproxy_input
 from tests.p4src.p4bench import CPU_PORT, ROOT
 
 TNA_SYNPROXY = ROOT / "p4src" / "tna" / "synproxy.p4"
 
 NOT_ON_TNA_YET = {
-    "test_flows_from_before_the_defence_keep_passing": "C8 flow filter (passthrough_*)",
     "test_mutated_and_truncated_packets_never_fault": "session registers (session_delta...)",
-    # A designed difference: TNA's ingress cannot cut the frame, so the SYN is dropped.
-    "test_syn_with_payload_is_answered_without_it": "TNA drops a SYN with data",
 }
 
 
@@ -36,7 +34,7 @@ def synproxy_program():
     )
 
 
-for _module in (test_synproxy_handshake, test_synproxy_input):
+for _module in (test_synproxy_input,):
     for _name in dir(_module):
         if _name.startswith("test_"):
             _test = getattr(_module, _name)
