@@ -37,6 +37,7 @@ from controller.cookie import Flow, encode_options, make_cookie
 from controller.p4info import P4InfoIndex, load_p4info
 from controller.testing.fakeswitch import FakeSwitch
 from controller.testing.thread import ControllerThread
+from p4sim.backend.backends import loader
 from p4sim.ports import MemoryPort
 from p4sim.switch import Switch
 
@@ -207,7 +208,13 @@ def _wait_synced(ctl_sock: str, proc: subprocess.Popen[str], timeout: float = 60
 
 def setup_p4sim(burst: int = 2000, sequential: int = 200) -> None:
     """p4sim in this process (memory ports), the controller in its own (`synproxyctl
-    run`), as in production: the two do not share a GIL."""
+    run`), as in production: the two do not share a GIL. On the native back end (the
+    target's default), then on the Python one."""
+    for backend in ("c", "python"):
+        _setup_p4sim(backend, burst, sequential)
+
+
+def _setup_p4sim(backend: str, burst: int, sequential: int) -> None:
     p4info, devcfg = compiled("synproxy")
     with tempfile.TemporaryDirectory() as tmp:
         sock, ctl_sock = f"{tmp}/sw.sock", f"{tmp}/ctl.sock"
@@ -215,7 +222,7 @@ def setup_p4sim(burst: int = 2000, sequential: int = 200) -> None:
         cfg_path.write_text(_config(p4info, devcfg, sock)
                             + f'control: {{socket: "{ctl_sock}"}}\n')
         ports = {1: MemoryPort(1), 2: MemoryPort(2)}
-        sw = Switch(list(ports.values()), cpu_port=p4consts.CPU_PORT)
+        sw = Switch(list(ports.values()), cpu_port=p4consts.CPU_PORT, loader=loader(backend))
         sw.start(f"unix:{sock}")
         ctl = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config",
                                 str(cfg_path), "--log-level", "warning"], cwd=ROOT, text=True)
@@ -233,7 +240,8 @@ def setup_p4sim(burst: int = 2000, sequential: int = 200) -> None:
             for _ in range(burst):
                 last, _p = _next_tcp(ports[2], "S", 60)
             dt = last - t0
-            print(f"p4sim + controller: {burst} sessions in {dt:.2f} s = {burst / dt:,.0f} "
+            print(f"p4sim ({backend} back end) + controller: {burst} sessions in {dt:.2f} s = "
+                  f"{burst / dt:,.0f} "
                   "sessions/s (client ACK in -> server SYN out)")
             # Sequential: one connection at a time, latency per step.
             syn_lat, upd_lat = [], []
@@ -253,10 +261,10 @@ def setup_p4sim(burst: int = 2000, sequential: int = 200) -> None:
                 upd_lat.append(t3 - t2)
             for name, lat in (("client ACK -> server SYN", syn_lat),
                               ("server SYN/ACK -> window update", upd_lat)):
-                print(f"{name}: p50 {statistics.median(lat) * 1e3:.2f} ms, "
+                print(f"{backend} back end, {name}: p50 {statistics.median(lat) * 1e3:.2f} ms, "
                       f"p99 {_pct(lat, 0.99) * 1e3:.2f} ms ({len(lat)} connections)")
         except queue.Empty:
-            print("p4sim + controller: timed out waiting for packets")
+            print(f"p4sim ({backend} back end) + controller: timed out waiting for packets")
         finally:
             ctl.send_signal(signal.SIGTERM)
             try:
