@@ -212,9 +212,13 @@ class Proxy:
         raise AssertionError(f"no counter in {out!r}")
 
     def ss(self, host: str) -> str:
-        """Established TCP sockets with their info (-i) and options (-o: this ss prints
-        `ts` and `sack` only with it)."""
-        return self.net.exec(host, ["ss", "-tnio", "state", "established"]).stdout
+        """Open TCP connections with their info (-i) and options (-o: this ss prints
+        `ts` and `sack` only with it): established, and closing with data still queued
+        (a server that wrote its whole answer and closed while the paused client has
+        not read it: FIN-WAIT-1; the client holding the server's FIN: CLOSE-WAIT)."""
+        states = [a for st in ("established", "fin-wait-1", "fin-wait-2", "close-wait")
+                  for a in ("state", st)]
+        return self.net.exec(host, ["ss", "-tnio", *states]).stdout
 
     # ------------------------------------------------------------------ clients
 

@@ -8,6 +8,8 @@ client that reconnects from the same source port right after closing (reuse, C5)
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from topo.httpd import blob_sha256
@@ -67,13 +69,17 @@ def test_no_early_segment_is_dropped_while_the_controller_lags(proxy) -> None:
     exists; none of them may be thrown away as a bad cookie."""
     before = proxy.events()
     seen = ("ACK_VALID", "ACK_INVALID", "EARLY_DATA")
-    with proxy.background_client("post", "early", size=2_000, seed=9) as bg:
-        with proxy.controller_stopped():
+    # The controller is frozen before the client starts: a fast switch would otherwise
+    # let a quick client's handshake complete before the freeze.
+    with contextlib.ExitStack() as frozen:
+        frozen.enter_context(proxy.controller_stopped())
+        with proxy.background_client("post", "early", size=2_000, seed=9) as bg:
             # The handshake ACK and both data segments have been through the switch.
             wait_for(lambda: sum(delta(before, proxy.events(), n) for n in seen) >= 3, 60,
                      interval=0.2, what="the client's ACK and request at the switch")
             mid = proxy.events()
-        up = bg.finish()
+            frozen.close()  # the controller goes on
+            up = bg.finish()
     assert up["ok"], up
     assert delta(before, mid, "ACK_INVALID") == 0
 

@@ -27,7 +27,9 @@ def tcp_info(ss_out: str, *, local_port: int | None = None,
     for i, line in enumerate(lines):
         if not line or line[0].isspace() or i + 1 >= len(lines):
             continue
-        cols = line.split()  # Recv-Q Send-Q local peer [timer:(...)]
+        cols = line.split()  # [State] Recv-Q Send-Q local peer [timer:(...)]
+        if cols and not cols[0].isdigit():
+            cols = cols[1:]  # the State column (ss prints it when asked for several)
         if len(cols) < 4:
             continue
         local, remote = cols[2], cols[3]
