@@ -74,7 +74,7 @@ class Switch:
         self.dropped_no_pipeline = 0
         self.dropped_no_port = 0
         self.processed = 0
-        if loader is None:  # the back end named by $P4SIM_BACKEND, else Python
+        if loader is None:  # the back end named by $P4SIM_BACKEND, else Python (in process)
             from p4sim.backend.backends import loader as backend_loader
 
             loader = backend_loader()
