@@ -32,7 +32,7 @@ from google.protobuf import text_format
 from p4.config.v1 import p4info_pb2
 
 from p4sim.backend.backends import BACKENDS, default_backend, loader
-from p4sim.backend.trace import TRACE
+from p4sim.backend.common.trace import TRACE
 from p4sim.cliutil import DefaultsHelpFormatter
 from p4sim.device import DeviceError
 from p4sim.pcap import PcapPort
@@ -44,7 +44,7 @@ from p4sim.testclock import FileClock
 log = logging.getLogger("p4sim")
 
 _LEVELS = {
-    "trace": TRACE,  # DEBUG and the per-packet trace (p4sim.backend.trace)
+    "trace": TRACE,  # DEBUG and the per-packet trace (p4sim.backend.common.trace)
     "debug": logging.DEBUG,
     "info": logging.INFO,
     "warn": logging.WARNING,
@@ -288,10 +288,10 @@ def _setup_logging(args: argparse.Namespace) -> None:
 
 def _derived_p4info(config: bytes, path: Path) -> p4info_pb2.P4Info:
     """The P4Info of the program inside a device config, built as p4sim-compile does."""
+    from p4sim.controlplane.p4info import build_p4info
     from p4sim.devconfig import decode_device_config
     from p4sim.frontend import parse_and_check
     from p4sim.frontend.errors import P4Error
-    from p4sim.p4info import build_p4info
 
     try:
         dc = decode_device_config(config)

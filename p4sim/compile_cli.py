@@ -31,10 +31,10 @@ from google.protobuf import json_format, text_format
 from p4.config.v1 import p4info_pb2
 
 from .cliutil import DefaultsHelpFormatter
+from .controlplane.p4info import build_p4info
 from .devconfig import encode_device_config
 from .frontend import parse_and_check, preprocess
 from .frontend.errors import P4Error
-from .p4info import build_p4info
 
 PROG = "p4sim-compile"
 

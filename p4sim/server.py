@@ -7,7 +7,7 @@ each new pipeline and the packets of PacketOut messages, and hands packets for t
 port back through ``packet_in``.
 
 The pipeline is built by a *loader* ``(device_config, p4info, state, cpu_port) ->
-pipeline``; the default imports ``p4sim.backend.pipeline.Pipeline`` lazily, so the
+pipeline``; the default imports ``p4sim.backend.python.pipeline.Pipeline`` lazily, so the
 server works (and is tested) without the compiler.
 
 Serving (so that no client can freeze the others): gRPC runs on asyncio (``grpc.aio``)
@@ -92,7 +92,7 @@ def default_loader(
     device_config: bytes, p4info: p4info_pb2.P4Info, state: DeviceState, cpu_port: int
 ) -> Pipeline:
     """Compile the device config with p4sim's backend (imported only when first needed)."""
-    from p4sim.backend.pipeline import Pipeline as BackendPipeline
+    from p4sim.backend.python.pipeline import Pipeline as BackendPipeline
 
     pipeline: Pipeline = BackendPipeline.load(device_config, p4info, state, cpu_port)
     return pipeline

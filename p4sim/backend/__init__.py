@@ -1,12 +1,11 @@
-"""p4sim's execution engine: a checked program compiled once into Python, run with
-v1model semantics.
+"""p4sim's back ends: a checked program and its P4Info made into a pipeline that runs
+packets with v1model semantics against a `p4sim.device.DeviceState`.
 
-* `codegen`: the compiler (statements, calls, blocks, calling convention), with
-  `exprgen` expressions, `typegen` aggregate classes, `parsergen` parsers,
-  `tablegen` tables, `externgen` core.p4/v1model.p4 externs, `emitter` the
-  source buffer;
-* `runtime`: what generated code calls (packet cursor, deparser sink, stacks, signals);
-* `hashes`: bmv2's hash and checksum algorithms;
-* `pipeline`: `Pipeline.load` / `Pipeline.process`, simple_switch's packet walk;
-* `harness`: an in-process harness for tests of P4 programs.
+* `python`: the Python back end (the program compiled once into Python code; also
+  the TNA pipeline);
+* `c`: the C back end (the program compiled to C, built and loaded with cffi);
+* `common`: what both share (tables' program-given contents, field lists, hashes,
+  the per-packet trace); neither back end imports the other;
+* `backends`: the back ends by name (`python`, `c`, `$P4SIM_BACKEND`);
+* `harness`: an in-process harness for tests of P4 programs, on either back end.
 """

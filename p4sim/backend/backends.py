@@ -29,7 +29,7 @@ def pipeline_class(name: str | None = None) -> Any:
     """The pipeline class of back end `name` (None: `default_backend()`)."""
     name = name or default_backend()
     if name == "python":
-        from .pipeline import Pipeline  # noqa: PLC0415
+        from .python.pipeline import Pipeline  # noqa: PLC0415
 
         return Pipeline
     if name == "c":

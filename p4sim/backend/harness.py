@@ -32,8 +32,8 @@ class Harness:
     ) -> None:
         """`tracer`: None, or a factory `p4info -> trace.Tracer` (e.g.
         `lambda p4info: Tracer(p4info, lines.append)`) to compile with trace hooks."""
+        from p4sim.controlplane.p4info import build_p4info  # noqa: PLC0415
         from p4sim.device import DeviceState  # noqa: PLC0415
-        from p4sim.p4info import build_p4info  # noqa: PLC0415
 
         self.program = program
         self.p4info = build_p4info(program)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from p4.config.v1 import p4info_pb2
 
+from p4sim.controlplane.p4info import build_p4info
 from p4sim.frontend import ast, load
-from p4sim.p4info import build_p4info
 
 # The parts of a v1model program a test does not care about.
 PRELUDE = """

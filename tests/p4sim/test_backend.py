@@ -87,7 +87,7 @@ def test_non_ipv4_is_dropped_and_short_packet_does_not_crash(h: Harness) -> None
 def test_pipeline_load_from_device_config(compiled: Harness) -> None:
     import json
 
-    from p4sim.backend.pipeline import Pipeline
+    from p4sim.backend.python.pipeline import Pipeline
     from p4sim.device import DeviceState
 
     config = json.dumps(
@@ -104,7 +104,7 @@ def test_pipeline_load_from_device_config(compiled: Harness) -> None:
 
 
 def test_bad_device_config_is_a_clear_error(compiled: Harness) -> None:
-    from p4sim.backend.pipeline import Pipeline
+    from p4sim.backend.python.pipeline import Pipeline
     from p4sim.device import DeviceState
     from p4sim.frontend.errors import P4Error
 

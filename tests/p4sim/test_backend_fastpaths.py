@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from p4sim.backend import hashes
-from p4sim.backend import runtime as rt
+from p4sim.backend.common import hashes
 from p4sim.backend.harness import Harness, skeleton
+from p4sim.backend.python import runtime as rt
 
 TOP = """
 header h8_t { bit<8> v; }

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
+from p4sim.backend.common.hashes import crc16, csum16
 from p4sim.backend.harness import Harness, skeleton
-from p4sim.backend.hashes import crc16, csum16
 
 TOP = """
 header ha_t { bit<8> a; }

@@ -16,11 +16,11 @@ from p4sim.backend.c import build
 from p4sim.backend.c.native import NativeCells, NativePipeline
 from p4sim.backend.harness import Harness, skeleton
 from p4sim.cli import parse_args
+from p4sim.controlplane.p4info import build_p4info
 from p4sim.devconfig import encode_device_config
 from p4sim.device import DeviceError, DeviceState
 from p4sim.frontend import load, preprocess
 from p4sim.frontend.errors import P4Error, Unsupported
-from p4sim.p4info import build_p4info
 from p4sim.server import P4RuntimeServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,9 +20,9 @@ import pytest
 
 from p4sim.backend.backends import loader
 from p4sim.backend.c.native import NativePipeline
+from p4sim.controlplane.p4info import build_p4info
 from p4sim.devconfig import encode_device_config
 from p4sim.frontend import load, preprocess
-from p4sim.p4info import build_p4info
 from p4sim.ports import RawPort
 from p4sim.switch import Switch
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from p4.config.v1 import p4info_pb2
 
+from p4sim.controlplane.p4info_ids import jenkins_one_at_a_time
 from p4sim.frontend.errors import P4Error
-from p4sim.p4info_ids import jenkins_one_at_a_time
 
 from .p4info_fixtures import by_name, p4info_of
 

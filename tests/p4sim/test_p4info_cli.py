@@ -12,9 +12,9 @@ from google.protobuf import json_format, text_format
 from p4.config.v1 import p4info_pb2
 
 from p4sim.compile_cli import main
+from p4sim.controlplane.p4info import build_p4info
 from p4sim.devconfig import decode_device_config
 from p4sim.frontend import load, parse_and_check
-from p4sim.p4info import build_p4info
 
 from .p4info_fixtures import BLOCKS, PRELUDE
 

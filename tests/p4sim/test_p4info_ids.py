@@ -1,11 +1,11 @@
-"""p4c's id and alias scheme (p4sim.p4info_ids.SymbolTable)."""
+"""p4c's id and alias scheme (p4sim.controlplane.p4info_ids.SymbolTable)."""
 
 from __future__ import annotations
 
 import pytest
 
+from p4sim.controlplane.p4info_ids import P4Ids, SymbolTable, jenkins_one_at_a_time
 from p4sim.frontend.errors import P4Error
-from p4sim.p4info_ids import P4Ids, SymbolTable, jenkins_one_at_a_time
 
 
 def low24(name: str) -> int:

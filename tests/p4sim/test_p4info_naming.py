@@ -1,4 +1,4 @@
-"""Control-plane names (p4sim.naming) on hand-built syntax trees: prefixes from
+"""Control-plane names (p4sim.controlplane.naming) on hand-built syntax trees: prefixes from
 the top-level control's declaration name, nested instances, relative and
 absolute @name, top-level actions and instances, several instances of one
 control."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from p4sim import naming
+from p4sim.controlplane import naming
 from p4sim.frontend import ast
 from p4sim.frontend.errors import P4Error
 

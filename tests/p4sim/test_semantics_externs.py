@@ -13,7 +13,7 @@ import logging
 
 import pytest
 
-from p4sim.backend import hashes
+from p4sim.backend.common import hashes
 from p4sim.backend.harness import Harness, skeleton, unpack_fields
 from p4sim.device import MeterConfig
 

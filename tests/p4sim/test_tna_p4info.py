@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from p4.config.v1 import p4info_pb2
 
+from p4sim.controlplane.p4info import build_p4info
 from p4sim.frontend import load
-from p4sim.p4info import build_p4info
 
 ROOT = Path(__file__).resolve().parents[2]
 FORWARD = Path(__file__).parent / "tna_programs" / "forward.p4"

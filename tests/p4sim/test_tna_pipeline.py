@@ -1,4 +1,4 @@
-"""p4sim's TNA pipeline (p4sim/backend/tna_pipeline.py) on a small TNA program
+"""p4sim's TNA pipeline (p4sim/backend/python/tna_pipeline.py) on a small TNA program
 (tna_programs/forward.p4): the intrinsic metadata the parsers see, ucast_egress_port,
 drop_ctl, RegisterAction semantics, Hash, Checksum, Digest, direct counters,
 multicast with the ingress port excluded, and recirculation.
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from p4sim.backend.harness import Harness
-from p4sim.backend.tna_pipeline import TnaPipeline
+from p4sim.backend.python.tna_pipeline import TnaPipeline
 
 FORWARD = Path(__file__).parent / "tna_programs" / "forward.p4"
 

@@ -13,8 +13,8 @@ import pytest
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
+from p4sim.backend.common.trace import TRACE, Tracer
 from p4sim.backend.harness import Harness
-from p4sim.backend.trace import TRACE, Tracer
 from p4sim.frontend import load
 from tests.p4src.p4bench import (
     CLIENT_MAC,

@@ -15,8 +15,8 @@ from scapy.layers.l2 import Ether
 
 from controller import p4consts
 from controller.cookie import Flow, key_words, make_cookie
+from p4sim.backend.common.hashes import crc16
 from p4sim.backend.harness import Harness
-from p4sim.backend.hashes import crc16
 
 ROOT = Path(__file__).resolve().parents[2]
 SYNPROXY = ROOT / "p4src" / "v1model" / "synproxy.p4"

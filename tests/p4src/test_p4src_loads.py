@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from p4sim.controlplane.p4info import build_p4info
 from p4sim.frontend import load
-from p4sim.p4info import build_p4info
 
 ROOT = Path(__file__).resolve().parents[2]
 SYNPROXY = ROOT / "p4src" / "v1model" / "synproxy.p4"

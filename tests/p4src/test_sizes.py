@@ -10,8 +10,8 @@ from pathlib import Path
 
 from controller.limits import ProgramLimits
 from controller.p4info import P4InfoIndex
+from p4sim.controlplane.p4info import build_p4info
 from p4sim.frontend import load
-from p4sim.p4info import build_p4info
 
 ROOT = Path(__file__).resolve().parents[2]
 SYNPROXY = ROOT / "p4src" / "v1model" / "synproxy.p4"

@@ -1,5 +1,5 @@
 """C for core.p4 and v1model.p4 externs, with the Python back end's semantics
-(`p4sim.backend.externgen`): packet_in/packet_out, registers, counters, hashes and
+(`p4sim.backend.python.externgen`): packet_in/packet_out, registers, counters, hashes and
 checksums over field lists packed as bmv2 packs them (fields of invalid headers left
 out), and the side effects the pipeline applies after a stage (clone, resubmit,
 recirculate, digest, truncate), recorded in the packet context `ctx`.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from p4sim import naming
+from p4sim.controlplane import naming
 from p4sim.frontend import ast
 from p4sim.frontend import types as T
 from p4sim.frontend.errors import P4Error, Unsupported

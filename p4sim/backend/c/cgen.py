@@ -1,6 +1,6 @@
 """The C code generator: a checked P4_16 program compiled into one C translation unit.
 
-It follows the Python back end (`p4sim.backend.codegen`) construct by construct, with
+It follows the Python back end (`p4sim.backend.python.codegen`) construct by construct, with
 the same semantics, so that the differential test finds no difference:
 
 * one frame struct per parser/control instance (`F<k>_<name>`: parameters, aggregate
@@ -23,7 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from p4sim import naming
+from p4sim.backend.common.tables import TableSetup
+from p4sim.controlplane import naming
 from p4sim.frontend import ast
 from p4sim.frontend import types as T
 from p4sim.frontend.errors import P4Error, Unsupported
@@ -126,7 +127,7 @@ class CCompiler:
         self.bodies: list[str] = []
         self.roles: dict[str, naming.BlockInstance] = {}
         self.ext = CExterns(self)
-        self.table_setups: list[Any] = []
+        self.table_setups: list[TableSetup] = []
         self.key_widths: dict[str, list[int]] = {}
         self.binder_counts: dict[str, int] = {}
         self.frame_name: dict[int, str] = {}

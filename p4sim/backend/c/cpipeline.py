@@ -1,4 +1,4 @@
-"""The v1model pipeline in C, as `p4sim.backend.pipeline` runs it (simple_switch's
+"""The v1model pipeline in C, as `p4sim.backend.python.pipeline` runs it (simple_switch's
 packet walk), around the blocks `cgen` compiled:
 
     parser -> verify checksum -> ingress
@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from p4sim.backend.pipeline import _field_lists
+from p4sim.backend.common.fieldlists import field_lists
 
 from .cgen import CCompiler
 from .ctypes_gen import ident, is_agg, u
@@ -87,7 +87,7 @@ def entry(comp: CCompiler, role: str, args: list[str]) -> str:
 
 
 def preserve_fn(comp: CCompiler, meta_t: Any, mname: str) -> str:
-    lists = _field_lists(meta_t)
+    lists = field_lists(meta_t)
     cases = []
     for fl, paths in sorted(lists.items()):
         body = []

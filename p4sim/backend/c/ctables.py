@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from p4sim.backend.tablegen import TableGen
+from p4sim.backend.common.tables import table_setup
 from p4sim.frontend import ast
 from p4sim.frontend import types as T
 from p4sim.frontend.errors import P4Error, Unsupported
@@ -99,7 +99,7 @@ class CTable:
         c.close()
         c.line("return r;")
         c.end_fn(proto, saved)
-        c.table_setups.append(TableGen(c, decl).setup())  # type: ignore[arg-type]
+        c.table_setups.append(table_setup(c, decl))
 
     def refs(self) -> list[ast.ActionRef]:
         decl = self.decl

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 from cffi import FFI
 from p4.config.v1 import p4info_pb2
 
+from p4sim.backend.common.tables import install_tables
 from p4sim.devconfig import decode_device_config
 from p4sim.frontend import ast
 from p4sim.frontend.errors import P4Error
@@ -290,12 +291,10 @@ class NativePipeline:
             onerror=_callback_error,
         )
         lib.p4_dev_set_pre(self.dev, self._pre_cb, self._meter_cb)
-        from p4sim.backend.pipeline import Pipeline  # noqa: PLC0415
-
         # Initial default actions and const entries go into the device state (and from
         # there, like every other change, into the native tables).
         self.binder = _InstallBinder(state, binder.actions)
-        Pipeline._install(self, comp.table_setups)  # type: ignore[arg-type]
+        install_tables(self.binder, comp.table_setups)
         self.tables.sync()
 
     @classmethod

@@ -31,16 +31,17 @@ from typing import Any
 
 from p4.config.v1 import p4info_pb2
 
+from p4sim.backend.common.fieldlists import field_lists
+from p4sim.backend.common.tables import install_tables
+from p4sim.backend.common.trace import Tracer, tracing_enabled
 from p4sim.devconfig import decode_device_config
 from p4sim.frontend import ast
-from p4sim.frontend import types as T
 from p4sim.frontend.errors import P4Error
 
 from . import runtime as rt
-from .codegen import Binder, Compiler, TableSetup, build_module
+from .codegen import Binder, Compiler, build_module
 from .exprgen import _u
 from .externgen import DROP_PORT
-from .trace import Tracer, tracing_enabled
 
 log = logging.getLogger("p4sim.pipeline")
 
@@ -197,8 +198,8 @@ class Pipeline:
         self._too_short = comp.error_code("PacketTooShort")
         self._error_names = {code: name for name, code in comp.errors.items()}
         self._control_names = {r: comp.role_decls[r].name for r in ("ig", "eg")}
-        self._field_lists = _field_lists(self._types[1])
-        self._install(comp.table_setups)
+        self._field_lists = field_lists(self._types[1])
+        install_tables(self.binder, comp.table_setups)
 
     # ------------------------------------------------------------------ loading
 
@@ -211,20 +212,6 @@ class Pipeline:
         config = decode_device_config(device_config)
         program = parse_and_check(config.source, config.filename)
         return cls(program, p4info, state, cpu_port)
-
-    def _install(self, setups: list[TableSetup]) -> None:
-        """Initial default actions and `entries` of every table, into the device state."""
-        b = self.binder
-        for s in setups:
-            table = b.table(s.name)
-            table.set_initial_default(b.action_id(s.default_action), s.default_args)
-            n = len(s.entries)
-            for i, (keys, action, args, prio) in enumerate(s.entries):
-                match = tuple(_match_value(k) for k in keys)
-                priority = prio if prio is not None else (n - i if table.needs_priority else 0)
-                if not table.needs_priority:
-                    priority = 0
-                table.insert(match, priority, b.action_id(action), args, static=s.entries_const)
 
     # ------------------------------------------------------------------ packets
 
@@ -527,54 +514,6 @@ class Pipeline:
                 getattr(d, path[-1]).assign(value)
             else:
                 setattr(d, path[-1], value)
-
-
-def _field_lists(meta_t: Any) -> dict[int, list[list[str]]]:
-    """Field list index -> attribute paths of the user metadata fields tagged with it."""
-    out: dict[int, list[list[str]]] = {}
-
-    def walk(t: Any, prefix: list[str]) -> None:
-        decl = getattr(t, "decl", None)
-        fields = getattr(decl, "fields", None) or []
-        for fd in fields:
-            path = prefix + ["f_" + fd.name]
-            ann = fd.annotation("field_list") if hasattr(fd, "annotation") else None
-            if ann is not None:
-                for idx in _annotation_ints(ann):
-                    out.setdefault(idx, []).append(path)
-            ft = _u(t.field_type(fd.name))
-            if isinstance(ft, T.StructT):
-                walk(ft, path)
-
-    if isinstance(meta_t, T.StructLikeT):
-        walk(meta_t, [])
-    return out
-
-
-def _annotation_ints(ann: ast.Annotation) -> list[int]:
-    vals = []
-    for a in ann.args:
-        v = a.const if a.const is not None else getattr(a, "value", None)
-        if isinstance(v, int) and not isinstance(v, bool):
-            vals.append(v)
-    if not vals and ann.raw:
-        for part in ann.raw.split(","):
-            part = part.strip()
-            if part.isdigit():
-                vals.append(int(part))
-    return vals
-
-
-def _match_value(k: tuple[Any, ...]) -> Any:
-    """A const entry key descriptor (see `TableGen.entry_key`) as a device match value."""
-    kind = k[0]
-    if kind == "any":
-        return None
-    if kind in ("exact", "optional"):
-        return k[1]
-    if kind in ("lpm", "ternary") and k[2] == 0:
-        return None  # P4Runtime's canonical form of a wildcard
-    return (k[1], k[2])
 
 
 __all__ = ["Pipeline", "PacketContext", "StateBinder"]

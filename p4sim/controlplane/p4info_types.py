@@ -15,10 +15,11 @@ import re
 
 from p4.config.v1 import p4info_pb2, p4types_pb2
 
+from p4sim.frontend import ast
+from p4sim.frontend import types as T
+from p4sim.frontend.errors import P4Error
+
 from . import naming
-from .frontend import ast
-from .frontend import types as T
-from .frontend.errors import P4Error
 
 
 def pad_bytes(value: int, width: int) -> bytes:

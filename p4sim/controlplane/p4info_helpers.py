@@ -1,5 +1,5 @@
-"""Small pieces of P4Info generation shared by p4sim.p4info and
-p4sim.p4info_externs: constants of the v1model architecture, reading extern
+"""Small pieces of P4Info generation shared by p4sim.controlplane.p4info and
+p4sim.controlplane.p4info_externs: constants of the v1model architecture, reading extern
 constructor arguments, p4c's generated key names, field ids, preambles and
 compile-time values as P4Runtime byte strings."""
 
@@ -11,11 +11,12 @@ from typing import Any
 
 from p4.config.v1 import p4info_pb2
 
+from p4sim.frontend import ast
+from p4sim.frontend import types as T
+from p4sim.frontend.astwalk import walk
+from p4sim.frontend.errors import P4Error
+
 from . import naming
-from .astwalk import walk
-from .frontend import ast
-from .frontend import types as T
-from .frontend.errors import P4Error
 from .p4info_ids import P4Ids
 from .p4info_types import (
     control_plane_width,

@@ -45,8 +45,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .frontend import ast
-from .frontend.errors import P4Error
+from p4sim.frontend import ast
+from p4sim.frontend.errors import P4Error
 
 # Declarations inside a block that the control plane can see by name.
 _NAMED_LOCALS = (ast.TableDecl, ast.ActionDecl, ast.Instantiation)
@@ -240,7 +240,7 @@ def _direct_calls(
     decl: ast.ControlDecl | ast.ParserDecl,
 ) -> list[tuple[ast.Call, ast.ControlDecl | ast.ParserDecl]]:
     """`Sub.apply(...)` calls on a control/parser type inside `decl`."""
-    from .astwalk import walk
+    from p4sim.frontend.astwalk import walk
 
     roots: list[ast.Node] = [decl.body] if isinstance(decl, ast.ControlDecl) else list(decl.states)
     out: list[tuple[ast.Call, ast.ControlDecl | ast.ParserDecl]] = []

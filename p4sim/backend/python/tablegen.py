@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from p4sim.backend.common.tables import table_setup
 from p4sim.frontend import ast
 from p4sim.frontend import types as T
-from p4sim.frontend.errors import P4Error, Unsupported
+from p4sim.frontend.errors import P4Error
 
-from .codegen import TableSetup
 from .exprgen import _u, mask, resolved, sx, type_of
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class TableGen:
             c.line("return (True, aid)")
         # Dispatch entries are bound after exec (they name generated functions).
         c.post_exec.append((dispatch, dict(wrappers)))
-        c.table_setups.append(self.setup())
+        c.table_setups.append(table_setup(c, decl))
 
     def no_action(self) -> ast.ActionDecl:
         for d in self.c.prog.decls:
@@ -138,71 +138,6 @@ class TableGen:
                 c.line(f"{target}(c, {', '.join(pyargs)})")
         return wname
 
-    def setup(self) -> TableSetup:
-        decl = self.decl
-        c = self.c
-        ref = decl.default_action
-        if ref is None:
-            default_name = "NoAction"
-            args: tuple[int, ...] = ()
-        else:
-            if not isinstance(ref.decl, ast.ActionDecl):
-                raise P4Error(ref.loc, f"table {decl.name}: bad default action")
-            default_name = c.cp_name(ref.decl)
-            args = self.data_args(ref)
-        setup = TableSetup(self.name, default_name, args, decl.default_is_const, decl.entries_const)
-        for entry in decl.entries:
-            if entry.action is None or not isinstance(entry.action.decl, ast.ActionDecl):
-                raise P4Error(entry.loc, "table entry without an action")
-            keys = [self.entry_key(k, kd) for k, kd in zip(entry.keys, decl.keys, strict=False)]
-            prio = entry.priority.const if entry.priority is not None else None
-            setup.entries.append(
-                (keys, c.cp_name(entry.action.decl), self.data_args(entry.action), prio)
-            )
-        return setup
-
-    def data_args(self, ref: ast.ActionRef) -> tuple[int, ...]:
-        adecl = ref.decl
-        data = [p for p in adecl.params if not p.direction]
-        vals = [a.value for a in ref.args][-len(data) :] if data else []
-        out = []
-        for p, v in zip(data, vals, strict=True):
-            if v is None or v.const is None:
-                raise Unsupported(ref.loc, "action data that is not a compile-time constant")
-            out.append(_raw_const(v.const, _u(resolved(p.type)), self.c, v.type))
-        return tuple(out)
-
-    def entry_key(self, k: ast.Expr, kd: ast.KeyElement) -> tuple[Any, ...]:
-        """A const entry's key as `(kind, ...)`: ("exact", v), ("ternary", v, m),
-        ("lpm", v, prefix_len), ("range", lo, hi), ("optional", v) or ("any",)."""
-        kt = type_of(kd.expr)
-        width = T.width_of(kt) if isinstance(kt, T.BitT | T.BoolT) else 32
-        if isinstance(k, ast.DefaultExpr | ast.DontCare):
-            return ("any",)
-        if isinstance(k, ast.MaskExpr):
-            v = _raw_const(k.value.const, kt, self.c, k.value.type)
-            m = _raw_const(k.mask.const, kt, self.c, k.mask.type)
-            if kd.match_kind == "lpm":
-                plen = bin(m).count("1")
-                return ("lpm", v & m, plen)
-            return ("ternary", v & m, m)
-        if isinstance(k, ast.RangeExpr):
-            return (
-                "range",
-                _raw_const(k.lo.const, kt, self.c, k.lo.type),
-                _raw_const(k.hi.const, kt, self.c, k.hi.type),
-            )
-        v = _raw_const(k.const, kt, self.c, k.type)
-        if kd.match_kind == "lpm":
-            return ("lpm", v, width)
-        if kd.match_kind == "ternary":
-            return ("ternary", v, mask(width))
-        if kd.match_kind == "optional":
-            return ("optional", v)
-        if kd.match_kind == "range":
-            return ("range", v, v)
-        return ("exact", v)
-
 
 def _needs_conversion(t: Any) -> bool:
     return isinstance(t, T.BoolT) or (isinstance(t, T.BitT) and t.signed)
@@ -214,20 +149,3 @@ def _convert_data(name: str, t: Any) -> str:
     if isinstance(t, T.BitT) and t.signed:
         return sx(name, t.width)
     return name
-
-
-def _raw_const(value: Any, t: Any, c: Compiler, t2: Any = None) -> int:
-    """A compile-time value as the unsigned int the control plane uses."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, str):
-        lit = c.member_lit(t2 if t2 is not None else t, value)
-        if lit is None:
-            raise Unsupported(None, f"constant '{value}' as table data")
-        value = int(lit)
-    if not isinstance(value, int):
-        raise Unsupported(None, "a key or action data value that is not a constant")
-    u = _u(t)
-    if isinstance(u, T.BitT):
-        return value & mask(u.width)
-    return value

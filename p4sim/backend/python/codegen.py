@@ -33,7 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from p4sim import naming
+from p4sim.backend.common.tables import TableSetup
+from p4sim.controlplane import naming
 from p4sim.frontend import ast
 from p4sim.frontend import types as T
 from p4sim.frontend.errors import P4Error, Unsupported
@@ -41,19 +42,6 @@ from p4sim.frontend.errors import P4Error, Unsupported
 from .emitter import Emitter
 from .exprgen import ExprGen, _u, mask, resolved, sx, type_of
 from .typegen import TypeClasses, default_expr, is_aggregate, pyfield
-
-
-@dataclass
-class TableSetup:
-    """What the pipeline installs into a table's state at load: its initial default
-    action and its `const entries` / `entries` (values already evaluated)."""
-
-    name: str
-    default_action: str
-    default_args: tuple[int, ...]
-    default_is_const: bool
-    entries_const: bool = True
-    entries: list[tuple[list[Any], str, tuple[int, ...], int | None]] = field(default_factory=list)
 
 
 class Binder:
@@ -758,7 +746,9 @@ class Compiler(ExprGen):
 
 def build_module(source: str, globals_: dict[str, Any], filename: str) -> dict[str, Any]:
     """`compile` + `exec` the generated source once; returns its namespace."""
-    from . import hashes, runtime  # noqa: PLC0415
+    from p4sim.backend.common import hashes  # noqa: PLC0415
+
+    from . import runtime  # noqa: PLC0415
 
     ns: dict[str, Any] = {
         "_rt": runtime,

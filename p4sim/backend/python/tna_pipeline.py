@@ -32,6 +32,8 @@ from typing import Any
 
 from p4.config.v1 import p4info_pb2
 
+from p4sim.backend.common.hashes import pack_bits
+from p4sim.backend.common.tables import install_tables
 from p4sim.frontend import ast
 from p4sim.frontend import types as T
 from p4sim.frontend.errors import P4Error
@@ -39,7 +41,6 @@ from p4sim.frontend.errors import P4Error
 from . import runtime as rt
 from .codegen import Binder, Compiler, build_module
 from .exprgen import _u
-from .hashes import pack_bits
 
 log = logging.getLogger("p4sim.pipeline")
 
@@ -129,9 +130,7 @@ class TnaPipeline:
                         self._classes.setdefault(key, ns[comp.cls(t)])
                         self._types[key] = t
         self._too_short = comp.error_code("PacketTooShort")
-        from .pipeline import Pipeline  # noqa: PLC0415
-
-        Pipeline._install(self, comp.table_setups)  # type: ignore[arg-type]
+        install_tables(self.binder, comp.table_setups)
 
     @classmethod
     def load(

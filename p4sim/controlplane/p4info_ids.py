@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from p4.config.v1 import p4info_pb2
 
-from .frontend.errors import Loc, P4Error
+from p4sim.frontend.errors import Loc, P4Error
 
 P4Ids = p4info_pb2.P4Ids
 

@@ -21,10 +21,11 @@ from typing import Any
 
 from p4.config.v1 import p4info_pb2
 
+from p4sim.frontend import ast
+from p4sim.frontend import types as T
+from p4sim.frontend.errors import P4Error, Unsupported
+
 from . import naming
-from .frontend import ast
-from .frontend import types as T
-from .frontend.errors import P4Error, Unsupported
 from .p4info_externs import ExternsMixin
 from .p4info_helpers import (
     ARCH,

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from p4sim.frontend import ast
+from p4sim.frontend.astwalk import children
+
 from . import naming
-from .astwalk import children
-from .frontend import ast
 
 
 class Usage:

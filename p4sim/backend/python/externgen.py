@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from p4sim import naming
+from p4sim.backend.common.hashes import ALGORITHMS
+from p4sim.controlplane import naming
+from p4sim.controlplane.p4info_helpers import key_name_or_none
 from p4sim.frontend import ast
 from p4sim.frontend import types as T
 from p4sim.frontend.errors import P4Error, Unsupported
-from p4sim.p4info_helpers import key_name_or_none
 
 from .exprgen import _u, mask, resolved, sx, type_of
-from .hashes import ALGORITHMS
 from .runtime import Absent
 from .typegen import is_aggregate, pyfield
 

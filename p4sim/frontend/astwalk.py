@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from .frontend import ast
+from . import ast
 
 # Fields of syntax nodes that point back at declarations or hold checker
 # results rather than syntax: never followed when walking a subtree.
