@@ -89,7 +89,7 @@ class TnaPipeline:
         tracer: Any = None,
         recirc_ports: frozenset[int] = RECIRC_PORTS,
     ) -> None:
-        from .pipeline import PacketContext, StateBinder  # noqa: PLC0415
+        from .pipeline import PacketContext, StateBinder
 
         if tracer is not None:
             raise P4Error(program.loc, "p4sim cannot trace TNA programs yet")
@@ -129,7 +129,7 @@ class TnaPipeline:
                         self._classes.setdefault(key, ns[comp.cls(t)])
                         self._types[key] = t
         self._too_short = comp.error_code("PacketTooShort")
-        from .pipeline import Pipeline  # noqa: PLC0415
+        from .pipeline import Pipeline
 
         Pipeline._install(self, comp.table_setups)  # type: ignore[arg-type]
 
@@ -137,7 +137,7 @@ class TnaPipeline:
     def load(
         cls, device_config: bytes, p4info: p4info_pb2.P4Info, state: Any, cpu_port: int
     ) -> TnaPipeline:
-        from .pipeline import Pipeline  # noqa: PLC0415
+        from .pipeline import Pipeline
 
         return Pipeline.load(device_config, p4info, state, cpu_port)  # type: ignore[return-value]
 

@@ -235,7 +235,7 @@ def generate(program: ast.Program, binder: StateCBinder) -> tuple[CCompiler, str
 def compile_native(program: ast.Program, p4info: p4info_pb2.P4Info) -> str:
     """Generate and build the C of `program` (what loading it would do); returns the
     C source. Raises P4Error for what the C back end refuses or the C compiler rejects."""
-    from p4sim.device import DeviceState  # noqa: PLC0415
+    from p4sim.device import DeviceState
 
     _, source = generate(program, StateCBinder(p4info, DeviceState(p4info)))
     try:
@@ -251,7 +251,7 @@ class NativePipeline:
     def __init__(
         self, program: ast.Program, p4info: p4info_pb2.P4Info, state: Any, cpu_port: int
     ) -> None:
-        from .ntables import NativeTables  # noqa: PLC0415
+        from .ntables import NativeTables
 
         self.program = program
         self.state = state
@@ -290,7 +290,7 @@ class NativePipeline:
             onerror=_callback_error,
         )
         lib.p4_dev_set_pre(self.dev, self._pre_cb, self._meter_cb)
-        from p4sim.backend.pipeline import Pipeline  # noqa: PLC0415
+        from p4sim.backend.pipeline import Pipeline
 
         # Initial default actions and const entries go into the device state (and from
         # there, like every other change, into the native tables).
@@ -302,7 +302,7 @@ class NativePipeline:
     def load(
         cls, device_config: bytes, p4info: p4info_pb2.P4Info, state: Any, cpu_port: int
     ) -> NativePipeline:
-        from p4sim.frontend import parse_and_check  # noqa: PLC0415
+        from p4sim.frontend import parse_and_check
 
         config = decode_device_config(device_config)
         program = parse_and_check(config.source, config.filename)
