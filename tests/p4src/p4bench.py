@@ -88,17 +88,6 @@ def pending_slot(sport: int = 40000, client: str = CLIENT_IP, vip: str = VIP,
     return crc16(data) % PENDING_SIZE, (ip2int(client), ip2int(vip), sport << 16 | vport)
 
 
-def server_synack_options(tsval: int, tsecr: int) -> list[tuple[str, Any]]:
-    """Options of a Linux server's SYN/ACK: MSS 1460, SACK, timestamps, window scale 7."""
-    return [
-        ("MSS", 1460),
-        ("SAckOK", b""),
-        ("Timestamp", (tsval, tsecr)),
-        ("NOP", None),
-        ("WScale", 7),
-    ]
-
-
 def csum_ok(data: bytes) -> bool:
     """IPv4 and TCP checksums of a frame are what scapy computes from scratch."""
     pkt = Ether(data)

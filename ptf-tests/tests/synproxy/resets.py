@@ -209,3 +209,16 @@ class ReuseAfterCloseTest(_TeardownTest):
         self.assert_events({"TRANSLATED_C2S": 4, "TRANSLATED_S2C": 1,
                             "SESSION_ESTABLISHED": 1, "SYN_IN": 1, "SYNACK_SENT": 1,
                             "REUSE_ACK": 1})
+
+
+@group("teardown")
+class ServerClosesClientResetsTest(_TeardownTest):
+    """ESTABLISHED -server FIN-> CLOSE_WAIT -client RST-> CLOSE, both forwarded
+    (translated); each digest names the client's address and port, whichever side
+    sent the segment."""
+
+    def runTest(self) -> None:
+        c = self.established(67)
+        self.server_says(c, "FA", "CLOSE_WAIT")
+        self.client_says(c, "RA", "CLOSE", acked=1)
+        self.expect_nothing()
