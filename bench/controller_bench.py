@@ -24,7 +24,8 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from scapy.layers.inet import IP, TCP
@@ -34,6 +35,7 @@ from controller import p4consts
 from controller.config import parse_config
 from controller.control import request
 from controller.cookie import Flow, encode_options, make_cookie
+from controller.install import ip
 from controller.p4info import P4InfoIndex, load_p4info
 from controller.testing.fakeswitch import FakeSwitch
 from controller.testing.thread import ControllerThread
@@ -214,23 +216,42 @@ def setup_p4sim(burst: int = 2000, sequential: int = 200) -> None:
         _setup_p4sim(backend, burst, sequential)
 
 
-def _setup_p4sim(backend: str, burst: int, sequential: int) -> None:
+@contextmanager
+def switch_and_controller(backend: str, log_level: str = "warning",
+                          edit_config: Callable[[str], str] = lambda text: text,
+                          ) -> Iterator[tuple[dict[int, MemoryPort], subprocess.Popen[str]]]:
+    """synproxy.p4 on p4sim in this process (memory ports 1 and 2, `backend`), the
+    controller in its own (`python -m controller run`, its config `_config` passed
+    through `edit_config`), synced; on the way out the controller is stopped by its
+    PID and the switch with it."""
     p4info, devcfg = compiled("synproxy")
     with tempfile.TemporaryDirectory() as tmp:
         sock, ctl_sock = f"{tmp}/sw.sock", f"{tmp}/ctl.sock"
         cfg_path = Path(tmp) / "c.yaml"
-        cfg_path.write_text(_config(p4info, devcfg, sock)
+        cfg_path.write_text(edit_config(_config(p4info, devcfg, sock))
                             + f'control: {{socket: "{ctl_sock}"}}\n')
         ports = {1: MemoryPort(1), 2: MemoryPort(2)}
         sw = Switch(list(ports.values()), cpu_port=p4consts.CPU_PORT, loader=loader(backend))
         sw.start(f"unix:{sock}")
         ctl = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config",
-                                str(cfg_path), "--log-level", "warning"], cwd=ROOT, text=True)
+                                str(cfg_path), "--log-level", log_level], cwd=ROOT, text=True)
         try:
             _wait_synced(ctl_sock, ctl)
+            yield ports, ctl
+        finally:
+            ctl.send_signal(signal.SIGTERM)
+            try:
+                ctl.wait(10)
+            except subprocess.TimeoutExpired:
+                ctl.kill()
+            sw.stop()
+
+
+def _setup_p4sim(backend: str, burst: int, sequential: int) -> None:
+    with switch_and_controller(backend) as (ports, _ctl):
+        try:
             opts = encode_options(1460, 7, True, False)
-            client = int.from_bytes(bytes(map(int, CLIENT_IP.split("."))), "big")
-            vip = int.from_bytes(bytes(map(int, VIP.split("."))), "big")
+            client, vip = ip(CLIENT_IP), ip(VIP)
             # Burst: valid third ACKs for `burst` connections, injected at once.
             acks = [_ack(Flow(client, vip, 10000 + i, 80), 1000 * i, opts) for i in range(burst)]
             t0 = time.perf_counter()
@@ -265,13 +286,6 @@ def _setup_p4sim(backend: str, burst: int, sequential: int) -> None:
                       f"p99 {_pct(lat, 0.99) * 1e3:.2f} ms ({len(lat)} connections)")
         except queue.Empty:
             print(f"p4sim ({backend} back end) + controller: timed out waiting for packets")
-        finally:
-            ctl.send_signal(signal.SIGTERM)
-            try:
-                ctl.wait(10)
-            except subprocess.TimeoutExpired:
-                ctl.kill()
-            sw.stop()
 
 
-__all__ = ["setup_rate_fake", "setup_p4sim"]
+__all__ = ["setup_rate_fake", "setup_p4sim", "switch_and_controller"]
