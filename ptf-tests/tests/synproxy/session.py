@@ -205,18 +205,28 @@ class TransparentModeTest(SessionTest):
         self.expect_nothing()
 
 
+class _ServerWindowTest(SessionTest):
+    """Base (no runTest): a server's window through a session whose server scale
+    meets the scale offered to the client (`win_shift`)."""
+
+    def window_reaches_client(self, slot: int, *, win_shift: int, server_wscale: int,
+                              window: int, expected: int) -> None:
+        c = self.new_conn(slot, ISN, RS_ISN, TS_BASE, win_shift=win_shift)
+        self.establish(c, server_wscale=server_wscale)
+        pkt = c.server("A", window=window)
+        self.send(SERVER_PORT, pkt)
+        self.expect(CLIENT_PORT, translated_s2c(pkt, c.delta, c.tsoff, window=expected))
+        self.expect_nothing()
+
+
 @group("session")
-class ServerWindowRescaledTest(SessionTest):
+class ServerWindowRescaledTest(_ServerWindowTest):
     """A server whose window scale (9) differs from the one offered to the client
     (7): its windows reach the client multiplied by 2^(9-7)."""
 
     def runTest(self) -> None:
-        c = self.new_conn(26, ISN, RS_ISN, TS_BASE)
-        self.establish(c, server_wscale=9)
-        pkt = c.server("A", window=1000)
-        self.send(SERVER_PORT, pkt)
-        self.expect(CLIENT_PORT, translated_s2c(pkt, c.delta, c.tsoff, window=4000))
-        self.expect_nothing()
+        self.window_reaches_client(26, win_shift=7, server_wscale=9, window=1000,
+                                   expected=4000)
 
 
 @group("session")
@@ -328,31 +338,23 @@ class TwoSessionsIndependentTest(SessionTest):
 
 
 @group("session")
-class ServerWindowRescaleSaturatesTest(SessionTest):
+class ServerWindowRescaleSaturatesTest(_ServerWindowTest):
     """A server scale of 14 against an offered 0: the rescaled window saturates at
     65535 instead of wrapping."""
 
     def runTest(self) -> None:
-        c = self.new_conn(33, ISN, RS_ISN, TS_BASE, win_shift=0)
-        self.establish(c, server_wscale=14)
-        pkt = c.server("A", window=5)
-        self.send(SERVER_PORT, pkt)
-        self.expect(CLIENT_PORT, translated_s2c(pkt, c.delta, c.tsoff, window=0xFFFF))
-        self.expect_nothing()
+        self.window_reaches_client(33, win_shift=0, server_wscale=14, window=5,
+                                   expected=0xFFFF)
 
 
 @group("session")
-class ServerWindowUntouchedWhenScalesMatchTest(SessionTest):
+class ServerWindowUntouchedWhenScalesMatchTest(_ServerWindowTest):
     """A server whose window scale (7) is the one offered to the client (7): its
     windows reach the client as they are."""
 
     def runTest(self) -> None:
-        c = self.new_conn(34, ISN, RS_ISN, TS_BASE)
-        self.establish(c, server_wscale=7)
-        pkt = c.server("A", window=1234)
-        self.send(SERVER_PORT, pkt)
-        self.expect(CLIENT_PORT, translated_s2c(pkt, c.delta, c.tsoff, window=1234))
-        self.expect_nothing()
+        self.window_reaches_client(34, win_shift=7, server_wscale=7, window=1234,
+                                   expected=1234)
 
 
 @group("session")
