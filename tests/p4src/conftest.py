@@ -10,13 +10,11 @@ import pytest
 from p4sim.backend.harness import Harness
 from p4sim.frontend import load
 from tests.p4src.p4bench import (
-    CLIENT_PORT,
     CPU_PORT,
-    REFLECT_SESSION_BASE,
-    SERVER_PORT,
     SYNPROXY,
     Bench,
     add_routes,
+    protected,
 )
 
 
@@ -28,14 +26,7 @@ def synproxy_program():
 @pytest.fixture
 def bench(synproxy_program) -> Bench:
     """synproxy.p4 with routes, reflect clone sessions, keys and one protected service."""
-    h = Harness(synproxy_program, cpu_port=CPU_PORT)
-    add_routes(h)
-    for port in (CLIENT_PORT, SERVER_PORT):
-        h.add_clone_session(REFLECT_SESSION_BASE + port, [(port, 1)])
-    b = Bench(h)
-    b.set_keys()
-    b.add_service()
-    return b
+    return protected(Harness(synproxy_program, cpu_port=CPU_PORT))
 
 
 @pytest.fixture
@@ -71,11 +62,4 @@ def clock() -> Clock:
 def tb(synproxy_program, clock: Clock) -> Iterator[Bench]:
     """The `bench` fixture (keys, one protected service, window 64240) on the test's
     clock."""
-    h = Harness(synproxy_program, cpu_port=CPU_PORT, clock=clock)
-    add_routes(h)
-    for port in (CLIENT_PORT, SERVER_PORT):
-        h.add_clone_session(REFLECT_SESSION_BASE + port, [(port, 1)])
-    b = Bench(h)
-    b.set_keys()
-    b.add_service(window=64240)
-    yield b
+    yield protected(Harness(synproxy_program, cpu_port=CPU_PORT, clock=clock), window=64240)
