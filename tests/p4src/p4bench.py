@@ -44,6 +44,8 @@ PREV_EPOCH = 4
 SVC_SACK, SVC_TS, SVC_WSCALE, SVC_DEFER = (
     p4consts.SVC_FLAGS[n] for n in ("SACK", "TS", "WSCALE", "DEFER")
 )
+#: What a service offers unless a test says otherwise: SACK, timestamps, window scale.
+SVC_OFFERS = SVC_SACK | SVC_TS | SVC_WSCALE
 PROXY_OFF, PROXY_ON, PROXY_AUTO = (p4consts.PROXY_MODES[n] for n in ("OFF", "ON", "AUTO"))
 # Events: EV["SYN_IN"] is EV_SYN_IN.
 EV = p4consts.EVENTS
@@ -173,7 +175,7 @@ class Bench:
         self,
         *,
         mode: int = PROXY_ON,
-        flags: int = SVC_SACK | SVC_TS | SVC_WSCALE,
+        flags: int = SVC_OFFERS,
         mss: int = 1460,
         wscale: int = 7,
         window: int = 0,
