@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -39,35 +38,28 @@ from controller.install import ip
 from controller.p4info import P4InfoIndex, load_p4info
 from controller.testing.fakeswitch import FakeSwitch
 from controller.testing.thread import ControllerThread
+from controller.testing.topology import (
+    CLIENT_IP,
+    CLIENT_MAC,
+    KEY_HEX,
+    MAC1,
+    MAC2,
+    RS_IP,
+    SERVER_MAC,
+    VIP,
+    config_text,
+)
 from p4sim.backend.backends import loader
 from p4sim.ports import MemoryPort
 from p4sim.switch import Switch
 
 from .p4sim_bench import ROOT, compiled
 
-KEY_HEX = "0011223344556677"
-CLIENT_MAC, SERVER_MAC = "00:00:00:00:00:c1", "00:00:00:00:00:5e"
-MAC1, MAC2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
-CLIENT_IP, VIP, RS_IP = "10.0.0.1", "192.168.10.10", "10.1.0.5"
-
 
 def _config(p4info: Path, devcfg: Path, sock: str) -> str:
-    return textwrap.dedent(f"""\
-        switch: {{address: "unix:{sock}", p4info: "{p4info}", device_config: "{devcfg}"}}
-        interfaces:
-          - {{port: 1, mac: "{MAC1}", address: 10.0.0.254/24}}
-          - {{port: 2, mac: "{MAC2}", address: 10.1.0.254/24}}
-        neighbours:
-          - {{address: {CLIENT_IP}, mac: "{CLIENT_MAC}", port: 1}}
-          - {{address: {RS_IP}, mac: "{SERVER_MAC}", port: 2}}
-        services:
-          - name: web
-            vip: {VIP}
-            port: 80
-            real_servers: [{{address: {RS_IP}, port: 8080}}]
-        cookie: {{key: "{KEY_HEX}", rotate_seconds: 86400}}
-        sessions: {{syn_timeout: 30}}
-        """)
+    """The controller's config for the benchmarks: the tests' topology, one service
+    proxied in mode on."""
+    return config_text(p4info, devcfg, sock, sessions="sessions: {syn_timeout: 30}\n")
 
 
 def _pct(values: list[float], q: float) -> float:
