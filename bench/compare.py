@@ -96,7 +96,7 @@ from typing import Any, Protocol
 
 from topo import guard
 from topo.demo import pct
-from topo.netns import sigterm_as_interrupt, wait_for
+from topo.netns import command, sigterm_as_interrupt, wait_for
 from topo.nft import SynproxyOptions
 from topo.topology import Topology
 
@@ -547,19 +547,17 @@ def main() -> int:
     args = ap.parse_args()
     if args.budget <= 0:
         ap.error("--budget must be positive")
-    try:
-        rates = tuple(int(r) for r in args.rates.split(",") if r.strip())
-        load = Load(seconds=args.seconds, size=args.size, flood_from=args.flood_from)
-        compare(rates=rates, load=load, budget_per_system_s=args.budget)
-    except ValueError as e:
-        ap.error(str(e))
-    except KeyboardInterrupt:
-        print("interrupted: everything the comparison started has been removed", file=sys.stderr)
-        return 130
-    except RuntimeError as e:
-        print(f"compare: {e}", file=sys.stderr)
-        return 1
-    return 0
+
+    def run() -> None:
+        try:
+            rates = tuple(int(r) for r in args.rates.split(",") if r.strip())
+            load = Load(seconds=args.seconds, size=args.size, flood_from=args.flood_from)
+            compare(rates=rates, load=load, budget_per_system_s=args.budget)
+        except ValueError as e:
+            ap.error(str(e))
+
+    return command("compare", run, errors=(RuntimeError,),
+                   interrupted="everything the comparison started has been removed")
 
 
 if __name__ == "__main__":

@@ -22,9 +22,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from scapy.layers.inet import IP, TCP
@@ -34,38 +34,32 @@ from controller import p4consts
 from controller.config import parse_config
 from controller.control import request
 from controller.cookie import Flow, encode_options, make_cookie
+from controller.install import ip
 from controller.p4info import P4InfoIndex, load_p4info
 from controller.testing.fakeswitch import FakeSwitch
 from controller.testing.thread import ControllerThread
+from controller.testing.topology import (
+    CLIENT_IP,
+    CLIENT_MAC,
+    KEY_HEX,
+    MAC1,
+    MAC2,
+    RS_IP,
+    SERVER_MAC,
+    VIP,
+    config_text,
+)
 from p4sim.backend.backends import loader
 from p4sim.ports import MemoryPort
 from p4sim.switch import Switch
 
 from .p4sim_bench import ROOT, compiled
 
-KEY_HEX = "0011223344556677"
-CLIENT_MAC, SERVER_MAC = "00:00:00:00:00:c1", "00:00:00:00:00:5e"
-MAC1, MAC2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
-CLIENT_IP, VIP, RS_IP = "10.0.0.1", "192.168.10.10", "10.1.0.5"
-
 
 def _config(p4info: Path, devcfg: Path, sock: str) -> str:
-    return textwrap.dedent(f"""\
-        switch: {{address: "unix:{sock}", p4info: "{p4info}", device_config: "{devcfg}"}}
-        interfaces:
-          - {{port: 1, mac: "{MAC1}", address: 10.0.0.254/24}}
-          - {{port: 2, mac: "{MAC2}", address: 10.1.0.254/24}}
-        neighbours:
-          - {{address: {CLIENT_IP}, mac: "{CLIENT_MAC}", port: 1}}
-          - {{address: {RS_IP}, mac: "{SERVER_MAC}", port: 2}}
-        services:
-          - name: web
-            vip: {VIP}
-            port: 80
-            real_servers: [{{address: {RS_IP}, port: 8080}}]
-        cookie: {{key: "{KEY_HEX}", rotate_seconds: 86400}}
-        sessions: {{syn_timeout: 30}}
-        """)
+    """The controller's config for the benchmarks: the tests' topology, one service
+    proxied in mode on."""
+    return config_text(p4info, devcfg, sock, sessions="sessions: {syn_timeout: 30}\n")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -214,23 +208,42 @@ def setup_p4sim(burst: int = 2000, sequential: int = 200) -> None:
         _setup_p4sim(backend, burst, sequential)
 
 
-def _setup_p4sim(backend: str, burst: int, sequential: int) -> None:
+@contextmanager
+def switch_and_controller(backend: str, log_level: str = "warning",
+                          edit_config: Callable[[str], str] = lambda text: text,
+                          ) -> Iterator[tuple[dict[int, MemoryPort], subprocess.Popen[str]]]:
+    """synproxy.p4 on p4sim in this process (memory ports 1 and 2, `backend`), the
+    controller in its own (`python -m controller run`, its config `_config` passed
+    through `edit_config`), synced; on the way out the controller is stopped by its
+    PID and the switch with it."""
     p4info, devcfg = compiled("synproxy")
     with tempfile.TemporaryDirectory() as tmp:
         sock, ctl_sock = f"{tmp}/sw.sock", f"{tmp}/ctl.sock"
         cfg_path = Path(tmp) / "c.yaml"
-        cfg_path.write_text(_config(p4info, devcfg, sock)
+        cfg_path.write_text(edit_config(_config(p4info, devcfg, sock))
                             + f'control: {{socket: "{ctl_sock}"}}\n')
         ports = {1: MemoryPort(1), 2: MemoryPort(2)}
         sw = Switch(list(ports.values()), cpu_port=p4consts.CPU_PORT, loader=loader(backend))
         sw.start(f"unix:{sock}")
         ctl = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config",
-                                str(cfg_path), "--log-level", "warning"], cwd=ROOT, text=True)
+                                str(cfg_path), "--log-level", log_level], cwd=ROOT, text=True)
         try:
             _wait_synced(ctl_sock, ctl)
+            yield ports, ctl
+        finally:
+            ctl.send_signal(signal.SIGTERM)
+            try:
+                ctl.wait(10)
+            except subprocess.TimeoutExpired:
+                ctl.kill()
+            sw.stop()
+
+
+def _setup_p4sim(backend: str, burst: int, sequential: int) -> None:
+    with switch_and_controller(backend) as (ports, _ctl):
+        try:
             opts = encode_options(1460, 7, True, False)
-            client = int.from_bytes(bytes(map(int, CLIENT_IP.split("."))), "big")
-            vip = int.from_bytes(bytes(map(int, VIP.split("."))), "big")
+            client, vip = ip(CLIENT_IP), ip(VIP)
             # Burst: valid third ACKs for `burst` connections, injected at once.
             acks = [_ack(Flow(client, vip, 10000 + i, 80), 1000 * i, opts) for i in range(burst)]
             t0 = time.perf_counter()
@@ -265,13 +278,6 @@ def _setup_p4sim(backend: str, burst: int, sequential: int) -> None:
                       f"p99 {_pct(lat, 0.99) * 1e3:.2f} ms ({len(lat)} connections)")
         except queue.Empty:
             print(f"p4sim ({backend} back end) + controller: timed out waiting for packets")
-        finally:
-            ctl.send_signal(signal.SIGTERM)
-            try:
-                ctl.wait(10)
-            except subprocess.TimeoutExpired:
-                ctl.kill()
-            sw.stop()
 
 
-__all__ = ["setup_rate_fake", "setup_p4sim"]
+__all__ = ["setup_rate_fake", "setup_p4sim", "switch_and_controller"]

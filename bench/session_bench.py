@@ -19,21 +19,16 @@ is the table entries and the server's own bookkeeping).
 from __future__ import annotations
 
 import queue
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 from controller.cookie import Flow, encode_options
+from controller.install import ip
 from controller.p4info import P4InfoIndex, load_p4info
-from p4sim.backend.backends import loader
 from p4sim.ports import MemoryPort
-from p4sim.switch import Switch
 
-from .controller_bench import CLIENT_IP, VIP, _ack, _config, _wait_synced
-from .p4sim_bench import ROOT, compiled
+from .controller_bench import CLIENT_IP, VIP, _ack, switch_and_controller
+from .p4sim_bench import compiled
 
 SYN, RST_ACK = 0x02, 0x14
 EXTRA = 64  # ACKs beyond the table's capacity: each must be refused with a RST
@@ -72,61 +67,43 @@ def _drain(port: MemoryPort, want: int, flags: int, timeout: float) -> set[bytes
 
 
 def sessions_held() -> None:
-    p4info, devcfg = compiled("synproxy")
+    p4info, _devcfg = compiled("synproxy")
     slots = P4InfoIndex(load_p4info(str(p4info))).get("registers", "session_state").size
     capacity = slots - 1  # slot 0 is never a session
-    with tempfile.TemporaryDirectory() as tmp:
-        sock, ctl_sock = f"{tmp}/sw.sock", f"{tmp}/ctl.sock"
-        cfg = Path(tmp) / "c.yaml"
-        # Sessions stay in SYN_SENT (no server answers) for the whole run: the first server
-        # SYN retransmission comes after syn_timeout, the release after one retry.
-        cfg.write_text(_config(p4info, devcfg, sock).replace(
-            "sessions: {syn_timeout: 30}", "sessions: {syn_timeout: 300, syn_retries: 1}")
-            + f'control: {{socket: "{ctl_sock}"}}\n')
-        ports = {1: MemoryPort(1), 2: MemoryPort(2)}
-        sw = Switch(list(ports.values()), cpu_port=255, loader=loader("c"))
-        sw.start(f"unix:{sock}")
-        ctl = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config",
-                                str(cfg), "--log-level", "error"], cwd=ROOT, text=True)
-        try:
-            _wait_synced(ctl_sock, ctl)
-            opts = encode_options(1460, 7, True, False)
-            client = int.from_bytes(bytes(map(int, CLIENT_IP.split("."))), "big")
-            vip = int.from_bytes(bytes(map(int, VIP.split("."))), "big")
-            # Two clients' worth of ports for the table; the ones beyond it come from the
-            # client the switch has a neighbour entry for (the RSTs are routed to it).
-            flows = [Flow(client + (i >> 15), vip, 1024 + (i & 0x7FFF), 80)
-                     for i in range(capacity)]
-            flows += [Flow(client, vip, 40000 + i, 80) for i in range(EXTRA)]
-            acks = [_ack(f, 1000 * i + 1, opts) for i, f in enumerate(flows)]
-            switch0, ctl0 = rss(), rss(ctl.pid)
-            t0 = time.perf_counter()
-            syns: set[bytes] = set()
-            for lo in range(0, capacity, CHUNK):  # paced: the capacity, not a burst's loss
-                chunk = acks[lo:min(lo + CHUNK, capacity)]
-                for a in chunk:
-                    ports[1].inject(a)
-                syns |= _drain(ports[2], len(chunk), SYN, timeout=30)
-            dt = time.perf_counter() - t0
-            switch1, ctl1 = rss(), rss(ctl.pid)
-            for a in acks[capacity:]:
+    # Sessions stay in SYN_SENT (no server answers) for the whole run: the first server
+    # SYN retransmission comes after syn_timeout, the release after one retry.
+    slow_retries = ("sessions: {syn_timeout: 30}", "sessions: {syn_timeout: 300, syn_retries: 1}")
+    with switch_and_controller("c", "error", lambda text: text.replace(*slow_retries)) as (
+            ports, ctl):
+        opts = encode_options(1460, 7, True, False)
+        client, vip = ip(CLIENT_IP), ip(VIP)
+        # Two clients' worth of ports for the table; the ones beyond it come from the
+        # client the switch has a neighbour entry for (the RSTs are routed to it).
+        flows = [Flow(client + (i >> 15), vip, 1024 + (i & 0x7FFF), 80)
+                 for i in range(capacity)]
+        flows += [Flow(client, vip, 40000 + i, 80) for i in range(EXTRA)]
+        acks = [_ack(f, 1000 * i + 1, opts) for i, f in enumerate(flows)]
+        switch0, ctl0 = rss(), rss(ctl.pid)
+        t0 = time.perf_counter()
+        syns: set[bytes] = set()
+        for lo in range(0, capacity, CHUNK):  # paced: the capacity, not a burst's loss
+            chunk = acks[lo:min(lo + CHUNK, capacity)]
+            for a in chunk:
                 ports[1].inject(a)
-            rsts = _drain(ports[1], EXTRA, RST_ACK, timeout=15)
-            n = max(len(syns), 1)
-            print(f"p4sim sessions (native back end): {len(syns)} of {capacity} slots held "
-                  f"(server SYN out for each, {dt:.1f} s to fill); {len(rsts)} of {EXTRA} "
-                  "ACKs beyond them answered with a RST")
-            print(f"memory per session: switch {(switch1 - switch0) / n:,.0f} B "
-                  f"(resident set {switch0 / 1e6:.0f} -> {switch1 / 1e6:.0f} MB, this process "
-                  f"with the P4Runtime server), controller {(ctl1 - ctl0) / n:,.0f} B "
-                  f"({ctl0 / 1e6:.0f} -> {ctl1 / 1e6:.0f} MB)")
-        finally:
-            ctl.send_signal(signal.SIGTERM)
-            try:
-                ctl.wait(10)
-            except subprocess.TimeoutExpired:
-                ctl.kill()
-            sw.stop()
+            syns |= _drain(ports[2], len(chunk), SYN, timeout=30)
+        dt = time.perf_counter() - t0
+        switch1, ctl1 = rss(), rss(ctl.pid)
+        for a in acks[capacity:]:
+            ports[1].inject(a)
+        rsts = _drain(ports[1], EXTRA, RST_ACK, timeout=15)
+        n = max(len(syns), 1)
+        print(f"p4sim sessions (native back end): {len(syns)} of {capacity} slots held "
+              f"(server SYN out for each, {dt:.1f} s to fill); {len(rsts)} of {EXTRA} "
+              "ACKs beyond them answered with a RST")
+        print(f"memory per session: switch {(switch1 - switch0) / n:,.0f} B "
+              f"(resident set {switch0 / 1e6:.0f} -> {switch1 / 1e6:.0f} MB, this process "
+              f"with the P4Runtime server), controller {(ctl1 - ctl0) / n:,.0f} B "
+              f"({ctl0 / 1e6:.0f} -> {ctl1 / 1e6:.0f} MB)")
 
 
 __all__ = ["sessions_held"]

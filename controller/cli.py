@@ -39,7 +39,7 @@ log = logging.getLogger("controller")
 MAX_LIMIT = 1_000_000
 
 
-def _ranged(name: str, lo: int, hi: int):  # noqa: ANN202 - an argparse type
+def _ranged(name: str, lo: int, hi: int):  # an argparse type
     def parse(text: str) -> int:
         try:
             v = int(text)
@@ -283,7 +283,7 @@ def _reload_task(ctl: Any) -> None:
             await ctl.admin.reload()
         except (ValueError, RuntimeError, OSError) as e:
             log.error("event=reload_failed error=%r", str(e))
-        except Exception:  # noqa: BLE001 - the controller keeps running
+        except Exception:  # the controller keeps running
             log.exception("event=reload_failed")
 
     task = asyncio.get_running_loop().create_task(reload())

@@ -495,7 +495,7 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
             return r.record(cls, n, w, fields, tuple(fields))
         return read
 
-    def seq(reader):  # noqa: ANN001, ANN202
+    def seq(reader):
         return lambda n, w: tuple(reader(x, f"{w}[{i}]") for i, x in enumerate(r.sequence(n, w)))
 
     def key(n: yaml.Node, w: str) -> bytes:

@@ -253,7 +253,7 @@ class MetricsServer:
 def _handler(registry: CollectorRegistry,
              health: Callable[[], tuple[bool, str]]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:  # http.server's name
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
                 encoder, ctype = choose_encoder(self.headers.get("Accept", ""))
@@ -273,7 +273,7 @@ def _handler(registry: CollectorRegistry,
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # scrapes are not log events
 
     return Handler

@@ -32,7 +32,7 @@ class WeightedRoundRobin:
         self._credit = [0] * len(self.servers)
         self._total = sum(s.weight for s in self.servers)
 
-    def pick(self, flow: Flow | None = None) -> RealServer | None:  # noqa: ARG002
+    def pick(self, flow: Flow | None = None) -> RealServer | None:
         if not self.servers:
             return None
         best = 0
@@ -101,7 +101,7 @@ class LeastConnection:
         self.servers = [s for s in servers if s.weight > 0]
         self.load = load
 
-    def pick(self, flow: Flow | None = None) -> RealServer | None:  # noqa: ARG002
+    def pick(self, flow: Flow | None = None) -> RealServer | None:
         best: RealServer | None = None
         best_load = 0
         for s in self.servers:

@@ -26,7 +26,7 @@ import yaml
 
 from . import guard
 from .net import NamespaceHosts, Net, artifacts, controller_config
-from .netns import LabError, sigterm_as_interrupt, wait_for
+from .netns import LabError, command, wait_for
 from .topology import Topology, default_topology
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -250,12 +250,8 @@ def main() -> int:
     args = ap.parse_args()
     if not 6 <= args.seconds <= 300 or not 0 < args.flood_rate <= 100_000:
         ap.error("--seconds must be 6..300 and --flood-rate 1..100000 (floods are bounded)")
-    with sigterm_as_interrupt():
-        try:
-            return run(args)
-        except KeyboardInterrupt:
-            print("interrupted: everything the demo started has been removed", file=sys.stderr)
-            return 130
+    return command("topo.demo", lambda: run(args), errors=(),
+                   interrupted="everything the demo started has been removed")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ import yaml
 
 from . import mininet_loader, targets
 from .net import SwitchArtifacts, artifacts, controller_config
-from .netns import Lab, LabError, sigterm_as_interrupt, wait_for
+from .netns import Lab, LabError, command, wait_for
 from .topology import Topology, default_topology
 
 try:
@@ -316,15 +316,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"SKIPPED: --target bmv2 needs {' and '.join(missing)} on PATH; "
                   "nothing was started")
             return 0
-    with sigterm_as_interrupt():
-        try:
-            return run(args)
-        except KeyboardInterrupt:
-            print("interrupted: everything this run started has been stopped", file=sys.stderr)
-            return 130
-        except LabError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 1
+    return command("error", lambda: run(args),
+                   interrupted="everything this run started has been stopped")
 
 
 if __name__ == "__main__":

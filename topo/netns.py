@@ -13,9 +13,10 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 
@@ -54,6 +55,27 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def command(name: str, body: Callable[[], int | None], *,
+            errors: tuple[type[Exception], ...] = (LabError,),
+            interrupted: str | None = None) -> int:
+    """The exit status of a command-line entry point running `body`: its own (None: 0);
+    1 with `name: error` on stderr for one of `errors`; with `interrupted` (what was
+    cleaned up), a SIGTERM unwinds like Ctrl-C and either ends in 130 with that said.
+    Never a traceback for what the operator can act on."""
+    guard = sigterm_as_interrupt() if interrupted else contextlib.nullcontext()
+    with guard:
+        try:
+            return body() or 0
+        except KeyboardInterrupt:
+            if interrupted is None:
+                raise
+            print(f"interrupted: {interrupted}", file=sys.stderr)
+            return 130
+        except errors as e:
+            print(f"{name}: {e}", file=sys.stderr)
+            return 1
 
 
 def sh(cmd: Sequence[str], check: bool = True, netns: str | None = None,

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from controller import p4consts
 
-from .netns import LabError, grpc_ready, stop_group, wait_for
+from .netns import LabError, command, grpc_ready, stop_group, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -261,14 +261,13 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--build", type=Path, default=BUILD)
     b.add_argument("--force", action="store_true", help="compile even if unchanged")
     args = ap.parse_args(argv)
-    try:
+
+    def build() -> None:
         for program in args.programs:
             art = build_program(program, args.target, args.build, args.force)
             print(f"{program}: {art.p4info} {art.device_config}")
-    except LabError as e:
-        print(f"topo.targets: {e}", file=sys.stderr)
-        return 1
-    return 0
+
+    return command("topo.targets", build)
 
 
 if __name__ == "__main__":

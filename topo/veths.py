@@ -21,6 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .netns import command
+
 ALIAS = "p4synproxy-veth-lab"
 SYS_NET = Path("/sys/class/net")
 OFFLOADS = ("tx", "rx", "tso", "gso", "gro")
@@ -96,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="remove the lab's veths")
     sub.add_parser("show", help="list the lab's veths")
     args = ap.parse_args(argv)
-    try:
+
+    def run() -> None:
         if args.cmd == "up":
             for a, b in up(args.pairs):
                 print(f"{a} <-> {b}")
@@ -105,10 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             print("removed: " + (", ".join(removed) if removed else "nothing"))
         else:
             print("\n".join(lab_veths()) or "no lab veths")
-    except VethError as exc:
-        print(f"topo.veths: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+
+    return command("topo.veths: error", run, errors=(VethError,))
 
 
 if __name__ == "__main__":

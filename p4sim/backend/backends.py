@@ -29,11 +29,11 @@ def pipeline_class(name: str | None = None) -> Any:
     """The pipeline class of back end `name` (None: `default_backend()`)."""
     name = name or default_backend()
     if name == "python":
-        from .python.pipeline import Pipeline  # noqa: PLC0415
+        from .python.pipeline import Pipeline
 
         return Pipeline
     if name == "c":
-        from .c.native import NativePipeline  # noqa: PLC0415
+        from .c.native import NativePipeline
 
         return NativePipeline
     raise ValueError(f"unknown back end {name!r}: expected one of {', '.join(BACKENDS)}")

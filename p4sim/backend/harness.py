@@ -32,8 +32,8 @@ class Harness:
     ) -> None:
         """`tracer`: None, or a factory `p4info -> trace.Tracer` (e.g.
         `lambda p4info: Tracer(p4info, lines.append)`) to compile with trace hooks."""
-        from p4sim.controlplane.p4info import build_p4info  # noqa: PLC0415
-        from p4sim.device import DeviceState  # noqa: PLC0415
+        from p4sim.controlplane.p4info import build_p4info
+        from p4sim.device import DeviceState
 
         self.program = program
         self.p4info = build_p4info(program)
@@ -125,7 +125,7 @@ class Harness:
     def add_clone_session(
         self, session: int, replicas: Sequence[tuple[int, int]], truncate: int = 0
     ) -> None:
-        from p4sim.device import CloneSession  # noqa: PLC0415
+        from p4sim.device import CloneSession
 
         self.state.pre.clone_sessions[session] = CloneSession(session, list(replicas), 0, truncate)
 

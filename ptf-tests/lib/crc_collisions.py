@@ -67,9 +67,9 @@ def collision_kernel(vip: int, vport: int) -> list[int]:
     return kernel
 
 
-def colliding_tuples(client: int, cport: int, vip: int, vport: int) -> list[tuple[int, int]]:
-    """Every other (client address, client port) in the old memory's slot of the
-    flow with the same tag: client ^ d for every non-zero d of the kernel's span."""
+def kernel_span(vip: int, vport: int) -> list[int]:
+    """Every non-zero vector of the span of `collision_kernel(vip, vport)` (client
+    address << 16 | client port differences that keep the old slot and tag)."""
     basis = collision_kernel(vip, vport)
     out = []
     for mask in range(1, 1 << len(basis)):
@@ -77,8 +77,14 @@ def colliding_tuples(client: int, cport: int, vip: int, vport: int) -> list[tupl
         for j, vec in enumerate(basis):
             if mask >> j & 1:
                 d ^= vec
-        out.append((client ^ (d >> 16), cport ^ (d & 0xFFFF)))
+        out.append(d)
     return out
+
+
+def colliding_tuples(client: int, cport: int, vip: int, vport: int) -> list[tuple[int, int]]:
+    """Every other (client address, client port) in the old memory's slot of the
+    flow with the same tag: client ^ d for every non-zero d of the kernel's span."""
+    return [(client ^ (d >> 16), cport ^ (d & 0xFFFF)) for d in kernel_span(vip, vport)]
 
 
 def spoofed_pairs(vip: int, vport: int, spoofed: list[tuple[int, int]]
@@ -86,13 +92,5 @@ def spoofed_pairs(vip: int, vport: int, spoofed: list[tuple[int, int]]
     """For each spoofed (address, port) the test wants to send from (198.18.0.0/15),
     a genuine (address, port) that the old memory confused it with: the spoofed one
     xor a different non-zero kernel vector each."""
-    basis = collision_kernel(vip, vport)
-    diffs = []
-    for mask in range(1, 1 << len(basis)):
-        d = 0
-        for j, vec in enumerate(basis):
-            if mask >> j & 1:
-                d ^= vec
-        diffs.append(d)
     return [((addr ^ (d >> 16), port ^ (d & 0xFFFF)), (addr, port))
-            for (addr, port), d in zip(spoofed, diffs, strict=False)]
+            for (addr, port), d in zip(spoofed, kernel_span(vip, vport), strict=False)]

@@ -217,13 +217,15 @@ class SessionTest(SynproxyTest):
         return fresh(pkt)
 
     def establish(self, c: Conn, *, server_wscale: int | None = 7,
-                  timestamps: bool = True, install: bool = True) -> None:
-        """Install (unless the caller did: restart), server SYN, server SYN/ACK; check
-        the two packets it makes and the ESTABLISHED digest, so that the connection
-        is ready for data."""
+                  timestamps: bool = True, install: bool = True,
+                  server_syn: bool = True) -> None:
+        """Install (unless the caller did: restart), server SYN (unless the caller
+        sent it), server SYN/ACK; check the two packets it makes and the ESTABLISHED
+        digest, so that the connection is ready for data."""
         if install:
             self.install(c)
-        self.send_server_syn(c)
+        if server_syn:
+            self.send_server_syn(c)
         synack = self.server_synack(c, wscale=server_wscale, timestamps=timestamps)
         if not timestamps:
             c.server_tsval = c.ts_base  # no TS option: the switch records tsoff 0

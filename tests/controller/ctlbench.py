@@ -5,7 +5,6 @@ thread with its own event loop, plus packet builders and polling helpers."""
 from __future__ import annotations
 
 import queue
-import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,39 @@ from controller import p4consts
 from controller.config import Config, parse_config
 from controller.testing.thread import ControllerThread
 from controller.testing.thread import wait_for as wait_for
+from controller.testing.topology import (
+    CLIENT_IP as CLIENT_IP,
+)
+from controller.testing.topology import (
+    CLIENT_MAC as CLIENT_MAC,
+)
+from controller.testing.topology import (
+    MAC1 as MAC1,
+)
+from controller.testing.topology import (
+    MAC2 as MAC2,
+)
+from controller.testing.topology import (
+    RS2_IP as RS2_IP,
+)
+from controller.testing.topology import (
+    RS_IP as RS_IP,
+)
+from controller.testing.topology import (
+    RS_PORT as RS_PORT,
+)
+from controller.testing.topology import (
+    SERVER_MAC as SERVER_MAC,
+)
+from controller.testing.topology import (
+    VIP as VIP,
+)
+from controller.testing.topology import (
+    VPORT as VPORT,
+)
+from controller.testing.topology import (
+    config_text as config_text,
+)
 from p4sim.compile_cli import compile_program
 from p4sim.ports import MemoryPort
 from p4sim.switch import Switch
@@ -26,45 +58,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SYNPROXY = ROOT / "p4src" / "v1model" / "synproxy.p4"
 
 CLIENT_PORT, SERVER_PORT, CPU_PORT = 1, 2, p4consts.CPU_PORT
-MAC1, MAC2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
-CLIENT_MAC, SERVER_MAC = "00:00:00:00:00:c1", "00:00:00:00:00:5e"
-CLIENT_IP, VIP, VPORT = "10.0.0.1", "192.168.10.10", 80
-RS_IP, RS_PORT = "10.1.0.5", 8080
-RS2_IP = "10.1.0.6"
 
 
 def compile_synproxy(outdir: Path) -> tuple[Path, Path]:
     compile_program(str(SYNPROXY), str(outdir), {}, [], [])
     return outdir / "p4info.txt", outdir / "synproxy.p4sim"
-
-
-def config_text(p4info: Path, devcfg: Path, sock: str, extra: str = "", *,
-                service: str = "", sessions: str = "", election_id: int = 1,
-                control: str = "") -> str:
-    service = service or textwrap.dedent(f"""\
-          - name: web
-            vip: {VIP}
-            port: {VPORT}
-            mode: "on"
-            synack: {{mss: 1460, wscale: 7, window: 0}}
-            real_servers:
-              - {{address: {RS_IP}, port: {RS_PORT}}}
-        """)
-    return textwrap.dedent(f"""\
-        switch:
-          address: "unix:{sock}"
-          election_id: {election_id}
-          p4info: "{p4info}"
-          device_config: "{devcfg}"
-        interfaces:
-          - {{port: 1, mac: "{MAC1}", address: 10.0.0.254/24}}
-          - {{port: 2, mac: "{MAC2}", address: 10.1.0.254/24}}
-        neighbours:
-          - {{address: {CLIENT_IP}, mac: "{CLIENT_MAC}", port: 1}}
-          - {{address: {RS_IP}, mac: "{SERVER_MAC}", port: 2}}
-          - {{address: {RS2_IP}, mac: "{SERVER_MAC}", port: 2}}
-        cookie: {{key: "0011223344556677", rotate_seconds: 3600}}
-        """) + "services:\n" + textwrap.indent(service, "") + sessions + control + extra
 
 
 class SwitchBench:

@@ -33,10 +33,10 @@ from tests.p4src import p4bench
 from tests.p4src.p4bench import (
     CLIENT_PORT,
     CPU_PORT,
-    REFLECT_SESSION_BASE,
     SERVER_PORT,
     Bench,
     add_routes,
+    protected,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,12 +203,7 @@ def forwarding_program() -> Any:
 
 
 def synproxy_setup(h: Harness) -> None:
-    add_routes(h)
-    for port in (CLIENT_PORT, SERVER_PORT):
-        h.add_clone_session(REFLECT_SESSION_BASE + port, [(port, 1)])
-    b = Bench(h)
-    b.set_keys()
-    b.add_service()
+    protected(h)
 
 
 def test_synproxy_handshakes_sessions_and_malformed_packets(synproxy_program: Any) -> None:

@@ -8,6 +8,7 @@ Run: .venv/bin/python -m pytest -q tests/p4sim/test_tna_pipeline.py
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,11 @@ import pytest
 from p4sim.backend.harness import Harness
 from p4sim.backend.python.tna_pipeline import TnaPipeline
 
+ROOT = Path(__file__).resolve().parents[2]
 FORWARD = Path(__file__).parent / "tna_programs" / "forward.p4"
+# The PTF suite's CRC-16/ARC, written apart from p4sim's hashes.
+sys.path.insert(0, str(ROOT / "ptf-tests" / "lib"))
+from crc_collisions import crc16_arc  # noqa: E402
 
 SRC = 0x000000000001
 DST = 0x000000000002
@@ -33,16 +38,6 @@ def probe_of(data: bytes) -> tuple[int, int, int]:
     """(flow_hash, port_count, addr_csum) of a probe frame."""
     assert data[12:14] == b"\x88\xb5"
     return tuple(int.from_bytes(data[14 + 2 * i : 16 + 2 * i], "big") for i in range(3))  # type: ignore[return-value]
-
-
-def crc16_arc(data: bytes) -> int:
-    """CRC-16/ARC, bit by bit (reflected polynomial 0xA001, init 0)."""
-    crc = 0
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
 
 
 def internet_checksum(data: bytes) -> int:

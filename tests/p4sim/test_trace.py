@@ -21,7 +21,6 @@ from tests.p4src.p4bench import (
     CLIENT_PORT,
     CPU_PORT,
     FORWARDING,
-    REFLECT_SESSION_BASE,
     ROUTER_MAC,
     SERVER_PORT,
     SERVICE_ID,
@@ -29,6 +28,7 @@ from tests.p4src.p4bench import (
     Bench,
     add_routes,
     ip2int,
+    protected,
 )
 
 pytestmark = pytest.mark.timeout(300)
@@ -129,12 +129,7 @@ def test_forwarding_punt_is_a_packet_in(forwarding_program) -> None:
 def test_synproxy_syn_gets_a_synack(synproxy_program) -> None:
     lines: list[str] = []
     h = traced(synproxy_program, lines)
-    add_routes(h)
-    for port in (CLIENT_PORT, SERVER_PORT):
-        h.add_clone_session(REFLECT_SESSION_BASE + port, [(port, 1)])
-    bench = Bench(h)
-    bench.set_keys()
-    bench.add_service()
+    bench = protected(h)
     ((port, data),) = bench.process(CLIENT_PORT, bench.client_tcp(
         "S", 1000, options=[("MSS", 1460)]))
     assert port == CLIENT_PORT and Ether(data)[TCP].flags == "SA"

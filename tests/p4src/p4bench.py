@@ -44,6 +44,8 @@ PREV_EPOCH = 4
 SVC_SACK, SVC_TS, SVC_WSCALE, SVC_DEFER = (
     p4consts.SVC_FLAGS[n] for n in ("SACK", "TS", "WSCALE", "DEFER")
 )
+#: What a service offers unless a test says otherwise: SACK, timestamps, window scale.
+SVC_OFFERS = SVC_SACK | SVC_TS | SVC_WSCALE
 PROXY_OFF, PROXY_ON, PROXY_AUTO = (p4consts.PROXY_MODES[n] for n in ("OFF", "ON", "AUTO"))
 # Events: EV["SYN_IN"] is EV_SYN_IN.
 EV = p4consts.EVENTS
@@ -86,17 +88,6 @@ def pending_slot(sport: int = 40000, client: str = CLIENT_IP, vip: str = VIP,
     pending_client, pending_vip and pending_ports hold (cport << 16 | vport)."""
     data = struct.pack("!IIHH", ip2int(client), ip2int(vip), sport, vport)
     return crc16(data) % PENDING_SIZE, (ip2int(client), ip2int(vip), sport << 16 | vport)
-
-
-def server_synack_options(tsval: int, tsecr: int) -> list[tuple[str, Any]]:
-    """Options of a Linux server's SYN/ACK: MSS 1460, SACK, timestamps, window scale 7."""
-    return [
-        ("MSS", 1460),
-        ("SAckOK", b""),
-        ("Timestamp", (tsval, tsecr)),
-        ("NOP", None),
-        ("WScale", 7),
-    ]
 
 
 def csum_ok(data: bytes) -> bool:
@@ -142,57 +133,19 @@ class Bench:
         assert self.h.pipeline.faults == 0, "pipeline fault"
         return out
 
-    def client_tcp(
-        self,
-        flags: str,
-        seq: int,
-        ack: int = 0,
-        *,
-        sport: int = 40000,
-        options: list[Any] | None = None,
-        payload: bytes = b"",
-        window: int = 64240,
-    ) -> Any:
-        return (
-            Ether(src=CLIENT_MAC, dst=ROUTER_MAC)
-            / IP(src=CLIENT_IP, dst=VIP, id=7)
-            / TCP(
-                sport=sport,
-                dport=VPORT,
-                flags=flags,
-                seq=seq,
-                ack=ack,
-                window=window,
-                options=options or [],
-            )
-            / payload
-        )
+    def client_tcp(self, flags: str, seq: int, ack: int = 0, *, sport: int = 40000,
+                   options: list[Any] | None = None, payload: bytes = b"",
+                   window: int = 64240) -> Any:
+        """A segment from the client (port `sport`) to the VIP."""
+        return (Ether(src=CLIENT_MAC, dst=ROUTER_MAC) / IP(src=CLIENT_IP, dst=VIP, id=7)
+                / _tcp(sport, VPORT, flags, seq, ack, window, options) / payload)
 
-    def server_tcp(
-        self,
-        flags: str,
-        seq: int,
-        ack: int = 0,
-        *,
-        sport: int = 40000,
-        options: list[Any] | None = None,
-        payload: bytes = b"",
-        window: int = 65160,
-    ) -> Any:
-        return (
-            Ether(src=SERVER_MAC, dst=ROUTER_MAC)
-            / IP(src=RS_IP, dst=CLIENT_IP, id=9)
-            / TCP(
-                sport=RS_PORT,
-                dport=sport,
-                flags=flags,
-                seq=seq,
-                ack=ack,
-                window=window,
-                options=options or [],
-            )
-            / payload
-        )
+    def server_tcp(self, flags: str, seq: int, ack: int = 0, *, sport: int = 40000,
+                   options: list[Any] | None = None, payload: bytes = b"",
+                   window: int = 65160) -> Any:
+        """A segment from the real server to the client's port `sport`."""
+        return (Ether(src=SERVER_MAC, dst=ROUTER_MAC) / IP(src=RS_IP, dst=CLIENT_IP, id=9)
+                / _tcp(RS_PORT, sport, flags, seq, ack, window, options) / payload)
 
     # ------------------------------------------------------------ state
     def digests(self, name: str) -> list[tuple[Any, ...]]:
@@ -222,7 +175,7 @@ class Bench:
         self,
         *,
         mode: int = PROXY_ON,
-        flags: int = SVC_SACK | SVC_TS | SVC_WSCALE,
+        flags: int = SVC_OFFERS,
         mss: int = 1460,
         wscale: int = 7,
         window: int = 0,
@@ -317,6 +270,25 @@ class Bench:
     def set_passthrough_epoch(self, epoch: int) -> None:
         """C8: the flow filter's current epoch (`passthrough_epoch` default action)."""
         self.h.set_default("passthrough_epoch", "set_passthrough_epoch", [epoch])
+
+
+def _tcp(sport: int, dport: int, flags: str, seq: int, ack: int, window: int,
+         options: list[Any] | None) -> TCP:
+    return TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack, window=window,
+               options=options or [])
+
+
+def protected(h: Harness, **service: Any) -> Bench:
+    """`h` set up as the controller would for one protected service: routes, the
+    reflect clone sessions of both ports, keys, the service (`Bench.add_service`
+    arguments)."""
+    add_routes(h)
+    for port in (CLIENT_PORT, SERVER_PORT):
+        h.add_clone_session(REFLECT_SESSION_BASE + port, [(port, 1)])
+    b = Bench(h)
+    b.set_keys()
+    b.add_service(**service)
+    return b
 
 
 def add_routes(h: Harness) -> None:

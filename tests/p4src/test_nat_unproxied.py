@@ -30,9 +30,7 @@ from tests.p4src.p4bench import (
     SERVER_MAC,
     SERVER_PORT,
     SERVICE_ID,
-    SVC_SACK,
-    SVC_TS,
-    SVC_WSCALE,
+    SVC_OFFERS,
     VIP,
     VPORT,
     Bench,
@@ -44,7 +42,6 @@ from tests.p4src.p4bench import (
 SVC_NAT = p4consts.SVC_FLAG_NAT
 NAT_BUCKETS = p4consts.NAT_BUCKETS
 RS2_IP = "10.1.0.6"
-FLAGS = SVC_SACK | SVC_TS | SVC_WSCALE
 
 
 def rs_of(bucket: int) -> str:
@@ -60,7 +57,7 @@ def nat(synproxy_program) -> Bench:
     add_routes(h)
     b = Bench(h)
     b.set_keys()
-    b.add_service(mode=PROXY_AUTO, flags=FLAGS | SVC_NAT)
+    b.add_service(mode=PROXY_AUTO, flags=SVC_OFFERS | SVC_NAT)
     for bucket in range(NAT_BUCKETS):
         h.add_entry("nat_buckets", [SERVICE_ID, bucket], "nat_to", [ip2int(rs_of(bucket)), RS_PORT])
     for rs in (RS_IP, RS2_IP):
@@ -115,7 +112,7 @@ def test_a_service_always_proxied_passes_nothing_unproxied(nat: Bench) -> None:
     service's flow does not let a mode-on service's segment through unproxied (it
     would reach no server: mode on has no buckets)."""
     nat.h.table("services").clear()
-    nat.add_service(mode=p4consts.PROXY_MODE_ON, flags=FLAGS | SVC_NAT)
+    nat.add_service(mode=p4consts.PROXY_MODE_ON, flags=SVC_OFFERS | SVC_NAT)
     ack = nat.client_tcp("A", 1001, 5555, sport=40020)
     data = (ip2int(CLIENT_IP).to_bytes(4, "big") + ip2int(VIP).to_bytes(4, "big")
             + (40020).to_bytes(2, "big") + VPORT.to_bytes(2, "big"))

@@ -1,8 +1,11 @@
-"""synproxy.p4 driven with table entries only, as on a P4Runtime server without
-register access (bmv2's): session generations (a slot's stale registers are not
-the new incarnation's), state changes reported in session_event digests, and
-the passthrough filter's register cells (the `defense` table's behaviour, C8, is in
-ptf-tests/tests/synproxy/entries_only.py).
+"""synproxy.p4 driven with table entries only, what only the in-process rig sees:
+a slot's registers left by an earlier incarnation (set by hand) are not the new
+one's (read back: gen, state, delta, tsoff, server window scale), and the
+passthrough filter's register cells take the current epoch. The packet cases
+(restart in place, a freed and reinstalled slot, every state change reported in a
+session_event digest, the `defense` table and the epoch, C5, C8) are in the PTF
+suite (ptf-tests/tests/synproxy/entries_only.py and resets.py), run in process and
+over veths.
 
 Run: .venv/bin/python -m pytest -q tests/p4src/test_synproxy_entries_only.py
 """
@@ -22,11 +25,7 @@ from tests.p4src.p4bench import (
     CLIENT_PORT,
     CPU_PORT,
     PROXY_AUTO,
-    S_CLOSE,
-    S_CLOSE_WAIT,
     S_ESTABLISHED,
-    S_FIN_WAIT,
-    S_LAST_ACK,
     S_SYN_SENT,
     S_TIME_WAIT,
     SERVER_PORT,
@@ -108,84 +107,7 @@ def test_fresh_slot_server_syn_and_synack_use_the_new_values(bench: Bench) -> No
     assert Ether(raw)[TCP].ack == RS_ISN + 1
 
 
-def test_restart_in_place_starts_the_slot_again(bench: Bench) -> None:
-    """C5: the controller modifies both entries with a new gen; the very next packet
-    finds SYN_SENT (a stray client ACK of the old connection is dropped), and the new
-    server handshake is reported under the new gen."""
-    cookie = bench.cookie(ISN, OPTS)
-    bench.install_session(SLOT, cookie=cookie, gen=11)
-    _synack(bench)
-    assert bench.register("session_state", SLOT) == S_ESTABLISHED
-    new_cookie = bench.cookie(ISN, encode_options(1460, None, False, False))
-    bench.restart_session(SLOT, cookie=new_cookie, gen=12)
-    stray = bench.client_tcp("A", ISN + 1, cookie + 1)
-    assert bench.process(CLIENT_PORT, stray) == []
-    assert bench.event("DROP_HANDSHAKE") == (1, 1)
-    assert (bench.register("session_gen", SLOT), bench.register("session_state", SLOT)) == (
-        12, S_SYN_SENT)
-    assert sorted(p for p, _ in _synack(bench, rs_isn=0x1111)) == [CLIENT_PORT, SERVER_PORT]
-    assert bench.register("session_delta", SLOT) == (0x1111 - new_cookie) & 0xFFFFFFFF
-    assert _events(bench) == [(SLOT, EV_ESTABLISHED, S_ESTABLISHED, 11),
-                              (SLOT, EV_ESTABLISHED, S_ESTABLISHED, 12)]
-
-
-def test_freed_and_reinstalled_slot_is_fresh(bench: Bench) -> None:
-    """Free = delete the entries (no register is touched); a later install of the
-    same slot with another gen does not inherit the closed state."""
-    cookie = bench.cookie(ISN, OPTS)
-    bench.install_session(SLOT, cookie=cookie, gen=1)
-    bench.process(CLIENT_PORT, bench.client_tcp("R", ISN + 1))
-    assert bench.register("session_state", SLOT) == S_CLOSE
-    bench.free_session(SLOT)
-    bench.install_session(SLOT, cookie=cookie, gen=2)
-    assert sorted(p for p, _ in _synack(bench)) == [CLIENT_PORT, SERVER_PORT]
-    assert [e[1:] for e in _events(bench)] == [
-        (p4consts.SESSION_EV_CLIENT_ABORT, S_CLOSE, 1), (EV_ESTABLISHED, S_ESTABLISHED, 2)]
-
-
-# ---------------------------------------------------------------------- state digests
-
-
-def _established(bench: Bench, gen: int) -> int:
-    cookie = bench.cookie(ISN, OPTS)
-    bench.install_session(SLOT, cookie=cookie, gen=gen)
-    _synack(bench)
-    return cookie
-
-
-def test_client_close_reports_every_state(bench: Bench) -> None:
-    cookie = _established(bench, 40)
-    c, s = ISN + 1, RS_ISN + 1
-    bench.process(CLIENT_PORT, bench.client_tcp("A", c, cookie + 1))  # no change
-    bench.process(CLIENT_PORT, bench.client_tcp("FA", c, cookie + 1))
-    bench.process(SERVER_PORT, bench.server_tcp("A", s, c + 1))  # no change
-    bench.process(SERVER_PORT, bench.server_tcp("FA", s, c + 1))
-    bench.process(CLIENT_PORT, bench.client_tcp("A", c + 1, cookie + 2))
-    bench.process(CLIENT_PORT, bench.client_tcp("A", c + 1, cookie + 2))  # TIME_WAIT again
-    assert _events(bench) == [
-        (SLOT, EV_ESTABLISHED, S_ESTABLISHED, 40),
-        (SLOT, EV_STATE, S_FIN_WAIT, 40),
-        (SLOT, EV_STATE, S_LAST_ACK, 40),
-        (SLOT, EV_STATE, S_TIME_WAIT, 40),
-    ]
-
-
-def test_server_close_and_reset_report_their_states(bench: Bench) -> None:
-    cookie = _established(bench, 41)
-    bench.process(SERVER_PORT, bench.server_tcp("FA", RS_ISN + 1, ISN + 1))
-    bench.process(CLIENT_PORT, bench.client_tcp("RA", ISN + 1, cookie + 2))
-    events = bench.digests("session_event_digest_t")
-    assert [(e[1], e[-2], e[-1]) for e in events[1:]] == [
-        (EV_STATE, S_CLOSE_WAIT, 41), (EV_STATE, S_CLOSE, 41)]
-    # The digest carries the client's address and port in both directions.
-    assert {(e[4], e[5]) for e in events} == {(ip2int(CLIENT_IP), 40000)}
-
-
-def test_rst_of_an_established_session_is_reported(bench: Bench) -> None:
-    _established(bench, 42)
-    bench.process(SERVER_PORT, bench.server_tcp("R", RS_ISN + 1))
-    assert _events(bench)[1:] == [(SLOT, EV_STATE, S_CLOSE, 42)]
-    assert bench.register("session_state", SLOT) == S_CLOSE
+# ---------------------------------------------------------------------- event codes
 
 
 def test_state_event_code_is_the_next_free_one() -> None:

@@ -1,7 +1,8 @@
-"""synproxy.p4, D16 (never a reflector), what only the in-process harness reaches: the
-pending-handshake clock across wraps of the ingress clock, and tagged or malformed
-segments of a session whose registers are set by hand. The packet cases (tags,
-martians, the router's drops) are in the PTF suite (ptf-tests/tests/synproxy/
+"""synproxy.p4, D16 (never a reflector), what only the in-process rig reaches: the
+pending-handshake clock across wraps of the 48-bit ingress clock and stamps
+slightly out of order, on the test's clock, with the registers read back. The
+packet cases (tags, also on session traffic; martians; IP version != 4, also in a
+session; the router's drops) are in the PTF suite (ptf-tests/tests/synproxy/
 hardening.py and ptf-tests/tests/forwarding/), run in process and over veths.
 
 Run: .venv/bin/python -m pytest -q tests/p4src/test_synproxy_hardening.py
@@ -9,22 +10,15 @@ Run: .venv/bin/python -m pytest -q tests/p4src/test_synproxy_hardening.py
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Iterator
-
-import pytest
-from scapy.layers.inet import IP, TCP
+from scapy.layers.inet import TCP
 from scapy.layers.l2 import Ether
 
 from controller import p4consts
-from p4sim.backend.harness import Harness
+from tests.p4src.conftest import Clock
 from tests.p4src.p4bench import (
     CLIENT_PORT,
     CPU_PORT,
-    REFLECT_SESSION_BASE,
-    SERVER_PORT,
     Bench,
-    add_routes,
     pending_slot,
 )
 
@@ -32,39 +26,6 @@ SYN_OPTIONS = [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (100, 0)), ("NOP", 
                ("WScale", 7)]
 ISN = 0x10000
 HALF_48 = p4consts.PENDING_CLOCK_HALF
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.ns = 5_000_000_000_000
-
-    def __call__(self) -> int:
-        return self.ns
-
-    def advance_us(self, us: int) -> None:
-        self.ns += us * 1000
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def tb(synproxy_program, clock: Clock) -> Iterator[Bench]:
-    h = Harness(synproxy_program, cpu_port=CPU_PORT, clock=clock)
-    add_routes(h)
-    for port in (CLIENT_PORT, SERVER_PORT):
-        h.add_clone_session(REFLECT_SESSION_BASE + port, [(port, 1)])
-    b = Bench(h)
-    b.set_keys()
-    b.add_service(window=64240)
-    yield b
-
-
-def tagged(pkt: object, *tags: tuple[int, int]) -> bytes:
-    raw = bytes(pkt)  # type: ignore[call-overload]
-    return raw[:12] + b"".join(struct.pack("!HH", t, c) for t, c in tags) + raw[12:]
 
 
 def handshake(b: Bench, sport: int = 40000) -> tuple[int, int]:
@@ -125,22 +86,3 @@ def test_packets_slightly_out_of_order_are_no_wrap(tb: Bench, clock: Clock) -> N
 
 
 # ----------------------------------------------------------------------------- VLAN
-
-
-def test_tagged_session_traffic_is_translated_and_keeps_its_tag(tb: Bench) -> None:
-    cookie, tsval = handshake(tb)
-    tb.install_session(9, cookie=cookie, ts_base=tsval, state=p4consts.SESSION_ESTABLISHED)
-    seg = later(tb, cookie, tsval, 0, b"GET /")
-    ((port, data),) = tb.process(CLIENT_PORT, tagged(seg, (0x8100, 100)))
-    assert port == SERVER_PORT and data[12:16] == bytes.fromhex("81000064")
-    assert tb.event("TRANSLATED_C2S") == (1, 1)
-
-
-def test_bad_ip_version_in_a_session_is_dropped(tb: Bench) -> None:
-    cookie, tsval = handshake(tb)
-    tb.install_session(9, cookie=cookie, ts_base=tsval, state=p4consts.SESSION_ESTABLISHED)
-    seg = later(tb, cookie, tsval, 0, b"GET /")
-    seg[IP].version = 6
-    del seg[IP].chksum
-    assert tb.process(CLIENT_PORT, seg) == []
-    assert tb.event("DROP_MALFORMED") == (1, 1) and tb.event("TRANSLATED_C2S") == (0, 0)

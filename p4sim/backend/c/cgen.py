@@ -109,7 +109,7 @@ class CBinder:
 
 class CCompiler:
     def __init__(self, program: ast.Program, binder: CBinder) -> None:
-        from .cextern import CExterns  # noqa: PLC0415 - mutual dependency
+        from .cextern import CExterns  # mutual dependency
 
         self.prog = program
         self.binder = binder
@@ -1093,7 +1093,7 @@ class CCompiler:
                 if any(ch.instantiation is d for ch in b.children):
                     continue
                 self.ext.instance(d, self.cp_name(d))
-        from .ctables import CTable  # noqa: PLC0415
+        from .ctables import CTable
 
         for d in decl.locals:
             if isinstance(d, ast.TableDecl):
@@ -1114,7 +1114,7 @@ class CCompiler:
                     init = self.convert(self.ex(d.init), type_of(d.init), t)
                 self.line(f"{slot} = {init};")
         if isinstance(decl, ast.ParserDecl):
-            from .cparser import CParser  # noqa: PLC0415
+            from .cparser import CParser
 
             CParser(self, decl).emit()
         else:

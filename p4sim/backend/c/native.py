@@ -236,7 +236,7 @@ def generate(program: ast.Program, binder: StateCBinder) -> tuple[CCompiler, str
 def compile_native(program: ast.Program, p4info: p4info_pb2.P4Info) -> str:
     """Generate and build the C of `program` (what loading it would do); returns the
     C source. Raises P4Error for what the C back end refuses or the C compiler rejects."""
-    from p4sim.device import DeviceState  # noqa: PLC0415
+    from p4sim.device import DeviceState
 
     _, source = generate(program, StateCBinder(p4info, DeviceState(p4info)))
     try:
@@ -252,7 +252,7 @@ class NativePipeline:
     def __init__(
         self, program: ast.Program, p4info: p4info_pb2.P4Info, state: Any, cpu_port: int
     ) -> None:
-        from .ntables import NativeTables  # noqa: PLC0415
+        from .ntables import NativeTables
 
         self.program = program
         self.state = state
@@ -301,7 +301,7 @@ class NativePipeline:
     def load(
         cls, device_config: bytes, p4info: p4info_pb2.P4Info, state: Any, cpu_port: int
     ) -> NativePipeline:
-        from p4sim.frontend import parse_and_check  # noqa: PLC0415
+        from p4sim.frontend import parse_and_check
 
         config = decode_device_config(device_config)
         program = parse_and_check(config.source, config.filename)

@@ -84,7 +84,7 @@ class Compiler(ExprGen):
     trace = False
 
     def __init__(self, program: ast.Program, binder: Binder) -> None:
-        from . import externgen  # noqa: PLC0415 - mutual dependency
+        from . import externgen  # mutual dependency
 
         self.prog = program
         self.binder = binder
@@ -695,7 +695,7 @@ class Compiler(ExprGen):
                 if any(ch.instantiation is d for ch in b.children):
                     continue
                 self.ext.instance(d, self.cp_name(d))
-        from .tablegen import TableGen  # noqa: PLC0415
+        from .tablegen import TableGen
 
         for d in decl.locals:
             if isinstance(d, ast.TableDecl):
@@ -718,7 +718,7 @@ class Compiler(ExprGen):
                         self.line(f"c.{slot} = {self.ex(d.init)}")
             self.fn = FnCtx(in_parser=isinstance(decl, ast.ParserDecl))
             if isinstance(decl, ast.ParserDecl):
-                from .parsergen import ParserGen  # noqa: PLC0415
+                from .parsergen import ParserGen
 
                 ParserGen(self, decl).emit()
             else:
@@ -746,9 +746,9 @@ class Compiler(ExprGen):
 
 def build_module(source: str, globals_: dict[str, Any], filename: str) -> dict[str, Any]:
     """`compile` + `exec` the generated source once; returns its namespace."""
-    from p4sim.backend.common import hashes  # noqa: PLC0415
+    from p4sim.backend.common import hashes
 
-    from . import runtime  # noqa: PLC0415
+    from . import runtime
 
     ns: dict[str, Any] = {
         "_rt": runtime,

@@ -44,7 +44,7 @@ def only_headers(t: Any) -> bool:
 
 class ExternGen:
     def __init__(self, comp: Compiler) -> None:
-        from .tna_externs import TnaExterns  # noqa: PLC0415
+        from .tna_externs import TnaExterns
 
         self.c = comp
         self.objs: dict[int, str] = {}  # id(Instantiation) -> global name

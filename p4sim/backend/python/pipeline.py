@@ -141,7 +141,7 @@ class Pipeline:
     TNA's `Switch`) gets a `tna_pipeline.TnaPipeline` instead."""
 
     def __new__(cls, program: ast.Program, *args: Any, **kw: Any) -> Any:
-        from .tna_pipeline import TnaPipeline, is_tna  # noqa: PLC0415
+        from .tna_pipeline import TnaPipeline, is_tna
 
         if cls is Pipeline and is_tna(program):
             return TnaPipeline(program, *args, **kw)
@@ -207,7 +207,7 @@ class Pipeline:
     def load(
         cls, device_config: bytes, p4info: p4info_pb2.P4Info, state: Any, cpu_port: int
     ) -> Pipeline:
-        from p4sim.frontend import parse_and_check  # noqa: PLC0415
+        from p4sim.frontend import parse_and_check
 
         config = decode_device_config(device_config)
         program = parse_and_check(config.source, config.filename)
@@ -246,7 +246,7 @@ class Pipeline:
     def _now_us(self) -> int:
         clock = getattr(self.state, "now_ns", None)
         if clock is None:
-            import time  # noqa: PLC0415
+            import time
 
             return time.monotonic_ns() // 1000
         return int(clock()) // 1000

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 
-class ParserReject(Exception):  # noqa: N818 - a control-flow signal, not an error
+class ParserReject(Exception):  # a control-flow signal, not an error
     """Leaves the parser: `code` is the error to record (None keeps the current one)."""
 
     def __init__(self, code: int | None) -> None:
@@ -19,11 +19,11 @@ class ParserReject(Exception):  # noqa: N818 - a control-flow signal, not an err
         self.code = code
 
 
-class ExitSignal(Exception):  # noqa: N818
+class ExitSignal(Exception):
     """`exit`: ends the enclosing top-level control."""
 
 
-class DropSignal(Exception):  # noqa: N818
+class DropSignal(Exception):
     """A failed `assert`/`assume`, or a fault the pipeline treats as a drop."""
 
 

@@ -90,7 +90,7 @@ class TnaPipeline:
         tracer: Any = None,
         recirc_ports: frozenset[int] = RECIRC_PORTS,
     ) -> None:
-        from .pipeline import PacketContext, StateBinder  # noqa: PLC0415
+        from .pipeline import PacketContext, StateBinder
 
         if tracer is not None:
             raise P4Error(program.loc, "p4sim cannot trace TNA programs yet")
@@ -136,7 +136,7 @@ class TnaPipeline:
     def load(
         cls, device_config: bytes, p4info: p4info_pb2.P4Info, state: Any, cpu_port: int
     ) -> TnaPipeline:
-        from .pipeline import Pipeline  # noqa: PLC0415
+        from .pipeline import Pipeline
 
         return Pipeline.load(device_config, p4info, state, cpu_port)  # type: ignore[return-value]
 

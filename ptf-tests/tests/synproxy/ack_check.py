@@ -217,18 +217,25 @@ class AckWithDataDigestAndPacketInTest(SynproxyTest):
         self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 1})
 
 
-@group("ack")
-class DeferPureAckDroppedTest(SynproxyTest):
-    """Defer on: a valid pure ACK is dropped without a digest (DROP_DEFER)."""
+class _DeferTest(SynproxyTest):
+    """Base (no runTest): the service defers (no SACK, so none in the cookie)."""
 
     service = ServiceSettings(flags=SVC_TS | SVC_WSCALE | SVC_DEFER, window=64240)
 
-    def runTest(self) -> None:
+    def handshake_start(self) -> tuple[int, int]:
+        """SYN (ISN 77) and the exact SYN/ACK; returns (cookie, our TSval)."""
         syn = client_tcp("S", 77, options=client_syn_options(1460, 7, False, 3))
         synack = self.synack_for(syn, encode_options(1460, 7, False, True))
         self.assertEqual(synack[TCP].window, 64240)  # defer needs the client to talk
-        cookie = synack[TCP].seq
-        tsecr = option_value(synack, "Timestamp")[0]
+        return synack[TCP].seq, option_value(synack, "Timestamp")[0]
+
+
+@group("ack")
+class DeferPureAckDroppedTest(_DeferTest):
+    """Defer on: a valid pure ACK is dropped without a digest (DROP_DEFER)."""
+
+    def runTest(self) -> None:
+        cookie, tsecr = self.handshake_start()
         self.send(CLIENT_PORT, ack_for(77, cookie, options=ts_option(4, tsecr)))
         self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "DROP_DEFER": 1})
         self.assert_no_digest()
@@ -236,15 +243,11 @@ class DeferPureAckDroppedTest(SynproxyTest):
 
 
 @group("ack")
-class DeferDataAckDigestAndPacketInTest(SynproxyTest):
+class DeferDataAckDigestAndPacketInTest(_DeferTest):
     """Defer on: the first ACK with data yields the digest and the PacketIn."""
 
-    service = ServiceSettings(flags=SVC_TS | SVC_WSCALE | SVC_DEFER, window=64240)
-
     def runTest(self) -> None:
-        syn = client_tcp("S", 77, options=client_syn_options(1460, 7, False, 3))
-        synack = self.synack_for(syn, encode_options(1460, 7, False, True))
-        cookie, tsecr = synack[TCP].seq, option_value(synack, "Timestamp")[0]
+        cookie, tsecr = self.handshake_start()
         data = ack_for(77, cookie, options=ts_option(4, tsecr), payload=b"hello")
         self.send(CLIENT_PORT, data)
         meta, frame = self.get_packet_in()

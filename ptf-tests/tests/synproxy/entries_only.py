@@ -19,6 +19,7 @@ from synproxy_packets import (
     ROUTER_MAC,
     SERVER_PORT,
     SERVICE_ID,
+    SESSION,
     VIP,
     ServiceSettings,
     client_syn_options,
@@ -81,6 +82,33 @@ class RestartInPlaceTest(SessionTest):
         self.establish(new, install=False)
         self.expect_nothing()
         self.assert_events({"TRANSLATED_C2S": 3, "SESSION_ESTABLISHED": 2})
+
+
+@group("generation")
+class RestartEstablishedDropsStrayAckTest(SessionTest):
+    """C5 on an ESTABLISHED slot: both entries modified with a new gen (and a new
+    cookie); the very next packet, a client ACK of the old connection, finds the
+    slot fresh (SYN_SENT: dropped, DROP_HANDSHAKE), and the new server handshake is
+    reported under the new gen with the new delta."""
+
+    def runTest(self) -> None:
+        old = self.new_conn(72, 0x10000, 0x9000, TS_BASE)
+        self.establish(old)
+        new = self.new_conn(72, 0x10000, 0x1111, TS_BASE,
+                            opts=encode_options(1460, None, False, False))
+        self.restart(new)
+        self.assertNotEqual((new.gen, new.cookie), (old.gen, old.cookie))
+        self.send(CLIENT_PORT, old.client("A"))
+        self.assert_events({"TRANSLATED_C2S": 1, "SESSION_ESTABLISHED": 1,
+                            "DROP_HANDSHAKE": 1})
+        self.expect_nothing()
+        if self.registers_readable:
+            self.assertEqual((self.read_register("session_gen", 72), self.read_state(72)),
+                             (new.gen, SESSION["SYN_SENT"]))
+        self.establish(new, install=False)
+        self.expect_nothing()
+        self.assert_events({"TRANSLATED_C2S": 2, "SESSION_ESTABLISHED": 2,
+                            "DROP_HANDSHAKE": 1})
 
 
 class _AutoServiceTest(SynproxyTest):

@@ -51,6 +51,7 @@ from synproxy_packets import (
     u32,
     with_tags,
 )
+from synproxy_session import SessionTest, translated_c2s
 
 from controller.cookie import encode_options
 from controller.install import MARTIAN_DEFAULTS
@@ -445,3 +446,41 @@ class UnparsedFramesDroppedTest(SynproxyTest):
         self.send(CLIENT_PORT, with_tags(v6, ((ETHERTYPE_VLAN, 100),)))
         self.assert_events({"DROP_UNPARSED": (3, 0)})
         self.expect_nothing()
+
+
+# ----------------------------------------------------------------------------- sessions
+
+
+@group("hardening")
+@group("vlan")
+class TaggedSessionTrafficTest(SessionTest):
+    """A tagged client segment of an established session is translated like an
+    untagged one and leaves towards the server under the same tag."""
+
+    def runTest(self) -> None:
+        c = self.new_conn(9, ISN, 0x30000000, 0x01000000)
+        self.establish(c)
+        seg = c.client("PA", options=ts_option(1001, c.ts_base), payload=b"GET /")
+        tags = ((ETHERTYPE_VLAN, 100),)
+        self.send(CLIENT_PORT, with_tags(seg, tags))
+        self.expect(SERVER_PORT, with_tags(translated_c2s(seg, c.delta, c.tsoff), tags))
+        self.expect_nothing()
+        self.assert_events({"TRANSLATED_C2S": 2, "SESSION_ESTABLISHED": 1})
+
+
+@group("hardening")
+@group("malformed")
+class IpVersionNot4InSessionDroppedTest(SessionTest):
+    """A segment of an established session whose IP version is 6 (IPv4 ether type,
+    checksums right) is dropped as malformed, not translated."""
+
+    def runTest(self) -> None:
+        c = self.new_conn(10, ISN, 0x30000000, 0x01000000)
+        self.establish(c)
+        seg = c.client("PA", options=ts_option(1001, c.ts_base), payload=b"GET /")
+        seg[IP].version = 6
+        self.send(CLIENT_PORT, fresh(seg))
+        self.expect_nothing()
+        self.assert_no_digest()
+        self.assert_events({"TRANSLATED_C2S": 1, "SESSION_ESTABLISHED": 1,
+                            "DROP_MALFORMED": 1})

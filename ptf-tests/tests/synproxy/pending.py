@@ -8,19 +8,29 @@ server SYN/ACK that establishes the session clears the entry."""
 
 from __future__ import annotations
 
+import struct
+
+from crc_collisions import crc16_arc
 from ptf.testutils import group
 from scapy.layers.inet import TCP
+from scapy.packet import Packet
 from synproxy_base import COOKIE_DIGEST, EVENT_DIGEST
 from synproxy_packets import (
     CLIENT_IP,
     CLIENT_PORT,
     CLIENT_SPORT,
+    PENDING_SIZE,
     PUNT_COOKIE_DATA,
+    PUNT_EARLY_DATA,
     SERVER_PORT,
     SERVICE_ID,
     SESSION,
+    SVC_DEFER,
+    SVC_TS,
+    SVC_WSCALE,
     VIP,
     VPORT,
+    ServiceSettings,
     client_syn_options,
     client_tcp,
     ip2int,
@@ -53,16 +63,37 @@ def cookie_digest(isn: int, cookie: int, tsecr: int, *, window: int, tsval: int,
 class PendingTest(SessionTest):
     """A handshake up to the client's ACK, with no session installed."""
 
-    def handshake(self, isn: int = ISN, sport: int = CLIENT_SPORT) -> tuple[int, int]:
-        """SYN, the exact SYN/ACK, the client's ACK and its digest; (cookie, TSval)."""
+    def syn(self, isn: int = ISN, sport: int = CLIENT_SPORT) -> tuple[int, int]:
+        """SYN and the exact SYN/ACK; (cookie, TSval)."""
         syn = client_tcp("S", isn, sport=sport, options=client_syn_options(1460, 7, True, 50))
         synack = self.synack_for(syn, encode_options(1460, 7, True, True))
-        cookie, our_ts = synack[TCP].seq, option_value(synack, "Timestamp")[0]
+        return synack[TCP].seq, option_value(synack, "Timestamp")[0]
+
+    def handshake(self, isn: int = ISN, sport: int = CLIENT_SPORT) -> tuple[int, int]:
+        """SYN, the exact SYN/ACK, the client's ACK and its digest; (cookie, TSval)."""
+        cookie, our_ts = self.syn(isn, sport)
         self.send(CLIENT_PORT, client_tcp("A", u32(isn + 1), u32(cookie + 1), sport=sport,
                                           window=502, options=ts_option(51, our_ts)))
         self.assertEqual(self.get_digest(COOKIE_DIGEST), cookie_digest(
             isn, cookie, our_ts, window=502, tsval=51, has_payload=0, sport=sport))
         return cookie, our_ts
+
+    def later(self, cookie: int, our_ts: int, offset: int, payload: bytes, *,
+              sport: int = CLIENT_SPORT, tsval: int = 60) -> Packet:
+        """A data segment `offset` bytes into the request, acking our SYN/ACK."""
+        return client_tcp("PA", u32(ISN + 1 + offset), u32(cookie + 1), sport=sport,
+                          window=502, options=ts_option(tsval, our_ts), payload=payload)
+
+    def assert_punted(self, seg: Packet, cookie: int, our_ts: int, *, tsval: int = 60,
+                      sport: int = CLIENT_SPORT) -> None:
+        """The segment comes to the controller untouched (PacketIn COOKIE_DATA, slot
+        0) with a digest carrying the handshake's ISN (not seq - 1)."""
+        meta, frame = self.get_packet_in()
+        self.assertEqual(meta, {"ingress_port": CLIENT_PORT, "_pad0": 0,
+                                "reason": PUNT_COOKIE_DATA, "slot": 0})
+        self.assertEqual(frame, bytes(seg))
+        self.assertEqual(self.get_digest(COOKIE_DIGEST), cookie_digest(
+            ISN, cookie, our_ts, window=502, tsval=tsval, has_payload=1, sport=sport))
 
 
 @group("pending")
@@ -197,3 +228,112 @@ class PendingReuseSegmentsTest(PendingTest):
         # The old connection: its server SYN and its RST translated, its SYN/ACK.
         self.assert_events({"TRANSLATED_C2S": 2, "SESSION_ESTABLISHED": 1,
                             "SYN_IN": 1, "SYNACK_SENT": 1, "REUSE_ACK": 1, "EARLY_DATA": 1})
+
+
+@group("pending")
+class PendingDataFirstTest(PendingTest):
+    """No pure ACK (it was lost): the first data segment passes the cookie check
+    itself (ACK_VALID), the next one the pending entry it left (EARLY_DATA); both
+    are reported with the real ISN."""
+
+    def runTest(self) -> None:
+        cookie, our_ts = self.syn()
+        for i, (offset, chunk) in enumerate(((0, b"abcd"), (4, b"efgh"))):
+            seg = self.later(cookie, our_ts, offset, chunk, tsval=60 + i)
+            self.send(CLIENT_PORT, seg)
+            self.assert_punted(seg, cookie, our_ts, tsval=60 + i)
+        self.expect_nothing()
+        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 1, "EARLY_DATA": 1})
+
+
+@group("pending")
+class PendingNeedsAValidatedAckTest(PendingTest):
+    """A later segment (seq != ISN + 1) of a handshake whose ACK never came: no
+    pending entry vouches for it, and the cookie check refuses it."""
+
+    def runTest(self) -> None:
+        cookie, our_ts = self.syn()
+        self.send(CLIENT_PORT, self.later(cookie, our_ts, 4, b"efgh"))
+        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_INVALID": 1})
+        self.assert_no_digest()
+        self.assert_no_packet_in()
+        self.expect_nothing()
+
+
+@group("pending")
+class PendingDeferredAckKeepsItsEntryTest(PendingTest):
+    """Defer on: the valid pure ACK is dropped without a digest (DROP_DEFER) but
+    leaves its pending entry, so a later data segment is validated through it."""
+
+    service = ServiceSettings(flags=SVC_TS | SVC_WSCALE | SVC_DEFER, window=64240)
+
+    def runTest(self) -> None:
+        syn = client_tcp("S", ISN, options=client_syn_options(1460, 7, True, 50))
+        synack = self.synack_for(syn, encode_options(1460, 7, False, True))
+        cookie, our_ts = synack[TCP].seq, option_value(synack, "Timestamp")[0]
+        self.send(CLIENT_PORT, client_tcp("A", u32(ISN + 1), u32(cookie + 1), window=502,
+                                          options=ts_option(51, our_ts)))
+        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "DROP_DEFER": 1})
+        self.assert_no_digest()
+        seg = self.later(cookie, our_ts, 100, b"second")
+        self.send(CLIENT_PORT, seg)
+        meta, frame = self.get_packet_in()
+        self.assertEqual((meta["reason"], meta["slot"], frame),
+                         (PUNT_COOKIE_DATA, 0, bytes(seg)))
+        d = self.get_digest(COOKIE_DIGEST)
+        self.assertEqual((d["client_isn"], d["cookie"], d["has_payload"]), (ISN, cookie, 1))
+        self.expect_nothing()
+        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "DROP_DEFER": 1,
+                            "EARLY_DATA": 1})
+
+
+def colliding_port(sport: int) -> int:
+    """Another client port whose flow has the same pending-handshake slot (the
+    index of `pending_slot`: crc16 over client, VIP and ports, computed here in bulk)."""
+    def index(port: int) -> int:
+        data = struct.pack("!IIHH", ip2int(CLIENT_IP), ip2int(VIP), port, VPORT)
+        return crc16_arc(data) % PENDING_SIZE
+
+    mine = index(sport)
+    assert mine == pending_slot(client_tcp("A", 0, sport=sport))[0]
+    return next(p for p in range(1024, 65536) if p != sport and index(p) == mine)
+
+
+@group("pending")
+class PendingSlotTakenOverTest(PendingTest):
+    """Two handshakes whose flows share a slot: the later ACK owns it; the earlier
+    flow's later segments then need the cookie check (and fail it), as without C4."""
+
+    def runTest(self) -> None:
+        other = colliding_port(CLIENT_SPORT)
+        cookie_a, ts_a = self.handshake()
+        cookie_b, ts_b = self.handshake(sport=other)
+        seg_b = self.later(cookie_b, ts_b, 4, b"b2", sport=other)
+        self.send(CLIENT_PORT, seg_b)
+        self.assert_punted(seg_b, cookie_b, ts_b, sport=other)
+        self.send(CLIENT_PORT, self.later(cookie_a, ts_a, 4, b"a2"))
+        self.assert_events({"SYN_IN": 2, "SYNACK_SENT": 2, "ACK_VALID": 2, "EARLY_DATA": 1,
+                            "ACK_INVALID": 1})
+        self.assert_no_digest()
+        self.assert_no_packet_in()
+        self.expect_nothing()
+
+
+@group("pending")
+class PendingThenSessionInstalledTest(PendingTest):
+    """Once the session exists the pending entry plays no part: in SYN_SENT a later
+    segment is EARLY_DATA with the session's slot, and no new digest."""
+
+    def runTest(self) -> None:
+        cookie, our_ts = self.handshake()
+        c = Conn(slot=33, isn=ISN, cookie=cookie, rs_isn=0x40000000, ts_base=our_ts,
+                 client_tsval=51)
+        self.install(c)
+        seg = self.later(cookie, our_ts, 4, b"more")
+        self.send(CLIENT_PORT, seg)
+        meta, frame = self.get_packet_in()
+        self.assertEqual((meta["reason"], meta["slot"], frame),
+                         (PUNT_EARLY_DATA, 33, bytes(seg)))
+        self.assert_no_digest()
+        self.expect_nothing()
+        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 1, "EARLY_DATA": 1})

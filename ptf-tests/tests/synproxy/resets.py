@@ -76,7 +76,7 @@ class _ClientAbortTest(SessionTest):
 
     flags = "R"
 
-    def client_aborts(self) -> None:
+    def client_aborts(self) -> Conn:
         c = self.new_conn(61, ISN, RS_ISN, TS_BASE)
         self.install(c)
         pkt = c.client(self.flags, options=ts_option(5, TS_BASE), payload=b"bye")
@@ -89,6 +89,7 @@ class _ClientAbortTest(SessionTest):
                          self.session_event(c, "CLIENT_ABORT", delta=0, tsoff=0,
                                             state="CLOSE"))
         self.assert_events({"CLIENT_ABORT": 1})
+        return c
 
 
 @group("reset")
@@ -209,3 +210,35 @@ class ReuseAfterCloseTest(_TeardownTest):
         self.assert_events({"TRANSLATED_C2S": 4, "TRANSLATED_S2C": 1,
                             "SESSION_ESTABLISHED": 1, "SYN_IN": 1, "SYNACK_SENT": 1,
                             "REUSE_ACK": 1})
+
+
+@group("generation")
+class FreedAfterAbortReinstalledTest(_ClientAbortTest):
+    """Free = delete the entries (no register is touched): a slot the client's RST
+    left in CLOSE, installed again with another gen, does not inherit the closed
+    state; the server handshake establishes it under the new gen."""
+
+    flags = "R"
+
+    def runTest(self) -> None:
+        old = self.client_aborts()
+        self.free(old)
+        new = self.new_conn(61, u32(ISN + 0x1000), RS_ISN, TS_BASE)
+        self.establish(new)
+        self.assertNotEqual(new.gen, old.gen)
+        self.expect_nothing()
+        self.assert_events({"CLIENT_ABORT": 1, "TRANSLATED_C2S": 1,
+                            "SESSION_ESTABLISHED": 1})
+
+
+@group("teardown")
+class ServerClosesClientResetsTest(_TeardownTest):
+    """ESTABLISHED -server FIN-> CLOSE_WAIT -client RST-> CLOSE, both forwarded
+    (translated); each digest names the client's address and port, whichever side
+    sent the segment."""
+
+    def runTest(self) -> None:
+        c = self.established(67)
+        self.server_says(c, "FA", "CLOSE_WAIT")
+        self.client_says(c, "RA", "CLOSE", acked=1)
+        self.expect_nothing()

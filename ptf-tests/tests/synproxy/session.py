@@ -8,7 +8,7 @@ from __future__ import annotations
 from ptf.testutils import group
 from scapy.layers.inet import TCP
 from scapy.layers.l2 import Ether
-from synproxy_base import COOKIE_DIGEST
+from synproxy_base import COOKIE_DIGEST, EVENT_DIGEST
 from synproxy_packets import (
     CLIENT_IP,
     CLIENT_PORT,
@@ -26,6 +26,7 @@ from synproxy_packets import (
     option_value,
     routed,
     ts_option,
+    u32,
 )
 from synproxy_session import Conn, SessionTest, translated_c2s, translated_s2c
 
@@ -204,18 +205,28 @@ class TransparentModeTest(SessionTest):
         self.expect_nothing()
 
 
+class _ServerWindowTest(SessionTest):
+    """Base (no runTest): a server's window through a session whose server scale
+    meets the scale offered to the client (`win_shift`)."""
+
+    def window_reaches_client(self, slot: int, *, win_shift: int, server_wscale: int,
+                              window: int, expected: int) -> None:
+        c = self.new_conn(slot, ISN, RS_ISN, TS_BASE, win_shift=win_shift)
+        self.establish(c, server_wscale=server_wscale)
+        pkt = c.server("A", window=window)
+        self.send(SERVER_PORT, pkt)
+        self.expect(CLIENT_PORT, translated_s2c(pkt, c.delta, c.tsoff, window=expected))
+        self.expect_nothing()
+
+
 @group("session")
-class ServerWindowRescaledTest(SessionTest):
+class ServerWindowRescaledTest(_ServerWindowTest):
     """A server whose window scale (9) differs from the one offered to the client
     (7): its windows reach the client multiplied by 2^(9-7)."""
 
     def runTest(self) -> None:
-        c = self.new_conn(26, ISN, RS_ISN, TS_BASE)
-        self.establish(c, server_wscale=9)
-        pkt = c.server("A", window=1000)
-        self.send(SERVER_PORT, pkt)
-        self.expect(CLIENT_PORT, translated_s2c(pkt, c.delta, c.tsoff, window=4000))
-        self.expect_nothing()
+        self.window_reaches_client(26, win_shift=7, server_wscale=9, window=1000,
+                                   expected=4000)
 
 
 @group("session")
@@ -327,14 +338,71 @@ class TwoSessionsIndependentTest(SessionTest):
 
 
 @group("session")
-class ServerWindowRescaleSaturatesTest(SessionTest):
+class ServerWindowRescaleSaturatesTest(_ServerWindowTest):
     """A server scale of 14 against an offered 0: the rescaled window saturates at
     65535 instead of wrapping."""
 
     def runTest(self) -> None:
-        c = self.new_conn(33, ISN, RS_ISN, TS_BASE, win_shift=0)
-        self.establish(c, server_wscale=14)
-        pkt = c.server("A", window=5)
-        self.send(SERVER_PORT, pkt)
-        self.expect(CLIENT_PORT, translated_s2c(pkt, c.delta, c.tsoff, window=0xFFFF))
+        self.window_reaches_client(33, win_shift=0, server_wscale=14, window=5,
+                                   expected=0xFFFF)
+
+
+@group("session")
+class ServerWindowUntouchedWhenScalesMatchTest(_ServerWindowTest):
+    """A server whose window scale (7) is the one offered to the client (7): its
+    windows reach the client as they are."""
+
+    def runTest(self) -> None:
+        self.window_reaches_client(34, win_shift=7, server_wscale=7, window=1234,
+                                   expected=1234)
+
+
+@group("session")
+class FullConnectionTest(SessionTest):
+    """A whole connection with the session installed from the digest alone: a client
+    offering window scale 9 (the digest says so, the server SYN carries it), the
+    server handshake, a request and its answer, then both FINs and the last ACK, each
+    change of state reported under the entries' gen."""
+
+    def runTest(self) -> None:
+        isn = 0xFFFFFFF0  # the request's sequence numbers wrap around 2^32
+        opts = encode_options(1460, 9, True, True)
+        syn = client_tcp("S", isn, options=client_syn_options(1460, 9, True, 7000))
+        synack = self.synack_for(syn, opts)
+        cookie, our_ts = synack[TCP].seq, option_value(synack, "Timestamp")[0]
+        self.send(CLIENT_PORT, client_tcp("A", isn + 1, cookie + 1, window=1000,
+                                          options=ts_option(7001, our_ts)))
+        d = self.get_digest(COOKIE_DIGEST)
+        self.assertEqual((d["mss"], d["wscale"], d["sack_ok"], d["ts_ok"]), (1460, 9, 1, 1))
+        c = Conn(slot=3, isn=d["client_isn"], cookie=d["cookie"], rs_isn=0x40000000,
+                 ts_base=d["client_tsecr"], client_tsval=d["client_tsval"], server_tsval=100,
+                 sport=d["client_port"], client_window=d["client_window"],
+                 win_shift=self.service.wscale)
+        self.install(c)
+        self.assertEqual(option_value(Ether(self.server_syn_frame(c, opts)), "WScale"), 9)
+        self.send_server_syn(c, opts)
+        self.establish(c, install=False, server_syn=False)
+        request = c.client("PA", options=ts_option(7002, u32(our_ts + 3)), payload=b"GET /")
+        self.send(CLIENT_PORT, request)
+        self.expect(SERVER_PORT, translated_c2s(request, c.delta, c.tsoff))
+        reply = c.server("PA", data_acked=5, options=ts_option(104, 7002), payload=b"200 OK")
+        self.send(SERVER_PORT, reply)
+        self.expect(CLIENT_PORT, translated_s2c(reply, c.delta, c.tsoff))
+        fin = c.client("FA", data_sent=5, data_acked=6)
+        server_fin = c.server("FA", data_sent=6, data_acked=6)
+        last = c.client("A", data_sent=6, data_acked=7)
+        for port, pkt, out_port, out, state in (
+                (CLIENT_PORT, fin, SERVER_PORT, translated_c2s(fin, c.delta, c.tsoff),
+                 "FIN_WAIT"),
+                (SERVER_PORT, server_fin, CLIENT_PORT,
+                 translated_s2c(server_fin, c.delta, c.tsoff), "LAST_ACK"),
+                (CLIENT_PORT, last, SERVER_PORT, translated_c2s(last, c.delta, c.tsoff),
+                 "TIME_WAIT")):
+            self.send(port, pkt)
+            self.expect(out_port, out)
+            self.assertEqual(self.get_digest(EVENT_DIGEST),
+                             self.session_event(c, "STATE", state=state))
         self.expect_nothing()
+        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 1,
+                            "TRANSLATED_C2S": 4, "SESSION_ESTABLISHED": 1,
+                            "TRANSLATED_S2C": 2})
