@@ -127,9 +127,12 @@ def _fake_separate_process(n: int) -> None:
                   f"(resident set grown by {grown / 1e6:.1f} MB for {n} sessions)")
             ct.stop()
             ct = None
-            rate = asyncio.run(_stream_ceiling(sock, n))
-            print(f"reference: bare gRPC (aio) StreamChannel to the same switch, PacketOuts "
-                  f"only: {rate:,.0f} messages/s (one per session: the ceiling)")
+            for direct in (True, False):
+                rate = asyncio.run(_stream_ceiling(sock, n, direct))
+                how = ("call.write per message, as the controller sends" if direct
+                       else "a request iterator")
+                print(f"reference: bare gRPC (aio) StreamChannel to the same switch, PacketOuts "
+                      f"only, {how}: {rate:,.0f} messages/s (one per session: the ceiling)")
         finally:
             if ct is not None:
                 ct.stop()
@@ -145,9 +148,10 @@ def _rss() -> int:
     return 0
 
 
-async def _stream_ceiling(sock: str, n: int) -> float:
+async def _stream_ceiling(sock: str, n: int, direct: bool = True) -> float:
     """PacketOuts per second one grpc.aio StreamChannel carries to `sock` when nothing
-    else is done: every session costs one, so this bounds the session rate."""
+    else is done: every session costs one, so this bounds the session rate. `direct`:
+    one `call.write` each (the controller's way), else through a request iterator."""
     import grpc
     from p4.v1 import p4runtime_pb2 as pb
     from p4.v1 import p4runtime_pb2_grpc
@@ -164,6 +168,14 @@ async def _stream_ceiling(sock: str, n: int) -> float:
             yield msg
 
     async with grpc.aio.insecure_channel(f"unix:{sock}") as ch:
+        if direct:
+            call = p4runtime_pb2_grpc.P4RuntimeStub(ch).StreamChannel()
+            t0 = time.perf_counter()
+            for _ in range(n):
+                await call.write(msg)
+            dt = time.perf_counter() - t0
+            call.cancel()
+            return n / dt
         call = p4runtime_pb2_grpc.P4RuntimeStub(ch).StreamChannel(requests())
         t0 = time.perf_counter()
         while sent < n:

@@ -84,11 +84,22 @@ def hook_controller() -> None:
             stamp("c.packet_out_serialised")
         return msg.SerializeToString()
 
+    orig_open = p4rt.Connection.open_stream
+
     def open_stream(self: p4rt.Connection) -> None:
-        rpc = self.channel.stream_stream(
-            "/p4.v1.P4Runtime/StreamChannel", request_serializer=serialize,
-            response_deserializer=p4rt._parse_stream_message)
-        self._call = rpc(self._requests())
+        # The stream's request serializer is ours (the channel method is wrapped for
+        # the one call that makes the stream).
+        make = self.channel.stream_stream
+
+        def stream_stream(method: str, **kw: Any) -> Any:
+            kw["request_serializer"] = serialize
+            return make(method, **kw)
+
+        self.channel.stream_stream = stream_stream  # type: ignore[method-assign]
+        try:
+            orig_open(self)
+        finally:
+            del self.channel.stream_stream
 
     p4rt.Connection.open_stream = open_stream  # type: ignore[method-assign]
     path = os.environ[TRACE_ENV]

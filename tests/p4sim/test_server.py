@@ -644,6 +644,42 @@ def test_idle_timeout_notification(primary: Client) -> None:
     assert got[0].table_entry.HasField("time_since_last_hit")
 
 
+def test_small_write_inline_only_when_the_lock_is_free(primary: Client, switch: Switch) -> None:
+    server = switch.server
+    state = server.state
+    assert state is not None
+    req = pb.WriteRequest(device_id=0)
+    req.election_id.low = 10
+    text_format.Parse(route("10.9.0.0", 16, 1), req.updates.add(type=pb.Update.INSERT).entity)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with state.lock:
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert held.wait(10)
+        assert server.write_inline(req) is None  # held: nothing done, a worker's job
+    finally:
+        release.set()
+        t.join()
+    assert primary.read(f"table_entry {{ table_id: {LPM} }}") == []
+    assert server.write_inline(req) == [(0, "")]
+    assert len(primary.read(f"table_entry {{ table_id: {LPM} }}")) == 1
+    big = pb.WriteRequest(device_id=0)
+    big.election_id.low = 10
+    for i in range(17):  # over INLINE_WRITE_UPDATES: always a worker's
+        text_format.Parse(
+            route(f"11.{i}.0.0", 16, 1), big.updates.add(type=pb.Update.INSERT).entity
+        )
+    assert server.write_inline(big) is None
+    primary.stub.Write(big)  # through the Write RPC: applied by a worker
+    assert len(primary.read(f"table_entry {{ table_id: {LPM} }}")) == 18
+
+
 def test_rollback_on_error_is_all_or_none(primary: Client) -> None:
     primary.write((pb.Update.INSERT, route("10.0.0.0", 8, 1)))
     for atomicity in (pb.WriteRequest.ROLLBACK_ON_ERROR, pb.WriteRequest.DATAPLANE_ATOMIC):
