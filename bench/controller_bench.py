@@ -8,7 +8,8 @@
   ports, P4Runtime over a unix socket) and the controller in its own process
   (`synproxyctl run`): the setup rate for a burst of valid client
   ACKs, then, one connection at a time, the added latency client ACK in -> server SYN
-  out and server SYN/ACK in -> client window update out, p50/p99.
+  out and server SYN/ACK in -> client window update out, p50/p99 (out: when the
+  switch sent it, `StampedPort`).
 
     .venv/bin/python -m bench controller_fake controller_p4sim
 """
@@ -194,11 +195,23 @@ def _ack(flow: Flow, isn: int, opts: int, epoch: int = 1) -> bytes:
                        ack=(cookie + 1) & 0xFFFFFFFF, window=502))
 
 
-def _next_tcp(port: MemoryPort, flags: str, timeout: float = 10.0) -> tuple[float, Ether]:
+class StampedPort(MemoryPort):
+    """A memory port that notes when the switch sent each packet: the latency is the
+    switch's, not the time this process's reading thread takes to get the GIL back
+    from p4sim's threads (a packet on a real port is on the wire by then)."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.stamped: queue.Queue[tuple[float, bytes]] = queue.Queue()
+
+    def send(self, packet: bytes) -> None:
+        self.stamped.put((time.perf_counter(), packet))
+
+
+def _next_tcp(port: StampedPort, flags: str, timeout: float = 10.0) -> tuple[float, Ether]:
     deadline = time.perf_counter() + timeout
     while True:
-        data = port.sent.get(timeout=max(0.0, deadline - time.perf_counter()))
-        t = time.perf_counter()
+        t, data = port.stamped.get(timeout=max(0.0, deadline - time.perf_counter()))
         p = Ether(data)
         if TCP in p and p[TCP].flags == flags:
             return t, p
@@ -233,7 +246,7 @@ def _setup_p4sim(backend: str, burst: int, sequential: int) -> None:
         cfg_path = Path(tmp) / "c.yaml"
         cfg_path.write_text(_config(p4info, devcfg, sock)
                             + f'control: {{socket: "{ctl_sock}"}}\n')
-        ports = {1: MemoryPort(1), 2: MemoryPort(2)}
+        ports = {1: StampedPort(1), 2: StampedPort(2)}
         sw = Switch(list(ports.values()), cpu_port=p4consts.CPU_PORT, loader=loader(backend))
         sw.start(f"unix:{sock}")
         ctl = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config",

@@ -161,10 +161,17 @@ def trace(backend: str, n: int) -> None:
     from controller import p4consts
     from controller.cookie import Flow, encode_options
     from p4sim.backend.backends import loader
-    from p4sim.ports import MemoryPort
     from p4sim.switch import Switch
 
-    from .controller_bench import CLIENT_IP, VIP, _ack, _config, _next_tcp, _wait_synced
+    from .controller_bench import (
+        CLIENT_IP,
+        VIP,
+        StampedPort,
+        _ack,
+        _config,
+        _next_tcp,
+        _wait_synced,
+    )
     from .p4sim_bench import ROOT, compiled
 
     hook_p4sim()
@@ -173,7 +180,7 @@ def trace(backend: str, n: int) -> None:
         sock, ctl_sock = f"{tmp}/sw.sock", f"{tmp}/ctl.sock"
         cfg_path = Path(tmp) / "c.yaml"
         cfg_path.write_text(_config(p4info, devcfg, sock) + f'control: {{socket: "{ctl_sock}"}}\n')
-        ports = {1: MemoryPort(1), 2: MemoryPort(2)}
+        ports = {1: StampedPort(1), 2: StampedPort(2)}
         sw = Switch(list(ports.values()), cpu_port=p4consts.CPU_PORT, loader=loader(backend))
         sw.start(f"unix:{sock}")
         out = f"{tmp}/ctl-trace.json"
