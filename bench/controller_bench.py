@@ -208,13 +208,26 @@ class StampedPort(MemoryPort):
         self.stamped.put((time.perf_counter(), packet))
 
 
-def _next_tcp(port: StampedPort, flags: str, timeout: float = 10.0) -> tuple[float, Ether]:
+_TCP_FLAGS = {"S": 0x02, "A": 0x10, "SA": 0x12}
+
+
+def _tcp_flags(frame: bytes) -> int | None:
+    """The TCP flags of an untagged IPv4 frame, read in place: dissecting every frame
+    with scapy in this process would take the GIL from the switch being measured."""
+    if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+        return None
+    at = 14 + (frame[14] & 0x0F) * 4 + 13
+    return frame[at] if len(frame) > at else None
+
+
+def _next_tcp(port: StampedPort, flags: str, timeout: float = 10.0) -> tuple[float, bytes]:
+    """When the next TCP segment with exactly `flags` left `port`, and the frame."""
+    want = _TCP_FLAGS[flags]
     deadline = time.perf_counter() + timeout
     while True:
         t, data = port.stamped.get(timeout=max(0.0, deadline - time.perf_counter()))
-        p = Ether(data)
-        if TCP in p and p[TCP].flags == flags:
-            return t, p
+        if _tcp_flags(data) == want:
+            return t, data
 
 
 def _wait_synced(ctl_sock: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:

@@ -50,7 +50,7 @@ from p4.v1 import p4runtime_pb2_grpc
 from p4sim.device import DeviceState
 from p4sim.device.arbitration import Arbiter, Client, ElectionId, has_pipeline_access
 from p4sim.device.errors import Code, DeviceError
-from p4sim.device.p4rt import digest_list_proto, idle_timeout_proto, write
+from p4sim.device.p4rt import digest_list_proto, idle_timeout_proto, write_synced
 from p4sim.device.p4rt import read as read_entities
 from p4sim.device.packetio import PacketIo
 from p4sim.device.rollback import snapshot
@@ -534,6 +534,7 @@ class P4RuntimeServer:
 
     def _write_each(self, state: DeviceState, updates: Any) -> list[tuple[Code, str]]:
         with state.lock:
+            state.sync()  # once for the batch: the lock keeps the data plane out
             return [self._try_write(state, update) for update in updates]
 
     def _write_all_or_none(
@@ -542,6 +543,7 @@ class P4RuntimeServer:
         """Apply every update or none (the lock makes it data-plane atomic too)."""
         undos = []
         with state.lock:
+            state.sync()
             for index, update in enumerate(updates):
                 undo = snapshot(state, update)
                 code, message = self._try_write(state, update)
@@ -573,7 +575,7 @@ class P4RuntimeServer:
     def _write_one(self, state: DeviceState, update: pb.Update) -> None:
         if update.entity.WhichOneof("entity") == "register_entry":
             self._check_register_access("write")
-        write(state, update)
+        write_synced(state, update)
 
     def _check_register_access(self, what: str) -> None:
         if not self.register_access:
