@@ -480,11 +480,13 @@ class P4RuntimeServer:
 
     def write(self, req: pb.WriteRequest) -> list[tuple[Code, str]]:
         """Apply a batch; returns one (code, message) per update."""
+        return self._write(req, self._active)
+
+    def _write(self, req: pb.WriteRequest, active: _Pipeline | None) -> list[tuple[Code, str]]:
         self._check_device(req.device_id)
         self._check_role(req.role)
         if not self.arbiter.is_primary(req.role, _election(req)):
             raise DeviceError(Code.PERMISSION_DENIED, "writes are accepted from the primary only")
-        active = self._active
         if active is None:
             raise DeviceError(Code.FAILED_PRECONDITION, "no forwarding pipeline config set")
         W = pb.WriteRequest
@@ -528,7 +530,7 @@ class P4RuntimeServer:
         if not lock.acquire(blocking=False):
             return None
         try:
-            return self.write(req)
+            return self._write(req, active)  # the pipeline whose lock is held
         finally:
             lock.release()
 
