@@ -775,6 +775,17 @@ class P4RuntimeServer:
             return IDLE_SCAN_MIN_NS
         return max(IDLE_SCAN_MIN_NS, min(IDLE_SCAN_MAX_NS, min(ttls) // 10))
 
+    def send_digests(self) -> None:
+        """Send the digest lists due now (the packet loop calls it when it goes idle;
+        the housekeeping thread sends the rest)."""
+        active = self._active
+        if active is None:
+            return
+        try:
+            self._send_digests(active)
+        except Exception:  # never take the caller's thread down
+            log.exception("sending digests failed")
+
     def _send_digests(self, active: _Pipeline) -> int | None:
         lists, deadline = active.state.digests.poll()
         for dl in lists:

@@ -202,10 +202,11 @@ class Switch:
             sel.close()
 
     def _went_idle(self) -> None:
-        """No input is waiting: send the digests buffered so far."""
+        """No input is waiting: send the digests buffered so far (from this thread:
+        waking the housekeeping thread to do it would add a thread switch)."""
         current = self._current
-        if self.eager_digests and current is not None:
-            current[1].digests.flush()
+        if self.eager_digests and current is not None and current[1].digests.flush():
+            self.server.send_digests()
 
     def _drain_injected(self) -> bool:
         try:

@@ -10,9 +10,9 @@ so a flood of identical learn events costs the controller one message.
 The engine does no I/O and has no thread: the server calls ``poll`` when ``wakeup``
 fires or the deadline ``poll`` returned has passed. The clock is injectable.
 
-``flush`` makes what is buffered due at once: the switch calls it when its packet
-loop has no more input waiting (nothing could join the list now), so that at low
-load a digest does not wait out ``max_timeout_ns``; under load the loop stays busy
+``flush`` makes what is buffered due at once: the switch calls it (and polls) when
+its packet loop has no more input waiting (nothing could join the list now), so that
+at low load a digest does not wait out ``max_timeout_ns``; under load the loop stays busy
 and lists fill as configured. ``max_timeout_ns`` stays the upper bound.
 """
 
@@ -145,13 +145,14 @@ class DigestEngine:
         if notify or d.config.max_timeout_ns == 0:
             self._notify()
 
-    def flush(self) -> None:
-        """Send what is buffered at the next ``poll``, whatever the lists' timeouts."""
+    def flush(self) -> bool:
+        """Make what is buffered due at the next ``poll``, whatever the lists'
+        timeouts; False if nothing is buffered. The caller polls (no wakeup)."""
         if not any(d.buffer for d in list(self._digests.values())):
-            return  # nothing buffered (read without the lock: a push notifies anyway)
+            return False  # nothing buffered (read without the lock: a push notifies anyway)
         with self._lock:
             self._flush = True
-        self._notify()
+        return True
 
     # ------------------------------------------------------------ server side
 
