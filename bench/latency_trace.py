@@ -140,7 +140,9 @@ def hook_p4sim() -> None:
 
     server._serialize = serialize
     _wrap_async(server._Servicer, "Write", "s.write_in", "s.write_answered")
-    _wrap(server.P4RuntimeServer, "write", before="s.write_apply", after="s.write_applied")
+    # `_write` where the server has it: both its inline and its worker path call it.
+    applies = "_write" if hasattr(server.P4RuntimeServer, "_write") else "write"
+    _wrap(server.P4RuntimeServer, applies, before="s.write_apply", after="s.write_applied")
     _wrap(server.P4RuntimeServer, "handle_stream_message", before="s.packet_out_in",
           when=lambda _s, _st, req: req.WhichOneof("update") == "packet")
     _wrap(switch.Switch, "_process", before="s.packet_out_pipeline",
