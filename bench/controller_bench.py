@@ -8,7 +8,8 @@
   ports, P4Runtime over a unix socket) and the controller in its own process
   (`synproxyctl run`): the setup rate for a burst of valid client
   ACKs, then, one connection at a time, the added latency client ACK in -> server SYN
-  out and server SYN/ACK in -> client window update out, p50/p99.
+  out and server SYN/ACK in -> client window update out, p50/p99 (out: when the
+  switch sent it, `StampedPort`).
 
     .venv/bin/python -m bench controller_fake controller_p4sim
 """
@@ -121,9 +122,12 @@ def _fake_separate_process(n: int) -> None:
                   f"(resident set grown by {grown / 1e6:.1f} MB for {n} sessions)")
             ct.stop()
             ct = None
-            rate = asyncio.run(_stream_ceiling(sock, n))
-            print(f"reference: bare gRPC (aio) StreamChannel to the same switch, PacketOuts "
-                  f"only: {rate:,.0f} messages/s (one per session: the ceiling)")
+            for direct in (True, False):
+                rate = asyncio.run(_stream_ceiling(sock, n, direct))
+                how = ("call.write per message, as the controller sends" if direct
+                       else "a request iterator")
+                print(f"reference: bare gRPC (aio) StreamChannel to the same switch, PacketOuts "
+                      f"only, {how}: {rate:,.0f} messages/s (one per session: the ceiling)")
         finally:
             if ct is not None:
                 ct.stop()
@@ -139,9 +143,10 @@ def _rss() -> int:
     return 0
 
 
-async def _stream_ceiling(sock: str, n: int) -> float:
+async def _stream_ceiling(sock: str, n: int, direct: bool = True) -> float:
     """PacketOuts per second one grpc.aio StreamChannel carries to `sock` when nothing
-    else is done: every session costs one, so this bounds the session rate."""
+    else is done: every session costs one, so this bounds the session rate. `direct`:
+    one `call.write` each (the controller's way), else through a request iterator."""
     import grpc
     from p4.v1 import p4runtime_pb2 as pb
     from p4.v1 import p4runtime_pb2_grpc
@@ -158,6 +163,14 @@ async def _stream_ceiling(sock: str, n: int) -> float:
             yield msg
 
     async with grpc.aio.insecure_channel(f"unix:{sock}") as ch:
+        if direct:
+            call = p4runtime_pb2_grpc.P4RuntimeStub(ch).StreamChannel()
+            t0 = time.perf_counter()
+            for _ in range(n):
+                await call.write(msg)
+            dt = time.perf_counter() - t0
+            call.cancel()
+            return n / dt
         call = p4runtime_pb2_grpc.P4RuntimeStub(ch).StreamChannel(requests())
         t0 = time.perf_counter()
         while sent < n:
@@ -176,14 +189,39 @@ def _ack(flow: Flow, isn: int, opts: int, epoch: int = 1) -> bytes:
                        ack=(cookie + 1) & 0xFFFFFFFF, window=502))
 
 
-def _next_tcp(port: MemoryPort, flags: str, timeout: float = 10.0) -> tuple[float, Ether]:
+class StampedPort(MemoryPort):
+    """A memory port that notes when the switch sent each packet: the latency is the
+    switch's, not the time this process's reading thread takes to get the GIL back
+    from p4sim's threads (a packet on a real port is on the wire by then)."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.stamped: queue.Queue[tuple[float, bytes]] = queue.Queue()
+
+    def send(self, packet: bytes) -> None:
+        self.stamped.put((time.perf_counter(), packet))
+
+
+_TCP_FLAGS = {"S": 0x02, "A": 0x10, "SA": 0x12}
+
+
+def _tcp_flags(frame: bytes) -> int | None:
+    """The TCP flags of an untagged IPv4 frame, read in place: dissecting every frame
+    with scapy in this process would take the GIL from the switch being measured."""
+    if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+        return None
+    at = 14 + (frame[14] & 0x0F) * 4 + 13
+    return frame[at] if len(frame) > at else None
+
+
+def _next_tcp(port: StampedPort, flags: str, timeout: float = 10.0) -> tuple[float, bytes]:
+    """When the next TCP segment with exactly `flags` left `port`, and the frame."""
+    want = _TCP_FLAGS[flags]
     deadline = time.perf_counter() + timeout
     while True:
-        data = port.sent.get(timeout=max(0.0, deadline - time.perf_counter()))
-        t = time.perf_counter()
-        p = Ether(data)
-        if TCP in p and p[TCP].flags == flags:
-            return t, p
+        t, data = port.stamped.get(timeout=max(0.0, deadline - time.perf_counter()))
+        if _tcp_flags(data) == want:
+            return t, data
 
 
 def _wait_synced(ctl_sock: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
@@ -222,7 +260,7 @@ def switch_and_controller(backend: str, log_level: str = "warning",
         cfg_path = Path(tmp) / "c.yaml"
         cfg_path.write_text(edit_config(_config(p4info, devcfg, sock))
                             + f'control: {{socket: "{ctl_sock}"}}\n')
-        ports = {1: MemoryPort(1), 2: MemoryPort(2)}
+        ports = {1: StampedPort(1), 2: StampedPort(2)}
         sw = Switch(list(ports.values()), cpu_port=p4consts.CPU_PORT, loader=loader(backend))
         sw.start(f"unix:{sock}")
         ctl = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -106,18 +106,27 @@ class Connection:
         self.stub = p4runtime_pb2_grpc.P4RuntimeStub(self.channel)
         self._outbox: asyncio.Queue[pb.StreamMessageRequest | None] = asyncio.Queue()
         self._call: grpc.aio.StreamStreamCall | None = None
+        self._writer: asyncio.Task[None] | None = None
 
     async def wait_ready(self, timeout: float) -> None:
         await asyncio.wait_for(self.channel.channel_ready(), timeout)
 
     # ------------------------------------------------------------------ stream
 
-    async def _requests(self) -> AsyncIterator[pb.StreamMessageRequest]:
-        while True:
-            msg = await self._outbox.get()
-            if msg is None:
-                return
-            yield msg
+    async def _write_stream(self, call: grpc.aio.StreamStreamCall) -> None:
+        """Send what `send` queued, one `call.write` each. (A request iterator handed
+        to the call costs an async generator step and more event loop round trips per
+        message; with one PacketOut per session that is the session rate's ceiling.)"""
+        outbox = self._outbox
+        try:
+            while True:
+                msg = await outbox.get()
+                if msg is None:
+                    await call.done_writing()
+                    return
+                await call.write(msg)
+        except (grpc.RpcError, asyncio.InvalidStateError, grpc.aio.UsageError):
+            return  # the stream ended: `recv` reports it
 
     def open_stream(self) -> None:
         # The generated stub's StreamChannel, except that a message that does not parse
@@ -126,7 +135,8 @@ class Connection:
             "/p4.v1.P4Runtime/StreamChannel",
             request_serializer=pb.StreamMessageRequest.SerializeToString,
             response_deserializer=_parse_stream_message)
-        self._call = rpc(self._requests())
+        self._call = rpc()
+        self._writer = asyncio.get_running_loop().create_task(self._write_stream(self._call))
 
     async def recv(self) -> pb.StreamMessageResponse | None:
         """The next stream message; None when the stream ended. Raises
@@ -218,4 +228,8 @@ class Connection:
         self._outbox.put_nowait(None)
         if self._call is not None:
             self._call.cancel()
+        if self._writer is not None:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+            self._writer = None
         await self.channel.close()

@@ -212,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(PI) does",
     )
     p.add_argument(
+        "--strict-digest-timeout",
+        action="store_true",
+        help="hold every digest list until max_list_size digests wait or max_timeout_ns "
+        "passes (default: send what is buffered as soon as no packet is waiting)",
+    )
+    p.add_argument(
         "--max-streams",
         type=_positive_int,
         default=MAX_STREAMS,
@@ -353,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     switch = Switch(
         ports, cpu_port=args.cpu_port, device_id=args.device_id, loader=loader(args.backend)
     )
+    switch.eager_digests = not args.strict_digest_timeout
     switch.server.register_access = not args.no_register_access
     switch.server.max_streams = args.max_streams
     switch.server.arbitration_timeout = args.arbitration_timeout

@@ -16,9 +16,12 @@ hostile streams cost memory only; at most ``max_streams`` are open at once (one 
 is refused with RESOURCE_EXHAUSTED), and a stream that sends no arbitration update
 within ``arbitration_timeout`` seconds is ended with DEADLINE_EXCEEDED.
 
-Work that takes the device lock runs in worker threads, never on the event loop, so
-Capabilities and the streams are answered while a batch is applied: the primary's
-Writes and pipeline configs in a pool of their own (requests from anyone else are
+Work that takes the device lock runs in worker threads, never waiting on the event
+loop, so Capabilities and the streams are answered while a batch is applied: the
+primary's Writes and pipeline configs in a pool of their own (a small Write, up to
+``INLINE_WRITE_UPDATES`` updates, is applied on the loop when the lock is free at
+that instant: the two thread hand-offs cost more than the work, and the handshake
+latency of a controller is made of such hops; it never waits for the lock there) (requests from anyone else are
 refused on the loop first), Reads in another, so that reads, which anyone may send,
 never queue ahead of the primary's writes. Reads take the lock one slice of
 ``READ_SLICE`` entities at a time (``DeviceState.read_slices``) and stream a response
@@ -47,7 +50,7 @@ from p4.v1 import p4runtime_pb2_grpc
 from p4sim.device import DeviceState
 from p4sim.device.arbitration import Arbiter, Client, ElectionId, has_pipeline_access
 from p4sim.device.errors import Code, DeviceError
-from p4sim.device.p4rt import digest_list_proto, idle_timeout_proto, write
+from p4sim.device.p4rt import digest_list_proto, idle_timeout_proto, write_synced
 from p4sim.device.p4rt import read as read_entities
 from p4sim.device.packetio import PacketIo
 from p4sim.device.rollback import snapshot
@@ -63,6 +66,7 @@ READ_SLICE = 200  # entities read per hold of the device lock (a few ms)
 READ_UNPACED = 5000  # entities a read makes at full speed; past them ...
 READ_DUTY = 0.5  # ... it works at most this share of the time, leaving packets the rest
 MAX_QUEUED_PACKET_INS = 10_000
+INLINE_WRITE_UPDATES = 16  # a Write this small may be applied on the event loop
 MAX_MESSAGE = 256 * 1024 * 1024
 MAX_STREAMS = 1024  # StreamChannels open at once, arbitrated or not
 ARBITRATION_TIMEOUT_S = 10.0  # a stream must arbitrate within this
@@ -248,6 +252,7 @@ class P4RuntimeServer:
         self._streams_lock = threading.Lock()
         self._wake = threading.Event()
         self._rescan = False
+        self._next_idle_ns = 0  # when the housekeeping thread scans idle timeouts next
         self._stopping = threading.Event()
         self._housekeeper: threading.Thread | None = None
         self._grpc: grpc.aio.Server | None = None
@@ -475,11 +480,13 @@ class P4RuntimeServer:
 
     def write(self, req: pb.WriteRequest) -> list[tuple[Code, str]]:
         """Apply a batch; returns one (code, message) per update."""
+        return self._write(req, self._active)
+
+    def _write(self, req: pb.WriteRequest, active: _Pipeline | None) -> list[tuple[Code, str]]:
         self._check_device(req.device_id)
         self._check_role(req.role)
         if not self.arbiter.is_primary(req.role, _election(req)):
             raise DeviceError(Code.PERMISSION_DENIED, "writes are accepted from the primary only")
-        active = self._active
         if active is None:
             raise DeviceError(Code.FAILED_PRECONDITION, "no forwarding pipeline config set")
         W = pb.WriteRequest
@@ -494,12 +501,42 @@ class P4RuntimeServer:
             results = self._write_all_or_none(active.state, list(req.updates))
         else:
             results = self._write_each(active.state, req.updates)
-        self._rescan = True
-        self._wake.set()
+        if self._rescan_needed(req):
+            self._rescan = True
+            self._wake.set()
         return results
+
+    def _rescan_needed(self, req: pb.WriteRequest) -> bool:
+        """Whether an idle timeout in `req` wants a scan before the one planned (waking
+        the housekeeping thread on every write would cost every write a thread switch)."""
+        planned = self._next_idle_ns
+        now = self.clock()
+        for update in req.updates:
+            entity = update.entity
+            if entity.WhichOneof("entity") != "table_entry":
+                continue
+            ttl = entity.table_entry.idle_timeout_ns
+            if ttl and planned > now + max(IDLE_SCAN_MIN_NS, ttl // 10):
+                return True
+        return False
+
+    def write_inline(self, req: pb.WriteRequest) -> list[tuple[Code, str]] | None:
+        """Apply a small batch on this thread if the device lock is free now; None
+        (nothing done) if the batch is large or the lock is held: use a worker."""
+        active = self._active
+        if active is None or len(req.updates) > INLINE_WRITE_UPDATES:
+            return None
+        lock = active.state.lock
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            return self._write(req, active)  # the pipeline whose lock is held
+        finally:
+            lock.release()
 
     def _write_each(self, state: DeviceState, updates: Any) -> list[tuple[Code, str]]:
         with state.lock:
+            state.sync()  # once for the batch: the lock keeps the data plane out
             return [self._try_write(state, update) for update in updates]
 
     def _write_all_or_none(
@@ -508,6 +545,7 @@ class P4RuntimeServer:
         """Apply every update or none (the lock makes it data-plane atomic too)."""
         undos = []
         with state.lock:
+            state.sync()
             for index, update in enumerate(updates):
                 undo = snapshot(state, update)
                 code, message = self._try_write(state, update)
@@ -539,7 +577,7 @@ class P4RuntimeServer:
     def _write_one(self, state: DeviceState, update: pb.Update) -> None:
         if update.entity.WhichOneof("entity") == "register_entry":
             self._check_register_access("write")
-        write(state, update)
+        write_synced(state, update)
 
     def _check_register_access(self, what: str) -> None:
         if not self.register_access:
@@ -716,6 +754,7 @@ class P4RuntimeServer:
                     if idle_tables and now >= next_idle:
                         self._send_idle(active, idle_tables, now)
                         next_idle = now + self._idle_period(idle_tables)
+                    self._next_idle_ns = next_idle if idle_tables else 0
                     wait_ns = []
                     if deadline is not None:
                         wait_ns.append(deadline - now)
@@ -735,6 +774,17 @@ class P4RuntimeServer:
         if not ttls:
             return IDLE_SCAN_MIN_NS
         return max(IDLE_SCAN_MIN_NS, min(IDLE_SCAN_MAX_NS, min(ttls) // 10))
+
+    def send_digests(self) -> None:
+        """Send the digest lists due now (the packet loop calls it when it goes idle;
+        the housekeeping thread sends the rest)."""
+        active = self._active
+        if active is None:
+            return
+        try:
+            self._send_digests(active)
+        except Exception:  # never take the caller's thread down
+            log.exception("sending digests failed")
 
     def _send_digests(self, active: _Pipeline) -> int | None:
         lists, deadline = active.state.digests.poll()
@@ -838,7 +888,9 @@ class _Servicer(p4runtime_pb2_grpc.P4RuntimeServicer):
     async def Write(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             self.s.check_primary(request)
-            results = await self.s.in_writer(self.s.write, request)
+            results = self.s.write_inline(request)
+            if results is None:
+                results = await self.s.in_writer(self.s.write, request)
         except DeviceError as exc:
             await _abort(context, exc.code, exc.message)
             raise AssertionError("unreachable") from exc

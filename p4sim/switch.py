@@ -12,6 +12,13 @@ whole: one call takes a burst of frames with recvmmsg, runs the program and send
 the outputs in native code with the GIL released; only packets for the CPU port and
 digests come back to Python, through bounded areas that count what they drop.
 
+Digests: when a round of the loop finds no more input waiting, the digests buffered
+so far are sent at once (`DigestEngine.flush`) instead of waiting out their
+`max_timeout_ns`: nothing could join the list now, and the wait would only add
+latency. Under load the loop stays busy and lists fill up to the configured size or
+timeout. `eager_digests=False` (`p4sim --strict-digest-timeout`) keeps every list
+until its size or timeout is reached.
+
 The pipeline holds the device state's lock for each packet (a native burst: for each
 burst), so a controller write lands between packets, never inside one. SetForwardingPipelineConfig swaps the
 pipeline and state between two packets.
@@ -61,6 +68,7 @@ class Switch:
         cpu_port: int = 255,
         device_id: int = 0,
         loader: Loader | None = None,
+        eager_digests: bool = True,
     ) -> None:
         numbers = [p.number for p in ports]
         if len(set(numbers)) != len(numbers):
@@ -90,6 +98,7 @@ class Switch:
         self._is_idle = True
         self._trace = False
         self._raw_ports: list[RawPort] | None = None
+        self.eager_digests = eager_digests
 
     # ------------------------------------------------------------ lifecycle
 
@@ -166,6 +175,7 @@ class Switch:
                 # becomes ready while another is flooded waits at most one round.
                 ready = sel.select(timeout)
                 if not ready:
+                    self._went_idle()
                     with self._idle:
                         self._is_idle = True
                         self._idle.notify_all()
@@ -182,6 +192,7 @@ class Switch:
                         busy |= self._drain_port(port)
                 timeout = 0 if busy else SELECT_TIMEOUT_S
                 if not busy:
+                    self._went_idle()
                     with self._idle:
                         self._is_idle = True
                         self._idle.notify_all()
@@ -189,6 +200,13 @@ class Switch:
             log.exception("packet thread failed")
         finally:
             sel.close()
+
+    def _went_idle(self) -> None:
+        """No input is waiting: send the digests buffered so far (from this thread:
+        waking the housekeeping thread to do it would add a thread switch)."""
+        current = self._current
+        if self.eager_digests and current is not None and current[1].digests.flush():
+            self.server.send_digests()
 
     def _drain_injected(self) -> bool:
         try:

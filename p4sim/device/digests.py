@@ -9,6 +9,11 @@ so a flood of identical learn events costs the controller one message.
 
 The engine does no I/O and has no thread: the server calls ``poll`` when ``wakeup``
 fires or the deadline ``poll`` returned has passed. The clock is injectable.
+
+``flush`` makes what is buffered due at once: the switch calls it (and polls) when
+its packet loop has no more input waiting (nothing could join the list now), so that
+at low load a digest does not wait out ``max_timeout_ns``; under load the loop stays busy
+and lists fill as configured. ``max_timeout_ns`` stays the upper bound.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ class DigestEngine:
         self._lock = threading.Lock()
         self._digests: dict[int, _Digest] = {}
         self._next_list_id = 1
+        self._flush = False
         self.dropped = 0
 
     def set_wakeup(self, wakeup: Callable[[], None] | None) -> None:
@@ -139,6 +145,15 @@ class DigestEngine:
         if notify or d.config.max_timeout_ns == 0:
             self._notify()
 
+    def flush(self) -> bool:
+        """Make what is buffered due at the next ``poll``, whatever the lists'
+        timeouts; False if nothing is buffered. The caller polls (no wakeup)."""
+        if not any(d.buffer for d in list(self._digests.values())):
+            return False  # nothing buffered (read without the lock: a push notifies anyway)
+        with self._lock:
+            self._flush = True
+        return True
+
     # ------------------------------------------------------------ server side
 
     def poll(self) -> tuple[list[DigestList], int | None]:
@@ -147,6 +162,7 @@ class DigestEngine:
         out: list[DigestList] = []
         deadline: int | None = None
         with self._lock:
+            flush, self._flush = self._flush, False
             for digest_id, d in self._digests.items():
                 cfg = d.config
                 for list_id, (sent_ns, values) in list(d.in_flight.items()):
@@ -159,7 +175,7 @@ class DigestEngine:
                         deadline = _earlier(deadline, sent_ns + cfg.ack_timeout_ns)
                 limit = cfg.max_list_size or len(d.buffer)
                 while d.buffer and (
-                    len(d.buffer) >= limit or now - d.first_ns >= cfg.max_timeout_ns
+                    flush or len(d.buffer) >= limit or now - d.first_ns >= cfg.max_timeout_ns
                 ):
                     values = list(d.buffer)[:limit]
                     for value in values:

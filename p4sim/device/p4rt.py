@@ -33,12 +33,18 @@ _KIND_FIELD = {
 
 def write(state: DeviceState, update: pb.Update) -> None:
     """Apply one update of a WriteRequest."""
+    state.sync()
+    write_synced(state, update)
+
+
+def write_synced(state: DeviceState, update: pb.Update) -> None:
+    """`write` for a caller that made the data plane's counts current (`state.sync()`)
+    under the device lock it still holds: a batch syncs once, not once per update."""
     op = _OPS.get(update.type)
     if op is None:
         raise invalid("update type must be INSERT, MODIFY or DELETE")
     entity = update.entity
     kind = entity.WhichOneof("entity")
-    state.sync()
     if kind == "table_entry":
         _write_table_entry(state, op, entity.table_entry)
     elif kind == "counter_entry":

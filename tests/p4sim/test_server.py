@@ -131,8 +131,12 @@ class Client:
 
 
 @pytest.fixture()
-def switch() -> Iterator[Switch]:
-    sw = Switch([MemoryPort(1), MemoryPort(2)], cpu_port=CPU, loader=FakePipeline)
+def switch(request: pytest.FixtureRequest) -> Iterator[Switch]:
+    # parametrize("switch", [False], indirect=True): lists wait for size or timeout
+    eager = getattr(request, "param", True)
+    sw = Switch(
+        [MemoryPort(1), MemoryPort(2)], cpu_port=CPU, loader=FakePipeline, eager_digests=eager
+    )
     sw.start("127.0.0.1:0")
     yield sw
     sw.stop()
@@ -527,6 +531,7 @@ def values(dl: pb.DigestList) -> list[tuple[int, ...]]:
     return [tuple(int.from_bytes(m.bitstring, "big") for m in d.struct.members) for d in dl.data]
 
 
+@pytest.mark.parametrize("switch", [False], indirect=True)
 def test_digest_batching_and_ack(primary: Client, switch: Switch) -> None:
     hour = 3600 * 10**9
     primary.write((pb.Update.INSERT, digest_config(hour, 2, hour)))
@@ -575,6 +580,46 @@ def test_digest_timeout_and_ack_timeout(primary: Client, switch: Switch) -> None
     assert got is not None and values(got) == [(9, 1)] and got.list_id != dl.list_id
 
 
+def test_digest_sent_when_the_packet_loop_is_idle(primary: Client, switch: Switch) -> None:
+    # An hour's timeout and room for 100: only the idle packet loop sends the list.
+    hour = 3600 * 10**9
+    primary.write((pb.Update.INSERT, digest_config(hour, 100, hour)))
+    learn(switch, 7)
+    assert values(primary.next("digest")) == [(7, 1)]
+    # A burst in one call of the packet loop's port: each digest is in some list,
+    # each once, and lists are never longer than max_list_size.
+    port = switch.ports[1]
+    assert isinstance(port, MemoryPort)
+    for n in range(10, 40):
+        port.inject(b"LEARN%02d" % n)
+    seen: list[tuple[int, ...]] = []
+    while len(seen) < 30:
+        dl = primary.next("digest")
+        assert 1 <= len(dl.data) <= 100
+        seen.extend(values(dl))
+    assert sorted(seen) == [(n, 1) for n in range(10, 40)]
+
+
+def test_strict_digest_timeout_holds_the_list() -> None:
+    sw = Switch([MemoryPort(1)], cpu_port=CPU, loader=FakePipeline, eager_digests=False)
+    sw.start("127.0.0.1:0")
+    c = Client(f"127.0.0.1:{sw.server.port}")
+    try:
+        assert c.arbitrate(10).status.code == code_pb2.OK
+        c.push()
+        hour = 3600 * 10**9
+        c.write((pb.Update.INSERT, digest_config(hour, 2, hour)))
+        learn(sw, 1)
+        assert sw.wait_idle()
+        with pytest.raises(queue.Empty):
+            c.inbox["digest"].get(timeout=0.3)  # held: one of two, an hour to go
+        learn(sw, 2)
+        assert values(c.next("digest")) == [(1, 1), (2, 1)]
+    finally:
+        c.close()
+        sw.stop()
+
+
 def test_unknown_digest_ack_reports_error(primary: Client) -> None:
     ack = pb.StreamMessageRequest()
     ack.digest_ack.digest_id = LEARN
@@ -597,6 +642,42 @@ def test_idle_timeout_notification(primary: Client) -> None:
     assert te.match[0].lpm.prefix_len == 8 and note.timestamp > 0
     got = primary.read(f"table_entry {{ table_id: {LPM} time_since_last_hit {{}} }}")
     assert got[0].table_entry.HasField("time_since_last_hit")
+
+
+def test_small_write_inline_only_when_the_lock_is_free(primary: Client, switch: Switch) -> None:
+    server = switch.server
+    state = server.state
+    assert state is not None
+    req = pb.WriteRequest(device_id=0)
+    req.election_id.low = 10
+    text_format.Parse(route("10.9.0.0", 16, 1), req.updates.add(type=pb.Update.INSERT).entity)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with state.lock:
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert held.wait(10)
+        assert server.write_inline(req) is None  # held: nothing done, a worker's job
+    finally:
+        release.set()
+        t.join()
+    assert primary.read(f"table_entry {{ table_id: {LPM} }}") == []
+    assert server.write_inline(req) == [(0, "")]
+    assert len(primary.read(f"table_entry {{ table_id: {LPM} }}")) == 1
+    big = pb.WriteRequest(device_id=0)
+    big.election_id.low = 10
+    for i in range(17):  # over INLINE_WRITE_UPDATES: always a worker's
+        text_format.Parse(
+            route(f"11.{i}.0.0", 16, 1), big.updates.add(type=pb.Update.INSERT).entity
+        )
+    assert server.write_inline(big) is None
+    primary.stub.Write(big)  # through the Write RPC: applied by a worker
+    assert len(primary.read(f"table_entry {{ table_id: {LPM} }}")) == 18
 
 
 def test_rollback_on_error_is_all_or_none(primary: Client) -> None:
