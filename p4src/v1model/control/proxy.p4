@@ -384,6 +384,12 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                 meta.event = EV_DROP_GROUP_MAC;
             }
             meta.done = true;
+        } else if (ack_check && cookie_ok && meta.controller_down) {
+            /* ------------------------------------------------ fail closed (heartbeat.p4) */
+            frame_len = build_refusal_reset(hdr, meta.svc_ttl);
+            standard_metadata.egress_spec = standard_metadata.ingress_port;
+            meta.event = EV_CONTROLLER_DOWN_RESET;
+            meta.done = true;
         } else if (ack_check && cookie_ok) {
             /* ------------------------------------------------ valid cookie ACK (D5) */
             if ((meta.svc_flags & SVC_FLAG_DEFER) != 0 && !meta.has_payload) {
