@@ -266,3 +266,38 @@ class FailOpenNatThroughBucketsTest(NatTest, HeartbeatTest):
         self.expect(SERVER_PORT, to_server(syn, server_of(bucket_of(syn))))
         self.expect_nothing()
         self.assert_events({"SYN_IN": 2, "SYNACK_SENT": 1, "CONTROLLER_DOWN_PASSED": 1})
+
+
+@group("heartbeat")
+class FailOpenFlowsSurviveTheReturnTest(HeartbeatTest):
+    """A connection opened while the service failed open has no session and no cookie:
+    when the controller comes back its segments are still routed (the flow filter,
+    as for an auto service's flows from before the defence, PASSTHROUGH), while a
+    segment of a tuple never seen is not (ACK_INVALID). A service that fails closed
+    was never undefended: the filter is not consulted for it."""
+
+    def runTest(self) -> None:
+        self.insert("ipv4_routes", {"dst_addr": f"{VIP}/32"}, "route_to",
+                    {"port": OTHER_PORT, "src_mac": ROUTER_MAC, "dst_mac": OTHER_MAC})
+        self.synack_for(client_tcp("S", 40, sport=46070, options=client_syn_options()), OPTS)
+        moved = self.silence()
+        syn = client_tcp("S", 41, sport=46071, options=client_syn_options())
+        self.send(CLIENT_PORT, syn)
+        self.expect(OTHER_PORT, routed(syn, OTHER_PORT))
+        ack = client_tcp("A", 42, 0x9000, sport=46071)
+        self.send(CLIENT_PORT, ack)  # the handshake's ACK, passed and marking the flow
+        self.expect(OTHER_PORT, routed(ack, OTHER_PORT))
+        self.beat(moved)  # the controller is back: proxied again
+        data = client_tcp("PA", 42, 0x9000, sport=46071, payload=b"GET /")
+        self.send(CLIENT_PORT, data)
+        self.expect(OTHER_PORT, routed(data, OTHER_PORT))
+        self.send(CLIENT_PORT, client_tcp("PA", 42, 0x9000, sport=46072, payload=b"GET /"))
+        self.expect_nothing()
+        self.assert_events({"SYN_IN": 2, "SYNACK_SENT": 1, "CONTROLLER_DOWN_PASSED": 1,
+                            "PASSTHROUGH": 1, "ACK_INVALID": 1})
+        # Fail closed: the same flow's segment is not looked up, so not passed.
+        self.set_service(ServiceSettings(flags=FLAGS | SVC_FAIL_CLOSED), priority=20)
+        self.send(CLIENT_PORT, data)
+        self.expect_nothing()
+        self.assert_events({"SYN_IN": 2, "SYNACK_SENT": 1, "CONTROLLER_DOWN_PASSED": 1,
+                            "PASSTHROUGH": 1, "ACK_INVALID": 2})
