@@ -151,8 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--rs", action="append", default=[], type=_real_server,
                      metavar="ADDR:PORT[:WEIGHT]")
     add.add_argument("--controller-down", choices=["open", "closed"], default=None,
-                     help="with the controller gone: open = not proxied (as mode off), "
-                          "closed = new handshakes reset (default: open)")
+                     help="with the controller gone: closed = new handshakes reset, "
+                          "open = not proxied, as mode off (default: closed)")
     # The service's health check, as the config file's `health` mapping (checked there:
     # an out-of-range value is refused by the controller with the key's name).
     add.add_argument("--health", choices=["tcp", "http"], default=None,

@@ -94,8 +94,8 @@ class Service:
     drop_udp: bool = True
     drop_fragments: bool = True
     # With the controller gone (no heartbeat within control.heartbeat_limit_seconds):
-    # open: not proxied, as mode off; closed: new handshakes answered with a RST.
-    controller_down: str = "open"
+    # closed: new handshakes answered with a RST; open: not proxied, as mode off.
+    controller_down: str = "closed"
     real_servers: tuple[RealServer, ...] = ()
     health: HealthCheck | None = None  # None: no health checks, every server is up
 
@@ -197,8 +197,8 @@ class Control:
     # The heartbeat written to the switch (controller_heartbeat) every interval; past
     # the limit without one, the switch applies each service's controller_down policy.
     # A limit of 0: the switch never counts the controller as gone.
-    heartbeat_seconds: float = 0.5
-    heartbeat_limit_seconds: float = 3.0
+    heartbeat_seconds: float = 1.0
+    heartbeat_limit_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -603,10 +603,9 @@ def _cross_check(r: _Reader, root: yaml.Node, cfg: Config) -> None:
                 node = seq.value[j] if isinstance(seq, yaml.SequenceNode) else None
                 raise r.fail(node or item("services", i), f"services[{i}].real_servers[{j}]",
                              f"{rs.address}:{rs.port} already serves NAT service '{other}' "
-                             "unproxied (auto/off mode, or controller_down: open, the default): a "
-                             "real server can back only one (its answers are translated back "
-                             "by its address and port; a mode on service with "
-                             "controller_down: closed is never unproxied)")
+                             "unproxied (auto/off mode, or on with controller_down: open): a real "
+                             "server can back only one (its answers are translated back by "
+                             "its address and port)")
     c = cfg.control
     if c.heartbeat_limit_seconds and c.heartbeat_limit_seconds < 2 * c.heartbeat_seconds:
         ctl = _field_value(root, "control")

@@ -239,7 +239,7 @@ def nat_unproxied(s: Service) -> bool:
     """A NAT service that forwards connections unproxied (auto while calm, off; on with
     controller_down: open, for when the controller is gone), so through the
     `nat_buckets` / `nat_reverse` tables. A NAT service in mode on that fails closed
-    never does: it gets no buckets (a stray unproxied segment is dropped,
+    (the default) never does: it gets no buckets (a stray unproxied segment is dropped,
     EV_DROP_NO_SERVER)."""
     return s.nat_unproxied
 

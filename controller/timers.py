@@ -70,8 +70,6 @@ class Timers:
         next_gauges = next_auto = self.clock()
         while True:
             now = self.clock()
-            if now >= self._next_beat:
-                await self.write_heartbeat(conn)
             self._retransmit(now)
             if self.view.keys.due(now):
                 before = self.view.keys.state
@@ -94,6 +92,15 @@ class Timers:
                 await self._poll("auto_rates", self.poll_auto(conn))
             if self.view.filter_reset.update(now, self.services.undefended()):
                 await self.clear_passthrough_filter(conn)
+            await asyncio.sleep(TICK)
+
+    async def beat(self, conn: Connection) -> None:
+        """The heartbeat, every control.heartbeat_seconds of the clock: a task of its own,
+        so that a slow poll or write of the loop above does not hold it back (the
+        switch would take a late beat for a gone controller)."""
+        while True:
+            if self.clock() >= self._next_beat:
+                await self.write_heartbeat(conn)
             await asyncio.sleep(TICK)
 
     async def write_heartbeat(self, conn: Connection) -> None:

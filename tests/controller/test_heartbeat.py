@@ -196,5 +196,5 @@ def test_bad_policy_is_named() -> None:
                      "controller_down: maybe}\n", "c.yaml")
     cfg = parse_config("services:\n  - {name: a, vip: 10.0.0.1, port: 80, nat: false}\n"
                        "control: {heartbeat_limit_seconds: 0}\n", "c.yaml")
-    assert cfg.services[0].controller_down == "open"  # the default
+    assert cfg.services[0].controller_down == "closed"  # the default
     assert cfg.control.heartbeat_limit_seconds == 0  # off: allowed below two beats
