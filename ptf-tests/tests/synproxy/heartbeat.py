@@ -5,7 +5,7 @@ default action carries the controller's instance, its clock (the beat, ticks of
 SYNs routed as in mode off, NAT services through their buckets) and a fail-closed
 one answers the cookie-validated ACK with a RST; sessions keep working in both;
 a fresh beat brings proxying back. The controller's silence is made with p4sim's
-test clock, or, on a target without one, by waiting past a limit of a few ticks."""
+test clock, or, on a target without one, by waiting past a limit of 200 ticks."""
 
 from __future__ import annotations
 
@@ -63,10 +63,13 @@ class HeartbeatTest(SynproxyTest):
         super().setUp()
         self.test_clock = self.target == "p4sim" and bool(self._clock_file())
         # With the test clock a limit far above the test's own running time; without
-        # it, a few ticks, waited out.
-        self.limit = 1000 if self.test_clock else 20
+        # it, a fifth of a second, waited out (a step that must find the controller
+        # alive writes a fresh beat first: beat_now).
+        self.limit = 1000 if self.test_clock else 200
         self.instance = next(_instances) & 0xFFFFFFFF
         self.base = random.randrange(1 << 32)
+        self.started = time.monotonic()
+        self.advanced = 0  # ticks the test clock was moved on
         self.beat(0)
 
     def _clock_file(self) -> str:
@@ -78,14 +81,20 @@ class HeartbeatTest(SynproxyTest):
             "instance": self.instance if instance is None else instance,
             "beat": u32(self.base + ticks), "limit": self.limit})
 
-    def silence(self, limits: int = 3) -> int:
-        """The switch's clock past `limits` times the limit; the ticks it moved."""
+    def silence(self, limits: int = 3) -> None:
+        """The switch's clock past `limits` times the limit."""
         ticks = limits * self.limit
         if self.test_clock:
             self.advance_clock(ticks * TICK_US)
+            self.advanced += ticks
         else:
             time.sleep(ticks * TICK_US / 1e6 + 0.05)
-        return ticks
+
+    def beat_now(self) -> None:
+        """A beat as a live controller writes it: its clock now (the time the test ran,
+        plus what the test clock was moved), so the switch finds it fresh."""
+        elapsed = int((time.monotonic() - self.started) * 1e6) // TICK_US
+        self.beat(elapsed + self.advanced)
 
     def handshake_ack(self, isn: int, sport: int) -> tuple[Ether, Ether]:
         """SYN (its SYN/ACK checked byte for byte), then the client's valid ACK."""
@@ -115,6 +124,7 @@ class FreshHeartbeatProxiesTest(HeartbeatTest):
         self.send(CLIENT_PORT, ack)
         self.assertEqual(self.get_digest(COOKIE_DIGEST)["client_port"], 46000)
         self.set_service(ServiceSettings(flags=FLAGS | SVC_FAIL_CLOSED), priority=20)
+        self.beat_now()
         _synack, ack = self.handshake_ack(0x2000, 46001)
         self.send(CLIENT_PORT, ack)
         self.assertEqual(self.get_digest(COOKIE_DIGEST)["client_port"], 46001)
@@ -132,12 +142,12 @@ class FailOpenRoutesSynsTest(HeartbeatTest):
         self.insert("ipv4_routes", {"dst_addr": f"{VIP}/32"}, "route_to",
                     {"port": OTHER_PORT, "src_mac": ROUTER_MAC, "dst_mac": OTHER_MAC})
         self.synack_for(client_tcp("S", 10, sport=46010, options=client_syn_options()), OPTS)
-        moved = self.silence()
+        self.silence()
         syn = client_tcp("S", 11, sport=46011, options=client_syn_options())
         self.send(CLIENT_PORT, syn)
         self.expect(OTHER_PORT, routed(syn, OTHER_PORT))
         self.assert_events({"SYN_IN": 2, "SYNACK_SENT": 1, "CONTROLLER_DOWN_PASSED": 1})
-        self.beat(moved)  # the controller is back
+        self.beat_now()  # the controller is back
         self.synack_for(client_tcp("S", 12, sport=46012, options=client_syn_options()), OPTS)
         self.expect_nothing()
         self.assert_events({"SYN_IN": 3, "SYNACK_SENT": 2, "CONTROLLER_DOWN_PASSED": 1})
@@ -206,9 +216,9 @@ class NoLimitNeverDownTest(HeartbeatTest):
     service = ServiceSettings(flags=FLAGS | SVC_FAIL_CLOSED)
 
     def runTest(self) -> None:
-        self.limit = 0
+        limit, self.limit = self.limit, 0
         self.beat(0)
-        self.limit = 20
+        self.limit = limit
         self.silence()
         _synack, ack = self.handshake_ack(0x7000, 46040)
         self.send(CLIENT_PORT, ack)
@@ -280,14 +290,14 @@ class FailOpenFlowsSurviveTheReturnTest(HeartbeatTest):
         self.insert("ipv4_routes", {"dst_addr": f"{VIP}/32"}, "route_to",
                     {"port": OTHER_PORT, "src_mac": ROUTER_MAC, "dst_mac": OTHER_MAC})
         self.synack_for(client_tcp("S", 40, sport=46070, options=client_syn_options()), OPTS)
-        moved = self.silence()
+        self.silence()
         syn = client_tcp("S", 41, sport=46071, options=client_syn_options())
         self.send(CLIENT_PORT, syn)
         self.expect(OTHER_PORT, routed(syn, OTHER_PORT))
         ack = client_tcp("A", 42, 0x9000, sport=46071)
         self.send(CLIENT_PORT, ack)  # the handshake's ACK, passed and marking the flow
         self.expect(OTHER_PORT, routed(ack, OTHER_PORT))
-        self.beat(moved)  # the controller is back: proxied again
+        self.beat_now()  # the controller is back: proxied again
         data = client_tcp("PA", 42, 0x9000, sport=46071, payload=b"GET /")
         self.send(CLIENT_PORT, data)
         self.expect(OTHER_PORT, routed(data, OTHER_PORT))
