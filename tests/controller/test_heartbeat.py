@@ -18,6 +18,7 @@ import pytest
 from scapy.layers.inet import TCP
 
 from controller import install, p4consts
+from controller.admin import event_name
 from controller.config import ConfigError, parse_config
 from tests.controller.ctlbench import (
     CLIENT_PORT,
@@ -34,6 +35,7 @@ from tests.controller.ctlbench import (
     server_tcp,
     wait_for,
 )
+from tests.controller.test_metrics import scrape, value
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -164,6 +166,15 @@ def test_switch_applies_the_policy_when_the_beat_stops(artefacts: tuple[Path, Pa
             assert rst[TCP].seq == synack[TCP].seq + 1
             event = p4consts.EV_CONTROLLER_DOWN_RESET
         assert wait_for(lambda: switch.counter("global_events", event) == 1)
+        # Named in Prometheus, per service and for the switch.
+        server = ct.ctl.metrics.serve("127.0.0.1:0", ct.ctl.health)
+        try:
+            s = scrape(f"http://127.0.0.1:{server.port}")
+        finally:
+            server.close()
+        name = event_name(event)
+        assert value(s, "synproxy_service_events_total", service="web", event=name) == 1
+        assert value(s, "synproxy_switch_events_total", event=name) == 1
         # The established session still goes through.
         switch.send(CLIENT_PORT, client_tcp("PA", 1001, cookie + 1, sport=41000,
                                             payload=b"still here"))
