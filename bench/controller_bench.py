@@ -249,8 +249,8 @@ def setup_p4sim(burst: int = 2000, sequential: int = 200) -> None:
 @contextmanager
 def switch_and_controller(backend: str, log_level: str = "warning",
                           edit_config: Callable[[str], str] = lambda text: text,
-                          ) -> Iterator[tuple[dict[int, MemoryPort], subprocess.Popen[str]]]:
-    """synproxy.p4 on p4sim in this process (memory ports 1 and 2, `backend`), the
+                          ) -> Iterator[tuple[dict[int, StampedPort], subprocess.Popen[str]]]:
+    """synproxy.p4 on p4sim in this process (stamped memory ports 1 and 2, `backend`), the
     controller in its own (`python -m controller run`, its config `_config` passed
     through `edit_config`), synced; on the way out the controller is stopped by its
     PID and the switch with it."""

@@ -223,6 +223,11 @@ def synproxy_setup(p4: P4InfoIndex) -> list:
     )
     for port in (CLIENT_PORT, SERVER_PORT):
         out.append(entities.update("INSERT", entities.clone_session(p4consts.REFLECT_SESSION_BASE + port, [(port, 1)])))
+    # The heartbeat on, as a running controller keeps it (a limit no bench run reaches),
+    # so that new connections pay its check.
+    out.append(entities.update("MODIFY", te(
+        p4, "controller_heartbeat", None, "set_heartbeat",
+        {"instance": 1, "beat": 0, "limit": (1 << 31) - 1}, is_default=True)))
     return out
 
 

@@ -142,6 +142,7 @@ class Controller:
                 await self.startup.sync(conn)
                 work = [asyncio.create_task(self.handshakes.run(conn)),
                         asyncio.create_task(self.timers.run(conn)),
+                        asyncio.create_task(self.timers.beat(conn)),
                         asyncio.create_task(self.attacks.run())]
                 self.synced.set()
                 try:

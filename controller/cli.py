@@ -8,6 +8,9 @@
     synproxyctl save [--to FILE]                  # the running config, written atomically
     synproxyctl reload [--from FILE]              # apply the file's services (also SIGHUP)
     synproxyctl service add NAME --vip A --port P [--mode on|off|auto] [--rs ADDR:PORT[:W]]...
+                [--controller-down open|closed] [--health tcp|http [--health-interval S]
+                [--health-timeout S] [--health-rise N] [--health-fall N] [--health-port P]
+                [--health-path PATH] [--health-status CODE]]
     synproxyctl service remove NAME
     synproxyctl rs add|remove SERVICE ADDR:PORT [--weight W]
     synproxyctl rs weight SERVICE ADDR:PORT W
@@ -27,7 +30,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--transparent", action="store_true", help="no NAT (routed mode)")
     add.add_argument("--rs", action="append", default=[], type=_real_server,
                      metavar="ADDR:PORT[:WEIGHT]")
+    add.add_argument("--controller-down", choices=["open", "closed"], default=None,
+                     help="with the controller gone: closed = new handshakes reset, "
+                          "open = not proxied, as mode off (default: closed)")
+    # The service's health check, as the config file's `health` mapping (checked there:
+    # an out-of-range value is refused by the controller with the key's name).
+    add.add_argument("--health", choices=["tcp", "http"], default=None,
+                     help="health-check the real servers: a TCP connect or an HTTP GET")
+    for opt, kind, what in HEALTH_OPTIONS:
+        add.add_argument(f"--health-{opt}", type=kind, default=None,
+                         metavar=opt.upper(), help=f"{what} (needs --health)")
     rm = target(svc.add_parser("remove"))
     rm.add_argument("name")
 
@@ -161,6 +174,22 @@ def build_parser() -> argparse.ArgumentParser:
         elif name == "add":
             p.add_argument("--weight", type=_weight, default=1)
     return ap
+
+
+class UsageError(ValueError):
+    """Arguments argparse accepts one by one but not together (exit 2)."""
+
+
+# `synproxyctl service add --health-OPT`: the keys of the config's `health` mapping.
+HEALTH_OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
+    ("interval", float, "seconds between probes"),
+    ("timeout", float, "seconds before a probe fails"),
+    ("rise", int, "successes in a row that put a server back"),
+    ("fall", int, "failures in a row that take a server out"),
+    ("port", int, "port probed (0: the real server's own)"),
+    ("path", str, "HTTP path of the GET"),
+    ("status", int, "HTTP status expected"),
+)
 
 
 def request_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -183,6 +212,14 @@ def request_of(args: argparse.Namespace) -> dict[str, Any]:
                                "mode": args.mode, "scheduler": args.scheduler,
                                "nat": not args.transparent,
                                "real_servers": list(args.rs)}
+        if args.controller_down is not None:
+            svc["controller_down"] = args.controller_down
+        health = {opt: v for opt, _k, _w in HEALTH_OPTIONS
+                  if (v := getattr(args, f"health_{opt}")) is not None}
+        if args.health is not None:
+            svc["health"] = {"type": args.health, **health}
+        elif health:
+            raise UsageError(f"--health-{next(iter(health))} needs --health tcp|http")
         return {"cmd": "service_add", "service": svc}
     req = {"cmd": f"rs_{args.action}", "service": args.service, **args.server}
     if args.action == "weight":
@@ -313,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as e:
         print(f"synproxyctl: {e}", file=sys.stderr)
         return 2 if e.invalid else 1
-    except (ConfigError, StartupError) as e:
+    except (ConfigError, StartupError, UsageError) as e:
         print(f"synproxyctl: {e}", file=sys.stderr)
         return 2
     except (OSError, RuntimeError) as e:

@@ -93,8 +93,18 @@ class Service:
     auto: AutoDefence = AutoDefence()
     drop_udp: bool = True
     drop_fragments: bool = True
+    # With the controller gone (no heartbeat within control.heartbeat_limit_seconds):
+    # closed: new handshakes answered with a RST; open: not proxied, as mode off.
+    controller_down: str = "closed"
     real_servers: tuple[RealServer, ...] = ()
     health: HealthCheck | None = None  # None: no health checks, every server is up
+
+    @property
+    def nat_unproxied(self) -> bool:
+        """C8: a NAT service that forwards connections unproxied, so through the
+        `nat_buckets` / `nat_reverse` tables: auto while calm, off, and on with the
+        controller gone when its policy is open."""
+        return self.nat and (self.mode != "on" or self.controller_down == "open")
 
 
 @dataclass(frozen=True)
@@ -184,6 +194,11 @@ class Control:
     auto_poll_seconds: float = 1.0  # SYN_IN counters of auto services (C8)
     log_format: str = "kv"  # kv | json
     summary_seconds: float = 10.0  # attack summaries: at most one log line per service
+    # The heartbeat written to the switch (controller_heartbeat) every interval; past
+    # the limit without one, the switch applies each service's controller_down policy.
+    # A limit of 0: the switch never counts the controller as gone.
+    heartbeat_seconds: float = 1.0
+    heartbeat_limit_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -473,6 +488,7 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
             "mode": lambda n, w: r.string(n, w, ("off", "on", "auto")),
             "nat": r.boolean, "defer": r.boolean, "drop_udp": r.boolean,
             "drop_fragments": r.boolean,
+            "controller_down": lambda n, w: r.string(n, w, ("open", "closed")),
             "scheduler": lambda n, w: r.string(n, w, ("wrr", "hash", "lc")),
             "synack": synack, "auto": auto, "health": health,
             "real_servers": lambda n, w: tuple(real_server(x, f"{w}[{i}]")
@@ -539,7 +555,9 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
         "control": lambda n, w: r.record(Control, n, w, {
             "socket": r.string, "state_poll_seconds": positive, "auto_poll_seconds": positive,
             "log_format": lambda n, w: r.string(n, w, ("kv", "json")),
-            "summary_seconds": lambda n, w: r.number(n, w, 0.01, 3600)}),
+            "summary_seconds": lambda n, w: r.number(n, w, 0.01, 3600),
+            "heartbeat_seconds": lambda n, w: r.number(n, w, 0.01, 3600),
+            "heartbeat_limit_seconds": lambda n, w: r.number(n, w, 0, 86400)}),
     })
     _cross_check(r, root, cfg)
     return Config(**{**cfg.__dict__, "path": file, "lines": r.lines})
@@ -576,7 +594,7 @@ def _cross_check(r: _Reader, root: yaml.Node, cfg: Config) -> None:
     # source address and port (nat_reverse), so one real server serves one of them.
     nat_owner: dict[tuple[str, int], str] = {}
     for i, s in enumerate(cfg.services):
-        if not s.nat or s.mode == "on":
+        if not s.nat_unproxied:
             continue
         for j, rs in enumerate(s.real_servers):
             other = nat_owner.setdefault((rs.address, rs.port), s.name)
@@ -585,8 +603,17 @@ def _cross_check(r: _Reader, root: yaml.Node, cfg: Config) -> None:
                 node = seq.value[j] if isinstance(seq, yaml.SequenceNode) else None
                 raise r.fail(node or item("services", i), f"services[{i}].real_servers[{j}]",
                              f"{rs.address}:{rs.port} already serves NAT service '{other}' "
-                             f"in auto/off mode: a real server can back only one (its answers "
-                             "are translated back by its address and port)")
+                             "unproxied (auto/off mode, or on with controller_down: open): a real "
+                             "server can back only one (its answers are translated back by "
+                             "its address and port)")
+    c = cfg.control
+    if c.heartbeat_limit_seconds and c.heartbeat_limit_seconds < 2 * c.heartbeat_seconds:
+        ctl = _field_value(root, "control")
+        raise r.fail((_field_value(ctl, "heartbeat_limit_seconds") if ctl else None) or root,
+                     "control.heartbeat_limit_seconds",
+                     f"{c.heartbeat_limit_seconds:g} s is less than two heartbeats "
+                     f"(heartbeat_seconds {c.heartbeat_seconds:g}): a late beat would "
+                     "count as the controller gone (0 turns the heartbeat off)")
     names = [s.name for s in cfg.services]
     for i, n in enumerate(names):
         if names.index(n) != i:

@@ -32,8 +32,8 @@ from .sessions import Session
 
 REFLECT_SESSION_BASE = p4consts.REFLECT_SESSION_BASE  # clone session base + p reflects to p
 MODE = {name.lower(): code for name, code in p4consts.PROXY_MODES.items()}
-SVC_SACK, SVC_TS, SVC_WSCALE, SVC_DEFER, SVC_NAT = (
-    p4consts.SVC_FLAGS[n] for n in ("SACK", "TS", "WSCALE", "DEFER", "NAT"))
+SVC_SACK, SVC_TS, SVC_WSCALE, SVC_DEFER, SVC_NAT, SVC_FAIL_CLOSED = (
+    p4consts.SVC_FLAGS[n] for n in ("SACK", "TS", "WSCALE", "DEFER", "NAT", "FAIL_CLOSED"))
 PRIO_SERVICE, PRIO_DENY_UDP, PRIO_DENY_FRAG, PRIO_DENY_ALL = 100, 50, 40, 1
 PROTO_TCP, PROTO_UDP = p4consts.IP_PROTO_TCP, p4consts.IP_PROTO_UDP
 # DigestEntry config: lists of up to 256 digests, sent at most 1 ms after the first
@@ -70,6 +70,8 @@ def service_flags(s: Service) -> int:
         f |= SVC_DEFER
     if s.nat:
         f |= SVC_NAT
+    if s.controller_down == "closed":
+        f |= SVC_FAIL_CLOSED
     return f
 
 
@@ -204,14 +206,42 @@ def passthrough_epoch_entry(p4: P4InfoIndex, epoch: int) -> p4runtime_pb2.TableE
                            {"epoch": epoch}, is_default=True)
 
 
+# ----------------------------------------------------------------------------- heartbeat
+
+HEARTBEAT_TABLE = "controller_heartbeat"
+HEARTBEAT_TICK_NS = 1_024_000  # the data plane's tick: its microsecond clock >> 10
+HEARTBEAT_LIMIT_MAX = (1 << 31) - 1  # silences are compared modulo 2^32 ticks
+
+
+def heartbeat_ticks(seconds: float) -> int:
+    """A time of the controller's clock as the 32-bit beat (ticks of 1.024 ms)."""
+    return (int(seconds * 1e9) // HEARTBEAT_TICK_NS) & 0xFFFFFFFF
+
+
+def heartbeat_limit_ticks(seconds: float) -> int:
+    """The allowed silence in ticks, rounded up (0 stays 0: no check)."""
+    return min(HEARTBEAT_LIMIT_MAX, -(-int(seconds * 1e9) // HEARTBEAT_TICK_NS))
+
+
+def heartbeat_entry(p4: P4InfoIndex, instance: int, now: float,
+                    limit_seconds: float) -> p4runtime_pb2.TableEntry:
+    """The `controller_heartbeat` default action: this controller's instance, its clock
+    now, the silence after which the switch applies the controller_down policies."""
+    return ent.table_entry(p4, HEARTBEAT_TABLE, None, "set_heartbeat",
+                           {"instance": instance, "beat": heartbeat_ticks(now),
+                            "limit": heartbeat_limit_ticks(limit_seconds)}, is_default=True)
+
+
 # ----------------------------------------------------------------------------- NAT (C8)
 
 
 def nat_unproxied(s: Service) -> bool:
-    """A NAT service that forwards connections unproxied (auto while calm, off), so
-    through the `nat_buckets` / `nat_reverse` tables. A NAT service in mode on never
-    does: it gets no buckets (a stray unproxied segment is dropped, EV_DROP_NO_SERVER)."""
-    return s.nat and s.mode != "on"
+    """A NAT service that forwards connections unproxied (auto while calm, off; on with
+    controller_down: open, for when the controller is gone), so through the
+    `nat_buckets` / `nat_reverse` tables. A NAT service in mode on that fails closed
+    (the default) never does: it gets no buckets (a stray unproxied segment is dropped,
+    EV_DROP_NO_SERVER)."""
+    return s.nat_unproxied
 
 
 def nat_bucket_count(p4: P4InfoIndex) -> int:

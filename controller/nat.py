@@ -48,7 +48,10 @@ class NatTables:
                 if (r.address, r.port) in mine:
                     raise ValueError(
                         f"real server {r.address}:{r.port} already serves NAT service "
-                        f"'{o.name}' in mode {o.mode}: its answers could not be told apart")
+                        f"'{o.name}' in mode {o.mode}"
+                        + (", controller_down open" if o.mode == "on" else "")
+                        + ": its answers could not be told apart (a mode on service with "
+                        "controller_down: closed may share it)")
 
     def _target(self) -> tuple[dict[int, Pool], dict[ServerKey, ServerKey]]:
         n = install.nat_bucket_count(self.p4)

@@ -26,8 +26,10 @@ def _plain(v: Any) -> Any:
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
         # "" and None are how the model says "none" (no metrics listener, no socket,
         # a random cookie key, no health checks): left out, as absent keys
+        # (the internal fields are Config's own: a health check's `path` is kept)
+        internal = _INTERNAL if isinstance(v, Config) else set()
         return {f.name: _plain(getattr(v, f.name)) for f in dataclasses.fields(v)
-                if f.name not in _INTERNAL and getattr(v, f.name) not in ("", None)}
+                if f.name not in internal and getattr(v, f.name) not in ("", None)}
     if isinstance(v, tuple | list):
         return [_plain(x) for x in v]
     if isinstance(v, bytes):

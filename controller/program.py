@@ -77,6 +77,9 @@ class Program:
             self.svc_counter = p4.get("counters", "service_events").preamble.id
             self.global_counter = p4.get("counters", "global_events").preamble.id
             self.limits = ProgramLimits.from_p4info(p4)
+            # The controller-down policy needs the heartbeat table (v1model program).
+            self.has_heartbeat = any(t.preamble.name.endswith("controller_heartbeat")
+                                     for t in self.p4info.tables)
         except (P4InfoError, KeyError, ValueError) as e:
             raise StartupError(f"{where}.p4info: not the synproxy program: {e}") from None
         check_program(cfg, self.limits)  # ConfigError: more than the program holds

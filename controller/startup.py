@@ -65,6 +65,7 @@ class Startup:
         await self._probe_register_reads(conn)
         await self.nat.sync(conn, read_back=same)   # before the services that use it
         await self._install_config(conn)
+        await self.timers.write_heartbeat(conn)  # proxying resumes with the sync
         now = self.clock()
         self.view.filter_reset = FilterReset(self.cfg.sessions.timeouts.established, now)
         if same:

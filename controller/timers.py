@@ -1,12 +1,14 @@
 """The controller's clocks: SYN retransmission and give-up (C3), state and idle
 expiry (C6), the reconciliation polls of session states (where registers can be
 read) and of the auto services' SYN rates (C8), key rotation (C7), and the clearing
-of the passthrough filter. One task, a tick every 50 ms."""
+of the passthrough filter, and the heartbeat the switch watches (its controller-down
+policy). One task, a tick every 50 ms."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 
 from google.rpc import code_pb2
@@ -58,6 +60,11 @@ class Timers:
         self.stats = stats if stats is not None else {}
         self.stats.setdefault("poll_timeouts", 0)
         self._poll_timeouts_in_a_row = 0
+        # This controller's heartbeat instance: nonzero, new per start (the switch takes
+        # a new instance's clock afresh).
+        self.heartbeat_instance = secrets.randbelow(0xFFFFFFFF) + 1
+        self.stats.setdefault("heartbeats", 0)
+        self._next_beat = 0.0
 
     async def run(self, conn: Connection) -> None:
         next_gauges = next_auto = self.clock()
@@ -86,6 +93,33 @@ class Timers:
             if self.view.filter_reset.update(now, self.services.undefended()):
                 await self.clear_passthrough_filter(conn)
             await asyncio.sleep(TICK)
+
+    async def beat(self, conn: Connection) -> None:
+        """The heartbeat, every control.heartbeat_seconds of the clock: a task of its own,
+        so that a slow poll or write of the loop above does not hold it back (the
+        switch would take a late beat for a gone controller)."""
+        while True:
+            if self.clock() >= self._next_beat:
+                await self.write_heartbeat(conn)
+            await asyncio.sleep(TICK)
+
+    async def write_heartbeat(self, conn: Connection) -> None:
+        """The `controller_heartbeat` default action with this controller's clock now
+        (programs without the table, the TNA one, get none). A failed write is logged:
+        the next interval tries again, and past the limit the switch applies each
+        service's controller_down policy, as it would with no controller."""
+        now = self.clock()
+        self._next_beat = now + self.cfg.control.heartbeat_seconds
+        if not self.program.has_heartbeat:
+            return
+        try:
+            await conn.write([ent_update("MODIFY", install.heartbeat_entry(
+                self.program.p4, self.heartbeat_instance, now,
+                self.cfg.control.heartbeat_limit_seconds))])
+        except WriteError as exc:
+            log.warning("event=heartbeat_write_failed error=%r", str(exc)[:200])
+            return
+        self.stats["heartbeats"] += 1
 
     async def _poll(self, what: str, read: Awaitable[None]) -> None:
         """A reconciliation poll whose Read may go unanswered: skipped (its cells are read

@@ -124,6 +124,7 @@ const bit<8> SVC_FLAG_TS     = 0x02;   /* offer timestamps if the client does */
 const bit<8> SVC_FLAG_WSCALE = 0x04;   /* offer window scaling if the client does */
 const bit<8> SVC_FLAG_DEFER  = 0x08;   /* D5: start the session on the first data */
 const bit<8> SVC_FLAG_NAT    = 0x10;   /* C8: unproxied flows are NATed (nat.p4) */
+const bit<8> SVC_FLAG_FAIL_CLOSED = 0x20;   /* controller gone: refuse (else pass) */
 
 /* ------------------------------------------------------------------ sessions */
 
@@ -187,6 +188,8 @@ const ProxyEvent_t EV_DROP_NO_SERVER      = 24;   /* NAT service, unproxied, no 
 const ProxyEvent_t EV_DROP_MARTIAN        = 25;   /* D16: martian source address, to a VIP */
 const ProxyEvent_t EV_DROP_GROUP_MAC      = 26;   /* D16: group source MAC (to a VIP, or ARP) */
 const ProxyEvent_t EV_DROP_UNPARSED       = 27;   /* D16: a frame the parser cannot follow */
+const ProxyEvent_t EV_CONTROLLER_DOWN_PASSED = 28;   /* SYN passed: controller gone, fail open */
+const ProxyEvent_t EV_CONTROLLER_DOWN_RESET  = 29;   /* handshake reset: controller gone, fail closed */
 
 /* ------------------------------------------------------------------ CPU port I/O */
 

@@ -299,6 +299,7 @@ struct local_metadata_t {
     bit<16>     svc_window;
     bit<8>      svc_ttl;
     bool        proxy_active;
+    bool        controller_down;   /* heartbeat.p4: no heartbeat within its limit */
 
     /* cookie key state (D3), from the cookie_keys table */
     bool    keys_set;

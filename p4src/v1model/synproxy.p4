@@ -22,6 +22,7 @@
 #include "control/services.p4"
 #include "control/martians.p4"
 #include "control/session.p4"
+#include "control/heartbeat.p4"
 #include "control/proxy.p4"
 #include "control/nat.p4"
 #include "control/forwarding.p4"
@@ -36,6 +37,7 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
     MartianSources() martian_sources;
     SessionLookup() session_lookup;
     CookieKeys() cookie_keys;
+    ControllerWatch() controller_watch;
     SynProxy() synproxy;
     UnproxiedNat() nat;
     Forwarding() forwarding;
@@ -61,8 +63,10 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
                      * validated already, so established traffic pays nothing. */
                     martian_sources.apply(hdr, meta);
                 }
+                controller_watch.apply(hdr, meta, standard_metadata);
                 cookie_keys.apply(meta);
                 synproxy.apply(hdr, meta, standard_metadata);
+                controller_down_count(meta);
                 nat.apply(hdr, meta, standard_metadata);   /* C8: NAT services, unproxied */
             }
         }

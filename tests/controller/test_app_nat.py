@@ -149,7 +149,11 @@ def test_services_added_and_removed_at_run_time(artefacts: tuple[Path, Path], so
             command(ct, {"cmd": "service_add", "service": clash})
         with pytest.raises(ValueError, match="already serves NAT service 'api'"):
             command(ct, {"cmd": "rs_add", "service": "web", "address": RS3_IP, "port": 8443})
-        # Proxied (mode on) it may share the server: its answers hit sessions.
+        # Proxied (mode on) and failing closed (the default) it may share the server: its
+        # answers hit sessions. Failing open, it is NATed while the controller is gone.
+        with pytest.raises(ValueError, match="already serves NAT service 'web'"):
+            command(ct, {"cmd": "service_add",
+                         "service": {**clash, "mode": "on", "controller_down": "open"}})
         command(ct, {"cmd": "service_add", "service": {**clash, "mode": "on"}})
         assert buckets(switch, 3) == {}
         command(ct, {"cmd": "service_remove", "name": "api"})

@@ -117,11 +117,19 @@ def test_a_real_server_backs_one_unproxied_nat_service() -> None:
     assert str(exc.value).startswith(
         "c.yaml:30: services[1].real_servers[1]: 10.0.2.10:8080 already serves NAT "
         "service 'web'"), str(exc.value)
-    # Proxied (mode on) or transparent services may share it: their answers hit sessions.
+    # Proxied (mode on, failing closed: the default) or transparent services may share
+    # it: their answers hit sessions.
     for first, second, nat in (("on", "auto", "true"), ("auto", "on", "true"),
                                ("auto", "auto", "false")):
         cfg = parse_config(_two_services(first, second, nat), "c.yaml")
         assert [s.mode for s in cfg.services] == [first, second]
+        assert [s.controller_down for s in cfg.services] == ["closed", "closed"]
+    # A mode on service that fails open is NATed unproxied while the controller is gone,
+    # so it holds its real servers as an auto one does.
+    with pytest.raises(ConfigError, match=r"on with controller_down: open\): a real server "
+                                          r"can back only one"):
+        parse_config(_two_services("on", "auto").replace(
+            "    mode: on\n", "    mode: on\n    controller_down: open\n"), "c.yaml")
     # Another port of the same address is another real server.
     text = _two_services("auto", "auto").replace("- {address: 10.0.2.10, port: 8080}\n",
                                                  "- {address: 10.0.2.10, port: 8081}\n")

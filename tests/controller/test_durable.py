@@ -16,18 +16,22 @@ from pathlib import Path
 
 import pytest
 import yaml
+from scapy.layers.inet import TCP
 
 from controller.config import ConfigError, load_config, parse_config
 from controller.persist import diff_services, to_yaml
 from tests.controller.ctlbench import (
+    CLIENT_PORT,
     ROOT,
     RS2_IP,
     RS_PORT,
     SERVER_PORT,
     ControllerThread,
+    client_tcp,
     config_text,
     handshake,
     load_cfg,
+    server_tcp,
     wait_for,
 )
 from tests.controller.test_app_lifecycle import data_flows, establish, is_syn
@@ -164,13 +168,31 @@ def test_save_restart_and_sighup(artefacts: tuple[Path, Path], sock, switch, tmp
         assert sorted(st["services"]) == ["ssh", "web"]
         assert [(r["address"], r["weight"]) for r in st["services"]["web"]["real_servers"]] \
             == [("10.1.0.5", 1), (RS2_IP, 3)]
-        # SIGHUP: the file's services, by difference
+        # An established session, then SIGHUP: the file's services, by difference (ssh
+        # removed, a third real server for web); the session is not touched.
+        cookie = handshake(switch, 300, sport=40300)
+        syn = switch.recv_tcp(SERVER_PORT, is_syn)
+        assert syn is not None
+        rs = syn["IP"].dst  # whichever server wrr picked
+        switch.send(SERVER_PORT, server_tcp("SA", 9000, 301, sport=40300, src=rs))
+        assert switch.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "A") is not None
+        sessions = sorted(str(e) for e in switch.state.table("sessions").entries())
+        assert len(sessions) == 2  # its two directions
         doc = yaml.safe_load(saved)
         doc["services"] = [s for s in doc["services"] if s["name"] != "ssh"]
+        (web,) = doc["services"]
+        web["real_servers"].append({"address": "10.1.0.7", "port": RS_PORT, "weight": 1})
         cfg.write_text(yaml.safe_dump(doc))
         proc.send_signal(signal.SIGHUP)
         assert wait_for(lambda: sorted(status()["services"]) == ["web"], 30)
         assert status()["synced"]
+        assert [r["address"] for r in status()["services"]["web"]["real_servers"]] == [
+            "10.1.0.5", RS2_IP, "10.1.0.7"]
+        assert sorted(str(e) for e in switch.state.table("sessions").entries()) == sessions
+        switch.send(CLIENT_PORT, client_tcp("PA", 301, cookie + 1, sport=40300,
+                                            payload=b"after SIGHUP"))
+        p = switch.recv_tcp(SERVER_PORT, lambda p: bytes(p[TCP].payload) == b"after SIGHUP")
+        assert p is not None and (p["IP"].dst, p[TCP].ack) == (rs, 9001)
     finally:
         err = stop(proc)
     assert "event=config_reloaded" in err and "removed=ssh" in err

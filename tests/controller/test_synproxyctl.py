@@ -147,3 +147,48 @@ def test_errors_name_the_path_and_quote(served, tmp_path: Path, capsys) -> None:
     assert rc == 1 and err.startswith(f"synproxyctl: {gone}: No such file or directory")
     rc, _, err = run(capsys, "status", "--config", str(tmp_path / "none.yaml"))
     assert rc == 2 and f"{tmp_path / 'none.yaml'}: cannot read" in err
+
+
+def test_service_add_takes_the_config_files_health_check(served, tmp_path: Path,
+                                                         capsys) -> None:
+    """Whatever a service's `health` mapping accepts, `service add` takes as --health and
+    --health-OPT (and --controller-down): the service runs with it (saved back as the
+    file would have it); a bad value is named as the config names it; an option without
+    --health is refused."""
+    from controller.config import HealthCheck, load_config
+
+    ct, path = served
+    rc, out, err = run(capsys, "service", "add", "api", "--vip", "192.168.10.20", "--port",
+                       "443", "--rs", "10.1.0.7:8443", "--health", "http",
+                       "--health-interval", "0.5", "--health-timeout", "0.25",
+                       "--health-rise", "3", "--health-fall", "4", "--health-port", "8080",
+                       "--health-path", "/ok", "--health-status", "204",
+                       "--controller-down", "closed", "--socket", path)
+    assert rc == 0, err
+    running = ct.ctl.services[json.loads(out)["id"]]
+    want = HealthCheck(type="http", interval=0.5, timeout=0.25, rise=3, fall=4, port=8080,
+                       path="/ok", status=204)
+    assert running.health == want and running.controller_down == "closed"
+    saved = tmp_path / "saved.yaml"
+    assert run(capsys, "save", "--to", str(saved), "--socket", path)[0] == 0
+    (api,) = [s for s in load_config(saved).services if s.name == "api"]
+    assert (api.health, api.controller_down) == (want, "closed")
+    # Only --health: the mapping's defaults.
+    rc, out, err = run(capsys, "service", "add", "db", "--vip", "192.168.10.21", "--port",
+                       "5432", "--rs", "10.1.0.8:5432", "--health", "tcp", "--socket", path)
+    assert rc == 0, err
+    assert ct.ctl.services[json.loads(out)["id"]].health == HealthCheck()
+
+    rc, _, err = run(capsys, "service", "add", "x", "--vip", "192.168.10.22", "--port", "80",
+                     "--rs", "10.1.0.9:80", "--health", "tcp", "--health-rise", "0",
+                     "--socket", path)
+    assert rc == 2 and "services[0].health.rise: 0 is out of range 1..100" in err, err
+    rc, _, err = run(capsys, "service", "add", "x", "--vip", "192.168.10.22", "--port", "80",
+                     "--rs", "10.1.0.9:80", "--health-path", "/x", "--socket", path)
+    assert rc == 2 and err == "synproxyctl: --health-path needs --health tcp|http\n"
+    rc, _, err = run(capsys, "service", "add", "x", "--vip", "192.168.10.22", "--port", "80",
+                     "--health", "http", "--health-path", "no-slash", "--socket", path)
+    assert rc == 2 and "health.path: 'no-slash' is not an HTTP path" in err, err
+    with pytest.raises(SystemExit):  # argparse: not a number
+        main(["service", "add", "x", "--vip", "1.2.3.4", "--port", "80", "--health", "tcp",
+              "--health-interval", "soon", "--socket", path])

@@ -19,12 +19,17 @@ connections onto one server-side 4-tuple):
                                       address, routed to it while not proxied
     90    natauto  rs1, rs2 :8090     auto defence, NAT: the switch's bucket table sends
                                       unproxied connections to a real server
+    91    closed   rs2 :8091          controller_down: closed (the default, spelt out)
+    92    open     rs1, rs2 :8092     controller_down: open: NATed by the buckets while
+                                      the controller is gone
 
 The `early` server's namespace drops every other SYN (the first of each connection), so
 its handshake waits for the controller's retry and the client's request surely arrives
 while it is pending. Tests compare counters read before and after what they do, so they
 do not depend on each other's traffic. The controller runs with a fixed cookie key, two
-server-SYN retries one second apart, and an operator socket the tests query. The switch
+server-SYN retries one second apart, an operator socket the tests query, and a heartbeat
+limit (`Proxy.heartbeat`) longer than any test keeps the controller frozen, so that only
+the controller-down tests, which restart it with a short one, see it counted gone. The switch
 refuses P4Runtime register access (`p4sim --no-register-access`), as bmv2 does.
 """
 
@@ -81,9 +86,16 @@ SERVICES = {s.name: s for s in (
     # Auto defence, NAT: while not proxied the switch NATs by bucket (C8).
     Svc("natauto", 90, ("rs1", "rs2"), 8090, {"mode": "auto", "auto": {
         "syn_rate_on": 60, "syn_rate_off": 20, "quiet_seconds": 5}}),
+    # With the controller gone, new handshakes are refused (RST) rather than passed.
+    Svc("closed", 91, ("rs2",), 8091, {"controller_down": "closed"}),
+    # ... or passed to the servers unproxied, as mode off (NAT through the buckets).
+    Svc("open", 92, ("rs1", "rs2"), 8092, {"controller_down": "open"}),
 )}
 # Services whose servers the rig starts (topo.demo.start_services starts web's).
-LISTENING = ("nosack", "nots", "ws2", "defer", "early", "auto", "natauto")
+LISTENING = ("nosack", "nots", "ws2", "defer", "early", "auto", "natauto", "closed",
+             "open")
+# The rig's heartbeat: a limit no freeze of the controller in the tests comes near.
+HEARTBEAT = {"heartbeat_seconds": 0.5, "heartbeat_limit_seconds": 60.0}
 
 
 def _missing_tools() -> list[str]:
@@ -124,6 +136,7 @@ class Proxy:
         self.socket = str(net.workdir / "control.sock")
         self.ctl: subprocess.Popen | None = None
         self.cookie: dict[str, Any] = {"key": COOKIE_KEY, "rotate_seconds": 600}
+        self.heartbeat: dict[str, float] = dict(HEARTBEAT)
 
     # ------------------------------------------------------------------ controller
 
@@ -145,7 +158,7 @@ class Proxy:
                                    "mode": "on", "real_servers": rs, **s.settings})
         return {"services": extra_services, "cookie": dict(self.cookie),
                 "sessions": {"syn_retries": SYN_RETRIES, "syn_timeout": 1.0},
-                "control": {"socket": self.socket}}
+                "control": {"socket": self.socket, **self.heartbeat}}
 
     def start_controller(self) -> None:
         self.ctl = start_controller(self.net, self.topo, extra=self.extra_config(), mode="on")

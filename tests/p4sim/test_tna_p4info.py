@@ -29,6 +29,7 @@ NOT_YET_ON_TNA = {
     "nat_reverse",
     "nat_buckets_counter",
     "nat_reverse_counter",
+    "controller_heartbeat",
 }
 
 

@@ -48,6 +48,7 @@ def test_synproxy_tables(synproxy_p4info) -> None:
         "defense",
         "passthrough_epoch",
         "martian_sources",
+        "controller_heartbeat",
     }
 
 
@@ -78,6 +79,7 @@ def test_synproxy_actions_and_params(synproxy_p4info) -> None:
     assert params["set_defense_active"] == []
     assert params["set_martian"] == []
     assert params["set_passthrough_epoch"] == ["epoch"]
+    assert params["set_heartbeat"] == ["instance", "beat", "limit"]
     assert params["nat_to"] == ["rs_addr", "rs_port"]
     assert params["nat_from"] == ["vip_addr", "vip_port"]
     assert params["set_cookie_keys"] == [
@@ -113,6 +115,9 @@ def test_synproxy_stable_ids(synproxy_p4info) -> None:
     assert [registers[f"passthrough_{n}"] for n in ("flows", "src", "dst", "ports")] == [
         0x16000005, 0x16000011, 0x16000012, 0x16000013]
     assert (tables["defense"], tables["passthrough_epoch"]) == (0x0200000A, 0x0200000B)
+    assert tables["controller_heartbeat"] == 0x0200000D
+    assert [registers[f"heartbeat_{n}"] for n in ("instance", "beat", "offset", "checked")] == [
+        0x16000014, 0x16000015, 0x16000016, 0x16000017]
 
 
 def test_defense_and_passthrough_epoch_tables(synproxy_p4info) -> None:
@@ -134,6 +139,9 @@ def test_defense_and_passthrough_epoch_tables(synproxy_p4info) -> None:
     assert epoch.const_default_action_id == 0
     assert [actions[r.id] for r in epoch.action_refs] == ["set_passthrough_epoch"]
     assert list(epoch.direct_resource_ids) == []
+    beat = tables["controller_heartbeat"]  # keyless too; its default set_heartbeat(0, 0, 0)
+    assert list(beat.match_fields) == [] and beat.const_default_action_id == 0
+    assert [actions[r.id] for r in beat.action_refs] == ["set_heartbeat"]
 
 
 def test_synproxy_state_and_digests(synproxy_p4info) -> None:
@@ -154,6 +162,10 @@ def test_synproxy_state_and_digests(synproxy_p4info) -> None:
         "pending_isn",
         "pending_since",
         "pending_clock",
+        "heartbeat_instance",
+        "heartbeat_beat",
+        "heartbeat_offset",
+        "heartbeat_checked",
     }
     assert _names(synproxy_p4info, "counters") == {"service_events", "global_events"}
     widths = {r.preamble.name.rsplit(".", 1)[-1]: r.type_spec.bitstring.bit.bitwidth

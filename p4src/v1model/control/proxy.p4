@@ -335,11 +335,13 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         }
         bool pending_ok = pending_hit && cookie_ok;
         bool passthrough_known = false;
-        /* Only an auto service was ever undefended: for a service always proxied (mode
-         * on) a set bit is some other service's flow, so it is not looked up. */
+        /* Undefended are auto services while calm and mode on services that fail open
+         * while the controller is gone (heartbeat.p4); one that fails closed never is,
+         * so the filter is not looked up for it. */
         if (!in_session && meta.svc_hit && !meta.svc_deny && hdr.tcp.isValid()
                 && !meta.from_cpu && !refuse && !(meta.proxy_active && ctrl == TCP_SYN)
-                && !(meta.proxy_active && meta.proxy_mode != PROXY_MODE_AUTO)) {
+                && !(meta.proxy_active && meta.proxy_mode != PROXY_MODE_AUTO
+                     && (meta.svc_flags & SVC_FLAG_FAIL_CLOSED) != 0)) {
             bit<32> flow_cell;
             hash(flow_cell, HashAlgorithm.crc32, 32w0,
                  { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.tcp.src_port, hdr.tcp.dst_port },
@@ -383,6 +385,12 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             } else {
                 meta.event = EV_DROP_GROUP_MAC;
             }
+            meta.done = true;
+        } else if (ack_check && cookie_ok && meta.controller_down) {
+            /* ------------------------------------------------ fail closed (heartbeat.p4) */
+            frame_len = build_refusal_reset(hdr, meta.svc_ttl);
+            standard_metadata.egress_spec = standard_metadata.ingress_port;
+            meta.event = EV_CONTROLLER_DOWN_RESET;
             meta.done = true;
         } else if (ack_check && cookie_ok) {
             /* ------------------------------------------------ valid cookie ACK (D5) */
