@@ -22,6 +22,8 @@
 #include "control/services.p4"
 #include "control/martians.p4"
 #include "control/session.p4"
+#include "control/pending.p4"
+#include "control/passthrough.p4"
 #include "control/proxy.p4"
 #include "control/nat.p4"
 #include "control/forwarding.p4"
