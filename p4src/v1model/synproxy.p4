@@ -24,6 +24,7 @@
 #include "control/session.p4"
 #include "control/pending.p4"
 #include "control/passthrough.p4"
+#include "control/decide.p4"
 #include "control/proxy.p4"
 #include "control/nat.p4"
 #include "control/forwarding.p4"

@@ -26,12 +26,13 @@
  *
  * Its parts, each a control applied from one place: PendingHandshakes (pending.p4:
  * C4's memory of validated handshakes, around the one cookie MAC of a segment),
- * PassthroughFilter (passthrough.p4: C8's flows from before the defence), Seqadj
- * (seqadj.p4: translation) and SegmentReply (reply.p4: the segments the switch
- * builds). The apply below states the facts, reads the session registers, decides,
- * and leaves the header edits to Seqadj and SegmentReply, which it names by a mode
- * and a kind: a control applied once is inlined by the compilers without copying the
- * headers, a function is not.
+ * PassthroughFilter (passthrough.p4: C8's flows from before the defence), the
+ * decisions per kind of segment, ClientSegment, ServerSegment and NewConnection
+ * (decide.p4), Seqadj (seqadj.p4: translation) and SegmentReply (reply.p4: the
+ * segments the switch builds). The apply below states the facts, reads the session
+ * registers, has the segment decided, and carries out what the decision asks for
+ * (proxy_effects_t), each effect in one place: a control applied once is inlined by
+ * the compilers without copying the headers, a function is not.
  *
  * D16, never a reflector: a packet to a VIP from a martian source (martians.p4) or
  * a group source MAC, or with an IP version other than 4, is dropped and counted
@@ -39,48 +40,6 @@
  */
 #ifndef SYNPROXY_CONTROL_PROXY_P4
 #define SYNPROXY_CONTROL_PROXY_P4
-
-/* D11: the state after a segment of an established session. Approximate by design:
- * only the controller's timeouts end a session, so an early TIME_WAIT (an ACK that
- * crossed the second FIN) costs nothing. */
-SessionState_t session_next_state(in SessionState_t state, in bit<8> ctrl,
-                                  in bool from_client) {
-    SessionState_t next = state;
-    if ((ctrl & TCP_RST) != 0) {
-        next = SESSION_CLOSE;
-    } else if ((ctrl & TCP_FIN) != 0) {
-        if (state == SESSION_ESTABLISHED) {
-            if (from_client) {
-                next = SESSION_FIN_WAIT;
-            } else {
-                next = SESSION_CLOSE_WAIT;
-            }
-        } else if (state == SESSION_FIN_WAIT && !from_client) {
-            next = SESSION_LAST_ACK;
-        } else if (state == SESSION_CLOSE_WAIT && from_client) {
-            next = SESSION_LAST_ACK;
-        }
-    } else if (state == SESSION_LAST_ACK && ctrl == TCP_ACK) {
-        next = SESSION_TIME_WAIT;
-    }
-    return next;
-}
-
-/* D8: what the copy of a server SYN/ACK carries into egress (server_ack.p4), where
- * it becomes the ACK that completes the server handshake. */
-void server_ack_prepare(inout local_metadata_t meta) {
-    meta.clone_has_ts = 0;
-    if (meta.opt.has_timestamp) {
-        meta.clone_has_ts = 1;
-    }
-    meta.clone_tsval = meta.opt.tsval;
-    meta.clone_tsecr = meta.opt.tsecr;
-}
-
-/* Our TSval clock: the ingress clock (microseconds) in units of 1.024 ms. */
-bit<32> our_tsval(in bit<48> ingress_timestamp) {
-    return (bit<32>)(ingress_timestamp >> 10);
-}
 
 control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                  inout standard_metadata_t standard_metadata) {
@@ -108,6 +67,9 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
     /* In this order: the P4Info lists their registers in declaration order. */
     PassthroughFilter() passthrough;
     PendingHandshakes() pending;
+    ClientSegment() client_segment;
+    ServerSegment() server_segment;
+    NewConnection() new_connection;
     Seqadj() seqadj;
     SegmentReply() reply;
 
@@ -209,19 +171,23 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             passthrough.apply(hdr.ipv4, hdr.tcp, meta, passthrough_known);
         }
 
-        SessionState_t new_state = meta.state;
-        bit<8> session_event = 0;
+        /* ---------------------------------------------------------- decision */
+        /* What the decision asks for, carried out after it (decide.p4). */
         bool send_cookie_digest = false;
-        /* What the decision below asks of the headers, done after it in one place
-         * each (Seqadj, SegmentReply, the PacketIn header): see seqadj.p4. */
-        bit<8> seqadj_mode = SEQADJ_NONE;
-        bit<8> reply_kind = REPLY_NONE;
-        bit<32> reply_seq = meta.sess_cookie;
-        bit<8> reply_opts = 0;
-        bit<8> reply_shift = meta.win_shift;
-        bit<32> reply_tsval = 0;
-        bit<32> reply_tsecr = 0;
-        bit<8> punt_reason = 0;
+        proxy_effects_t fx;
+        fx.new_state = meta.state;
+        fx.session_event = 0;
+        fx.record = false;
+        fx.server_wscale = server_wscale;
+        fx.server_ack = false;
+        fx.seqadj_mode = SEQADJ_NONE;
+        fx.reply_kind = REPLY_NONE;
+        fx.reply_seq = meta.sess_cookie;
+        fx.reply_opts = 0;
+        fx.reply_shift = meta.win_shift;
+        fx.reply_tsval = 0;
+        fx.reply_tsecr = 0;
+        fx.punt_reason = 0;
 
         if (refuse) {
             /* ------------------------------------------------ never a reflector (D16) */
@@ -252,206 +218,65 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                 }
                 if (meta.has_payload) {
                     /* C4: the controller holds the data until the session is up. */
-                    punt_reason = PUNT_COOKIE_DATA;
+                    fx.punt_reason = PUNT_COOKIE_DATA;
                 } else {
                     mark_to_drop(standard_metadata);
                 }
             }
             meta.done = true;
         } else if (in_session && meta.dir == DIR_CLIENT) {
-            /* ------------------------------------------------ client -> server */
-            if (ctrl == TCP_SYN && !meta.from_cpu) {
-                meta.syn_in = true;   /* D12: SYN_IN counts every client SYN */
-            }
-            if (meta.from_cpu) {
-                /* The controller's server SYN (NAT only), or held client data. */
-                seqadj_mode = SEQADJ_C2S;
-                if ((ctrl & TCP_SYN) != 0) {
-                    seqadj_mode = SEQADJ_C2S_NAT;
-                }
-                meta.route = true;
-                meta.event = EV_TRANSLATED_C2S;
-            } else if (meta.state == SESSION_SYN_SENT) {
-                if ((ctrl & (TCP_RST | TCP_FIN)) != 0) {
-                    /* D10: the client gave up: reset the server side. */
-                    reply_kind = REPLY_SERVER_RESET;
-                    new_state = SESSION_CLOSE;
-                    session_event = SESSION_EV_CLIENT_ABORT;
-                    meta.event = EV_CLIENT_ABORT;
-                    meta.route = true;
-                } else if (meta.has_payload && (ctrl & TCP_SYN) == 0) {
-                    /* C4: early data, held by the controller. */
-                    punt_reason = PUNT_EARLY_DATA;
-                    meta.event = EV_EARLY_DATA;
-                    meta.done = true;
-                } else {
-                    mark_to_drop(standard_metadata);
-                    meta.event = EV_DROP_HANDSHAKE;
-                    meta.done = true;
-                }
-            } else if ((ctrl & TCP_SYN) != 0) {
-                mark_to_drop(standard_metadata);
-                meta.event = EV_DROP_HANDSHAKE;
-                meta.done = true;
-            } else {
-                seqadj_mode = SEQADJ_C2S;
-                new_state = session_next_state(meta.state, ctrl, true);
-                meta.route = true;
-                if (meta.malformed) {
-                    meta.event = EV_MALFORMED_PASSED;
-                } else {
-                    meta.event = EV_TRANSLATED_C2S;
-                }
-            }
+            client_segment.apply(ctrl, meta, standard_metadata, fx);
         } else if (in_session && meta.dir == DIR_SERVER) {
-            /* ------------------------------------------------ server -> client */
-            if (establishing) {
-                /* D8: the sign convention: client-space + delta = server-space. The
-                 * pending handshake entry, if still this flow's, was emptied above. */
-                meta.delta = hdr.tcp.seq_no - meta.sess_cookie;
-                meta.tsoff = 0;
-                if (meta.opt.has_timestamp) {
-                    meta.tsoff = meta.ts_base - meta.opt.tsval;
-                }
-                session_delta.write(meta.slot, meta.delta);
-                session_tsoff.write(meta.slot, meta.tsoff);
-                server_wscale = 0;
-                if (meta.opt.has_wscale) {
-                    server_wscale = meta.opt.wscale;
-                    if (server_wscale > TCP_WSCALE_MAX) {
-                        server_wscale = TCP_WSCALE_MAX;
-                    }
-                }
-                session_server_wscale.write(meta.slot, server_wscale);
-                new_state = SESSION_ESTABLISHED;
-                session_event = SESSION_EV_ESTABLISHED;
-                meta.event = EV_SESSION_ESTABLISHED;
-                /* Two packets out of one: the copy goes back to the server as the ACK
-                 * (built in egress), this one becomes the client's window update. */
-                server_ack_prepare(meta);
-                clone_preserving_field_list(CloneType.I2E,
-                    REFLECT_SESSION_BASE + (bit<32>)standard_metadata.ingress_port,
-                    FIELD_LIST_SERVER_ACK);
-                reply_kind = REPLY_WINDOW_UPDATE;
-                reply_tsval = meta.opt.tsval + meta.tsoff;
-                reply_tsecr = meta.opt.tsecr;
-                meta.route = true;
-            } else if (ctrl == (TCP_SYN | TCP_ACK) && meta.state == SESSION_ESTABLISHED) {
-                /* Our ACK to the server was lost: send it again, nothing to the client. */
-                server_ack_prepare(meta);
-                clone_preserving_field_list(CloneType.I2E,
-                    REFLECT_SESSION_BASE + (bit<32>)standard_metadata.ingress_port,
-                    FIELD_LIST_SERVER_ACK);
-                mark_to_drop(standard_metadata);
-                meta.event = EV_SERVER_SYNACK_RETX;
-                meta.done = true;
-            } else if (meta.state == SESSION_SYN_SENT) {
-                if ((ctrl & TCP_RST) != 0) {
-                    /* D10: relay the refusal in the client's sequence space. */
-                    reply_kind = REPLY_CLIENT_RESET;
-                    new_state = SESSION_CLOSE;
-                    session_event = SESSION_EV_SERVER_RESET;
-                    meta.event = EV_SERVER_RESET;
-                    meta.route = true;
-                } else {
-                    mark_to_drop(standard_metadata);
-                    meta.event = EV_DROP_HANDSHAKE;
-                    meta.done = true;
-                }
-            } else {
-                seqadj_mode = SEQADJ_S2C;
-                new_state = session_next_state(meta.state, ctrl, false);
-                meta.route = true;
-                if (meta.malformed) {
-                    meta.event = EV_MALFORMED_PASSED;
-                } else {
-                    meta.event = EV_TRANSLATED_S2C;
-                }
-            }
-        } else if (meta.svc_deny && !meta.from_cpu) {
-            /* ------------------------------------------------ denied (D6, D15) */
-            if (meta.is_fragment) {
-                meta.event = EV_DROP_FRAGMENT;
-            } else if (hdr.ipv4.protocol == IP_PROTO_UDP) {
-                meta.event = EV_DROP_UDP;
-            } else {
-                meta.event = EV_DROP_POLICY;
-            }
-            mark_to_drop(standard_metadata);
-            meta.done = true;
-        } else if (meta.svc_hit && hdr.tcp.isValid() && !meta.from_cpu) {
-            /* ------------------------------------------------ new connection */
-            if (ctrl == TCP_SYN) {
-                meta.syn_in = true;
-            }
-            if (!meta.proxy_active) {
-                /* Not defended: plain forwarding (NAT services: nat.p4); SYNs counted
-                 * for AUTO (C8). */
-                meta.passed = true;
-                if (ctrl == TCP_SYN) {
-                    meta.event = EV_SYN_PASSED;
-                }
-            } else if (passthrough_known && ctrl != TCP_SYN) {
-                /* A connection from before the defence: forwarded, unproxied. */
-                meta.passed = true;
-                meta.event = EV_PASSTHROUGH;
-            } else if (meta.malformed) {
-                /* Never answered (D1). */
-                mark_to_drop(standard_metadata);
-                meta.event = EV_DROP_MALFORMED;
-                meta.done = true;
-            } else if (ctrl == TCP_SYN) {
-                if (synack) {
-                    /* D3, D4: SYN/ACK with seq = cookie, sent back where it came from. */
-                    reply_kind = REPLY_SYNACK;
-                    reply_seq = cookie;
-                    reply_opts = cookie[7:0];
-                    reply_shift = meta.svc_wscale;
-                    reply_tsval = our_tsval(standard_metadata.ingress_global_timestamp);
-                    reply_tsecr = meta.opt.tsval;
-                    standard_metadata.egress_spec = standard_metadata.ingress_port;
-                    meta.event = EV_SYNACK_SENT;
-                } else {
-                    mark_to_drop(standard_metadata);
-                    meta.event = EV_DROP_NO_KEY;
-                }
-                meta.done = true;
-            } else if (ctrl == TCP_ACK) {
-                /* D5: not a valid cookie. */
-                mark_to_drop(standard_metadata);
-                meta.event = EV_ACK_INVALID;
-                meta.done = true;
-            } else {
-                /* D6: ACK/RST/FIN/data floods and odd flag mixes. */
-                mark_to_drop(standard_metadata);
-                meta.event = EV_DROP_NO_SESSION;
-                meta.done = true;
-            }
+            server_segment.apply(ctrl, hdr.tcp.seq_no, establishing, meta, standard_metadata,
+                                 fx);
+        } else {
+            new_connection.apply(ctrl, hdr.tcp.isValid(), hdr.ipv4.protocol, synack, cookie,
+                                 passthrough_known, meta, standard_metadata, fx);
         }
 
         /* ---------------------------------------------------------- effects */
-        seqadj.apply(hdr, seqadj_mode, meta.delta, meta.tsoff, server_wscale, meta.win_shift,
-                     meta.nat_addr, meta.nat_port);
+        if (fx.record) {
+            /* D8: the session's delta, tsoff and the server's window scale. */
+            session_delta.write(meta.slot, meta.delta);
+            session_tsoff.write(meta.slot, meta.tsoff);
+            session_server_wscale.write(meta.slot, fx.server_wscale);
+        }
+        if (fx.server_ack) {
+            /* D8: two packets out of one: the copy goes back to the server as the ACK
+             * (built in egress, server_ack.p4, from these fields), this one becomes
+             * the client's window update (or is dropped, for a retransmission). */
+            meta.clone_has_ts = 0;
+            if (meta.opt.has_timestamp) {
+                meta.clone_has_ts = 1;
+            }
+            meta.clone_tsval = meta.opt.tsval;
+            meta.clone_tsecr = meta.opt.tsecr;
+            clone_preserving_field_list(CloneType.I2E,
+                REFLECT_SESSION_BASE + (bit<32>)standard_metadata.ingress_port,
+                FIELD_LIST_SERVER_ACK);
+        }
+        seqadj.apply(hdr, fx.seqadj_mode, meta.delta, meta.tsoff, fx.server_wscale,
+                     meta.win_shift, meta.nat_addr, meta.nat_port);
         bit<32> frame_len;
-        reply.apply(hdr, reply_kind, meta.nat_addr, meta.nat_port, reply_seq, reply_opts,
-                    meta.svc_window, reply_shift, meta.svc_mss, meta.svc_ttl,
-                    meta.opt.has_timestamp, reply_tsval, reply_tsecr, frame_len);
-        if (punt_reason != 0) {
+        reply.apply(hdr, fx.reply_kind, meta.nat_addr, meta.nat_port, fx.reply_seq,
+                    fx.reply_opts, meta.svc_window, fx.reply_shift, meta.svc_mss, meta.svc_ttl,
+                    meta.opt.has_timestamp, fx.reply_tsval, fx.reply_tsecr, frame_len);
+        if (fx.punt_reason != 0) {
             /* To the controller, with a packet_in header saying why. */
             standard_metadata.egress_spec = CPU_PORT_ID;
             hdr.packet_in.setValid();
             hdr.packet_in.ingress_port = standard_metadata.ingress_port;
             hdr.packet_in._pad0 = 0;
-            hdr.packet_in.reason = punt_reason;
+            hdr.packet_in.reason = fx.punt_reason;
             hdr.packet_in.slot = 0;
-            if (punt_reason == PUNT_EARLY_DATA) {
+            if (fx.punt_reason == PUNT_EARLY_DATA) {
                 hdr.packet_in.slot = meta.slot;
             }
         }
-        if (new_state != meta.state) {
-            session_state.write(meta.slot, new_state);
-            if (session_event == 0) {
-                session_event = SESSION_EV_STATE;   /* FINs, RST after the handshake */
+        if (fx.new_state != meta.state) {
+            session_state.write(meta.slot, fx.new_state);
+            if (fx.session_event == 0) {
+                fx.session_event = SESSION_EV_STATE;   /* FINs, RST after the handshake */
             }
         }
         if (frame_len != 0) {
@@ -488,15 +313,15 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             }
             digest<cookie_ack_digest_t>(1, d);
         }
-        if (session_event != 0) {
+        if (fx.session_event != 0) {
             session_event_digest_t e;
             e.slot = meta.slot;
-            e.event = session_event;
+            e.event = fx.session_event;
             e.delta = meta.delta;
             e.tsoff = meta.tsoff;
             e.client_addr = hdr.ipv4.dst_addr;
             e.client_port = hdr.tcp.dst_port;
-            e.state = new_state;
+            e.state = fx.new_state;
             e.gen = meta.gen;
             if (meta.dir == DIR_CLIENT) {
                 e.client_addr = hdr.ipv4.src_addr;
