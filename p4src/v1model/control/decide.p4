@@ -6,7 +6,9 @@
  * place: the new session state and its digest, the registers of an established
  * session, the clone that becomes the ACK to the server, the translation (Seqadj), the
  * segment built in place of this one (SegmentReply), the PacketIn. No header is
- * passed: what they read of the segment comes as values.
+ * passed to them: what they read of the segment comes as values. Before them,
+ * SegmentFacts states the facts of the segment; after them, ProxyDigests sends the
+ * digests. Each is applied from one place (no copy of its arguments).
  */
 #ifndef SYNPROXY_CONTROL_DECIDE_P4
 #define SYNPROXY_CONTROL_DECIDE_P4
@@ -244,6 +246,96 @@ control NewConnection(in bit<8> ctrl, in bool tcp_valid, in bit<8> ip_proto,
             meta.done = true;
         }
     }
+    }
+}
+
+/* D1: the facts of a segment: its control flags (`ctrl`: TCP_CTRL_MASK of its
+ * flags, 0 without TCP) and, in meta, whether it is malformed (a parser error, not
+ * IPv4, lengths that do not fit the frame or each other), its IP payload length and
+ * whether it carries data. */
+control SegmentFacts(in ipv4_t ip, in tcp_t tcp, in standard_metadata_t standard_metadata,
+                     inout local_metadata_t meta, out bit<8> ctrl) {
+    apply {
+        ctrl = 0;
+        if (tcp.isValid()) {
+            ctrl = tcp.flags & TCP_CTRL_MASK;
+        }
+        meta.malformed = standard_metadata.parser_error != error.NoError
+                         || meta.ip_bad_version;
+        bit<16> ip_hdr_len = ((bit<16>)ip.ihl) << 2;
+        if (ip.total_len < ip_hdr_len
+                || (bit<32>)ip.total_len + (bit<32>)meta.l2_len
+                   > standard_metadata.packet_length) {
+            meta.malformed = true;   /* lengths that do not fit the frame */
+        } else {
+            meta.ip_payload_len = ip.total_len - ip_hdr_len;
+        }
+        if (tcp.isValid() && !meta.malformed) {
+            bit<16> tcp_hdr_len = ((bit<16>)tcp.data_offset) << 2;
+            if (meta.ip_payload_len < tcp_hdr_len) {
+                meta.malformed = true;
+            } else {
+                meta.has_payload = meta.ip_payload_len > tcp_hdr_len;
+            }
+        }
+    }
+}
+
+/* The digests of a segment (p4src/README.md, "Digests"): cookie_ack_digest_t for a
+ * valid cookie ACK (`cookie_digest`; `reuse`: on a closing session, C5), and
+ * session_event_digest_t for every change of a slot's state (`session_event` != 0). */
+control ProxyDigests(in ipv4_t ip, in tcp_t tcp, in local_metadata_t meta,
+                     in standard_metadata_t standard_metadata, in bool cookie_digest,
+                     in bit<32> client_isn, in bit<32> cookie, in bool reuse,
+                     in bit<8> session_event, in SessionState_t new_state) {
+    apply {
+        if (cookie_digest) {
+            /* cookie_ok: the MAC's cookie is ack - 1. */
+            cookie_ack_digest_t d;
+            d.client_addr = ip.src_addr;
+            d.vip_addr = ip.dst_addr;
+            d.client_port = tcp.src_port;
+            d.vip_port = tcp.dst_port;
+            d.client_isn = client_isn;   /* seq - 1, or the pending entry's */
+            d.cookie = cookie;
+            d.mss = cookie_decode_mss(cookie[7:6]);
+            d.wscale = (bit<8>)cookie[5:2];
+            d.sack_ok = cookie[1:1];
+            d.ts_ok = cookie[0:0];
+            d.has_payload = 0;
+            if (meta.has_payload) {
+                d.has_payload = 1;
+            }
+            d._pad0 = 0;
+            d.client_window = tcp.window;
+            d.client_tsval = meta.opt.tsval;
+            d.client_tsecr = meta.opt.tsecr;
+            d.ingress_port = standard_metadata.ingress_port;
+            d.service_id = meta.service_id;
+            d.old_slot = 0;
+            d.old_state = SESSION_NONE;
+            if (reuse) {
+                d.old_slot = meta.slot;
+                d.old_state = meta.state;
+            }
+            digest<cookie_ack_digest_t>(1, d);
+        }
+        if (session_event != 0) {
+            session_event_digest_t e;
+            e.slot = meta.slot;
+            e.event = session_event;
+            e.delta = meta.delta;
+            e.tsoff = meta.tsoff;
+            e.client_addr = ip.dst_addr;
+            e.client_port = tcp.dst_port;
+            e.state = new_state;
+            e.gen = meta.gen;
+            if (meta.dir == DIR_CLIENT) {
+                e.client_addr = ip.src_addr;
+                e.client_port = tcp.src_port;
+            }
+            digest<session_event_digest_t>(1, e);
+        }
     }
 }
 

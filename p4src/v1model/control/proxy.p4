@@ -27,8 +27,8 @@
  * Its parts, each a control applied from one place: PendingHandshakes (pending.p4:
  * C4's memory of validated handshakes, around the one cookie MAC of a segment),
  * PassthroughFilter (passthrough.p4: C8's flows from before the defence), the
- * decisions per kind of segment, ClientSegment, ServerSegment and NewConnection
- * (decide.p4), Seqadj (seqadj.p4: translation) and SegmentReply (reply.p4: the
+ * decisions per kind of segment, ClientSegment, ServerSegment and NewConnection,
+ * with SegmentFacts and ProxyDigests (decide.p4), Seqadj (seqadj.p4: translation) and SegmentReply (reply.p4: the
  * segments the switch builds). The apply below states the facts, reads the session
  * registers, has the segment decided, and carries out what the decision asks for
  * (proxy_effects_t), each effect in one place: a control applied once is inlined by
@@ -67,36 +67,18 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
     /* In this order: the P4Info lists their registers in declaration order. */
     PassthroughFilter() passthrough;
     PendingHandshakes() pending;
+    SegmentFacts() segment_facts;
     ClientSegment() client_segment;
     ServerSegment() server_segment;
     NewConnection() new_connection;
     Seqadj() seqadj;
     SegmentReply() reply;
+    ProxyDigests() digests;
 
     apply {
         /* ---------------------------------------------------------- facts (D1) */
-        bit<8> ctrl = 0;
-        if (hdr.tcp.isValid()) {
-            ctrl = hdr.tcp.flags & TCP_CTRL_MASK;
-        }
-        meta.malformed = standard_metadata.parser_error != error.NoError
-                         || meta.ip_bad_version;
-        bit<16> ip_hdr_len = ((bit<16>)hdr.ipv4.ihl) << 2;
-        if (hdr.ipv4.total_len < ip_hdr_len
-                || (bit<32>)hdr.ipv4.total_len + (bit<32>)meta.l2_len
-                   > standard_metadata.packet_length) {
-            meta.malformed = true;   /* lengths that do not fit the frame */
-        } else {
-            meta.ip_payload_len = hdr.ipv4.total_len - ip_hdr_len;
-        }
-        if (hdr.tcp.isValid() && !meta.malformed) {
-            bit<16> tcp_hdr_len = ((bit<16>)hdr.tcp.data_offset) << 2;
-            if (meta.ip_payload_len < tcp_hdr_len) {
-                meta.malformed = true;
-            } else {
-                meta.has_payload = meta.ip_payload_len > tcp_hdr_len;
-            }
-        }
+        bit<8> ctrl;
+        segment_facts.apply(hdr.ipv4, hdr.tcp, standard_metadata, meta, ctrl);
 
         /* ---------------------------------------------------------- sources (D16) */
         /* To a VIP (or in a session) from where no honest host sends, or not IPv4:
@@ -282,53 +264,8 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         if (frame_len != 0) {
             truncate(frame_len);
         }
-        if (send_cookie_digest) {
-            /* cookie_ok: the MAC's cookie is ack - 1. */
-            cookie_ack_digest_t d;
-            d.client_addr = hdr.ipv4.src_addr;
-            d.vip_addr = hdr.ipv4.dst_addr;
-            d.client_port = hdr.tcp.src_port;
-            d.vip_port = hdr.tcp.dst_port;
-            d.client_isn = client_isn;   /* seq - 1, or the pending entry's */
-            d.cookie = cookie;
-            d.mss = cookie_decode_mss(cookie[7:6]);
-            d.wscale = (bit<8>)cookie[5:2];
-            d.sack_ok = cookie[1:1];
-            d.ts_ok = cookie[0:0];
-            d.has_payload = 0;
-            if (meta.has_payload) {
-                d.has_payload = 1;
-            }
-            d._pad0 = 0;
-            d.client_window = hdr.tcp.window;
-            d.client_tsval = meta.opt.tsval;
-            d.client_tsecr = meta.opt.tsecr;
-            d.ingress_port = standard_metadata.ingress_port;
-            d.service_id = meta.service_id;
-            d.old_slot = 0;
-            d.old_state = SESSION_NONE;
-            if (reuse_check) {
-                d.old_slot = meta.slot;
-                d.old_state = meta.state;
-            }
-            digest<cookie_ack_digest_t>(1, d);
-        }
-        if (fx.session_event != 0) {
-            session_event_digest_t e;
-            e.slot = meta.slot;
-            e.event = fx.session_event;
-            e.delta = meta.delta;
-            e.tsoff = meta.tsoff;
-            e.client_addr = hdr.ipv4.dst_addr;
-            e.client_port = hdr.tcp.dst_port;
-            e.state = fx.new_state;
-            e.gen = meta.gen;
-            if (meta.dir == DIR_CLIENT) {
-                e.client_addr = hdr.ipv4.src_addr;
-                e.client_port = hdr.tcp.src_port;
-            }
-            digest<session_event_digest_t>(1, e);
-        }
+        digests.apply(hdr.ipv4, hdr.tcp, meta, standard_metadata, send_cookie_digest,
+                      client_isn, cookie, reuse_check, fx.session_event, fx.new_state);
     }
 }
 
