@@ -76,7 +76,7 @@ mininet: deps build
 	$(PY) -m topo.mininet_topo --target $(TARGET) --cli
 
 bench: deps build
-	$(PY) -m bench
+	TARGET=$(TARGET) $(PY) -m bench
 
 lint: deps
 	$(VENV)/bin/ruff check p4sim controller topo bench tests ptf-tests tools

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench              # all: `compare`, which runs the others first
     .venv/bin/python -m bench p4sim_fwd    # one, by name
+    TARGET=bmv2 make bench                 # with bmv2's rates beside p4sim's (bmv2_bench)
 
 Benchmarks print figures; they assert nothing. Each is bounded in packets and time.
 """
@@ -14,7 +15,15 @@ from collections.abc import Callable
 
 from google.protobuf.internal import api_implementation
 
-from . import compare, controller_bench, p4rt_server, p4sim_bench, protobuf_bench, session_bench
+from . import (
+    bmv2_bench,
+    compare,
+    controller_bench,
+    p4rt_server,
+    p4sim_bench,
+    protobuf_bench,
+    session_bench,
+)
 
 BENCHMARKS: dict[str, Callable[[], object]] = {
     "p4sim_fwd": p4sim_bench.forwarding_veth,
@@ -26,10 +35,14 @@ BENCHMARKS: dict[str, Callable[[], object]] = {
     "controller_p4sim": controller_bench.setup_p4sim,
     "p4sim_sessions": session_bench.sessions_held,
     "protobuf": protobuf_bench.compare,
+    "bmv2_synproxy": bmv2_bench.synproxy_bmv2,
 }
 # The side-by-side report (bench/compare.py) carries every other benchmark's figures too,
 # so a plain `python -m bench` runs it alone instead of running the others twice.
 COMPONENTS = dict(BENCHMARKS)
+# bmv2 beside p4sim only when asked (`TARGET=bmv2 make bench`): it compiles with p4c and
+# runs both switches again.
+COMPONENTS["bmv2_synproxy"] = bmv2_bench.when_target_bmv2
 BENCHMARKS["compare"] = lambda: compare.compare(components=COMPONENTS)
 
 

@@ -23,6 +23,9 @@
 #include "control/martians.p4"
 #include "control/session.p4"
 #include "control/heartbeat.p4"
+#include "control/pending.p4"
+#include "control/passthrough.p4"
+#include "control/decide.p4"
 #include "control/proxy.p4"
 #include "control/nat.p4"
 #include "control/forwarding.p4"
@@ -63,7 +66,7 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
                      * validated already, so established traffic pays nothing. */
                     martian_sources.apply(hdr, meta);
                 }
-                controller_watch.apply(hdr, meta, standard_metadata);
+                controller_watch.apply(hdr.tcp, meta, standard_metadata);
                 cookie_keys.apply(meta);
                 synproxy.apply(hdr, meta, standard_metadata);
                 controller_down_count(meta);

@@ -66,6 +66,7 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
     }
 
     CookieRounds() cookie_rounds;
+    SegmentReply() reply;
 
     apply {
         bool first_pass = !hdr.cookie_pass.isValid();
@@ -225,9 +226,10 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                 PortId_t first_port = hdr.cookie_pass.ingress_port;
                 if (is_syn) {
                     /* D3: the SYN becomes our SYN/ACK, back where it came from. */
-                    build_synack(hdr.h, cookie, opts, meta.svc_mss, meta.svc_wscale,
-                                 meta.svc_window, meta.svc_ttl,
-                                 our_tsval_tna(global_tstamp), meta.opt.tsval);
+                    bit<32> frame_len;
+                    reply.apply(hdr.h, REPLY_SYNACK, 0, 0, cookie, opts, meta.svc_window,
+                                meta.svc_wscale, meta.svc_mss, meta.svc_ttl, false,
+                                our_tsval_tna(global_tstamp), meta.opt.tsval, frame_len);
                     md.tcp_fresh = true;
                     md.tcp_len = ((bit<16>)hdr.h.tcp.data_offset) << 2;
                     ig_tm_md.ucast_egress_port = first_port;

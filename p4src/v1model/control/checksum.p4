@@ -40,36 +40,38 @@ bit<16> csum_close(in bit<32> sum) {
     return ~csum_fold(sum);
 }
 
-/* Full checksum of a segment the switch built: pseudo-header, the 20-byte header and
- * the generated options (no parsed options, no payload: both were removed). The
- * checksum field itself counts as zero. At most 30 words: no overflow in 32 bits. */
-void tcp_checksum_fresh(in ipv4_t ip, inout tcp_t tcp,
-                        in gen_mss_t mss, in gen_wscale_t wscale,
-                        in gen_sack_perm_t sack_perm, in gen_timestamp_t ts,
-                        in bit<16> tcp_len) {
-    bit<32> sum = (bit<32>)ip.src_addr[31:16] + (bit<32>)ip.src_addr[15:0]
-                + (bit<32>)ip.dst_addr[31:16] + (bit<32>)ip.dst_addr[15:0]
-                + (bit<32>)IP_PROTO_TCP + (bit<32>)tcp_len
-                + (bit<32>)tcp.src_port + (bit<32>)tcp.dst_port
-                + (bit<32>)tcp.seq_no[31:16] + (bit<32>)tcp.seq_no[15:0]
-                + (bit<32>)tcp.ack_no[31:16] + (bit<32>)tcp.ack_no[15:0]
-                + (bit<32>)(tcp.data_offset ++ tcp.res ++ tcp.flags)
-                + (bit<32>)tcp.window + (bit<32>)tcp.urgent_ptr;
-    if (mss.isValid()) {
-        sum = sum + (bit<32>)(mss.kind ++ mss.len) + (bit<32>)mss.mss;
-    }
-    if (wscale.isValid()) {
-        sum = sum + (bit<32>)(wscale.nop ++ wscale.kind) + (bit<32>)(wscale.len ++ wscale.shift);
-    }
-    if (sack_perm.isValid()) {
-        sum = sum + (bit<32>)sack_perm.nops + (bit<32>)(sack_perm.kind ++ sack_perm.len);
-    }
-    if (ts.isValid()) {
-        sum = sum + (bit<32>)ts.prefix + (bit<32>)(ts.kind ++ ts.len)
-                  + (bit<32>)ts.tsval[31:16] + (bit<32>)ts.tsval[15:0]
-                  + (bit<32>)ts.tsecr[31:16] + (bit<32>)ts.tsecr[15:0];
-    }
-    tcp.checksum = ~csum_fold(sum);
-}
+/* Full checksum of a segment the switch built, in h.tcp.checksum: pseudo-header, the
+ * 20-byte header and the generated options h.gen_* (no parsed options, no payload:
+ * both were removed). The checksum field itself counts as zero. At most 30 words: no
+ * overflow in 32 bits. A macro over the headers rather than a function: a function
+ * copies each header argument per call (SegmentReply, its one user, is in reply.p4). */
+#define TCP_CHECKSUM_FRESH(h, tcp_len) \
+    bit<32> fresh_sum = (bit<32>)h.ipv4.src_addr[31:16] + (bit<32>)h.ipv4.src_addr[15:0] \
+        + (bit<32>)h.ipv4.dst_addr[31:16] + (bit<32>)h.ipv4.dst_addr[15:0] \
+        + (bit<32>)IP_PROTO_TCP + (bit<32>)(tcp_len) \
+        + (bit<32>)h.tcp.src_port + (bit<32>)h.tcp.dst_port \
+        + (bit<32>)h.tcp.seq_no[31:16] + (bit<32>)h.tcp.seq_no[15:0] \
+        + (bit<32>)h.tcp.ack_no[31:16] + (bit<32>)h.tcp.ack_no[15:0] \
+        + (bit<32>)(h.tcp.data_offset ++ h.tcp.res ++ h.tcp.flags) \
+        + (bit<32>)h.tcp.window + (bit<32>)h.tcp.urgent_ptr; \
+    if (h.gen_mss.isValid()) { \
+        fresh_sum = fresh_sum + (bit<32>)(h.gen_mss.kind ++ h.gen_mss.len) \
+                    + (bit<32>)h.gen_mss.mss; \
+    } \
+    if (h.gen_wscale.isValid()) { \
+        fresh_sum = fresh_sum + (bit<32>)(h.gen_wscale.nop ++ h.gen_wscale.kind) \
+                    + (bit<32>)(h.gen_wscale.len ++ h.gen_wscale.shift); \
+    } \
+    if (h.gen_sack_perm.isValid()) { \
+        fresh_sum = fresh_sum + (bit<32>)h.gen_sack_perm.nops \
+                    + (bit<32>)(h.gen_sack_perm.kind ++ h.gen_sack_perm.len); \
+    } \
+    if (h.gen_timestamp.isValid()) { \
+        fresh_sum = fresh_sum + (bit<32>)h.gen_timestamp.prefix \
+                    + (bit<32>)(h.gen_timestamp.kind ++ h.gen_timestamp.len) \
+                    + (bit<32>)h.gen_timestamp.tsval[31:16] + (bit<32>)h.gen_timestamp.tsval[15:0] \
+                    + (bit<32>)h.gen_timestamp.tsecr[31:16] + (bit<32>)h.gen_timestamp.tsecr[15:0]; \
+    } \
+    h.tcp.checksum = ~csum_fold(fresh_sum);
 
 #endif

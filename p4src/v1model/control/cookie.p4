@@ -18,26 +18,8 @@
 #ifndef SYNPROXY_CONTROL_COOKIE_P4
 #define SYNPROXY_CONTROL_COOKIE_P4
 
-/* One SipRound on 32-bit words. Each rotation is a pair of shifts; the amounts
- * (5, 16, 8, 7, 13, 16) are HalfSipHash's. */
-void hsip_round(inout bit<32> v0, inout bit<32> v1, inout bit<32> v2, inout bit<32> v3) {
-    v0 = v0 + v1;
-    v1 = (v1 << 5) | (v1 >> 27);
-    v1 = v1 ^ v0;
-    v0 = (v0 << 16) | (v0 >> 16);
-    v2 = v2 + v3;
-    v3 = (v3 << 8) | (v3 >> 24);
-    v3 = v3 ^ v2;
-    v0 = v0 + v3;
-    v3 = (v3 << 7) | (v3 >> 25);
-    v3 = v3 ^ v0;
-    v2 = v2 + v1;
-    v1 = (v1 << 13) | (v1 >> 19);
-    v1 = v1 ^ v2;
-    v2 = (v2 << 16) | (v2 >> 16);
-}
-
-/* The hash state. A header rather than four variables only for hsip_step(). */
+/* The hash state. A header rather than four variables only for HSIP_ROUND's
+ * setValid() below. */
 header hsip_state_h {
     bit<32> v0;
     bit<32> v1;
@@ -45,22 +27,46 @@ header hsip_state_h {
     bit<32> v3;
 }
 
-/* One SipRound on the state, then setValid() of the state, which is valid already:
- * no value changes, but p4c's copy propagation forgets the fields there. Without it
- * p4c substitutes each round into the next; every word is used more than once per
- * round, so the expressions grow exponentially and p4c-bm2-ss never finishes
- * (p4lang/p4c#2316). */
-void hsip_step(inout hsip_state_h s) {
-    hsip_round(s.v0, s.v1, s.v2, s.v3);
+/* One SipRound on the state `s` (a hsip_state_h). Each rotation is a pair of shifts;
+ * the amounts (5, 16, 8, 7, 13, 16) are HalfSipHash's. It ends with setValid() of the
+ * state, which is valid already: no value changes, but p4c's copy propagation forgets
+ * the fields there. Without it p4c substitutes each round into the next; every word
+ * is used more than once per round, so the expressions grow exponentially and
+ * p4c-bm2-ss never finishes (p4lang/p4c#2316). Macros, not functions: a function
+ * copies its header argument in and out per call, and p4c makes each copy a header
+ * instance of its own (the MAC has 16 rounds). */
+#define HSIP_ROUND(s) \
+    s.v0 = s.v0 + s.v1; \
+    s.v1 = (s.v1 << 5) | (s.v1 >> 27); \
+    s.v1 = s.v1 ^ s.v0; \
+    s.v0 = (s.v0 << 16) | (s.v0 >> 16); \
+    s.v2 = s.v2 + s.v3; \
+    s.v3 = (s.v3 << 8) | (s.v3 >> 24); \
+    s.v3 = s.v3 ^ s.v2; \
+    s.v0 = s.v0 + s.v3; \
+    s.v3 = (s.v3 << 7) | (s.v3 >> 25); \
+    s.v3 = s.v3 ^ s.v0; \
+    s.v2 = s.v2 + s.v1; \
+    s.v1 = (s.v1 << 13) | (s.v1 >> 19); \
+    s.v1 = s.v1 ^ s.v2; \
+    s.v2 = (s.v2 << 16) | (s.v2 >> 16); \
     s.setValid();
+
+/* Absorb one message word `m` with c = 2 rounds. */
+#define HSIP_COMPRESS(s, m) \
+    s.v3 = s.v3 ^ (m); \
+    HSIP_ROUND(s) \
+    HSIP_ROUND(s) \
+    s.v0 = s.v0 ^ (m);
+
+/* The same as functions, for the TNA program's cookie passes (tna/control/cookie.p4),
+ * which absorb a word or two per pass. */
+void hsip_step(inout hsip_state_h s) {
+    HSIP_ROUND(s)
 }
 
-/* Absorb one message word with c = 2 rounds. */
 void hsip_compress(inout hsip_state_h s, in bit<32> m) {
-    s.v3 = s.v3 ^ m;
-    hsip_step(s);
-    hsip_step(s);
-    s.v0 = s.v0 ^ m;
+    HSIP_COMPRESS(s, m)
 }
 
 /* HalfSipHash-2-4, 32-bit output, over five words (20 bytes). The words are the
@@ -74,18 +80,18 @@ bit<32> halfsiphash24_5w(in bit<32> k0, in bit<32> k1,
     s.v1 = k1;
     s.v2 = k0 ^ HSIP_IV2;
     s.v3 = k1 ^ HSIP_IV3;
-    hsip_compress(s, m0);
-    hsip_compress(s, m1);
-    hsip_compress(s, m2);
-    hsip_compress(s, m3);
-    hsip_compress(s, m4);
+    HSIP_COMPRESS(s, m0)
+    HSIP_COMPRESS(s, m1)
+    HSIP_COMPRESS(s, m2)
+    HSIP_COMPRESS(s, m3)
+    HSIP_COMPRESS(s, m4)
     /* Final block: no tail bytes, only the message length in the top byte. */
-    hsip_compress(s, HSIP_COOKIE_LEN_WORD);
+    HSIP_COMPRESS(s, HSIP_COOKIE_LEN_WORD)
     s.v2 = s.v2 ^ HSIP_FINAL_XOR;
-    hsip_step(s);
-    hsip_step(s);
-    hsip_step(s);
-    hsip_step(s);
+    HSIP_ROUND(s)
+    HSIP_ROUND(s)
+    HSIP_ROUND(s)
+    HSIP_ROUND(s)
     return s.v1 ^ s.v3;
 }
 
@@ -182,28 +188,33 @@ control CookieKeys(inout local_metadata_t meta) {
     }
 }
 
-/* D5: is ack - 1 a cookie for this flow and `isn` (seq - 1, or a pending entry's:
- * proxy.p4), under the current or the previous (key, epoch)? The cookie's E bit
- * says which one to try. */
-control CookieCheck(in ipv4_t ip, in tcp_t tcp, in local_metadata_t meta, in bit<32> isn,
-                    out bool valid) {
+/* The one MAC of a segment (D3, D5): the compilers get the 16 rounds once.
+ * mint: a SYN's cookie (D3), from the current key and epoch, isn = seq, OPTS from
+ * its options and the service's flags; `valid` is false.
+ * Else the check of an ACK (D5): is ack - 1 a cookie for this flow and `isn` (seq - 1,
+ * or a pending entry's: proxy.p4), under the current or the previous (key, epoch)?
+ * The cookie's E bit says which one to try; `cookie` is then the expected one.
+ * Without keys nothing is valid (a SYN is then not answered: proxy.p4). */
+control CookieMac(in ipv4_t ip, in tcp_t tcp, in local_metadata_t meta, in bool mint,
+                  in bit<32> isn, out bit<32> cookie, out bool valid) {
     apply {
-        bit<32> cookie = tcp.ack_no - 1;
-        bit<8> opts = cookie[7:0];
-        valid = false;
-        if (meta.keys_set) {
-            bit<32> k0 = meta.key0;
-            bit<32> k1 = meta.key1;
-            bit<32> epoch = meta.epoch;
-            if (cookie[8:8] != meta.epoch[0:0]) {
-                k0 = meta.prev_key0;
-                k1 = meta.prev_key1;
-                epoch = meta.prev_epoch;
-            }
-            bit<32> expect = cookie_make(k0, k1, epoch, ip.src_addr, ip.dst_addr,
-                                         tcp.src_port, tcp.dst_port, isn, opts);
-            valid = expect == cookie;
+        bit<32> k0 = meta.key0;
+        bit<32> k1 = meta.key1;
+        bit<32> epoch = meta.epoch;
+        bit<32> seen = tcp.ack_no - 1;
+        bit<32> msg_isn = isn;
+        bit<8> opts = seen[7:0];
+        if (mint) {
+            msg_isn = tcp.seq_no;
+            opts = cookie_encode_options(meta.opt, meta.svc_flags);
+        } else if (seen[8:8] != meta.epoch[0:0]) {
+            k0 = meta.prev_key0;
+            k1 = meta.prev_key1;
+            epoch = meta.prev_epoch;
         }
+        cookie = cookie_make(k0, k1, epoch, ip.src_addr, ip.dst_addr,
+                             tcp.src_port, tcp.dst_port, msg_isn, opts);
+        valid = meta.keys_set && !mint && cookie == seen;
     }
 }
 

@@ -6,7 +6,8 @@
  *   fail open:   the service is not proxied (as mode off: SYNs pass to the servers,
  *                NAT services through their NAT buckets, C8), counted as
  *                EV_CONTROLLER_DOWN_PASSED per SYN;
- *   fail closed: a cookie-validated handshake ACK is answered with a RST (proxy.p4),
+ *   fail closed: a cookie-validated handshake ACK is answered with a RST (proxy.p4,
+ *                REPLY_REFUSAL_RESET in reply.p4),
  *                counted as EV_CONTROLLER_DOWN_RESET; a SYN still gets its SYN/ACK,
  *                so nothing is reflected that is not reflected today.
  * Established sessions are not looked at: their entries stay and keep working.
@@ -30,7 +31,7 @@
 #ifndef SYNPROXY_CONTROL_HEARTBEAT_P4
 #define SYNPROXY_CONTROL_HEARTBEAT_P4
 
-control ControllerWatch(in headers_t hdr, inout local_metadata_t meta,
+control ControllerWatch(in tcp_t tcp, inout local_metadata_t meta,
                         in standard_metadata_t standard_metadata) {
 
     bit<32> hb_instance = 0;
@@ -70,7 +71,7 @@ control ControllerWatch(in headers_t hdr, inout local_metadata_t meta,
         meta.controller_down = false;
         /* New connections to a proxied service only (session traffic pays nothing). */
         if (meta.svc_hit && !meta.svc_deny && meta.proxy_active && !meta.session_hit
-                && !meta.from_cpu && hdr.tcp.isValid()) {
+                && !meta.from_cpu && tcp.isValid()) {
             controller_heartbeat.apply();
             if (hb_limit != 0) {
                 bit<32> now = (bit<32>)(standard_metadata.ingress_global_timestamp >> 10);
@@ -101,21 +102,6 @@ control ControllerWatch(in headers_t hdr, inout local_metadata_t meta,
             }
         }
     }
-}
-
-/* Fail closed (proxy.p4): the validated handshake ACK becomes a RST from the VIP with
- * seq = the ACK's ack (the sequence number the client expects: cookie + 1). */
-bit<32> build_refusal_reset(inout headers_t hdr, in bit<8> svc_ttl) {
-    swap_endpoints(hdr);
-    hdr.ipv4.ttl = svc_ttl;
-    hdr.ipv4.ecn = 0;
-    hdr.ipv4.identification = 0;
-    hdr.ipv4.flag_df = 1;
-    hdr.tcp.seq_no = hdr.tcp.ack_no;
-    hdr.tcp.ack_no = 0;
-    hdr.tcp.flags = TCP_RST;
-    hdr.tcp.window = 0;
-    return fresh_segment_finish(hdr);
 }
 
 /* After SynProxy: a SYN passed because the controller is gone is counted as such. */

@@ -95,16 +95,22 @@ control UnproxiedNat(inout headers_t hdr, inout local_metadata_t meta,
                        hdr.tcp.dst_port },
                      NAT_BUCKETS);
                 if (nat_buckets.apply().hit) {
-                    bit<32> sum = csum_open(hdr.tcp.checksum);
-                    nat_destination(hdr, meta.nat_addr, meta.nat_port, sum);
+                    bit<32> sum = csum_open(hdr.tcp.checksum)
+                                  + csum_diff32(hdr.ipv4.dst_addr, meta.nat_addr)
+                                  + csum_diff16(hdr.tcp.dst_port, meta.nat_port);
+                    hdr.ipv4.dst_addr = meta.nat_addr;
+                    hdr.tcp.dst_port = meta.nat_port;
                     hdr.tcp.checksum = csum_close(sum);
                     meta.route = true;
                 }
             } else if (!meta.svc_hit && !meta.from_cpu
                        && !(meta.session_hit && meta.state != SESSION_NONE)) {
                 if (nat_reverse.apply().hit) {
-                    bit<32> sum = csum_open(hdr.tcp.checksum);
-                    nat_source(hdr, meta.nat_addr, meta.nat_port, sum);
+                    bit<32> sum = csum_open(hdr.tcp.checksum)
+                                  + csum_diff32(hdr.ipv4.src_addr, meta.nat_addr)
+                                  + csum_diff16(hdr.tcp.src_port, meta.nat_port);
+                    hdr.ipv4.src_addr = meta.nat_addr;
+                    hdr.tcp.src_port = meta.nat_port;
                     hdr.tcp.checksum = csum_close(sum);
                     meta.route = true;
                 }

@@ -24,19 +24,15 @@
  * and a pure ACK carrying a valid cookie is reported (digest with old_slot) rather
  * than forwarded.
  *
- * Pending handshakes (C4). The cookie check recomputes the MAC with isn = seq - 1,
- * which holds for the handshake ACK and the first data segment only. When the
- * controller lags, later segments of a request reach the switch before the session
- * exists; so a validated ACK leaves (4-tuple, cookie, isn, time) in a small hashed
- * memory, and a segment of exactly that 4-tuple with ack - 1 == that cookie, within
- * PENDING_LIFETIME, has its cookie checked with the stored ISN instead of seq - 1.
- * The entry only proposes an ISN: the MAC is always checked, with the keys accepted
- * now, so a slot shared with another 4-tuple (the index is a CRC, which an attacker
- * can make collide), a key rotated out since, or a stale entry vouch for nothing.
- * The server SYN/ACK that establishes the session clears the entry, so a later
- * segment of a connection that is closing can never pass for a new one. The hash
- * runs only on the ACK-check path and at that SYN/ACK: established traffic pays
- * nothing.
+ * Its parts, each a control applied from one place: PendingHandshakes (pending.p4:
+ * C4's memory of validated handshakes, around the one cookie MAC of a segment),
+ * PassthroughFilter (passthrough.p4: C8's flows from before the defence), the
+ * decisions per kind of segment, ClientSegment, ServerSegment and NewConnection,
+ * with SegmentFacts and ProxyDigests (decide.p4), Seqadj (seqadj.p4: translation) and SegmentReply (reply.p4: the
+ * segments the switch builds). The apply below states the facts, reads the session
+ * registers, has the segment decided, and carries out what the decision asks for
+ * (proxy_effects_t), each effect in one place: a control applied once is inlined by
+ * the compilers without copying the headers, a function is not.
  *
  * D16, never a reflector: a packet to a VIP from a martian source (martians.p4) or
  * a group source MAC, or with an IP version other than 4, is dropped and counted
@@ -44,48 +40,6 @@
  */
 #ifndef SYNPROXY_CONTROL_PROXY_P4
 #define SYNPROXY_CONTROL_PROXY_P4
-
-/* D11: the state after a segment of an established session. Approximate by design:
- * only the controller's timeouts end a session, so an early TIME_WAIT (an ACK that
- * crossed the second FIN) costs nothing. */
-SessionState_t session_next_state(in SessionState_t state, in bit<8> ctrl,
-                                  in bool from_client) {
-    SessionState_t next = state;
-    if ((ctrl & TCP_RST) != 0) {
-        next = SESSION_CLOSE;
-    } else if ((ctrl & TCP_FIN) != 0) {
-        if (state == SESSION_ESTABLISHED) {
-            if (from_client) {
-                next = SESSION_FIN_WAIT;
-            } else {
-                next = SESSION_CLOSE_WAIT;
-            }
-        } else if (state == SESSION_FIN_WAIT && !from_client) {
-            next = SESSION_LAST_ACK;
-        } else if (state == SESSION_CLOSE_WAIT && from_client) {
-            next = SESSION_LAST_ACK;
-        }
-    } else if (state == SESSION_LAST_ACK && ctrl == TCP_ACK) {
-        next = SESSION_TIME_WAIT;
-    }
-    return next;
-}
-
-/* D8: what the copy of a server SYN/ACK carries into egress (server_ack.p4), where
- * it becomes the ACK that completes the server handshake. */
-void server_ack_prepare(inout local_metadata_t meta) {
-    meta.clone_has_ts = 0;
-    if (meta.opt.has_timestamp) {
-        meta.clone_has_ts = 1;
-    }
-    meta.clone_tsval = meta.opt.tsval;
-    meta.clone_tsecr = meta.opt.tsecr;
-}
-
-/* Our TSval clock: the ingress clock (microseconds) in units of 1.024 ms. */
-bit<32> our_tsval(in bit<48> ingress_timestamp) {
-    return (bit<32>)(ingress_timestamp >> 10);
-}
 
 control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                  inout standard_metadata_t standard_metadata) {
@@ -110,97 +64,21 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
     @id(ID_REGISTER_SESSION_SERVER_WSCALE)
     register<bit<8>>(SESSIONS_SIZE) session_server_wscale;
 
-    /* C8: connections opened while a service was not defended have no session and
-     * no cookie; without this filter, turning the defence on would cut them all.
-     * While a service passes traffic, every client segment marks the cell of its
-     * flow with its 4-tuple; while it is defended, a segment that is not a valid
-     * cookie ACK but whose own 4-tuple marks its cell is passed as before. The
-     * tuple is compared in full (D16): the index is a CRC, and a spoofer who marked
-     * one cell while the service was calm could otherwise aim a whole flood of
-     * colliding tuples through it. The price: two live flows in one cell hold it
-     * by turns (the last segment wins), and the other is cut when the defence
-     * comes on, as every connection would be without the filter.
-     * A cell is "set" when it holds the current epoch (passthrough_epoch below), so
-     * the controller clears the whole filter, when the defence has been off long
-     * enough for its flows to be gone, by moving to the next epoch (1..255: 0 is
-     * what a never-written cell holds). */
-    @id(ID_REGISTER_PASSTHROUGH_FLOWS)
-    register<bit<8>>(FLOW_FILTER_SIZE) passthrough_flows;
-    /* The 4-tuple that set each cell: src, dst, sport ++ dport. */
-    @id(ID_REGISTER_PASSTHROUGH_SRC)
-    register<bit<32>>(FLOW_FILTER_SIZE) passthrough_src;
-    @id(ID_REGISTER_PASSTHROUGH_DST)
-    register<bit<32>>(FLOW_FILTER_SIZE) passthrough_dst;
-    @id(ID_REGISTER_PASSTHROUGH_PORTS)
-    register<bit<32>>(FLOW_FILTER_SIZE) passthrough_ports;
-
-    @id(ID_ACTION_SET_PASSTHROUGH_EPOCH)
-    action set_passthrough_epoch(bit<8> epoch) {
-        meta.passthrough_epoch = epoch;
-    }
-
-    /* C8: keyless; the controller modifies the default action to bump the epoch.
-     * No direct counter: a keyless table has no entries to count. */
-    @id(ID_TABLE_PASSTHROUGH_EPOCH)
-    table passthrough_epoch {
-        actions = {
-            @defaultonly set_passthrough_epoch;
-        }
-        default_action = set_passthrough_epoch(1);
-        size = 1;
-    }
-
-    /* C4: pending handshakes, indexed by crc16(client, VIP, cport, vport) mod
-     * PENDING_SIZE. The index is only where to look: pending_client, pending_vip
-     * and pending_ports (cport ++ vport) hold the 4-tuple itself, compared in full.
-     * pending_cookie: the validated cookie (ack - 1); pending_isn: the client ISN
-     * (seq - 1 of the validated segment); pending_since: when it was stored, on the
-     * pending clock below (0: empty). Written only by the data plane. */
-    @id(ID_REGISTER_PENDING_CLIENT)
-    register<bit<32>>(PENDING_SIZE) pending_client;
-    @id(ID_REGISTER_PENDING_VIP)
-    register<bit<32>>(PENDING_SIZE) pending_vip;
-    @id(ID_REGISTER_PENDING_PORTS)
-    register<bit<32>>(PENDING_SIZE) pending_ports;
-    @id(ID_REGISTER_PENDING_COOKIE)
-    register<bit<32>>(PENDING_SIZE) pending_cookie;
-    @id(ID_REGISTER_PENDING_ISN)
-    register<bit<32>>(PENDING_SIZE) pending_isn;
-    @id(ID_REGISTER_PENDING_SINCE)
-    register<bit<64>>(PENDING_SIZE) pending_since;
-    /* C4: a clock that does not wrap, for the entries' age: era (16) ++ the last
-     * 48-bit ingress timestamp (microseconds) seen on the ACK-check path. The era
-     * counts the wraps of the ingress clock (one per 8.9 years), so an age is
-     * measured in 64 bits and an expired entry stays expired. */
-    @id(ID_REGISTER_PENDING_CLOCK)
-    register<bit<64>>(1) pending_clock;
-
-    CookieCheck() cookie_check;
+    /* In this order: the P4Info lists their registers in declaration order. */
+    PassthroughFilter() passthrough;
+    PendingHandshakes() pending;
+    SegmentFacts() segment_facts;
+    ClientSegment() client_segment;
+    ServerSegment() server_segment;
+    NewConnection() new_connection;
+    Seqadj() seqadj;
+    SegmentReply() reply;
+    ProxyDigests() digests;
 
     apply {
         /* ---------------------------------------------------------- facts (D1) */
-        bit<8> ctrl = 0;
-        if (hdr.tcp.isValid()) {
-            ctrl = hdr.tcp.flags & TCP_CTRL_MASK;
-        }
-        meta.malformed = standard_metadata.parser_error != error.NoError
-                         || meta.ip_bad_version;
-        bit<16> ip_hdr_len = ((bit<16>)hdr.ipv4.ihl) << 2;
-        if (hdr.ipv4.total_len < ip_hdr_len
-                || (bit<32>)hdr.ipv4.total_len + (bit<32>)meta.l2_len
-                   > standard_metadata.packet_length) {
-            meta.malformed = true;   /* lengths that do not fit the frame */
-        } else {
-            meta.ip_payload_len = hdr.ipv4.total_len - ip_hdr_len;
-        }
-        if (hdr.tcp.isValid() && !meta.malformed) {
-            bit<16> tcp_hdr_len = ((bit<16>)hdr.tcp.data_offset) << 2;
-            if (meta.ip_payload_len < tcp_hdr_len) {
-                meta.malformed = true;
-            } else {
-                meta.has_payload = meta.ip_payload_len > tcp_hdr_len;
-            }
-        }
+        bit<8> ctrl;
+        segment_facts.apply(hdr.ipv4, hdr.tcp, standard_metadata, meta, ctrl);
 
         /* ---------------------------------------------------------- sources (D16) */
         /* To a VIP (or in a session) from where no honest host sends, or not IPv4:
@@ -250,89 +128,21 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         bool reuse_check = in_session && meta.dir == DIR_CLIENT && closing
                            && ctrl == TCP_ACK && !meta.from_cpu && !meta.malformed;
         bool ack_check = (protect && ctrl == TCP_ACK && !meta.malformed) || reuse_check;
+        /* D3: a SYN answered with a SYN/ACK (its cookie is made with the ACK check's
+         * MAC below). */
+        bool synack = protect && ctrl == TCP_SYN && !meta.malformed && meta.keys_set;
         /* D8: the server SYN/ACK that establishes the session (handled below). */
         bool establishing = in_session && meta.dir == DIR_SERVER
                             && ctrl == (TCP_SYN | TCP_ACK) && meta.state == SESSION_SYN_SENT;
 
-        /* ---------------------------------------------------------- pending handshake (C4) */
-        bit<32> client_isn = hdr.tcp.seq_no - 1;
-        bool pending_hit = false;   /* this 4-tuple's entry, same cookie, not expired */
-        bit<32> pending_index = 0;
-        bit<64> now = 0;
-        if (ack_check) {
-            /* The pending clock: a drop of the 48-bit ingress clock by more than half
-             * its range is a wrap (one packet slightly out of order is not). */
-            bit<64> clock;
-            pending_clock.read(clock, 0);
-            bit<16> era = clock[63:48];
-            bit<48> last = clock[47:0];
-            bit<48> ts = standard_metadata.ingress_global_timestamp;
-            if (ts < last && last - ts > PENDING_CLOCK_HALF) {
-                era = era + 1;
-            }
-            if (ts > last || era != clock[63:48]) {
-                pending_clock.write(0, era ++ ts);
-            }
-            now = era ++ ts;
-        }
-        if (ack_check || establishing) {
-            /* The client's 4-tuple as the client sends it. At the server SYN/ACK it is
-             * (client, VIP, cport, vport): the server entry's vip_addr/vip_port are the
-             * VIP's in NAT and in transparent mode alike. */
-            ipv4_addr_t p_client = hdr.ipv4.src_addr;
-            ipv4_addr_t p_vip = hdr.ipv4.dst_addr;
-            l4_port_t p_cport = hdr.tcp.src_port;
-            l4_port_t p_vport = hdr.tcp.dst_port;
-            if (establishing) {
-                p_client = hdr.ipv4.dst_addr;
-                p_vip = meta.nat_addr;
-                p_cport = hdr.tcp.dst_port;
-                p_vport = meta.nat_port;
-            }
-            hash(pending_index, HashAlgorithm.crc16, 32w0,
-                 { p_client, p_vip, p_cport, p_vport }, PENDING_SIZE);
-            bit<32> stored_client;
-            bit<32> stored_vip;
-            bit<32> stored_ports;
-            pending_client.read(stored_client, pending_index);
-            pending_vip.read(stored_vip, pending_index);
-            pending_ports.read(stored_ports, pending_index);
-            /* Exactly this 4-tuple: the index alone is a CRC, which collides at will. */
-            if (stored_client == p_client && stored_vip == p_vip
-                    && stored_ports == (p_cport ++ p_vport)) {
-                if (establishing) {
-                    pending_since.write(pending_index, 0);
-                } else {
-                    bit<32> stored_cookie;
-                    bit<64> since;
-                    pending_cookie.read(stored_cookie, pending_index);
-                    pending_since.read(since, pending_index);
-                    /* Age in 64 bits, never modular: it cannot wrap back to young. */
-                    if (since != 0 && stored_cookie == hdr.tcp.ack_no - 1
-                            && now >= since && now - since < PENDING_LIFETIME) {
-                        pending_hit = true;
-                        pending_isn.read(client_isn, pending_index);
-                    }
-                }
-            }
-        }
-        /* D5: one MAC per ACK, with the pending entry's ISN if it has one for this
-         * segment, else seq - 1. The MAC covers the 4-tuple and the epoch: a pending
-         * entry validates nothing the keys accepted now would refuse. */
-        bool cookie_ok = false;
-        if (ack_check) {
-            cookie_check.apply(hdr.ipv4, hdr.tcp, meta, client_isn, cookie_ok);
-            if (cookie_ok && !pending_hit) {
-                /* A slot shared by another flow (hash collision) is taken over: that
-                 * flow's later segments then need their cookie check, as before C4. */
-                pending_client.write(pending_index, hdr.ipv4.src_addr);
-                pending_vip.write(pending_index, hdr.ipv4.dst_addr);
-                pending_ports.write(pending_index, hdr.tcp.src_port ++ hdr.tcp.dst_port);
-                pending_cookie.write(pending_index, hdr.tcp.ack_no - 1);
-                pending_isn.write(pending_index, client_isn);
-                pending_since.write(pending_index, now);
-            }
-        }
+        /* ---------------------------------------------------------- cookie, pending (C4) */
+        bit<32> client_isn;
+        bit<32> cookie;
+        bool cookie_ok;
+        bool pending_hit;
+        pending.apply(hdr.ipv4, hdr.tcp, meta, ack_check, synack, establishing,
+                      standard_metadata.ingress_global_timestamp,
+                      client_isn, cookie, cookie_ok, pending_hit);
         bool pending_ok = pending_hit && cookie_ok;
         bool passthrough_known = false;
         /* Undefended are auto services while calm and mode on services that fail open
@@ -342,38 +152,26 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                 && !meta.from_cpu && !refuse && !(meta.proxy_active && ctrl == TCP_SYN)
                 && !(meta.proxy_active && meta.proxy_mode != PROXY_MODE_AUTO
                      && (meta.svc_flags & SVC_FLAG_FAIL_CLOSED) != 0)) {
-            bit<32> flow_cell;
-            hash(flow_cell, HashAlgorithm.crc32, 32w0,
-                 { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.tcp.src_port, hdr.tcp.dst_port },
-                 FLOW_FILTER_SIZE);
-            passthrough_epoch.apply();
-            bit<32> flow_ports = (hdr.tcp.src_port ++ hdr.tcp.dst_port);
-            if (meta.proxy_active) {
-                bit<8> seen;
-                bit<32> seen_src;
-                bit<32> seen_dst;
-                bit<32> seen_ports;
-                passthrough_flows.read(seen, flow_cell);
-                passthrough_src.read(seen_src, flow_cell);
-                passthrough_dst.read(seen_dst, flow_cell);
-                passthrough_ports.read(seen_ports, flow_cell);
-                /* Epoch 0 would find every never-written cell: it marks nothing. */
-                passthrough_known = seen == meta.passthrough_epoch && seen != 0
-                                    && seen_src == hdr.ipv4.src_addr
-                                    && seen_dst == hdr.ipv4.dst_addr
-                                    && seen_ports == flow_ports;
-            } else {
-                passthrough_flows.write(flow_cell, meta.passthrough_epoch);
-                passthrough_src.write(flow_cell, hdr.ipv4.src_addr);
-                passthrough_dst.write(flow_cell, hdr.ipv4.dst_addr);
-                passthrough_ports.write(flow_cell, flow_ports);
-            }
+            passthrough.apply(hdr.ipv4, hdr.tcp, meta, passthrough_known);
         }
 
-        SessionState_t new_state = meta.state;
-        bit<8> session_event = 0;
+        /* ---------------------------------------------------------- decision */
+        /* What the decision asks for, carried out after it (decide.p4). */
         bool send_cookie_digest = false;
-        bit<32> frame_len = 0;
+        proxy_effects_t fx;
+        fx.new_state = meta.state;
+        fx.session_event = 0;
+        fx.record = false;
+        fx.server_wscale = server_wscale;
+        fx.server_ack = false;
+        fx.seqadj_mode = SEQADJ_NONE;
+        fx.reply_kind = REPLY_NONE;
+        fx.reply_seq = meta.sess_cookie;
+        fx.reply_opts = 0;
+        fx.reply_shift = meta.win_shift;
+        fx.reply_tsval = 0;
+        fx.reply_tsecr = 0;
+        fx.punt_reason = 0;
 
         if (refuse) {
             /* ------------------------------------------------ never a reflector (D16) */
@@ -388,7 +186,7 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             meta.done = true;
         } else if (ack_check && cookie_ok && meta.controller_down) {
             /* ------------------------------------------------ fail closed (heartbeat.p4) */
-            frame_len = build_refusal_reset(hdr, meta.svc_ttl);
+            fx.reply_kind = REPLY_REFUSAL_RESET;
             standard_metadata.egress_spec = standard_metadata.ingress_port;
             meta.event = EV_CONTROLLER_DOWN_RESET;
             meta.done = true;
@@ -410,246 +208,72 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                 }
                 if (meta.has_payload) {
                     /* C4: the controller holds the data until the session is up. */
-                    punt_to_cpu(hdr, standard_metadata, PUNT_COOKIE_DATA, 0);
+                    fx.punt_reason = PUNT_COOKIE_DATA;
                 } else {
                     mark_to_drop(standard_metadata);
                 }
             }
             meta.done = true;
         } else if (in_session && meta.dir == DIR_CLIENT) {
-            /* ------------------------------------------------ client -> server */
-            if (ctrl == TCP_SYN && !meta.from_cpu) {
-                meta.syn_in = true;   /* D12: SYN_IN counts every client SYN */
-            }
-            if (meta.from_cpu) {
-                /* The controller's server SYN (NAT only), or held client data. */
-                seqadj_client_to_server(hdr, (ctrl & TCP_SYN) == 0, meta.delta, meta.tsoff,
-                                        meta.nat_addr, meta.nat_port);
-                meta.route = true;
-                meta.event = EV_TRANSLATED_C2S;
-            } else if (meta.state == SESSION_SYN_SENT) {
-                if ((ctrl & (TCP_RST | TCP_FIN)) != 0) {
-                    /* D10: the client gave up: reset the server side. */
-                    frame_len = build_server_reset(hdr, meta.nat_addr, meta.nat_port);
-                    new_state = SESSION_CLOSE;
-                    session_event = SESSION_EV_CLIENT_ABORT;
-                    meta.event = EV_CLIENT_ABORT;
-                    meta.route = true;
-                } else if (meta.has_payload && (ctrl & TCP_SYN) == 0) {
-                    /* C4: early data, held by the controller. */
-                    punt_to_cpu(hdr, standard_metadata, PUNT_EARLY_DATA, meta.slot);
-                    meta.event = EV_EARLY_DATA;
-                    meta.done = true;
-                } else {
-                    mark_to_drop(standard_metadata);
-                    meta.event = EV_DROP_HANDSHAKE;
-                    meta.done = true;
-                }
-            } else if ((ctrl & TCP_SYN) != 0) {
-                mark_to_drop(standard_metadata);
-                meta.event = EV_DROP_HANDSHAKE;
-                meta.done = true;
-            } else {
-                seqadj_client_to_server(hdr, true, meta.delta, meta.tsoff,
-                                        meta.nat_addr, meta.nat_port);
-                new_state = session_next_state(meta.state, ctrl, true);
-                meta.route = true;
-                if (meta.malformed) {
-                    meta.event = EV_MALFORMED_PASSED;
-                } else {
-                    meta.event = EV_TRANSLATED_C2S;
-                }
-            }
+            client_segment.apply(ctrl, meta, standard_metadata, fx);
         } else if (in_session && meta.dir == DIR_SERVER) {
-            /* ------------------------------------------------ server -> client */
-            if (establishing) {
-                /* D8: the sign convention: client-space + delta = server-space. The
-                 * pending handshake entry, if still this flow's, was emptied above. */
-                meta.delta = hdr.tcp.seq_no - meta.sess_cookie;
-                meta.tsoff = 0;
-                if (meta.opt.has_timestamp) {
-                    meta.tsoff = meta.ts_base - meta.opt.tsval;
-                }
-                session_delta.write(meta.slot, meta.delta);
-                session_tsoff.write(meta.slot, meta.tsoff);
-                server_wscale = 0;
-                if (meta.opt.has_wscale) {
-                    server_wscale = meta.opt.wscale;
-                    if (server_wscale > TCP_WSCALE_MAX) {
-                        server_wscale = TCP_WSCALE_MAX;
-                    }
-                }
-                session_server_wscale.write(meta.slot, server_wscale);
-                new_state = SESSION_ESTABLISHED;
-                session_event = SESSION_EV_ESTABLISHED;
-                meta.event = EV_SESSION_ESTABLISHED;
-                /* Two packets out of one: the copy goes back to the server as the ACK
-                 * (built in egress), this one becomes the client's window update. */
-                server_ack_prepare(meta);
-                clone_preserving_field_list(CloneType.I2E,
-                    REFLECT_SESSION_BASE + (bit<32>)standard_metadata.ingress_port,
-                    FIELD_LIST_SERVER_ACK);
-                frame_len = build_window_update(hdr, meta.nat_addr, meta.nat_port,
-                                                meta.sess_cookie, meta.win_shift,
-                                                meta.opt.has_timestamp,
-                                                meta.opt.tsval + meta.tsoff, meta.opt.tsecr);
-                meta.route = true;
-            } else if (ctrl == (TCP_SYN | TCP_ACK) && meta.state == SESSION_ESTABLISHED) {
-                /* Our ACK to the server was lost: send it again, nothing to the client. */
-                server_ack_prepare(meta);
-                clone_preserving_field_list(CloneType.I2E,
-                    REFLECT_SESSION_BASE + (bit<32>)standard_metadata.ingress_port,
-                    FIELD_LIST_SERVER_ACK);
-                mark_to_drop(standard_metadata);
-                meta.event = EV_SERVER_SYNACK_RETX;
-                meta.done = true;
-            } else if (meta.state == SESSION_SYN_SENT) {
-                if ((ctrl & TCP_RST) != 0) {
-                    /* D10: relay the refusal in the client's sequence space. */
-                    frame_len = build_client_reset(hdr, meta.nat_addr, meta.nat_port,
-                                                   meta.sess_cookie);
-                    new_state = SESSION_CLOSE;
-                    session_event = SESSION_EV_SERVER_RESET;
-                    meta.event = EV_SERVER_RESET;
-                    meta.route = true;
-                } else {
-                    mark_to_drop(standard_metadata);
-                    meta.event = EV_DROP_HANDSHAKE;
-                    meta.done = true;
-                }
-            } else {
-                seqadj_server_to_client(hdr, meta.delta, meta.tsoff,
-                                        server_wscale, meta.win_shift,
-                                        meta.nat_addr, meta.nat_port);
-                new_state = session_next_state(meta.state, ctrl, false);
-                meta.route = true;
-                if (meta.malformed) {
-                    meta.event = EV_MALFORMED_PASSED;
-                } else {
-                    meta.event = EV_TRANSLATED_S2C;
-                }
-            }
-        } else if (meta.svc_deny && !meta.from_cpu) {
-            /* ------------------------------------------------ denied (D6, D15) */
-            if (meta.is_fragment) {
-                meta.event = EV_DROP_FRAGMENT;
-            } else if (hdr.ipv4.protocol == IP_PROTO_UDP) {
-                meta.event = EV_DROP_UDP;
-            } else {
-                meta.event = EV_DROP_POLICY;
-            }
-            mark_to_drop(standard_metadata);
-            meta.done = true;
-        } else if (meta.svc_hit && hdr.tcp.isValid() && !meta.from_cpu) {
-            /* ------------------------------------------------ new connection */
-            if (ctrl == TCP_SYN) {
-                meta.syn_in = true;
-            }
-            if (!meta.proxy_active) {
-                /* Not defended: plain forwarding (NAT services: nat.p4); SYNs counted
-                 * for AUTO (C8). */
-                meta.passed = true;
-                if (ctrl == TCP_SYN) {
-                    meta.event = EV_SYN_PASSED;
-                }
-            } else if (passthrough_known && ctrl != TCP_SYN) {
-                /* A connection from before the defence: forwarded, unproxied. */
-                meta.passed = true;
-                meta.event = EV_PASSTHROUGH;
-            } else if (meta.malformed) {
-                /* Never answered (D1). */
-                mark_to_drop(standard_metadata);
-                meta.event = EV_DROP_MALFORMED;
-                meta.done = true;
-            } else if (ctrl == TCP_SYN) {
-                if (meta.keys_set) {
-                    /* D3, D4: SYN/ACK with seq = cookie, sent back where it came from. */
-                    bit<8> opts = cookie_encode_options(meta.opt, meta.svc_flags);
-                    bit<32> cookie = cookie_make(meta.key0, meta.key1, meta.epoch,
-                                                 hdr.ipv4.src_addr, hdr.ipv4.dst_addr,
-                                                 hdr.tcp.src_port, hdr.tcp.dst_port,
-                                                 hdr.tcp.seq_no, opts);
-                    bit<32> tsval = our_tsval(standard_metadata.ingress_global_timestamp);
-                    frame_len = build_synack(hdr, cookie, opts, meta.svc_mss, meta.svc_wscale,
-                                             meta.svc_window, meta.svc_ttl, tsval,
-                                             meta.opt.tsval);
-                    standard_metadata.egress_spec = standard_metadata.ingress_port;
-                    meta.event = EV_SYNACK_SENT;
-                } else {
-                    mark_to_drop(standard_metadata);
-                    meta.event = EV_DROP_NO_KEY;
-                }
-                meta.done = true;
-            } else if (ctrl == TCP_ACK) {
-                /* D5: not a valid cookie. */
-                mark_to_drop(standard_metadata);
-                meta.event = EV_ACK_INVALID;
-                meta.done = true;
-            } else {
-                /* D6: ACK/RST/FIN/data floods and odd flag mixes. */
-                mark_to_drop(standard_metadata);
-                meta.event = EV_DROP_NO_SESSION;
-                meta.done = true;
-            }
+            server_segment.apply(ctrl, hdr.tcp.seq_no, establishing, meta, standard_metadata,
+                                 fx);
+        } else {
+            new_connection.apply(ctrl, hdr.tcp.isValid(), hdr.ipv4.protocol, synack, cookie,
+                                 passthrough_known, meta, standard_metadata, fx);
         }
 
         /* ---------------------------------------------------------- effects */
-        if (new_state != meta.state) {
-            session_state.write(meta.slot, new_state);
-            if (session_event == 0) {
-                session_event = SESSION_EV_STATE;   /* FINs, RST after the handshake */
+        if (fx.record) {
+            /* D8: the session's delta, tsoff and the server's window scale. */
+            session_delta.write(meta.slot, meta.delta);
+            session_tsoff.write(meta.slot, meta.tsoff);
+            session_server_wscale.write(meta.slot, fx.server_wscale);
+        }
+        if (fx.server_ack) {
+            /* D8: two packets out of one: the copy goes back to the server as the ACK
+             * (built in egress, server_ack.p4, from these fields), this one becomes
+             * the client's window update (or is dropped, for a retransmission). */
+            meta.clone_has_ts = 0;
+            if (meta.opt.has_timestamp) {
+                meta.clone_has_ts = 1;
+            }
+            meta.clone_tsval = meta.opt.tsval;
+            meta.clone_tsecr = meta.opt.tsecr;
+            clone_preserving_field_list(CloneType.I2E,
+                REFLECT_SESSION_BASE + (bit<32>)standard_metadata.ingress_port,
+                FIELD_LIST_SERVER_ACK);
+        }
+        seqadj.apply(hdr, fx.seqadj_mode, meta.delta, meta.tsoff, fx.server_wscale,
+                     meta.win_shift, meta.nat_addr, meta.nat_port);
+        bit<32> frame_len;
+        reply.apply(hdr, fx.reply_kind, meta.nat_addr, meta.nat_port, fx.reply_seq,
+                    fx.reply_opts, meta.svc_window, fx.reply_shift, meta.svc_mss, meta.svc_ttl,
+                    meta.opt.has_timestamp, fx.reply_tsval, fx.reply_tsecr, frame_len);
+        if (fx.punt_reason != 0) {
+            /* To the controller, with a packet_in header saying why. */
+            standard_metadata.egress_spec = CPU_PORT_ID;
+            hdr.packet_in.setValid();
+            hdr.packet_in.ingress_port = standard_metadata.ingress_port;
+            hdr.packet_in._pad0 = 0;
+            hdr.packet_in.reason = fx.punt_reason;
+            hdr.packet_in.slot = 0;
+            if (fx.punt_reason == PUNT_EARLY_DATA) {
+                hdr.packet_in.slot = meta.slot;
+            }
+        }
+        if (fx.new_state != meta.state) {
+            session_state.write(meta.slot, fx.new_state);
+            if (fx.session_event == 0) {
+                fx.session_event = SESSION_EV_STATE;   /* FINs, RST after the handshake */
             }
         }
         if (frame_len != 0) {
             truncate(frame_len);
         }
-        if (send_cookie_digest) {
-            bit<32> cookie = hdr.tcp.ack_no - 1;
-            cookie_ack_digest_t d;
-            d.client_addr = hdr.ipv4.src_addr;
-            d.vip_addr = hdr.ipv4.dst_addr;
-            d.client_port = hdr.tcp.src_port;
-            d.vip_port = hdr.tcp.dst_port;
-            d.client_isn = client_isn;   /* seq - 1, or the pending entry's */
-            d.cookie = cookie;
-            d.mss = cookie_decode_mss(cookie[7:6]);
-            d.wscale = (bit<8>)cookie[5:2];
-            d.sack_ok = cookie[1:1];
-            d.ts_ok = cookie[0:0];
-            d.has_payload = 0;
-            if (meta.has_payload) {
-                d.has_payload = 1;
-            }
-            d._pad0 = 0;
-            d.client_window = hdr.tcp.window;
-            d.client_tsval = meta.opt.tsval;
-            d.client_tsecr = meta.opt.tsecr;
-            d.ingress_port = standard_metadata.ingress_port;
-            d.service_id = meta.service_id;
-            d.old_slot = 0;
-            d.old_state = SESSION_NONE;
-            if (reuse_check) {
-                d.old_slot = meta.slot;
-                d.old_state = meta.state;
-            }
-            digest<cookie_ack_digest_t>(1, d);
-        }
-        if (session_event != 0) {
-            session_event_digest_t e;
-            e.slot = meta.slot;
-            e.event = session_event;
-            e.delta = meta.delta;
-            e.tsoff = meta.tsoff;
-            e.client_addr = hdr.ipv4.dst_addr;
-            e.client_port = hdr.tcp.dst_port;
-            e.state = new_state;
-            e.gen = meta.gen;
-            if (meta.dir == DIR_CLIENT) {
-                e.client_addr = hdr.ipv4.src_addr;
-                e.client_port = hdr.tcp.src_port;
-            }
-            digest<session_event_digest_t>(1, e);
-        }
+        digests.apply(hdr.ipv4, hdr.tcp, meta, standard_metadata, send_cookie_digest,
+                      client_isn, cookie, reuse_check, fx.session_event, fx.new_state);
     }
 }
 

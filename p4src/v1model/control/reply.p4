@@ -3,10 +3,25 @@
  * ACK that completes the server handshake and the client's window update (D8), and
  * the resets of D10. Each keeps nothing of the original's options or payload, so
  * its checksum is summed in full and the frame is cut to its headers (the caller
- * passes the returned length to truncate()).
+ * passes the length SegmentReply returns to truncate()).
+ *
+ * One control, applied once per pipeline with the kind of segment to build: the
+ * compilers inline a control applied from one place without copying its arguments,
+ * where every call of a function taking the headers copies all of them (p4c gives
+ * each copy its own header instances, which bmv2 then resets for every packet). So
+ * the caller decides what to build and the headers are edited here, in one place.
  */
 #ifndef SYNPROXY_CONTROL_REPLY_P4
 #define SYNPROXY_CONTROL_REPLY_P4
+
+/* What SegmentReply builds (`kind`). */
+const bit<8> REPLY_NONE = 0;
+const bit<8> REPLY_SYNACK = 1;         /* the client's SYN -> our SYN/ACK */
+const bit<8> REPLY_SERVER_ACK = 2;     /* the copy of the server SYN/ACK -> ACK to it */
+const bit<8> REPLY_WINDOW_UPDATE = 3;  /* the server SYN/ACK -> the client's window update */
+const bit<8> REPLY_CLIENT_RESET = 4;   /* the server's RST in SYN_SENT -> RST to the client */
+const bit<8> REPLY_SERVER_RESET = 5;   /* the client's RST/FIN in SYN_SENT -> RST to the server */
+const bit<8> REPLY_REFUSAL_RESET = 6;  /* the client's valid cookie ACK -> RST back (C13, fail closed) */
 
 /* Empty one element of the option stack: setInvalid() of every member. (The shorter
  * `nop.setValid(); nop.setInvalid();`, which relies on setValid() invalidating the
@@ -26,185 +41,186 @@
     hdr.tcp_options[i].sack4.setInvalid(); \
     hdr.tcp_options[i].generic.setInvalid();
 
-/* Drop the parsed options and the IPv4 options, size the headers for the generated
- * options, checksum the segment. Returns the frame length (Ethernet and VLAN tags
- * included). */
-bit<32> fresh_segment_finish(inout headers_t hdr) {
-    TCP_OPTION_CLEAR(0)
-    TCP_OPTION_CLEAR(1)
-    TCP_OPTION_CLEAR(2)
-    TCP_OPTION_CLEAR(3)
-    TCP_OPTION_CLEAR(4)
-    TCP_OPTION_CLEAR(5)
-    TCP_OPTION_CLEAR(6)
-    TCP_OPTION_CLEAR(7)
-    TCP_OPTION_CLEAR(8)
-    TCP_OPTION_CLEAR(9)
-    TCP_OPTION_CLEAR(10)
-    TCP_OPTION_CLEAR(11)
-    bit<4> words = TCP_MIN_DATA_OFFSET;
-    if (hdr.gen_mss.isValid()) {
-        words = words + 1;
-    }
-    if (hdr.gen_wscale.isValid()) {
-        words = words + 1;
-    }
-    if (hdr.gen_sack_perm.isValid()) {
-        words = words + 1;
-    }
-    if (hdr.gen_timestamp.isValid()) {
-        words = words + 3;
-    }
-    hdr.tcp.data_offset = words;
-    hdr.tcp.res = 0;
-    hdr.tcp.urgent_ptr = 0;
-    bit<16> tcp_len = ((bit<16>)words) << 2;
-    hdr.ipv4_options.setInvalid();
-    hdr.ipv4.ihl = 5;
-    hdr.ipv4.total_len = 20 + tcp_len;
-    hdr.ipv4.flag_mf = 0;
-    hdr.ipv4.frag_offset = 0;
-    tcp_checksum_fresh(hdr.ipv4, hdr.tcp, hdr.gen_mss, hdr.gen_wscale,
-                       hdr.gen_sack_perm, hdr.gen_timestamp, tcp_len);
-    /* The VLAN tags stay (D16): the segment goes back where it came from, tagged. */
-    bit<32> l2_len = (bit<32>)ETH_HDR_LEN;
-    if (hdr.vlan_outer.isValid()) {
-        l2_len = l2_len + (bit<32>)VLAN_TAG_LEN;
-    }
-    if (hdr.vlan_inner.isValid()) {
-        l2_len = l2_len + (bit<32>)VLAN_TAG_LEN;
-    }
-    return l2_len + (bit<32>)hdr.ipv4.total_len;
-}
+/*
+ * Build the segment `kind` from the one in `hdr`. Returns the frame length (Ethernet
+ * and VLAN tags included) in `frame_len`, 0 for REPLY_NONE (nothing changed).
+ *
+ *   kind                 addr, port     seq        window, shift         ts (has_ts, tsval, tsecr)
+ *   REPLY_SYNACK         -              cookie     SYN/ACK window, wscale ours, client's TSval (OPTS says)
+ *   REPLY_SERVER_ACK     -              -          client's window, -    server's TSecr, server's TSval
+ *   REPLY_WINDOW_UPDATE  VIP, vport     cookie     -, client's shift     as given
+ *   REPLY_CLIENT_RESET   VIP, vport     cookie     -                     -
+ *   REPLY_SERVER_RESET   RS, rport      -          -                     -
+ *   REPLY_REFUSAL_RESET  -              -          -                     -   (seq = its ack)
+ *
+ * `opts` and `mss` are the SYN/ACK's only (OPTS of the cookie, the service's MSS);
+ * `ttl`, the service's TTL, is the SYN/ACK's and the refusal reset's.
+ */
+control SegmentReply(inout headers_t hdr, in bit<8> kind,
+                     in ipv4_addr_t addr, in l4_port_t port, in bit<32> seq,
+                     in bit<8> opts, in bit<16> window, in bit<8> shift,
+                     in bit<16> mss, in bit<8> ttl,
+                     in bool has_ts, in bit<32> tsval, in bit<32> tsecr,
+                     out bit<32> frame_len) {
+    apply {
+        frame_len = 0;
+        if (kind != REPLY_NONE) {
+            bool ts = has_ts;
+            bit<16> ts_prefix = TCP_OPT_NOP_NOP;
+            if (kind == REPLY_SYNACK || kind == REPLY_SERVER_ACK
+                    || kind == REPLY_REFUSAL_RESET) {
+                /* Back the way the segment came: exchange source and destination at
+                 * L2, L3 and L4. */
+                mac_addr_t mac = hdr.ethernet.dst_addr;
+                hdr.ethernet.dst_addr = hdr.ethernet.src_addr;
+                hdr.ethernet.src_addr = mac;
+                ipv4_addr_t ip = hdr.ipv4.dst_addr;
+                hdr.ipv4.dst_addr = hdr.ipv4.src_addr;
+                hdr.ipv4.src_addr = ip;
+                l4_port_t l4 = hdr.tcp.dst_port;
+                hdr.tcp.dst_port = hdr.tcp.src_port;
+                hdr.tcp.src_port = l4;
+            }
+            if (kind == REPLY_SYNACK) {
+                /* D3: seq = cookie, ack = isn + 1. The options follow OPTS, which
+                 * holds what both sides agreed on; the MSS and the window scale
+                 * offered are the service's (they must match the real servers'). */
+                hdr.ipv4.ttl = ttl;
+                hdr.ipv4.ecn = 0;   /* no ECN negotiated (the SYN/ACK sets no ECE) */
+                hdr.ipv4.identification = 0;
+                hdr.ipv4.flag_df = 1;
+                hdr.tcp.ack_no = hdr.tcp.seq_no + 1;
+                hdr.tcp.seq_no = seq;
+                hdr.tcp.flags = TCP_SYN | TCP_ACK;
+                hdr.tcp.window = window;
+                hdr.gen_mss.setValid();
+                hdr.gen_mss.kind = TCP_OPT_MSS;
+                hdr.gen_mss.len = TCP_OPT_MSS_LEN;
+                hdr.gen_mss.mss = mss;
+                if (opts[5:2] != COOKIE_WSCALE_NONE) {
+                    hdr.gen_wscale.setValid();
+                    hdr.gen_wscale.nop = TCP_OPT_NOP;
+                    hdr.gen_wscale.kind = TCP_OPT_WSCALE;
+                    hdr.gen_wscale.len = TCP_OPT_WSCALE_LEN;
+                    hdr.gen_wscale.shift = shift;
+                }
+                ts = opts[0:0] == 1;
+                if (opts[1:1] == 1) {
+                    if (ts) {
+                        /* SACKOK TS: one 12-byte block. */
+                        ts_prefix = TCP_OPT_SACK_PERM_WORD;
+                    } else {
+                        hdr.gen_sack_perm.setValid();
+                        hdr.gen_sack_perm.nops = TCP_OPT_NOP_NOP;
+                        hdr.gen_sack_perm.kind = TCP_OPT_SACK_PERM;
+                        hdr.gen_sack_perm.len = TCP_OPT_SACK_PERM_LEN;
+                    }
+                }
+            } else if (kind == REPLY_SERVER_ACK) {
+                /* D8, in egress from the copy of the server's SYN/ACK: the ACK that
+                 * completes the server handshake, as the client would send it. seq
+                 * and ack come straight from the SYN/ACK. */
+                hdr.ipv4.ttl = IPV4_DEFAULT_TTL;
+                bit<32> ack_seq = hdr.tcp.ack_no;
+                hdr.tcp.ack_no = hdr.tcp.seq_no + 1;
+                hdr.tcp.seq_no = ack_seq;
+                hdr.tcp.flags = TCP_ACK;
+                hdr.tcp.window = window;
+            } else if (kind == REPLY_WINDOW_UPDATE) {
+                /* D8: the server's SYN/ACK becomes the client's window update: from
+                 * the VIP, in the client's sequence space (seq = cookie + 1; ack =
+                 * isn + 1 already), carrying the server's window. A SYN/ACK window is
+                 * never scaled, later windows are: shift it by the scale the client
+                 * was offered. */
+                hdr.ipv4.src_addr = addr;
+                hdr.tcp.src_port = port;
+                hdr.tcp.seq_no = seq + 1;
+                hdr.tcp.flags = TCP_ACK;
+                hdr.tcp.window = hdr.tcp.window >> shift;
+            } else {
+                /* D10: a reset in the sequence space the other side expects. */
+                if (kind == REPLY_REFUSAL_RESET) {
+                    /* C13: back to the client from the VIP, in the sequence space it
+                     * expects (its ack: cookie + 1), as a fresh segment of ours. */
+                    hdr.ipv4.ttl = ttl;
+                    hdr.ipv4.ecn = 0;
+                    hdr.ipv4.identification = 0;
+                    hdr.ipv4.flag_df = 1;
+                    hdr.tcp.seq_no = hdr.tcp.ack_no;
+                } else if (kind == REPLY_CLIENT_RESET) {
+                    /* From the VIP, seq = cookie + 1. */
+                    hdr.ipv4.src_addr = addr;
+                    hdr.tcp.src_port = port;
+                    hdr.tcp.seq_no = seq + 1;
+                } else {
+                    /* To the server; the client's seq is the server's (no delta yet). */
+                    hdr.ipv4.dst_addr = addr;
+                    hdr.tcp.dst_port = port;
+                }
+                hdr.tcp.ack_no = 0;
+                hdr.tcp.flags = TCP_RST;
+                hdr.tcp.window = 0;
+                ts = false;
+            }
+            if (ts) {
+                /* NOP NOP TS, or SACKOK TS when SACK is negotiated too. */
+                hdr.gen_timestamp.setValid();
+                hdr.gen_timestamp.prefix = ts_prefix;
+                hdr.gen_timestamp.kind = TCP_OPT_TIMESTAMP;
+                hdr.gen_timestamp.len = TCP_OPT_TIMESTAMP_LEN;
+                hdr.gen_timestamp.tsval = tsval;
+                hdr.gen_timestamp.tsecr = tsecr;
+            }
 
-/* Exchange source and destination at L2, L3 and L4: the reply goes back the way the
- * segment came. */
-void swap_endpoints(inout headers_t hdr) {
-    mac_addr_t mac = hdr.ethernet.dst_addr;
-    hdr.ethernet.dst_addr = hdr.ethernet.src_addr;
-    hdr.ethernet.src_addr = mac;
-    ipv4_addr_t addr = hdr.ipv4.dst_addr;
-    hdr.ipv4.dst_addr = hdr.ipv4.src_addr;
-    hdr.ipv4.src_addr = addr;
-    l4_port_t port = hdr.tcp.dst_port;
-    hdr.tcp.dst_port = hdr.tcp.src_port;
-    hdr.tcp.src_port = port;
-}
-
-/* NOP NOP TS, or SACKOK TS when SACK is negotiated too (one 12-byte block). */
-void gen_timestamp_set(inout gen_timestamp_t ts, in bit<16> prefix,
-                       in bit<32> tsval, in bit<32> tsecr) {
-    ts.setValid();
-    ts.prefix = prefix;
-    ts.kind = TCP_OPT_TIMESTAMP;
-    ts.len = TCP_OPT_TIMESTAMP_LEN;
-    ts.tsval = tsval;
-    ts.tsecr = tsecr;
-}
-
-/* D3: the client's SYN becomes our SYN/ACK with seq = cookie, ack = isn + 1. The
- * options follow OPTS, which holds what both sides agreed on; the MSS and the window
- * scale offered are the service's (they must match the real servers'). */
-bit<32> build_synack(inout headers_t hdr, in bit<32> cookie, in bit<8> opts,
-                     in bit<16> svc_mss, in bit<8> svc_wscale, in bit<16> svc_window,
-                     in bit<8> svc_ttl, in bit<32> tsval, in bit<32> client_tsval) {
-    swap_endpoints(hdr);
-    hdr.ipv4.ttl = svc_ttl;
-    hdr.ipv4.ecn = 0;   /* no ECN negotiated (the SYN/ACK sets no ECE) */
-    hdr.ipv4.identification = 0;
-    hdr.ipv4.flag_df = 1;
-    hdr.tcp.ack_no = hdr.tcp.seq_no + 1;
-    hdr.tcp.seq_no = cookie;
-    hdr.tcp.flags = TCP_SYN | TCP_ACK;
-    hdr.tcp.window = svc_window;
-    hdr.gen_mss.setValid();
-    hdr.gen_mss.kind = TCP_OPT_MSS;
-    hdr.gen_mss.len = TCP_OPT_MSS_LEN;
-    hdr.gen_mss.mss = svc_mss;
-    if (opts[5:2] != COOKIE_WSCALE_NONE) {
-        hdr.gen_wscale.setValid();
-        hdr.gen_wscale.nop = TCP_OPT_NOP;
-        hdr.gen_wscale.kind = TCP_OPT_WSCALE;
-        hdr.gen_wscale.len = TCP_OPT_WSCALE_LEN;
-        hdr.gen_wscale.shift = svc_wscale;
-    }
-    bool sack_ok = opts[1:1] == 1;
-    if (opts[0:0] == 1) {
-        bit<16> prefix = TCP_OPT_NOP_NOP;
-        if (sack_ok) {
-            prefix = TCP_OPT_SACK_PERM_WORD;
+            /* Drop the parsed options and the IPv4 options, size the headers for the
+             * generated options, checksum the segment. */
+            TCP_OPTION_CLEAR(0)
+            TCP_OPTION_CLEAR(1)
+            TCP_OPTION_CLEAR(2)
+            TCP_OPTION_CLEAR(3)
+            TCP_OPTION_CLEAR(4)
+            TCP_OPTION_CLEAR(5)
+            TCP_OPTION_CLEAR(6)
+            TCP_OPTION_CLEAR(7)
+            TCP_OPTION_CLEAR(8)
+            TCP_OPTION_CLEAR(9)
+            TCP_OPTION_CLEAR(10)
+            TCP_OPTION_CLEAR(11)
+            bit<4> words = TCP_MIN_DATA_OFFSET;
+            if (hdr.gen_mss.isValid()) {
+                words = words + 1;
+            }
+            if (hdr.gen_wscale.isValid()) {
+                words = words + 1;
+            }
+            if (hdr.gen_sack_perm.isValid()) {
+                words = words + 1;
+            }
+            if (hdr.gen_timestamp.isValid()) {
+                words = words + 3;
+            }
+            hdr.tcp.data_offset = words;
+            hdr.tcp.res = 0;
+            hdr.tcp.urgent_ptr = 0;
+            bit<16> tcp_len = ((bit<16>)words) << 2;
+            hdr.ipv4_options.setInvalid();
+            hdr.ipv4.ihl = 5;
+            hdr.ipv4.total_len = 20 + tcp_len;
+            hdr.ipv4.flag_mf = 0;
+            hdr.ipv4.frag_offset = 0;
+            TCP_CHECKSUM_FRESH(hdr, tcp_len)
+            /* The VLAN tags stay (D16): the segment goes back where it came from,
+             * tagged. */
+            bit<32> l2_len = (bit<32>)ETH_HDR_LEN;
+            if (hdr.vlan_outer.isValid()) {
+                l2_len = l2_len + (bit<32>)VLAN_TAG_LEN;
+            }
+            if (hdr.vlan_inner.isValid()) {
+                l2_len = l2_len + (bit<32>)VLAN_TAG_LEN;
+            }
+            frame_len = l2_len + (bit<32>)hdr.ipv4.total_len;
         }
-        gen_timestamp_set(hdr.gen_timestamp, prefix, tsval, client_tsval);
-    } else if (sack_ok) {
-        hdr.gen_sack_perm.setValid();
-        hdr.gen_sack_perm.nops = TCP_OPT_NOP_NOP;
-        hdr.gen_sack_perm.kind = TCP_OPT_SACK_PERM;
-        hdr.gen_sack_perm.len = TCP_OPT_SACK_PERM_LEN;
     }
-    return fresh_segment_finish(hdr);
-}
-
-/* D8, built in egress from the copy of the server's SYN/ACK: the ACK that completes
- * the server handshake, as the client would send it. seq and ack come straight from
- * the SYN/ACK; the timestamps swap: TSval = the client's TSval the server echoed,
- * TSecr = the server's TSval. */
-bit<32> build_server_ack(inout headers_t hdr, in bit<16> client_window,
-                         in bool has_ts, in bit<32> srv_tsval, in bit<32> srv_tsecr) {
-    swap_endpoints(hdr);
-    hdr.ipv4.ttl = IPV4_DEFAULT_TTL;
-    bit<32> seq = hdr.tcp.ack_no;
-    hdr.tcp.ack_no = hdr.tcp.seq_no + 1;
-    hdr.tcp.seq_no = seq;
-    hdr.tcp.flags = TCP_ACK;
-    hdr.tcp.window = client_window;
-    if (has_ts) {
-        gen_timestamp_set(hdr.gen_timestamp, TCP_OPT_NOP_NOP, srv_tsecr, srv_tsval);
-    }
-    return fresh_segment_finish(hdr);
-}
-
-/* D8: the server's SYN/ACK becomes the client's window update: from the VIP, in the
- * client's sequence space (seq = cookie + 1; ack = isn + 1 already), carrying the
- * server's window. A SYN/ACK window is never scaled, later windows are: shift it by
- * the scale the client was offered. TSval moves to our clock (+ tsoff). */
-bit<32> build_window_update(inout headers_t hdr, in ipv4_addr_t vip_addr,
-                            in l4_port_t vip_port, in bit<32> cookie,
-                            in bit<8> win_shift, in bool has_ts, in bit<32> tsval,
-                            in bit<32> tsecr) {
-    hdr.ipv4.src_addr = vip_addr;
-    hdr.tcp.src_port = vip_port;
-    hdr.tcp.seq_no = cookie + 1;
-    hdr.tcp.flags = TCP_ACK;
-    hdr.tcp.window = hdr.tcp.window >> win_shift;
-    if (has_ts) {
-        gen_timestamp_set(hdr.gen_timestamp, TCP_OPT_NOP_NOP, tsval, tsecr);
-    }
-    return fresh_segment_finish(hdr);
-}
-
-/* D10: the server reset the handshake: reset the client, from the VIP, with the
- * sequence number it expects (cookie + 1). */
-bit<32> build_client_reset(inout headers_t hdr, in ipv4_addr_t vip_addr,
-                           in l4_port_t vip_port, in bit<32> cookie) {
-    hdr.ipv4.src_addr = vip_addr;
-    hdr.tcp.src_port = vip_port;
-    hdr.tcp.seq_no = cookie + 1;
-    hdr.tcp.ack_no = 0;
-    hdr.tcp.flags = TCP_RST;
-    hdr.tcp.window = 0;
-    return fresh_segment_finish(hdr);
-}
-
-/* D10: the client gave up (RST or FIN) while the server handshake is pending: reset
- * the server. The client's seq is the server's expected seq (no delta yet). */
-bit<32> build_server_reset(inout headers_t hdr, in ipv4_addr_t rs_addr,
-                           in l4_port_t rs_port) {
-    hdr.ipv4.dst_addr = rs_addr;
-    hdr.tcp.dst_port = rs_port;
-    hdr.tcp.ack_no = 0;
-    hdr.tcp.flags = TCP_RST;
-    hdr.tcp.window = 0;
-    return fresh_segment_finish(hdr);
 }
 
 #endif

@@ -5,155 +5,126 @@
  *   server -> client: seq -= delta, TSval += tsoff
  * All modulo 2^32 (bit<32> arithmetic wraps). The TCP checksum is patched for every
  * word changed, the address/port NAT included (the pseudo-header covers addresses).
+ *
+ * One control applied from one place (the caller picks the direction): a function
+ * taking the headers would copy all of them per call, in p4c's output.
  */
 #ifndef SYNPROXY_CONTROL_SEQADJ_P4
 #define SYNPROXY_CONTROL_SEQADJ_P4
 
-/* value += delta, with the checksum sum (csum_open .. csum_close) following. */
-void seq_add(inout bit<32> value, in bit<32> delta, inout bit<32> sum) {
-    bit<32> old = value;
-    value = old + delta;
-    sum = sum + csum_diff32(old, value);
-}
+/* What Seqadj does (`mode`). */
+const bit<8> SEQADJ_NONE = 0;
+const bit<8> SEQADJ_C2S = 1;        /* client -> server: sequence space and NAT */
+const bit<8> SEQADJ_C2S_NAT = 2;    /* client -> server, NAT only (the server SYN) */
+const bit<8> SEQADJ_S2C = 3;        /* server -> client: sequence space and NAT */
 
-void sack1_add(inout tcp_opt_sack1_t s, in bit<32> delta, inout bit<32> sum) {
-    seq_add(s.left0, delta, sum);
-    seq_add(s.right0, delta, sum);
-}
+/* field += d, with the checksum sum `sum` (csum_open .. csum_close) following: the
+ * old value's two words leave the sum, the new value's enter it. */
+#define SEQ_ADD(field, d) \
+    sum = sum + (bit<32>)(~field[31:16]) + (bit<32>)(~field[15:0]); \
+    field = field + (d); \
+    sum = sum + (bit<32>)field[31:16] + (bit<32>)field[15:0];
 
-void sack2_add(inout tcp_opt_sack2_t s, in bit<32> delta, inout bit<32> sum) {
-    seq_add(s.left0, delta, sum);
-    seq_add(s.right0, delta, sum);
-    seq_add(s.left1, delta, sum);
-    seq_add(s.right1, delta, sum);
-}
-
-void sack3_add(inout tcp_opt_sack3_t s, in bit<32> delta, inout bit<32> sum) {
-    seq_add(s.left0, delta, sum);
-    seq_add(s.right0, delta, sum);
-    seq_add(s.left1, delta, sum);
-    seq_add(s.right1, delta, sum);
-    seq_add(s.left2, delta, sum);
-    seq_add(s.right2, delta, sum);
-}
-
-void sack4_add(inout tcp_opt_sack4_t s, in bit<32> delta, inout bit<32> sum) {
-    seq_add(s.left0, delta, sum);
-    seq_add(s.right0, delta, sum);
-    seq_add(s.left1, delta, sum);
-    seq_add(s.right1, delta, sum);
-    seq_add(s.left2, delta, sum);
-    seq_add(s.right2, delta, sum);
-    seq_add(s.left3, delta, sum);
-    seq_add(s.right3, delta, sum);
-}
+#define SACK_EDGES1(s) SEQ_ADD(s.left0, delta) SEQ_ADD(s.right0, delta)
+#define SACK_EDGES2(s) SACK_EDGES1(s) SEQ_ADD(s.left1, delta) SEQ_ADD(s.right1, delta)
+#define SACK_EDGES3(s) SACK_EDGES2(s) SEQ_ADD(s.left2, delta) SEQ_ADD(s.right2, delta)
+#define SACK_EDGES4(s) SACK_EDGES3(s) SEQ_ADD(s.left3, delta) SEQ_ADD(s.right3, delta)
 
 /* Client -> server, option i: TSecr back to the server's clock, SACK edges into the
  * server's sequence space. (tsoff is subtracted by adding its negation.) */
 #define SEQADJ_C2S_OPTION(i) \
     if (hdr.tcp_options[i].timestamp.isValid()) { \
-        seq_add(hdr.tcp_options[i].timestamp.tsecr, neg_tsoff, sum); \
+        SEQ_ADD(hdr.tcp_options[i].timestamp.tsecr, neg_tsoff) \
     } else if (hdr.tcp_options[i].sack1.isValid()) { \
-        sack1_add(hdr.tcp_options[i].sack1, delta, sum); \
+        SACK_EDGES1(hdr.tcp_options[i].sack1) \
     } else if (hdr.tcp_options[i].sack2.isValid()) { \
-        sack2_add(hdr.tcp_options[i].sack2, delta, sum); \
+        SACK_EDGES2(hdr.tcp_options[i].sack2) \
     } else if (hdr.tcp_options[i].sack3.isValid()) { \
-        sack3_add(hdr.tcp_options[i].sack3, delta, sum); \
+        SACK_EDGES3(hdr.tcp_options[i].sack3) \
     } else if (hdr.tcp_options[i].sack4.isValid()) { \
-        sack4_add(hdr.tcp_options[i].sack4, delta, sum); \
+        SACK_EDGES4(hdr.tcp_options[i].sack4) \
     }
 
 /* Server -> client, option i: TSval to the clock the client saw in our SYN/ACK. The
  * server's SACK blocks are in the client's own sequence space already. */
 #define SEQADJ_S2C_OPTION(i) \
     if (hdr.tcp_options[i].timestamp.isValid()) { \
-        seq_add(hdr.tcp_options[i].timestamp.tsval, tsoff, sum); \
+        SEQ_ADD(hdr.tcp_options[i].timestamp.tsval, tsoff) \
     }
 
-/* NAT of the destination (client -> server): VIP:vport -> RS:rport. In transparent
- * mode the controller gives the VIP itself and nothing changes. */
-void nat_destination(inout headers_t hdr, in ipv4_addr_t addr, in l4_port_t port,
-                     inout bit<32> sum) {
-    sum = sum + csum_diff32(hdr.ipv4.dst_addr, addr) + csum_diff16(hdr.tcp.dst_port, port);
-    hdr.ipv4.dst_addr = addr;
-    hdr.tcp.dst_port = port;
-}
-
-/* NAT of the source (server -> client): RS:rport -> VIP:vport. */
-void nat_source(inout headers_t hdr, in ipv4_addr_t addr, in l4_port_t port,
-                inout bit<32> sum) {
-    sum = sum + csum_diff32(hdr.ipv4.src_addr, addr) + csum_diff16(hdr.tcp.src_port, port);
-    hdr.ipv4.src_addr = addr;
-    hdr.tcp.src_port = port;
-}
-
-/* Client -> server. With `adjust` false (the server SYN, sent before delta exists)
- * only the NAT applies. */
-void seqadj_client_to_server(inout headers_t hdr, in bool adjust, in bit<32> delta,
-                             in bit<32> tsoff, in ipv4_addr_t rs_addr,
-                             in l4_port_t rs_port) {
-    bit<32> sum = csum_open(hdr.tcp.checksum);
-    if (adjust) {
-        bit<32> neg_tsoff = 0 - tsoff;
-        seq_add(hdr.tcp.ack_no, delta, sum);
-        SEQADJ_C2S_OPTION(0)
-        SEQADJ_C2S_OPTION(1)
-        SEQADJ_C2S_OPTION(2)
-        SEQADJ_C2S_OPTION(3)
-        SEQADJ_C2S_OPTION(4)
-        SEQADJ_C2S_OPTION(5)
-        SEQADJ_C2S_OPTION(6)
-        SEQADJ_C2S_OPTION(7)
-        SEQADJ_C2S_OPTION(8)
-        SEQADJ_C2S_OPTION(9)
-        SEQADJ_C2S_OPTION(10)
-        SEQADJ_C2S_OPTION(11)
-    }
-    nat_destination(hdr, rs_addr, rs_port, sum);
-    hdr.tcp.checksum = csum_close(sum);
-}
-
-/* The client reads the server's windows with the scale our SYN/ACK offered
- * (client_shift); the server wrote them with the scale of its own SYN/ACK
- * (server_shift). When the two differ, rescale: window * 2^server / 2^client,
- * saturated at 16 bits. */
-void window_rescale(inout bit<16> window, in bit<8> server_shift, in bit<8> client_shift,
-                    inout bit<32> sum) {
-    if (server_shift != client_shift) {
-        bit<16> old = window;
-        bit<32> wide = ((bit<32>)old) << server_shift;
-        bit<32> scaled = wide >> client_shift;
-        if (scaled > 0xffff) {
-            window = 0xffff;
-        } else {
-            window = scaled[15:0];
+/*
+ * SEQADJ_C2S: ack += delta, SACK edges += delta, TSecr -= tsoff, then the NAT of the
+ * destination VIP:vport -> addr:port (in transparent mode the controller gives the
+ * VIP itself and nothing changes). SEQADJ_C2S_NAT: the NAT only (the server SYN,
+ * sent before delta exists).
+ * SEQADJ_S2C: seq -= delta (adding its negation), TSval += tsoff, the window
+ * rescaled from the server's scale to the client's, then the NAT of the source
+ * RS:rport -> addr:port.
+ */
+control Seqadj(inout headers_t hdr, in bit<8> mode, in bit<32> delta, in bit<32> tsoff,
+               in bit<8> server_shift, in bit<8> client_shift,
+               in ipv4_addr_t addr, in l4_port_t port) {
+    apply {
+        if (mode != SEQADJ_NONE) {
+            bit<32> sum = csum_open(hdr.tcp.checksum);
+            if (mode == SEQADJ_S2C) {
+                bit<32> neg_delta = 0 - delta;
+                SEQ_ADD(hdr.tcp.seq_no, neg_delta)
+                /* The client reads the server's windows with the scale our SYN/ACK
+                 * offered (client_shift); the server wrote them with the scale of its
+                 * own SYN/ACK (server_shift). When the two differ, rescale: window *
+                 * 2^server / 2^client, saturated at 16 bits. */
+                if (server_shift != client_shift) {
+                    bit<16> old_window = hdr.tcp.window;
+                    bit<32> scaled = (((bit<32>)old_window) << server_shift) >> client_shift;
+                    if (scaled > 0xffff) {
+                        hdr.tcp.window = 0xffff;
+                    } else {
+                        hdr.tcp.window = scaled[15:0];
+                    }
+                    sum = sum + csum_diff16(old_window, hdr.tcp.window);
+                }
+                SEQADJ_S2C_OPTION(0)
+                SEQADJ_S2C_OPTION(1)
+                SEQADJ_S2C_OPTION(2)
+                SEQADJ_S2C_OPTION(3)
+                SEQADJ_S2C_OPTION(4)
+                SEQADJ_S2C_OPTION(5)
+                SEQADJ_S2C_OPTION(6)
+                SEQADJ_S2C_OPTION(7)
+                SEQADJ_S2C_OPTION(8)
+                SEQADJ_S2C_OPTION(9)
+                SEQADJ_S2C_OPTION(10)
+                SEQADJ_S2C_OPTION(11)
+                sum = sum + csum_diff32(hdr.ipv4.src_addr, addr)
+                      + csum_diff16(hdr.tcp.src_port, port);
+                hdr.ipv4.src_addr = addr;
+                hdr.tcp.src_port = port;
+            } else {
+                if (mode == SEQADJ_C2S) {
+                    bit<32> neg_tsoff = 0 - tsoff;
+                    SEQ_ADD(hdr.tcp.ack_no, delta)
+                    SEQADJ_C2S_OPTION(0)
+                    SEQADJ_C2S_OPTION(1)
+                    SEQADJ_C2S_OPTION(2)
+                    SEQADJ_C2S_OPTION(3)
+                    SEQADJ_C2S_OPTION(4)
+                    SEQADJ_C2S_OPTION(5)
+                    SEQADJ_C2S_OPTION(6)
+                    SEQADJ_C2S_OPTION(7)
+                    SEQADJ_C2S_OPTION(8)
+                    SEQADJ_C2S_OPTION(9)
+                    SEQADJ_C2S_OPTION(10)
+                    SEQADJ_C2S_OPTION(11)
+                }
+                sum = sum + csum_diff32(hdr.ipv4.dst_addr, addr)
+                      + csum_diff16(hdr.tcp.dst_port, port);
+                hdr.ipv4.dst_addr = addr;
+                hdr.tcp.dst_port = port;
+            }
+            hdr.tcp.checksum = csum_close(sum);
         }
-        sum = sum + csum_diff16(old, window);
     }
-}
-
-/* Server -> client: seq -= delta (adding its negation), TSval += tsoff, window
- * rescaled, source NAT. */
-void seqadj_server_to_client(inout headers_t hdr, in bit<32> delta, in bit<32> tsoff,
-                             in bit<8> server_shift, in bit<8> client_shift,
-                             in ipv4_addr_t vip_addr, in l4_port_t vip_port) {
-    bit<32> sum = csum_open(hdr.tcp.checksum);
-    seq_add(hdr.tcp.seq_no, 0 - delta, sum);
-    window_rescale(hdr.tcp.window, server_shift, client_shift, sum);
-    SEQADJ_S2C_OPTION(0)
-    SEQADJ_S2C_OPTION(1)
-    SEQADJ_S2C_OPTION(2)
-    SEQADJ_S2C_OPTION(3)
-    SEQADJ_S2C_OPTION(4)
-    SEQADJ_S2C_OPTION(5)
-    SEQADJ_S2C_OPTION(6)
-    SEQADJ_S2C_OPTION(7)
-    SEQADJ_S2C_OPTION(8)
-    SEQADJ_S2C_OPTION(9)
-    SEQADJ_S2C_OPTION(10)
-    SEQADJ_S2C_OPTION(11)
-    nat_source(hdr, vip_addr, vip_port, sum);
-    hdr.tcp.checksum = csum_close(sum);
 }
 
 #endif

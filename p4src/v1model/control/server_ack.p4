@@ -8,12 +8,17 @@
  * timestamps ride in the clone_* fields. */
 control ServerAckEgress(inout headers_t hdr, inout local_metadata_t meta,
                         inout standard_metadata_t standard_metadata) {
+    SegmentReply() reply;
+
     apply {
         if (standard_metadata.instance_type == PKT_INSTANCE_TYPE_INGRESS_CLONE
                 && hdr.tcp.isValid()) {
-            bit<32> frame_len = build_server_ack(hdr, meta.clone_window,
-                                                 meta.clone_has_ts == 1,
-                                                 meta.clone_tsval, meta.clone_tsecr);
+            /* TSval = the client's TSval the server echoed, TSecr = the server's
+             * TSval. */
+            bit<32> frame_len;
+            reply.apply(hdr, REPLY_SERVER_ACK, 0, 0, 0, 0, meta.clone_window, 0, 0, 0,
+                        meta.clone_has_ts == 1, meta.clone_tsecr, meta.clone_tsval,
+                        frame_len);
             truncate(frame_len);
         }
     }
