@@ -34,6 +34,11 @@ class AttackLog:
         self._at = 0.0
         self.attacked: set[int] = set()  # service ids
 
+    @property
+    def has_baseline(self) -> bool:
+        """Whether the counters have been read once (the next read reports a period)."""
+        return self._last is not None
+
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.period)

@@ -19,6 +19,7 @@ from p4.v1 import p4runtime_pb2 as pb
 from scapy.layers.inet import IP, TCP
 
 from controller.digests import CookieAck
+from controller.testing.samples import metric_value
 from tests.controller.ctlbench import (
     CLIENT_PORT,
     RS_IP,
@@ -177,7 +178,7 @@ def test_cookie_data_reaching_an_established_session_is_delivered(artefacts: tup
         p = switch.recv_tcp(SERVER_PORT, has_data)
         assert p is not None and bytes(p[TCP].payload) == b"late"
         assert p[TCP].ack == 5001 and p[TCP].seq == (ISN + 11) & 0xFFFFFFFF
-        assert ct.call(lambda: ct.ctl.metrics.early_released._value.get()) == 1
+        assert ct.call(lambda: metric_value(ct.ctl.metrics.early_released)) == 1
         assert not ct.ctl.view.table.orphans
     finally:
         ct.stop()
@@ -220,7 +221,7 @@ def test_new_connection_on_a_closing_session_restarts_it_once(artefacts: tuple[P
         syn = switch.recv_tcp(SERVER_PORT, is_syn)
         assert syn is not None and syn[TCP].seq == ISN
         assert switch.recv_tcp(SERVER_PORT, is_syn, 0.5) is None
-        assert ct.call(lambda: ct.ctl.metrics.reuse.labels("restarted")._value.get()) == 1
+        assert ct.call(lambda: metric_value(ct.ctl.metrics.reuse, "restarted")) == 1
         switch.send(SERVER_PORT, server_tcp("SA", 8000, ISN + 1))
         expect_request_at_server(switch, 8000)
     finally:

@@ -19,6 +19,7 @@ from scapy.layers.inet import IP, TCP
 
 from controller.install import ip
 from controller.sessions import State
+from controller.testing.samples import metric_value
 from tests.controller.ctlbench import (
     CLIENT_IP,
     CLIENT_PORT,
@@ -154,8 +155,8 @@ def test_fin_states_from_digests_then_expiry(artefacts: tuple[Path, Path], sock,
         # TIME_WAIT ages out by its timeout; the entries go.
         assert wait_for(lambda: len(ct.ctl.view.table) == 0, 10)
         assert wait_for(lambda: entries(switch, "sessions") == [], 5)
-        freed = ct.ctl.metrics.sessions_freed.labels("timeout_time_wait")
-        assert wait_for(lambda: freed._value.get() == 1, 5)
+        freed = ct.ctl.metrics.sessions_freed
+        assert wait_for(lambda: metric_value(freed, "timeout_time_wait") == 1, 5)
         assert ct.ctl.stats["stale_events"] == 0
     finally:
         ct.stop()

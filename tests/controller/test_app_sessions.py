@@ -15,6 +15,7 @@ from scapy.layers.inet import IP, TCP
 
 from controller.cookie import Flow, check_cookie
 from controller.install import ip
+from controller.testing.samples import metric_value
 from tests.controller.ctlbench import (
     CLIENT_IP,
     CLIENT_PORT,
@@ -71,7 +72,7 @@ def test_syn_retransmitted_with_backoff_then_client_reset(artefacts: tuple[Path,
         assert wait_for(lambda: len(ct.ctl.view.table) == 0)
         assert wait_for(lambda: ct.ctl.view.table.free_slots == ct.ctl.view.table.capacity)
         assert list(switch.state.table("sessions").entries()) == []
-        assert ct.call(lambda: ct.ctl.metrics.syn_retransmits._value.get()) == 2
+        assert ct.call(lambda: metric_value(ct.ctl.metrics.syn_retransmits)) == 2
     finally:
         ct.stop()
 
@@ -170,7 +171,7 @@ def test_reuse_of_a_closing_session(artefacts: tuple[Path, Path], sock, switch, 
             assert switch.register("session_state", 1) == 1
         else:
             assert syn is None
-            assert ct.ctl.metrics.reuse.labels("refused")._value.get() == 1
+            assert metric_value(ct.ctl.metrics.reuse, "refused") == 1
     finally:
         ct.stop()
 
@@ -187,7 +188,7 @@ def test_closed_session_expires_by_state_timeout(artefacts: tuple[Path, Path], s
         sessions_table = st.table("sessions")
         assert wait_for(lambda: len(list(sessions_table.entries())) == 0, 5)
         freed = ct.ctl.metrics.sessions_freed
-        assert wait_for(lambda: freed.labels("timeout_close")._value.get() == 1, 5)
+        assert wait_for(lambda: metric_value(freed, "timeout_close") == 1, 5)
     finally:
         ct.stop()
 
@@ -198,7 +199,7 @@ def test_idle_established_session_expires(artefacts: tuple[Path, Path], sock, sw
     try:
         establish(switch, 100, 5000)
         assert wait_for(lambda: len(ct.ctl.view.table) == 0, 10)
-        assert wait_for(lambda: ct.ctl.metrics.sessions_freed.labels("idle")._value.get() == 1)
+        assert wait_for(lambda: metric_value(ct.ctl.metrics.sessions_freed, "idle") == 1)
     finally:
         ct.stop()
 
@@ -219,7 +220,7 @@ def test_full_table_resets_the_new_client_at_once(artefacts: tuple[Path, Path], 
         assert (rst[IP].src, rst[TCP].sport, rst[IP].dst, rst[TCP].dport) == (
             VIP, VPORT, CLIENT_IP, 40002)
         assert rst[TCP].seq == cookie + 1 and rst[TCP].ack == 201 and "A" in str(rst[TCP].flags)
-        assert wait_for(lambda: ct.ctl.metrics.table_full._value.get() == 1)
+        assert wait_for(lambda: metric_value(ct.ctl.metrics.table_full) == 1)
         assert ct.ctl.stats["refused_full"] == 1
         assert switch.recv_tcp(SERVER_PORT, is_syn, timeout=0.5) is None
         assert len(ct.ctl.view.table) == 1

@@ -60,7 +60,7 @@ def test_forged_acks_on_p4sim_are_summarised(artefacts, sock, switch, tmp_path,
     ct = start_controller(artefacts, sock, tmp_path, control="control: {summary_seconds: 0.1}\n")
     try:
         # a baseline read first, so that the flood falls in a later period
-        assert wait_for(lambda: ct.ctl is not None and ct.ctl.attacks._last is not None, 30)
+        assert wait_for(lambda: ct.ctl is not None and ct.ctl.attacks.has_baseline, 30)
         for i in range(40):
             switch.send(CLIENT_PORT, client_tcp("A", 1000 + i, 0xBAD0000 + i, sport=30000 + i))
         assert switch.wait_idle()
