@@ -18,23 +18,45 @@ const bit<8> SEQADJ_C2S = 1;        /* client -> server: sequence space and NAT 
 const bit<8> SEQADJ_C2S_NAT = 2;    /* client -> server, NAT only (the server SYN) */
 const bit<8> SEQADJ_S2C = 3;        /* server -> client: sequence space and NAT */
 
-/* field += d, with the checksum sum `sum` (csum_open .. csum_close) following: the
- * old value's two words leave the sum, the new value's enter it. */
-#define SEQ_ADD(field, d) \
-    sum = sum + (bit<32>)(~field[31:16]) + (bit<32>)(~field[15:0]); \
-    field = field + (d); \
-    sum = sum + (bit<32>)field[31:16] + (bit<32>)field[15:0];
+/* The two offsets a translation adds (d: to sequence numbers, t: to timestamps),
+ * each with its complement and its two 16-bit words summed, for SEQ_ADD. A header,
+ * made valid again once filled: p4c then reads the fields where they are used
+ * rather than copying the expressions that computed them into every use. */
+header seqadj_terms_t {
+    bit<32> d;
+    bit<32> d_not;
+    bit<32> d_sum;
+    bit<32> t;
+    bit<32> t_not;
+    bit<32> t_sum;
+}
 
-#define SACK_EDGES1(s) SEQ_ADD(s.left0, delta) SEQ_ADD(s.right0, delta)
-#define SACK_EDGES2(s) SACK_EDGES1(s) SEQ_ADD(s.left1, delta) SEQ_ADD(s.right1, delta)
-#define SACK_EDGES3(s) SACK_EDGES2(s) SEQ_ADD(s.left2, delta) SEQ_ADD(s.right2, delta)
-#define SACK_EDGES4(s) SACK_EDGES3(s) SEQ_ADD(s.left3, delta) SEQ_ADD(s.right3, delta)
+/* field += x (x is d or t of the terms `k`), with the checksum sum `sum` (csum_open
+ * .. csum_close) following. The sum is kept modulo 0xffff (ones' complement), where a
+ * 32-bit value is congruent to the sum of its two words (2^16 = 1). So the words of
+ * the new value minus those of the old are congruent to new - old = x - carry * 2^32
+ * = x - carry: the change enters the sum as x_sum, less one when the addition wraps
+ * (when the old value is above ~x; x is then nonzero, and so is x_sum: no borrow).
+ * The folded checksum is the one the old words' complements and the new words would
+ * give (same residue; csum_close maps every nonzero sum to its one representative in
+ * 1..0xffff, and the NAT's terms keep the sum nonzero). Two small primitives per
+ * field in p4c's output. The sum is updated before the field is written: p4c's copy
+ * propagation then stops at every field (the sum's expression reads it), where it
+ * would otherwise carry the whole chain of the sum's updates into each one. */
+#define SEQ_ADD(field, x) \
+    sum = sum + k.x##_sum - (bit<32>)(bit<1>)(field > k.x##_not); \
+    field = field + k.x;
+
+#define SACK_EDGES1(s) SEQ_ADD(s.left0, d) SEQ_ADD(s.right0, d)
+#define SACK_EDGES2(s) SACK_EDGES1(s) SEQ_ADD(s.left1, d) SEQ_ADD(s.right1, d)
+#define SACK_EDGES3(s) SACK_EDGES2(s) SEQ_ADD(s.left2, d) SEQ_ADD(s.right2, d)
+#define SACK_EDGES4(s) SACK_EDGES3(s) SEQ_ADD(s.left3, d) SEQ_ADD(s.right3, d)
 
 /* Client -> server, option i: TSecr back to the server's clock, SACK edges into the
  * server's sequence space. (tsoff is subtracted by adding its negation.) */
 #define SEQADJ_C2S_OPTION(i) \
     if (hdr.tcp_options[i].timestamp.isValid()) { \
-        SEQ_ADD(hdr.tcp_options[i].timestamp.tsecr, neg_tsoff) \
+        SEQ_ADD(hdr.tcp_options[i].timestamp.tsecr, t) \
     } else if (hdr.tcp_options[i].sack1.isValid()) { \
         SACK_EDGES1(hdr.tcp_options[i].sack1) \
     } else if (hdr.tcp_options[i].sack2.isValid()) { \
@@ -49,7 +71,7 @@ const bit<8> SEQADJ_S2C = 3;        /* server -> client: sequence space and NAT 
  * server's SACK blocks are in the client's own sequence space already. */
 #define SEQADJ_S2C_OPTION(i) \
     if (hdr.tcp_options[i].timestamp.isValid()) { \
-        SEQ_ADD(hdr.tcp_options[i].timestamp.tsval, tsoff) \
+        SEQ_ADD(hdr.tcp_options[i].timestamp.tsval, t) \
     }
 
 /*
@@ -67,9 +89,22 @@ control Seqadj(inout headers_t hdr, in bit<8> mode, in bit<32> delta, in bit<32>
     apply {
         if (mode != SEQADJ_NONE) {
             bit<32> sum = csum_open(hdr.tcp.checksum);
+            seqadj_terms_t k;
+            k.setValid();
             if (mode == SEQADJ_S2C) {
-                bit<32> neg_delta = 0 - delta;
-                SEQ_ADD(hdr.tcp.seq_no, neg_delta)
+                k.d = 0 - delta;
+                k.t = tsoff;
+            } else {
+                k.d = delta;
+                k.t = 0 - tsoff;
+            }
+            k.d_not = ~k.d;
+            k.d_sum = (bit<32>)k.d[31:16] + (bit<32>)k.d[15:0];
+            k.t_not = ~k.t;
+            k.t_sum = (bit<32>)k.t[31:16] + (bit<32>)k.t[15:0];
+            k.setValid();
+            if (mode == SEQADJ_S2C) {
+                SEQ_ADD(hdr.tcp.seq_no, d)
                 /* The client reads the server's windows with the scale our SYN/ACK
                  * offered (client_shift); the server wrote them with the scale of its
                  * own SYN/ACK (server_shift). When the two differ, rescale: window *
@@ -102,8 +137,7 @@ control Seqadj(inout headers_t hdr, in bit<8> mode, in bit<32> delta, in bit<32>
                 hdr.tcp.src_port = port;
             } else {
                 if (mode == SEQADJ_C2S) {
-                    bit<32> neg_tsoff = 0 - tsoff;
-                    SEQ_ADD(hdr.tcp.ack_no, delta)
+                    SEQ_ADD(hdr.tcp.ack_no, d)
                     SEQADJ_C2S_OPTION(0)
                     SEQADJ_C2S_OPTION(1)
                     SEQADJ_C2S_OPTION(2)
