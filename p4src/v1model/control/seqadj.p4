@@ -26,6 +26,10 @@ header seqadj_terms_t {
     bit<32> d;
     bit<32> d_not;
     bit<32> d_sum;
+    bit<32> d_sum2;   /* d_sum times 2, 4, 6, 8: the edges of a SACK of 1..4 blocks */
+    bit<32> d_sum4;
+    bit<32> d_sum6;
+    bit<32> d_sum8;
     bit<32> t;
     bit<32> t_not;
     bit<32> t_sum;
@@ -47,23 +51,42 @@ header seqadj_terms_t {
     sum = sum + k.x##_sum - (bit<32>)(bit<1>)(field > k.x##_not); \
     field = field + k.x;
 
-#define SACK_EDGES1(s) SEQ_ADD(s.left0, d) SEQ_ADD(s.right0, d)
-#define SACK_EDGES2(s) SACK_EDGES1(s) SEQ_ADD(s.left1, d) SEQ_ADD(s.right1, d)
-#define SACK_EDGES3(s) SACK_EDGES2(s) SEQ_ADD(s.left2, d) SEQ_ADD(s.right2, d)
-#define SACK_EDGES4(s) SACK_EDGES3(s) SEQ_ADD(s.left3, d) SEQ_ADD(s.right3, d)
+/* The edges of a SACK of n blocks (s is its header): the sum takes the 2n terms at
+ * once (the edges' carries read before any edge is written), then the edges move. */
+#define SACK_CARRY(f) (bit<32>)(bit<1>)(f > k.d_not)
+#define SACK_MOVE1(s) s.left0 = s.left0 + k.d; s.right0 = s.right0 + k.d;
+#define SACK_MOVE2(s) SACK_MOVE1(s) s.left1 = s.left1 + k.d; s.right1 = s.right1 + k.d;
+#define SACK_MOVE3(s) SACK_MOVE2(s) s.left2 = s.left2 + k.d; s.right2 = s.right2 + k.d;
+#define SACK_MOVE4(s) SACK_MOVE3(s) s.left3 = s.left3 + k.d; s.right3 = s.right3 + k.d;
+#define SACK_CARRIES_BLOCK(s, n) (SACK_CARRY(s.left##n) + SACK_CARRY(s.right##n))
+#define SACK_CARRIES1(s) SACK_CARRIES_BLOCK(s, 0)
+#define SACK_CARRIES2(s) (SACK_CARRIES_BLOCK(s, 0) + SACK_CARRIES_BLOCK(s, 1))
+#define SACK_CARRIES3(s) (SACK_CARRIES2(s) + SACK_CARRIES_BLOCK(s, 2))
+#define SACK_CARRIES4(s) (SACK_CARRIES2(s) + (SACK_CARRIES_BLOCK(s, 2) + SACK_CARRIES_BLOCK(s, 3)))
+#define SACK_EDGES1(s) sum = sum + k.d_sum2 - (SACK_CARRIES1(s)); SACK_MOVE1(s)
+#define SACK_EDGES2(s) sum = sum + k.d_sum4 - (SACK_CARRIES2(s)); SACK_MOVE2(s)
+#define SACK_EDGES3(s) sum = sum + k.d_sum6 - (SACK_CARRIES3(s)); SACK_MOVE3(s)
+#define SACK_EDGES4(s) sum = sum + k.d_sum8 - (SACK_CARRIES4(s)); SACK_MOVE4(s)
 
-/* Client -> server, option i: TSecr back to the server's clock, SACK edges into the
- * server's sequence space. (tsoff is subtracted by adding its negation.) */
-#define SEQADJ_C2S_OPTION(i) \
+/* Client -> server, option i: TSecr back to the server's clock (tsoff is subtracted
+ * by adding its negation); SACK edges into the server's sequence space. A SACK of
+ * four blocks (34 bytes) fits the 40 option bytes only in slots 0..6 (each slot
+ * before it holds at least one byte), so later slots look for one to three. */
+#define SEQADJ_C2S_TS(i) \
     if (hdr.tcp_options[i].timestamp.isValid()) { \
         SEQ_ADD(hdr.tcp_options[i].timestamp.tsecr, t) \
-    } else if (hdr.tcp_options[i].sack1.isValid()) { \
+    }
+#define SEQADJ_C2S_SACK3(i) \
+    if (hdr.tcp_options[i].sack1.isValid()) { \
         SACK_EDGES1(hdr.tcp_options[i].sack1) \
     } else if (hdr.tcp_options[i].sack2.isValid()) { \
         SACK_EDGES2(hdr.tcp_options[i].sack2) \
     } else if (hdr.tcp_options[i].sack3.isValid()) { \
         SACK_EDGES3(hdr.tcp_options[i].sack3) \
-    } else if (hdr.tcp_options[i].sack4.isValid()) { \
+    }
+#define SEQADJ_C2S_SACK4(i) \
+    SEQADJ_C2S_SACK3(i) \
+    else if (hdr.tcp_options[i].sack4.isValid()) { \
         SACK_EDGES4(hdr.tcp_options[i].sack4) \
     }
 
@@ -85,7 +108,8 @@ header seqadj_terms_t {
  */
 control Seqadj(inout headers_t hdr, in bit<8> mode, in bit<32> delta, in bit<32> tsoff,
                in bit<8> server_shift, in bit<8> client_shift,
-               in ipv4_addr_t addr, in l4_port_t port) {
+               in ipv4_addr_t addr, in l4_port_t port,
+               in bool has_timestamp, in bool has_sack) {
     apply {
         if (mode != SEQADJ_NONE) {
             bit<32> sum = csum_open(hdr.tcp.checksum);
@@ -100,6 +124,10 @@ control Seqadj(inout headers_t hdr, in bit<8> mode, in bit<32> delta, in bit<32>
             }
             k.d_not = ~k.d;
             k.d_sum = (bit<32>)k.d[31:16] + (bit<32>)k.d[15:0];
+            k.d_sum2 = k.d_sum << 1;
+            k.d_sum4 = k.d_sum << 2;
+            k.d_sum6 = k.d_sum2 + k.d_sum4;
+            k.d_sum8 = k.d_sum << 3;
             k.t_not = ~k.t;
             k.t_sum = (bit<32>)k.t[31:16] + (bit<32>)k.t[15:0];
             k.setValid();
@@ -119,18 +147,20 @@ control Seqadj(inout headers_t hdr, in bit<8> mode, in bit<32> delta, in bit<32>
                     }
                     sum = sum + csum_diff16(old_window, hdr.tcp.window);
                 }
-                SEQADJ_S2C_OPTION(0)
-                SEQADJ_S2C_OPTION(1)
-                SEQADJ_S2C_OPTION(2)
-                SEQADJ_S2C_OPTION(3)
-                SEQADJ_S2C_OPTION(4)
-                SEQADJ_S2C_OPTION(5)
-                SEQADJ_S2C_OPTION(6)
-                SEQADJ_S2C_OPTION(7)
-                SEQADJ_S2C_OPTION(8)
-                SEQADJ_S2C_OPTION(9)
-                SEQADJ_S2C_OPTION(10)
-                SEQADJ_S2C_OPTION(11)
+                if (has_timestamp) {
+                    SEQADJ_S2C_OPTION(0)
+                    SEQADJ_S2C_OPTION(1)
+                    SEQADJ_S2C_OPTION(2)
+                    SEQADJ_S2C_OPTION(3)
+                    SEQADJ_S2C_OPTION(4)
+                    SEQADJ_S2C_OPTION(5)
+                    SEQADJ_S2C_OPTION(6)
+                    SEQADJ_S2C_OPTION(7)
+                    SEQADJ_S2C_OPTION(8)
+                    SEQADJ_S2C_OPTION(9)
+                    SEQADJ_S2C_OPTION(10)
+                    SEQADJ_S2C_OPTION(11)
+                }
                 sum = sum + csum_diff32(hdr.ipv4.src_addr, addr)
                       + csum_diff16(hdr.tcp.src_port, port);
                 hdr.ipv4.src_addr = addr;
@@ -138,18 +168,34 @@ control Seqadj(inout headers_t hdr, in bit<8> mode, in bit<32> delta, in bit<32>
             } else {
                 if (mode == SEQADJ_C2S) {
                     SEQ_ADD(hdr.tcp.ack_no, d)
-                    SEQADJ_C2S_OPTION(0)
-                    SEQADJ_C2S_OPTION(1)
-                    SEQADJ_C2S_OPTION(2)
-                    SEQADJ_C2S_OPTION(3)
-                    SEQADJ_C2S_OPTION(4)
-                    SEQADJ_C2S_OPTION(5)
-                    SEQADJ_C2S_OPTION(6)
-                    SEQADJ_C2S_OPTION(7)
-                    SEQADJ_C2S_OPTION(8)
-                    SEQADJ_C2S_OPTION(9)
-                    SEQADJ_C2S_OPTION(10)
-                    SEQADJ_C2S_OPTION(11)
+                    if (has_timestamp) {
+                        SEQADJ_C2S_TS(0)
+                        SEQADJ_C2S_TS(1)
+                        SEQADJ_C2S_TS(2)
+                        SEQADJ_C2S_TS(3)
+                        SEQADJ_C2S_TS(4)
+                        SEQADJ_C2S_TS(5)
+                        SEQADJ_C2S_TS(6)
+                        SEQADJ_C2S_TS(7)
+                        SEQADJ_C2S_TS(8)
+                        SEQADJ_C2S_TS(9)
+                        SEQADJ_C2S_TS(10)
+                        SEQADJ_C2S_TS(11)
+                    }
+                    if (has_sack) {
+                        SEQADJ_C2S_SACK4(0)
+                        SEQADJ_C2S_SACK4(1)
+                        SEQADJ_C2S_SACK4(2)
+                        SEQADJ_C2S_SACK4(3)
+                        SEQADJ_C2S_SACK4(4)
+                        SEQADJ_C2S_SACK4(5)
+                        SEQADJ_C2S_SACK4(6)
+                        SEQADJ_C2S_SACK3(7)
+                        SEQADJ_C2S_SACK3(8)
+                        SEQADJ_C2S_SACK3(9)
+                        SEQADJ_C2S_SACK3(10)
+                        SEQADJ_C2S_SACK3(11)
+                    }
                 }
                 sum = sum + csum_diff32(hdr.ipv4.dst_addr, addr)
                       + csum_diff16(hdr.tcp.dst_port, port);
