@@ -62,7 +62,8 @@ header seqadj_terms_t {
 #define SACK_CARRIES1(s) SACK_CARRIES_BLOCK(s, 0)
 #define SACK_CARRIES2(s) (SACK_CARRIES_BLOCK(s, 0) + SACK_CARRIES_BLOCK(s, 1))
 #define SACK_CARRIES3(s) (SACK_CARRIES2(s) + SACK_CARRIES_BLOCK(s, 2))
-#define SACK_CARRIES4(s) (SACK_CARRIES2(s) + (SACK_CARRIES_BLOCK(s, 2) + SACK_CARRIES_BLOCK(s, 3)))
+#define SACK_CARRIES4(s) \
+    (SACK_CARRIES2(s) + (SACK_CARRIES_BLOCK(s, 2) + SACK_CARRIES_BLOCK(s, 3)))
 #define SACK_EDGES1(s) sum = sum + k.d_sum2 - (SACK_CARRIES1(s)); SACK_MOVE1(s)
 #define SACK_EDGES2(s) sum = sum + k.d_sum4 - (SACK_CARRIES2(s)); SACK_MOVE2(s)
 #define SACK_EDGES3(s) sum = sum + k.d_sum6 - (SACK_CARRIES3(s)); SACK_MOVE3(s)
