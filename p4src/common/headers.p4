@@ -260,6 +260,7 @@ struct tcp_opt_info_t {
     bool    has_wscale;
     bit<8>  wscale;
     bool    sack_perm;
+    bool    has_sack;       /* a SACK option of 1..4 blocks */
     bool    has_timestamp;
     bit<32> tsval;
     bit<32> tsecr;

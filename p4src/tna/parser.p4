@@ -193,21 +193,25 @@ parser PacketParser(packet_in packet, inout headers_t hdr, inout local_metadata_
 
     state parse_tcp_opt_sack1 {
         packet.extract(hdr.tcp_options.next.sack1);
+        meta.opt.has_sack = true;
         transition next_tcp_option;
     }
 
     state parse_tcp_opt_sack2 {
         packet.extract(hdr.tcp_options.next.sack2);
+        meta.opt.has_sack = true;
         transition next_tcp_option;
     }
 
     state parse_tcp_opt_sack3 {
         packet.extract(hdr.tcp_options.next.sack3);
+        meta.opt.has_sack = true;
         transition next_tcp_option;
     }
 
     state parse_tcp_opt_sack4 {
         packet.extract(hdr.tcp_options.next.sack4);
+        meta.opt.has_sack = true;
         transition next_tcp_option;
     }
 

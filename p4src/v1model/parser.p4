@@ -225,21 +225,25 @@ parser SynproxyParser(packet_in packet,
 
     state parse_tcp_opt_sack1 {
         packet.extract(hdr.tcp_options.next.sack1);
+        meta.opt.has_sack = true;
         transition next_tcp_option;
     }
 
     state parse_tcp_opt_sack2 {
         packet.extract(hdr.tcp_options.next.sack2);
+        meta.opt.has_sack = true;
         transition next_tcp_option;
     }
 
     state parse_tcp_opt_sack3 {
         packet.extract(hdr.tcp_options.next.sack3);
+        meta.opt.has_sack = true;
         transition next_tcp_option;
     }
 
     state parse_tcp_opt_sack4 {
         packet.extract(hdr.tcp_options.next.sack4);
+        meta.opt.has_sack = true;
         transition next_tcp_option;
     }
 

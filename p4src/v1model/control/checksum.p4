@@ -40,38 +40,50 @@ bit<16> csum_close(in bit<32> sum) {
     return ~csum_fold(sum);
 }
 
+/* The running sum of TCP_CHECKSUM_FRESH: a header, made valid again after the first
+ * terms, so that p4c reads the field rather than copying those terms' expression
+ * into the later additions. */
+header csum_acc_t {
+    bit<32> sum;
+}
+
 /* Full checksum of a segment the switch built, in h.tcp.checksum: pseudo-header, the
  * 20-byte header and the generated options h.gen_* (no parsed options, no payload:
  * both were removed). The checksum field itself counts as zero. At most 30 words: no
- * overflow in 32 bits. A macro over the headers rather than a function: a function
- * copies each header argument per call (SegmentReply, its one user, is in reply.p4). */
+ * overflow in 32 bits. The terms are added as a balanced tree (the same sum: addition
+ * modulo 2^32 is associative): p4c's JSON nests a chain of additions one level per
+ * term, and its indentation grows with the depth. A macro over the headers rather
+ * than a function: a function copies each header argument per call (SegmentReply,
+ * its one user, is in reply.p4). */
+#define CSUM_WORDS32(f) ((bit<32>)(f)[31:16] + (bit<32>)(f)[15:0])
 #define TCP_CHECKSUM_FRESH(h, tcp_len) \
-    bit<32> fresh_sum = (bit<32>)h.ipv4.src_addr[31:16] + (bit<32>)h.ipv4.src_addr[15:0] \
-        + (bit<32>)h.ipv4.dst_addr[31:16] + (bit<32>)h.ipv4.dst_addr[15:0] \
-        + (bit<32>)IP_PROTO_TCP + (bit<32>)(tcp_len) \
-        + (bit<32>)h.tcp.src_port + (bit<32>)h.tcp.dst_port \
-        + (bit<32>)h.tcp.seq_no[31:16] + (bit<32>)h.tcp.seq_no[15:0] \
-        + (bit<32>)h.tcp.ack_no[31:16] + (bit<32>)h.tcp.ack_no[15:0] \
-        + (bit<32>)(h.tcp.data_offset ++ h.tcp.res ++ h.tcp.flags) \
-        + (bit<32>)h.tcp.window + (bit<32>)h.tcp.urgent_ptr; \
+    csum_acc_t fresh; \
+    fresh.setValid(); \
+    fresh.sum = ((CSUM_WORDS32(h.ipv4.src_addr) + CSUM_WORDS32(h.ipv4.dst_addr)) \
+                         + (((bit<32>)IP_PROTO_TCP + (bit<32>)(tcp_len)) \
+                            + ((bit<32>)h.tcp.src_port + (bit<32>)h.tcp.dst_port))) \
+        + ((CSUM_WORDS32(h.tcp.seq_no) + CSUM_WORDS32(h.tcp.ack_no)) \
+           + ((bit<32>)(h.tcp.data_offset ++ h.tcp.res ++ h.tcp.flags) \
+              + ((bit<32>)h.tcp.window + (bit<32>)h.tcp.urgent_ptr))); \
+    fresh.setValid(); \
     if (h.gen_mss.isValid()) { \
-        fresh_sum = fresh_sum + (bit<32>)(h.gen_mss.kind ++ h.gen_mss.len) \
+        fresh.sum = fresh.sum + (bit<32>)(h.gen_mss.kind ++ h.gen_mss.len) \
                     + (bit<32>)h.gen_mss.mss; \
     } \
     if (h.gen_wscale.isValid()) { \
-        fresh_sum = fresh_sum + (bit<32>)(h.gen_wscale.nop ++ h.gen_wscale.kind) \
+        fresh.sum = fresh.sum + (bit<32>)(h.gen_wscale.nop ++ h.gen_wscale.kind) \
                     + (bit<32>)(h.gen_wscale.len ++ h.gen_wscale.shift); \
     } \
     if (h.gen_sack_perm.isValid()) { \
-        fresh_sum = fresh_sum + (bit<32>)h.gen_sack_perm.nops \
+        fresh.sum = fresh.sum + (bit<32>)h.gen_sack_perm.nops \
                     + (bit<32>)(h.gen_sack_perm.kind ++ h.gen_sack_perm.len); \
     } \
     if (h.gen_timestamp.isValid()) { \
-        fresh_sum = fresh_sum + (bit<32>)h.gen_timestamp.prefix \
-                    + (bit<32>)(h.gen_timestamp.kind ++ h.gen_timestamp.len) \
-                    + (bit<32>)h.gen_timestamp.tsval[31:16] + (bit<32>)h.gen_timestamp.tsval[15:0] \
-                    + (bit<32>)h.gen_timestamp.tsecr[31:16] + (bit<32>)h.gen_timestamp.tsecr[15:0]; \
+        fresh.sum = fresh.sum + (((bit<32>)h.gen_timestamp.prefix \
+                                  + (bit<32>)(h.gen_timestamp.kind ++ h.gen_timestamp.len)) \
+                                 + (CSUM_WORDS32(h.gen_timestamp.tsval) \
+                                    + CSUM_WORDS32(h.gen_timestamp.tsecr))); \
     } \
-    h.tcp.checksum = ~csum_fold(fresh_sum);
+    h.tcp.checksum = ~csum_fold(fresh.sum);
 
 #endif

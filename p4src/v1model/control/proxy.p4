@@ -246,7 +246,8 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                 FIELD_LIST_SERVER_ACK);
         }
         seqadj.apply(hdr, fx.seqadj_mode, meta.delta, meta.tsoff, fx.server_wscale,
-                     meta.win_shift, meta.nat_addr, meta.nat_port);
+                     meta.win_shift, meta.nat_addr, meta.nat_port, meta.opt.has_timestamp,
+                     meta.opt.has_sack);
         bit<32> frame_len;
         reply.apply(hdr, fx.reply_kind, meta.nat_addr, meta.nat_port, fx.reply_seq,
                     fx.reply_opts, meta.svc_window, fx.reply_shift, meta.svc_mss, meta.svc_ttl,
