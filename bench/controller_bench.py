@@ -249,11 +249,12 @@ def setup_p4sim(burst: int = 2000, sequential: int = 200) -> None:
 @contextmanager
 def switch_and_controller(backend: str, log_level: str = "warning",
                           edit_config: Callable[[str], str] = lambda text: text,
+                          module: str = "controller", env: dict[str, str] | None = None,
                           ) -> Iterator[tuple[dict[int, StampedPort], subprocess.Popen[str]]]:
     """synproxy.p4 on p4sim in this process (stamped memory ports 1 and 2, `backend`), the
-    controller in its own (`python -m controller run`, its config `_config` passed
-    through `edit_config`), synced; on the way out the controller is stopped by its
-    PID and the switch with it."""
+    controller in its own (`python -m MODULE run`, in environment `env`, its config
+    `_config` passed through `edit_config`), synced; on the way out the controller is
+    stopped by its PID and the switch with it."""
     p4info, devcfg = compiled("synproxy")
     with tempfile.TemporaryDirectory() as tmp:
         sock, ctl_sock = f"{tmp}/sw.sock", f"{tmp}/ctl.sock"
@@ -263,8 +264,9 @@ def switch_and_controller(backend: str, log_level: str = "warning",
         ports = {1: StampedPort(1), 2: StampedPort(2)}
         sw = Switch(list(ports.values()), cpu_port=p4consts.CPU_PORT, loader=loader(backend))
         sw.start(f"unix:{sock}")
-        ctl = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config",
-                                str(cfg_path), "--log-level", log_level], cwd=ROOT, text=True)
+        ctl = subprocess.Popen([sys.executable, "-m", *module.split(), "run", "--config",
+                                str(cfg_path), "--log-level", log_level], cwd=ROOT, text=True,
+                               env=env)
         try:
             _wait_synced(ctl_sock, ctl)
             yield ports, ctl

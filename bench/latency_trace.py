@@ -17,9 +17,7 @@ import argparse
 import atexit
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -160,39 +158,16 @@ def trace(backend: str, n: int) -> None:
     from scapy.layers.inet import TCP
     from scapy.layers.l2 import Ether
 
-    from controller import p4consts
     from controller.cookie import Flow, encode_options
-    from p4sim.backend.backends import loader
-    from p4sim.switch import Switch
 
-    from .controller_bench import (
-        CLIENT_IP,
-        VIP,
-        StampedPort,
-        _ack,
-        _config,
-        _next_tcp,
-        _wait_synced,
-    )
-    from .p4sim_bench import ROOT, compiled
+    from .controller_bench import CLIENT_IP, VIP, _ack, _next_tcp, switch_and_controller
 
     hook_p4sim()
-    p4info, devcfg = compiled("synproxy")
     with tempfile.TemporaryDirectory() as tmp:
-        sock, ctl_sock = f"{tmp}/sw.sock", f"{tmp}/ctl.sock"
-        cfg_path = Path(tmp) / "c.yaml"
-        cfg_path.write_text(_config(p4info, devcfg, sock) + f'control: {{socket: "{ctl_sock}"}}\n')
-        ports = {1: StampedPort(1), 2: StampedPort(2)}
-        sw = Switch(list(ports.values()), cpu_port=p4consts.CPU_PORT, loader=loader(backend))
-        sw.start(f"unix:{sock}")
         out = f"{tmp}/ctl-trace.json"
-        ctl = subprocess.Popen(
-            [sys.executable, "-m", "bench.latency_trace", "--controller", "run", "--config",
-             str(cfg_path), "--log-level", "warning"], cwd=ROOT, text=True,
-            env={**os.environ, TRACE_ENV: out})
         windows: list[tuple[int, int]] = []
-        try:
-            _wait_synced(ctl_sock, ctl)
+        with switch_and_controller(backend, module="bench.latency_trace --controller",
+                                   env={**os.environ, TRACE_ENV: out}) as (ports, _ctl):
             opts = encode_options(1460, 7, True, False)
             client = int.from_bytes(bytes(map(int, CLIENT_IP.split("."))), "big")
             vip = int.from_bytes(bytes(map(int, VIP.split("."))), "big")
@@ -208,13 +183,6 @@ def trace(backend: str, n: int) -> None:
                 STAMPS["syn_out"].append(t1n)
                 windows.append((t0, t1n))
                 time.sleep(0.002)  # let both sides go quiet
-        finally:
-            ctl.send_signal(signal.SIGTERM)
-            try:
-                ctl.wait(10)
-            except subprocess.TimeoutExpired:
-                ctl.kill()
-            sw.stop()
         stamps = dict(STAMPS)
         try:
             stamps.update(json.loads(Path(out).read_text()))
