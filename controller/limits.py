@@ -17,7 +17,7 @@ from .p4info import P4InfoIndex
 @dataclass(frozen=True)
 class ProgramLimits:
     service_ids: int = 256
-    events_per_service: int = 32
+    events_per_service: int = 64
     session_slots: int = 65536
 
     @property

@@ -190,6 +190,18 @@ const ProxyEvent_t EV_DROP_GROUP_MAC      = 26;   /* D16: group source MAC (to a
 const ProxyEvent_t EV_DROP_UNPARSED       = 27;   /* D16: a frame the parser cannot follow */
 const ProxyEvent_t EV_CONTROLLER_DOWN_PASSED = 28;   /* SYN passed: controller gone, fail open */
 const ProxyEvent_t EV_CONTROLLER_DOWN_RESET  = 29;   /* handshake reset: controller gone, fail closed */
+const ProxyEvent_t EV_DROP_SYN_SOURCE_RATE   = 30;   /* D15: SYN above its source prefix's meter */
+const ProxyEvent_t EV_DROP_SYN_SERVICE_RATE  = 31;   /* D15: SYN above its service's meter */
+const ProxyEvent_t EV_DROP_SYN_EARLY         = 32;   /* D15: SYN above a CIR, random early drop */
+const ProxyEvent_t EV_DROP_CONTROLLER_RATE   = 33;   /* D15: digest/PacketIn above its meter */
+
+/* ------------------------------------------------------------------ meters (D15)
+ * v1model's meter colours, and the cells of controller_meter (meters.p4). */
+const bit<2> METER_GREEN  = 0;
+const bit<2> METER_YELLOW = 1;
+const bit<2> METER_RED    = 2;
+const bit<32> METER_CELL_DIGEST    = 0;
+const bit<32> METER_CELL_PACKET_IN = 1;
 
 /* ------------------------------------------------------------------ CPU port I/O */
 

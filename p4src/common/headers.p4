@@ -287,6 +287,8 @@ struct local_metadata_t {
     l4_port_t l4_src_port;        /* 0 when there is no L4 header */
     l4_port_t l4_dst_port;
     bit<16>   ip_payload_len;     /* IPv4 total length minus the IPv4 header */
+    bit<64>   src_prefix;         /* D15: the source's prefix (IPv4 /24), for the meters */
+    bit<8>    src_family;         /* D15: 4 or 6 */
     bool      has_payload;        /* TCP segment carries data */
 
     /* services (D2) */

@@ -20,6 +20,7 @@
 #define ID_TABLE_PASSTHROUGH_EPOCH 11
 #define ID_TABLE_MARTIAN_SOURCES  12
 #define ID_TABLE_CONTROLLER_HEARTBEAT 13
+#define ID_TABLE_OVERLOAD_CONFIG  14
 
 /* actions */
 #define ID_ACTION_SET_SERVICE         1
@@ -46,6 +47,8 @@
 #define ID_ACTION_SET_PASSTHROUGH_EPOCH 22
 #define ID_ACTION_SET_MARTIAN         23
 #define ID_ACTION_SET_HEARTBEAT       24
+#define ID_ACTION_SET_OVERLOAD        25
+#define ID_ACTION_UNSET_OVERLOAD      26
 
 /* registers */
 #define ID_REGISTER_SESSION_STATE     1
@@ -75,6 +78,12 @@
 /* counters */
 #define ID_COUNTER_SERVICE_EVENTS     1
 #define ID_COUNTER_GLOBAL_EVENTS      2
+
+/* meters */
+#define ID_METER_SERVICE_SYN          1
+#define ID_METER_SOURCE_SYN_A         2
+#define ID_METER_SOURCE_SYN_B         3
+#define ID_METER_CONTROLLER           4
 
 /* direct counters */
 #define ID_DIRECT_COUNTER_SERVICES    1

@@ -48,10 +48,14 @@
 #define PENDING_SIZE 32w8192
 #endif
 const bit<64> PENDING_LIFETIME   = 10000000;   /* 10 s */
+/* D15: cells of each of the two source-prefix SYN meters (meters.p4; a modulus). */
+#ifndef SOURCE_METER_SIZE
+#define SOURCE_METER_SIZE 32w1024
+#endif
 #ifndef MARTIAN_SOURCES_SIZE
 #define MARTIAN_SOURCES_SIZE 1024              /* D16: bogon prefixes, own addresses */
 #endif
-const bit<32> EVENTS_PER_SERVICE = 32;     /* > every EV_* value */
+const bit<32> EVENTS_PER_SERVICE = 64;     /* > every EV_* value */
 #ifndef SERVICE_EVENTS_SIZE
 #define SERVICE_EVENTS_SIZE (MAX_SERVICE_IDS * EVENTS_PER_SERVICE)
 #endif

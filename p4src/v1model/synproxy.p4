@@ -25,6 +25,7 @@
 #include "control/heartbeat.p4"
 #include "control/pending.p4"
 #include "control/passthrough.p4"
+#include "control/meters.p4"
 #include "control/decide.p4"
 #include "control/proxy.p4"
 #include "control/nat.p4"

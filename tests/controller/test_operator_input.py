@@ -97,7 +97,7 @@ def test_more_services_than_the_program_holds(
     info = text_format.Parse(artefacts[0].read_text(), p4info_pb2.P4Info())
     for c in info.counters:
         if c.preamble.name.endswith("service_events"):
-            c.size = 4 * 32
+            c.size = 4 * 64
     small = tmp_path / "p4info.txt"
     small.write_text(text_format.MessageToString(info))
     services = "".join(
@@ -116,7 +116,7 @@ def test_more_services_than_the_program_holds(
 def test_limits_read_from_p4info(artefacts: tuple[Path, Path]) -> None:
     info = text_format.Parse(artefacts[0].read_text(), p4info_pb2.P4Info())
     limits = ProgramLimits.from_p4info(P4InfoIndex(info))
-    assert limits == ProgramLimits(service_ids=256, events_per_service=32, session_slots=65536)
+    assert limits == ProgramLimits(service_ids=256, events_per_service=64, session_slots=65536)
 
 
 @pytest.mark.parametrize("suffix", [".txt", ".bin", ".json"])

@@ -30,8 +30,8 @@ def sizes(defines: dict[str, str | int | None]) -> dict[str, int]:
 def test_defaults() -> None:
     s = sizes({})
     assert s["session_state"] == 65536 and s["sessions"] == 2 * 65536
-    assert s["pending_client"] == 8192 and s["service_events"] == 256 * 32
-    assert s["limits"] == ProgramLimits(256, 32, 65536)
+    assert s["pending_client"] == 8192 and s["service_events"] == 256 * 64
+    assert s["limits"] == ProgramLimits(256, 64, 65536)
 
 
 def test_shrunk_with_defines() -> None:
@@ -39,6 +39,6 @@ def test_shrunk_with_defines() -> None:
     assert s["session_state"] == 1024 and s["session_gen"] == 1024
     assert s["sessions"] == 2048  # SESSION_ENTRIES follows
     assert s["pending_client"] == 512 and s["pending_since"] == 512
-    assert s["service_events"] == 16 * 32 and s["defense"] == 16
+    assert s["service_events"] == 16 * 64 and s["defense"] == 16
     assert s["nat_buckets"] == 16 * 64
-    assert s["limits"] == ProgramLimits(service_ids=16, events_per_service=32, session_slots=1024)
+    assert s["limits"] == ProgramLimits(service_ids=16, events_per_service=64, session_slots=1024)

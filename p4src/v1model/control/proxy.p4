@@ -74,6 +74,8 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
     Seqadj() seqadj;
     SegmentReply() reply;
     ProxyDigests() digests;
+    SynMeters() syn_meters;
+    ControllerMeter() controller_meter;
 
     apply {
         /* ---------------------------------------------------------- facts (D1) */
@@ -131,6 +133,18 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         /* D3: a SYN answered with a SYN/ACK (its cookie is made with the ACK check's
          * MAC below). */
         bool synack = protect && ctrl == TCP_SYN && !meta.malformed && meta.keys_set;
+        /* D15: the SYN meters, before a cookie is minted (meters.p4). The source
+         * prefix is family-neutral: IPv4's /24 here. */
+        ProxyEvent_t overload_event = EV_NONE;
+        if (synack) {
+            meta.src_prefix = (bit<64>)(hdr.ipv4.src_addr & 0xffffff00);
+            meta.src_family = 4;
+            syn_meters.apply(meta.src_prefix, meta.src_family, meta.service_id,
+                             overload_event);
+            if (overload_event != EV_NONE) {
+                synack = false;
+            }
+        }
         /* D8: the server SYN/ACK that establishes the session (handled below). */
         bool establishing = in_session && meta.dir == DIR_SERVER
                             && ctrl == (TCP_SYN | TCP_ACK) && meta.state == SESSION_SYN_SENT;
@@ -184,6 +198,12 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                 meta.event = EV_DROP_GROUP_MAC;
             }
             meta.done = true;
+        } else if (overload_event != EV_NONE) {
+            /* ------------------------------------------------ over a SYN meter (D15) */
+            mark_to_drop(standard_metadata);
+            meta.syn_in = true;
+            meta.event = overload_event;
+            meta.done = true;
         } else if (ack_check && cookie_ok && meta.controller_down) {
             /* ------------------------------------------------ fail closed (heartbeat.p4) */
             fx.reply_kind = REPLY_REFUSAL_RESET;
@@ -222,6 +242,24 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         } else {
             new_connection.apply(ctrl, hdr.tcp.isValid(), hdr.ipv4.protocol, synack, cookie,
                                  passthrough_known, meta, standard_metadata, fx);
+        }
+
+        /* ---------------------------------------------------------- controller meter (D15) */
+        if (send_cookie_digest || fx.punt_reason != 0) {
+            bit<32> cell = METER_CELL_PACKET_IN;
+            if (send_cookie_digest) {
+                cell = METER_CELL_DIGEST;
+            }
+            bool allowed;
+            controller_meter.apply(cell, allowed);
+            if (!allowed) {
+                /* Neither the digest nor the PacketIn: the client sends again. */
+                send_cookie_digest = false;
+                fx.punt_reason = 0;
+                mark_to_drop(standard_metadata);
+                meta.event = EV_DROP_CONTROLLER_RATE;
+                meta.done = true;
+            }
         }
 
         /* ---------------------------------------------------------- effects */
