@@ -182,6 +182,22 @@ def counter_entry(p4: P4InfoIndex, name: str, index: int | None = None) -> p4run
     return msg
 
 
+def meter_entry(p4: P4InfoIndex, name: str, index: int | None = None,
+                config: tuple[int, int, int, int] | None = None) -> p4runtime_pb2.MeterEntry:
+    """A MeterEntry of meter `name`: one cell (`index`) or every cell (None); `config`
+    (cir, cburst, pir, pburst) in the meter's units per second and units, None for
+    the unconfigured cell (everything green)."""
+    m = p4.get("meters", name)
+    msg = p4runtime_pb2.MeterEntry(meter_id=m.preamble.id)
+    if index is not None:
+        msg.index.index = index
+    if config is not None:
+        cir, cburst, pir, pburst = config
+        msg.config.cir, msg.config.cburst = cir, cburst
+        msg.config.pir, msg.config.pburst = pir, pburst
+    return msg
+
+
 def clone_session(session_id: int, replicas: list[tuple[int, int]],
                   packet_length_bytes: int = 0) -> p4runtime_pb2.PacketReplicationEngineEntry:
     """A clone session; `replicas` are (egress_port, instance) pairs."""

@@ -79,6 +79,13 @@ class P4RuntimeTest(BaseTest):
         self._undo.append(entities.update("MODIFY",
                                           entities.register_entry(self.p4, name, index, 0)))
 
+    def set_meter(self, name: str, index: int | None,
+                  config: tuple[int, int, int, int] | None) -> None:
+        """Configure a meter cell (None: every cell); unconfigured again in tearDown."""
+        self.client.write([entities.update("MODIFY",
+                                           entities.meter_entry(self.p4, name, index, config))])
+        self._undo.append(entities.update("MODIFY", entities.meter_entry(self.p4, name, index)))
+
     def read_register(self, name: str, index: int) -> int:
         ents = self.client.read([p4rt_entity(register_entry=entities.register_entry(
             self.p4, name, index))])
