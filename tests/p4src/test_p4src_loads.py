@@ -49,6 +49,7 @@ def test_synproxy_tables(synproxy_p4info) -> None:
         "passthrough_epoch",
         "martian_sources",
         "controller_heartbeat",
+        "overload_config",
     }
 
 

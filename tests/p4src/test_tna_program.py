@@ -25,7 +25,7 @@ TNA_PROGRAM = P4SRC / "tna" / "synproxy.p4"
 V1MODEL_PROGRAM = P4SRC / "v1model" / "synproxy.p4"
 
 # v1model tables the TNA program does not have yet (p4src/README.md, "TNA").
-NOT_YET_ON_TNA = {"nat_buckets", "nat_reverse", "controller_heartbeat"}
+NOT_YET_ON_TNA = {"nat_buckets", "nat_reverse", "controller_heartbeat", "overload_config"}
 
 
 def _tna_include_dir(tool: str) -> Path | None:
