@@ -10,6 +10,7 @@
 
 typedef bit<48> mac_addr_t;
 typedef bit<32> ipv4_addr_t;
+typedef bit<128> ipv6_addr_t;
 typedef bit<16> l4_port_t;
 /* Index of a protected service (one services entry may share it with others). */
 typedef bit<16> ServiceId_t;
@@ -23,7 +24,7 @@ typedef bit<8>  ProxyEvent_t;
 
 const bit<16> ETHERTYPE_IPV4 = 0x0800;
 const bit<16> ETHERTYPE_ARP  = 0x0806;
-const bit<16> ETHERTYPE_IPV6 = 0x86dd;   /* D13: parsed later */
+const bit<16> ETHERTYPE_IPV6 = 0x86dd;
 /* VLAN tags (D16): an 802.1Q tag (C-tag), and the 802.1ad S-tag of a double-tagged
  * (Q-in-Q) frame. At most VLAN_TAGS_MAX tags are parsed. */
 const bit<16> ETHERTYPE_VLAN = 0x8100;
@@ -33,6 +34,27 @@ const bit<16> ETH_HDR_LEN  = 14;
 const bit<16> VLAN_TAG_LEN = 4;
 
 const bit<4> IPV4_VERSION = 4;
+const bit<4> IPV6_VERSION = 6;
+/* The fixed IPv6 header, in bytes. */
+const bit<16> IPV6_HDR_LEN = 40;
+
+/* IPv6 Next Header values of the extension headers the parser follows (D13). */
+const bit<8> IPV6_NH_HOP_BY_HOP = 0;
+const bit<8> IPV6_NH_ROUTING    = 43;
+const bit<8> IPV6_NH_FRAGMENT   = 44;
+const bit<8> IPV6_NH_DST_OPTS   = 60;
+/* The longest option-type extension header followed: hdr_ext_len <= 31 (256 bytes). */
+const bit<8> IPV6_OPT_HDR_MAX_EXT_LEN = 31;
+
+const bit<8> IP_PROTO_ICMPV6 = 58;
+const bit<8> ICMPV6_NS = 135;
+const bit<8> ICMPV6_NA = 136;
+const bit<8> ND_OPT_SOURCE_LLA = 1;
+const bit<8> ND_OPT_TARGET_LLA = 2;
+/* NA flags: Router, Solicited, Override (RFC 4861 4.4). */
+const bit<32> ND_NA_FLAGS_RSO = 0xe0000000;
+/* Neighbour discovery is only believed with a hop limit of 255 (RFC 4861 7.1.1). */
+const bit<8> ND_HOP_LIMIT = 255;
 
 const bit<16> ARP_HTYPE_ETHERNET = 1;
 const bit<16> ARP_OPER_REQUEST   = 1;
@@ -194,6 +216,7 @@ const ProxyEvent_t EV_DROP_SYN_SOURCE_RATE   = 30;   /* D15: SYN above its sourc
 const ProxyEvent_t EV_DROP_SYN_SERVICE_RATE  = 31;   /* D15: SYN above its service's meter */
 const ProxyEvent_t EV_DROP_SYN_EARLY         = 32;   /* D15: SYN above a CIR, random early drop */
 const ProxyEvent_t EV_DROP_CONTROLLER_RATE   = 33;   /* D15: digest/PacketIn above its meter */
+const ProxyEvent_t EV_V6_CHAIN_PASSED        = 34;   /* D13: unfollowed IPv6 header chain, forwarded */
 
 /* ------------------------------------------------------------------ meters (D15)
  * v1model's meter colours, and the cells of controller_meter (meters.p4). */

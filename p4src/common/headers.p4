@@ -73,6 +73,55 @@ header ipv4_options_t {
     varbit<320> data;
 }
 
+/* IPv6 (D13): the fixed header, then the extension headers the parser follows, in
+ * wire order (ipv6_ext_u, a stack: re-emitted where they were). */
+header ipv6_t {
+    bit<4>      version;
+    bit<8>      traffic_class;
+    bit<20>     flow_label;
+    bit<16>     payload_len;
+    bit<8>      next_header;
+    bit<8>      hop_limit;
+    ipv6_addr_t src_addr;
+    ipv6_addr_t dst_addr;
+}
+
+/* Hop-by-hop, destination options and routing headers: (8 + 8 * hdr_ext_len)
+ * bytes; the parser follows those of at most IPV6_OPT_HDR_MAX_LEN bytes. */
+header ipv6_opt_hdr_t {
+    bit<8>       next_header;
+    bit<8>       hdr_ext_len;
+    varbit<2032> data;
+}
+
+header ipv6_frag_t {
+    bit<8>  next_header;
+    bit<8>  reserved;
+    bit<13> frag_offset;
+    bit<2>  res;
+    bit<1>  flag_m;
+    bit<32> identification;
+}
+
+header_union ipv6_ext_u {
+    ipv6_opt_hdr_t opt;
+    ipv6_frag_t    frag;
+}
+
+/* Neighbour solicitation / advertisement (ICMPv6 135 / 136) after the ICMPv6
+ * header (icmp_t): flags and reserved bits, the target address. */
+header nd_t {
+    bit<32>     flags;
+    ipv6_addr_t target;
+}
+
+/* A source / target link-layer address option (type 1 / 2, length 1 = 8 bytes). */
+header nd_lla_opt_t {
+    bit<8>     opt_type;
+    bit<8>     len;
+    mac_addr_t mac;
+}
+
 /* ------------------------------------------------------------------ L4 */
 
 header tcp_t {
@@ -241,6 +290,8 @@ struct headers_t {
     arp_t           arp;
     ipv4_t          ipv4;
     ipv4_options_t  ipv4_options;
+    ipv6_t          ipv6;
+    ipv6_ext_u[IPV6_EXT_MAX] ipv6_ext;
     tcp_t           tcp;
     tcp_option_t[TCP_OPTIONS_MAX] tcp_options;
     gen_mss_t       gen_mss;
@@ -248,7 +299,9 @@ struct headers_t {
     gen_sack_perm_t gen_sack_perm;
     gen_timestamp_t gen_timestamp;
     udp_t           udp;
-    icmp_t          icmp;
+    icmp_t          icmp;         /* ICMP, or the ICMPv6 header */
+    nd_t            nd;           /* ICMPv6 neighbour solicitation / advertisement */
+    nd_lla_opt_t    nd_lla;       /* its first option, if a link-layer address */
 }
 
 /* ------------------------------------------------------------------ metadata */
@@ -275,6 +328,9 @@ struct local_metadata_t {
     bit<8>         opt_left;      /* option bytes not parsed yet */
     bit<8>         opt_len;       /* length byte of the option being parsed */
     tcp_opt_info_t opt;
+    bit<8>         ipv6_opt_hdrs;  /* IPv6 option-type extension headers followed */
+    bool           ipv6_frag_hdr;  /* an IPv6 fragment header followed */
+    bit<8>         ipv6_nh_next;   /* Next Header of the extension header at hand */
 
     /* packet facts */
     bool      from_cpu;           /* a PacketOut run through the pipeline */
@@ -283,6 +339,11 @@ struct local_metadata_t {
     bool      martian;            /* D16: the source is in martian_sources */
     bool      ip_bad_version;     /* D16: IPv4 ether type, version != 4 */
     bool      is_fragment;
+    bit<8>    ip_proto;           /* IPv4 protocol, IPv6 upper-layer Next Header */
+    bit<16>   ipv6_ext_len;       /* bytes of IPv6 extension headers followed */
+    bool      ipv6_unfollowed;    /* D13: an extension-header chain not followed */
+    bool      ipv6_chain_pass;    /* ipv6_chain_policy: forward such chains */
+    ipv6_addr_t nat_addr6;        /* IPv6 twin of nat_addr */
     bool      malformed;          /* parser error or inconsistent lengths */
     l4_port_t l4_src_port;        /* 0 when there is no L4 header */
     l4_port_t l4_dst_port;
@@ -375,6 +436,30 @@ struct cookie_ack_digest_t {
     SessionState_t old_state;     /* its state, SESSION_NONE if none */
 }
 
+/* The same for an IPv6 flow (D13): the fields of cookie_ack_digest_t, in order,
+ * the addresses 128 bits wide. */
+struct cookie_ack_digest_v6_t {
+    ipv6_addr_t    client_addr;
+    ipv6_addr_t    vip_addr;
+    l4_port_t      client_port;
+    l4_port_t      vip_port;
+    bit<32>        client_isn;
+    bit<32>        cookie;
+    bit<16>        mss;
+    bit<8>         wscale;
+    bit<1>         sack_ok;
+    bit<1>         ts_ok;
+    bit<1>         has_payload;
+    bit<5>         _pad0;
+    bit<16>        client_window;
+    bit<32>        client_tsval;
+    bit<32>        client_tsecr;
+    PortId_t       ingress_port;
+    ServiceId_t    service_id;
+    SlotId_t       old_slot;
+    SessionState_t old_state;
+}
+
 /* D8, D10: a session changed state in the data plane. */
 struct session_event_digest_t {
     SlotId_t    slot;
@@ -385,6 +470,18 @@ struct session_event_digest_t {
     l4_port_t   client_port;
     SessionState_t state;         /* the slot's state after the packet */
     bit<32>     gen;              /* the entry's gen: the incarnation reported on */
+}
+
+/* The same for an IPv6 session. */
+struct session_event_digest_v6_t {
+    SlotId_t    slot;
+    bit<8>      event;
+    bit<32>     delta;
+    bit<32>     tsoff;
+    ipv6_addr_t client_addr;
+    l4_port_t   client_port;
+    SessionState_t state;
+    bit<32>     gen;
 }
 
 #endif

@@ -17,6 +17,11 @@
 #ifndef SERVICES_SIZE
 #define SERVICES_SIZE 1024
 #endif
+/* IPv6 extension headers the parser follows in one chain (D13): three of
+ * hop-by-hop / destination options / routing, and one fragment header. */
+#ifndef IPV6_EXT_MAX
+#define IPV6_EXT_MAX 4
+#endif
 #ifndef MAX_SERVICE_IDS
 #define MAX_SERVICE_IDS 256        /* service_id < MAX_SERVICE_IDS */
 #endif

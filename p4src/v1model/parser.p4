@@ -41,6 +41,7 @@ parser SynproxyParser(packet_in packet,
             ETHERTYPE_QINQ: parse_vlan_outer;
             ETHERTYPE_ARP: parse_arp;
             ETHERTYPE_IPV4: parse_ipv4;
+            ETHERTYPE_IPV6: parse_ipv6;
             default: accept;
         }
     }
@@ -57,6 +58,7 @@ parser SynproxyParser(packet_in packet,
             ETHERTYPE_QINQ: parse_vlan_inner;
             ETHERTYPE_ARP: parse_arp;
             ETHERTYPE_IPV4: parse_ipv4;
+            ETHERTYPE_IPV6: parse_ipv6;
             default: accept;
         }
     }
@@ -69,6 +71,7 @@ parser SynproxyParser(packet_in packet,
             ETHERTYPE_QINQ: parse_vlan_too_deep;
             ETHERTYPE_ARP: parse_arp;
             ETHERTYPE_IPV4: parse_ipv4;
+            ETHERTYPE_IPV6: parse_ipv6;
             default: accept;
         }
     }
@@ -94,6 +97,7 @@ parser SynproxyParser(packet_in packet,
         /* Any fragment but the first has no L4 header; the first may have a truncated
          * one. Both are only recognised (D1, D6), never parsed further. */
         meta.is_fragment = hdr.ipv4.flag_mf == 1 || hdr.ipv4.frag_offset != 0;
+        meta.ip_proto = hdr.ipv4.protocol;
         transition select(hdr.ipv4.ihl) {
             5: parse_ipv4_payload;
             default: parse_ipv4_options;
@@ -113,6 +117,129 @@ parser SynproxyParser(packet_in packet,
             (0, 0, IP_PROTO_ICMP): parse_icmp;
             default: accept;   /* fragments, other protocols */
         }
+    }
+
+    /* D13: IPv6 and the extension headers that may precede the upper layer:
+     * hop-by-hop (first only), destination options, routing (with Segments Left 0:
+     * otherwise the VIP is not the final destination), fragment (once). Each is kept
+     * in ipv6_ext in wire order and re-emitted as it came. meta.ip_proto follows the
+     * chain: the Next Header of what comes next, in the end the upper layer's. What
+     * the parser does not follow (more headers, longer ones, a live routing header,
+     * hop-by-hop after the first) is marked ipv6_unfollowed: ipv6_chain_policy
+     * drops or forwards it, counted, and nothing answers it. */
+    state parse_ipv6 {
+        packet.extract(hdr.ipv6);
+        meta.ip_bad_version = hdr.ipv6.version != IPV6_VERSION;
+        meta.ip_proto = hdr.ipv6.next_header;
+        transition select(hdr.ipv6.next_header) {
+            IPV6_NH_HOP_BY_HOP: parse_ipv6_opt_hdr;
+            default: parse_ipv6_next;
+        }
+    }
+
+    state parse_ipv6_next {
+        transition select(meta.ip_proto) {
+            IPV6_NH_ROUTING: parse_ipv6_opt_hdr;
+            IPV6_NH_DST_OPTS: parse_ipv6_opt_hdr;
+            IPV6_NH_FRAGMENT: parse_ipv6_frag;
+            IPV6_NH_HOP_BY_HOP: parse_ipv6_unfollowed;   /* only first (RFC 8200 4.3) */
+            IP_PROTO_TCP: parse_tcp;
+            IP_PROTO_UDP: parse_udp;
+            IP_PROTO_ICMPV6: parse_icmpv6;
+            default: accept;   /* other protocols */
+        }
+    }
+
+    state parse_ipv6_opt_hdr {
+        /* next header, length (8-byte units after the first 8), routing type and
+         * segments left (routing headers only) */
+        bit<32> word = packet.lookahead<bit<32>>();
+        meta.opt_len = word[23:16];
+        meta.ipv6_nh_next = word[31:24];
+        transition select(meta.ipv6_opt_hdrs, word[23:16], meta.ip_proto, word[7:0]) {
+            (3, _, _, _): parse_ipv6_unfollowed;
+            (_, 0 &&& 0xe0, IPV6_NH_ROUTING, 0): parse_ipv6_opt_extract;
+            (_, 0 &&& 0xe0, IPV6_NH_ROUTING, _): parse_ipv6_unfollowed;
+            (_, 0 &&& 0xe0, _, _): parse_ipv6_opt_extract;
+            default: parse_ipv6_unfollowed;   /* longer than 256 bytes */
+        }
+    }
+
+    state parse_ipv6_opt_extract {
+        /* 6 + 8 * hdr_ext_len data bytes: at most 254, i.e. 2032 bits. */
+        packet.extract(hdr.ipv6_ext.next.opt, ((bit<32>)meta.opt_len << 6) + 48);
+        meta.ipv6_opt_hdrs = meta.ipv6_opt_hdrs + 1;
+        meta.ipv6_ext_len = meta.ipv6_ext_len + 8 + ((bit<16>)meta.opt_len << 3);
+        meta.ip_proto = meta.ipv6_nh_next;
+        transition parse_ipv6_next;
+    }
+
+    state parse_ipv6_frag {
+        /* next header, reserved, offset (13) ++ res (2) ++ M */
+        bit<32> word = packet.lookahead<bit<32>>();
+        meta.ipv6_nh_next = word[31:24];
+        transition select(meta.ipv6_frag_hdr, word[15:3], word[0:0]) {
+            (true, _, _): parse_ipv6_unfollowed;
+            (false, 0, 0): parse_ipv6_atomic_frag;
+            default: parse_ipv6_fragment;
+        }
+    }
+
+    /* RFC 6946: offset 0 and no more fragments is a whole packet: parsed on. */
+    state parse_ipv6_atomic_frag {
+        packet.extract(hdr.ipv6_ext.next.frag);
+        meta.ipv6_frag_hdr = true;
+        meta.ipv6_ext_len = meta.ipv6_ext_len + 8;
+        meta.ip_proto = meta.ipv6_nh_next;
+        transition parse_ipv6_next;
+    }
+
+    /* A fragment: recognised, as for IPv4, never parsed further (D1, D6). */
+    state parse_ipv6_fragment {
+        packet.extract(hdr.ipv6_ext.next.frag);
+        meta.ipv6_frag_hdr = true;
+        meta.ipv6_ext_len = meta.ipv6_ext_len + 8;
+        meta.ip_proto = meta.ipv6_nh_next;
+        meta.is_fragment = true;
+        transition accept;
+    }
+
+    state parse_ipv6_unfollowed {
+        meta.ipv6_unfollowed = true;
+        transition accept;
+    }
+
+    state parse_icmpv6 {
+        packet.extract(hdr.icmp);
+        transition select(hdr.icmp.icmp_type, hdr.icmp.code) {
+            (ICMPV6_NS, 0): parse_nd;
+            default: accept;
+        }
+    }
+
+    /* A neighbour solicitation; its first option is looked at only if the message
+     * is longer than the bare 24 bytes, so a short one never reads past its end. */
+    state parse_nd {
+        packet.extract(hdr.nd);
+        transition select(hdr.ipv6.payload_len - meta.ipv6_ext_len) {
+            0 &&& 0xfff8: accept;    /* < 8: malformed, seen by the lengths check */
+            8 &&& 0xfff8: accept;
+            16 &&& 0xfff8: accept;
+            24: accept;
+            default: parse_nd_opt;
+        }
+    }
+
+    state parse_nd_opt {
+        transition select(packet.lookahead<bit<16>>()) {
+            ND_OPT_SOURCE_LLA ++ 8w1: parse_nd_lla;
+            default: accept;
+        }
+    }
+
+    state parse_nd_lla {
+        packet.extract(hdr.nd_lla);
+        transition accept;
     }
 
     state parse_udp {
@@ -296,6 +423,8 @@ control SynproxyDeparser(packet_out packet, in headers_t hdr) {
         packet.emit(hdr.arp);
         packet.emit(hdr.ipv4);
         packet.emit(hdr.ipv4_options);
+        packet.emit(hdr.ipv6);
+        packet.emit(hdr.ipv6_ext);
         packet.emit(hdr.tcp);
         packet.emit(hdr.tcp_options);
         packet.emit(hdr.gen_mss);
@@ -304,6 +433,8 @@ control SynproxyDeparser(packet_out packet, in headers_t hdr) {
         packet.emit(hdr.gen_timestamp);
         packet.emit(hdr.udp);
         packet.emit(hdr.icmp);
+        packet.emit(hdr.nd);
+        packet.emit(hdr.nd_lla);
     }
 }
 

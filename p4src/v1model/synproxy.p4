@@ -21,6 +21,7 @@
 #include "control/arp.p4"
 #include "control/services.p4"
 #include "control/martians.p4"
+#include "control/ipv6.p4"
 #include "control/session.p4"
 #include "control/heartbeat.p4"
 #include "control/pending.p4"
@@ -44,6 +45,9 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
     ControllerWatch() controller_watch;
     SynProxy() synproxy;
     UnproxiedNat() nat;
+    NeighbourResponder() neighbour_responder;
+    Ipv6ChainPolicy() ipv6_chain_policy;
+    Ipv6Services() ipv6_services;
     Forwarding() forwarding;
     EventCounters() event_counters;
 
@@ -72,6 +76,24 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
                 synproxy.apply(hdr, meta, standard_metadata);
                 controller_down_count(meta);
                 nat.apply(hdr, meta, standard_metadata);   /* C8: NAT services, unproxied */
+            } else if (hdr.ipv6.isValid() && meta.ipv6_unfollowed) {
+                ipv6_chain_policy.apply(meta, standard_metadata);   /* D13 */
+            } else if (hdr.ipv6.isValid()) {
+                /* D13: one lookup per table, as for IPv4; an NS is not a service's. */
+                bool ns = hdr.nd.isValid();
+                if (!ns) {
+                    services.apply(hdr, meta);
+                    session_lookup.apply(hdr, meta);
+                }
+                if (ns || (meta.svc_hit && !meta.session_hit && !meta.from_cpu)) {
+                    martian_sources.apply(hdr, meta);
+                }
+                if (ns) {
+                    neighbour_responder.apply(hdr, meta, standard_metadata);
+                } else {
+                    ipv6_services.apply(hdr, meta, standard_metadata);
+                    nat.apply(hdr, meta, standard_metadata);
+                }
             }
         }
         if (!meta.done) {

@@ -158,3 +158,26 @@ def test_p4sim_compile_backend_c_writes_the_c_and_reports_refusals(
     assert main([str(wide), "-o", str(tmp_path / "w"), "--backend", "c"]) == 1
     err = capsys.readouterr().err
     assert f"{wide}:" in err and "bit<200>" in err
+
+
+@pytest.mark.parametrize("backend", ["python", "c"])
+def test_action_data_up_to_128_bits(backend: str) -> None:
+    """An IPv6 address as action data (sessions_v6, nat_to_v6): both halves reach
+    the action, beside narrower parameters, in entries and in the default action."""
+    text = skeleton(
+        in_fields="bit<8> k;",
+        out_fields="bit<128> w; bit<16> n;",
+        top="",
+        ingress_locals="""
+            action set_w(bit<16> n, bit<128> w) { hdr.o.w = w; hdr.o.n = n; }
+            table t { key = { hdr.i.k : exact; } actions = { set_w; }
+                      default_action = set_w(3, 0x0102030405060708090a0b0c0d0e0f10); }""",
+        ingress="t.apply();",
+    )
+    h = Harness.from_source(text, backend=backend)
+    wide = 0x20010DB8000000000000000000000010
+    h.add_entry("t", [7], "set_w", [0xBEEF, wide])
+    assert h.process(0, b"\x07") == [(1, wide.to_bytes(16, "big") + b"\xbe\xef")]
+    assert h.process(0, b"\x08") == [(1, bytes(range(1, 17)) + b"\x00\x03")]
+    h.set_default("t", "set_w", [9, (1 << 128) - 1])
+    assert h.process(0, b"\x08") == [(1, b"\xff" * 16 + b"\x00\x09")]

@@ -140,6 +140,9 @@ class CTable:
                 cargs.append(f"p4_sx64({word}, {pt.width})")
             elif isinstance(pt, T.BitT) and pt.width <= 64:
                 cargs.append(word)
+            elif isinstance(pt, T.BitT) and pt.width <= 128:
+                # the high half follows the low halves of all the data (ntables._words)
+                cargs.append(f"(((p4_u128)a->args[{len(data) + i}] << 64) | (p4_u128){word})")
             else:
                 raise Unsupported(p.loc, f"action data of type {pt} in the C back end")
         c.line(f"{c.fn_name(adecl)}({', '.join(c.fn_prefix(adecl) + cargs)});")

@@ -169,10 +169,16 @@ class NativeTables:
         return bytes(value), bytes(mask), bytes(lo), bytes(hi), rank
 
     def _args(self, nt: _Native, entry: Any) -> list[int]:
-        args = list(entry.args)
-        if any(a >> 64 for a in args):
-            raise P4Error(None, f"{nt.ts.name}: action data over 64 bits (C back end)")
-        return args
+        return self._words(nt, list(entry.args))
+
+    def _words(self, nt: _Native, args: list[int]) -> list[int]:
+        """The native form of action data: the low 64 bits of every argument, then
+        the high 64 bits of every argument (ctables.dispatch reads a parameter of
+        64 < W <= 128 bits from both halves)."""
+        if any(a >> 128 for a in args):
+            raise P4Error(None, f"{nt.ts.name}: action data over 128 bits (C back end)")
+        mask = (1 << 64) - 1
+        return [a & mask for a in args] + [a >> 64 for a in args]
 
     def _add(self, nt: _Native, entry: Any) -> None:
         value, mask, lo, hi, rank = self._encode(nt, entry)
@@ -221,7 +227,7 @@ class NativeTables:
         nt.handles, nt.handle_of, nt.next_handle = {}, {}, 0
         for entry in ts.entries():
             self._add(nt, entry)
-        dargs = list(ts.default_args)
+        dargs = self._words(nt, list(ts.default_args))
         self.lib.p4t_set_default(
             nt.ptr, ts.default_action_id, len(dargs), self.ffi.new("uint64_t[]", dargs or [0])
         )

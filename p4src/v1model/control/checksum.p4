@@ -36,6 +36,14 @@ bit<32> csum_diff32(in bit<32> old_value, in bit<32> new_value) {
            + (bit<32>)new_value[31:16] + (bit<32>)new_value[15:0];
 }
 
+/* The same for a 128-bit field (an IPv6 address): eight words, a balanced sum. */
+bit<32> csum_diff128(in bit<128> old_value, in bit<128> new_value) {
+    return (csum_diff32(old_value[127:96], new_value[127:96])
+            + csum_diff32(old_value[95:64], new_value[95:64]))
+           + (csum_diff32(old_value[63:32], new_value[63:32])
+              + csum_diff32(old_value[31:0], new_value[31:0]));
+}
+
 bit<16> csum_close(in bit<32> sum) {
     return ~csum_fold(sum);
 }

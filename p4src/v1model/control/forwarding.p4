@@ -74,6 +74,26 @@ control Forwarding(inout headers_t hdr, inout local_metadata_t meta,
         size = IPV4_ROUTES_SIZE;
     }
 
+    @id(ID_DIRECT_COUNTER_IPV6_ROUTES)
+    direct_counter(CounterType.packets_and_bytes) ipv6_routes_counter;
+
+    /* D13: ipv4_routes' twin; route_to's hop-limit decrement is done by the apply
+     * (the action is shared and decrements the IPv4 TTL). */
+    @id(ID_TABLE_IPV6_ROUTES)
+    table ipv6_routes {
+        key = {
+            hdr.ipv6.dst_addr : lpm @name("dst_addr");
+        }
+        actions = {
+            route_to;
+            punt_route;
+            drop_packet;
+        }
+        default_action = drop_packet();
+        counters = ipv6_routes_counter;
+        size = IPV4_ROUTES_SIZE;
+    }
+
     @id(ID_ACTION_BRIDGE_TO)
     action bridge_to(PortId_t port) {
         standard_metadata.egress_spec = port;
@@ -105,9 +125,20 @@ control Forwarding(inout headers_t hdr, inout local_metadata_t meta,
         if (!meta.route && !hdr.arp.isValid()) {
             router_macs.apply();
         }
-        if (meta.route && !hdr.ipv4.isValid()) {
-            /* D16: to the router, but not IPv4 (nor ARP): nothing here speaks it, and
-             * a frame for the router is never bridged on to the servers. */
+        if (meta.route && hdr.ipv6.isValid()) {
+            if (hdr.ipv6.hop_limit <= 1 || meta.ip_bad_version) {
+                mark_to_drop(standard_metadata);
+            } else {
+                switch (ipv6_routes.apply().action_run) {
+                    route_to: {
+                        hdr.ipv6.hop_limit = hdr.ipv6.hop_limit - 1;
+                    }
+                }
+            }
+        } else if (meta.route && !hdr.ipv4.isValid()) {
+            /* D16: to the router, but neither IPv4 nor IPv6 (nor ARP): nothing here
+             * speaks it, and a frame for the router is never bridged on to the
+             * servers. */
             mark_to_drop(standard_metadata);
             meta.event = EV_DROP_UNPARSED;
         } else if (meta.route) {

@@ -38,8 +38,31 @@ control MartianSources(in headers_t hdr, inout local_metadata_t meta) {
         size = MARTIAN_SOURCES_SIZE;
     }
 
+    @id(ID_DIRECT_COUNTER_MARTIAN_SOURCES_V6)
+    direct_counter(CounterType.packets_and_bytes) martian_sources_v6_counter;
+
+    /* D13: ::/128, ::1/128, ff00::/8, fe80::/10, ::ffff:0:0/96, own addresses and
+     * VIPs, bogons (the controller's). */
+    @id(ID_TABLE_MARTIAN_SOURCES_V6)
+    table martian_sources_v6 {
+        key = {
+            hdr.ipv6.src_addr : lpm @name("src_addr");
+        }
+        actions = {
+            set_martian;
+            @defaultonly NoAction;
+        }
+        const default_action = NoAction();
+        counters = martian_sources_v6_counter;
+        size = MARTIAN_SOURCES_SIZE;
+    }
+
     apply {
-        martian_sources.apply();
+        if (hdr.ipv6.isValid()) {
+            martian_sources_v6.apply();
+        } else {
+            martian_sources.apply();
+        }
     }
 }
 

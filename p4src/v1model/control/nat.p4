@@ -83,8 +83,84 @@ control UnproxiedNat(inout headers_t hdr, inout local_metadata_t meta,
         size = NAT_REVERSE_SIZE;
     }
 
+    @id(ID_DIRECT_COUNTER_NAT_BUCKETS_V6)
+    direct_counter(CounterType.packets_and_bytes) nat_buckets_v6_counter;
+    @id(ID_DIRECT_COUNTER_NAT_REVERSE_V6)
+    direct_counter(CounterType.packets_and_bytes) nat_reverse_v6_counter;
+
+    /* D13: the IPv6 twins (real servers of IPv6 VIPs are IPv6). */
+    @id(ID_ACTION_NAT_TO_V6)
+    action nat_to_v6(ipv6_addr_t rs_addr, l4_port_t rs_port) {
+        meta.nat_addr6 = rs_addr;
+        meta.nat_port = rs_port;
+    }
+
+    @id(ID_TABLE_NAT_BUCKETS_V6)
+    table nat_buckets_v6 {
+        key = {
+            meta.service_id : exact @name("service_id");
+            meta.nat_bucket : exact @name("bucket");
+        }
+        actions = {
+            nat_to_v6;
+            @defaultonly no_server;
+        }
+        const default_action = no_server();
+        counters = nat_buckets_v6_counter;
+        size = NAT_BUCKETS_SIZE;
+    }
+
+    @id(ID_ACTION_NAT_FROM_V6)
+    action nat_from_v6(ipv6_addr_t vip_addr, l4_port_t vip_port) {
+        meta.nat_addr6 = vip_addr;
+        meta.nat_port = vip_port;
+    }
+
+    @id(ID_TABLE_NAT_REVERSE_V6)
+    table nat_reverse_v6 {
+        key = {
+            hdr.ipv6.src_addr : exact @name("src_addr");
+            hdr.tcp.src_port  : exact @name("src_port");
+        }
+        actions = {
+            nat_from_v6;
+            @defaultonly no_nat;
+        }
+        const default_action = no_nat();
+        counters = nat_reverse_v6_counter;
+        size = NAT_REVERSE_SIZE;
+    }
+
     apply {
-        if (!meta.done && hdr.tcp.isValid()) {
+        if (!meta.done && hdr.tcp.isValid() && hdr.ipv6.isValid()) {
+            /* D13: as below, over the 128-bit addresses. */
+            if (meta.passed && (meta.svc_flags & SVC_FLAG_NAT) != 0) {
+                hash(meta.nat_bucket, HashAlgorithm.crc32, (NatBucket_t)0,
+                     { hdr.ipv6.src_addr, hdr.ipv6.dst_addr, hdr.tcp.src_port,
+                       hdr.tcp.dst_port },
+                     NAT_BUCKETS);
+                if (nat_buckets_v6.apply().hit) {
+                    bit<32> sum = csum_open(hdr.tcp.checksum)
+                                  + csum_diff128(hdr.ipv6.dst_addr, meta.nat_addr6)
+                                  + csum_diff16(hdr.tcp.dst_port, meta.nat_port);
+                    hdr.ipv6.dst_addr = meta.nat_addr6;
+                    hdr.tcp.dst_port = meta.nat_port;
+                    hdr.tcp.checksum = csum_close(sum);
+                    meta.route = true;
+                }
+            } else if (!meta.svc_hit && !meta.from_cpu
+                       && !(meta.session_hit && meta.state != SESSION_NONE)) {
+                if (nat_reverse_v6.apply().hit) {
+                    bit<32> sum = csum_open(hdr.tcp.checksum)
+                                  + csum_diff128(hdr.ipv6.src_addr, meta.nat_addr6)
+                                  + csum_diff16(hdr.tcp.src_port, meta.nat_port);
+                    hdr.ipv6.src_addr = meta.nat_addr6;
+                    hdr.tcp.src_port = meta.nat_port;
+                    hdr.tcp.checksum = csum_close(sum);
+                    meta.route = true;
+                }
+            }
+        } else if (!meta.done && hdr.tcp.isValid()) {
             if (meta.passed && (meta.svc_flags & SVC_FLAG_NAT) != 0) {
                 /* The 4-tuple as the client sent it: every segment of the flow lands
                  * in the same bucket. crc32, not crc16: the low bits of CRC-16/ARC

@@ -93,8 +93,34 @@ control Services(inout headers_t hdr, inout local_metadata_t meta) {
         size = SERVICES_SIZE;
     }
 
+    @id(ID_DIRECT_COUNTER_SERVICES_V6)
+    direct_counter(CounterType.packets_and_bytes) services_v6_counter;
+
+    /* D13: the same for IPv6 VIPs. `proto` is the upper-layer protocol, after the
+     * extension headers the parser followed. Its actions are services' own. */
+    @id(ID_TABLE_SERVICES_V6)
+    table services_v6 {
+        key = {
+            hdr.ipv6.dst_addr : exact   @name("vip");
+            meta.l4_dst_port  : ternary @name("vport");
+            meta.ip_proto     : ternary @name("proto");
+        }
+        actions = {
+            set_service;
+            deny_service;
+            @defaultonly no_service;
+        }
+        const default_action = no_service();
+        counters = services_v6_counter;
+        size = SERVICES_SIZE;
+    }
+
     apply {
-        services.apply();
+        if (hdr.ipv6.isValid()) {
+            services_v6.apply();
+        } else {
+            services.apply();
+        }
         meta.proxy_active = false;
         if (meta.svc_hit && !meta.svc_deny) {
             if (meta.proxy_mode == PROXY_MODE_ON) {

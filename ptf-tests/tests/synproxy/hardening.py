@@ -435,15 +435,15 @@ class TaggedAckFloodReachesNoServerTest(SynproxyTest):
 class UnparsedFramesDroppedTest(SynproxyTest):
     """What the parser cannot follow is dropped and counted DROP_UNPARSED, never
     bridged: a SYN to the VIP under three tags, and frames to the router MAC that
-    carry neither IPv4 nor ARP (IPv6, tagged or not)."""
+    carry neither IPv4, IPv6 nor ARP (MPLS, tagged or not)."""
 
     def runTest(self) -> None:
         syn = client_tcp("S", 900, options=client_syn_options())
         three = ((ETHERTYPE_QINQ, 1), (ETHERTYPE_VLAN, 2), (ETHERTYPE_VLAN, 3))
         self.send(CLIENT_PORT, with_tags(syn, three))
-        v6 = bytes(Ether(src=CLIENT_MAC, dst=ROUTER_MAC, type=0x86DD)) + bytes(40)
-        self.send(CLIENT_PORT, v6)
-        self.send(CLIENT_PORT, with_tags(v6, ((ETHERTYPE_VLAN, 100),)))
+        mpls = bytes(Ether(src=CLIENT_MAC, dst=ROUTER_MAC, type=0x8847)) + bytes(40)
+        self.send(CLIENT_PORT, mpls)
+        self.send(CLIENT_PORT, with_tags(mpls, ((ETHERTYPE_VLAN, 100),)))
         self.assert_events({"DROP_UNPARSED": (3, 0)})
         self.expect_nothing()
 

@@ -1,0 +1,252 @@
+# Run: sudo .venv/bin/python ptf-tests/run.py synproxy -- ipv6      (TARGET=bmv2 for bmv2)
+"""D13, IPv6 in the data plane, with exact packets: neighbour solicitations for the
+switch's addresses answered (and never from martian sources, group MACs or with a
+hop limit other than 255), the extension-header chain followed to the service, a
+chain the parser does not follow dropped or passed by `ipv6_chain_policy` and
+counted, fragments, UDP and martian sources to an IPv6 VIP dropped and counted, an
+undefended IPv6 service forwarded, and an IPv6 segment of a proxied service never
+answered nor passed while the IPv6 proxy path is not there."""
+
+from __future__ import annotations
+
+from ptf.testutils import group
+from scapy.layers.inet import TCP, UDP
+from scapy.layers.inet6 import (
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
+    ICMPv6NDOptDstLLAddr,
+    ICMPv6NDOptSrcLLAddr,
+    IPv6,
+    IPv6ExtHdrDestOpt,
+    IPv6ExtHdrFragment,
+    IPv6ExtHdrHopByHop,
+    IPv6ExtHdrRouting,
+)
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
+from synproxy_base import SynproxyTest
+from synproxy_packets import (
+    CLIENT_MAC,
+    CLIENT_PORT,
+    CLIENT_SPORT,
+    OTHER_MAC,
+    OTHER_PORT,
+    PROXY_OFF,
+    ROUTER_MAC,
+    RS_MAC,
+    SERVER_PORT,
+    SERVICE_ID,
+    VPORT,
+    ServiceSettings,
+    client_syn_options,
+)
+
+CLIENT6, CLIENT6_NET = "2001:db8:1::1", "2001:db8:1::/64"
+RS6, RS6_NET = "2001:db8:2::5", "2001:db8:2::/64"
+OTHER6, OTHER6_NET = "2001:db8:3::7", "2001:db8:3::/64"
+VIP6 = "2001:db8:f::10"
+GATEWAY6 = "2001:db8:1::fe"
+MARTIAN6 = ("::/128", "::1/128", "ff00::/8", "fe80::/10", "::ffff:0:0/96", f"{VIP6}/128")
+
+
+def solicitation(target: str, *, src: str = CLIENT6, eth_src: str = CLIENT_MAC,
+                 hlim: int = 255, lladdr: str | None = CLIENT_MAC) -> Packet:
+    """An NS for `target` to its solicited-node group, as a host sends it."""
+    group_addr = "ff02::1:ff" + target.split(":")[-1].rjust(6, "0")[-6:-4] + ":" + \
+        target.split(":")[-1].rjust(4, "0")[-4:]
+    ns = IPv6(src=src, dst=group_addr, hlim=hlim) / ICMPv6ND_NS(tgt=target)
+    if lladdr is not None:
+        ns = ns / ICMPv6NDOptSrcLLAddr(lladdr=lladdr)
+    return Ether(src=eth_src, dst="33:33:ff:00:00:10") / ns
+
+
+def advertisement(target: str, mac: str, *, dst: str = CLIENT6,
+                  eth_dst: str = CLIENT_MAC) -> Packet:
+    """The NA the switch must send for `target`: R, S and O set, the target's
+    link-layer address; scapy computes the ICMPv6 checksum from scratch."""
+    return (Ether(src=mac, dst=eth_dst)
+            / IPv6(src=target, dst=dst, hlim=255)
+            / ICMPv6ND_NA(R=1, S=1, O=1, tgt=target)
+            / ICMPv6NDOptDstLLAddr(lladdr=mac))
+
+
+def tcp6(flags: str, seq: int, *, src: str = CLIENT6, dst: str = VIP6,
+         sport: int = CLIENT_SPORT, dport: int = VPORT, ext: Packet | None = None,
+         eth_src: str = CLIENT_MAC, options: list | None = None,
+         nh: int | None = None) -> Packet:
+    ip = IPv6(src=src, dst=dst, hlim=64) if nh is None else IPv6(src=src, dst=dst, hlim=64,
+                                                                  nh=nh)
+    if ext is not None:
+        ip = ip / ext
+    return (Ether(src=eth_src, dst=ROUTER_MAC) / ip
+            / TCP(sport=sport, dport=dport, flags=flags, seq=seq, window=64240,
+                  options=options or []))
+
+
+def routed6(pkt: Packet, port: int) -> Packet:
+    """`pkt` as the switch routes it: next-hop MACs, hop limit - 1, nothing else."""
+    dst_mac = {CLIENT_PORT: CLIENT_MAC, SERVER_PORT: RS_MAC, OTHER_PORT: OTHER_MAC}[port]
+    out = Ether(bytes(pkt))
+    out[Ether].src, out[Ether].dst = ROUTER_MAC, dst_mac
+    out[IPv6].hlim -= 1
+    return Ether(bytes(out))
+
+
+class Ipv6Test(SynproxyTest):
+    """The IPv4 set-up of SynproxyTest plus IPv6 routes, ND answers for the VIP and
+    a gateway address, and the IPv6 VIP's service (the same service id)."""
+
+    service6 = ServiceSettings(mss=1440)
+
+    def setUp(self) -> None:
+        super().setUp()
+        for net, port, mac in ((CLIENT6_NET, CLIENT_PORT, CLIENT_MAC),
+                               (RS6_NET, SERVER_PORT, RS_MAC),
+                               (OTHER6_NET, OTHER_PORT, OTHER_MAC),
+                               (f"{VIP6}/128", SERVER_PORT, RS_MAC)):
+            self.insert("ipv6_routes", {"dst_addr": net}, "route_to",
+                        {"port": port, "src_mac": ROUTER_MAC, "dst_mac": mac})
+        for target in (VIP6, GATEWAY6):
+            self.insert("nd_replies", {"target": target}, "reply_na", {"mac": ROUTER_MAC})
+        self.insert("services_v6", {"vip": VIP6, "vport": VPORT, "proto": 6}, "set_service",
+                    self.service6.params(), priority=10)
+        self.insert("services_v6", {"vip": VIP6}, "deny_service", {"service_id": SERVICE_ID},
+                    priority=1)
+        self.before = self.snapshot()
+
+
+@group("ipv6")
+class NeighbourSolicitationAnsweredTest(Ipv6Test):
+    """An NS for the VIP or a gateway address is answered with the exact NA, out of
+    the port it came in on, with or without the source link-layer option; an NS for
+    another address is not answered (bridged: the MAC table drops it here)."""
+
+    def runTest(self) -> None:
+        for target in (VIP6, GATEWAY6):
+            self.send(CLIENT_PORT, solicitation(target))
+            self.expect(CLIENT_PORT, advertisement(target, ROUTER_MAC))
+        self.send(CLIENT_PORT, solicitation(VIP6, lladdr=None))
+        self.expect(CLIENT_PORT, advertisement(VIP6, ROUTER_MAC))
+        self.send(CLIENT_PORT, solicitation("2001:db8:1::99"))
+        self.expect_nothing()
+        self.assert_events({})
+
+
+@group("ipv6")
+@group("martian")
+class NeighbourSolicitationNeverFromMartiansTest(Ipv6Test):
+    """No NA for an NS from ::, ::1, a multicast source or an own address (martian,
+    not link-local), from a group MAC (Ethernet source or the option's), or with a
+    hop limit below 255: each dropped and counted (globally). A link-local source,
+    martian towards a VIP, is the usual NS source and is answered."""
+
+    def runTest(self) -> None:
+        for prefix in MARTIAN6:
+            self.insert("martian_sources_v6", {"src_addr": prefix}, "set_martian")
+        for src in ("::", "::1", "ff02::1", VIP6):
+            self.send(CLIENT_PORT, solicitation(VIP6, src=src))
+        self.send(CLIENT_PORT, solicitation(VIP6, eth_src="33:33:00:00:00:01"))
+        self.send(CLIENT_PORT, solicitation(VIP6, lladdr="01:00:5e:00:00:01"))
+        self.send(CLIENT_PORT, solicitation(VIP6, hlim=64))
+        self.assert_events({"DROP_MARTIAN": (4, 0), "DROP_GROUP_MAC": (2, 0),
+                            "DROP_MALFORMED": (1, 0)})
+        self.expect_nothing()
+        self.send(CLIENT_PORT, solicitation(VIP6, src="fe80::1"))
+        self.expect(CLIENT_PORT, advertisement(VIP6, ROUTER_MAC, dst="fe80::1"))
+
+
+@group("ipv6")
+class ExtensionHeadersFollowedTest(Ipv6Test):
+    """The service is found through hop-by-hop, destination options, a routing
+    header with Segments Left 0 and an atomic fragment: an undefended IPv6 service
+    forwards the SYN with its chain as it came (SYN_PASSED); the same SYN with no
+    chain too."""
+
+    service6 = ServiceSettings(mode=PROXY_OFF, mss=1440)
+
+    def runTest(self) -> None:
+        chains = (None,
+                  IPv6ExtHdrHopByHop(),
+                  IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt() / IPv6ExtHdrRouting(segleft=0),
+                  IPv6ExtHdrDestOpt() / IPv6ExtHdrFragment(offset=0, m=0, id=7))
+        for i, chain in enumerate(chains):
+            syn = tcp6("S", 1000 + i, ext=chain, sport=CLIENT_SPORT + i,
+                       options=client_syn_options(mss=1440))
+            self.send(CLIENT_PORT, syn)
+            self.expect(SERVER_PORT, routed6(syn, SERVER_PORT))
+        self.assert_events({"SYN_IN": len(chains), "SYN_PASSED": len(chains)})
+
+
+@group("ipv6")
+class UnfollowedChainByPolicyTest(Ipv6Test):
+    """A chain the parser does not follow (four option headers, a routing header
+    with Segments Left 1, hop-by-hop after the first header, a second fragment
+    header, an option header over 256 bytes) is dropped by default (DROP_UNPARSED,
+    global) and forwarded as plain traffic with `ipv6_chain_policy` pass
+    (V6_CHAIN_PASSED): never answered either way, even when it is a SYN to the VIP."""
+
+    def runTest(self) -> None:
+        # next header TCP, length 32 (264 bytes: over the 256 followed), Pad1s
+        big = Raw(bytes([6, 32]) + bytes(6 + 8 * 32))
+        chains: tuple[Packet, ...] = (
+                  IPv6ExtHdrDestOpt() / IPv6ExtHdrDestOpt() / IPv6ExtHdrDestOpt()
+                  / IPv6ExtHdrDestOpt(),
+                  IPv6ExtHdrRouting(segleft=1, addresses=["2001:db8:9::1"]),
+                  IPv6ExtHdrDestOpt() / IPv6ExtHdrHopByHop(),
+                  IPv6ExtHdrFragment(offset=0, m=0) / IPv6ExtHdrFragment(offset=0, m=0),
+                  big)
+        syns = [tcp6("S", 2000 + i, ext=c, sport=CLIENT_SPORT + i,
+                     nh=60 if c is big else None,
+                     options=client_syn_options(mss=1440)) for i, c in enumerate(chains)]
+        for syn in syns:
+            self.send(CLIENT_PORT, syn)
+        self.assert_events({"DROP_UNPARSED": (len(syns), 0)})
+        self.expect_nothing()
+        self.set_default("ipv6_chain_policy", "set_ipv6_chain_policy", {"pass": 1})
+        before = self.snapshot()
+        for syn in syns:
+            self.send(CLIENT_PORT, syn)
+            self.expect(SERVER_PORT, routed6(syn, SERVER_PORT))
+        self.assert_events({"V6_CHAIN_PASSED": (len(syns), 0)}, since=before)
+
+
+@group("ipv6")
+class Ipv6VipDenyAndRefusalsTest(Ipv6Test):
+    """To the IPv6 VIP: a fragment (DROP_FRAGMENT), UDP (DROP_UDP), ICMPv6 echo
+    (DROP_POLICY) are denied by the VIP's deny entry; a SYN from a martian source
+    (DROP_MARTIAN) or a group MAC (DROP_GROUP_MAC), and one with IP version 4 in an
+    IPv6 frame (DROP_MALFORMED), are refused; nothing is answered or forwarded."""
+
+    def runTest(self) -> None:
+        for prefix in MARTIAN6:
+            self.insert("martian_sources_v6", {"src_addr": prefix}, "set_martian")
+        base = Ether(src=CLIENT_MAC, dst=ROUTER_MAC)
+        frag = base / IPv6(src=CLIENT6, dst=VIP6) / IPv6ExtHdrFragment(offset=8, m=0) / \
+            Raw(bytes(16))
+        udp = base / IPv6(src=CLIENT6, dst=VIP6) / UDP(sport=5000, dport=53) / Raw(b"q")
+        echo = base / IPv6(src=CLIENT6, dst=VIP6, nh=58) / Raw(bytes([128, 0, 0, 0, 0, 1, 0, 1]))
+        for pkt in (frag, udp, echo):
+            self.send(CLIENT_PORT, pkt)
+        self.send(CLIENT_PORT, tcp6("S", 10, src="::1", options=client_syn_options()))
+        self.send(CLIENT_PORT, tcp6("S", 11, src="fe80::2", options=client_syn_options()))
+        self.send(CLIENT_PORT, tcp6("S", 12, eth_src="ff:ff:ff:ff:ff:ff",
+                                    options=client_syn_options()))
+        bad = bytearray(bytes(tcp6("S", 13, options=client_syn_options())))
+        bad[14] = (4 << 4) | (bad[14] & 0x0F)
+        self.send(CLIENT_PORT, bytes(bad))
+        self.assert_events({"DROP_FRAGMENT": 1, "DROP_UDP": 1, "DROP_POLICY": 1,
+                            "DROP_MARTIAN": 2, "DROP_GROUP_MAC": 1, "DROP_MALFORMED": 1})
+        self.expect_nothing()
+
+
+@group("ipv6")
+class Ipv6ProxiedServiceNotPassedTest(Ipv6Test):
+    """Until the IPv6 proxy path exists, a SYN or an ACK to a proxied IPv6 service
+    gets no answer and is not forwarded to the servers (DROP_POLICY)."""
+
+    def runTest(self) -> None:
+        self.send(CLIENT_PORT, tcp6("S", 100, options=client_syn_options(mss=1440)))
+        self.send(CLIENT_PORT, tcp6("A", 101))
+        self.assert_events({"DROP_POLICY": 2})
+        self.expect_nothing()
+        self.assert_no_digest()
