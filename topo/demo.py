@@ -41,9 +41,15 @@ EVENTS = {code: name for name, code in p4consts.EVENTS.items() if code != p4cons
 
 
 def start_services(net: NamespaceHosts, topo: Topology) -> None:
+    """The real servers' HTTP service (IPv4; and IPv6 on a dual-stack topology, as a
+    second IPv6-only server on the same port) and their spoofed-source counters."""
     for rs in topo.real_servers:
         net.popen(rs.name, [str(BIN / "python"), "-m", "topo.httpd", "--port", str(topo.rs_port),
                             "--name", rs.name], log=f"{rs.name}-httpd.log")
+        if rs.address6:
+            net.popen(rs.name, [str(BIN / "python"), "-m", "topo.httpd", "--bind", "::",
+                                "--port", str(topo.rs_port), "--name", rs.name],
+                      log=f"{rs.name}-httpd6.log")
         guard.install(net.ns[rs.name])
 
 
@@ -61,10 +67,12 @@ def start_controller(net: Net, topo: Topology, extra: dict | None = None,
                          log_path=str(net.workdir / "controller.log"))
 
 
-def wait_service_ready(net: NamespaceHosts, topo: Topology, timeout: float = 60) -> None:
-    """Poll with real downloads until one gets through the proxy."""
+def wait_service_ready(net: NamespaceHosts, topo: Topology, timeout: float = 60,
+                       family: int = 4) -> None:
+    """Poll with real downloads (to the VIP of `family`) until one gets through the proxy."""
     def one_ok() -> bool:
-        out = net.exec("client", [str(BIN / "python"), "-m", "topo.workload", "--vip", topo.vip,
+        out = net.exec("client", [str(BIN / "python"), "-m", "topo.workload",
+                                  "--vip", topo.vip_of(family),
                                   "--port", str(topo.vport), "--size", "1000", "--count", "1",
                                   "--concurrency", "1", "--seconds", "3", "--timeout", "2"],
                        check=False, timeout=20).stdout
