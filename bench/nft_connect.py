@@ -45,7 +45,8 @@ def probe(vip: str, port: int, rate: float, seconds: float, timeout: float) -> d
     while issued < total or pending:
         now = time.monotonic()
         while issued < total and now >= start + issued / rate:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s = socket.socket(socket.AF_INET6 if ":" in vip else socket.AF_INET,
+                              socket.SOCK_STREAM)
             s.setblocking(False)
             err = s.connect_ex((vip, port))
             issued += 1

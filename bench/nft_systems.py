@@ -94,6 +94,7 @@ class P4System:
 
     target: str = "p4sim"
     topo: Topology = field(default_factory=default_topology)
+    family: int = 4  # the VIP's family (IPv6 waits for the controller's IPv6 entries)
     # The SYN/ACK options, given to the controller's service so that both systems offer
     # the same ones by construction.
     options: SynproxyOptions = field(default_factory=SynproxyOptions)
@@ -155,19 +156,22 @@ class NftSystem:
     options: SynproxyOptions = field(default_factory=SynproxyOptions)
     net: NftNet | None = None
     name: str = "nft-synproxy"
+    family: int = 4  # 6: over IPv6 (give a dual-stack topology: default_topology(ipv6=True))
 
     @property
     def describe(self) -> str:
         o = self.options
-        return (f"router namespace, nft synproxy mss {o.mss} wscale {o.wscale}"
+        over = f"IPv6 (VIP {self.topo.vip6}, floods from 2001:2::/48), " if self.family == 6 \
+            else ""
+        return (f"router namespace, {over}nft synproxy mss {o.mss} wscale {o.wscale}"
                 f"{' timestamp' if o.timestamp else ''}{' sack-perm' if o.sack_perm else ''}, "
                 "DNAT round robin to rs1/rs2")
 
     def start(self) -> None:
-        self.net = NftNet(self.topo, self.options).start()
+        self.net = NftNet(self.topo, self.options, family=self.family).start()
         try:
             demo.start_services(self.net, self.topo)
-            demo.wait_service_ready(self.net, self.topo)
+            demo.wait_service_ready(self.net, self.topo, family=self.family)
         except BaseException:
             self.close()
             raise

@@ -58,27 +58,43 @@ _port = _ranged("port", 1, 65535)
 _weight = _ranged("weight", 0, 1000)
 
 
-def _ipv4(text: str) -> str:
+def _ip(text: str) -> str:
+    """An IPv4 or IPv6 address (a VIP), in canonical text."""
     try:
-        return str(ipaddress.IPv4Address(text))
+        return str(ipaddress.ip_address(text))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an IPv4 address") from None
+        raise argparse.ArgumentTypeError(f"'{text}' is not an IPv4 or IPv6 address") from None
+
+
+def _split_server(text: str) -> tuple[str, list[str]]:
+    """ADDR:REST or [IPV6]:REST -> (address, the ':'-separated rest)."""
+    if text.startswith("["):
+        addr, sep, rest = text[1:].partition("]")
+        if not sep or not rest.startswith(":") or ":" not in addr:
+            raise argparse.ArgumentTypeError(f"'{text}' is not [IPV6]:PORT[:WEIGHT]")
+        return addr, rest[1:].split(":")
+    addr, _sep, rest = text.partition(":")
+    if addr.count(":") or "." not in addr:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not ADDR:PORT[:WEIGHT] (an IPv6 address goes in brackets: "
+            "[2001:db8::10]:8080)")
+    return addr, rest.split(":") if rest else []
 
 
 def _real_server(text: str) -> dict[str, Any]:
-    """ADDR:PORT[:WEIGHT], each part checked."""
-    parts = text.split(":")
-    if len(parts) not in (2, 3):
+    """ADDR:PORT[:WEIGHT] or [IPV6]:PORT[:WEIGHT], each part checked."""
+    addr, parts = _split_server(text)
+    if len(parts) not in (1, 2):
         raise argparse.ArgumentTypeError(f"'{text}' is not ADDR:PORT[:WEIGHT]")
-    out: dict[str, Any] = {"address": _ipv4(parts[0]), "port": _port(parts[1])}
-    if len(parts) == 3:
-        out["weight"] = _weight(parts[2])
+    out: dict[str, Any] = {"address": _ip(addr), "port": _port(parts[0])}
+    if len(parts) == 2:
+        out["weight"] = _weight(parts[1])
     return out
 
 
 def _server(text: str) -> dict[str, Any]:
-    """ADDR:PORT of a real server."""
-    if text.count(":") != 1:
+    """ADDR:PORT or [IPV6]:PORT of a real server."""
+    if len(_split_server(text)[1]) != 1:
         raise argparse.ArgumentTypeError(f"'{text}' is not ADDR:PORT")
     return _real_server(text)
 
@@ -143,13 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True)
     add = target(svc.add_parser("add"))
     add.add_argument("name")
-    add.add_argument("--vip", type=_ipv4, required=True)
+    add.add_argument("--vip", type=_ip, required=True, help="an IPv4 or IPv6 address")
     add.add_argument("--port", type=_port, required=True)
     add.add_argument("--mode", default="on", choices=["off", "on", "auto"])
     add.add_argument("--scheduler", default="wrr", choices=["wrr", "hash", "lc"])
     add.add_argument("--transparent", action="store_true", help="no NAT (routed mode)")
     add.add_argument("--rs", action="append", default=[], type=_real_server,
-                     metavar="ADDR:PORT[:WEIGHT]")
+                     metavar="ADDR:PORT[:WEIGHT]",
+                     help="a real server; an IPv6 one in brackets: [2001:db8::10]:8080")
     add.add_argument("--controller-down", choices=["open", "closed"], default=None,
                      help="with the controller gone: closed = new handshakes reset, "
                           "open = not proxied, as mode off (default: closed)")
@@ -168,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("add", "remove", "weight"):
         p = target(rs.add_parser(name))
         p.add_argument("service")
-        p.add_argument("server", type=_server, metavar="ADDR:PORT")
+        p.add_argument("server", type=_server, metavar="ADDR:PORT",
+                       help="an IPv6 address in brackets: [2001:db8::10]:8080")
         if name == "weight":
             p.add_argument("weight", type=_weight)
         elif name == "add":

@@ -1,7 +1,10 @@
 """The controller's configuration: a YAML file, validated on load.
 
 Every error names the file, the line and the field (`cfg.yaml:12: services[0].vip:
-'10.0.0.300' is not an IPv4 address`), so an operator under attack can fix it fast.
+'10.0.0.300' is not an IPv4 or IPv6 address`), so an operator under attack can fix it
+fast. Addresses are IPv4 or IPv6 (D13); a service's real servers are of its VIP's
+family, a route's next hop of its prefix's (the switch translates no family into
+the other: NAT46/64 is refused with an error saying so).
 Unknown keys are errors too: a typo must not silently fall back to a default.
 What depends on the program (how many services its counters hold) is checked against
 the P4Info's sizes by `check_program`, once the controller has loaded it.
@@ -22,6 +25,34 @@ from .limits import ProgramLimits
 
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                        r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+
+
+def family(address: str) -> int:
+    """4 or 6: the family of an address, an address/prefix or a prefix."""
+    return 6 if ":" in address else 4
+
+
+def hostport(address: str, port: int) -> str:
+    """ADDR:PORT, with an IPv6 address in brackets ([2001:db8::1]:80)."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def not_a_host(a: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """Why an IPv6 address cannot be a host's (VIP, real server, neighbour), or ''
+    (IPv4 addresses are taken as given)."""
+    if a.version == 4:
+        return ""
+    if a.is_unspecified:
+        return "the unspecified address"
+    if a.is_loopback:
+        return "the loopback address"
+    if a.is_multicast:
+        return "a multicast address"
+    if a.is_link_local:
+        return "a link-local address"
+    if a.ipv4_mapped is not None or int(a) >> 32 == 0:
+        return "an IPv4 address written as IPv6 (::/96, ::ffff:0:0/96)"
+    return ""
 
 
 class ConfigError(ValueError):
@@ -109,11 +140,13 @@ class Service:
 
 @dataclass(frozen=True)
 class Interface:
-    """A switch port with the router address it owns on that subnet."""
+    """A switch port with the router addresses it owns on that subnet: an IPv4 one,
+    an IPv6 one, or both (at least one)."""
 
     port: int
     mac: str
-    address: str  # "10.0.1.1/24"
+    address: str = ""  # "10.0.1.1/24"
+    address6: str = ""  # "2001:db8:1::1/64"
 
 
 @dataclass(frozen=True)
@@ -324,6 +357,26 @@ class _Reader:
         except ValueError:
             raise self.fail(node, where, f"'{v}' is not an IPv4 address") from None
 
+    def ip(self, node: yaml.Node, where: str) -> str:
+        """An IPv4 or IPv6 address, in its canonical text (IPv6 compressed, lower case)."""
+        self.note(where, "IPv4 or IPv6 address")
+        v = str(self.scalar(node, where))
+        try:
+            return str(ipaddress.ip_address(v))
+        except ValueError:
+            raise self.fail(node, where, f"'{v}' is not an IPv4 or IPv6 address") from None
+
+    def host_ip(self, node: yaml.Node, where: str) -> str:
+        """An address a host can have: an IPv6 one that is not unspecified, loopback,
+        multicast, link-local, or IPv4 written as IPv6 (::/96, ::ffff:0:0/96: the
+        controller keys IPv6 flows and IPv4 flows apart by their addresses)."""
+        v = self.ip(node, where)
+        a = ipaddress.ip_address(v)
+        why = not_a_host(a)
+        if why:
+            raise self.fail(node, where, f"'{v}' is {why}, not a host's address")
+        return v
+
     def ipv4_iface(self, node: yaml.Node, where: str) -> str:
         self.note(where, "IPv4 address/prefix length")
         v = str(self.scalar(node, where))
@@ -332,13 +385,25 @@ class _Reader:
         except ValueError:
             raise self.fail(node, where, f"'{v}' is not an IPv4 address/prefix") from None
 
-    def ipv4_net(self, node: yaml.Node, where: str) -> str:
-        self.note(where, "IPv4 prefix")
+    def ipv6_iface(self, node: yaml.Node, where: str) -> str:
+        self.note(where, "IPv6 address/prefix length")
         v = str(self.scalar(node, where))
         try:
-            return str(ipaddress.IPv4Network(v))
+            i = ipaddress.IPv6Interface(v)
+        except ValueError:
+            raise self.fail(node, where, f"'{v}' is not an IPv6 address/prefix") from None
+        why = not_a_host(i.ip)
+        if why:
+            raise self.fail(node, where, f"'{v}': {i.ip} is {why}, not a gateway address")
+        return str(i)
+
+    def ip_net(self, node: yaml.Node, where: str) -> str:
+        self.note(where, "IPv4 or IPv6 prefix")
+        v = str(self.scalar(node, where))
+        try:
+            return str(ipaddress.ip_network(v))
         except ValueError as e:
-            raise self.fail(node, where, f"'{v}' is not an IPv4 prefix ({e})") from None
+            raise self.fail(node, where, f"'{v}' is not an IPv4 or IPv6 prefix ({e})") from None
 
     def host_port(self, node: yaml.Node, where: str) -> str:
         """HOST:PORT: an IPv4 address, a [bracketed] IPv6 address or a host name, and a
@@ -478,12 +543,12 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
 
     def real_server(n: yaml.Node, w: str) -> RealServer:
         return r.record(RealServer, n, w, {
-            "address": r.ipv4, "port": lambda n, w: r.integer(n, w, 1, 65535),
+            "address": r.host_ip, "port": lambda n, w: r.integer(n, w, 1, 65535),
             "weight": lambda n, w: r.integer(n, w, 0, 1000)}, ("address", "port"))
 
     def service(n: yaml.Node, w: str) -> Service:
         s = r.record(Service, n, w, {
-            "name": r.string, "vip": r.ipv4, "port": lambda n, w: r.integer(n, w, 1, 65535),
+            "name": r.string, "vip": r.host_ip, "port": lambda n, w: r.integer(n, w, 1, 65535),
             "protocol": lambda n, w: r.string(n, w, ("tcp",)),
             "mode": lambda n, w: r.string(n, w, ("off", "on", "auto")),
             "nat": r.boolean, "defer": r.boolean, "drop_udp": r.boolean,
@@ -494,6 +559,14 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
             "real_servers": lambda n, w: tuple(real_server(x, f"{w}[{i}]")
                                                for i, x in enumerate(r.sequence(n, w)))},
             ("name", "vip", "port"))
+        for i, rs in enumerate(s.real_servers):
+            if family(rs.address) != family(s.vip):
+                seq = _field_value(n, "real_servers")
+                at = seq.value[i] if isinstance(seq, yaml.SequenceNode) else n
+                raise r.fail(at, f"{w}.real_servers[{i}]",
+                             f"{rs.address} is IPv{family(rs.address)} but the VIP {s.vip} is "
+                             f"IPv{family(s.vip)}: a service's real servers are of its VIP's "
+                             "family (the switch does not translate IPv4 to IPv6 or back)")
         if s.defer and s.synack.window == 0:
             raise r.fail(n, w, "defer needs a non-zero synack.window (the client must be "
                                "allowed to send data with its ACK)")
@@ -510,6 +583,23 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
         def read(n: yaml.Node, w: str) -> Any:
             return r.record(cls, n, w, fields, tuple(fields))
         return read
+
+    def interface(n: yaml.Node, w: str) -> Interface:
+        i = r.record(Interface, n, w, {"port": port, "mac": r.mac, "address": r.ipv4_iface,
+                                       "address6": r.ipv6_iface}, ("port", "mac"))
+        if not i.address and not i.address6:
+            raise r.fail(n, w, "an interface needs an address (IPv4), an address6 (IPv6) "
+                               "or both")
+        return i
+
+    def route(n: yaml.Node, w: str) -> Route:
+        rt = r.record(Route, n, w, {"prefix": r.ip_net, "next_hop": r.host_ip},
+                      ("prefix", "next_hop"))
+        if family(rt.prefix) != family(rt.next_hop):
+            raise r.fail(_field_value(n, "next_hop") or n, f"{w}.next_hop",
+                         f"{rt.next_hop} is IPv{family(rt.next_hop)} but the prefix "
+                         f"{rt.prefix} is IPv{family(rt.prefix)}")
+        return rt
 
     def seq(reader):
         return lambda n, w: tuple(reader(x, f"{w}[{i}]") for i, x in enumerate(r.sequence(n, w)))
@@ -533,12 +623,11 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
             "device_id": lambda n, w: r.integer(n, w, 0, 2**64 - 1),
             "election_id": lambda n, w: r.integer(n, w, 1, 2**64 - 1),
             "p4info": r.string, "device_config": r.string, "cpu_port": port}),
-        "interfaces": seq(required_record(Interface, {
-            "port": port, "mac": r.mac, "address": r.ipv4_iface})),
+        "interfaces": seq(interface),
         "neighbours": seq(required_record(Neighbour, {
-            "address": r.ipv4, "mac": r.mac, "port": port})),
-        "routes": seq(required_record(Route, {"prefix": r.ipv4_net, "next_hop": r.ipv4})),
-        "bogons": seq(r.ipv4_net),
+            "address": r.host_ip, "mac": r.mac, "port": port})),
+        "routes": seq(route),
+        "bogons": seq(r.ip_net),
         "services": seq(service),
         "cookie": lambda n, w: r.record(Cookie, n, w, {
             "key": key, "rotate_seconds": lambda n, w: r.number(n, w, 1, 86400)}),
@@ -563,10 +652,40 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
     return Config(**{**cfg.__dict__, "path": file, "lines": r.lines})
 
 
+#: Why IPv6 entries are refused when the config has them: the validator knows IPv6
+#: (D13), the installation of IPv6 entries waits for the program's IPv6 tables.
+IPV6_NOT_INSTALLED = ("is IPv6: the configuration accepts it, but this controller installs "
+                      "IPv4 entries only (the program's IPv6 tables, D13, are not there "
+                      "yet)")
+
+
+def ipv6_items(cfg: Config) -> list[tuple[str, str]]:
+    """(field, address) of every IPv6 address the config gives the switch."""
+    out = []
+    for i, itf in enumerate(cfg.interfaces):
+        if itf.address6:
+            out.append((f"interfaces[{i}].address6", itf.address6))
+    for i, nb in enumerate(cfg.neighbours):
+        if family(nb.address) == 6:
+            out.append((f"neighbours[{i}].address", nb.address))
+    for i, rt in enumerate(cfg.routes):
+        if family(rt.prefix) == 6:
+            out.append((f"routes[{i}].prefix", rt.prefix))
+    for i, b in enumerate(cfg.bogons):
+        if family(b) == 6:
+            out.append((f"bogons[{i}]", b))
+    for i, s in enumerate(cfg.services):
+        if family(s.vip) == 6:
+            out.append((f"services[{i}].vip", s.vip))
+    return out
+
+
 def check_program(cfg: Config, limits: ProgramLimits) -> None:
     """What the config asks of the program against what the program holds (its P4Info
     sizes); raise ConfigError naming the field."""
     file = cfg.path or "<config>"
+    for where, addr in ipv6_items(cfg)[:1]:
+        raise ConfigError(file, cfg.line_of(where), where, f"{addr} {IPV6_NOT_INSTALLED}")
     if len(cfg.services) > limits.max_services:
         where = f"services[{limits.max_services}]"
         raise ConfigError(file, cfg.line_of(where), where,
@@ -624,12 +743,20 @@ def _cross_check(r: _Reader, root: yaml.Node, cfg: Config) -> None:
             raise r.fail(item("routes", i), f"routes[{i}].next_hop",
                          f"{route.next_hop} is not in neighbours")
     ports = {i.port for i in cfg.interfaces}
+    by_port = {i.port: i for i in cfg.interfaces}
     for i, nb in enumerate(cfg.neighbours):
         if ports and nb.port not in ports:
             raise r.fail(item("neighbours", i), f"neighbours[{i}].port",
                          f"port {nb.port} has no interface")
+        iface = by_port.get(nb.port)
+        if iface is not None and not (iface.address6 if family(nb.address) == 6
+                                      else iface.address):
+            key = "address6" if family(nb.address) == 6 else "address"
+            raise r.fail(item("neighbours", i), f"neighbours[{i}].address",
+                         f"{nb.address} is IPv{family(nb.address)} but the interface of port "
+                         f"{nb.port} has no {key} (IPv{family(nb.address)}) to route it from")
 
 
-__all__ = ["Config", "ConfigError", "load_config", "parse_config", "check_program",
+__all__ = ["Config", "ConfigError", "family", "hostport", "not_a_host", "load_config", "parse_config", "check_program",
            "Service", "RealServer", "HealthCheck",
            "SynAckOptions", "Sessions", "Timeouts", "Reuse", "Cookie", "Switch", "Control"]

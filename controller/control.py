@@ -8,7 +8,7 @@ keys...}}, service_remove {name}, rs_add {service, address, port, weight}, rs_re
 {service, address, port}, rs_weight {service, address, port, weight}.
 
 Every argument is checked here, at the socket boundary, before the controller sees it:
-ports 1..65535, IPv4 addresses, weights 0..1000 (not all 0), limits 1..1000000, a
+ports 1..65535, IPv4 or IPv6 addresses (of the service's VIP's family), weights 0..1000 (not all 0), limits 1..1000000, a
 service by the same rules as the config file and within the program's service ids.
 A refused request answers `invalid: true`; synproxyctl exits 2 for it, 1 when the
 controller could not do a valid request (e.g. not connected to the switch).
@@ -32,7 +32,16 @@ from typing import Any
 import yaml
 
 from .app import Controller, StartupError
-from .config import ConfigError, RealServer, Service, parse_config
+from .config import (
+    IPV6_NOT_INSTALLED,
+    ConfigError,
+    RealServer,
+    Service,
+    family,
+    hostport,
+    not_a_host,
+    parse_config,
+)
 
 log = logging.getLogger("controller.control")
 MAX_LINE = 1 << 20
@@ -59,12 +68,21 @@ def _str(req: dict[str, Any], key: str) -> str:
     return v
 
 
-def _address(req: dict[str, Any]) -> str:
+def _address(req: dict[str, Any], vip: str) -> str:
+    """A real server's address: of the VIP's family, a host's address (the config's
+    rules)."""
     v = _str(req, "address")
     try:
-        return str(ipaddress.IPv4Address(v))
+        a = ipaddress.ip_address(v)
     except ValueError:
-        raise Invalid(f"address must be an IPv4 address, got {v!r}") from None
+        raise Invalid(f"address must be an IPv4 or IPv6 address, got {v!r}") from None
+    why = not_a_host(a)
+    if why:
+        raise Invalid(f"address {v!r} is {why}, not a host's address")
+    if a.version != family(vip):
+        raise Invalid(f"address {a} is IPv{a.version} but the VIP {vip} is IPv{family(vip)}: "
+                      "a service's real servers are of its VIP's family")
+    return str(a)
 
 
 def _service_id(ctl: Controller, name: str) -> int:
@@ -108,15 +126,16 @@ async def handle(ctl: Controller, req: dict[str, Any]) -> Any:
     if cmd in ("rs_add", "rs_remove", "rs_weight"):
         name = _str(req, "service")
         svc = ctl.services[_service_id(ctl, name)]
-        addr, port = _address(req), _int(req, "port", 1, 65535)
+        addr, port = _address(req, svc.vip), _int(req, "port", 1, 65535)
+        at = hostport(addr, port)
         servers = [r for r in svc.real_servers if (r.address, r.port) != (addr, port)]
         found = len(servers) != len(svc.real_servers)
         if cmd == "rs_add":
             if found:
-                raise Invalid(f"{addr}:{port} is already a real server of {name}")
+                raise Invalid(f"{at} is already a real server of {name}")
             servers.append(RealServer(addr, port, _int(req, "weight", 0, 1000, default=1)))
         elif not found:
-            raise Invalid(f"{addr}:{port} is not a real server of {name}")
+            raise Invalid(f"{at} is not a real server of {name}")
         elif cmd == "rs_weight":
             weight = _int(req, "weight", 0, 1000)
             servers = [RealServer(r.address, r.port, weight)
@@ -127,7 +146,7 @@ async def handle(ctl: Controller, req: dict[str, Any]) -> Any:
             raise Invalid(f"every weight of {name} would be 0: it needs at least one real "
                           "server with a weight > 0")
         await ctl.set_real_servers(name, tuple(servers))
-        return {"real_servers": [f"{r.address}:{r.port}/{r.weight}" for r in servers]}
+        return {"real_servers": [f"{hostport(r.address, r.port)}/{r.weight}" for r in servers]}
     raise Invalid(f"unknown command {cmd!r}")
 
 
@@ -140,7 +159,10 @@ def _service(spec: Any) -> Service:
         raise Invalid(str(e)) from None
     except yaml.YAMLError as e:  # a value YAML cannot represent
         raise Invalid(f"service: {e}") from None
-    return cfg.services[0]
+    svc = cfg.services[0]
+    if family(svc.vip) == 6:
+        raise Invalid(f"service.vip: {svc.vip} {IPV6_NOT_INSTALLED}")
+    return svc
 
 
 def _answer_error(e: BaseException) -> dict[str, Any]:

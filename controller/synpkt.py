@@ -8,9 +8,14 @@
   the connection is open, is told to give up: VIP:vport -> client, seq = cookie + 1
   (the sequence number the client expects from us), ack = client ISN + 1.
 
-Both carry correct IPv4 and TCP checksums: the switch patches the TCP checksum
-incrementally, which is only right if it was right before. Frames are built with
-struct rather than scapy: this is the per-session hot path.
+Both carry correct IPv4 and TCP checksums (IPv6: the TCP checksum over the IPv6
+pseudo-header, RFC 8200 8.1): the switch patches the TCP checksum incrementally,
+which is only right if it was right before. Frames are built with struct rather
+than scapy: this is the per-session hot path.
+
+Addresses are ints; an address above 2^32 is IPv6 (D13). The config refuses IPv6
+hosts in ::/96 and ::ffff:0:0/96, so an IPv6 VIP or real server is never read as
+IPv4.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 from . import p4consts
 
 ETH_IPV4 = p4consts.ETHERTYPE_IPV4
+ETH_IPV6 = p4consts.ETHERTYPE_IPV6
 PROTO_TCP = p4consts.IP_PROTO_TCP
 TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK = (
     p4consts.TCP_FIN, p4consts.TCP_SYN, p4consts.TCP_RST, p4consts.TCP_PSH, p4consts.TCP_ACK)
@@ -35,6 +41,11 @@ def checksum(data: bytes) -> int:
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
+
+
+def is_ipv6(addr: int) -> bool:
+    """An address held as an int is IPv6 when it does not fit in 32 bits."""
+    return addr >> 32 != 0
 
 
 def mac_bytes(mac: str) -> bytes:
@@ -73,9 +84,13 @@ def tcp_frame(
     ttl: int = 64,
     ip_id: int = 0,
 ) -> bytes:
-    """An Ethernet/IPv4/TCP frame with both checksums computed."""
+    """An Ethernet/IPv4/TCP frame with both checksums computed; Ethernet/IPv6/TCP
+    (hop limit `ttl`, no extension header) when the addresses are IPv6."""
     if len(options) % 4 or len(options) > 40:
         raise ValueError("TCP options must be 4-byte aligned and at most 40 bytes")
+    v6 = is_ipv6(src)
+    if v6 != is_ipv6(dst):
+        raise ValueError("source and destination addresses of different families")
     doff = (20 + len(options)) // 4
     tcp_wo = struct.pack(
         "!HHIIBBHHH",
@@ -89,9 +104,16 @@ def tcp_frame(
         0,
         0,
     ) + options + payload
-    pseudo = struct.pack("!IIBBH", src, dst, 0, PROTO_TCP, len(tcp_wo))
+    if v6:
+        s6, d6 = src.to_bytes(16, "big"), dst.to_bytes(16, "big")
+        pseudo = s6 + d6 + struct.pack("!IxxxB", len(tcp_wo), PROTO_TCP)
+    else:
+        pseudo = struct.pack("!IIBBH", src, dst, 0, PROTO_TCP, len(tcp_wo))
     tcp_csum = checksum(pseudo + tcp_wo)
     tcp = tcp_wo[:16] + struct.pack("!H", tcp_csum) + tcp_wo[18:]
+    if v6:
+        ip6 = struct.pack("!IHBB", 6 << 28, len(tcp), PROTO_TCP, ttl) + s6 + d6
+        return dst_mac + src_mac + struct.pack("!H", ETH_IPV6) + ip6 + tcp
     total = 20 + len(tcp)
     ip_wo = struct.pack("!BBHHHBBHII", 0x45, 0, total, ip_id, _IP_DF, ttl, PROTO_TCP, 0, src, dst)
     ip = ip_wo[:10] + struct.pack("!H", checksum(ip_wo)) + ip_wo[12:]
@@ -150,7 +172,10 @@ class TcpInfo:
 
 def parse_tcp(frame: bytes) -> TcpInfo | None:
     """The 4-tuple, sequence and acknowledgement numbers and payload length of an
-    Ethernet/IPv4/TCP frame; None for anything else or a truncated frame."""
+    Ethernet/IPv4/TCP or Ethernet/IPv6/TCP frame (TCP right after the IPv6 header);
+    None for anything else or a truncated frame."""
+    if len(frame) >= 14 and struct.unpack_from("!H", frame, 12)[0] == ETH_IPV6:
+        return _parse_tcp6(frame)
     if len(frame) < 34 or struct.unpack_from("!H", frame, 12)[0] != ETH_IPV4:
         return None
     ihl = (frame[14] & 0x0F) * 4
@@ -164,3 +189,18 @@ def parse_tcp(frame: bytes) -> TcpInfo | None:
     sport, dport, seq, ack = struct.unpack_from("!HHII", frame, t)
     doff = (frame[t + 12] >> 4) * 4
     return TcpInfo(src, dst, sport, dport, seq, max(0, total - ihl - doff), ack)
+
+
+def _parse_tcp6(frame: bytes) -> TcpInfo | None:
+    if len(frame) < 14 + 40 + 20 or frame[14] >> 4 != 6 or frame[20] != PROTO_TCP:
+        return None
+    plen = struct.unpack_from("!H", frame, 18)[0]
+    if plen < 20 or len(frame) < 54 + plen:
+        return None
+    src = int.from_bytes(frame[22:38], "big")
+    dst = int.from_bytes(frame[38:54], "big")
+    sport, dport, seq, ack = struct.unpack_from("!HHII", frame, 54)
+    doff = (frame[54 + 12] >> 4) * 4
+    if doff < 20 or doff > plen:
+        return None
+    return TcpInfo(src, dst, sport, dport, seq, plen - doff, ack)

@@ -2,6 +2,11 @@
 bounded spoofed SYN flood hits the VIP.
 
     .venv/bin/python -m topo.demo [--flood-rate 800] [--seconds 30] [--target p4sim]
+                                  [--family 4|6]
+
+With `--family 6` the topology is dual-stack, the service is on the IPv6 VIP
+(2001:db8::100) with the servers' IPv6 addresses, the client downloads over IPv6 and
+the flood is spoofed from 2001:2::/48 (routed back into the attacker's namespace).
 
 1. Bring the default topology up (client, attacker, rs1, rs2, the switch).
 2. Start the real servers' HTTP service and the spoof counters on them.
@@ -26,10 +31,10 @@ import yaml
 
 from controller import p4consts
 
-from . import guard
+from . import guard, targets
 from .net import NamespaceHosts, Net, artifacts, controller_config
 from .netns import LabError, command, wait_for
-from .topology import Topology, default_topology
+from .topology import SPOOF_RANGE, SPOOF_RANGE6, Topology, default_topology
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "topo" / "out"
@@ -41,9 +46,15 @@ EVENTS = {code: name for name, code in p4consts.EVENTS.items() if code != p4cons
 
 
 def start_services(net: NamespaceHosts, topo: Topology) -> None:
+    """The real servers' HTTP service (IPv4; and IPv6 on a dual-stack topology, as a
+    second IPv6-only server on the same port) and their spoofed-source counters."""
     for rs in topo.real_servers:
         net.popen(rs.name, [str(BIN / "python"), "-m", "topo.httpd", "--port", str(topo.rs_port),
                             "--name", rs.name], log=f"{rs.name}-httpd.log")
+        if rs.address6:
+            net.popen(rs.name, [str(BIN / "python"), "-m", "topo.httpd", "--bind", "::",
+                                "--port", str(topo.rs_port), "--name", rs.name],
+                      log=f"{rs.name}-httpd6.log")
         guard.install(net.ns[rs.name])
 
 
@@ -61,10 +72,12 @@ def start_controller(net: Net, topo: Topology, extra: dict | None = None,
                          log_path=str(net.workdir / "controller.log"))
 
 
-def wait_service_ready(net: NamespaceHosts, topo: Topology, timeout: float = 60) -> None:
-    """Poll with real downloads until one gets through the proxy."""
+def wait_service_ready(net: NamespaceHosts, topo: Topology, timeout: float = 60,
+                       family: int = 4) -> None:
+    """Poll with real downloads (to the VIP of `family`) until one gets through the proxy."""
     def one_ok() -> bool:
-        out = net.exec("client", [str(BIN / "python"), "-m", "topo.workload", "--vip", topo.vip,
+        out = net.exec("client", [str(BIN / "python"), "-m", "topo.workload",
+                                  "--vip", topo.vip_of(family),
                                   "--port", str(topo.vport), "--size", "1000", "--count", "1",
                                   "--concurrency", "1", "--seconds", "3", "--timeout", "2"],
                        check=False, timeout=20).stdout
@@ -142,21 +155,45 @@ def plot(records: list[dict], flood: dict, flood_start: float, seconds: float, p
     plt.close(fig)
 
 
+def family_refused(topo: Topology, family: int) -> str | None:
+    """Why the controller would refuse this topology's config for `family` (its own
+    check, run before anything starts), or None."""
+    from controller.config import ConfigError, check_program, parse_config
+    from controller.limits import ProgramLimits
+
+    class _Unstarted:
+        grpc_address = "unix:/nonexistent"
+
+    placeholder = targets.Artifacts(Path("p4info.txt"), Path("prog.p4sim"))
+    cfg = controller_config(topo, _Unstarted(), placeholder, family=family, mode="on")
+    try:
+        check_program(parse_config(yaml.safe_dump(cfg, sort_keys=False), "<demo>"),
+                      ProgramLimits())
+    except ConfigError as e:
+        return str(e).split(": ", 1)[-1]
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
-    topo = default_topology()
+    family = args.family
+    topo = default_topology(ipv6=family == 6)
+    if (why := family_refused(topo, family)) is not None:
+        print(f"topo.demo: --family {family} cannot run: {why}", file=sys.stderr)
+        return 2
+    vip = topo.vip_of(family)
     OUT.mkdir(parents=True, exist_ok=True)
     third = args.seconds / 3
     with Net(topo, target=args.target, log_level="error") as net:
         start_services(net, topo)
-        ctl = start_controller(net, topo, mode="on")
+        ctl = start_controller(net, topo, mode="on", family=family)
         try:
-            wait_service_ready(net, topo)
+            wait_service_ready(net, topo, family=family)
         except LabError:
             print((net.workdir / "controller.log").read_text()[-3000:], file=sys.stderr)
             raise
         attacker = topo.host("attacker")
         t0 = time.monotonic()
-        work = net.popen("client", [str(BIN / "python"), "-m", "topo.workload", "--vip", topo.vip,
+        work = net.popen("client", [str(BIN / "python"), "-m", "topo.workload", "--vip", vip,
                                     "--port", str(topo.vport), "--size", str(args.size),
                                     "--seconds", str(args.seconds),
                                     "--concurrency", str(args.concurrency)], log="workload.jsonl")
@@ -164,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
         flood_start = time.monotonic() - t0
         fl = net.exec("attacker", [str(BIN / "python"), "-m", "topo.flood",
                                    "--iface", net.ifname["attacker"], "--src-mac", attacker.mac,
-                                   "--dst-mac", attacker.gateway_mac, "--vip", topo.vip,
+                                   "--dst-mac", attacker.gateway_mac, "--vip", vip,
                                    "--port", str(topo.vport), "--kind", "syn",
                                    "--rate", str(args.flood_rate), "--seconds", str(third),
                                    "--count", str(int(args.flood_rate * third) + 1)],
@@ -181,7 +218,8 @@ def run(args: argparse.Namespace) -> int:
         after = summarise(records, flood_start + third, args.seconds + 1)
         png = OUT / "demo.png"
         plot(records, flood, flood_start, args.seconds, png)
-        report = {"flood": {"sent": flood["sent"], "rate": args.flood_rate},
+        report = {"flood": {"sent": flood["sent"], "rate": args.flood_rate,
+                            "from": SPOOF_RANGE6 if family == 6 else SPOOF_RANGE},
                   "before": before, "during": during, "after": after,
                   "switch_events": events, "servers": spoofed}
         (OUT / "demo-report.json").write_text(json.dumps(report, indent=2))
@@ -216,7 +254,7 @@ def print_report(r: dict, png: Path) -> None:
     ev = r["switch_events"]
     print("\n== SYN proxy demo report")
     print(f"flood: {r['flood']['sent']} spoofed SYNs at {r['flood']['rate']:.0f}/s "
-          f"from 198.18.0.0/15")
+          f"from {r['flood'].get('from', SPOOF_RANGE)}")
     print("legitimate downloads (hash-checked):")
     print(line("before flood", r["before"]))
     print(line("during flood", r["during"]))
@@ -246,6 +284,9 @@ def main() -> int:
     ap.add_argument("--flood-rate", type=float, default=800.0, help="spoofed SYNs per second")
     ap.add_argument("--size", type=int, default=200_000, help="bytes per download")
     ap.add_argument("--concurrency", type=int, default=2)
+    ap.add_argument("--family", type=int, choices=(4, 6), default=4,
+                    help="the VIP's address family (6: a dual-stack topology, the flood "
+                         "from 2001:2::/48)")
     args = ap.parse_args()
     if not 6 <= args.seconds <= 300 or not 0 < args.flood_rate <= 100_000:
         ap.error("--seconds must be 6..300 and --flood-rate 1..100000 (floods are bounded)")

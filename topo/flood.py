@@ -1,4 +1,5 @@
-"""A bounded TCP flood with spoofed sources from the test-only range 198.18.0.0/15.
+"""A bounded TCP flood with spoofed sources from the test-only range 198.18.0.0/15
+(IPv4) or the benchmarking prefix 2001:2::/48 (IPv6, when the VIP is IPv6).
 
     python -m topo.flood --iface X --src-mac M --dst-mac G --vip 10.0.0.100 --port 80 \\
         --kind syn --rate 2000 --seconds 10 --count 50000
@@ -18,7 +19,7 @@ import random
 import socket
 import time
 
-from .topology import SPOOF_RANGE
+from .topology import SPOOF_RANGE, SPOOF_RANGE6
 
 FLAGS = {"syn": "S", "ack": "A", "rst": "R", "fin": "FA", "synack": "SA"}
 
@@ -26,17 +27,20 @@ FLAGS = {"syn": "S", "ack": "A", "rst": "R", "fin": "FA", "synack": "SA"}
 def build_frames(kind: str, src_mac: str, dst_mac: str, vip: str, port: int, n: int,
                  seed: int = 1) -> list[bytes]:
     from scapy.layers.inet import IP, TCP
+    from scapy.layers.inet6 import IPv6
     from scapy.layers.l2 import Ether
 
     rng = random.Random(seed)
-    net = ipaddress.IPv4Network(SPOOF_RANGE)
+    v6 = ipaddress.ip_address(vip).version == 6
+    net = ipaddress.ip_network(SPOOF_RANGE6 if v6 else SPOOF_RANGE)
     frames = []
     for _ in range(n):
         src = str(net.network_address + rng.randrange(1, net.num_addresses - 1))
+        ip = IPv6(src=src, dst=vip, hlim=64) if v6 else IP(src=src, dst=vip, ttl=64)
         tcp = TCP(sport=rng.randrange(1024, 65536), dport=port, flags=FLAGS[kind],
                   seq=rng.getrandbits(32), ack=rng.getrandbits(32) if "A" in FLAGS[kind] else 0,
                   window=64240, options=[("MSS", 1460)] if kind == "syn" else [])
-        frames.append(bytes(Ether(src=src_mac, dst=dst_mac) / IP(src=src, dst=vip, ttl=64) / tcp))
+        frames.append(bytes(Ether(src=src_mac, dst=dst_mac) / ip / tcp))
     return frames
 
 

@@ -1,5 +1,6 @@
-"""Count, on a real server, what arrived from the spoofed range: nftables counters in
-the server's own namespace (the flood must not reach it: DESIGN §6).
+"""Count, on a real server, what arrived from the spoofed ranges (198.18.0.0/15 and,
+over IPv6, 2001:2::/48): nftables counters in the server's own namespace (the flood
+must not reach it: DESIGN §6). One inet table counts both families.
 
 `install(netns)` adds a table with named counters; `read(netns)` returns
 {"spoofed_syn", "spoofed_any", "syn"} packet counts.
@@ -11,7 +12,7 @@ import json
 import subprocess
 
 from .netns import sh
-from .topology import SPOOF_RANGE
+from .topology import SPOOF_RANGE, SPOOF_RANGE6
 
 TABLE = "p4sguard"
 
@@ -26,6 +27,8 @@ table inet {TABLE} {{
         type filter hook prerouting priority -300; policy accept;
         ip saddr {SPOOF_RANGE} tcp flags & (syn | ack) == syn counter name spoofed_syn
         ip saddr {SPOOF_RANGE} counter name spoofed_any
+        ip6 saddr {SPOOF_RANGE6} tcp flags & (syn | ack) == syn counter name spoofed_syn
+        ip6 saddr {SPOOF_RANGE6} counter name spoofed_any
         tcp flags & (syn | ack) == syn counter name syn
     }}
 }}

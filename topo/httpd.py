@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import socket
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -105,10 +106,21 @@ class Handler(BaseHTTPRequestHandler):
 def main() -> None:
     ap = argparse.ArgumentParser(description="the real servers' HTTP service")
     ap.add_argument("--port", type=int, default=8080)
-    ap.add_argument("--bind", default="0.0.0.0")
+    ap.add_argument("--bind", default="0.0.0.0", help="an IPv4 address, or an IPv6 one "
+                    "(e.g. ::, IPv6 only: an IPv4 client is not seen as ::ffff:...)")
     ap.add_argument("--name", default="rs")
     args = ap.parse_args()
-    srv = ThreadingHTTPServer((args.bind, args.port), Handler)
+    server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer
+    if ":" in args.bind:
+        class Server6(ThreadingHTTPServer):
+            address_family = socket.AF_INET6
+
+            def server_bind(self) -> None:
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                super().server_bind()
+
+        server_class = Server6
+    srv = server_class((args.bind, args.port), Handler)
     srv.daemon_threads = True
     srv.name = args.name  # type: ignore[attr-defined]
     srv.serve_forever()

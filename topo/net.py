@@ -13,10 +13,10 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from . import targets
-from .netns import Lab, sh
+from .netns import Lab, enable_ipv6, sh
 from .topology import Host, Topology
 
 #: A compiled program (P4Info and device config), as topo.targets builds it.
@@ -30,13 +30,19 @@ def artifacts(program: str, target_name: str = "p4sim") -> SwitchArtifacts:
 
 def configure_host(h: Host, ns: str, ifname: str) -> None:
     """Give a host's namespace its interface's MAC and address, a default route via its
-    gateway, and a blackhole for each prefix it owns."""
+    gateway, and a blackhole for each prefix it owns; the same for IPv6 when the host
+    has an IPv6 address (static: no DAD, no router solicitations or advertisements)."""
     sh(["ip", "link", "set", ifname, "address", h.mac], netns=ns)
     sh(["ip", "addr", "add", h.address, "dev", ifname], netns=ns)
     sh(["ip", "route", "add", "default", "via", h.gateway, "dev", ifname], netns=ns)
+    if h.address6:
+        enable_ipv6(ns, ifname)
+        sh(["ip", "-6", "addr", "add", h.address6, "dev", ifname, "nodad"], netns=ns)
+        sh(["ip", "-6", "route", "add", "default", "via", h.gateway6, "dev", ifname], netns=ns)
     for prefix in h.owns:
         # Replies to spoofed sources come back here and stop here.
-        sh(["ip", "route", "add", "blackhole", prefix], netns=ns)
+        sh(["ip", "-6" if ":" in prefix else "-4", "route", "add", "blackhole", prefix],
+           netns=ns)
 
 
 class NamespaceHosts:
@@ -128,19 +134,29 @@ class RunningSwitch(Protocol):
 
 
 def controller_config(topo: Topology, net: RunningSwitch, art: SwitchArtifacts,
-                      **service: object) -> dict:
+                      **service: Any) -> dict:
     """The controller's YAML config (as a dict) for this topology and running switch
-    (`net`: a `Net`, or anything else with the switch's `grpc_address`)."""
-    rs = [{"address": h.ip, "port": topo.rs_port, "weight": 1} for h in topo.real_servers]
-    svc = {"name": "web", "vip": topo.vip, "port": topo.vport, "mode": "on",
+    (`net`: a `Net`, or anything else with the switch's `grpc_address`); keywords are
+    the service's keys, but `family`: with `family=6` the service is on the IPv6 VIP
+    with the servers' IPv6 addresses. A dual-stack topology's interfaces, neighbours
+    and routes are dual-stack either way."""
+    family = int(service.pop("family", 4))
+    rs = [{"address": h.ip_of(family), "port": topo.rs_port, "weight": 1}
+          for h in topo.real_servers]
+    svc = {"name": "web", "vip": topo.vip_of(family), "port": topo.vport, "mode": "on",
            "real_servers": rs, **service}
+    dual = [h for h in topo.hosts if h.address6]
     return {
         "switch": {"address": net.grpc_address, "p4info": str(art.p4info),
                    "device_config": str(art.device_config), "cpu_port": topo.cpu_port},
-        "interfaces": [{"port": h.port, "mac": h.gateway_mac,
-                        "address": f"{h.gateway}/24"} for h in topo.hosts],
-        "neighbours": [{"address": h.ip, "mac": h.mac, "port": h.port} for h in topo.hosts],
+        "interfaces": [{"port": h.port, "mac": h.gateway_mac, "address": f"{h.gateway}/24",
+                        **({"address6": f"{h.gateway6}/64"} if h.address6 else {})}
+                       for h in topo.hosts],
+        "neighbours": ([{"address": h.ip, "mac": h.mac, "port": h.port} for h in topo.hosts]
+                       + [{"address": h.ip6, "mac": h.mac, "port": h.port} for h in dual]),
         "routes": ([{"prefix": h.subnet, "next_hop": h.ip} for h in topo.hosts]
-                   + [{"prefix": p, "next_hop": h.ip} for h in topo.hosts for p in h.extra_routes]),
+                   + [{"prefix": h.subnet6, "next_hop": h.ip6} for h in dual]
+                   + [{"prefix": p, "next_hop": h.ip6 if ":" in p else h.ip}
+                      for h in topo.hosts for p in h.extra_routes]),
         "services": [svc],
     }

@@ -92,6 +92,20 @@ def _short_tag() -> str:
     return f"{os.getpid() % 100000}"
 
 
+def enable_ipv6(netns: str, ifname: str) -> None:
+    """IPv6 on `ifname` in `netns` (every namespace starts with IPv6 off), without
+    what would make a test depend on neighbour-discovery timing: no duplicate address
+    detection, no router solicitations, no router advertisements accepted (the
+    addresses and routes are static). Set before IPv6 comes on, so that not even the
+    link-local address goes through DAD."""
+    for key in ("all", "default", ifname):
+        for knob, value in (("accept_dad", 0), ("dad_transmits", 0), ("accept_ra", 0),
+                            ("router_solicitations", 0)):
+            sh(["sysctl", "-qw", f"net.ipv6.conf.{key}.{knob}={value}"], netns=netns)
+    for key in ("all", "default", ifname):
+        sh(["sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=0"], netns=netns)
+
+
 @dataclass
 class Lab:
     """A set of namespaces, links and processes owned by one run."""

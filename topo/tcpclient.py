@@ -63,11 +63,12 @@ class Exchange:
 
     def connect(self) -> socket.socket:
         a = self.args
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        v6 = ":" in a.vip
+        sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
         sock.settimeout(a.timeout)
         if a.bind_port:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("0.0.0.0", a.bind_port))
+            sock.bind(("::" if v6 else "0.0.0.0", a.bind_port))
         try:
             sock.connect((a.vip, a.port))
         except BaseException:
@@ -172,7 +173,7 @@ def _kind(e: OSError) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m topo.tcpclient",
                                  description=__doc__.split("\n\n")[0])
-    ap.add_argument("--vip", required=True)
+    ap.add_argument("--vip", required=True, help="an IPv4 or IPv6 address")
     ap.add_argument("--port", type=int, default=80)
     ap.add_argument("--bind-port", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=30.0, help="per socket operation")

@@ -89,6 +89,16 @@ def test_command_requests() -> None:
                    "weight": 3}
     with pytest.raises(SystemExit):
         request_of(p.parse_args(["rs", "remove", "x", "1.2.3.4", "--socket", "s"]))
+    # IPv6: the VIP as written, a real server in brackets (with a weight after it).
+    req = request_of(p.parse_args(["service", "add", "x", "--vip", "2001:DB8::100",
+                                   "--port", "80", "--rs", "[2001:db8:a::10]:8080:2",
+                                   "--socket", "s"]))
+    assert req["service"]["vip"] == "2001:db8::100"
+    assert req["service"]["real_servers"] == [{"address": "2001:db8:a::10", "port": 8080,
+                                               "weight": 2}]
+    req = request_of(p.parse_args(["rs", "remove", "x", "[2001:db8:a::10]:8080",
+                                   "--socket", "s"]))
+    assert (req["address"], req["port"]) == ("2001:db8:a::10", 8080)
 
 
 def test_json_logs(capsys) -> None:

@@ -7,13 +7,15 @@ Run: .venv/bin/python -m pytest -q tests/controller/test_messages.py
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4data_pb2
 from p4.v1 import p4runtime_pb2 as pb
-from scapy.layers.inet import IP, TCP
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt
 from scapy.layers.l2 import Ether
 
 from controller import entities as ent
@@ -164,6 +166,70 @@ def test_parse_tcp_rejects_other_frames() -> None:
     data = bytes(Ether() / IP() / TCP(seq=7) / b"hello")
     info = parse_tcp(data)
     assert info is not None and (info.seq, info.payload_len) == (7, 5)
+
+
+# ----------------------------------------------------------------------------- IPv6 (D13)
+
+CLIENT6 = int(ipaddress.IPv6Address("2001:db8:1::10"))
+VIP6 = int(ipaddress.IPv6Address("2001:db8::100"))
+
+
+def csum6_ok(frame: bytes) -> bool:
+    pkt = Ether(frame)
+    fresh = pkt.copy()
+    del fresh[TCP].chksum
+    return pkt[TCP].chksum == Ether(bytes(fresh))[TCP].chksum
+
+
+@pytest.mark.parametrize("wscale, sack, ts", [(9, True, True), (15, False, False)])
+def test_server_syn_over_ipv6(wscale: int, sack: bool, ts: bool) -> None:
+    """The server SYN of an IPv6 handshake: an IPv6 header (no extension header, hop
+    limit 64), the client's options, the TCP checksum over the IPv6 pseudo-header."""
+    h = Handshake(CLIENT6, VIP6, 40000, 80, 0xFFFFFFF0, 5, 1440, wscale, sack, ts, 700, 99)
+    frame = server_syn(h, b"\x02" * 6)
+    p = Ether(frame)
+    assert p.type == 0x86DD and IPv6 in p and IP not in p
+    assert (p[IPv6].src, p[IPv6].dst) == ("2001:db8:1::10", "2001:db8::100")
+    assert p[IPv6].nh == 6 and p[IPv6].hlim == 64 and p[IPv6].plen == len(p[TCP])
+    assert csum6_ok(frame)
+    opts = dict(p[TCP].options)
+    assert p[TCP].flags == "S" and p[TCP].seq == 0xFFFFFFF0 and opts["MSS"] == 1440
+    assert ("SAckOK" in opts) == sack and ("Timestamp" in opts) == ts
+    info = parse_tcp(frame)
+    assert info is not None and (info.src, info.dst, info.sport, info.dport) == (
+        CLIENT6, VIP6, 40000, 80)
+    assert info.payload_len == 0 and info.seq == 0xFFFFFFF0
+
+
+def test_client_rst_over_ipv6() -> None:
+    frame = client_rst(CLIENT6, 40000, VIP6, 80, 0xFFFFFFFF, 9, b"\x02" * 6)
+    p = Ether(frame)
+    assert csum6_ok(frame) and p[IPv6].src == "2001:db8::100"
+    assert p[TCP].seq == 0 and p[TCP].ack == 10 and "R" in str(p[TCP].flags)
+
+
+def test_parse_tcp_over_ipv6_and_what_it_refuses() -> None:
+    data = bytes(Ether() / IPv6(src="2001:db8:1::10", dst="2001:db8::100") / TCP(seq=7, ack=3)
+                 / b"hello")
+    info = parse_tcp(data)
+    assert info is not None and (info.seq, info.ack, info.payload_len) == (7, 3, 5)
+    # An extension header before TCP, UDP, a truncated frame, a payload length past the
+    # frame, a data offset past the payload: not a TCP segment the controller reads.
+    ext = bytes(Ether() / IPv6() / IPv6ExtHdrDestOpt() / TCP())
+    udp = bytes(Ether() / IPv6() / UDP())
+    assert parse_tcp(ext) is None and parse_tcp(udp) is None
+    assert parse_tcp(data[:60]) is None
+    long = bytearray(data)
+    long[18:20] = (len(data)).to_bytes(2, "big")
+    assert parse_tcp(bytes(long)) is None
+    bad_doff = bytearray(bytes(Ether() / IPv6() / TCP()))
+    bad_doff[54 + 12] = 0xF0  # 60 bytes of header in a 20-byte segment
+    assert parse_tcp(bytes(bad_doff)) is None
+
+
+def test_mixed_families_are_not_a_frame() -> None:
+    with pytest.raises(ValueError, match="different families"):
+        client_rst(CLIENT6, 40000, 0x0A000064, 80, 1, 1, b"\x02" * 6)
 
 
 def test_idle_timeout_only_where_supported(p4: P4InfoIndex) -> None:

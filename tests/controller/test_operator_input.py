@@ -190,12 +190,19 @@ def test_stale_socket_replaced_and_only_ours_removed(tmp_path: Path) -> None:
     [
         (["rs", "add", "web", "10.0.10.10:99999"], "port 99999 is out of range 1..65535"),
         (["rs", "add", "web", "10.0.10.10:-5"], "port -5 is out of range 1..65535"),
-        (["rs", "add", "web", "10.0.10.300:80"], "'10.0.10.300' is not an IPv4 address"),
+        (["rs", "add", "web", "10.0.10.300:80"], "'10.0.10.300' is not an IPv4 or IPv6 address"),
         (["rs", "weight", "web", "10.0.10.10:80", "1001"], "weight 1001 is out of range"),
         (["sessions", "--limit", "1e999"], "limit '1e999' is not an integer"),
         (["service", "add", "x", "--vip", "1.2.3.4", "--port", "0"], "port 0 is out of range"),
         (["service", "add", "x", "--vip", "1.2.3.4", "--port", "80", "--rs", "1.1.1.1:80:x"],
          "weight 'x' is not an integer"),
+        (["service", "add", "x", "--vip", "2001:db8::1::2", "--port", "80"],
+         "is not an IPv4 or IPv6 address"),
+        (["service", "add", "x", "--vip", "2001:db8::1", "--port", "80", "--rs",
+          "2001:db8::5:80"], "an IPv6 address goes in brackets"),
+        (["service", "add", "x", "--vip", "2001:db8::1", "--port", "80", "--rs",
+          "[2001:db8::5]80"], "is not [IPV6]:PORT[:WEIGHT]"),
+        (["rs", "add", "x", "[2001:db8::5]:80:3", "--weight", "3"], "is not ADDR:PORT"),
     ],
 )
 def test_bad_synproxyctl_arguments(
@@ -244,9 +251,11 @@ class FakeCtl:
     """What `handle` needs of the controller, recording what reached it."""
 
     def __init__(self) -> None:
-        self.limits = ProgramLimits(service_ids=3)
+        self.limits = ProgramLimits(service_ids=4)
         rs = (RealServer("10.1.0.5", 80, 1), RealServer("10.1.0.6", 80, 2))
-        self.services = {1: Service("web", "10.0.0.1", 80, real_servers=rs)}
+        rs6 = (RealServer("2001:db8::5", 80, 1),)
+        self.services = {1: Service("web", "10.0.0.1", 80, real_servers=rs),
+                         2: Service("web6", "2001:db8::1", 80, real_servers=rs6)}
         self.calls: list[Any] = []
 
     def service_id(self, name: str) -> int:
@@ -282,7 +291,23 @@ class FakeCtl:
         ({"cmd": "rs_add", "service": "web", "address": "10.1.0.7", "port": "80"},
          "port must be an integer"),
         ({"cmd": "rs_add", "service": "web", "address": "nonsense", "port": 80},
-         "address must be an IPv4 address"),
+         "address must be an IPv4 or IPv6 address"),
+        # A real server of the VIP's family only; IPv6 addresses that no host has.
+        ({"cmd": "rs_add", "service": "web", "address": "2001:db8::7", "port": 80},
+         "is IPv6 but the VIP 10.0.0.1 is IPv4"),
+        ({"cmd": "rs_add", "service": "web6", "address": "10.1.0.7", "port": 80},
+         "is IPv4 but the VIP 2001:db8::1 is IPv6"),
+        ({"cmd": "rs_add", "service": "web6", "address": "ff02::1", "port": 80},
+         "is a multicast address"),
+        ({"cmd": "rs_add", "service": "web6", "address": "::ffff:10.1.0.7", "port": 80},
+         "IPv4 address written as IPv6"),
+        ({"cmd": "rs_add", "service": "web6", "address": "2001:db8::5", "port": 80},
+         "[2001:db8::5]:80 is already a real server of web6"),
+        ({"cmd": "rs_add", "service": "web6", "address": "2001:DB8:0::7", "port": 80}, None),
+        ({"cmd": "service_add", "service": {"name": "v6", "vip": "2001:db8::2", "port": 80,
+                                            "real_servers": [{"address": "2001:db8::5",
+                                                              "port": 80}]}},
+         "installs IPv4 entries only"),
         ({"cmd": "rs_add", "service": "web", "address": "10.1.0.7", "port": 80, "weight": True},
          "weight must be an integer"),
         ({"cmd": "rs_add", "service": "nope", "address": "10.1.0.7", "port": 80},
@@ -321,14 +346,14 @@ def test_socket_refuses_all_zero_weights() -> None:
 
 
 def test_socket_refuses_services_past_the_program() -> None:
-    ctl = FakeCtl()  # service ids 1..2
+    ctl = FakeCtl()  # service ids 1..3, two of them taken
     spec = {"name": "b", "vip": "10.0.0.2", "port": 80,
             "real_servers": [{"address": "10.1.0.5", "port": 80}]}
     asyncio.run(handle(ctl, {"cmd": "service_add", "service": spec}))  # type: ignore[arg-type]
     with pytest.raises(Invalid) as e:
         asyncio.run(handle(ctl, {"cmd": "service_add",  # type: ignore[arg-type]
                                  "service": {**spec, "name": "c", "vip": "10.0.0.3"}}))
-    assert "the program holds 2 services" in str(e.value)
+    assert "the program holds 3 services" in str(e.value)
 
 
 def test_socket_answers_invalid_json_lines(tmp_path: Path) -> None:

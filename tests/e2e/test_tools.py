@@ -10,8 +10,8 @@ from http.server import ThreadingHTTPServer
 from topo import guard
 from topo.flood import build_frames
 from topo.httpd import Handler, blob_sha256
-from topo.netns import Lab, sh
-from topo.topology import SPOOF_RANGE
+from topo.netns import Lab, enable_ipv6, sh
+from topo.topology import SPOOF_RANGE, SPOOF_RANGE6
 from topo.workload import fetch
 
 
@@ -64,3 +64,44 @@ def test_flood_is_bounded_and_counted_by_the_guard() -> None:
         wait_for(lambda: guard.read(b).get("spoofed_syn", 0) >= 300, 5, what="counters")
         counts = guard.read(b)
         assert counts["spoofed_syn"] == 300 and counts["syn"] == 300
+
+
+def test_ipv6_flood_frames_only_from_the_benchmarking_prefix() -> None:
+    """With an IPv6 VIP, every spoofed source is in 2001:2::/48 (RFC 5180), never the
+    IPv4 range, and the frames are IPv6 (no IPv4 header at all)."""
+    import ipaddress
+
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+
+    net = ipaddress.ip_network(SPOOF_RANGE6)
+    frames = build_frames("syn", "02:00:00:00:03:0a", "02:00:00:00:03:01", "2001:db8::100",
+                          80, 200)
+    for f in frames:
+        p = Ether(f)
+        assert IP not in p and p.type == 0x86DD
+        assert ipaddress.ip_address(p[IPv6].src) in net and p[IPv6].dst == "2001:db8::100"
+        assert p[TCP].flags == "S" and p[TCP].dport == 80
+    assert len({Ether(f)[IPv6].src for f in frames}) > 150
+
+
+def test_ipv6_flood_is_counted_by_the_guard() -> None:
+    with Lab(prefix="tt") as lab:
+        a, b = lab.add_ns("a"), lab.add_ns("b")
+        lab.veth(a, f"{lab.tag}a", b, f"{lab.tag}b")
+        enable_ipv6(b, f"{lab.tag}b")
+        sh(["ip", "-6", "addr", "add", "2001:db8::100/64", "dev", f"{lab.tag}b", "nodad"],
+           netns=b)
+        guard.install(b)
+        mac = sh(["cat", f"/sys/class/net/{lab.tag}b/address"], netns=b).stdout.strip()
+        out = subprocess.run(
+            ["ip", "netns", "exec", a, sys.executable, "-m", "topo.flood", "--iface",
+             f"{lab.tag}a", "--src-mac", "02:00:00:00:03:0a", "--dst-mac", mac,
+             "--vip", "2001:db8::100", "--rate", "2000", "--seconds", "5", "--count", "200"],
+            capture_output=True, text=True, check=True)
+        assert json.loads(out.stdout)["sent"] == 200
+        from topo.netns import wait_for
+        wait_for(lambda: guard.read(b).get("spoofed_syn", 0) >= 200, 5, what="counters")
+        counts = guard.read(b)
+        assert counts["spoofed_syn"] == 200 and counts["spoofed_any"] == 200
