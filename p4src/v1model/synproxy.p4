@@ -63,37 +63,35 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
         if (!meta.done) {
             if (hdr.arp.isValid()) {
                 arp_responder.apply(hdr, meta, standard_metadata);
-            } else if (hdr.ipv4.isValid()) {
-                services.apply(hdr, meta);
-                session_lookup.apply(hdr, meta);     /* a session's service id wins */
-                if (meta.svc_hit && !meta.session_hit && !meta.from_cpu) {
+            } else if (hdr.ipv4.isValid() || (hdr.ipv6.isValid() && !meta.ipv6_unfollowed)) {
+                /* Each control is applied at one place only (bmv2 allows a table one
+                 * successor): the families share the lookups. D13: an NS is not a
+                 * service's. */
+                bool ns = hdr.nd.isValid();
+                if (!ns) {
+                    services.apply(hdr, meta);
+                    session_lookup.apply(hdr, meta);     /* a session's service id wins */
+                }
+                if (ns || (meta.svc_hit && !meta.session_hit && !meta.from_cpu)) {
                     /* D16: only what may be answered; a session's client was
                      * validated already, so established traffic pays nothing. */
                     martian_sources.apply(hdr, meta);
                 }
-                controller_watch.apply(hdr.tcp, meta, standard_metadata);
-                cookie_keys.apply(meta);
-                synproxy.apply(hdr, meta, standard_metadata);
-                controller_down_count(meta);
-                nat.apply(hdr, meta, standard_metadata);   /* C8: NAT services, unproxied */
-            } else if (hdr.ipv6.isValid() && meta.ipv6_unfollowed) {
-                ipv6_chain_policy.apply(meta, standard_metadata);   /* D13 */
-            } else if (hdr.ipv6.isValid()) {
-                /* D13: one lookup per table, as for IPv4; an NS is not a service's. */
-                bool ns = hdr.nd.isValid();
-                if (!ns) {
-                    services.apply(hdr, meta);
-                    session_lookup.apply(hdr, meta);
-                }
-                if (ns || (meta.svc_hit && !meta.session_hit && !meta.from_cpu)) {
-                    martian_sources.apply(hdr, meta);
-                }
                 if (ns) {
                     neighbour_responder.apply(hdr, meta, standard_metadata);
+                } else if (hdr.ipv4.isValid()) {
+                    controller_watch.apply(hdr.tcp, meta, standard_metadata);
+                    cookie_keys.apply(meta);
+                    synproxy.apply(hdr, meta, standard_metadata);
+                    controller_down_count(meta);
                 } else {
                     ipv6_services.apply(hdr, meta, standard_metadata);
-                    nat.apply(hdr, meta, standard_metadata);
                 }
+                if (!ns) {
+                    nat.apply(hdr, meta, standard_metadata);   /* C8: NAT services, unproxied */
+                }
+            } else if (hdr.ipv6.isValid()) {
+                ipv6_chain_policy.apply(meta, standard_metadata);   /* D13: unfollowed chain */
             }
         }
         if (!meta.done) {
