@@ -12,6 +12,10 @@ bit for bit. The layout is described in p4src/README.md and repeated here:
                         m2 = client port << 16 | VIP port, m3 = client ISN,
                         m4 = epoch[23:0] << 8 | OPTS
 
+For an IPv6 flow (`Flow6`) the addresses enter in full, eleven words: the client
+address's four 32-bit words, most significant first, then the VIP's, then the ports,
+ISN and epoch/OPTS words as above; the MSS index stands for `MSS_TABLE6`.
+
 The options travel in the clear in the low byte but are part of the MAC input, so an
 attacker who flips them invalidates the MAC. Two (key, epoch) pairs are accepted, the
 current and the previous one, whose epochs differ in their low bit: E says which
@@ -41,6 +45,9 @@ MASK32 = 0xFFFFFFFF
 #: IPv4 default every host must accept anyway.
 MSS_TABLE: tuple[int, ...] = (p4consts.COOKIE_MSS_0, p4consts.COOKIE_MSS_1,
                                p4consts.COOKIE_MSS_2, p4consts.COOKIE_MSS_3)
+#: The same for IPv6 flows (1220: what the IPv6 minimum MTU leaves for TCP).
+MSS_TABLE6: tuple[int, ...] = (p4consts.COOKIE_MSS6_0, p4consts.COOKIE_MSS6_1,
+                                p4consts.COOKIE_MSS6_2, p4consts.COOKIE_MSS6_3)
 #: Window-scale field value meaning "the client sent no window-scale option".
 #: Largest shift RFC 7323 allows; larger advertised shifts are treated as this.
 WSCALE_MAX = p4consts.TCP_WSCALE_MAX
@@ -139,6 +146,41 @@ class Flow:
                 raise CookieError(f"{name} must be a 16-bit port, got {value!r}")
 
 
+MASK128 = (1 << 128) - 1
+
+
+@dataclass(frozen=True)
+class Flow6:
+    """The client side of a TCP connection to an IPv6 VIP (addresses as 128-bit ints)."""
+
+    saddr: int
+    daddr: int
+    sport: int
+    dport: int
+
+    def __post_init__(self) -> None:
+        for name in ("saddr", "daddr"):
+            value = getattr(self, name)
+            if not 0 <= value <= MASK128:
+                raise CookieError(f"{name} must be a 128-bit IPv6 address, got {value!r}")
+        for name in ("sport", "dport"):
+            value = getattr(self, name)
+            if not 0 <= value <= 0xFFFF:
+                raise CookieError(f"{name} must be a 16-bit port, got {value!r}")
+
+
+def address_words(addr: int) -> tuple[int, int, int, int]:
+    """An IPv6 address's four 32-bit words, most significant (first on the wire)
+    first."""
+    return ((addr >> 96) & MASK32, (addr >> 64) & MASK32, (addr >> 32) & MASK32,
+            addr & MASK32)
+
+
+def mss_table(flow: Flow | Flow6) -> tuple[int, ...]:
+    """The MSS values the cookie's index stands for, by the flow's family."""
+    return MSS_TABLE6 if isinstance(flow, Flow6) else MSS_TABLE
+
+
 @dataclass(frozen=True)
 class CookieOptions:
     """The client's SYN options as the cookie remembers them.
@@ -152,68 +194,74 @@ class CookieOptions:
     ts_ok: bool
 
 
-def mss_index(mss: int | None) -> int:
-    """Index of the largest MSS_TABLE entry not above `mss` (0 when absent or smaller)."""
+def mss_index(mss: int | None, table: Sequence[int] = MSS_TABLE) -> int:
+    """Index of the largest `table` entry not above `mss` (0 when absent or smaller);
+    `MSS_TABLE6` for IPv6 flows."""
     if mss is None:
         return 0
     if not 0 <= mss <= 0xFFFF:
         raise CookieError(f"MSS must be a 16-bit value, got {mss!r}")
     index = 0
-    for i, value in enumerate(MSS_TABLE):
+    for i, value in enumerate(table):
         if mss >= value:
             index = i
     return index
 
 
-def encode_options(mss: int | None, wscale: int | None, sack_ok: bool, ts_ok: bool) -> int:
-    """The 8-bit OPTS field for a client's SYN options (raw values as sent)."""
+def encode_options(mss: int | None, wscale: int | None, sack_ok: bool, ts_ok: bool,
+                   table: Sequence[int] = MSS_TABLE) -> int:
+    """The 8-bit OPTS field for a client's SYN options (raw values as sent);
+    `table=MSS_TABLE6` for an IPv6 flow."""
     if wscale is None:
         ws = p4consts.COOKIE_WSCALE_NONE
     elif not 0 <= wscale <= 0xFF:
         raise CookieError(f"window scale must be an 8-bit value, got {wscale!r}")
     else:
         ws = min(wscale, WSCALE_MAX)
-    return (mss_index(mss) << 6) | (ws << 2) | (int(sack_ok) << 1) | int(ts_ok)
+    return (mss_index(mss, table) << 6) | (ws << 2) | (int(sack_ok) << 1) | int(ts_ok)
 
 
-def decode_options(opts: int) -> CookieOptions:
+def decode_options(opts: int, table: Sequence[int] = MSS_TABLE) -> CookieOptions:
     """Inverse of encode_options (up to MSS rounding and window-scale clamping)."""
     if not 0 <= opts <= 0xFF:
         raise CookieError(f"OPTS must be 8 bits, got {opts!r}")
     ws = (opts >> 2) & 0xF
     return CookieOptions(
-        mss=MSS_TABLE[opts >> 6],
+        mss=table[opts >> 6],
         wscale=None if ws == p4consts.COOKIE_WSCALE_NONE else ws,
         sack_ok=bool(opts & 0x2),
         ts_ok=bool(opts & 0x1),
     )
 
 
-def cookie_words(flow: Flow, isn: int, epoch: int, opts: int) -> tuple[int, ...]:
-    """The five message words m0..m4 the MAC is computed over."""
+def cookie_words(flow: Flow | Flow6, isn: int, epoch: int, opts: int) -> tuple[int, ...]:
+    """The message words the MAC is computed over: m0..m4 for IPv4, eleven for
+    IPv6 (both addresses in full, then the same three words)."""
     if not 0 <= isn <= MASK32:
         raise CookieError(f"ISN must be 32 bits, got {isn!r}")
     if not 0 <= opts <= 0xFF:
         raise CookieError(f"OPTS must be 8 bits, got {opts!r}")
     if epoch < 0:
         raise CookieError(f"epoch must be non-negative, got {epoch!r}")
+    addresses: tuple[int, ...] = (flow.saddr, flow.daddr)
+    if isinstance(flow, Flow6):
+        addresses = address_words(flow.saddr) + address_words(flow.daddr)
     return (
-        flow.saddr,
-        flow.daddr,
+        *addresses,
         (flow.sport << 16) | flow.dport,
         isn,
         ((epoch & EPOCH_MASK) << 8) | opts,
     )
 
 
-def make_cookie(key: int, epoch: int, flow: Flow, isn: int, opts: int) -> int:
+def make_cookie(key: int, epoch: int, flow: Flow | Flow6, isn: int, opts: int) -> int:
     """The SYN/ACK sequence number the switch sends for this SYN."""
     mac = halfsiphash24_words(key, cookie_words(flow, isn, epoch, opts))
     return (mac & MAC_MASK) | ((epoch & 1) << 8) | opts
 
 
 def check_cookie(
-    keys: Sequence[tuple[int, int]], flow: Flow, isn: int, cookie: int
+    keys: Sequence[tuple[int, int]], flow: Flow | Flow6, isn: int, cookie: int
 ) -> CookieOptions | None:
     """Decoded options if `cookie` is valid for `flow` and `isn` under one of the
     (key, epoch) pairs in `keys` (the switch holds the current and the previous
@@ -227,5 +275,5 @@ def check_cookie(
         if epoch & 1 != e_bit:
             continue
         if make_cookie(key, epoch, flow, isn, opts) == cookie:
-            return decode_options(opts)
+            return decode_options(opts, mss_table(flow))
     return None

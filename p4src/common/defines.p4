@@ -118,6 +118,12 @@ const bit<16> COOKIE_MSS_0 = 536;
 const bit<16> COOKIE_MSS_1 = 1300;
 const bit<16> COOKIE_MSS_2 = 1440;
 const bit<16> COOKIE_MSS_3 = 1460;
+/* D13: the same index for an IPv6 flow (its header is 20 bytes longer; 1220 is
+ * what the IPv6 minimum MTU, 1280, leaves). */
+const bit<16> COOKIE_MSS6_0 = 1220;
+const bit<16> COOKIE_MSS6_1 = 1300;
+const bit<16> COOKIE_MSS6_2 = 1380;
+const bit<16> COOKIE_MSS6_3 = 1440;
 /* Window-scale field value for "client sent no window-scale option". */
 const bit<4> COOKIE_WSCALE_NONE = 15;
 /* RFC 7323: shifts above 14 are treated as 14. */
@@ -131,6 +137,8 @@ const bit<32> HSIP_FINAL_XOR = 0x000000ff;
 /* The MAC input is 5 words = 20 bytes; HalfSipHash's last block carries the length
  * in its top byte. */
 const bit<32> HSIP_COOKIE_LEN_WORD = 0x14000000;
+/* D13: an IPv6 flow's MAC input is 11 words = 44 bytes (the addresses in full). */
+const bit<32> HSIP_COOKIE6_LEN_WORD = 0x2c000000;
 
 /* ------------------------------------------------------------------ services */
 

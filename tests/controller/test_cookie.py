@@ -195,3 +195,55 @@ def test_epoch_bit_selects_the_pair() -> None:
     assert check_cookie([(KEY ^ 5, 42), (KEY, 41)], FLOW, 777, cookie) is not None
     # Flipping E makes the checker use the other pair: rejected.
     assert check_cookie([(KEY, 42), (KEY, 41)], FLOW, 777, cookie ^ 0x100) is None
+
+
+# ----------------------------------------------------------------------------- IPv6 (D13)
+
+import ipaddress  # noqa: E402
+import struct  # noqa: E402
+
+from controller.cookie import MSS_TABLE6, Flow6  # noqa: E402
+
+CLIENT6 = int(ipaddress.IPv6Address("2001:db8:1::1"))
+VIP6 = int(ipaddress.IPv6Address("2001:db8:f::10"))
+FLOW6 = Flow6(saddr=CLIENT6, daddr=VIP6, sport=40000, dport=80)
+
+
+def test_ipv6_cookie_words_are_the_addresses_in_full() -> None:
+    """Eleven words: the two addresses as on the wire (big-endian 32-bit words, the
+    first first), then ports, ISN, epoch/OPTS as for IPv4."""
+    words = cookie_words(FLOW6, 0xDEADBEEF, 0x1234567, 0xAB)
+    wire = ipaddress.IPv6Address(CLIENT6).packed + ipaddress.IPv6Address(VIP6).packed
+    assert words[:8] == struct.unpack(">8I", wire)
+    assert words[8:] == ((40000 << 16) | 80, 0xDEADBEEF, (0x234567 << 8) | 0xAB)
+    mac = halfsiphash24_words(KEY, words)
+    assert make_cookie(KEY, 0x1234567, FLOW6, 0xDEADBEEF, 0xAB) == \
+        (mac & 0xFFFFFE00) | 0x100 | 0xAB
+
+
+def test_ipv6_cookie_has_no_fold() -> None:
+    """Addresses that any fold of the words (xor, sum) maps to one value, and the
+    IPv4 flow whose addresses are the low words, all get different cookies."""
+    opts = encode_options(1440, 7, True, True, MSS_TABLE6)
+    a = 0x20010DB8_00000001_00000002_00000003
+    b = 0x20010DB8_00000002_00000001_00000003   # same words, two swapped
+    cookies = {make_cookie(KEY, 5, Flow6(a, VIP6, 1, 80), 9, opts),
+               make_cookie(KEY, 5, Flow6(b, VIP6, 1, 80), 9, opts),
+               make_cookie(KEY, 5, Flow(a & 0xFFFFFFFF, VIP6 & 0xFFFFFFFF, 1, 80), 9, opts)}
+    assert len(cookies) == 3
+    for bit in range(128):
+        flipped = Flow6(CLIENT6 ^ (1 << bit), VIP6, 40000, 80)
+        cookie = make_cookie(KEY, 5, FLOW6, 9, opts)
+        assert check_cookie([(KEY, 5)], flipped, 9, cookie) is None
+
+
+def test_ipv6_mss_table_and_check() -> None:
+    """The index stands for MSS_TABLE6 (1220 .. 1440) for an IPv6 flow."""
+    assert MSS_TABLE6 == (1220, 1300, 1380, 1440)
+    opts = encode_options(1400, None, False, False, MSS_TABLE6)
+    assert opts >> 6 == 2
+    cookie = make_cookie(KEY, 3, FLOW6, 100, opts)
+    decoded = check_cookie([(KEY, 3)], FLOW6, 100, cookie)
+    assert decoded is not None and decoded.mss == 1380
+    with pytest.raises(CookieError):
+        Flow6(saddr=1 << 128, daddr=VIP6, sport=1, dport=2)
