@@ -50,6 +50,15 @@ def test_synproxy_tables(synproxy_p4info) -> None:
         "martian_sources",
         "controller_heartbeat",
         "overload_config",
+        # D13: the IPv6 twins (p4src/README.md, "IPv6")
+        "services_v6",
+        "sessions_v6",
+        "martian_sources_v6",
+        "nd_replies",
+        "ipv6_routes",
+        "nat_buckets_v6",
+        "nat_reverse_v6",
+        "ipv6_chain_policy",
     }
 
 
@@ -198,6 +207,7 @@ def test_forwarding_program_shares_forwarding_names(forwarding_p4info) -> None:
         "arp_replies",
         "router_macs",
         "ipv4_routes",
+        "ipv6_routes",
         "mac_table",
     }
 
