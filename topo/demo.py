@@ -243,6 +243,10 @@ DROP_REASONS = {
     "martian": "a martian source address to a VIP",
     "group_mac": "a group (multicast/broadcast) source MAC",
     "unparsed": "a frame the parser cannot follow",
+    "syn_source_rate": "a SYN above its source prefix's meter (D15)",
+    "syn_service_rate": "a SYN above its service's meter (D15)",
+    "syn_early": "a SYN above the committed rate, random early drop (D15)",
+    "controller_rate": "a digest or PacketIn above the controller's meter (D15)",
 }
 
 
