@@ -126,6 +126,17 @@ def halfsiphash24_words(key: int, words: Iterable[int]) -> int:
     return halfsiphash24(key.to_bytes(8, "little"), struct.pack(f"<{len(ws)}I", *ws))
 
 
+def _check_flow(flow: Flow | Flow6, mask: int, family: str) -> None:
+    for name in ("saddr", "daddr"):
+        value = getattr(flow, name)
+        if not 0 <= value <= mask:
+            raise CookieError(f"{name} must be a {family} address, got {value!r}")
+    for name in ("sport", "dport"):
+        value = getattr(flow, name)
+        if not 0 <= value <= 0xFFFF:
+            raise CookieError(f"{name} must be a 16-bit port, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Flow:
     """The client side of a TCP connection to a VIP (addresses as 32-bit ints)."""
@@ -136,14 +147,7 @@ class Flow:
     dport: int
 
     def __post_init__(self) -> None:
-        for name in ("saddr", "daddr"):
-            value = getattr(self, name)
-            if not 0 <= value <= MASK32:
-                raise CookieError(f"{name} must be a 32-bit IPv4 address, got {value!r}")
-        for name in ("sport", "dport"):
-            value = getattr(self, name)
-            if not 0 <= value <= 0xFFFF:
-                raise CookieError(f"{name} must be a 16-bit port, got {value!r}")
+        _check_flow(self, MASK32, "32-bit IPv4")
 
 
 MASK128 = (1 << 128) - 1
@@ -159,14 +163,7 @@ class Flow6:
     dport: int
 
     def __post_init__(self) -> None:
-        for name in ("saddr", "daddr"):
-            value = getattr(self, name)
-            if not 0 <= value <= MASK128:
-                raise CookieError(f"{name} must be a 128-bit IPv6 address, got {value!r}")
-        for name in ("sport", "dport"):
-            value = getattr(self, name)
-            if not 0 <= value <= 0xFFFF:
-                raise CookieError(f"{name} must be a 16-bit port, got {value!r}")
+        _check_flow(self, MASK128, "128-bit IPv6")
 
 
 def address_words(addr: int) -> tuple[int, int, int, int]:
