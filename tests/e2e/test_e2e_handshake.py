@@ -44,7 +44,12 @@ def test_defer_with_a_real_client(proxy) -> None:
     after = proxy.events()
     moved = {k: delta(before, after, k) for k in after if delta(before, after, k)}
     assert delta(before, after, "DROP_DEFER") >= 3, moved  # one bare ACK per connection
-    assert delta(before, after, "ACK_VALID") >= 3, moved
+    # Each session was started by data with a valid cookie: the first segment
+    # (ACK_VALID), or, when it was lost on the way and a later one came first, that one
+    # (EARLY_DATA), or a segment on a 4-tuple still closing from an earlier connection
+    # (REUSE_ACK).
+    started = sum(delta(before, after, k) for k in ("ACK_VALID", "EARLY_DATA", "REUSE_ACK"))
+    assert started >= 3, moved
     assert delta(before, after, "SESSION_ESTABLISHED") >= 3, moved
 
 
