@@ -83,26 +83,36 @@ control NeighbourResponder(inout headers_t hdr, inout local_metadata_t meta,
             meta.done = true;
         } else if (nd_replies.apply().hit) {
             /* The ICMPv6 checksum: pseudo-header (addresses, length 32, Next Header
-             * 58) and the 32-byte message; the checksum field counts as zero. */
-            bit<32> sum = (CSUM_WORDS32(hdr.ipv6.src_addr[127:96])
+             * 58) and the 32-byte message; the checksum field counts as zero. The
+             * running sum is a header's field, made valid again after each step, so
+             * that p4c reads it rather than copying the expression so far into the
+             * next step (and csum_fold's four uses of it). */
+            csum_acc_t na;
+            na.setValid();
+            na.sum = (CSUM_WORDS32(hdr.ipv6.src_addr[127:96])
                            + CSUM_WORDS32(hdr.ipv6.src_addr[95:64]))
                           + (CSUM_WORDS32(hdr.ipv6.src_addr[63:32])
                              + CSUM_WORDS32(hdr.ipv6.src_addr[31:0]));
-            sum = sum + ((CSUM_WORDS32(hdr.ipv6.dst_addr[127:96])
+            na.setValid();
+            na.sum = na.sum + ((CSUM_WORDS32(hdr.ipv6.dst_addr[127:96])
                           + CSUM_WORDS32(hdr.ipv6.dst_addr[95:64]))
                          + (CSUM_WORDS32(hdr.ipv6.dst_addr[63:32])
                             + CSUM_WORDS32(hdr.ipv6.dst_addr[31:0])));
-            sum = sum + (((bit<32>)32 + (bit<32>)IP_PROTO_ICMPV6)
+            na.setValid();
+            na.sum = na.sum + (((bit<32>)32 + (bit<32>)IP_PROTO_ICMPV6)
                          + ((bit<32>)(hdr.icmp.icmp_type ++ hdr.icmp.code)
                             + CSUM_WORDS32(hdr.nd.flags)));
-            sum = sum + ((CSUM_WORDS32(hdr.nd.target[127:96])
+            na.setValid();
+            na.sum = na.sum + ((CSUM_WORDS32(hdr.nd.target[127:96])
                           + CSUM_WORDS32(hdr.nd.target[95:64]))
                          + (CSUM_WORDS32(hdr.nd.target[63:32])
                             + CSUM_WORDS32(hdr.nd.target[31:0])));
-            sum = sum + (((bit<32>)(hdr.nd_lla.opt_type ++ hdr.nd_lla.len)
+            na.setValid();
+            na.sum = na.sum + (((bit<32>)(hdr.nd_lla.opt_type ++ hdr.nd_lla.len)
                           + (bit<32>)hdr.nd_lla.mac[47:32])
                          + ((bit<32>)hdr.nd_lla.mac[31:16] + (bit<32>)hdr.nd_lla.mac[15:0]));
-            hdr.icmp.checksum = ~csum_fold(sum);
+            na.setValid();
+            hdr.icmp.checksum = ~csum_fold(na.sum);
             /* Whatever followed the first option is not part of the answer. */
             truncate((bit<32>)meta.l2_len + (bit<32>)IPV6_HDR_LEN + 32);
         }
