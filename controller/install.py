@@ -24,7 +24,7 @@ from p4.v1 import p4runtime_pb2
 
 from . import entities as ent
 from . import p4consts
-from .config import Config, Service
+from .config import Config, Service, family
 from .defence import KeyState
 from .natpool import ServerKey, moved
 from .p4info import P4InfoIndex
@@ -115,27 +115,40 @@ def router_mac(cfg: Config, port: int | None = None) -> str:
 
 def forwarding_entries(p4: P4InfoIndex, cfg: Config) -> list[p4runtime_pb2.TableEntry]:
     """Interfaces -> router_macs + arp_replies (gateway addresses and VIPs);
-    neighbours (host routes) and routes -> ipv4_routes; martian sources (D16)."""
+    neighbours (host routes) and routes -> ipv4_routes; martian sources (D16).
+    IPv6 (D13) goes to the twins: nd_replies (address6 gateways, IPv6 VIPs),
+    ipv6_routes, martian_sources_v6; an IPv4-only config yields IPv4 entries only."""
     out = []
     for i in cfg.interfaces:
         out.append(ent.table_entry(p4, "router_macs", {"dst_mac": i.mac}, "set_routed"))
-        gw = str(ipaddress.IPv4Interface(i.address).ip)
-        out.append(ent.table_entry(p4, "arp_replies", {"target_ip": gw}, "reply_arp",
-                                   {"mac": i.mac}))
+        if i.address:
+            gw = str(ipaddress.IPv4Interface(i.address).ip)
+            out.append(ent.table_entry(p4, "arp_replies", {"target_ip": gw}, "reply_arp",
+                                       {"mac": i.mac}))
+        if i.address6:
+            gw6 = str(ipaddress.IPv6Interface(i.address6).ip)
+            out.append(ent.table_entry(p4, "nd_replies", {"target": gw6}, "reply_na",
+                                       {"mac": i.mac}))
     for vip in sorted({s.vip for s in cfg.services}):
-        out.append(ent.table_entry(p4, "arp_replies", {"target_ip": vip}, "reply_arp",
-                                   {"mac": router_mac(cfg)}))
+        if family(vip) == 6:
+            out.append(ent.table_entry(p4, "nd_replies", {"target": vip}, "reply_na",
+                                       {"mac": router_mac(cfg)}))
+        else:
+            out.append(ent.table_entry(p4, "arp_replies", {"target_ip": vip}, "reply_arp",
+                                       {"mac": router_mac(cfg)}))
     by_addr = {n.address: n for n in cfg.neighbours}
     for n in cfg.neighbours:
-        out.append(ent.table_entry(p4, "ipv4_routes", {"dst_addr": f"{n.address}/32"},
+        table, plen = ("ipv6_routes", 128) if family(n.address) == 6 else ("ipv4_routes", 32)
+        out.append(ent.table_entry(p4, table, {"dst_addr": f"{n.address}/{plen}"},
                                    "route_to", {"port": n.port, "src_mac": router_mac(cfg, n.port),
                                                 "dst_mac": n.mac}))
     for r in cfg.routes:
         n = by_addr[r.next_hop]
-        out.append(ent.table_entry(p4, "ipv4_routes", {"dst_addr": r.prefix}, "route_to",
+        table = "ipv6_routes" if family(r.prefix) == 6 else "ipv4_routes"
+        out.append(ent.table_entry(p4, table, {"dst_addr": r.prefix}, "route_to",
                                    {"port": n.port, "src_mac": router_mac(cfg, n.port),
                                     "dst_mac": n.mac}))
-    return out + martian_entries(p4, cfg)
+    return out + martian_entries(p4, cfg) + martian_entries_v6(p4, cfg)
 
 
 #: D16: source prefixes no honest host sends from (RFC 1122 3.2.1.3, RFC 6890): "this
@@ -147,11 +160,12 @@ def martian_prefixes(cfg: Config) -> list[str]:
     """What `martian_sources` refuses as a source towards a VIP (D16): the defaults,
     the operator's `bogons`, the switch's own addresses and VIPs, and the directed
     broadcast address of every subnet it routes (interfaces and routes up to /30)."""
-    nets = {ipaddress.IPv4Network(p) for p in (*MARTIAN_DEFAULTS, *cfg.bogons)}
-    hosts = {ipaddress.IPv4Interface(i.address).ip for i in cfg.interfaces}
-    hosts |= {ipaddress.IPv4Address(s.vip) for s in cfg.services}
-    subnets = [ipaddress.IPv4Interface(i.address).network for i in cfg.interfaces]
-    subnets += [ipaddress.IPv4Network(r.prefix) for r in cfg.routes]
+    nets = {ipaddress.IPv4Network(p) for p in (*MARTIAN_DEFAULTS, *cfg.bogons)
+            if family(p) == 4}
+    hosts = {ipaddress.IPv4Interface(i.address).ip for i in cfg.interfaces if i.address}
+    hosts |= {ipaddress.IPv4Address(s.vip) for s in cfg.services if family(s.vip) == 4}
+    subnets = [ipaddress.IPv4Interface(i.address).network for i in cfg.interfaces if i.address]
+    subnets += [ipaddress.IPv4Network(r.prefix) for r in cfg.routes if family(r.prefix) == 4]
     hosts |= {n.broadcast_address for n in subnets if n.prefixlen <= 30}
     nets |= {ipaddress.IPv4Network(h) for h in hosts}
     return [str(n) for n in sorted(nets, key=lambda n: (int(n.network_address), n.prefixlen))]
@@ -160,6 +174,33 @@ def martian_prefixes(cfg: Config) -> list[str]:
 def martian_entries(p4: P4InfoIndex, cfg: Config) -> list[p4runtime_pb2.TableEntry]:
     return [ent.table_entry(p4, "martian_sources", {"src_addr": prefix}, "set_martian")
             for prefix in martian_prefixes(cfg)]
+
+
+#: IPv6 sources never a client of a VIP (ipv6-interface, D16): unspecified, loopback,
+#: multicast, link-local (a VIP sits behind a router), IPv4-mapped.
+MARTIAN_DEFAULTS_V6 = ("::/128", "::1/128", "ff00::/8", "fe80::/10", "::ffff:0:0/96")
+
+
+def martian_prefixes_v6(cfg: Config) -> list[str]:
+    """The IPv6 twin of `martian_prefixes`: the defaults, the IPv6 bogons, every own
+    IPv6 address (address6) and IPv6 VIP as /128."""
+    nets = {ipaddress.IPv6Network(p) for p in MARTIAN_DEFAULTS_V6}
+    nets |= {ipaddress.IPv6Network(b) for b in cfg.bogons if family(b) == 6}
+    nets |= {ipaddress.IPv6Network(ipaddress.IPv6Interface(i.address6).ip)
+             for i in cfg.interfaces if i.address6}
+    nets |= {ipaddress.IPv6Network(s.vip) for s in cfg.services if family(s.vip) == 6}
+    return [str(n) for n in sorted(nets, key=lambda n: (int(n.network_address), n.prefixlen))]
+
+
+def martian_entries_v6(p4: P4InfoIndex, cfg: Config) -> list[p4runtime_pb2.TableEntry]:
+    """martian_sources_v6 rows; none for a config without IPv6 (an IPv4-only program
+    needs no IPv6 table)."""
+    if not any(family(a) == 6 for a in (*(s.vip for s in cfg.services),
+                                         *(n.address for n in cfg.neighbours))) \
+            and not any(i.address6 for i in cfg.interfaces):
+        return []
+    return [ent.table_entry(p4, "martian_sources_v6", {"src_addr": prefix}, "set_martian")
+            for prefix in martian_prefixes_v6(cfg)]
 
 
 def clone_sessions(cfg: Config) -> list[p4runtime_pb2.PacketReplicationEngineEntry]:

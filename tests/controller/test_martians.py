@@ -6,6 +6,7 @@ Run: .venv/bin/python -m pytest -q tests/controller/test_martians.py
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,63 @@ def test_entries_are_installed_with_forwarding() -> None:
     assert {e.action.action.action_id for e in entries} == {action}
     lpm = sorted((e.match[0].lpm.value, e.match[0].lpm.prefix_len) for e in entries)
     assert (bytes([127, 0, 0, 0]), 8) in [(v.rjust(4, b"\0"), n) for v, n in lpm]
+
+
+CONFIG6 = """\
+interfaces:
+  - {port: 1, mac: "02:00:00:00:01:01", address: 10.0.1.1/24, address6: "2001:db8:1::1/64"}
+  - {port: 2, mac: "02:00:00:00:02:01", address6: "2001:db8:2::1/64"}
+neighbours:
+  - {address: "2001:db8:2::10", mac: "02:00:00:00:02:0a", port: 2}
+routes:
+  - {prefix: "2001:db8:99::/48", next_hop: "2001:db8:2::10"}
+bogons: [198.51.100.0/24, "2001:db8:bad::/48"]
+services:
+  - {name: web6, vip: "2001:db8:f::10", port: 80, mode: off, nat: false,
+     real_servers: [{address: "2001:db8:2::10", port: 80}]}
+"""
+
+
+def test_ipv6_prefixes_defaults_own_addresses_vips_and_bogons() -> None:
+    cfg = parse_config(CONFIG6, "c6.yaml")
+    got = install.martian_prefixes_v6(cfg)
+    for p in ("::/128", "::1/128", "ff00::/8", "fe80::/10", "::ffff:0:0/96",
+              "2001:db8:1::1/128", "2001:db8:2::1/128", "2001:db8:f::10/128",
+              "2001:db8:bad::/48"):
+        assert p in got
+    # a real server / neighbour is not a martian; nor is an IPv4 bogon in the v6 list
+    assert "2001:db8:2::10/128" not in got
+    assert all(":" in p for p in got)
+    # the IPv4 list takes the IPv4 half only (an IPv6-only interface is skipped)
+    v4 = install.martian_prefixes(cfg)
+    assert "198.51.100.0/24" in v4 and all(":" not in p for p in v4)
+
+
+def test_ipv6_entries_go_to_the_v6_tables() -> None:
+    p4info = ROOT / "build" / "p4sim" / "synproxy" / "p4info.txt"
+    if not p4info.exists():
+        pytest.fail(f"{p4info} is missing: run `make build` first")
+    p4 = P4InfoIndex(load_p4info(str(p4info)))
+    cfg = parse_config(CONFIG6, "c6.yaml")
+    ids = {name: p4.get("tables", name).preamble.id
+           for name in ("martian_sources_v6", "nd_replies", "ipv6_routes", "arp_replies",
+                        "ipv4_routes")}
+    entries = install.forwarding_entries(p4, cfg)
+    by = {n: [e for e in entries if e.table_id == t] for n, t in ids.items()}
+    assert len(by["martian_sources_v6"]) == len(install.martian_prefixes_v6(cfg))
+    targets = {int.from_bytes(e.match[0].exact.value, "big") for e in by["nd_replies"]}
+    assert targets == {int(ipaddress.IPv6Address(a))
+                       for a in ("2001:db8:1::1", "2001:db8:2::1", "2001:db8:f::10")}
+    assert sorted(e.match[0].lpm.prefix_len for e in by["ipv6_routes"]) == [48, 128]
+    assert len(by["arp_replies"]) == 1 and by["ipv4_routes"] == []
+
+
+def test_ipv4_only_config_installs_no_ipv6_entry() -> None:
+    p4info = ROOT / "build" / "p4sim" / "synproxy" / "p4info.txt"
+    if not p4info.exists():
+        pytest.fail(f"{p4info} is missing: run `make build` first")
+    p4 = P4InfoIndex(load_p4info(str(p4info)))
+    v6 = {p4.get("tables", n).preamble.id
+          for n in ("martian_sources_v6", "nd_replies", "ipv6_routes")}
+    assert not [e for e in install.forwarding_entries(p4, parse_config(CONFIG, "c.yaml"))
+                if e.table_id in v6]
