@@ -118,6 +118,8 @@ def test_bf_p4c_compiles_tna_program(tmp_path: Path) -> None:
             "--arch",
             "tna",
             "-I",
+            str(include),
+            "-I",
             str(P4SRC),
             "-o",
             str(tmp_path / "out"),
