@@ -10,10 +10,6 @@
  * Tofino 2. p4sim's cpu_port must match. Override with -DCPU_PORT=<n>. */
 #ifndef CPU_PORT
 #define CPU_PORT 192
-/* The @field_list index common/headers.p4 names for v1model's clone; TNA ignores
- * the annotation (a mirror carries its own header). */
-#define FIELD_LIST_SERVER_ACK 1
-
 #endif
 const PortId_t CPU_PORT_ID = CPU_PORT;
 
@@ -21,10 +17,6 @@ const PortId_t CPU_PORT_ID = CPU_PORT;
  * 68 on Tofino 1 (any port in loopback mode will do). -DRECIRC_PORT=<n>. */
 #ifndef RECIRC_PORT
 #define RECIRC_PORT 68
-/* The @field_list index common/headers.p4 names for v1model's clone; TNA ignores
- * the annotation (a mirror carries its own header). */
-#define FIELD_LIST_SERVER_ACK 1
-
 #endif
 const PortId_t RECIRC_PORT_ID = RECIRC_PORT;
 
