@@ -141,7 +141,9 @@ class P4System:
         assert self.net is not None
         ev = demo.read_events(self.net)
         return {"syn_in": ev.get("SYN_IN", 0), "cookies_sent": ev.get("SYNACK_SENT", 0),
-                "valid_acks": ev.get("ACK_VALID", 0)}
+                # A valid cookie ACK on a 4-tuple still closing from an earlier
+                # connection (the client's ports wrap) is counted as REUSE_ACK.
+                "valid_acks": ev.get("ACK_VALID", 0) + ev.get("REUSE_ACK", 0)}
 
     def close(self) -> None:
         if self.net is not None:
