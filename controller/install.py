@@ -130,12 +130,9 @@ def forwarding_entries(p4: P4InfoIndex, cfg: Config) -> list[p4runtime_pb2.Table
             out.append(ent.table_entry(p4, "nd_replies", {"target": gw6}, "reply_na",
                                        {"mac": i.mac}))
     for vip in sorted({s.vip for s in cfg.services}):
-        if family(vip) == 6:
-            out.append(ent.table_entry(p4, "nd_replies", {"target": vip}, "reply_na",
-                                       {"mac": router_mac(cfg)}))
-        else:
-            out.append(ent.table_entry(p4, "arp_replies", {"target_ip": vip}, "reply_arp",
-                                       {"mac": router_mac(cfg)}))
+        table, key, action = (("nd_replies", "target", "reply_na") if family(vip) == 6
+                              else ("arp_replies", "target_ip", "reply_arp"))
+        out.append(ent.table_entry(p4, table, {key: vip}, action, {"mac": router_mac(cfg)}))
     by_addr = {n.address: n for n in cfg.neighbours}
     for n in cfg.neighbours:
         table, plen = ("ipv6_routes", 128) if family(n.address) == 6 else ("ipv4_routes", 32)

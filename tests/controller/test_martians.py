@@ -60,11 +60,15 @@ def test_a_bad_bogon_points_at_its_line() -> None:
     assert "c.yaml:3" in str(err.value) and "bogons[0]" in str(err.value)
 
 
-def test_entries_are_installed_with_forwarding() -> None:
+def _built_p4info() -> P4InfoIndex:
     p4info = ROOT / "build" / "p4sim" / "synproxy" / "p4info.txt"
     if not p4info.exists():
         pytest.fail(f"{p4info} is missing: run `make build` first")
-    p4 = P4InfoIndex(load_p4info(str(p4info)))
+    return P4InfoIndex(load_p4info(str(p4info)))
+
+
+def test_entries_are_installed_with_forwarding() -> None:
+    p4 = _built_p4info()
     cfg = parse_config(CONFIG, "c.yaml")
     table = p4.get("tables", "martian_sources").preamble.id
     action = p4.get("actions", "set_martian").preamble.id
@@ -106,10 +110,7 @@ def test_ipv6_prefixes_defaults_own_addresses_vips_and_bogons() -> None:
 
 
 def test_ipv6_entries_go_to_the_v6_tables() -> None:
-    p4info = ROOT / "build" / "p4sim" / "synproxy" / "p4info.txt"
-    if not p4info.exists():
-        pytest.fail(f"{p4info} is missing: run `make build` first")
-    p4 = P4InfoIndex(load_p4info(str(p4info)))
+    p4 = _built_p4info()
     cfg = parse_config(CONFIG6, "c6.yaml")
     ids = {name: p4.get("tables", name).preamble.id
            for name in ("martian_sources_v6", "nd_replies", "ipv6_routes", "arp_replies",
@@ -125,10 +126,7 @@ def test_ipv6_entries_go_to_the_v6_tables() -> None:
 
 
 def test_ipv4_only_config_installs_no_ipv6_entry() -> None:
-    p4info = ROOT / "build" / "p4sim" / "synproxy" / "p4info.txt"
-    if not p4info.exists():
-        pytest.fail(f"{p4info} is missing: run `make build` first")
-    p4 = P4InfoIndex(load_p4info(str(p4info)))
+    p4 = _built_p4info()
     v6 = {p4.get("tables", n).preamble.id
           for n in ("martian_sources_v6", "nd_replies", "ipv6_routes")}
     assert not [e for e in install.forwarding_entries(p4, parse_config(CONFIG, "c.yaml"))
