@@ -12,6 +12,7 @@ the P4Info's sizes by `check_program`, once the controller has loaded it.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any
 import yaml
 
 from . import p4consts
-from .limits import ProgramLimits
+from .limits import IPV6_TABLES, ProgramLimits
 
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                        r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
@@ -65,11 +66,17 @@ class ConfigError(ValueError):
 # ----------------------------------------------------------------------------- the model
 
 
+#: The MSS a service offers when its synack.mss is not given: a 1500-byte MTU less
+#: the IP and TCP headers, 20 + 20 bytes for IPv4, 40 + 20 for IPv6 (D13).
+MSS_DEFAULT = {4: 1460, 6: 1440}
+
+
 @dataclass(frozen=True)
 class SynAckOptions:
-    """What the switch's SYN/ACK offers (DESIGN D2/D3)."""
+    """What the switch's SYN/ACK offers (DESIGN D2/D3). The mss default is an IPv4
+    service's; an IPv6 service's is 1440 (its header is 40 bytes, not 20)."""
 
-    mss: int = 1460
+    mss: int = MSS_DEFAULT[4]
     wscale: int = 7
     sack: bool = True
     timestamps: bool = True
@@ -559,6 +566,9 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
             "real_servers": lambda n, w: tuple(real_server(x, f"{w}[{i}]")
                                                for i, x in enumerate(r.sequence(n, w)))},
             ("name", "vip", "port"))
+        if _field_value(_field_value(n, "synack"), "mss") is None:
+            s = dataclasses.replace(s, synack=dataclasses.replace(
+                s.synack, mss=MSS_DEFAULT[family(s.vip)]))
         for i, rs in enumerate(s.real_servers):
             if family(rs.address) != family(s.vip):
                 seq = _field_value(n, "real_servers")
@@ -652,13 +662,6 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
     return Config(**{**cfg.__dict__, "path": file, "lines": r.lines})
 
 
-#: Why IPv6 entries are refused when the config has them: the validator knows IPv6
-#: (D13), the installation of IPv6 entries waits for the program's IPv6 tables.
-IPV6_NOT_INSTALLED = ("is IPv6: the configuration accepts it, but this controller installs "
-                      "IPv4 entries only (the program's IPv6 tables, D13, are not there "
-                      "yet)")
-
-
 def ipv6_items(cfg: Config) -> list[tuple[str, str]]:
     """(field, address) of every IPv6 address the config gives the switch."""
     out = []
@@ -680,12 +683,19 @@ def ipv6_items(cfg: Config) -> list[tuple[str, str]]:
     return out
 
 
+def ipv6_refused() -> str:
+    """Why an IPv6 address is refused by a program without the IPv6 tables."""
+    return ("is IPv6, but the program has no IPv6 tables (" + ", ".join(IPV6_TABLES[:3])
+            + " ...): load a program built with D13 (the v1model program) or use IPv4")
+
+
 def check_program(cfg: Config, limits: ProgramLimits) -> None:
     """What the config asks of the program against what the program holds (its P4Info
     sizes); raise ConfigError naming the field."""
     file = cfg.path or "<config>"
-    for where, addr in ipv6_items(cfg)[:1]:
-        raise ConfigError(file, cfg.line_of(where), where, f"{addr} {IPV6_NOT_INSTALLED}")
+    if not limits.ipv6:
+        for where, addr in ipv6_items(cfg)[:1]:
+            raise ConfigError(file, cfg.line_of(where), where, f"{addr} {ipv6_refused()}")
     if len(cfg.services) > limits.max_services:
         where = f"services[{limits.max_services}]"
         raise ConfigError(file, cfg.line_of(where), where,
@@ -758,5 +768,6 @@ def _cross_check(r: _Reader, root: yaml.Node, cfg: Config) -> None:
 
 
 __all__ = ["Config", "ConfigError", "family", "hostport", "not_a_host", "load_config", "parse_config", "check_program",
+           "ipv6_refused", "MSS_DEFAULT",
            "Service", "RealServer", "HealthCheck",
            "SynAckOptions", "Sessions", "Timeouts", "Reuse", "Cookie", "Switch", "Control"]

@@ -33,13 +33,13 @@ import yaml
 
 from .app import Controller, StartupError
 from .config import (
-    IPV6_NOT_INSTALLED,
     ConfigError,
     RealServer,
     Service,
     family,
     hostport,
     not_a_host,
+    ipv6_refused,
     parse_config,
 )
 
@@ -114,6 +114,8 @@ async def handle(ctl: Controller, req: dict[str, Any]) -> Any:
         return await ctl.admin.reload(path)
     if cmd == "service_add":
         svc = _service(req.get("service"))
+        if family(svc.vip) == 6 and not ctl.limits.ipv6:
+            raise Invalid(f"service.vip: {svc.vip} {ipv6_refused()}")
         if len(ctl.services) >= ctl.limits.max_services:
             raise Invalid(f"the program holds {ctl.limits.max_services} services; remove one "
                           "first")
@@ -159,10 +161,7 @@ def _service(spec: Any) -> Service:
         raise Invalid(str(e)) from None
     except yaml.YAMLError as e:  # a value YAML cannot represent
         raise Invalid(f"service: {e}") from None
-    svc = cfg.services[0]
-    if family(svc.vip) == 6:
-        raise Invalid(f"service.vip: {svc.vip} {IPV6_NOT_INSTALLED}")
-    return svc
+    return cfg.services[0]
 
 
 def _answer_error(e: BaseException) -> dict[str, Any]:

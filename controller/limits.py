@@ -4,7 +4,10 @@ P4Info (never from a copy: p4src/common/sizes.p4 can be shrunk with -D at compil
 * service ids: the per-service event counter holds ``service_ids`` blocks of
   ``events_per_service`` counters (``service_events`` / ``global_events``), so a
   service id is 1 .. service_ids - 1 (0 is "no service");
-* session slots: the session registers have ``session_slots`` cells (slot 0 is unused).
+* session slots: the session registers have ``session_slots`` cells (slot 0 is unused);
+* IPv6 (D13): whether the program has the IPv6 tables (`IPV6_TABLES`). Its IPv6
+  digests (`IPV6_DIGESTS`) are not required: a program that proxies no IPv6 yet
+  sends none, and the controller takes them where the P4Info has them.
 """
 
 from __future__ import annotations
@@ -13,12 +16,18 @@ from dataclasses import dataclass
 
 from .p4info import P4InfoIndex
 
+#: What a program needs for IPv6 entries (D13): the tables' IPv6 twins.
+IPV6_TABLES = ("services_v6", "sessions_v6", "nd_replies", "ipv6_routes", "martian_sources_v6",
+               "nat_buckets_v6", "nat_reverse_v6")
+IPV6_DIGESTS = ("cookie_ack_digest_v6_t", "session_event_digest_v6_t")
+
 
 @dataclass(frozen=True)
 class ProgramLimits:
     service_ids: int = 256
     events_per_service: int = 64
     session_slots: int = 65536
+    ipv6: bool = True
 
     @property
     def max_services(self) -> int:
@@ -40,4 +49,6 @@ class ProgramLimits:
                 f"implausible sizes: global_events {per_service}, service_events "
                 f"{service_events}, session_state {slots}"
             )
-        return cls(service_events // per_service, per_service, slots)
+        names = {t.preamble.name.rsplit(".", 1)[-1] for t in p4.info.tables}
+        ipv6 = set(IPV6_TABLES) <= names
+        return cls(service_events // per_service, per_service, slots, ipv6)

@@ -242,13 +242,35 @@ def test_an_interface_needs_an_address_of_either_family() -> None:
         parse_config(text, "v6.yaml")
 
 
-def test_ipv6_entries_are_refused_against_the_program_until_installed() -> None:
-    """The program check names the first IPv6 item: the controller does not install
-    IPv6 entries yet, and says so instead of failing on a table write."""
+def test_ipv6_entries_install_on_a_program_with_the_ipv6_tables() -> None:
+    """A program with the IPv6 tables takes an IPv6 config; one without them (the TNA
+    program today) refuses it at start-up, naming the first IPv6 item, instead of
+    failing on a table write."""
     from controller.config import check_program
     from controller.limits import ProgramLimits
 
+    check_program(parse_config(V6, "v6.yaml"), ProgramLimits())
     with pytest.raises(ConfigError, match=r"v6.yaml:2: interfaces\[0\]\.address6: "
-                                          r"2001:db8:1::1/64 is IPv6: .* IPv4 entries only"):
-        check_program(parse_config(V6, "v6.yaml"), ProgramLimits())
-    check_program(parse_config(GOOD, "v4.yaml"), ProgramLimits())  # IPv4 only: fine
+                                          r"2001:db8:1::1/64 is IPv6, but the program has "
+                                          r"no IPv6 tables \(services_v6"):
+        check_program(parse_config(V6, "v6.yaml"), ProgramLimits(ipv6=False))
+    check_program(parse_config(GOOD, "v4.yaml"), ProgramLimits(ipv6=False))  # IPv4 only
+
+
+@pytest.mark.parametrize("vip,synack,mss", [
+    ('"2001:db8::100"', "", 1440),  # IPv6: 40-byte header
+    ('"2001:db8::100"', "{wscale: 5}", 1440),
+    ('"2001:db8::100"', "{mss: 1400}", 1400),  # as given
+    ("10.0.0.100", "", 1460),
+    ("10.0.0.100", "{wscale: 5}", 1460),
+])
+def test_mss_default_per_family(vip: str, synack: str, mss: int) -> None:
+    fam6 = ":" in vip
+    rs = '"2001:db8:2::10"' if fam6 else "10.0.2.10"
+    text = (f"services:\n  - name: s\n    vip: {vip}\n    port: 80\n"
+            f"    real_servers: [{{address: {rs}, port: 80}}]\n"
+            + (f"    synack: {synack}\n" if synack else ""))
+    svc = parse_config(text).services[0]
+    assert svc.synack.mss == mss
+    if "wscale" in synack:
+        assert svc.synack.wscale == 5

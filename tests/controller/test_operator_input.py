@@ -117,6 +117,15 @@ def test_limits_read_from_p4info(artefacts: tuple[Path, Path]) -> None:
     info = text_format.Parse(artefacts[0].read_text(), p4info_pb2.P4Info())
     limits = ProgramLimits.from_p4info(P4InfoIndex(info))
     assert limits == ProgramLimits(service_ids=256, events_per_service=64, session_slots=65536)
+    assert limits.ipv6  # the v1model program has the IPv6 tables (D13)
+
+
+def test_a_program_without_ipv6_tables_takes_no_ipv6() -> None:
+    """The TNA program has no IPv6 tables yet: its limits say so (check_program then
+    refuses an IPv6 config, test_config)."""
+    golden = Path(__file__).parents[1] / "p4src" / "golden" / "synproxy_tna.p4info.txt"
+    info = text_format.Parse(golden.read_text(), p4info_pb2.P4Info())
+    assert not ProgramLimits.from_p4info(P4InfoIndex(info)).ipv6
 
 
 @pytest.mark.parametrize("suffix", [".txt", ".bin", ".json"])
@@ -305,9 +314,9 @@ class FakeCtl:
          "[2001:db8::5]:80 is already a real server of web6"),
         ({"cmd": "rs_add", "service": "web6", "address": "2001:DB8:0::7", "port": 80}, None),
         ({"cmd": "service_add", "service": {"name": "v6", "vip": "2001:db8::2", "port": 80,
-                                            "real_servers": [{"address": "2001:db8::5",
+                                            "real_servers": [{"address": "10.1.0.5",
                                                               "port": 80}]}},
-         "installs IPv4 entries only"),
+         "10.1.0.5 is IPv4 but the VIP 2001:db8::2 is IPv6"),
         ({"cmd": "rs_add", "service": "web", "address": "10.1.0.7", "port": 80, "weight": True},
          "weight must be an integer"),
         ({"cmd": "rs_add", "service": "nope", "address": "10.1.0.7", "port": 80},
@@ -331,6 +340,24 @@ def test_socket_refuses_bad_arguments(req: dict[str, Any], message: str | None) 
         asyncio.run(handle(ctl, req))  # type: ignore[arg-type]
     assert message in str(e.value)
     assert ctl.calls == []  # the controller never saw it
+
+
+@pytest.mark.parametrize("ipv6", [True, False])
+def test_socket_adds_an_ipv6_service_where_the_program_has_ipv6(ipv6: bool) -> None:
+    ctl = FakeCtl()
+    ctl.limits = ProgramLimits(service_ids=4, ipv6=ipv6)
+    req = {"cmd": "service_add", "service": {
+        "name": "v6", "vip": "2001:DB8::2", "port": 80,
+        "real_servers": [{"address": "2001:db8::5", "port": 80}]}}
+    if not ipv6:
+        with pytest.raises(Invalid, match=r"service.vip: 2001:db8::2 is IPv6, but the "
+                                          r"program has no IPv6 tables"):
+            asyncio.run(handle(ctl, req))  # type: ignore[arg-type]
+        assert ctl.calls == []
+        return
+    asyncio.run(handle(ctl, req))  # type: ignore[arg-type]
+    (cmd, svc), = ctl.calls
+    assert cmd == "add_service" and svc.vip == "2001:db8::2" and svc.synack.mss == 1440
 
 
 def test_socket_refuses_all_zero_weights() -> None:

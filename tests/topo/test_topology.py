@@ -42,6 +42,7 @@ def test_dual_stack_config_per_family() -> None:
     assert [r.address for r in v6.services[0].real_servers] == ["2001:db8:10::10",
                                                                 "2001:db8:11::10"]
     assert {r.prefix for r in v6.routes} >= {"2001:2::/48", "198.18.0.0/15", "2001:db8:1::/64"}
-    # The controller refuses IPv6 entries until it installs them (and says which).
+    check_program(v6, ProgramLimits())
+    # A program without the IPv6 tables refuses them (and says which).
     with pytest.raises(ConfigError, match=r"interfaces\[0\]\.address6: .* is IPv6"):
-        check_program(v6, ProgramLimits())
+        check_program(v6, ProgramLimits(ipv6=False))
