@@ -38,8 +38,8 @@ from .config import (
     Service,
     family,
     hostport,
-    not_a_host,
     ipv6_refused,
+    not_a_host,
     parse_config,
 )
 
