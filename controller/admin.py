@@ -18,7 +18,7 @@ import grpc
 from google.rpc import code_pb2
 
 from . import install, p4consts, persist
-from .config import Config, RealServer, Service, check_program, load_config
+from .config import Config, RealServer, Service, check_program, hostport, load_config
 from .entities import counter_query
 from .entities import update as ent_update
 from .link import Link
@@ -151,7 +151,7 @@ class Admin:
         assert snap.real_servers is not None
         for sid, s in self.services.items():
             for r in s.real_servers:
-                key = (s.name, f"{r.address}:{r.port}")
+                key = (s.name, hostport(r.address, r.port))
                 up = (r.address, r.port) not in self.services.down.get(sid, set())
                 snap.real_servers[key] = (per_rs.get((sid, key[1]), 0), r.weight,
                                           created.get(key, 0), up)
@@ -159,7 +159,7 @@ class Admin:
 
     def _rs_sessions(self) -> dict[tuple[int, str], int]:
         """Sessions in the table per (service id, "address:port")."""
-        return {(sid, f"{install.ip_text(addr)}:{port}"): n
+        return {(sid, hostport(install.ip_text(addr), port)): n
                 for (sid, addr, port), n in self.view.table.per_server.items()}
 
     def _require_conn(self) -> Connection:
@@ -227,7 +227,7 @@ class Admin:
             raise ValueError(f"a NAT service needs at least one real server ({name})")
         self.nat.check_service(sid, s)
         self.services.set(sid, s)
-        self.metrics.forget_real_servers(name, {f"{r.address}:{r.port}" for r in servers})
+        self.metrics.forget_real_servers(name, {hostport(r.address, r.port) for r in servers})
         log.info("event=real_servers_changed service=%s real_servers=%s scheduler=%s "
                  "health=%s", name, _servers(servers), s.scheduler,
                  s.health.type if s.health else "none")
@@ -259,7 +259,7 @@ class Admin:
                                   "defense_active": auto[sid].active if sid in auto else None,
                                   "real_servers": [
                                       {**dataclasses.asdict(r), "sessions": per_rs.get(
-                                          (sid, f"{r.address}:{r.port}"), 0),
+                                          (sid, hostport(r.address, r.port)), 0),
                                        "up": (r.address, r.port)
                                        not in self.services.down.get(sid, set())}
                                       for r in s.real_servers],
@@ -277,7 +277,8 @@ class Admin:
         out: dict[str, int] = {}
         for k in pool.buckets:
             if k is not None:
-                out[f"{k[0]}:{k[1]}"] = out.get(f"{k[0]}:{k[1]}", 0) + 1
+                key = hostport(*k)
+                out[key] = out.get(key, 0) + 1
         return out
 
     # ------------------------------------------------------------- durable changes
@@ -337,8 +338,8 @@ class Admin:
         for s in list(self.view.table.by_slot.values())[:limit]:
             c, vip, cport, vport = s.flow
             ip = install.ip_text
-            out.append({"slot": s.slot, "client": f"{ip(c)}:{cport}",
-                        "vip": f"{ip(vip)}:{vport}", "rs": f"{ip(s.rs_addr)}:{s.rs_port}",
+            out.append({"slot": s.slot, "client": hostport(ip(c), cport),
+                        "vip": hostport(ip(vip), vport), "rs": hostport(ip(s.rs_addr), s.rs_port),
                         "service": self.services[s.service_id].name
                         if s.service_id in self.services else s.service_id,
                         "state": state_name(s.state), "gen": s.gen, "attempts": s.attempts,
@@ -348,7 +349,7 @@ class Admin:
 
 def _servers(servers: tuple[RealServer, ...]) -> str:
     """address:port/weight,... for a log line."""
-    return ",".join(f"{r.address}:{r.port}/{r.weight}" for r in servers) or "-"
+    return ",".join(f"{hostport(r.address, r.port)}/{r.weight}" for r in servers) or "-"
 
 
 def _quoted(text: str) -> str:

@@ -17,6 +17,8 @@ from .synpkt import Handshake
 
 COOKIE_DIGEST = "cookie_ack_digest_t"
 EVENT_DIGEST = "session_event_digest_t"
+COOKIE_DIGEST_V6 = "cookie_ack_digest_v6_t"  # D13: the same members, addresses 128 bits
+EVENT_DIGEST_V6 = "session_event_digest_v6_t"
 EV_ESTABLISHED, EV_SERVER_RESET, EV_CLIENT_ABORT, EV_STATE = (
     p4consts.SESSION_EV_ESTABLISHED, p4consts.SESSION_EV_SERVER_RESET,
     p4consts.SESSION_EV_CLIENT_ABORT, p4consts.SESSION_EV_STATE)
@@ -64,19 +66,28 @@ _EVENT = ("slot", "event", "delta", "tsoff", "client_addr", "client_port", "stat
 
 
 class DigestDecoder:
+    """Decodes the program's digests: IPv4's, and IPv6's (D13) where the P4Info has
+    them, into the same records (an IPv6 address is an int above 2^32)."""
+
     def __init__(self, p4: P4InfoIndex) -> None:
         self.members: dict[int, list[str]] = {}
         self.ids: dict[str, int] = {}
-        for name in (COOKIE_DIGEST, EVENT_DIGEST):
+        self._at: dict[int, list[int]] = {}
+        self.cookie_ids: set[int] = set()
+        have = {d.preamble.name for d in p4.info.digests}
+        for name in (COOKIE_DIGEST, EVENT_DIGEST, COOKIE_DIGEST_V6, EVENT_DIGEST_V6):
+            if name in (COOKIE_DIGEST_V6, EVENT_DIGEST_V6) and name not in have:
+                continue
             d = p4.get("digests", name)
             struct = p4.info.type_info.structs[d.type_spec.struct.name]
-            self.members[d.preamble.id] = [m.name for m in struct.members]
+            members = self.members[d.preamble.id] = [m.name for m in struct.members]
             self.ids[name] = d.preamble.id
-        # Where each record field sits in the struct (a KeyError names a missing one).
-        cookie = self.members[self.ids[COOKIE_DIGEST]]
-        self._cookie_at = [cookie.index(n) for n in (*_HANDSHAKE, *_COOKIE_ACK)]
-        event = self.members[self.ids[EVENT_DIGEST]]
-        self._event_at = [event.index(n) for n in _EVENT]
+            cookie = name in (COOKIE_DIGEST, COOKIE_DIGEST_V6)
+            if cookie:
+                self.cookie_ids.add(d.preamble.id)
+            # Where each record field sits in the struct (a ValueError names a missing one).
+            self._at[d.preamble.id] = [members.index(n) for n in (
+                (*_HANDSHAKE, *_COOKIE_ACK) if cookie else _EVENT)]
 
     def decode(self, dl: pb.DigestList) -> tuple[int, int, list[CookieAck | SessionEvent]]:
         """A DigestList -> (digest_id, list_id, decoded digests). Digests of an
@@ -86,8 +97,8 @@ class DigestDecoder:
         out: list[CookieAck | SessionEvent] = []
         if names is None:
             return did, lid, out
-        cookies = did == self.ids[COOKIE_DIGEST]
-        at = self._cookie_at if cookies else self._event_at
+        cookies = did in self.cookie_ids
+        at = self._at[did]
         n = len(names)
         for data in dl.data:
             values = struct_members(data)

@@ -19,7 +19,7 @@ from typing import Any
 from p4.v1 import p4runtime_pb2 as pb
 
 from . import install, p4consts
-from .config import Config, Service
+from .config import Config, Service, hostport
 from .digests import (
     EV_CLIENT_ABORT,
     EV_ESTABLISHED,
@@ -94,7 +94,7 @@ class Handshakes:
         did, lid, items = self.program.decoder.decode(dl)
         if not items:
             return
-        if did == self.program.decoder.ids["cookie_ack_digest_t"]:
+        if did in self.program.decoder.cookie_ids:  # IPv4's or IPv6's (D13)
             now = self.clock()
             self._cookies.extend((d, now) for d in items)  # type: ignore[misc]
             self.metrics.digests.labels("cookie_ack").inc(len(items))
@@ -134,7 +134,7 @@ class Handshakes:
     def on_idle(self, note: pb.IdleTimeoutNotification) -> None:
         now = self.clock()
         for te in note.table_entry:
-            if te.table_id != self.codec.table_id:
+            if te.table_id not in self.codec.table_ids:
                 continue
             key = self.codec.key_of(te)
             s = self.view.table.by_flow.get(key)
@@ -325,7 +325,7 @@ class Handshakes:
                 self.metrics.setup_latency.observe(max(0.0, now - received))
                 if s.service_id in self.services:
                     self.metrics.session_created(self.services[s.service_id].name,
-                                                 ip_text(s.rs_addr), s.rs_port)
+                                                 hostport(ip_text(s.rs_addr), s.rs_port))
             self.metrics.sessions_created.inc(created)
             if retry.updates:
                 try:

@@ -51,13 +51,24 @@ UpdateList: TypeAlias = RepeatedCompositeFieldContainer[p4runtime_pb2.Update]
 
 @functools.lru_cache(maxsize=4096)
 def ip(addr: str) -> int:
-    """A dotted IPv4 address as an int (cached: real-server addresses repeat)."""
-    return int(ipaddress.IPv4Address(addr))
+    """An IPv4 or IPv6 address as an int (cached: real-server addresses repeat). The
+    config refuses IPv6 hosts in ::/96 and ::ffff:0:0/96, so an int above 2^32 is
+    IPv6 and one below is IPv4 (synpkt.is_ipv6)."""
+    return int(ipaddress.ip_address(addr))
 
 
 def ip_text(value: int) -> str:
-    """An IPv4 address held as an int, dotted."""
+    """An address held as an int, as text: dotted IPv4, or compressed IPv6 above 2^32
+    (the config's canonical form)."""
+    if value >> 32:
+        return str(ipaddress.IPv6Address(value))
     return ".".join(str((value >> s) & 0xFF) for s in (24, 16, 8, 0))
+
+
+def v6(table: str, address: str | int) -> str:
+    """`table`'s IPv6 twin (`services` -> `services_v6`) for an IPv6 address (D13)."""
+    is6 = (address >> 32 != 0) if isinstance(address, int) else family(address) == 6
+    return f"{table}_v6" if is6 else table
 
 
 def service_flags(s: Service) -> int:
@@ -76,10 +87,11 @@ def service_flags(s: Service) -> int:
 
 
 def service_entries(p4: P4InfoIndex, s: Service, sid: int) -> list[p4runtime_pb2.TableEntry]:
-    """The service's `set_service` entry (TCP to VIP:port)."""
+    """The service's `set_service` entry (TCP to VIP:port), in `services_v6` for an
+    IPv6 VIP (the same action; its mss is the service's, 1440 by default for IPv6)."""
     a = s.synack
     return [ent.table_entry(
-        p4, "services", {"vip": s.vip, "vport": s.port, "proto": PROTO_TCP},
+        p4, v6("services", s.vip), {"vip": s.vip, "vport": s.port, "proto": PROTO_TCP},
         "set_service", {"service_id": sid, "mode": MODE[s.mode], "flags": service_flags(s),
                         "mss": a.mss, "wscale": a.wscale, "window": a.window, "ttl": a.ttl},
         priority=PRIO_SERVICE)]
@@ -87,19 +99,22 @@ def service_entries(p4: P4InfoIndex, s: Service, sid: int) -> list[p4runtime_pb2
 
 def deny_entries(p4: P4InfoIndex, services: dict[int, Service]) -> list[p4runtime_pb2.TableEntry]:
     """Per protected VIP: UDP and fragments (vport 0: no L4 header) denied as the
-    services ask (D6). One set per VIP, under the first protected service's id."""
+    services ask (D6). One set per VIP, under the first protected service's id; an
+    IPv6 VIP's in `services_v6` (`proto` is then the upper-layer protocol after the
+    extension headers the parser followed)."""
     out = []
     seen: set[str] = set()
     for sid, s in sorted(services.items()):
         if s.mode == "off" or s.vip in seen:
             continue
         seen.add(s.vip)
+        table = v6("services", s.vip)
         if s.drop_udp:
-            out.append(ent.table_entry(p4, "services", {"vip": s.vip, "proto": PROTO_UDP},
+            out.append(ent.table_entry(p4, table, {"vip": s.vip, "proto": PROTO_UDP},
                                        "deny_service", {"service_id": sid},
                                        priority=PRIO_DENY_UDP))
         if s.drop_fragments:
-            out.append(ent.table_entry(p4, "services", {"vip": s.vip, "vport": (0, 0xFFFF)},
+            out.append(ent.table_entry(p4, table, {"vip": s.vip, "vport": (0, 0xFFFF)},
                                        "deny_service", {"service_id": sid},
                                        priority=PRIO_DENY_FRAG))
     return out
@@ -206,10 +221,16 @@ def clone_sessions(cfg: Config) -> list[p4runtime_pb2.PacketReplicationEngineEnt
             for p in sorted({i.port for i in cfg.interfaces})]
 
 
+DIGESTS = ("cookie_ack_digest_t", "session_event_digest_t")
+DIGESTS_V6 = ("cookie_ack_digest_v6_t", "session_event_digest_v6_t")  # D13, where present
+
+
 def digest_entries(p4: P4InfoIndex) -> list[p4runtime_pb2.DigestEntry]:
+    """The digests' configs: IPv4's, and IPv6's where the program sends them."""
+    have = {d.preamble.name for d in p4.info.digests}
     return [ent.digest_config(p4, name, DIGEST_MAX_TIMEOUT_NS, DIGEST_MAX_LIST,
                               DIGEST_ACK_TIMEOUT_NS)
-            for name in ("cookie_ack_digest_t", "session_event_digest_t")]
+            for name in DIGESTS + tuple(n for n in DIGESTS_V6 if n in have)]
 
 
 def keys_entry(p4: P4InfoIndex, keys: KeyState) -> p4runtime_pb2.TableEntry:
@@ -303,33 +324,46 @@ def nat_reverse_map(services: dict[int, Service]) -> dict[ServerKey, ServerKey]:
 
 
 def nat_bucket_entry(p4: P4InfoIndex, sid: int, bucket: int,
-                     server: ServerKey | None) -> p4runtime_pb2.TableEntry:
-    """A `nat_buckets` row (no action: the key only, for a delete)."""
+                     server: ServerKey | None, ipv6: bool = False) -> p4runtime_pb2.TableEntry:
+    """A `nat_buckets` row (no action: the key only, for a delete); `nat_buckets_v6`
+    for an IPv6 service (`ipv6`, or the server's address)."""
     match: dict[str, ent.MatchValue] = {"service_id": sid, "bucket": bucket}
+    ipv6 = ipv6 or (server is not None and family(server[0]) == 6)
+    table = "nat_buckets_v6" if ipv6 else "nat_buckets"
     if server is None:
-        return ent.table_entry(p4, "nat_buckets", match)
-    return ent.table_entry(p4, "nat_buckets", match, "nat_to",
+        return ent.table_entry(p4, table, match)
+    return ent.table_entry(p4, table, match, "nat_to_v6" if ipv6 else "nat_to",
                            {"rs_addr": server[0], "rs_port": server[1]})
 
 
 def nat_reverse_entry(p4: P4InfoIndex, server: ServerKey,
                       vip: ServerKey | None) -> p4runtime_pb2.TableEntry:
+    """A `nat_reverse` row, `nat_reverse_v6` for an IPv6 real server."""
     match: dict[str, ent.MatchValue] = {"src_addr": server[0], "src_port": server[1]}
+    ipv6 = family(server[0]) == 6
+    table = "nat_reverse_v6" if ipv6 else "nat_reverse"
     if vip is None:
-        return ent.table_entry(p4, "nat_reverse", match)
-    return ent.table_entry(p4, "nat_reverse", match, "nat_from",
+        return ent.table_entry(p4, table, match)
+    return ent.table_entry(p4, table, match, "nat_from_v6" if ipv6 else "nat_from",
                            {"vip_addr": vip[0], "vip_port": vip[1]})
 
 
 def nat_bucket_updates(p4: P4InfoIndex, sid: int, old: Sequence[ServerKey | None],
                        new: Sequence[ServerKey | None]) -> Updates:
-    """INSERT, MODIFY or DELETE for each bucket whose server changes."""
+    """INSERT, MODIFY or DELETE for each bucket whose server changes. A service's
+    servers are of one family, so its rows are in one table; a service whose VIP
+    changed family (removed, then added under the same id) is deleted first."""
     out: Updates = []
     for b in moved(old, new):
         was = old[b] if b < len(old) else None
         now = new[b] if b < len(new) else None
+        if was is not None and now is not None and family(was[0]) != family(now[0]):
+            out.append(ent.update("DELETE", nat_bucket_entry(p4, sid, b, None,
+                                                             family(was[0]) == 6)))
+            was = None
         kind = "INSERT" if was is None else "DELETE" if now is None else "MODIFY"
-        out.append(ent.update(kind, nat_bucket_entry(p4, sid, b, now)))
+        ipv6 = family((was or now or ("",))[0]) == 6
+        out.append(ent.update(kind, nat_bucket_entry(p4, sid, b, now, ipv6)))
     return out
 
 
@@ -380,33 +414,27 @@ MODIFY = p4runtime_pb2.Update.MODIFY
 DELETE = p4runtime_pb2.Update.DELETE
 
 
-class SessionCodec:
-    """Writes and reads of the `sessions` table (and reads of the session registers,
-    where the target allows them), as generated P4Runtime messages. Writers append
-    to a repeated `Update` field (`WriteRequest.updates`), so a batch is built in the
-    request that carries it, without copies."""
+class _SessionTable:
+    """One session table (`sessions` or `sessions_v6`): ids and update templates."""
 
-    def __init__(self, p4: P4InfoIndex, idle_timeout_s: float = 0.0) -> None:
-        t = p4.table("sessions")
+    def __init__(self, p4: P4InfoIndex, table: str, suffix: str, idle_ns: int) -> None:
+        t = p4.table(table)
         self.table_id = t.preamble.id
         self.fields = [mf.id for mf in t.match_fields]  # src, dst, sport, dport
         self.supports_idle = t.idle_timeout_behavior == p4info_pb2.Table.NOTIFY_CONTROL
-        self.idle_ns = int(idle_timeout_s * 1e9) if self.supports_idle else 0
-        self.client_action = p4.action("set_client_session")
-        self.server_action = p4.action("set_server_session")
+        self.idle_ns = idle_ns if self.supports_idle else 0
+        self.client_action = p4.action("set_client_session" + suffix)
+        self.server_action = p4.action("set_server_session" + suffix)
         self.client_params = [(p.id, p.name) for p in self.client_action.params]
         self.server_params = [(p.id, p.name) for p in self.server_action.params]
-        self.reg = {name: p4.get("registers", name).preamble.id
-                    for name in ("session_state", "session_gen")}
-        self.field_names = {mf.id: mf.name for mf in t.match_fields}
-        self._client_names = [n for _pid, n in self.client_params]
-        self._server_names = [n for _pid, n in self.server_params]
+        self.client_names = [n for _pid, n in self.client_params]
+        self.server_names = [n for _pid, n in self.server_params]
         # Every update is a copy of one of these, with its values filled in place:
         # copying a whole message is far cheaper than building it field by field.
-        self._client_tmpl = self._template(self.client_action.preamble.id, self.client_params)
-        self._server_tmpl = self._template(self.server_action.preamble.id, self.server_params)
-        self._delete_tmpl = self._template(None, [])
-        self._delete_tmpl.type = DELETE
+        self.client_tmpl = self._template(self.client_action.preamble.id, self.client_params)
+        self.server_tmpl = self._template(self.server_action.preamble.id, self.server_params)
+        self.delete_tmpl = self._template(None, [])
+        self.delete_tmpl.type = DELETE
 
     def _template(self, action_id: int | None, params: list[tuple[int, str]]
                   ) -> p4runtime_pb2.Update:
@@ -421,6 +449,46 @@ class SessionCodec:
                 te.action.action.params.add(param_id=pid, value=b"\0")
             te.idle_timeout_ns = self.idle_ns
         return u
+
+
+class SessionCodec:
+    """Writes and reads of the `sessions` table (and reads of the session registers,
+    where the target allows them), as generated P4Runtime messages. Writers append
+    to a repeated `Update` field (`WriteRequest.updates`), so a batch is built in the
+    request that carries it, without copies.
+
+    D13: an IPv6 session (its addresses above 2^32, synpkt.is_ipv6) goes to
+    `sessions_v6` with the `_v6` actions, where the program has them; its slot is
+    from the same pool and its registers are the same."""
+
+    def __init__(self, p4: P4InfoIndex, idle_timeout_s: float = 0.0) -> None:
+        idle_ns = int(idle_timeout_s * 1e9)
+        self._v4 = _SessionTable(p4, "sessions", "", idle_ns)
+        self._v6: _SessionTable | None = None
+        if any(t.preamble.name.rsplit(".", 1)[-1] == "sessions_v6" for t in p4.info.tables):
+            self._v6 = _SessionTable(p4, "sessions_v6", "_v6", idle_ns)
+        self._by_id = {t.table_id: t for t in (self._v4, self._v6) if t is not None}
+        self.table_id = self._v4.table_id
+        self.table_ids = frozenset(self._by_id)
+        self.fields = self._v4.fields
+        self.supports_idle = self._v4.supports_idle
+        self.idle_ns = self._v4.idle_ns
+        self.client_action, self.server_action = self._v4.client_action, self._v4.server_action
+        self.client_params, self.server_params = self._v4.client_params, self._v4.server_params
+        self.reg = {name: p4.get("registers", name).preamble.id
+                    for name in ("session_state", "session_gen")}
+
+    @property
+    def ipv6(self) -> bool:
+        """Whether the program has `sessions_v6`."""
+        return self._v6 is not None
+
+    def _table(self, addr: int) -> _SessionTable:
+        if addr >> 32 == 0:
+            return self._v4
+        if self._v6 is None:
+            raise ValueError("an IPv6 session, but the program has no sessions_v6 table")
+        return self._v6
 
     @staticmethod
     def client_key(s: Session) -> tuple[int, int, int, int]:
@@ -451,18 +519,19 @@ class SessionCodec:
         `session_gen` differs afresh (SYN_SENT, delta and tsoff 0), so no register is
         written (p4src/README.md). MODIFY with a new gen restarts a slot in place.
         `server_kind` (default: `kind`) when the server entry is written otherwise."""
+        t = self._table(s.flow[0])
         cvals = {"slot": s.slot, "service_id": s.service_id, "rs_addr": s.rs_addr,
                  "rs_port": s.rs_port, "gen": s.gen}
         svals = {"slot": s.slot, "service_id": s.service_id, "vip_addr": p.vip_addr,
                  "vip_port": p.vip_port, "cookie": s.cookie, "ts_base": p.ts_base,
                  "client_window": p.client_window, "win_shift": p.win_shift, "gen": s.gen}
-        self._add(into, self._client_tmpl, kind, self.client_key(s),
-                  [cvals[n] for n in self._client_names])
-        self._add(into, self._server_tmpl, kind if server_kind is None else server_kind,
-                  self.server_key(s), [svals[n] for n in self._server_names])
+        self._add(into, t.client_tmpl, kind, self.client_key(s),
+                  [cvals[n] for n in t.client_names])
+        self._add(into, t.server_tmpl, kind if server_kind is None else server_kind,
+                  self.server_key(s), [svals[n] for n in t.server_names])
 
     def delete(self, into: UpdateList, key: tuple[int, int, int, int]) -> None:
-        self._add(into, self._delete_tmpl, DELETE, key)
+        self._add(into, self._table(key[0]).delete_tmpl, DELETE, key)
 
     def remove(self, into: UpdateList, s: Session) -> None:
         """Delete both entries (the slot's registers are left as they are: the next
@@ -471,9 +540,19 @@ class SessionCodec:
         self.delete(into, self.server_key(s))
 
     def read_entries_query(self) -> p4runtime_pb2.Entity:
+        """A read of the IPv4 `sessions` table."""
         q = p4runtime_pb2.Entity()
         q.table_entry.table_id = self.table_id
         return q
+
+    def read_entries_queries(self) -> list[p4runtime_pb2.Entity]:
+        """Reads of every session table (`sessions`, and `sessions_v6` where present)."""
+        out = []
+        for tid in self._by_id:
+            q = p4runtime_pb2.Entity()
+            q.table_entry.table_id = tid
+            out.append(q)
+        return out
 
     def read_register_query(self, name: str) -> p4runtime_pb2.Entity:
         q = p4runtime_pb2.Entity()
@@ -486,13 +565,14 @@ class SessionCodec:
         return q
 
     def decode_entry(self, e: p4runtime_pb2.TableEntry) -> RestoredEntry | None:
-        if e.table_id != self.table_id or e.is_default_action:
+        t = self._by_id.get(e.table_id)
+        if t is None or e.is_default_action:
             return None
         action = e.action.action
-        if action.action_id == self.client_action.preamble.id:
-            names, direction = self.client_params, "client"
-        elif action.action_id == self.server_action.preamble.id:
-            names, direction = self.server_params, "server"
+        if action.action_id == t.client_action.preamble.id:
+            names, direction = t.client_params, "client"
+        elif action.action_id == t.server_action.preamble.id:
+            names, direction = t.server_params, "server"
         else:
             return None
         given = {p.param_id: _int(p.value) for p in action.params}
@@ -500,7 +580,8 @@ class SessionCodec:
         return RestoredEntry(direction, self.key_of(e), params)
 
     def key_of(self, e: p4runtime_pb2.TableEntry) -> tuple[int, int, int, int]:
-        """The (src, dst, sport, dport) key of a `sessions` entry (read back, or in an
+        """The (src, dst, sport, dport) key of a session entry (read back, or in an
         idle-timeout notification); 0 for a field it leaves out."""
+        t = self._by_id.get(e.table_id, self._v4)
         match = {m.field_id: _int(m.exact.value) for m in e.match}
-        return tuple(match.get(f, 0) for f in self.fields)  # type: ignore[return-value]
+        return tuple(match.get(f, 0) for f in t.fields)  # type: ignore[return-value]

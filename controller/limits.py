@@ -49,6 +49,10 @@ class ProgramLimits:
                 f"implausible sizes: global_events {per_service}, service_events "
                 f"{service_events}, session_state {slots}"
             )
-        names = {t.preamble.name.rsplit(".", 1)[-1] for t in p4.info.tables}
-        ipv6 = set(IPV6_TABLES) <= names
-        return cls(service_events // per_service, per_service, slots, ipv6)
+        return cls(service_events // per_service, per_service, slots, has_ipv6_tables(p4))
+
+
+def has_ipv6_tables(p4: P4InfoIndex) -> bool:
+    """Whether the program has every table of `IPV6_TABLES`."""
+    names = {t.preamble.name.rsplit(".", 1)[-1] for t in p4.info.tables}
+    return set(IPV6_TABLES) <= names

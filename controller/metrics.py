@@ -192,8 +192,9 @@ class Metrics:
         r.register(self.switch)
         self.server: MetricsServer | None = None
 
-    def session_created(self, service: str, address: str, port: int) -> None:
-        key = (service, f"{address}:{port}")
+    def session_created(self, service: str, server: str) -> None:
+        """One more session towards `server` (config.hostport: "[IPv6]:port")."""
+        key = (service, server)
         self.switch.created[key] = self.switch.created.get(key, 0) + 1
 
     def forget_service(self, name: str) -> None:

@@ -1,5 +1,6 @@
 """The switch's unproxied-NAT tables (C8): `nat_buckets` and `nat_reverse` kept in step
-with the services, at start-up and after every service or real-server change.
+with the services, at start-up and after every service or real-server change; an IPv6
+service's rows go to their twins `nat_buckets_v6` and `nat_reverse_v6` (D13).
 
 What the switch holds is remembered (`nat_pools`, `nat_reverse`) so that a change writes only the rows
 that differ, and the bucket assignment moves as few buckets as it can
@@ -19,6 +20,7 @@ from p4.v1 import p4runtime_pb2 as pb
 from . import install
 from .config import Service
 from .entities import to_int
+from .limits import has_ipv6_tables
 from .natpool import Pool, ServerKey, rebalance
 from .p4info import P4InfoIndex
 from .p4rt import Connection
@@ -34,6 +36,8 @@ class NatTables:
         self.pools: dict[int, Pool] = {}  # service id -> the buckets the switch holds
         self.reverse: dict[ServerKey, ServerKey] = {}  # real server -> VIP:vport, ditto
         self._lock = asyncio.Lock()
+        # D13: the IPv6 twins (nat_buckets_v6, nat_reverse_v6), where the program has them
+        self.ipv6 = has_ipv6_tables(p4)
 
     def check_service(self, sid: int, s: Service) -> None:
         """A real server answers for one unproxied NAT service only (`nat_reverse` is
@@ -114,11 +118,14 @@ class NatTables:
                                              dict[ServerKey, ServerKey]]:
         n = install.nat_bucket_count(self.p4)
         queries = []
-        for table in ("nat_buckets", "nat_reverse"):
+        tables = ("nat_buckets", "nat_reverse")
+        if self.ipv6:
+            tables += ("nat_buckets_v6", "nat_reverse_v6")
+        for table in tables:
             e = pb.Entity()
             e.table_entry.table_id = self.p4.table_id(table)
             queries.append(e)
-        buckets_id = self.p4.table_id("nat_buckets")
+        buckets_ids = {self.p4.table_id(t) for t in tables if t.startswith("nat_buckets")}
         held: dict[int, list[ServerKey | None]] = {}
         reverse: dict[ServerKey, ServerKey] = {}
         for e in await conn.read(queries):
@@ -129,7 +136,7 @@ class NatTables:
                    for m in t.match}
             params = {self._param_name(t.action.action.action_id, p.param_id): to_int(p.value)
                       for p in t.action.action.params}
-            if t.table_id == buckets_id:
+            if t.table_id in buckets_ids:
                 b = key.get("bucket", n)
                 if b < n and "rs_addr" in params:
                     row = held.setdefault(key.get("service_id", 0), [None] * n)

@@ -110,18 +110,25 @@ class Startup:
         await upsert(conn, entries)
 
     async def _restore(self, conn: Connection, now: float) -> None:
-        """Rebuild the session table from the switch (C9): entries (slot and gen from
-        their parameters), states where registers can be read, keys, defence, epoch.
+        """Rebuild the session table from the switch (C9): entries of `sessions` and
+        `sessions_v6` (slot and gen from their parameters; one slot pool for both
+        families), states where registers can be read, keys, defence, epoch.
         Without register reads a restored session is taken as ESTABLISHED: idle
         timeouts (or its state timeout) end it, its digests update it."""
         old = self.view.table
         clients: dict[int, install.RestoredEntry] = {}
         servers: dict[int, install.RestoredEntry] = {}
-        for found_entity in await conn.read([self.codec.read_entries_query()]):
+        clashes: list[install.RestoredEntry] = []
+        for found_entity in await conn.read(self.codec.read_entries_queries()):
             if found_entity.WhichOneof("entity") == "table_entry":
                 e = self.codec.decode_entry(found_entity.table_entry)
-                if e is not None:
-                    (clients if e.direction == "client" else servers)[e.params["slot"]] = e
+                if e is None:
+                    continue
+                held = clients if e.direction == "client" else servers
+                if e.params["slot"] in held:  # one slot in both tables: neither is kept
+                    clashes += [e, held.pop(e.params["slot"])]
+                else:
+                    held[e.params["slot"]] = e
         states: dict[int, int] = {}
         if self.view.register_reads:
             states = await self.timers.read_states(conn, {slot: c.params["gen"]
@@ -155,7 +162,7 @@ class Startup:
                 s = dataclasses.replace(prev, state=state if self.view.register_reads else prev.state)
             s.confirmed = now
             table.restore(s)
-        for srv in servers.values():
+        for srv in (*servers.values(), *clashes):
             self.codec.delete(stale.updates, srv.key)
         self.view.table = table
         if stale.updates:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .config import hostport
+
 # The columns of `counters`: the handshake path, then every drop summed.
 COUNTER_COLUMNS = ("syn_in", "synack_sent", "ack_valid", "ack_invalid",
                    "session_established", "translated_c2s", "translated_s2c")
@@ -38,7 +40,7 @@ def status(st: dict[str, Any]) -> str:
             + "".join(f", {k} {v}" for k, v in sorted((st.get("by_state") or {}).items()))]
     rows: list[list[Any]] = []
     for name, s in sorted((st.get("services") or {}).items()):
-        first = [name, f"{s['vip']}:{s['port']}", s["mode"], s.get("defense_active")]
+        first = [name, hostport(s["vip"], s["port"]), s["mode"], s.get("defense_active")]
         buckets = s.get("nat_buckets")
         servers = s.get("real_servers") or [None]
         for i, r in enumerate(servers):
@@ -46,7 +48,7 @@ def status(st: dict[str, Any]) -> str:
             if r is None:
                 rows.append([*lead, "(none: transparent)", None, None, None])
                 continue
-            key = f"{r['address']}:{r['port']}"
+            key = hostport(r["address"], r["port"])
             rows.append([*lead, key, r["weight"], r.get("sessions"),
                          None if buckets is None else buckets.get(key, 0)])
     table = grid(["SERVICE", "VIP:PORT", "MODE", "DEFENDED", "REAL SERVER", "WEIGHT",
