@@ -30,6 +30,7 @@ class FakeSwitch:
         self.bmv2_like = bmv2_like
         self.pipeline_set = threading.Event()
         self.writes: list[int] = []  # updates per Write
+        self.requests: list[pb.WriteRequest] = []  # every Write, parsed
         self.packet_outs: queue.Queue[tuple[float, pb.PacketOut]] = queue.Queue()
         self.acks: queue.Queue[tuple[int, int]] = queue.Queue()
         self.out: queue.Queue[bytes | None] = queue.Queue()
@@ -108,7 +109,9 @@ class FakeSwitch:
         if not self._writes_flow.is_set():
             self._writes_flow.wait(60)
             return b""  # late: the client gave up long ago, nothing is applied
-        self.writes.append(len(pb.WriteRequest.FromString(req).updates))
+        parsed = pb.WriteRequest.FromString(req)
+        self.requests.append(parsed)
+        self.writes.append(len(parsed.updates))
         if self.write_delay:
             time.sleep(self.write_delay)
         return b""

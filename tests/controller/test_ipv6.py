@@ -1,0 +1,261 @@
+"""D13 in the controller: an IPv6 service's entries go to the program's IPv6 twins
+(services_v6, nat_buckets_v6, nat_reverse_v6, sessions_v6), IPv6 digests become
+sessions_v6 entries and a server SYN over IPv6, and IPv4 and IPv6 sessions share one
+slot pool. The program sends no IPv6 digest yet: they are tested through a P4Info
+that declares them (controller/testing/p4info6.py) against the fake switch.
+
+Run: .venv/bin/python -m pytest -q tests/controller/test_ipv6.py
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import textwrap
+from pathlib import Path
+
+import pytest
+from google.protobuf import text_format
+from p4.v1 import p4runtime_pb2 as pb
+from scapy.layers.inet import TCP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import Ether
+
+from controller import entities as ent
+from controller import install
+from controller.config import parse_config
+from controller.digests import CookieAck, DigestDecoder, SessionEvent
+from controller.install import SessionCodec, SessionParams
+from controller.p4info import P4InfoIndex, load_p4info
+from controller.sessions import Session, State
+from controller.testing.fakeswitch import FakeSwitch, cookie_rows
+from controller.testing.p4info6 import with_ipv6_digests
+from tests.controller.ctlbench import ControllerThread, config_text, load_cfg, wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+CLIENT6, VIP6, RS6 = "2001:db8:1::10", "2001:db8::100", "2001:db8:2::10"
+C6, V6, R6 = (int(ipaddress.IPv6Address(a)) for a in (CLIENT6, VIP6, RS6))
+
+SERVICES = textwrap.dedent(f"""\
+    - name: web6
+      vip: "{VIP6}"
+      port: 80
+      mode: "on"
+      synack: {{wscale: 7, window: 0}}
+      real_servers:
+        - {{address: "{RS6}", port: 8080}}
+    - name: web
+      vip: 192.168.10.10
+      port: 80
+      mode: "on"
+      real_servers:
+        - {{address: 10.1.0.5, port: 8080}}
+    - name: calm6
+      vip: "2001:db8::200"
+      port: 443
+      mode: "off"
+      real_servers:
+        - {{address: "2001:db8:2::11", port: 8443}}
+        - {{address: "2001:db8:2::12", port: 8443}}
+    """)
+V6_IFACES = ('  - {port: 3, mac: "02:00:00:00:00:03", address6: "2001:db8:1::1/64"}\n'
+             '  - {port: 4, mac: "02:00:00:00:00:04", address6: "2001:db8:2::1/64"}\n')
+
+
+def config(p4info: Path, devcfg: Path, sock: str) -> str:
+    text = config_text(p4info, devcfg, sock, service=SERVICES)
+    # the two IPv6 subnets on interfaces of their own
+    return text.replace("neighbours:\n", V6_IFACES + "neighbours:\n", 1)
+
+
+@pytest.fixture(scope="module")
+def p4(artefacts: tuple[Path, Path]) -> P4InfoIndex:
+    return P4InfoIndex(with_ipv6_digests(load_p4info(artefacts[0])))
+
+
+def table_of(p4: P4InfoIndex, e: pb.TableEntry) -> str:
+    return str(p4.by_id("tables", e.table_id).preamble.name.rsplit(".", 1)[-1])
+
+
+def action_of(p4: P4InfoIndex, e: pb.TableEntry) -> str:
+    return str(p4.by_id("actions", e.action.action.action_id).preamble.name.rsplit(".", 1)[-1])
+
+
+# ----------------------------------------------------------------------------- entries
+
+
+def test_ipv6_service_and_deny_entries_go_to_services_v6(p4: P4InfoIndex,
+                                                         artefacts: tuple[Path, Path]) -> None:
+    cfg = parse_config(config(*artefacts, "/tmp/none.sock"))
+    web6, web = cfg.services[0], cfg.services[1]
+    (e6,) = install.service_entries(p4, web6, 1)
+    (e4,) = install.service_entries(p4, web, 2)
+    assert (table_of(p4, e6), action_of(p4, e6)) == ("services_v6", "set_service")
+    assert table_of(p4, e4) == "services"
+    assert e6.match[0].exact.value == ipaddress.IPv6Address(VIP6).packed.lstrip(b"\0")
+    params = {p.param_id: ent.decode(p.value) for p in e6.action.action.params}
+    mss_id = p4.action_param("set_service", "mss").id
+    assert params[mss_id] == 1440  # the IPv6 default: a 40-byte header
+    deny = install.deny_entries(p4, {1: web6, 2: web})
+    assert sorted((table_of(p4, e), action_of(p4, e)) for e in deny) == [
+        ("services", "deny_service")] * 2 + [("services_v6", "deny_service")] * 2
+
+
+def test_ipv6_nat_rows_go_to_the_v6_twins(p4: P4InfoIndex) -> None:
+    old = [None, ("2001:db8:2::11", 8443)]
+    new = [("2001:db8:2::12", 8443), None]
+    ups = install.nat_bucket_updates(p4, 3, old, new)
+    got = [(u.type, table_of(p4, u.entity.table_entry)) for u in ups]
+    assert got == [(pb.Update.INSERT, "nat_buckets_v6"), (pb.Update.DELETE, "nat_buckets_v6")]
+    assert action_of(p4, ups[0].entity.table_entry) == "nat_to_v6"
+    # a bucket whose server changes family (the service id reused by another VIP):
+    # the old row is deleted from its table, the new one inserted into the other
+    ups = install.nat_bucket_updates(p4, 3, [("2001:db8:2::11", 80)], [("10.1.0.5", 80)])
+    assert [(u.type, table_of(p4, u.entity.table_entry)) for u in ups] == [
+        (pb.Update.DELETE, "nat_buckets_v6"), (pb.Update.INSERT, "nat_buckets")]
+    add, delete = install.nat_reverse_updates(
+        p4, {("10.1.0.5", 80): ("192.168.10.10", 80)},
+        {("2001:db8:2::11", 8443): ("2001:db8::200", 443)})
+    assert [(table_of(p4, u.entity.table_entry), action_of(p4, u.entity.table_entry))
+            for u in add] == [("nat_reverse_v6", "nat_from_v6")]
+    assert [table_of(p4, u.entity.table_entry) for u in delete] == ["nat_reverse"]
+
+
+def test_ipv6_digests_are_configured_where_the_program_has_them(
+        p4: P4InfoIndex, artefacts: tuple[Path, Path]) -> None:
+    names = {p4.by_id("digests", d.digest_id).preamble.name for d in install.digest_entries(p4)}
+    assert names == {"cookie_ack_digest_t", "session_event_digest_t",
+                     "cookie_ack_digest_v6_t", "session_event_digest_v6_t"}
+    plain = P4InfoIndex(load_p4info(artefacts[0]))  # the program today: IPv4's only
+    assert len(install.digest_entries(plain)) == 2
+
+
+# ----------------------------------------------------------------------------- codec
+
+
+def session6(slot: int = 9) -> Session:
+    return Session(slot, (C6, V6, 40000, 80), 1, R6, 8080, 0xDEADBEEF, 1234, None,
+                   gen=0x1234)
+
+
+def test_ipv6_sessions_go_to_sessions_v6(p4: P4InfoIndex) -> None:
+    codec = SessionCodec(p4, idle_timeout_s=30)
+    ups = pb.WriteRequest().updates
+    codec.install(ups, session6(), SessionParams(V6, 80, 555, 501, 7))
+    client = ent.table_entry(
+        p4, "sessions_v6", {"src_addr": C6, "dst_addr": V6, "src_port": 40000,
+                            "dst_port": 80}, "set_client_session_v6",
+        {"slot": 9, "service_id": 1, "rs_addr": R6, "rs_port": 8080, "gen": 0x1234},
+        idle_timeout_ns=30_000_000_000)
+    server = ent.table_entry(
+        p4, "sessions_v6", {"src_addr": R6, "dst_addr": C6, "src_port": 8080,
+                            "dst_port": 40000}, "set_server_session_v6",
+        {"slot": 9, "service_id": 1, "vip_addr": V6, "vip_port": 80, "cookie": 0xDEADBEEF,
+         "ts_base": 555, "client_window": 501, "win_shift": 7, "gen": 0x1234},
+        idle_timeout_ns=30_000_000_000)
+    assert list(ups) == [ent.update("INSERT", client), ent.update("INSERT", server)]
+    back = codec.decode_entry(server)
+    assert back is not None and back.direction == "server" and back.key == (R6, C6, 8080, 40000)
+    assert back.params["vip_addr"] == V6 and back.params["slot"] == 9
+    dels = pb.WriteRequest().updates
+    codec.remove(dels, session6())
+    assert {u.entity.table_entry.table_id for u in dels} == {p4.table_id("sessions_v6")}
+    assert [codec.key_of(u.entity.table_entry) for u in dels] == [
+        (C6, V6, 40000, 80), (R6, C6, 8080, 40000)]
+    assert len(codec.read_entries_queries()) == 2
+    assert codec.table_ids == {p4.table_id("sessions"), p4.table_id("sessions_v6")}
+
+
+def test_ipv6_digests_decode_to_the_same_records(p4: P4InfoIndex) -> None:
+    dec = DigestDecoder(p4)
+    cid = dec.ids["cookie_ack_digest_v6_t"]
+    row = [C6, V6, 40000, 80, 5, 6, 1440, 7, 1, 1, 0, 0, 700, 11, 12, 1, 3, 0, 0]
+    _, _, (ck,) = dec.decode(digest_list(cid, [row]))
+    assert isinstance(ck, CookieAck) and ck.flow == (C6, V6, 40000, 80)
+    assert ck.handshake.mss == 1440 and ck.service_id == 3
+    eid = dec.ids["session_event_digest_v6_t"]
+    _, _, (ev,) = dec.decode(digest_list(eid, [[5, 1, 100, 200, C6, 40000, 2, 9]]))
+    assert ev == SessionEvent(5, 1, 100, 200, C6, 40000, 2, 9)
+
+
+def digest_list(did: int, rows: list[list[int]]) -> pb.DigestList:
+    dl = pb.DigestList(digest_id=did, list_id=1)
+    for row in rows:
+        d = dl.data.add()
+        for v in row:
+            d.struct.members.add().bitstring = v.to_bytes(max(1, (v.bit_length() + 7) // 8), "big")
+    return dl
+
+
+# ----------------------------------------------------------------------------- handshake
+
+
+def cookie_row6(cport: int, isn: int, cookie: int) -> list[int]:
+    """cookie_ack_digest_v6_t's members, in order, for service 1 (web6)."""
+    return [C6, V6, cport, 80, isn, cookie, 1440, 7, 1, 1, 0, 0, 502, 7000, 8000, 3, 1, 0, 0]
+
+
+def test_ipv6_handshake_installs_sessions_v6_and_sends_an_ipv6_server_syn(
+        artefacts: tuple[Path, Path], tmp_path: Path) -> None:
+    sock = str(tmp_path / "fake.sock")
+    info = with_ipv6_digests(load_p4info(artefacts[0]))
+    p4info = tmp_path / "p4info6.txt"
+    p4info.write_text(text_format.MessageToString(info))
+    p4 = P4InfoIndex(info)
+    fake = FakeSwitch()
+    fake.start(f"unix:{sock}")
+    ct = ControllerThread(load_cfg(config(p4info, artefacts[1], sock), tmp_path))
+    try:
+        ct.wait_synced()
+        setup = list(fake.requests)
+        written = [u.entity.table_entry for r in setup for u in r.updates
+                   if u.entity.WhichOneof("entity") == "table_entry"]
+        tables = {table_of(p4, e) for e in written}
+        assert {"services_v6", "nat_buckets_v6", "nat_reverse_v6", "nd_replies"} <= tables
+        configured = {u.entity.digest_entry.digest_id for r in setup for u in r.updates
+                      if u.entity.WhichOneof("entity") == "digest_entry"}
+        assert p4.get("digests", "cookie_ack_digest_v6_t").preamble.id in configured
+        before = len(fake.requests)
+        # One IPv4 and one IPv6 handshake: two sessions, one slot pool.
+        fake.send_digest_list(p4.get("digests", "cookie_ack_digest_t").preamble.id,
+                              cookie_rows(1, service_id=2))
+        fake.send_digest_list(p4.get("digests", "cookie_ack_digest_v6_t").preamble.id,
+                              [cookie_row6(40000, 0xFFFFFFF0, 0x5000)])
+        assert wait_for(lambda: len(ct.ctl.view.table) == 2 and fake.packet_outs.qsize() == 2)
+        table = ct.ctl.view.table
+        s6 = table.by_flow[(C6, V6, 40000, 80)]
+        others = [s for s in table.by_slot.values() if s is not s6]
+        assert sorted([s6.slot, others[0].slot]) == [1, 2]
+        assert (s6.rs_addr, s6.rs_port, s6.state) == (R6, 8080, State.SYN_SENT)
+        ups = [u for r in fake.requests[before:] for u in r.updates]
+        v6 = [u.entity.table_entry for u in ups
+              if table_of(p4, u.entity.table_entry) == "sessions_v6"]
+        assert sorted(action_of(p4, e) for e in v6) == ["set_client_session_v6",
+                                                        "set_server_session_v6"]
+        codec = ct.ctl.program.codec
+        assert {codec.key_of(e) for e in v6} == {(C6, V6, 40000, 80), (R6, C6, 8080, 40000)}
+        frames = [Ether(fake.packet_outs.get()[1].payload) for _ in range(2)]
+        syn6 = next(f for f in frames if IPv6 in f)
+        assert (syn6[IPv6].src, syn6[IPv6].dst) == (CLIENT6, VIP6)
+        assert syn6[TCP].flags == "S" and syn6[TCP].seq == 0xFFFFFFF0
+        assert dict(syn6[TCP].options)["MSS"] == 1440
+        fresh = syn6.copy()
+        del fresh[TCP].chksum
+        assert Ether(bytes(fresh))[TCP].chksum == syn6[TCP].chksum
+        # The server answered (an IPv6 session event): ESTABLISHED; then its RST frees it.
+        eid = p4.get("digests", "session_event_digest_v6_t").preamble.id
+        fake.send_digest_list(eid, [[s6.slot, 1, 0x100, 0, C6, 40000, State.ESTABLISHED,
+                                     s6.gen]])
+        assert wait_for(lambda: s6.state == State.ESTABLISHED)
+        # an event for the slot naming another client is not this session's
+        fake.send_digest_list(eid, [[s6.slot, 2, 0, 0, C6 + 1, 40000, 0, s6.gen]])
+        before = len(fake.requests)
+        fake.send_digest_list(eid, [[s6.slot, 2, 0, 0, C6, 40000, 0, s6.gen]])
+        assert wait_for(lambda: (C6, V6, 40000, 80) not in table.by_flow)
+        dels = [u.entity.table_entry for r in fake.requests[before:] for u in r.updates
+                if u.type == pb.Update.DELETE]
+        assert {table_of(p4, e) for e in dels} == {"sessions_v6"}
+        assert len(table) == 1
+    finally:
+        ct.stop()
+        fake.stop()
