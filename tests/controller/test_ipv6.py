@@ -133,8 +133,8 @@ def test_ipv6_digests_are_configured_where_the_program_has_them(
 # ----------------------------------------------------------------------------- codec
 
 
-def session6(slot: int = 9) -> Session:
-    return Session(slot, (C6, V6, 40000, 80), 1, R6, 8080, 0xDEADBEEF, 1234, None,
+def session6(slot: int = 9, cport: int = 40000) -> Session:
+    return Session(slot, (C6, V6, cport, 80), 1, R6, 8080, 0xDEADBEEF, 1234, None,
                    gen=0x1234)
 
 
@@ -259,3 +259,58 @@ def test_ipv6_handshake_installs_sessions_v6_and_sends_an_ipv6_server_syn(
     finally:
         ct.stop()
         fake.stop()
+
+
+# ----------------------------------------------------------------------------- restart (C9)
+
+SERVICE6 = textwrap.dedent(f"""\
+    - name: web6
+      vip: "{VIP6}"
+      port: 80
+      mode: "on"
+      real_servers:
+        - {{address: "{RS6}", port: 8080}}
+    """)
+
+
+def test_a_restarted_controller_reads_ipv6_sessions_back(
+        artefacts: tuple[Path, Path], sock: str, switch, tmp_path: Path) -> None:
+    """sessions_v6 entries are read back with the IPv4 ones into one slot pool; a half
+    present session, or a slot claimed in both tables, is deleted."""
+    cfg = load_cfg(config_text(*artefacts, sock, service=SERVICE6), tmp_path)
+    ct = ControllerThread(cfg)
+    try:
+        ct.wait_synced()
+        codec = ct.ctl.program.codec
+        req = ct.conn.write_request()
+        params = SessionParams(V6, 80, 0, 502, 7)
+        codec.install(req.updates, session6(5), params)  # whole: restored
+        half = pb.WriteRequest()
+        codec.install(half.updates, session6(6, 40006), params)
+        req.updates.add().CopyFrom(half.updates[0])  # only its client entry: deleted
+        clash6 = Session(7, (C6, V6, 40007, 80), 1, R6, 8080, 1, 1, None, gen=9)
+        clash4 = Session(7, (0x0A000001, 0xC0A80A0A, 40007, 80), 1, 0x0A010005, 8080, 1, 1,
+                         None, gen=9)
+        codec.install(req.updates, clash6, params)
+        codec.install(req.updates, clash4, SessionParams(0xC0A80A0A, 80, 0, 502, 7))
+        ct.call(lambda: ct.conn.send_write(req))
+        assert len(list(switch.state.table("sessions_v6").entries())) == 5
+    finally:
+        ct.stop()
+    ct2 = ControllerThread(cfg)
+    try:
+        ct2.wait_synced()
+        table = ct2.ctl.view.table
+        assert sorted(table.by_slot) == [5]
+        s = table.by_slot[5]
+        assert (s.flow, s.rs_addr, s.rs_port, s.gen) == ((C6, V6, 40000, 80), R6, 8080, 0x1234)
+        assert s.state == State.SYN_SENT  # its slot has seen no packet of this gen
+        assert 5 not in [table.allocate((C6, V6, p, 80), service_id=1, rs_addr=R6, rs_port=1,
+                                        cookie=1, client_isn=1, handshake=None,
+                                        now=0.0).slot  # type: ignore[union-attr]
+                         for p in range(3)]
+        keys = {tuple(e.match) for e in switch.state.table("sessions_v6").entries()}
+        assert keys == {(C6, V6, 40000, 80), (R6, C6, 8080, 40000)}
+        assert list(switch.state.table("sessions").entries()) == []
+    finally:
+        ct2.stop()
