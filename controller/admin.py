@@ -18,7 +18,7 @@ import grpc
 from google.rpc import code_pb2
 
 from . import install, p4consts, persist
-from .config import Config, RealServer, Service, check_program, hostport, load_config
+from .config import Config, RealServer, Service, check_program, family, hostport, load_config
 from .entities import counter_query
 from .entities import update as ent_update
 from .link import Link
@@ -136,7 +136,8 @@ class Admin:
 
     async def snapshot(self) -> Snapshot:
         """What a Prometheus scrape shows (metrics.SwitchCollector), on the loop."""
-        snap = Snapshot(real_servers={})
+        snap = Snapshot(real_servers={}, families={
+            s.name: f"ipv{family(s.vip)}" for s in self.services.values()})
         try:
             glob, per_sid = await self.read_counters()
         except (RuntimeError, RpcTimeout, grpc.aio.AioRpcError):

@@ -7,7 +7,8 @@ Two kinds of series:
   gauges updated where things happen;
 * what the switch and the session table hold at scrape time (`SwitchCollector`): the
   switch's event counters per service and per drop reason, and the sessions per real
-  server. They are read when Prometheus scrapes, on the controller's event loop, so
+  server, labelled with the service's address family (`family`: ipv4 or ipv6, D13).
+  They are read when Prometheus scrapes, on the controller's event loop, so
   a service or real server removed at run time has no series at the next scrape.
 
 `MetricsServer` serves `/metrics` and `/healthz` only; any other path is a 404.
@@ -45,6 +46,8 @@ class Snapshot:
     # (service, "address:port") -> (sessions now, weight, sessions installed so far,
     # up by its health checks); None: no controller to ask
     real_servers: dict[tuple[str, str], tuple[int, int, int, bool]] | None = None
+    # service -> its address family, "ipv4" or "ipv6" (D13): a label of its series
+    families: dict[str, str] = field(default_factory=dict)
 
 
 def _drop_reason(event: str) -> str | None:
@@ -95,29 +98,30 @@ class SwitchCollector(Collector):
     @staticmethod
     def _switch(snap: Snapshot) -> Iterator[Metric]:
         assert snap.switch is not None
+        svc = ["service", "family"]
         syns = CounterMetricFamily("synproxy_syns_received_total",
-                                   "SYNs to the service seen by the switch", labels=["service"])
+                                   "SYNs to the service seen by the switch", labels=svc)
         cookies = CounterMetricFamily("synproxy_cookies_sent_total",
-                                      "SYN/ACKs with a cookie sent by the switch",
-                                      labels=["service"])
+                                      "SYN/ACKs with a cookie sent by the switch", labels=svc)
         acks = CounterMetricFamily("synproxy_cookie_acks_total",
                                    "Handshake ACKs checked against their cookie",
-                                   labels=["service", "result"])
+                                   labels=[*svc, "result"])
         drops = CounterMetricFamily("synproxy_drops_total",
                                     "Packets to the service the switch dropped, by reason",
-                                    labels=["service", "reason"])
+                                    labels=[*svc, "reason"])
         events = CounterMetricFamily("synproxy_service_events_total",
                                      "Every event counter of the service (service_events)",
-                                     labels=["service", "event"])
+                                     labels=[*svc, "event"])
         for name, counts in sorted(snap.services.items()):
-            syns.add_metric([name], counts.get("syn_in", 0))
-            cookies.add_metric([name], counts.get("synack_sent", 0))
-            acks.add_metric([name, "valid"], counts.get("ack_valid", 0))
-            acks.add_metric([name, "invalid"], counts.get("ack_invalid", 0))
+            fam = snap.families.get(name, "ipv4")
+            syns.add_metric([name, fam], counts.get("syn_in", 0))
+            cookies.add_metric([name, fam], counts.get("synack_sent", 0))
+            acks.add_metric([name, fam, "valid"], counts.get("ack_valid", 0))
+            acks.add_metric([name, fam, "invalid"], counts.get("ack_invalid", 0))
             for ev, n in sorted(counts.items()):
-                events.add_metric([name, ev], n)
+                events.add_metric([name, fam, ev], n)
                 if (reason := _drop_reason(ev)) is not None:
-                    drops.add_metric([name, reason], n)
+                    drops.add_metric([name, fam, reason], n)
         sw_events = CounterMetricFamily("synproxy_switch_events_total",
                                         "Every event counter of the switch (global_events: "
                                         "all services, and packets of none)", labels=["event"])
@@ -133,7 +137,7 @@ class SwitchCollector(Collector):
 
     @staticmethod
     def _real_servers(snap: Snapshot) -> Iterator[Metric]:
-        labels = ["service", "real_server"]
+        labels = ["service", "family", "real_server"]
         now = GaugeMetricFamily("synproxy_real_server_sessions",
                                 "Sessions of the real server in the session table", labels=labels)
         weight = GaugeMetricFamily("synproxy_real_server_weight",
@@ -144,11 +148,12 @@ class SwitchCollector(Collector):
         up = GaugeMetricFamily("synproxy_real_server_up",
                                "1 while the real server's health checks pass (or it has none)",
                                labels=labels)
-        for key, (n, w, created, healthy) in sorted((snap.real_servers or {}).items()):
-            now.add_metric(list(key), n)
-            weight.add_metric(list(key), w)
-            total.add_metric(list(key), created)
-            up.add_metric(list(key), 1 if healthy else 0)
+        for (svc, server), (n, w, created, healthy) in sorted((snap.real_servers or {}).items()):
+            key = [svc, snap.families.get(svc, "ipv4"), server]
+            now.add_metric(key, n)
+            weight.add_metric(key, w)
+            total.add_metric(key, created)
+            up.add_metric(key, 1 if healthy else 0)
         yield from (now, weight, total, up)
 
 

@@ -173,7 +173,7 @@ def test_switch_applies_the_policy_when_the_beat_stops(artefacts: tuple[Path, Pa
         finally:
             server.close()
         name = event_name(event)
-        assert value(s, "synproxy_service_events_total", service="web", event=name) == 1
+        assert value(s, "synproxy_service_events_total", service="web", family="ipv4", event=name) == 1
         assert value(s, "synproxy_switch_events_total", event=name) == 1
         # The established session still goes through.
         switch.send(CLIENT_PORT, client_tcp("PA", 1001, cookie + 1, sport=41000,

@@ -314,3 +314,32 @@ def test_a_restarted_controller_reads_ipv6_sessions_back(
         assert list(switch.state.table("sessions").entries()) == []
     finally:
         ct2.stop()
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def test_per_service_series_carry_the_family(artefacts: tuple[Path, Path],
+                                             tmp_path: Path) -> None:
+    """The series of a service and of its real servers are labelled ipv4 or ipv6; an
+    IPv6 real server is named [address]:port."""
+    import asyncio
+
+    from controller.app import Controller
+    from controller.metrics import SwitchCollector
+
+    ctl = Controller(load_cfg(config(*artefacts, str(tmp_path / "none.sock")), tmp_path))
+    snap = asyncio.run(ctl.admin.snapshot())  # not connected: no switch counters
+    assert snap.families == {"web6": "ipv6", "web": "ipv4", "calm6": "ipv6"}
+    assert ("web6", f"[{RS6}]:8080") in (snap.real_servers or {})
+    snap.switch, snap.services = {}, {"web6": {"syn_in": 3}, "web": {"syn_in": 1}}
+    coll = SwitchCollector()
+    coll.snapshot = lambda: snap  # type: ignore[method-assign]
+    got = {(s.name, tuple(sorted(s.labels.items()))): s.value
+           for m in coll.collect() for s in m.samples}
+    assert got[("synproxy_syns_received_total",
+                (("family", "ipv6"), ("service", "web6")))] == 3
+    assert got[("synproxy_syns_received_total",
+                (("family", "ipv4"), ("service", "web")))] == 1
+    assert got[("synproxy_real_server_weight", (("family", "ipv6"),
+                ("real_server", f"[{RS6}]:8080"), ("service", "web6")))] == 1

@@ -103,16 +103,16 @@ def test_switch_counters_per_service_and_reason(artefacts: tuple[Path, Path], so
 
         s = scrape(base)
         assert value(s, "synproxy_switch_counters_up") == 1
-        assert value(s, "synproxy_syns_received_total", service="web") == 4
-        assert value(s, "synproxy_cookies_sent_total", service="web") == 4
-        assert value(s, "synproxy_cookie_acks_total", service="web", result="valid") == 1
-        assert value(s, "synproxy_cookie_acks_total", service="web", result="invalid") == 1
-        assert value(s, "synproxy_drops_total", service="web", reason="udp") == 1
-        assert value(s, "synproxy_drops_total", service="web", reason="martian") == 0
-        assert value(s, "synproxy_service_events_total", service="web", event="syn_in") == 4
+        assert value(s, "synproxy_syns_received_total", service="web", family="ipv4") == 4
+        assert value(s, "synproxy_cookies_sent_total", service="web", family="ipv4") == 4
+        assert value(s, "synproxy_cookie_acks_total", service="web", family="ipv4", result="valid") == 1
+        assert value(s, "synproxy_cookie_acks_total", service="web", family="ipv4", result="invalid") == 1
+        assert value(s, "synproxy_drops_total", service="web", family="ipv4", reason="udp") == 1
+        assert value(s, "synproxy_drops_total", service="web", family="ipv4", reason="martian") == 0
+        assert value(s, "synproxy_service_events_total", service="web", family="ipv4", event="syn_in") == 4
         assert value(s, "synproxy_switch_drops_total", reason="udp") == 1
         assert value(s, "synproxy_switch_events_total", event="synack_sent") == 4
-        rs = {"service": "web", "real_server": f"{RS_IP}:{RS_PORT}"}
+        rs = {"service": "web", "family": "ipv4", "real_server": f"{RS_IP}:{RS_PORT}"}
         assert value(s, "synproxy_real_server_sessions", **rs) == 1
         assert value(s, "synproxy_real_server_sessions_total", **rs) == 1
         assert value(s, "synproxy_real_server_weight", **rs) == 1
@@ -154,31 +154,31 @@ def test_series_go_with_their_service_and_real_server(artefacts: tuple[Path, Pat
         assert wait_for(lambda: value(scrape(base), "synproxy_service_syn_rate", service="ssh")
                         is not None, 30)
         s = scrape(base)
-        assert value(s, "synproxy_syns_received_total", service="ssh") == 0
-        assert value(s, "synproxy_real_server_sessions", service="ssh",
+        assert value(s, "synproxy_syns_received_total", service="ssh", family="ipv4") == 0
+        assert value(s, "synproxy_real_server_sessions", service="ssh", family="ipv4",
                      real_server=f"{RS2_IP}:22") == 0
         command(ct, {"cmd": "service_remove", "name": "ssh"})
         s = scrape(base)
         assert names_with(s, "service", "ssh") == set()
-        assert value(s, "synproxy_syns_received_total", service="web") == 0
+        assert value(s, "synproxy_syns_received_total", service="web", family="ipv4") == 0
 
         command(ct, {"cmd": "rs_add", "service": "web", "address": RS2_IP, "port": RS_PORT,
                      "weight": 2})
-        rs2 = {"service": "web", "real_server": f"{RS2_IP}:{RS_PORT}"}
+        rs2 = {"service": "web", "family": "ipv4", "real_server": f"{RS2_IP}:{RS_PORT}"}
         assert value(scrape(base), "synproxy_real_server_weight", **rs2) == 2
         command(ct, {"cmd": "rs_remove", "service": "web", "address": RS2_IP,
                      "port": RS_PORT})
         s = scrape(base)
         assert names_with(s, "real_server", f"{RS2_IP}:{RS_PORT}") == set()
-        assert value(s, "synproxy_real_server_weight", service="web",
+        assert value(s, "synproxy_real_server_weight", service="web", family="ipv4",
                      real_server=f"{RS_IP}:{RS_PORT}") == 1
 
         switch.stop()  # the switch is gone: no switch series, and not healthy
         assert wait_for(lambda: get(base + "/healthz")[0] == 503, 30)
         s = scrape(base)
         assert value(s, "synproxy_switch_counters_up") == 0
-        assert value(s, "synproxy_syns_received_total", service="web") is None
-        assert value(s, "synproxy_real_server_weight", service="web",
+        assert value(s, "synproxy_syns_received_total", service="web", family="ipv4") is None
+        assert value(s, "synproxy_real_server_weight", service="web", family="ipv4",
                      real_server=f"{RS_IP}:{RS_PORT}") == 1
     finally:
         ct.stop()
