@@ -118,7 +118,7 @@ class NatTables:
                                              dict[ServerKey, ServerKey]]:
         n = install.nat_bucket_count(self.p4)
         queries = []
-        tables = ("nat_buckets", "nat_reverse")
+        tables: tuple[str, ...] = ("nat_buckets", "nat_reverse")
         if self.ipv6:
             tables += ("nat_buckets_v6", "nat_reverse_v6")
         for table in tables:
