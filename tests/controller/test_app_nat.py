@@ -48,18 +48,34 @@ NAT_AUTO = textwrap.dedent(f"""\
 
 
 def _ip(v: int) -> str:
-    return str(ipaddress.IPv4Address(v))
+    return str(ipaddress.ip_address(v))
 
 
-def buckets(switch: SwitchBench, sid: int = 1) -> dict[int, tuple[str, int]]:
-    """bucket -> real server, as the switch holds them for service `sid`."""
+def buckets(switch: SwitchBench, sid: int = 1, v6: str = "") -> dict[int, tuple[str, int]]:
+    """bucket -> real server, as the switch holds them for service `sid` (`v6`:
+    "_v6" for an IPv6 service's, in nat_buckets_v6)."""
     return {e.match[1]: (_ip(e.args[0]), e.args[1])
-            for e in switch.state.table("nat_buckets").entries() if e.match[0] == sid}
+            for e in switch.state.table("nat_buckets" + v6).entries() if e.match[0] == sid}
 
 
-def reverse(switch: SwitchBench) -> dict[tuple[str, int], tuple[str, int]]:
+def reverse(switch: SwitchBench, v6: str = "") -> dict[tuple[str, int], tuple[str, int]]:
     return {(_ip(e.match[0]), e.match[1]): (_ip(e.args[0]), e.args[1])
-            for e in switch.state.table("nat_reverse").entries()}
+            for e in switch.state.table("nat_reverse" + v6).entries()}
+
+
+# The same service over IPv6 (D13): its rows are in the _v6 twins.
+V6_ADDRS = {VIP: "2001:db8::100", RS_IP: "2001:db8:2::5", RS2_IP: "2001:db8:2::6",
+            RS3_IP: "2001:db8:2::7"}
+
+
+def family_of(family: int) -> tuple[str, dict[str, str], str]:
+    """(NAT_AUTO, address map, table suffix) for `family`."""
+    if family == 4:
+        return NAT_AUTO, {a: a for a in V6_ADDRS}, ""
+    text = NAT_AUTO
+    for a, b in V6_ADDRS.items():
+        text = text.replace(f" {a}", f' "{b}"').replace(f"{{address: {a},", f'{{address: "{b}",')
+    return text, V6_ADDRS, "_v6"
 
 
 def share(rows: dict[int, tuple[str, int]]) -> dict[str, int]:
@@ -164,29 +180,37 @@ def test_services_added_and_removed_at_run_time(artefacts: tuple[Path, Path], so
         ct.stop()
 
 
-def test_a_restarted_controller_keeps_the_buckets(artefacts: tuple[Path, Path], sock, switch, tmp_path) -> None:
+@pytest.mark.parametrize("family", [4, 6])
+def test_a_restarted_controller_keeps_the_buckets(artefacts: tuple[Path, Path], sock, switch,
+                                                  tmp_path, family: int) -> None:
     """C9: connections forwarded unproxied survive a controller restart: the new
-    controller reads the rows back and keeps them."""
-    ct = start_controller(artefacts, sock, tmp_path, service=NAT_AUTO)
+    controller reads the rows back and keeps them (IPv6's from the _v6 tables)."""
+    service, a, v6 = family_of(family)
+    rs, rs2, rs3 = a[RS_IP], a[RS2_IP], a[RS3_IP]
+    ct = start_controller(artefacts, sock, tmp_path, service=service)
     try:
-        command(ct, {"cmd": "rs_add", "service": "web", "address": RS3_IP, "port": RS_PORT,
+        command(ct, {"cmd": "rs_add", "service": "web", "address": rs3, "port": RS_PORT,
                      "weight": 2})
-        held = buckets(switch)
+        held = buckets(switch, v6=v6)
+        assert share(held)[rs3] > 0
+        if v6:
+            assert buckets(switch) == {} and reverse(switch) == {}
+            assert reverse(switch, v6)[(rs3, RS_PORT)] == (a[VIP], VPORT)
     finally:
         ct.stop()
     # The config file has no RS3: its buckets go back to the others, nothing else moves.
-    ct = start_controller(artefacts, sock, tmp_path, service=NAT_AUTO)
+    ct = start_controller(artefacts, sock, tmp_path, service=service)
     try:
-        assert wait_for(lambda: RS3_IP not in share(buckets(switch)), 5)
-        after = buckets(switch)
-        assert share(after) == {RS_IP: 48, RS2_IP: 16}
-        assert all(held[b][0] == RS3_IP for b in after if after[b] != held[b])
-        assert (RS3_IP, RS_PORT) not in reverse(switch)
-        again = buckets(switch)
+        assert wait_for(lambda: rs3 not in share(buckets(switch, v6=v6)), 5)
+        after = buckets(switch, v6=v6)
+        assert share(after) == {rs: 48, rs2: 16}
+        assert all(held[b][0] == rs3 for b in after if after[b] != held[b])
+        assert (rs3, RS_PORT) not in reverse(switch, v6)
+        again = buckets(switch, v6=v6)
     finally:
         ct.stop()
-    ct = start_controller(artefacts, sock, tmp_path, service=NAT_AUTO)
+    ct = start_controller(artefacts, sock, tmp_path, service=service)
     try:
-        assert buckets(switch) == again
+        assert buckets(switch, v6=v6) == again
     finally:
         ct.stop()
