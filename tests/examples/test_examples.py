@@ -34,6 +34,16 @@ def test_example_loads(path: Path) -> None:
     assert cfg.interfaces and cfg.routes
 
 
+def test_dual_stack_example_installs_on_the_program() -> None:
+    from controller.config import check_program
+    from controller.limits import ProgramLimits
+
+    cfg = load_config(EXAMPLES / "dual-stack.yaml")
+    check_program(cfg, ProgramLimits())
+    web6 = {s.name: s for s in cfg.services}["web6"]
+    assert web6.synack.mss == 1440 and all(":" in r.address for r in web6.real_servers)
+
+
 def test_full_example_shows_every_mode() -> None:
     cfg = load_config(EXAMPLES / "synproxy.yaml")
     modes = {(s.mode, s.nat) for s in cfg.services}
