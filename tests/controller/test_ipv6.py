@@ -256,6 +256,24 @@ def test_ipv6_handshake_installs_sessions_v6_and_sends_an_ipv6_server_syn(
                 if u.type == pb.Update.DELETE]
         assert {table_of(p4, e) for e in dels} == {"sessions_v6"}
         assert len(table) == 1
+        # C6: an established IPv6 session whose two sessions_v6 entries idle out is freed
+        fake.send_digest_list(p4.get("digests", "cookie_ack_digest_v6_t").preamble.id,
+                              [cookie_row6(40001, 77, 0x6000)])
+        assert wait_for(lambda: (C6, V6, 40001, 80) in table.by_flow)
+        s2 = table.by_flow[(C6, V6, 40001, 80)]
+        fake.send_digest_list(eid, [[s2.slot, 1, 0x100, 0, C6, 40001, State.ESTABLISHED,
+                                     s2.gen]])
+        assert wait_for(lambda: s2.state == State.ESTABLISHED)
+        note = pb.StreamMessageResponse()
+        for direction in (codec.client_key(s2), codec.server_key(s2)):
+            te = note.idle_timeout_notification.table_entry.add()
+            te.CopyFrom(ent.table_entry(p4, "sessions_v6", dict(zip(
+                ("src_addr", "dst_addr", "src_port", "dst_port"), direction, strict=True))))
+        before = len(fake.requests)
+        fake.out.put(note.SerializeToString())
+        assert wait_for(lambda: (C6, V6, 40001, 80) not in table.by_flow)
+        assert wait_for(lambda: any(u.type == pb.Update.DELETE
+                                    for r in fake.requests[before:] for u in r.updates))
     finally:
         ct.stop()
         fake.stop()
@@ -343,3 +361,20 @@ def test_per_service_series_carry_the_family(artefacts: tuple[Path, Path],
                 (("family", "ipv4"), ("service", "web")))] == 1
     assert got[("synproxy_real_server_weight", (("family", "ipv6"),
                 ("real_server", f"[{RS6}]:8080"), ("service", "web6")))] == 1
+
+
+def test_saved_ipv6_services_load_back_the_same(artefacts: tuple[Path, Path]) -> None:
+    """`save` writes every key: an IPv6 service's MSS (default 1440, or one given,
+    even the IPv4 default) comes back as it ran."""
+    import dataclasses
+
+    from controller import persist
+
+    cfg = parse_config(config(*artefacts, "/tmp/none.sock"))
+    web6 = cfg.services[0]
+    at_1460 = dataclasses.replace(web6, name="web6b", port=81,
+                                  synack=dataclasses.replace(web6.synack, mss=1460))
+    cfg = dataclasses.replace(cfg, services=(*cfg.services, at_1460))
+    back = parse_config(persist.to_yaml(cfg))
+    assert back.services == cfg.services
+    assert [s.synack.mss for s in back.services] == [1440, 1460, 1440, 1460]
