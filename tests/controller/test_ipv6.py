@@ -378,3 +378,38 @@ def test_saved_ipv6_services_load_back_the_same(artefacts: tuple[Path, Path]) ->
     back = parse_config(persist.to_yaml(cfg))
     assert back.services == cfg.services
     assert [s.synack.mss for s in back.services] == [1440, 1460, 1440, 1460]
+
+
+def test_ipv6_services_added_and_removed_at_run_time(
+        artefacts: tuple[Path, Path], sock: str, switch, tmp_path: Path) -> None:
+    """service_add of an IPv6 VIP writes services_v6 (and, unproxied NAT, the _v6
+    buckets and reverse rows); service_remove deletes them all, IPv4's untouched."""
+    from controller.control import handle
+
+    ct = ControllerThread(load_cfg(config_text(*artefacts, sock), tmp_path))
+    try:
+        ct.wait_synced()
+        ctl = ct.ctl
+        rows = {t: len(list(switch.state.table(t).entries()))
+                for t in ("services", "nat_buckets")}
+        spec = {"name": "calm6", "vip": "2001:db8::200", "port": 443, "mode": "off",
+                "real_servers": [{"address": "2001:db8:2::11", "port": 8443},
+                                 {"address": "2001:db8:2::12", "port": 8443}]}
+        ct.call(lambda: handle(ctl, {"cmd": "service_add", "service": spec}))
+        svc6 = list(switch.state.table("services_v6").entries())
+        assert len(svc6) == 1  # mode off: no deny entries for its VIP
+        assert len(list(switch.state.table("nat_buckets_v6").entries())) == \
+            install.nat_bucket_count(ctl.program.p4)
+        assert {(str(ipaddress.ip_address(e.match[0])), e.match[1])
+                for e in switch.state.table("nat_reverse_v6").entries()} == {
+            ("2001:db8:2::11", 8443), ("2001:db8:2::12", 8443)}
+        spec = {**spec, "name": "on6", "port": 80, "mode": "on"}
+        ct.call(lambda: handle(ctl, {"cmd": "service_add", "service": spec}))
+        assert len(list(switch.state.table("services_v6").entries())) == 4  # + UDP, fragments
+        for name in ("calm6", "on6"):
+            ct.call(lambda name=name: handle(ctl, {"cmd": "service_remove", "name": name}))
+        for t in ("services_v6", "nat_buckets_v6", "nat_reverse_v6"):
+            assert list(switch.state.table(t).entries()) == [], t
+        assert {t: len(list(switch.state.table(t).entries())) for t in rows} == rows
+    finally:
+        ct.stop()
