@@ -1,8 +1,9 @@
-"""Real Linux IPv6 TCP through the switch (D13): a client downloads byte for byte from
-real servers over IPv6, through the IPv6 VIP of a NAT service with the defence off
+"""Real Linux IPv6 TCP through the switch (D13): a client downloads and uploads byte
+for byte from and to real servers over IPv6, through the IPv6 VIP of a NAT service with the defence off
 (mode off: the switch NATs each connection to a real server by its bucket,
 nat_buckets_v6 / nat_reverse_v6), the switch answering the hosts' neighbour
-solicitations for its gateway addresses and the VIP (nd_replies). The hosts have
+solicitations for its gateway addresses and the VIP (nd_replies); an IPv4 service
+runs beside it on the IPv4 VIP. The hosts have
 static addresses from the documentation prefix 2001:db8::/32 on their /64s, inside
 their namespaces only, with DAD and router solicitations off (topo/netns.py).
 
@@ -40,10 +41,12 @@ class Rig:
     def status(self) -> dict[str, Any]:
         return request(self.socket, {"cmd": "status"})
 
-    def get(self, size: int, seed: int, timeout: float = 30) -> dict[str, Any]:
+    def get(self, size: int, seed: int, timeout: float = 30, op: str = "get",
+            family: int = 6) -> dict[str, Any]:
+        """One exchange (`op` get: a download, post: an upload), byte for byte."""
         out = self.net.exec("client", [
-            PY, "-m", "topo.tcpclient", "--vip", self.topo.vip6, "--port",
-            str(self.topo.vport), "--timeout", str(timeout), "get", "--size", str(size),
+            PY, "-m", "topo.tcpclient", "--vip", self.topo.vip_of(family), "--port",
+            str(self.topo.vport), "--timeout", str(timeout), op, "--size", str(size),
             "--seed", str(seed)], check=False, timeout=timeout * 4 + 60)
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
         assert lines, f"the client printed no result: {out.stdout!r} {out.stderr[-2000:]!r}"
@@ -60,7 +63,13 @@ def rig() -> Iterator[Rig]:
     try:
         start_services(net, topo)
         r = Rig(net, topo)
-        ctl = start_controller(net, topo, extra={"control": {"socket": r.socket}},
+        # web: the IPv6 VIP; web4 beside it on the IPv4 VIP (the same servers' IPv4
+        # addresses): one switch, both families
+        web4 = {"name": "web4", "vip": topo.vip, "port": topo.vport, "mode": "off",
+                "real_servers": [{"address": h.ip, "port": topo.rs_port}
+                                 for h in topo.real_servers]}
+        ctl = start_controller(net, topo, extra={"control": {"socket": r.socket},
+                                                 "services": [web4]},
                                mode="off", family=6)
 
         def synced() -> bool:
@@ -105,6 +114,18 @@ def test_ipv6_download_through_the_vip_is_byte_exact(rig: Rig) -> None:
     assert after.get("synack_sent", 0) == before.get("synack_sent", 0)
 
 
+def test_ipv6_upload_is_byte_exact(rig: Rig) -> None:
+    r = rig.get(1 * MB, 7, op="post")
+    assert r["ok"], r
+
+
+def test_both_families_side_by_side(rig: Rig) -> None:
+    """The IPv4 VIP's service runs beside the IPv6 one on the same switch."""
+    for family in (4, 6, 4):
+        r = rig.get(300_000, 10 + family, family=family)
+        assert r["ok"], (family, r)
+
+
 def test_the_switch_answered_neighbour_solicitation(rig: Rig) -> None:
     """The client resolved its IPv6 gateway by ND, and the switch answered with the
     gateway's MAC (the kernel holds the answer in its neighbour table)."""
@@ -116,8 +137,11 @@ def test_the_switch_answered_neighbour_solicitation(rig: Rig) -> None:
 
 def test_status_shows_the_ipv6_service_and_its_buckets(rig: Rig) -> None:
     st = rig.status()
-    web = st["services"]["web"]
+    web, web4 = st["services"]["web"], st["services"]["web4"]
     assert web["vip"] == rig.topo.vip6 and web["mode"] == "off"
+    assert web4["vip"] == rig.topo.vip
     shares = web["nat_buckets"]
     want = {f"[{h.ip6}]:{rig.topo.rs_port}" for h in rig.topo.real_servers}
     assert set(shares) == want and all(n > 0 for n in shares.values())
+    assert set(web4["nat_buckets"]) == {f"{h.ip}:{rig.topo.rs_port}"
+                                        for h in rig.topo.real_servers}
