@@ -413,3 +413,15 @@ def test_ipv6_services_added_and_removed_at_run_time(
         assert {t: len(list(switch.state.table(t).entries())) for t in rows} == rows
     finally:
         ct.stop()
+
+
+def test_status_table_names_ipv6_addresses_in_brackets() -> None:
+    """synproxyctl status: an IPv6 VIP and real server as [address]:port, and the
+    buckets found under the key the controller gives them."""
+    from controller import tables
+
+    rs = {"address": RS6, "port": 8080, "weight": 1, "sessions": 2}
+    st = {"services": {"web6": {"vip": VIP6, "port": 80, "mode": "off", "real_servers": [rs],
+                                "nat_buckets": {f"[{RS6}]:8080": 64}}}}
+    row = next(ln for ln in tables.status(st).splitlines() if ln.startswith("web6"))
+    assert row.split() == ["web6", f"[{VIP6}]:80", "off", "-", f"[{RS6}]:8080", "1", "2", "64"]
