@@ -74,6 +74,10 @@ class DigestDecoder:
         self.ids: dict[str, int] = {}
         self._at: dict[int, list[int]] = {}
         self.cookie_ids: set[int] = set()
+        # D13: where the addresses sit in each IPv6 digest, and how many were refused
+        # for an address in ::/96 (below 2^32, it would be read as IPv4)
+        self._v6_addrs: dict[int, list[int]] = {}
+        self.refused_v6 = 0
         have = {d.preamble.name for d in p4.info.digests}
         for name in (COOKIE_DIGEST, EVENT_DIGEST, COOKIE_DIGEST_V6, EVENT_DIGEST_V6):
             if name in (COOKIE_DIGEST_V6, EVENT_DIGEST_V6) and name not in have:
@@ -88,6 +92,9 @@ class DigestDecoder:
             # Where each record field sits in the struct (a ValueError names a missing one).
             self._at[d.preamble.id] = [members.index(n) for n in (
                 (*_HANDSHAKE, *_COOKIE_ACK) if cookie else _EVENT)]
+            if name in (COOKIE_DIGEST_V6, EVENT_DIGEST_V6):
+                self._v6_addrs[d.preamble.id] = [members.index(n) for n in members
+                                                 if n in ("client_addr", "vip_addr")]
 
     def decode(self, dl: pb.DigestList) -> tuple[int, int, list[CookieAck | SessionEvent]]:
         """A DigestList -> (digest_id, list_id, decoded digests). Digests of an
@@ -100,9 +107,16 @@ class DigestDecoder:
         cookies = did in self.cookie_ids
         at = self._at[did]
         n = len(names)
+        v6_addrs = self._v6_addrs.get(did, ())
         for data in dl.data:
             values = struct_members(data)
             if len(values) != n:
+                continue
+            if any(values[i] >> 32 == 0 for i in v6_addrs):
+                # An IPv6 address in ::/96 would key the flow as IPv4 (synpkt.is_ipv6):
+                # no host of ours has one (config.not_a_host), and the program refuses
+                # such sources (martian_sources_v6); one that gets here is dropped.
+                self.refused_v6 += 1
                 continue
             v = [values[i] for i in at]
             if cookies:

@@ -92,6 +92,7 @@ class Handshakes:
 
     def on_digest_list(self, dl: pb.DigestList) -> None:
         did, lid, items = self.program.decoder.decode(dl)
+        self.stats["refused_v6_digests"] = self.program.decoder.refused_v6
         if not items:
             return
         if did in self.program.decoder.cookie_ids:  # IPv4's or IPv6's (D13)

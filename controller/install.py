@@ -189,8 +189,11 @@ def martian_entries(p4: P4InfoIndex, cfg: Config) -> list[p4runtime_pb2.TableEnt
 
 
 #: IPv6 sources never a client of a VIP (ipv6-interface, D16): unspecified, loopback,
-#: multicast, link-local (a VIP sits behind a router), IPv4-mapped.
-MARTIAN_DEFAULTS_V6 = ("::/128", "::1/128", "ff00::/8", "fe80::/10", "::ffff:0:0/96")
+#: multicast, link-local (a VIP sits behind a router), IPv4-mapped, and the deprecated
+#: IPv4-compatible ::/96 (RFC 4291 2.5.5.1; it holds :: and ::1): the controller keys
+#: a flow as IPv4 by an address below 2^32, so such a client is never let in.
+MARTIAN_DEFAULTS_V6 = ("::/96", "::/128", "::1/128", "ff00::/8", "fe80::/10",
+                       "::ffff:0:0/96")
 
 
 def martian_prefixes_v6(cfg: Config) -> list[str]:

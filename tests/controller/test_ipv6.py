@@ -176,6 +176,14 @@ def test_ipv6_digests_decode_to_the_same_records(p4: P4InfoIndex) -> None:
     eid = dec.ids["session_event_digest_v6_t"]
     _, _, (ev,) = dec.decode(digest_list(eid, [[5, 1, 100, 200, C6, 40000, 2, 9]]))
     assert ev == SessionEvent(5, 1, 100, 200, C6, 40000, 2, 9)
+    # Hostile: an IPv6 client in ::/96 (an address below 2^32) would be keyed as an
+    # IPv4 flow; refused and counted, the rest of the list decoded.
+    compat = int(ipaddress.IPv6Address("::10.0.0.1"))
+    _, _, got = dec.decode(digest_list(cid, [[compat, *row[1:]], row]))
+    assert got == [ck] and dec.refused_v6 == 1
+    _, _, got = dec.decode(digest_list(eid, [[5, 1, 100, 200, 0, 40000, 2, 9]]))
+    assert got == [] and dec.refused_v6 == 2
+    assert "::/96" in install.MARTIAN_DEFAULTS_V6  # and the switch drops such sources
 
 
 def digest_list(did: int, rows: list[list[int]]) -> pb.DigestList:
