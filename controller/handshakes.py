@@ -19,7 +19,7 @@ from typing import Any
 from p4.v1 import p4runtime_pb2 as pb
 
 from . import install, p4consts
-from .config import Config, Service, hostport
+from .config import Config, Service, family, hostport
 from .digests import (
     EV_CLIENT_ABORT,
     EV_ESTABLISHED,
@@ -56,7 +56,7 @@ class Handshakes:
         self.metrics = metrics
         self.stats = stats
         for k in ("duplicate_digests", "unknown_service", "no_real_server", "failed_installs",
-                  "stale_events", "write_timeouts", "refused_full"):
+                  "stale_events", "write_timeouts", "refused_full", "family_mismatch"):
             stats.setdefault(k, 0)
         self.clock = clock
         self._macs: dict[int | None, bytes] = {}  # router MAC by ingress port
@@ -214,6 +214,11 @@ class Handshakes:
         svc = self.services.by_id.get(ck.service_id)
         if svc is None:
             self.stats["unknown_service"] += 1
+            return
+        if (family(svc.vip) == 6) != (ck.flow[1] >> 32 != 0):
+            # A digest of the other family than its service's VIP: no real server of
+            # the service could take the flow (the switch translates no family).
+            self.stats["family_mismatch"] += 1
             return
         flow = ck.flow
         existing = self.view.table.by_flow.get(flow)

@@ -250,6 +250,11 @@ def test_ipv6_handshake_installs_sessions_v6_and_sends_an_ipv6_server_syn(
         fresh = syn6.copy()
         del fresh[TCP].chksum
         assert Ether(bytes(fresh))[TCP].chksum == syn6[TCP].chksum
+        # Hostile: an IPv6 digest naming the IPv4 service (2) is refused, counted.
+        fake.send_digest_list(p4.get("digests", "cookie_ack_digest_v6_t").preamble.id,
+                              [[*cookie_row6(40002, 5, 6)[:16], 2, 0, 0]])
+        assert wait_for(lambda: ct.ctl.stats["family_mismatch"] == 1)
+        assert (C6, V6, 40002, 80) not in table.by_flow and len(table) == 2
         # The server answered (an IPv6 session event): ESTABLISHED; then its RST frees it.
         eid = p4.get("digests", "session_event_digest_v6_t").preamble.id
         fake.send_digest_list(eid, [[s6.slot, 1, 0x100, 0, C6, 40000, State.ESTABLISHED,
