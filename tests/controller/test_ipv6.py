@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import textwrap
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -419,8 +420,9 @@ def test_ipv6_services_added_and_removed_at_run_time(
         spec = {**spec, "name": "on6", "port": 80, "mode": "on"}
         ct.call(lambda: handle(ctl, {"cmd": "service_add", "service": spec}))
         assert len(list(switch.state.table("services_v6").entries())) == 4  # + UDP, fragments
-        for name in ("calm6", "on6"):
-            ct.call(lambda name=name: handle(ctl, {"cmd": "service_remove", "name": name}))
+        for req in ({"cmd": "service_remove", "name": "calm6"},
+                    {"cmd": "service_remove", "name": "on6"}):
+            ct.call(partial(handle, ctl, req))
         for t in ("services_v6", "nat_buckets_v6", "nat_reverse_v6"):
             assert list(switch.state.table(t).entries()) == [], t
         assert {t: len(list(switch.state.table(t).entries())) for t in rows} == rows
