@@ -62,6 +62,20 @@ def test_run_status_service_metrics_and_stop(artefacts: tuple[Path, Path], sock,
         assert json.loads(out.stdout)["id"] == 2
         out = ctl("rs", "weight", "ssh", "10.1.0.6:22", "5", "--socket", ctl_sock)
         assert json.loads(out.stdout)["real_servers"] == ["10.1.0.6:22/5"]
+        # IPv6 (D13): a service on an IPv6 VIP, its real servers in brackets
+        out = ctl("service", "add", "web6", "--vip", "2001:DB8::100", "--port", "80",
+                  "--rs", "[2001:db8:2::10]:8080", "--socket", ctl_sock)
+        assert out.returncode == 0, out.stderr
+        out = ctl("rs", "add", "web6", "[2001:db8:2::11]:8080", "--weight", "3",
+                  "--socket", ctl_sock)
+        assert json.loads(out.stdout)["real_servers"] == ["[2001:db8:2::10]:8080/1",
+                                                          "[2001:db8:2::11]:8080/3"]
+        out = ctl("rs", "add", "web6", "10.1.0.7:8080", "--socket", ctl_sock)
+        assert out.returncode == 2 and "is IPv4 but the VIP 2001:db8::100 is IPv6" in out.stderr
+        out = ctl("status", "--socket", ctl_sock)
+        assert "[2001:db8::100]:80" in out.stdout and "[2001:db8:2::11]:8080" in out.stdout
+        out = ctl("service", "remove", "web6", "--socket", ctl_sock)
+        assert out.returncode == 0, out.stderr
         out = ctl("rs", "remove", "web", "10.9.9.9:80", "--socket", ctl_sock)
         assert out.returncode == 2 and "not a real server" in out.stderr  # a bad argument
         out = ctl("sessions", "--socket", ctl_sock)
