@@ -65,10 +65,9 @@ def ip_text(value: int) -> str:
     return ".".join(str((value >> s) & 0xFF) for s in (24, 16, 8, 0))
 
 
-def v6(table: str, address: str | int) -> str:
+def v6(table: str, address: str) -> str:
     """`table`'s IPv6 twin (`services` -> `services_v6`) for an IPv6 address (D13)."""
-    is6 = (address >> 32 != 0) if isinstance(address, int) else family(address) == 6
-    return f"{table}_v6" if is6 else table
+    return f"{table}_v6" if family(address) == 6 else table
 
 
 def service_flags(s: Service) -> int:
