@@ -185,9 +185,9 @@ class Metrics:
                                     registry=r)
         self.sessions = Gauge("synproxy_sessions", "Sessions by state", ["state"], registry=r)
         self.defense = Gauge("synproxy_defense_active", "Auto defence on (1) per service",
-                             ["service"], registry=r)
+                             ["service", "family"], registry=r)
         self.syn_rate = Gauge("synproxy_service_syn_rate", "SYNs/s per auto service",
-                              ["service"], registry=r)
+                              ["service", "family"], registry=r)
         self.primary = Gauge("synproxy_primary", "1 while this controller is primary",
                              registry=r)
         self.setup_latency = Histogram(
@@ -205,10 +205,11 @@ class Metrics:
     def forget_service(self, name: str) -> None:
         """Drop the labelled series of a service that was removed."""
         for g in (self.defense, self.syn_rate):
-            try:
-                g.remove(name)
-            except KeyError:
-                pass
+            for fam in ("ipv4", "ipv6"):
+                try:
+                    g.remove(name, fam)
+                except KeyError:
+                    pass
         for key in [k for k in self.switch.created if k[0] == name]:
             del self.switch.created[key]
 

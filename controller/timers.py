@@ -15,7 +15,7 @@ from google.rpc import code_pb2
 from p4.v1 import p4runtime_pb2 as pb
 
 from . import install, p4consts
-from .config import Config
+from .config import Config, family
 from .defence import KeyState
 from .entities import counter_query
 from .entities import update as ent_update
@@ -268,14 +268,15 @@ class Timers:
                 continue
             change = sw.update(now, counts.get(sid, 0))
             name = self.services[sid].name
-            self.metrics.syn_rate.labels(name).set(sw.rate)
+            fam = f"ipv{family(self.services[sid].vip)}"
+            self.metrics.syn_rate.labels(name, fam).set(sw.rate)
             if change is not None:
                 a = self.services[sid].auto
                 log.warning("event=%s service=%s syn_rate=%.0f syn_rate_on=%g "
                             "syn_rate_off=%g quiet_seconds=%g",
                             "defence_on" if change else "defence_off", name, sw.rate,
                             a.syn_rate_on, a.syn_rate_off, a.quiet_seconds)
-                self.metrics.defense.labels(name).set(int(change))
+                self.metrics.defense.labels(name, fam).set(int(change))
                 updates.append(install.defense_update(self.program.p4, sid, change))
         if updates:
             try:

@@ -151,7 +151,8 @@ def test_series_go_with_their_service_and_real_server(artefacts: tuple[Path, Pat
     try:
         command(ct, {"cmd": "service_add", "service": SSH})
         # the auto service's own gauge appears at its first poll
-        assert wait_for(lambda: value(scrape(base), "synproxy_service_syn_rate", service="ssh")
+        assert wait_for(lambda: value(scrape(base), "synproxy_service_syn_rate", service="ssh",
+                                          family="ipv4")
                         is not None, 30)
         s = scrape(base)
         assert value(s, "synproxy_syns_received_total", service="ssh", family="ipv4") == 0
