@@ -35,7 +35,8 @@ async def probe(check: HealthCheck, address: str, port: int) -> str | None:
         try:
             if check.type == "tcp":
                 return None
-            writer.write(f"GET {check.path} HTTP/1.0\r\nHost: {address}\r\n"
+            host = f"[{address}]" if ":" in address else address  # an IPv6 literal
+            writer.write(f"GET {check.path} HTTP/1.0\r\nHost: {host}\r\n"
                          "User-Agent: p4synproxy-health\r\nConnection: close\r\n\r\n".encode())
             await writer.drain()
             line = await reader.readline()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import textwrap
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -26,7 +27,10 @@ FALL, RISE = 3, 2
 
 
 class Ok(BaseHTTPRequestHandler):
+    hosts: list[str] = []  # the Host header of every request
+
     def do_GET(self) -> None:
+        Ok.hosts.append(self.headers.get("Host", ""))
         code = 200 if self.path == "/health" else 404
         self.send_response(code)
         self.send_header("Content-Length", "0")
@@ -37,10 +41,13 @@ class Ok(BaseHTTPRequestHandler):
 
 
 class Web:
-    """An HTTP server on 127.0.0.1 in a thread; stop() closes its port."""
+    """An HTTP server on 127.0.0.1 (or `host`) in a thread; stop() closes its port."""
 
-    def __init__(self, port: int = 0) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Ok)
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+        class Server(ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+        self.httpd = Server((host, port), Ok)
         self.port = int(self.httpd.server_address[1])
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -64,6 +71,18 @@ def test_probes_tcp_and_http() -> None:
         web.stop()
     err = asyncio.run(probe(HealthCheck(timeout=5), "127.0.0.1", web.port))
     assert err is not None and err.startswith("connect: ")
+
+
+def test_http_probe_of_an_ipv6_server_names_it_in_brackets() -> None:
+    """RFC 7230 5.4: an IPv6 literal in the Host header is bracketed (D13)."""
+    web = Web(host="::1")
+    try:
+        http = HealthCheck(type="http", path="/health", timeout=5)
+        Ok.hosts.clear()
+        assert asyncio.run(probe(http, "::1", web.port)) is None
+        assert Ok.hosts == ["[::1]"]
+    finally:
+        web.stop()
 
 
 def test_stopped_server_out_after_fall_back_after_rise(artefacts, sock, switch, tmp_path,
