@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import textwrap
 import socket
+import textwrap
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
