@@ -240,8 +240,8 @@ class Admin:
         scheduling, and of the NAT buckets (written now when connected)."""
         if sid not in self.services or not self.services.mark(sid, server, up):
             return
-        log.info("event=health_changed service=%s real_server=%s:%d up=%s reason=%s",
-                 self.services[sid].name, server[0], server[1], up, _quoted(why))
+        log.info("event=health_changed service=%s real_server=%s up=%s reason=%s",
+                 self.services[sid].name, hostport(*server), up, _quoted(why))
         if self.link.conn is not None and self.synced.is_set():
             await self.nat.apply(self.link.conn)
 

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from .config import HealthCheck
+from .config import HealthCheck, hostport
 from .services import ServerKey, Services
 
 log = logging.getLogger("controller.health")
@@ -142,8 +142,8 @@ class HealthChecks:
         try:
             await self.on_change(key[0], key[1], h.up, why)
         except Exception as e:  # noqa: BLE001 - the checks go on; the next sync applies it
-            log.warning("event=health_apply_failed service_id=%d real_server=%s:%d error=%r",
-                        key[0], key[1][0], key[1][1], str(e) or type(e).__name__)
+            log.warning("event=health_apply_failed service_id=%d real_server=%s error=%r",
+                        key[0], hostport(*key[1]), str(e) or type(e).__name__)
 
     def is_up(self, sid: int, server: ServerKey) -> bool:
         h = self.state.get((sid, server))
