@@ -94,6 +94,19 @@ _gens = itertools.count(random.randrange(1, 1 << 30))
 _epochs = itertools.count(2)
 
 
+def ipv6_variants(*classes: type) -> dict[str, type]:
+    """D13: each test class's twin over IPv6 (`family = 6`), named ...V6Test, for a
+    module to add to its namespace: the same behaviour checked with exact IPv6
+    packets, parametrised rather than copied."""
+    out: dict[str, type] = {}
+    for cls in classes:
+        name = cls.__name__.removesuffix("Test") + "V6Test"
+        out[name] = type(name, (cls,), {
+            "family": 6, "__module__": cls.__module__,
+            "__doc__": f"{cls.__doc__ or cls.__name__}\n\n(IPv6: family 6.)"})
+    return out
+
+
 def next_gen() -> int:
     return next(_gens)
 
