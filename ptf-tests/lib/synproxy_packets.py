@@ -282,14 +282,17 @@ def raw_options_tcp(flags: str, option_bytes: bytes, *, dataofs: int | None = No
     """A client segment to the VIP whose option area is `option_bytes`, given raw
     (scapy would fix malformed options up). Without `dataofs` the options are padded
     to 32 bits and the data offset covers them; with it, the header claims
-    `dataofs` words whatever follows. IPv4 length and TCP checksum cover it all."""
+    `dataofs` words whatever follows. IP length and TCP checksum cover it all (IPv6
+    for the IPv6 family in use)."""
     opts = option_bytes
     if dataofs is None:
         opts += b"\0" * (-len(opts) % 4)
         dataofs = 5 + len(opts) // 4
+    fam = family()
+    ip: Packet = (IPv6(src=fam.client_ip, dst=fam.vip) if fam.version == 6
+                  else IP(src=fam.client_ip, dst=fam.vip, id=0x3333))
     return Ether(bytes(
-        Ether(src=CLIENT_MAC, dst=ROUTER_MAC)
-        / IP(src=CLIENT_IP, dst=VIP, id=0x3333)
+        Ether(src=CLIENT_MAC, dst=ROUTER_MAC) / ip
         / TCP(sport=CLIENT_SPORT, dport=VPORT, flags=flags, seq=seq, ack=ack, dataofs=dataofs)
         / Raw(opts + payload)))
 
