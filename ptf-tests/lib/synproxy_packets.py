@@ -338,9 +338,11 @@ def flow_of(pkt: Packet) -> Flow | Flow6:
 
 def flow_bit(pkt: Packet) -> int:
     """The `passthrough_flows` index of a segment: v1model's crc32 (the standard
-    CRC-32) over src, dst, sport, dport, modulo the filter size."""
-    data = struct.pack("!IIHH", ip2int(pkt[IP].src), ip2int(pkt[IP].dst),
-                       pkt[TCP].sport, pkt[TCP].dport)
+    CRC-32) over src, dst, sport, dport (IPv6: the full addresses), modulo the
+    filter size."""
+    width = 16 if IPv6 in pkt else 4
+    data = (ip2int(l3(pkt).src).to_bytes(width, "big") + ip2int(l3(pkt).dst).to_bytes(width, "big")
+            + struct.pack("!HH", pkt[TCP].sport, pkt[TCP].dport))
     return zlib.crc32(data) % FLOW_FILTER_SIZE
 
 

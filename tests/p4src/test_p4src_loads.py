@@ -129,6 +129,8 @@ def test_synproxy_stable_ids(synproxy_p4info) -> None:
     assert [registers[f"heartbeat_{n}"] for n in ("instance", "beat", "offset", "checked")] == [
         0x16000014, 0x16000015, 0x16000016, 0x16000017]
     assert (registers["pending_client6"], registers["pending_vip6"]) == (0x16000018, 0x16000019)
+    assert (registers["passthrough_src6"], registers["passthrough_dst6"]) == (
+        0x1600001A, 0x1600001B)
 
 
 def test_defense_and_passthrough_epoch_tables(synproxy_p4info) -> None:
@@ -175,6 +177,8 @@ def test_synproxy_state_and_digests(synproxy_p4info) -> None:
         "pending_clock",
         "pending_client6",
         "pending_vip6",
+        "passthrough_src6",
+        "passthrough_dst6",
         "heartbeat_instance",
         "heartbeat_beat",
         "heartbeat_offset",
@@ -186,6 +190,7 @@ def test_synproxy_state_and_digests(synproxy_p4info) -> None:
     assert (widths["session_gen"], widths["passthrough_flows"]) == (32, 8)
     assert (widths["pending_since"], widths["pending_clock"]) == (64, 64)
     assert (widths["pending_client6"], widths["pending_vip6"]) == (128, 128)  # D13
+    assert (widths["passthrough_src6"], widths["passthrough_dst6"]) == (128, 128)
     members = synproxy_p4info.type_info.structs["session_event_digest_t"].members
     assert [m.name for m in members][-2:] == ["state", "gen"]
     assert [m.type_spec.bitstring.bit.bitwidth for m in members][-2:] == [8, 32]

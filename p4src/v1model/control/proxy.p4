@@ -173,13 +173,12 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         bool passthrough_known = false;
         /* Undefended are auto services while calm and mode on services that fail open
          * while the controller is gone (heartbeat.p4); one that fails closed never is,
-         * so the filter is not looked up for it. Its cells hold IPv4 tuples: an IPv6
-         * flow is never known to it (D13). */
-        if (!v6 && !in_session && meta.svc_hit && !meta.svc_deny && hdr.tcp.isValid()
+         * so the filter is not looked up for it. */
+        if (!in_session && meta.svc_hit && !meta.svc_deny && hdr.tcp.isValid()
                 && !meta.from_cpu && !refuse && !(meta.proxy_active && ctrl == TCP_SYN)
                 && !(meta.proxy_active && meta.proxy_mode != PROXY_MODE_AUTO
                      && (meta.svc_flags & SVC_FLAG_FAIL_CLOSED) != 0)) {
-            passthrough.apply(hdr.ipv4, hdr.tcp, meta, passthrough_known);
+            passthrough.apply(hdr.ipv4, hdr.ipv6, hdr.tcp, meta, passthrough_known);
         }
 
         /* ---------------------------------------------------------- decision */

@@ -36,6 +36,7 @@ from synproxy_packets import (
     KEY,
     OTHER_MAC,
     OTHER_PORT,
+    PROXY_AUTO,
     PROXY_OFF,
     ROUTER_MAC,
     RS_MAC,
@@ -47,9 +48,11 @@ from synproxy_packets import (
     client_syn_options,
     client_tcp,
     encode_options,
+    flow_bit,
     flow_of,
     ip2int,
     option_value,
+    routed,
     ts_option,
 )
 
@@ -295,3 +298,31 @@ class Ipv6CookieAckTest(Ipv6Test):
         self.expect_nothing()
         self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_INVALID": 3,
                             "ACK_VALID": 1})
+
+
+@group("ipv6")
+class Ipv6PassthroughFlowTest(Ipv6Test):
+    """C8 over IPv6: a connection opened while the auto service was undefended
+    marks its filter cell with its full tuple and goes on, unproxied, once the
+    defence is on (PASSTHROUGH); the same segment from a source that shares the
+    client's low 32 bits (the cell's index differs or not, the tuple does) is an ACK
+    whose cookie check fails."""
+
+    service = ServiceSettings(mode=PROXY_AUTO, mss=1440)
+
+    def runTest(self) -> None:
+        old = client_tcp("PA", 500, 600, sport=42013, payload=b"old")
+        self.send(CLIENT_PORT, old)
+        self.expect(SERVER_PORT, routed(old, SERVER_PORT))
+        if self.registers_readable:
+            cell = flow_bit(old)
+            self.assertEqual(self.read_register("passthrough_src6", cell), ip2int(CLIENT6))
+            self.assertEqual(self.read_register("passthrough_dst6", cell), ip2int(VIP6))
+            self.assertEqual(self.read_register("passthrough_src", cell), 0)
+        self.defend()
+        self.send(CLIENT_PORT, old)
+        self.expect(SERVER_PORT, routed(old, SERVER_PORT))
+        spoof = client_tcp("PA", 500, 600, sport=42013, src="2001:db9:1::1", payload=b"old")
+        self.send(CLIENT_PORT, spoof)
+        self.expect_nothing()
+        self.assert_events({"PASSTHROUGH": 1, "ACK_INVALID": 1})

@@ -170,7 +170,8 @@ class SynToUndefendedServiceRoutedTest(SynproxyTest):
     current epoch; auto with the entry answers it."""
 
     def runTest(self) -> None:
-        self.insert("ipv4_routes", {"dst_addr": f"{VIP}/32"}, "route_to",
+        table, plen = ("ipv6_routes", 128) if self.family == 6 else ("ipv4_routes", 32)
+        self.insert(table, {"dst_addr": f"{self.fam.vip}/{plen}"}, "route_to",
                     {"port": OTHER_PORT, "src_mac": ROUTER_MAC, "dst_mac": OTHER_MAC})
         for i, mode in enumerate((PROXY_OFF, PROXY_AUTO)):
             self.set_service(ServiceSettings(mode=mode), priority=20 + i)
@@ -228,4 +229,4 @@ class SynAckTimestampIsAClockTest(SynproxyTest):
 globals().update(ipv6_variants(
     SynAckLinuxSynTest, SynAckMssIndexTest, SynAckWindowScaleTest, SynAckClientOptionsTest,
     SynAckServiceOffersTest, SynAckIsnWrapTest, SynWithoutKeysNotAnsweredTest,
-    SynAckRandomFlowsTest, SynAckTimestampIsAClockTest))
+    SynAckRandomFlowsTest, SynAckTimestampIsAClockTest, SynToUndefendedServiceRoutedTest))
