@@ -47,6 +47,7 @@ from synproxy_packets import (
     ServiceSettings,
     client_syn_options,
     client_tcp,
+    cookie_for,
     encode_options,
     flow_bit,
     flow_of,
@@ -298,6 +299,30 @@ class Ipv6CookieAckTest(Ipv6Test):
         self.expect_nothing()
         self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_INVALID": 3,
                             "ACK_VALID": 1})
+
+
+@group("ipv6")
+@group("martian")
+class Ipv6MartianSourcesNeverAnsweredTest(Ipv6Test):
+    """D16 over IPv6: SYNs to the proxied VIP from every martian source (::, ::1,
+    multicast, link-local, IPv4-mapped, the VIP itself) get no SYN/ACK, and an ACK
+    carrying the cookie the reference mints for such a source is no handshake
+    either: no digest, nothing on the wire, DROP_MARTIAN each; no SYN_IN (refused
+    before anything looks at it)."""
+
+    def runTest(self) -> None:
+        for prefix in MARTIAN6:
+            self.insert("martian_sources_v6", {"src_addr": prefix}, "set_martian")
+        sources = ("::", "::1", "ff02::1", "ff0e::5", "fe80::2", "::ffff:10.0.1.1", VIP6)
+        for i, src in enumerate(sources):
+            syn = tcp6("S", 100 + i, src=src, sport=47000 + i, options=client_syn_options())
+            self.send(CLIENT_PORT, syn)
+            cookie = cookie_for(syn, encode_options(1460, 7, True, True))
+            self.send(CLIENT_PORT, client_tcp("A", 101 + i, cookie + 1, src=src,
+                                              sport=47000 + i))
+        self.assert_events({"DROP_MARTIAN": 2 * len(sources)})
+        self.expect_nothing()
+        self.assert_no_digest()
 
 
 @group("ipv6")
