@@ -37,6 +37,9 @@ const bit<4> IPV4_VERSION = 4;
 const bit<4> IPV6_VERSION = 6;
 /* The fixed IPv6 header, in bytes. */
 const bit<16> IPV6_HDR_LEN = 40;
+/* The largest MSS an IPv6 SYN/ACK offers (D13): what a 1500-byte link fits under the
+ * IPv6 and TCP headers. */
+const bit<16> IPV6_MSS_MAX = 1440;
 
 /* IPv6 Next Header values of the extension headers the parser follows (D13). */
 const bit<8> IPV6_NH_HOP_BY_HOP = 0;

@@ -47,7 +47,6 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
     UnproxiedNat() nat;
     NeighbourResponder() neighbour_responder;
     Ipv6ChainPolicy() ipv6_chain_policy;
-    Ipv6Services() ipv6_services;
     Forwarding() forwarding;
     EventCounters() event_counters;
 
@@ -79,13 +78,12 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
                 }
                 if (ns) {
                     neighbour_responder.apply(hdr, meta, standard_metadata);
-                } else if (hdr.ipv4.isValid()) {
+                } else {
+                    /* Both families (D13): one proxy path. */
                     controller_watch.apply(hdr.tcp, meta, standard_metadata);
                     cookie_keys.apply(meta);
                     synproxy.apply(hdr, meta, standard_metadata);
                     controller_down_count(meta);
-                } else {
-                    ipv6_services.apply(hdr, meta, standard_metadata);
                 }
                 if (!ns) {
                     nat.apply(hdr, meta, standard_metadata);   /* C8: NAT services, unproxied */

@@ -16,6 +16,11 @@ A validated ACK leaves a pending-handshake entry (C4) that would offer its ISN t
 the same flow in a later test; every client segment a test sends marks its flow's
 pending slot, and tearDown empties those slots again (a register write: p4sim).
 
+D13: a class with `family = 6` runs the same test over IPv6: setUp also routes the
+IPv6 subnets, answers ND for the IPv6 VIP, installs the service in `services_v6`, and
+the packet builders of synproxy_packets default to the IPv6 addresses (`use_family`);
+digests are then read as their _v6 twins, sessions installed in `sessions_v6`.
+
 On p4sim, `advance_clock` moves the switch's clock (p4sim's test clock,
 `p4sim --test-clock`, set up by ptf-tests/run.py); tests that need it skip on bmv2.
 
@@ -36,30 +41,32 @@ from typing import Any
 from base_test import P4RuntimeTest, p4rt_entity
 from ptf import testutils as tu
 from scapy.layers.inet import IP, TCP
+from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 from synproxy_packets import (
-    CLIENT_IP,
     CLIENT_MAC,
     CLIENT_NET,
     CLIENT_PORT,
     CLIENT_SPORT,
     EPOCH,
     EV,
+    FAMILIES,
     KEY,
     OTHER_MAC,
     OTHER_NET,
     OTHER_PORT,
     REFLECT_SESSION_BASE,
     ROUTER_MAC,
-    RS_IP,
     RS_MAC,
     RS_NET,
     RS_PORT,
     SERVER_PORT,
     SERVICE_ID,
+    V4,
     VIP,
     VPORT,
+    Family,
     ServiceSettings,
     describe,
     expected_synack,
@@ -68,6 +75,7 @@ from synproxy_packets import (
     key_params,
     option_value,
     pending_slot,
+    use_family,
 )
 
 from controller import entities, p4consts
@@ -86,6 +94,21 @@ _gens = itertools.count(random.randrange(1, 1 << 30))
 _epochs = itertools.count(2)
 
 
+def ipv6_variants(*classes: type) -> dict[str, type]:
+    """D13: each test class's twin over IPv6 (`family = 6`), named ...V6Test, for a
+    module to add to its namespace: the same behaviour checked with exact IPv6
+    packets, parametrised rather than copied. The twins are in ptf group "ipv6" too
+    (a list of their own: ptf appends to the inherited one otherwise)."""
+    out: dict[str, type] = {}
+    for cls in classes:
+        name = cls.__name__.removesuffix("Test") + "V6Test"
+        out[name] = type(name, (cls,), {
+            "family": 6, "__module__": cls.__module__,
+            "_groups": [*getattr(cls, "_groups", []), "ipv6"],
+            "__doc__": f"{cls.__doc__ or cls.__name__}\n\n(IPv6: family 6.)"})
+    return out
+
+
 def next_gen() -> int:
     return next(_gens)
 
@@ -102,8 +125,12 @@ class SynproxyTest(P4RuntimeTest):
     service = ServiceSettings()
     #: Whether setUp installs the (VIP, *, *) deny entry (D6's "per policy").
     deny_rest_of_vip = True
+    #: The address family of the protected service and the test's packets (D13).
+    family = 4
 
     def setUp(self) -> None:
+        self.fam: Family = FAMILIES[self.family]
+        use_family(self.fam)
         super().setUp()
         self.insert("router_macs", {"dst_mac": ROUTER_MAC}, "set_routed")
         for net, port, mac in ((CLIENT_NET, CLIENT_PORT, CLIENT_MAC),
@@ -112,19 +139,32 @@ class SynproxyTest(P4RuntimeTest):
             self.insert("ipv4_routes", {"dst_addr": net}, "route_to",
                         {"port": port, "src_mac": ROUTER_MAC, "dst_mac": mac})
         self.insert("arp_replies", {"target_ip": VIP}, "reply_arp", {"mac": ROUTER_MAC})
+        if self.family == 6:
+            for net, port, mac in ((self.fam.client_net, CLIENT_PORT, CLIENT_MAC),
+                                   (self.fam.rs_net, SERVER_PORT, RS_MAC),
+                                   (self.fam.other_net, OTHER_PORT, OTHER_MAC)):
+                self.insert("ipv6_routes", {"dst_addr": net}, "route_to",
+                            {"port": port, "src_mac": ROUTER_MAC, "dst_mac": mac})
+            self.insert("nd_replies", {"target": self.fam.vip}, "reply_na",
+                        {"mac": ROUTER_MAC})
         for port in self.ports:
             self.add_clone_session(REFLECT_SESSION_BASE + port, [(port, 1)])
-        self.enable_digest(COOKIE_DIGEST)
-        self.enable_digest(EVENT_DIGEST)
+        digests = {d.preamble.name for d in self.p4.info.digests}
+        for name in (COOKIE_DIGEST, EVENT_DIGEST):
+            self.enable_digest(name)
+            if name.replace("_t", "_v6_t") in digests:  # D13 (not on TNA yet)
+                self.enable_digest(name.replace("_t", "_v6_t"))
         self.set_keys()
         self.epoch = next_epoch()
         self.set_default("passthrough_epoch", "set_passthrough_epoch", {"epoch": self.epoch})
         self.set_service(self.service)
         if self.deny_rest_of_vip:
-            self.insert("services", {"vip": VIP}, "deny_service", {"service_id": SERVICE_ID},
-                        priority=1)
+            self.insert(f"services{self.fam.suffix}", {"vip": self.fam.vip}, "deny_service",
+                        {"service_id": SERVICE_ID}, priority=1)
         self._digest_members = {
-            name: self._struct_members(name) for name in (COOKIE_DIGEST, EVENT_DIGEST)}
+            name: self._struct_members(name)
+            for base in (COOKIE_DIGEST, EVENT_DIGEST)
+            for name in (base, base.replace("_t", "_v6_t")) if name in digests}
         self.before = self.snapshot()
         self._other_digests: list = []  # digests read while looking for another kind
         self._pending_slots: set[int] = set()  # pending_since cells emptied in tearDown
@@ -140,6 +180,7 @@ class SynproxyTest(P4RuntimeTest):
                     self.p4, "pending_since", index, 0))
                     for index in sorted(self._pending_slots)])
         finally:
+            use_family(V4)
             super().tearDown()
 
     # ------------------------------------------------------------------ clock
@@ -163,9 +204,11 @@ class SynproxyTest(P4RuntimeTest):
         self.set_default("cookie_keys", "set_cookie_keys", key_params(**kwargs))
 
     def set_service(self, svc: ServiceSettings, priority: int = 10) -> None:
-        """The (VIP, VPORT, TCP) service entry; a higher priority shadows setUp's."""
-        self.insert("services", {"vip": VIP, "vport": VPORT, "proto": 6}, "set_service",
-                    svc.params(), priority=priority)
+        """The (VIP, VPORT, TCP) service entry of the family; a higher priority
+        shadows setUp's."""
+        self.insert(f"services{self.fam.suffix}", {"vip": self.fam.vip, "vport": VPORT,
+                                                    "proto": 6},
+                    "set_service", svc.params(), priority=priority)
 
     # ------------------------------------------------------------------ counters
 
@@ -245,7 +288,10 @@ class SynproxyTest(P4RuntimeTest):
     def get_digests(self, digest: str, count: int = 1, timeout: float = WAIT
                     ) -> list[dict[str, int]]:
         """The next `count` digests of kind `digest` (acknowledged), as dicts by the
-        P4 struct's member names. Digests of the other kind are kept for later."""
+        P4 struct's member names. Digests of the other kind are kept for later. In
+        an IPv6 test, the IPv4 digest's name stands for its _v6 twin."""
+        if self.family == 6 and not digest.endswith("_v6_t"):
+            digest = digest.replace("_t", "_v6_t")
         did = self.p4.get("digests", digest).preamble.id
         members = self._digest_members[digest]
         out: list[dict[str, int]] = []
@@ -308,8 +354,8 @@ class SynproxyTest(P4RuntimeTest):
     def _forget_pending(self, port: int, pkt: Packet | bytes) -> None:
         """tearDown empties the pending-handshake slot of a client segment's flow."""
         frame = Ether(bytes(pkt))
-        if port != CLIENT_PORT or TCP not in frame or IP not in frame:
-            return  # IPv6 has no pending memory yet
+        if port != CLIENT_PORT or TCP not in frame or (IP not in frame and IPv6 not in frame):
+            return
         self._pending_slots.add(pending_slot(frame)[0])
 
     def receive(self, port: int, timeout: float = WAIT) -> Ether:
@@ -404,8 +450,9 @@ class SynproxyTest(P4RuntimeTest):
 
     def pending_tuple(self, index: int) -> tuple[int, int, int]:
         """The 4-tuple a pending-handshake slot holds (client, VIP, ports): p4sim."""
+        six = "6" if self.family == 6 else ""
         client, vip, ports = (self.read_register(f"pending_{n}", index)
-                              for n in ("client", "vip", "ports"))
+                              for n in (f"client{six}", f"vip{six}", "ports"))
         return client, vip, ports
 
     def read_state(self, slot: int) -> int:
@@ -414,19 +461,22 @@ class SynproxyTest(P4RuntimeTest):
     # ------------------------------------------------------------------ sessions
 
     def session_entries(self, slot: int, *, cookie: int, gen: int, sport: int = CLIENT_SPORT,
-                        rs_addr: str = RS_IP, rs_port: int = RS_PORT, ts_base: int = 0,
+                        rs_addr: str | None = None, rs_port: int = RS_PORT, ts_base: int = 0,
                         client_window: int = 502, win_shift: int = 7,
                         client_addr: str | None = None) -> list[tuple[str, dict, str, dict]]:
-        """(table, match, action, params) of a session's client and server entries."""
-        client = client_addr or CLIENT_IP
+        """(table, match, action, params) of a session's client and server entries
+        (sessions_v6 and the _v6 actions in an IPv6 test)."""
+        client = client_addr or self.fam.client_ip
+        rs_addr = rs_addr or self.fam.rs_ip
+        vip, six = self.fam.vip, self.fam.suffix
         return [
-            ("sessions", {"src_addr": client, "dst_addr": VIP, "src_port": sport,
-                          "dst_port": VPORT}, "set_client_session",
+            (f"sessions{six}", {"src_addr": client, "dst_addr": vip, "src_port": sport,
+                                "dst_port": VPORT}, f"set_client_session{six}",
              {"slot": slot, "service_id": SERVICE_ID, "rs_addr": ip2int(rs_addr),
               "rs_port": rs_port, "gen": gen}),
-            ("sessions", {"src_addr": rs_addr, "dst_addr": client, "src_port": rs_port,
-                          "dst_port": sport}, "set_server_session",
-             {"slot": slot, "service_id": SERVICE_ID, "vip_addr": ip2int(VIP),
+            (f"sessions{six}", {"src_addr": rs_addr, "dst_addr": client, "src_port": rs_port,
+                                "dst_port": sport}, f"set_server_session{six}",
+             {"slot": slot, "service_id": SERVICE_ID, "vip_addr": ip2int(vip),
               "vip_port": VPORT, "cookie": cookie, "ts_base": ts_base,
               "client_window": client_window, "win_shift": win_shift, "gen": gen}),
         ]

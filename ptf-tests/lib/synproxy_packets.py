@@ -18,11 +18,21 @@ from typing import Any
 
 from crc_collisions import crc16_arc
 from scapy.layers.inet import IP, TCP
+from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
 from controller import p4consts
-from controller.cookie import Flow, decode_options, encode_options, key_words, make_cookie
+from controller.cookie import (
+    MSS_TABLE,
+    MSS_TABLE6,
+    Flow,
+    Flow6,
+    decode_options,
+    key_words,
+    make_cookie,
+)
+from controller.cookie import encode_options as encode_options_table
 
 MASK32 = 0xFFFFFFFF
 
@@ -45,6 +55,12 @@ PREV_KEY = 0xF0E1D2C3B4A59687
 EPOCH = 0x000123
 PREV_EPOCH = EPOCH - 1
 
+# D13: the same topology in IPv6.
+CLIENT6, CLIENT6_NET = "2001:db8:1::1", "2001:db8:1::/64"
+RS6, RS6_NET = "2001:db8:2::5", "2001:db8:2::/64"
+OTHER6, OTHER6_NET = "2001:db8:3::7", "2001:db8:3::/64"
+VIP6 = "2001:db8:f::10"
+
 REFLECT_SESSION_BASE = p4consts.REFLECT_SESSION_BASE  # + p reflects to port p
 IPV4_DEFAULT_TTL = p4consts.IPV4_DEFAULT_TTL
 
@@ -62,7 +78,63 @@ ETHERTYPE_VLAN, ETHERTYPE_QINQ = p4consts.ETHERTYPE_VLAN, p4consts.ETHERTYPE_QIN
 
 
 def ip2int(addr: str) -> int:
-    return int(ipaddress.IPv4Address(addr))
+    """An IPv4 or IPv6 address as an integer."""
+    return int(ipaddress.ip_address(addr))
+
+
+def is_v6(addr: str) -> bool:
+    return ":" in addr
+
+
+# ----------------------------------------------------------------------------- families
+
+
+@dataclass(frozen=True)
+class Family:
+    """One address family's view of the topology (D13): the tests of a family-
+    parametrised class build their packets from the family in use (`use_family`,
+    set by SynproxyTest.setUp from its `family` attribute)."""
+
+    version: int
+    client_ip: str
+    client_net: str
+    rs_ip: str
+    rs_net: str
+    other_ip: str
+    other_net: str
+    vip: str
+    mss_table: tuple[int, ...]
+
+    @property
+    def suffix(self) -> str:
+        """The P4 objects' suffix for the family: "_v6" or ""."""
+        return "_v6" if self.version == 6 else ""
+
+
+V4 = Family(4, CLIENT_IP, CLIENT_NET, RS_IP, RS_NET, OTHER_IP, OTHER_NET, VIP, MSS_TABLE)
+V6 = Family(6, CLIENT6, CLIENT6_NET, RS6, RS6_NET, OTHER6, OTHER6_NET, VIP6, MSS_TABLE6)
+FAMILIES = {4: V4, 6: V6}
+_current = [V4]
+
+
+def family() -> Family:
+    """The family the packet builders use by default."""
+    return _current[0]
+
+
+def use_family(fam: Family) -> None:
+    _current[0] = fam
+
+
+def encode_options(mss: int | None, wscale: int | None, sack_ok: bool, ts_ok: bool) -> int:
+    """controller.cookie.encode_options with the MSS table of the family in use."""
+    return encode_options_table(mss, wscale, sack_ok, ts_ok, family().mss_table)
+
+
+def synack_mss(svc_mss: int, addr: str) -> int:
+    """The MSS our SYN/ACK offers: the service's, clamped to 1440 over IPv6 (what a
+    1500-byte link fits under the 40-byte header: p4src/README.md)."""
+    return min(svc_mss, p4consts.IPV6_MSS_MAX) if is_v6(addr) else svc_mss
 
 
 def mac_bytes(mac: str) -> bytes:
@@ -126,11 +198,11 @@ def negotiated_opts(svc: ServiceSettings, mss: int | None, wscale: int | None, s
 
 
 def synack_options(opts: int, svc: ServiceSettings, tsval: int,
-                   client_tsval: int) -> list[tuple[str, Any]]:
+                   client_tsval: int, mss: int | None = None) -> list[tuple[str, Any]]:
     """The SYN/ACK's options for OPTS, in the switch's layout: MSS, [NOP WS],
     then SACKOK+TS, NOP NOP TS, or NOP NOP SACKOK (each 32-bit aligned)."""
     o = decode_options(opts)
-    out: list[tuple[str, Any]] = [("MSS", svc.mss)]
+    out: list[tuple[str, Any]] = [("MSS", mss if mss is not None else svc.mss)]
     if o.wscale is not None:
         out += [("NOP", None), ("WScale", svc.wscale)]
     if o.ts_ok and o.sack_ok:
@@ -165,9 +237,14 @@ def tcp_packet(*, src_mac: str, dst_mac: str, src: str, dst: str, sport: int, dp
                flags: str, seq: int, ack: int = 0, window: int = 64240,
                options: Sequence[tuple[str, Any]] = (), payload: bytes = b"",
                ttl: int = 64, ip_id: int = 1, df: bool = True) -> Packet:
-    """An Ethernet/IPv4/TCP frame; its checksums are filled in when it is serialised."""
-    pkt = (Ether(src=src_mac, dst=dst_mac)
-           / IP(src=src, dst=dst, ttl=ttl, id=ip_id, flags="DF" if df else 0)
+    """An Ethernet/IP/TCP frame, IPv4 or (for IPv6 addresses, D13) IPv6; its
+    checksums are filled in when it is serialised."""
+    ip: Packet
+    if is_v6(src):
+        ip = IPv6(src=src, dst=dst, hlim=ttl)
+    else:
+        ip = IP(src=src, dst=dst, ttl=ttl, id=ip_id, flags="DF" if df else 0)
+    pkt = (Ether(src=src_mac, dst=dst_mac) / ip
            / TCP(sport=sport, dport=dport, flags=flags, seq=u32(seq), ack=u32(ack),
                  window=window, options=list(options)))
     if payload:
@@ -177,9 +254,12 @@ def tcp_packet(*, src_mac: str, dst_mac: str, src: str, dst: str, sport: int, dp
 
 def client_tcp(flags: str, seq: int, ack: int = 0, *, sport: int = CLIENT_SPORT,
                options: Sequence[tuple[str, Any]] = (), payload: bytes = b"",
-               window: int = 64240, src: str = CLIENT_IP, dst: str = VIP,
+               window: int = 64240, src: str | None = None, dst: str | None = None,
                dport: int = VPORT, ip_id: int = 0x1111) -> Packet:
-    """A segment from the client to the VIP, as it reaches the switch."""
+    """A segment from the client to the VIP, as it reaches the switch (the
+    addresses default to the family in use)."""
+    src = src or family().client_ip
+    dst = dst or family().vip
     return tcp_packet(src_mac=CLIENT_MAC, dst_mac=ROUTER_MAC, src=src, dst=dst, sport=sport,
                       dport=dport, flags=flags, seq=seq, ack=ack, window=window,
                       options=options, payload=payload, ip_id=ip_id)
@@ -187,10 +267,12 @@ def client_tcp(flags: str, seq: int, ack: int = 0, *, sport: int = CLIENT_SPORT,
 
 def server_tcp(flags: str, seq: int, ack: int = 0, *, dport: int = CLIENT_SPORT,
                options: Sequence[tuple[str, Any]] = (), payload: bytes = b"",
-               window: int = 65160, src: str = RS_IP, sport: int = RS_PORT,
+               window: int = 65160, src: str | None = None, sport: int = RS_PORT,
                ip_id: int = 0x2222) -> Packet:
     """A segment from the real server to the client, as it reaches the switch."""
-    return tcp_packet(src_mac=RS_MAC, dst_mac=ROUTER_MAC, src=src, dst=CLIENT_IP, sport=sport,
+    src = src or family().rs_ip
+    return tcp_packet(src_mac=RS_MAC, dst_mac=ROUTER_MAC, src=src, dst=family().client_ip,
+                      sport=sport,
                       dport=dport, flags=flags, seq=seq, ack=ack, window=window,
                       options=options, payload=payload, ip_id=ip_id)
 
@@ -200,14 +282,17 @@ def raw_options_tcp(flags: str, option_bytes: bytes, *, dataofs: int | None = No
     """A client segment to the VIP whose option area is `option_bytes`, given raw
     (scapy would fix malformed options up). Without `dataofs` the options are padded
     to 32 bits and the data offset covers them; with it, the header claims
-    `dataofs` words whatever follows. IPv4 length and TCP checksum cover it all."""
+    `dataofs` words whatever follows. IP length and TCP checksum cover it all (IPv6
+    for the IPv6 family in use)."""
     opts = option_bytes
     if dataofs is None:
         opts += b"\0" * (-len(opts) % 4)
         dataofs = 5 + len(opts) // 4
+    fam = family()
+    ip: Packet = (IPv6(src=fam.client_ip, dst=fam.vip) if fam.version == 6
+                  else IP(src=fam.client_ip, dst=fam.vip, id=0x3333))
     return Ether(bytes(
-        Ether(src=CLIENT_MAC, dst=ROUTER_MAC)
-        / IP(src=CLIENT_IP, dst=VIP, id=0x3333)
+        Ether(src=CLIENT_MAC, dst=ROUTER_MAC) / ip
         / TCP(sport=CLIENT_SPORT, dport=VPORT, flags=flags, seq=seq, ack=ack, dataofs=dataofs)
         / Raw(opts + payload)))
 
@@ -218,41 +303,63 @@ def routed(pkt: Packet, port: int) -> Packet:
     dst_mac = {CLIENT_PORT: CLIENT_MAC, SERVER_PORT: RS_MAC, OTHER_PORT: OTHER_MAC}[port]
     out = Ether(bytes(pkt))
     out[Ether].src, out[Ether].dst = ROUTER_MAC, dst_mac
-    out[IP].ttl -= 1
+    if IPv6 in out:
+        out[IPv6].hlim -= 1
+    else:
+        out[IP].ttl -= 1
     return fresh(out)
 
 
 def fresh(pkt: Packet) -> Packet:
-    """A copy with IPv4 and TCP lengths and checksums recomputed."""
+    """A copy with IP and TCP lengths and checksums recomputed."""
     out = Ether(bytes(pkt))
-    del out[IP].chksum
-    del out[IP].len
+    if IPv6 in out:
+        del out[IPv6].plen
+    else:
+        del out[IP].chksum
+        del out[IP].len
     if TCP in out:
         del out[TCP].chksum
     return Ether(bytes(out))
 
 
-def flow_of(pkt: Packet) -> Flow:
-    """The cookie's flow for a client segment."""
+def l3(pkt: Packet) -> Packet:
+    """The IP layer of a frame, IPv4 or IPv6."""
+    return pkt[IPv6] if IPv6 in pkt else pkt[IP]
+
+
+def flow_of(pkt: Packet) -> Flow | Flow6:
+    """The cookie's flow for a client segment (Flow6 for IPv6: full addresses)."""
+    if IPv6 in pkt:
+        return Flow6(ip2int(pkt[IPv6].src), ip2int(pkt[IPv6].dst), pkt[TCP].sport,
+                     pkt[TCP].dport)
     return Flow(ip2int(pkt[IP].src), ip2int(pkt[IP].dst), pkt[TCP].sport, pkt[TCP].dport)
 
 
 def flow_bit(pkt: Packet) -> int:
     """The `passthrough_flows` index of a segment: v1model's crc32 (the standard
-    CRC-32) over src, dst, sport, dport, modulo the filter size."""
-    data = struct.pack("!IIHH", ip2int(pkt[IP].src), ip2int(pkt[IP].dst),
-                       pkt[TCP].sport, pkt[TCP].dport)
+    CRC-32) over src, dst, sport, dport (IPv6: the full addresses), modulo the
+    filter size."""
+    width = 16 if IPv6 in pkt else 4
+    data = (ip2int(l3(pkt).src).to_bytes(width, "big") + ip2int(l3(pkt).dst).to_bytes(width, "big")
+            + struct.pack("!HH", pkt[TCP].sport, pkt[TCP].dport))
     return zlib.crc32(data) % FLOW_FILTER_SIZE
 
 
 def pending_slot(pkt: Packet) -> tuple[int, tuple[int, int, int]]:
     """(index, tuple) of a client segment's flow in the pending-handshake registers
     (C4): the index is crc16 over client, VIP, client port, VIP port; the tuple what
-    pending_client, pending_vip and pending_ports hold (cport << 16 | vport)."""
-    data = struct.pack("!IIHH", ip2int(pkt[IP].src), ip2int(pkt[IP].dst),
-                       pkt[TCP].sport, pkt[TCP].dport)
-    return crc16_arc(data) % PENDING_SIZE, (ip2int(pkt[IP].src), ip2int(pkt[IP].dst),
-                                            pkt[TCP].sport << 16 | pkt[TCP].dport)
+    pending_client, pending_vip and pending_ports hold (cport << 16 | vport); for an
+    IPv6 flow the crc16 is over the full addresses and the tuple is what
+    pending_client6, pending_vip6 and pending_ports hold."""
+    src, dst = ip2int(l3(pkt).src), ip2int(l3(pkt).dst)
+    ports = pkt[TCP].sport << 16 | pkt[TCP].dport
+    if IPv6 in pkt:
+        data = src.to_bytes(16, "big") + dst.to_bytes(16, "big") + struct.pack(
+            "!HH", pkt[TCP].sport, pkt[TCP].dport)
+    else:
+        data = struct.pack("!IIHH", src, dst, pkt[TCP].sport, pkt[TCP].dport)
+    return crc16_arc(data) % PENDING_SIZE, (src, dst, ports)
 
 
 def with_tags(pkt: Packet | bytes, tags: Sequence[tuple[int, int]]) -> Ether:
@@ -275,10 +382,19 @@ def expected_synack(syn: Packet, opts: int, svc: ServiceSettings, tsval: int, *,
     cookie, ack = isn + 1, the service's TTL and window, IP id 0 with DF, options
     from OPTS (TSecr echoes the client's TSval), no payload, fresh checksums."""
     client_ts = option_value(syn, "Timestamp")
-    options = synack_options(opts, svc, tsval, client_ts[0] if client_ts else 0)
-    pkt = (Ether(src=syn[Ether].dst, dst=syn[Ether].src)
-           / IP(src=syn[IP].dst, dst=syn[IP].src, ttl=svc.ttl, id=0, flags="DF",
+    ip: Packet
+    if IPv6 in syn:
+        # D13: hop limit = the service's TTL, flow label 0, no ECN, no extension
+        # headers; the MSS clamped for the longer header.
+        ip = IPv6(src=syn[IPv6].dst, dst=syn[IPv6].src, hlim=svc.ttl, fl=0,
+                  tc=syn[IPv6].tc & 0xFC)
+        mss = synack_mss(svc.mss, syn[IPv6].src)
+    else:
+        ip = IP(src=syn[IP].dst, dst=syn[IP].src, ttl=svc.ttl, id=0, flags="DF",
                 tos=syn[IP].tos & 0xFC)
+        mss = svc.mss
+    options = synack_options(opts, svc, tsval, client_ts[0] if client_ts else 0, mss)
+    pkt = (Ether(src=syn[Ether].dst, dst=syn[Ether].src) / ip
            / TCP(sport=syn[TCP].dport, dport=syn[TCP].sport, flags="SA",
                  seq=cookie_for(syn, opts, key=key, epoch=epoch), ack=u32(syn[TCP].seq + 1),
                  window=svc.window,

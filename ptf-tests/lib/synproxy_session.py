@@ -10,26 +10,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from scapy.layers.inet import IP, TCP
+from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 from synproxy_base import EVENT_DIGEST, SynproxyTest
 from synproxy_packets import (
-    CLIENT_IP,
     CLIENT_MAC,
     CLIENT_PORT,
     CLIENT_SPORT,
     ROUTER_MAC,
-    RS_IP,
     RS_PORT,
     SERVER_PORT,
     SESSION,
     SESSION_EV,
-    VIP,
     VPORT,
     client_tcp,
     cookie_for,
+    encode_options,
+    family,
     fresh,
     ip2int,
+    l3,
     mac_bytes,
     routed,
     server_tcp,
@@ -37,7 +38,7 @@ from synproxy_packets import (
 )
 
 from controller import p4consts
-from controller.cookie import decode_options, encode_options
+from controller.cookie import decode_options
 from controller.synpkt import Handshake, server_syn
 
 
@@ -54,12 +55,12 @@ def translate_options(options: list[tuple[str, Any]], *, sack_delta: int = 0,
     return out
 
 
-def translated_c2s(pkt: Packet, delta: int, tsoff: int, rs_addr: str = RS_IP,
+def translated_c2s(pkt: Packet, delta: int, tsoff: int, rs_addr: str | None = None,
                    rs_port: int = RS_PORT) -> Packet:
     """A client segment as the real server must get it (D9): destination NAT,
     ack += delta, every SACK edge += delta, TSecr -= tsoff, routed."""
     out = Ether(bytes(pkt))
-    out[IP].dst, out[TCP].dport = rs_addr, rs_port
+    l3(out).dst, out[TCP].dport = rs_addr or family().rs_ip, rs_port
     out[TCP].ack = u32(out[TCP].ack + delta)
     out[TCP].options = translate_options(out[TCP].options, sack_delta=delta,
                                          tsecr_delta=-tsoff)
@@ -71,7 +72,7 @@ def translated_s2c(pkt: Packet, delta: int, tsoff: int, window: int | None = Non
     VIP, seq -= delta, TSval += tsoff, SACK untouched (already in the client's
     space), routed; `window` when the switch rescales it."""
     out = Ether(bytes(pkt))
-    out[IP].src, out[TCP].sport = VIP, VPORT
+    l3(out).src, out[TCP].sport = family().vip, VPORT
     out[TCP].seq = u32(out[TCP].seq - delta)
     if window is not None:
         out[TCP].window = window
@@ -93,9 +94,12 @@ class Conn:
     sport: int = CLIENT_SPORT
     client_window: int = 502
     win_shift: int = 7
-    rs_addr: str = RS_IP
+    rs_addr: str = ""  # "": the family's real server
     rs_port: int = RS_PORT
     gen: int = 0  # the entries' gen, set when installed
+
+    def __post_init__(self) -> None:
+        self.rs_addr = self.rs_addr or family().rs_ip
 
     @property
     def delta(self) -> int:
@@ -121,7 +125,7 @@ class Conn:
                           src=self.rs_addr, sport=self.rs_port, **kwargs)
 
 
-OPTS_ALL = encode_options(1460, 7, True, True)
+OPTS_ALL = encode_options(1460, 7, True, True)  # index 3 in either family's table
 
 
 class SessionTest(SynproxyTest):
@@ -156,8 +160,8 @@ class SessionTest(SynproxyTest):
 
     def server_syn_frame(self, c: Conn, opts: int = OPTS_ALL) -> bytes:
         """The controller's server SYN (controller/synpkt.py) for this connection."""
-        o = decode_options(opts)
-        hs = Handshake(client_addr=ip2int(CLIENT_IP), vip_addr=ip2int(VIP),
+        o = decode_options(opts, family().mss_table)
+        hs = Handshake(client_addr=ip2int(family().client_ip), vip_addr=ip2int(family().vip),
                        client_port=c.sport, vip_port=VPORT, client_isn=c.isn,
                        cookie=c.cookie, mss=o.mss,
                        wscale=p4consts.COOKIE_WSCALE_NONE if o.wscale is None else o.wscale,
@@ -171,7 +175,7 @@ class SessionTest(SynproxyTest):
         frame = self.server_syn_frame(c, opts)
         self.packet_out(frame)
         exp = Ether(frame)
-        exp[IP].dst, exp[TCP].dport = c.rs_addr, c.rs_port
+        l3(exp).dst, exp[TCP].dport = c.rs_addr, c.rs_port
         self.expect(SERVER_PORT, routed(exp, SERVER_PORT))
 
     # ------------------------------------------------------------------ server SYN/ACK
@@ -193,9 +197,14 @@ class SessionTest(SynproxyTest):
         ts = dict(synack[TCP].options).get("Timestamp")
         opts = [] if ts is None else [("NOP", None), ("NOP", None),
                                       ("Timestamp", (ts[1], ts[0]))]
-        pkt = (Ether(src=synack[Ether].dst, dst=synack[Ether].src)
-               / IP(src=synack[IP].dst, dst=synack[IP].src, ttl=64, id=synack[IP].id,
+        ip: Packet
+        if IPv6 in synack:
+            ip = IPv6(src=synack[IPv6].dst, dst=synack[IPv6].src, hlim=64,
+                      tc=synack[IPv6].tc, fl=synack[IPv6].fl)
+        else:
+            ip = IP(src=synack[IP].dst, dst=synack[IP].src, ttl=64, id=synack[IP].id,
                     flags=synack[IP].flags, tos=synack[IP].tos)
+        pkt = (Ether(src=synack[Ether].dst, dst=synack[Ether].src) / ip
                / TCP(sport=synack[TCP].dport, dport=synack[TCP].sport, flags="A",
                      seq=synack[TCP].ack, ack=u32(synack[TCP].seq + 1),
                      window=c.client_window, options=opts))
@@ -208,9 +217,14 @@ class SessionTest(SynproxyTest):
         ts = dict(synack[TCP].options).get("Timestamp")
         opts = [] if ts is None else [("NOP", None), ("NOP", None),
                                       ("Timestamp", (u32(ts[0] + c.tsoff), ts[1]))]
-        pkt = (Ether(src=ROUTER_MAC, dst=CLIENT_MAC)
-               / IP(src=VIP, dst=synack[IP].dst, ttl=synack[IP].ttl - 1, id=synack[IP].id,
-                    flags=synack[IP].flags, tos=synack[IP].tos)
+        ip: Packet
+        if IPv6 in synack:
+            ip = IPv6(src=family().vip, dst=synack[IPv6].dst, hlim=synack[IPv6].hlim - 1,
+                      tc=synack[IPv6].tc, fl=synack[IPv6].fl)
+        else:
+            ip = IP(src=family().vip, dst=synack[IP].dst, ttl=synack[IP].ttl - 1,
+                    id=synack[IP].id, flags=synack[IP].flags, tos=synack[IP].tos)
+        pkt = (Ether(src=ROUTER_MAC, dst=CLIENT_MAC) / ip
                / TCP(sport=VPORT, dport=synack[TCP].dport, flags="A",
                      seq=u32(c.cookie + 1), ack=synack[TCP].ack,
                      window=synack[TCP].window >> c.win_shift, options=opts))
@@ -242,5 +256,5 @@ class SessionTest(SynproxyTest):
         return {"slot": c.slot, "event": SESSION_EV[event],
                 "delta": c.delta if delta is None else delta,
                 "tsoff": c.tsoff if tsoff is None else tsoff,
-                "client_addr": ip2int(CLIENT_IP), "client_port": c.sport,
+                "client_addr": ip2int(family().client_ip), "client_port": c.sport,
                 "state": SESSION[state], "gen": c.gen}

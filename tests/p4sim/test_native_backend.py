@@ -115,6 +115,38 @@ def test_registers_written_by_the_program_are_read_from_native_memory() -> None:
     assert reg.values[1] == 105
 
 
+def test_wide_native_cells_hold_128_bit_values() -> None:
+    cells = NativeCells(3, [1 << 100, 5], bitwidth=128)
+    assert list(cells) == [1 << 100, 5, 0]
+    cells[2] = (1 << 130) | (0xAB << 64) | 0xCD  # kept to 128 bits
+    assert cells[2] == (0xAB << 64) | 0xCD
+    assert (cells.cells[4], cells.cells[5]) == (0xAB, 0xCD)  # high word first
+    with pytest.raises(ValueError, match="at most 128"):
+        NativeCells(1, bitwidth=129)
+
+
+@pytest.mark.parametrize("backend", ["python", "c"])
+def test_registers_of_128_bit_values(backend: str) -> None:
+    """A bit<128> register (IPv6 addresses): the program's writes and reads keep all
+    128 bits, and the control plane sees the same values, on both back ends."""
+    text = skeleton(
+        in_fields="bit<128> a;",
+        out_fields="bit<128> b; bit<8> same;",
+        top="register<bit<128>>(4) r;",
+        ingress=("bit<128> v; r.read(v, 2); r.write(2, hdr.i.a); hdr.o.b = v; "
+                 "hdr.o.same = 0; if (v == hdr.i.a) { hdr.o.same = 1; }"),
+    )
+    h = Harness.from_source(text, backend=backend)
+    reg = next(iter(h.state.registers.values()))
+    addr = 0x20010DB8_00000001_00000000_0000ABCD
+    data = addr.to_bytes(16, "big")
+    assert h.process(0, data) == [(1, bytes(16) + b"\x00")]
+    assert reg.values[2] == addr and reg.values[1] == 0
+    assert h.process(0, data) == [(1, data + b"\x01")]
+    reg.values[2] = (1 << 127) | 1  # a control-plane write, seen by the next packet
+    assert h.process(0, data) == [(1, ((1 << 127) | 1).to_bytes(16, "big") + b"\x00")]
+
+
 def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     assert backends.pipeline_class("python").__name__ == "Pipeline"
     assert backends.pipeline_class("c") is NativePipeline

@@ -37,6 +37,8 @@ NOT_YET_ON_TNA = {
       for c in ("", "_counter")),
     "ipv6_chain_policy",
 }
+#: D13: the IPv6 digests of the v1model program, not sent by the TNA program yet.
+DIGESTS_NOT_YET_ON_TNA = {"cookie_ack_digest_v6_t", "session_event_digest_v6_t"}
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +120,7 @@ def test_synproxy_counters_registers_digest(
         assert r.preamble.id == other.preamble.id
         assert (r.size, r.type_spec) == (other.size, other.type_spec), alias
     digests = {d.preamble.name for d in tna.digests}
-    assert digests == {d.preamble.name for d in v1model.digests}
+    assert digests == {d.preamble.name for d in v1model.digests} - DIGESTS_NOT_YET_ON_TNA
     for name in digests:
         assert tna.type_info.structs[name] == v1model.type_info.structs[name], name
     cpm = {m.preamble.name: [f.name for f in m.metadata] for m in tna.controller_packet_metadata}

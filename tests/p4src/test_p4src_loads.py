@@ -128,6 +128,9 @@ def test_synproxy_stable_ids(synproxy_p4info) -> None:
     assert tables["controller_heartbeat"] == 0x0200000D
     assert [registers[f"heartbeat_{n}"] for n in ("instance", "beat", "offset", "checked")] == [
         0x16000014, 0x16000015, 0x16000016, 0x16000017]
+    assert (registers["pending_client6"], registers["pending_vip6"]) == (0x16000018, 0x16000019)
+    assert (registers["passthrough_src6"], registers["passthrough_dst6"]) == (
+        0x1600001A, 0x1600001B)
 
 
 def test_defense_and_passthrough_epoch_tables(synproxy_p4info) -> None:
@@ -172,6 +175,10 @@ def test_synproxy_state_and_digests(synproxy_p4info) -> None:
         "pending_isn",
         "pending_since",
         "pending_clock",
+        "pending_client6",
+        "pending_vip6",
+        "passthrough_src6",
+        "passthrough_dst6",
         "heartbeat_instance",
         "heartbeat_beat",
         "heartbeat_offset",
@@ -182,13 +189,24 @@ def test_synproxy_state_and_digests(synproxy_p4info) -> None:
               for r in synproxy_p4info.registers}
     assert (widths["session_gen"], widths["passthrough_flows"]) == (32, 8)
     assert (widths["pending_since"], widths["pending_clock"]) == (64, 64)
+    assert (widths["pending_client6"], widths["pending_vip6"]) == (128, 128)  # D13
+    assert (widths["passthrough_src6"], widths["passthrough_dst6"]) == (128, 128)
     members = synproxy_p4info.type_info.structs["session_event_digest_t"].members
     assert [m.name for m in members][-2:] == ["state", "gen"]
     assert [m.type_spec.bitstring.bit.bitwidth for m in members][-2:] == [8, 32]
     assert _names(synproxy_p4info, "digests") == {
         "cookie_ack_digest_t",
         "session_event_digest_t",
+        "cookie_ack_digest_v6_t",
+        "session_event_digest_v6_t",
     }
+    # D13: the IPv6 digests are the IPv4 ones' fields, in order, addresses 128 bits.
+    for name in ("cookie_ack_digest_t", "session_event_digest_t"):
+        v4 = synproxy_p4info.type_info.structs[name].members
+        v6 = synproxy_p4info.type_info.structs[name.replace("_t", "_v6_t")].members
+        assert [m.name for m in v6] == [m.name for m in v4]
+        assert [128 if m.name.endswith("_addr") else m.type_spec.bitstring.bit.bitwidth
+                for m in v4] == [m.type_spec.bitstring.bit.bitwidth for m in v6]
     cpm = {
         c.preamble.name: [m.name for m in c.metadata]
         for c in synproxy_p4info.controller_packet_metadata

@@ -92,7 +92,10 @@ class CExterns:
         self.objs[id(d)] = (ename, index)
         if ename == "register" and isinstance(t, T.ExternT) and t.type_args:
             vt = u(t.type_args[0])
-            if not isinstance(vt, T.BitT | T.BoolT) or T.width_of(vt) > 64:
+            # Up to 64 bits a cell is one native word; unsigned bit<65..128> (IPv6
+            # addresses) take two, the high word first (native.NativeCells).
+            wide_ok = isinstance(vt, T.BitT) and not vt.signed and T.width_of(vt) <= 128
+            if not isinstance(vt, T.BitT | T.BoolT) or (T.width_of(vt) > 64 and not wide_ok):
                 raise Unsupported(d.loc, f"register values of type {vt} in the C back end")
             self.value_types[id(d)] = vt
 
@@ -323,14 +326,18 @@ class CExterns:
         c.line(f"uint64_t {idx} = (uint64_t)({c.ex(args[1])});")
         vt = self.value_types.get(id(getattr(recv, "decl", None)))
         val = f"ctx->dev->reg[{r}][{idx}]"
-        if isinstance(vt, T.BitT) and vt.signed:
+        if isinstance(vt, T.BitT) and vt.width > 64:
+            val = (f"(((p4_u128)ctx->dev->reg[{r}][2 * {idx}] << 64)"
+                   f" | (p4_u128)ctx->dev->reg[{r}][2 * {idx} + 1])")
+        elif isinstance(vt, T.BitT) and vt.signed:
             val = f"p4_sx64({val}, {vt.width})"
         elif isinstance(vt, T.BoolT):
             val = f"({val} != 0)"
         # bmv2 leaves the destination unchanged on an out-of-range index.
         c.open(f"if ({idx} < ctx->dev->reg_size[{r}])")
         dst = type_of(args[0])
-        if isinstance(vt, T.BitT) and isinstance(dst, T.BitT) and dst.width > 64:
+        if isinstance(vt, T.BitT) and vt.width <= 64 and isinstance(dst, T.BitT) \
+                and dst.width > 64:
             val = f"((p4_u128){val})"
         c.assign_scalar(args[0], val)
         c.close()
@@ -345,6 +352,14 @@ class CExterns:
         c.line(f"uint64_t {idx} = (uint64_t)({c.ex(args[0])});")
         val = c.ex(args[1])
         vt = self.value_types.get(id(getattr(recv, "decl", None)))
+        if isinstance(vt, T.BitT) and vt.width > 64:
+            v = c.tmp("v")
+            c.line(f"p4_u128 {v} = (p4_u128)({val}) & P4_MASK128({vt.width});")
+            c.open(f"if ({idx} < ctx->dev->reg_size[{r}])")
+            c.line(f"ctx->dev->reg[{r}][2 * {idx}] = (uint64_t)({v} >> 64);")
+            c.line(f"ctx->dev->reg[{r}][2 * {idx} + 1] = (uint64_t){v};")
+            c.close()
+            return
         if isinstance(vt, T.BitT):
             val = f"((uint64_t)({val}) & P4_MASK64({vt.width}))"
         else:

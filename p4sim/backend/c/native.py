@@ -123,17 +123,35 @@ def load_library(path: str) -> Any:
 
 class NativeCells:
     """A fixed-length list of unsigned 64-bit cells in native memory, standing where
-    the device state keeps a `list[int]` (register values, counter cells)."""
+    the device state keeps a `list[int]` (register values, counter cells). A value
+    wider than 64 bits (up to 128: a register of IPv6 addresses) takes two native
+    words, the high one first (`wide`; the generated C indexes them so)."""
 
-    __slots__ = ("cells", "n", "_mask")
+    __slots__ = ("cells", "n", "_mask", "_wide")
 
     def __init__(self, n: int, initial: list[int] | None = None, bitwidth: int = 64) -> None:
+        if (bitwidth or 64) > 128:
+            raise ValueError(f"native cells of {bitwidth} bits (at most 128)")
         self.n = n
-        self.cells = ffi.new("uint64_t[]", max(n, 1))
-        self._mask = (1 << min(bitwidth or 64, 64)) - 1
+        self._wide = (bitwidth or 64) > 64
+        self.cells = ffi.new("uint64_t[]", max(n, 1) * (2 if self._wide else 1))
+        self._mask = (1 << (bitwidth or 64)) - 1
         if initial:
             for i, v in enumerate(initial[:n]):
-                self.cells[i] = v & self._mask
+                self._put(i, v)
+
+    def _put(self, i: int, value: int) -> None:
+        value = int(value) & self._mask
+        if self._wide:
+            self.cells[2 * i] = value >> 64
+            self.cells[2 * i + 1] = value & 0xFFFFFFFFFFFFFFFF
+        else:
+            self.cells[i] = value
+
+    def _get(self, i: int) -> int:
+        if self._wide:
+            return (int(self.cells[2 * i]) << 64) | int(self.cells[2 * i + 1])
+        return int(self.cells[i])
 
     def __len__(self) -> int:
         return self.n
@@ -147,8 +165,8 @@ class NativeCells:
 
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
-            return [self.cells[k] for k in range(*i.indices(self.n))]
-        return int(self.cells[self._index(i)])
+            return [self._get(k) for k in range(*i.indices(self.n))]
+        return self._get(self._index(i))
 
     def __setitem__(self, i: Any, value: Any) -> None:
         if isinstance(i, slice):
@@ -157,9 +175,9 @@ class NativeCells:
             if len(values) != len(idx):
                 raise ValueError("NativeCells cannot change length")
             for k, v in zip(idx, values, strict=True):
-                self.cells[k] = int(v) & self._mask
+                self._put(k, v)
             return
-        self.cells[self._index(i)] = int(value) & self._mask
+        self._put(self._index(i), value)
 
     def __iter__(self) -> Any:
         return iter(self[:])

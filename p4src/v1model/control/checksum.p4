@@ -55,19 +55,29 @@ header csum_acc_t {
     bit<32> sum;
 }
 
-/* Full checksum of a segment the switch built, in h.tcp.checksum: pseudo-header, the
- * 20-byte header and the generated options h.gen_* (no parsed options, no payload:
- * both were removed). The checksum field itself counts as zero. At most 30 words: no
+/* Full checksum of a segment the switch built, in h.tcp.checksum: pseudo-header (IPv4
+ * or IPv6), the 20-byte header and the generated options h.gen_* (no parsed options, no payload:
+ * both were removed). The checksum field itself counts as zero. At most 42 words: no
  * overflow in 32 bits. The terms are added as a balanced tree (the same sum: addition
  * modulo 2^32 is associative): p4c's JSON nests a chain of additions one level per
  * term, and its indentation grows with the depth. A macro over the headers rather
  * than a function: a function copies each header argument per call (SegmentReply,
  * its one user, is in reply.p4). */
 #define CSUM_WORDS32(f) ((bit<32>)(f)[31:16] + (bit<32>)(f)[15:0])
+#define CSUM_WORDS128(f) ((CSUM_WORDS32((f)[127:96]) + CSUM_WORDS32((f)[95:64])) \
+                          + (CSUM_WORDS32((f)[63:32]) + CSUM_WORDS32((f)[31:0])))
+/* The pseudo-header's addresses are IPv6's when that header is valid (D13; the
+ * upper-layer length and Next Header enter as IPv4's length and protocol do). */
 #define TCP_CHECKSUM_FRESH(h, tcp_len) \
     csum_acc_t fresh; \
     fresh.setValid(); \
-    fresh.sum = ((CSUM_WORDS32(h.ipv4.src_addr) + CSUM_WORDS32(h.ipv4.dst_addr)) \
+    if (h.ipv6.isValid()) { \
+        fresh.sum = CSUM_WORDS128(h.ipv6.src_addr) + CSUM_WORDS128(h.ipv6.dst_addr); \
+    } else { \
+        fresh.sum = CSUM_WORDS32(h.ipv4.src_addr) + CSUM_WORDS32(h.ipv4.dst_addr); \
+    } \
+    fresh.setValid(); \
+    fresh.sum = (fresh.sum \
                          + (((bit<32>)IP_PROTO_TCP + (bit<32>)(tcp_len)) \
                             + ((bit<32>)h.tcp.src_port + (bit<32>)h.tcp.dst_port))) \
         + ((CSUM_WORDS32(h.tcp.seq_no) + CSUM_WORDS32(h.tcp.ack_no)) \

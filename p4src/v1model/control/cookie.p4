@@ -8,6 +8,10 @@
  *                 m0 = client address   m1 = VIP address   m2 = client port ++ VIP port
  *                 m3 = client ISN       m4 = epoch[23:0] ++ OPTS
  *
+ * IPv6 (D13): the addresses enter in full, no fold, eleven words: the client's four
+ * 32-bit words (most significant first), the VIP's four, then m2, m3, m4 as above;
+ * the MSS index stands for COOKIE_MSS6_* (the IPv6 header is 20 bytes longer).
+ *
  * OPTS is in the clear (the ACK brings it back in ack - 1) but is also MAC input, so
  * changing it breaks the MAC. The current and the previous (key, epoch) are accepted;
  * their epochs differ in the low bit, and E names the one that minted the cookie, so
@@ -69,41 +73,6 @@ void hsip_compress(inout hsip_state_h s, in bit<32> m) {
     HSIP_COMPRESS(s, m)
 }
 
-/* HalfSipHash-2-4, 32-bit output, over five words (20 bytes). The words are the
- * little-endian reading of the byte string the reference implementation hashes. */
-bit<32> halfsiphash24_5w(in bit<32> k0, in bit<32> k1,
-                         in bit<32> m0, in bit<32> m1, in bit<32> m2,
-                         in bit<32> m3, in bit<32> m4) {
-    hsip_state_h s;
-    s.setValid();
-    s.v0 = k0;
-    s.v1 = k1;
-    s.v2 = k0 ^ HSIP_IV2;
-    s.v3 = k1 ^ HSIP_IV3;
-    HSIP_COMPRESS(s, m0)
-    HSIP_COMPRESS(s, m1)
-    HSIP_COMPRESS(s, m2)
-    HSIP_COMPRESS(s, m3)
-    HSIP_COMPRESS(s, m4)
-    /* Final block: no tail bytes, only the message length in the top byte. */
-    HSIP_COMPRESS(s, HSIP_COOKIE_LEN_WORD)
-    s.v2 = s.v2 ^ HSIP_FINAL_XOR;
-    HSIP_ROUND(s)
-    HSIP_ROUND(s)
-    HSIP_ROUND(s)
-    HSIP_ROUND(s)
-    return s.v1 ^ s.v3;
-}
-
-/* The cookie for a flow: MAC bits from the hash, the epoch's low bit, OPTS. */
-bit<32> cookie_make(in bit<32> k0, in bit<32> k1, in bit<32> epoch,
-                    in ipv4_addr_t saddr, in ipv4_addr_t daddr,
-                    in l4_port_t sport, in l4_port_t dport,
-                    in bit<32> isn, in bit<8> opts) {
-    bit<32> mac = halfsiphash24_5w(k0, k1, saddr, daddr, sport ++ dport, isn, epoch[23:0] ++ opts);
-    return (mac & COOKIE_MAC_MASK) | ((bit<32>)epoch[0:0] << 8) | (bit<32>)opts;
-}
-
 /* OPTS for a SYN: the options both the client sent and the service offers, i.e.
  * what our SYN/ACK negotiates and the server SYN must repeat. */
 bit<8> cookie_encode_options(in tcp_opt_info_t opt, in bit<8> svc_flags) {
@@ -137,6 +106,22 @@ bit<8> cookie_encode_options(in tcp_opt_info_t opt, in bit<8> svc_flags) {
     return mss_index ++ wscale ++ sack_ok ++ ts_ok;
 }
 
+/* The IPv6 flow's mss_index: the largest COOKIE_MSS6_* not above the client's MSS
+ * (none: 1220, what the IPv6 minimum MTU leaves). */
+bit<2> cookie_mss_index6(in tcp_opt_info_t opt) {
+    bit<2> mss_index = 0;
+    if (opt.has_mss) {
+        if (opt.mss >= COOKIE_MSS6_3) {
+            mss_index = 3;
+        } else if (opt.mss >= COOKIE_MSS6_2) {
+            mss_index = 2;
+        } else if (opt.mss >= COOKIE_MSS6_1) {
+            mss_index = 1;
+        }
+    }
+    return mss_index;
+}
+
 /* The MSS a 2-bit index stands for. */
 bit<16> cookie_decode_mss(in bit<2> mss_index) {
     bit<16> mss = COOKIE_MSS_0;
@@ -146,6 +131,19 @@ bit<16> cookie_decode_mss(in bit<2> mss_index) {
         mss = COOKIE_MSS_2;
     } else if (mss_index == 1) {
         mss = COOKIE_MSS_1;
+    }
+    return mss;
+}
+
+/* The same for an IPv6 flow's cookie. */
+bit<16> cookie_decode_mss6(in bit<2> mss_index) {
+    bit<16> mss = COOKIE_MSS6_0;
+    if (mss_index == 3) {
+        mss = COOKIE_MSS6_3;
+    } else if (mss_index == 2) {
+        mss = COOKIE_MSS6_2;
+    } else if (mss_index == 1) {
+        mss = COOKIE_MSS6_1;
     }
     return mss;
 }
@@ -194,10 +192,13 @@ control CookieKeys(inout local_metadata_t meta) {
  * Else the check of an ACK (D5): is ack - 1 a cookie for this flow and `isn` (seq - 1,
  * or a pending entry's: proxy.p4), under the current or the previous (key, epoch)?
  * The cookie's E bit says which one to try; `cookie` is then the expected one.
- * Without keys nothing is valid (a SYN is then not answered: proxy.p4). */
-control CookieMac(in ipv4_t ip, in tcp_t tcp, in local_metadata_t meta, in bool mint,
-                  in bit<32> isn, out bit<32> cookie, out bool valid) {
+ * Without keys nothing is valid (a SYN is then not answered: proxy.p4).
+ * The family is the segment's: IPv6 (ip6 valid) absorbs six more words, under an
+ * `if`, so the IPv4 message and its cookies are what they always were. */
+control CookieMac(in ipv4_t ip, in ipv6_t ip6, in tcp_t tcp, in local_metadata_t meta,
+                  in bool mint, in bit<32> isn, out bit<32> cookie, out bool valid) {
     apply {
+        bool v6 = ip6.isValid();
         bit<32> k0 = meta.key0;
         bit<32> k1 = meta.key1;
         bit<32> epoch = meta.epoch;
@@ -207,13 +208,52 @@ control CookieMac(in ipv4_t ip, in tcp_t tcp, in local_metadata_t meta, in bool 
         if (mint) {
             msg_isn = tcp.seq_no;
             opts = cookie_encode_options(meta.opt, meta.svc_flags);
+            if (v6) {
+                opts[7:6] = cookie_mss_index6(meta.opt);
+            }
         } else if (seen[8:8] != meta.epoch[0:0]) {
             k0 = meta.prev_key0;
             k1 = meta.prev_key1;
             epoch = meta.prev_epoch;
         }
-        cookie = cookie_make(k0, k1, epoch, ip.src_addr, ip.dst_addr,
-                             tcp.src_port, tcp.dst_port, msg_isn, opts);
+        /* The two words before the ports: the IPv4 addresses, or the low half of
+         * the IPv6 VIP (its other words and the client's go in first). */
+        bit<32> m_a = ip.src_addr;
+        bit<32> m_b = ip.dst_addr;
+        bit<32> len_word = HSIP_COOKIE_LEN_WORD;
+        if (v6) {
+            m_a = ip6.dst_addr[63:32];
+            m_b = ip6.dst_addr[31:0];
+            len_word = HSIP_COOKIE6_LEN_WORD;
+        }
+        hsip_state_h s;
+        s.setValid();
+        s.v0 = k0;
+        s.v1 = k1;
+        s.v2 = k0 ^ HSIP_IV2;
+        s.v3 = k1 ^ HSIP_IV3;
+        if (v6) {
+            HSIP_COMPRESS(s, ip6.src_addr[127:96])
+            HSIP_COMPRESS(s, ip6.src_addr[95:64])
+            HSIP_COMPRESS(s, ip6.src_addr[63:32])
+            HSIP_COMPRESS(s, ip6.src_addr[31:0])
+            HSIP_COMPRESS(s, ip6.dst_addr[127:96])
+            HSIP_COMPRESS(s, ip6.dst_addr[95:64])
+        }
+        HSIP_COMPRESS(s, m_a)
+        HSIP_COMPRESS(s, m_b)
+        HSIP_COMPRESS(s, tcp.src_port ++ tcp.dst_port)
+        HSIP_COMPRESS(s, msg_isn)
+        HSIP_COMPRESS(s, epoch[23:0] ++ opts)
+        /* Final block: no tail bytes, only the message length in the top byte. */
+        HSIP_COMPRESS(s, len_word)
+        s.v2 = s.v2 ^ HSIP_FINAL_XOR;
+        HSIP_ROUND(s)
+        HSIP_ROUND(s)
+        HSIP_ROUND(s)
+        HSIP_ROUND(s)
+        bit<32> mac = s.v1 ^ s.v3;
+        cookie = (mac & COOKIE_MAC_MASK) | ((bit<32>)epoch[0:0] << 8) | (bit<32>)opts;
         valid = meta.keys_set && !mint && cookie == seen;
     }
 }

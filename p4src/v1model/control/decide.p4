@@ -250,10 +250,12 @@ control NewConnection(in bit<8> ctrl, in bool tcp_valid, in bit<8> ip_proto,
 }
 
 /* D1: the facts of a segment: its control flags (`ctrl`: TCP_CTRL_MASK of its
- * flags, 0 without TCP) and, in meta, whether it is malformed (a parser error, not
- * IPv4, lengths that do not fit the frame or each other), its IP payload length and
+ * flags, 0 without TCP) and, in meta, whether it is malformed (a parser error, an IP
+ * version other than the ether type's, lengths that do not fit the frame or each
+ * other), its IP payload length (IPv6: after the extension headers followed) and
  * whether it carries data. */
-control SegmentFacts(in ipv4_t ip, in tcp_t tcp, in standard_metadata_t standard_metadata,
+control SegmentFacts(in ipv4_t ip, in ipv6_t ip6, in tcp_t tcp,
+                     in standard_metadata_t standard_metadata,
                      inout local_metadata_t meta, out bit<8> ctrl) {
     apply {
         ctrl = 0;
@@ -262,13 +264,23 @@ control SegmentFacts(in ipv4_t ip, in tcp_t tcp, in standard_metadata_t standard
         }
         meta.malformed = standard_metadata.parser_error != error.NoError
                          || meta.ip_bad_version;
-        bit<16> ip_hdr_len = ((bit<16>)ip.ihl) << 2;
-        if (ip.total_len < ip_hdr_len
-                || (bit<32>)ip.total_len + (bit<32>)meta.l2_len
-                   > standard_metadata.packet_length) {
-            meta.malformed = true;   /* lengths that do not fit the frame */
+        if (ip6.isValid()) {
+            if (ip6.payload_len < meta.ipv6_ext_len
+                    || (bit<32>)ip6.payload_len + (bit<32>)IPV6_HDR_LEN + (bit<32>)meta.l2_len
+                       > standard_metadata.packet_length) {
+                meta.malformed = true;   /* lengths that do not fit the frame */
+            } else {
+                meta.ip_payload_len = ip6.payload_len - meta.ipv6_ext_len;
+            }
         } else {
-            meta.ip_payload_len = ip.total_len - ip_hdr_len;
+            bit<16> ip_hdr_len = ((bit<16>)ip.ihl) << 2;
+            if (ip.total_len < ip_hdr_len
+                    || (bit<32>)ip.total_len + (bit<32>)meta.l2_len
+                       > standard_metadata.packet_length) {
+                meta.malformed = true;   /* lengths that do not fit the frame */
+            } else {
+                meta.ip_payload_len = ip.total_len - ip_hdr_len;
+            }
         }
         if (tcp.isValid() && !meta.malformed) {
             bit<16> tcp_hdr_len = ((bit<16>)tcp.data_offset) << 2;
@@ -283,13 +295,55 @@ control SegmentFacts(in ipv4_t ip, in tcp_t tcp, in standard_metadata_t standard
 
 /* The digests of a segment (p4src/README.md, "Digests"): cookie_ack_digest_t for a
  * valid cookie ACK (`cookie_digest`; `reuse`: on a closing session, C5), and
- * session_event_digest_t for every change of a slot's state (`session_event` != 0). */
-control ProxyDigests(in ipv4_t ip, in tcp_t tcp, in local_metadata_t meta,
+ * session_event_digest_t for every change of a slot's state (`session_event` != 0);
+ * their _v6 twins for an IPv6 segment (D13), the same fields, the addresses 128 bits
+ * wide and the MSS from the IPv6 table. */
+control ProxyDigests(in ipv4_t ip, in ipv6_t ip6, in tcp_t tcp, in local_metadata_t meta,
                      in standard_metadata_t standard_metadata, in bool cookie_digest,
                      in bit<32> client_isn, in bit<32> cookie, in bool reuse,
                      in bit<8> session_event, in SessionState_t new_state) {
     apply {
-        if (cookie_digest) {
+        bool v6 = ip6.isValid();
+        bit<1> has_payload = 0;
+        if (meta.has_payload) {
+            has_payload = 1;
+        }
+        SlotId_t old_slot = 0;
+        SessionState_t old_state = SESSION_NONE;
+        if (reuse) {
+            old_slot = meta.slot;
+            old_state = meta.state;
+        }
+        /* The session's client: the source of a client segment, else the
+         * destination. */
+        bool from_client = meta.dir == DIR_CLIENT;
+        l4_port_t client_port = tcp.dst_port;
+        if (from_client) {
+            client_port = tcp.src_port;
+        }
+        if (cookie_digest && v6) {
+            cookie_ack_digest_v6_t d6;
+            d6.client_addr = ip6.src_addr;
+            d6.vip_addr = ip6.dst_addr;
+            d6.client_port = tcp.src_port;
+            d6.vip_port = tcp.dst_port;
+            d6.client_isn = client_isn;
+            d6.cookie = cookie;
+            d6.mss = cookie_decode_mss6(cookie[7:6]);
+            d6.wscale = (bit<8>)cookie[5:2];
+            d6.sack_ok = cookie[1:1];
+            d6.ts_ok = cookie[0:0];
+            d6.has_payload = has_payload;
+            d6._pad0 = 0;
+            d6.client_window = tcp.window;
+            d6.client_tsval = meta.opt.tsval;
+            d6.client_tsecr = meta.opt.tsecr;
+            d6.ingress_port = standard_metadata.ingress_port;
+            d6.service_id = meta.service_id;
+            d6.old_slot = old_slot;
+            d6.old_state = old_state;
+            digest<cookie_ack_digest_v6_t>(1, d6);
+        } else if (cookie_digest) {
             /* cookie_ok: the MAC's cookie is ack - 1. */
             cookie_ack_digest_t d;
             d.client_addr = ip.src_addr;
@@ -302,38 +356,44 @@ control ProxyDigests(in ipv4_t ip, in tcp_t tcp, in local_metadata_t meta,
             d.wscale = (bit<8>)cookie[5:2];
             d.sack_ok = cookie[1:1];
             d.ts_ok = cookie[0:0];
-            d.has_payload = 0;
-            if (meta.has_payload) {
-                d.has_payload = 1;
-            }
+            d.has_payload = has_payload;
             d._pad0 = 0;
             d.client_window = tcp.window;
             d.client_tsval = meta.opt.tsval;
             d.client_tsecr = meta.opt.tsecr;
             d.ingress_port = standard_metadata.ingress_port;
             d.service_id = meta.service_id;
-            d.old_slot = 0;
-            d.old_state = SESSION_NONE;
-            if (reuse) {
-                d.old_slot = meta.slot;
-                d.old_state = meta.state;
-            }
+            d.old_slot = old_slot;
+            d.old_state = old_state;
             digest<cookie_ack_digest_t>(1, d);
         }
-        if (session_event != 0) {
+        if (session_event != 0 && v6) {
+            session_event_digest_v6_t e6;
+            e6.slot = meta.slot;
+            e6.event = session_event;
+            e6.delta = meta.delta;
+            e6.tsoff = meta.tsoff;
+            e6.client_addr = ip6.dst_addr;
+            if (from_client) {
+                e6.client_addr = ip6.src_addr;
+            }
+            e6.client_port = client_port;
+            e6.state = new_state;
+            e6.gen = meta.gen;
+            digest<session_event_digest_v6_t>(1, e6);
+        } else if (session_event != 0) {
             session_event_digest_t e;
             e.slot = meta.slot;
             e.event = session_event;
             e.delta = meta.delta;
             e.tsoff = meta.tsoff;
             e.client_addr = ip.dst_addr;
-            e.client_port = tcp.dst_port;
+            if (from_client) {
+                e.client_addr = ip.src_addr;
+            }
+            e.client_port = client_port;
             e.state = new_state;
             e.gen = meta.gen;
-            if (meta.dir == DIR_CLIENT) {
-                e.client_addr = ip.src_addr;
-                e.client_port = tcp.src_port;
-            }
             digest<session_event_digest_t>(1, e);
         }
     }

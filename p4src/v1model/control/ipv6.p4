@@ -1,7 +1,8 @@
 /*
  * D13: what IPv6 adds beside the IPv4 path: neighbour solicitations answered for the
  * switch's own addresses (the IPv6 ARP), the policy for extension-header chains the
- * parser does not follow, and the decisions for IPv6 traffic to a VIP.
+ * parser does not follow, and the helpers of the proxy path's IPv6 segments (the
+ * proxy path itself, SynProxy, is the families' one).
  */
 #ifndef SYNPROXY_CONTROL_IPV6_P4
 #define SYNPROXY_CONTROL_IPV6_P4
@@ -151,50 +152,28 @@ control Ipv6ChainPolicy(inout local_metadata_t meta,
     }
 }
 
-/* D13, D16: IPv6 traffic to a VIP until the IPv6 proxy path lands: refused (martian
- * source, group MAC, version) and denied traffic dropped and counted as for IPv4;
- * traffic of a service that is proxied now is dropped (EV_DROP_POLICY: never
- * answered, never passed unproxied); a service not defended is forwarded (SYN:
- * EV_SYN_PASSED) and NATed for NAT services (nat.p4). */
-control Ipv6Services(in headers_t hdr, inout local_metadata_t meta,
-                     inout standard_metadata_t standard_metadata) {
-    apply {
-        bool refuse_martian = meta.svc_hit && !meta.from_cpu && meta.martian;
-        bool refuse_group_mac = meta.svc_hit && !meta.from_cpu
-                                && mac_is_group(hdr.ethernet.src_addr);
-        bool refuse_version = meta.ip_bad_version && !meta.from_cpu && meta.svc_hit;
-        if (refuse_martian || refuse_group_mac || refuse_version) {
-            mark_to_drop(standard_metadata);
-            if (refuse_version) {
-                meta.event = EV_DROP_MALFORMED;
-            } else if (refuse_martian) {
-                meta.event = EV_DROP_MARTIAN;
-            } else {
-                meta.event = EV_DROP_GROUP_MAC;
-            }
-            meta.done = true;
-        } else if (meta.svc_hit && meta.svc_deny && !meta.from_cpu) {
-            mark_to_drop(standard_metadata);
-            if (meta.is_fragment) {
-                meta.event = EV_DROP_FRAGMENT;
-            } else if (meta.ip_proto == IP_PROTO_UDP) {
-                meta.event = EV_DROP_UDP;
-            } else {
-                meta.event = EV_DROP_POLICY;
-            }
-            meta.done = true;
-        } else if (meta.svc_hit && meta.proxy_active && !meta.from_cpu) {
-            mark_to_drop(standard_metadata);
-            meta.event = EV_DROP_POLICY;
-            meta.done = true;
-        } else if (meta.svc_hit && !meta.from_cpu) {
-            meta.passed = true;
-            if (hdr.tcp.isValid() && (hdr.tcp.flags & TCP_CTRL_MASK) == TCP_SYN) {
-                meta.syn_in = true;
-                meta.event = EV_SYN_PASSED;
-            }
-        }
+/* D13: a segment the switch builds from an IPv6 one (reply.p4) carries no extension
+ * header: every member of the stack invalid (each member of each union, as
+ * TCP_OPTION_CLEAR does for the options, reply.p4). */
+#define IPV6_EXT_CLEAR(h) \
+    h.ipv6_ext[0].opt.setInvalid(); \
+    h.ipv6_ext[0].frag.setInvalid(); \
+    h.ipv6_ext[1].opt.setInvalid(); \
+    h.ipv6_ext[1].frag.setInvalid(); \
+    h.ipv6_ext[2].opt.setInvalid(); \
+    h.ipv6_ext[2].frag.setInvalid(); \
+    h.ipv6_ext[3].opt.setInvalid(); \
+    h.ipv6_ext[3].frag.setInvalid();
+
+/* D13: the MSS an IPv6 SYN/ACK offers: the service's, at most what a 1500-byte link
+ * fits under the 40-byte IPv6 header (IPV6_MSS_MAX; IPv4 offers the service's
+ * as it is). */
+bit<16> ipv6_synack_mss(in bit<16> svc_mss) {
+    bit<16> mss = svc_mss;
+    if (mss > IPV6_MSS_MAX) {
+        mss = IPV6_MSS_MAX;
     }
+    return mss;
 }
 
 #endif

@@ -13,8 +13,8 @@
 #ifndef SYNPROXY_CONTROL_PASSTHROUGH_P4
 #define SYNPROXY_CONTROL_PASSTHROUGH_P4
 
-control PassthroughFilter(in ipv4_t ip, in tcp_t tcp, inout local_metadata_t meta,
-                          out bool known) {
+control PassthroughFilter(in ipv4_t ip, in ipv6_t ip6, in tcp_t tcp,
+                          inout local_metadata_t meta, out bool known) {
 
     /* C8: connections opened while a service was not defended have no session and
      * no cookie; without this filter, turning the defence on would cut them all.
@@ -43,6 +43,14 @@ control PassthroughFilter(in ipv4_t ip, in tcp_t tcp, inout local_metadata_t met
     @name(".SynproxyIngress.synproxy.passthrough_ports")
     @id(ID_REGISTER_PASSTHROUGH_PORTS)
     register<bit<32>>(FLOW_FILTER_SIZE) passthrough_ports;
+    /* D13: an IPv6 flow's addresses (its ports in passthrough_ports). A cell holds
+     * one family's tuple, the other family's address cells 0; all are compared. */
+    @name(".SynproxyIngress.synproxy.passthrough_src6")
+    @id(ID_REGISTER_PASSTHROUGH_SRC6)
+    register<bit<128>>(FLOW_FILTER_SIZE) passthrough_src6;
+    @name(".SynproxyIngress.synproxy.passthrough_dst6")
+    @id(ID_REGISTER_PASSTHROUGH_DST6)
+    register<bit<128>>(FLOW_FILTER_SIZE) passthrough_dst6;
 
     @name(".SynproxyIngress.synproxy.set_passthrough_epoch")
     @id(ID_ACTION_SET_PASSTHROUGH_EPOCH)
@@ -65,9 +73,23 @@ control PassthroughFilter(in ipv4_t ip, in tcp_t tcp, inout local_metadata_t met
     apply {
         known = false;
         bit<32> flow_cell;
-        hash(flow_cell, HashAlgorithm.crc32, 32w0,
-             { ip.src_addr, ip.dst_addr, tcp.src_port, tcp.dst_port },
-             FLOW_FILTER_SIZE);
+        ipv4_addr_t src = 0;
+        ipv4_addr_t dst = 0;
+        ipv6_addr_t src6 = 0;
+        ipv6_addr_t dst6 = 0;
+        if (ip6.isValid()) {
+            src6 = ip6.src_addr;
+            dst6 = ip6.dst_addr;
+            hash(flow_cell, HashAlgorithm.crc32, 32w0,
+                 { ip6.src_addr, ip6.dst_addr, tcp.src_port, tcp.dst_port },
+                 FLOW_FILTER_SIZE);
+        } else {
+            src = ip.src_addr;
+            dst = ip.dst_addr;
+            hash(flow_cell, HashAlgorithm.crc32, 32w0,
+                 { ip.src_addr, ip.dst_addr, tcp.src_port, tcp.dst_port },
+                 FLOW_FILTER_SIZE);
+        }
         passthrough_epoch.apply();
         bit<32> flow_ports = (tcp.src_port ++ tcp.dst_port);
         if (meta.proxy_active) {
@@ -75,20 +97,26 @@ control PassthroughFilter(in ipv4_t ip, in tcp_t tcp, inout local_metadata_t met
             bit<32> seen_src;
             bit<32> seen_dst;
             bit<32> seen_ports;
+            bit<128> seen_src6;
+            bit<128> seen_dst6;
             passthrough_flows.read(seen, flow_cell);
             passthrough_src.read(seen_src, flow_cell);
             passthrough_dst.read(seen_dst, flow_cell);
             passthrough_ports.read(seen_ports, flow_cell);
+            passthrough_src6.read(seen_src6, flow_cell);
+            passthrough_dst6.read(seen_dst6, flow_cell);
             /* Epoch 0 would find every never-written cell: it marks nothing. */
             known = seen == meta.passthrough_epoch && seen != 0
-                                && seen_src == ip.src_addr
-                                && seen_dst == ip.dst_addr
+                                && seen_src == src && seen_dst == dst
+                                && seen_src6 == src6 && seen_dst6 == dst6
                                 && seen_ports == flow_ports;
         } else {
             passthrough_flows.write(flow_cell, meta.passthrough_epoch);
-            passthrough_src.write(flow_cell, ip.src_addr);
-            passthrough_dst.write(flow_cell, ip.dst_addr);
+            passthrough_src.write(flow_cell, src);
+            passthrough_dst.write(flow_cell, dst);
             passthrough_ports.write(flow_cell, flow_ports);
+            passthrough_src6.write(flow_cell, src6);
+            passthrough_dst6.write(flow_cell, dst6);
         }
     }
 }

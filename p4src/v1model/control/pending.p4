@@ -25,7 +25,8 @@
 #ifndef SYNPROXY_CONTROL_PENDING_P4
 #define SYNPROXY_CONTROL_PENDING_P4
 
-control PendingHandshakes(in ipv4_t ip, in tcp_t tcp, in local_metadata_t meta,
+control PendingHandshakes(in ipv4_t ip, in ipv6_t ip6, in tcp_t tcp,
+                          in local_metadata_t meta,
                           in bool ack_check, in bool synack, in bool establishing,
                           in bit<48> ingress_ts,
                           out bit<32> client_isn, out bit<32> cookie, out bool cookie_ok,
@@ -36,7 +37,11 @@ control PendingHandshakes(in ipv4_t ip, in tcp_t tcp, in local_metadata_t meta,
      * and pending_ports (cport ++ vport) hold the 4-tuple itself, compared in full.
      * pending_cookie: the validated cookie (ack - 1); pending_isn: the client ISN
      * (seq - 1 of the validated segment); pending_since: when it was stored, on the
-     * pending clock below (0: empty). Written only by the data plane. */
+     * pending clock below (0: empty). Written only by the data plane.
+     * D13: an IPv6 flow's addresses are in pending_client6 and pending_vip6, its
+     * ports in pending_ports; a cell holds one family's tuple, the other family's
+     * address cells zero, and all five are compared, so a tuple of one family never
+     * matches a cell the other wrote. */
     @name(".SynproxyIngress.synproxy.pending_client")
     @id(ID_REGISTER_PENDING_CLIENT)
     register<bit<32>>(PENDING_SIZE) pending_client;
@@ -62,6 +67,13 @@ control PendingHandshakes(in ipv4_t ip, in tcp_t tcp, in local_metadata_t meta,
     @name(".SynproxyIngress.synproxy.pending_clock")
     @id(ID_REGISTER_PENDING_CLOCK)
     register<bit<64>>(1) pending_clock;
+    /* D13: the IPv6 addresses of a cell's tuple (see above). */
+    @name(".SynproxyIngress.synproxy.pending_client6")
+    @id(ID_REGISTER_PENDING_CLIENT6)
+    register<bit<128>>(PENDING_SIZE) pending_client6;
+    @name(".SynproxyIngress.synproxy.pending_vip6")
+    @id(ID_REGISTER_PENDING_VIP6)
+    register<bit<128>>(PENDING_SIZE) pending_vip6;
 
     CookieMac() cookie_mac;
 
@@ -86,30 +98,57 @@ control PendingHandshakes(in ipv4_t ip, in tcp_t tcp, in local_metadata_t meta,
             }
             now = era ++ ts;
         }
-        if (ack_check || establishing) {
-            /* The client's 4-tuple as the client sends it. At the server SYN/ACK it is
-             * (client, VIP, cport, vport): the server entry's vip_addr/vip_port are the
-             * VIP's in NAT and in transparent mode alike. */
-            ipv4_addr_t p_client = ip.src_addr;
-            ipv4_addr_t p_vip = ip.dst_addr;
-            l4_port_t p_cport = tcp.src_port;
-            l4_port_t p_vport = tcp.dst_port;
+        /* The client's 4-tuple as the client sends it, in its family's cells (the
+         * other family's are 0). At the server SYN/ACK it is (client, VIP, cport,
+         * vport): the server entry's vip_addr/vip_port are the VIP's in NAT and in
+         * transparent mode alike. */
+        bool v6 = ip6.isValid();
+        ipv4_addr_t p_client = 0;
+        ipv4_addr_t p_vip = 0;
+        ipv6_addr_t p_client6 = 0;
+        ipv6_addr_t p_vip6 = 0;
+        l4_port_t p_cport = tcp.src_port;
+        l4_port_t p_vport = tcp.dst_port;
+        if (establishing) {
+            p_cport = tcp.dst_port;
+            p_vport = meta.nat_port;
+        }
+        if (v6) {
+            p_client6 = ip6.src_addr;
+            p_vip6 = ip6.dst_addr;
+            if (establishing) {
+                p_client6 = ip6.dst_addr;
+                p_vip6 = meta.nat_addr6;
+            }
+        } else {
+            p_client = ip.src_addr;
+            p_vip = ip.dst_addr;
             if (establishing) {
                 p_client = ip.dst_addr;
                 p_vip = meta.nat_addr;
-                p_cport = tcp.dst_port;
-                p_vport = meta.nat_port;
             }
-            hash(pending_index, HashAlgorithm.crc16, 32w0,
-                 { p_client, p_vip, p_cport, p_vport }, PENDING_SIZE);
+        }
+        if (ack_check || establishing) {
+            if (v6) {
+                hash(pending_index, HashAlgorithm.crc16, 32w0,
+                     { p_client6, p_vip6, p_cport, p_vport }, PENDING_SIZE);
+            } else {
+                hash(pending_index, HashAlgorithm.crc16, 32w0,
+                     { p_client, p_vip, p_cport, p_vport }, PENDING_SIZE);
+            }
             bit<32> stored_client;
             bit<32> stored_vip;
             bit<32> stored_ports;
+            bit<128> stored_client6;
+            bit<128> stored_vip6;
             pending_client.read(stored_client, pending_index);
             pending_vip.read(stored_vip, pending_index);
             pending_ports.read(stored_ports, pending_index);
+            pending_client6.read(stored_client6, pending_index);
+            pending_vip6.read(stored_vip6, pending_index);
             /* Exactly this 4-tuple: the index alone is a CRC, which collides at will. */
             if (stored_client == p_client && stored_vip == p_vip
+                    && stored_client6 == p_client6 && stored_vip6 == p_vip6
                     && stored_ports == (p_cport ++ p_vport)) {
                 if (establishing) {
                     pending_since.write(pending_index, 0);
@@ -133,12 +172,14 @@ control PendingHandshakes(in ipv4_t ip, in tcp_t tcp, in local_metadata_t meta,
         cookie_ok = false;
         cookie = 0;
         if (ack_check || synack) {
-            cookie_mac.apply(ip, tcp, meta, synack, client_isn, cookie, cookie_ok);
+            cookie_mac.apply(ip, ip6, tcp, meta, synack, client_isn, cookie, cookie_ok);
             if (cookie_ok && !pending_hit) {
                 /* A slot shared by another flow (hash collision) is taken over: that
                  * flow's later segments then need their cookie check, as before C4. */
-                pending_client.write(pending_index, ip.src_addr);
-                pending_vip.write(pending_index, ip.dst_addr);
+                pending_client.write(pending_index, p_client);
+                pending_vip.write(pending_index, p_vip);
+                pending_client6.write(pending_index, p_client6);
+                pending_vip6.write(pending_index, p_vip6);
                 pending_ports.write(pending_index, tcp.src_port ++ tcp.dst_port);
                 pending_cookie.write(pending_index, tcp.ack_no - 1);
                 pending_isn.write(pending_index, client_isn);

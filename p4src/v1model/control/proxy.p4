@@ -34,9 +34,14 @@
  * (proxy_effects_t), each effect in one place: a control applied once is inlined by
  * the compilers without copying the headers, a function is not.
  *
+ * D13: both families take this path; an IPv6 segment (hdr.ipv6 valid) is looked up
+ * in the _v6 tables, its cookie covers the full addresses (cookie.p4), its pending
+ * cell, digests, translation and replies are its family's.
+ *
  * D16, never a reflector: a packet to a VIP from a martian source (martians.p4) or
- * a group source MAC, or with an IP version other than 4, is dropped and counted
- * before anything else looks at it: no SYN/ACK, no digest, no register touched.
+ * a group source MAC, or with an IP version other than its ether type's, is dropped
+ * and counted before anything else looks at it: no SYN/ACK, no digest, no register
+ * touched.
  */
 #ifndef SYNPROXY_CONTROL_PROXY_P4
 #define SYNPROXY_CONTROL_PROXY_P4
@@ -80,10 +85,12 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
     apply {
         /* ---------------------------------------------------------- facts (D1) */
         bit<8> ctrl;
-        segment_facts.apply(hdr.ipv4, hdr.tcp, standard_metadata, meta, ctrl);
+        bool v6 = hdr.ipv6.isValid();
+        segment_facts.apply(hdr.ipv4, hdr.ipv6, hdr.tcp, standard_metadata, meta, ctrl);
 
         /* ---------------------------------------------------------- sources (D16) */
-        /* To a VIP (or in a session) from where no honest host sends, or not IPv4:
+        /* To a VIP (or in a session) from where no honest host sends, or an IP
+         * version other than the ether type's:
          * dropped below before anything is answered, stored or reported. */
         bool refuse_martian = meta.svc_hit && !meta.from_cpu && meta.martian;
         bool refuse_group_mac = meta.svc_hit && !meta.from_cpu
@@ -134,11 +141,16 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
          * MAC below). */
         bool synack = protect && ctrl == TCP_SYN && !meta.malformed && meta.keys_set;
         /* D15: the SYN meters, before a cookie is minted (meters.p4). The source
-         * prefix is family-neutral: IPv4's /24 here. */
+         * prefix is family-neutral: IPv4's /24, IPv6's /64. */
         ProxyEvent_t overload_event = EV_NONE;
         if (synack) {
-            meta.src_prefix = (bit<64>)(hdr.ipv4.src_addr & 0xffffff00);
-            meta.src_family = 4;
+            if (v6) {
+                meta.src_prefix = hdr.ipv6.src_addr[127:64];
+                meta.src_family = 6;
+            } else {
+                meta.src_prefix = (bit<64>)(hdr.ipv4.src_addr & 0xffffff00);
+                meta.src_family = 4;
+            }
             syn_meters.apply(meta.src_prefix, meta.src_family, meta.service_id,
                              overload_event);
             if (overload_event != EV_NONE) {
@@ -154,7 +166,7 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         bit<32> cookie;
         bool cookie_ok;
         bool pending_hit;
-        pending.apply(hdr.ipv4, hdr.tcp, meta, ack_check, synack, establishing,
+        pending.apply(hdr.ipv4, hdr.ipv6, hdr.tcp, meta, ack_check, synack, establishing,
                       standard_metadata.ingress_global_timestamp,
                       client_isn, cookie, cookie_ok, pending_hit);
         bool pending_ok = pending_hit && cookie_ok;
@@ -166,7 +178,7 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                 && !meta.from_cpu && !refuse && !(meta.proxy_active && ctrl == TCP_SYN)
                 && !(meta.proxy_active && meta.proxy_mode != PROXY_MODE_AUTO
                      && (meta.svc_flags & SVC_FLAG_FAIL_CLOSED) != 0)) {
-            passthrough.apply(hdr.ipv4, hdr.tcp, meta, passthrough_known);
+            passthrough.apply(hdr.ipv4, hdr.ipv6, hdr.tcp, meta, passthrough_known);
         }
 
         /* ---------------------------------------------------------- decision */
@@ -240,7 +252,7 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
             server_segment.apply(ctrl, hdr.tcp.seq_no, establishing, meta, standard_metadata,
                                  fx);
         } else {
-            new_connection.apply(ctrl, hdr.tcp.isValid(), hdr.ipv4.protocol, synack, cookie,
+            new_connection.apply(ctrl, hdr.tcp.isValid(), meta.ip_proto, synack, cookie,
                                  passthrough_known, meta, standard_metadata, fx);
         }
 
@@ -284,12 +296,23 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
                 FIELD_LIST_SERVER_ACK);
         }
         seqadj.apply(hdr, fx.seqadj_mode, meta.delta, meta.tsoff, fx.server_wscale,
-                     meta.win_shift, meta.nat_addr, meta.nat_port, meta.opt.has_timestamp,
-                     meta.opt.has_sack);
+                     meta.win_shift, meta.nat_addr, meta.nat_addr6, meta.nat_port,
+                     meta.opt.has_timestamp, meta.opt.has_sack);
+        /* The segment built in place of this one: the session's other address in its
+         * family, the MSS clamped for IPv6 (D13). */
+        ipv6_addr_t reply_addr = (bit<128>)meta.nat_addr;
+        bit<16> reply_mss = meta.svc_mss;
+        if (v6) {
+            reply_addr = meta.nat_addr6;
+            reply_mss = ipv6_synack_mss(meta.svc_mss);
+        }
         bit<32> frame_len;
-        reply.apply(hdr, fx.reply_kind, meta.nat_addr, meta.nat_port, fx.reply_seq,
-                    fx.reply_opts, meta.svc_window, fx.reply_shift, meta.svc_mss, meta.svc_ttl,
+        reply.apply(hdr, fx.reply_kind, reply_addr, meta.nat_port, fx.reply_seq,
+                    fx.reply_opts, meta.svc_window, fx.reply_shift, reply_mss, meta.svc_ttl,
                     meta.opt.has_timestamp, fx.reply_tsval, fx.reply_tsecr, frame_len);
+        if (frame_len != 0 && v6) {
+            IPV6_EXT_CLEAR(hdr)
+        }
         if (fx.punt_reason != 0) {
             /* To the controller, with a packet_in header saying why. */
             standard_metadata.egress_spec = CPU_PORT_ID;
@@ -311,7 +334,7 @@ control SynProxy(inout headers_t hdr, inout local_metadata_t meta,
         if (frame_len != 0) {
             truncate(frame_len);
         }
-        digests.apply(hdr.ipv4, hdr.tcp, meta, standard_metadata, send_cookie_digest,
+        digests.apply(hdr.ipv4, hdr.ipv6, hdr.tcp, meta, standard_metadata, send_cookie_digest,
                       client_isn, cookie, reuse_check, fx.session_event, fx.new_state);
     }
 }

@@ -53,11 +53,18 @@ const bit<8> REPLY_REFUSAL_RESET = 6;  /* the client's valid cookie ACK -> RST b
  *   REPLY_SERVER_RESET   RS, rport      -          -                     -
  *   REPLY_REFUSAL_RESET  -              -          -                     -   (seq = its ack)
  *
- * `opts` and `mss` are the SYN/ACK's only (OPTS of the cookie, the service's MSS);
- * `ttl`, the service's TTL, is the SYN/ACK's and the refusal reset's.
+ * `opts` and `mss` are the SYN/ACK's only (OPTS of the cookie, the MSS to offer);
+ * `ttl`, the service's TTL, is the SYN/ACK's and the refusal reset's (IPv6: the hop
+ * limit). `addr` is 128 bits for both families: an IPv4 address in its low 32.
+ *
+ * D13: a segment with an IPv6 header (valid) is built the same way in IPv6: the
+ * addresses swapped or set there, hop limit for TTL, the flow label 0 and no ECN in
+ * the segments of our own, payload length and the pseudo-header's for the checksum.
+ * The extension headers it came with are the caller's to remove (the header stack
+ * is v1model's: IPV6_EXT_CLEAR, ipv6.p4); Next Header is set to TCP here.
  */
 control SegmentReply(inout headers_t hdr, in bit<8> kind,
-                     in ipv4_addr_t addr, in l4_port_t port, in bit<32> seq,
+                     in ipv6_addr_t addr, in l4_port_t port, in bit<32> seq,
                      in bit<8> opts, in bit<16> window, in bit<8> shift,
                      in bit<16> mss, in bit<8> ttl,
                      in bool has_ts, in bit<32> tsval, in bit<32> tsecr,
@@ -74,9 +81,15 @@ control SegmentReply(inout headers_t hdr, in bit<8> kind,
                 mac_addr_t mac = hdr.ethernet.dst_addr;
                 hdr.ethernet.dst_addr = hdr.ethernet.src_addr;
                 hdr.ethernet.src_addr = mac;
-                ipv4_addr_t ip = hdr.ipv4.dst_addr;
-                hdr.ipv4.dst_addr = hdr.ipv4.src_addr;
-                hdr.ipv4.src_addr = ip;
+                if (hdr.ipv6.isValid()) {
+                    ipv6_addr_t ip6 = hdr.ipv6.dst_addr;
+                    hdr.ipv6.dst_addr = hdr.ipv6.src_addr;
+                    hdr.ipv6.src_addr = ip6;
+                } else {
+                    ipv4_addr_t ip = hdr.ipv4.dst_addr;
+                    hdr.ipv4.dst_addr = hdr.ipv4.src_addr;
+                    hdr.ipv4.src_addr = ip;
+                }
                 l4_port_t l4 = hdr.tcp.dst_port;
                 hdr.tcp.dst_port = hdr.tcp.src_port;
                 hdr.tcp.src_port = l4;
@@ -85,10 +98,16 @@ control SegmentReply(inout headers_t hdr, in bit<8> kind,
                 /* D3: seq = cookie, ack = isn + 1. The options follow OPTS, which
                  * holds what both sides agreed on; the MSS and the window scale
                  * offered are the service's (they must match the real servers'). */
-                hdr.ipv4.ttl = ttl;
-                hdr.ipv4.ecn = 0;   /* no ECN negotiated (the SYN/ACK sets no ECE) */
-                hdr.ipv4.identification = 0;
-                hdr.ipv4.flag_df = 1;
+                if (hdr.ipv6.isValid()) {
+                    hdr.ipv6.hop_limit = ttl;
+                    hdr.ipv6.traffic_class[1:0] = 0;   /* ECN, as for IPv4 */
+                    hdr.ipv6.flow_label = 0;
+                } else {
+                    hdr.ipv4.ttl = ttl;
+                    hdr.ipv4.ecn = 0;   /* no ECN negotiated (the SYN/ACK sets no ECE) */
+                    hdr.ipv4.identification = 0;
+                    hdr.ipv4.flag_df = 1;
+                }
                 hdr.tcp.ack_no = hdr.tcp.seq_no + 1;
                 hdr.tcp.seq_no = seq;
                 hdr.tcp.flags = TCP_SYN | TCP_ACK;
@@ -120,7 +139,11 @@ control SegmentReply(inout headers_t hdr, in bit<8> kind,
                 /* D8, in egress from the copy of the server's SYN/ACK: the ACK that
                  * completes the server handshake, as the client would send it. seq
                  * and ack come straight from the SYN/ACK. */
-                hdr.ipv4.ttl = IPV4_DEFAULT_TTL;
+                if (hdr.ipv6.isValid()) {
+                    hdr.ipv6.hop_limit = IPV4_DEFAULT_TTL;
+                } else {
+                    hdr.ipv4.ttl = IPV4_DEFAULT_TTL;
+                }
                 bit<32> ack_seq = hdr.tcp.ack_no;
                 hdr.tcp.ack_no = hdr.tcp.seq_no + 1;
                 hdr.tcp.seq_no = ack_seq;
@@ -132,7 +155,11 @@ control SegmentReply(inout headers_t hdr, in bit<8> kind,
                  * isn + 1 already), carrying the server's window. A SYN/ACK window is
                  * never scaled, later windows are: shift it by the scale the client
                  * was offered. */
-                hdr.ipv4.src_addr = addr;
+                if (hdr.ipv6.isValid()) {
+                    hdr.ipv6.src_addr = addr;
+                } else {
+                    hdr.ipv4.src_addr = addr[31:0];
+                }
                 hdr.tcp.src_port = port;
                 hdr.tcp.seq_no = seq + 1;
                 hdr.tcp.flags = TCP_ACK;
@@ -142,19 +169,33 @@ control SegmentReply(inout headers_t hdr, in bit<8> kind,
                 if (kind == REPLY_REFUSAL_RESET) {
                     /* C13: back to the client from the VIP, in the sequence space it
                      * expects (its ack: cookie + 1), as a fresh segment of ours. */
-                    hdr.ipv4.ttl = ttl;
-                    hdr.ipv4.ecn = 0;
-                    hdr.ipv4.identification = 0;
-                    hdr.ipv4.flag_df = 1;
+                    if (hdr.ipv6.isValid()) {
+                        hdr.ipv6.hop_limit = ttl;
+                        hdr.ipv6.traffic_class[1:0] = 0;
+                        hdr.ipv6.flow_label = 0;
+                    } else {
+                        hdr.ipv4.ttl = ttl;
+                        hdr.ipv4.ecn = 0;
+                        hdr.ipv4.identification = 0;
+                        hdr.ipv4.flag_df = 1;
+                    }
                     hdr.tcp.seq_no = hdr.tcp.ack_no;
                 } else if (kind == REPLY_CLIENT_RESET) {
                     /* From the VIP, seq = cookie + 1. */
-                    hdr.ipv4.src_addr = addr;
+                    if (hdr.ipv6.isValid()) {
+                        hdr.ipv6.src_addr = addr;
+                    } else {
+                        hdr.ipv4.src_addr = addr[31:0];
+                    }
                     hdr.tcp.src_port = port;
                     hdr.tcp.seq_no = seq + 1;
                 } else {
                     /* To the server; the client's seq is the server's (no delta yet). */
-                    hdr.ipv4.dst_addr = addr;
+                    if (hdr.ipv6.isValid()) {
+                        hdr.ipv6.dst_addr = addr;
+                    } else {
+                        hdr.ipv4.dst_addr = addr[31:0];
+                    }
                     hdr.tcp.dst_port = port;
                 }
                 hdr.tcp.ack_no = 0;
@@ -173,7 +214,8 @@ control SegmentReply(inout headers_t hdr, in bit<8> kind,
             }
 
             /* Drop the parsed options and the IPv4 options, size the headers for the
-             * generated options, checksum the segment. */
+             * generated options, checksum the segment (the IPv6 extension headers: the
+             * caller). */
             TCP_OPTION_CLEAR(0)
             TCP_OPTION_CLEAR(1)
             TCP_OPTION_CLEAR(2)
@@ -203,11 +245,18 @@ control SegmentReply(inout headers_t hdr, in bit<8> kind,
             hdr.tcp.res = 0;
             hdr.tcp.urgent_ptr = 0;
             bit<16> tcp_len = ((bit<16>)words) << 2;
-            hdr.ipv4_options.setInvalid();
-            hdr.ipv4.ihl = 5;
-            hdr.ipv4.total_len = 20 + tcp_len;
-            hdr.ipv4.flag_mf = 0;
-            hdr.ipv4.frag_offset = 0;
+            bit<16> ip_len = 20 + tcp_len;
+            if (hdr.ipv6.isValid()) {
+                hdr.ipv6.payload_len = tcp_len;
+                hdr.ipv6.next_header = IP_PROTO_TCP;
+                ip_len = IPV6_HDR_LEN + tcp_len;
+            } else {
+                hdr.ipv4_options.setInvalid();
+                hdr.ipv4.ihl = 5;
+                hdr.ipv4.total_len = ip_len;
+                hdr.ipv4.flag_mf = 0;
+                hdr.ipv4.frag_offset = 0;
+            }
             TCP_CHECKSUM_FRESH(hdr, tcp_len)
             /* The VLAN tags stay (D16): the segment goes back where it came from,
              * tagged. */
@@ -218,7 +267,7 @@ control SegmentReply(inout headers_t hdr, in bit<8> kind,
             if (hdr.vlan_inner.isValid()) {
                 l2_len = l2_len + (bit<32>)VLAN_TAG_LEN;
             }
-            frame_len = l2_len + (bit<32>)hdr.ipv4.total_len;
+            frame_len = l2_len + (bit<32>)ip_len;
         }
     }
 }

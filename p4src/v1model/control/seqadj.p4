@@ -4,7 +4,8 @@
  *   client -> server: ack += delta, every SACK edge += delta, TSecr -= tsoff
  *   server -> client: seq -= delta, TSval += tsoff
  * All modulo 2^32 (bit<32> arithmetic wraps). The TCP checksum is patched for every
- * word changed, the address/port NAT included (the pseudo-header covers addresses).
+ * word changed, the address/port NAT included (the pseudo-header covers addresses:
+ * IPv4's, or IPv6's eight words each, D13; the lengths do not change).
  *
  * One control applied from one place (the caller picks the direction): a function
  * taking the headers would copy all of them per call, in p4c's output.
@@ -109,7 +110,7 @@ header seqadj_terms_t {
  */
 control Seqadj(inout headers_t hdr, in bit<8> mode, in bit<32> delta, in bit<32> tsoff,
                in bit<8> server_shift, in bit<8> client_shift,
-               in ipv4_addr_t addr, in l4_port_t port,
+               in ipv4_addr_t addr, in ipv6_addr_t addr6, in l4_port_t port,
                in bool has_timestamp, in bool has_sack) {
     apply {
         if (mode != SEQADJ_NONE) {
@@ -162,9 +163,15 @@ control Seqadj(inout headers_t hdr, in bit<8> mode, in bit<32> delta, in bit<32>
                     SEQADJ_S2C_OPTION(10)
                     SEQADJ_S2C_OPTION(11)
                 }
-                sum = sum + csum_diff32(hdr.ipv4.src_addr, addr)
-                      + csum_diff16(hdr.tcp.src_port, port);
-                hdr.ipv4.src_addr = addr;
+                if (hdr.ipv6.isValid()) {
+                    sum = sum + csum_diff128(hdr.ipv6.src_addr, addr6)
+                          + csum_diff16(hdr.tcp.src_port, port);
+                    hdr.ipv6.src_addr = addr6;
+                } else {
+                    sum = sum + csum_diff32(hdr.ipv4.src_addr, addr)
+                          + csum_diff16(hdr.tcp.src_port, port);
+                    hdr.ipv4.src_addr = addr;
+                }
                 hdr.tcp.src_port = port;
             } else {
                 if (mode == SEQADJ_C2S) {
@@ -198,9 +205,15 @@ control Seqadj(inout headers_t hdr, in bit<8> mode, in bit<32> delta, in bit<32>
                         SEQADJ_C2S_SACK3(11)
                     }
                 }
-                sum = sum + csum_diff32(hdr.ipv4.dst_addr, addr)
-                      + csum_diff16(hdr.tcp.dst_port, port);
-                hdr.ipv4.dst_addr = addr;
+                if (hdr.ipv6.isValid()) {
+                    sum = sum + csum_diff128(hdr.ipv6.dst_addr, addr6)
+                          + csum_diff16(hdr.tcp.dst_port, port);
+                    hdr.ipv6.dst_addr = addr6;
+                } else {
+                    sum = sum + csum_diff32(hdr.ipv4.dst_addr, addr)
+                          + csum_diff16(hdr.tcp.dst_port, port);
+                    hdr.ipv4.dst_addr = addr;
+                }
                 hdr.tcp.dst_port = port;
             }
             hdr.tcp.checksum = csum_close(sum);

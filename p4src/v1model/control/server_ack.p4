@@ -19,6 +19,7 @@ control ServerAckEgress(inout headers_t hdr, inout local_metadata_t meta,
             reply.apply(hdr, REPLY_SERVER_ACK, 0, 0, 0, 0, meta.clone_window, 0, 0, 0,
                         meta.clone_has_ts == 1, meta.clone_tsecr, meta.clone_tsval,
                         frame_len);
+            IPV6_EXT_CLEAR(hdr)
             truncate(frame_len);
         }
     }

@@ -9,9 +9,8 @@ import random
 
 from ptf.testutils import group
 from scapy.layers.inet import TCP
-from synproxy_base import COOKIE_DIGEST, SynproxyTest
+from synproxy_base import COOKIE_DIGEST, SynproxyTest, ipv6_variants
 from synproxy_packets import (
-    CLIENT_IP,
     CLIENT_PORT,
     CLIENT_SPORT,
     EPOCH,
@@ -23,12 +22,13 @@ from synproxy_packets import (
     SVC_DEFER,
     SVC_TS,
     SVC_WSCALE,
-    VIP,
     VPORT,
     ServiceSettings,
     client_syn_options,
     client_tcp,
     cookie_for,
+    encode_options,
+    family,
     flow_of,
     ip2int,
     option_value,
@@ -37,17 +37,21 @@ from synproxy_packets import (
 )
 
 from controller import p4consts
-from controller.cookie import check_cookie, encode_options
+from controller.cookie import check_cookie, mss_index
 
 ROTATED_KEY = 0x1badb002cafef00d
 OLDEST_KEY = 0x0123456789ABCDEF
 
 
-def cookie_digest(isn: int, cookie: int, *, mss: int = 1460, wscale: int = p4consts.COOKIE_WSCALE_NONE,
+def cookie_digest(isn: int, cookie: int, *, mss: int | None = None,
+                  wscale: int = p4consts.COOKIE_WSCALE_NONE,
                   sack_ok: int = 0, ts_ok: int = 0, has_payload: int = 0, window: int = 64240,
                   tsval: int = 0, tsecr: int = 0, sport: int = CLIENT_SPORT) -> dict[str, int]:
-    """cookie_ack_digest_t as p4src/README.md documents it, field by field."""
-    return {"client_addr": ip2int(CLIENT_IP), "vip_addr": ip2int(VIP), "client_port": sport,
+    """cookie_ack_digest_t (or its _v6 twin) as p4src/README.md documents it, field
+    by field; `mss` defaults to the family's largest table value."""
+    mss = family().mss_table[3] if mss is None else mss
+    return {"client_addr": ip2int(family().client_ip), "vip_addr": ip2int(family().vip),
+            "client_port": sport,
             "vip_port": VPORT, "client_isn": u32(isn), "cookie": cookie, "mss": mss,
             "wscale": wscale, "sack_ok": sack_ok, "ts_ok": ts_ok, "has_payload": has_payload,
             "_pad0": 0, "client_window": window, "client_tsval": tsval, "client_tsecr": tsecr,
@@ -95,7 +99,8 @@ class CookieOptionsDecodedInDigestTest(SynproxyTest):
             opts = encode_options(mss, ws, sack, tsval is not None)
             cookie = self.synack_for(syn, opts)[TCP].seq
             self.send(CLIENT_PORT, ack_for(isn, cookie, sport=sport))
-            table_mss = {None: 536, 600: 536, 1300: 1300, 1440: 1440}[mss]
+            table = family().mss_table
+            table_mss = table[mss_index(mss, table)]
             self.assertEqual(self.get_digest(COOKIE_DIGEST), cookie_digest(
                 isn, cookie, mss=table_mss, wscale=p4consts.COOKIE_WSCALE_NONE if ws is None else ws,
                 sack_ok=int(sack), ts_ok=int(tsval is not None), sport=sport))
@@ -274,3 +279,11 @@ class RotationMintsNewEpochTest(SynproxyTest):
         self.assertEqual(self.get_digest(COOKIE_DIGEST), cookie_digest(31, cookie))
         self.expect_nothing()
         self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 1})
+
+
+# D13: the same checks over IPv6 (cookie over the full addresses, _v6 digest).
+globals().update(ipv6_variants(
+    ValidCookieAckDigestTest, CookieOptionsDecodedInDigestTest, PreviousEpochAcceptedTest,
+    TwoEpochsAgoRejectedTest, PreviousKeyCookieAcceptedTest, ForgedAckRejectedTest,
+    AckWithDataDigestAndPacketInTest, DeferPureAckDroppedTest,
+    DeferDataAckDigestAndPacketInTest, RotationMintsNewEpochTest))

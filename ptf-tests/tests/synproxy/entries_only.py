@@ -9,7 +9,7 @@ through session_event digests (state, gen), not registers."""
 from __future__ import annotations
 
 from ptf.testutils import group
-from synproxy_base import EVENT_DIGEST, SynproxyTest
+from synproxy_base import EVENT_DIGEST, SynproxyTest, ipv6_variants
 from synproxy_packets import (
     CLIENT_PORT,
     OTHER_MAC,
@@ -20,7 +20,6 @@ from synproxy_packets import (
     SERVER_PORT,
     SERVICE_ID,
     SESSION,
-    VIP,
     ServiceSettings,
     client_syn_options,
     client_tcp,
@@ -119,7 +118,8 @@ class _AutoServiceTest(SynproxyTest):
 
     def setUp(self) -> None:
         super().setUp()
-        self.insert("ipv4_routes", {"dst_addr": f"{VIP}/32"}, "route_to",
+        table, plen = ("ipv6_routes", 128) if self.family == 6 else ("ipv4_routes", 32)
+        self.insert(table, {"dst_addr": f"{self.fam.vip}/{plen}"}, "route_to",
                     {"port": OTHER_PORT, "src_mac": ROUTER_MAC, "dst_mac": OTHER_MAC})
 
 
@@ -211,3 +211,11 @@ class EpochBumpForgetsFlowsTest(_AutoServiceTest):
         self.expect(OTHER_PORT, routed(old, OTHER_PORT))
         self.expect_nothing()
         self.assert_events({"PASSTHROUGH": 2, "ACK_INVALID": 1})
+
+
+# D13: the same entry-only control plane over IPv6 (sessions_v6, services_v6).
+globals().update(ipv6_variants(
+    FreshSlotIgnoresEarlierIncarnationTest, RestartInPlaceTest,
+    RestartEstablishedDropsStrayAckTest, DefenseEntrySwitchesAutoServiceTest,
+    DefenseEntryOfAnotherServiceTest, ModeOnNeedsNoDefenseEntryTest, EpochZeroMarksNothingTest,
+    EpochBumpForgetsFlowsTest))

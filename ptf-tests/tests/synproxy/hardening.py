@@ -17,7 +17,7 @@ from crc_collisions import old_index_and_tag, spoofed_pairs
 from ptf.testutils import group
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import ARP, Ether
-from synproxy_base import COOKIE_DIGEST, SynproxyTest
+from synproxy_base import COOKIE_DIGEST, SynproxyTest, ipv6_variants
 from synproxy_packets import (
     CLIENT_IP,
     CLIENT_MAC,
@@ -42,6 +42,7 @@ from synproxy_packets import (
     client_tcp,
     cookie_for,
     expected_synack,
+    family,
     fresh,
     ip2int,
     option_value,
@@ -73,9 +74,11 @@ class HandshakeTest(SynproxyTest):
     """Helpers: a handshake up to the validated ACK (no session installed), and the
     segments of that client that follow it."""
 
-    def handshake(self, src: str = CLIENT_IP, sport: int = CLIENT_SPORT,
+    def handshake(self, src: str | None = None, sport: int = CLIENT_SPORT,
                   tags: tuple[tuple[int, int], ...] = ()) -> tuple[int, int]:
-        """SYN, the exact SYN/ACK, the ACK and its digest; returns (cookie, TSval)."""
+        """SYN, the exact SYN/ACK, the ACK and its digest; returns (cookie, TSval).
+        `src` defaults to the family's client."""
+        src = src or family().client_ip
         syn = client_tcp("S", ISN, src=src, sport=sport,
                          options=client_syn_options(1460, 7, True, 50))
         self.send(CLIENT_PORT, with_tags(syn, tags))
@@ -92,7 +95,7 @@ class HandshakeTest(SynproxyTest):
                          (ip2int(src), sport, ISN, cookie))
         return cookie, tsval
 
-    def later(self, cookie: int, tsval: int, offset: int, *, src: str = CLIENT_IP,
+    def later(self, cookie: int, tsval: int, offset: int, *, src: str | None = None,
               sport: int = CLIENT_SPORT, payload: bytes = b"more") -> Ether:
         """A later data segment of the request (seq != ISN + 1), acking our SYN/ACK."""
         return client_tcp("PA", u32(ISN + 1 + offset), u32(cookie + 1), src=src, sport=sport,
@@ -484,3 +487,10 @@ class IpVersionNot4InSessionDroppedTest(SessionTest):
         self.assert_no_digest()
         self.assert_events({"TRANSLATED_C2S": 1, "SESSION_ESTABLISHED": 1,
                             "DROP_MALFORMED": 1})
+
+
+# D13: the same over IPv6 (a pending entry and its key; VLAN tags kept on what the
+# switch sends back or forwards; frames it cannot follow).
+globals().update(ipv6_variants(
+    PendingEntryDiesWithItsKeyTest, TaggedHandshakeTest, TaggedSynWithPayloadTest,
+    UnparsedFramesDroppedTest, TaggedSessionTrafficTest))

@@ -16,8 +16,10 @@ import time
 from nat_passthrough import NatTest, bucket_of, server_of, to_server
 from ptf.testutils import group
 from scapy.layers.inet import IP, TCP
+from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
-from synproxy_base import COOKIE_DIGEST, SynproxyTest
+from scapy.packet import Packet
+from synproxy_base import COOKIE_DIGEST, SynproxyTest, ipv6_variants
 from synproxy_packets import (
     CLIENT_MAC,
     CLIENT_PORT,
@@ -32,6 +34,7 @@ from synproxy_packets import (
     ServiceSettings,
     client_syn_options,
     client_tcp,
+    family,
     fresh,
     option_value,
     routed,
@@ -108,8 +111,12 @@ class HeartbeatTest(SynproxyTest):
 def refusal(ack: Ether, ttl: int = 64) -> Ether:
     """The fail-closed answer to a validated ACK: a RST from the VIP back out of the
     client's port, seq = the ACK's ack, no ACK, window 0, no options."""
-    return fresh(Ether(src=ROUTER_MAC, dst=CLIENT_MAC)
-                 / IP(src=VIP, dst=ack[IP].src, ttl=ttl, id=0, flags="DF")
+    ip: Packet
+    if IPv6 in ack:  # D13: hop limit for TTL, flow label 0, no ECN
+        ip = IPv6(src=family().vip, dst=ack[IPv6].src, hlim=ttl, fl=0, tc=0)
+    else:
+        ip = IP(src=VIP, dst=ack[IP].src, ttl=ttl, id=0, flags="DF")
+    return fresh(Ether(src=ROUTER_MAC, dst=CLIENT_MAC) / ip
                  / TCP(sport=ack[TCP].dport, dport=ack[TCP].sport, flags="R",
                        seq=ack[TCP].ack, ack=0, window=0))
 
@@ -311,3 +318,9 @@ class FailOpenFlowsSurviveTheReturnTest(HeartbeatTest):
         self.expect_nothing()
         self.assert_events({"SYN_IN": 2, "SYNACK_SENT": 1, "CONTROLLER_DOWN_PASSED": 1,
                             "PASSTHROUGH": 1, "ACK_INVALID": 2})
+
+
+# D13: the same heartbeat policies over IPv6 (the fail-closed RST built in IPv6).
+globals().update(ipv6_variants(
+    FreshHeartbeatProxiesTest, FailClosedResetsValidAckTest, SparseTrafficIsNotSilenceTest,
+    NoLimitNeverDownTest, SessionSurvivesFailOpenTest, SessionSurvivesFailClosedTest))

@@ -4,8 +4,10 @@ switch's addresses answered (and never from martian sources, group MACs or with 
 hop limit other than 255), the extension-header chain followed to the service, a
 chain the parser does not follow dropped or passed by `ipv6_chain_policy` and
 counted, fragments, UDP and martian sources to an IPv6 VIP dropped and counted, an
-undefended IPv6 service forwarded, and an IPv6 segment of a proxied service never
-answered nor passed while the IPv6 proxy path is not there."""
+undefended IPv6 service forwarded; the proxy path in IPv6: the SYN/ACK (through a
+followed chain, MSS clamped), the cookie ACK's digest, and the cookie refusing a
+source that shares the client's low 32 bits. The IPv4 modules' behaviours repeated
+over IPv6 are their `family = 6` subclasses (synack, ack_check, translation, ...)."""
 
 from __future__ import annotations
 
@@ -24,27 +26,39 @@ from scapy.layers.inet6 import (
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
-from synproxy_base import SynproxyTest
+from synproxy_base import COOKIE_DIGEST, SynproxyTest
 from synproxy_packets import (
+    CLIENT6,
     CLIENT_MAC,
     CLIENT_PORT,
     CLIENT_SPORT,
+    EPOCH,
+    KEY,
     OTHER_MAC,
     OTHER_PORT,
+    PROXY_AUTO,
     PROXY_OFF,
     ROUTER_MAC,
     RS_MAC,
     SERVER_PORT,
     SERVICE_ID,
+    VIP6,
     VPORT,
     ServiceSettings,
     client_syn_options,
+    client_tcp,
+    cookie_for,
+    encode_options,
+    flow_bit,
+    flow_of,
+    ip2int,
+    option_value,
+    routed,
+    ts_option,
 )
 
-CLIENT6, CLIENT6_NET = "2001:db8:1::1", "2001:db8:1::/64"
-RS6, RS6_NET = "2001:db8:2::5", "2001:db8:2::/64"
-OTHER6, OTHER6_NET = "2001:db8:3::7", "2001:db8:3::/64"
-VIP6 = "2001:db8:f::10"
+from controller.cookie import check_cookie
+
 GATEWAY6 = "2001:db8:1::fe"
 MARTIAN6 = ("::/128", "::1/128", "ff00::/8", "fe80::/10", "::ffff:0:0/96", f"{VIP6}/128")
 
@@ -93,25 +107,18 @@ def routed6(pkt: Packet, port: int) -> Packet:
 
 
 class Ipv6Test(SynproxyTest):
-    """The IPv4 set-up of SynproxyTest plus IPv6 routes, ND answers for the VIP and
-    a gateway address, and the IPv6 VIP's service (the same service id)."""
+    """SynproxyTest's set-up in IPv6 (family 6: IPv6 routes, the IPv6 VIP's service
+    and deny entry, its ND answer), plus a route to the VIP (for services that
+    forward) and an ND answer for a gateway address."""
 
-    service6 = ServiceSettings(mss=1440)
+    family = 6
+    service = ServiceSettings(mss=1440)
 
     def setUp(self) -> None:
         super().setUp()
-        for net, port, mac in ((CLIENT6_NET, CLIENT_PORT, CLIENT_MAC),
-                               (RS6_NET, SERVER_PORT, RS_MAC),
-                               (OTHER6_NET, OTHER_PORT, OTHER_MAC),
-                               (f"{VIP6}/128", SERVER_PORT, RS_MAC)):
-            self.insert("ipv6_routes", {"dst_addr": net}, "route_to",
-                        {"port": port, "src_mac": ROUTER_MAC, "dst_mac": mac})
-        for target in (VIP6, GATEWAY6):
-            self.insert("nd_replies", {"target": target}, "reply_na", {"mac": ROUTER_MAC})
-        self.insert("services_v6", {"vip": VIP6, "vport": VPORT, "proto": 6}, "set_service",
-                    self.service6.params(), priority=10)
-        self.insert("services_v6", {"vip": VIP6}, "deny_service", {"service_id": SERVICE_ID},
-                    priority=1)
+        self.insert("ipv6_routes", {"dst_addr": f"{VIP6}/128"}, "route_to",
+                    {"port": SERVER_PORT, "src_mac": ROUTER_MAC, "dst_mac": RS_MAC})
+        self.insert("nd_replies", {"target": GATEWAY6}, "reply_na", {"mac": ROUTER_MAC})
         self.before = self.snapshot()
 
 
@@ -162,7 +169,7 @@ class ExtensionHeadersFollowedTest(Ipv6Test):
     forwards the SYN with its chain as it came (SYN_PASSED); the same SYN with no
     chain too."""
 
-    service6 = ServiceSettings(mode=PROXY_OFF, mss=1440)
+    service = ServiceSettings(mode=PROXY_OFF, mss=1440)
 
     def runTest(self) -> None:
         chains = (None,
@@ -240,13 +247,107 @@ class Ipv6VipDenyAndRefusalsTest(Ipv6Test):
 
 
 @group("ipv6")
-class Ipv6ProxiedServiceNotPassedTest(Ipv6Test):
-    """Until the IPv6 proxy path exists, a SYN or an ACK to a proxied IPv6 service
-    gets no answer and is not forwarded to the servers (DROP_POLICY)."""
+class Ipv6SynAckTest(Ipv6Test):
+    """A SYN to the proxied IPv6 VIP gets the exact SYN/ACK (cookie over the full
+    addresses, controller.cookie.Flow6; MSS index from the IPv6 table), through a
+    followed extension-header chain too: the SYN/ACK carries none. The MSS offered
+    is the service's, clamped to what fits under the IPv6 header (1440)."""
+
+    service = ServiceSettings(mss=1460)
 
     def runTest(self) -> None:
-        self.send(CLIENT_PORT, tcp6("S", 100, options=client_syn_options(mss=1440)))
-        self.send(CLIENT_PORT, tcp6("A", 101))
-        self.assert_events({"DROP_POLICY": 2})
+        syn = tcp6("S", 0xDEADBEEF, options=client_syn_options(1440, 7, True, 4242))
+        got = self.synack_for(syn, encode_options(1440, 7, True, True))
+        self.assertEqual(option_value(got, "MSS"), 1440)
+        chained = tcp6("S", 5000, sport=CLIENT_SPORT + 1, ext=IPv6ExtHdrHopByHop()
+                       / IPv6ExtHdrDestOpt(), options=client_syn_options(1220, None, False, None))
+        got = self.synack_for(chained, encode_options(1220, None, False, False))
+        self.assertEqual(got[IPv6].nh, 6)
+        self.expect_nothing()
+        self.assert_events({"SYN_IN": 2, "SYNACK_SENT": 2})
+
+
+@group("ipv6")
+class Ipv6CookieAckTest(Ipv6Test):
+    """The client's ACK of an IPv6 SYN/ACK: consumed and reported in one
+    cookie_ack_digest_v6_t (every field; MSS decoded from the IPv6 table). The same
+    ACK from sources that share the client's low 32 bits (and more words) fails the
+    check: the addresses enter the MAC in full."""
+
+    def runTest(self) -> None:
+        isn = 0x01020304
+        syn = tcp6("S", isn, options=client_syn_options(1380, 5, True, 99))
+        synack = self.synack_for(syn, encode_options(1380, 5, True, True))
+        cookie, our_tsval = synack[TCP].seq, option_value(synack, "Timestamp")[0]
+        ack_opts = ts_option(100, our_tsval)
+        spoofs = ("2001:db9:1::1", "2001:db8:1:0:ffff::1", "3fff:db8:1::1")
+        for src in spoofs:  # low 32 bits (and more) equal to the client's
+            self.send(CLIENT_PORT, client_tcp("A", isn + 1, cookie + 1, src=src,
+                                              options=ack_opts))
+        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_INVALID": 3})
+        self.assert_no_digest()
+        self.send(CLIENT_PORT, client_tcp("A", isn + 1, cookie + 1, window=502,
+                                          options=ack_opts))
+        self.assertEqual(self.get_digest(COOKIE_DIGEST), {
+            "client_addr": ip2int(CLIENT6), "vip_addr": ip2int(VIP6),
+            "client_port": CLIENT_SPORT, "vip_port": VPORT, "client_isn": isn,
+            "cookie": cookie, "mss": 1380, "wscale": 5, "sack_ok": 1, "ts_ok": 1,
+            "has_payload": 0, "_pad0": 0, "client_window": 502, "client_tsval": 100,
+            "client_tsecr": our_tsval, "ingress_port": CLIENT_PORT,
+            "service_id": SERVICE_ID, "old_slot": 0, "old_state": 0})
+        self.assertTrue(check_cookie([(KEY, EPOCH)], flow_of(syn), isn, cookie))
+        self.expect_nothing()
+        self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_INVALID": 3,
+                            "ACK_VALID": 1})
+
+
+@group("ipv6")
+@group("martian")
+class Ipv6MartianSourcesNeverAnsweredTest(Ipv6Test):
+    """D16 over IPv6: SYNs to the proxied VIP from every martian source (::, ::1,
+    multicast, link-local, IPv4-mapped, the VIP itself) get no SYN/ACK, and an ACK
+    carrying the cookie the reference mints for such a source is no handshake
+    either: no digest, nothing on the wire, DROP_MARTIAN each; no SYN_IN (refused
+    before anything looks at it)."""
+
+    def runTest(self) -> None:
+        for prefix in MARTIAN6:
+            self.insert("martian_sources_v6", {"src_addr": prefix}, "set_martian")
+        sources = ("::", "::1", "ff02::1", "ff0e::5", "fe80::2", "::ffff:10.0.1.1", VIP6)
+        for i, src in enumerate(sources):
+            syn = tcp6("S", 100 + i, src=src, sport=47000 + i, options=client_syn_options())
+            self.send(CLIENT_PORT, syn)
+            cookie = cookie_for(syn, encode_options(1460, 7, True, True))
+            self.send(CLIENT_PORT, client_tcp("A", 101 + i, cookie + 1, src=src,
+                                              sport=47000 + i))
+        self.assert_events({"DROP_MARTIAN": 2 * len(sources)})
         self.expect_nothing()
         self.assert_no_digest()
+
+
+@group("ipv6")
+class Ipv6PassthroughFlowTest(Ipv6Test):
+    """C8 over IPv6: a connection opened while the auto service was undefended
+    marks its filter cell with its full tuple and goes on, unproxied, once the
+    defence is on (PASSTHROUGH); the same segment from a source that shares the
+    client's low 32 bits (the cell's index differs or not, the tuple does) is an ACK
+    whose cookie check fails."""
+
+    service = ServiceSettings(mode=PROXY_AUTO, mss=1440)
+
+    def runTest(self) -> None:
+        old = client_tcp("PA", 500, 600, sport=42013, payload=b"old")
+        self.send(CLIENT_PORT, old)
+        self.expect(SERVER_PORT, routed(old, SERVER_PORT))
+        if self.registers_readable:
+            cell = flow_bit(old)
+            self.assertEqual(self.read_register("passthrough_src6", cell), ip2int(CLIENT6))
+            self.assertEqual(self.read_register("passthrough_dst6", cell), ip2int(VIP6))
+            self.assertEqual(self.read_register("passthrough_src", cell), 0)
+        self.defend()
+        self.send(CLIENT_PORT, old)
+        self.expect(SERVER_PORT, routed(old, SERVER_PORT))
+        spoof = client_tcp("PA", 500, 600, sport=42013, src="2001:db9:1::1", payload=b"old")
+        self.send(CLIENT_PORT, spoof)
+        self.expect_nothing()
+        self.assert_events({"PASSTHROUGH": 1, "ACK_INVALID": 1})

@@ -11,8 +11,9 @@ import zlib
 
 from ptf.testutils import group
 from scapy.layers.inet import IP, TCP
+from scapy.layers.inet6 import IPv6
 from scapy.packet import Packet
-from synproxy_base import SynproxyTest
+from synproxy_base import SynproxyTest, ipv6_variants
 from synproxy_packets import (
     CLIENT_IP,
     CLIENT_PORT,
@@ -33,8 +34,10 @@ from synproxy_packets import (
     ServiceSettings,
     client_syn_options,
     client_tcp,
+    family,
     fresh,
     ip2int,
+    l3,
     routed,
     server_tcp,
 )
@@ -44,33 +47,41 @@ from controller import entities, p4consts
 SVC_NAT = p4consts.SVC_FLAG_NAT
 NAT_BUCKETS = p4consts.NAT_BUCKETS
 RS2_IP = "10.0.2.6"  # on the servers' subnet, behind port 2 as RS_IP
+RS2_IPS = {4: RS2_IP, 6: "2001:db8:2::6"}  # D13: the same in IPv6
 NAT_AUTO = ServiceSettings(mode=PROXY_AUTO, flags=SVC_SACK | SVC_TS | SVC_WSCALE | SVC_NAT)
 
 
 def bucket_of(pkt: Packet) -> int:
-    """The flow's bucket: v1model's crc32 over client, VIP, client port, VIP port,
-    modulo NAT_BUCKETS."""
-    data = struct.pack("!IIHH", ip2int(pkt[IP].src), ip2int(pkt[IP].dst),
-                       pkt[TCP].sport, pkt[TCP].dport)
+    """The flow's bucket: v1model's crc32 over client, VIP, client port, VIP port
+    (IPv6: the full addresses), modulo NAT_BUCKETS."""
+    width = 16 if IPv6 in pkt else 4
+    data = (ip2int(l3(pkt).src).to_bytes(width, "big") + ip2int(l3(pkt).dst).to_bytes(width, "big")
+            + struct.pack("!HH", pkt[TCP].sport, pkt[TCP].dport))
     return zlib.crc32(data) % NAT_BUCKETS
 
 
+def servers() -> tuple[str, str]:
+    """The two real servers of the family in use."""
+    return family().rs_ip, RS2_IPS[family().version]
+
+
 def server_of(bucket: int) -> str:
-    """The tests' assignment: even buckets to RS_IP, odd ones to RS2_IP."""
-    return RS_IP if bucket % 2 == 0 else RS2_IP
+    """The tests' assignment: even buckets to the first server, odd ones to the
+    second."""
+    return servers()[bucket % 2]
 
 
 def to_server(pkt: Packet, rs: str) -> Packet:
     """A client segment as the switch NATs and routes it to real server `rs`."""
     out = routed(pkt, SERVER_PORT)
-    out[IP].dst, out[TCP].dport = rs, RS_PORT
+    l3(out).dst, out[TCP].dport = rs, RS_PORT
     return fresh(out)
 
 
 def from_vip(pkt: Packet) -> Packet:
     """A server segment as the switch NATs it back and routes it to the client."""
     out = routed(pkt, CLIENT_PORT)
-    out[IP].src, out[TCP].sport = VIP, VPORT
+    l3(out).src, out[TCP].sport = family().vip, VPORT
     return fresh(out)
 
 
@@ -82,12 +93,14 @@ class NatTest(SynproxyTest):
 
     def setUp(self) -> None:
         super().setUp()
+        six = self.fam.suffix
+        self.buckets_table = f"nat_buckets{six}"
         for b in range(NAT_BUCKETS):
-            self.insert("nat_buckets", {"service_id": SERVICE_ID, "bucket": b}, "nat_to",
-                        {"rs_addr": server_of(b), "rs_port": RS_PORT})
-        for rs in (RS_IP, RS2_IP):
-            self.insert("nat_reverse", {"src_addr": rs, "src_port": RS_PORT}, "nat_from",
-                        {"vip_addr": VIP, "vip_port": VPORT})
+            self.insert(self.buckets_table, {"service_id": SERVICE_ID, "bucket": b},
+                        f"nat_to{six}", {"rs_addr": ip2int(server_of(b)), "rs_port": RS_PORT})
+        for rs in servers():
+            self.insert(f"nat_reverse{six}", {"src_addr": rs, "src_port": RS_PORT},
+                        f"nat_from{six}", {"vip_addr": ip2int(self.fam.vip), "vip_port": VPORT})
 
 
 @group("nat")
@@ -95,15 +108,15 @@ class UndefendedSynGoesToItsBucketServerTest(NatTest):
     """SYNs of several flows reach the servers of their buckets, options intact."""
 
     def runTest(self) -> None:
-        servers = set()
+        seen = set()
         for sport in range(42000, 42008):
             syn = self.undefended(client_tcp("S", 1000 + sport, sport=sport,
                                              options=client_syn_options()))
             rs = server_of(bucket_of(syn))
-            servers.add(rs)
+            seen.add(rs)
             self.send(CLIENT_PORT, syn)
             self.expect(SERVER_PORT, to_server(syn, rs))
-        self.assertEqual(servers, {RS_IP, RS2_IP})
+        self.assertEqual(seen, set(servers()))
         self.assert_events({"SYN_IN": 8, "SYN_PASSED": 8})
 
 
@@ -123,7 +136,7 @@ class ServerAnswerComesFromTheVipTest(NatTest):
     """The real server's SYN/ACK and data leave with the VIP as source."""
 
     def runTest(self) -> None:
-        for rs, flags, payload in ((RS_IP, "SA", b""), (RS2_IP, "PA", b"x" * 100)):
+        for rs, flags, payload in zip(servers(), ("SA", "PA"), (b"", b"x" * 100), strict=True):
             answer = server_tcp(flags, 9000, 1001, dport=42011, src=rs, payload=payload)
             self.send(SERVER_PORT, answer)
             self.expect(CLIENT_PORT, from_vip(answer))
@@ -189,7 +202,7 @@ class OneBucketWithoutServerTest(NatTest):
         syn = self.undefended(client_tcp("S", 1000, sport=42019))
         bucket = bucket_of(syn)
         delete = entities.update("DELETE", entities.table_entry(
-            self.p4, "nat_buckets", {"service_id": SERVICE_ID, "bucket": bucket}))
+            self.p4, self.buckets_table, {"service_id": SERVICE_ID, "bucket": bucket}))
         self.client.write([delete])
         if delete in self._undo:
             self._undo.remove(delete)
@@ -259,3 +272,11 @@ class TransparentServiceIsUntouchedTest(NatTest):
         for table in ("nat_buckets", "nat_reverse"):
             for entry in self.table_entries(table):
                 self.assertEqual(self.direct_counter(entry)[0], 0, table)
+
+
+# D13: the same unproxied NAT over IPv6 (nat_buckets_v6, nat_reverse_v6).
+globals().update(ipv6_variants(
+    UndefendedSynGoesToItsBucketServerTest, UndefendedDataGoesToItsBucketServerTest,
+    ServerAnswerComesFromTheVipTest, OtherServerPortIsNotTranslatedTest,
+    BucketWithoutServerIsCountedDropTest, OneBucketWithoutServerTest,
+    OffModeNatServiceIsNattedTest))

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from ptf.testutils import group
 from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
-from synproxy_base import SynproxyTest
+from synproxy_base import SynproxyTest, ipv6_variants
 from synproxy_packets import (
     CLIENT_IP,
     CLIENT_MAC,
@@ -27,12 +28,12 @@ from synproxy_packets import (
     client_syn_options,
     client_tcp,
     cookie_for,
+    encode_options,
     raw_options_tcp,
     routed,
 )
 
 from controller import entities
-from controller.cookie import encode_options
 
 
 def to_vip(l4: object, **ip_fields: object) -> Ether:
@@ -167,11 +168,15 @@ class MalformedCookieAckNotAcceptedTest(SynproxyTest):
 @group("nosession")
 @group("malformed")
 class TruncatedIpLengthNotAnsweredTest(SynproxyTest):
-    """An IPv4 total length beyond the frame: malformed, never answered."""
+    """An IPv4 total length (IPv6: payload length) beyond the frame: malformed,
+    never answered."""
 
     def runTest(self) -> None:
         pkt = Ether(bytes(client_tcp("S", 1000, options=client_syn_options())))
-        pkt[IP].len = 400
+        if IPv6 in pkt:
+            pkt[IPv6].plen = 400
+        else:
+            pkt[IP].len = 400
         self.send(CLIENT_PORT, bytes(pkt))
         self.assert_events({"SYN_IN": 1, "DROP_MALFORMED": 1})
         self.expect_nothing()
@@ -269,3 +274,10 @@ class FlowsFromBeforeTheDefencePassTest(SynproxyTest):
         self.expect_nothing()
         self.assert_events({"PASSTHROUGH": 1, "ACK_INVALID": 1, "SYN_IN": 1,
                             "SYNACK_SENT": 1})
+
+
+# D13: the same refusals over IPv6 (no session, malformed, lengths).
+globals().update(ipv6_variants(
+    ControlFloodDroppedTest, DataWithoutSessionDroppedTest, MalformedSynNeverAnsweredTest,
+    MalformedCookieAckNotAcceptedTest, TruncatedIpLengthNotAnsweredTest,
+    UnknownOptionsSkippedTest))

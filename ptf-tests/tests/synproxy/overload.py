@@ -13,31 +13,38 @@ import struct
 
 from ptf.testutils import group
 from scapy.layers.inet import TCP
-from synproxy_base import COOKIE_DIGEST, SynproxyTest
+from synproxy_base import COOKIE_DIGEST, SynproxyTest, ipv6_variants
 from synproxy_packets import (
-    CLIENT_IP,
     CLIENT_PORT,
     SERVICE_ID,
     client_syn_options,
     client_tcp,
+    encode_options,
+    family,
     ip2int,
+    is_v6,
 )
 
 from controller import p4consts
-from controller.cookie import encode_options, halfsiphash24
+from controller.cookie import halfsiphash24
 
 OPTS = encode_options(1460, 7, True, True)
 PRF_K0, PRF_K1 = 0x11223344, 0x55667788
-#: A second client in another /24, spoofed-flood space (198.18.0.0/15).
-OTHER_SRC = "198.18.7.9"
+#: A second client in another /24 (IPv6: /64), spoofed-flood space (198.18.0.0/15,
+#: 2001:2::/48).
+OTHER_SRCS = {4: "198.18.7.9", 6: "2001:2:0:7::9"}
 
 
 def source_cells(addr: str, k0: int = PRF_K0, k1: int = PRF_K1) -> tuple[int, int]:
-    """The cells of source_syn_meter_a and _b for `addr`'s /24 (meters.p4: HalfSipHash-2-4
-    over the 64-bit prefix's two words and the family byte)."""
-    prefix = ip2int(addr) & 0xFFFFFF00
+    """The cells of source_syn_meter_a and _b for `addr`'s /24, or /64 for IPv6
+    (meters.p4: HalfSipHash-2-4 over the 64-bit prefix's two words and the family
+    byte)."""
+    if is_v6(addr):
+        prefix, fam = ip2int(addr) >> 64, 6
+    else:
+        prefix, fam = ip2int(addr) & 0xFFFFFF00, 4
     h = halfsiphash24(struct.pack("<2I", k0, k1),
-                      struct.pack("<2IB", prefix >> 32, prefix & 0xFFFFFFFF, 4))
+                      struct.pack("<2IB", prefix >> 32, prefix & 0xFFFFFFFF, fam))
     size = p4consts.SOURCE_METER_SIZE
     return (h >> 16) % size, (h & 0xFFFF) % size
 
@@ -47,7 +54,7 @@ class OverloadTest(SynproxyTest):
         super().setUp()
         self.require_test_clock()
 
-    def syn(self, i: int, src: str = CLIENT_IP):
+    def syn(self, i: int, src: str | None = None):
         return client_tcp("S", 0x10000 + i, sport=30000 + i, src=src,
                           options=client_syn_options(1460, 7, True, 100 + i))
 
@@ -91,17 +98,18 @@ class SourceMeterCapsOnePrefixTest(OverloadTest):
 
     def runTest(self) -> None:
         self.set_overload()
-        a, b = source_cells(CLIENT_IP)
-        other = source_cells(OTHER_SRC)
+        other_src = OTHER_SRCS[self.family]
+        a, b = source_cells(family().client_ip)
+        other = source_cells(other_src)
         self.assertTrue(a not in (other[0],) and b not in (other[1],),
-                        "the test's prefixes share a cell: pick another OTHER_SRC")
+                        "the test's prefixes share a cell: pick another OTHER_SRCS")
         self.set_meter("source_syn_meter_a", a, (1, 1, 1, 1))
         self.set_meter("source_syn_meter_b", b, (1, 1, 1, 1))
         self.set_meter("service_syn_meter", SERVICE_ID, (1, 2, 1, 2))
         self.synack_for(self.syn(0), OPTS)
         self.send(CLIENT_PORT, self.syn(1))
         self.expect_nothing()
-        self.synack_for(self.syn(2, src=OTHER_SRC), OPTS)
+        self.synack_for(self.syn(2, src=other_src), OPTS)
         self.assert_events({"SYN_IN": 3, "SYNACK_SENT": 2, "DROP_SYN_SOURCE_RATE": 1})
         self.refill()
         self.synack_for(self.syn(3), OPTS)
@@ -116,7 +124,7 @@ class SourceMeterOneSharedCellStarvesNobodyTest(OverloadTest):
 
     def runTest(self) -> None:
         self.set_overload()
-        a, _b = source_cells(CLIENT_IP)
+        a, _b = source_cells(family().client_ip)
         self.set_meter("source_syn_meter_a", a, (1, 1, 1, 1))
         for i in range(4):
             self.synack_for(self.syn(i), OPTS)
@@ -179,3 +187,10 @@ class ControllerMeterCapsCookieDigestsTest(OverloadTest):
         self.get_digest(COOKIE_DIGEST)
         self.assert_events({"SYN_IN": 3, "SYNACK_SENT": 3, "ACK_VALID": 2,
                             "DROP_CONTROLLER_RATE": 1})
+
+
+# D13: the same meters over IPv6 (the source prefix is the /64, family byte 6).
+globals().update(ipv6_variants(
+    ServiceMeterDropsAboveItsRateTest, SourceMeterCapsOnePrefixTest,
+    SourceMeterOneSharedCellStarvesNobodyTest, SourceMetersOffWithoutKeyTest,
+    EarlyDropAboveCommittedRateTest, ControllerMeterCapsCookieDigestsTest))

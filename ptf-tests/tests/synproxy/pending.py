@@ -14,9 +14,8 @@ from crc_collisions import crc16_arc
 from ptf.testutils import group
 from scapy.layers.inet import TCP
 from scapy.packet import Packet
-from synproxy_base import COOKIE_DIGEST, EVENT_DIGEST
+from synproxy_base import COOKIE_DIGEST, EVENT_DIGEST, ipv6_variants
 from synproxy_packets import (
-    CLIENT_IP,
     CLIENT_PORT,
     CLIENT_SPORT,
     PENDING_SIZE,
@@ -28,11 +27,12 @@ from synproxy_packets import (
     SVC_DEFER,
     SVC_TS,
     SVC_WSCALE,
-    VIP,
     VPORT,
     ServiceSettings,
     client_syn_options,
     client_tcp,
+    encode_options,
+    family,
     ip2int,
     option_value,
     pending_slot,
@@ -41,8 +41,6 @@ from synproxy_packets import (
 )
 from synproxy_session import Conn, SessionTest, translated_c2s
 
-from controller.cookie import encode_options
-
 ISN = 0xFFFFFFF8  # the request's sequence numbers wrap around 2^32
 REQUEST = (b"POST /upload HTTP/1.1\r\n", b"Content-Length: 10\r\n\r\n", b"0123456789")
 
@@ -50,10 +48,11 @@ REQUEST = (b"POST /upload HTTP/1.1\r\n", b"Content-Length: 10\r\n\r\n", b"012345
 def cookie_digest(isn: int, cookie: int, tsecr: int, *, window: int, tsval: int,
                   has_payload: int, sport: int = CLIENT_SPORT, old_slot: int = 0,
                   old_state: int = 0) -> dict[str, int]:
-    """cookie_ack_digest_t as p4src/README.md documents it, for a handshake whose
-    SYN offered MSS 1460, window scale 7, SACK and timestamps."""
-    return {"client_addr": ip2int(CLIENT_IP), "vip_addr": ip2int(VIP), "client_port": sport,
-            "vip_port": VPORT, "client_isn": u32(isn), "cookie": cookie, "mss": 1460,
+    """cookie_ack_digest_t (or its _v6 twin) as p4src/README.md documents it, for a
+    handshake whose SYN offered MSS 1460, window scale 7, SACK and timestamps."""
+    return {"client_addr": ip2int(family().client_ip), "vip_addr": ip2int(family().vip),
+            "client_port": sport, "vip_port": VPORT, "client_isn": u32(isn),
+            "cookie": cookie, "mss": family().mss_table[3],
             "wscale": 7, "sack_ok": 1, "ts_ok": 1, "has_payload": has_payload, "_pad0": 0,
             "client_window": window, "client_tsval": tsval, "client_tsecr": tsecr,
             "ingress_port": CLIENT_PORT, "service_id": SERVICE_ID, "old_slot": old_slot,
@@ -293,10 +292,14 @@ class PendingDeferredAckKeepsItsEntryTest(PendingTest):
 
 def colliding_port(sport: int) -> int:
     """Another client port whose flow has the same pending-handshake slot (the
-    index of `pending_slot`: crc16 over client, VIP and ports, computed here in bulk)."""
+    index of `pending_slot`: crc16 over client, VIP and ports, computed here in bulk;
+    IPv6: over the full addresses)."""
+    addr_bytes = 16 if family().version == 6 else 4
+    prefix = (ip2int(family().client_ip).to_bytes(addr_bytes, "big")
+              + ip2int(family().vip).to_bytes(addr_bytes, "big"))
+
     def index(port: int) -> int:
-        data = struct.pack("!IIHH", ip2int(CLIENT_IP), ip2int(VIP), port, VPORT)
-        return crc16_arc(data) % PENDING_SIZE
+        return crc16_arc(prefix + struct.pack("!HH", port, VPORT)) % PENDING_SIZE
 
     mine = index(sport)
     assert mine == pending_slot(client_tcp("A", 0, sport=sport))[0]
@@ -341,3 +344,11 @@ class PendingThenSessionInstalledTest(PendingTest):
         self.assert_no_digest()
         self.expect_nothing()
         self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 1, "EARLY_DATA": 1})
+
+
+# D13: the same pending memory over IPv6 (pending_client6/vip6 hold the tuple).
+globals().update(ipv6_variants(
+    PendingSegmentsValidatedTest, PendingForgedAckRejectedTest, PendingOtherFlowRejectedTest,
+    PendingClearedAtServerSynAckTest, PendingReuseSegmentsTest, PendingDataFirstTest,
+    PendingNeedsAValidatedAckTest, PendingDeferredAckKeepsItsEntryTest,
+    PendingSlotTakenOverTest, PendingThenSessionInstalledTest))

@@ -9,25 +9,24 @@ from ptf.testutils import group
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
-from synproxy_base import COOKIE_DIGEST, EVENT_DIGEST
+from synproxy_base import COOKIE_DIGEST, EVENT_DIGEST, ipv6_variants
 from synproxy_packets import (
     CLIENT_PORT,
-    RS_IP,
     RS_PORT,
     SERVER_PORT,
     SESSION,
-    VIP,
     VPORT,
     client_syn_options,
     client_tcp,
+    encode_options,
+    family,
     fresh,
+    l3,
     routed,
     ts_option,
     u32,
 )
 from synproxy_session import Conn, SessionTest, translated_c2s, translated_s2c
-
-from controller.cookie import encode_options
 
 ISN = 0xFFFFFFFE
 RS_ISN = 0x7FFFFFFF
@@ -35,13 +34,14 @@ TS_BASE = 0x12345678
 
 
 def bare_reset(pkt: Packet, **tcp_fields: int | str) -> Packet:
-    """`pkt` cut to its IPv4 and TCP headers (no IP options, TCP options or data),
+    """`pkt` cut to its IP and TCP headers (no IP options, TCP options or data),
     with RST alone, ack 0, window 0, and `tcp_fields` changed."""
     out = Ether(bytes(pkt))
     tcp = out[TCP]
-    out[IP].remove_payload()
-    out[IP].options = []
-    out[IP].ihl = None
+    l3(out).remove_payload()
+    if IP in out:
+        out[IP].options = []
+        out[IP].ihl = None
     out = out / TCP(sport=tcp.sport, dport=tcp.dport, seq=tcp.seq, ack=0, flags="R",
                     window=0, urgptr=0)
     for name, value in tcp_fields.items():
@@ -61,7 +61,7 @@ class ServerRstDuringHandshakeTest(SessionTest):
         rst[TCP].seq = 0
         self.send(SERVER_PORT, rst)
         exp = routed(bare_reset(rst, sport=VPORT, seq=u32(c.cookie + 1)), CLIENT_PORT)
-        exp[IP].src = VIP
+        l3(exp).src = family().vip
         self.expect(CLIENT_PORT, fresh(exp))
         self.expect_nothing()
         self.assertEqual(self.get_digest(EVENT_DIGEST),
@@ -82,7 +82,7 @@ class _ClientAbortTest(SessionTest):
         pkt = c.client(self.flags, options=ts_option(5, TS_BASE), payload=b"bye")
         self.send(CLIENT_PORT, pkt)
         exp = routed(bare_reset(pkt, dport=RS_PORT), SERVER_PORT)
-        exp[IP].dst = RS_IP
+        l3(exp).dst = family().rs_ip
         self.expect(SERVER_PORT, fresh(exp))
         self.expect_nothing()
         self.assertEqual(self.get_digest(EVENT_DIGEST),
@@ -242,3 +242,10 @@ class ServerClosesClientResetsTest(_TeardownTest):
         self.server_says(c, "FA", "CLOSE_WAIT")
         self.client_says(c, "RA", "CLOSE", acked=1)
         self.expect_nothing()
+
+
+# D13: the same resets and state tracking over IPv6.
+globals().update(ipv6_variants(
+    ServerRstDuringHandshakeTest, ClientRstDuringHandshakeTest, ClientFinDuringHandshakeTest,
+    ClientClosesFirstTest, ServerClosesFirstTest, ClientRstClosesTest, ServerRstClosesTest,
+    ReuseAfterCloseTest, FreedAfterAbortReinstalledTest, ServerClosesClientResetsTest))

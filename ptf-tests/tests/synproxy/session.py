@@ -8,7 +8,7 @@ from __future__ import annotations
 from ptf.testutils import group
 from scapy.layers.inet import TCP
 from scapy.layers.l2 import Ether
-from synproxy_base import COOKIE_DIGEST, EVENT_DIGEST
+from synproxy_base import COOKIE_DIGEST, EVENT_DIGEST, ipv6_variants
 from synproxy_packets import (
     CLIENT_IP,
     CLIENT_PORT,
@@ -21,6 +21,8 @@ from synproxy_packets import (
     VPORT,
     client_syn_options,
     client_tcp,
+    encode_options,
+    family,
     ip2int,
     mac_bytes,
     option_value,
@@ -30,7 +32,6 @@ from synproxy_packets import (
 )
 from synproxy_session import Conn, SessionTest, translated_c2s, translated_s2c
 
-from controller.cookie import encode_options
 from controller.synpkt import client_rst
 
 ISN = 0xFFFFFF00  # client sequence numbers wrap during the tests
@@ -373,7 +374,8 @@ class FullConnectionTest(SessionTest):
         self.send(CLIENT_PORT, client_tcp("A", isn + 1, cookie + 1, window=1000,
                                           options=ts_option(7001, our_ts)))
         d = self.get_digest(COOKIE_DIGEST)
-        self.assertEqual((d["mss"], d["wscale"], d["sack_ok"], d["ts_ok"]), (1460, 9, 1, 1))
+        self.assertEqual((d["mss"], d["wscale"], d["sack_ok"], d["ts_ok"]),
+                         (family().mss_table[3], 9, 1, 1))
         c = Conn(slot=3, isn=d["client_isn"], cookie=d["cookie"], rs_isn=0x40000000,
                  ts_base=d["client_tsecr"], client_tsval=d["client_tsval"], server_tsval=100,
                  sport=d["client_port"], client_window=d["client_window"],
@@ -406,3 +408,13 @@ class FullConnectionTest(SessionTest):
         self.assert_events({"SYN_IN": 1, "SYNACK_SENT": 1, "ACK_VALID": 1,
                             "TRANSLATED_C2S": 4, "SESSION_ESTABLISHED": 1,
                             "TRANSLATED_S2C": 2})
+
+
+# D13: the same sessions over IPv6 (sessions_v6, the _v6 digests, the server's
+# SYN/ACK answered in IPv6).
+globals().update(ipv6_variants(
+    ServerSynNatTest, ServerSynAckTest, ServerSynAckWithoutTimestampsTest,
+    RetransmittedSynAckReAckedTest, FullHandshakeFromDigestTest, EarlyDataPuntedTest,
+    HeldDataReinjectedTest, ClientSynOnLiveSessionDroppedTest, ServerWindowRescaledTest,
+    SessionServiceCountedTest, StraySegmentDuringHandshakeDroppedTest,
+    TwoSessionsIndependentTest, FullConnectionTest))

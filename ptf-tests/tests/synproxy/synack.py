@@ -12,7 +12,7 @@ from ptf.testutils import group
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
-from synproxy_base import SynproxyTest
+from synproxy_base import SynproxyTest, ipv6_variants
 from synproxy_packets import (
     CLIENT_MAC,
     CLIENT_PORT,
@@ -28,12 +28,11 @@ from synproxy_packets import (
     ServiceSettings,
     client_syn_options,
     client_tcp,
+    encode_options,
     negotiated_opts,
     option_value,
     routed,
 )
-
-from controller.cookie import encode_options
 
 ALL_FLAGS = SVC_SACK | SVC_TS | SVC_WSCALE
 
@@ -171,7 +170,8 @@ class SynToUndefendedServiceRoutedTest(SynproxyTest):
     current epoch; auto with the entry answers it."""
 
     def runTest(self) -> None:
-        self.insert("ipv4_routes", {"dst_addr": f"{VIP}/32"}, "route_to",
+        table, plen = ("ipv6_routes", 128) if self.family == 6 else ("ipv4_routes", 32)
+        self.insert(table, {"dst_addr": f"{self.fam.vip}/{plen}"}, "route_to",
                     {"port": OTHER_PORT, "src_mac": ROUTER_MAC, "dst_mac": OTHER_MAC})
         for i, mode in enumerate((PROXY_OFF, PROXY_AUTO)):
             self.set_service(ServiceSettings(mode=mode), priority=20 + i)
@@ -222,3 +222,11 @@ class SynAckTimestampIsAClockTest(SynproxyTest):
             tsvals.append(option_value(got, "Timestamp")[0])
         self.assertEqual(tsvals, sorted(tsvals))
         self.expect_nothing()
+
+
+# D13: the same SYN/ACKs over IPv6 (cookie over the full addresses, MSS index from
+# the IPv6 table, the offered MSS clamped to 1440).
+globals().update(ipv6_variants(
+    SynAckLinuxSynTest, SynAckMssIndexTest, SynAckWindowScaleTest, SynAckClientOptionsTest,
+    SynAckServiceOffersTest, SynAckIsnWrapTest, SynWithoutKeysNotAnsweredTest,
+    SynAckRandomFlowsTest, SynAckTimestampIsAClockTest, SynToUndefendedServiceRoutedTest))

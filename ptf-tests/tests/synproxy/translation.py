@@ -9,6 +9,7 @@ from ptf.mask import Mask
 from ptf.testutils import group
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
+from synproxy_base import ipv6_variants
 from synproxy_packets import (
     CLIENT_MAC,
     CLIENT_PORT,
@@ -173,3 +174,9 @@ class BadChecksumStaysBadTest(SessionTest):
         self.assertTrue(mask.pkt_match(bytes(got)), f"translated segment differs:\n{got!r}")
         self.assertNotEqual(got[TCP].chksum, exp[TCP].chksum)
         self.expect_nothing()
+
+
+# D13: the same translation over IPv6 (NAT of 128-bit addresses, IPv6 pseudo-header).
+globals().update(ipv6_variants(
+    ClientToServerTranslationTest, SackBlockCountsTest, ServerToClientTranslationTest,
+    SequenceWrapTest, TimestampWrapTest, BadChecksumStaysBadTest))
