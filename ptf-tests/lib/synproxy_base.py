@@ -285,12 +285,13 @@ class SynproxyTest(P4RuntimeTest):
         struct = self.p4info.type_info.structs[d.type_spec.struct.name]
         return [m.name for m in struct.members]
 
-    def get_digests(self, digest: str, count: int = 1, timeout: float = WAIT
-                    ) -> list[dict[str, int]]:
+    def get_digests(self, digest: str, count: int = 1, timeout: float = WAIT,
+                    family: int | None = None) -> list[dict[str, int]]:
         """The next `count` digests of kind `digest` (acknowledged), as dicts by the
         P4 struct's member names. Digests of the other kind are kept for later. In
-        an IPv6 test, the IPv4 digest's name stands for its _v6 twin."""
-        if self.family == 6 and not digest.endswith("_v6_t"):
+        an IPv6 test (or with `family` 6), the IPv4 digest's name stands for its _v6
+        twin."""
+        if (family or self.family) == 6 and not digest.endswith("_v6_t"):
             digest = digest.replace("_t", "_v6_t")
         did = self.p4.get("digests", digest).preamble.id
         members = self._digest_members[digest]

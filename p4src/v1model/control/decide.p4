@@ -303,98 +303,101 @@ control ProxyDigests(in ipv4_t ip, in ipv6_t ip6, in tcp_t tcp, in local_metadat
                      in bit<32> client_isn, in bit<32> cookie, in bool reuse,
                      in bit<8> session_event, in SessionState_t new_state) {
     apply {
-        bool v6 = ip6.isValid();
-        bit<1> has_payload = 0;
-        if (meta.has_payload) {
-            has_payload = 1;
-        }
-        SlotId_t old_slot = 0;
-        SessionState_t old_state = SESSION_NONE;
-        if (reuse) {
-            old_slot = meta.slot;
-            old_state = meta.state;
-        }
-        /* The session's client: the source of a client segment, else the
-         * destination. */
-        bool from_client = meta.dir == DIR_CLIENT;
-        l4_port_t client_port = tcp.dst_port;
-        if (from_client) {
-            client_port = tcp.src_port;
-        }
-        if (cookie_digest && v6) {
-            cookie_ack_digest_v6_t d6;
-            d6.client_addr = ip6.src_addr;
-            d6.vip_addr = ip6.dst_addr;
-            d6.client_port = tcp.src_port;
-            d6.vip_port = tcp.dst_port;
-            d6.client_isn = client_isn;
-            d6.cookie = cookie;
-            d6.mss = cookie_decode_mss6(cookie[7:6]);
-            d6.wscale = (bit<8>)cookie[5:2];
-            d6.sack_ok = cookie[1:1];
-            d6.ts_ok = cookie[0:0];
-            d6.has_payload = has_payload;
-            d6._pad0 = 0;
-            d6.client_window = tcp.window;
-            d6.client_tsval = meta.opt.tsval;
-            d6.client_tsecr = meta.opt.tsecr;
-            d6.ingress_port = standard_metadata.ingress_port;
-            d6.service_id = meta.service_id;
-            d6.old_slot = old_slot;
-            d6.old_state = old_state;
-            digest<cookie_ack_digest_v6_t>(1, d6);
-        } else if (cookie_digest) {
-            /* cookie_ok: the MAC's cookie is ack - 1. */
-            cookie_ack_digest_t d;
-            d.client_addr = ip.src_addr;
-            d.vip_addr = ip.dst_addr;
-            d.client_port = tcp.src_port;
-            d.vip_port = tcp.dst_port;
-            d.client_isn = client_isn;   /* seq - 1, or the pending entry's */
-            d.cookie = cookie;
-            d.mss = cookie_decode_mss(cookie[7:6]);
-            d.wscale = (bit<8>)cookie[5:2];
-            d.sack_ok = cookie[1:1];
-            d.ts_ok = cookie[0:0];
-            d.has_payload = has_payload;
-            d._pad0 = 0;
-            d.client_window = tcp.window;
-            d.client_tsval = meta.opt.tsval;
-            d.client_tsecr = meta.opt.tsecr;
-            d.ingress_port = standard_metadata.ingress_port;
-            d.service_id = meta.service_id;
-            d.old_slot = old_slot;
-            d.old_state = old_state;
-            digest<cookie_ack_digest_t>(1, d);
-        }
-        if (session_event != 0 && v6) {
-            session_event_digest_v6_t e6;
-            e6.slot = meta.slot;
-            e6.event = session_event;
-            e6.delta = meta.delta;
-            e6.tsoff = meta.tsoff;
-            e6.client_addr = ip6.dst_addr;
-            if (from_client) {
-                e6.client_addr = ip6.src_addr;
+        /* Nothing to do for most segments (established traffic pays nothing). */
+        if (cookie_digest || session_event != 0) {
+            bool v6 = ip6.isValid();
+            bit<1> has_payload = 0;
+            if (meta.has_payload) {
+                has_payload = 1;
             }
-            e6.client_port = client_port;
-            e6.state = new_state;
-            e6.gen = meta.gen;
-            digest<session_event_digest_v6_t>(1, e6);
-        } else if (session_event != 0) {
-            session_event_digest_t e;
-            e.slot = meta.slot;
-            e.event = session_event;
-            e.delta = meta.delta;
-            e.tsoff = meta.tsoff;
-            e.client_addr = ip.dst_addr;
-            if (from_client) {
-                e.client_addr = ip.src_addr;
+            SlotId_t old_slot = 0;
+            SessionState_t old_state = SESSION_NONE;
+            if (reuse) {
+                old_slot = meta.slot;
+                old_state = meta.state;
             }
-            e.client_port = client_port;
-            e.state = new_state;
-            e.gen = meta.gen;
-            digest<session_event_digest_t>(1, e);
+            /* The session's client: the source of a client segment, else the
+             * destination. */
+            bool from_client = meta.dir == DIR_CLIENT;
+            l4_port_t client_port = tcp.dst_port;
+            if (from_client) {
+                client_port = tcp.src_port;
+            }
+            if (cookie_digest && v6) {
+                cookie_ack_digest_v6_t d6;
+                d6.client_addr = ip6.src_addr;
+                d6.vip_addr = ip6.dst_addr;
+                d6.client_port = tcp.src_port;
+                d6.vip_port = tcp.dst_port;
+                d6.client_isn = client_isn;
+                d6.cookie = cookie;
+                d6.mss = cookie_decode_mss6(cookie[7:6]);
+                d6.wscale = (bit<8>)cookie[5:2];
+                d6.sack_ok = cookie[1:1];
+                d6.ts_ok = cookie[0:0];
+                d6.has_payload = has_payload;
+                d6._pad0 = 0;
+                d6.client_window = tcp.window;
+                d6.client_tsval = meta.opt.tsval;
+                d6.client_tsecr = meta.opt.tsecr;
+                d6.ingress_port = standard_metadata.ingress_port;
+                d6.service_id = meta.service_id;
+                d6.old_slot = old_slot;
+                d6.old_state = old_state;
+                digest<cookie_ack_digest_v6_t>(1, d6);
+            } else if (cookie_digest) {
+                /* cookie_ok: the MAC's cookie is ack - 1. */
+                cookie_ack_digest_t d;
+                d.client_addr = ip.src_addr;
+                d.vip_addr = ip.dst_addr;
+                d.client_port = tcp.src_port;
+                d.vip_port = tcp.dst_port;
+                d.client_isn = client_isn;   /* seq - 1, or the pending entry's */
+                d.cookie = cookie;
+                d.mss = cookie_decode_mss(cookie[7:6]);
+                d.wscale = (bit<8>)cookie[5:2];
+                d.sack_ok = cookie[1:1];
+                d.ts_ok = cookie[0:0];
+                d.has_payload = has_payload;
+                d._pad0 = 0;
+                d.client_window = tcp.window;
+                d.client_tsval = meta.opt.tsval;
+                d.client_tsecr = meta.opt.tsecr;
+                d.ingress_port = standard_metadata.ingress_port;
+                d.service_id = meta.service_id;
+                d.old_slot = old_slot;
+                d.old_state = old_state;
+                digest<cookie_ack_digest_t>(1, d);
+            }
+            if (session_event != 0 && v6) {
+                session_event_digest_v6_t e6;
+                e6.slot = meta.slot;
+                e6.event = session_event;
+                e6.delta = meta.delta;
+                e6.tsoff = meta.tsoff;
+                e6.client_addr = ip6.dst_addr;
+                if (from_client) {
+                    e6.client_addr = ip6.src_addr;
+                }
+                e6.client_port = client_port;
+                e6.state = new_state;
+                e6.gen = meta.gen;
+                digest<session_event_digest_v6_t>(1, e6);
+            } else if (session_event != 0) {
+                session_event_digest_t e;
+                e.slot = meta.slot;
+                e.event = session_event;
+                e.delta = meta.delta;
+                e.tsoff = meta.tsoff;
+                e.client_addr = ip.dst_addr;
+                if (from_client) {
+                    e.client_addr = ip.src_addr;
+                }
+                e.client_port = client_port;
+                e.state = new_state;
+                e.gen = meta.gen;
+                digest<session_event_digest_t>(1, e);
+            }
         }
     }
 }

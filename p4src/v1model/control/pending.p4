@@ -102,33 +102,33 @@ control PendingHandshakes(in ipv4_t ip, in ipv6_t ip6, in tcp_t tcp,
          * other family's are 0). At the server SYN/ACK it is (client, VIP, cport,
          * vport): the server entry's vip_addr/vip_port are the VIP's in NAT and in
          * transparent mode alike. */
-        bool v6 = ip6.isValid();
         ipv4_addr_t p_client = 0;
         ipv4_addr_t p_vip = 0;
         ipv6_addr_t p_client6 = 0;
         ipv6_addr_t p_vip6 = 0;
         l4_port_t p_cport = tcp.src_port;
         l4_port_t p_vport = tcp.dst_port;
-        if (establishing) {
-            p_cport = tcp.dst_port;
-            p_vport = meta.nat_port;
-        }
-        if (v6) {
-            p_client6 = ip6.src_addr;
-            p_vip6 = ip6.dst_addr;
-            if (establishing) {
-                p_client6 = ip6.dst_addr;
-                p_vip6 = meta.nat_addr6;
-            }
-        } else {
-            p_client = ip.src_addr;
-            p_vip = ip.dst_addr;
-            if (establishing) {
-                p_client = ip.dst_addr;
-                p_vip = meta.nat_addr;
-            }
-        }
         if (ack_check || establishing) {
+            bool v6 = ip6.isValid();
+            if (establishing) {
+                p_cport = tcp.dst_port;
+                p_vport = meta.nat_port;
+            }
+            if (v6) {
+                p_client6 = ip6.src_addr;
+                p_vip6 = ip6.dst_addr;
+                if (establishing) {
+                    p_client6 = ip6.dst_addr;
+                    p_vip6 = meta.nat_addr6;
+                }
+            } else {
+                p_client = ip.src_addr;
+                p_vip = ip.dst_addr;
+                if (establishing) {
+                    p_client = ip.dst_addr;
+                    p_vip = meta.nat_addr;
+                }
+            }
             if (v6) {
                 hash(pending_index, HashAlgorithm.crc16, 32w0,
                      { p_client6, p_vip6, p_cport, p_vport }, PENDING_SIZE);

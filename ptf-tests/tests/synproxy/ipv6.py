@@ -11,6 +11,9 @@ over IPv6 are their `family = 6` subclasses (synack, ack_check, translation, ...
 
 from __future__ import annotations
 
+import struct
+
+from crc_collisions import crc16_arc
 from ptf.testutils import group
 from scapy.layers.inet import TCP, UDP
 from scapy.layers.inet6 import (
@@ -29,6 +32,7 @@ from scapy.packet import Packet, Raw
 from synproxy_base import COOKIE_DIGEST, SynproxyTest
 from synproxy_packets import (
     CLIENT6,
+    CLIENT_IP,
     CLIENT_MAC,
     CLIENT_PORT,
     CLIENT_SPORT,
@@ -36,12 +40,15 @@ from synproxy_packets import (
     KEY,
     OTHER_MAC,
     OTHER_PORT,
+    PENDING_SIZE,
     PROXY_AUTO,
     PROXY_OFF,
+    PUNT_COOKIE_DATA,
     ROUTER_MAC,
     RS_MAC,
     SERVER_PORT,
     SERVICE_ID,
+    VIP,
     VIP6,
     VPORT,
     ServiceSettings,
@@ -52,7 +59,9 @@ from synproxy_packets import (
     flow_bit,
     flow_of,
     ip2int,
+    l3,
     option_value,
+    pending_slot,
     routed,
     ts_option,
 )
@@ -351,3 +360,60 @@ class Ipv6PassthroughFlowTest(Ipv6Test):
         self.send(CLIENT_PORT, spoof)
         self.expect_nothing()
         self.assert_events({"PASSTHROUGH": 1, "ACK_INVALID": 1})
+
+
+@group("ipv6")
+@group("pending")
+class Ipv6PendingCellSharedWithIpv4Test(Ipv6Test):
+    """C4, D16: an IPv4 and an IPv6 handshake whose tuples share a pending cell (the
+    crc16 index): the IPv6 ACK takes the cell over with its own tuple, the IPv4
+    address cells zeroed (p4sim: read back), so the IPv4 flow's later segment is
+    refused (ACK_INVALID) and the IPv6 one's validated through the cell (EARLY_DATA):
+    a cell of one family never vouches for the other's tuple."""
+
+    def runTest(self) -> None:
+        self.insert("services", {"vip": VIP, "vport": VPORT, "proto": 6}, "set_service",
+                    self.service.params(), priority=10)
+        isn, opts = 0x7000, encode_options(1460, None, False, True)
+        syn4 = client_tcp("S", isn, src=CLIENT_IP, dst=VIP, sport=41000,
+                          options=client_syn_options(1460, None, False, 5))
+        index, _ = pending_slot(syn4)
+        prefix = ip2int(CLIENT6).to_bytes(16, "big") + ip2int(VIP6).to_bytes(16, "big")
+        sport6 = next(p for p in range(1024, 65536)  # pending_slot's index, in bulk
+                      if crc16_arc(prefix + struct.pack("!HH", p, VPORT)) % PENDING_SIZE
+                      == index)
+        self.assertEqual(pending_slot(client_tcp("S", 0, sport=sport6))[0], index)
+        syn6 = client_tcp("S", isn, sport=sport6, options=client_syn_options(1460, None, False, 5))
+        cookies = []
+        for syn, fam in ((syn4, 4), (syn6, 6)):
+            synack = self.synack_for(syn, opts)
+            cookie, our_ts = synack[TCP].seq, option_value(synack, "Timestamp")[0]
+            cookies.append((cookie, our_ts))
+            src, dst = l3(syn).src, l3(syn).dst
+            self.send(CLIENT_PORT, client_tcp("A", isn + 1, cookie + 1, src=src, dst=dst,
+                                              sport=syn[TCP].sport,
+                                              options=ts_option(6, our_ts)))
+            d = self.get_digests(COOKIE_DIGEST, family=fam)[0]
+            self.assertEqual((d["client_addr"], d["client_port"], d["cookie"]),
+                             (ip2int(src), syn[TCP].sport, cookie))
+            if self.registers_readable and fam == 4:
+                self.assertEqual((self.read_register("pending_client", index),
+                                  self.read_register("pending_client6", index)),
+                                 (ip2int(CLIENT_IP), 0))
+        if self.registers_readable:
+            self.assertEqual([self.read_register(f"pending_{n}", index)
+                              for n in ("client", "vip", "client6", "vip6", "ports")],
+                             [0, 0, ip2int(CLIENT6), ip2int(VIP6), sport6 << 16 | VPORT])
+        (cookie4, ts4), (cookie6, ts6) = cookies
+        self.send(CLIENT_PORT, client_tcp("PA", isn + 11, cookie4 + 1, src=CLIENT_IP, dst=VIP,
+                                          sport=41000, options=ts_option(7, ts4),
+                                          payload=b"v4"))
+        later6 = client_tcp("PA", isn + 11, cookie6 + 1, sport=sport6,
+                            options=ts_option(7, ts6), payload=b"v6")
+        self.send(CLIENT_PORT, later6)
+        meta, frame = self.get_packet_in()
+        self.assertEqual((meta["reason"], frame), (PUNT_COOKIE_DATA, bytes(later6)))
+        self.assertEqual(self.get_digest(COOKIE_DIGEST)["client_isn"], isn)
+        self.expect_nothing()
+        self.assert_events({"SYN_IN": 2, "SYNACK_SENT": 2, "ACK_VALID": 2, "ACK_INVALID": 1,
+                            "EARLY_DATA": 1})
