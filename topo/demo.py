@@ -247,6 +247,10 @@ DROP_REASONS = {
     "syn_service_rate": "a SYN above its service's meter (D15)",
     "syn_early": "a SYN above the committed rate, random early drop (D15)",
     "controller_rate": "a digest or PacketIn above the controller's meter (D15)",
+    "icmp": "ICMP to a VIP dropped by its policy, or an echo not answerable (D15)",
+    "icmp_truncated": "an ICMP header shorter than 8 bytes to a VIP",
+    "icmp_rate": "an echo request above the answer meter (D15)",
+    "ipsec": "AH or ESP to a VIP dropped by its policy (D15)",
 }
 
 

@@ -27,6 +27,7 @@
 #include "control/pending.p4"
 #include "control/passthrough.p4"
 #include "control/meters.p4"
+#include "control/icmp.p4"
 #include "control/decide.p4"
 #include "control/proxy.p4"
 #include "control/nat.p4"
@@ -48,6 +49,7 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
     NeighbourResponder() neighbour_responder;
     Ipv6ChainPolicy() ipv6_chain_policy;
     Ipv6Services() ipv6_services;
+    VipProtocols() vip_protocols;
     Forwarding() forwarding;
     EventCounters() event_counters;
 
@@ -79,6 +81,12 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
                 }
                 if (ns) {
                     neighbour_responder.apply(hdr, meta, standard_metadata);
+                } else if (hdr.ipv4.isValid() && meta.svc_deny && !meta.session_hit
+                           && !meta.from_cpu && !meta.is_fragment
+                           && meta.ip_proto != IP_PROTO_TCP && meta.ip_proto != IP_PROTO_UDP) {
+                    /* D15: ICMP, AH, ESP, ... to a VIP, by its policy (icmp.p4). */
+                    vip_protocols.apply(hdr.ethernet, hdr.ipv4, hdr.icmp,
+                                        hdr.ipv4_options.isValid(), meta, standard_metadata);
                 } else if (hdr.ipv4.isValid()) {
                     controller_watch.apply(hdr.tcp, meta, standard_metadata);
                     cookie_keys.apply(meta);
