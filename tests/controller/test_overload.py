@@ -285,3 +285,41 @@ def test_protocol_entries_without_fragment_entry(artefacts: tuple[Path, Path]) -
                        50: (p4.action_id("protocol_pass"), 10),
                        51: (p4.action_id("protocol_pass"), 10),
                        None: (p4.action_id("protocol_drop"), 1)}
+
+
+# ----------------------------------------------------------------------------- synproxyctl
+
+
+@pytest.mark.parametrize("argv, req", [
+    (["rates"], {"cmd": "rates"}),
+    (["rate", "syn_rate", "100/200:10", "--service", "web"],
+     {"cmd": "rate_set", "meter": "syn_rate", "rate": "100/200:10", "service": "web"}),
+    (["rate", "digests", "off"], {"cmd": "rate_set", "meter": "digests", "rate": "off"}),
+    (["early-drop", "0.125"], {"cmd": "early_drop", "probability": 0.125}),
+])
+def test_cli_requests(argv: list[str], req: dict) -> None:
+    from controller.cli import build_parser, request_of
+
+    assert request_of(build_parser().parse_args([*argv, "--socket", "/nonexistent"])) == req
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["rate", "digests", "100/5"], "peak 5 must be between the rate"),
+    (["rate", "sizzle", "100"], "invalid choice: 'sizzle'"),
+    (["early-drop", "1.5"], "probability 1.5 is out of range 0..1"),
+])
+def test_cli_refuses_bad_rates(argv: list[str], message: str, capsys) -> None:
+    """Exit 2 and a message naming what was wrong, before any socket is tried."""
+    from controller.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--socket", "/nonexistent"])
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_service_meter_needs_a_service(capsys) -> None:
+    from controller.cli import main
+
+    assert main(["rate", "syn_rate", "100", "--socket", "/nonexistent"]) == 2
+    assert "syn_rate needs --service NAME" in capsys.readouterr().err
