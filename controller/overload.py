@@ -196,7 +196,7 @@ def protocol_entries(p4: P4InfoIndex, services: Mapping[int, Service]
     out = []
     for vip, sid in vip_owners(services).items():
         if ":" in vip:
-            continue  # the policy table is looked up for IPv4 only
+            continue  # IPv6 VIPs: with the IPv6 services' entries, not installed yet
         s = services[sid]
         if not s.drop_fragments:
             for proto in (PROTO_ICMP, PROTO_ESP, PROTO_AH):

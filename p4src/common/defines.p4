@@ -71,6 +71,10 @@ const bit<8> IP_PROTO_AH   = 51;
 const bit<16> ICMP_ECHO_REQUEST_WORD = 0x0800;
 const bit<16> ICMP_ECHO_REPLY_WORD   = 0x0000;
 const bit<16> ICMP_HDR_LEN = 8;
+/* ICMPv6 echo (RFC 4443): request 128, reply 129, as type ++ code words. */
+const bit<16> ICMPV6_ECHO_REQUEST_WORD = 0x8000;
+const bit<16> ICMPV6_ECHO_REPLY_WORD   = 0x8100;
+const bit<8>  IPV6_DEFAULT_HOP_LIMIT   = 64;
 
 const bit<8> IPV4_DEFAULT_TTL = 64;
 

@@ -81,12 +81,14 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
                 }
                 if (ns) {
                     neighbour_responder.apply(hdr, meta, standard_metadata);
-                } else if (hdr.ipv4.isValid() && meta.svc_deny && !meta.session_hit
-                           && !meta.from_cpu && !meta.is_fragment
+                } else if (meta.svc_deny && !meta.session_hit && !meta.from_cpu
+                           && !meta.is_fragment
                            && meta.ip_proto != IP_PROTO_TCP && meta.ip_proto != IP_PROTO_UDP) {
-                    /* D15: ICMP, AH, ESP, ... to a VIP, by its policy (icmp.p4). */
-                    vip_protocols.apply(hdr.ethernet, hdr.ipv4, hdr.icmp,
-                                        hdr.ipv4_options.isValid(), meta, standard_metadata);
+                    /* D15: ICMP, AH, ESP, ... to a VIP (either family), by its policy
+                     * (icmp.p4). */
+                    vip_protocols.apply(hdr.ethernet, hdr.ipv4, hdr.ipv6, hdr.icmp,
+                                        hdr.ipv4_options.isValid() || meta.ipv6_ext_len != 0,
+                                        meta, standard_metadata);
                 } else if (hdr.ipv4.isValid()) {
                     controller_watch.apply(hdr.tcp, meta, standard_metadata);
                     cookie_keys.apply(meta);

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ptf.testutils import group
 from scapy.layers.inet import ICMP, IP, IPOption_RR
+from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6, IPv6ExtHdrDestOpt
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 from synproxy_base import SynproxyTest
@@ -28,7 +29,8 @@ from synproxy_packets import (
     routed,
 )
 
-PROTO_ICMP, PROTO_ESP, PROTO_AH, PROTO_GRE = 1, 50, 51, 47
+PROTO_ICMP, PROTO_ESP, PROTO_AH, PROTO_GRE, PROTO_ICMPV6 = 1, 50, 51, 47, 58
+CLIENT6, CLIENT6_NET, VIP6 = "2001:db8:1::1", "2001:db8:1::/64", "2001:db8:f::10"
 PAYLOAD = bytes(range(48))
 
 
@@ -228,3 +230,52 @@ class PolicyNeedsAVipTest(VipProtocolTest):
         self.send(CLIENT_PORT, req)
         self.assert_packet(routed(req, SERVER_PORT), self.receive(SERVER_PORT), "routed echo")
         self.assert_events({"DROP_MARTIAN": 1})
+
+
+def echo6_request(*, src: str = CLIENT6, ext: bool = False, payload: bytes = PAYLOAD,
+                  hlim: int = 33) -> Packet:
+    ip = IPv6(src=src, dst=VIP6, hlim=hlim, tc=0x20, fl=0x12345)
+    if ext:
+        ip = ip / IPv6ExtHdrDestOpt()
+    return Ether(bytes(Ether(src=CLIENT_MAC, dst=ROUTER_MAC) / ip
+                       / ICMPv6EchoRequest(id=0x77, seq=3, data=payload)))
+
+
+def echo6_reply(req: Packet) -> Packet:
+    ip, echo = req[IPv6], req[ICMPv6EchoRequest]
+    return Ether(bytes(Ether(src=req[Ether].dst, dst=req[Ether].src)
+                       / IPv6(src=ip.dst, dst=ip.src, hlim=64, tc=ip.tc, fl=ip.fl)
+                       / ICMPv6EchoReply(id=echo.id, seq=echo.seq, data=echo.data)))
+
+
+@group("icmp")
+@group("ipv6")
+class Echo6AnsweredExactlyTest(VipProtocolTest):
+    """IPv6 (D13): icmp_answer on proto 58 answers an ICMPv6 echo request with the
+    exact echo reply (type 129, hop limit 64, checksum equal to scapy's from
+    scratch, traffic class and flow label kept, the same length). Not answered: with
+    an extension header (DROP_ICMP), from a martian source (DROP_MARTIAN), a
+    truncated ICMPv6 header (DROP_ICMP_TRUNCATED)."""
+
+    def runTest(self) -> None:
+        self.insert("ipv6_routes", {"dst_addr": CLIENT6_NET}, "route_to",
+                    {"port": CLIENT_PORT, "src_mac": ROUTER_MAC, "dst_mac": CLIENT_MAC})
+        self.insert("services_v6", {"vip": VIP6}, "deny_service", {"service_id": SERVICE_ID},
+                    priority=1)
+        self.insert("martian_sources_v6", {"src_addr": "::1/128"}, "set_martian")
+        self.policy(PROTO_ICMPV6, "icmp_answer")
+        for payload in (PAYLOAD, b"odd"):
+            req = echo6_request(payload=payload)
+            self.send(CLIENT_PORT, req)
+            got = self.receive(CLIENT_PORT)
+            self.assert_packet(echo6_reply(req), got, "ICMPv6 echo reply")
+            self.assertEqual(len(bytes(got)), len(bytes(req)))
+        self.send(CLIENT_PORT, echo6_request(ext=True))
+        self.send(CLIENT_PORT, echo6_request(src="::1"))
+        short = Ether(bytes(Ether(src=CLIENT_MAC, dst=ROUTER_MAC)
+                            / IPv6(src=CLIENT6, dst=VIP6, nh=PROTO_ICMPV6)
+                            / Raw(b"\x80\x00\x00\x00")))
+        self.send(CLIENT_PORT, short)
+        self.expect_nothing()
+        self.assert_events({"ICMP_ECHO_ANSWERED": 2, "DROP_ICMP": 1, "DROP_MARTIAN": 1,
+                            "DROP_ICMP_TRUNCATED": 1})
