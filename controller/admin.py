@@ -168,13 +168,16 @@ class Admin:
             raise RuntimeError("not connected to the switch as primary")
         return conn
 
-    async def add_service(self, s: Service) -> int:
+    async def add_service(self, s: Service, check_vip: bool = True) -> int:
+        """Add service `s`. `check_vip`: its ICMP/protocol policies must agree with
+        those of the services on its VIP (off for a reload, whose file was checked
+        as a whole: its services change one by one)."""
         if any(x.name == s.name for x in self.services.values()):
             raise ValueError(f"service '{s.name}' exists")
         if any((x.vip, x.port) == (s.vip, s.port) for x in self.services.values()):
             raise ValueError(f"{s.vip}:{s.port} is already a service")
         clash = overload.vip_conflicts([(0, x) for x in self.services.values()] + [(1, s)])
-        if clash:
+        if clash and check_vip:
             raise ValueError(f"service {s.name}: {clash[2]}")
         sid = self.services.free_id()
         self.nat.check_service(sid, s)
@@ -199,9 +202,21 @@ class Admin:
         s = self.services[sid]
         mine = install.service_entries(self.p4, s, sid)
         others = {k: v for k, v in self.services.items() if k != sid}
-        if not any(o.vip == s.vip and o.mode != "off" for o in others.values()):
+        same_vip = {k: v for k, v in others.items() if v.vip == s.vip and v.mode != "off"}
+        policies = overload.protocol_entries(self.p4, {sid: s})
+        if not same_vip:
             mine += install.deny_entries(self.p4, {sid: s})
-            mine += overload.protocol_entries(self.p4, {sid: s})
+            mine += policies
+        else:
+            # D15: the VIP's deny entries and policies pass to its first remaining
+            # service (deny_entries' rule) before this one's policies (keyed by its
+            # id) go, so its ICMP never meets a VIP without a policy.
+            await upsert(conn, install.deny_entries(self.p4, same_vip)
+                               + overload.protocol_entries(self.p4, same_vip))
+            owner = min(same_vip)
+            await self._write_rates(conn, overload.service_cells(owner, same_vip[owner]))
+            vip_table = self.p4.table_id("vip_protocols")
+            mine += [e for e in policies if e.table_id == vip_table]
         auto = self.services.auto
         if sid in auto and auto[sid].active:
             mine.append(install.defense_entry(self.p4, sid))  # a later service reuses sid
@@ -329,10 +344,12 @@ class Admin:
             new = {k: dataclasses.replace(v, **change)
                    for k, v in self.services.items()
                    if (v.vip == s.vip if meter == "icmp_rate" else k == sid)}
-            owners = overload.vip_owners(self.services.by_id)
             kind = "service_syn_meter" if meter == "syn_rate" else "icmp_echo_meter"
+            # Every protected service of the VIP: the one the switch's deny entries
+            # name is the first's (deny_entries) or, after run-time changes, the
+            # last added.
             cells = {cell: r for k, v in new.items()
-                     for cell, r in overload.service_cells(k, v, owners.get(v.vip) == k).items()
+                     for cell, r in overload.service_cells(k, v, v.mode != "off").items()
                      if cell[0] == kind}
             await self._write_rates(conn, cells)
             for k, v in new.items():
@@ -393,11 +410,11 @@ class Admin:
             await self.remove_service(name)
         for svc in d.replaced:  # more than its real servers: the service anew
             await self.remove_service(svc.name)
-            await self.add_service(svc)
+            await self.add_service(svc, check_vip=False)
         for svc in d.servers:
             await self.update_service(svc)
         for svc in d.added:
-            await self.add_service(svc)
+            await self.add_service(svc, check_vip=False)
         ignored = persist.other_sections(self.cfg, new)
         result = {"path": source, "added": [s.name for s in d.added], "removed": d.removed,
                   "real_servers": [s.name for s in d.servers],

@@ -17,7 +17,7 @@ from scapy.layers.inet import ICMP, IP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from controller import overload
+from controller import overload, p4consts
 from controller.config import ConfigError, load_config, parse_config
 from controller.control import CommandError, ControlServer, request
 from controller.overload import Rate, parse_rate
@@ -323,3 +323,41 @@ def test_cli_service_meter_needs_a_service(capsys) -> None:
 
     assert main(["rate", "syn_rate", "100", "--socket", "/nonexistent"]) == 2
     assert "syn_rate needs --service NAME" in capsys.readouterr().err
+
+
+def test_vip_policy_follows_service_changes(artefacts: tuple[Path, Path], sock: str,
+                                            switch: SwitchBench, tmp_path: Path) -> None:
+    """Two services on one VIP share its ICMP policy: a service added at run time with
+    another policy is refused; removing the service that owns the VIP's entries
+    hands them to the other, so echoes are still answered (and counted for it)."""
+    second = ICMP_SERVICE.replace("name: web", "name: api").replace(f"port: {VPORT}\n",
+                                                                    "port: 8443\n")
+    ctl_sock = str(tmp_path / "ctl.sock")
+    cfg = load_cfg(config_text(*artefacts, sock, service=ICMP_SERVICE + second,
+                               control=f"control: {{socket: {ctl_sock}}}\n"), tmp_path)
+    ct = ControllerThread(cfg)
+    try:
+        ct.wait_synced()
+        server = ControlServer(ct.ctl, ctl_sock)
+        ct.call(server.start)
+        web, api = ct.ctl.service_id("web"), ct.ctl.service_id("api")
+        with pytest.raises(CommandError, match="icmp differs from service 'web'") as e:
+            request(ctl_sock, {"cmd": "service_add", "service": {
+                "name": "dns", "vip": VIP, "port": 853, "icmp": "drop",
+                "real_servers": [{"address": RS_IP, "port": 853}]}})
+        assert e.value.invalid
+        request(ctl_sock, {"cmd": "rate_set", "meter": "icmp_rate", "service": "api",
+                           "rate": "9"})
+        assert held(switch, "icmp_echo_meter", web) == (9, 9, 9, 9)
+        assert held(switch, "icmp_echo_meter", api) == (9, 9, 9, 9)
+        request(ctl_sock, {"cmd": "service_remove", "name": "web"})
+        assert held(switch, "icmp_echo_meter", web) is None
+        answered = api * p4consts.EVENTS_PER_SERVICE + p4consts.EV_ICMP_ECHO_ANSWERED
+        before = switch.counter("service_events", answered)
+        switch.send(CLIENT_PORT, echo(5))
+        got = switch.recv(CLIENT_PORT)
+        assert got is not None and got[ICMP].type == 0
+        assert wait_for(lambda: switch.counter("service_events", answered) == before + 1)
+        ct.call(server.close)
+    finally:
+        ct.stop()
