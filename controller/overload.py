@@ -191,15 +191,20 @@ def protocol_entries(p4: P4InfoIndex, services: Mapping[int, Service]
                      ) -> list[p4runtime_pb2.TableEntry]:
     """Per protected IPv4 VIP: its vip_protocols entries, and, when its service does
     not drop fragments (so there is no vport-0 deny entry that ICMP, AH and ESP
-    would hit), per-protocol deny entries that bring them to the policy. Other
-    protocols then have no entry: they are routed as before."""
+    would hit), per-protocol deny entries that bring them to a policy other than
+    pass (a deny entry would also catch the protocol's fragments: with pass they are
+    routed, unfragmented or not, uncounted). Other protocols then have no entry:
+    they are routed as before."""
     out = []
     for vip, sid in vip_owners(services).items():
         if ":" in vip:
             continue  # IPv6 VIPs: with the IPv6 services' entries, not installed yet
         s = services[sid]
         if not s.drop_fragments:
-            for proto in (PROTO_ICMP, PROTO_ESP, PROTO_AH):
+            for proto, policy in ((PROTO_ICMP, s.icmp), (PROTO_ESP, s.ipsec),
+                                  (PROTO_AH, s.ipsec)):
+                if policy == "pass":
+                    continue
                 out.append(ent.table_entry(p4, "services", {"vip": vip, "proto": proto},
                                            "deny_service", {"service_id": sid},
                                            priority=PRIO_DENY_PROTO))
