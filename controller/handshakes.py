@@ -56,7 +56,7 @@ class Handshakes:
         self.metrics = metrics
         self.stats = stats
         for k in ("duplicate_digests", "unknown_service", "no_real_server", "failed_installs",
-                  "stale_events", "write_timeouts", "refused_full"):
+                  "stale_events", "write_timeouts", "refused_full", "cookie_digests"):
             stats.setdefault(k, 0)
         self.clock = clock
         self._macs: dict[int | None, bytes] = {}  # router MAC by ingress port
@@ -97,6 +97,8 @@ class Handshakes:
         if did == self.program.decoder.ids["cookie_ack_digest_t"]:
             now = self.clock()
             self._cookies.extend((d, now) for d in items)  # type: ignore[misc]
+            # What reached the controller through the switch's digest meter (D15).
+            self.stats["cookie_digests"] += len(items)
             self.metrics.digests.labels("cookie_ack").inc(len(items))
         else:
             self._events.extend(items)  # type: ignore[arg-type]
