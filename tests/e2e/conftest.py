@@ -211,6 +211,15 @@ class Proxy:
         """The switch's global event counters (read-only P4Runtime client)."""
         return read_events(self.net)
 
+    def service_events(self, service: str) -> dict[str, int]:
+        """One service's event counters on the switch, by name as `events()` names
+        them (the controller's `counters`, never zeroed by the tests)."""
+        per = request(self.socket, {"cmd": "counters"})["services_by_name"].get(service, {})
+        return {name.upper(): n for name, n in per.items()}
+
+    def service_id(self, service: str) -> int:
+        return int(self.status()["services"][service]["id"])
+
     def meter(self, name: str, index: int) -> tuple[int, int, int, int] | None:
         """A meter cell's (cir, cburst, pir, pburst) as the switch holds it, or None
         (unconfigured: everything green)."""
