@@ -143,6 +143,9 @@ def test_flood_above_the_meters(proxy, low_meters: float) -> None:
     assert digests >= LEGIT_COUNT
     assert digests <= allowance(DIGESTS, DIGEST_BURST, t_end - t_set), digests
     assert delta(glob0, glob1, "DROP_CONTROLLER_RATE") > 0
+    # ... and exactly what the meter let through reached it (a cookie ACK counts
+    # ACK_VALID or REUSE_ACK when its digest is sent, DROP_CONTROLLER_RATE when not).
+    assert digests == delta(glob0, glob1, "ACK_VALID") + delta(glob0, glob1, "REUSE_ACK")
 
     # Nothing of the floods reached a server, nor became a session.
     assert_nothing_spoofed_reached_a_server(proxy, guard0)
