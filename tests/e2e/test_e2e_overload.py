@@ -160,31 +160,45 @@ def synproxyctl(proxy, *args: str) -> str:
     return out.stdout
 
 
-def test_rate_changed_at_run_time_takes_effect(proxy) -> None:
-    """`synproxyctl rate` writes the switch's meter cell (read back over P4Runtime)
-    and the data plane drops by it at once; `off` lifts the cap."""
+# meter -> (its service, the flood's sources, its drop event, how many cells the
+# flood's passes may come through: source_syn's are the two of the flood's prefix).
+RUN_TIME = {
+    "syn_rate": ("ws2", None, "DROP_SYN_SERVICE_RATE", 1),
+    "source_syn": (None, "198.18.9.0/24", "DROP_SYN_SOURCE_RATE", 2),
+}
+
+
+@pytest.mark.parametrize("meter", sorted(RUN_TIME))
+def test_rate_changed_at_run_time_takes_effect(proxy, meter: str) -> None:
+    """`synproxyctl rate` writes the switch's meter cells (read back over P4Runtime)
+    and the data plane drops by them at once; `off` lifts the cap."""
+    service, source, event, n_cells = RUN_TIME[meter]
     sid = proxy.service_id("ws2")
-    assert proxy.meter("service_syn_meter", sid) is None  # the rig's config: no cap
+    read = ([("service_syn_meter", sid)] if meter == "syn_rate" else
+            [("source_syn_meter_a", 0), ("source_syn_meter_a", 1023),
+             ("source_syn_meter_b", 511)])
+    args = ["--service", service] if service else []
+    assert all(proxy.meter(*c) is None for c in read)  # the rig's config: no cap
     try:
-        synproxyctl(proxy, "rate", "syn_rate", "10", "--service", "ws2")
-        assert proxy.meter("service_syn_meter", sid) == (10, 10, 10, 10)
+        synproxyctl(proxy, "rate", meter, "10", *args)
+        assert all(proxy.meter(*c) == (10, 10, 10, 10) for c in read)
         rates = request(proxy.socket, {"cmd": "rates"})
-        assert rates["services"]["ws2"]["syn_rate"] == "10"
+        assert (rates["services"][service] if service else rates)[meter] == "10"
 
         before = proxy.service_events("ws2")
         t0 = time.monotonic()
-        flood = proxy.flood("syn", RATE, count=300, service="ws2")
+        flood = proxy.flood("syn", RATE, count=300, service="ws2", source=source)
         after = wait_syns(proxy, "ws2", before, flood["sent"])
-        passed = allowance(10, 10, time.monotonic() - t0)
+        passed = n_cells * allowance(10, 10, time.monotonic() - t0)
         assert delta(before, after, "SYNACK_SENT") <= passed
-        assert delta(before, after, "DROP_SYN_SERVICE_RATE") >= flood["sent"] - passed
+        assert delta(before, after, event) >= flood["sent"] - passed
     finally:
-        synproxyctl(proxy, "rate", "syn_rate", "off", "--service", "ws2")
-    assert proxy.meter("service_syn_meter", sid) is None
+        synproxyctl(proxy, "rate", meter, "off", *args)
+    assert all(proxy.meter(*c) is None for c in read)
 
     # Uncapped again: every SYN of the same flood gets a cookie.
     before = proxy.service_events("ws2")
-    flood = proxy.flood("syn", RATE, count=300, service="ws2")
+    flood = proxy.flood("syn", RATE, count=300, service="ws2", source=source)
     after = wait_syns(proxy, "ws2", before, flood["sent"])
-    assert delta(before, after, "DROP_SYN_SERVICE_RATE") == 0
+    assert delta(before, after, event) == 0
     assert delta(before, after, "SYNACK_SENT") == flood["sent"]
