@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 from google.rpc import code_pb2
 
-from . import install, p4consts, persist
+from . import install, overload, p4consts, persist
 from .config import Config, RealServer, Service, check_program, family, hostport, load_config
 from .entities import counter_query
 from .entities import update as ent_update
@@ -169,11 +169,17 @@ class Admin:
             raise RuntimeError("not connected to the switch as primary")
         return conn
 
-    async def add_service(self, s: Service) -> int:
+    async def add_service(self, s: Service, check_vip: bool = True) -> int:
+        """Add service `s`. `check_vip`: its ICMP/protocol policies must agree with
+        those of the services on its VIP (off for a reload, whose file was checked
+        as a whole: its services change one by one)."""
         if any(x.name == s.name for x in self.services.values()):
             raise ValueError(f"service '{s.name}' exists")
         if any((x.vip, x.port) == (s.vip, s.port) for x in self.services.values()):
             raise ValueError(f"{s.vip}:{s.port} is already a service")
+        clash = overload.vip_conflicts([(0, x) for x in self.services.values()] + [(1, s)])
+        if clash and check_vip:
+            raise ValueError(f"service {s.name}: {clash[2]}")
         sid = self.services.free_id()
         self.nat.check_service(sid, s)
         conn = self._require_conn()
@@ -181,7 +187,9 @@ class Admin:
         try:
             await self.nat.apply(conn)  # C8: buckets before the service that uses them
             await upsert(conn, install.service_entries(self.p4, s, sid)
-                               + install.deny_entries(self.p4, {sid: s}))
+                               + install.deny_entries(self.p4, {sid: s})
+                               + overload.protocol_entries(self.p4, {sid: s}))
+            await self._write_rates(conn, overload.service_cells(sid, s, s.mode != "off"))
         except Exception:
             self.services.remove(sid)
             raise
@@ -195,8 +203,21 @@ class Admin:
         s = self.services[sid]
         mine = install.service_entries(self.p4, s, sid)
         others = {k: v for k, v in self.services.items() if k != sid}
-        if not any(o.vip == s.vip and o.mode != "off" for o in others.values()):
+        same_vip = {k: v for k, v in others.items() if v.vip == s.vip and v.mode != "off"}
+        policies = overload.protocol_entries(self.p4, {sid: s})
+        if not same_vip:
             mine += install.deny_entries(self.p4, {sid: s})
+            mine += policies
+        else:
+            # D15: the VIP's deny entries and policies pass to its first remaining
+            # service (deny_entries' rule) before this one's policies (keyed by its
+            # id) go, so its ICMP never meets a VIP without a policy.
+            await upsert(conn, install.deny_entries(self.p4, same_vip)
+                               + overload.protocol_entries(self.p4, same_vip))
+            owner = min(same_vip)
+            await self._write_rates(conn, overload.service_cells(owner, same_vip[owner]))
+            vip_table = self.p4.table_id("vip_protocols")
+            mine += [e for e in policies if e.table_id == vip_table]
         auto = self.services.auto
         if sid in auto and auto[sid].active:
             mine.append(install.defense_entry(self.p4, sid))  # a later service reuses sid
@@ -208,6 +229,8 @@ class Admin:
             if any(c != code_pb2.NOT_FOUND for c, _m in exc.errors.values()):
                 raise
         self.services.remove(sid)
+        # A later service reuses sid: its cells start unconfigured.
+        await self._write_rates(conn, {cell: None for cell in overload.service_cells(sid, s)})
         self.metrics.forget_service(name)
         await self.nat.apply(conn)
         log.info("event=service_removed service=%s id=%d", name, sid)
@@ -282,11 +305,81 @@ class Admin:
                 out[key] = out.get(key, 0) + 1
         return out
 
+    # ------------------------------------------------------------- D15 rates
+
+    async def _write_rates(self, conn: Connection,
+                           cells: dict[overload.MeterCell, overload.Rate | None]) -> None:
+        await overload.write(conn, self.p4, self.view.overload, cells, key=False)
+        self.view.overload.plan.update(cells)
+
+    def rates(self) -> dict[str, Any]:
+        """D15 as it runs: policies and rates (RATE[/PEAK][:BURST], None: no cap), and
+        the rates the switch held at start-up where they differed."""
+        state = self.view.overload
+        out = overload.describe(dataclasses.replace(self.effective_config(),
+                                                    overload=state.settings))
+        out["found_at_start"] = {
+            f"{name}[{'all' if index is None else index}]": r.text() if r else None
+            for (name, index), r in state.found.items()}
+        return out
+
+    async def set_rate(self, meter: str, rate: overload.Rate | None,
+                       service: str | None = None) -> dict[str, Any]:
+        """Change a meter's rate at run time (None: no cap); `effective_config` (so
+        `save`) carries it. Service meters need `service`; an ICMP answer rate is
+        its VIP's, so every service on the VIP changes with it."""
+        conn = self._require_conn()
+        state = self.view.overload
+        if meter in overload.GLOBAL_METERS:
+            if service is not None:
+                raise ValueError(f"{meter} is not a service's rate")
+            changes: dict[str, Any] = {meter: rate}
+            settings = dataclasses.replace(state.settings, **changes)
+            await self._write_rates(conn, dict.fromkeys(overload.global_cells(meter), rate))
+            state.settings = settings
+        elif meter in overload.SERVICE_METERS:
+            if service is None:
+                raise ValueError(f"{meter} needs a service")
+            sid = self.service_id(service)
+            s = self.services[sid]
+            change: dict[str, Any] = {meter: rate}
+            new = {k: dataclasses.replace(v, **change)
+                   for k, v in self.services.items()
+                   if (v.vip == s.vip if meter == "icmp_rate" else k == sid)}
+            kind = "service_syn_meter" if meter == "syn_rate" else "icmp_echo_meter"
+            # Every protected service of the VIP: the one the switch's deny entries
+            # name is the first's (deny_entries) or, after run-time changes, the
+            # last added.
+            cells = {cell: r for k, v in new.items()
+                     for cell, r in overload.service_cells(k, v, v.mode != "off").items()
+                     if cell[0] == kind}
+            await self._write_rates(conn, cells)
+            for k, v in new.items():
+                self.services.set(k, v)
+        else:
+            raise ValueError(f"unknown meter {meter!r} (one of "
+                             f"{', '.join(overload.GLOBAL_METERS + overload.SERVICE_METERS)})")
+        log.info("event=rate_changed meter=%s service=%s rate=%s", meter, service or "-",
+                 rate.text() if rate else "none")
+        return self.rates()
+
+    async def set_early_drop(self, probability: float) -> dict[str, Any]:
+        """Change overload.early_drop at run time (0..1)."""
+        if not 0 <= probability <= 1:
+            raise ValueError(f"early_drop {probability} is out of range 0..1")
+        conn = self._require_conn()
+        state = self.view.overload
+        state.settings = dataclasses.replace(state.settings, early_drop=probability)
+        await overload.write(conn, self.p4, state, {})
+        log.info("event=early_drop_changed early_drop=%g", probability)
+        return self.rates()
+
     # ------------------------------------------------------------- durable changes
 
     def effective_config(self) -> Config:
         """The config as it runs: the start-up config with the services of now."""
-        return dataclasses.replace(self.cfg, services=tuple(self.services.values()))
+        return dataclasses.replace(self.cfg, services=tuple(self.services.values()),
+                                   overload=self.view.overload.settings)
 
     def save(self, path: str | None = None) -> dict[str, Any]:
         """Write the effective config to `path` (default: the config file it was
@@ -319,11 +412,11 @@ class Admin:
             await self.remove_service(name)
         for svc in d.replaced:  # more than its real servers: the service anew
             await self.remove_service(svc.name)
-            await self.add_service(svc)
+            await self.add_service(svc, check_vip=False)
         for svc in d.servers:
             await self.update_service(svc)
         for svc in d.added:
-            await self.add_service(svc)
+            await self.add_service(svc, check_vip=False)
         ignored = persist.other_sections(self.cfg, new)
         result = {"path": source, "added": [s.name for s in d.added], "removed": d.removed,
                   "real_servers": [s.name for s in d.servers],

@@ -14,6 +14,11 @@
     synproxyctl service remove NAME
     synproxyctl rs add|remove SERVICE ADDR:PORT [--weight W]
     synproxyctl rs weight SERVICE ADDR:PORT W
+    synproxyctl rates                             # D15: policies and meter rates
+    synproxyctl rate METER RATE[/PEAK][:BURST]|off [--service NAME]
+                                                  # METER: source_syn | digests | packet_ins
+                                                  # | syn_rate | icmp_rate (with --service)
+    synproxyctl early-drop P                      # 0..1: drop probability above a CIR
 
 Bad arguments, a bad config, a request the controller refuses as invalid or an answer
 that is not one exit 2 with a message naming what was wrong; a controller that cannot
@@ -34,7 +39,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import tables
+from . import overload, tables
 from .app import StartupError
 from .config import ConfigError, load_config
 
@@ -191,7 +196,38 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("weight", type=_weight)
         elif name == "add":
             p.add_argument("--weight", type=_weight, default=1)
+
+    # D15 (overload.py): rates changed at run time; `save` keeps them.
+    target(sub.add_parser("rates", help="ICMP/protocol policies and meter rates (D15)"))
+    rt = target(sub.add_parser("rate", help="change a meter's rate at run time (D15)"))
+    rt.add_argument("meter", choices=list(overload.GLOBAL_METERS + overload.SERVICE_METERS))
+    rt.add_argument("rate", type=_rate, metavar="RATE[/PEAK][:BURST]|off",
+                    help="packets per second (committed/peak) and burst; off: no cap")
+    rt.add_argument("--service", help="the service (syn_rate, icmp_rate)")
+    ed = target(sub.add_parser("early-drop", help="drop probability of a SYN above a "
+                                                  "committed rate (D15)"))
+    ed.add_argument("probability", type=_probability)
     return ap
+
+
+def _rate(text: str) -> str:
+    """RATE[/PEAK][:BURST] or off, checked here and passed on as text."""
+    if text != "off":
+        try:
+            overload.parse_rate(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def _probability(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"probability '{text}' is not a number") from None
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"probability {v:g} is out of range 0..1")
+    return v
 
 
 class UsageError(ValueError):
@@ -223,6 +259,17 @@ def request_of(args: argparse.Namespace) -> dict[str, Any]:
                 else {"cmd": c})
     if c == "sessions":
         return {"cmd": c, "limit": args.limit}
+    if c == "rates":
+        return {"cmd": c}
+    if c == "rate":
+        req: dict[str, Any] = {"cmd": "rate_set", "meter": args.meter, "rate": args.rate}
+        if args.service is not None:
+            req["service"] = args.service
+        elif args.meter in overload.SERVICE_METERS:
+            raise UsageError(f"{args.meter} needs --service NAME")
+        return req
+    if c == "early-drop":
+        return {"cmd": "early_drop", "probability": args.probability}
     if c == "service":
         if args.action == "remove":
             return {"cmd": "service_remove", "name": args.name}

@@ -21,8 +21,9 @@ from typing import Any
 
 import yaml
 
-from . import p4consts
+from . import overload, p4consts
 from .limits import IPV6_TABLES, ProgramLimits
+from .overload import Overload, Rate
 
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                        r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
@@ -136,6 +137,12 @@ class Service:
     controller_down: str = "closed"
     real_servers: tuple[RealServer, ...] = ()
     health: HealthCheck | None = None  # None: no health checks, every server is up
+    # D15 (overload.py): SYN meter, and the policy for ICMP and other protocols to the VIP
+    syn_rate: Rate | None = None  # None: no cap
+    icmp: str = "drop"  # answer | pass | drop
+    icmp_rate: Rate | None = None  # echo replies per second; None: no cap
+    ipsec: str = "drop"  # AH and ESP: pass | drop
+    other_protocols: str = "drop"  # pass | drop
 
     @property
     def nat_unproxied(self) -> bool:
@@ -253,6 +260,7 @@ class Config:
     sessions: Sessions = Sessions()
     metrics: Metrics = Metrics()
     control: Control = Control()
+    overload: Overload = Overload()  # D15 (overload.py)
     path: str = ""
     #: The line of each field and list item ("services[2].port" -> 17), for errors
     #: found after parsing.
@@ -562,7 +570,7 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
             "drop_fragments": r.boolean,
             "controller_down": lambda n, w: r.string(n, w, ("open", "closed")),
             "scheduler": lambda n, w: r.string(n, w, ("wrr", "hash", "lc")),
-            "synack": synack, "auto": auto, "health": health,
+            "synack": synack, "auto": auto, "health": health, **overload.service_readers(r),
             "real_servers": lambda n, w: tuple(real_server(x, f"{w}[{i}]")
                                                for i, x in enumerate(r.sequence(n, w)))},
             ("name", "vip", "port"))
@@ -577,6 +585,9 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
                              f"{rs.address} is IPv{family(rs.address)} but the VIP {s.vip} is "
                              f"IPv{family(s.vip)}: a service's real servers are of its VIP's "
                              "family (the switch does not translate IPv4 to IPv6 or back)")
+        bad = overload.check_service_policies(s)
+        if bad:
+            raise r.fail(_field_value(n, bad[0]) or n, f"{w}.{bad[0]}", bad[1])
         if s.defer and s.synack.window == 0:
             raise r.fail(n, w, "defer needs a non-zero synack.window (the client must be "
                                "allowed to send data with its ACK)")
@@ -657,6 +668,7 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
             "summary_seconds": lambda n, w: r.number(n, w, 0.01, 3600),
             "heartbeat_seconds": lambda n, w: r.number(n, w, 0.01, 3600),
             "heartbeat_limit_seconds": lambda n, w: r.number(n, w, 0, 86400)}),
+        "overload": lambda n, w: overload.read_overload(r, n, w, key),
     })
     _cross_check(r, root, cfg)
     return Config(**{**cfg.__dict__, "path": file, "lines": r.lines})
@@ -743,6 +755,11 @@ def _cross_check(r: _Reader, root: yaml.Node, cfg: Config) -> None:
                      f"{c.heartbeat_limit_seconds:g} s is less than two heartbeats "
                      f"(heartbeat_seconds {c.heartbeat_seconds:g}): a late beat would "
                      "count as the controller gone (0 turns the heartbeat off)")
+    clash = overload.vip_conflicts(enumerate(cfg.services))
+    if clash:
+        i, f, why = clash
+        raise r.fail(_field_value(item("services", i), f) or item("services", i),
+                     f"services[{i}].{f}", why)
     names = [s.name for s in cfg.services]
     for i, n in enumerate(names):
         if names.index(n) != i:

@@ -5,7 +5,9 @@ One request per line, `{"cmd": "status"}`, one JSON answer per line:
 Commands: status, sessions [limit], counters [zero], save [path], reload [path],
 service_add {service: {...config
 keys...}}, service_remove {name}, rs_add {service, address, port, weight}, rs_remove
-{service, address, port}, rs_weight {service, address, port, weight}.
+{service, address, port}, rs_weight {service, address, port, weight}; D15: rates,
+rate_set {meter, rate: "RATE[/PEAK][:BURST]" or "off", service (service meters)},
+early_drop {probability}.
 
 Every argument is checked here, at the socket boundary, before the controller sees it:
 ports 1..65535, IPv4 or IPv6 addresses (of the service's VIP's family), weights 0..1000 (not all 0), limits 1..1000000, a
@@ -31,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from . import overload
 from .app import Controller, StartupError
 from .config import (
     ConfigError,
@@ -149,6 +152,29 @@ async def handle(ctl: Controller, req: dict[str, Any]) -> Any:
                           "server with a weight > 0")
         await ctl.set_real_servers(name, tuple(servers))
         return {"real_servers": [f"{hostport(r.address, r.port)}/{r.weight}" for r in servers]}
+    if cmd == "rates":
+        return ctl.admin.rates()
+    if cmd == "rate_set":
+        meter = _str(req, "meter")
+        if meter not in overload.GLOBAL_METERS + overload.SERVICE_METERS:
+            raise Invalid(f"meter must be one of {', '.join(overload.GLOBAL_METERS + overload.SERVICE_METERS)}, got {meter!r}")
+        text = _str(req, "rate")
+        try:
+            rate = None if text == "off" else overload.parse_rate(text)
+        except ValueError as e:
+            raise Invalid(f"rate: {e}") from None
+        service = None
+        if meter in overload.SERVICE_METERS:
+            service = _str(req, "service")
+            _service_id(ctl, service)
+        elif "service" in req:
+            raise Invalid(f"{meter} is switch-wide: no service")
+        return await ctl.admin.set_rate(meter, rate, service)
+    if cmd == "early_drop":
+        p = req.get("probability")
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
+            raise Invalid(f"probability must be a number 0..1, got {p!r}")
+        return await ctl.admin.set_early_drop(float(p))
     raise Invalid(f"unknown command {cmd!r}")
 
 

@@ -56,7 +56,8 @@ class Handshakes:
         self.metrics = metrics
         self.stats = stats
         for k in ("duplicate_digests", "unknown_service", "no_real_server", "failed_installs",
-                  "stale_events", "write_timeouts", "refused_full", "family_mismatch"):
+                  "stale_events", "write_timeouts", "refused_full", "family_mismatch",
+                  "cookie_digests"):
             stats.setdefault(k, 0)
         self.clock = clock
         self._macs: dict[int | None, bytes] = {}  # router MAC by ingress port
@@ -98,6 +99,8 @@ class Handshakes:
         if did in self.program.decoder.cookie_ids:  # IPv4's or IPv6's (D13)
             now = self.clock()
             self._cookies.extend((d, now) for d in items)  # type: ignore[misc]
+            # What reached the controller through the switch's digest meter (D15).
+            self.stats["cookie_digests"] += len(items)
             self.metrics.digests.labels("cookie_ack").inc(len(items))
         else:
             self._events.extend(items)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ FULL_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "synproxy.yaml
 # Keys the full example leaves at their default on purpose (no bogons, a random key,
 # no IPv6 gateway address).
 EXTRA = ('bogons: [198.51.100.0/24]\ncookie: {key: "0011223344556677"}\n'
+         'overload: {key: "8899aabbccddeeff"}\n'
          'interfaces: [{port: 9, mac: "02:00:00:00:09:01", address6: "2001:db8:9::1/64"}]\n')
 
 

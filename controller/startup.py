@@ -16,7 +16,7 @@ import grpc
 from google.rpc import code_pb2
 from p4.v1 import p4runtime_pb2 as pb
 
-from . import install
+from . import install, overload
 from .config import Config
 from .defence import FilterReset, KeyState
 from .entities import to_int
@@ -65,6 +65,7 @@ class Startup:
         await self._probe_register_reads(conn)
         await self.nat.sync(conn, read_back=same)   # before the services that use it
         await self._install_config(conn)
+        await overload.start(conn, self.p4, self.view.overload, self.services.by_id, same, log)
         await self.timers.write_heartbeat(conn)  # proxying resumes with the sync
         now = self.clock()
         self.view.filter_reset = FilterReset(self.cfg.sessions.timeouts.established, now)
@@ -105,6 +106,7 @@ class Startup:
         for sid, s in self.services.items():
             entries += install.service_entries(p4, s, sid)
         entries += install.deny_entries(p4, self.services.by_id)
+        entries += overload.protocol_entries(p4, self.services.by_id)
         entries += install.clone_sessions(cfg)
         entries += install.digest_entries(p4)
         await upsert(conn, entries)

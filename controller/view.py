@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from .config import Config
 from .defence import FilterReset, KeyRing
+from .overload import OverloadState
 from .sessions import SLOT_LIMIT, SessionTable
 
 
@@ -24,6 +25,7 @@ class SwitchView:
         # sync; None until the first probe.
         self.register_reads: bool | None = None
         self.passthrough_epoch = 1  # the `passthrough_epoch` default action's epoch
+        self.overload = OverloadState(settings=cfg.overload)  # D15 (overload.py)
 
     def fresh_table(self) -> SessionTable:
         """An empty table that keeps the old one's counters, orphans and gen counter

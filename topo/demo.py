@@ -106,6 +106,28 @@ def read_events(net: Net) -> dict[str, int]:
         return out
 
 
+def read_meter(net: Net, name: str, index: int) -> tuple[int, int, int, int] | None:
+    """Meter `name`'s cell `index` as the switch holds it: (cir, cburst, pir, pburst),
+    or None when unconfigured (read-only P4Runtime client)."""
+    from p4.v1 import p4runtime_pb2
+
+    from controller import entities
+    from controller.client import P4RuntimeClient
+    from controller.p4info import P4InfoIndex
+
+    with P4RuntimeClient(net.grpc_address, election_id=0) as c:
+        c.connect(require_primary=False)
+        p4 = P4InfoIndex(c.get_p4info())
+        ent = p4runtime_pb2.Entity()
+        ent.meter_entry.CopyFrom(entities.meter_entry(p4, name, index))
+        for e in c.read([ent]):
+            me = e.meter_entry
+            if me.index.index == index and me.HasField("config"):
+                cf = me.config
+                return int(cf.cir), int(cf.cburst), int(cf.pir), int(cf.pburst)
+        return None
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -247,6 +269,10 @@ DROP_REASONS = {
     "syn_service_rate": "a SYN above its service's meter (D15)",
     "syn_early": "a SYN above the committed rate, random early drop (D15)",
     "controller_rate": "a digest or PacketIn above the controller's meter (D15)",
+    "icmp": "ICMP to a VIP dropped by its policy, or an echo not answerable (D15)",
+    "icmp_truncated": "an ICMP header shorter than 8 bytes to a VIP",
+    "icmp_rate": "an echo request above the answer meter (D15)",
+    "ipsec": "AH or ESP to a VIP dropped by its policy (D15)",
 }
 
 

@@ -66,6 +66,18 @@ const bit<16> ARP_OPER_REPLY     = 2;
 const bit<8> IP_PROTO_ICMP = 1;
 const bit<8> IP_PROTO_TCP  = 6;
 const bit<8> IP_PROTO_UDP  = 17;
+const bit<8> IP_PROTO_ESP  = 50;
+const bit<8> IP_PROTO_AH   = 51;
+
+/* ICMP (IPv4) echo: type ++ code words, and the ICMP header's length (type, code,
+ * checksum and the 4 bytes that every message type has after them). */
+const bit<16> ICMP_ECHO_REQUEST_WORD = 0x0800;
+const bit<16> ICMP_ECHO_REPLY_WORD   = 0x0000;
+const bit<16> ICMP_HDR_LEN = 8;
+/* ICMPv6 echo (RFC 4443): request 128, reply 129, as type ++ code words. */
+const bit<16> ICMPV6_ECHO_REQUEST_WORD = 0x8000;
+const bit<16> ICMPV6_ECHO_REPLY_WORD   = 0x8100;
+const bit<8>  IPV6_DEFAULT_HOP_LIMIT   = 64;
 
 const bit<8> IPV4_DEFAULT_TTL = 64;
 
@@ -228,6 +240,15 @@ const ProxyEvent_t EV_DROP_SYN_SERVICE_RATE  = 31;   /* D15: SYN above its servi
 const ProxyEvent_t EV_DROP_SYN_EARLY         = 32;   /* D15: SYN above a CIR, random early drop */
 const ProxyEvent_t EV_DROP_CONTROLLER_RATE   = 33;   /* D15: digest/PacketIn above its meter */
 const ProxyEvent_t EV_V6_CHAIN_PASSED        = 34;   /* D13: unfollowed IPv6 header chain, forwarded */
+/* D15, icmp.p4: ICMP and the other protocols to a VIP, by the service's policy. */
+const ProxyEvent_t EV_ICMP_ECHO_ANSWERED     = 40;   /* echo request answered by the switch */
+const ProxyEvent_t EV_ICMP_PASSED            = 41;   /* ICMP passed to the servers */
+const ProxyEvent_t EV_DROP_ICMP              = 42;   /* ICMP dropped by policy, or not answerable */
+const ProxyEvent_t EV_DROP_ICMP_TRUNCATED    = 43;   /* ICMP header shorter than 8 bytes */
+const ProxyEvent_t EV_DROP_ICMP_RATE         = 44;   /* echo request above the answer meter */
+const ProxyEvent_t EV_IPSEC_PASSED           = 45;   /* AH or ESP passed to the servers */
+const ProxyEvent_t EV_DROP_IPSEC             = 46;   /* AH or ESP dropped by policy */
+const ProxyEvent_t EV_PROTOCOL_PASSED        = 47;   /* another protocol passed (dropped: DROP_POLICY) */
 
 /* ------------------------------------------------------------------ meters (D15)
  * v1model's meter colours, and the cells of controller_meter (meters.p4). */

@@ -29,6 +29,7 @@
 #define ID_TABLE_NAT_REVERSE_V6 20
 #define ID_TABLE_IPV6_CHAIN_POLICY 21
 #define ID_TABLE_OVERLOAD_CONFIG  22
+#define ID_TABLE_VIP_PROTOCOLS    28
 
 /* actions */
 #define ID_ACTION_SET_SERVICE         1
@@ -63,6 +64,9 @@
 #define ID_ACTION_SET_IPV6_CHAIN_POLICY 30
 #define ID_ACTION_SET_OVERLOAD        31
 #define ID_ACTION_UNSET_OVERLOAD      32
+#define ID_ACTION_ICMP_ANSWER         40
+#define ID_ACTION_PROTOCOL_PASS       41
+#define ID_ACTION_PROTOCOL_DROP       42
 
 /* registers */
 #define ID_REGISTER_SESSION_STATE     1
@@ -102,6 +106,8 @@
 #define ID_METER_SOURCE_SYN_A         2
 #define ID_METER_SOURCE_SYN_B         3
 #define ID_METER_CONTROLLER           4
+/* 32..39: the numbers of the issue-16 work's registers, also for its meters */
+#define ID_METER_ICMP_ECHO            32
 
 /* direct counters */
 #define ID_DIRECT_COUNTER_SERVICES    1

@@ -60,6 +60,9 @@ const bit<64> PENDING_LIFETIME   = 10000000;   /* 10 s */
 #ifndef MARTIAN_SOURCES_SIZE
 #define MARTIAN_SOURCES_SIZE 1024              /* D16: bogon prefixes, own addresses */
 #endif
+#ifndef VIP_PROTOCOLS_SIZE
+#define VIP_PROTOCOLS_SIZE 1024                /* D15: (service, protocol) policies */
+#endif
 const bit<32> EVENTS_PER_SERVICE = 64;     /* > every EV_* value */
 #ifndef SERVICE_EVENTS_SIZE
 #define SERVICE_EVENTS_SIZE (MAX_SERVICE_IDS * EVENTS_PER_SERVICE)

@@ -27,6 +27,7 @@
 #include "control/pending.p4"
 #include "control/passthrough.p4"
 #include "control/meters.p4"
+#include "control/icmp.p4"
 #include "control/decide.p4"
 #include "control/proxy.p4"
 #include "control/nat.p4"
@@ -47,6 +48,7 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
     UnproxiedNat() nat;
     NeighbourResponder() neighbour_responder;
     Ipv6ChainPolicy() ipv6_chain_policy;
+    VipProtocols() vip_protocols;
     Forwarding() forwarding;
     EventCounters() event_counters;
 
@@ -78,6 +80,14 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
                 }
                 if (ns) {
                     neighbour_responder.apply(hdr, meta, standard_metadata);
+                } else if (meta.svc_deny && !meta.session_hit && !meta.from_cpu
+                           && !meta.is_fragment
+                           && meta.ip_proto != IP_PROTO_TCP && meta.ip_proto != IP_PROTO_UDP) {
+                    /* D15: ICMP, AH, ESP, ... to a VIP (either family), by its policy
+                     * (icmp.p4). */
+                    vip_protocols.apply(hdr.ethernet, hdr.ipv4, hdr.ipv6, hdr.icmp,
+                                        hdr.ipv4_options.isValid() || meta.ipv6_ext_len != 0,
+                                        meta, standard_metadata);
                 } else {
                     /* Both families (D13): one proxy path. */
                     controller_watch.apply(hdr.tcp, meta, standard_metadata);

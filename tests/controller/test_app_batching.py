@@ -50,6 +50,8 @@ def test_digest_burst_against_slow_writes(artefacts: tuple[Path, Path], tmp_path
         fake.send_digest_list(did, rows[:50])
         assert wait_for(lambda: ct.ctl.stats["duplicate_digests"] == 50)
         assert len(ct.ctl.view.table) == 600
+        # Every cookie-ACK digest that reached the controller is counted, duplicates too.
+        assert ct.ctl.stats["cookie_digests"] == 650
     finally:
         ct.stop()
         fake.stop()

@@ -50,7 +50,7 @@ import pytest
 
 from controller.control import request
 from topo import guard
-from topo.demo import read_events, start_controller, start_services
+from topo.demo import read_events, read_meter, start_controller, start_services
 from topo.net import Net
 from topo.netns import Lab, LabError, sh, wait_for
 from topo.topology import Topology, default_topology
@@ -211,6 +211,20 @@ class Proxy:
         """The switch's global event counters (read-only P4Runtime client)."""
         return read_events(self.net)
 
+    def service_events(self, service: str) -> dict[str, int]:
+        """One service's event counters on the switch, by name as `events()` names
+        them (the controller's `counters`, never zeroed by the tests)."""
+        per = request(self.socket, {"cmd": "counters"})["services_by_name"].get(service, {})
+        return {name.upper(): n for name, n in per.items()}
+
+    def service_id(self, service: str) -> int:
+        return int(self.status()["services"][service]["id"])
+
+    def meter(self, name: str, index: int) -> tuple[int, int, int, int] | None:
+        """A meter cell's (cir, cburst, pir, pburst) as the switch holds it, or None
+        (unconfigured: everything green)."""
+        return read_meter(self.net, name, index)
+
     def guard(self) -> dict[str, dict[str, int]]:
         return {rs.name: guard.read(self.net.ns[rs.name]) for rs in self.topo.real_servers}
 
@@ -302,9 +316,10 @@ class Proxy:
 
     # ------------------------------------------------------------------ attacker
 
-    def flood(self, kind: str, rate: float, count: int,
-              service: str = "web") -> dict[str, Any]:
-        """A bounded spoofed flood from the attacker (topo.flood); its report."""
+    def flood(self, kind: str, rate: float, count: int, service: str = "web",
+              source: str | None = None) -> dict[str, Any]:
+        """A bounded spoofed flood from the attacker (topo.flood); its report. `source`:
+        a prefix of the spoof range to send from (default: all of it)."""
         attacker = self.topo.host("attacker")
         seconds = count / rate + 30
         out = self.net.exec("attacker", [
@@ -312,7 +327,8 @@ class Proxy:
             "--src-mac", attacker.mac, "--dst-mac", attacker.gateway_mac,
             "--vip", self.vip_of(service), "--port", str(SERVICES[service].port),
             "--kind", kind,
-            "--rate", str(rate), "--seconds", str(seconds), "--count", str(count)],
+            "--rate", str(rate), "--seconds", str(seconds), "--count", str(count),
+            *(["--source", source] if source else [])],
             timeout=seconds + 120).stdout
         return json.loads(out.strip().splitlines()[-1])
 

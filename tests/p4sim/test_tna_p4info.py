@@ -31,6 +31,7 @@ NOT_YET_ON_TNA = {
     "nat_reverse_counter",
     "controller_heartbeat",
     "overload_config",  # D15
+    "vip_protocols",  # D15: ICMP and other protocols to a VIP
     # D13: the IPv6 twins and their direct counters
     *(f"{t}{c}" for t in ("services_v6", "sessions_v6", "martian_sources_v6", "nd_replies",
                          "ipv6_routes", "nat_buckets_v6", "nat_reverse_v6")

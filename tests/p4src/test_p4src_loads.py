@@ -50,6 +50,7 @@ def test_synproxy_tables(synproxy_p4info) -> None:
         "martian_sources",
         "controller_heartbeat",
         "overload_config",
+        "vip_protocols",  # D15: ICMP and other protocols to a VIP
         # D13: the IPv6 twins (p4src/README.md, "IPv6")
         "services_v6",
         "sessions_v6",
