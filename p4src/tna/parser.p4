@@ -5,18 +5,15 @@
  * metadata, port metadata, then the CPU or recirculation header by port).
  *
  * A parser error on Tofino does not stop the packet either: the ingress parser's
- * errors land in ig_intr_md_from_prsr.parser_err, which the ingress reads as
- * v1model's parser_error (D1).
+ * errors (a frame too short for a header, a full option stack) land in
+ * ig_intr_md_from_prsr.parser_err, which the ingress reads as v1model's
+ * parser_error (D1). The checks v1model makes with verify() (bf-p4c has no verify
+ * in the parser) are select()s here into `malformed_*` states, which set
+ * meta.malformed and stop, as a failed verify stops v1model's parser: what was
+ * extracted stays valid, the control drops or forwards as for a parser error.
  */
 #ifndef SYNPROXY_TNA_PARSER_P4
 #define SYNPROXY_TNA_PARSER_P4
-
-error {
-    Ipv4BadHeaderLength,
-    TcpBadDataOffset,
-    TcpOptionBadLength,
-    TcpOptionOverrun
-}
 
 /* hdr is inout, not out: what was extracted before a parser error stays valid for
  * the ingress, as in v1model (out would be copied back only on accept). */
@@ -72,12 +69,19 @@ parser PacketParser(packet_in packet, inout headers_t hdr, inout local_metadata_
     state parse_ipv4 {
         packet.extract(hdr.ipv4);
         meta.ip_bad_version = hdr.ipv4.version != IPV4_VERSION;
-        verify(hdr.ipv4.ihl >= 5, error.Ipv4BadHeaderLength);
         meta.is_fragment = hdr.ipv4.flag_mf == 1 || hdr.ipv4.frag_offset != 0;
         transition select(hdr.ipv4.ihl) {
+            0 &&& 0xc: malformed_ipv4_ihl;    /* 0..3 */
+            4: malformed_ipv4_ihl;
             5: parse_ipv4_payload;
             default: parse_ipv4_options;
         }
+    }
+
+    /* IHL < 5: a header shorter than its fixed part (v1model: Ipv4BadHeaderLength). */
+    state malformed_ipv4_ihl {
+        meta.malformed = true;
+        transition accept;
     }
 
     state parse_ipv4_options {
@@ -110,7 +114,21 @@ parser PacketParser(packet_in packet, inout headers_t hdr, inout local_metadata_
         packet.extract(hdr.tcp);
         meta.l4_src_port = hdr.tcp.src_port;
         meta.l4_dst_port = hdr.tcp.dst_port;
-        verify(hdr.tcp.data_offset >= TCP_MIN_DATA_OFFSET, error.TcpBadDataOffset);
+        transition select(hdr.tcp.data_offset) {
+            0 &&& 0xc: malformed_tcp_offset;  /* 0..3 */
+            4: malformed_tcp_offset;
+            default: parse_tcp_option_area;
+        }
+    }
+
+    /* Data offset < 5 (v1model: TcpBadDataOffset). */
+    state malformed_tcp_offset {
+        meta.malformed = true;
+        transition accept;
+    }
+
+    state parse_tcp_option_area {
+        /* data_offset >= 5 here: 0..40 option bytes. */
         meta.opt_left = ((bit<8>)hdr.tcp.data_offset - 5) << 2;
         transition next_tcp_option;
     }
@@ -143,13 +161,46 @@ parser PacketParser(packet_in packet, inout headers_t hdr, inout local_metadata_
         transition next_tcp_option;
     }
 
+    /* A kind-length option needs two bytes of the area before its length is read
+     * (v1model: TcpOptionOverrun). */
     state parse_tcp_opt_tlv {
-        verify(meta.opt_left >= 2, error.TcpOptionOverrun);
+        transition select(meta.opt_left) {
+            1: malformed_tcp_option;
+            default: parse_tcp_opt_length;
+        }
+    }
+
+    /* Length 0 or 1 (v1model: TcpOptionBadLength). */
+    state parse_tcp_opt_length {
         bit<16> kind_len = packet.lookahead<bit<16>>();
         meta.opt_len = kind_len[7:0];
-        verify(meta.opt_len >= 2, error.TcpOptionBadLength);
-        verify(meta.opt_len <= meta.opt_left, error.TcpOptionOverrun);
-        meta.opt_left = meta.opt_left - meta.opt_len;
+        transition select(meta.opt_len) {
+            0: malformed_tcp_option;
+            1: malformed_tcp_option;
+            default: parse_tcp_opt_fits;
+        }
+    }
+
+    /* The option within the area (v1model: TcpOptionOverrun): opt_len <= opt_left,
+     * tested without a comparison of two variables in the parser: the difference
+     * is taken 16 bits wide, where opt_left (<= 40) - opt_len (<= 255) is negative,
+     * so its high byte non-zero, exactly when the option overruns. */
+    state parse_tcp_opt_fits {
+        bit<16> left = (bit<16>)meta.opt_left - (bit<16>)meta.opt_len;
+        meta.opt_left = left[7:0];
+        transition select(left[15:8]) {
+            0: parse_tcp_opt_kind;
+            default: malformed_tcp_option;
+        }
+    }
+
+    state malformed_tcp_option {
+        meta.malformed = true;
+        transition accept;
+    }
+
+    state parse_tcp_opt_kind {
+        bit<16> kind_len = packet.lookahead<bit<16>>();
         transition select(kind_len) {
             TCP_OPT_MSS ++ TCP_OPT_MSS_LEN: parse_tcp_opt_mss;
             TCP_OPT_WSCALE ++ TCP_OPT_WSCALE_LEN: parse_tcp_opt_wscale;
@@ -215,8 +266,11 @@ parser PacketParser(packet_in packet, inout headers_t hdr, inout local_metadata_
         transition next_tcp_option;
     }
 
+    /* opt_len is 2..40 here (parse_tcp_opt_length, parse_tcp_opt_fits): the body is
+     * 0..38 bytes, within the varbit<304>; the subtraction is made at 8 bits, where
+     * it cannot wrap, and only the result widened. */
     state parse_tcp_opt_generic {
-        packet.extract(hdr.tcp_options.next.generic, ((bit<32>)meta.opt_len - 2) << 3);
+        packet.extract(hdr.tcp_options.next.generic, ((bit<32>)(meta.opt_len - 2)) << 3);
         transition next_tcp_option;
     }
 }

@@ -82,7 +82,8 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
         }
         /* TNA's ingress has no packet length: lengths are checked against each
          * other only (v1model also checks them against the frame). */
-        meta.malformed = parser_err != 0 || meta.ip_bad_version;
+        /* meta.malformed may be set already: by the parser's checks (parser.p4). */
+        meta.malformed = meta.malformed || parser_err != 0 || meta.ip_bad_version;
         bit<16> ip_hdr_len = ((bit<16>)hdr.h.ipv4.ihl) << 2;
         if (hdr.h.ipv4.total_len < ip_hdr_len) {
             meta.malformed = true;
