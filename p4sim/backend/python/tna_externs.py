@@ -13,6 +13,9 @@
 * `Checksum.update(data)`: the Internet checksum of the packed data (fields of invalid
   headers left out), as the deparser's checksum engine computes it.
 * `Digest<T>.pack(data)`: the digest of the packet (one per packet, the last wins).
+* `Mirror.emit(session[, hdr])`: the packet's mirror (one per packet, the last wins):
+  the session and the bytes of `hdr`; the pipeline sends the copy when the
+  deparser's mirror_type is not 0 (tna_pipeline.py).
 """
 
 from __future__ import annotations
@@ -120,3 +123,21 @@ class TnaExterns:
             c.line(f"{tmp} = {c.ex(data)}")
             vals = [self.ext._digest_value(f"{tmp}.{pyfield(n)}", _u(ft)) for n, ft in st.fields]
         c.line(f"_ctx.digest = ({did}, ({''.join(v + ', ' for v in vals)}))")
+
+    def m_Mirror_emit(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:  # noqa: N802
+        c = self.c
+        session = c.ex(args[0])
+        if len(args) < 2:
+            c.line(f"_ctx.mirror = ({session}, b'')")
+            return
+        out = c.em.tmp("mo")
+        c.line(f"{out} = _rt.PacketOut()")
+        hdr = args[1]
+        t = _u(type_of(hdr))
+        if not isinstance(t, T.HeaderT):
+            raise P4Error(e.loc, "a mirror header must be a header")
+        if isinstance(hdr, ast.Member) and isinstance(type_of(hdr.expr), T.StructT):
+            self.ext._emit_member(out, f"{c.ex(hdr.expr)}.__dict__", hdr.name, t)
+        else:
+            self.ext.emit_value(out, c.ex(hdr), t)
+        c.line(f"_ctx.mirror = ({session}, {out}.finish())")
