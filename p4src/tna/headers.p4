@@ -31,6 +31,33 @@ header cookie_pass_t {
     bit<32>  v3;
 }
 
+/* D8: in front of the ingress mirror copy of a server SYN/ACK, which egress turns
+ * into the ACK to the server. The copy is the packet as the ingress deparser
+ * emitted it: by then the client's window update (and the bridged cookie_pass
+ * header), so what the ACK needs of the SYN/ACK itself travels here.
+ *   kind: MIRROR_KIND_SERVER_ACK (the egress parser tells it from cookie_pass, whose
+ *         first byte, the pass, is at most COOKIE_LAST_PASS)
+ *   eth_dst, eth_src: the SYN/ACK's source and destination MACs, swapped
+ *   rs_addr, rs_port: the server's address and port (the SYN/ACK's source)
+ *   ack: the server's ISN + 1; window: the client's window
+ *   tsecr: the server's TSval (has_ts: the SYN/ACK had timestamps) */
+const bit<8> MIRROR_KIND_SERVER_ACK = 0x80;
+
+header server_ack_mirror_t {
+    bit<8>      kind;
+    mac_addr_t  eth_dst;
+    mac_addr_t  eth_src;
+    ipv4_addr_t rs_addr;
+    l4_port_t   rs_port;
+    bit<32>     ack;
+    bit<16>     window;
+    bit<8>      has_ts;
+    bit<32>     tsecr;
+}
+
+/* cookie_pass_t's size in bytes (256 bits). */
+const bit<32> COOKIE_PASS_BYTES = 32;
+
 struct tna_headers_t {
     cookie_pass_t cookie_pass;
     headers_t     h;              /* the shared headers, as v1model parses them */
@@ -42,11 +69,25 @@ struct tna_ingress_metadata_t {
     bool                tcp_fresh;    /* a segment the switch built: full TCP checksum */
     bit<16>             tcp_len;      /* its TCP length, for the pseudo-header */
     cookie_ack_digest_t ack;          /* D5: the digest, when digest_type says so */
-    session_event_digest_t event;     /* D8, D10: same (no state change sends one yet) */
+    session_event_digest_t event;     /* D7, D8, D10: same */
+    bit<8>              ctrl;         /* the segment's control flags (TCP_CTRL_MASK) */
+    bit<8>              server_wscale;    /* D8: the session's server window scale */
+    MirrorId_t          mirror_session;   /* D8: when mirror_type says so */
+    server_ack_mirror_t server_ack;       /* D8: the mirror header */
 }
 
+/* Egress parses the frame only behind a server-ACK mirror header; it is then a
+ * window update as SegmentReply builds it: IPv4 without options, TCP whose only
+ * option is the timestamp block (data offset 8), or none. */
 struct tna_egress_headers_t {
-    cookie_pass_t cookie_pass;
+    server_ack_mirror_t server_ack;
+    cookie_pass_t   cookie_pass;
+    ethernet_t      ethernet;
+    vlan_tag_t      vlan_outer;
+    vlan_tag_t      vlan_inner;
+    ipv4_t          ipv4;
+    tcp_t           tcp;
+    gen_timestamp_t gen_timestamp;
 }
 
 struct tna_egress_metadata_t {

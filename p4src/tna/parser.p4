@@ -312,7 +312,8 @@ parser SynproxyIngressParser(packet_in packet,
     }
 }
 
-/* The IPv4 header checksum is recomputed for every packet, the TCP checksum of a
+/* The IPv4 header checksum is recomputed for every packet (its options included:
+ * an invalid ipv4_options adds nothing), the TCP checksum of a
  * segment the switch built is summed in full (translated segments are patched
  * incrementally in the controls, as in v1model); digests are packed here. */
 control SynproxyIngressDeparser(packet_out packet,
@@ -323,15 +324,19 @@ control SynproxyIngressDeparser(packet_out packet,
     Checksum() tcp_checksum;
     Digest<cookie_ack_digest_t>(DIGEST_TYPE_COOKIE_ACK) cookie_ack_digest;
     Digest<session_event_digest_t>(DIGEST_TYPE_SESSION_EVENT) session_event_digest;
+    Mirror(MIRROR_TYPE_SERVER_ACK) mirror;
 
     apply {
+        if (ig_dprsr_md.mirror_type == MIRROR_TYPE_SERVER_ACK) {
+            mirror.emit(meta.mirror_session, meta.server_ack);
+        }
         if (hdr.h.ipv4.isValid()) {
             hdr.h.ipv4.hdr_checksum = ipv4_checksum.update({
                 hdr.h.ipv4.version, hdr.h.ipv4.ihl, hdr.h.ipv4.dscp, hdr.h.ipv4.ecn,
                 hdr.h.ipv4.total_len, hdr.h.ipv4.identification,
                 hdr.h.ipv4.flag_rsvd, hdr.h.ipv4.flag_df, hdr.h.ipv4.flag_mf,
                 hdr.h.ipv4.frag_offset, hdr.h.ipv4.ttl, hdr.h.ipv4.protocol,
-                hdr.h.ipv4.src_addr, hdr.h.ipv4.dst_addr });
+                hdr.h.ipv4.src_addr, hdr.h.ipv4.dst_addr, hdr.h.ipv4_options });
         }
         if (meta.tcp_fresh) {
             /* No payload and no parsed options: the SYN/ACK's generated options
@@ -367,23 +372,110 @@ control SynproxyIngressDeparser(packet_out packet,
     }
 }
 
-/* Egress sees only the bridged cookie pass header; the frame is payload. */
+/* Egress sees the bridged cookie pass header, the frame as payload; behind a
+ * server-ACK mirror header (D8) it parses the window update the frame is by then. */
 parser SynproxyEgressParser(packet_in packet,
                             out tna_egress_headers_t hdr,
                             out tna_egress_metadata_t meta,
                             out egress_intrinsic_metadata_t eg_intr_md) {
     state start {
         packet.extract(eg_intr_md);
+        transition select(packet.lookahead<bit<8>>()) {
+            MIRROR_KIND_SERVER_ACK: parse_server_ack;
+            default: parse_bridged;
+        }
+    }
+
+    state parse_bridged {
         packet.extract(hdr.cookie_pass);
+        transition accept;
+    }
+
+    state parse_server_ack {
+        packet.extract(hdr.server_ack);
+        packet.extract(hdr.cookie_pass);
+        packet.extract(hdr.ethernet);
+        transition select(hdr.ethernet.ether_type) {
+            ETHERTYPE_VLAN: parse_vlan_outer;
+            ETHERTYPE_QINQ: parse_vlan_outer;
+            ETHERTYPE_IPV4: parse_ipv4;
+            default: accept;
+        }
+    }
+
+    state parse_vlan_outer {
+        packet.extract(hdr.vlan_outer);
+        transition select(hdr.vlan_outer.ether_type) {
+            ETHERTYPE_VLAN: parse_vlan_inner;
+            ETHERTYPE_QINQ: parse_vlan_inner;
+            ETHERTYPE_IPV4: parse_ipv4;
+            default: accept;
+        }
+    }
+
+    state parse_vlan_inner {
+        packet.extract(hdr.vlan_inner);
+        transition select(hdr.vlan_inner.ether_type) {
+            ETHERTYPE_IPV4: parse_ipv4;
+            default: accept;
+        }
+    }
+
+    state parse_ipv4 {
+        packet.extract(hdr.ipv4);
+        transition select(hdr.ipv4.ihl, hdr.ipv4.protocol) {
+            (5, IP_PROTO_TCP): parse_tcp;
+            default: accept;
+        }
+    }
+
+    state parse_tcp {
+        packet.extract(hdr.tcp);
+        transition select(hdr.tcp.data_offset) {
+            TCP_MIN_DATA_OFFSET + 3: parse_timestamp;
+            default: accept;
+        }
+    }
+
+    state parse_timestamp {
+        packet.extract(hdr.gen_timestamp);
         transition accept;
     }
 }
 
+/* The ACK to the server (built in SynproxyEgress) gets both checksums in full; no
+ * other packet has its frame parsed in egress. */
 control SynproxyEgressDeparser(packet_out packet,
                                inout tna_egress_headers_t hdr,
                                in tna_egress_metadata_t meta) {
+    Checksum() ipv4_checksum;
+    Checksum() tcp_checksum;
+
     apply {
+        if (hdr.ipv4.isValid()) {
+            hdr.ipv4.hdr_checksum = ipv4_checksum.update({
+                hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.dscp, hdr.ipv4.ecn,
+                hdr.ipv4.total_len, hdr.ipv4.identification,
+                hdr.ipv4.flag_rsvd, hdr.ipv4.flag_df, hdr.ipv4.flag_mf,
+                hdr.ipv4.frag_offset, hdr.ipv4.ttl, hdr.ipv4.protocol,
+                hdr.ipv4.src_addr, hdr.ipv4.dst_addr });
+        }
+        if (hdr.tcp.isValid()) {
+            hdr.tcp.checksum = tcp_checksum.update({
+                hdr.ipv4.src_addr, hdr.ipv4.dst_addr, 8w0, IP_PROTO_TCP,
+                ((bit<16>)hdr.tcp.data_offset) << 2,
+                hdr.tcp.src_port, hdr.tcp.dst_port, hdr.tcp.seq_no, hdr.tcp.ack_no,
+                hdr.tcp.data_offset, hdr.tcp.res, hdr.tcp.flags, hdr.tcp.window,
+                hdr.tcp.urgent_ptr, hdr.gen_timestamp });
+        }
+        packet.emit(hdr.server_ack);
         packet.emit(hdr.cookie_pass);
+        packet.emit(hdr.ethernet);
+        packet.emit(hdr.vlan_outer);
+        packet.emit(hdr.vlan_inner);
+        packet.emit(hdr.ipv4);
+        packet.emit(hdr.tcp);
+        packet.emit(hdr.gen_timestamp);
     }
 }
 

@@ -19,10 +19,12 @@
 #include "headers.p4"
 
 /* Architecture-neutral parts of the v1model program: checksum arithmetic, the
- * segments the switch builds, HalfSipHash rounds, the key table, OPTS coding. */
+ * segments the switch builds, HalfSipHash rounds, the key table, OPTS coding, the
+ * translation of a session's segments. */
 #include "../v1model/control/checksum.p4"
 #include "../v1model/control/reply.p4"
 #include "../v1model/control/cookie.p4"
+#include "../v1model/control/seqadj.p4"
 
 #include "parser.p4"
 #include "control/packet_io.p4"
@@ -79,7 +81,7 @@ control SynproxyIngress(inout tna_headers_t hdr, inout tna_ingress_metadata_t md
         if (!md.m.done) {
             forwarding.apply(hdr.h, md.m, ig_intr_md.ingress_port, ig_dprsr_md, ig_tm_md);
         }
-        event_counters.apply(md.m);
+        event_counters.apply(md.m, !first_pass);
         if (!hdr.cookie_pass.isValid()) {
             /* Bridged to egress on every packet (egress parses it first). */
             hdr.cookie_pass.setValid();
@@ -101,11 +103,35 @@ control SynproxyIngress(inout tna_headers_t hdr, inout tna_ingress_metadata_t md
     }
 }
 
-/* Egress: the cookie pass header stays only on a packet that goes round again. */
+/* Egress: the cookie pass header stays only on a packet that goes round again. A
+ * server-ACK mirror copy (D8) is the client's window update: it becomes the ACK
+ * that completes the server handshake, as the client would send it. */
 control SynproxyEgress(inout tna_egress_headers_t hdr, inout tna_egress_metadata_t meta,
                        in egress_intrinsic_metadata_t eg_intr_md) {
     apply {
-        if (eg_intr_md.egress_port != RECIRC_PORT_ID || hdr.cookie_pass.pass == 0) {
+        if (hdr.server_ack.isValid()) {
+            hdr.ethernet.dst_addr = hdr.server_ack.eth_dst;
+            hdr.ethernet.src_addr = hdr.server_ack.eth_src;
+            /* From the client (the window update's destination) to the server. */
+            hdr.ipv4.src_addr = hdr.ipv4.dst_addr;
+            hdr.ipv4.dst_addr = hdr.server_ack.rs_addr;
+            hdr.ipv4.ttl = IPV4_DEFAULT_TTL;
+            hdr.tcp.src_port = hdr.tcp.dst_port;
+            hdr.tcp.dst_port = hdr.server_ack.rs_port;
+            /* The window update's ack is the SYN/ACK's: the client's next seq. */
+            hdr.tcp.seq_no = hdr.tcp.ack_no;
+            hdr.tcp.ack_no = hdr.server_ack.ack;
+            hdr.tcp.flags = TCP_ACK;
+            hdr.tcp.window = hdr.server_ack.window;
+            if (hdr.gen_timestamp.isValid()) {
+                /* TSval: the client's, which the server echoed (the window update's
+                 * TSecr); TSecr: the server's TSval. */
+                hdr.gen_timestamp.tsval = hdr.gen_timestamp.tsecr;
+                hdr.gen_timestamp.tsecr = hdr.server_ack.tsecr;
+            }
+            hdr.server_ack.setInvalid();
+            hdr.cookie_pass.setInvalid();
+        } else if (eg_intr_md.egress_port != RECIRC_PORT_ID || hdr.cookie_pass.pass == 0) {
             hdr.cookie_pass.setInvalid();
         }
     }

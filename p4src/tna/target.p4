@@ -25,6 +25,13 @@ const DigestType_t DIGEST_TYPE_NONE = 0;
 const DigestType_t DIGEST_TYPE_COOKIE_ACK = 1;
 const DigestType_t DIGEST_TYPE_SESSION_EVENT = 2;
 
+/* Mirror sessions REFLECT_SESSION_BASE + p send a copy out of port p (D8: the ACK to
+ * the server goes back out of the port its SYN/ACK came in on), as v1model's clone
+ * sessions; the controller and the tests configure both the same way. 512 + a
+ * 9-bit port fits MirrorId_t (10 bits). */
+const MirrorId_t REFLECT_SESSION_BASE = 512;
+const MirrorType_t MIRROR_TYPE_SERVER_ACK = 1;
+
 /* drop_ctl = 1: no unicast, multicast or resubmit copy of the packet. */
 const bit<3> DROP_CTL_DROP = 1;
 

@@ -112,7 +112,8 @@ def test_synproxy_counters_registers_digest(
         other = _by_alias(v1model.counters)[alias]
         assert (c.size, c.spec.unit) == (other.size, other.spec.unit), alias
     regs = _by_alias(tna.registers)
-    assert set(regs) == {"session_gen", "session_state"}
+    assert set(regs) == {"session_gen", "session_state", "session_delta", "session_tsoff",
+                         "session_server_wscale"}
     for alias, r in regs.items():
         other = _by_alias(v1model.registers)[alias]
         assert r.preamble.id == other.preamble.id

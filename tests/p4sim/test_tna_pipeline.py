@@ -152,3 +152,13 @@ def test_mirror_of_a_dropped_packet_and_of_an_unknown_session(h: Harness) -> Non
     assert [port for port, _ in h.process(1, frame(probe=False))] == [3]
     h.add_entry("mac_table", [AFTER_RECIRC], "forward_mirrored", [2, 6])  # no session 6
     assert [port for port, _ in h.process(1, frame(dst=AFTER_RECIRC, probe=False))] == [2]
+
+
+def test_counter_bytes_with_a_negative_adjustment(h: Harness) -> None:
+    data = frame(probe=False)
+    h.process(3, data)
+    h.process(3, data)
+    assert (h.counter("port_bytes").packets[3], h.counter("port_bytes").bytes[3]) == (
+        2, 2 * len(data))
+    assert (h.counter("port_l3_bytes").packets[3], h.counter("port_l3_bytes").bytes[3]) == (
+        2, 2 * (len(data) - 14))

@@ -18,6 +18,7 @@ import pytest
 
 from p4sim.controlplane.p4info import build_p4info
 from p4sim.frontend import load
+from p4sim.frontend import types as T
 
 ROOT = Path(__file__).resolve().parents[2]
 P4SRC = ROOT / "p4src"
@@ -202,3 +203,14 @@ def test_tna_parser_has_no_verify() -> None:
     text = re.sub(r"/\*.*?\*/|//[^\n]*", "", (P4SRC / "tna" / "parser.p4").read_text(), flags=re.S)
     assert "verify(" not in text
     assert text.count("meta.malformed = true;") >= 3
+
+
+def test_cookie_pass_bytes_is_the_header_size() -> None:
+    """The event counters take COOKIE_PASS_BYTES off a recirculated pass's bytes:
+    it must be the size of cookie_pass_t."""
+    decls = _tna_program_decls()
+    (header,) = [d for d in decls if getattr(d, "name", "") == "cookie_pass_t"]
+    bits = sum(T.width_of(f.type.resolved) for f in header.fields)
+    (const,) = [d for d in decls if getattr(d, "name", "") == "COOKIE_PASS_BYTES"]
+    assert bits % 8 == 0
+    assert const.value.value == bits // 8

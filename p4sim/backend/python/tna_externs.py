@@ -5,7 +5,9 @@
   instance's `apply(inout T value, out U rv)` (compiled once per instance, as an
   action is, so it sees the control's names) on cell i, stores `value` back and
   returns `rv`. An index past the array reads and writes nothing and returns 0.
-* `Counter<W, I>.count(i)`: the device counter; `DirectCounter.count()`: its table
+* `Counter<W, I>.count(i[, adjust_byte_count])`: the device counter (the bytes are the
+  packet's as it entered the block, plus the adjustment, a two's complement 32-bit
+  value); `DirectCounter.count()`: its table
   counts each hit (as v1model's direct counters; TNA counts only the actions that
   call it: a program that calls it in every action of the table sees no difference).
 * `Hash<W>(algo).get(data)`: the algorithm over the packed data, cut to W bits. The
@@ -85,7 +87,13 @@ class TnaExterns:
         return rv
 
     def m_Counter_count(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:  # noqa: N802
-        self.c.line(f"{self.ext.obj(recv)}.count({self.c.ex(args[0])}, _ctx.nbytes)")
+        nbytes = "_ctx.nbytes"
+        if len(args) > 1 and args[1] is not None:
+            # adjust_byte_count: a two's complement adjustment of the bytes counted
+            adj = self.c.em.tmp("adj")
+            self.c.line(f"{adj} = {self.c.ex(args[1])} & 0xFFFFFFFF")
+            nbytes = f"max(0, _ctx.nbytes + {adj} - (({adj} >> 31) << 32))"
+        self.c.line(f"{self.ext.obj(recv)}.count({self.c.ex(args[0])}, {nbytes})")
 
     def m_DirectCounter_count(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:  # noqa: N802
         return None

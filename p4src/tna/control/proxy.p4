@@ -6,7 +6,14 @@
  * A SYN to a protected service and an ACK that must carry a cookie run the four
  * cookie passes (cookie.p4) and are decided in the last one: SYN/ACK out of the
  * port the SYN came in on; valid cookie: digest (and PacketIn with data), else
- * dropped. Everything else is decided in pass 0.
+ * dropped. Everything else is decided in pass 0: the segments of a session (D7..D11:
+ * the server SYN/ACK, translation, resets, FIN/RST tracking) as v1model's decide.p4
+ * decides them.
+ *
+ * Tofino gives each register one access per pass, so each per-slot register has
+ * one RegisterAction run per packet: session_state's computes the next state from
+ * the one it holds (tna_session_next), so the decision below, made on the state
+ * read, and the state written cannot disagree.
  */
 #ifndef SYNPROXY_TNA_CONTROL_PROXY_P4
 #define SYNPROXY_TNA_CONTROL_PROXY_P4
@@ -14,6 +21,43 @@
 /* Our TSval clock: the global timestamp (ns) in units of 2^20 ns (1.05 ms). */
 bit<32> our_tsval_tna(in bit<48> global_tstamp) {
     return (bit<32>)(global_tstamp >> 20);
+}
+
+/* D11: the state after a segment of a session, from the state before it: v1model's
+ * ClientSegment/ServerSegment transitions in one function (RegisterAction). */
+SessionState_t tna_session_next(in SessionState_t state, in bit<8> ctrl,
+                                in bool from_client, in bool from_cpu) {
+    SessionState_t next = state;
+    if (from_cpu || state == SESSION_NONE) {
+        next = state;
+    } else if (state == SESSION_SYN_SENT) {
+        if (from_client && (ctrl & (TCP_RST | TCP_FIN)) != 0) {
+            next = SESSION_CLOSE;              /* D10: the client gave up */
+        } else if (!from_client && (ctrl & TCP_RST) != 0) {
+            next = SESSION_CLOSE;              /* D10: the server refused */
+        } else if (!from_client && ctrl == (TCP_SYN | TCP_ACK)) {
+            next = SESSION_ESTABLISHED;        /* D8 */
+        }
+    } else if (from_client && (ctrl & TCP_SYN) != 0) {
+        next = state;                          /* dropped, or a new connection (C5) */
+    } else if ((ctrl & TCP_RST) != 0) {
+        next = SESSION_CLOSE;
+    } else if ((ctrl & TCP_FIN) != 0) {
+        if (state == SESSION_ESTABLISHED) {
+            if (from_client) {
+                next = SESSION_FIN_WAIT;
+            } else {
+                next = SESSION_CLOSE_WAIT;
+            }
+        } else if (state == SESSION_FIN_WAIT && !from_client) {
+            next = SESSION_LAST_ACK;
+        } else if (state == SESSION_CLOSE_WAIT && from_client) {
+            next = SESSION_LAST_ACK;
+        }
+    } else if (state == SESSION_LAST_ACK && ctrl == TCP_ACK) {
+        next = SESSION_TIME_WAIT;
+    }
+    return next;
 }
 
 control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
@@ -37,15 +81,62 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
         }
     };
     /* The slot's state; a fresh slot starts in SYN_SENT. */
+    /* The slot's state before the segment out, the state after it in. A fresh
+     * slot starts in SYN_SENT (and the segment moves it from there). */
     RegisterAction<SessionState_t, SlotId_t, SessionState_t>(session_state) session_state_start = {
         void apply(inout SessionState_t value, out SessionState_t state) {
-            value = SESSION_SYN_SENT;
             state = SESSION_SYN_SENT;
+            value = tna_session_next(SESSION_SYN_SENT, md.ctrl, md.m.dir == DIR_CLIENT,
+                                     md.m.from_cpu);
         }
     };
-    RegisterAction<SessionState_t, SlotId_t, SessionState_t>(session_state) session_state_read = {
+    RegisterAction<SessionState_t, SlotId_t, SessionState_t>(session_state) session_state_step = {
         void apply(inout SessionState_t value, out SessionState_t state) {
             state = value;
+            value = tna_session_next(value, md.ctrl, md.m.dir == DIR_CLIENT, md.m.from_cpu);
+        }
+    };
+
+    /* D8: rs_isn - cookie, our SYN/ACK TSval - the server's, the server's window
+     * scale: written at the server SYN/ACK (0 in a fresh slot), read otherwise. */
+    @id(ID_REGISTER_SESSION_DELTA)
+    Register<bit<32>, SlotId_t>(SESSIONS_SIZE, 0) session_delta;
+    @id(ID_REGISTER_SESSION_TSOFF)
+    Register<bit<32>, SlotId_t>(SESSIONS_SIZE, 0) session_tsoff;
+    @id(ID_REGISTER_SESSION_SERVER_WSCALE)
+    Register<bit<8>, SlotId_t>(SESSIONS_SIZE, 0) session_server_wscale;
+
+    RegisterAction<bit<32>, SlotId_t, bit<32>>(session_delta) session_delta_write = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            value = md.m.delta;
+            rv = md.m.delta;
+        }
+    };
+    RegisterAction<bit<32>, SlotId_t, bit<32>>(session_delta) session_delta_read = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            rv = value;
+        }
+    };
+    RegisterAction<bit<32>, SlotId_t, bit<32>>(session_tsoff) session_tsoff_write = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            value = md.m.tsoff;
+            rv = md.m.tsoff;
+        }
+    };
+    RegisterAction<bit<32>, SlotId_t, bit<32>>(session_tsoff) session_tsoff_read = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            rv = value;
+        }
+    };
+    RegisterAction<bit<8>, SlotId_t, bit<8>>(session_server_wscale) session_wscale_write = {
+        void apply(inout bit<8> value, out bit<8> rv) {
+            value = md.server_wscale;
+            rv = md.server_wscale;
+        }
+    };
+    RegisterAction<bit<8>, SlotId_t, bit<8>>(session_server_wscale) session_wscale_read = {
+        void apply(inout bit<8> value, out bit<8> rv) {
+            rv = value;
         }
     };
 
@@ -66,6 +157,7 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
     }
 
     CookieRounds() cookie_rounds;
+    Seqadj() seqadj;
     SegmentReply() reply;
 
     apply {
@@ -99,6 +191,22 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
             }
         }
 
+        md.ctrl = ctrl;
+
+        /* What the segment's decision asks for, carried out below, each in one place. */
+        bit<8>  seqadj_mode = SEQADJ_NONE;
+        bit<8>  reply_kind = REPLY_NONE;
+        bit<32> reply_seq = meta.sess_cookie;
+        bit<8>  reply_opts = 0;
+        bit<8>  reply_shift = meta.win_shift;
+        bit<32> reply_tsval = 0;
+        bit<32> reply_tsecr = 0;
+        bit<8>  punt_reason = 0;
+        SlotId_t punt_slot = 0;
+        PortId_t punt_port = ingress_port;
+        bit<8>  session_event = 0;
+        bool    server_ack = false;
+
         if (first_pass) {
             /* ------------------------------------------------------ sources (D16) */
             bool refuse_martian = meta.svc_hit && !meta.from_cpu && meta.martian;
@@ -109,15 +217,60 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
             bool refuse = refuse_martian || refuse_group_mac || refuse_version;
 
             /* ------------------------------------------------------ session (D7) */
+            SessionState_t new_state = SESSION_NONE;
             if (meta.session_hit && !refuse) {
                 bool fresh = session_gen_claim.execute(meta.slot);
                 if (fresh) {
                     meta.state = session_state_start.execute(meta.slot);
                 } else {
-                    meta.state = session_state_read.execute(meta.slot);
+                    meta.state = session_state_step.execute(meta.slot);
+                }
+                /* The state the RegisterAction wrote (the same function, here). */
+                new_state = tna_session_next(meta.state, ctrl, meta.dir == DIR_CLIENT,
+                                             meta.from_cpu);
+                /* D8: the server SYN/ACK that establishes the session records the
+                 * translation; any other segment reads it (0 in a fresh slot). */
+                bool establishing = meta.dir == DIR_SERVER && ctrl == (TCP_SYN | TCP_ACK)
+                                    && meta.state == SESSION_SYN_SENT;
+                if (establishing) {
+                    meta.delta = hdr.h.tcp.seq_no - meta.sess_cookie;
+                    meta.tsoff = 0;
+                    if (meta.opt.has_timestamp) {
+                        meta.tsoff = meta.ts_base - meta.opt.tsval;
+                    }
+                    md.server_wscale = 0;
+                    if (meta.opt.has_wscale) {
+                        md.server_wscale = meta.opt.wscale;
+                        if (md.server_wscale > TCP_WSCALE_MAX) {
+                            md.server_wscale = TCP_WSCALE_MAX;
+                        }
+                    }
+                    md.m.delta = meta.delta;
+                    md.m.tsoff = meta.tsoff;
+                    session_delta_write.execute(meta.slot);
+                    session_tsoff_write.execute(meta.slot);
+                    session_wscale_write.execute(meta.slot);
+                } else if (fresh) {
+                    meta.delta = 0;
+                    meta.tsoff = 0;
+                    md.m.delta = 0;
+                    md.m.tsoff = 0;
+                    md.server_wscale = 0;
+                    session_delta_write.execute(meta.slot);
+                    session_tsoff_write.execute(meta.slot);
+                    session_wscale_write.execute(meta.slot);
+                } else {
+                    meta.delta = session_delta_read.execute(meta.slot);
+                    meta.tsoff = session_tsoff_read.execute(meta.slot);
+                    md.server_wscale = session_wscale_read.execute(meta.slot);
                 }
             }
+            bool closing = meta.state >= SESSION_FIN_WAIT;
             bool in_session = meta.session_hit && meta.state != SESSION_NONE && !refuse;
+            if (in_session && meta.dir == DIR_CLIENT && ctrl == TCP_SYN && closing
+                    && !meta.from_cpu) {
+                in_session = false;   /* C5: a new connection on a closing 4-tuple */
+            }
             bool protect = !in_session && meta.svc_hit && !meta.svc_deny && meta.proxy_active
                            && hdr.h.tcp.isValid() && !meta.from_cpu && !refuse;
 
@@ -131,6 +284,93 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                     meta.event = EV_DROP_GROUP_MAC;
                 }
                 meta.done = true;
+            } else if (in_session && meta.dir == DIR_CLIENT) {
+                /* ------------------------------------------------ client segment */
+                if (ctrl == TCP_SYN && !meta.from_cpu) {
+                    meta.syn_in = true;
+                }
+                if (meta.from_cpu) {
+                    /* The controller's server SYN (NAT only), or held client data. */
+                    seqadj_mode = SEQADJ_C2S;
+                    if ((ctrl & TCP_SYN) != 0) {
+                        seqadj_mode = SEQADJ_C2S_NAT;
+                    }
+                    meta.route = true;
+                    meta.event = EV_TRANSLATED_C2S;
+                } else if (meta.state == SESSION_SYN_SENT) {
+                    if ((ctrl & (TCP_RST | TCP_FIN)) != 0) {
+                        /* D10: the client gave up: reset the server side. */
+                        reply_kind = REPLY_SERVER_RESET;
+                        session_event = SESSION_EV_CLIENT_ABORT;
+                        meta.event = EV_CLIENT_ABORT;
+                        meta.route = true;
+                    } else if (meta.has_payload && (ctrl & TCP_SYN) == 0) {
+                        /* C4: early data, held by the controller. */
+                        punt_reason = PUNT_EARLY_DATA;
+                        punt_slot = meta.slot;
+                        meta.event = EV_EARLY_DATA;
+                        meta.done = true;
+                    } else {
+                        drop_packet_tna(ig_dprsr_md);
+                        meta.event = EV_DROP_HANDSHAKE;
+                        meta.done = true;
+                    }
+                } else if ((ctrl & TCP_SYN) != 0) {
+                    drop_packet_tna(ig_dprsr_md);
+                    meta.event = EV_DROP_HANDSHAKE;
+                    meta.done = true;
+                } else {
+                    seqadj_mode = SEQADJ_C2S;
+                    meta.route = true;
+                    if (meta.malformed) {
+                        meta.event = EV_MALFORMED_PASSED;
+                    } else {
+                        meta.event = EV_TRANSLATED_C2S;
+                    }
+                }
+            } else if (in_session && meta.dir == DIR_SERVER) {
+                /* ------------------------------------------------ server segment */
+                if (ctrl == (TCP_SYN | TCP_ACK) && meta.state == SESSION_SYN_SENT) {
+                    /* D8: two packets out of one: this one becomes the client's
+                     * window update, its mirror copy the ACK to the server (egress). */
+                    session_event = SESSION_EV_ESTABLISHED;
+                    meta.event = EV_SESSION_ESTABLISHED;
+                    server_ack = true;
+                    reply_kind = REPLY_WINDOW_UPDATE;
+                    reply_tsval = meta.opt.tsval + meta.tsoff;
+                    reply_tsecr = meta.opt.tsecr;
+                    meta.route = true;
+                } else if (ctrl == (TCP_SYN | TCP_ACK) && meta.state == SESSION_ESTABLISHED) {
+                    /* Our ACK to the server was lost: again, nothing to the client
+                     * (the copy is made of the window update this one becomes). */
+                    server_ack = true;
+                    reply_kind = REPLY_WINDOW_UPDATE;
+                    reply_tsval = meta.opt.tsval + meta.tsoff;
+                    reply_tsecr = meta.opt.tsecr;
+                    drop_packet_tna(ig_dprsr_md);
+                    meta.event = EV_SERVER_SYNACK_RETX;
+                    meta.done = true;
+                } else if (meta.state == SESSION_SYN_SENT) {
+                    if ((ctrl & TCP_RST) != 0) {
+                        /* D10: relay the refusal in the client's sequence space. */
+                        reply_kind = REPLY_CLIENT_RESET;
+                        session_event = SESSION_EV_SERVER_RESET;
+                        meta.event = EV_SERVER_RESET;
+                        meta.route = true;
+                    } else {
+                        drop_packet_tna(ig_dprsr_md);
+                        meta.event = EV_DROP_HANDSHAKE;
+                        meta.done = true;
+                    }
+                } else {
+                    seqadj_mode = SEQADJ_S2C;
+                    meta.route = true;
+                    if (meta.malformed) {
+                        meta.event = EV_MALFORMED_PASSED;
+                    } else {
+                        meta.event = EV_TRANSLATED_S2C;
+                    }
+                }
             } else if (protect && ctrl == TCP_SYN) {
                 /* ------------------------------------------------ SYN (D3): pass 0 */
                 meta.syn_in = true;
@@ -189,6 +429,45 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                 meta.syn_in = true;
                 meta.event = EV_SYN_PASSED;   /* not defended: forwarded */
             }
+            if (in_session && new_state != meta.state && session_event == 0) {
+                session_event = SESSION_EV_STATE;   /* FINs, RST after the handshake */
+            }
+            if (session_event != 0) {
+                /* D7, D8, D10: the slot's change of state, to the controller. */
+                ig_dprsr_md.digest_type = DIGEST_TYPE_SESSION_EVENT;
+                md.event.slot = meta.slot;
+                md.event.event = session_event;
+                md.event.delta = meta.delta;
+                md.event.tsoff = meta.tsoff;
+                md.event.state = new_state;
+                md.event.gen = meta.gen;
+                if (meta.dir == DIR_CLIENT) {
+                    md.event.client_addr = hdr.h.ipv4.src_addr;
+                    md.event.client_port = hdr.h.tcp.src_port;
+                } else {
+                    md.event.client_addr = hdr.h.ipv4.dst_addr;
+                    md.event.client_port = hdr.h.tcp.dst_port;
+                }
+            }
+            if (server_ack) {
+                /* D8: the mirror copy's header: what the ACK needs of the SYN/ACK
+                 * (the window update this packet becomes keeps the rest). */
+                ig_dprsr_md.mirror_type = MIRROR_TYPE_SERVER_ACK;
+                md.mirror_session = REFLECT_SESSION_BASE + (MirrorId_t)ingress_port;
+                md.server_ack.setValid();
+                md.server_ack.kind = MIRROR_KIND_SERVER_ACK;
+                md.server_ack.eth_dst = hdr.h.ethernet.src_addr;
+                md.server_ack.eth_src = hdr.h.ethernet.dst_addr;
+                md.server_ack.rs_addr = hdr.h.ipv4.src_addr;
+                md.server_ack.rs_port = hdr.h.tcp.src_port;
+                md.server_ack.ack = hdr.h.tcp.seq_no + 1;
+                md.server_ack.window = meta.clone_window;
+                md.server_ack.has_ts = 0;
+                if (meta.opt.has_timestamp) {
+                    md.server_ack.has_ts = 1;
+                }
+                md.server_ack.tsecr = meta.opt.tsval;
+            }
             if (hdr.cookie_pass.isValid()) {
                 hdr.cookie_pass.service_id = meta.service_id;
                 hdr.cookie_pass.svc_flags = meta.svc_flags;
@@ -227,12 +506,12 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                 PortId_t first_port = hdr.cookie_pass.ingress_port;
                 if (is_syn) {
                     /* D3: the SYN becomes our SYN/ACK, back where it came from. */
-                    bit<32> frame_len;
-                    reply.apply(hdr.h, REPLY_SYNACK, 0, 0, cookie, opts, meta.svc_window,
-                                meta.svc_wscale, meta.svc_mss, meta.svc_ttl, false,
-                                our_tsval_tna(global_tstamp), meta.opt.tsval, frame_len);
-                    md.tcp_fresh = true;
-                    md.tcp_len = ((bit<16>)hdr.h.tcp.data_offset) << 2;
+                    reply_kind = REPLY_SYNACK;
+                    reply_seq = cookie;
+                    reply_opts = opts;
+                    reply_shift = meta.svc_wscale;
+                    reply_tsval = our_tsval_tna(global_tstamp);
+                    reply_tsecr = meta.opt.tsval;
                     ig_tm_md.ucast_egress_port = first_port;
                     meta.event = EV_SYNACK_SENT;
                 } else if (cookie != hdr.h.tcp.ack_no - 1) {
@@ -269,13 +548,33 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                     meta.event = EV_ACK_VALID;
                     if (meta.has_payload) {
                         /* C4: the controller holds the data until the session is up. */
-                        punt_to_cpu_tna(hdr.h, ig_tm_md, first_port, PUNT_COOKIE_DATA, 0);
+                        punt_reason = PUNT_COOKIE_DATA;
+                        punt_port = first_port;
                     } else {
                         drop_packet_tna(ig_dprsr_md);
                     }
                 }
                 hdr.cookie_pass.setInvalid();
             }
+        }
+
+        /* ---------------------------------------------------------- effects */
+        seqadj.apply(hdr.h, seqadj_mode, meta.delta, meta.tsoff, md.server_wscale,
+                     meta.win_shift, meta.nat_addr, meta.nat_port, meta.opt.has_timestamp,
+                     meta.opt.has_sack);
+        /* The SYN/ACK promises TS by its OPTS; a window update has them when the
+         * server's SYN/ACK had; resets have none. */
+        bool reply_ts = meta.opt.has_timestamp;
+        bit<32> frame_len;
+        reply.apply(hdr.h, reply_kind, meta.nat_addr, meta.nat_port, reply_seq, reply_opts,
+                    meta.svc_window, reply_shift, meta.svc_mss, meta.svc_ttl, reply_ts,
+                    reply_tsval, reply_tsecr, frame_len);
+        if (reply_kind != REPLY_NONE) {
+            md.tcp_fresh = true;
+            md.tcp_len = ((bit<16>)hdr.h.tcp.data_offset) << 2;
+        }
+        if (punt_reason != 0) {
+            punt_to_cpu_tna(hdr.h, ig_tm_md, punt_port, punt_reason, punt_slot);
         }
         md.m = meta;
     }

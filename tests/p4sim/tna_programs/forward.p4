@@ -1,5 +1,6 @@
 /* A small TNA program for p4sim's tna model: L2 forwarding by destination MAC, a
- * per-port packet counter in a Register updated by a RegisterAction, a CRC16 Hash
+ * per-port packet counter in a Register updated by a RegisterAction, per-port byte
+ * Counters (one with adjust_byte_count), a CRC16 Hash
  * and a Checksum of the addresses written into the frame, a digest of unknown source
  * MACs, drop by drop_ctl, flooding with the ingress port excluded, and one
  * recirculation: egress rewrites the destination of what leaves by port 68; a
@@ -74,6 +75,9 @@ control Ig(inout headers_t hdr, inout metadata_t md,
             rv = value;
         }
     };
+    /* Bytes per ingress port, as received and less the 14-byte Ethernet header. */
+    Counter<bit<32>, PortId_t>(512, CounterType_t.PACKETS_AND_BYTES) port_bytes;
+    Counter<bit<32>, PortId_t>(512, CounterType_t.PACKETS_AND_BYTES) port_l3_bytes;
     Hash<bit<16>>(HashAlgorithm_t.CRC16) flow_hash;
     DirectCounter<bit<32>>(CounterType_t.PACKETS_AND_BYTES) mac_table_counter;
 
@@ -137,6 +141,8 @@ control Ig(inout headers_t hdr, inout metadata_t md,
     }
 
     apply {
+        port_bytes.count(ig_intr_md.ingress_port);
+        port_l3_bytes.count(ig_intr_md.ingress_port, 0 - 32w14);
         mac_table.apply();
         if (!known_sources.apply().hit) {
             ig_dprsr_md.digest_type = 1;
