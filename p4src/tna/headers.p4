@@ -58,9 +58,15 @@ header server_ack_mirror_t {
 /* cookie_pass_t's size in bytes (256 bits). */
 const bit<32> COOKIE_PASS_BYTES = 32;
 
+/* The option bytes after an EOL (at most 39). */
+header tcp_opt_pad_t {
+    varbit<312> data;
+}
+
 struct tna_headers_t {
     cookie_pass_t cookie_pass;
     headers_t     h;              /* the shared headers, as v1model parses them */
+    tcp_opt_pad_t tcp_pad;        /* emitted after h.tcp_options */
 }
 
 /* What the ingress hands its deparser beyond the shared metadata. */

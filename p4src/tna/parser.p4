@@ -17,7 +17,8 @@
 
 /* hdr is inout, not out: what was extracted before a parser error stays valid for
  * the ingress, as in v1model (out would be copied back only on accept). */
-parser PacketParser(packet_in packet, inout headers_t hdr, inout local_metadata_t meta) {
+parser PacketParser(packet_in packet, inout headers_t hdr, inout local_metadata_t meta,
+                    inout tcp_opt_pad_t tcp_pad) {
 
     state start {
         packet.extract(hdr.ethernet);
@@ -150,8 +151,20 @@ parser PacketParser(packet_in packet, inout headers_t hdr, inout local_metadata_
         }
     }
 
+    /* What follows an EOL in the option area is padding: extracted (tcp_pad), so
+     * that a segment built from this one does not carry it as payload (TNA cannot
+     * cut the frame as v1model's truncate() does). */
     state parse_tcp_opt_eol {
         packet.extract(hdr.tcp_options.next.eol);
+        meta.opt_left = meta.opt_left - 1;
+        transition select(meta.opt_left) {
+            0: accept;
+            default: parse_tcp_opt_pad;
+        }
+    }
+
+    state parse_tcp_opt_pad {
+        packet.extract(tcp_pad, ((bit<32>)meta.opt_left) << 3);
         transition accept;
     }
 
@@ -307,7 +320,7 @@ parser SynproxyIngressParser(packet_in packet,
     }
 
     state parse_frame {
-        packet_parser.apply(packet, hdr.h, meta.m);
+        packet_parser.apply(packet, hdr.h, meta.m, hdr.tcp_pad);
         transition accept;
     }
 }
@@ -363,6 +376,7 @@ control SynproxyIngressDeparser(packet_out packet,
         packet.emit(hdr.h.ipv4_options);
         packet.emit(hdr.h.tcp);
         packet.emit(hdr.h.tcp_options);
+        packet.emit(hdr.tcp_pad);
         packet.emit(hdr.h.gen_mss);
         packet.emit(hdr.h.gen_wscale);
         packet.emit(hdr.h.gen_sack_perm);

@@ -392,7 +392,12 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                                       meta.key0, meta.key1, meta.epoch, opts);
                 }
                 meta.done = true;
-            } else if (protect && ctrl == TCP_ACK && !meta.malformed) {
+            } else if (protect && meta.malformed) {
+                /* Never answered nor digested (D1). */
+                drop_packet_tna(ig_dprsr_md);
+                meta.event = EV_DROP_MALFORMED;
+                meta.done = true;
+            } else if (protect && ctrl == TCP_ACK) {
                 /* ------------------------------------------------ ACK (D5): pass 0 */
                 if (!meta.keys_set) {
                     drop_packet_tna(ig_dprsr_md);
@@ -570,6 +575,7 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                     meta.svc_window, reply_shift, meta.svc_mss, meta.svc_ttl, reply_ts,
                     reply_tsval, reply_tsecr, frame_len);
         if (reply_kind != REPLY_NONE) {
+            hdr.tcp_pad.setInvalid();   /* with the options SegmentReply drops */
             md.tcp_fresh = true;
             md.tcp_len = ((bit<16>)hdr.h.tcp.data_offset) << 2;
         }
