@@ -30,11 +30,14 @@ TNA_MODULES = [
     "counters",
     "no_session",
     "entries_only",
+    "heartbeat",
     "^synack.SynAckDropsPayloadAndIpOptionsTest",  # TNA drops a SYN with data (by design)
     "^synack.SynToUndefendedServiceRoutedTest",  # C8 flow filter not on TNA yet
     "^resets.ReuseAfterCloseTest",  # C5: a cookie ACK on a closing session, not on TNA yet
     "^no_session.FlowsFromBeforeTheDefencePassTest",  # C8 flow filter
     "^entries_only.EpochBumpForgetsFlowsTest",  # C8 flow filter
+    "^heartbeat.FailOpenNatThroughBucketsTest",  # C8 unproxied NAT
+    "^heartbeat.FailOpenFlowsSurviveTheReturnTest",  # C8 flow filter
 ]
 
 

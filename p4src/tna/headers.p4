@@ -16,7 +16,8 @@
  *   service_id, svc_*: the services hit of pass 0 (the tables are looked up once) */
 header cookie_pass_t {
     bit<8>      pass;
-    bit<7>      _pad0;
+    bit<1>      controller_down;   /* C13, heartbeat.p4: pass 0 found the controller gone */
+    bit<6>      _pad0;
     PortId_t    ingress_port;
     bit<32>     m4;
     ServiceId_t service_id;

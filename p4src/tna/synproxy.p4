@@ -32,6 +32,7 @@
 #include "control/services.p4"
 #include "control/martians.p4"
 #include "control/session.p4"
+#include "control/heartbeat.p4"
 #include "control/cookie.p4"
 #include "control/proxy.p4"
 #include "control/forwarding.p4"
@@ -48,6 +49,7 @@ control SynproxyIngress(inout tna_headers_t hdr, inout tna_ingress_metadata_t md
     MartianSources() martian_sources;
     SessionLookup() session_lookup;
     CookieKeys() cookie_keys;
+    ControllerWatch() controller_watch;
     SynProxy() synproxy;
     Forwarding() forwarding;
     EventCounters() event_counters;
@@ -72,10 +74,12 @@ control SynproxyIngress(inout tna_headers_t hdr, inout tna_ingress_metadata_t md
                     if (md.m.svc_hit && !md.m.session_hit && !md.m.from_cpu) {
                         martian_sources.apply(hdr.h, md.m);
                     }
+                    controller_watch.apply(hdr.h.tcp, md.m, ig_prsr_md.global_tstamp);
                     cookie_keys.apply(md.m);
                 }
                 synproxy.apply(hdr, md, ig_intr_md.ingress_port, ig_prsr_md.parser_err,
                                ig_prsr_md.global_tstamp, ig_dprsr_md, ig_tm_md);
+                controller_down_count(md.m);
             }
         }
         if (!md.m.done) {
@@ -86,6 +90,7 @@ control SynproxyIngress(inout tna_headers_t hdr, inout tna_ingress_metadata_t md
             /* Bridged to egress on every packet (egress parses it first). */
             hdr.cookie_pass.setValid();
             hdr.cookie_pass.pass = 0;
+            hdr.cookie_pass.controller_down = 0;
             hdr.cookie_pass._pad0 = 0;
             hdr.cookie_pass.ingress_port = ig_intr_md.ingress_port;
             hdr.cookie_pass.m4 = 0;

@@ -480,6 +480,9 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                 hdr.cookie_pass.svc_wscale = meta.svc_wscale;
                 hdr.cookie_pass.svc_window = meta.svc_window;
                 hdr.cookie_pass.svc_ttl = meta.svc_ttl;
+                if (meta.controller_down) {
+                    hdr.cookie_pass.controller_down = 1;
+                }
             }
         } else {
             /* A later pass: the service is the one pass 0 found. */
@@ -522,6 +525,11 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                 } else if (cookie != hdr.h.tcp.ack_no - 1) {
                     drop_packet_tna(ig_dprsr_md);
                     meta.event = EV_ACK_INVALID;
+                } else if (hdr.cookie_pass.controller_down == 1) {
+                    /* C13, fail closed: the validated ACK is refused with a RST. */
+                    reply_kind = REPLY_REFUSAL_RESET;
+                    ig_tm_md.ucast_egress_port = first_port;
+                    meta.event = EV_CONTROLLER_DOWN_RESET;
                 } else if ((meta.svc_flags & SVC_FLAG_DEFER) != 0 && !meta.has_payload) {
                     drop_packet_tna(ig_dprsr_md);
                     meta.event = EV_DROP_DEFER;
