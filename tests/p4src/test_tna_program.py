@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -175,7 +176,7 @@ def test_tna_actions_keep_v1model_names_and_ids() -> None:
     assert {name: v1model.get(name) for name in tna} == tna
 
 
-def _tna_program_decls() -> list[object]:
+def _tna_program_decls() -> list[Any]:
     return load(TNA_PROGRAM, defines={"CPU_PORT": "192"}, include_dirs=[str(P4SRC)]).decls
 
 
@@ -210,7 +211,7 @@ def test_cookie_pass_bytes_is_the_header_size() -> None:
     it must be the size of cookie_pass_t."""
     decls = _tna_program_decls()
     (header,) = [d for d in decls if getattr(d, "name", "") == "cookie_pass_t"]
-    bits = sum(T.width_of(f.type.resolved) for f in header.fields)
+    bits = sum(int(T.width_of(f.type.resolved)) for f in header.fields)
     (const,) = [d for d in decls if getattr(d, "name", "") == "COOKIE_PASS_BYTES"]
     assert bits % 8 == 0
     assert const.value.value == bits // 8
