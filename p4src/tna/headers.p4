@@ -13,11 +13,14 @@
  *   ingress_port: the port the packet first came in on (the SYN/ACK goes back there)
  *   m4: the last message word, epoch[23:0] ++ OPTS, chosen in pass 0 with the key
  *   v0..v3: the hash state after the passes so far
- *   service_id, svc_*: the services hit of pass 0 (the tables are looked up once) */
+ *   service_id, svc_*: the services hit of pass 0 (the tables are looked up once)
+ *   isn: the client ISN of the MAC: seq for a SYN, seq - 1 for an ACK, or the ISN its
+ *        pending entry offers (C4, pending_hit) */
 header cookie_pass_t {
     bit<8>      pass;
     bit<1>      controller_down;   /* C13, heartbeat.p4: pass 0 found the controller gone */
-    bit<6>      _pad0;
+    bit<1>      pending_hit;       /* C4: pass 0 found this flow's pending entry */
+    bit<5>      _pad0;
     PortId_t    ingress_port;
     bit<32>     m4;
     ServiceId_t service_id;
@@ -26,6 +29,7 @@ header cookie_pass_t {
     bit<8>      svc_wscale;
     bit<16>     svc_window;
     bit<8>      svc_ttl;
+    bit<32>     isn;          /* the client ISN the MAC covers (seq - 1, or C4's) */
     bit<32>  v0;
     bit<32>  v1;
     bit<32>  v2;
@@ -56,8 +60,8 @@ header server_ack_mirror_t {
     bit<32>     tsecr;
 }
 
-/* cookie_pass_t's size in bytes (256 bits). */
-const bit<32> COOKIE_PASS_BYTES = 32;
+/* cookie_pass_t's size in bytes (288 bits). */
+const bit<32> COOKIE_PASS_BYTES = 36;
 
 /* The option bytes after an EOL (at most 39). */
 header tcp_opt_pad_t {

@@ -91,6 +91,8 @@ control SynproxyIngress(inout tna_headers_t hdr, inout tna_ingress_metadata_t md
             hdr.cookie_pass.setValid();
             hdr.cookie_pass.pass = 0;
             hdr.cookie_pass.controller_down = 0;
+            hdr.cookie_pass.pending_hit = 0;
+            hdr.cookie_pass.isn = 0;
             hdr.cookie_pass._pad0 = 0;
             hdr.cookie_pass.ingress_port = ig_intr_md.ingress_port;
             hdr.cookie_pass.m4 = 0;

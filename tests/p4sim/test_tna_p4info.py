@@ -113,7 +113,9 @@ def test_synproxy_counters_registers_digest(
     regs = _by_alias(tna.registers)
     assert set(regs) == {"session_gen", "session_state", "session_delta", "session_tsoff",
                          "session_server_wscale", "heartbeat_instance", "heartbeat_beat",
-                         "heartbeat_offset", "heartbeat_checked"}
+                         "heartbeat_offset", "heartbeat_checked", "pending_client",
+                         "pending_vip", "pending_ports", "pending_cookie", "pending_isn",
+                         "pending_since", "pending_clock"}
     for alias, r in regs.items():
         other = _by_alias(v1model.registers)[alias]
         assert r.preamble.id == other.preamble.id

@@ -65,6 +65,8 @@ void cookie_pass_start(inout cookie_pass_t p, in PortId_t ingress_port,
     p.setValid();
     p.pass = 0;
     p.controller_down = 0;
+    p.pending_hit = 0;
+    p.isn = 0;
     p._pad0 = 0;
     p.ingress_port = ingress_port;
     p.m4 = epoch[23:0] ++ opts;

@@ -140,6 +140,90 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
         }
     };
 
+    /* C4: pending handshakes, as v1model's control/pending.p4 (which says what and
+     * why): indexed by crc16(client, VIP, cport, vport) & (PENDING_SIZE - 1)
+     * (PENDING_SIZE a power of two on TNA: no modulo in the pipeline), the 4-tuple
+     * compared in full. Pass 0 of an ACK check reads the entry (one access per
+     * register), its last pass stores a validated one; the server SYN/ACK that
+     * establishes the session empties it. The clock is era (16) ++ the 48-bit global
+     * timestamp (ns): PENDING_LIFETIME (us) is compared in ns. */
+    @id(ID_REGISTER_PENDING_CLIENT)
+    Register<bit<32>, bit<32>>(PENDING_SIZE, 0) pending_client;
+    @id(ID_REGISTER_PENDING_VIP)
+    Register<bit<32>, bit<32>>(PENDING_SIZE, 0) pending_vip;
+    @id(ID_REGISTER_PENDING_PORTS)
+    Register<bit<32>, bit<32>>(PENDING_SIZE, 0) pending_ports;
+    @id(ID_REGISTER_PENDING_COOKIE)
+    Register<bit<32>, bit<32>>(PENDING_SIZE, 0) pending_cookie;
+    @id(ID_REGISTER_PENDING_ISN)
+    Register<bit<32>, bit<32>>(PENDING_SIZE, 0) pending_isn;
+    @id(ID_REGISTER_PENDING_SINCE)
+    Register<bit<64>, bit<32>>(PENDING_SIZE, 0) pending_since;
+    @id(ID_REGISTER_PENDING_CLOCK)
+    Register<bit<64>, bit<32>>(1, 0) pending_clock;
+    Hash<bit<16>>(HashAlgorithm_t.CRC16) pending_hash;
+
+    /* What the pending RegisterActions write. */
+    bit<32> p_client = 0;
+    bit<32> p_vip = 0;
+    bit<32> p_ports = 0;
+    bit<32> p_cookie = 0;
+    bit<32> p_isn = 0;
+    bit<64> p_now = 0;
+    bit<48> p_ts = 0;
+
+    /* The pending clock: a drop of the 48-bit clock by more than half its range is
+     * a wrap (one packet slightly out of order is not). */
+    RegisterAction<bit<64>, bit<32>, bit<64>>(pending_clock) pending_clock_tick = {
+        void apply(inout bit<64> value, out bit<64> now) {
+            bit<16> era = value[63:48];
+            bit<48> last = value[47:0];
+            if (p_ts < last && last - p_ts > PENDING_CLOCK_HALF) {
+                era = era + 1;
+            }
+            if (p_ts > last || era != value[63:48]) {
+                value = era ++ p_ts;
+            }
+            now = era ++ p_ts;
+        }
+    };
+    RegisterAction<bit<32>, bit<32>, bit<32>>(pending_client) pending_client_read = {
+        void apply(inout bit<32> value, out bit<32> rv) { rv = value; }
+    };
+    RegisterAction<bit<32>, bit<32>, bit<32>>(pending_client) pending_client_write = {
+        void apply(inout bit<32> value) { value = p_client; }
+    };
+    RegisterAction<bit<32>, bit<32>, bit<32>>(pending_vip) pending_vip_read = {
+        void apply(inout bit<32> value, out bit<32> rv) { rv = value; }
+    };
+    RegisterAction<bit<32>, bit<32>, bit<32>>(pending_vip) pending_vip_write = {
+        void apply(inout bit<32> value) { value = p_vip; }
+    };
+    RegisterAction<bit<32>, bit<32>, bit<32>>(pending_ports) pending_ports_read = {
+        void apply(inout bit<32> value, out bit<32> rv) { rv = value; }
+    };
+    RegisterAction<bit<32>, bit<32>, bit<32>>(pending_ports) pending_ports_write = {
+        void apply(inout bit<32> value) { value = p_ports; }
+    };
+    RegisterAction<bit<32>, bit<32>, bit<32>>(pending_cookie) pending_cookie_read = {
+        void apply(inout bit<32> value, out bit<32> rv) { rv = value; }
+    };
+    RegisterAction<bit<32>, bit<32>, bit<32>>(pending_cookie) pending_cookie_write = {
+        void apply(inout bit<32> value) { value = p_cookie; }
+    };
+    RegisterAction<bit<32>, bit<32>, bit<32>>(pending_isn) pending_isn_read = {
+        void apply(inout bit<32> value, out bit<32> rv) { rv = value; }
+    };
+    RegisterAction<bit<32>, bit<32>, bit<32>>(pending_isn) pending_isn_write = {
+        void apply(inout bit<32> value) { value = p_isn; }
+    };
+    RegisterAction<bit<64>, bit<32>, bit<64>>(pending_since) pending_since_read = {
+        void apply(inout bit<64> value, out bit<64> rv) { rv = value; }
+    };
+    RegisterAction<bit<64>, bit<32>, bit<64>>(pending_since) pending_since_write = {
+        void apply(inout bit<64> value) { value = p_now; }
+    };
+
     /* C8: the flow filter's epoch, keyless (as v1model). The filter itself
      * (passthrough_* registers) is not on TNA yet: the epoch is read, not used. */
     @id(ID_ACTION_SET_PASSTHROUGH_EPOCH)
@@ -274,6 +358,48 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
             bool protect = !in_session && meta.svc_hit && !meta.svc_deny && meta.proxy_active
                            && hdr.h.tcp.isValid() && !meta.from_cpu && !refuse;
 
+            /* ------------------------------------------------------ pending (C4) */
+            bool ack_check = protect && ctrl == TCP_ACK && !meta.malformed && meta.keys_set;
+            bool establishing = in_session && meta.dir == DIR_SERVER
+                                && ctrl == (TCP_SYN | TCP_ACK) && meta.state == SESSION_SYN_SENT;
+            bit<32> client_isn = hdr.h.tcp.seq_no - 1;
+            bool pending_hit = false;
+            if (ack_check || establishing) {
+                /* The client's 4-tuple as the client sends it; at the server SYN/ACK
+                 * (client, VIP, cport, vport) from the server entry. */
+                p_client = hdr.h.ipv4.src_addr;
+                p_vip = hdr.h.ipv4.dst_addr;
+                p_ports = hdr.h.tcp.src_port ++ hdr.h.tcp.dst_port;
+                if (establishing) {
+                    p_client = hdr.h.ipv4.dst_addr;
+                    p_vip = meta.nat_addr;
+                    p_ports = hdr.h.tcp.dst_port ++ meta.nat_port;
+                }
+                bit<32> index = ((bit<32>)pending_hash.get({ p_client, p_vip, p_ports }))
+                                & (PENDING_SIZE - 1);
+                bool same = pending_client_read.execute(index) == p_client
+                            && pending_vip_read.execute(index) == p_vip
+                            && pending_ports_read.execute(index) == p_ports;
+                if (same && establishing) {
+                    p_now = 0;
+                    pending_since_write.execute(index);
+                } else if (same) {
+                    p_ts = global_tstamp;
+                    bit<64> now = pending_clock_tick.execute(0);
+                    bit<32> stored_cookie = pending_cookie_read.execute(index);
+                    bit<64> since = pending_since_read.execute(index);
+                    /* Age in 64 bits, never modular: it cannot wrap back to young. */
+                    if (since != 0 && stored_cookie == hdr.h.tcp.ack_no - 1
+                            && now >= since && now - since < PENDING_LIFETIME * 1000) {
+                        pending_hit = true;
+                        client_isn = pending_isn_read.execute(index);
+                    }
+                } else if (ack_check) {
+                    p_ts = global_tstamp;
+                    pending_clock_tick.execute(0);
+                }
+            }
+
             if (refuse) {
                 drop_packet_tna(ig_dprsr_md);
                 if (refuse_version) {
@@ -390,6 +516,7 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                     bit<8> opts = cookie_encode_options(meta.opt, meta.svc_flags);
                     cookie_pass_start(hdr.cookie_pass, ingress_port,
                                       meta.key0, meta.key1, meta.epoch, opts);
+                    hdr.cookie_pass.isn = hdr.h.tcp.seq_no;
                 }
                 meta.done = true;
             } else if (protect && meta.malformed) {
@@ -412,6 +539,10 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                         cookie_pass_start(hdr.cookie_pass, ingress_port,
                                           meta.prev_key0, meta.prev_key1, meta.prev_epoch,
                                           cookie[7:0]);
+                    }
+                    hdr.cookie_pass.isn = client_isn;
+                    if (pending_hit) {
+                        hdr.cookie_pass.pending_hit = 1;
                     }
                 }
                 meta.done = true;
@@ -498,10 +629,7 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
         /* ---------------------------------------------------------- cookie passes */
         if (hdr.cookie_pass.isValid()) {
             bool is_syn = ctrl == TCP_SYN;
-            bit<32> isn = hdr.h.tcp.seq_no;
-            if (!is_syn) {
-                isn = hdr.h.tcp.seq_no - 1;
-            }
+            bit<32> isn = hdr.cookie_pass.isn;
             bit<32> mac;
             cookie_rounds.apply(hdr.cookie_pass, hdr.h.ipv4.src_addr, hdr.h.ipv4.dst_addr,
                                 hdr.h.tcp.src_port ++ hdr.h.tcp.dst_port, isn, mac);
@@ -512,6 +640,26 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                 bit<32> cookie = cookie_from_mac(mac, hdr.cookie_pass.m4);
                 bit<8> opts = hdr.cookie_pass.m4[7:0];
                 PortId_t first_port = hdr.cookie_pass.ingress_port;
+                if (!is_syn && cookie == hdr.h.tcp.ack_no - 1
+                        && hdr.cookie_pass.pending_hit == 0) {
+                    /* C4: a validated ACK leaves its pending entry (a slot shared by
+                     * another flow is taken over). */
+                    p_client = hdr.h.ipv4.src_addr;
+                    p_vip = hdr.h.ipv4.dst_addr;
+                    p_ports = hdr.h.tcp.src_port ++ hdr.h.tcp.dst_port;
+                    p_cookie = cookie;
+                    p_isn = isn;
+                    p_ts = global_tstamp;
+                    p_now = pending_clock_tick.execute(0);
+                    bit<32> index = ((bit<32>)pending_hash.get({ p_client, p_vip, p_ports }))
+                                    & (PENDING_SIZE - 1);
+                    pending_client_write.execute(index);
+                    pending_vip_write.execute(index);
+                    pending_ports_write.execute(index);
+                    pending_cookie_write.execute(index);
+                    pending_isn_write.execute(index);
+                    pending_since_write.execute(index);
+                }
                 if (is_syn) {
                     /* D3: the SYN becomes our SYN/ACK, back where it came from. */
                     reply_kind = REPLY_SYNACK;
@@ -559,6 +707,12 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                     md.ack.old_slot = 0;
                     md.ack.old_state = SESSION_NONE;
                     meta.event = EV_ACK_VALID;
+                    if (hdr.cookie_pass.pending_hit == 1 && meta.has_payload
+                            && hdr.h.tcp.seq_no - 1 != isn) {
+                        /* C4: a later segment, one the cookie check alone would
+                         * refuse (the first segment counts as a valid ACK). */
+                        meta.event = EV_EARLY_DATA;
+                    }
                     if (meta.has_payload) {
                         /* C4: the controller holds the data until the session is up. */
                         punt_reason = PUNT_COOKIE_DATA;
