@@ -34,14 +34,9 @@ TNA_MODULES = [
     "pending",
     "hardening",
     "^synack.SynAckDropsPayloadAndIpOptionsTest",  # TNA drops a SYN with data (by design)
-    "^synack.SynToUndefendedServiceRoutedTest",  # C8 flow filter not on TNA yet
     "^resets.ReuseAfterCloseTest",  # C5: a cookie ACK on a closing session, not on TNA yet
-    "^no_session.FlowsFromBeforeTheDefencePassTest",  # C8 flow filter
-    "^entries_only.EpochBumpForgetsFlowsTest",  # C8 flow filter
     "^heartbeat.FailOpenNatThroughBucketsTest",  # C8 unproxied NAT
-    "^heartbeat.FailOpenFlowsSurviveTheReturnTest",  # C8 flow filter
     "^pending.PendingReuseSegmentsTest",  # C5 reuse of a closing session
-    "^hardening.PassthroughCellTakesNoOtherTupleTest",  # C8 flow filter
     "^hardening.TaggedSynWithPayloadTest",  # TNA drops a SYN with data (by design)
     "^overload.SourceMeterOneSharedCellStarvesNobodyTest",  # D15 meters (hardening imports it)
 ]

@@ -224,8 +224,47 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
         void apply(inout bit<64> value) { value = p_now; }
     };
 
-    /* C8: the flow filter's epoch, keyless (as v1model). The filter itself
-     * (passthrough_* registers) is not on TNA yet: the epoch is read, not used. */
+    /* C8: the flow filter, as v1model's control/passthrough.p4 (which says what and
+     * why): a cell per crc32(4-tuple) & (FLOW_FILTER_SIZE - 1) (a power of two on
+     * TNA), holding the epoch and the 4-tuple that marked it. An undefended service's
+     * client segment marks its cell (one write per register); a defended one's reads
+     * it (one read per register). */
+    @id(ID_REGISTER_PASSTHROUGH_FLOWS)
+    Register<bit<8>, bit<32>>(FLOW_FILTER_SIZE, 0) passthrough_flows;
+    @id(ID_REGISTER_PASSTHROUGH_SRC)
+    Register<bit<32>, bit<32>>(FLOW_FILTER_SIZE, 0) passthrough_src;
+    @id(ID_REGISTER_PASSTHROUGH_DST)
+    Register<bit<32>, bit<32>>(FLOW_FILTER_SIZE, 0) passthrough_dst;
+    @id(ID_REGISTER_PASSTHROUGH_PORTS)
+    Register<bit<32>, bit<32>>(FLOW_FILTER_SIZE, 0) passthrough_ports;
+    Hash<bit<32>>(HashAlgorithm_t.CRC32) flow_hash;
+
+    RegisterAction<bit<8>, bit<32>, bit<8>>(passthrough_flows) flows_read = {
+        void apply(inout bit<8> value, out bit<8> rv) { rv = value; }
+    };
+    RegisterAction<bit<8>, bit<32>, bit<8>>(passthrough_flows) flows_mark = {
+        void apply(inout bit<8> value) { value = md.m.passthrough_epoch; }
+    };
+    RegisterAction<bit<32>, bit<32>, bit<32>>(passthrough_src) src_read = {
+        void apply(inout bit<32> value, out bit<32> rv) { rv = value; }
+    };
+    RegisterAction<bit<32>, bit<32>, bit<32>>(passthrough_src) src_mark = {
+        void apply(inout bit<32> value) { value = p_client; }
+    };
+    RegisterAction<bit<32>, bit<32>, bit<32>>(passthrough_dst) dst_read = {
+        void apply(inout bit<32> value, out bit<32> rv) { rv = value; }
+    };
+    RegisterAction<bit<32>, bit<32>, bit<32>>(passthrough_dst) dst_mark = {
+        void apply(inout bit<32> value) { value = p_vip; }
+    };
+    RegisterAction<bit<32>, bit<32>, bit<32>>(passthrough_ports) ports_read = {
+        void apply(inout bit<32> value, out bit<32> rv) { rv = value; }
+    };
+    RegisterAction<bit<32>, bit<32>, bit<32>>(passthrough_ports) ports_mark = {
+        void apply(inout bit<32> value) { value = p_ports; }
+    };
+
+    /* C8: the flow filter's epoch, keyless (as v1model). */
     @id(ID_ACTION_SET_PASSTHROUGH_EPOCH)
     action set_passthrough_epoch(bit<8> epoch) {
         md.m.passthrough_epoch = epoch;
@@ -246,7 +285,7 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
 
     apply {
         bool first_pass = !hdr.cookie_pass.isValid();
-        if (first_pass && md.m.svc_hit && md.m.proxy_mode == PROXY_MODE_AUTO) {
+        if (first_pass && md.m.svc_hit) {
             passthrough_epoch.apply();
         }
         local_metadata_t meta = md.m;
@@ -400,6 +439,36 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                 }
             }
 
+            /* ------------------------------------------------------ flow filter (C8) */
+            /* Undefended are auto services while calm and mode on services that fail
+             * open while the controller is gone; one that fails closed never is, so
+             * the filter is not looked up for it. */
+            bool passthrough_known = false;
+            if (!in_session && meta.svc_hit && !meta.svc_deny && hdr.h.tcp.isValid()
+                    && !meta.from_cpu && !refuse && !(meta.proxy_active && ctrl == TCP_SYN)
+                    && !(meta.proxy_active && meta.proxy_mode != PROXY_MODE_AUTO
+                         && (meta.svc_flags & SVC_FLAG_FAIL_CLOSED) != 0)) {
+                p_client = hdr.h.ipv4.src_addr;
+                p_vip = hdr.h.ipv4.dst_addr;
+                p_ports = hdr.h.tcp.src_port ++ hdr.h.tcp.dst_port;
+                bit<32> cell = flow_hash.get({ p_client, p_vip, hdr.h.tcp.src_port,
+                                               hdr.h.tcp.dst_port })
+                               & (FLOW_FILTER_SIZE - 1);
+                if (meta.proxy_active) {
+                    bit<8> seen = flows_read.execute(cell);
+                    /* Epoch 0 would find every never-written cell: it marks nothing. */
+                    passthrough_known = seen == meta.passthrough_epoch && seen != 0
+                                        && src_read.execute(cell) == p_client
+                                        && dst_read.execute(cell) == p_vip
+                                        && ports_read.execute(cell) == p_ports;
+                } else {
+                    flows_mark.execute(cell);
+                    src_mark.execute(cell);
+                    dst_mark.execute(cell);
+                    ports_mark.execute(cell);
+                }
+            }
+
             if (refuse) {
                 drop_packet_tna(ig_dprsr_md);
                 if (refuse_version) {
@@ -519,6 +588,10 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                     hdr.cookie_pass.isn = hdr.h.tcp.seq_no;
                 }
                 meta.done = true;
+            } else if (protect && passthrough_known && ctrl != TCP_SYN) {
+                /* C8: a connection from before the defence: forwarded, unproxied. */
+                meta.passed = true;
+                meta.event = EV_PASSTHROUGH;
             } else if (protect && meta.malformed) {
                 /* Never answered nor digested (D1). */
                 drop_packet_tna(ig_dprsr_md);
@@ -561,9 +634,13 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                     meta.event = EV_DROP_POLICY;
                 }
                 meta.done = true;
-            } else if (meta.svc_hit && !in_session && ctrl == TCP_SYN && !meta.from_cpu) {
-                meta.syn_in = true;
-                meta.event = EV_SYN_PASSED;   /* not defended: forwarded */
+            } else if (meta.svc_hit && !in_session && hdr.h.tcp.isValid() && !meta.from_cpu) {
+                /* Not defended: plain forwarding; SYNs counted (C8). */
+                meta.passed = true;
+                if (ctrl == TCP_SYN) {
+                    meta.syn_in = true;
+                    meta.event = EV_SYN_PASSED;
+                }
             }
             if (in_session && new_state != meta.state && session_event == 0) {
                 session_event = SESSION_EV_STATE;   /* FINs, RST after the handshake */
