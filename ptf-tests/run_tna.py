@@ -33,9 +33,9 @@ TNA_MODULES = [
     "heartbeat",
     "pending",
     "hardening",
+    "nat_passthrough",
     "^synack.SynAckDropsPayloadAndIpOptionsTest",  # TNA drops a SYN with data (by design)
     "^resets.ReuseAfterCloseTest",  # C5: a cookie ACK on a closing session, not on TNA yet
-    "^heartbeat.FailOpenNatThroughBucketsTest",  # C8 unproxied NAT
     "^pending.PendingReuseSegmentsTest",  # C5 reuse of a closing session
     "^hardening.TaggedSynWithPayloadTest",  # TNA drops a SYN with data (by design)
     "^overload.SourceMeterOneSharedCellStarvesNobodyTest",  # D15 meters (hardening imports it)

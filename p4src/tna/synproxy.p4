@@ -35,6 +35,7 @@
 #include "control/heartbeat.p4"
 #include "control/cookie.p4"
 #include "control/proxy.p4"
+#include "control/nat.p4"
 #include "control/forwarding.p4"
 #include "control/counters.p4"
 
@@ -51,6 +52,7 @@ control SynproxyIngress(inout tna_headers_t hdr, inout tna_ingress_metadata_t md
     CookieKeys() cookie_keys;
     ControllerWatch() controller_watch;
     SynProxy() synproxy;
+    UnproxiedNat() nat;
     Forwarding() forwarding;
     EventCounters() event_counters;
 
@@ -80,6 +82,9 @@ control SynproxyIngress(inout tna_headers_t hdr, inout tna_ingress_metadata_t md
                 synproxy.apply(hdr, md, ig_intr_md.ingress_port, ig_prsr_md.parser_err,
                                ig_prsr_md.global_tstamp, ig_dprsr_md, ig_tm_md);
                 controller_down_count(md.m);
+                if (first_pass) {
+                    nat.apply(hdr.h, md.m, ig_dprsr_md);   /* C8: NAT services, unproxied */
+                }
             }
         }
         if (!md.m.done) {

@@ -25,10 +25,6 @@ SYNPROXY_V1MODEL = ROOT / "p4src" / "v1model" / "synproxy.p4"
 
 # v1model objects the TNA program does not have yet (p4src/README.md, "TNA").
 NOT_YET_ON_TNA = {
-    "nat_buckets",
-    "nat_reverse",
-    "nat_buckets_counter",
-    "nat_reverse_counter",
     "overload_config",  # D15
     # D13: the IPv6 twins and their direct counters
     *(f"{t}{c}" for t in ("services_v6", "sessions_v6", "martian_sources_v6", "nd_replies",
