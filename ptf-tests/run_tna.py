@@ -35,8 +35,6 @@ TNA_MODULES = [
     "hardening",
     "nat_passthrough",
     "^synack.SynAckDropsPayloadAndIpOptionsTest",  # TNA drops a SYN with data (by design)
-    "^resets.ReuseAfterCloseTest",  # C5: a cookie ACK on a closing session, not on TNA yet
-    "^pending.PendingReuseSegmentsTest",  # C5 reuse of a closing session
     "^hardening.TaggedSynWithPayloadTest",  # TNA drops a SYN with data (by design)
     "^overload.SourceMeterOneSharedCellStarvesNobodyTest",  # D15 meters (hardening imports it)
 ]

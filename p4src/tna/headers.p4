@@ -15,12 +15,16 @@
  *   v0..v3: the hash state after the passes so far
  *   service_id, svc_*: the services hit of pass 0 (the tables are looked up once)
  *   isn: the client ISN of the MAC: seq for a SYN, seq - 1 for an ACK, or the ISN its
- *        pending entry offers (C4, pending_hit) */
+ *        pending entry offers (C4, pending_hit)
+ *   reuse, slot .. nat_port: C5, a client ACK on a closing session: the session, so
+ *        that the last pass reports it with a valid cookie or translates the segment
+ *        as the session's when the cookie fails */
 header cookie_pass_t {
     bit<8>      pass;
     bit<1>      controller_down;   /* C13, heartbeat.p4: pass 0 found the controller gone */
     bit<1>      pending_hit;       /* C4: pass 0 found this flow's pending entry */
-    bit<5>      _pad0;
+    bit<1>      reuse;             /* C5: an ACK check on a closing session (below) */
+    bit<4>      _pad0;
     PortId_t    ingress_port;
     bit<32>     m4;
     ServiceId_t service_id;
@@ -30,6 +34,13 @@ header cookie_pass_t {
     bit<16>     svc_window;
     bit<8>      svc_ttl;
     bit<32>     isn;          /* the client ISN the MAC covers (seq - 1, or C4's) */
+    SlotId_t    slot;         /* reuse: the closing session, for the digest (old_slot, */
+    SessionState_t state;     /* old_state) or, when the cookie fails, its translation */
+    bit<32>     gen;
+    bit<32>     delta;
+    bit<32>     tsoff;
+    ipv4_addr_t nat_addr;
+    l4_port_t   nat_port;
     bit<32>  v0;
     bit<32>  v1;
     bit<32>  v2;
@@ -60,8 +71,8 @@ header server_ack_mirror_t {
     bit<32>     tsecr;
 }
 
-/* cookie_pass_t's size in bytes (288 bits). */
-const bit<32> COOKIE_PASS_BYTES = 36;
+/* cookie_pass_t's size in bytes (472 bits). */
+const bit<32> COOKIE_PASS_BYTES = 59;
 
 /* The option bytes after an EOL (at most 39). */
 header tcp_opt_pad_t {
@@ -83,6 +94,7 @@ struct tna_ingress_metadata_t {
     session_event_digest_t event;     /* D7, D8, D10: same */
     bit<8>              ctrl;         /* the segment's control flags (TCP_CTRL_MASK) */
     bit<8>              server_wscale;    /* D8: the session's server window scale */
+    bool                reuse_possible;   /* C5: pass 0, keys set, well formed, not the CPU's */
     MirrorId_t          mirror_session;   /* D8: when mirror_type says so */
     server_ack_mirror_t server_ack;       /* D8: the mirror header */
 }

@@ -98,6 +98,14 @@ control SynproxyIngress(inout tna_headers_t hdr, inout tna_ingress_metadata_t md
             hdr.cookie_pass.controller_down = 0;
             hdr.cookie_pass.pending_hit = 0;
             hdr.cookie_pass.isn = 0;
+            hdr.cookie_pass.reuse = 0;
+            hdr.cookie_pass.slot = 0;
+            hdr.cookie_pass.state = 0;
+            hdr.cookie_pass.gen = 0;
+            hdr.cookie_pass.delta = 0;
+            hdr.cookie_pass.tsoff = 0;
+            hdr.cookie_pass.nat_addr = 0;
+            hdr.cookie_pass.nat_port = 0;
             hdr.cookie_pass._pad0 = 0;
             hdr.cookie_pass.ingress_port = ig_intr_md.ingress_port;
             hdr.cookie_pass.m4 = 0;

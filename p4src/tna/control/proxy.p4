@@ -26,9 +26,13 @@ bit<32> our_tsval_tna(in bit<48> global_tstamp) {
 /* D11: the state after a segment of a session, from the state before it: v1model's
  * ClientSegment/ServerSegment transitions in one function (RegisterAction). */
 SessionState_t tna_session_next(in SessionState_t state, in bit<8> ctrl,
-                                in bool from_client, in bool from_cpu) {
+                                in bool from_client, in bool from_cpu, in bool reuse_possible) {
     SessionState_t next = state;
     if (from_cpu || state == SESSION_NONE) {
+        next = state;
+    } else if (reuse_possible && from_client && ctrl == TCP_ACK
+               && state >= SESSION_FIN_WAIT) {
+        /* C5: an ACK check first (the last cookie pass steps it if the cookie fails). */
         next = state;
     } else if (state == SESSION_SYN_SENT) {
         if (from_client && (ctrl & (TCP_RST | TCP_FIN)) != 0) {
@@ -87,13 +91,14 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
         void apply(inout SessionState_t value, out SessionState_t state) {
             state = SESSION_SYN_SENT;
             value = tna_session_next(SESSION_SYN_SENT, md.ctrl, md.m.dir == DIR_CLIENT,
-                                     md.m.from_cpu);
+                                     md.m.from_cpu, md.reuse_possible);
         }
     };
     RegisterAction<SessionState_t, SlotId_t, SessionState_t>(session_state) session_state_step = {
         void apply(inout SessionState_t value, out SessionState_t state) {
             state = value;
-            value = tna_session_next(value, md.ctrl, md.m.dir == DIR_CLIENT, md.m.from_cpu);
+            value = tna_session_next(value, md.ctrl, md.m.dir == DIR_CLIENT, md.m.from_cpu,
+                                     md.reuse_possible);
         }
     };
 
@@ -315,6 +320,8 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
         }
 
         md.ctrl = ctrl;
+        /* C5: a client ACK on a closing session would be checked for a cookie. */
+        md.reuse_possible = first_pass && meta.keys_set && !meta.malformed && !meta.from_cpu;
 
         /* What the segment's decision asks for, carried out below, each in one place. */
         bit<8>  seqadj_mode = SEQADJ_NONE;
@@ -350,7 +357,7 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                 }
                 /* The state the RegisterAction wrote (the same function, here). */
                 new_state = tna_session_next(meta.state, ctrl, meta.dir == DIR_CLIENT,
-                                             meta.from_cpu);
+                                             meta.from_cpu, md.reuse_possible);
                 /* D8: the server SYN/ACK that establishes the session records the
                  * translation; any other segment reads it (0 in a fresh slot). */
                 bool establishing = meta.dir == DIR_SERVER && ctrl == (TCP_SYN | TCP_ACK)
@@ -398,7 +405,11 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                            && hdr.h.tcp.isValid() && !meta.from_cpu && !refuse;
 
             /* ------------------------------------------------------ pending (C4) */
-            bool ack_check = protect && ctrl == TCP_ACK && !meta.malformed && meta.keys_set;
+            /* C5: on a closing 4-tuple a pure ACK may be a new connection's handshake. */
+            bool reuse_check = in_session && meta.dir == DIR_CLIENT && closing
+                               && ctrl == TCP_ACK && md.reuse_possible;
+            bool ack_check = (protect && ctrl == TCP_ACK && !meta.malformed && meta.keys_set)
+                             || reuse_check;
             bool establishing = in_session && meta.dir == DIR_SERVER
                                 && ctrl == (TCP_SYN | TCP_ACK) && meta.state == SESSION_SYN_SENT;
             bit<32> client_isn = hdr.h.tcp.seq_no - 1;
@@ -479,7 +490,7 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                     meta.event = EV_DROP_GROUP_MAC;
                 }
                 meta.done = true;
-            } else if (in_session && meta.dir == DIR_CLIENT) {
+            } else if (in_session && meta.dir == DIR_CLIENT && !reuse_check) {
                 /* ------------------------------------------------ client segment */
                 if (ctrl == TCP_SYN && !meta.from_cpu) {
                     meta.syn_in = true;
@@ -597,7 +608,7 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                 drop_packet_tna(ig_dprsr_md);
                 meta.event = EV_DROP_MALFORMED;
                 meta.done = true;
-            } else if (protect && ctrl == TCP_ACK) {
+            } else if ((protect && ctrl == TCP_ACK) || reuse_check) {
                 /* ------------------------------------------------ ACK (D5): pass 0 */
                 if (!meta.keys_set) {
                     drop_packet_tna(ig_dprsr_md);
@@ -616,6 +627,16 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                     hdr.cookie_pass.isn = client_isn;
                     if (pending_hit) {
                         hdr.cookie_pass.pending_hit = 1;
+                    }
+                    if (reuse_check) {
+                        hdr.cookie_pass.reuse = 1;
+                        hdr.cookie_pass.slot = meta.slot;
+                        hdr.cookie_pass.state = meta.state;
+                        hdr.cookie_pass.gen = meta.gen;
+                        hdr.cookie_pass.delta = meta.delta;
+                        hdr.cookie_pass.tsoff = meta.tsoff;
+                        hdr.cookie_pass.nat_addr = meta.nat_addr;
+                        hdr.cookie_pass.nat_port = meta.nat_port;
                     }
                 }
                 meta.done = true;
@@ -747,6 +768,38 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                     reply_tsecr = meta.opt.tsval;
                     ig_tm_md.ucast_egress_port = first_port;
                     meta.event = EV_SYNACK_SENT;
+                } else if (cookie != hdr.h.tcp.ack_no - 1 && hdr.cookie_pass.reuse == 1) {
+                    /* C5: not a new handshake: the closing session's own segment,
+                     * translated as in pass 0 it would have been; its state steps now. */
+                    meta.session_hit = true;
+                    meta.dir = DIR_CLIENT;
+                    meta.slot = hdr.cookie_pass.slot;
+                    meta.gen = hdr.cookie_pass.gen;
+                    meta.delta = hdr.cookie_pass.delta;
+                    meta.tsoff = hdr.cookie_pass.tsoff;
+                    meta.nat_addr = hdr.cookie_pass.nat_addr;
+                    meta.nat_port = hdr.cookie_pass.nat_port;
+                    md.m.dir = DIR_CLIENT;
+                    md.m.from_cpu = false;
+                    md.reuse_possible = false;
+                    meta.state = session_state_step.execute(meta.slot);
+                    SessionState_t stepped = tna_session_next(meta.state, ctrl, true, false,
+                                                              false);
+                    if (stepped != meta.state) {
+                        ig_dprsr_md.digest_type = DIGEST_TYPE_SESSION_EVENT;
+                        md.event.slot = meta.slot;
+                        md.event.event = SESSION_EV_STATE;
+                        md.event.delta = meta.delta;
+                        md.event.tsoff = meta.tsoff;
+                        md.event.state = stepped;
+                        md.event.gen = meta.gen;
+                        md.event.client_addr = hdr.h.ipv4.src_addr;
+                        md.event.client_port = hdr.h.tcp.src_port;
+                    }
+                    seqadj_mode = SEQADJ_C2S;
+                    meta.route = true;
+                    meta.done = false;
+                    meta.event = EV_TRANSLATED_C2S;
                 } else if (cookie != hdr.h.tcp.ack_no - 1) {
                     drop_packet_tna(ig_dprsr_md);
                     meta.event = EV_ACK_INVALID;
@@ -784,11 +837,17 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
                     md.ack.old_slot = 0;
                     md.ack.old_state = SESSION_NONE;
                     meta.event = EV_ACK_VALID;
+                    if (hdr.cookie_pass.reuse == 1) {
+                        md.ack.old_slot = hdr.cookie_pass.slot;
+                        md.ack.old_state = hdr.cookie_pass.state;
+                    }
                     if (hdr.cookie_pass.pending_hit == 1 && meta.has_payload
                             && hdr.h.tcp.seq_no - 1 != isn) {
                         /* C4: a later segment, one the cookie check alone would
                          * refuse (the first segment counts as a valid ACK). */
                         meta.event = EV_EARLY_DATA;
+                    } else if (hdr.cookie_pass.reuse == 1) {
+                        meta.event = EV_REUSE_ACK;
                     }
                     if (meta.has_payload) {
                         /* C4: the controller holds the data until the session is up. */
