@@ -103,10 +103,15 @@ header ipv6_frag_t {
     bit<32> identification;
 }
 
+/* The chain as the headers_t member IPV6_EXT_HEADERS declares; a target without
+ * header unions (TNA: bf-p4c has none) defines its own before this file. */
+#ifndef IPV6_EXT_HEADERS
 header_union ipv6_ext_u {
     ipv6_opt_hdr_t opt;
     ipv6_frag_t    frag;
 }
+#define IPV6_EXT_HEADERS ipv6_ext_u[IPV6_EXT_MAX] ipv6_ext;
+#endif
 
 /* Neighbour solicitation / advertisement (ICMPv6 135 / 136) after the ICMPv6
  * header (icmp_t): flags and reserved bits, the target address. */
@@ -291,7 +296,7 @@ struct headers_t {
     ipv4_t          ipv4;
     ipv4_options_t  ipv4_options;
     ipv6_t          ipv6;
-    ipv6_ext_u[IPV6_EXT_MAX] ipv6_ext;
+    IPV6_EXT_HEADERS
     tcp_t           tcp;
     tcp_option_t[TCP_OPTIONS_MAX] tcp_options;
     gen_mss_t       gen_mss;

@@ -5,22 +5,20 @@
  * metadata, port metadata, then the CPU or recirculation header by port).
  *
  * A parser error on Tofino does not stop the packet either: the ingress parser's
- * errors land in ig_intr_md_from_prsr.parser_err, which the ingress reads as
- * v1model's parser_error (D1).
+ * errors (a frame too short for a header, a full option stack) land in
+ * ig_intr_md_from_prsr.parser_err, which the ingress reads as v1model's
+ * parser_error (D1). The checks v1model makes with verify() (bf-p4c has no verify
+ * in the parser) are select()s here into `malformed_*` states, which set
+ * meta.malformed and stop, as a failed verify stops v1model's parser: what was
+ * extracted stays valid, the control drops or forwards as for a parser error.
  */
 #ifndef SYNPROXY_TNA_PARSER_P4
 #define SYNPROXY_TNA_PARSER_P4
 
-error {
-    Ipv4BadHeaderLength,
-    TcpBadDataOffset,
-    TcpOptionBadLength,
-    TcpOptionOverrun
-}
-
 /* hdr is inout, not out: what was extracted before a parser error stays valid for
  * the ingress, as in v1model (out would be copied back only on accept). */
-parser PacketParser(packet_in packet, inout headers_t hdr, inout local_metadata_t meta) {
+parser PacketParser(packet_in packet, inout headers_t hdr, inout local_metadata_t meta,
+                    inout tcp_opt_pad_t tcp_pad) {
 
     state start {
         packet.extract(hdr.ethernet);
@@ -72,12 +70,19 @@ parser PacketParser(packet_in packet, inout headers_t hdr, inout local_metadata_
     state parse_ipv4 {
         packet.extract(hdr.ipv4);
         meta.ip_bad_version = hdr.ipv4.version != IPV4_VERSION;
-        verify(hdr.ipv4.ihl >= 5, error.Ipv4BadHeaderLength);
         meta.is_fragment = hdr.ipv4.flag_mf == 1 || hdr.ipv4.frag_offset != 0;
         transition select(hdr.ipv4.ihl) {
+            0 &&& 0xc: malformed_ipv4_ihl;    /* 0..3 */
+            4: malformed_ipv4_ihl;
             5: parse_ipv4_payload;
             default: parse_ipv4_options;
         }
+    }
+
+    /* IHL < 5: a header shorter than its fixed part (v1model: Ipv4BadHeaderLength). */
+    state malformed_ipv4_ihl {
+        meta.malformed = true;
+        transition accept;
     }
 
     state parse_ipv4_options {
@@ -110,7 +115,21 @@ parser PacketParser(packet_in packet, inout headers_t hdr, inout local_metadata_
         packet.extract(hdr.tcp);
         meta.l4_src_port = hdr.tcp.src_port;
         meta.l4_dst_port = hdr.tcp.dst_port;
-        verify(hdr.tcp.data_offset >= TCP_MIN_DATA_OFFSET, error.TcpBadDataOffset);
+        transition select(hdr.tcp.data_offset) {
+            0 &&& 0xc: malformed_tcp_offset;  /* 0..3 */
+            4: malformed_tcp_offset;
+            default: parse_tcp_option_area;
+        }
+    }
+
+    /* Data offset < 5 (v1model: TcpBadDataOffset). */
+    state malformed_tcp_offset {
+        meta.malformed = true;
+        transition accept;
+    }
+
+    state parse_tcp_option_area {
+        /* data_offset >= 5 here: 0..40 option bytes. */
         meta.opt_left = ((bit<8>)hdr.tcp.data_offset - 5) << 2;
         transition next_tcp_option;
     }
@@ -132,8 +151,20 @@ parser PacketParser(packet_in packet, inout headers_t hdr, inout local_metadata_
         }
     }
 
+    /* What follows an EOL in the option area is padding: extracted (tcp_pad), so
+     * that a segment built from this one does not carry it as payload (TNA cannot
+     * cut the frame as v1model's truncate() does). */
     state parse_tcp_opt_eol {
         packet.extract(hdr.tcp_options.next.eol);
+        meta.opt_left = meta.opt_left - 1;
+        transition select(meta.opt_left) {
+            0: accept;
+            default: parse_tcp_opt_pad;
+        }
+    }
+
+    state parse_tcp_opt_pad {
+        packet.extract(tcp_pad, ((bit<32>)meta.opt_left) << 3);
         transition accept;
     }
 
@@ -143,13 +174,46 @@ parser PacketParser(packet_in packet, inout headers_t hdr, inout local_metadata_
         transition next_tcp_option;
     }
 
+    /* A kind-length option needs two bytes of the area before its length is read
+     * (v1model: TcpOptionOverrun). */
     state parse_tcp_opt_tlv {
-        verify(meta.opt_left >= 2, error.TcpOptionOverrun);
+        transition select(meta.opt_left) {
+            1: malformed_tcp_option;
+            default: parse_tcp_opt_length;
+        }
+    }
+
+    /* Length 0 or 1 (v1model: TcpOptionBadLength). */
+    state parse_tcp_opt_length {
         bit<16> kind_len = packet.lookahead<bit<16>>();
         meta.opt_len = kind_len[7:0];
-        verify(meta.opt_len >= 2, error.TcpOptionBadLength);
-        verify(meta.opt_len <= meta.opt_left, error.TcpOptionOverrun);
-        meta.opt_left = meta.opt_left - meta.opt_len;
+        transition select(meta.opt_len) {
+            0: malformed_tcp_option;
+            1: malformed_tcp_option;
+            default: parse_tcp_opt_fits;
+        }
+    }
+
+    /* The option within the area (v1model: TcpOptionOverrun): opt_len <= opt_left,
+     * tested without a comparison of two variables in the parser: the difference
+     * is taken 16 bits wide, where opt_left (<= 40) - opt_len (<= 255) is negative,
+     * so its high byte non-zero, exactly when the option overruns. */
+    state parse_tcp_opt_fits {
+        bit<16> left = (bit<16>)meta.opt_left - (bit<16>)meta.opt_len;
+        meta.opt_left = left[7:0];
+        transition select(left[15:8]) {
+            0: parse_tcp_opt_kind;
+            default: malformed_tcp_option;
+        }
+    }
+
+    state malformed_tcp_option {
+        meta.malformed = true;
+        transition accept;
+    }
+
+    state parse_tcp_opt_kind {
+        bit<16> kind_len = packet.lookahead<bit<16>>();
         transition select(kind_len) {
             TCP_OPT_MSS ++ TCP_OPT_MSS_LEN: parse_tcp_opt_mss;
             TCP_OPT_WSCALE ++ TCP_OPT_WSCALE_LEN: parse_tcp_opt_wscale;
@@ -215,8 +279,11 @@ parser PacketParser(packet_in packet, inout headers_t hdr, inout local_metadata_
         transition next_tcp_option;
     }
 
+    /* opt_len is 2..40 here (parse_tcp_opt_length, parse_tcp_opt_fits): the body is
+     * 0..38 bytes, within the varbit<304>; the subtraction is made at 8 bits, where
+     * it cannot wrap, and only the result widened. */
     state parse_tcp_opt_generic {
-        packet.extract(hdr.tcp_options.next.generic, ((bit<32>)meta.opt_len - 2) << 3);
+        packet.extract(hdr.tcp_options.next.generic, ((bit<32>)(meta.opt_len - 2)) << 3);
         transition next_tcp_option;
     }
 }
@@ -253,12 +320,13 @@ parser SynproxyIngressParser(packet_in packet,
     }
 
     state parse_frame {
-        packet_parser.apply(packet, hdr.h, meta.m);
+        packet_parser.apply(packet, hdr.h, meta.m, hdr.tcp_pad);
         transition accept;
     }
 }
 
-/* The IPv4 header checksum is recomputed for every packet, the TCP checksum of a
+/* The IPv4 header checksum is recomputed for every packet (its options included:
+ * an invalid ipv4_options adds nothing), the TCP checksum of a
  * segment the switch built is summed in full (translated segments are patched
  * incrementally in the controls, as in v1model); digests are packed here. */
 control SynproxyIngressDeparser(packet_out packet,
@@ -269,15 +337,19 @@ control SynproxyIngressDeparser(packet_out packet,
     Checksum() tcp_checksum;
     Digest<cookie_ack_digest_t>(DIGEST_TYPE_COOKIE_ACK) cookie_ack_digest;
     Digest<session_event_digest_t>(DIGEST_TYPE_SESSION_EVENT) session_event_digest;
+    Mirror(MIRROR_TYPE_SERVER_ACK) mirror;
 
     apply {
+        if (ig_dprsr_md.mirror_type == MIRROR_TYPE_SERVER_ACK) {
+            mirror.emit(meta.mirror_session, meta.server_ack);
+        }
         if (hdr.h.ipv4.isValid()) {
             hdr.h.ipv4.hdr_checksum = ipv4_checksum.update({
                 hdr.h.ipv4.version, hdr.h.ipv4.ihl, hdr.h.ipv4.dscp, hdr.h.ipv4.ecn,
                 hdr.h.ipv4.total_len, hdr.h.ipv4.identification,
                 hdr.h.ipv4.flag_rsvd, hdr.h.ipv4.flag_df, hdr.h.ipv4.flag_mf,
                 hdr.h.ipv4.frag_offset, hdr.h.ipv4.ttl, hdr.h.ipv4.protocol,
-                hdr.h.ipv4.src_addr, hdr.h.ipv4.dst_addr });
+                hdr.h.ipv4.src_addr, hdr.h.ipv4.dst_addr, hdr.h.ipv4_options });
         }
         if (meta.tcp_fresh) {
             /* No payload and no parsed options: the SYN/ACK's generated options
@@ -304,6 +376,7 @@ control SynproxyIngressDeparser(packet_out packet,
         packet.emit(hdr.h.ipv4_options);
         packet.emit(hdr.h.tcp);
         packet.emit(hdr.h.tcp_options);
+        packet.emit(hdr.tcp_pad);
         packet.emit(hdr.h.gen_mss);
         packet.emit(hdr.h.gen_wscale);
         packet.emit(hdr.h.gen_sack_perm);
@@ -313,23 +386,110 @@ control SynproxyIngressDeparser(packet_out packet,
     }
 }
 
-/* Egress sees only the bridged cookie pass header; the frame is payload. */
+/* Egress sees the bridged cookie pass header, the frame as payload; behind a
+ * server-ACK mirror header (D8) it parses the window update the frame is by then. */
 parser SynproxyEgressParser(packet_in packet,
                             out tna_egress_headers_t hdr,
                             out tna_egress_metadata_t meta,
                             out egress_intrinsic_metadata_t eg_intr_md) {
     state start {
         packet.extract(eg_intr_md);
+        transition select(packet.lookahead<bit<8>>()) {
+            MIRROR_KIND_SERVER_ACK: parse_server_ack;
+            default: parse_bridged;
+        }
+    }
+
+    state parse_bridged {
         packet.extract(hdr.cookie_pass);
+        transition accept;
+    }
+
+    state parse_server_ack {
+        packet.extract(hdr.server_ack);
+        packet.extract(hdr.cookie_pass);
+        packet.extract(hdr.ethernet);
+        transition select(hdr.ethernet.ether_type) {
+            ETHERTYPE_VLAN: parse_vlan_outer;
+            ETHERTYPE_QINQ: parse_vlan_outer;
+            ETHERTYPE_IPV4: parse_ipv4;
+            default: accept;
+        }
+    }
+
+    state parse_vlan_outer {
+        packet.extract(hdr.vlan_outer);
+        transition select(hdr.vlan_outer.ether_type) {
+            ETHERTYPE_VLAN: parse_vlan_inner;
+            ETHERTYPE_QINQ: parse_vlan_inner;
+            ETHERTYPE_IPV4: parse_ipv4;
+            default: accept;
+        }
+    }
+
+    state parse_vlan_inner {
+        packet.extract(hdr.vlan_inner);
+        transition select(hdr.vlan_inner.ether_type) {
+            ETHERTYPE_IPV4: parse_ipv4;
+            default: accept;
+        }
+    }
+
+    state parse_ipv4 {
+        packet.extract(hdr.ipv4);
+        transition select(hdr.ipv4.ihl, hdr.ipv4.protocol) {
+            (5, IP_PROTO_TCP): parse_tcp;
+            default: accept;
+        }
+    }
+
+    state parse_tcp {
+        packet.extract(hdr.tcp);
+        transition select(hdr.tcp.data_offset) {
+            TCP_MIN_DATA_OFFSET + 3: parse_timestamp;
+            default: accept;
+        }
+    }
+
+    state parse_timestamp {
+        packet.extract(hdr.gen_timestamp);
         transition accept;
     }
 }
 
+/* The ACK to the server (built in SynproxyEgress) gets both checksums in full; no
+ * other packet has its frame parsed in egress. */
 control SynproxyEgressDeparser(packet_out packet,
                                inout tna_egress_headers_t hdr,
                                in tna_egress_metadata_t meta) {
+    Checksum() ipv4_checksum;
+    Checksum() tcp_checksum;
+
     apply {
+        if (hdr.ipv4.isValid()) {
+            hdr.ipv4.hdr_checksum = ipv4_checksum.update({
+                hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.dscp, hdr.ipv4.ecn,
+                hdr.ipv4.total_len, hdr.ipv4.identification,
+                hdr.ipv4.flag_rsvd, hdr.ipv4.flag_df, hdr.ipv4.flag_mf,
+                hdr.ipv4.frag_offset, hdr.ipv4.ttl, hdr.ipv4.protocol,
+                hdr.ipv4.src_addr, hdr.ipv4.dst_addr });
+        }
+        if (hdr.tcp.isValid()) {
+            hdr.tcp.checksum = tcp_checksum.update({
+                hdr.ipv4.src_addr, hdr.ipv4.dst_addr, 8w0, IP_PROTO_TCP,
+                ((bit<16>)hdr.tcp.data_offset) << 2,
+                hdr.tcp.src_port, hdr.tcp.dst_port, hdr.tcp.seq_no, hdr.tcp.ack_no,
+                hdr.tcp.data_offset, hdr.tcp.res, hdr.tcp.flags, hdr.tcp.window,
+                hdr.tcp.urgent_ptr, hdr.gen_timestamp });
+        }
+        packet.emit(hdr.server_ack);
         packet.emit(hdr.cookie_pass);
+        packet.emit(hdr.ethernet);
+        packet.emit(hdr.vlan_outer);
+        packet.emit(hdr.vlan_inner);
+        packet.emit(hdr.ipv4);
+        packet.emit(hdr.tcp);
+        packet.emit(hdr.gen_timestamp);
     }
 }
 

@@ -25,8 +25,22 @@ const DigestType_t DIGEST_TYPE_NONE = 0;
 const DigestType_t DIGEST_TYPE_COOKIE_ACK = 1;
 const DigestType_t DIGEST_TYPE_SESSION_EVENT = 2;
 
+/* Mirror sessions REFLECT_SESSION_BASE + p send a copy out of port p (D8: the ACK to
+ * the server goes back out of the port its SYN/ACK came in on), as v1model's clone
+ * sessions; the controller and the tests configure both the same way. 512 + a
+ * 9-bit port fits MirrorId_t (10 bits). */
+const MirrorId_t REFLECT_SESSION_BASE = 512;
+const MirrorType_t MIRROR_TYPE_SERVER_ACK = 1;
+
 /* drop_ctl = 1: no unicast, multicast or resubmit copy of the packet. */
 const bit<3> DROP_CTL_DROP = 1;
+
+/* IPv6 extension headers in headers_t (common/headers.p4): v1model keeps the chain
+ * in a stack of header unions, which bf-p4c refuses ("Unsupported type
+ * header_union"). The TNA parser does not follow IPv6 (D13 is not on TNA yet), so
+ * the TNA headers hold no extension header: an IPv6 frame is forwarded at L2 as
+ * any frame of an ether type the parser does not follow. */
+#define IPV6_EXT_HEADERS
 
 /* The @field_list index common/headers.p4 names for v1model's clone; TNA ignores
  * the annotation (a mirror carries its own header). */

@@ -1,6 +1,6 @@
 """p4sim's TNA pipeline (p4sim/backend/python/tna_pipeline.py) on a small TNA program
 (tna_programs/forward.p4): the intrinsic metadata the parsers see, ucast_egress_port,
-drop_ctl, RegisterAction semantics, Hash, Checksum, Digest, direct counters,
+drop_ctl, RegisterAction semantics, Hash, Checksum, Digest, Mirror, direct counters,
 multicast with the ingress port excluded, and recirculation.
 
 Run: .venv/bin/python -m pytest -q tests/p4sim/test_tna_pipeline.py
@@ -134,3 +134,31 @@ def test_recirculation_loop_is_bounded(h: Harness) -> None:
     h.add_entry("mac_table", [AFTER_RECIRC], "forward", [68])
     assert h.process(1, frame()) == []
     assert h.pipeline.faults == 0 and h.pipeline.dropped == 1
+
+
+def test_mirror_copies_to_the_clone_session_with_its_header(h: Harness) -> None:
+    h.add_clone_session(5, [(3, 1)])
+    h.add_entry("mac_table", [DST], "forward_mirrored", [2, 5])
+    out = h.process(1, frame(probe=False))
+    assert sorted(port for port, _ in out) == [2, 3]
+    original = dict(out)[2]
+    assert original[:6] == DST.to_bytes(6, "big")  # no mirror header on the original
+    assert dict(out)[3] == (5).to_bytes(2, "big") + original
+
+
+def test_mirror_of_a_dropped_packet_and_of_an_unknown_session(h: Harness) -> None:
+    h.add_clone_session(5, [(3, 1)])
+    h.add_entry("mac_table", [DST], "drop_mirrored", [5])
+    assert [port for port, _ in h.process(1, frame(probe=False))] == [3]
+    h.add_entry("mac_table", [AFTER_RECIRC], "forward_mirrored", [2, 6])  # no session 6
+    assert [port for port, _ in h.process(1, frame(dst=AFTER_RECIRC, probe=False))] == [2]
+
+
+def test_counter_bytes_with_a_negative_adjustment(h: Harness) -> None:
+    data = frame(probe=False)
+    h.process(3, data)
+    h.process(3, data)
+    assert (h.counter("port_bytes").packets[3], h.counter("port_bytes").bytes[3]) == (
+        2, 2 * len(data))
+    assert (h.counter("port_l3_bytes").packets[3], h.counter("port_l3_bytes").bytes[3]) == (
+        2, 2 * (len(data) - 14))

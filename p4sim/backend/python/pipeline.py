@@ -69,6 +69,7 @@ class PacketContext:
         "resubmit_fl",
         "recirculate_fl",
         "digest",
+        "mirror",
         "truncate",
         "checksum_error",
         "payload",
@@ -88,6 +89,7 @@ class PacketContext:
         self.resubmit_fl: int | None = None
         self.recirculate_fl: int | None = None
         self.digest: tuple[int, tuple[int, ...]] | None = None
+        self.mirror: tuple[int, bytes] | None = None  # TNA Mirror.emit: (session, header)
         self.truncate: int | None = None  # bytes to keep (truncate(): the smallest asked)
         self.checksum_error = 0
         self.payload = b""

@@ -5,7 +5,9 @@
   instance's `apply(inout T value, out U rv)` (compiled once per instance, as an
   action is, so it sees the control's names) on cell i, stores `value` back and
   returns `rv`. An index past the array reads and writes nothing and returns 0.
-* `Counter<W, I>.count(i)`: the device counter; `DirectCounter.count()`: its table
+* `Counter<W, I>.count(i[, adjust_byte_count])`: the device counter (the bytes are the
+  packet's as it entered the block, plus the adjustment, a two's complement 32-bit
+  value); `DirectCounter.count()`: its table
   counts each hit (as v1model's direct counters; TNA counts only the actions that
   call it: a program that calls it in every action of the table sees no difference).
 * `Hash<W>(algo).get(data)`: the algorithm over the packed data, cut to W bits. The
@@ -13,6 +15,9 @@
 * `Checksum.update(data)`: the Internet checksum of the packed data (fields of invalid
   headers left out), as the deparser's checksum engine computes it.
 * `Digest<T>.pack(data)`: the digest of the packet (one per packet, the last wins).
+* `Mirror.emit(session[, hdr])`: the packet's mirror (one per packet, the last wins):
+  the session and the bytes of `hdr`; the pipeline sends the copy when the
+  deparser's mirror_type is not 0 (tna_pipeline.py).
 """
 
 from __future__ import annotations
@@ -82,7 +87,13 @@ class TnaExterns:
         return rv
 
     def m_Counter_count(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:  # noqa: N802
-        self.c.line(f"{self.ext.obj(recv)}.count({self.c.ex(args[0])}, _ctx.nbytes)")
+        nbytes = "_ctx.nbytes"
+        if len(args) > 1 and args[1] is not None:
+            # adjust_byte_count: a two's complement adjustment of the bytes counted
+            adj = self.c.em.tmp("adj")
+            self.c.line(f"{adj} = {self.c.ex(args[1])} & 0xFFFFFFFF")
+            nbytes = f"max(0, _ctx.nbytes + {adj} - (({adj} >> 31) << 32))"
+        self.c.line(f"{self.ext.obj(recv)}.count({self.c.ex(args[0])}, {nbytes})")
 
     def m_DirectCounter_count(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:  # noqa: N802
         return None
@@ -120,3 +131,21 @@ class TnaExterns:
             c.line(f"{tmp} = {c.ex(data)}")
             vals = [self.ext._digest_value(f"{tmp}.{pyfield(n)}", _u(ft)) for n, ft in st.fields]
         c.line(f"_ctx.digest = ({did}, ({''.join(v + ', ' for v in vals)}))")
+
+    def m_Mirror_emit(self, e: ast.Call, recv: ast.Expr, args: list[Any]) -> None:  # noqa: N802
+        c = self.c
+        session = c.ex(args[0])
+        if len(args) < 2:
+            c.line(f"_ctx.mirror = ({session}, b'')")
+            return
+        out = c.em.tmp("mo")
+        c.line(f"{out} = _rt.PacketOut()")
+        hdr = args[1]
+        t = _u(type_of(hdr))
+        if not isinstance(t, T.HeaderT):
+            raise P4Error(e.loc, "a mirror header must be a header")
+        if isinstance(hdr, ast.Member) and isinstance(type_of(hdr.expr), T.StructT):
+            self.ext._emit_member(out, f"{c.ex(hdr.expr)}.__dict__", hdr.name, t)
+        else:
+            self.ext.emit_value(out, c.ex(hdr), t)
+        c.line(f"_ctx.mirror = ({session}, {out}.finish())")

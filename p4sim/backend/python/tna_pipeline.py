@@ -7,6 +7,11 @@ class instead (pipeline.Pipeline.__new__); it has the same `process`. One pipe
     ingress parser (the frame behind the ingress intrinsic metadata and the 64-bit
     port metadata, as Tofino prepends them) -> ingress -> ingress deparser
       -> digest (Digest.pack in the deparser; digest_type 0 sends none)
+      -> mirror (Mirror.emit in the deparser, mirror_type != 0, drop_ctl bit 2 clear):
+         a copy to each replica of the clone session (P4Runtime's clone sessions
+         stand for Tofino's mirror sessions; the 10-bit session id): the mirror
+         header, then the packet as deparsed (the bridged header too, where the
+         program emits one), through egress with egress_rid 0
       -> drop_ctl bit 0: dropped
       -> mcast_grp_a != 0: one copy per replica of the group, leaving out the port
          named by level2_exclusion_id when the group has one (p4sim's model of
@@ -20,7 +25,7 @@ class instead (pipeline.Pipeline.__new__); it has the same `process`. One pipe
 Metadata starts at zero (bf-p4c's `pa_auto_init_metadata`). A parser error does
 not stop the packet: ig_intr_md_from_prsr.parser_err has PARSER_ERROR_PARTIAL_HDR
 (packet too short) or PARSER_ERROR_NO_MATCH (anything else) set and ingress runs.
-Not modelled yet: resubmit, mirror, the egress bypass, queues and timestamps other
+Not modelled yet: resubmit, egress mirror, mirror truncation, the egress bypass, queues and timestamps other
 than global_tstamp.
 """
 
@@ -221,10 +226,16 @@ class TnaPipeline:
         tm, dprsr = objs["ig_tm"], objs["ig_dprsr"]
         if ctx.digest is not None and dprsr.f_digest_type != 0:
             self.state.digest_sink(ctx.digest[0], ctx.digest[1])
+        frame = po.finish() + payload
+        mirror = ctx.mirror
+        if mirror is not None and dprsr.f_mirror_type != 0 and not dprsr.f_drop_ctl & 4:
+            session = self.state.pre.clone_sessions.get(mirror[0] & 0x3FF)
+            if session is not None:
+                for eport, _instance in session.replicas:
+                    self._egress(eport, mirror[1] + frame, 0, passes, work, out)
         if dprsr.f_drop_ctl & 1:
             self.dropped += 1
             return
-        frame = po.finish() + payload
         group = tm.f_mcast_grp_a
         if group:
             replicas = self.state.pre.multicast_groups.get(group, [])

@@ -64,6 +64,17 @@ void cookie_pass_start(inout cookie_pass_t p, in PortId_t ingress_port,
                        in bit<32> k0, in bit<32> k1, in bit<32> epoch, in bit<8> opts) {
     p.setValid();
     p.pass = 0;
+    p.controller_down = 0;
+    p.pending_hit = 0;
+    p.isn = 0;
+    p.reuse = 0;
+    p.slot = 0;
+    p.state = 0;
+    p.gen = 0;
+    p.delta = 0;
+    p.tsoff = 0;
+    p.nat_addr = 0;
+    p.nat_port = 0;
     p._pad0 = 0;
     p.ingress_port = ingress_port;
     p.m4 = epoch[23:0] ++ opts;

@@ -1,8 +1,10 @@
 /* A small TNA program for p4sim's tna model: L2 forwarding by destination MAC, a
- * per-port packet counter in a Register updated by a RegisterAction, a CRC16 Hash
+ * per-port packet counter in a Register updated by a RegisterAction, per-port byte
+ * Counters (one with adjust_byte_count), a CRC16 Hash
  * and a Checksum of the addresses written into the frame, a digest of unknown source
  * MACs, drop by drop_ctl, flooding with the ingress port excluded, and one
- * recirculation: egress rewrites the destination of what leaves by port 68. */
+ * recirculation: egress rewrites the destination of what leaves by port 68; a
+ * mirror copy carries a tag naming its session. */
 #include <core.p4>
 #include <tna.p4>
 
@@ -19,7 +21,13 @@ header probe_t {
     bit<16> addr_csum;
 }
 
+/* In front of a mirrored copy: which session made it. */
+header mirror_tag_t {
+    bit<16> session;
+}
+
 struct headers_t {
+    mirror_tag_t mirror_tag;
     ethernet_t ethernet;
     probe_t    probe;
 }
@@ -27,6 +35,7 @@ struct headers_t {
 struct metadata_t {
     bit<48> learn_mac;
     PortId_t learn_port;
+    MirrorId_t mirror_session;
 }
 
 struct learn_digest_t {
@@ -66,6 +75,9 @@ control Ig(inout headers_t hdr, inout metadata_t md,
             rv = value;
         }
     };
+    /* Bytes per ingress port, as received and less the 14-byte Ethernet header. */
+    Counter<bit<32>, PortId_t>(512, CounterType_t.PACKETS_AND_BYTES) port_bytes;
+    Counter<bit<32>, PortId_t>(512, CounterType_t.PACKETS_AND_BYTES) port_l3_bytes;
     Hash<bit<16>>(HashAlgorithm_t.CRC16) flow_hash;
     DirectCounter<bit<32>>(CounterType_t.PACKETS_AND_BYTES) mac_table_counter;
 
@@ -76,6 +88,22 @@ control Ig(inout headers_t hdr, inout metadata_t md,
 
     action drop() {
         ig_dprsr_md.drop_ctl = 1;
+        mac_table_counter.count();
+    }
+
+    /* Forward, and a copy to mirror session `session` (tagged with it). */
+    action forward_mirrored(PortId_t port, MirrorId_t session) {
+        ig_tm_md.ucast_egress_port = port;
+        ig_dprsr_md.mirror_type = 1;
+        md.mirror_session = session;
+        mac_table_counter.count();
+    }
+
+    /* Dropped, but the copy goes (drop_ctl bit 0 only). */
+    action drop_mirrored(MirrorId_t session) {
+        ig_dprsr_md.drop_ctl = 1;
+        ig_dprsr_md.mirror_type = 1;
+        md.mirror_session = session;
         mac_table_counter.count();
     }
 
@@ -93,6 +121,8 @@ control Ig(inout headers_t hdr, inout metadata_t md,
             forward;
             drop;
             flood;
+            forward_mirrored;
+            drop_mirrored;
             @defaultonly NoAction;
         }
         const default_action = NoAction();
@@ -111,6 +141,8 @@ control Ig(inout headers_t hdr, inout metadata_t md,
     }
 
     apply {
+        port_bytes.count(ig_intr_md.ingress_port);
+        port_l3_bytes.count(ig_intr_md.ingress_port, 0 - 32w14);
         mac_table.apply();
         if (!known_sources.apply().hit) {
             ig_dprsr_md.digest_type = 1;
@@ -128,7 +160,14 @@ control IgDeparser(packet_out pkt, inout headers_t hdr, in metadata_t md,
                    in ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md) {
     Digest<learn_digest_t>(1) learn;
     Checksum() addr_checksum;
+    Mirror(1) mirror;
     apply {
+        if (ig_dprsr_md.mirror_type == 1) {
+            hdr.mirror_tag.setValid();
+            hdr.mirror_tag.session = (bit<16>)md.mirror_session;
+            mirror.emit(md.mirror_session, hdr.mirror_tag);
+            hdr.mirror_tag.setInvalid();
+        }
         if (hdr.probe.isValid()) {
             hdr.probe.addr_csum = addr_checksum.update({ hdr.ethernet.dst_addr,
                                                          hdr.ethernet.src_addr });
