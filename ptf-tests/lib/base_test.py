@@ -33,16 +33,31 @@ class P4RuntimeTest(BaseTest):
         self.cpu_port = int(params["cpu_port"])
         self.p4info = load_p4info(params["p4info"])
         self.p4 = P4InfoIndex(self.p4info)
+        self._undo: list = []  # Updates that restore the switch, applied in reverse
+        self._released = False
         self.client = P4RuntimeClient(params["grpcaddr"])
         self.client.connect()
+        # unittest skips tearDown when setUp raises (a subclass's setUp, after this
+        # one): a cleanup still restores what was written and gives the connection
+        # back, or every later test would wait on its arbitration.
+        self.addCleanup(self._release)
         key = f"{params['grpcaddr']}|{params['config']}"
         if key not in _pipeline_pushed:
             self.client.set_pipeline(self.p4info, Path(params["config"]).read_bytes())
             _pipeline_pushed.add(key)
-        self._undo: list = []  # Updates that restore the switch, applied in reverse
         self.ports = sorted(port for (_dev, port) in ptf.config["port_map"])
 
     def tearDown(self) -> None:
+        try:
+            self._release()
+        finally:
+            super().tearDown()
+
+    def _release(self) -> None:
+        """Undo this test's writes and close its connection, once."""
+        if self._released:
+            return
+        self._released = True
         try:
             for upd in reversed(self._undo):
                 try:
@@ -51,7 +66,6 @@ class P4RuntimeTest(BaseTest):
                     print(f"cleanup failed: {e}")
         finally:
             self.client.close()
-            super().tearDown()
 
     # ------------------------------------------------------------------ writes
 

@@ -131,6 +131,7 @@ class SynproxyTest(P4RuntimeTest):
     def setUp(self) -> None:
         self.fam: Family = FAMILIES[self.family]
         use_family(self.fam)
+        self.addCleanup(use_family, V4)  # also when setUp fails (tearDown is skipped)
         super().setUp()
         self.insert("router_macs", {"dst_mac": ROUTER_MAC}, "set_routed")
         for net, port, mac in ((CLIENT_NET, CLIENT_PORT, CLIENT_MAC),
@@ -172,8 +173,8 @@ class SynproxyTest(P4RuntimeTest):
     def tearDown(self) -> None:
         try:
             # A register write, so p4sim only (bmv2 has no register access): there
-            # an entry lapses after PENDING_LIFETIME (~10 s) instead. The TNA program
-            # has no pending registers yet (p4src/README.md, "TNA").
+            # an entry lapses after PENDING_LIFETIME (~10 s) instead; and only for a
+            # program that has the pending registers.
             has_pending = any(r.preamble.alias == "pending_since" for r in self.p4.info.registers)
             if self._pending_slots and self.target == "p4sim" and has_pending:
                 self.client.write([entities.update("MODIFY", entities.register_entry(
