@@ -247,6 +247,7 @@ DROP_REASONS = {
     "syn_service_rate": "a SYN above its service's meter (D15)",
     "syn_early": "a SYN above the committed rate, random early drop (D15)",
     "controller_rate": "a digest or PacketIn above the controller's meter (D15)",
+    "fullnat_unknown": "to a FULLNAT local address, no session (D7)",
 }
 
 

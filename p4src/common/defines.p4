@@ -225,6 +225,8 @@ const ProxyEvent_t EV_DROP_SYN_SERVICE_RATE  = 31;   /* D15: SYN above its servi
 const ProxyEvent_t EV_DROP_SYN_EARLY         = 32;   /* D15: SYN above a CIR, random early drop */
 const ProxyEvent_t EV_DROP_CONTROLLER_RATE   = 33;   /* D15: digest/PacketIn above its meter */
 const ProxyEvent_t EV_V6_CHAIN_PASSED        = 34;   /* D13: unfollowed IPv6 header chain, forwarded */
+/* 35..47: IPv6 and issue-16 work */
+const ProxyEvent_t EV_DROP_FULLNAT_UNKNOWN   = 48;   /* D7: to a FULLNAT local address, no session */
 
 /* ------------------------------------------------------------------ meters (D15)
  * v1model's meter colours, and the cells of controller_meter (meters.p4). */

@@ -36,6 +36,8 @@ NOT_YET_ON_TNA = {
                          "ipv6_routes", "nat_buckets_v6", "nat_reverse_v6")
       for c in ("", "_counter")),
     "ipv6_chain_policy",
+    # D7: FULLNAT and its direct counters
+    *(f"{t}{c}" for t in ("fullnat_sessions", "fullnat_local_addresses") for c in ("", "_counter")),
 }
 
 

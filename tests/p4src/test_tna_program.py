@@ -28,7 +28,8 @@ V1MODEL_PROGRAM = P4SRC / "v1model" / "synproxy.p4"
 NOT_YET_ON_TNA = {"nat_buckets", "nat_reverse", "controller_heartbeat", "overload_config",
                   # D13, IPv6: the v1model program's tables, not ported to TNA yet
                   "services_v6", "sessions_v6", "martian_sources_v6", "nd_replies",
-                  "ipv6_routes", "nat_buckets_v6", "nat_reverse_v6", "ipv6_chain_policy"}
+                  "ipv6_routes", "nat_buckets_v6", "nat_reverse_v6", "ipv6_chain_policy",
+                  "fullnat_sessions", "fullnat_local_addresses"}
 
 
 def _tna_include_dir(tool: str) -> Path | None:
