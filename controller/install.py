@@ -26,6 +26,7 @@ from . import entities as ent
 from . import p4consts
 from .config import Config, Service, family
 from .defence import KeyState
+from .fullnat import FullNatCodec, local_addresses
 from .natpool import ServerKey, moved
 from .p4info import P4InfoIndex
 from .sessions import Session
@@ -161,6 +162,7 @@ def martian_prefixes(cfg: Config) -> list[str]:
             if family(p) == 4}
     hosts = {ipaddress.IPv4Interface(i.address).ip for i in cfg.interfaces if i.address}
     hosts |= {ipaddress.IPv4Address(s.vip) for s in cfg.services if family(s.vip) == 4}
+    hosts |= {ipaddress.IPv4Address(a) for a in local_addresses(cfg)}  # D7
     subnets = [ipaddress.IPv4Interface(i.address).network for i in cfg.interfaces if i.address]
     subnets += [ipaddress.IPv4Network(r.prefix) for r in cfg.routes if family(r.prefix) == 4]
     hosts |= {n.broadcast_address for n in subnets if n.prefixlen <= 30}
@@ -407,6 +409,7 @@ class SessionCodec:
         self._server_tmpl = self._template(self.server_action.preamble.id, self.server_params)
         self._delete_tmpl = self._template(None, [])
         self._delete_tmpl.type = DELETE
+        self.fullnat = FullNatCodec.of(p4)  # D7; None: the program has no FULLNAT
 
     def _template(self, action_id: int | None, params: list[tuple[int, str]]
                   ) -> p4runtime_pb2.Update:
@@ -430,6 +433,8 @@ class SessionCodec:
     @staticmethod
     def server_key(s: Session) -> tuple[int, int, int, int]:
         c, _vip, cport, _vport = s.flow
+        if s.laddr:  # D7, FULLNAT: the server side's own tuple
+            return (s.rs_addr, s.laddr, s.rs_port, s.lport)
         return (s.rs_addr, c, s.rs_port, cport)
 
     @staticmethod
@@ -456,6 +461,8 @@ class SessionCodec:
         svals = {"slot": s.slot, "service_id": s.service_id, "vip_addr": p.vip_addr,
                  "vip_port": p.vip_port, "cookie": s.cookie, "ts_base": p.ts_base,
                  "client_window": p.client_window, "win_shift": p.win_shift, "gen": s.gen}
+        if s.laddr and self.fullnat is not None:  # D7: before the entries that use it
+            self.fullnat.add(into, s.slot, kind, s.flow[0], s.flow[2], s.laddr, s.lport)
         self._add(into, self._client_tmpl, kind, self.client_key(s),
                   [cvals[n] for n in self._client_names])
         self._add(into, self._server_tmpl, kind if server_kind is None else server_kind,
@@ -469,6 +476,8 @@ class SessionCodec:
         install's gen makes them stale)."""
         self.delete(into, self.client_key(s))
         self.delete(into, self.server_key(s))
+        if s.laddr and self.fullnat is not None:
+            self.fullnat.delete(into, s.slot)
 
     def read_entries_query(self) -> p4runtime_pb2.Entity:
         q = p4runtime_pb2.Entity()

@@ -162,6 +162,10 @@ class Metrics:
                                       ["reason"], registry=r)
         self.table_full = Counter("synproxy_session_table_full_total",
                                   "Validated handshakes dropped: no free slot", registry=r)
+        self.fullnat_exhausted = Counter(
+            "synproxy_fullnat_exhausted_total",
+            "Validated handshakes refused: no free FULLNAT local address and port (D7)",
+            ["service"], registry=r)
         self.syn_retransmits = Counter("synproxy_syn_retransmits_total",
                                        "Server SYNs resent", registry=r)
         self.early_held = Counter("synproxy_early_data_held_total",

@@ -163,7 +163,8 @@ class Timers:
         resend, give_up = self.view.table.due(now)
         for s in resend:
             assert s.handshake is not None
-            self.link.packet_out(server_syn(s.handshake, self._router_mac(s.ingress_port)))
+            self.link.packet_out(server_syn(s.handshake, self._router_mac(s.ingress_port),
+                                            toa=bool(s.laddr)))
             self.view.table.syn_sent(s, now)
             self.metrics.syn_retransmits.inc()
         for s in give_up:
