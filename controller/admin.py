@@ -173,6 +173,8 @@ class Admin:
             raise ValueError(f"service '{s.name}' exists")
         if any((x.vip, x.port) == (s.vip, s.port) for x in self.services.values()):
             raise ValueError(f"{s.vip}:{s.port} is already a service")
+        if s.fullnat is not None:  # D7: its local addresses are installed at start-up
+            raise ValueError("a FULLNAT service is configured in the config file only")
         sid = self.services.free_id()
         self.nat.check_service(sid, s)
         conn = self._require_conn()
@@ -256,6 +258,7 @@ class Admin:
             "register_reads": self.view.register_reads,
             "passthrough_epoch": self.view.passthrough_epoch,
             "services": {s.name: {"id": sid, "vip": s.vip, "port": s.port, "mode": s.mode,
+                                  "forwarding": s.forwarding,  # D7: fullnat, nat, transparent
                                   "defense_active": auto[sid].active if sid in auto else None,
                                   "real_servers": [
                                       {**dataclasses.asdict(r), "sessions": per_rs.get(
@@ -342,7 +345,8 @@ class Admin:
                         "service": self.services[s.service_id].name
                         if s.service_id in self.services else s.service_id,
                         "state": state_name(s.state), "gen": s.gen, "attempts": s.attempts,
-                        "held_bytes": s.held.nbytes})
+                        "held_bytes": s.held.nbytes,
+                        "local": f"{ip(s.laddr)}:{s.lport}" if s.laddr else None})
         return out
 
 
