@@ -498,6 +498,7 @@ def fullnat_record(r: _Reader, n: yaml.Node, w: str) -> FullNat:
     def addresses(node: yaml.Node, where: str) -> tuple[str, ...]:
         out: list[str] = []
         for i, x in enumerate(r.sequence(node, where)):
+            r.note(f"{where}[{i}]", "IPv4 address")
             a = r.host_ip(x, f"{where}[{i}]")
             if family(a) != 4:
                 raise r.fail(x, f"{where}[{i}]", f"{a} is IPv6: FULLNAT local addresses are "
