@@ -546,10 +546,10 @@ def check_fullnat_addresses(r: _Reader, item: Callable[[str, int], yaml.Node | N
         others.setdefault(s.vip, f"the VIP of service '{s.name}'")
         for rs in s.real_servers:
             others.setdefault(rs.address, f"a real server of service '{s.name}'")
-    for i in cfg.interfaces:
-        if i.address:
-            others.setdefault(str(ipaddress.IPv4Interface(i.address).ip),
-                              f"the address of interface {i.port}")
+    for iface in cfg.interfaces:
+        if iface.address:
+            others.setdefault(str(ipaddress.IPv4Interface(iface.address).ip),
+                              f"the address of interface {iface.port}")
     for nb in cfg.neighbours:
         others.setdefault(nb.address, "a neighbour")
     owner: dict[str, str] = {}

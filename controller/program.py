@@ -12,8 +12,7 @@ from google.protobuf.message import DecodeError
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2 as pb
 
-from . import p4consts
-from . import fullnat
+from . import fullnat, p4consts
 from .config import Config, check_program
 from .digests import DigestDecoder
 from .install import SessionCodec, canonical

@@ -139,6 +139,7 @@ def test_local_ports_unique_per_server_and_exhaustion_counted() -> None:
     lp.release(*got[3], *RS)
     assert lp.allocate(pool, *RS) == got[3]
     assert lp.allocate(pool, *RS) is None
+    assert got[0] is not None
     assert not lp.claim(*got[0], *RS)  # read back twice: refused
     assert lp.in_use(RS) == 6
 
