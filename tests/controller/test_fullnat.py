@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from scapy.layers.inet import IP, TCP
 
+from controller import tables
 from controller.config import ConfigError, FullNat, Sessions, parse_config
 from controller.fullnat import LocalPorts
 from controller.install import ip
@@ -295,6 +296,7 @@ def test_a_fullnat_connection_end_to_end(artefacts: tuple[Path, Path], sock, swi
         assert status["services"]["web"]["forwarding"] == "fullnat"
         (row,) = ct.call(lambda: ct.ctl.sessions())
         assert row["local"] == f"{LADDR}:{lport}"
+        assert "on fullnat" in tables.status(status)
     finally:
         ct.stop()
 
