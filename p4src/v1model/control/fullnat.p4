@@ -92,24 +92,26 @@ control FullNat(inout ipv4_t ipv4, inout tcp_t tcp, inout local_metadata_t meta,
     }
 
     apply {
-        if (meta.session_hit && tcp.isValid()) {
-            if (meta.route && !meta.done && fullnat_sessions.apply().hit) {
-                bit<32> sum = csum_open(tcp.checksum);
-                if (meta.dir == DIR_CLIENT && ipv4.src_addr == client_addr
-                        && tcp.src_port == client_port) {
-                    sum = sum + csum_diff32(ipv4.src_addr, local_addr)
-                          + csum_diff16(tcp.src_port, local_port);
-                    ipv4.src_addr = local_addr;
-                    tcp.src_port = local_port;
-                    tcp.checksum = csum_close(sum);
-                } else if (meta.dir == DIR_SERVER && ipv4.dst_addr == local_addr
-                           && tcp.dst_port == local_port) {
-                    sum = sum + csum_diff32(ipv4.dst_addr, client_addr)
-                          + csum_diff16(tcp.dst_port, client_port);
-                    ipv4.dst_addr = client_addr;
-                    tcp.dst_port = client_port;
-                    tcp.checksum = csum_close(sum);
-                }
+        bool mapped = false;
+        if (meta.session_hit && tcp.isValid() && meta.route && !meta.done) {
+            mapped = fullnat_sessions.apply().hit;
+        }
+        if (mapped) {
+            bit<32> sum = csum_open(tcp.checksum);
+            if (meta.dir == DIR_CLIENT && ipv4.src_addr == client_addr
+                    && tcp.src_port == client_port) {
+                sum = sum + csum_diff32(ipv4.src_addr, local_addr)
+                      + csum_diff16(tcp.src_port, local_port);
+                ipv4.src_addr = local_addr;
+                tcp.src_port = local_port;
+                tcp.checksum = csum_close(sum);
+            } else if (meta.dir == DIR_SERVER && ipv4.dst_addr == local_addr
+                       && tcp.dst_port == local_port) {
+                sum = sum + csum_diff32(ipv4.dst_addr, client_addr)
+                      + csum_diff16(tcp.dst_port, client_port);
+                ipv4.dst_addr = client_addr;
+                tcp.dst_port = client_port;
+                tcp.checksum = csum_close(sum);
             }
         } else if (!meta.session_hit && !meta.from_cpu && !meta.done) {
             fullnat_local_addresses.apply();
