@@ -194,6 +194,32 @@ class FullNatTranslationTest(FullNatTest):
 
 
 @group("fullnat")
+class FullNatHeldDataTest(FullNatTest):
+    """Client data while the server handshake is pending reaches the controller as the
+    client sent it (PacketIn EARLY_DATA, no local tuple); re-injected once the session
+    is up (PacketOut flags 1), it leaves from laddr:lport like any client segment."""
+
+    def runTest(self) -> None:
+        c = self.new_conn(65, ISN, RS_ISN, TS_BASE)
+        self.install(c)
+        self.send_server_syn(c)
+        data = c.client("PA", options=ts_option(1001, TS_BASE), payload=b"held")
+        self.send(CLIENT_PORT, data)
+        meta, frame = self.get_packet_in()
+        self.assertEqual(meta["reason"], p4consts.PUNT_EARLY_DATA)
+        self.assertEqual(frame, bytes(data))
+        synack = self.server_synack(c)
+        synack[IP].dst, synack[TCP].dport = LADDR, LPORT
+        self.send(SERVER_PORT, fresh(synack))
+        self.receive(SERVER_PORT)  # the ACK to the server (FullNatHandshakeTest)
+        self.receive(CLIENT_PORT)  # the window update
+        self.get_digest(EVENT_DIGEST)
+        self.packet_out(data)
+        self.expect(SERVER_PORT, c2s(data, c))
+        self.expect_nothing()
+
+
+@group("fullnat")
 class FullNatUnknownLocalTest(FullNatTest):
     """To a local address with no session: another local port, another server port,
     a segment for a session already freed, non-TCP: dropped, each counted
