@@ -183,6 +183,9 @@ class Metrics:
         self.write_errors = Counter("synproxy_p4rt_write_errors_total", "Failed updates",
                                     registry=r)
         self.sessions = Gauge("synproxy_sessions", "Sessions by state", ["state"], registry=r)
+        self.fullnat_in_use = Gauge("synproxy_fullnat_local_in_use",
+                                    "FULLNAT local tuples taken (D7), freed ones included "
+                                    "until the switch forgot them", registry=r)
         self.defense = Gauge("synproxy_defense_active", "Auto defence on (1) per service",
                              ["service"], registry=r)
         self.syn_rate = Gauge("synproxy_service_syn_rate", "SYNs/s per auto service",

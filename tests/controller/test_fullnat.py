@@ -297,6 +297,8 @@ def test_a_fullnat_connection_end_to_end(artefacts: tuple[Path, Path], sock, swi
         (row,) = ct.call(lambda: ct.ctl.sessions())
         assert row["local"] == f"{LADDR}:{lport}"
         assert "on fullnat" in tables.status(status)
+        assert wait_for(lambda: ct.call(lambda: metric_value(ct.ctl.metrics.fullnat_in_use))
+                        == 1)
     finally:
         ct.stop()
 
