@@ -43,56 +43,63 @@ class LocalPorts:
     """(laddr, lport) per (real server, port), never two sessions on one. Allocation
     walks each server's (address, port) space from where it last stopped, addresses
     interleaved (consecutive sessions spread over the addresses), so a tuple given
-    back is the last to be handed out again."""
+    back is the last to be handed out again. Exhaustion is known without a walk: a
+    server whose every pool address has as many ports taken as the range holds is
+    full (after a reload that narrows the range, ports taken outside it count until
+    they are given back: a refusal too many, never a shared tuple)."""
 
     def __init__(self) -> None:
-        self._used: dict[ServerPair, set[LocalPair]] = {}
+        # real server -> local address -> local ports taken
+        self._used: dict[ServerPair, dict[int, set[int]]] = {}
         self._cursor: dict[ServerPair, int] = {}
         self.stats = {"exhausted": 0}
 
     def in_use(self, server: ServerPair | None = None) -> int:
-        if server is not None:
-            return len(self._used.get(server, ()))
-        return sum(len(u) for u in self._used.values())
+        servers = [server] if server is not None else list(self._used)
+        return sum(len(ports) for sv in servers for ports in self._used.get(sv, {}).values())
 
     def allocate(self, pool: FullNat, rs_addr: int, rs_port: int) -> LocalPair | None:
         """A free (laddr, lport) of `pool` towards rs_addr:rs_port; None (and counted)
         when every one is taken: the caller refuses the session."""
         server = (rs_addr, rs_port)
-        used = self._used.setdefault(server, set())
+        used = self._used.setdefault(server, {})
         addrs = [_ip(a) for a in pool.local_addresses]
-        total = pool.size
-        if total == 0 or sum(1 for la, lp in used if la in addrs
-                             and pool.port_min <= lp <= pool.port_max) >= total:
+        nports = pool.port_max - pool.port_min + 1
+        if not addrs or all(len(used.get(a, ())) >= nports for a in addrs):
             self.stats["exhausted"] += 1
             return None
+        total, n = pool.size, len(addrs)
         start = self._cursor.get(server, 0) % total
-        n = len(addrs)
         for step in range(total):
             i = (start + step) % total
-            pair = (addrs[i % n], pool.port_min + i // n)
-            if pair not in used:
-                used.add(pair)
+            laddr, lport = addrs[i % n], pool.port_min + i // n
+            ports = used.setdefault(laddr, set())
+            if lport not in ports:
+                ports.add(lport)
                 self._cursor[server] = i + 1
-                return pair
-        self.stats["exhausted"] += 1  # unreachable: the count above said there is room
+                return laddr, lport
+        self.stats["exhausted"] += 1  # ports taken outside a narrowed range (above)
         return None
 
     def claim(self, laddr: int, lport: int, rs_addr: int, rs_port: int) -> bool:
         """Take a tuple read back from the switch; False if it is taken already."""
-        used = self._used.setdefault((rs_addr, rs_port), set())
-        if (laddr, lport) in used:
+        ports = self._used.setdefault((rs_addr, rs_port), {}).setdefault(laddr, set())
+        if lport in ports:
             return False
-        used.add((laddr, lport))
+        ports.add(lport)
         return True
 
     def release(self, laddr: int, lport: int, rs_addr: int, rs_port: int) -> None:
-        used = self._used.get((rs_addr, rs_port))
-        if used is not None:
-            used.discard((laddr, lport))
-            if not used:
-                del self._used[(rs_addr, rs_port)]
-                self._cursor.pop((rs_addr, rs_port), None)
+        server = (rs_addr, rs_port)
+        used = self._used.get(server)
+        if used is None or laddr not in used:
+            return
+        used[laddr].discard(lport)
+        if not used[laddr]:
+            del used[laddr]
+        if not used:
+            del self._used[server]
+            self._cursor.pop(server, None)
 
 
 @dataclass(frozen=True, slots=True)
