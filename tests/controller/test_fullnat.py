@@ -356,3 +356,27 @@ def test_a_restarted_controller_reads_the_local_tuples_back(artefacts: tuple[Pat
         assert syn is not None and syn[TCP].sport == 30001 - (first - 30000)
     finally:
         ct.stop()
+
+
+@pytestmark_app
+def test_read_back_drops_a_fullnat_session_whose_map_is_gone(artefacts: tuple[Path, Path], sock,
+                                                             switch, tmp_path):
+    """C9 for FULLNAT: a server entry keyed on a local tuple that no fullnat_sessions
+    entry explains cannot be translated: the restarted controller deletes the session
+    rather than adopt it (and frees nothing it never held)."""
+    ct = start(artefacts, sock, tmp_path)
+    try:
+        handshake(switch, 1000, 40000)
+        assert switch.recv_tcp(SERVER_PORT, lambda p: p[TCP].flags == "S") is not None
+    finally:
+        ct.stop()
+    maps = switch.state.table("fullnat_sessions")
+    (entry,) = list(maps.entries())
+    maps.remove_entry(entry)
+    ct = start(artefacts, sock, tmp_path)
+    try:
+        assert len(ct.ctl.view.table) == 0
+        assert ct.ctl.view.table.local_ports.in_use() == 0
+        assert wait_for(lambda: list(switch.state.table("sessions").entries()) == [])
+    finally:
+        ct.stop()
