@@ -48,15 +48,26 @@ def capture(proxy: Any, host: str, port: int, name: str) -> Iterator[Any]:
     """tcpdump at `host` of the TCP segments to `port` (a pcap in the workdir)."""
     pcap = proxy.net.workdir / f"{name}.pcap"
     log = f"{name}-tcpdump.log"
-    proc = proxy.net.popen(host, ["tcpdump", "-n", "-U", "-i", proxy.net.ifname[host],
+    # --immediate-mode: each packet handed over (and, with -U, written) as it comes,
+    # not a buffer block at a time, so nothing is left in the kernel at the stop.
+    proc = proxy.net.popen(host, ["tcpdump", "-n", "-U", "--immediate-mode",
+                                  "-i", proxy.net.ifname[host],
                                   "-w", str(pcap), f"tcp dst port {port}"], log=log)
     wait_for(lambda: "listening on" in (proxy.net.workdir / log).read_text(errors="replace"),
              30, interval=0.1, what="tcpdump to listen")
     try:
         yield pcap
     finally:
-        time.sleep(0.5)  # -U: written per packet; let the last ones land
+        time.sleep(1.0)  # the last segments' way through the switch
         proxy.net.lab.stop(proc)
+
+
+def segments(pcap: Any) -> list[Any]:
+    """The TCP segments captured so far (none while the file is still empty)."""
+    try:
+        return [p for p in rdpcap(str(pcap)) if IP in p and TCP in p]
+    except (OSError, EOFError, struct.error, ValueError):  # not even a header yet
+        return []
 
 
 def test_download_through_fullnat_from_a_server_without_a_route_back(proxy) -> None:
@@ -69,10 +80,13 @@ def test_download_through_fullnat_from_a_server_without_a_route_back(proxy) -> N
         # Without the proxy's FULLNAT the server could not answer the client at all.
         assert "via" not in proxy.net.exec(server, ["ip", "-4", "route", "show"]).stdout
         result = proxy.client("get", "fullnat", size=3 * MB, seed=93)
+        # The capture holds the connection's SYN and its FIN (both ends have closed).
+        wait_for(lambda: {"S", "F"} <= {f for p in segments(pcap)
+                                        for f in ("S", "F") if f in str(p[TCP].flags)},
+                 30, interval=0.2, what="the SYN and the FIN in the capture")
     assert result["ok"], result  # the body's SHA-256 matched
     assert result["bytes"] == 3 * MB and result["server"] == server
-    pkts = [p for p in rdpcap(str(pcap)) if IP in p and TCP in p]
-    assert pkts, "the capture at the server is empty"
+    pkts = segments(pcap)
     assert {p[IP].src for p in pkts} == {laddr}, "the server saw another source"
     syns = [p for p in pkts if p[TCP].flags == "S"]
     assert len(syns) >= 1
