@@ -20,12 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from p4.v1 import p4runtime_pb2
 
 from . import entities as ent
 from .config import Config, FullNat
 from .p4info import P4InfoError, P4InfoIndex
+
+if TYPE_CHECKING:  # sessions.py imports this module
+    from .sessions import Session
 
 LocalPair = tuple[int, int]  # local address, local port
 ServerPair = tuple[int, int]  # real server address, port
@@ -209,7 +213,7 @@ async def read_maps(conn, codec: FullNatCodec | None) -> dict[int, RestoredMap]:
     return out
 
 
-def adopt(s, m: RestoredMap | None, server_key: tuple[int, int, int, int]) -> bool:
+def adopt(s: Session, m: RestoredMap | None, server_key: tuple[int, int, int, int]) -> bool:
     """Give a session read back from the switch its FULLNAT tuple from the slot's map.
     False when the entries disagree: the server entry is keyed on a local tuple the
     map does not give, or the map is another flow's. A map next to a NAT-mode server
