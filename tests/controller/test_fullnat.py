@@ -380,3 +380,35 @@ def test_read_back_drops_a_fullnat_session_whose_map_is_gone(artefacts: tuple[Pa
         assert wait_for(lambda: list(switch.state.table("sessions").entries()) == [])
     finally:
         ct.stop()
+
+
+@pytestmark_app
+def test_reuse_of_a_closing_fullnat_session_keeps_its_local_tuple(
+        artefacts: tuple[Path, Path], sock, switch, tmp_path):
+    """C5 in FULLNAT: a new connection on a closed session's 4-tuple restarts the slot
+    in place; the real server stays, so does the local tuple (map and server entry
+    modified, not moved), and the new server SYN carries the TOA again."""
+    ct = start(artefacts, sock, tmp_path,
+               sessions="sessions: {syn_timeout: 30, reuse: {close: true}}\n")
+    try:
+        cookie = handshake(switch, 100, 40000)
+        syn = switch.recv_tcp(SERVER_PORT, lambda p: p[TCP].flags == "S")
+        assert syn is not None
+        lport = syn[TCP].sport
+        switch.send(SERVER_PORT, from_server("SA", 5000, 101, lport))
+        assert switch.recv_tcp(CLIENT_PORT, lambda p: p[TCP].flags == "A") is not None
+        switch.send(CLIENT_PORT, client_tcp("R", 101, cookie + 1))  # -> CLOSE
+        assert wait_for(lambda: switch.register("session_state", 1) == State.CLOSE)
+        first_gen = ct.ctl.view.table.by_slot[1].gen
+        switch.drain(SERVER_PORT)
+        handshake(switch, 90000, 40000)
+        syn = switch.recv_tcp(SERVER_PORT, lambda p: p[TCP].flags == "S" and p[TCP].seq == 90000)
+        assert syn is not None
+        assert (syn[IP].src, syn[TCP].sport) == (LADDR, lport)
+        assert toa_of(syn) == bytes([254, 8]) + struct.pack("!H", 40000) + bytes([10, 0, 0, 1])
+        s = ct.ctl.view.table.by_slot[1]
+        assert s.gen != first_gen and (s.laddr, s.lport) == (ip(LADDR), lport)
+        assert ct.ctl.view.table.local_ports.in_use() == 1
+        assert fullnat_maps(switch) == {1: (ip(CLIENT_IP), 40000, ip(LADDR), lport)}
+    finally:
+        ct.stop()
