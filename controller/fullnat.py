@@ -11,7 +11,8 @@ forgotten the session's entries (the slot's recycle), so a late segment of an ol
 session can never be taken for a new one's.
 
 `FullNatCodec` writes and reads `fullnat_sessions` (slot -> client, cport, laddr,
-lport); `local_address_entries` are the config's part: each local address in
+lport, and the gen of the session's entries: the switch uses no map of another
+incarnation of the slot); `local_address_entries` are the config's part: each local address in
 `fullnat_local_addresses` (the switch drops what reaches one without a session)
 and answered in ARP, so the real servers' answers come back to the switch.
 """
@@ -115,6 +116,7 @@ class RestoredMap:
     cport: int
     laddr: int
     lport: int
+    gen: int
 
 
 def _bytes(v: int) -> bytes:
@@ -142,14 +144,15 @@ class FullNatCodec:
             return None
 
     def add(self, into, slot: int, kind: int, client: int, cport: int,
-            laddr: int, lport: int) -> None:
+            laddr: int, lport: int, gen: int) -> None:
         u = into.add()
         u.type = kind
         te = u.entity.table_entry
         te.table_id = self.table_id
         te.match.add(field_id=self.slot_field).exact.value = _bytes(slot)
         te.action.action.action_id = self.action_id
-        values = {"client": client, "cport": cport, "laddr": laddr, "lport": lport}
+        values = {"client": client, "cport": cport, "laddr": laddr, "lport": lport,
+                  "gen": gen}
         for pid, name in self.params:
             te.action.action.params.add(param_id=pid, value=_bytes(values[name]))
 
@@ -172,7 +175,7 @@ class FullNatCodec:
         given = {p.param_id: int.from_bytes(p.value, "big") for p in e.action.action.params}
         v = {name: given.get(pid, 0) for pid, name in self.params}
         slot = int.from_bytes(e.match[0].exact.value, "big")
-        return RestoredMap(slot, v["client"], v["cport"], v["laddr"], v["lport"])
+        return RestoredMap(slot, v["client"], v["cport"], v["laddr"], v["lport"], v["gen"])
 
 
 def local_addresses(cfg: Config) -> list[str]:
@@ -216,14 +219,15 @@ async def read_maps(conn, codec: FullNatCodec | None) -> dict[int, RestoredMap]:
 def adopt(s: Session, m: RestoredMap | None, server_key: tuple[int, int, int, int]) -> bool:
     """Give a session read back from the switch its FULLNAT tuple from the slot's map.
     False when the entries disagree: the server entry is keyed on a local tuple the
-    map does not give, or the map is another flow's. A map next to a NAT-mode server
+    map does not give, or the map is another flow's or another incarnation's (gen). A map next to a NAT-mode server
     entry (the client's own tuple) is an earlier incarnation's: ignored."""
     client, _vip, cport, _vport = s.flow
     rs, dst, rport, dport = server_key
     if (dst, dport) == (client, cport):
         s.laddr, s.lport = 0, 0
         return True
-    if m is None or (m.client, m.cport) != (client, cport) or (m.laddr, m.lport) != (dst, dport):
+    if (m is None or (m.client, m.cport) != (client, cport)
+            or (m.laddr, m.lport) != (dst, dport) or m.gen != s.gen):
         return False
     s.laddr, s.lport = m.laddr, m.lport
     return (rs, rport) == (s.rs_addr, s.rs_port)

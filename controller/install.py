@@ -462,7 +462,8 @@ class SessionCodec:
                  "vip_port": p.vip_port, "cookie": s.cookie, "ts_base": p.ts_base,
                  "client_window": p.client_window, "win_shift": p.win_shift, "gen": s.gen}
         if s.laddr and self.fullnat is not None:  # D7: before the entries that use it
-            self.fullnat.add(into, s.slot, kind, s.flow[0], s.flow[2], s.laddr, s.lport)
+            self.fullnat.add(into, s.slot, kind, s.flow[0], s.flow[2], s.laddr, s.lport,
+                             s.gen)
         self._add(into, self._client_tmpl, kind, self.client_key(s),
                   [cvals[n] for n in self._client_names])
         self._add(into, self._server_tmpl, kind if server_kind is None else server_kind,

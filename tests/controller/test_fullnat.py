@@ -269,7 +269,7 @@ def test_a_fullnat_connection_end_to_end(artefacts: tuple[Path, Path], sock, swi
         assert syn[TCP].seq == isn
         (s,) = ct.ctl.view.table.by_slot.values()
         assert (s.laddr, s.lport) == (ip(LADDR), lport)
-        assert fullnat_maps(switch) == {s.slot: (ip(CLIENT_IP), 40000, ip(LADDR), lport)}
+        assert fullnat_maps(switch) == {s.slot: (ip(CLIENT_IP), 40000, ip(LADDR), lport, s.gen)}
         keys = {tuple(e.match) for e in switch.state.table("sessions").entries()}
         assert (ip(RS_IP), ip(LADDR), RS_PORT, lport) in keys
         # The server's SYN/ACK: the ACK back from the local tuple, the window update
@@ -409,6 +409,6 @@ def test_reuse_of_a_closing_fullnat_session_keeps_its_local_tuple(
         s = ct.ctl.view.table.by_slot[1]
         assert s.gen != first_gen and (s.laddr, s.lport) == (ip(LADDR), lport)
         assert ct.ctl.view.table.local_ports.in_use() == 1
-        assert fullnat_maps(switch) == {1: (ip(CLIENT_IP), 40000, ip(LADDR), lport)}
+        assert fullnat_maps(switch) == {1: (ip(CLIENT_IP), 40000, ip(LADDR), lport, s.gen)}
     finally:
         ct.stop()

@@ -13,8 +13,8 @@
  * adds the second address rewrite only, with the TCP checksum patched incrementally
  * (the addresses are in its pseudo-header; IPv4's is recomputed at deparse).
  *
- * `fullnat_sessions` (slot -> client, cport, laddr, lport) is written by the
- * controller with the session's entries. The rewrite happens only when the packet
+ * `fullnat_sessions` (slot -> client, cport, laddr, lport, gen) is written by the
+ * controller with the session's entries, with their gen. The rewrite happens only when the packet
  * still carries the tuple it replaces (client dir: source client:cport; server dir:
  * destination laddr:lport), so a segment the switch built towards the other side (a
  * RST to the client, the window update) or an entry left from an earlier session of
@@ -36,6 +36,7 @@ control FullNat(inout ipv4_t ipv4, inout tcp_t tcp, inout local_metadata_t meta,
     l4_port_t client_port = 0;
     ipv4_addr_t local_addr = 0;
     l4_port_t local_port = 0;
+    bit<32> map_gen = 0;
 
     @id(ID_DIRECT_COUNTER_FULLNAT_SESSIONS)
     direct_counter(CounterType.packets_and_bytes) fullnat_sessions_counter;
@@ -43,14 +44,16 @@ control FullNat(inout ipv4_t ipv4, inout tcp_t tcp, inout local_metadata_t meta,
     direct_counter(CounterType.packets_and_bytes) fullnat_local_addresses_counter;
 
     /* The session's two tuples on its two sides: client:cport (client side) and
-     * laddr:lport (server side). */
+     * laddr:lport (server side), for the incarnation `gen` of the slot (the gen of
+     * its `sessions` entries): a map left from another incarnation is not used. */
     @id(ID_ACTION_FULLNAT_MAP)
     action fullnat_map(ipv4_addr_t client, l4_port_t cport,
-                       ipv4_addr_t laddr, l4_port_t lport) {
+                       ipv4_addr_t laddr, l4_port_t lport, bit<32> gen) {
         client_addr = client;
         client_port = cport;
         local_addr = laddr;
         local_port = lport;
+        map_gen = gen;
     }
 
     @id(ID_ACTION_NO_FULLNAT)
@@ -94,7 +97,9 @@ control FullNat(inout ipv4_t ipv4, inout tcp_t tcp, inout local_metadata_t meta,
     apply {
         bool mapped = false;
         if (meta.session_hit && tcp.isValid() && meta.route && !meta.done) {
-            mapped = fullnat_sessions.apply().hit;
+            if (fullnat_sessions.apply().hit) {
+                mapped = map_gen == meta.gen;
+            }
         }
         if (mapped) {
             bit<32> sum = csum_open(tcp.checksum);

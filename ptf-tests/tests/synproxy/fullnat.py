@@ -57,7 +57,7 @@ class FullNatTest(SessionTest):
         super().setUp()
         self.insert("fullnat_local_addresses", {"local_addr": LADDR}, "fullnat_local")
 
-    def install(self, c: Conn, lport: int = LPORT) -> None:
+    def install(self, c: Conn, lport: int = LPORT, map_gen: int | None = None) -> None:
         c.gen = self.install_session(c.slot, **self._entry_args(c))
         # The NAT-mode server entry (RS -> client) is replaced by the FULLNAT one.
         client_entry, server_entry = self.session_entries(c.slot, gen=c.gen,
@@ -68,7 +68,8 @@ class FullNatTest(SessionTest):
                                  "src_port": c.rs_port, "dst_port": lport}, action, params)
         self.insert("fullnat_sessions", {"slot": c.slot}, "fullnat_map",
                     {"client": ip2int(CLIENT_IP), "cport": c.sport,
-                     "laddr": ip2int(LADDR), "lport": lport})
+                     "laddr": ip2int(LADDR), "lport": lport,
+                     "gen": c.gen if map_gen is None else map_gen})
 
     def free_one(self, table: str, match: dict[str, Any]) -> None:
         delete = entities.update("DELETE", entities.table_entry(self.p4, table, match))
@@ -216,6 +217,23 @@ class FullNatHeldDataTest(FullNatTest):
         self.get_digest(EVENT_DIGEST)
         self.packet_out(data)
         self.expect(SERVER_PORT, c2s(data, c))
+        self.expect_nothing()
+
+
+@group("fullnat")
+class FullNatStaleMapTest(FullNatTest):
+    """A map whose gen is not the session entries' (left from another incarnation of
+    the slot) is not used: the server SYN leaves as in NAT mode, its client's own
+    source untouched, and nothing is rewritten to the map's tuples."""
+
+    def runTest(self) -> None:
+        c = self.new_conn(66, ISN, RS_ISN, TS_BASE)
+        self.install(c, map_gen=0xFFFFFFF0)
+        frame = self.fullnat_syn_frame(c, OPTS_ALL)
+        self.packet_out(frame)
+        exp = Ether(frame)
+        exp[IP].dst, exp[TCP].dport = c.rs_addr, c.rs_port
+        self.expect(SERVER_PORT, routed(exp, SERVER_PORT))
         self.expect_nothing()
 
 
