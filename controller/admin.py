@@ -180,6 +180,8 @@ class Admin:
         clash = overload.vip_conflicts([(0, x) for x in self.services.values()] + [(1, s)])
         if clash and check_vip:
             raise ValueError(f"service {s.name}: {clash[2]}")
+        if s.fullnat is not None:  # D7: its local addresses are installed at start-up
+            raise ValueError("a FULLNAT service is configured in the config file only")
         sid = self.services.free_id()
         self.nat.check_service(sid, s)
         conn = self._require_conn()
@@ -280,6 +282,7 @@ class Admin:
             "register_reads": self.view.register_reads,
             "passthrough_epoch": self.view.passthrough_epoch,
             "services": {s.name: {"id": sid, "vip": s.vip, "port": s.port, "mode": s.mode,
+                                  "forwarding": s.forwarding,  # D7: fullnat, nat, transparent
                                   "defense_active": auto[sid].active if sid in auto else None,
                                   "real_servers": [
                                       {**dataclasses.asdict(r), "sessions": per_rs.get(
@@ -437,7 +440,8 @@ class Admin:
                         "service": self.services[s.service_id].name
                         if s.service_id in self.services else s.service_id,
                         "state": state_name(s.state), "gen": s.gen, "attempts": s.attempts,
-                        "held_bytes": s.held.nbytes})
+                        "held_bytes": s.held.nbytes,
+                        "local": f"{ip(s.laddr)}:{s.lport}" if s.laddr else None})
         return out
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,21 @@ class HealthCheck:
 
 
 @dataclass(frozen=True)
+class FullNat:
+    """D7, FULLNAT: the proxy's local addresses (IPv4) that replace the client's towards
+    the real servers, and the local ports each offers (`port_min`..`port_max`)."""
+
+    local_addresses: tuple[str, ...] = ()
+    port_min: int = 1024
+    port_max: int = 65535
+
+    @property
+    def size(self) -> int:
+        """(address, port) pairs per real server."""
+        return len(self.local_addresses) * (self.port_max - self.port_min + 1)
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     vip: str
@@ -143,6 +159,12 @@ class Service:
     icmp_rate: Rate | None = None  # echo replies per second; None: no cap
     ipsec: str = "drop"  # AH and ESP: pass | drop
     other_protocols: str = "drop"  # pass | drop
+    fullnat: FullNat | None = None  # D7: set: FULLNAT (the client address replaced)
+
+    @property
+    def forwarding(self) -> str:
+        """D7: fullnat, nat or transparent."""
+        return "fullnat" if self.fullnat else "nat" if self.nat else "transparent"
 
     @property
     def nat_unproxied(self) -> bool:
@@ -486,6 +508,82 @@ class _Reader:
             raise self.fail(node, where, str(e)) from None
 
 
+def fullnat_record(r: _Reader, n: yaml.Node, w: str) -> FullNat:
+    """A service's `fullnat` mapping (D7)."""
+    def addresses(node: yaml.Node, where: str) -> tuple[str, ...]:
+        out: list[str] = []
+        for i, x in enumerate(r.sequence(node, where)):
+            r.note(f"{where}[{i}]", "IPv4 address")
+            a = r.host_ip(x, f"{where}[{i}]")
+            if family(a) != 4:
+                raise r.fail(x, f"{where}[{i}]", f"{a} is IPv6: FULLNAT local addresses are "
+                                                 "IPv4 (the TOA option carries IPv4)")
+            if a in out:
+                raise r.fail(x, f"{where}[{i}]", f"{a} is listed twice")
+            out.append(a)
+        return tuple(out)
+
+    f = r.record(FullNat, n, w, {
+        "local_addresses": addresses,
+        "port_min": lambda n, w: r.integer(n, w, 1, 65535),
+        "port_max": lambda n, w: r.integer(n, w, 1, 65535)}, ("local_addresses",))
+    if not f.local_addresses:
+        raise r.fail(_field_value(n, "local_addresses") or n, f"{w}.local_addresses",
+                     "FULLNAT needs at least one local address")
+    if f.port_min > f.port_max:
+        raise r.fail(_field_value(n, "port_min") or n, f"{w}.port_min",
+                     f"port_min {f.port_min} is above port_max {f.port_max}")
+    return f
+
+
+def check_fullnat_service(r: _Reader, n: yaml.Node, w: str, s: Service) -> None:
+    """D7: what a FULLNAT service must be: proxied always (the unproxied NAT path has
+    no local address), NAT, IPv4."""
+    at = _field_value(n, "fullnat") or n
+    if family(s.vip) != 4:
+        raise r.fail(at, f"{w}.fullnat", f"the VIP {s.vip} is IPv6: FULLNAT is IPv4 only")
+    if not s.nat:
+        raise r.fail(at, f"{w}.fullnat", "FULLNAT rewrites addresses: it needs nat: true")
+    if s.mode != "on" or s.controller_down != "closed":
+        raise r.fail(at, f"{w}.fullnat",
+                     f"FULLNAT needs mode: on and controller_down: closed (got mode "
+                     f"{s.mode}, controller_down {s.controller_down}): a connection "
+                     "forwarded unproxied would reach the real server from the client's "
+                     "own address, which it has no route back to")
+
+
+def check_fullnat_addresses(r: _Reader, item: Callable[[str, int], yaml.Node | None],
+                            cfg: Config) -> None:
+    """D7: a local address belongs to one service and is nobody else's address (a VIP,
+    an interface, a neighbour or real server)."""
+    others: dict[str, str] = {}
+    for s in cfg.services:
+        others.setdefault(s.vip, f"the VIP of service '{s.name}'")
+        for rs in s.real_servers:
+            others.setdefault(rs.address, f"a real server of service '{s.name}'")
+    for iface in cfg.interfaces:
+        if iface.address:
+            others.setdefault(str(ipaddress.IPv4Interface(iface.address).ip),
+                              f"the address of interface {iface.port}")
+    for nb in cfg.neighbours:
+        others.setdefault(nb.address, "a neighbour")
+    owner: dict[str, str] = {}
+    for i, s in enumerate(cfg.services):
+        if s.fullnat is None:
+            continue
+        f_node = _field_value(item("services", i), "fullnat")
+        seq = _field_value(f_node, "local_addresses")
+        for j, a in enumerate(s.fullnat.local_addresses):
+            node = seq.value[j] if isinstance(seq, yaml.SequenceNode) else None
+            where = f"services[{i}].fullnat.local_addresses[{j}]"
+            if a in others:
+                raise r.fail(node or item("services", i), where, f"{a} is {others[a]}")
+            prev = owner.setdefault(a, s.name)
+            if prev != s.name:
+                raise r.fail(node or item("services", i), where,
+                             f"{a} is already a local address of service '{prev}'")
+
+
 def _field_value(node: yaml.Node | None, key: str) -> yaml.Node | None:
     """The value node of `key` in a mapping node."""
     if isinstance(node, yaml.MappingNode):
@@ -561,6 +659,9 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
             "address": r.host_ip, "port": lambda n, w: r.integer(n, w, 1, 65535),
             "weight": lambda n, w: r.integer(n, w, 0, 1000)}, ("address", "port"))
 
+    def fullnat(n: yaml.Node, w: str) -> FullNat:
+        return fullnat_record(r, n, w)
+
     def service(n: yaml.Node, w: str) -> Service:
         s = r.record(Service, n, w, {
             "name": r.string, "vip": r.host_ip, "port": lambda n, w: r.integer(n, w, 1, 65535),
@@ -570,7 +671,8 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
             "drop_fragments": r.boolean,
             "controller_down": lambda n, w: r.string(n, w, ("open", "closed")),
             "scheduler": lambda n, w: r.string(n, w, ("wrr", "hash", "lc")),
-            "synack": synack, "auto": auto, "health": health, **overload.service_readers(r),
+            "synack": synack, "auto": auto, "health": health, "fullnat": fullnat,
+            **overload.service_readers(r),
             "real_servers": lambda n, w: tuple(real_server(x, f"{w}[{i}]")
                                                for i, x in enumerate(r.sequence(n, w)))},
             ("name", "vip", "port"))
@@ -591,6 +693,8 @@ def parse_config(text: str, file: str = "<config>", trace: Schema | None = None)
         if s.defer and s.synack.window == 0:
             raise r.fail(n, w, "defer needs a non-zero synack.window (the client must be "
                                "allowed to send data with its ACK)")
+        if s.fullnat is not None:
+            check_fullnat_service(r, n, w, s)
         if s.nat and not s.real_servers:
             raise r.fail(n, w, "a NAT service needs at least one real server")
         if s.real_servers and not any(rs.weight for rs in s.real_servers):
@@ -760,6 +864,7 @@ def _cross_check(r: _Reader, root: yaml.Node, cfg: Config) -> None:
         i, f, why = clash
         raise r.fail(_field_value(item("services", i), f) or item("services", i),
                      f"services[{i}].{f}", why)
+    check_fullnat_addresses(r, item, cfg)
     names = [s.name for s in cfg.services]
     for i, n in enumerate(names):
         if names.index(n) != i:
@@ -786,5 +891,5 @@ def _cross_check(r: _Reader, root: yaml.Node, cfg: Config) -> None:
 
 __all__ = ["Config", "ConfigError", "family", "hostport", "not_a_host", "load_config", "parse_config", "check_program",
            "ipv6_refused", "MSS_DEFAULT",
-           "Service", "RealServer", "HealthCheck",
+           "Service", "RealServer", "HealthCheck", "FullNat",
            "SynAckOptions", "Sessions", "Timeouts", "Reuse", "Cookie", "Switch", "Control"]

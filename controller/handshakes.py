@@ -57,7 +57,7 @@ class Handshakes:
         self.stats = stats
         for k in ("duplicate_digests", "unknown_service", "no_real_server", "failed_installs",
                   "stale_events", "write_timeouts", "refused_full", "family_mismatch",
-                  "cookie_digests"):
+                  "cookie_digests", "fullnat_exhausted"):
             stats.setdefault(k, 0)
         self.clock = clock
         self._macs: dict[int | None, bytes] = {}  # router MAC by ingress port
@@ -198,7 +198,11 @@ class Handshakes:
         digest of an earlier incarnation of the slot (freed or restarted since) is
         dropped."""
         s = self.view.table.by_slot.get(ev.slot)
-        if s is None or (s.flow[0], s.flow[2]) != (ev.client_addr, ev.client_port):
+        # A server-direction event names the flow by its destination: a FULLNAT
+        # session's local tuple (D7).
+        if s is None or ((s.flow[0], s.flow[2]) != (ev.client_addr, ev.client_port)
+                         and (not s.laddr or (s.laddr, s.lport)
+                              != (ev.client_addr, ev.client_port))):
             return
         if ev.gen != s.gen:
             self.stats["stale_events"] += 1
@@ -246,9 +250,16 @@ class Handshakes:
                     return
                 old_server = self.codec.server_key(existing)
                 h = ck.handshake
-                self.view.table.restart(existing, rs_addr=install.ip(rs.address), rs_port=rs.port,
+                rs_addr = install.ip(rs.address)
+                local = None
+                if svc.fullnat is not None:
+                    local = self._local(svc, existing, rs_addr, rs.port)
+                    if local is None:
+                        self._refuse(ck)
+                        return
+                self.view.table.restart(existing, rs_addr=rs_addr, rs_port=rs.port,
                                    cookie=h.cookie, client_isn=h.client_isn, handshake=h,
-                                   now=now, ingress_port=ck.ingress_port)
+                                   now=now, ingress_port=ck.ingress_port, local=local)
                 moved = self.codec.server_key(existing) != old_server
                 lo = len(batch.updates)
                 if moved:
@@ -276,20 +287,49 @@ class Handshakes:
             self.stats["no_real_server"] += 1
             return None
         h = ck.handshake
-        s = self.view.table.allocate(ck.flow, service_id=ck.service_id, rs_addr=install.ip(rs.address),
+        rs_addr = install.ip(rs.address)
+        local = None
+        if svc.fullnat is not None:
+            local = self._local(svc, None, rs_addr, rs.port)
+            if local is None:
+                self._refuse(ck)
+                return None
+        s = self.view.table.allocate(ck.flow, service_id=ck.service_id, rs_addr=rs_addr,
                                 rs_port=rs.port, cookie=h.cookie, client_isn=h.client_isn,
-                                handshake=h, now=now, ingress_port=ck.ingress_port)
+                                handshake=h, now=now, ingress_port=ck.ingress_port,
+                                local=local)
         if s is None:
             # Full: the client believes it is connected (it has our SYN/ACK), so the
             # refusal it understands at once is a RST with the sequence number it
             # expects (cookie + 1), acknowledging its SYN.
             self.metrics.table_full.inc()
             self.stats["refused_full"] += 1
-            self.link.packet_out(client_rst(
-                h.client_addr, h.client_port, h.vip_addr, h.vip_port, h.cookie,
-                h.client_isn, self._router_mac(ck.ingress_port or None)))
+            self._refuse(ck)
             return None
         return s, self._params(ck, svc)
+
+    def _refuse(self, ck: CookieAck) -> None:
+        """The client believes it is connected (it has our SYN/ACK): the refusal it
+        understands at once is a RST with the sequence number it expects."""
+        h = ck.handshake
+        self.link.packet_out(client_rst(
+            h.client_addr, h.client_port, h.vip_addr, h.vip_port, h.cookie,
+            h.client_isn, self._router_mac(ck.ingress_port or None)))
+
+    def _local(self, svc: Service, existing: Session | None, rs_addr: int, rs_port: int
+               ) -> tuple[int, int] | None:
+        """D7: the FULLNAT tuple of a new session (or of `existing`, restarted in place:
+        its own while the real server stays); None when the pool towards that server
+        is exhausted: counted, never a tuple shared with another session."""
+        assert svc.fullnat is not None
+        if (existing is not None and existing.laddr
+                and (existing.rs_addr, existing.rs_port) == (rs_addr, rs_port)):
+            return existing.laddr, existing.lport
+        local = self.view.table.local_ports.allocate(svc.fullnat, rs_addr, rs_port)
+        if local is None:
+            self.stats["fullnat_exhausted"] += 1
+            self.metrics.fullnat_exhausted.labels(svc.name).inc()
+        return local
 
     @staticmethod
     def _params(ck: CookieAck, svc: Service) -> SessionParams:
@@ -327,7 +367,8 @@ class Handshakes:
                     batch.freed.append((s, "install_failed"))
                     continue
                 assert s.handshake is not None
-                self.link.packet_out(server_syn(s.handshake, self._router_mac(s.ingress_port)))
+                self.link.packet_out(server_syn(s.handshake, self._router_mac(s.ingress_port),
+                                                toa=bool(s.laddr)))
                 self.view.table.syn_sent(s, now)
                 s.confirmed = now
                 created += 1

@@ -26,6 +26,7 @@ from . import entities as ent
 from . import p4consts
 from .config import Config, Service, family
 from .defence import KeyState
+from .fullnat import FullNatCodec, local_addresses
 from .natpool import ServerKey, moved
 from .p4info import P4InfoIndex
 from .sessions import Session
@@ -175,6 +176,7 @@ def martian_prefixes(cfg: Config) -> list[str]:
             if family(p) == 4}
     hosts = {ipaddress.IPv4Interface(i.address).ip for i in cfg.interfaces if i.address}
     hosts |= {ipaddress.IPv4Address(s.vip) for s in cfg.services if family(s.vip) == 4}
+    hosts |= {ipaddress.IPv4Address(a) for a in local_addresses(cfg)}  # D7
     subnets = [ipaddress.IPv4Interface(i.address).network for i in cfg.interfaces if i.address]
     subnets += [ipaddress.IPv4Network(r.prefix) for r in cfg.routes if family(r.prefix) == 4]
     hosts |= {n.broadcast_address for n in subnets if n.prefixlen <= 30}
@@ -479,6 +481,7 @@ class SessionCodec:
         self.client_params, self.server_params = self._v4.client_params, self._v4.server_params
         self.reg = {name: p4.get("registers", name).preamble.id
                     for name in ("session_state", "session_gen")}
+        self.fullnat = FullNatCodec.of(p4)  # D7; None: the program has no FULLNAT
 
     @property
     def ipv6(self) -> bool:
@@ -500,6 +503,8 @@ class SessionCodec:
     @staticmethod
     def server_key(s: Session) -> tuple[int, int, int, int]:
         c, _vip, cport, _vport = s.flow
+        if s.laddr:  # D7, FULLNAT: the server side's own tuple
+            return (s.rs_addr, s.laddr, s.rs_port, s.lport)
         return (s.rs_addr, c, s.rs_port, cport)
 
     @staticmethod
@@ -527,6 +532,9 @@ class SessionCodec:
         svals = {"slot": s.slot, "service_id": s.service_id, "vip_addr": p.vip_addr,
                  "vip_port": p.vip_port, "cookie": s.cookie, "ts_base": p.ts_base,
                  "client_window": p.client_window, "win_shift": p.win_shift, "gen": s.gen}
+        if s.laddr and self.fullnat is not None:  # D7: before the entries that use it
+            self.fullnat.add(into, s.slot, kind, s.flow[0], s.flow[2], s.laddr, s.lport,
+                             s.gen)
         self._add(into, t.client_tmpl, kind, self.client_key(s),
                   [cvals[n] for n in t.client_names])
         self._add(into, t.server_tmpl, kind if server_kind is None else server_kind,
@@ -540,6 +548,8 @@ class SessionCodec:
         install's gen makes them stale)."""
         self.delete(into, self.client_key(s))
         self.delete(into, self.server_key(s))
+        if s.laddr and self.fullnat is not None:
+            self.fullnat.delete(into, s.slot)
 
     def read_entries_query(self) -> p4runtime_pb2.Entity:
         """A read of the IPv4 `sessions` table."""

@@ -167,6 +167,10 @@ class Metrics:
                                       ["reason"], registry=r)
         self.table_full = Counter("synproxy_session_table_full_total",
                                   "Validated handshakes dropped: no free slot", registry=r)
+        self.fullnat_exhausted = Counter(
+            "synproxy_fullnat_exhausted_total",
+            "Validated handshakes refused: no free FULLNAT local address and port (D7)",
+            ["service"], registry=r)
         self.syn_retransmits = Counter("synproxy_syn_retransmits_total",
                                        "Server SYNs resent", registry=r)
         self.early_held = Counter("synproxy_early_data_held_total",
@@ -184,6 +188,9 @@ class Metrics:
         self.write_errors = Counter("synproxy_p4rt_write_errors_total", "Failed updates",
                                     registry=r)
         self.sessions = Gauge("synproxy_sessions", "Sessions by state", ["state"], registry=r)
+        self.fullnat_in_use = Gauge("synproxy_fullnat_local_in_use",
+                                    "FULLNAT local tuples taken (D7), freed ones included "
+                                    "until the switch forgot them", registry=r)
         self.defense = Gauge("synproxy_defense_active", "Auto defence on (1) per service",
                              ["service", "family"], registry=r)
         self.syn_rate = Gauge("synproxy_service_syn_rate", "SYNs/s per auto service",

@@ -12,7 +12,7 @@ from google.protobuf.message import DecodeError
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2 as pb
 
-from . import p4consts
+from . import fullnat, p4consts
 from .config import Config, check_program
 from .digests import DigestDecoder
 from .install import SessionCodec, canonical
@@ -83,6 +83,9 @@ class Program:
         except (P4InfoError, KeyError, ValueError) as e:
             raise StartupError(f"{where}.p4info: not the synproxy program: {e}") from None
         check_program(cfg, self.limits)  # ConfigError: more than the program holds
+        for name in fullnat.unsupported(cfg, p4):
+            raise StartupError(f"service '{name}' is FULLNAT, but the program has no FULLNAT "
+                               "tables (fullnat_sessions; p4src/README.md \"FULLNAT\")")
         # Every PacketOut of the controller: port 0 (the pipeline routes it), flags 1.
         self.packet_out_metadata = [
             pb.PacketMetadata(metadata_id=out_md["egress_port"], value=b"\x00"),

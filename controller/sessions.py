@@ -22,6 +22,7 @@ from enum import IntEnum
 
 from . import p4consts
 from .config import Reuse, Sessions
+from .fullnat import LocalPair, LocalPorts
 from .synpkt import Handshake
 
 FlowKey = tuple[int, int, int, int]  # client address, VIP address, client port, VIP port
@@ -120,6 +121,9 @@ class Session:
     # The incarnation of the slot the switch's entries carry (p4src/README.md): new for
     # every install and restart; a digest of another gen is an earlier incarnation's.
     gen: int = 0
+    # D7, FULLNAT: the local address and port towards the real server (0, 0: none).
+    laddr: int = 0
+    lport: int = 0
 
 
 class SessionTable:
@@ -139,6 +143,10 @@ class SessionTable:
         self.last_gen = 0  # the highest session gen handed out (or read back)
         # (service id, rs address, rs port) -> its sessions in the table (least connection)
         self.per_server: dict[tuple[int, int, int], int] = {}
+        # D7: FULLNAT tuples in use; a freed session's stays taken until its slot is
+        # recycled (the switch forgot its entries).
+        self.local_ports = LocalPorts()
+        self._limbo_local: dict[int, tuple[int, int, int, int]] = {}
         self.stats = {"full": 0, "early_dropped_bytes": 0, "early_dropped_packets": 0,
                       "early_held_packets": 0, "orphans_dropped": 0}
 
@@ -159,16 +167,22 @@ class SessionTable:
 
     def allocate(self, flow: FlowKey, *, service_id: int, rs_addr: int, rs_port: int,
                  cookie: int, client_isn: int, handshake: Handshake | None, now: float,
-                 ingress_port: int = 0) -> Session | None:
-        """A new SYN_SENT session in a free slot; None (and counted) when full."""
+                 ingress_port: int = 0, local: LocalPair | None = None) -> Session | None:
+        """A new SYN_SENT session in a free slot; None (and counted) when full.
+        `local`: its FULLNAT tuple, allocated from `local_ports` by the caller (given
+        back here when the table is full)."""
         if flow in self.by_flow:
             raise ValueError(f"flow {flow} already has slot {self.by_flow[flow].slot}")
         if not self._free:
             self.stats["full"] += 1
+            if local is not None:
+                self.local_ports.release(*local, rs_addr, rs_port)
             return None
         slot = self._free.popleft()
         s = Session(slot, flow, service_id, rs_addr, rs_port, cookie, client_isn, handshake,
                     State.SYN_SENT, now, now, ingress_port=ingress_port, gen=self.new_gen())
+        if local is not None:
+            s.laddr, s.lport = local
         self._adopt(s)
         return s
 
@@ -176,6 +190,9 @@ class SessionTable:
         """Add a session read back from the switch (C9); its slot leaves the free list."""
         if s.slot in self.by_slot or not 1 <= s.slot <= self.capacity:
             raise ValueError(f"slot {s.slot} is taken or out of range")
+        if s.laddr and not self.local_ports.claim(s.laddr, s.lport, s.rs_addr, s.rs_port):
+            raise ValueError(f"slot {s.slot}: local tuple {s.laddr}:{s.lport} towards "
+                             f"{s.rs_addr}:{s.rs_port} is another session's")
         self._free.remove(s.slot)
         self._limbo.discard(s.slot)
         self.last_gen = max(self.last_gen, s.gen)
@@ -209,19 +226,31 @@ class SessionTable:
             self.by_flow.pop(s.flow, None)
             self._limbo.add(s.slot)
             self._count(s, -1)
+            if s.laddr:
+                self._limbo_local[s.slot] = (s.laddr, s.lport, s.rs_addr, s.rs_port)
 
     def recycle(self, slot: int) -> None:
         """The switch no longer knows `slot`: it may be allocated again."""
         if slot in self._limbo:
             self._limbo.discard(slot)
             self._free.append(slot)
+            local = self._limbo_local.pop(slot, None)
+            if local is not None:
+                self.local_ports.release(*local)
 
     def restart(self, s: Session, *, rs_addr: int, rs_port: int, cookie: int, client_isn: int,
-                handshake: Handshake | None, now: float, ingress_port: int = 0) -> None:
-        """C5: a closing session's slot and flow start a new connection in place."""
+                handshake: Handshake | None, now: float, ingress_port: int = 0,
+                local: LocalPair | None = None) -> None:
+        """C5: a closing session's slot and flow start a new connection in place.
+        `local`: its new FULLNAT tuple (the caller allocated it; the old one is given
+        back here)."""
         if self.by_slot.get(s.slot) is s:
             self._count(s, -1)
             self._count(s, 1, (rs_addr, rs_port))
+        if s.laddr and (s.laddr, s.lport, s.rs_addr, s.rs_port) != (
+                *(local or (0, 0)), rs_addr, rs_port):
+            self.local_ports.release(s.laddr, s.lport, s.rs_addr, s.rs_port)
+        s.laddr, s.lport = local or (0, 0)
         s.rs_addr, s.rs_port, s.cookie, s.client_isn = rs_addr, rs_port, cookie, client_isn
         s.handshake, s.ingress_port = handshake, ingress_port
         s.state, s.state_since, s.created = State.SYN_SENT, now, now

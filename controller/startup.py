@@ -16,7 +16,7 @@ import grpc
 from google.rpc import code_pb2
 from p4.v1 import p4runtime_pb2 as pb
 
-from . import install, overload
+from . import fullnat, install, overload
 from .config import Config
 from .defence import FilterReset, KeyState
 from .entities import to_int
@@ -107,6 +107,7 @@ class Startup:
             entries += install.service_entries(p4, s, sid)
         entries += install.deny_entries(p4, self.services.by_id)
         entries += overload.protocol_entries(p4, self.services.by_id)
+        entries += fullnat.local_address_entries(p4, cfg, install.router_mac(cfg))  # D7
         entries += install.clone_sessions(cfg)
         entries += install.digest_entries(p4)
         await upsert(conn, entries)
@@ -131,6 +132,7 @@ class Startup:
                     clashes += [e, held.pop(e.params["slot"])]
                 else:
                     held[e.params["slot"]] = e
+        maps = await fullnat.read_maps(conn, self.codec.fullnat)  # D7: slot -> tuples
         states: dict[int, int] = {}
         if self.view.register_reads:
             states = await self.timers.read_states(conn, {slot: c.params["gen"]
@@ -162,10 +164,23 @@ class Startup:
                         gen=gen)
             if prev is not None and prev.flow == flow and prev.gen == gen:
                 s = dataclasses.replace(prev, state=state if self.view.register_reads else prev.state)
+            m = maps.pop(slot, None)
+            if not fullnat.adopt(s, m, srv.key):
+                # A FULLNAT server entry without its map, or a map of another flow.
+                for e in (c, srv):
+                    self.codec.delete(stale.updates, e.key)
+                if m is not None and self.codec.fullnat is not None:
+                    self.codec.fullnat.delete(stale.updates, slot)
+                continue
+            if m is not None and not s.laddr and self.codec.fullnat is not None:
+                self.codec.fullnat.delete(stale.updates, slot)  # an earlier session's
             s.confirmed = now
             table.restore(s)
         for srv in (*servers.values(), *clashes):
             self.codec.delete(stale.updates, srv.key)
+        if self.codec.fullnat is not None:
+            for slot in maps:  # maps of no session
+                self.codec.fullnat.delete(stale.updates, slot)
         self.view.table = table
         if stale.updates:
             try:

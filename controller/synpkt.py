@@ -4,6 +4,7 @@
   VIP (client -> VIP:vport, seq = client ISN, the options the SYN/ACK negotiated), sent
   as a PacketOut that runs the pipeline; the switch applies the session's NAT and
   routes it (p4src/README.md, "Packet-in / packet-out").
+  A FULLNAT service's (D7) carries the TOA option (`toa_option`) after the others.
 * The **client RST** (C3): the server never answered, so the client, which believes
   the connection is open, is told to give up: VIP:vport -> client, seq = cookie + 1
   (the sequence number the client expects from us), ack = client ISN + 1.
@@ -65,6 +66,19 @@ def syn_options(mss: int, wscale: int, sack_ok: bool, ts_ok: bool, tsval: int) -
     if wscale != p4consts.COOKIE_WSCALE_NONE:
         out += bytes((1, 3, 3, wscale))
     return out
+
+
+TOA_KIND = 254  # D7, FULLNAT: LVS's "TCP option address" (TOA)
+TOA_LEN = 8
+
+
+def toa_option(client_addr: int, client_port: int) -> bytes:
+    """D7, FULLNAT: the client's address for the real server, in LVS's TOA layout:
+    kind 254, length 8, the client's port (2 bytes), its IPv4 address (4 bytes), all
+    in network order. Eight bytes, so the options stay 4-byte aligned."""
+    if is_ipv6(client_addr):
+        raise ValueError("the TOA option carries an IPv4 client address only")
+    return struct.pack("!BBHI", TOA_KIND, TOA_LEN, client_port & 0xFFFF, client_addr)
 
 
 def tcp_frame(
@@ -138,9 +152,15 @@ class Handshake:
     client_tsval: int
 
 
-def server_syn(h: Handshake, router_mac: bytes, src_mac: bytes = b"\0" * 6) -> bytes:
-    """The client's SYN to the VIP, to be sent through the pipeline (PacketOut flags 1)."""
+def server_syn(h: Handshake, router_mac: bytes, src_mac: bytes = b"\0" * 6, *,
+               toa: bool = False) -> bytes:
+    """The client's SYN to the VIP, to be sent through the pipeline (PacketOut flags 1).
+    `toa` (FULLNAT services, D7): the TOA option with the client's port and address
+    follows the others (at most 20 + 8 bytes); the switch then rewrites the source to
+    the session's local address, so the option is the only trace of the client."""
     opts = syn_options(h.mss, h.wscale, h.sack_ok, h.ts_ok, h.client_tsval)
+    if toa:
+        opts += toa_option(h.client_addr, h.client_port)
     return tcp_frame(src_mac=src_mac, dst_mac=router_mac, src=h.client_addr, dst=h.vip_addr,
                      sport=h.client_port, dport=h.vip_port, seq=h.client_isn, ack=0,
                      flags=TCP_SYN, window=h.client_window or 65535, options=opts)

@@ -40,7 +40,8 @@ def status(st: dict[str, Any]) -> str:
             + "".join(f", {k} {v}" for k, v in sorted((st.get("by_state") or {}).items()))]
     rows: list[list[Any]] = []
     for name, s in sorted((st.get("services") or {}).items()):
-        first = [name, hostport(s["vip"], s["port"]), s["mode"], s.get("defense_active")]
+        mode = s["mode"] + (" fullnat" if s.get("forwarding") == "fullnat" else "")  # D7
+        first = [name, hostport(s["vip"], s["port"]), mode, s.get("defense_active")]
         buckets = s.get("nat_buckets")
         servers = s.get("real_servers") or [None]
         for i, r in enumerate(servers):

@@ -163,7 +163,8 @@ class Timers:
         resend, give_up = self.view.table.due(now)
         for s in resend:
             assert s.handshake is not None
-            self.link.packet_out(server_syn(s.handshake, self._router_mac(s.ingress_port)))
+            self.link.packet_out(server_syn(s.handshake, self._router_mac(s.ingress_port),
+                                            toa=bool(s.laddr)))
             self.view.table.syn_sent(s, now)
             self.metrics.syn_retransmits.inc()
         for s in give_up:
@@ -212,6 +213,7 @@ class Timers:
                 self.metrics.sessions.labels(state_name(st)).set(0)
         for name, n in self.view.table.by_state().items():
             self.metrics.sessions.labels(name).set(n)
+        self.metrics.fullnat_in_use.set(self.view.table.local_ports.in_use())
 
     async def read_states(self, conn: Connection, gens: dict[int, int]) -> dict[int, int]:
         """session_state of the slots `gens` maps to their session's gen, in one read

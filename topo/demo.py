@@ -273,6 +273,7 @@ DROP_REASONS = {
     "icmp_truncated": "an ICMP header shorter than 8 bytes to a VIP",
     "icmp_rate": "an echo request above the answer meter (D15)",
     "ipsec": "AH or ESP to a VIP dropped by its policy (D15)",
+    "fullnat_unknown": "to a FULLNAT local address, no session (D7)",
 }
 
 

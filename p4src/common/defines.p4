@@ -249,6 +249,7 @@ const ProxyEvent_t EV_DROP_ICMP_RATE         = 44;   /* echo request above the a
 const ProxyEvent_t EV_IPSEC_PASSED           = 45;   /* AH or ESP passed to the servers */
 const ProxyEvent_t EV_DROP_IPSEC             = 46;   /* AH or ESP dropped by policy */
 const ProxyEvent_t EV_PROTOCOL_PASSED        = 47;   /* another protocol passed (dropped: DROP_POLICY) */
+const ProxyEvent_t EV_DROP_FULLNAT_UNKNOWN   = 48;   /* D7: to a FULLNAT local address, no session */
 
 /* ------------------------------------------------------------------ meters (D15)
  * v1model's meter colours, and the cells of controller_meter (meters.p4). */

@@ -57,6 +57,9 @@ const bit<64> PENDING_LIFETIME   = 10000000;   /* 10 s */
 #ifndef SOURCE_METER_SIZE
 #define SOURCE_METER_SIZE 32w1024
 #endif
+#ifndef FULLNAT_LOCAL_ADDRESSES_SIZE
+#define FULLNAT_LOCAL_ADDRESSES_SIZE 256       /* D7: FULLNAT local addresses (laddrs) */
+#endif
 #ifndef MARTIAN_SOURCES_SIZE
 #define MARTIAN_SOURCES_SIZE 1024              /* D16: bogon prefixes, own addresses */
 #endif

@@ -31,6 +31,7 @@
 #include "control/decide.p4"
 #include "control/proxy.p4"
 #include "control/nat.p4"
+#include "control/fullnat.p4"
 #include "control/forwarding.p4"
 #include "control/counters.p4"
 #include "control/server_ack.p4"
@@ -46,6 +47,7 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
     ControllerWatch() controller_watch;
     SynProxy() synproxy;
     UnproxiedNat() nat;
+    FullNat() fullnat;
     NeighbourResponder() neighbour_responder;
     Ipv6ChainPolicy() ipv6_chain_policy;
     VipProtocols() vip_protocols;
@@ -94,6 +96,9 @@ control SynproxyIngress(inout headers_t hdr, inout local_metadata_t meta,
                     cookie_keys.apply(meta);
                     synproxy.apply(hdr, meta, standard_metadata);
                     controller_down_count(meta);
+                    if (hdr.ipv4.isValid()) {
+                        fullnat.apply(hdr.ipv4, hdr.tcp, meta, standard_metadata);   /* D7: IPv4 */
+                    }
                 }
                 if (!ns) {
                     nat.apply(hdr, meta, standard_metadata);   /* C8: NAT services, unproxied */

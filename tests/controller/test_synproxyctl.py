@@ -43,7 +43,7 @@ def test_check_good_and_bad_files(artefacts: tuple[Path, Path], tmp_path: Path, 
     assert rc == 0 and out == f"{good}: config and program ok (1 services)\n"
     rc, out, _ = run(capsys, "check", str(ROOT / "examples" / "synproxy.yaml"),
                      "--config-only")
-    assert rc == 0 and "config ok (4 services)" in out
+    assert rc == 0 and "config ok (5 services)" in out
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(good.read_text().replace("  port: 80\n", "  prot: 80\n", 1))

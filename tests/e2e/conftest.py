@@ -22,6 +22,8 @@ connections onto one server-side 4-tuple):
     91    closed   rs2 :8091          controller_down: closed (the default, spelt out)
     92    open     rs1, rs2 :8092     controller_down: open: NATed by the buckets while
                                       the controller is gone
+    93    fullnat  rs2 :8093          FULLNAT (D7): rs2 sees the local address .250 of
+                                      its subnet, the client only in the TOA option
 
 The `early` server's namespace drops every other SYN (the first of each connection), so
 its handshake waits for the controller's retry and the client's request surely arrives
@@ -36,6 +38,7 @@ refuses P4Runtime register access (`p4sim --no-register-access`), as bmv2 does.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import shutil
@@ -69,6 +72,7 @@ class Svc:
     rs_port: int
     settings: dict[str, Any] = field(default_factory=dict)
     transparent: bool = False  # no NAT: the service address is its one server's own
+    fullnat: bool = False  # D7: local address .250 of the (one) server's subnet
 
 
 SERVICES = {s.name: s for s in (
@@ -90,10 +94,13 @@ SERVICES = {s.name: s for s in (
     Svc("closed", 91, ("rs2",), 8091, {"controller_down": "closed"}),
     # ... or passed to the servers unproxied, as mode off (NAT through the buckets).
     Svc("open", 92, ("rs1", "rs2"), 8092, {"controller_down": "open"}),
+    # D7: the client's address replaced by a local address of the switch.
+    Svc("fullnat", 93, ("rs2",), 8093, fullnat=True),
 )}
 # Services whose servers the rig starts (topo.demo.start_services starts web's).
 LISTENING = ("nosack", "nots", "ws2", "defer", "early", "auto", "natauto", "closed",
-             "open")
+             "open", "fullnat")
+FULLNAT_PORTS = (40000, 40999)
 # The rig's heartbeat: a limit no freeze of the controller in the tests comes near.
 HEARTBEAT = {"heartbeat_seconds": 0.5, "heartbeat_limit_seconds": 60.0}
 
@@ -144,6 +151,12 @@ class Proxy:
         s = SERVICES[service]
         return self.topo.host(s.servers[0]).ip if s.transparent else self.topo.vip
 
+    def local_address(self, service: str) -> str:
+        """D7: a FULLNAT service's local address, .250 of its server's subnet."""
+        (h,) = SERVICES[service].servers
+        net = ipaddress.IPv4Network(self.topo.host(h).subnet)
+        return str(net.network_address + 250)
+
     def extra_config(self) -> dict[str, Any]:
         extra_services = []
         for s in SERVICES.values():
@@ -154,8 +167,13 @@ class Proxy:
                                        "port": s.port, "nat": False, **s.settings})
                 continue
             rs = [{"address": self.topo.host(h).ip, "port": s.rs_port} for h in s.servers]
+            settings = dict(s.settings)
+            if s.fullnat:
+                settings["fullnat"] = {"local_addresses": [self.local_address(s.name)],
+                                       "port_min": FULLNAT_PORTS[0],
+                                       "port_max": FULLNAT_PORTS[1]}
             extra_services.append({"name": s.name, "vip": self.topo.vip, "port": s.port,
-                                   "mode": "on", "real_servers": rs, **s.settings})
+                                   "mode": "on", "real_servers": rs, **settings})
         return {"services": extra_services, "cookie": dict(self.cookie),
                 "sessions": {"syn_retries": SYN_RETRIES, "syn_timeout": 1.0},
                 "control": {"socket": self.socket, **self.heartbeat}}

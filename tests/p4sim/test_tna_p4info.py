@@ -32,6 +32,8 @@ NOT_YET_ON_TNA = {
                          "ipv6_routes", "nat_buckets_v6", "nat_reverse_v6")
       for c in ("", "_counter")),
     "ipv6_chain_policy",
+    # D7: FULLNAT and its direct counters
+    *(f"{t}{c}" for t in ("fullnat_sessions", "fullnat_local_addresses") for c in ("", "_counter")),
 }
 #: D13: the IPv6 digests of the v1model program, not sent by the TNA program yet.
 DIGESTS_NOT_YET_ON_TNA = {"cookie_ack_digest_v6_t", "session_event_digest_v6_t"}

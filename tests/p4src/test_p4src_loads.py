@@ -60,6 +60,9 @@ def test_synproxy_tables(synproxy_p4info) -> None:
         "nat_buckets_v6",
         "nat_reverse_v6",
         "ipv6_chain_policy",
+        # D7: FULLNAT
+        "fullnat_sessions",
+        "fullnat_local_addresses",
     }
 
 

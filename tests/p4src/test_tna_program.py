@@ -31,7 +31,8 @@ NOT_YET_ON_TNA = {"overload_config",
                   "vip_protocols",   # D15: ICMP and other protocols (icmp.p4)
                   # D13, IPv6: the v1model program's tables, not ported to TNA yet
                   "services_v6", "sessions_v6", "martian_sources_v6", "nd_replies",
-                  "ipv6_routes", "nat_buckets_v6", "nat_reverse_v6", "ipv6_chain_policy"}
+                  "ipv6_routes", "nat_buckets_v6", "nat_reverse_v6", "ipv6_chain_policy",
+                  "fullnat_sessions", "fullnat_local_addresses"}
 
 
 def _tna_include_dir(tool: str) -> Path | None:
