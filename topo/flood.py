@@ -2,7 +2,7 @@
 (IPv4) or the benchmarking prefix 2001:2::/48 (IPv6, when the VIP is IPv6).
 
     python -m topo.flood --iface X --src-mac M --dst-mac G --vip 10.0.0.100 --port 80 \\
-        --kind syn --rate 2000 --seconds 10 --count 50000
+        --kind syn --rate 2000 --seconds 10 --count 50000 [--source 198.18.7.0/24]
 
 Runs in the attacker's namespace and writes prebuilt Ethernet frames straight to its
 interface (AF_PACKET), so the spoofed sources never touch the attacker's routing. It
@@ -24,15 +24,31 @@ from .topology import SPOOF_RANGE, SPOOF_RANGE6
 FLAGS = {"syn": "S", "ack": "A", "rst": "R", "fin": "FA", "synack": "SA"}
 
 
+def source_network(vip: str, source: str | None = None
+                   ) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """The spoofed sources: the test range of the VIP's family, or `source`, which must
+    lie inside it (ValueError otherwise: a flood never comes from real addresses)."""
+    v6 = ipaddress.ip_address(vip).version == 6
+    whole = ipaddress.ip_network(SPOOF_RANGE6 if v6 else SPOOF_RANGE)
+    if source is None:
+        return whole
+    net = ipaddress.ip_network(source)
+    if net.version != whole.version or not net.subnet_of(whole):  # type: ignore[arg-type]
+        raise ValueError(f"--source {source} is not inside the test range {whole}")
+    if net.num_addresses < 4:
+        raise ValueError(f"--source {source}: at least 4 addresses (a /30)")
+    return net
+
+
 def build_frames(kind: str, src_mac: str, dst_mac: str, vip: str, port: int, n: int,
-                 seed: int = 1) -> list[bytes]:
+                 seed: int = 1, source: str | None = None) -> list[bytes]:
     from scapy.layers.inet import IP, TCP
     from scapy.layers.inet6 import IPv6
     from scapy.layers.l2 import Ether
 
     rng = random.Random(seed)
     v6 = ipaddress.ip_address(vip).version == 6
-    net = ipaddress.ip_network(SPOOF_RANGE6 if v6 else SPOOF_RANGE)
+    net = source_network(vip, source)
     frames = []
     for _ in range(n):
         src = str(net.network_address + rng.randrange(1, net.num_addresses - 1))
@@ -86,10 +102,17 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--count", type=int, default=100_000)
     ap.add_argument("--distinct", type=int, default=4096, help="distinct spoofed frames to cycle")
+    ap.add_argument("--source", help="a prefix inside the test range to spoof from "
+                                     "(default: the whole range)")
     args = ap.parse_args()
     if args.seconds > 600 or args.count > 10_000_000:
         ap.error("floods are bounded: at most 600 s and 10,000,000 frames")
-    frames = build_frames(args.kind, args.src_mac, args.dst_mac, args.vip, args.port, args.distinct)
+    try:
+        source_network(args.vip, args.source)
+    except ValueError as e:
+        ap.error(str(e))
+    frames = build_frames(args.kind, args.src_mac, args.dst_mac, args.vip, args.port,
+                          args.distinct, source=args.source)
     print(json.dumps(flood(args.iface, frames, args.rate, args.seconds, args.count)))
 
 

@@ -130,6 +130,7 @@ class Proxy:
 
     services = SERVICES
     syn_retries = SYN_RETRIES
+    family = 4  # the address family of the services' VIPs and real servers
 
     def __init__(self, net: Net, topo: Topology) -> None:
         self.net, self.topo = net, topo
@@ -141,8 +142,13 @@ class Proxy:
     # ------------------------------------------------------------------ controller
 
     def vip_of(self, service: str) -> str:
-        s = SERVICES[service]
-        return self.topo.host(s.servers[0]).ip if s.transparent else self.topo.vip
+        s = self.services[service]
+        if s.transparent:
+            return self.topo.host(s.servers[0]).ip_of(self.family)
+        return self.topo.vip_of(self.family)
+
+    def port_of(self, service: str) -> int:
+        return self.services[service].port
 
     def extra_config(self) -> dict[str, Any]:
         extra_services = []
@@ -216,7 +222,7 @@ class Proxy:
 
     def dead_syns(self) -> int:
         """SYNs the `dead` service's server namespace swallowed."""
-        (h,) = SERVICES["dead"].servers
+        (h,) = self.services["dead"].servers
         out = sh(["nft", "-j", "list", "counter", "inet", NFT_TABLE, "dead_syns"],
                  netns=self.net.ns[h]).stdout
         for item in json.loads(out).get("nftables", []):
@@ -237,7 +243,7 @@ class Proxy:
 
     def client_cmd(self, op: str, service: str = "web", **kw: Any) -> list[str]:
         cmd = [PY, "-m", "topo.tcpclient", "--vip", self.vip_of(service),
-               "--port", str(SERVICES[service].port)]
+               "--port", str(self.port_of(service))]
         for opt in ("bind_port", "timeout", "pause_at", "delay_request", "abort_at"):
             if kw.get(opt) is not None:
                 cmd += [f"--{opt.replace('_', '-')}", str(kw[opt])]
@@ -283,7 +289,7 @@ class Proxy:
         """Many hash-checked downloads in parallel (topo.workload); one record each."""
         out = self.net.exec("client", [
             PY, "-m", "topo.workload", "--vip", self.vip_of(service),
-            "--port", str(SERVICES[service].port), "--size", str(size), "--count", str(count),
+            "--port", str(self.port_of(service)), "--size", str(size), "--count", str(count),
             "--concurrency", str(concurrency), "--seconds", "600",
             "--timeout", str(timeout)], timeout=900).stdout
         return [json.loads(ln) for ln in out.splitlines() if ln.startswith("{")]
@@ -302,17 +308,20 @@ class Proxy:
 
     # ------------------------------------------------------------------ attacker
 
-    def flood(self, kind: str, rate: float, count: int,
-              service: str = "web") -> dict[str, Any]:
-        """A bounded spoofed flood from the attacker (topo.flood); its report."""
+    def flood(self, kind: str, rate: float, count: int, service: str = "web",
+              source: str | None = None) -> dict[str, Any]:
+        """A bounded spoofed flood from the attacker (topo.flood); its report. `source`:
+        a prefix of the spoof range to send from (default: all of it, of the family of
+        the service's VIP)."""
         attacker = self.topo.host("attacker")
         seconds = count / rate + 30
         out = self.net.exec("attacker", [
             PY, "-m", "topo.flood", "--iface", self.net.ifname["attacker"],
             "--src-mac", attacker.mac, "--dst-mac", attacker.gateway_mac,
-            "--vip", self.vip_of(service), "--port", str(SERVICES[service].port),
+            "--vip", self.vip_of(service), "--port", str(self.port_of(service)),
             "--kind", kind,
-            "--rate", str(rate), "--seconds", str(seconds), "--count", str(count)],
+            "--rate", str(rate), "--seconds", str(seconds), "--count", str(count),
+            *(["--source", source] if source else [])],
             timeout=seconds + 120).stdout
         return json.loads(out.strip().splitlines()[-1])
 

@@ -1,56 +1,92 @@
-"""Real Linux IPv6 TCP through the switch (D13): a client downloads and uploads byte
-for byte from and to real servers over IPv6, through the IPv6 VIP of a NAT service with the defence off
-(mode off: the switch NATs each connection to a real server by its bucket,
-nat_buckets_v6 / nat_reverse_v6), the switch answering the hosts' neighbour
-solicitations for its gateway addresses and the VIP (nd_replies); an IPv4 service
-runs beside it on the IPv4 VIP. The hosts have
-static addresses from the documentation prefix 2001:db8::/32 on their /64s, inside
-their namespaces only, with DAD and router solicitations off (topo/netns.py).
+"""Real Linux IPv6 TCP through the switch (D13). A client downloads and uploads byte
+for byte from and to real servers over IPv6:
+
+    port  service  family  mode  real servers    what it exercises
+    80    web      6       on    rs1, rs2 :8080  the proxied path: the switch's cookie
+                                                 SYN/ACK, the controller's digest, the
+                                                 sessions_v6 entries, its IPv6 server
+                                                 SYN, the server's SYN/ACK, translation
+    81    nat      6       off   rs1, rs2 :8081  unproxied NAT by bucket (nat_buckets_v6 /
+                                                 nat_reverse_v6), no cookie
+    80    web4     4       off   rs1, rs2 :8080  the IPv4 VIP beside them on one switch
+
+The switch answers the hosts' neighbour solicitations for its gateway addresses and
+the VIP (nd_replies). The hosts have static addresses from the documentation prefix
+2001:db8::/32 on their /64s, inside their namespaces only, with DAD and router
+solicitations off (topo/netns.py). The proxied service's transfers are checked with
+each of window scaling, SACK and timestamps turned off by the client (the
+net.ipv4.tcp_* sysctls govern IPv6 TCP too), the options both kernels use read with
+ss; a SYN flood spoofed from the benchmarking prefix 2001:2::/48 (which the
+attacker's namespace owns and blackholes) reaches no server while the client is
+served.
 
     .venv/bin/python -m pytest -q tests/e2e/test_e2e_ipv6.py   (root: namespaces)
 """
 
 from __future__ import annotations
 
-import json
+import ipaddress
 import os
 import shutil
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from controller.control import request
-from topo.demo import read_events, start_controller, start_services, wait_service_ready
+from tests.e2e.conftest import COOKIE_KEY, SYN_RETRIES, Proxy, Svc
+from tests.e2e.flooding import (
+    Background,
+    assert_nothing_spoofed_reached_a_server,
+    delta,
+    wait_counted,
+)
+from tests.e2e.tcpopts import ALL, Options, both_sides
+from topo.demo import start_controller, start_services, wait_service_ready
 from topo.net import Net
-from topo.netns import Lab, LabError, wait_for
-from topo.topology import Topology, default_topology
+from topo.netns import Lab, sh, wait_for
+from topo.topology import SPOOF_RANGE6, default_topology
 
 pytestmark = pytest.mark.netns
 
-PY = sys.executable
 MB = 1_000_000
+RATE = 300  # spoofed SYNs per second
+
+SERVICES6 = {s.name: s for s in (
+    Svc("web", 80, ("rs1", "rs2"), 8080),
+    Svc("nat", 81, ("rs1", "rs2"), 8081, {"mode": "off"}),
+    Svc("web4", 80, ("rs1", "rs2"), 8080, {"mode": "off"}),
+)}
 
 
-class Rig:
-    def __init__(self, net: Net, topo: Topology) -> None:
-        self.net, self.topo = net, topo
-        self.socket = str(net.workdir / "control.sock")
+class Rig(Proxy):
+    """The conftest's Proxy on a dual-stack topology, its services on the IPv6 VIP
+    (but web4, on the IPv4 one)."""
 
-    def status(self) -> dict[str, Any]:
-        return request(self.socket, {"cmd": "status"})
+    services = SERVICES6
+    family = 6
 
-    def get(self, size: int, seed: int, timeout: float = 30, op: str = "get",
-            family: int = 6) -> dict[str, Any]:
-        """One exchange (`op` get: a download, post: an upload), byte for byte."""
-        out = self.net.exec("client", [
-            PY, "-m", "topo.tcpclient", "--vip", self.topo.vip_of(family), "--port",
-            str(self.topo.vport), "--timeout", str(timeout), op, "--size", str(size),
-            "--seed", str(seed)], check=False, timeout=timeout * 4 + 60)
-        lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-        assert lines, f"the client printed no result: {out.stdout!r} {out.stderr[-2000:]!r}"
-        return json.loads(lines[-1])
+    def vip_of(self, service: str) -> str:
+        return self.topo.vip if service == "web4" else super().vip_of(service)
+
+    def extra_config(self) -> dict:
+        t = self.topo
+        nat, web4 = SERVICES6["nat"], SERVICES6["web4"]
+        return {
+            "services": [
+                {"name": "nat", "vip": t.vip6, "port": nat.port, **nat.settings,
+                 "real_servers": [{"address": t.host(h).ip6, "port": nat.rs_port}
+                                  for h in nat.servers]},
+                {"name": "web4", "vip": t.vip, "port": web4.port, **web4.settings,
+                 "real_servers": [{"address": t.host(h).ip, "port": web4.rs_port}
+                                  for h in web4.servers]}],
+            "cookie": dict(self.cookie),
+            "sessions": {"syn_retries": SYN_RETRIES, "syn_timeout": 1.0},
+            "control": {"socket": self.socket, **self.heartbeat}}
+
+    def start_controller(self) -> None:
+        self.ctl = start_controller(self.net, self.topo, extra=self.extra_config(),
+                                    mode="on", family=6)
+        self.wait_synced()
 
 
 @pytest.fixture(scope="module")
@@ -62,31 +98,27 @@ def rig() -> Iterator[Rig]:
     net = Net(topo, log_level="error", lab=lab, register_access=False).start()
     try:
         start_services(net, topo)
+        nat = SERVICES6["nat"]
+        for h in nat.servers:  # the NAT service's own IPv6 servers
+            net.popen(h, [sys.executable, "-m", "topo.httpd", "--bind", "::", "--port",
+                          str(nat.rs_port), "--name", h], log=f"{h}-{nat.rs_port}-httpd.log")
+            wait_for(lambda h=h: f":{nat.rs_port} " in sh(["ss", "-ltnH"],
+                                                          netns=net.ns[h]).stdout,
+                     30, what=f"{h} listening on {nat.rs_port}")
         r = Rig(net, topo)
-        # web: the IPv6 VIP; web4 beside it on the IPv4 VIP (the same servers' IPv4
-        # addresses): one switch, both families
-        web4 = {"name": "web4", "vip": topo.vip, "port": topo.vport, "mode": "off",
-                "real_servers": [{"address": h.ip, "port": topo.rs_port}
-                                 for h in topo.real_servers]}
-        ctl = start_controller(net, topo, extra={"control": {"socket": r.socket},
-                                                 "services": [web4]},
-                               mode="off", family=6)
-
-        def synced() -> bool:
-            if ctl.poll() is not None:
-                log = (net.workdir / "controller.log").read_text(errors="replace")
-                raise LabError(f"the controller exited:\n{log[-3000:]}")
-            try:
-                return bool(r.status().get("synced"))
-            except (OSError, RuntimeError, ValueError):
-                return False
-
-        wait_for(synced, 90, interval=0.2, what="the controller to sync with the switch")
+        r.cookie = {"key": COOKIE_KEY, "rotate_seconds": 600}
+        r.start_controller()
         wait_service_ready(net, topo, family=6)
         yield r
     finally:
         net.close()
         shutil.rmtree(net.workdir, ignore_errors=True)
+
+
+def client_address(record: dict) -> str:
+    """The address of a session record's client ("[addr]:port" or "addr:port")."""
+    host = record["client"].rsplit(":", 1)[0]
+    return host.strip("[]")
 
 
 def test_hosts_run_ipv6_without_dad_or_router_solicitations(rig: Rig) -> None:
@@ -99,31 +131,117 @@ def test_hosts_run_ipv6_without_dad_or_router_solicitations(rig: Rig) -> None:
         assert h.address6 in addrs and "tentative" not in addrs and "dadfailed" not in addrs
 
 
-def test_ipv6_download_through_the_vip_is_byte_exact(rig: Rig) -> None:
-    """Several downloads over IPv6, each checked against its blob: the NAT spreads
-    them over both real servers (a connection's 4-tuple picks its bucket)."""
-    before = read_events(rig.net)
+# (id, client sysctls, the options both kernels must show, bytes each way)
+CASES = [
+    ("all-options", {}, ALL, 2 * MB),
+    ("client-no-wscale", {"net.ipv4.tcp_window_scaling": "0"},
+     Options(wscale=False, sack=True, ts=True), 1 * MB),
+    ("client-no-sack", {"net.ipv4.tcp_sack": "0"},
+     Options(wscale=True, sack=False, ts=True), 1 * MB),
+    ("client-no-timestamps", {"net.ipv4.tcp_timestamps": "0"},
+     Options(wscale=True, sack=True, ts=False), 1 * MB),
+    ("client-no-options", {"net.ipv4.tcp_window_scaling": "0", "net.ipv4.tcp_sack": "0",
+                           "net.ipv4.tcp_timestamps": "0"},
+     Options(wscale=False, sack=False, ts=False), 1 * MB),
+]
+
+
+@pytest.mark.parametrize(("sysctls", "expected", "size"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_proxied_ipv6_transfer_each_way_with_options(rig: Rig, sysctls: dict[str, str],
+                                                     expected: Options, size: int) -> None:
+    """Through the proxied IPv6 VIP: the switch answers the SYN with its cookie, the
+    controller opens the server side over IPv6, and the bytes cross translated."""
+    before = rig.events()
+    with rig.client_sysctls(sysctls):
+        with rig.paused_client("get", size=size, seed=size + 1, pause_at=size // 4) as pc:
+            client_opts, server_opts, server = both_sides(rig, pc.local_port)
+            down = pc.resume()
+        assert down["ok"], down
+        assert down["bytes"] == size and down["server"] == server
+        assert client_opts == expected, f"client side: {client_opts}"
+        assert server_opts == expected, f"server side ({server}): {server_opts}"
+
+        with rig.paused_client("post", size=size, seed=size + 2, pause_at=size // 4) as pc:
+            client_opts, server_opts, server = both_sides(rig, pc.local_port)
+            up = pc.resume()
+        assert up["ok"], up  # the server's SHA-256 of what it received matches
+        assert up["server"] == server
+        assert client_opts == expected and server_opts == expected
+    after = rig.events()
+    # Both connections were proxied: a cookie each, validated, a session each.
+    assert delta(before, after, "SYNACK_SENT") >= 2
+    assert delta(before, after, "ACK_VALID") + delta(before, after, "REUSE_ACK") >= 2
+    assert delta(before, after, "SESSION_ESTABLISHED") >= 2
+    assert delta(before, after, "TRANSLATED_S2C") > 0
+    assert delta(before, after, "TRANSLATED_C2S") > 0
+
+
+def test_proxied_ipv6_servers_see_the_client_address(rig: Rig) -> None:
+    """The proxy does not hide the client: each server answers the address it saw,
+    the client's IPv6 address; both servers take turns."""
+    client_ip = rig.topo.host("client").ip6
+    seen = set()
+    for _ in range(4):
+        r = rig.client("whoami")
+        assert r["ok"], r
+        name, addr = r["body"].split()
+        assert ipaddress.ip_address(addr) == ipaddress.ip_address(client_ip)
+        assert name == r["server"]
+        seen.add(name)
+    assert seen == {"rs1", "rs2"}
+
+
+def test_ipv6_syn_flood_reaches_no_server(rig: Rig) -> None:
+    """A SYN flood spoofed from 2001:2::/48 at the proxied IPv6 VIP: every SYN gets a
+    cookie and nothing more, no server sees a spoofed packet, the client is served,
+    and the only sessions are the client's."""
+    before, guard0 = rig.events(), rig.guard()
+    legit = Background(rig, count=12)
+    flood = rig.flood("syn", RATE, count=900)
+    records = legit.result()
+    assert flood["sent"] == 900
+    after = wait_counted(rig, before, ("SYN_IN",), flood["sent"] + len(records))
+
+    assert delta(before, after, "SYNACK_SENT") >= flood["sent"]
+    assert delta(before, after, "ACK_VALID") <= len(records)
+    assert_nothing_spoofed_reached_a_server(rig, guard0)
+    spoof = ipaddress.ip_network(SPOOF_RANGE6)
+    clients = {client_address(s) for s in rig.sessions()}
+    assert not any(ipaddress.ip_address(c) in spoof for c in clients), clients
+    assert clients <= {rig.topo.host("client").ip6}
+
+    assert len(records) == 12
+    failed = [r for r in records if not r["ok"]]
+    assert not failed, failed[:5]
+
+
+def test_nat_ipv6_download_is_byte_exact_and_unproxied(rig: Rig) -> None:
+    """Several downloads through the mode-off NAT service, each checked against its
+    blob: the NAT spreads them over both real servers (a connection's 4-tuple picks
+    its bucket), and no cookie is sent for any of them."""
+    before = rig.events()
     servers = set()
     for seed in range(6):
-        r = rig.get(2 * MB if seed == 0 else 200_000, seed)
+        r = rig.client("get", "nat", size=2 * MB if seed == 0 else 200_000, seed=seed)
         assert r["ok"], r
         servers.add(r["server"])
     assert servers == {h.name for h in rig.topo.real_servers}
-    after = read_events(rig.net)
-    # passed unproxied: no cookie was sent for any of them
-    assert after.get("synack_sent", 0) == before.get("synack_sent", 0)
+    after = rig.events()
+    assert delta(before, after, "SYNACK_SENT") == 0
+    assert delta(before, after, "SYN_PASSED") >= 6
 
 
-def test_ipv6_upload_is_byte_exact(rig: Rig) -> None:
-    r = rig.get(1 * MB, 7, op="post")
+def test_nat_ipv6_upload_is_byte_exact(rig: Rig) -> None:
+    r = rig.client("post", "nat", size=1 * MB, seed=7)
     assert r["ok"], r
 
 
 def test_both_families_side_by_side(rig: Rig) -> None:
-    """The IPv4 VIP's service runs beside the IPv6 one on the same switch."""
-    for family in (4, 6, 4):
-        r = rig.get(300_000, 10 + family, family=family)
-        assert r["ok"], (family, r)
+    """The IPv4 VIP's service runs beside the IPv6 ones on the same switch."""
+    for service in ("web4", "web", "nat", "web4"):
+        r = rig.client("get", service, size=300_000, seed=10 + len(service))
+        assert r["ok"], (service, r)
 
 
 def test_the_switch_answered_neighbour_solicitation(rig: Rig) -> None:
@@ -137,11 +255,12 @@ def test_the_switch_answered_neighbour_solicitation(rig: Rig) -> None:
 
 def test_status_shows_the_ipv6_service_and_its_buckets(rig: Rig) -> None:
     st = rig.status()
-    web, web4 = st["services"]["web"], st["services"]["web4"]
-    assert web["vip"] == rig.topo.vip6 and web["mode"] == "off"
+    web, nat, web4 = (st["services"][n] for n in ("web", "nat", "web4"))
+    assert web["vip"] == rig.topo.vip6 and web["mode"] == "on"
+    assert nat["vip"] == rig.topo.vip6 and nat["mode"] == "off"
     assert web4["vip"] == rig.topo.vip
-    shares = web["nat_buckets"]
-    want = {f"[{h.ip6}]:{rig.topo.rs_port}" for h in rig.topo.real_servers}
+    shares = nat["nat_buckets"]
+    want = {f"[{h.ip6}]:{SERVICES6['nat'].rs_port}" for h in rig.topo.real_servers}
     assert set(shares) == want and all(n > 0 for n in shares.values())
     assert set(web4["nat_buckets"]) == {f"{h.ip}:{rig.topo.rs_port}"
                                         for h in rig.topo.real_servers}

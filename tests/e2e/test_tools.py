@@ -7,6 +7,8 @@ import sys
 import threading
 from http.server import ThreadingHTTPServer
 
+import pytest
+
 from topo import guard
 from topo.flood import build_frames
 from topo.httpd import Handler, blob_sha256
@@ -44,6 +46,24 @@ def test_flood_frames_only_from_the_spoof_range() -> None:
         assert ipaddress.ip_address(p[IP].src) in net
         assert p[TCP].flags == "S" and p[TCP].dport == 80 and p[IP].dst == "10.0.0.100"
     assert len({Ether(f)[IP].src for f in frames}) > 150
+
+
+def test_flood_from_a_prefix_inside_the_spoof_range_only() -> None:
+    import ipaddress
+
+    from scapy.layers.inet import IP
+    from scapy.layers.l2 import Ether
+
+    frames = build_frames("syn", "02:00:00:00:03:0a", "02:00:00:00:03:01", "10.0.0.100", 80,
+                          100, source="198.18.7.0/24")
+    srcs = {Ether(f)[IP].src for f in frames}
+    assert all(ipaddress.ip_address(s) in ipaddress.ip_network("198.18.7.0/24") for s in srcs)
+    assert len(srcs) > 50
+    # Never outside the test range, nor of the other family.
+    for bad in ("10.0.1.0/24", "198.16.0.0/12", "2001:2::/64", "198.18.7.0/31"):
+        with pytest.raises(ValueError):
+            build_frames("syn", "02:00:00:00:03:0a", "02:00:00:00:03:01", "10.0.0.100", 80,
+                         1, source=bad)
 
 
 def test_flood_is_bounded_and_counted_by_the_guard() -> None:
