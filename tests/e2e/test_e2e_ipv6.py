@@ -9,6 +9,10 @@ for byte from and to real servers over IPv6:
     81    nat      6       off   rs1, rs2 :8081  unproxied NAT by bucket (nat_buckets_v6 /
                                                  nat_reverse_v6), no cookie
     80    web4     4       off   rs1, rs2 :8080  the IPv4 VIP beside them on one switch
+    8088  own      6       on    rs1 itself      transparent: the VIP is rs1's own IPv6
+                                                 address, proxied without NAT; rs1's
+                                                 neighbour solicitations from it are
+                                                 answered (it is no martian source)
 
 The switch answers the hosts' neighbour solicitations for its gateway addresses and
 the VIP (nd_replies). The hosts have static addresses from the documentation prefix
@@ -55,6 +59,8 @@ SERVICES6 = {s.name: s for s in (
     Svc("web", 80, ("rs1", "rs2"), 8080),
     Svc("nat", 81, ("rs1", "rs2"), 8081, {"mode": "off"}),
     Svc("web4", 80, ("rs1", "rs2"), 8080, {"mode": "off"}),
+    # Transparent: the "VIP" is rs1's own IPv6 address, proxied, no NAT.
+    Svc("own", 8088, ("rs1",), 8088, transparent=True),
 )}
 
 
@@ -70,7 +76,7 @@ class Rig(Proxy):
 
     def extra_config(self) -> dict:
         t = self.topo
-        nat, web4 = SERVICES6["nat"], SERVICES6["web4"]
+        nat, web4, own = SERVICES6["nat"], SERVICES6["web4"], SERVICES6["own"]
         return {
             "services": [
                 {"name": "nat", "vip": t.vip6, "port": nat.port, **nat.settings,
@@ -78,7 +84,9 @@ class Rig(Proxy):
                                   for h in nat.servers]},
                 {"name": "web4", "vip": t.vip, "port": web4.port, **web4.settings,
                  "real_servers": [{"address": t.host(h).ip, "port": web4.rs_port}
-                                  for h in web4.servers]}],
+                                  for h in web4.servers]},
+                {"name": "own", "vip": self.vip_of("own"), "port": own.port, "mode": "on",
+                 "nat": False}],
             "cookie": dict(self.cookie),
             "sessions": {"syn_retries": SYN_RETRIES, "syn_timeout": 1.0},
             "control": {"socket": self.socket, **self.heartbeat}}
@@ -98,13 +106,14 @@ def rig() -> Iterator[Rig]:
     net = Net(topo, log_level="error", lab=lab, register_access=False).start()
     try:
         start_services(net, topo)
-        nat = SERVICES6["nat"]
-        for h in nat.servers:  # the NAT service's own IPv6 servers
-            net.popen(h, [sys.executable, "-m", "topo.httpd", "--bind", "::", "--port",
-                          str(nat.rs_port), "--name", h], log=f"{h}-{nat.rs_port}-httpd.log")
-            wait_for(lambda h=h: f":{nat.rs_port} " in sh(["ss", "-ltnH"],
-                                                          netns=net.ns[h]).stdout,
-                     30, what=f"{h} listening on {nat.rs_port}")
+        for svc in (SERVICES6["nat"], SERVICES6["own"]):  # their own IPv6 servers
+            for h in svc.servers:
+                net.popen(h, [sys.executable, "-m", "topo.httpd", "--bind", "::", "--port",
+                              str(svc.rs_port), "--name", h],
+                          log=f"{h}-{svc.rs_port}-httpd.log")
+                wait_for(lambda h=h, p=svc.rs_port: f":{p} " in sh(
+                    ["ss", "-ltnH"], netns=net.ns[h]).stdout, 30,
+                    what=f"{h} listening on {svc.rs_port}")
         r = Rig(net, topo)
         r.cookie = {"key": COOKIE_KEY, "rotate_seconds": 600}
         r.start_controller()
@@ -190,6 +199,27 @@ def test_proxied_ipv6_servers_see_the_client_address(rig: Rig) -> None:
         assert name == r["server"]
         seen.add(name)
     assert seen == {"rs1", "rs2"}
+
+
+def test_transparent_ipv6_service_on_the_servers_own_address(rig: Rig) -> None:
+    """A proxied transparent IPv6 service, its VIP rs1's own address: the cookie
+    handshake, then the server side opened to rs1 itself, whose answers come from
+    the VIP; rs1 resolved its gateway by ND from that address (the switch answers
+    its solicitations: the address is rs1's, not a martian source)."""
+    before = rig.events()
+    for seed, size in ((31, 1 * MB), (32, 100_000)):
+        r = rig.client("get", "own", size=size, seed=seed)
+        assert r["ok"], r
+        assert r["server"] == "rs1" and r["bytes"] == size
+    up = rig.client("post", "own", size=500_000, seed=33)
+    assert up["ok"], up
+    after = rig.events()
+    assert delta(before, after, "SYNACK_SENT") >= 3
+    assert delta(before, after, "SESSION_ESTABLISHED") >= 3
+    rs1 = rig.topo.host("rs1")
+    out = rig.net.exec("rs1", ["ip", "-6", "neigh", "show", rs1.gateway6]).stdout
+    assert rs1.gateway_mac.lower() in out.lower(), out
+    assert "FAILED" not in out and "INCOMPLETE" not in out
 
 
 def test_ipv6_syn_flood_reaches_no_server(rig: Rig) -> None:
