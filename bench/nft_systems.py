@@ -111,10 +111,10 @@ class P4System:
         target = self.target
         if target == "p4sim":  # the back end the switch picks ($P4SIM_BACKEND, else native)
             target = f"p4sim ({default_backend(target=True)} back end)"
-        over = f"over IPv6 (VIP {self.topo.vip6}, floods from 2001:2::/48), " \
+        over = f"over IPv6: VIP {self.topo.vip6}, floods from 2001:2::/48; " \
             if self.family == 6 else ""
         return (f"{target} running p4src/v1model/synproxy.p4 + the P4Runtime controller "
-                f"{over}(mode on, SYN/ACK mss {o.mss} wscale {o.wscale}"
+                f"({over}mode on, SYN/ACK mss {o.mss} wscale {o.wscale}"
                 f"{' timestamps' if o.timestamp else ''}{' sack' if o.sack_perm else ''}, "
                 "NAT round robin to rs1/rs2)")
 

@@ -221,7 +221,7 @@ def test_every_system_offers_the_same_synack_options() -> None:
         assert bool(s.topo.vip6) == v6  # type: ignore[attr-defined]
     assert all(s.options == opts for s in found)  # type: ignore[attr-defined]
     assert "mss 1400 wscale 5 sack" in found[0].describe
-    assert "over IPv6 (VIP 2001:db8::100" in found[names.index("p4-p4sim6")].describe
+    assert "(over IPv6: VIP 2001:db8::100" in found[names.index("p4-p4sim6")].describe
     assert "timestamp" not in found[0].describe and "timestamp" not in found[-1].describe
     assert [s.name for s in systems(opts, families=(6,))
             if "bmv2" not in s.name] == ["p4-p4sim6", "nft-synproxy6"]
