@@ -9,7 +9,7 @@ For each system (`bench.nft_systems`: the P4 switch on p4sim, on bmv2 too when
 `simple_switch_grpc` is on PATH, and an nft-synproxy router namespace) and for a
 series of flood rates (0, then doubling until the system saturates, bounded in time
 and count), one point is measured: a bounded spoofed SYN flood from 198.18.0.0/15
-(`topo.flood`) runs while a real client makes hash-checked HTTP downloads through
+(over IPv6, on a dual-stack topology, from 2001:2::/48: `--families`) (`topo.flood`) runs while a real client makes hash-checked HTTP downloads through
 the VIP (`topo.workload`) and an open-loop probe opens connections at a fixed rate
 (`bench.nft_connect`: the downloads are closed-loop, so a crawling proxy shows few
 slow successes rather than failures; the probe's attempts fail instead). A point
