@@ -8,6 +8,10 @@ for byte from and to real servers over IPv6:
                                                  SYN, the server's SYN/ACK, translation
     81    nat      6       off   rs1, rs2 :8081  unproxied NAT by bucket (nat_buckets_v6 /
                                                  nat_reverse_v6), no cookie
+    82    nosack   6       on    rs1 :8082       SYN/ACK without SACK-permitted
+    83    nots     6       on    rs2 :8083       SYN/ACK without timestamps
+    84    ws2      6       on    rs1 :8084       SYN/ACK window scale 2 (the server's is
+                                                 larger: the switch rescales)
     80    web4     4       off   rs1, rs2 :8080  the IPv4 VIP beside them on one switch
     8088  own      6       on    rs1 itself      transparent: the VIP is rs1's own IPv6
                                                  address, proxied without NAT; rs1's
@@ -17,10 +21,10 @@ for byte from and to real servers over IPv6:
 The switch answers the hosts' neighbour solicitations for its gateway addresses and
 the VIP (nd_replies). The hosts have static addresses from the documentation prefix
 2001:db8::/32 on their /64s, inside their namespaces only, with DAD and router
-solicitations off (topo/netns.py). The proxied service's transfers are checked with
+solicitations off (topo/netns.py). The proxied services' transfers are checked with
 each of window scaling, SACK and timestamps turned off by the client (the
-net.ipv4.tcp_* sysctls govern IPv6 TCP too), the options both kernels use read with
-ss; a SYN flood spoofed from the benchmarking prefix 2001:2::/48 (which the
+net.ipv4.tcp_* sysctls govern IPv6 TCP too) or by the service's SYN/ACK, the options
+both kernels use read with ss; a SYN flood spoofed from the benchmarking prefix 2001:2::/48 (which the
 attacker's namespace owns and blackholes) reaches no server while the client is
 served.
 
@@ -59,9 +63,14 @@ SERVICES6 = {s.name: s for s in (
     Svc("web", 80, ("rs1", "rs2"), 8080),
     Svc("nat", 81, ("rs1", "rs2"), 8081, {"mode": "off"}),
     Svc("web4", 80, ("rs1", "rs2"), 8080, {"mode": "off"}),
+    Svc("nosack", 82, ("rs1",), 8082, {"synack": {"sack": False}}),
+    Svc("nots", 83, ("rs2",), 8083, {"synack": {"timestamps": False}}),
+    Svc("ws2", 84, ("rs1",), 8084, {"synack": {"wscale": 2}}),
     # Transparent: the "VIP" is rs1's own IPv6 address, proxied, no NAT.
     Svc("own", 8088, ("rs1",), 8088, transparent=True),
 )}
+# The IPv6 servers the rig starts beside web's (topo.demo.start_services).
+LISTENING6 = ("nat", "nosack", "nots", "ws2", "own")
 
 
 class Rig(Proxy):
@@ -76,20 +85,22 @@ class Rig(Proxy):
 
     def extra_config(self) -> dict:
         t = self.topo
-        nat, web4, own = SERVICES6["nat"], SERVICES6["web4"], SERVICES6["own"]
-        return {
-            "services": [
-                {"name": "nat", "vip": t.vip6, "port": nat.port, **nat.settings,
-                 "real_servers": [{"address": t.host(h).ip6, "port": nat.rs_port}
-                                  for h in nat.servers]},
-                {"name": "web4", "vip": t.vip, "port": web4.port, **web4.settings,
-                 "real_servers": [{"address": t.host(h).ip, "port": web4.rs_port}
-                                  for h in web4.servers]},
-                {"name": "own", "vip": self.vip_of("own"), "port": own.port, "mode": "on",
-                 "nat": False}],
-            "cookie": dict(self.cookie),
-            "sessions": {"syn_retries": SYN_RETRIES, "syn_timeout": 1.0},
-            "control": {"socket": self.socket, **self.heartbeat}}
+        services = []
+        for s in SERVICES6.values():
+            if s.name == "web":
+                continue  # the first service, topo.net.controller_config's
+            entry = {"name": s.name, "vip": self.vip_of(s.name), "port": s.port,
+                     "mode": "on", **s.settings}
+            if s.transparent:
+                entry["nat"] = False
+            else:
+                family = 4 if s.name == "web4" else 6
+                entry["real_servers"] = [{"address": t.host(h).ip_of(family),
+                                          "port": s.rs_port} for h in s.servers]
+            services.append(entry)
+        return {"services": services, "cookie": dict(self.cookie),
+                "sessions": {"syn_retries": SYN_RETRIES, "syn_timeout": 1.0},
+                "control": {"socket": self.socket, **self.heartbeat}}
 
     def start_controller(self) -> None:
         self.ctl = start_controller(self.net, self.topo, extra=self.extra_config(),
@@ -106,7 +117,7 @@ def rig() -> Iterator[Rig]:
     net = Net(topo, log_level="error", lab=lab, register_access=False).start()
     try:
         start_services(net, topo)
-        for svc in (SERVICES6["nat"], SERVICES6["own"]):  # their own IPv6 servers
+        for svc in (SERVICES6[n] for n in LISTENING6):
             for h in svc.servers:
                 net.popen(h, [sys.executable, "-m", "topo.httpd", "--bind", "::", "--port",
                               str(svc.rs_port), "--name", h],
@@ -140,30 +151,36 @@ def test_hosts_run_ipv6_without_dad_or_router_solicitations(rig: Rig) -> None:
         assert h.address6 in addrs and "tentative" not in addrs and "dadfailed" not in addrs
 
 
-# (id, client sysctls, the options both kernels must show, bytes each way)
+# (id, service, client sysctls, the options both kernels must show, bytes each way)
 CASES = [
-    ("all-options", {}, ALL, 2 * MB),
-    ("client-no-wscale", {"net.ipv4.tcp_window_scaling": "0"},
+    ("all-options", "web", {}, ALL, 2 * MB),
+    ("client-no-wscale", "web", {"net.ipv4.tcp_window_scaling": "0"},
      Options(wscale=False, sack=True, ts=True), 1 * MB),
-    ("client-no-sack", {"net.ipv4.tcp_sack": "0"},
+    ("client-no-sack", "web", {"net.ipv4.tcp_sack": "0"},
      Options(wscale=True, sack=False, ts=True), 1 * MB),
-    ("client-no-timestamps", {"net.ipv4.tcp_timestamps": "0"},
+    ("client-no-timestamps", "web", {"net.ipv4.tcp_timestamps": "0"},
      Options(wscale=True, sack=True, ts=False), 1 * MB),
-    ("client-no-options", {"net.ipv4.tcp_window_scaling": "0", "net.ipv4.tcp_sack": "0",
-                           "net.ipv4.tcp_timestamps": "0"},
+    ("client-no-options", "web", {"net.ipv4.tcp_window_scaling": "0",
+                                  "net.ipv4.tcp_sack": "0", "net.ipv4.tcp_timestamps": "0"},
      Options(wscale=False, sack=False, ts=False), 1 * MB),
+    ("synack-no-sack", "nosack", {}, Options(wscale=True, sack=False, ts=True), 1 * MB),
+    ("synack-no-timestamps", "nots", {}, Options(wscale=True, sack=True, ts=False), 1 * MB),
+    # a small scale the real server does not share: the switch rescales its windows
+    ("synack-wscale-2", "ws2", {}, ALL, 1 * MB),
 ]
 
 
-@pytest.mark.parametrize(("sysctls", "expected", "size"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
-def test_proxied_ipv6_transfer_each_way_with_options(rig: Rig, sysctls: dict[str, str],
+@pytest.mark.parametrize(("service", "sysctls", "expected", "size"),
+                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_proxied_ipv6_transfer_each_way_with_options(rig: Rig, service: str,
+                                                     sysctls: dict[str, str],
                                                      expected: Options, size: int) -> None:
     """Through the proxied IPv6 VIP: the switch answers the SYN with its cookie, the
     controller opens the server side over IPv6, and the bytes cross translated."""
     before = rig.events()
     with rig.client_sysctls(sysctls):
-        with rig.paused_client("get", size=size, seed=size + 1, pause_at=size // 4) as pc:
+        with rig.paused_client("get", service, size=size, seed=size + 1,
+                               pause_at=size // 4) as pc:
             client_opts, server_opts, server = both_sides(rig, pc.local_port)
             down = pc.resume()
         assert down["ok"], down
@@ -171,7 +188,8 @@ def test_proxied_ipv6_transfer_each_way_with_options(rig: Rig, sysctls: dict[str
         assert client_opts == expected, f"client side: {client_opts}"
         assert server_opts == expected, f"server side ({server}): {server_opts}"
 
-        with rig.paused_client("post", size=size, seed=size + 2, pause_at=size // 4) as pc:
+        with rig.paused_client("post", service, size=size, seed=size + 2,
+                               pause_at=size // 4) as pc:
             client_opts, server_opts, server = both_sides(rig, pc.local_port)
             up = pc.resume()
         assert up["ok"], up  # the server's SHA-256 of what it received matches
