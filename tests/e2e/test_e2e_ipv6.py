@@ -135,6 +135,12 @@ def rig() -> Iterator[Rig]:
         shutil.rmtree(net.workdir, ignore_errors=True)
 
 
+def attacker_rx(rig: Rig) -> int:
+    """Frames the attacker's interface received."""
+    path = f"/sys/class/net/{rig.net.ifname['attacker']}/statistics/rx_packets"
+    return int(rig.net.exec("attacker", ["cat", path]).stdout)
+
+
 def client_address(record: dict) -> str:
     """The address of a session record's client ("[addr]:port" or "addr:port")."""
     host = record["client"].rsplit(":", 1)[0]
@@ -245,11 +251,16 @@ def test_ipv6_syn_flood_reaches_no_server(rig: Rig) -> None:
     cookie and nothing more, no server sees a spoofed packet, the client is served,
     and the only sessions are the client's."""
     before, guard0 = rig.events(), rig.guard()
+    rx0 = attacker_rx(rig)
     legit = Background(rig, count=12)
     flood = rig.flood("syn", RATE, count=900)
     records = legit.result()
     assert flood["sent"] == 900
     after = wait_counted(rig, before, ("SYN_IN",), flood["sent"] + len(records))
+    # The cookies went back to where the spoofed prefix is routed: the attacker's
+    # own namespace (which blackholes them), not elsewhere.
+    wait_for(lambda: attacker_rx(rig) - rx0 >= flood["sent"], 60, interval=0.5,
+             what="the flood's SYN/ACKs at the attacker")
 
     assert delta(before, after, "SYNACK_SENT") >= flood["sent"]
     assert delta(before, after, "ACK_VALID") <= len(records)
