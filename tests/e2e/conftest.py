@@ -50,7 +50,7 @@ import pytest
 
 from controller.control import request
 from topo import guard
-from topo.demo import read_events, start_controller, start_services
+from topo.demo import read_events, start_controller, start_services, wait_service_ready
 from topo.net import Net
 from topo.netns import Lab, LabError, sh, wait_for
 from topo.topology import Topology, default_topology
@@ -430,6 +430,82 @@ def proxy(rig_prerequisites: None) -> Iterator[Proxy]:
 
 
 
+# The dual-stack rig (D13): the same Proxy, its services on the IPv6 VIP 2001:db8::100
+# with the servers' IPv6 addresses (test_e2e_ipv6.py's docstring has the table), an
+# IPv4 service beside them; the flood tests run on both rigs.
+SERVICES6 = {s.name: s for s in (
+    Svc("web", 80, ("rs1", "rs2"), 8080),
+    Svc("nat", 81, ("rs1", "rs2"), 8081, {"mode": "off"}),
+    Svc("web4", 80, ("rs1", "rs2"), 8080, {"mode": "off"}),
+    Svc("nosack", 82, ("rs1",), 8082, {"synack": {"sack": False}}),
+    Svc("nots", 83, ("rs2",), 8083, {"synack": {"timestamps": False}}),
+    Svc("ws2", 84, ("rs1",), 8084, {"synack": {"wscale": 2}}),
+    # Transparent: the "VIP" is rs1's own IPv6 address, proxied, no NAT.
+    Svc("own", 8088, ("rs1",), 8088, transparent=True),
+)}
+# The IPv6 servers the rig starts beside web's (topo.demo.start_services).
+LISTENING6 = ("nat", "nosack", "nots", "ws2", "own")
+
+
+class Proxy6(Proxy):
+    """The conftest's Proxy on a dual-stack topology, its services on the IPv6 VIP
+    (but web4, on the IPv4 one)."""
+
+    services = SERVICES6
+    family = 6
+
+    def vip_of(self, service: str) -> str:
+        return self.topo.vip if service == "web4" else super().vip_of(service)
+
+    def extra_config(self) -> dict:
+        t = self.topo
+        services = []
+        for s in SERVICES6.values():
+            if s.name == "web":
+                continue  # the first service, topo.net.controller_config's
+            entry = {"name": s.name, "vip": self.vip_of(s.name), "port": s.port,
+                     "mode": "on", **s.settings}
+            if s.transparent:
+                entry["nat"] = False
+            else:
+                family = 4 if s.name == "web4" else 6
+                entry["real_servers"] = [{"address": t.host(h).ip_of(family),
+                                          "port": s.rs_port} for h in s.servers]
+            services.append(entry)
+        return {"services": services, "cookie": dict(self.cookie),
+                "sessions": {"syn_retries": SYN_RETRIES, "syn_timeout": 1.0},
+                "control": {"socket": self.socket, **self.heartbeat}}
+
+    def start_controller(self) -> None:
+        self.ctl = start_controller(self.net, self.topo, extra=self.extra_config(),
+                                    mode="on", family=6)
+        self.wait_synced()
+
+
+@pytest.fixture(scope="session")
+def proxy6(rig_prerequisites: None) -> Iterator[Proxy6]:
+    topo = default_topology(ipv6=True)
+    lab = Lab(prefix="e6", tag=f"v{os.getpid() % 100000}")
+    net = Net(topo, log_level="error", lab=lab, register_access=False).start()
+    try:
+        start_services(net, topo)
+        for svc in (SERVICES6[n] for n in LISTENING6):
+            for h in svc.servers:
+                net.popen(h, [sys.executable, "-m", "topo.httpd", "--bind", "::", "--port",
+                              str(svc.rs_port), "--name", h],
+                          log=f"{h}-{svc.rs_port}-httpd.log")
+                wait_for(lambda h=h, p=svc.rs_port: f":{p} " in sh(
+                    ["ss", "-ltnH"], netns=net.ns[h]).stdout, 30,
+                    what=f"{h} listening on {svc.rs_port}")
+        r = Proxy6(net, topo)
+        r.start_controller()
+        wait_service_ready(net, topo, family=6)
+        yield r
+    finally:
+        net.close()
+        shutil.rmtree(net.workdir, ignore_errors=True)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item,
                               call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
@@ -437,7 +513,7 @@ def pytest_runtest_makereport(item: pytest.Item,
     logs in its report: the workdir is gone once the session ends."""
     outcome = yield
     rep = outcome.get_result()
-    p = getattr(item, "funcargs", {}).get("proxy")
+    p = next((v for v in getattr(item, "funcargs", {}).values() if isinstance(v, Proxy)), None)
     if rep.when == "call" and rep.failed and isinstance(p, Proxy):
         rep.sections.append(("controller log (tail)", p.controller_log()[-4000:]))
         switch_log = p.net.workdir / "switch.log"
