@@ -124,6 +124,12 @@ def test_a_transparent_ipv6_vip_that_is_a_servers_own_address_is_no_martian() ->
      real_servers: [{address: "2001:db8:2::10", port: 80}]}
 """, "c6.yaml")
     assert "2001:db8:2::10/128" in install.martian_prefixes_v6(nat)
+    # The IPv4 list keeps a transparent VIP that is a neighbour's (ARP has no martian
+    # check, so its server resolves its gateway all the same).
+    v4 = parse_config(CONFIG + """\
+  - {name: own4, vip: 10.0.1.10, port: 8088, mode: on, nat: false}
+""", "c.yaml")
+    assert "10.0.1.10/32" in install.martian_prefixes(v4)
 
 
 def test_ipv6_entries_go_to_the_v6_tables() -> None:
