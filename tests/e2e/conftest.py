@@ -31,6 +31,10 @@ server-SYN retries one second apart, an operator socket the tests query, and a h
 limit (`Proxy.heartbeat`) longer than any test keeps the controller frozen, so that only
 the controller-down tests, which restart it with a short one, see it counted gone. The switch
 refuses P4Runtime register access (`p4sim --no-register-access`), as bmv2 does.
+
+`proxy6` is the same Proxy on a dual-stack topology of its own (D13): its services on
+the IPv6 VIP with the servers' IPv6 addresses, an IPv4 one beside them (the table is
+in test_e2e_ipv6.py); the flood tests take either rig.
 """
 
 from __future__ import annotations
