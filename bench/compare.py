@@ -9,7 +9,7 @@ For each system (`bench.nft_systems`: the P4 switch on p4sim, on bmv2 too when
 `simple_switch_grpc` is on PATH, and an nft-synproxy router namespace) and for a
 series of flood rates (0, then doubling until the system saturates, bounded in time
 and count), one point is measured: a bounded spoofed SYN flood from 198.18.0.0/15
-(`topo.flood`) runs while a real client makes hash-checked HTTP downloads through
+(over IPv6, on a dual-stack topology, from 2001:2::/48: `--families`) (`topo.flood`) runs while a real client makes hash-checked HTTP downloads through
 the VIP (`topo.workload`) and an open-loop probe opens connections at a fixed rate
 (`bench.nft_connect`: the downloads are closed-loop, so a crawling proxy shows few
 slow successes rather than failures; the probe's attempts fail instead). A point
@@ -433,12 +433,14 @@ def summary(points: list[Point]) -> list[str]:
         spoofed = sum(p.spoofed_syn_at_servers for p in pts)
         lines.append(f"{name}: held {held[name]:.0f} spoofed SYN/s; {end}{idle}; "
                      f"spoofed SYNs at the servers over all points: {spoofed}")
-    nft = held.get("nft-synproxy")
     for name, rate in held.items():
-        if name != "nft-synproxy" and nft:
-            lines.append(f"{name} held {rate:.0f} SYN/s where nft synproxy held at least "
-                         f"{nft:.0f} (x{nft / max(rate, 1):.0f}; see this module's docstring "
-                         "for why)")
+        # each P4 system against the kernel over the same address family
+        v6 = name.endswith("6")
+        nft = held.get("nft-synproxy6" if v6 else "nft-synproxy")
+        if not name.startswith("nft-") and nft:
+            lines.append(f"{name} held {rate:.0f} SYN/s where nft synproxy"
+                         f"{' over IPv6' if v6 else ''} held at least {nft:.0f} "
+                         f"(x{nft / max(rate, 1):.0f}; see this module's docstring for why)")
     return lines
 
 
@@ -475,25 +477,22 @@ def machine() -> str:
             "the servers, the flood generator and anything else running)")
 
 
-#: Why the IPv6 side by side has no P4 row yet (printed with the IPv6 rows).
-P4_IPV6_WAITING = ("p4 over IPv6: not measured (the controller does not install IPv6 "
-                   "entries yet; its config check refuses them)")
-
-
 def systems(options: SynproxyOptions | None = None,
             families: Iterable[int] = (4, 6)) -> list[System]:
     """Every system this machine can run, all offering the same SYN/ACK options: the
-    IPv4 ones, then over IPv6 the kernel's (on a dual-stack topology)."""
+    IPv4 ones, then the same over IPv6 (on a dual-stack topology)."""
     opts = options or SynproxyOptions()
+    bmv2 = bool(shutil.which("simple_switch_grpc") and shutil.which("p4c-bm2-ss"))
     found: list[System] = []
-    if 4 in families:
-        found.append(P4System("p4sim", options=opts))
-        if shutil.which("simple_switch_grpc") and shutil.which("p4c-bm2-ss"):
-            found.append(P4System("bmv2", options=opts))
-        found.append(NftSystem(options=opts))
-    if 6 in families:
-        found.append(NftSystem(topo=default_topology(ipv6=True), options=opts,
-                               name="nft-synproxy6", family=6))
+    for family in (4, 6):
+        if family not in families:
+            continue
+        topo = default_topology(ipv6=family == 6)
+        found.append(P4System("p4sim", topo=topo, options=opts, family=family))
+        if bmv2:
+            found.append(P4System("bmv2", topo=topo, options=opts, family=family))
+        found.append(NftSystem(topo=topo, options=opts, family=family,
+                               name="nft-synproxy6" if family == 6 else "nft-synproxy"))
     return found
 
 
@@ -520,12 +519,7 @@ def compare(components: dict[str, Callable[[], object]] | None = None,
         print("== side by side under a spoofed SYN flood "
               f"({load.concurrency} clients, {load.size} B downloads, {load.seconds:.0f} s "
               "per point)")
-        told_v6 = False
         for system in under_test if under_test is not None else systems(families=families):
-            if getattr(system, "family", 4) == 6 and not told_v6 and not any(
-                    isinstance(s, P4System) and s.family == 6 for s in under_test or ()):
-                print(f"-- {P4_IPV6_WAITING}", flush=True)
-                told_v6 = True
             print(f"-- {system.name}: {system.describe}", flush=True)
             try:
                 system.start()

@@ -94,7 +94,7 @@ class P4System:
 
     target: str = "p4sim"
     topo: Topology = field(default_factory=default_topology)
-    family: int = 4  # the VIP's family (IPv6 waits for the controller's IPv6 entries)
+    family: int = 4  # 6: over IPv6 (give a dual-stack topology: default_topology(ipv6=True))
     # The SYN/ACK options, given to the controller's service so that both systems offer
     # the same ones by construction.
     options: SynproxyOptions = field(default_factory=SynproxyOptions)
@@ -103,7 +103,7 @@ class P4System:
 
     @property
     def name(self) -> str:
-        return f"p4-{self.target}"
+        return f"p4-{self.target}{'6' if self.family == 6 else ''}"
 
     @property
     def describe(self) -> str:
@@ -111,8 +111,10 @@ class P4System:
         target = self.target
         if target == "p4sim":  # the back end the switch picks ($P4SIM_BACKEND, else native)
             target = f"p4sim ({default_backend(target=True)} back end)"
+        over = f"over IPv6: VIP {self.topo.vip6}, floods from 2001:2::/48; " \
+            if self.family == 6 else ""
         return (f"{target} running p4src/v1model/synproxy.p4 + the P4Runtime controller "
-                f"(mode on, SYN/ACK mss {o.mss} wscale {o.wscale}"
+                f"({over}mode on, SYN/ACK mss {o.mss} wscale {o.wscale}"
                 f"{' timestamps' if o.timestamp else ''}{' sack' if o.sack_perm else ''}, "
                 "NAT round robin to rs1/rs2)")
 
@@ -124,8 +126,8 @@ class P4System:
             synack = {"mss": o.mss, "wscale": o.wscale, "sack": o.sack_perm,
                       "timestamps": o.timestamp}
             self.controller = demo.start_controller(self.net, self.topo, mode="on",
-                                                    synack=synack)
-            demo.wait_service_ready(self.net, self.topo)
+                                                    synack=synack, family=self.family)
+            demo.wait_service_ready(self.net, self.topo, family=self.family)
         except BaseException:
             self.close()
             raise

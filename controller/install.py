@@ -199,12 +199,19 @@ MARTIAN_DEFAULTS_V6 = ("::/96", "::/128", "::1/128", "ff00::/8", "fe80::/10",
 
 def martian_prefixes_v6(cfg: Config) -> list[str]:
     """The IPv6 twin of `martian_prefixes`: the defaults, the IPv6 bogons, every own
-    IPv6 address (address6) and IPv6 VIP as /128."""
+    IPv6 address (address6) and IPv6 VIP as /128, but a transparent service's VIP that
+    is a neighbour's address: that is the real server's own address, not the
+    switch's, and the server sends from it, its neighbour solicitations first (the
+    switch answers none from a martian source, ipv6.p4). A spoofed packet from it is
+    then answered as one from any real host's address would be."""
     nets = {ipaddress.IPv6Network(p) for p in MARTIAN_DEFAULTS_V6}
     nets |= {ipaddress.IPv6Network(b) for b in cfg.bogons if family(b) == 6}
     nets |= {ipaddress.IPv6Network(ipaddress.IPv6Interface(i.address6).ip)
              for i in cfg.interfaces if i.address6}
-    nets |= {ipaddress.IPv6Network(s.vip) for s in cfg.services if family(s.vip) == 6}
+    hosts = {ipaddress.IPv6Address(n.address) for n in cfg.neighbours
+             if family(n.address) == 6}
+    nets |= {ipaddress.IPv6Network(s.vip) for s in cfg.services if family(s.vip) == 6
+             and (s.nat or ipaddress.IPv6Address(s.vip) not in hosts)}
     return [str(n) for n in sorted(nets, key=lambda n: (int(n.network_address), n.prefixlen))]
 
 

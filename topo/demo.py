@@ -2,7 +2,7 @@
 bounded spoofed SYN flood hits the VIP.
 
     .venv/bin/python -m topo.demo [--flood-rate 800] [--seconds 30] [--target p4sim]
-                                  [--family 4|6]
+                                  [--family 4|6] [--out DIR]
 
 With `--family 6` the topology is dual-stack, the service is on the IPv6 VIP
 (2001:db8::100) with the servers' IPv6 addresses, the client downloads over IPv6 and
@@ -203,7 +203,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"topo.demo: --family {family} cannot run: {why}", file=sys.stderr)
         return 2
     vip = topo.vip_of(family)
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     third = args.seconds / 3
     with Net(topo, target=args.target, log_level="error") as net:
         start_services(net, topo)
@@ -238,13 +239,13 @@ def run(args: argparse.Namespace) -> int:
         before = summarise(records, 0, flood_start)
         during = summarise(records, flood_start, flood_start + third)
         after = summarise(records, flood_start + third, args.seconds + 1)
-        png = OUT / "demo.png"
+        png = out / "demo.png"
         plot(records, flood, flood_start, args.seconds, png)
         report = {"flood": {"sent": flood["sent"], "rate": args.flood_rate,
                             "from": SPOOF_RANGE6 if family == 6 else SPOOF_RANGE},
                   "before": before, "during": during, "after": after,
                   "switch_events": events, "servers": spoofed}
-        (OUT / "demo-report.json").write_text(json.dumps(report, indent=2))
+        (out / "demo-report.json").write_text(json.dumps(report, indent=2))
         print_report(report, png)
         total_spoofed = sum(c.get("spoofed_syn", 0) for c in spoofed.values())
         return 0 if total_spoofed == 0 and during["ok"] > 0 else 1
@@ -318,6 +319,8 @@ def main() -> int:
     ap.add_argument("--family", type=int, choices=(4, 6), default=4,
                     help="the VIP's address family (6: a dual-stack topology, the flood "
                          "from 2001:2::/48)")
+    ap.add_argument("--out", default=str(OUT),
+                    help="where the plot and demo-report.json go (default topo/out)")
     args = ap.parse_args()
     if not 6 <= args.seconds <= 300 or not 0 < args.flood_rate <= 100_000:
         ap.error("--seconds must be 6..300 and --flood-rate 1..100000 (floods are bounded)")

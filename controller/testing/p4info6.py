@@ -1,5 +1,6 @@
-"""A P4Info with the IPv6 digests (D13) added, for testing the controller's IPv6
-handshake path against a program that does not send them yet.
+"""A P4Info with the IPv6 digests (D13) added where it lacks them, for testing the
+controller's IPv6 handshake path against a program without them (the v1model program
+declares them itself; tests/controller/test_ipv6.py checks the two agree).
 
 The digests are declared as p4src/common/headers.p4 declares them: the members of
 the IPv4 digest, in order, the addresses 128 bits wide. They get new ids.

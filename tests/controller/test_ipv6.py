@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from google.protobuf import text_format
+from p4.config.v1 import p4info_pb2 as pb4
 from p4.v1 import p4runtime_pb2 as pb
 from scapy.layers.inet import TCP
 from scapy.layers.inet6 import IPv6
@@ -127,8 +128,25 @@ def test_ipv6_digests_are_configured_where_the_program_has_them(
     names = {p4.by_id("digests", d.digest_id).preamble.name for d in install.digest_entries(p4)}
     assert names == {"cookie_ack_digest_t", "session_event_digest_t",
                      "cookie_ack_digest_v6_t", "session_event_digest_v6_t"}
-    plain = P4InfoIndex(load_p4info(artefacts[0]))  # the program today: IPv4's only
-    assert len(install.digest_entries(plain)) == 2
+    # The program declares the twins itself; a program without them (the IPv4 digests
+    # only) gets the IPv4 ones configured, and the stand-in builds the twins exactly
+    # as the program declares them (members, order, widths).
+    built = load_p4info(artefacts[0])
+    twins = {"cookie_ack_digest_v6_t", "session_event_digest_v6_t"}
+    assert twins <= {d.preamble.name for d in built.digests}
+    ipv4_only = pb4.P4Info()
+    ipv4_only.CopyFrom(built)
+    del ipv4_only.digests[:]
+    ipv4_only.digests.extend(d for d in built.digests if d.preamble.name not in twins)
+    assert len(install.digest_entries(P4InfoIndex(ipv4_only))) == 2
+    rebuilt = with_ipv6_digests(ipv4_only)
+
+    def members(info: pb4.P4Info, name: str) -> list[tuple[str, int]]:
+        return [(m.name, m.type_spec.bitstring.bit.bitwidth)
+                for m in info.type_info.structs[name].members]
+
+    for name in twins:
+        assert members(rebuilt, name) == members(built, name), name
 
 
 # ----------------------------------------------------------------------------- codec

@@ -109,6 +109,29 @@ def test_ipv6_prefixes_defaults_own_addresses_vips_and_bogons() -> None:
     assert "198.51.100.0/24" in v4 and all(":" not in p for p in v4)
 
 
+def test_a_transparent_ipv6_vip_that_is_a_servers_own_address_is_no_martian() -> None:
+    """The server at a transparent VIP sends from it (its neighbour solicitations
+    first): only the switch's own addresses and the VIPs it answers for are martian.
+    The same address as a NAT service's VIP, or a transparent VIP no host owns, is."""
+    cfg = parse_config(CONFIG6 + """\
+  - {name: own6, vip: "2001:db8:2::10", port: 8088, mode: on, nat: false}
+""", "c6.yaml")
+    got = install.martian_prefixes_v6(cfg)
+    assert "2001:db8:2::10/128" not in got
+    assert "2001:db8:f::10/128" in got  # transparent, but no neighbour's address
+    nat = parse_config(CONFIG6 + """\
+  - {name: nat6, vip: "2001:db8:2::10", port: 8088, mode: on,
+     real_servers: [{address: "2001:db8:2::10", port: 80}]}
+""", "c6.yaml")
+    assert "2001:db8:2::10/128" in install.martian_prefixes_v6(nat)
+    # The IPv4 list keeps a transparent VIP that is a neighbour's (ARP has no martian
+    # check, so its server resolves its gateway all the same).
+    v4 = parse_config(CONFIG + """\
+  - {name: own4, vip: 10.0.1.10, port: 8088, mode: on, nat: false}
+""", "c.yaml")
+    assert "10.0.1.10/32" in install.martian_prefixes(v4)
+
+
 def test_ipv6_entries_go_to_the_v6_tables() -> None:
     p4 = _built_p4info()
     cfg = parse_config(CONFIG6, "c6.yaml")

@@ -33,6 +33,10 @@ server-SYN retries one second apart, an operator socket the tests query, and a h
 limit (`Proxy.heartbeat`) longer than any test keeps the controller frozen, so that only
 the controller-down tests, which restart it with a short one, see it counted gone. The switch
 refuses P4Runtime register access (`p4sim --no-register-access`), as bmv2 does.
+
+`proxy6` is the same Proxy on a dual-stack topology of its own (D13): its services on
+the IPv6 VIP with the servers' IPv6 addresses, an IPv4 one beside them (the table is
+in test_e2e_ipv6.py); the flood tests take either rig.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ import pytest
 
 from controller.control import request
 from topo import guard
-from topo.demo import read_events, read_meter, start_controller, start_services
+from topo.demo import read_events, read_meter, start_controller, start_services, wait_service_ready
 from topo.net import Net
 from topo.netns import Lab, LabError, sh, wait_for
 from topo.topology import Topology, default_topology
@@ -137,6 +141,7 @@ class Proxy:
 
     services = SERVICES
     syn_retries = SYN_RETRIES
+    family = 4  # the address family of the services' VIPs and real servers
 
     def __init__(self, net: Net, topo: Topology) -> None:
         self.net, self.topo = net, topo
@@ -148,8 +153,13 @@ class Proxy:
     # ------------------------------------------------------------------ controller
 
     def vip_of(self, service: str) -> str:
-        s = SERVICES[service]
-        return self.topo.host(s.servers[0]).ip if s.transparent else self.topo.vip
+        s = self.services[service]
+        if s.transparent:
+            return self.topo.host(s.servers[0]).ip_of(self.family)
+        return self.topo.vip_of(self.family)
+
+    def port_of(self, service: str) -> int:
+        return self.services[service].port
 
     def local_address(self, service: str) -> str:
         """D7: a FULLNAT service's local address, .250 of its server's subnet."""
@@ -248,7 +258,7 @@ class Proxy:
 
     def dead_syns(self) -> int:
         """SYNs the `dead` service's server namespace swallowed."""
-        (h,) = SERVICES["dead"].servers
+        (h,) = self.services["dead"].servers
         out = sh(["nft", "-j", "list", "counter", "inet", NFT_TABLE, "dead_syns"],
                  netns=self.net.ns[h]).stdout
         for item in json.loads(out).get("nftables", []):
@@ -269,7 +279,7 @@ class Proxy:
 
     def client_cmd(self, op: str, service: str = "web", **kw: Any) -> list[str]:
         cmd = [PY, "-m", "topo.tcpclient", "--vip", self.vip_of(service),
-               "--port", str(SERVICES[service].port)]
+               "--port", str(self.port_of(service))]
         for opt in ("bind_port", "timeout", "pause_at", "delay_request", "abort_at"):
             if kw.get(opt) is not None:
                 cmd += [f"--{opt.replace('_', '-')}", str(kw[opt])]
@@ -315,7 +325,7 @@ class Proxy:
         """Many hash-checked downloads in parallel (topo.workload); one record each."""
         out = self.net.exec("client", [
             PY, "-m", "topo.workload", "--vip", self.vip_of(service),
-            "--port", str(SERVICES[service].port), "--size", str(size), "--count", str(count),
+            "--port", str(self.port_of(service)), "--size", str(size), "--count", str(count),
             "--concurrency", str(concurrency), "--seconds", "600",
             "--timeout", str(timeout)], timeout=900).stdout
         return [json.loads(ln) for ln in out.splitlines() if ln.startswith("{")]
@@ -337,13 +347,14 @@ class Proxy:
     def flood(self, kind: str, rate: float, count: int, service: str = "web",
               source: str | None = None) -> dict[str, Any]:
         """A bounded spoofed flood from the attacker (topo.flood); its report. `source`:
-        a prefix of the spoof range to send from (default: all of it)."""
+        a prefix of the spoof range to send from (default: all of it, of the family of
+        the service's VIP)."""
         attacker = self.topo.host("attacker")
         seconds = count / rate + 30
         out = self.net.exec("attacker", [
             PY, "-m", "topo.flood", "--iface", self.net.ifname["attacker"],
             "--src-mac", attacker.mac, "--dst-mac", attacker.gateway_mac,
-            "--vip", self.vip_of(service), "--port", str(SERVICES[service].port),
+            "--vip", self.vip_of(service), "--port", str(self.port_of(service)),
             "--kind", kind,
             "--rate", str(rate), "--seconds", str(seconds), "--count", str(count),
             *(["--source", source] if source else [])],
@@ -455,6 +466,82 @@ def proxy(rig_prerequisites: None) -> Iterator[Proxy]:
 
 
 
+# The dual-stack rig (D13): the same Proxy, its services on the IPv6 VIP 2001:db8::100
+# with the servers' IPv6 addresses (test_e2e_ipv6.py's docstring has the table), an
+# IPv4 service beside them; the flood tests run on both rigs.
+SERVICES6 = {s.name: s for s in (
+    Svc("web", 80, ("rs1", "rs2"), 8080),
+    Svc("nat", 81, ("rs1", "rs2"), 8081, {"mode": "off"}),
+    Svc("web4", 80, ("rs1", "rs2"), 8080, {"mode": "off"}),
+    Svc("nosack", 82, ("rs1",), 8082, {"synack": {"sack": False}}),
+    Svc("nots", 83, ("rs2",), 8083, {"synack": {"timestamps": False}}),
+    Svc("ws2", 84, ("rs1",), 8084, {"synack": {"wscale": 2}}),
+    # Transparent: the "VIP" is rs1's own IPv6 address, proxied, no NAT.
+    Svc("own", 8088, ("rs1",), 8088, transparent=True),
+)}
+# The IPv6 servers the rig starts beside web's (topo.demo.start_services).
+LISTENING6 = ("nat", "nosack", "nots", "ws2", "own")
+
+
+class Proxy6(Proxy):
+    """The conftest's Proxy on a dual-stack topology, its services on the IPv6 VIP
+    (but web4, on the IPv4 one)."""
+
+    services = SERVICES6
+    family = 6
+
+    def vip_of(self, service: str) -> str:
+        return self.topo.vip if service == "web4" else super().vip_of(service)
+
+    def extra_config(self) -> dict:
+        t = self.topo
+        services = []
+        for s in SERVICES6.values():
+            if s.name == "web":
+                continue  # the first service, topo.net.controller_config's
+            entry = {"name": s.name, "vip": self.vip_of(s.name), "port": s.port,
+                     "mode": "on", **s.settings}
+            if s.transparent:
+                entry["nat"] = False
+            else:
+                family = 4 if s.name == "web4" else 6
+                entry["real_servers"] = [{"address": t.host(h).ip_of(family),
+                                          "port": s.rs_port} for h in s.servers]
+            services.append(entry)
+        return {"services": services, "cookie": dict(self.cookie),
+                "sessions": {"syn_retries": SYN_RETRIES, "syn_timeout": 1.0},
+                "control": {"socket": self.socket, **self.heartbeat}}
+
+    def start_controller(self) -> None:
+        self.ctl = start_controller(self.net, self.topo, extra=self.extra_config(),
+                                    mode="on", family=6)
+        self.wait_synced()
+
+
+@pytest.fixture(scope="session")
+def proxy6(rig_prerequisites: None) -> Iterator[Proxy6]:
+    topo = default_topology(ipv6=True)
+    lab = Lab(prefix="e6", tag=f"v{os.getpid() % 100000}")
+    net = Net(topo, log_level="error", lab=lab, register_access=False).start()
+    try:
+        start_services(net, topo)
+        for svc in (SERVICES6[n] for n in LISTENING6):
+            for h in svc.servers:
+                net.popen(h, [sys.executable, "-m", "topo.httpd", "--bind", "::", "--port",
+                              str(svc.rs_port), "--name", h],
+                          log=f"{h}-{svc.rs_port}-httpd.log")
+                wait_for(lambda h=h, p=svc.rs_port: f":{p} " in sh(
+                    ["ss", "-ltnH"], netns=net.ns[h]).stdout, 30,
+                    what=f"{h} listening on {svc.rs_port}")
+        r = Proxy6(net, topo)
+        r.start_controller()
+        wait_service_ready(net, topo, family=6)
+        yield r
+    finally:
+        net.close()
+        shutil.rmtree(net.workdir, ignore_errors=True)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item,
                               call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
@@ -462,7 +549,7 @@ def pytest_runtest_makereport(item: pytest.Item,
     logs in its report: the workdir is gone once the session ends."""
     outcome = yield
     rep = outcome.get_result()
-    p = getattr(item, "funcargs", {}).get("proxy")
+    p = next((v for v in getattr(item, "funcargs", {}).values() if isinstance(v, Proxy)), None)
     if rep.when == "call" and rep.failed and isinstance(p, Proxy):
         rep.sections.append(("controller log (tail)", p.controller_log()[-4000:]))
         switch_log = p.net.workdir / "switch.log"

@@ -2,13 +2,17 @@
 packet from the spoofed range (nft counters in their own namespaces), the switch
 answers or drops every flood packet, and the client's downloads all succeed.
 
-Floods are bounded and modest (p4sim is pure Python) and come only from the test
-range 198.18.0.0/15, which the attacker's namespace owns and blackholes.
+Floods are bounded and modest and come only from the test range 198.18.0.0/15, or
+on the dual-stack rig (`proxy6`, the services on the IPv6 VIP) from the benchmarking
+prefix 2001:2::/48; the attacker's namespace owns and blackholes both.
 
     .venv/bin/python -m pytest -q tests/e2e/test_e2e_flood.py   (root: namespaces)
 """
 
 from __future__ import annotations
+
+import ipaddress
+from typing import Any
 
 import pytest
 
@@ -18,14 +22,35 @@ from tests.e2e.flooding import (
     delta,
     wait_counted,
 )
+from topo.netns import wait_for
+from topo.topology import SPOOF_RANGE, SPOOF_RANGE6
 
 pytestmark = pytest.mark.netns
 
 RATE = 300  # spoofed packets per second
 
 
-def test_syn_flood_reaches_no_server(proxy) -> None:
+@pytest.fixture(params=[4, 6], ids=["ipv4", "ipv6"])
+def flooded(request: pytest.FixtureRequest) -> Any:
+    """The rig of either family (conftest: `proxy`, `proxy6`)."""
+    return request.getfixturevalue("proxy6" if request.param == 6 else "proxy")
+
+
+def attacker_rx(proxy: Any) -> int:
+    """Frames the attacker's interface received."""
+    path = f"/sys/class/net/{proxy.net.ifname['attacker']}/statistics/rx_packets"
+    return int(proxy.net.exec("attacker", ["cat", path]).stdout)
+
+
+def client_address(record: dict) -> str:
+    """The address of a session record's client ("[addr]:port" or "addr:port")."""
+    return record["client"].rsplit(":", 1)[0].strip("[]")
+
+
+def test_syn_flood_reaches_no_server(flooded: Any) -> None:
+    proxy = flooded
     before, guard0 = proxy.events(), proxy.guard()
+    rx0 = attacker_rx(proxy)
     legit = Background(proxy, count=24)
     flood = proxy.flood("syn", RATE, count=1500)
     records = legit.result()
@@ -35,8 +60,13 @@ def test_syn_flood_reaches_no_server(proxy) -> None:
     # Every SYN got a cookie; nothing of the flood went further.
     assert delta(before, after, "SYNACK_SENT") >= flood["sent"]
     assert_nothing_spoofed_reached_a_server(proxy, guard0)
-    client_ip = proxy.topo.host("client").ip
-    assert {s["client"].split(":")[0] for s in proxy.sessions()} <= {client_ip}
+    # The cookies went where the spoofed prefix is routed: the attacker's namespace.
+    wait_for(lambda: attacker_rx(proxy) - rx0 >= flood["sent"], 60, interval=0.5,
+             what="the flood's SYN/ACKs at the attacker")
+    spoof = ipaddress.ip_network(SPOOF_RANGE6 if proxy.family == 6 else SPOOF_RANGE)
+    clients = {client_address(s) for s in proxy.sessions()}
+    assert not any(ipaddress.ip_address(c) in spoof for c in clients), clients
+    assert clients <= {proxy.topo.host("client").ip_of(proxy.family)}
 
     assert len(records) == 24
     failed = [r for r in records if not r["ok"]]
@@ -51,8 +81,9 @@ def test_syn_flood_reaches_no_server(proxy) -> None:
     ("rst", ("DROP_NO_SESSION", "PASSTHROUGH")),
     ("fin", ("DROP_NO_SESSION", "PASSTHROUGH")),
 ])
-def test_ack_rst_fin_floods_reach_no_server(proxy, kind: str,
+def test_ack_rst_fin_floods_reach_no_server(flooded: Any, kind: str,
                                             counted_as: tuple[str, ...]) -> None:
+    proxy = flooded
     before, guard0 = proxy.events(), proxy.guard()
     # A long download in progress across the flood must not be disturbed by it.
     with proxy.paused_client("get", size=1_500_000, seed=21, pause_at=100_000) as pc:

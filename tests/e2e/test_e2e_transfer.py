@@ -10,49 +10,14 @@ concurrent connections spread over both real servers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
+
+from tests.e2e.tcpopts import ALL, Options, both_sides, client_peer, tcp_info
 
 pytestmark = pytest.mark.netns
 
 MB = 1_000_000
 
-
-def tcp_info(ss_out: str, *, local_port: int | None = None,
-             peer: str | None = None) -> set[str] | None:
-    """The `ss -tnio` info tokens of the one connection whose local port is
-    `local_port` (or whose peer is `peer`, "addr:port"); None if it is absent."""
-    lines = ss_out.splitlines()
-    for i, line in enumerate(lines):
-        if not line or line[0].isspace() or i + 1 >= len(lines):
-            continue
-        cols = line.split()  # [State] Recv-Q Send-Q local peer [timer:(...)]
-        if cols and not cols[0].isdigit():
-            cols = cols[1:]  # the State column (ss prints it when asked for several)
-        if len(cols) < 4:
-            continue
-        local, remote = cols[2], cols[3]
-        if (local_port is not None and local.endswith(f":{local_port}")) or \
-                (peer is not None and remote == peer):
-            info = lines[i + 1]
-            return set(info.split()) if info[:1].isspace() else None
-    return None
-
-
-@dataclass(frozen=True)
-class Options:
-    wscale: bool
-    sack: bool
-    ts: bool
-
-    @staticmethod
-    def of(tokens: set[str]) -> Options:
-        return Options(wscale=any(t.startswith("wscale:") for t in tokens),
-                       sack="sack" in tokens, ts="ts" in tokens)
-
-
-ALL = Options(wscale=True, sack=True, ts=True)
 
 # (id, service, client sysctls, options both kernels must show, bytes each way)
 CASES = [
@@ -69,19 +34,6 @@ CASES = [
     # does not share makes the switch rescale every server window instead.
     ("synack-wscale-2", "ws2", {}, ALL, 2 * MB),
 ]
-
-
-def both_sides(proxy, local_port: int) -> tuple[Options, Options, str]:
-    """The options the client's kernel and the real server's kernel use on the
-    connection from `local_port`; also which server holds it."""
-    client_tokens = tcp_info(proxy.ss("client"), local_port=local_port)
-    assert client_tokens is not None, proxy.ss("client")
-    peer = f"{proxy.topo.host('client').ip}:{local_port}"
-    found = {rs.name: tcp_info(proxy.ss(rs.name), peer=peer) for rs in proxy.topo.real_servers}
-    holders = {name: tokens for name, tokens in found.items() if tokens is not None}
-    assert len(holders) == 1, f"the connection from {peer} at the servers: {found}"
-    ((server, server_tokens),) = holders.items()
-    return Options.of(client_tokens), Options.of(server_tokens), server
 
 
 @pytest.mark.parametrize(("service", "sysctls", "expected", "size"),
@@ -114,7 +66,7 @@ def test_window_scale_factors_agree_across_the_proxy(proxy) -> None:
     the server's send scale is the client's own: the proxy rescales in between."""
     with proxy.paused_client("get", size=2 * MB, seed=11, pause_at=MB // 2) as pc:
         client = tcp_info(proxy.ss("client"), local_port=pc.local_port)
-        peer = f"{proxy.topo.host('client').ip}:{pc.local_port}"
+        peer = client_peer(proxy, pc.local_port)
         servers = [tcp_info(proxy.ss(rs.name), peer=peer) for rs in proxy.topo.real_servers]
         result = pc.resume()
     assert result["ok"], result

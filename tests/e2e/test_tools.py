@@ -66,6 +66,29 @@ def test_flood_from_a_prefix_inside_the_spoof_range_only() -> None:
                          1, source=bad)
 
 
+def test_ipv6_flood_only_from_the_benchmarking_prefix() -> None:
+    """To an IPv6 VIP every frame is IPv6 from 2001:2::/48 (or a prefix inside it);
+    a prefix outside it, or of IPv4, is refused."""
+    import ipaddress
+
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+
+    mine = ipaddress.ip_network("2001:2::/48")
+    for source, within in ((None, mine), ("2001:2:0:7::/64",
+                                          ipaddress.ip_network("2001:2:0:7::/64"))):
+        frames = build_frames("syn", "02:00:00:00:03:0a", "02:00:00:00:03:01",
+                              "2001:db8::100", 80, 100, source=source)
+        srcs = {ipaddress.ip_address(Ether(f)[IPv6].src) for f in frames}
+        assert all(s in within and s in mine for s in srcs) and len(srcs) > 90
+        assert {Ether(f)[IPv6].dst for f in frames} == {"2001:db8::100"}
+    for bad in ("2001:db8:3::/64", "2001:3::/64", "2001::/16", "198.18.0.0/24",
+                "2001:2::/127"):
+        with pytest.raises(ValueError):
+            build_frames("syn", "02:00:00:00:03:0a", "02:00:00:00:03:01", "2001:db8::100",
+                         80, 1, source=bad)
+
+
 def test_flood_is_bounded_and_counted_by_the_guard() -> None:
     with Lab(prefix="tt") as lab:
         a, b = lab.add_ns("a"), lab.add_ns("b")
