@@ -216,8 +216,9 @@ class Admin:
                                + overload.protocol_entries(self.p4, same_vip))
             owner = min(same_vip)
             await self._write_rates(conn, overload.service_cells(owner, same_vip[owner]))
-            vip_table = self.p4.table_id("vip_protocols")
-            mine += [e for e in policies if e.table_id == vip_table]
+            if policies:  # none on a program without D15's objects
+                vip_table = self.p4.table_id("vip_protocols")
+                mine += [e for e in policies if e.table_id == vip_table]
         auto = self.services.auto
         if sid in auto and auto[sid].active:
             mine.append(install.defense_entry(self.p4, sid))  # a later service reuses sid
