@@ -3,8 +3,8 @@ packet from the spoofed range (nft counters in their own namespaces), the switch
 answers or drops every flood packet, and the client's downloads all succeed.
 
 Floods are bounded and modest (p4sim is pure Python) and come only from the test
-range 198.18.0.0/15, which the attacker's namespace owns and blackholes. The SYN flood
-runs on both programs: v1model, and the TNA program (p4src/tna) on p4sim's Python back
+range 198.18.0.0/15, which the attacker's namespace owns and blackholes. The floods
+run on both programs: v1model, and the TNA program (p4src/tna) on p4sim's Python back
 end, smaller there (D14's smoke: `-k tna` runs it alone).
 
     .venv/bin/python -m pytest -q tests/e2e/test_e2e_flood.py   (root: namespaces)
@@ -27,6 +27,9 @@ RATE = 300  # spoofed packets per second
 # The SYN flood on each program: (legitimate downloads, spoofed SYNs, their rate). The
 # TNA program runs on p4sim's Python back end, much slower: a smoke of it (D14).
 SYN_FLOOD = {"v1model": (24, 1500, RATE), "tna": (8, 500, 150)}
+# The ACK, RST and FIN floods: (downloads, spoofed packets, their rate, the size of the
+# download in progress across the flood).
+OTHER_FLOODS = {"v1model": (9, 600, RATE, 1_500_000), "tna": (4, 300, 150, 500_000)}
 
 
 def test_syn_flood_reaches_no_server(any_proxy) -> None:
@@ -58,16 +61,18 @@ def test_syn_flood_reaches_no_server(any_proxy) -> None:
     ("rst", ("DROP_NO_SESSION", "PASSTHROUGH")),
     ("fin", ("DROP_NO_SESSION", "PASSTHROUGH")),
 ])
-def test_ack_rst_fin_floods_reach_no_server(proxy, kind: str,
+def test_ack_rst_fin_floods_reach_no_server(any_proxy, kind: str,
                                             counted_as: tuple[str, ...]) -> None:
+    proxy = any_proxy
+    downloads, packets, rate, size = OTHER_FLOODS[proxy.net.arch]
     before, guard0 = proxy.events(), proxy.guard()
     # A long download in progress across the flood must not be disturbed by it.
-    with proxy.paused_client("get", size=1_500_000, seed=21, pause_at=100_000) as pc:
-        legit = Background(proxy, count=9)
-        flood = proxy.flood(kind, RATE, count=600)
+    with proxy.paused_client("get", size=size, seed=21, pause_at=100_000) as pc:
+        legit = Background(proxy, count=downloads)
+        flood = proxy.flood(kind, rate, count=packets)
         transfer = pc.resume()
     records = legit.result()
-    assert flood["sent"] == 600
+    assert flood["sent"] == packets
     after = wait_counted(proxy, before, counted_as, flood["sent"])
 
     assert_nothing_spoofed_reached_a_server(proxy, guard0)
@@ -75,4 +80,4 @@ def test_ack_rst_fin_floods_reach_no_server(proxy, kind: str,
     assert delta(before, after, "ACK_VALID") <= len(records) + 1
     assert transfer["ok"], transfer
     failed = [r for r in records if not r["ok"]]
-    assert len(records) == 9 and not failed, failed[:5]
+    assert len(records) == downloads and not failed, failed[:5]
