@@ -8,7 +8,7 @@ from ptf.testutils import group
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
-from synproxy_base import COOKIE_DIGEST, SynproxyTest
+from synproxy_base import COOKIE_DIGEST, SynproxyTest, ipv6_variants
 from synproxy_packets import (
     CLIENT_MAC,
     CLIENT_PORT,
@@ -86,7 +86,8 @@ class ServicesCountedApartTest(SynproxyTest):
     own packets; the global counters count both."""
 
     def runTest(self) -> None:
-        self.insert("services", {"vip": VIP, "vport": OTHER_VPORT, "proto": 6}, "set_service",
+        self.insert(f"services{self.fam.suffix}",
+                    {"vip": self.fam.vip, "vport": OTHER_VPORT, "proto": 6}, "set_service",
                     ServiceSettings().params(OTHER_SERVICE_ID), priority=10)
         other_before = self.snapshot(OTHER_SERVICE_ID)
         for i in range(2):
@@ -100,3 +101,7 @@ class ServicesCountedApartTest(SynproxyTest):
         self.assert_events({"SYN_IN": (5, 2), "SYNACK_SENT": (5, 2), "ACK_INVALID": (1, 0)})
         self.assert_events({"SYN_IN": (5, 3), "SYNACK_SENT": (5, 3), "ACK_INVALID": (1, 1)},
                            since=other_before, service_id=OTHER_SERVICE_ID)
+
+
+# D13: services counted apart over IPv6 (services_v6 entries, the same counters).
+globals().update(ipv6_variants(ServicesCountedApartTest))
