@@ -324,11 +324,17 @@ class Admin:
             for (name, index), r in state.found.items()}
         return out
 
+    def _require_overload(self) -> None:
+        if not self.program.limits.overload:
+            raise ValueError("the program has no D15 meters or overload_config (the TNA "
+                             "program, so far): no rate or early drop to set")
+
     async def set_rate(self, meter: str, rate: overload.Rate | None,
                        service: str | None = None) -> dict[str, Any]:
         """Change a meter's rate at run time (None: no cap); `effective_config` (so
         `save`) carries it. Service meters need `service`; an ICMP answer rate is
         its VIP's, so every service on the VIP changes with it."""
+        self._require_overload()
         conn = self._require_conn()
         state = self.view.overload
         if meter in overload.GLOBAL_METERS:
@@ -368,6 +374,7 @@ class Admin:
         """Change overload.early_drop at run time (0..1)."""
         if not 0 <= probability <= 1:
             raise ValueError(f"early_drop {probability} is out of range 0..1")
+        self._require_overload()
         conn = self._require_conn()
         state = self.view.overload
         state.settings = dataclasses.replace(state.settings, early_drop=probability)

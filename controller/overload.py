@@ -191,8 +191,9 @@ def has_overload_objects(p4: P4InfoIndex) -> bool:
     """Whether the program has D15's switch side (vip_protocols, overload_config and
     the meters). A program without it (the TNA one, so far) gets none of their
     entries: ICMP and the other protocols are routed as before D15, no rate capped."""
-    names = {t.preamble.name.rsplit(".", 1)[-1] for t in p4.info.tables}
-    return {"vip_protocols", "overload_config"} <= names
+    from .limits import has_overload_tables
+
+    return has_overload_tables(p4)
 
 
 def protocol_entries(p4: P4InfoIndex, services: Mapping[int, Service]
