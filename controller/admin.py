@@ -218,8 +218,9 @@ class Admin:
                                + overload.protocol_entries(self.p4, same_vip))
             owner = min(same_vip)
             await self._write_rates(conn, overload.service_cells(owner, same_vip[owner]))
-            vip_table = self.p4.table_id("vip_protocols")
-            mine += [e for e in policies if e.table_id == vip_table]
+            if policies:  # none on a program without D15's objects
+                vip_table = self.p4.table_id("vip_protocols")
+                mine += [e for e in policies if e.table_id == vip_table]
         auto = self.services.auto
         if sid in auto and auto[sid].active:
             mine.append(install.defense_entry(self.p4, sid))  # a later service reuses sid
@@ -326,11 +327,17 @@ class Admin:
             for (name, index), r in state.found.items()}
         return out
 
+    def _require_overload(self) -> None:
+        if not self.program.limits.overload:
+            raise ValueError("the program has no D15 meters or overload_config (the TNA "
+                             "program, so far): no rate or early drop to set")
+
     async def set_rate(self, meter: str, rate: overload.Rate | None,
                        service: str | None = None) -> dict[str, Any]:
         """Change a meter's rate at run time (None: no cap); `effective_config` (so
         `save`) carries it. Service meters need `service`; an ICMP answer rate is
         its VIP's, so every service on the VIP changes with it."""
+        self._require_overload()
         conn = self._require_conn()
         state = self.view.overload
         if meter in overload.GLOBAL_METERS:
@@ -370,6 +377,7 @@ class Admin:
         """Change overload.early_drop at run time (0..1)."""
         if not 0 <= probability <= 1:
             raise ValueError(f"early_drop {probability} is out of range 0..1")
+        self._require_overload()
         conn = self._require_conn()
         state = self.view.overload
         state.settings = dataclasses.replace(state.settings, early_drop=probability)

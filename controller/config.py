@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from . import overload, p4consts
-from .limits import IPV6_TABLES, ProgramLimits
+from .limits import IPV6_TABLES, OVERLOAD_TABLES, ProgramLimits
 from .overload import Overload, Rate
 
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -805,6 +805,25 @@ def ipv6_refused() -> str:
             + " ...): load a program built with D13 (the v1model program) or use IPv4")
 
 
+def _overload_asked(cfg: Config) -> str | None:
+    """The first field that asks the switch for D15 (a rate, early drop, ICMP answers),
+    or None. The policies drop and pass are not asked: a program without D15 routes
+    those protocols as before it."""
+    ov = cfg.overload
+    for name in ("source_syn", "digests", "packet_ins"):
+        if getattr(ov, name) is not None:
+            return f"overload.{name}"
+    if ov.early_drop > 0:
+        return "overload.early_drop"
+    for i, s in enumerate(cfg.services):
+        for name in ("syn_rate", "icmp_rate"):
+            if getattr(s, name) is not None:
+                return f"services[{i}].{name}"
+        if s.icmp == "answer":
+            return f"services[{i}].icmp"
+    return None
+
+
 def check_program(cfg: Config, limits: ProgramLimits) -> None:
     """What the config asks of the program against what the program holds (its P4Info
     sizes); raise ConfigError naming the field."""
@@ -812,6 +831,11 @@ def check_program(cfg: Config, limits: ProgramLimits) -> None:
     if not limits.ipv6:
         for where, addr in ipv6_items(cfg)[:1]:
             raise ConfigError(file, cfg.line_of(where), where, f"{addr} {ipv6_refused()}")
+    if not limits.overload and (asked := _overload_asked(cfg)) is not None:
+        raise ConfigError(file, cfg.line_of(asked), asked,
+                          "asks for D15 (a rate cap, early drop or ICMP answers), but the "
+                          "program has no " + ", ".join(OVERLOAD_TABLES) + " or meters: "
+                          "load the v1model program or leave it out")
     if len(cfg.services) > limits.max_services:
         where = f"services[{limits.max_services}]"
         raise ConfigError(file, cfg.line_of(where), where,

@@ -187,6 +187,15 @@ def vip_owners(services: Mapping[int, Service]) -> dict[str, int]:
     return out
 
 
+def has_overload_objects(p4: P4InfoIndex) -> bool:
+    """Whether the program has D15's switch side (vip_protocols, overload_config and
+    the meters). A program without it (the TNA one, so far) gets none of their
+    entries: ICMP and the other protocols are routed as before D15, no rate capped."""
+    from .limits import has_overload_tables
+
+    return has_overload_tables(p4)
+
+
 def protocol_entries(p4: P4InfoIndex, services: Mapping[int, Service]
                      ) -> list[p4runtime_pb2.TableEntry]:
     """Per protected IPv4 VIP: its vip_protocols entries, and, when its service does
@@ -194,8 +203,10 @@ def protocol_entries(p4: P4InfoIndex, services: Mapping[int, Service]
     would hit), per-protocol deny entries that bring them to a policy other than
     pass (a deny entry would also catch the protocol's fragments: with pass they are
     routed, unfragmented or not, uncounted). Other protocols then have no entry:
-    they are routed as before."""
-    out = []
+    they are routed as before. None for a program without D15's objects."""
+    out: list[p4runtime_pb2.TableEntry] = []
+    if not has_overload_objects(p4):
+        return out
     for vip, sid in vip_owners(services).items():
         if ":" in vip:
             continue  # IPv6 VIPs: with the IPv6 services' entries, not installed yet
@@ -373,6 +384,10 @@ async def start(conn: Any, p4: P4InfoIndex, state: OverloadState,
     read first and each difference is logged (and kept in `state.found`)."""
     state.plan = meter_plan(state.settings, services)
     state.found = {}
+    if not has_overload_objects(p4):
+        log.info("event=no_overload_objects detail='the program has no D15 meters or "
+                 "protocol policies: none written'")
+        return
     key = key_int(state.settings.key) if state.settings.key else None
     if read_back:
         try:
@@ -404,6 +419,8 @@ async def write(conn: Any, p4: P4InfoIndex, state: OverloadState,
     """Write overload_config (with `key`) and the rates of `cells`, in one request."""
     from .entities import update
 
+    if not has_overload_objects(p4):
+        return
     ups = []
     if key and state.key is not None:
         ups.append(update("MODIFY", overload_entry(p4, state.key, state.settings.early_drop)))

@@ -32,7 +32,7 @@ import yaml
 from controller import p4consts
 
 from . import guard, targets
-from .net import NamespaceHosts, Net, artifacts, controller_config
+from .net import NamespaceHosts, Net, controller_config
 from .netns import LabError, command, wait_for
 from .topology import SPOOF_RANGE, SPOOF_RANGE6, Topology, default_topology
 
@@ -62,7 +62,7 @@ def start_controller(net: Net, topo: Topology, extra: dict | None = None,
                      **service: object):
     """Write the config and start the controller. `extra` holds more top-level config
     sections (cookie, sessions, control, ...); its `services` are added to the first."""
-    art = artifacts(net.program, net.target)
+    art = net.artifacts()
     cfg = controller_config(topo, net, art, **service)
     for key, value in (extra or {}).items():
         cfg[key] = cfg[key] + list(value) if key == "services" else value

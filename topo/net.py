@@ -23,9 +23,24 @@ from .topology import Host, Topology
 SwitchArtifacts = targets.Artifacts
 
 
-def artifacts(program: str, target_name: str = "p4sim") -> SwitchArtifacts:
-    """Build (if it changed) and return the program's P4Info and device config."""
-    return targets.build_program(program, target_name)
+#: The architectures a Net runs: v1model (p4src/v1model), or tna (p4src/tna: p4sim
+#: only, on its Python back end, the one with a TNA pipeline).
+ARCHES = ("v1model", "tna")
+
+
+def artifacts(program: str, target_name: str = "p4sim", arch: str = "v1model",
+              cpu_port: int = targets.p4consts.CPU_PORT) -> SwitchArtifacts:
+    """Build (if it changed) and return the program's P4Info and device config. The
+    TNA program is compiled with the switch's CPU port (-DCPU_PORT): its packet-in and
+    packet-out port is a constant of the program, not a target option."""
+    if arch not in ARCHES:
+        raise ValueError(f"unknown architecture '{arch}' (expected one of: {', '.join(ARCHES)})")
+    if arch == "v1model":
+        return targets.build_program(program, target_name)
+    if target_name != "p4sim":
+        raise ValueError(f"the {arch} program runs on p4sim only, not {target_name}")
+    return targets.build_program(program, target_name, arch=arch, defines=[
+        "-I", str(targets.ROOT / "p4src"), f"-DCPU_PORT={cpu_port}"])
 
 
 def configure_host(h: Host, ns: str, ifname: str) -> None:
@@ -75,6 +90,7 @@ class Net(NamespaceHosts):
     topo: Topology
     target: str = "p4sim"
     program: str = "synproxy"
+    arch: str = "v1model"  # or "tna": p4src/tna/<program>.p4 (p4sim only)
     log_level: str = "warn"
     # p4sim only: False refuses P4Runtime register reads and writes, as bmv2 does
     register_access: bool = True
@@ -107,15 +123,21 @@ class Net(NamespaceHosts):
             self.ifname[h.name] = host_if
             configure_host(h, ns, host_if)
 
+    def artifacts(self) -> SwitchArtifacts:
+        """This Net's program, built for its target, architecture and CPU port."""
+        return artifacts(self.program, self.target, self.arch, self.topo.cpu_port)
+
     def _start_switch(self, with_program: bool) -> None:
-        art = artifacts(self.program, self.target) if with_program and self.target == "p4sim" \
-            else None
+        art = self.artifacts() if with_program and self.target == "p4sim" else None
+        options = [] if self.register_access or self.target != "p4sim" \
+            else ["--no-register-access"]
+        if self.arch == "tna":
+            options += ["--backend", "python"]
         spec = targets.SwitchSpec(
             self.target, {h.port: f"{self.lab.tag}s{h.port}" for h in self.topo.hosts},
             self.grpc_address, cpu_port=self.topo.cpu_port, log_level=self.log_level,
             config=art.device_config if art else None, p4info=art.p4info if art else None,
-            options=[] if self.register_access or self.target != "p4sim"
-            else ["--no-register-access"])
+            options=options)
         log = self.workdir / "switch.log"
         self.switch_proc = targets.start(
             spec, lambda cmd: self.lab.popen(cmd, netns=self.ns["switch"], log_path=str(log)),

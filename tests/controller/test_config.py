@@ -257,6 +257,31 @@ def test_ipv6_entries_install_on_a_program_with_the_ipv6_tables() -> None:
     check_program(parse_config(GOOD, "v4.yaml"), ProgramLimits(ipv6=False))  # IPv4 only
 
 
+@pytest.mark.parametrize("change, where, line", [
+    ("    defer: true\n", "    defer: true\n    syn_rate: {rate: 100}\n",
+     r"v4.yaml:\d+: services\[0\]\.syn_rate"),
+    ("    defer: true\n", "    defer: true\n    icmp: answer\n",
+     r"v4.yaml:\d+: services\[0\]\.icmp"),
+    ("cookie:", "overload: {early_drop: 0.25}\ncookie:", r"v4.yaml:\d+: overload"),
+])
+def test_d15_asks_are_refused_by_a_program_without_its_objects(
+        change: str, where: str, line: str) -> None:
+    """The TNA program has no vip_protocols, overload_config or meters: a rate cap,
+    early drop or ICMP answers are refused at start-up, naming the field, rather than
+    silently not enforced; a config without them is taken, and by the v1model program
+    with them."""
+    from controller.config import check_program
+    from controller.limits import ProgramLimits
+
+    text = GOOD.replace(change, where, 1)
+    assert text != GOOD
+    check_program(parse_config(text, "v4.yaml"), ProgramLimits())
+    with pytest.raises(ConfigError, match=line + r".*asks for D15.*program has no "
+                                          r"vip_protocols, overload_config or meters"):
+        check_program(parse_config(text, "v4.yaml"), ProgramLimits(overload=False))
+    check_program(parse_config(GOOD, "v4.yaml"), ProgramLimits(overload=False))
+
+
 @pytest.mark.parametrize("vip,synack,mss", [
     ('"2001:db8::100"', "", 1440),  # IPv6: 40-byte header
     ('"2001:db8::100"', "{wscale: 5}", 1440),

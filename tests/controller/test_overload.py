@@ -9,6 +9,7 @@ Run: .venv/bin/python -m pytest -q tests/controller/test_overload.py
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from pathlib import Path
 
@@ -286,6 +287,30 @@ def test_protocol_entries_without_fragment_entry(artefacts: tuple[Path, Path]) -
                        50: (p4.action_id("protocol_pass"), 10),
                        51: (p4.action_id("protocol_pass"), 10),
                        None: (p4.action_id("protocol_drop"), 1)}
+
+
+def test_a_program_without_d15_objects_gets_no_policy_or_rate(
+        artefacts: tuple[Path, Path]) -> None:
+    """The TNA program has no vip_protocols, overload_config or meters yet: nothing of
+    D15 is written to it (startup would fail on the missing table), while the v1model
+    program gets its entries."""
+    golden = Path(__file__).parents[1] / "p4src" / "golden" / "synproxy_tna.p4info.txt"
+    tna = P4InfoIndex(load_p4info(golden))
+    v1 = P4InfoIndex(load_p4info(artefacts[0]))
+    assert not overload.has_overload_objects(tna) and overload.has_overload_objects(v1)
+    cfg = parse_config("services: [{name: a, vip: 192.0.2.1, port: 80, nat: false, "
+                       "drop_fragments: false, icmp: drop}]")
+    assert overload.protocol_entries(tna, {3: cfg.services[0]}) == []
+    assert overload.protocol_entries(v1, {3: cfg.services[0]})
+
+    class NoWrites:
+        async def write(self, updates: list) -> None:
+            raise AssertionError(f"written: {updates}")
+
+    state = overload.OverloadState(cfg.overload)
+    state.key = 1
+    asyncio.run(overload.write(NoWrites(), tna, state, overload.meter_plan(
+        cfg.overload, {3: cfg.services[0]})))
 
 
 # ----------------------------------------------------------------------------- synproxyctl

@@ -143,8 +143,11 @@ class Proxy:
     syn_retries = SYN_RETRIES
     family = 4  # the address family of the services' VIPs and real servers
 
-    def __init__(self, net: Net, topo: Topology) -> None:
+    def __init__(self, net: Net, topo: Topology,
+                 service_names: tuple[str, ...] | None = None) -> None:
         self.net, self.topo = net, topo
+        # the services configured (default: all of SERVICES; web is always one)
+        self.service_names = tuple(SERVICES) if service_names is None else service_names
         self.socket = str(net.workdir / "control.sock")
         self.ctl: subprocess.Popen | None = None
         self.cookie: dict[str, Any] = {"key": COOKIE_KEY, "rotate_seconds": 600}
@@ -170,7 +173,7 @@ class Proxy:
     def extra_config(self) -> dict[str, Any]:
         extra_services = []
         for s in SERVICES.values():
-            if s.name == "web":
+            if s.name == "web" or s.name not in self.service_names:
                 continue
             if s.transparent:
                 extra_services.append({"name": s.name, "vip": self.vip_of(s.name),
@@ -464,6 +467,23 @@ def proxy(rig_prerequisites: None) -> Iterator[Proxy]:
 
 
 
+@pytest.fixture(scope="session")
+def tna_proxy(rig_prerequisites: None) -> Iterator[Proxy]:
+    """The same rig with the TNA program (p4src/tna) on p4sim's Python back end, and
+    the web service only (IPv4: the controller refuses IPv6 for a program without
+    the IPv6 tables). That back end is slow: tests give it few connections and small
+    floods."""
+    topo = default_topology()
+    lab = Lab(prefix="e2t", tag=f"t{os.getpid() % 100000}")
+    net = Net(topo, arch="tna", log_level="error", lab=lab, register_access=False).start()
+    try:
+        start_services(net, topo)
+        p = Proxy(net, topo, service_names=("web",))
+        p.start_controller()
+        yield p
+    finally:
+        net.close()
+        shutil.rmtree(net.workdir, ignore_errors=True)
 
 
 # The dual-stack rig (D13): the same Proxy, its services on the IPv6 VIP 2001:db8::100

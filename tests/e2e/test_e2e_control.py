@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from controller.control import CommandError, request
 from topo.netns import wait_for
 
 pytestmark = pytest.mark.netns
@@ -96,3 +97,15 @@ def test_key_rotation_with_handshakes_in_flight(proxy, fast_rotation: None) -> N
     assert not failed, failed[:5]
     assert "event=key_rotated" in proxy.controller_log()
     wait_for(lambda: proxy.status()["synced"], 30, what="the controller still synced")
+
+
+def test_no_rate_on_a_program_without_meters(tna_proxy) -> None:
+    """The TNA program has no D15 meters or overload_config: the controller runs on it
+    without writing any (its start-up used to fail on the missing vip_protocols), and
+    a rate or early drop asked at run time is refused, not silently dropped."""
+    assert tna_proxy.status()["synced"]
+    for req in ({"cmd": "rate_set", "meter": "syn_rate", "rate": "100", "service": "web"},
+                {"cmd": "early_drop", "probability": 0.5}):
+        with pytest.raises(CommandError, match="no D15 meters or overload_config"):
+            request(tna_proxy.socket, req)
+    assert "no_overload_objects" in tna_proxy.controller_log()

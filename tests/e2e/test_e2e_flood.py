@@ -4,7 +4,9 @@ answers or drops every flood packet, and the client's downloads all succeed.
 
 Floods are bounded and modest and come only from the test range 198.18.0.0/15, or
 on the dual-stack rig (`proxy6`, the services on the IPv6 VIP) from the benchmarking
-prefix 2001:2::/48; the attacker's namespace owns and blackholes both.
+prefix 2001:2::/48; the attacker's namespace owns and blackholes both. The IPv4
+floods also run on the TNA program (p4src/tna) on p4sim's Python back end, smaller
+there (D14's smoke: `-k tna` runs it alone).
 
     .venv/bin/python -m pytest -q tests/e2e/test_e2e_flood.py   (root: namespaces)
 """
@@ -28,12 +30,20 @@ from topo.topology import SPOOF_RANGE, SPOOF_RANGE6
 pytestmark = pytest.mark.netns
 
 RATE = 300  # spoofed packets per second
+# The SYN flood on each program: (legitimate downloads, spoofed SYNs, their rate). The
+# TNA program runs on p4sim's Python back end, much slower: a smoke of it (D14).
+SYN_FLOOD = {"v1model": (24, 1500, RATE), "tna": (8, 500, 150)}
+# The ACK, RST and FIN floods: (downloads, spoofed packets, their rate, the size of the
+# download in progress across the flood).
+OTHER_FLOODS = {"v1model": (9, 600, RATE, 1_500_000), "tna": (4, 300, 150, 500_000)}
+# The rigs (conftest): the v1model program on either family, the TNA one on IPv4.
+RIGS = {"ipv4": "proxy", "ipv6": "proxy6", "tna": "tna_proxy"}
 
 
-@pytest.fixture(params=[4, 6], ids=["ipv4", "ipv6"])
+@pytest.fixture(params=list(RIGS))
 def flooded(request: pytest.FixtureRequest) -> Any:
-    """The rig of either family (conftest: `proxy`, `proxy6`)."""
-    return request.getfixturevalue("proxy6" if request.param == 6 else "proxy")
+    """Each rig in turn."""
+    return request.getfixturevalue(RIGS[request.param])
 
 
 def attacker_rx(proxy: Any) -> int:
@@ -49,12 +59,13 @@ def client_address(record: dict) -> str:
 
 def test_syn_flood_reaches_no_server(flooded: Any) -> None:
     proxy = flooded
+    downloads, syns, rate = SYN_FLOOD[proxy.net.arch]
     before, guard0 = proxy.events(), proxy.guard()
     rx0 = attacker_rx(proxy)
-    legit = Background(proxy, count=24)
-    flood = proxy.flood("syn", RATE, count=1500)
+    legit = Background(proxy, count=downloads)
+    flood = proxy.flood("syn", rate, count=syns)
     records = legit.result()
-    assert flood["sent"] == 1500
+    assert flood["sent"] == syns
     after = wait_counted(proxy, before, ("SYN_IN",), flood["sent"] + len(records))
 
     # Every SYN got a cookie; nothing of the flood went further.
@@ -68,7 +79,7 @@ def test_syn_flood_reaches_no_server(flooded: Any) -> None:
     assert not any(ipaddress.ip_address(c) in spoof for c in clients), clients
     assert clients <= {proxy.topo.host("client").ip_of(proxy.family)}
 
-    assert len(records) == 24
+    assert len(records) == downloads
     failed = [r for r in records if not r["ok"]]
     assert not failed, failed[:5]
 
@@ -84,14 +95,15 @@ def test_syn_flood_reaches_no_server(flooded: Any) -> None:
 def test_ack_rst_fin_floods_reach_no_server(flooded: Any, kind: str,
                                             counted_as: tuple[str, ...]) -> None:
     proxy = flooded
+    downloads, packets, rate, size = OTHER_FLOODS[proxy.net.arch]
     before, guard0 = proxy.events(), proxy.guard()
     # A long download in progress across the flood must not be disturbed by it.
-    with proxy.paused_client("get", size=1_500_000, seed=21, pause_at=100_000) as pc:
-        legit = Background(proxy, count=9)
-        flood = proxy.flood(kind, RATE, count=600)
+    with proxy.paused_client("get", size=size, seed=21, pause_at=100_000) as pc:
+        legit = Background(proxy, count=downloads)
+        flood = proxy.flood(kind, rate, count=packets)
         transfer = pc.resume()
     records = legit.result()
-    assert flood["sent"] == 600
+    assert flood["sent"] == packets
     after = wait_counted(proxy, before, counted_as, flood["sent"])
 
     assert_nothing_spoofed_reached_a_server(proxy, guard0)
@@ -99,4 +111,4 @@ def test_ack_rst_fin_floods_reach_no_server(flooded: Any, kind: str,
     assert delta(before, after, "ACK_VALID") <= len(records) + 1
     assert transfer["ok"], transfer
     failed = [r for r in records if not r["ok"]]
-    assert len(records) == 9 and not failed, failed[:5]
+    assert len(records) == downloads and not failed, failed[:5]

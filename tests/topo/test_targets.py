@@ -116,3 +116,22 @@ def test_missing_binaries_are_named(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert targets.missing("p4sim") is None  # next to this Python, not on PATH
     with pytest.raises(LabError, match="needs `p4c-bm2-ss`"):
         targets.build_program("forwarding", "bmv2", tmp_path)
+
+
+def test_net_builds_the_tna_program_with_its_cpu_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """topo.net's artifacts: the TNA program from p4src/tna with -DCPU_PORT (a constant
+    of that program), p4sim only; an unknown architecture is refused by name."""
+    from topo import net
+
+    calls: list[tuple] = []
+    monkeypatch.setattr(targets, "build_program",
+                        lambda program, target, **kw: calls.append((program, target, kw)))
+    net.artifacts("synproxy", "p4sim", "tna", cpu_port=192)
+    net.artifacts("synproxy", "p4sim")
+    assert calls[0][2]["arch"] == "tna"
+    assert "-DCPU_PORT=192" in calls[0][2]["defines"]
+    assert calls[1] == ("synproxy", "p4sim", {})
+    with pytest.raises(ValueError, match="p4sim only"):
+        net.artifacts("synproxy", "bmv2", "tna")
+    with pytest.raises(ValueError, match="unknown architecture 'psa'"):
+        net.artifacts("synproxy", "p4sim", "psa")

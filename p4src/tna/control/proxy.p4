@@ -862,15 +862,18 @@ control SynProxy(inout tna_headers_t hdr, inout tna_ingress_metadata_t md,
         }
 
         /* ---------------------------------------------------------- effects */
+        /* IPv4 only on TNA (the parser takes no IPv6 header, hdr.h.ipv6 is never
+         * valid): the shared controls' IPv6 address arguments are zeros, and an IPv4
+         * address goes in the low 32 bits of SegmentReply's 128-bit one. */
         seqadj.apply(hdr.h, seqadj_mode, meta.delta, meta.tsoff, md.server_wscale,
-                     meta.win_shift, meta.nat_addr, meta.nat_port, meta.opt.has_timestamp,
-                     meta.opt.has_sack);
+                     meta.win_shift, meta.nat_addr, 0, meta.nat_port,
+                     meta.opt.has_timestamp, meta.opt.has_sack);
         /* The SYN/ACK promises TS by its OPTS; a window update has them when the
          * server's SYN/ACK had; resets have none. */
         bool reply_ts = meta.opt.has_timestamp;
         bit<32> frame_len;
-        reply.apply(hdr.h, reply_kind, meta.nat_addr, meta.nat_port, reply_seq, reply_opts,
-                    meta.svc_window, reply_shift, meta.svc_mss, meta.svc_ttl, reply_ts,
+        reply.apply(hdr.h, reply_kind, (ipv6_addr_t)meta.nat_addr, meta.nat_port, reply_seq,
+                    reply_opts, meta.svc_window, reply_shift, meta.svc_mss, meta.svc_ttl, reply_ts,
                     reply_tsval, reply_tsecr, frame_len);
         if (reply_kind != REPLY_NONE) {
             hdr.tcp_pad.setInvalid();   /* with the options SegmentReply drops */
