@@ -62,3 +62,27 @@ def both_sides(proxy: Any, local_port: int) -> tuple[Options, Options, str]:
     assert len(holders) == 1, f"the connection from {peer} at the servers: {found}"
     ((server, server_tokens),) = holders.items()
     return Options.of(client_tokens), Options.of(server_tokens), server
+
+
+def transfer_each_way(proxy: Any, service: str, sysctls: dict[str, str],
+                      expected: Options, size: int) -> None:
+    """A download then an upload of `size` bytes through `service`, each stopped a
+    quarter of the way to read the options both kernels use: they must be `expected`,
+    and the bytes must arrive whole (the server's SHA-256 of an upload matches)."""
+    with proxy.client_sysctls(sysctls):
+        with proxy.paused_client("get", service, size=size, seed=size + 1,
+                                 pause_at=size // 4) as pc:
+            client_opts, server_opts, server = both_sides(proxy, pc.local_port)
+            down = pc.resume()
+        assert down["ok"], down
+        assert down["bytes"] == size and down["server"] == server
+        assert client_opts == expected, f"client side: {client_opts}"
+        assert server_opts == expected, f"server side ({server}): {server_opts}"
+
+        with proxy.paused_client("post", service, size=size, seed=size + 2,
+                                 pause_at=size // 4) as pc:
+            client_opts, server_opts, server = both_sides(proxy, pc.local_port)
+            up = pc.resume()
+        assert up["ok"], up
+        assert up["server"] == server
+        assert client_opts == expected and server_opts == expected

@@ -39,7 +39,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.flooding import delta
-from tests.e2e.tcpopts import ALL, Options, both_sides
+from tests.e2e.tcpopts import ALL, Options, transfer_each_way
 
 pytestmark = pytest.mark.netns
 
@@ -89,23 +89,7 @@ def test_proxied_ipv6_transfer_each_way_with_options(rig: Any, service: str,
     """Through the proxied IPv6 VIP: the switch answers the SYN with its cookie, the
     controller opens the server side over IPv6, and the bytes cross translated."""
     before = rig.events()
-    with rig.client_sysctls(sysctls):
-        with rig.paused_client("get", service, size=size, seed=size + 1,
-                               pause_at=size // 4) as pc:
-            client_opts, server_opts, server = both_sides(rig, pc.local_port)
-            down = pc.resume()
-        assert down["ok"], down
-        assert down["bytes"] == size and down["server"] == server
-        assert client_opts == expected, f"client side: {client_opts}"
-        assert server_opts == expected, f"server side ({server}): {server_opts}"
-
-        with rig.paused_client("post", service, size=size, seed=size + 2,
-                               pause_at=size // 4) as pc:
-            client_opts, server_opts, server = both_sides(rig, pc.local_port)
-            up = pc.resume()
-        assert up["ok"], up  # the server's SHA-256 of what it received matches
-        assert up["server"] == server
-        assert client_opts == expected and server_opts == expected
+    transfer_each_way(rig, service, sysctls, expected, size)
     after = rig.events()
     # Both connections were proxied: a cookie each, validated, a session each.
     assert delta(before, after, "SYNACK_SENT") >= 2

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.tcpopts import ALL, Options, both_sides, client_peer, tcp_info
+from tests.e2e.tcpopts import ALL, Options, client_peer, tcp_info, transfer_each_way
 
 pytestmark = pytest.mark.netns
 
@@ -40,25 +40,7 @@ CASES = [
                          [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_transfer_each_way_with_options(proxy, service: str, sysctls: dict[str, str],
                                         expected: Options, size: int) -> None:
-    with proxy.client_sysctls(sysctls):
-        # Download, stopped a quarter of the way to look at both kernels' sockets.
-        with proxy.paused_client("get", service, size=size, seed=size + 1,
-                                 pause_at=size // 4) as pc:
-            client_opts, server_opts, server = both_sides(proxy, pc.local_port)
-            down = pc.resume()
-        assert down["ok"], down
-        assert down["bytes"] == size and down["server"] == server
-        assert client_opts == expected, f"client side: {client_opts}"
-        assert server_opts == expected, f"server side ({server}): {server_opts}"
-
-        # Upload, the same, stopped after a quarter of the body went out.
-        with proxy.paused_client("post", service, size=size, seed=size + 2,
-                                 pause_at=size // 4) as pc:
-            client_opts, server_opts, server = both_sides(proxy, pc.local_port)
-            up = pc.resume()
-        assert up["ok"], up  # the server's SHA-256 of what it received matches
-        assert up["server"] == server
-        assert client_opts == expected and server_opts == expected
+    transfer_each_way(proxy, service, sysctls, expected, size)
 
 
 def test_window_scale_factors_agree_across_the_proxy(proxy) -> None:
