@@ -52,7 +52,7 @@ def _tna_include_dir(tool: str) -> Path | None:
 def _tool(name: str) -> tuple[str, Path]:
     tool = shutil.which(name)
     if tool is None:
-        pytest.skip(f"{name} is not on PATH (source /opt/p4ref/env.sh, or install p4c)")
+        pytest.skip(f"{name} is not on PATH (install p4c, p4lang/p4c, to check this)")
     include = _tna_include_dir(tool)
     if include is None:
         pytest.skip(f"tna.p4 not found for {name} (set $TNA_P4INCLUDE to its folder)")
