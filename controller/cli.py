@@ -104,14 +104,19 @@ def _server(text: str) -> dict[str, Any]:
     return _real_server(text)
 
 
-def _seconds(text: str) -> float:
+def _number(text: str, what: str, lo: float, hi: float) -> float:
+    """A number in lo..hi, or an error naming `what`."""
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"interval '{text}' is not a number") from None
-    if not 0.01 <= v <= 3600:
-        raise argparse.ArgumentTypeError(f"interval {v:g} is out of range 0.01..3600")
+        raise argparse.ArgumentTypeError(f"{what} '{text}' is not a number") from None
+    if not lo <= v <= hi:
+        raise argparse.ArgumentTypeError(f"{what} {v:g} is out of range {lo:g}..{hi:g}")
     return v
+
+
+def _seconds(text: str) -> float:
+    return _number(text, "interval", 0.01, 3600)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,13 +226,7 @@ def _rate(text: str) -> str:
 
 
 def _probability(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"probability '{text}' is not a number") from None
-    if not 0 <= v <= 1:
-        raise argparse.ArgumentTypeError(f"probability {v:g} is out of range 0..1")
-    return v
+    return _number(text, "probability", 0, 1)
 
 
 class UsageError(ValueError):

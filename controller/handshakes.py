@@ -244,20 +244,13 @@ class Handshakes:
             if existing is not None:
                 # Restart in place: same slot; the client entry is modified, and the
                 # server entry too, or replaced when another real server is picked.
-                rs = self.services.pick(ck.service_id, flow)
-                if rs is None:
-                    self.stats["no_real_server"] += 1
+                target = self._server_side(ck, svc, existing)
+                if target is None:
                     return
+                rs_addr, rs_port, local = target
                 old_server = self.codec.server_key(existing)
                 h = ck.handshake
-                rs_addr = install.ip(rs.address)
-                local = None
-                if svc.fullnat is not None:
-                    local = self._local(svc, existing, rs_addr, rs.port)
-                    if local is None:
-                        self._refuse(ck)
-                        return
-                self.view.table.restart(existing, rs_addr=rs_addr, rs_port=rs.port,
+                self.view.table.restart(existing, rs_addr=rs_addr, rs_port=rs_port,
                                    cookie=h.cookie, client_isn=h.client_isn, handshake=h,
                                    now=now, ingress_port=ck.ingress_port, local=local)
                 moved = self.codec.server_key(existing) != old_server
@@ -282,20 +275,13 @@ class Handshakes:
 
     def _new_session(self, ck: CookieAck, svc: Service, now: float
                      ) -> tuple[Session, SessionParams] | None:
-        rs = self.services.pick(ck.service_id, ck.flow)
-        if rs is None:
-            self.stats["no_real_server"] += 1
+        target = self._server_side(ck, svc, None)
+        if target is None:
             return None
+        rs_addr, rs_port, local = target
         h = ck.handshake
-        rs_addr = install.ip(rs.address)
-        local = None
-        if svc.fullnat is not None:
-            local = self._local(svc, None, rs_addr, rs.port)
-            if local is None:
-                self._refuse(ck)
-                return None
         s = self.view.table.allocate(ck.flow, service_id=ck.service_id, rs_addr=rs_addr,
-                                rs_port=rs.port, cookie=h.cookie, client_isn=h.client_isn,
+                                rs_port=rs_port, cookie=h.cookie, client_isn=h.client_isn,
                                 handshake=h, now=now, ingress_port=ck.ingress_port,
                                 local=local)
         if s is None:
@@ -307,6 +293,23 @@ class Handshakes:
             self._refuse(ck)
             return None
         return s, self._params(ck, svc)
+
+    def _server_side(self, ck: CookieAck, svc: Service, existing: Session | None
+                     ) -> tuple[int, int, tuple[int, int] | None] | None:
+        """The real server for the flow, and for FULLNAT (D7) its local tuple; None
+        (counted, or the client refused) when there is no server or no free tuple."""
+        rs = self.services.pick(ck.service_id, ck.flow)
+        if rs is None:
+            self.stats["no_real_server"] += 1
+            return None
+        rs_addr = install.ip(rs.address)
+        local = None
+        if svc.fullnat is not None:
+            local = self._local(svc, existing, rs_addr, rs.port)
+            if local is None:
+                self._refuse(ck)
+                return None
+        return rs_addr, rs.port, local
 
     def _refuse(self, ck: CookieAck) -> None:
         """The client believes it is connected (it has our SYN/ACK): the refusal it
